@@ -1,0 +1,40 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { checkByteRange, type ByteSource } from './byte-source.ts';
+
+/** A file on disk (Node only). Reads with positioned reads; never loads the whole file. */
+export class FileByteSource implements ByteSource {
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+    readonly name: string,
+  ) {}
+
+  static async open(path: string): Promise<FileByteSource> {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      return new FileByteSource(handle, size, basename(path));
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    checkByteRange(this, offset, length);
+    signal?.throwIfAborted();
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
+      if (bytesRead === 0) throw new RangeError(`${this.name}: unexpected end of file at ${offset + done}`);
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
