@@ -1,0 +1,87 @@
+/**
+ * Errors users can act on. Every error lowbit throws on purpose is a LowbitError subclass whose
+ * message names the file, tensor, field or limit involved; `name` is the class name so it survives
+ * structured cloning to and from the worker.
+ */
+export class LowbitError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Malformed or hostile GGUF bytes. `offset` is the byte offset of the offending field, when known. */
+export class GGUFFormatError extends LowbitError {
+  constructor(
+    message: string,
+    readonly offset?: number,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A tensor type lowbit knows but cannot run (IQ*, MXFP4, …) or an unknown type id. */
+export class UnsupportedTensorTypeError extends LowbitError {
+  constructor(
+    message: string,
+    readonly typeId?: number,
+    readonly tensorName?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No WebGPU adapter could be had; the message says what to do about it. */
+export class WebGPUUnavailableError extends LowbitError {}
+
+/** The GPU device was lost (driver reset, tab backgrounded too long, out of memory). */
+export class DeviceLostError extends LowbitError {
+  constructor(
+    message: string,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Storage ran out; `neededBytes` says how much more space the operation needs. */
+export class QuotaExceededError extends LowbitError {
+  constructor(
+    message: string,
+    readonly neededBytes?: number,
+    readonly availableBytes?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A model needs more than the device allows (buffer size, binding size, memory). */
+export class DeviceLimitError extends LowbitError {}
+
+/** Model metadata or tensors do not describe a model lowbit can run. */
+export class ModelFormatError extends LowbitError {}
+
+/** Prompt plus requested tokens exceed the context window. */
+export class ContextOverflowError extends LowbitError {
+  constructor(
+    message: string,
+    readonly needed: number,
+    readonly contextSize: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A download failed in a way retrying will not fix (404, changed file without resume, bad hash). */
+export class DownloadError extends LowbitError {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Integrity check failed (sha256 mismatch, short chunk that could not be re-fetched). */
+export class IntegrityError extends LowbitError {}

@@ -1,0 +1,122 @@
+import { DeviceLostError, WebGPUUnavailableError } from '../errors.ts';
+
+/** What the runtime needs to know about the device it got, decided once at creation. */
+export interface GpuContext {
+  readonly device: GPUDevice;
+  readonly adapterInfo: AdapterSummary;
+  readonly limits: GPUSupportedLimits;
+  readonly hasF16: boolean;
+  readonly hasSubgroups: boolean;
+  /** Subgroup size range reported by the adapter (0 when unknown). */
+  readonly subgroupMinSize: number;
+  readonly subgroupMaxSize: number;
+  /** Resolves when the device is lost, with a DeviceLostError naming the reason. */
+  readonly lost: Promise<DeviceLostError>;
+  /** True when this is a software device (SwiftShader, fallback adapter). */
+  readonly isSoftware: boolean;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  features: string[];
+}
+
+export interface DeviceOptions {
+  /** Use shader-f16 when the adapter has it (default true). */
+  allowF16?: boolean;
+  /** Use subgroups when the adapter has them (default true). */
+  allowSubgroups?: boolean;
+  powerPreference?: GPUPowerPreference;
+  /** Called once if the device is lost after creation (not on an explicit destroy()). */
+  onLost?: (err: DeviceLostError) => void;
+}
+
+// Limits we always want as high as the adapter allows: model tensors are big, and the defaults
+// (128 MiB bindings, 256 MiB buffers) are far below what real GPUs give.
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
+  const info = adapter.info;
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
+    features: [...adapter.features].sort(),
+  };
+}
+
+/** Creates a device on an adapter with its real limits and the optional features we use. */
+export async function createGpuContext(adapter: GPUAdapter, options: DeviceOptions = {}): Promise<GpuContext> {
+  const hasF16 = options.allowF16 !== false && adapter.features.has('shader-f16');
+  const hasSubgroups = options.allowSubgroups !== false && adapter.features.has('subgroups');
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (hasF16) requiredFeatures.push('shader-f16');
+  if (hasSubgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof v === 'number') requiredLimits[name] = v;
+  }
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const summary = summarizeAdapter(adapter);
+  const info = adapter.info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const lost = device.lost.then((l) => {
+    const err = new DeviceLostError(
+      `GPU device lost (${l.reason}): ${l.message || 'no message'}. Reload the model to continue.`,
+      l.reason,
+    );
+    if (l.reason !== 'destroyed') options.onLost?.(err);
+    return err;
+  });
+  return {
+    device,
+    adapterInfo: summary,
+    limits: device.limits,
+    hasF16,
+    hasSubgroups,
+    subgroupMinSize: info.subgroupMinSize ?? 0,
+    subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    lost,
+    isSoftware: isSoftwareAdapter(summary),
+  };
+}
+
+export function isSoftwareAdapter(a: AdapterSummary): boolean {
+  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
+  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
+}
+
+/** Browser (or worker): navigator.gpu. */
+export async function requestBrowserGpu(options: DeviceOptions = {}): Promise<GpuContext> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      'WebGPU is not available in this browser. Use a recent Chrome, Edge or another browser with WebGPU enabled, ' +
+        'served over https or localhost.',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new WebGPUUnavailableError(
+      'WebGPU is present but no GPU adapter was found. Check that hardware acceleration is enabled ' +
+        '(chrome://settings/system) and that your GPU driver is not blocklisted (chrome://gpu).',
+    );
+  }
+  return createGpuContext(adapter, options);
+}
