@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // SwiftShader is CPU-bound, so files run one at a time per worker and timeouts are generous.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'e2e/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
