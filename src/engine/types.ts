@@ -1,0 +1,124 @@
+/**
+ * The public engine API, shared by the in-process engine (Node CLI, tests), the Web Worker host
+ * and its page-side client, and the <llm-chat> element. Everything here is structured-clone safe
+ * except AbortSignal/callbacks, which the worker client translates into messages.
+ */
+
+/** Where a model comes from: a URL (downloaded into the model store), a stored model's id, or bytes. */
+export type ModelSource =
+  | { kind: 'url'; url: string; sha256?: string; name?: string }
+  | { kind: 'stored'; id: string }
+  | { kind: 'file'; file: Blob; name?: string };
+
+export type LoadPhase = 'download' | 'verify' | 'upload' | 'compile';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second over the recent window (download/upload phases). */
+  rate?: number;
+  /** Seconds remaining at the current rate. */
+  etaSeconds?: number;
+}
+
+export interface LoadOptions {
+  /** KV-cache length in tokens; default min(model context, 2048). */
+  contextSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface SamplingOptions {
+  /** 0 = greedy. Default 0.7 for chat, 0 in the CLI unless --temp is given. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** Tokens considered by the penalties (default 64). */
+  penaltyWindow?: number;
+  /** Same seed, same prompt, same options → same tokens. */
+  seed?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxTokens?: number;
+  /** Generation ends before any of these strings; the string itself is not emitted. */
+  stop?: string[];
+  /** Add BOS as the model's metadata asks (default true for raw prompts). */
+  addBos?: boolean;
+  signal?: AbortSignal;
+  /** Record the 5 most likely tokens per step (softmax of raw logits, temperature 1). */
+  topLogprobs?: boolean;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Text this token completes (may be '' while a multi-byte character is incomplete). */
+  text: string;
+  /** With topLogprobs: [[id, prob] × 5] from the raw logits' softmax. */
+  top?: [number, number][];
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort' | 'eos';
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillTokensPerSec: number;
+  decodeTokensPerSec: number;
+  timeToFirstTokenMs: number;
+  finishReason: FinishReason;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ModelInfo {
+  name: string;
+  architecture: string;
+  parameters: number;
+  contextSize: number;
+  modelContextLength: number;
+  vocabSize: number;
+  fileBytes: number;
+  /** Bytes of GPU memory allocated for weights, KV cache and scratch. */
+  gpuBytes: { weights: number; kvCache: number; scratch: number };
+  tensorTypes: Record<string, number>;
+  hasChatTemplate: boolean;
+  adapter: string;
+}
+
+/** A stream of tokens that also reports how the generation went once it ends. */
+export interface TokenStream extends AsyncIterable<GeneratedToken> {
+  /** Resolves when the stream ends (also on abort). */
+  readonly stats: Promise<GenerationStats>;
+}
+
+export interface CachedModel {
+  id: string;
+  name: string;
+  url?: string;
+  bytes: number;
+  complete: boolean;
+  bytesStored: number;
+  lastUsed?: number;
+}
+
+/** What both the in-process engine and the worker client implement. */
+export interface LlmEngine {
+  readonly info: ModelInfo;
+  generate(prompt: string | number[], options?: GenerateOptions): TokenStream;
+  chat(messages: ChatMessage[], options?: GenerateOptions): TokenStream;
+  /** Tokens of the rendered chat prompt, e.g. to check it fits the context. */
+  countTokens(text: string): Promise<number>;
+  /** Clears the KV cache (a new conversation). */
+  reset(): Promise<void>;
+  /** Frees GPU memory; the engine is unusable afterwards. */
+  dispose(): Promise<void>;
+}
