@@ -85,3 +85,6 @@ export class DownloadError extends LowbitError {
 
 /** Integrity check failed (sha256 mismatch, short chunk that could not be re-fetched). */
 export class IntegrityError extends LowbitError {}
+
+/** No model file or stored model matches what the user named (CLI argument, catalogue id). */
+export class ModelNotFoundError extends LowbitError {}

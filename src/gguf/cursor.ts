@@ -1,0 +1,156 @@
+import { GGUFFormatError } from '../errors.ts';
+import type { ByteSource } from '../io/byte-source.ts';
+
+export interface CursorOptions {
+  /** First read size; later reads double up to {@link maxChunkBytes}. */
+  initialChunkBytes?: number;
+  maxChunkBytes?: number;
+  /** The cursor refuses to read past this file offset (bounds header size on hostile input). */
+  limitBytes?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Forward-only buffered reader over a ByteSource. Holds one window of bytes; `fill` replaces it
+ * with a window starting at the current position, so memory stays bounded by the largest single
+ * field plus the chunk size, and only the bytes actually parsed are requested from the source.
+ *
+ * Hot paths call the synchronous `has(n)` first and only `await fill(n)` when the window runs out.
+ */
+export class ByteCursor {
+  pos = 0;
+  /** Total bytes requested from the source (for tests and diagnostics). */
+  bytesRequested = 0;
+  private buf = new Uint8Array(0);
+  private view = new DataView(this.buf.buffer);
+  private bufStart = 0;
+  private nextChunk: number;
+  private readonly maxChunk: number;
+  private readonly limit: number;
+  private readonly signal?: AbortSignal;
+
+  constructor(
+    readonly source: ByteSource,
+    options: CursorOptions = {},
+  ) {
+    this.nextChunk = options.initialChunkBytes ?? 64 * 1024;
+    this.maxChunk = options.maxChunkBytes ?? 8 * 1024 * 1024;
+    this.limit = Math.min(source.size, options.limitBytes ?? Infinity);
+    this.signal = options.signal;
+  }
+
+  /** Bytes between the current position and the end of the source. */
+  get remaining(): number {
+    return this.source.size - this.pos;
+  }
+
+  /** True when [pos, pos+n) is already buffered. */
+  has(n: number): boolean {
+    return this.pos + n <= this.bufStart + this.buf.length;
+  }
+
+  /**
+   * Make [pos, pos+n) available. `field` and the position name the offending field when the
+   * source ends first (truncation) or the read would pass the header size limit.
+   */
+  async fill(n: number, field: string): Promise<void> {
+    if (this.has(n)) return;
+    if (n > this.source.size - this.pos) {
+      throw new GGUFFormatError(
+        `${this.source.name}: truncated: ${field} at byte ${this.pos} needs ${n} bytes but the file ends at byte ${this.source.size}`,
+        this.pos,
+        field,
+      );
+    }
+    if (this.pos + n > this.limit) {
+      throw new GGUFFormatError(
+        `${this.source.name}: ${field} at byte ${this.pos} lies beyond the ${this.limit}-byte header limit`,
+        this.pos,
+        field,
+      );
+    }
+    const end = Math.min(this.limit, Math.max(this.pos + n, this.pos + this.nextChunk));
+    this.nextChunk = Math.min(this.maxChunk, this.nextChunk * 2);
+    const keepFrom = this.pos - this.bufStart;
+    const kept = keepFrom < this.buf.length ? this.buf.subarray(keepFrom) : new Uint8Array(0);
+    const readFrom = this.pos + kept.length;
+    this.signal?.throwIfAborted();
+    const fresh = await this.source.read(readFrom, end - readFrom, this.signal);
+    if (fresh.length !== end - readFrom) {
+      throw new GGUFFormatError(
+        `${this.source.name}: short read at byte ${readFrom} (${fresh.length} of ${end - readFrom} bytes) while reading ${field}`,
+        readFrom,
+        field,
+      );
+    }
+    this.bytesRequested += fresh.length;
+    const next = new Uint8Array(end - this.pos);
+    next.set(kept, 0);
+    next.set(fresh, kept.length);
+    this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    this.bufStart = this.pos;
+  }
+
+  private at(): number {
+    return this.pos - this.bufStart;
+  }
+
+  u8(): number {
+    const v = this.buf[this.at()]!;
+    this.pos += 1;
+    return v;
+  }
+  i8(): number {
+    const v = this.view.getInt8(this.at());
+    this.pos += 1;
+    return v;
+  }
+  u16(): number {
+    const v = this.view.getUint16(this.at(), true);
+    this.pos += 2;
+    return v;
+  }
+  i16(): number {
+    const v = this.view.getInt16(this.at(), true);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    const v = this.view.getUint32(this.at(), true);
+    this.pos += 4;
+    return v;
+  }
+  i32(): number {
+    const v = this.view.getInt32(this.at(), true);
+    this.pos += 4;
+    return v;
+  }
+  f32(): number {
+    const v = this.view.getFloat32(this.at(), true);
+    this.pos += 4;
+    return v;
+  }
+  f64(): number {
+    const v = this.view.getFloat64(this.at(), true);
+    this.pos += 8;
+    return v;
+  }
+  u64(): bigint {
+    const v = this.view.getBigUint64(this.at(), true);
+    this.pos += 8;
+    return v;
+  }
+  i64(): bigint {
+    const v = this.view.getBigInt64(this.at(), true);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A view of the next n buffered bytes (valid until the next `fill`). */
+  take(n: number): Uint8Array {
+    const a = this.at();
+    this.pos += n;
+    return this.buf.subarray(a, a + n);
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * Validating GGUF v2/v3 reader. Parses the header (metadata + tensor table) through a buffered
+ * forward cursor, so only the header bytes are requested from the ByteSource, never the tensor data.
+ *
+ * File layout (little-endian):
+ *   magic "GGUF" | version u32 | tensor_count u64 | kv_count u64
+ *   kv_count × { key: string, value_type u32, value }
+ *   tensor_count × { name: string, n_dims u32, ne u64[n_dims], type u32, offset u64 }
+ *   zero padding to `general.alignment` (default 32) | tensor data (each offset relative to here)
+ * where string = { len u64, UTF-8 bytes } and array = { item_type u32, count u64, items }.
+ *
+ * Untrusted input: every length and count is checked against the bytes left in the file before
+ * anything is allocated, so a small hostile file can only cost a small amount of memory and time.
+ */
+import { GGUFFormatError, UnsupportedTensorTypeError } from '../errors.ts';
+import type { ByteSource } from '../io/byte-source.ts';
+import { quantLayout, tensorByteSize } from '../quant/types.ts';
+import { ByteCursor } from './cursor.ts';
+import { GGUFFile, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
+import { decodeTypedArray, GGUFArray, GGUFValueType, isIntegerType, isValueType, scalarByteSize, type GGUFValue } from './values.ts';
+
+export const GGUF_MAGIC = 0x46554747; // "GGUF" read as little-endian u32
+export const DEFAULT_ALIGNMENT = 32;
+/** ggml's GGML_MAX_DIMS. */
+export const MAX_TENSOR_DIMS = 4;
+/** Arrays of arrays deeper than this are rejected (real files use none; the limit bounds recursion). */
+export const MAX_ARRAY_DEPTH = 8;
+/** Largest `general.alignment` accepted. */
+export const MAX_ALIGNMENT = 1 << 30;
+
+// Smallest possible encodings, used to bound counts by the bytes left before allocating.
+const MIN_KV_BYTES = 8 + 4 + 1; // empty key, type tag, 1-byte value
+const MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8; // empty name, n_dims = 0, type, offset
+const MIN_STRING_BYTES = 8;
+const MIN_ARRAY_BYTES = 4 + 8;
+
+export interface ReadGGUFOptions {
+  signal?: AbortSignal;
+  /**
+   * Accept a file whose header is intact but whose tensor data area is cut short: the result has
+   * `truncated: true` and the affected tensors are listed in `missingTensors`. Default false:
+   * such a file is a GGUFFormatError naming the first tensor that runs past the end.
+   */
+  allowTruncatedData?: boolean;
+  /** Header (metadata + tensor infos) size limit; default 512 MiB. */
+  maxHeaderBytes?: number;
+  /** First read size of the header cursor; default 64 KiB (later reads double, up to 8 MiB). */
+  initialReadBytes?: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+class HeaderParser {
+  private readonly cur: ByteCursor;
+  private readonly name: string;
+
+  constructor(source: ByteSource, options: ReadGGUFOptions) {
+    this.name = source.name;
+    this.cur = new ByteCursor(source, {
+      initialChunkBytes: options.initialReadBytes,
+      limitBytes: options.maxHeaderBytes ?? 512 * 1024 * 1024,
+      signal: options.signal,
+    });
+  }
+
+  get bytesRequested(): number {
+    return this.cur.bytesRequested;
+  }
+
+  get pos(): number {
+    return this.cur.pos;
+  }
+
+  fail(message: string, offset: number, field: string): never {
+    throw new GGUFFormatError(`${this.name}: ${field} at byte ${offset}: ${message}`, offset, field);
+  }
+
+  async u32(field: string): Promise<number> {
+    if (!this.cur.has(4)) await this.cur.fill(4, field);
+    return this.cur.u32();
+  }
+
+  async u64(field: string): Promise<bigint> {
+    if (!this.cur.has(8)) await this.cur.fill(8, field);
+    return this.cur.u64();
+  }
+
+  /** A u64 count or size that must fit a JS number; `minItemBytes` bounds it by the bytes left after it. */
+  async count(field: string, minItemBytes: number): Promise<number> {
+    const at = this.cur.pos;
+    if (!this.cur.has(8)) await this.cur.fill(8, field);
+    const raw = this.cur.u64();
+    const left = this.cur.remaining;
+    if (raw > BigInt(Math.floor(left / Math.max(1, minItemBytes)))) {
+      const what = minItemBytes > 1 ? `entries of at least ${minItemBytes} bytes each` : 'bytes';
+      this.fail(`${raw} ${what} cannot fit in the ${left} bytes left in the file`, at, field);
+    }
+    return Number(raw);
+  }
+
+  async string(field: string): Promise<string> {
+    const len = await this.count(`${field} length`, 1);
+    const at = this.cur.pos;
+    if (!this.cur.has(len)) await this.cur.fill(len, field);
+    const bytes = this.cur.take(len);
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return this.fail(`invalid UTF-8 in a ${len}-byte string`, at, field);
+    }
+  }
+
+  async value(type: GGUFValueType, field: string, depth: number): Promise<GGUFValue> {
+    const width = scalarByteSize(type);
+    if (width !== undefined) {
+      if (!this.cur.has(width)) await this.cur.fill(width, field);
+      const c = this.cur;
+      switch (type) {
+        case GGUFValueType.UINT8:
+          return c.u8();
+        case GGUFValueType.INT8:
+          return c.i8();
+        case GGUFValueType.UINT16:
+          return c.u16();
+        case GGUFValueType.INT16:
+          return c.i16();
+        case GGUFValueType.UINT32:
+          return c.u32();
+        case GGUFValueType.INT32:
+          return c.i32();
+        case GGUFValueType.FLOAT32:
+          return c.f32();
+        case GGUFValueType.FLOAT64:
+          return c.f64();
+        case GGUFValueType.UINT64:
+          return c.u64();
+        case GGUFValueType.INT64:
+          return c.i64();
+        case GGUFValueType.BOOL: {
+          const at = c.pos;
+          const b = c.u8();
+          if (b > 1) this.fail(`bool byte is ${b}, not 0 or 1`, at, field);
+          return b === 1;
+        }
+      }
+    }
+    if (type === GGUFValueType.STRING) return this.string(field);
+    return this.array(field, depth + 1);
+  }
+
+  async valueType(field: string): Promise<GGUFValueType> {
+    const at = this.cur.pos;
+    const t = await this.u32(field);
+    if (!isValueType(t)) this.fail(`unknown value type ${t}`, at, field);
+    return t;
+  }
+
+  async array(field: string, depth: number): Promise<GGUFArray> {
+    if (depth > MAX_ARRAY_DEPTH) this.fail(`arrays nested deeper than ${MAX_ARRAY_DEPTH} levels`, this.cur.pos, field);
+    const itemType = await this.valueType(`${field} item type`);
+    const width = scalarByteSize(itemType);
+    const minItem = width ?? (itemType === GGUFValueType.STRING ? MIN_STRING_BYTES : MIN_ARRAY_BYTES);
+    const n = await this.count(`${field} count`, minItem);
+    if (width !== undefined) {
+      const at = this.cur.pos;
+      if (!this.cur.has(n * width)) await this.cur.fill(n * width, field);
+      const bytes = this.cur.take(n * width);
+      if (itemType === GGUFValueType.BOOL) {
+        const bad = bytes.findIndex((b) => b > 1);
+        if (bad >= 0) this.fail(`bool byte is ${bytes[bad]}, not 0 or 1`, at + bad, `${field}[${bad}]`);
+      }
+      return new GGUFArray(itemType, decodeTypedArray(itemType, bytes, n));
+    }
+    if (itemType === GGUFValueType.STRING) {
+      const items: string[] = new Array(n);
+      for (let i = 0; i < n; i++) items[i] = await this.string(`${field}[${i}]`);
+      return new GGUFArray(itemType, items);
+    }
+    const items: GGUFArray[] = new Array(n);
+    for (let i = 0; i < n; i++) items[i] = await this.array(`${field}[${i}]`, depth + 1);
+    return new GGUFArray(itemType, items);
+  }
+}
+
+/** Parse and validate a GGUF file's header. Reads only header bytes from `source`. */
+export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}): Promise<GGUFFile> {
+  const p = new HeaderParser(source, options);
+
+  const magic = await p.u32('magic');
+  if (magic !== GGUF_MAGIC) {
+    const shown = [0, 8, 16, 24].map((s) => (magic >>> s) & 0xff).map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`));
+    p.fail(`bad magic "${shown.join('')}" (expected "GGUF"; not a GGUF file)`, 0, 'magic');
+  }
+  const version = await p.u32('version');
+  if (version === 1) p.fail('unsupported version 1 (GGUF v1 predates 64-bit counts; re-convert the model)', 4, 'version');
+  if (version === 0x02000000 || version === 0x03000000) p.fail('big-endian GGUF files are not supported', 4, 'version');
+  if (version !== 2 && version !== 3) p.fail(`unsupported version ${version} (lowbit reads GGUF v2 and v3)`, 4, 'version');
+
+  const tensorCount = await p.count('tensor_count', 0);
+  const kvCount = await p.count('kv_count', 0);
+  // Both tables must fit in what is left of the file.
+  const left = source.size - p.pos;
+  if (tensorCount > left / MIN_TENSOR_INFO_BYTES) {
+    p.fail(`${tensorCount} tensor infos of at least ${MIN_TENSOR_INFO_BYTES} bytes each cannot fit in the ${left} bytes left`, 8, 'tensor_count');
+  }
+  if (kvCount > (left - tensorCount * MIN_TENSOR_INFO_BYTES) / MIN_KV_BYTES) {
+    p.fail(`${kvCount} metadata entries of at least ${MIN_KV_BYTES} bytes each cannot fit in the bytes left`, 16, 'kv_count');
+  }
+
+  const metadata = new Map<string, GGUFMetadataEntry>();
+  for (let i = 0; i < kvCount; i++) {
+    const offset = p.pos;
+    const key = await p.string(`metadata[${i}].key`);
+    if (metadata.has(key)) p.fail(`duplicate metadata key "${key}"`, offset, `metadata["${key}"]`);
+    const type = await p.valueType(`metadata["${key}"] type`);
+    const value = await p.value(type, `metadata["${key}"]`, 0);
+    metadata.set(key, { key, type, value, offset });
+  }
+
+  const alignment = checkAlignment(p, metadata.get('general.alignment'));
+
+  const tensors: GGUFTensorInfo[] = [];
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    const infoOffset = p.pos;
+    const name = await p.string(`tensor_infos[${i}].name`);
+    const field = `tensor "${name}"`;
+    if (names.has(name)) p.fail('duplicate tensor name', infoOffset, field);
+    names.add(name);
+    const nDimsAt = p.pos;
+    const nDims = await p.u32(`${field} n_dims`);
+    if (nDims > MAX_TENSOR_DIMS) p.fail(`n_dims is ${nDims}; at most ${MAX_TENSOR_DIMS} are allowed`, nDimsAt, `${field} n_dims`);
+    const dims: number[] = [];
+    let nElements = 1;
+    for (let d = 0; d < nDims; d++) {
+      const at = p.pos;
+      const dimField = `${field} ne[${d}]`;
+      const raw = await p.u64(dimField);
+      if (raw === 0n || raw >= 1n << 63n) p.fail(`dimension ${BigInt.asIntN(64, raw)} is not a positive size`, at, dimField);
+      if (raw > BigInt(Number.MAX_SAFE_INTEGER) || nElements * Number(raw) > Number.MAX_SAFE_INTEGER) {
+        p.fail(`element count overflows 2^53 (dimension ${raw})`, at, dimField);
+      }
+      dims.push(Number(raw));
+      nElements *= Number(raw);
+    }
+    const typeAt = p.pos;
+    const typeId = await p.u32(`${field} type`);
+    const layout = quantLayout(typeId);
+    if (!layout) {
+      throw new UnsupportedTensorTypeError(
+        `${source.name}: tensor "${name}" has unknown tensor type id ${typeId} (at byte ${typeAt})`,
+        typeId,
+        name,
+      );
+    }
+    const rowLength = dims[0] ?? 1;
+    if (rowLength % layout.blockSize !== 0) {
+      p.fail(`row length ne[0] = ${rowLength} is not a multiple of ${layout.name}'s block size ${layout.blockSize}`, nDimsAt + 4, `${field} ne[0]`);
+    }
+    const offsetAt = p.pos;
+    const rawOffset = await p.u64(`${field} offset`);
+    if (rawOffset > BigInt(Number.MAX_SAFE_INTEGER)) p.fail(`data offset ${rawOffset} is beyond any file`, offsetAt, `${field} offset`);
+    const offset = Number(rawOffset);
+    if (offset % alignment !== 0) p.fail(`data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt, `${field} offset`);
+    tensors.push({
+      name,
+      dims,
+      typeId,
+      typeName: layout.name,
+      layout,
+      offset,
+      absoluteOffset: 0, // set below once the data offset is known
+      nElements,
+      byteSize: tensorByteSize(layout, nElements),
+      infoOffset,
+    });
+  }
+
+  const headerSize = p.pos;
+  const dataOffset = alignUp(headerSize, alignment);
+  for (const t of tensors) t.absoluteOffset = dataOffset + t.offset;
+
+  // Tensors must not overlap and must lie inside the file.
+  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < byOffset.length; i++) {
+    const prev = byOffset[i - 1]!;
+    const cur = byOffset[i]!;
+    if (cur.offset < prev.offset + prev.byteSize) {
+      p.fail(
+        `data [${cur.offset}, +${cur.byteSize}) overlaps tensor "${prev.name}" [${prev.offset}, +${prev.byteSize})`,
+        cur.infoOffset,
+        `tensor "${cur.name}" offset`,
+      );
+    }
+  }
+  const missingTensors: string[] = [];
+  for (const t of byOffset) {
+    const end = t.absoluteOffset + t.byteSize;
+    if (end > source.size) {
+      if (!options.allowTruncatedData) {
+        p.fail(
+          `data [${t.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes): the file is truncated or the offset is corrupt`,
+          t.infoOffset,
+          `tensor "${t.name}" offset`,
+        );
+      }
+      missingTensors.push(t.name);
+    }
+  }
+
+  return new GGUFFile({
+    sourceName: source.name,
+    fileSize: source.size,
+    version,
+    alignment,
+    metadata,
+    tensors,
+    headerSize,
+    dataOffset,
+    missingTensors,
+    headerBytesRead: p.bytesRequested,
+  });
+}
+
+function checkAlignment(p: HeaderParser, entry: GGUFMetadataEntry | undefined): number {
+  if (!entry) return DEFAULT_ALIGNMENT;
+  const field = 'metadata["general.alignment"]';
+  if (!isIntegerType(entry.type)) p.fail(`must be an integer, found ${GGUFValueType[entry.type]}`, entry.offset, field);
+  const v = entry.value as number | bigint;
+  if (v <= 0 || v > MAX_ALIGNMENT || (Number(v) & (Number(v) - 1)) !== 0) {
+    p.fail(`alignment ${v} must be a power of two between 1 and ${MAX_ALIGNMENT}`, entry.offset, field);
+  }
+  return Number(v);
+}
+
+export function alignUp(n: number, alignment: number): number {
+  return Math.ceil(n / alignment) * alignment;
+}
+
+/** One tensor's bytes (the whole tensor in memory; use for tests and small CPU paths). */
+export async function readTensorBytes(source: ByteSource, tensor: GGUFTensorInfo, signal?: AbortSignal): Promise<Uint8Array> {
+  checkTensorInSource(source, tensor);
+  return source.read(tensor.absoluteOffset, tensor.byteSize, signal);
+}
+
+/** A tensor's bytes in chunks of at most `chunkBytes`, for streaming uploads and copies. */
+export async function* readTensorChunks(
+  source: ByteSource,
+  tensor: GGUFTensorInfo,
+  chunkBytes = 4 * 1024 * 1024,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  checkTensorInSource(source, tensor);
+  for (let done = 0; done < tensor.byteSize; done += chunkBytes) {
+    yield await source.read(tensor.absoluteOffset + done, Math.min(chunkBytes, tensor.byteSize - done), signal);
+  }
+}
+
+function checkTensorInSource(source: ByteSource, tensor: GGUFTensorInfo): void {
+  const end = tensor.absoluteOffset + tensor.byteSize;
+  if (end > source.size) {
+    throw new GGUFFormatError(
+      `${source.name}: tensor "${tensor.name}" data [${tensor.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes)`,
+      tensor.absoluteOffset,
+      `tensor "${tensor.name}"`,
+    );
+  }
+}
