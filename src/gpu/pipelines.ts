@@ -1,0 +1,212 @@
+/**
+ * Compute-pipeline cache and WGSL composition.
+ *
+ * Pipelines are built once per (device, key, entry point, constants) and reused: kernels call
+ * `getPipeline` from their factory, never per step. Shader sources are composed from a kernel
+ * file plus snippets from shaders/common by string operations only:
+ *
+ *   #include "f16"          → the registered snippet (each snippet included once per shader)
+ *   #if NAME / #if !NAME / #else / #endif   → kept or dropped by `defines[NAME]` truthiness
+ *   {{NAME}}                → replaced by String(defines[NAME])
+ *
+ * and, by variant, `enable f16;`, `enable subgroups;` and
+ * `diagnostic(off, subgroup_uniformity);` are prepended (WGSL needs them before any declaration).
+ */
+import f16Snippet from '../../shaders/common/f16.wgsl?raw';
+import type { GpuContext } from './device.ts';
+
+/** Shader features a composed source may use; false ones are not enabled. */
+export interface WgslFeatures {
+  f16?: boolean;
+  subgroups?: boolean;
+}
+
+export interface ComposeOptions extends WgslFeatures {
+  /** Values for `#if NAME` and `{{NAME}}`. SUBGROUPS and F16 are set from the features. */
+  defines?: Record<string, string | number | boolean>;
+  /** Extra snippets for `#include`, looked up before the registered ones. */
+  snippets?: Record<string, string>;
+}
+
+const snippetRegistry = new Map<string, string>([['f16', f16Snippet]]);
+
+/** Makes `#include "name"` resolve to `source` in every shader composed afterwards. */
+export function registerWgslSnippet(name: string, source: string): void {
+  const existing = snippetRegistry.get(name);
+  if (existing !== undefined && existing !== source) {
+    throw new Error(`WGSL snippet '${name}' is already registered with different text`);
+  }
+  snippetRegistry.set(name, source);
+}
+
+export function hasWgslSnippet(name: string): boolean {
+  return snippetRegistry.has(name);
+}
+
+const INCLUDE_RE = /^\s*#include\s+"([^"]+)"\s*$/;
+const IF_RE = /^\s*#if\s+(!?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
+const ELSE_RE = /^\s*#else\s*$/;
+const ENDIF_RE = /^\s*#endif\s*$/;
+const SUBST_RE = /\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g;
+
+/** Builds the final WGSL text for a variant. Throws on unknown snippets/defines or unbalanced #if. */
+export function composeWgsl(source: string, options: ComposeOptions = {}): string {
+  const defines: Record<string, string | number | boolean> = {
+    SUBGROUPS: Boolean(options.subgroups),
+    F16: Boolean(options.f16),
+    ...options.defines,
+  };
+  const included = new Set<string>();
+  const expand = (text: string, where: string): string[] => {
+    const out: string[] = [];
+    // Stack of "is this branch kept" flags; a line is kept when every enclosing branch is.
+    const stack: { keep: boolean; parentKeep: boolean }[] = [];
+    const keeping = () => stack.length === 0 || stack[stack.length - 1]!.keep;
+    for (const line of text.split('\n')) {
+      let m: RegExpExecArray | null;
+      if ((m = IF_RE.exec(line))) {
+        const name = m[2]!;
+        if (!(name in defines)) throw new Error(`WGSL ${where}: #if ${name} has no define`);
+        const value = Boolean(defines[name]) !== (m[1] === '!');
+        const parentKeep = keeping();
+        stack.push({ keep: parentKeep && value, parentKeep });
+      } else if (ELSE_RE.test(line)) {
+        const top = stack[stack.length - 1];
+        if (!top) throw new Error(`WGSL ${where}: #else without #if`);
+        top.keep = top.parentKeep && !top.keep;
+      } else if (ENDIF_RE.test(line)) {
+        if (!stack.pop()) throw new Error(`WGSL ${where}: #endif without #if`);
+      } else if (!keeping()) {
+        continue;
+      } else if ((m = INCLUDE_RE.exec(line))) {
+        const name = m[1]!;
+        if (included.has(name)) continue;
+        const snippet = options.snippets?.[name] ?? snippetRegistry.get(name);
+        if (snippet === undefined) throw new Error(`WGSL ${where}: unknown snippet "${name}"`);
+        included.add(name);
+        out.push(`// ---- ${name} ----`, ...expand(snippet, `snippet "${name}"`), `// ---- end ${name} ----`);
+      } else {
+        out.push(
+          line.replace(SUBST_RE, (_, name: string) => {
+            if (!(name in defines)) throw new Error(`WGSL ${where}: {{${name}}} has no define`);
+            return String(defines[name]);
+          }),
+        );
+      }
+    }
+    if (stack.length) throw new Error(`WGSL ${where}: unterminated #if`);
+    return out;
+  };
+  const header: string[] = [];
+  if (options.f16) header.push('enable f16;');
+  if (options.subgroups) header.push('enable subgroups;', 'diagnostic(off, subgroup_uniformity);');
+  return [...header, ...expand(source, 'source')].join('\n');
+}
+
+/** Features a kernel may use on this device (the variant picked when the caller does not force one). */
+export function deviceFeatures(ctx: GpuContext): Required<WgslFeatures> {
+  return { f16: ctx.hasF16, subgroups: ctx.hasSubgroups };
+}
+
+interface DeviceCache {
+  modules: Map<string, GPUShaderModule>;
+  pipelines: Map<string, { source: string; pipeline: GPUComputePipeline }>;
+}
+const caches = new WeakMap<GPUDevice, DeviceCache>();
+
+function cacheOf(device: GPUDevice): DeviceCache {
+  let c = caches.get(device);
+  if (!c) {
+    c = { modules: new Map(), pipelines: new Map() };
+    caches.set(device, c);
+  }
+  return c;
+}
+
+function shaderModule(device: GPUDevice, label: string, code: string): GPUShaderModule {
+  const c = cacheOf(device);
+  let m = c.modules.get(code);
+  if (!m) {
+    m = device.createShaderModule({ label, code });
+    c.modules.set(code, m);
+  }
+  return m;
+}
+
+function pipelineKey(key: string, entryPoint: string, constants?: Record<string, number>): string {
+  const cs = constants ? Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',') : '';
+  return `${key}|${entryPoint}|${cs}`;
+}
+
+export interface PipelineOptions {
+  /** Explicit layout; default 'auto' (bind with pipeline.getBindGroupLayout(i)). */
+  layout?: GPUPipelineLayout | 'auto';
+}
+
+/**
+ * The cached compute pipeline for `key` (a name that identifies the composed source, e.g.
+ * `matvec:Q4_K:sg`). Throws if the same key was used with different source text, which would
+ * otherwise silently hand back the wrong kernel. Compilation errors surface as device
+ * validation errors; use {@link getPipelineAsync} where a rejected promise is wanted.
+ */
+export function getPipeline(
+  ctx: GpuContext,
+  key: string,
+  wgslSource: string,
+  entryPoint: string,
+  constants?: Record<string, number>,
+  options: PipelineOptions = {},
+): GPUComputePipeline {
+  const c = cacheOf(ctx.device);
+  const k = pipelineKey(key, entryPoint, constants);
+  const hit = c.pipelines.get(k);
+  if (hit) {
+    if (hit.source !== wgslSource) throw new Error(`pipeline key '${key}' reused with different WGSL source`);
+    return hit.pipeline;
+  }
+  const pipeline = ctx.device.createComputePipeline({
+    label: key,
+    layout: options.layout ?? 'auto',
+    compute: { module: shaderModule(ctx.device, key, wgslSource), entryPoint, constants },
+  });
+  c.pipelines.set(k, { source: wgslSource, pipeline });
+  return pipeline;
+}
+
+/** As getPipeline, but compiles with createComputePipelineAsync so shader errors reject. */
+export async function getPipelineAsync(
+  ctx: GpuContext,
+  key: string,
+  wgslSource: string,
+  entryPoint: string,
+  constants?: Record<string, number>,
+  options: PipelineOptions = {},
+): Promise<GPUComputePipeline> {
+  const c = cacheOf(ctx.device);
+  const k = pipelineKey(key, entryPoint, constants);
+  const hit = c.pipelines.get(k);
+  if (hit) {
+    if (hit.source !== wgslSource) throw new Error(`pipeline key '${key}' reused with different WGSL source`);
+    return hit.pipeline;
+  }
+  const module = shaderModule(ctx.device, key, wgslSource);
+  let pipeline: GPUComputePipeline;
+  try {
+    pipeline = await ctx.device.createComputePipelineAsync({
+      label: key,
+      layout: options.layout ?? 'auto',
+      compute: { module, entryPoint, constants },
+    });
+  } catch (e) {
+    const info = await module.getCompilationInfo();
+    const msgs = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
+    throw new Error(`pipeline '${key}' failed: ${(e as Error).message}${msgs ? `\n${msgs}` : ''}`);
+  }
+  c.pipelines.set(k, { source: wgslSource, pipeline });
+  return pipeline;
+}
+
+/** Number of distinct pipelines cached for a device (tests check nothing is built per step). */
+export function cachedPipelineCount(device: GPUDevice): number {
+  return caches.get(device)?.pipelines.size ?? 0;
+}
