@@ -1,0 +1,171 @@
+/**
+ * ModelStore on the file system (Node). Layout, one directory per model:
+ *
+ *   <dir>/<name>/manifest.json   the ModelManifest, replaced atomically (write + rename)
+ *   <dir>/<name>/model.gguf      the file's bytes at their own offsets; chunks are written with
+ *                                positioned writes, so a partial download is a sparse file
+ *
+ * A chunk is marked done in the manifest only after its bytes are written and synced, so a crash
+ * leaves at worst an unmarked chunk, which is fetched again.
+ */
+import { constants, type Stats } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { FileByteSource } from '../io/file-byte-source.ts';
+import { createNodeSha256 } from './sha256-node.ts';
+import type { Sha256Hasher } from './sha256.ts';
+import { checkModelName, chunkLength, type ModelManifest, type ModelStore, type RangeReader, type StorageSpace } from './store.ts';
+
+const MANIFEST = 'manifest.json';
+const DATA = 'model.gguf';
+
+/** `$LOWBIT_STORE`, else `$XDG_CACHE_HOME/lowbit`, else `~/.cache/lowbit`. */
+export function defaultStoreDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.LOWBIT_STORE) return resolve(env.LOWBIT_STORE);
+  if (env.XDG_CACHE_HOME) return resolve(env.XDG_CACHE_HOME, 'lowbit');
+  return join(homedir(), '.cache', 'lowbit');
+}
+
+export class FsModelStore implements ModelStore {
+  readonly kind = 'fs';
+  readonly location: string;
+
+  constructor(dir: string = defaultStoreDir()) {
+    this.location = resolve(dir);
+  }
+
+  modelDir(id: string): string {
+    return join(this.location, checkModelName(id));
+  }
+
+  /** Path of a model's bytes (complete or not). */
+  dataPath(id: string): string {
+    return join(this.modelDir(id), DATA);
+  }
+
+  async listManifests(): Promise<ModelManifest[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.location);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const out: ModelManifest[] = [];
+    for (const name of names) {
+      try {
+        checkModelName(name);
+      } catch {
+        continue; // not ours (temporary files, stray entries)
+      }
+      const m = await this.getManifest(name);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+
+  async getManifest(id: string): Promise<ModelManifest | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.modelDir(id), MANIFEST), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const m = JSON.parse(text) as ModelManifest;
+      return m && m.id === id && Array.isArray(m.chunkDone) ? m : undefined;
+    } catch {
+      return undefined; // a damaged manifest counts as no model; pulling again rebuilds it
+    }
+  }
+
+  async putManifest(manifest: ModelManifest): Promise<void> {
+    const dir = this.modelDir(manifest.id);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${MANIFEST}.${process.pid}.tmp`);
+    await writeFile(tmp, JSON.stringify(manifest));
+    await rename(tmp, join(dir, MANIFEST));
+  }
+
+  async writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void> {
+    const dir = this.modelDir(manifest.id);
+    await mkdir(dir, { recursive: true });
+    // O_CREAT without O_TRUNC: other chunks already written must survive.
+    const fh = await open(join(dir, DATA), constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      let done = 0;
+      const at = index * manifest.chunkSize;
+      while (done < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, at + done);
+        done += bytesWritten;
+      }
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async readChunk(manifest: ModelManifest, index: number): Promise<Uint8Array | undefined> {
+    let fh;
+    try {
+      fh = await open(this.dataPath(manifest.id), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const want = chunkLength(manifest, index);
+      const out = new Uint8Array(want);
+      let done = 0;
+      while (done < want) {
+        const { bytesRead } = await fh.read(out, done, want - done, index * manifest.chunkSize + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === want ? out : out.subarray(0, done);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async clearChunks(manifest: ModelManifest): Promise<void> {
+    try {
+      await truncate(this.dataPath(manifest.id), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    await rm(this.modelDir(id), { recursive: true, force: true });
+  }
+
+  async space(): Promise<StorageSpace> {
+    // statfs needs an existing path: the store directory or its nearest existing ancestor.
+    let p = this.location;
+    for (;;) {
+      let st: Stats | undefined;
+      try {
+        st = await stat(p);
+      } catch {
+        /* climb */
+      }
+      if (st) break;
+      const up = dirname(p);
+      if (up === p) return {};
+      p = up;
+    }
+    const fs = await statfs(p);
+    return { availableBytes: fs.bavail * fs.bsize, quotaBytes: fs.blocks * fs.bsize };
+  }
+
+  createHasher(): Sha256Hasher {
+    return createNodeSha256();
+  }
+
+  async openRangeReader(manifest: ModelManifest): Promise<RangeReader> {
+    return FileByteSource.open(this.dataPath(manifest.id));
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The model store: where downloaded or imported model files live, as a manifest record plus
+ * fixed-size chunks. Two back ends implement {@link ModelStore}: IndexedDB in the browser
+ * (idb-store.ts) and the file system in Node (fs-store.ts); memory-store.ts serves tests.
+ *
+ * A model is *present* only when every chunk is complete and its integrity check passed
+ * (`verified`). Partial models stay in the store so a download resumes from the last complete
+ * chunk after a cut connection, a page reload or a restart.
+ */
+import type { Sha256Hasher } from './sha256.ts';
+
+export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+
+/** Where a stored model came from. */
+export type ModelOrigin = { kind: 'url'; url: string } | { kind: 'file'; fileName: string };
+
+export interface ModelManifest {
+  /** Store key; equal to `name` (validated by {@link checkModelName}). */
+  id: string;
+  name: string;
+  origin: ModelOrigin;
+  /** Total bytes of the model file. */
+  size: number;
+  /** Validators of the remote (or local) file the chunks came from; a change restarts the download. */
+  etag?: string;
+  lastModified?: string;
+  chunkSize: number;
+  /** chunkDone[i]: chunk i's bytes are written and their length checked. */
+  chunkDone: boolean[];
+  /** CRC-32 of each complete chunk, recorded when it was written (null: not recorded). */
+  chunkCrc32: (number | null)[];
+  /** sha256 the caller expects (lower-case hex), checked over the whole file before `verified`. */
+  sha256?: string;
+  /** sha256 computed at the last verification, when one was computed. */
+  actualSha256?: string;
+  /** Every chunk complete and the integrity check passed: only then is the model usable. */
+  verified: boolean;
+  /** Epoch milliseconds. */
+  created: number;
+  lastUsed: number;
+}
+
+/** Free space as far as the back end can tell; undefined fields are unknown. */
+export interface StorageSpace {
+  availableBytes?: number;
+  quotaBytes?: number;
+  usageBytes?: number;
+}
+
+/**
+ * A back end. Chunk i of a model covers bytes [i*chunkSize, min((i+1)*chunkSize, size)).
+ * Back ends store and return bytes; the chunk bookkeeping (manifest updates, checks) is done by
+ * the downloader and the functions below, so every back end behaves the same.
+ */
+export interface ModelStore {
+  /** 'indexeddb', 'fs' or 'memory'. */
+  readonly kind: string;
+  /** Human-readable location for messages (database name, directory). */
+  readonly location: string;
+  listManifests(): Promise<ModelManifest[]>;
+  getManifest(id: string): Promise<ModelManifest | undefined>;
+  putManifest(manifest: ModelManifest): Promise<void>;
+  /** Stores chunk `index`. May throw a quota error (DOMException 'QuotaExceededError', ENOSPC). */
+  writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void>;
+  /** The stored bytes of chunk `index`, or undefined when none are stored. May be short. */
+  readChunk(manifest: ModelManifest, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  /** Drops every stored chunk of a model (its file changed), keeping nothing partial. */
+  clearChunks(manifest: ModelManifest): Promise<void>;
+  /** Deletes the manifest and all chunks. Deleting an absent model is not an error. */
+  deleteModel(id: string): Promise<void>;
+  space(): Promise<StorageSpace>;
+  /** Asks the browser to keep the data under storage pressure; true when granted. */
+  persist?(): Promise<boolean>;
+  /** A faster sha256 than the portable one, when the platform has it (node:crypto). */
+  createHasher?(): Sha256Hasher;
+  /**
+   * A ByteSource-like fast path over a *complete* model's bytes (the fs store hands out a file
+   * reader). Without it, reads go through {@link ChunkedModelSource}.
+   */
+  openRangeReader?(manifest: ModelManifest): Promise<RangeReader>;
+}
+
+export interface RangeReader {
+  read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  close?(): Promise<void>;
+}
+
+export function chunkCount(size: number, chunkSize: number): number {
+  return Math.ceil(size / chunkSize);
+}
+
+/** Byte length of chunk `index` (the last one may be short). */
+export function chunkLength(m: Pick<ModelManifest, 'size' | 'chunkSize'>, index: number): number {
+  return Math.max(0, Math.min(m.chunkSize, m.size - index * m.chunkSize));
+}
+
+/** Bytes in complete chunks. */
+export function completeBytes(m: ModelManifest): number {
+  let n = 0;
+  for (let i = 0; i < m.chunkDone.length; i++) if (m.chunkDone[i]) n += chunkLength(m, i);
+  return n;
+}
+
+export function isComplete(m: ModelManifest): boolean {
+  return m.chunkDone.length === chunkCount(m.size, m.chunkSize) && m.chunkDone.every(Boolean);
+}
+
+/** Usable: every chunk complete and verified. */
+export function isPresent(m: ModelManifest | undefined): boolean {
+  return !!m && m.verified && isComplete(m);
+}
+
+const NAME_RE = /^[A-Za-z0-9_+@][A-Za-z0-9._+@-]{0,199}$/;
+
+/** Model names double as directory names and keys: letters, digits and `._+@-`, no leading dot. */
+export function checkModelName(name: string): string {
+  if (!NAME_RE.test(name) || name.includes('..')) {
+    throw new RangeError(`invalid model name '${name}': use 1-200 letters, digits and ._+@- (not starting with '.')`);
+  }
+  return name;
+}
+
+/** A safe default name from a URL or file name: its last path segment, odd characters replaced. */
+export function defaultModelName(urlOrFile: string): string {
+  let base = urlOrFile;
+  try {
+    base = decodeURIComponent(new URL(urlOrFile).pathname);
+  } catch {
+    /* not a URL: a file name or path */
+  }
+  base = base.split(/[\\/]/).filter(Boolean).pop() ?? 'model';
+  base = base.replace(/[^A-Za-z0-9._+@-]/g, '_').replace(/^\.+/, '').replace(/\.\.+/g, '.');
+  return base.slice(0, 200) || 'model';
+}
+
+export function newManifest(
+  name: string,
+  origin: ModelOrigin,
+  size: number,
+  chunkSize: number,
+  validators: { etag?: string; lastModified?: string },
+  sha256: string | undefined,
+  now: number,
+): ModelManifest {
+  checkModelName(name);
+  const n = chunkCount(size, chunkSize);
+  return {
+    id: name,
+    name,
+    origin,
+    size,
+    etag: validators.etag,
+    lastModified: validators.lastModified,
+    chunkSize,
+    chunkDone: new Array<boolean>(n).fill(false),
+    chunkCrc32: new Array<number | null>(n).fill(null),
+    sha256,
+    verified: false,
+    created: now,
+    lastUsed: now,
+  };
+}
+
+/** Summary row for listings (`lowbit ls`, the demo's model manager). */
+export interface StoredModelInfo {
+  id: string;
+  name: string;
+  origin: ModelOrigin;
+  size: number;
+  storedBytes: number;
+  complete: boolean;
+  verified: boolean;
+  present: boolean;
+  sha256?: string;
+  created: number;
+  lastUsed: number;
+}
+
+export async function listModels(store: ModelStore): Promise<StoredModelInfo[]> {
+  const manifests = await store.listManifests();
+  return manifests
+    .map((m) => ({
+      id: m.id,
+      name: m.name,
+      origin: m.origin,
+      size: m.size,
+      storedBytes: completeBytes(m),
+      complete: isComplete(m),
+      verified: m.verified,
+      present: isPresent(m),
+      sha256: m.actualSha256 ?? m.sha256,
+      created: m.created,
+      lastUsed: m.lastUsed,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export async function deleteAllModels(store: ModelStore): Promise<number> {
+  const manifests = await store.listManifests();
+  for (const m of manifests) await store.deleteModel(m.id);
+  return manifests.length;
+}

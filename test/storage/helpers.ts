@@ -1,0 +1,148 @@
+/**
+ * Test doubles for the storage tests: a local HTTP file server with fault injection, deterministic
+ * pseudo-random file contents, and a sha256 helper.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Deterministic bytes (xorshift32), so failures reproduce. */
+export function pseudoRandomBytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export interface ServedFile {
+  content: Uint8Array;
+  etag?: string;
+  lastModified?: string;
+}
+
+/**
+ * Serves files from memory on 127.0.0.1. Knobs (mutable between and during requests):
+ * - `rangeSupport`: false answers every request with 200 and the whole file.
+ * - `cuts`: absolute file offsets; the first response whose body covers one sends the bytes
+ *   before it, then destroys the socket (each cut fires once).
+ * - `failNext`: statuses answered (one per request) before normal service resumes.
+ * - `sendLength`: false sends bodies with chunked encoding and no Content-Length.
+ * - `bytesPerSecond`: throttles bodies (for interrupting child processes mid-download).
+ * Counters: `requests`, `bytesServed`, `maxConcurrent`, `log` (method + range per request).
+ */
+export class TestFileServer {
+  files = new Map<string, ServedFile>();
+  rangeSupport = true;
+  cuts: number[] = [];
+  failNext: number[] = [];
+  sendLength = true;
+  bytesPerSecond = 0;
+  requests = 0;
+  bytesServed = 0;
+  maxConcurrent = 0;
+  log: string[] = [];
+  private active = 0;
+  private server!: Server;
+  port = 0;
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  resetCounters(): void {
+    this.requests = 0;
+    this.bytesServed = 0;
+    this.maxConcurrent = 0;
+    this.log = [];
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requests++;
+    this.active++;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.active);
+    res.on('close', () => this.active--);
+    this.log.push(`${req.method} ${req.headers.range ?? 'all'}`);
+    const status = this.failNext.shift();
+    if (status !== undefined) {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(`injected ${status}`);
+      return;
+    }
+    const file = this.files.get(req.url ?? '');
+    if (!file) {
+      res.writeHead(404);
+      res.end('not found');
+      return;
+    }
+    const size = file.content.length;
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (file.etag) headers.etag = file.etag;
+    if (file.lastModified) headers['last-modified'] = file.lastModified;
+    let start = 0;
+    let end = size - 1;
+    let code = 200;
+    const range = req.headers.range && /^bytes=(\d+)-(\d*)$/.exec(req.headers.range);
+    if (this.rangeSupport) {
+      headers['accept-ranges'] = 'bytes';
+      if (range) {
+        start = Number(range[1]);
+        end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+        if (start >= size) {
+          res.writeHead(416, { 'content-range': `bytes */${size}` });
+          res.end();
+          return;
+        }
+        code = 206;
+        headers['content-range'] = `bytes ${start}-${end}/${size}`;
+      }
+    }
+    if (this.sendLength) headers['content-length'] = String(end - start + 1);
+    res.writeHead(code, headers);
+    if (req.method === 'HEAD') return void res.end();
+
+    const cutIndex = this.cuts.findIndex((c) => c >= start && c <= end);
+    const stopAt = cutIndex >= 0 ? this.cuts.splice(cutIndex, 1)[0]! : end + 1;
+    const piece = 64 * 1024;
+    for (let p = start; p < stopAt; p += piece) {
+      const slice = file.content.subarray(p, Math.min(stopAt, p + piece));
+      this.bytesServed += slice.length;
+      const ok = res.write(slice);
+      if (!ok) await new Promise((r) => res.once('drain', r));
+      if (res.destroyed) return;
+      if (this.bytesPerSecond > 0) await new Promise((r) => setTimeout(r, (slice.length / this.bytesPerSecond) * 1000));
+    }
+    if (stopAt <= end) {
+      // Let the bytes before the cut reach the client, then drop the connection.
+      await new Promise((r) => setTimeout(r, 5));
+      res.socket?.destroy();
+      return;
+    }
+    res.end();
+  }
+}
+
+/** Fast byte equality (vitest's deep equality walks typed arrays element by element). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}

@@ -1,0 +1,200 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IntegrityError, ModelFormatError } from '../../src/errors.ts';
+import { crc32 } from '../../src/storage/crc32.ts';
+import { defaultStoreDir, FsModelStore } from '../../src/storage/fs-store.ts';
+import { MemoryModelStore } from '../../src/storage/memory-store.ts';
+import { ChunkedModelSource, openStoredModel } from '../../src/storage/model-source.ts';
+import {
+  checkModelName,
+  chunkLength,
+  defaultModelName,
+  deleteAllModels,
+  isPresent,
+  listModels,
+  newManifest,
+  type ModelManifest,
+  type ModelStore,
+} from '../../src/storage/store.ts';
+import { verifyAndMark } from '../../src/storage/verify.ts';
+import { pseudoRandomBytes, sameBytes } from './helpers.ts';
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'lowbit-store-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** Writes `data` into the store as a complete, verified model. */
+async function putModel(store: ModelStore, name: string, data: Uint8Array, chunkSize: number): Promise<ModelManifest> {
+  const m = newManifest(name, { kind: 'file', fileName: `${name}.gguf` }, data.length, chunkSize, {}, undefined, Date.now());
+  // Out of order on purpose: back ends must place chunks by index.
+  const order = m.chunkDone.map((_, i) => i).reverse();
+  for (const i of order) {
+    const bytes = data.subarray(i * chunkSize, i * chunkSize + chunkLength(m, i));
+    await store.writeChunk(m, i, bytes);
+    m.chunkDone[i] = true;
+    m.chunkCrc32[i] = crc32(bytes);
+  }
+  await store.putManifest(m);
+  expect(await verifyAndMark(store, m)).toEqual([]);
+  return m;
+}
+
+describe('model names', () => {
+  it('accepts file-like names and rejects path tricks', () => {
+    expect(checkModelName('SmolLM2-135M-Instruct-Q4_K_M.gguf')).toBe('SmolLM2-135M-Instruct-Q4_K_M.gguf');
+    for (const bad of ['', '.hidden', '../x', 'a/b', 'a\\b', 'a..b', 'x'.repeat(201), 'sp ace']) {
+      expect(() => checkModelName(bad), bad).toThrow(RangeError);
+    }
+  });
+  it('derives a safe default name from URLs and paths', () => {
+    expect(defaultModelName('https://h.example/org/repo/resolve/main/Model%20v2.gguf?download=true')).toBe('Model_v2.gguf');
+    expect(defaultModelName('/tmp/x/../weights.gguf')).toBe('weights.gguf');
+    expect(defaultModelName('https://h.example/')).toBe('model');
+    expect(() => checkModelName(defaultModelName('https://h.example/..%2F..%2Fetc'))).not.toThrow();
+  });
+  it('uses LOWBIT_STORE, then XDG_CACHE_HOME, then ~/.cache for the default store', () => {
+    expect(defaultStoreDir({ LOWBIT_STORE: '/a/b', XDG_CACHE_HOME: '/c' })).toBe('/a/b');
+    expect(defaultStoreDir({ XDG_CACHE_HOME: '/c' })).toBe('/c/lowbit');
+    expect(defaultStoreDir({})).toMatch(/\.cache\/lowbit$/);
+  });
+});
+
+for (const kind of ['fs', 'memory'] as const) {
+  describe(`${kind} store`, () => {
+    let store: FsModelStore | MemoryModelStore;
+    beforeAll(async () => {
+      store = kind === 'fs' ? new FsModelStore(await mkdtemp(join(tmp, 'fs-'))) : new MemoryModelStore();
+    });
+
+    it('keeps manifests and chunks, lists, reads across chunk boundaries, deletes', async () => {
+      const data = pseudoRandomBytes(3 * 8192 + 123, 5);
+      const m = await putModel(store, 'model-a', data, 8192);
+      expect(m.chunkDone).toEqual([true, true, true, true]);
+      const back = await store.getManifest('model-a');
+      expect(back).toEqual(m);
+      expect(isPresent(back)).toBe(true);
+
+      const src = await openStoredModel(store, 'model-a');
+      expect(src.size).toBe(data.length);
+      // Random ranges, many spanning 2-4 chunks, compared with the original bytes.
+      let seed = 11;
+      for (let k = 0; k < 200; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const off = seed % data.length;
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const len = seed % Math.min(20000, data.length - off + 1);
+        expect(sameBytes(await src.read(off, len), data.subarray(off, off + len)), `read ${off}+${len}`).toBe(true);
+      }
+      await expect(src.read(data.length - 1, 2)).rejects.toThrow(RangeError);
+      await src.close?.();
+
+      await putModel(store, 'model-b', pseudoRandomBytes(100, 1), 4096);
+      const listed = await listModels(store);
+      expect(listed.map((x) => [x.name, x.size, x.present, x.storedBytes])).toEqual([
+        ['model-a', data.length, true, data.length],
+        ['model-b', 100, true, 100],
+      ]);
+      await store.deleteModel('model-a');
+      expect(await store.getManifest('model-a')).toBeUndefined();
+      await store.deleteModel('model-a'); // absent: no error
+      expect(await deleteAllModels(store)).toBe(1);
+      expect(await listModels(store)).toEqual([]);
+    });
+
+    it('refuses to open an incomplete or unverified model, naming it', async () => {
+      const data = pseudoRandomBytes(10000, 2);
+      const m = newManifest('partial', { kind: 'url', url: 'http://x/partial' }, data.length, 4096, {}, undefined, 0);
+      await store.writeChunk(m, 0, data.subarray(0, 4096));
+      m.chunkDone[0] = true;
+      await store.putManifest(m);
+      await expect(openStoredModel(store, 'partial')).rejects.toThrow(/'partial' is not ready: only 4096 of 10000 bytes/);
+      await expect(openStoredModel(store, 'nothing')).rejects.toThrow(ModelFormatError);
+      m.chunkDone = [true, true, true];
+      await store.putManifest(m);
+      await expect(openStoredModel(store, 'partial')).rejects.toThrow(/integrity check has not passed/);
+      await store.deleteModel('partial');
+    });
+
+    it('finds a corrupt or short chunk in the integrity pass and marks it for re-fetch', async () => {
+      const data = pseudoRandomBytes(5 * 4096, 3);
+      const m = await putModel(store, 'corrupt', data, 4096);
+      if (store instanceof FsModelStore) {
+        const p = store.dataPath('corrupt');
+        const bytes = new Uint8Array(await readFile(p));
+        bytes[2 * 4096 + 17]! ^= 1;
+        await writeFile(p, bytes.subarray(0, 5 * 4096 - 10)); // also cut the last chunk short
+      } else {
+        store.rawChunk('corrupt', 2)![17]! ^= 1;
+        await store.writeChunk(m, 4, data.subarray(4 * 4096, 5 * 4096 - 10));
+      }
+      expect(await verifyAndMark(store, m)).toEqual([2, 4]);
+      const after = (await store.getManifest('corrupt'))!;
+      expect(after.verified).toBe(false);
+      expect(after.chunkDone).toEqual([true, true, false, true, false]);
+      await store.deleteModel('corrupt');
+    });
+
+    it('clearChunks drops the bytes of a changed file', async () => {
+      const m = await putModel(store, 'clear-me', pseudoRandomBytes(9000, 4), 4096);
+      await store.clearChunks(m);
+      const got = await store.readChunk(m, 0);
+      expect(got === undefined || got.length === 0).toBe(true);
+      await store.deleteModel('clear-me');
+    });
+
+    it('reports free space', async () => {
+      const space = await store.space();
+      if (kind === 'fs') expect(space.availableBytes).toBeGreaterThan(0);
+      else expect(space).toEqual({});
+    });
+  });
+}
+
+describe('ChunkedModelSource', () => {
+  it('checks CRC-32 and length of chunks as it reads them, and caches at most 2 chunks', async () => {
+    const store = new MemoryModelStore();
+    const data = pseudoRandomBytes(6 * 4096, 8);
+    const m = await putModel(store, 'src', data, 4096);
+    let reads = 0;
+    const counting = Object.assign(Object.create(store) as MemoryModelStore, {
+      readChunk: (mm: ModelManifest, i: number) => {
+        reads++;
+        return store.readChunk(mm, i);
+      },
+    });
+    const src = new ChunkedModelSource(counting, m);
+    for (let off = 0; off < 4096; off += 64) await src.read(off, 64); // header-style small reads
+    expect(reads).toBe(1);
+    await src.read(4096 * 3 - 10, 20); // spans chunks 2 and 3
+    expect(reads).toBe(3);
+    await src.read(0, 4); // chunk 0 was evicted (cache of 2)
+    expect(reads).toBe(4);
+
+    store.rawChunk('src', 5)![0]! ^= 0xff;
+    await expect(src.read(5 * 4096, 10)).rejects.toThrow(IntegrityError);
+    await expect(src.read(5 * 4096, 10)).rejects.toThrow(/chunk 5 is corrupt/); // not cached after failure
+    await store.writeChunk(m, 4, data.subarray(4 * 4096, 4 * 4096 + 100));
+    await expect(src.read(4 * 4096, 10)).rejects.toThrow(/chunk 4 has 100 bytes, expected 4096/);
+  });
+});
+
+describe('fs store layout', () => {
+  it('writes one sparse data file and an atomically replaced manifest', async () => {
+    const dir = await mkdtemp(join(tmp, 'layout-'));
+    const store = new FsModelStore(dir);
+    const m = newManifest('sparse', { kind: 'url', url: 'http://x/sparse' }, 64 * 4096, 4096, {}, undefined, 0);
+    await store.writeChunk(m, 63, pseudoRandomBytes(4096, 1));
+    await store.putManifest(m);
+    expect((await stat(store.dataPath('sparse'))).size).toBe(64 * 4096);
+    expect(JSON.parse(await readFile(join(dir, 'sparse', 'manifest.json'), 'utf8')).name).toBe('sparse');
+    await writeFile(join(dir, 'sparse', 'manifest.json'), '{ torn');
+    expect(await store.getManifest('sparse')).toBeUndefined();
+    expect(await store.listManifests()).toEqual([]);
+  });
+});
