@@ -104,6 +104,7 @@ class DownloadJob {
   /** Bytes received for chunks not yet committed, by chunk index. */
   private readonly inflight = new Map<number, number>();
   private manifestSaves: Promise<void> = Promise.resolve();
+  private streaming = false;
 
   constructor(
     private readonly options: DownloadOptions,
@@ -271,15 +272,16 @@ class DownloadJob {
         this.inflight.set(i, n);
         this.reportProgress(m);
       }, signal);
+      await this.commit(m, i, bytes);
     } finally {
-      this.inflight.delete(i);
+      this.inflight.delete(i); // a failed attempt's bytes no longer count
     }
-    await this.commit(m, i, bytes);
   }
 
   /** The server ignores Range (200): stream the whole body, storing it chunk by chunk. */
   private async streamedDownload(existing: ModelManifest | undefined, first: Response, chunkSize: number): Promise<ModelManifest> {
     let res: Response | undefined = first;
+    this.streaming = true;
     this.tracker = new ProgressTracker('download', this.name, 0, this.options.onProgress, this.options.progressIntervalMs);
     for (let attempt = 0; ; attempt++) {
       const r = res ?? (await this.withRetries('whole file', (sig) => this.request(sig)));
@@ -401,10 +403,12 @@ class DownloadJob {
       }
       throw e;
     }
-    m.chunkDone[i] = true;
     m.chunkCrc32[i] = this.checksums ? crc32(bytes) : null;
+    m.chunkDone[i] = true;
+    this.inflight.delete(i); // now counted as complete
     this.queueSave(m);
-    this.reportProgress(m);
+    // The streamed path reports its stream position instead (stored chunks are streamed past again).
+    if (!this.streaming) this.reportProgress(m);
   }
 
   /** Manifest writes in order, one at a time; each writes the latest state. */
@@ -534,6 +538,7 @@ function asTransient(e: unknown, signal?: AbortSignal): unknown {
 
 function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
+  p.catch(() => {}); // a rejection after we stopped waiting (abort) is not unhandled
   signal.throwIfAborted();
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

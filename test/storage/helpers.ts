@@ -126,11 +126,12 @@ export class TestFileServer {
     const piece = 64 * 1024;
     for (let p = start; p < stopAt; p += piece) {
       const slice = file.content.subarray(p, Math.min(stopAt, p + piece));
+      // Throttle before writing, so a response ends as soon as its last byte is out.
+      if (this.bytesPerSecond > 0) await new Promise((r) => setTimeout(r, (slice.length / this.bytesPerSecond) * 1000));
+      if (res.destroyed) return;
       this.bytesServed += slice.length;
       const ok = res.write(slice);
       if (!ok) await new Promise((r) => res.once('drain', r));
-      if (res.destroyed) return;
-      if (this.bytesPerSecond > 0) await new Promise((r) => setTimeout(r, (slice.length / this.bytesPerSecond) * 1000));
     }
     if (stopAt <= end) {
       // Let the bytes before the cut reach the client, then drop the connection.

@@ -1,0 +1,363 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DownloadError, IntegrityError, QuotaExceededError } from '../../src/errors.ts';
+import { downloadModel, parseContentRange, type DownloadOptions } from '../../src/storage/download.ts';
+import { FsModelStore } from '../../src/storage/fs-store.ts';
+import { MemoryModelStore } from '../../src/storage/memory-store.ts';
+import { openStoredModel } from '../../src/storage/model-source.ts';
+import type { ProgressReport } from '../../src/storage/progress.ts';
+import { completeBytes, isPresent, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
+import { pseudoRandomBytes, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
+
+const CHUNK = 64 * 1024;
+const SIZE = 40 * CHUNK + 4321; // 41 chunks, the last one short
+const data = pseudoRandomBytes(SIZE, 42);
+const dataSha = sha256Hex(data);
+
+let server: TestFileServer;
+let tmp: string;
+let storeCount = 0;
+
+beforeAll(async () => {
+  server = await new TestFileServer().start();
+  tmp = await mkdtemp(join(tmpdir(), 'lowbit-dl-'));
+});
+afterAll(async () => {
+  await server.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+beforeEach(() => {
+  server.files.clear();
+  server.files.set('/model.gguf', { content: data, etag: '"v1"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' });
+  server.rangeSupport = true;
+  server.cuts = [];
+  server.failNext = [];
+  server.sendLength = true;
+  server.bytesPerSecond = 0;
+  server.resetCounters();
+});
+
+function fsStore(): FsModelStore {
+  return new FsModelStore(join(tmp, `store-${storeCount++}`));
+}
+
+function opts(store: ModelStore, extra: Partial<DownloadOptions> = {}): DownloadOptions {
+  return { store, url: server.url('/model.gguf'), chunkSize: CHUNK, retryBaseMs: 1, ...extra };
+}
+
+async function storedBytes(store: ModelStore, name = 'model.gguf'): Promise<Uint8Array> {
+  const src = await openStoredModel(store, name);
+  try {
+    return await src.read(0, src.size);
+  } finally {
+    await src.close?.();
+  }
+}
+
+/** Random-looking but reproducible cut points inside the file. */
+function cutPoints(n: number, seed: number): number[] {
+  const out: number[] = [];
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out.push(1 + (x % (SIZE - 2)));
+  }
+  return out;
+}
+
+describe('parseContentRange', () => {
+  it('parses well-formed headers and rejects the rest', () => {
+    expect(parseContentRange('bytes 0-99/1000')).toEqual({ start: 0, end: 99, total: 1000 });
+    expect(parseContentRange('bytes 5-9/*')).toEqual({ start: 5, end: 9, total: undefined });
+    expect(parseContentRange('bytes 9-5/10')).toBeUndefined();
+    expect(parseContentRange('bytes 0-10/10')).toBeUndefined();
+    expect(parseContentRange('items 0-1/2')).toBeUndefined();
+    expect(parseContentRange(null)).toBeUndefined();
+  });
+});
+
+describe('downloadModel over HTTP Range', () => {
+  it('downloads with several chunks in flight (bounded), verifies sha256, reports progress', async () => {
+    const store = fsStore();
+    server.bytesPerSecond = 2 * 1024 * 1024; // slow enough for requests to overlap
+    const reports: ProgressReport[] = [];
+    const m = await downloadModel(opts(store, { sha256: dataSha, concurrency: 3, onProgress: (r) => reports.push(r), progressIntervalMs: 0 }));
+    expect(isPresent(m)).toBe(true);
+    expect(m.actualSha256).toBe(dataSha);
+    expect(m.etag).toBe('"v1"');
+    expect(sameBytes(await storedBytes(store), data)).toBe(true);
+    expect(server.maxConcurrent).toBeGreaterThan(1);
+    expect(server.maxConcurrent).toBeLessThanOrEqual(3);
+    expect(server.bytesServed).toBe(SIZE); // every byte exactly once
+    const dl = reports.filter((r) => r.phase === 'download');
+    expect(dl.at(-1)).toMatchObject({ bytesDone: SIZE, bytesTotal: SIZE });
+    for (let i = 1; i < dl.length; i++) expect(dl[i]!.bytesDone).toBeGreaterThanOrEqual(dl[i - 1]!.bytesDone);
+    expect(reports.filter((r) => r.phase === 'verify').at(-1)).toMatchObject({ bytesDone: SIZE, bytesTotal: SIZE });
+
+    // Present already: a second call makes no request.
+    server.resetCounters();
+    await downloadModel(opts(store));
+    expect(server.requests).toBe(0);
+  });
+
+  it('resumes from the last complete chunk after the connection is cut at 10 random points', async () => {
+    for (const cut of cutPoints(10, 7)) {
+      const store = fsStore();
+      server.resetCounters();
+      server.cuts = [cut];
+      // No retries: the cut ends the first attempt, as a lost network or a closed tab would.
+      await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+      const partial = (await store.getManifest('model.gguf'))!;
+      expect(partial.verified).toBe(false);
+      const before = completeBytes(partial);
+      const firstRun = server.bytesServed;
+
+      const m = await downloadModel(opts(store, { maxRetries: 0 }));
+      expect(isPresent(m), `cut at ${cut}`).toBe(true);
+      expect(sha256Hex(await storedBytes(store)), `cut at ${cut}`).toBe(dataSha);
+      // The second run fetched only what was missing.
+      expect(server.bytesServed - firstRun).toBe(SIZE - before);
+    }
+  });
+
+  it('recovers from cuts within one call by retrying with backoff', async () => {
+    const store = fsStore();
+    server.cuts = cutPoints(10, 99);
+    const m = await downloadModel(opts(store, { sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.cuts).toEqual([]); // every cut happened
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('aborts on request, keeps complete chunks, and resumes', async () => {
+    const store = fsStore();
+    server.bytesPerSecond = 4 * 1024 * 1024;
+    const ac = new AbortController();
+    let aborted = false;
+    const run = downloadModel(
+      opts(store, {
+        signal: ac.signal,
+        progressIntervalMs: 0,
+        onProgress: (r) => {
+          if (!aborted && r.bytesDone > SIZE / 3) {
+            aborted = true;
+            ac.abort();
+          }
+        },
+      }),
+    );
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    const partial = (await store.getManifest('model.gguf'))!;
+    const kept = completeBytes(partial);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(SIZE);
+    server.bytesPerSecond = 0;
+    server.resetCounters();
+    const m = await downloadModel(opts(store));
+    expect(isPresent(m)).toBe(true);
+    expect(server.bytesServed).toBe(SIZE - kept);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('restarts cleanly when the file changed on the server between runs (ETag)', async () => {
+    const store = fsStore();
+    server.cuts = [SIZE / 2];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    const v2 = pseudoRandomBytes(SIZE - 1000, 43);
+    server.files.set('/model.gguf', { content: v2, etag: '"v2"' });
+    server.resetCounters();
+    const m = await downloadModel(opts(store));
+    expect(m.etag).toBe('"v2"');
+    expect(m.size).toBe(v2.length);
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
+  it('restarts cleanly when the file changes in the middle of a download (Last-Modified only)', async () => {
+    const store = fsStore();
+    server.files.set('/model.gguf', { content: data, lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' });
+    const v2 = pseudoRandomBytes(SIZE, 44);
+    let swapped = false;
+    const m = await downloadModel(
+      opts(store, {
+        progressIntervalMs: 0,
+        onProgress: (r) => {
+          if (!swapped && r.phase === 'download' && r.bytesDone > SIZE / 2) {
+            swapped = true;
+            server.files.set('/model.gguf', { content: v2, lastModified: 'Tue, 02 Jan 2024 00:00:00 GMT' });
+          }
+        },
+      }),
+    );
+    expect(swapped).toBe(true);
+    expect(m.lastModified).toBe('Tue, 02 Jan 2024 00:00:00 GMT');
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
+  it('falls back to a streamed whole-file download when the server ignores Range, still chunk by chunk', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    const writes: number[] = [];
+    const spy = Object.assign(Object.create(store) as MemoryModelStore, {
+      writeChunk: (m: ModelManifest, i: number, b: Uint8Array) => (writes.push(b.length), store.writeChunk(m, i, b)),
+    });
+    const m = await downloadModel(opts(spy, { sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(writes.length).toBe(41);
+    expect(Math.max(...writes)).toBe(CHUNK);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('without Range, a cut restarts the stream but keeps (and skips writing) stored chunks', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.cuts = [SIZE - 100];
+    let writes = 0;
+    const spy = Object.assign(Object.create(store) as MemoryModelStore, {
+      writeChunk: (m: ModelManifest, i: number, b: Uint8Array) => (writes++, store.writeChunk(m, i, b)),
+    });
+    const m = await downloadModel(opts(spy));
+    expect(isPresent(m)).toBe(true);
+    expect(writes).toBe(41); // chunks 0-39 once, the last one after the restart
+    expect(server.requests).toBe(2);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('handles a body without Content-Length (chunked transfer) from a server without Range', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.sendLength = false;
+    const m = await downloadModel(opts(store, { sha256: dataSha }));
+    expect(m.size).toBe(SIZE);
+    expect(m.chunkDone.length).toBe(41);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('raises DownloadError with the status for 404, without retrying', async () => {
+    const store = new MemoryModelStore();
+    const err = await downloadModel(opts(store, { url: server.url('/missing.gguf') })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.status).toBe(404);
+    expect(err.message).toMatch(/missing\.gguf: HTTP 404.*no such file/);
+    expect(server.requests).toBe(1);
+    expect(await store.listManifests()).toEqual([]);
+  });
+
+  it('retries 503/429 and succeeds; gives up with DownloadError after maxRetries', async () => {
+    const store = new MemoryModelStore();
+    server.failNext = [503, 429, 503];
+    const m = await downloadModel(opts(store));
+    expect(isPresent(m)).toBe(true);
+
+    const store2 = new MemoryModelStore();
+    server.failNext = [503, 503, 503];
+    const err = await downloadModel(opts(store2, { maxRetries: 2 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.status).toBe(503);
+    expect(err.message).toMatch(/failed after 3 attempts/);
+  });
+
+  it('wrong sha256: IntegrityError, never marked complete; the right hash then verifies without downloading', async () => {
+    const store = fsStore();
+    const wrong = 'ab'.repeat(32);
+    const err = await downloadModel(opts(store, { sha256: wrong })).catch((e) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect(err.message).toContain(`expected ${wrong}, got ${dataSha}`);
+    const m = (await store.getManifest('model.gguf'))!;
+    expect(m.verified).toBe(false);
+    expect(isPresent(m)).toBe(false);
+    await expect(openStoredModel(store, 'model.gguf')).rejects.toThrow(/integrity check has not passed/);
+
+    server.resetCounters();
+    const ok = await downloadModel(opts(store, { sha256: dataSha }));
+    expect(isPresent(ok)).toBe(true);
+    expect(server.bytesServed).toBe(0);
+    await expect(downloadModel(opts(store, { sha256: 'xyz' }))).rejects.toThrow(/not 64 hexadecimal digits/);
+  });
+
+  it('a chunk corrupted at rest is detected and re-fetched (only that chunk)', async () => {
+    const store = fsStore();
+    await downloadModel(opts(store));
+    const path = store.dataPath('model.gguf');
+    const bytes = new Uint8Array(await readFile(path));
+    bytes[7 * CHUNK + 5]! ^= 0x40;
+    await writeFile(path, bytes);
+    // Mark unverified, as a failed read through ChunkedModelSource or `lowbit pull --verify` would.
+    const m = (await store.getManifest('model.gguf'))!;
+    m.verified = false;
+    await store.putManifest(m);
+    server.resetCounters();
+    const fixed = await downloadModel(opts(store, { sha256: dataSha }));
+    expect(isPresent(fixed)).toBe(true);
+    expect(server.bytesServed).toBe(CHUNK);
+    expect(server.log).toEqual([`GET bytes=${7 * CHUNK}-${8 * CHUNK - 1}`]);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('a short chunk from the store (lost write) is re-fetched, never used', async () => {
+    const store = new MemoryModelStore();
+    let dropped = false;
+    const lossy = Object.assign(Object.create(store) as MemoryModelStore, {
+      writeChunk: (m: ModelManifest, i: number, b: Uint8Array) => {
+        if (i === 3 && !dropped) {
+          dropped = true;
+          return store.writeChunk(m, i, b.subarray(0, 100)); // the back end lost most of it
+        }
+        return store.writeChunk(m, i, b);
+      },
+    });
+    const m = await downloadModel(opts(lossy, { sha256: dataSha }));
+    expect(dropped).toBe(true);
+    expect(isPresent(m)).toBe(true);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('refuses a name already used by another URL', async () => {
+    const store = new MemoryModelStore();
+    server.files.set('/other.gguf', { content: data });
+    await downloadModel(opts(store, { name: 'shared-name' }));
+    await expect(downloadModel(opts(store, { name: 'shared-name', url: server.url('/other.gguf') }))).rejects.toThrow(
+      /'shared-name' is already stored/,
+    );
+  });
+});
+
+describe('quota', () => {
+  it('checks free space before downloading and names the bytes needed', async () => {
+    const store = new MemoryModelStore(SIZE - 1);
+    const err = await downloadModel(opts(store)).catch((e) => e);
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect(err.neededBytes).toBe(SIZE);
+    expect(err.availableBytes).toBe(SIZE - 1);
+    expect(err.message).toMatch(/more needed/);
+    expect(server.bytesServed).toBeLessThanOrEqual(CHUNK); // at most the probe's body was started
+  });
+
+  it('turns a QuotaExceededError DOMException mid-way into ours; the partial model resumes later', async () => {
+    const store = new MemoryModelStore();
+    let full = true;
+    let written = 0;
+    const limited = Object.assign(Object.create(store) as MemoryModelStore, {
+      writeChunk: async (m: ModelManifest, i: number, b: Uint8Array) => {
+        if (full && written >= 10) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        written++;
+        return store.writeChunk(m, i, b);
+      },
+    });
+    const err = await downloadModel(opts(limited, { concurrency: 1 })).catch((e) => e);
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect(err.neededBytes).toBe(SIZE - 10 * CHUNK);
+    expect(err.cause).toBeInstanceOf(DOMException);
+    const partial = (await store.getManifest('model.gguf'))!;
+    expect(completeBytes(partial)).toBe(10 * CHUNK);
+    expect(partial.verified).toBe(false);
+
+    full = false;
+    server.resetCounters();
+    const m = await downloadModel(opts(limited));
+    expect(isPresent(m)).toBe(true);
+    expect(server.bytesServed).toBe(SIZE - 10 * CHUNK);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+});
