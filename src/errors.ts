@@ -88,3 +88,9 @@ export class IntegrityError extends LowbitError {}
 
 /** No model file or stored model matches what the user named (CLI argument, catalogue id). */
 export class ModelNotFoundError extends LowbitError {}
+
+/** Text a tokenizer cannot encode, or a tokenizer kind lowbit does not implement. */
+export class TokenizerError extends LowbitError {}
+
+/** A chat template failed to parse or render (the template's own raise_exception included). */
+export class ChatTemplateError extends LowbitError {}

@@ -1,0 +1,117 @@
+/**
+ * GGUF tokenizer metadata → a ready Tokenizer.
+ *
+ * - `llama` (SentencePiece): a SentencePiece ModelProto run by the wasm SentencePiece (spm-model.ts).
+ * - `gpt2` (byte-level BPE): an HF tokenizer.json with the pre-tokenizer regexes named by
+ *   `tokenizer.ggml.pre` (bpe-json.ts). Without `pre`, a Llama-3 vocabulary (BitNet b1.58 2B4T
+ *   ships one) gets the Llama-3 rules; anything else gets llama.cpp's "default" rules.
+ * - `bert` (WordPiece): an HF tokenizer.json with BERT normalization (wpm-json.ts).
+ * Other kinds (t5/UGM, rwkv, plamo2, …) are refused with a TokenizerError.
+ */
+import { ModelFormatError, TokenizerError } from '../errors.ts';
+import { buildBpeTokenizerJson } from './bpe-json.ts';
+import { preTokenizerRule, supportedPreTokenizers, type PreTokenizerRule } from './pre-tokenizers.ts';
+import { buildSpecialTokens, type TokenizerKind } from './special-tokens.ts';
+import { buildSentencePieceModel } from './spm-model.ts';
+import { Tokenizer } from './tokenizer.ts';
+import { readVocab, type GGUFVocab, type MetadataSource } from './vocab.ts';
+import { loadWebTokenizers, type WasmTokenizer } from './web-tokenizers.ts';
+import { buildWordPieceTokenizerJson } from './wpm-json.ts';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE_G = new RegExp(LONE_SURROGATE.source, 'g');
+
+const KIND_BY_MODEL: Record<string, TokenizerKind> = { llama: 'spm', gpt2: 'bpe', bert: 'wpm' };
+
+export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer> {
+  const vocab = readVocab(meta);
+  const kind = KIND_BY_MODEL[vocab.model];
+  if (!kind) {
+    throw new TokenizerError(
+      `tokenizer.ggml.model "${vocab.model}" is not supported (supported: llama = SentencePiece, gpt2 = byte-level BPE, bert = WordPiece)`,
+    );
+  }
+  // Strings reach the wasm side as JSON or UTF-8; unpaired surrogates would make it abort.
+  for (let i = 0; i < vocab.tokens.length; i++) {
+    const t = vocab.tokens[i]!;
+    if (LONE_SURROGATE.test(t)) vocab.tokens[i] = t.replace(LONE_SURROGATE_G, '\uFFFD');
+  }
+  const warnings = [...vocab.warnings];
+  const tokenToId = new Map<string, number>();
+  vocab.tokens.forEach((t, i) => tokenToId.set(t, i));
+  const special = buildSpecialTokens(vocab, kind, tokenToId);
+  const factory = await loadWebTokenizers();
+
+  let core: WasmTokenizer;
+  let pre: string | null = null;
+  let addBos: boolean;
+  let addSpacePrefix = false;
+  let syntheticUnkId: number | null = null;
+  if (kind === 'spm') {
+    addBos = vocab.addBos ?? true;
+    addSpacePrefix = vocab.addSpacePrefix ?? true;
+    const spm = buildSentencePieceModel(vocab, special.ids.unk, addSpacePrefix);
+    if (spm.syntheticUnk) syntheticUnkId = spm.unkId;
+    core = await factory.fromSentencePiece(copyBuffer(spm.proto));
+  } else if (kind === 'bpe') {
+    const chosen = chooseRule(vocab, tokenToId, warnings);
+    pre = chosen.name;
+    addBos = vocab.addBos ?? chosen.rule.addBos ?? false;
+    if (!vocab.merges) throw new ModelFormatError('tokenizer.ggml.merges is missing: a gpt2 (BPE) vocabulary needs its merges');
+    const { json, droppedMerges } = buildBpeTokenizerJson(vocab.tokens, vocab.merges, chosen.rule);
+    if (droppedMerges > 0) warnings.push(`${droppedMerges} merges refer to tokens outside the vocabulary and were ignored`);
+    core = await factory.fromJSON(copyBuffer(json));
+  } else {
+    addBos = true;
+    const lowercase = readLowercase(meta);
+    core = await factory.fromJSON(copyBuffer(buildWordPieceTokenizerJson(vocab.tokens, special.ids.unk, lowercase)));
+  }
+
+  return new Tokenizer({
+    kind,
+    pre,
+    tokens: vocab.tokens,
+    special,
+    addBos,
+    addEos: vocab.addEos ?? false,
+    addSpacePrefix,
+    chatTemplate: vocab.chatTemplate,
+    core,
+    syntheticUnkId,
+    warnings,
+  });
+}
+
+/** The split rules for a BPE vocab, by `tokenizer.ggml.pre` or, when absent, by recognising the vocab. */
+function chooseRule(vocab: GGUFVocab, tokenToId: Map<string, number>, warnings: string[]): { name: string; rule: PreTokenizerRule } {
+  if (vocab.pre !== null) {
+    const rule = preTokenizerRule(vocab.pre);
+    if (!rule) {
+      throw new TokenizerError(
+        `tokenizer.ggml.pre "${vocab.pre}" is not supported; known pre-tokenizers: ${supportedPreTokenizers().join(', ')}`,
+      );
+    }
+    return { name: vocab.pre, rule };
+  }
+  if (isLlama3Vocab(vocab, tokenToId)) {
+    warnings.push('no tokenizer.ggml.pre: Llama-3 vocabulary recognised, using the llama3 pre-tokenizer');
+    return { name: 'llama3', rule: preTokenizerRule('llama3')! };
+  }
+  warnings.push('no tokenizer.ggml.pre: using llama.cpp\'s "default" pre-tokenizer (output may differ from the original tokenizer)');
+  return { name: 'default', rule: preTokenizerRule('default')! };
+}
+
+/** Llama 3's 128k vocabulary: <|begin_of_text|> at 128000 and <|eot_id|> present. */
+export function isLlama3Vocab(vocab: GGUFVocab, tokenToId: Map<string, number>): boolean {
+  return vocab.tokens[128000] === '<|begin_of_text|>' && tokenToId.has('<|eot_id|>');
+}
+
+function readLowercase(meta: MetadataSource): boolean {
+  const v = meta.get('tokenizer.ggml.normalizer.lowercase');
+  return typeof v === 'boolean' ? v : true;
+}
+
+/** A standalone ArrayBuffer holding exactly these bytes (the wasm factories take ArrayBuffers). */
+function copyBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer;
+}
