@@ -1,0 +1,762 @@
+/**
+ * K-quants: 256-element super-blocks with sub-block scales (Q2_K … Q6_K) and Q8_K, the
+ * activation format of llama.cpp's K-quant dot products.
+ *
+ * Block layouts (little-endian, no padding):
+ *   Q2_K  scales[16] qs[64] d:f16 dmin:f16           16 sub-blocks of 16: scale nibble | min nibble<<4
+ *   Q3_K  hmask[32] qs[64] scales[12] d:f16          16 sub-blocks of 16, 6-bit signed scales (−32 bias)
+ *   Q4_K  d:f16 dmin:f16 scales[12] qs[128]          8 sub-blocks of 32, 6-bit scale + 6-bit min
+ *   Q5_K  d:f16 dmin:f16 scales[12] qh[32] qs[128]   as Q4_K plus a fifth bit per value
+ *   Q6_K  ql[128] qh[64] scales:i8[16] d:f16         16 sub-blocks of 16, 8-bit signed scales
+ *   Q8_K  d:f32 qs:i8[256] bsums:i16[16]
+ *
+ * Dequantizers mirror ggml's dequantize_row_* (f32, same operation order); quantizers mirror
+ * quantize_row_*_ref — the path llama-quantize takes without an importance matrix — including the
+ * scale searches (make_qkx2_quants, make_qx_quants, make_q3_quants) and nearest_int rounding, with
+ * every f32 intermediate rounded by Math.fround so the bytes come out identical.
+ */
+
+import { f16Table, writeF16 } from './float.ts';
+import { nearestInt as nearestIntShared } from './rounding.ts';
+import { assertTensorBytes, floatOutput, quantizeOutput } from './validate.ts';
+
+// Local bindings: hot loops call these per value, and a transpiled import may be a property getter.
+const fround = Math.fround;
+const nearestInt = nearestIntShared;
+
+const QK_K = 256;
+const GROUP_MAX_EPS = fround(1e-15);
+const TENTH = fround(0.1);
+
+function f16At(b: Uint8Array, o: number, table: Float32Array): number {
+  return table[b[o] | (b[o + 1] << 8)];
+}
+
+/**
+ * Unpack sub-block j's 6-bit scale and min from Q4_K/Q5_K's 12 scale bytes: j < 4 keep them in the
+ * low 6 bits of bytes j and j+4; j ≥ 4 put the low nibbles in byte j+4 and the top 2 bits in the
+ * spare high bits of bytes j−4 (scale) and j (min).
+ */
+function scaleMinK4(j: number, b: Uint8Array, o: number, out: Uint8Array): void {
+  if (j < 4) {
+    out[0] = b[o + j] & 63;
+    out[1] = b[o + j + 4] & 63;
+  } else {
+    out[0] = (b[o + j + 4] & 0x0f) | ((b[o + j - 4] >> 6) << 4);
+    out[1] = (b[o + j + 4] >> 4) | ((b[o + j] >> 6) << 4);
+  }
+}
+
+/** Q3_K sub-block j's 6-bit scale code (0..63, bias 32): low nibble from bytes 0..7, top 2 bits from 8..11. */
+function q3kScaleCode(b: Uint8Array, o: number, j: number): number {
+  const low = j < 8 ? b[o + j] & 0x0f : b[o + j - 8] >> 4;
+  const high = (b[o + 8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+  return low | (high << 4);
+}
+
+// =========================================================================== dequantize
+
+export function dequantizeQ2_K(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('Q2_K', src, nElements, QK_K, 84);
+  const out = floatOutput('Q2_K', nElements, dst);
+  const f16 = f16Table();
+  let y = 0;
+  for (let i = 0, o = 0; i < nb; i++, o += 84) {
+    const d = f16At(src, o + 80, f16);
+    const min = f16At(src, o + 82, f16);
+    let is = 0;
+    for (let n = 0; n < 2; n++) {
+      const q = o + 16 + 32 * n;
+      for (let shift = 0; shift < 8; shift += 2) {
+        for (let half = 0; half < 2; half++) {
+          const sc = src[o + is++];
+          const dl = fround(d * (sc & 0x0f));
+          const ml = fround(min * (sc >> 4));
+          const qh = q + 16 * half;
+          for (let l = 0; l < 16; l++) out[y++] = fround(dl * ((src[qh + l] >> shift) & 3)) - ml;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ3_K(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('Q3_K', src, nElements, QK_K, 110);
+  const out = floatOutput('Q3_K', nElements, dst);
+  const f16 = f16Table();
+  let y = 0;
+  for (let i = 0, o = 0; i < nb; i++, o += 110) {
+    const dAll = f16At(src, o + 108, f16);
+    const hm = o; // hmask[32]: bit (j-th 32-value group) of byte l marks "no −4 offset"
+    let m = 1;
+    let is = 0;
+    for (let n = 0; n < 2; n++) {
+      const q = o + 32 + 32 * n;
+      for (let shift = 0; shift < 8; shift += 2) {
+        for (let half = 0; half < 2; half++) {
+          const dl = fround(dAll * (q3kScaleCode(src, o + 96, is++) - 32));
+          const base = 16 * half;
+          for (let l = 0; l < 16; l++) {
+            const v = ((src[q + base + l] >> shift) & 3) - ((src[hm + base + l] & m) !== 0 ? 0 : 4);
+            out[y++] = dl * v;
+          }
+        }
+        m <<= 1;
+      }
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ4_K(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('Q4_K', src, nElements, QK_K, 144);
+  const out = floatOutput('Q4_K', nElements, dst);
+  const f16 = f16Table();
+  const sm = new Uint8Array(2);
+  let y = 0;
+  for (let i = 0, o = 0; i < nb; i++, o += 144) {
+    const d = f16At(src, o, f16);
+    const min = f16At(src, o + 2, f16);
+    for (let j = 0; j < 4; j++) {
+      const q = o + 16 + 32 * j;
+      scaleMinK4(2 * j, src, o + 4, sm);
+      const d1 = fround(d * sm[0]);
+      const m1 = fround(min * sm[1]);
+      scaleMinK4(2 * j + 1, src, o + 4, sm);
+      const d2 = fround(d * sm[0]);
+      const m2 = fround(min * sm[1]);
+      for (let l = 0; l < 32; l++) out[y++] = fround(d1 * (src[q + l] & 0x0f)) - m1;
+      for (let l = 0; l < 32; l++) out[y++] = fround(d2 * (src[q + l] >> 4)) - m2;
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ5_K(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('Q5_K', src, nElements, QK_K, 176);
+  const out = floatOutput('Q5_K', nElements, dst);
+  const f16 = f16Table();
+  const sm = new Uint8Array(2);
+  let y = 0;
+  for (let i = 0, o = 0; i < nb; i++, o += 176) {
+    const d = f16At(src, o, f16);
+    const min = f16At(src, o + 2, f16);
+    const qh = o + 16;
+    let u1 = 1;
+    let u2 = 2;
+    for (let j = 0; j < 4; j++) {
+      const ql = o + 48 + 32 * j;
+      scaleMinK4(2 * j, src, o + 4, sm);
+      const d1 = fround(d * sm[0]);
+      const m1 = fround(min * sm[1]);
+      scaleMinK4(2 * j + 1, src, o + 4, sm);
+      const d2 = fround(d * sm[0]);
+      const m2 = fround(min * sm[1]);
+      for (let l = 0; l < 32; l++) out[y++] = fround(d1 * ((src[ql + l] & 0x0f) + ((src[qh + l] & u1) !== 0 ? 16 : 0))) - m1;
+      for (let l = 0; l < 32; l++) out[y++] = fround(d2 * ((src[ql + l] >> 4) + ((src[qh + l] & u2) !== 0 ? 16 : 0))) - m2;
+      u1 <<= 2;
+      u2 <<= 2;
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ6_K(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('Q6_K', src, nElements, QK_K, 210);
+  const out = floatOutput('Q6_K', nElements, dst);
+  const f16 = f16Table();
+  for (let i = 0, o = 0; i < nb; i++, o += 210) {
+    const d = f16At(src, o + 208, f16);
+    for (let n = 0; n < 2; n++) {
+      const y = i * QK_K + 128 * n;
+      const ql = o + 64 * n;
+      const qh = o + 128 + 32 * n;
+      const sc = o + 192 + 8 * n;
+      for (let l = 0; l < 32; l++) {
+        const is = l >> 4;
+        const h = src[qh + l];
+        const q1 = ((src[ql + l] & 0x0f) | ((h & 3) << 4)) - 32;
+        const q2 = ((src[ql + l + 32] & 0x0f) | (((h >> 2) & 3) << 4)) - 32;
+        const q3 = ((src[ql + l] >> 4) | (((h >> 4) & 3) << 4)) - 32;
+        const q4 = ((src[ql + l + 32] >> 4) | (((h >> 6) & 3) << 4)) - 32;
+        out[y + l] = fround(d * ((src[sc + is] << 24) >> 24)) * q1;
+        out[y + l + 32] = fround(d * ((src[sc + is + 2] << 24) >> 24)) * q2;
+        out[y + l + 64] = fround(d * ((src[sc + is + 4] << 24) >> 24)) * q3;
+        out[y + l + 96] = fround(d * ((src[sc + is + 6] << 24) >> 24)) * q4;
+      }
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ8_K(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('Q8_K', src, nElements, QK_K, 292);
+  const out = floatOutput('Q8_K', nElements, dst);
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += 292) {
+    const d = view.getFloat32(o, true);
+    for (let j = 0; j < QK_K; j++) out[y++] = d * ((src[o + 4 + j] << 24) >> 24);
+  }
+  return out;
+}
+
+// =========================================================================== scale searches
+
+/** Result slot for makeQkx2Quants' second output (the negated min), to avoid allocating. */
+let qkx2Min = 0;
+
+/**
+ * ggml's make_qkx2_quants: asymmetric n-value quantization x ≈ scale·L + min, L in [0, nmax].
+ * Starts from the min/max fit, then tries nstep+1 scales (rmin + rdelta·is + nmax)/(max − min),
+ * solving the weighted least-squares scale and min for each and keeping the best by weighted
+ * |error| (useMad) or squared error. Returns the scale; the negated min lands in qkx2Min.
+ */
+function makeQkx2Quants(
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  weights: Float32Array,
+  L: Uint8Array,
+  lo: number,
+  Laux: Uint8Array,
+  rmin: number,
+  rdelta: number,
+  nstep: number,
+  useMad: boolean,
+): number {
+  let min = x[xo];
+  let max = x[xo];
+  let sumW = weights[0];
+  let sumX = fround(sumW * x[xo]);
+  for (let i = 1; i < n; i++) {
+    const xi = x[xo + i];
+    if (xi < min) min = xi;
+    if (xi > max) max = xi;
+    const w = weights[i];
+    sumW = fround(sumW + w);
+    sumX = fround(sumX + fround(w * xi));
+  }
+  if (min > 0) min = 0;
+  if (max === min) {
+    for (let i = 0; i < n; i++) L[lo + i] = 0;
+    qkx2Min = -min;
+    return 0;
+  }
+  let iscale = fround(nmax / fround(max - min));
+  let scale = fround(1 / iscale);
+  let bestMad = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i];
+    const l = nearestInt(fround(iscale * fround(xi - min)));
+    const li = Math.max(0, Math.min(nmax, l));
+    L[lo + i] = li;
+    let diff = fround(fround(fround(scale * li) + min) - xi);
+    diff = useMad ? Math.abs(diff) : fround(diff * diff);
+    bestMad = fround(bestMad + fround(weights[i] * diff));
+  }
+  if (nstep < 1) {
+    qkx2Min = -min;
+    return scale;
+  }
+  // Note: a better candidate replaces `min`, and later candidates use it (in x − min and in
+  // max − min) — ggml's loop does the same.
+  for (let is = 0; is <= nstep; is++) {
+    iscale = fround(fround(fround(rmin + fround(rdelta * is)) + nmax) / fround(max - min));
+    let sumL = 0;
+    let sumL2 = 0;
+    let sumXL = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = x[xo + i];
+      let l = nearestInt(fround(iscale * fround(xi - min)));
+      l = Math.max(0, Math.min(nmax, l));
+      Laux[i] = l;
+      const wl = fround(weights[i] * l);
+      sumL = fround(sumL + wl);
+      sumL2 = fround(sumL2 + fround(wl * l));
+      sumXL = fround(sumXL + fround(wl * xi));
+    }
+    const D = fround(fround(sumW * sumL2) - fround(sumL * sumL));
+    if (D > 0) {
+      let thisScale = fround(fround(fround(sumW * sumXL) - fround(sumX * sumL)) / D);
+      let thisMin = fround(fround(fround(sumL2 * sumX) - fround(sumL * sumXL)) / D);
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = fround(sumXL / sumL2);
+      }
+      let mad = 0;
+      for (let i = 0; i < n; i++) {
+        let diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
+        diff = useMad ? Math.abs(diff) : fround(diff * diff);
+        mad = fround(mad + fround(weights[i] * diff));
+      }
+      if (mad < bestMad) {
+        for (let i = 0; i < n; i++) L[lo + i] = Laux[i];
+        bestMad = mad;
+        scale = thisScale;
+        min = thisMin;
+      }
+    }
+  }
+  qkx2Min = -min;
+  return scale;
+}
+
+/**
+ * ggml's make_qx_quants with rmse_type 1 and no importance weights (what Q6_K uses): symmetric
+ * values L − nmax in [−nmax, nmax−1], weights x², trying 18 scales around −nmax/max and keeping
+ * the one with the largest (Σwxl)²/Σwl² (the least weighted squared error).
+ */
+function makeQxQuantsRmse1(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[xo + i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + i];
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    for (let i = 0; i < n; i++) L[lo + i] = 0;
+    return 0;
+  }
+  let iscale = fround(-nmax / max);
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i];
+    let l = nearestInt(fround(iscale * xi));
+    l = Math.max(-nmax, Math.min(nmax - 1, l));
+    L[lo + i] = l + nmax;
+    const w = fround(xi * xi);
+    sumlx = fround(sumlx + fround(fround(w * xi) * l));
+    suml2 = fround(suml2 + fround(fround(w * l) * l));
+  }
+  let scale = suml2 !== 0 ? fround(sumlx / suml2) : 0;
+  let best = fround(scale * sumlx);
+  for (let is = -9; is <= 9; is++) {
+    if (is === 0) continue;
+    iscale = fround(-fround(nmax + fround(TENTH * is)) / max);
+    sumlx = 0;
+    suml2 = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = x[xo + i];
+      let l = nearestInt(fround(iscale * xi));
+      l = Math.max(-nmax, Math.min(nmax - 1, l));
+      const w = fround(xi * xi);
+      sumlx = fround(sumlx + fround(fround(w * xi) * l));
+      suml2 = fround(suml2 + fround(fround(w * l) * l));
+    }
+    if (suml2 > 0 && fround(sumlx * sumlx) > fround(best * suml2)) {
+      for (let i = 0; i < n; i++) {
+        const l = nearestInt(fround(iscale * x[xo + i]));
+        L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
+      }
+      scale = fround(sumlx / suml2);
+      best = fround(scale * sumlx);
+    }
+  }
+  return scale;
+}
+
+/**
+ * ggml's make_q3_quants with do_rmse: symmetric L in [−nmax, nmax−1] from −nmax/max, then up to 5
+ * passes of coordinate descent that move one value at a time when that raises (Σwxl)²/Σwl²
+ * (w = x²). L is left biased by +nmax; returns Σwxl/Σwl².
+ */
+function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[xo + i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + i];
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    for (let i = 0; i < n; i++) L[lo + i] = 0;
+    return 0;
+  }
+  const iscale = fround(-nmax / max);
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i];
+    let l = nearestInt(fround(iscale * xi));
+    l = Math.max(-nmax, Math.min(nmax - 1, l));
+    L[lo + i] = l;
+    const w = fround(xi * xi);
+    sumlx = fround(sumlx + fround(fround(w * xi) * l));
+    suml2 = fround(suml2 + fround(fround(w * l) * l));
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let nChanged = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = x[xo + i];
+      const w = fround(xi * xi);
+      const li = L[lo + i];
+      let slx = fround(sumlx - fround(fround(w * xi) * li));
+      if (slx > 0) {
+        let sl2 = fround(suml2 - fround(fround(w * li) * li));
+        let newL = nearestInt(fround(fround(xi * sl2) / slx));
+        newL = Math.max(-nmax, Math.min(nmax - 1, newL));
+        if (newL !== li) {
+          slx = fround(slx + fround(fround(w * xi) * newL));
+          sl2 = fround(sl2 + fround(fround(w * newL) * newL));
+          if (sl2 > 0 && fround(fround(slx * slx) * suml2) > fround(fround(sumlx * sumlx) * sl2)) {
+            L[lo + i] = newL;
+            sumlx = slx;
+            suml2 = sl2;
+            nChanged++;
+          }
+        }
+      }
+    }
+    if (nChanged === 0) break;
+  }
+  for (let i = 0; i < n; i++) L[lo + i] += nmax;
+  return fround(sumlx / suml2);
+}
+
+// =========================================================================== quantize
+
+/** Q2_K: per 16-value sub-block an asymmetric 2-bit fit (|x| weights, mean abs error), then the
+ * 16 scales and 16 mins are quantized to 4 bits against their maxima and the values re-rounded. */
+export function quantizeQ2_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q2_K', src, QK_K, 84, dst);
+  const L = new Uint8Array(QK_K);
+  const Laux = new Uint8Array(16);
+  const weights = new Float32Array(16);
+  const mins = new Float32Array(16);
+  const scales = new Float32Array(16);
+  const f16 = f16Table();
+  const q4scale = 15;
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 84) {
+    let maxScale = 0;
+    let maxMin = 0;
+    for (let j = 0; j < 16; j++) {
+      for (let l = 0; l < 16; l++) weights[l] = Math.abs(src[x + 16 * j + l]);
+      scales[j] = makeQkx2Quants(16, 3, src, x + 16 * j, weights, L, 16 * j, Laux, -0.5, TENTH, 15, true);
+      mins[j] = qkx2Min;
+      if (scales[j] > maxScale) maxScale = scales[j];
+      if (mins[j] > maxMin) maxMin = mins[j];
+    }
+    if (maxScale > 0) {
+      const iscale = fround(q4scale / maxScale);
+      for (let j = 0; j < 16; j++) out[o + j] = nearestInt(fround(iscale * scales[j])) & 0xff;
+      writeF16(out, o + 80, fround(maxScale / q4scale));
+    } else {
+      for (let j = 0; j < 16; j++) out[o + j] = 0;
+      writeF16(out, o + 80, 0);
+    }
+    if (maxMin > 0) {
+      const iscale = fround(q4scale / maxMin);
+      for (let j = 0; j < 16; j++) out[o + j] |= (nearestInt(fround(iscale * mins[j])) << 4) & 0xff;
+      writeF16(out, o + 82, fround(maxMin / q4scale));
+    } else {
+      writeF16(out, o + 82, 0);
+    }
+    const dAll = f16At(out, o + 80, f16);
+    const mAll = f16At(out, o + 82, f16);
+    for (let j = 0; j < 16; j++) {
+      const d = fround(dAll * (out[o + j] & 0x0f));
+      if (d === 0) continue;
+      const dm = fround(mAll * (out[o + j] >> 4));
+      for (let ii = 0; ii < 16; ii++) {
+        const l = nearestInt(fround(fround(src[x + 16 * j + ii] + dm) / d));
+        L[16 * j + ii] = Math.max(0, Math.min(3, l));
+      }
+    }
+    // qs byte l of each 32-byte half holds values l, l+32, l+64, l+96 of that 128-value half.
+    for (let j = 0; j < QK_K; j += 128) {
+      for (let l = 0; l < 32; l++) {
+        out[o + 16 + j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+      }
+    }
+  }
+  return out;
+}
+
+/** Q3_K: per 16-value sub-block a symmetric 3-bit fit, scales to 6 bits against the largest |scale|. */
+export function quantizeQ3_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q3_K', src, QK_K, 110, dst);
+  const L = new Int8Array(QK_K);
+  const scales = new Float32Array(16);
+  const f16 = f16Table();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 110) {
+    let maxScale = 0;
+    let amax = 0;
+    for (let j = 0; j < 16; j++) {
+      scales[j] = makeQ3Quants(16, 4, src, x + 16 * j, L, 16 * j);
+      const s = Math.abs(scales[j]);
+      if (s > amax) {
+        amax = s;
+        maxScale = scales[j];
+      }
+    }
+    const sc = o + 96;
+    out.fill(0, sc, sc + 12);
+    if (maxScale !== 0) {
+      const iscale = fround(-32 / maxScale);
+      for (let j = 0; j < 16; j++) {
+        let l = (nearestInt(fround(iscale * scales[j])) << 24) >> 24; // int8_t
+        l = Math.max(-32, Math.min(31, l)) + 32;
+        if (j < 8) out[sc + j] = l & 0x0f;
+        else out[sc + j - 8] |= (l & 0x0f) << 4;
+        l >>= 4;
+        out[sc + 8 + (j % 4)] |= l << (2 * (j >> 2));
+      }
+      writeF16(out, o + 108, fround(1 / iscale));
+    } else {
+      writeF16(out, o + 108, 0);
+    }
+    const dAll = f16At(out, o + 108, f16);
+    for (let j = 0; j < 16; j++) {
+      const d = fround(dAll * (q3kScaleCode(out, sc, j) - 32));
+      if (d === 0) continue;
+      for (let ii = 0; ii < 16; ii++) {
+        const l = nearestInt(fround(src[x + 16 * j + ii] / d));
+        L[16 * j + ii] = Math.max(-4, Math.min(3, l)) + 4;
+      }
+    }
+    // hmask: the third bit of value j goes to byte j%32, bit j/32.
+    out.fill(0, o, o + 32);
+    for (let j = 0; j < QK_K; j++) {
+      if (L[j] > 3) {
+        out[o + (j & 31)] |= 1 << (j >> 5);
+        L[j] -= 4;
+      }
+    }
+    for (let j = 0; j < QK_K; j += 128) {
+      for (let l = 0; l < 32; l++) {
+        out[o + 32 + j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+      }
+    }
+  }
+  return out;
+}
+
+/** Shared Q4_K/Q5_K scale step: per 32-value sub-block an asymmetric fit weighted by rms + |x|. */
+function fitSubBlocks(
+  src: Float32Array,
+  x: number,
+  nmax: number,
+  rmin: number,
+  nstep: number,
+  L: Uint8Array,
+  Laux: Uint8Array,
+  weights: Float32Array,
+  scales: Float32Array,
+  mins: Float32Array,
+): void {
+  for (let j = 0; j < 8; j++) {
+    const xo = x + 32 * j;
+    let sumX2 = 0;
+    for (let l = 0; l < 32; l++) sumX2 = fround(sumX2 + fround(src[xo + l] * src[xo + l]));
+    const avX = fround(Math.sqrt(fround(sumX2 / 32)));
+    for (let l = 0; l < 32; l++) weights[l] = fround(avX + Math.abs(src[xo + l]));
+    scales[j] = makeQkx2Quants(32, nmax, src, xo, weights, L, 32 * j, Laux, rmin, TENTH, nstep, false);
+    mins[j] = qkx2Min;
+  }
+}
+
+/** Write 8 scales and mins as 6-bit codes into the 12 scale bytes at `sc`, plus d and dmin at `o`. */
+function packScalesMinsK4(out: Uint8Array, o: number, sc: number, scales: Float32Array, mins: Float32Array): void {
+  let maxScale = 0;
+  let maxMin = 0;
+  for (let j = 0; j < 8; j++) {
+    if (scales[j] > maxScale) maxScale = scales[j];
+    if (mins[j] > maxMin) maxMin = mins[j];
+  }
+  const invScale = maxScale > 0 ? fround(63 / maxScale) : 0;
+  const invMin = maxMin > 0 ? fround(63 / maxMin) : 0;
+  for (let j = 0; j < 8; j++) {
+    const ls = Math.min(63, nearestInt(fround(invScale * scales[j])) & 0xff);
+    const lm = Math.min(63, nearestInt(fround(invMin * mins[j])) & 0xff);
+    if (j < 4) {
+      out[sc + j] = ls;
+      out[sc + j + 4] = lm;
+    } else {
+      out[sc + j + 4] = (ls & 0x0f) | ((lm & 0x0f) << 4);
+      out[sc + j - 4] |= (ls >> 4) << 6;
+      out[sc + j] |= (lm >> 4) << 6;
+    }
+  }
+  writeF16(out, o, fround(maxScale / 63));
+  writeF16(out, o + 2, fround(maxMin / 63));
+}
+
+/** Re-round every value against its sub-block's quantized scale and min. */
+function requantizeK4(
+  src: Float32Array,
+  x: number,
+  out: Uint8Array,
+  o: number,
+  nmax: number,
+  L: Uint8Array,
+  f16: Float32Array,
+  sm: Uint8Array,
+): void {
+  const dAll = f16At(out, o, f16);
+  const mAll = f16At(out, o + 2, f16);
+  for (let j = 0; j < 8; j++) {
+    scaleMinK4(j, out, o + 4, sm);
+    const d = fround(dAll * sm[0]);
+    if (d === 0) continue;
+    const dm = fround(mAll * sm[1]);
+    for (let ii = 0; ii < 32; ii++) {
+      const l = nearestInt(fround(fround(src[x + 32 * j + ii] + dm) / d));
+      L[32 * j + ii] = Math.max(0, Math.min(nmax, l));
+    }
+  }
+}
+
+export function quantizeQ4_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q4_K', src, QK_K, 144, dst);
+  const L = new Uint8Array(QK_K);
+  const Laux = new Uint8Array(32);
+  const weights = new Float32Array(32);
+  const scales = new Float32Array(8);
+  const mins = new Float32Array(8);
+  const sm = new Uint8Array(2);
+  const f16 = f16Table();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 144) {
+    fitSubBlocks(src, x, 15, -1, 20, L, Laux, weights, scales, mins);
+    out.fill(0, o + 4, o + 16);
+    packScalesMinsK4(out, o, o + 4, scales, mins);
+    requantizeK4(src, x, out, o, 15, L, f16, sm);
+    // qs: 32 bytes per 64 values, low nibble value l, high nibble value l+32.
+    for (let j = 0; j < QK_K; j += 64) {
+      const q = o + 16 + j / 2;
+      for (let l = 0; l < 32; l++) out[q + l] = L[j + l] | (L[j + l + 32] << 4);
+    }
+  }
+  return out;
+}
+
+export function quantizeQ5_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q5_K', src, QK_K, 176, dst);
+  const L = new Uint8Array(QK_K);
+  const Laux = new Uint8Array(32);
+  const weights = new Float32Array(32);
+  const scales = new Float32Array(8);
+  const mins = new Float32Array(8);
+  const sm = new Uint8Array(2);
+  const f16 = f16Table();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 176) {
+    fitSubBlocks(src, x, 31, -0.5, 15, L, Laux, weights, scales, mins);
+    out.fill(0, o + 4, o + 16);
+    packScalesMinsK4(out, o, o + 4, scales, mins);
+    requantizeK4(src, x, out, o, 31, L, f16, sm);
+    // qh byte l: bit 2k ← fifth bit of value 64k+l, bit 2k+1 ← of value 64k+32+l; ql as Q4_K.
+    const qh = o + 16;
+    out.fill(0, qh, qh + 32);
+    let m1 = 1;
+    let m2 = 2;
+    for (let n = 0; n < QK_K; n += 64) {
+      const ql = o + 48 + n / 2;
+      for (let j = 0; j < 32; j++) {
+        let l1 = L[n + j];
+        if (l1 > 15) {
+          l1 -= 16;
+          out[qh + j] |= m1;
+        }
+        let l2 = L[n + j + 32];
+        if (l2 > 15) {
+          l2 -= 16;
+          out[qh + j] |= m2;
+        }
+        out[ql + j] = l1 | (l2 << 4);
+      }
+      m1 <<= 2;
+      m2 <<= 2;
+    }
+  }
+  return out;
+}
+
+export function quantizeQ6_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q6_K', src, QK_K, 210, dst);
+  const L = new Uint8Array(QK_K);
+  const scales = new Float32Array(16);
+  const f16 = f16Table();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 210) {
+    let maxScale = 0;
+    let maxAbsScale = 0;
+    for (let ib = 0; ib < 16; ib++) {
+      const scale = makeQxQuantsRmse1(16, 32, src, x + 16 * ib, L, 16 * ib);
+      scales[ib] = scale;
+      const a = Math.abs(scale);
+      if (a > maxAbsScale) {
+        maxAbsScale = a;
+        maxScale = scale;
+      }
+    }
+    if (maxAbsScale < GROUP_MAX_EPS) {
+      out.fill(0, o, o + 210);
+      continue;
+    }
+    const iscale = fround(-128 / maxScale);
+    writeF16(out, o + 208, fround(1 / iscale));
+    for (let ib = 0; ib < 16; ib++) out[o + 192 + ib] = Math.min(127, nearestInt(fround(iscale * scales[ib]))) & 0xff;
+    const dAll = f16At(out, o + 208, f16);
+    for (let j = 0; j < 16; j++) {
+      const d = fround(dAll * ((out[o + 192 + j] << 24) >> 24));
+      if (d === 0) continue;
+      for (let ii = 0; ii < 16; ii++) {
+        const l = nearestInt(fround(src[x + 16 * j + ii] / d));
+        L[16 * j + ii] = Math.max(-32, Math.min(31, l)) + 32;
+      }
+    }
+    // Per 128 values: ql[l] = low nibbles of values l | l+64<<4, ql[l+32] = of l+32 | l+96<<4;
+    // qh[l] = top 2 bits of values l, l+32, l+64, l+96 at bits 0, 2, 4, 6.
+    for (let j = 0; j < QK_K; j += 128) {
+      const ql = o + j / 2;
+      const qh = o + 128 + j / 4;
+      for (let l = 0; l < 32; l++) {
+        const a = L[j + l];
+        const b = L[j + l + 32];
+        const c = L[j + l + 64];
+        const e = L[j + l + 96];
+        out[ql + l] = (a & 0x0f) | ((c & 0x0f) << 4);
+        out[ql + l + 32] = (b & 0x0f) | ((e & 0x0f) << 4);
+        out[qh + l] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6);
+      }
+    }
+  }
+  return out;
+}
+
+/** Q8_K (activations): d = max/−127 with the sign of the largest-magnitude value, q = nearest_int(x/d). */
+export function quantizeQ8_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q8_K', src, QK_K, 292, dst);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 292) {
+    let max = 0;
+    let amax = 0;
+    for (let j = 0; j < QK_K; j++) {
+      const ax = Math.abs(src[x + j]);
+      if (ax > amax) {
+        amax = ax;
+        max = src[x + j];
+      }
+    }
+    if (amax === 0) {
+      out.fill(0, o, o + 292 - 32); // ggml leaves bsums untouched here; we zero them too below
+      for (let j = 0; j < 16; j++) view.setInt16(o + 260 + 2 * j, 0, true);
+      continue;
+    }
+    const iscale = fround(-127 / max);
+    for (let j = 0; j < QK_K; j++) out[o + 4 + j] = Math.min(127, nearestInt(fround(iscale * src[x + j]))) & 0xff;
+    for (let j = 0; j < 16; j++) {
+      let sum = 0;
+      for (let ii = 0; ii < 16; ii++) sum += (out[o + 4 + 16 * j + ii] << 24) >> 24;
+      view.setInt16(o + 260 + 2 * j, sum, true);
+    }
+    view.setFloat32(o, fround(1 / iscale), true);
+  }
+  return out;
+}

@@ -1,0 +1,311 @@
+/**
+ * The quant table: one entry per GGML tensor type joining its layout (types.ts), its CPU reference
+ * codecs (cpu/), an error bound the tests hold dequantize(quantize(x)) to, and the WGSL decode
+ * snippet the kernels attach. Everything that needs to know about a tensor type asks here.
+ */
+
+import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.ts';
+import {
+  dequantizeBF16,
+  dequantizeF16,
+  dequantizeF32,
+  quantizeBF16,
+  quantizeF16,
+  quantizeF32,
+} from './cpu/float.ts';
+import {
+  dequantizeQ2_K,
+  dequantizeQ3_K,
+  dequantizeQ4_K,
+  dequantizeQ5_K,
+  dequantizeQ6_K,
+  dequantizeQ8_K,
+  quantizeQ2_K,
+  quantizeQ3_K,
+  quantizeQ4_K,
+  quantizeQ5_K,
+  quantizeQ6_K,
+  quantizeQ8_K,
+} from './cpu/kquants.ts';
+import {
+  dequantizeQ4_0,
+  dequantizeQ4_1,
+  dequantizeQ5_0,
+  dequantizeQ5_1,
+  dequantizeQ8_0,
+  quantizeQ4_0,
+  quantizeQ4_1,
+  quantizeQ5_0,
+  quantizeQ5_1,
+  quantizeQ8_0,
+} from './cpu/legacy.ts';
+import {
+  dequantizeI2S,
+  dequantizeTQ1_0,
+  dequantizeTQ2_0,
+  quantizeI2S,
+  quantizeTQ1_0,
+  quantizeTQ2_0,
+} from './cpu/ternary.ts';
+import { allQuantLayouts, GGMLType, type QuantLayout, quantLayout, tensorByteSize } from './types.ts';
+
+/** Tensor bytes → f32 values. `src` may be longer than needed; `dst`, when given, is filled. */
+export type DequantizeFn = (src: Uint8Array, nElements: number, dst?: Float32Array) => Float32Array;
+/** f32 values (a whole number of blocks) → tensor bytes, as llama.cpp's reference quantizer writes them. */
+export type QuantizeFn = (src: Float32Array, dst?: Uint8Array) => Uint8Array;
+
+/**
+ * How far dequantize(quantize(x)) may stray from x: for every group of `group` consecutive values,
+ * |x − x̂| ≤ rel · max|x| over the group + abs. Derived from the format (step size, clamping, the
+ * f16 rounding of scales); `why` says how.
+ */
+export interface ErrorBound {
+  readonly group: number;
+  readonly rel: number;
+  readonly abs: number;
+  readonly why: string;
+}
+
+export interface QuantType {
+  readonly id: GGMLType;
+  readonly name: string;
+  readonly layout: QuantLayout;
+  /** lowbit can load and run tensors of this type. */
+  readonly supported: boolean;
+  readonly dequantize?: DequantizeFn;
+  readonly quantize?: QuantizeFn;
+  readonly errorBound?: ErrorBound;
+  /**
+   * WGSL that decodes one block of this type, filled in by the kernels (see registerWgslDecode):
+   * a snippet or the name of a function in shaders/. Optional: CPU-only users never need it.
+   */
+  wgslDecode?: string;
+}
+
+const F16_REL = 2 ** -11; // half an f16 ulp, relative
+const F16_SUB = 2 ** -25; // half the smallest f16 subnormal
+
+interface Codec {
+  dequantize: DequantizeFn;
+  quantize?: QuantizeFn;
+  errorBound: ErrorBound;
+  /** Codecs exist but GGUF files never store the type (Q8_K is an activation format). */
+  internal?: boolean;
+}
+
+/**
+ * K-quant bound over a 256-value super-block. `maxCode` is the largest |sub-block scale code ×
+ * value code| (+ min code): the f16 super-block scales are absolute-accurate to 2^-25 only in the
+ * subnormal range, so tiny weights (|x| ≲ 1e-5) can lose everything — that is the `abs` term.
+ */
+function kBound(rel: number, maxCode: number, why: string): ErrorBound {
+  return { group: 256, rel, abs: maxCode * F16_SUB, why };
+}
+
+// Bounds: a value snaps to the nearest level d·q, so |err| ≤ d/2, plus |q|·(d − f16(d)) ≤
+// |q|max·d·2^-11 from storing d as f16 (and |m|·2^-11 for the f16 min). Q4_0/Q5_0 map the
+// largest magnitude to −2^(b−1), so the opposite extreme clamps one step short (error ≤ d).
+// K-quants re-round every value against 6/8-bit quantized sub-block scales and can clamp too: their
+// bound is one full level step plus the scale rounding, checked against the fixtures' real weights
+// (worst case quoted) and the round-trip tests' synthetic data.
+const CODECS: Partial<Record<GGMLType, Codec>> = {
+  [GGMLType.F32]: {
+    dequantize: dequantizeF32,
+    quantize: quantizeF32,
+    errorBound: { group: 1, rel: 0, abs: 0, why: 'exact copy' },
+  },
+  [GGMLType.F16]: {
+    dequantize: dequantizeF16,
+    quantize: quantizeF16,
+    errorBound: { group: 1, rel: F16_REL, abs: F16_SUB, why: 'round to nearest f16: half an ulp (2^-11 relative), 2^-25 absolute in the subnormal range' },
+  },
+  [GGMLType.BF16]: {
+    dequantize: dequantizeBF16,
+    quantize: quantizeBF16,
+    errorBound: { group: 1, rel: 2 ** -8, abs: 2 ** -134, why: 'round to nearest bf16: half an ulp of an 8-bit significand' },
+  },
+  [GGMLType.Q4_0]: {
+    dequantize: dequantizeQ4_0,
+    quantize: quantizeQ4_0,
+    errorBound: { group: 32, rel: (1 + 8 * F16_REL) / 8, abs: 8 * F16_SUB, why: 'd = amax/8; values on the side opposite the max clamp at 7d (error ≤ d), f16 d adds 8·d·2^-11' },
+  },
+  [GGMLType.Q4_1]: {
+    dequantize: dequantizeQ4_1,
+    quantize: quantizeQ4_1,
+    errorBound: { group: 32, rel: (2 / 15) * (0.5 + 15 * F16_REL) + F16_REL, abs: 16 * F16_SUB, why: 'd = range/15 ≤ 2·amax/15, error ≤ d/2 + 15·d·2^-11 + |min|·2^-11' },
+  },
+  [GGMLType.Q5_0]: {
+    dequantize: dequantizeQ5_0,
+    quantize: quantizeQ5_0,
+    errorBound: { group: 32, rel: (1 + 16 * F16_REL) / 16, abs: 16 * F16_SUB, why: 'd = amax/16; the side opposite the max clamps at 15d (error ≤ d), f16 d adds 16·d·2^-11' },
+  },
+  [GGMLType.Q5_1]: {
+    dequantize: dequantizeQ5_1,
+    quantize: quantizeQ5_1,
+    errorBound: { group: 32, rel: (2 / 31) * (0.5 + 31 * F16_REL) + F16_REL, abs: 32 * F16_SUB, why: 'd = range/31 ≤ 2·amax/31, error ≤ d/2 + 31·d·2^-11 + |min|·2^-11' },
+  },
+  [GGMLType.Q8_0]: {
+    dequantize: dequantizeQ8_0,
+    quantize: quantizeQ8_0,
+    errorBound: { group: 32, rel: (0.5 + 127 * F16_REL) / 127, abs: 127 * F16_SUB, why: 'd = amax/127, error ≤ d/2 + 127·d·2^-11 (f16 d)' },
+  },
+  [GGMLType.Q2_K]: {
+    dequantize: dequantizeQ2_K,
+    quantize: quantizeQ2_K,
+    errorBound: kBound(2 / 3, 15 * 3 + 15, '4 levels per 16 values: one level step (range/3 ≤ 2·amax/3) covers rounding, 4-bit scale/min rounding and clamping (fixtures: ≤ 0.37·amax)'),
+  },
+  [GGMLType.Q3_K]: {
+    dequantize: dequantizeQ3_K,
+    quantize: quantizeQ3_K,
+    errorBound: kBound(0.3, 32 * 4, '8 symmetric levels per 16 values: one level step (amax/4, the clamp at +3) plus 6-bit scale rounding (≤ 4·d/2 ≈ amax/64) (fixtures: ≤ 0.21·amax)'),
+  },
+  [GGMLType.Q4_K]: {
+    dequantize: dequantizeQ4_K,
+    quantize: quantizeQ4_K,
+    errorBound: kBound(0.15, 63 * 15 + 63, '16 levels per 32 values: one level step (range/15 ≤ 2·amax/15) plus 6-bit scale/min rounding (fixtures: ≤ 0.10·amax)'),
+  },
+  [GGMLType.Q5_K]: {
+    dequantize: dequantizeQ5_K,
+    quantize: quantizeQ5_K,
+    errorBound: kBound(0.075, 63 * 31 + 63, '32 levels per 32 values: one level step (range/31 ≤ 2·amax/31) plus 6-bit scale/min rounding (fixtures: ≤ 0.057·amax)'),
+  },
+  [GGMLType.Q6_K]: {
+    dequantize: dequantizeQ6_K,
+    quantize: quantizeQ6_K,
+    errorBound: kBound(0.036, 128 * 32, '64 symmetric levels per 16 values: one level step (amax/32, the clamp at +31) plus 8-bit scale rounding (≤ 32·d/2 ≈ amax/256) (fixtures: ≤ 0.017·amax)'),
+  },
+  [GGMLType.Q8_K]: {
+    dequantize: dequantizeQ8_K,
+    quantize: quantizeQ8_K,
+    internal: true,
+    errorBound: { group: 256, rel: 0.5 / 127 + 2 ** -24, abs: 0, why: 'f32 d = amax/127, error ≤ d/2' },
+  },
+  [GGMLType.TQ1_0]: {
+    dequantize: dequantizeTQ1_0,
+    quantize: quantizeTQ1_0,
+    errorBound: { group: 256, rel: 0.5 + F16_REL, abs: F16_SUB, why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)' },
+  },
+  [GGMLType.TQ2_0]: {
+    dequantize: dequantizeTQ2_0,
+    quantize: quantizeTQ2_0,
+    errorBound: { group: 256, rel: 0.5 + F16_REL, abs: F16_SUB, why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)' },
+  },
+  [GGMLType.I2_S]: {
+    dequantize: dequantizeI2S,
+    quantize: quantizeI2S,
+    errorBound: {
+      group: Number.POSITIVE_INFINITY,
+      rel: 1,
+      abs: 1e-6,
+      why: 'signs only, against one per-tensor scale s = max|x|: exact for ternary {−s, 0, s} input; otherwise |x − x̂| ≤ s (or |x| < 1e-6 for values read as zero)',
+    },
+  },
+};
+
+function buildEntry(layout: QuantLayout): QuantType {
+  const codec = CODECS[layout.id];
+  return {
+    id: layout.id,
+    name: layout.name,
+    layout,
+    supported: codec !== undefined && !codec.internal,
+    dequantize: codec?.dequantize,
+    quantize: codec?.quantize,
+    errorBound: codec?.errorBound,
+  };
+}
+
+const ENTRIES = new Map<number, QuantType>(allQuantLayouts().map((l) => [l.id, buildEntry(l)]));
+
+/** Every type GGUF defines, supported or not. */
+export function allQuantTypes(): QuantType[] {
+  return [...ENTRIES.values()];
+}
+
+/** The entry for a type id whether or not lowbit supports it; undefined for ids GGUF does not define. */
+export function quantTypeInfo(id: number): QuantType | undefined {
+  return ENTRIES.get(id);
+}
+
+/**
+ * The entry for a type lowbit can run. Throws UnsupportedTensorTypeError for ids GGUF does not
+ * define and for known types without a codec (IQ*, MXFP4, Q8_1, integer tensors, …), naming the
+ * tensor when given.
+ */
+export function getQuantType(id: number, tensorName?: string): QuantType {
+  const where = tensorName ? `tensor "${tensorName}": ` : '';
+  const entry = ENTRIES.get(id);
+  if (!entry) {
+    throw new UnsupportedTensorTypeError(`${where}unknown GGML tensor type id ${id}`, id, tensorName);
+  }
+  if (!entry.supported) {
+    throw new UnsupportedTensorTypeError(
+      `${where}tensor type ${entry.name} (id ${id}) is not supported yet; supported: ${supportedNames().join(', ')}`,
+      id,
+      tensorName,
+    );
+  }
+  return entry;
+}
+
+function supportedNames(): string[] {
+  return allQuantTypes()
+    .filter((t) => t.supported)
+    .map((t) => t.name);
+}
+
+/** Attach the WGSL block decoder of a type (called by the kernels at module load). */
+export function registerWgslDecode(id: GGMLType, wgsl: string): void {
+  const entry = ENTRIES.get(id);
+  if (!entry) throw new UnsupportedTensorTypeError(`cannot register WGSL for unknown type id ${id}`, id);
+  entry.wgslDecode = wgsl;
+}
+
+/** Bytes a tensor of this type and element count occupies, as a ModelFormatError when it cannot. */
+function expectedBytes(entry: QuantType, nElements: number, tensorName?: string): number {
+  const where = tensorName ? `tensor "${tensorName}" ` : '';
+  if (!Number.isSafeInteger(nElements) || nElements < 0) {
+    throw new ModelFormatError(`${where}(${entry.name}): element count ${nElements} is not a non-negative integer`);
+  }
+  if (entry.id === GGMLType.I2_S && nElements % 128 !== 0) {
+    throw new ModelFormatError(`${where}(I2_S): ${nElements} elements is not a multiple of 128`);
+  }
+  if (nElements % entry.layout.blockSize !== 0) {
+    throw new ModelFormatError(
+      `${where}(${entry.name}): ${nElements} elements is not a multiple of the block size ${entry.layout.blockSize}`,
+    );
+  }
+  return tensorByteSize(entry.layout, nElements);
+}
+
+/**
+ * Dequantize a whole tensor: `bytes` are exactly the tensor's bytes (for I2_S including the
+ * 32-byte trailer that holds the per-tensor scale). Throws UnsupportedTensorTypeError for types
+ * without a codec and ModelFormatError when the byte count does not match the element count.
+ */
+export function dequantizeTensor(
+  type: GGMLType | number,
+  bytes: Uint8Array,
+  nElements: number,
+  opts: { dst?: Float32Array; tensorName?: string } = {},
+): Float32Array {
+  const entry = getQuantType(type, opts.tensorName);
+  const need = expectedBytes(entry, nElements, opts.tensorName);
+  if (bytes.length < need) {
+    const where = opts.tensorName ? `tensor "${opts.tensorName}" ` : '';
+    throw new ModelFormatError(`${where}(${entry.name}): ${nElements} elements need ${need} bytes, got ${bytes.length}`);
+  }
+  return entry.dequantize!(bytes.subarray(0, need), nElements, opts.dst);
+}
+
+/** Quantize a whole tensor to `type` with llama.cpp's reference quantizer (no importance matrix). */
+export function quantizeTensor(type: GGMLType | number, values: Float32Array, tensorName?: string): Uint8Array {
+  const entry = getQuantType(type, tensorName);
+  if (!entry.quantize) {
+    throw new UnsupportedTensorTypeError(`no quantizer for ${entry.name}`, entry.id, tensorName);
+  }
+  expectedBytes(entry, values.length, tensorName);
+  return entry.quantize(values);
+}
+
+export { quantLayout };
