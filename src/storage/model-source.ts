@@ -18,6 +18,8 @@ export interface StoredSourceOptions {
 export class ChunkedModelSource implements ByteSource {
   readonly name: string;
   readonly size: number;
+  /** Reads inside one chunk are views into the cached chunk (no copy): the loader aligns to this. */
+  readonly chunkSize: number;
   /** Most recently used last. */
   private readonly cache: { index: number; bytes: Promise<Uint8Array> }[] = [];
 
@@ -28,6 +30,7 @@ export class ChunkedModelSource implements ByteSource {
   ) {
     this.name = manifest.name;
     this.size = manifest.size;
+    this.chunkSize = manifest.chunkSize;
   }
 
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
