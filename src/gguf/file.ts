@@ -54,7 +54,7 @@ export class GGUFFile {
   readonly tensors: readonly GGUFTensorInfo[];
   /** Bytes of magic + counts + metadata + tensor infos (before the alignment padding). */
   readonly headerSize: number;
-  /** File offset of the data section. */
+  /** File offset of the data section (= headerSize when there are no tensors). */
   readonly dataOffset: number;
   /** Only with `allowTruncatedData`: tensors whose data runs past the end of the file. */
   readonly missingTensors: readonly string[];

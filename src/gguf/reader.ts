@@ -196,15 +196,16 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   if (version === 0x02000000 || version === 0x03000000) p.fail('big-endian GGUF files are not supported', 4, 'version');
   if (version !== 2 && version !== 3) p.fail(`unsupported version ${version} (lowbit reads GGUF v2 and v3)`, 4, 'version');
 
-  const tensorCount = await p.count('tensor_count', 0);
-  const kvCount = await p.count('kv_count', 0);
-  // Both tables must fit in what is left of the file.
+  const tensorCount = await p.count('tensor_count', MIN_TENSOR_INFO_BYTES);
+  const kvCount = await p.count('kv_count', MIN_KV_BYTES);
+  // Both tables together must fit in what is left of the file.
   const left = source.size - p.pos;
-  if (tensorCount > left / MIN_TENSOR_INFO_BYTES) {
-    p.fail(`${tensorCount} tensor infos of at least ${MIN_TENSOR_INFO_BYTES} bytes each cannot fit in the ${left} bytes left`, 8, 'tensor_count');
-  }
-  if (kvCount > (left - tensorCount * MIN_TENSOR_INFO_BYTES) / MIN_KV_BYTES) {
-    p.fail(`${kvCount} metadata entries of at least ${MIN_KV_BYTES} bytes each cannot fit in the bytes left`, 16, 'kv_count');
+  if (kvCount * MIN_KV_BYTES + tensorCount * MIN_TENSOR_INFO_BYTES > left) {
+    p.fail(
+      `${kvCount} metadata entries (≥ ${MIN_KV_BYTES} bytes each) and ${tensorCount} tensor infos (≥ ${MIN_TENSOR_INFO_BYTES} bytes each) cannot fit in the ${left} bytes left`,
+      16,
+      'kv_count',
+    );
   }
 
   const metadata = new Map<string, GGUFMetadataEntry>();
@@ -277,22 +278,12 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   }
 
   const headerSize = p.pos;
-  const dataOffset = alignUp(headerSize, alignment);
+  // Files without tensors have no data section (llama.cpp writes no padding after the header).
+  const dataOffset = tensors.length ? alignUp(headerSize, alignment) : headerSize;
   for (const t of tensors) t.absoluteOffset = dataOffset + t.offset;
 
-  // Tensors must not overlap and must lie inside the file.
+  // Tensors must lie inside the file (checked first: a corrupt size would also look like an overlap).
   const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < byOffset.length; i++) {
-    const prev = byOffset[i - 1]!;
-    const cur = byOffset[i]!;
-    if (cur.offset < prev.offset + prev.byteSize) {
-      p.fail(
-        `data [${cur.offset}, +${cur.byteSize}) overlaps tensor "${prev.name}" [${prev.offset}, +${prev.byteSize})`,
-        cur.infoOffset,
-        `tensor "${cur.name}" offset`,
-      );
-    }
-  }
   const missingTensors: string[] = [];
   for (const t of byOffset) {
     const end = t.absoluteOffset + t.byteSize;
@@ -308,6 +299,18 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
     }
   }
 
+  // Tensors must not overlap.
+  for (let i = 1; i < byOffset.length; i++) {
+    const prev = byOffset[i - 1]!;
+    const cur = byOffset[i]!;
+    if (cur.offset < prev.offset + prev.byteSize) {
+      p.fail(
+        `data [${cur.offset}, +${cur.byteSize}) overlaps tensor "${prev.name}" [${prev.offset}, +${prev.byteSize})`,
+        cur.infoOffset,
+        `tensor "${cur.name}" offset`,
+      );
+    }
+  }
   return new GGUFFile({
     sourceName: source.name,
     fileSize: source.size,

@@ -318,9 +318,8 @@ async function* tensorChunks(t: PlannedTensor): AsyncGenerator<Uint8Array> {
     if (written > t.byteSize) break;
     if (chunk.length) yield chunk;
   }
-  if (written !== t.byteSize) {
-    throw new RangeError(`tensor "${t.input.name}": data has ${written > t.byteSize ? 'more than' : 'only'} ${written} bytes; expected ${t.byteSize}`);
-  }
+  if (written > t.byteSize) throw new RangeError(`tensor "${t.input.name}": data is longer than the ${t.byteSize} bytes its dims and type need`);
+  if (written < t.byteSize) throw new RangeError(`tensor "${t.input.name}": data has only ${written} bytes; expected ${t.byteSize}`);
 }
 
 /** Stream a GGUF file as chunks (header first, then each tensor's data with zero padding). */
