@@ -117,7 +117,7 @@ const CODECS: Partial<Record<GGMLType, Codec>> = {
   [GGMLType.F16]: {
     dequantize: dequantizeF16,
     quantize: quantizeF16,
-    errorBound: { group: 1, rel: F16_REL, abs: F16_SUB, why: 'round to nearest f16: half an ulp (2^-11 relative), 2^-25 absolute in the subnormal range' },
+    errorBound: { group: 1, rel: F16_REL, abs: F16_SUB, why: 'round to nearest f16: half an ulp (2^-11 relative), 2^-25 absolute in the subnormal range; |x| ≥ 65520 becomes ±inf' },
   },
   [GGMLType.BF16]: {
     dequantize: dequantizeBF16,

@@ -12,7 +12,7 @@
  * f32; the quantizers are what llama-quantize runs when no importance matrix is given.
  */
 
-import { f16Table, readF16, writeF16 } from './float.ts';
+import { f16Table, writeF16 } from './float.ts';
 import { truncToInt as truncToIntShared } from './rounding.ts';
 import { assertTensorBytes, floatOutput, quantizeOutput } from './validate.ts';
 
@@ -253,11 +253,6 @@ export function quantizeQ8_0(src: Float32Array, dst?: Uint8Array): Uint8Array {
     }
   }
   return out;
-}
-
-/** Read one Q8_0 block's scale (used by tests and kernels' references). */
-export function q8_0BlockScale(src: Uint8Array, blockIndex: number): number {
-  return readF16(src, blockIndex * 34);
 }
 
 function roundHalfAway(v: number): number {

@@ -138,8 +138,8 @@ export function i2sScale(src: Uint8Array, nElements: number): number {
 }
 
 /**
- * Decode `count` I2_S values starting at tensor element `start` (a multiple of 128) from `codes`,
- * the packed bytes of those values only (so a loader can stream a tensor in chunks).
+ * Decode `count` I2_S values from `codes`, the packed bytes of just those values (byte n/4 onwards
+ * for values starting at element n, n a multiple of 128), so a tensor can be decoded in chunks.
  */
 export function dequantizeI2SCodes(
   codes: Uint8Array,
