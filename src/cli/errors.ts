@@ -1,0 +1,31 @@
+import { LowbitError } from '../errors.ts';
+
+/** Bad command-line arguments; printed without a class name, exit status 2. */
+export class UsageError extends LowbitError {}
+
+/**
+ * Print an error as one line on stderr and return the exit status: 2 for errors about the user's
+ * input (LowbitError subclasses, missing or unreadable files), 1 with a stack trace for anything
+ * else, which is a bug in lowbit.
+ */
+export function reportError(e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`error: ${oneLine(e.message)}\n`);
+    return 2;
+  }
+  if (e instanceof LowbitError) {
+    process.stderr.write(`error: ${e.name}: ${oneLine(e.message)}\n`);
+    return 2;
+  }
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (e instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    process.stderr.write(`error: ${code}: ${oneLine(e.message)}\n`);
+    return 2;
+  }
+  process.stderr.write(`error: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return 1;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ');
+}
