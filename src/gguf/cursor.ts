@@ -147,6 +147,11 @@ export class ByteCursor {
     return v;
   }
 
+  /** The u64 at the current position without advancing (caller checked `has(8)`). */
+  peekU64(): bigint {
+    return this.view.getBigUint64(this.at(), true);
+  }
+
   /** A view of the next n buffered bytes (valid until the next `fill`). */
   take(n: number): Uint8Array {
     const a = this.at();

@@ -110,6 +110,27 @@ class HeaderParser {
     }
   }
 
+  /**
+   * Fast path for vocabularies (hundreds of thousands of strings): a string already in the buffer
+   * and valid, decoded without awaiting. Anything else returns undefined and the caller takes the
+   * checked path, which also produces the error message.
+   */
+  bufferedString(): string | undefined {
+    const c = this.cur;
+    if (!c.has(8)) return undefined;
+    const len = c.peekU64();
+    if (len > BigInt(c.remaining - 8) || !c.has(8 + Number(len))) return undefined;
+    const start = c.pos;
+    c.u64();
+    const bytes = c.take(Number(len));
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      c.pos = start;
+      return undefined;
+    }
+  }
+
   async value(type: GGUFValueType, field: string, depth: number): Promise<GGUFValue> {
     const width = scalarByteSize(type);
     if (width !== undefined) {
@@ -173,7 +194,7 @@ class HeaderParser {
     }
     if (itemType === GGUFValueType.STRING) {
       const items: string[] = new Array(n);
-      for (let i = 0; i < n; i++) items[i] = await this.string(`${field}[${i}]`);
+      for (let i = 0; i < n; i++) items[i] = this.bufferedString() ?? (await this.string(`${field}[${i}]`));
       return new GGUFArray(itemType, items);
     }
     const items: GGUFArray[] = new Array(n);

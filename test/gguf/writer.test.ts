@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import {
   writeGGUFToBytes,
   type GGUFValue,
 } from '../../src/gguf/index.ts';
+import { writeGGUFToFile } from '../../src/gguf/write-file.ts';
 import { BufferByteSource } from '../../src/io/byte-source.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { GGMLType } from '../../src/quant/types.ts';
@@ -225,6 +227,19 @@ describe('writer', () => {
     expect(f.tensors.map((t) => t.absoluteOffset)).toEqual(plan.tensors.map((t) => plan.dataOffset + t.offset));
     expect(f.tensors.every((t) => t.byteSize === 32 * 1024 * 1024)).toBe(true);
   }, 60_000);
+
+  it('writeGGUFToFile writes the same bytes as writeGGUFToBytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lowbit-gguf-'));
+    try {
+      const path = join(dir, 'small.gguf');
+      const n = await writeGGUFToFile(path, smallSpec());
+      const expected = await writeGGUFToBytes(smallSpec());
+      expect(n).toBe(expected.length);
+      expect(readFileSync(path).equals(Buffer.from(expected))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('reads back what it writes for arbitrary metadata (property)', async () => {
     const scalar = fc.oneof(
