@@ -1,0 +1,528 @@
+/**
+ * <lowbit-demo>: the demo page. A model picker (catalogue with sizes and a fit check before big
+ * downloads, or a .gguf from disk by file input or drag and drop), the cached-models panel, and
+ * <llm-chat> filling the rest. One engine worker serves both the chat and the model manager.
+ */
+import { LitElement, css, html, nothing } from 'lit';
+import { query, state } from 'lit/decorators.js';
+import type { DeviceProbe } from '../engine/protocol.ts';
+import type { CachedModel, ModelInfo, ModelSource } from '../engine/types.ts';
+import type { EngineWorker } from '../engine/worker-client.ts';
+import { defineLlmChat, type LlmChat } from '../ui/llm-chat.ts';
+import { formatBytes } from '../ui/format.ts';
+import { spawnEngineWorker } from '../ui/spawn-worker.ts';
+import { CATALOGUE, entryUrl, findEntry, type CatalogueEntry } from './catalogue.ts';
+import { assessFit, type FitWarning } from './fit.ts';
+import './model-cache-panel.ts';
+import type { StorageInfo } from './model-cache-panel.ts';
+
+defineLlmChat();
+
+const LAST_MODEL_KEY = 'lowbit.lastModel';
+
+type Choice = { kind: 'entry'; key: string } | { kind: 'stored'; id: string };
+
+const STORY_PROMPTS = ['Once upon a time, there was a little dog named', 'Lily and Ben went to the park. They saw', 'The big red ball rolled down the hill and'];
+
+/** The store names a downloaded model after the last segment of its URL. */
+function urlFileName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  } catch {
+    return '';
+  }
+}
+
+export class DemoApp extends LitElement {
+  static override styles = css`
+    :host {
+      --bg: #ffffff;
+      --fg: #1d2026;
+      --muted: #5f6773;
+      --border: #d8dce2;
+      --accent: #2f6fed;
+      --panel: #f7f8fa;
+      --warn-bg: #fff8e6;
+      --warn-border: #f0c36d;
+      --track: #e7eaef;
+      --danger: #b42318;
+      display: grid;
+      grid-template-rows: auto auto 1fr;
+      height: 100%;
+      background: var(--bg);
+      color: var(--fg);
+      font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
+      position: relative;
+    }
+    @media (prefers-color-scheme: dark) {
+      :host {
+        --bg: #15181d;
+        --fg: #e5e8ec;
+        --muted: #9aa3ae;
+        --border: #2e343d;
+        --accent: #6d9dff;
+        --panel: #1b1f25;
+        --warn-bg: #3a2f12;
+        --warn-border: #8a6a1c;
+        --track: #2a3039;
+        --danger: #ff9b91;
+      }
+    }
+    header {
+      display: flex;
+      flex-wrap: wrap;
+      gap: 8px 12px;
+      align-items: center;
+      padding: 10px 16px;
+      border-bottom: 1px solid var(--border);
+    }
+    .brand {
+      font-weight: 700;
+      font-size: 17px;
+      display: flex;
+      align-items: center;
+      gap: 8px;
+      margin-right: 4px;
+    }
+    .brand img {
+      width: 24px;
+      height: 24px;
+    }
+    select,
+    button {
+      font: inherit;
+      font-size: 14px;
+      color: inherit;
+      background: var(--bg);
+      border: 1px solid var(--border);
+      border-radius: 8px;
+      padding: 6px 10px;
+    }
+    select {
+      max-width: min(32rem, 100%);
+    }
+    button {
+      cursor: pointer;
+    }
+    button.primary {
+      background: var(--accent);
+      border-color: var(--accent);
+      color: #fff;
+      font-weight: 600;
+    }
+    select:focus-visible,
+    button:focus-visible {
+      outline: 2px solid var(--accent);
+      outline-offset: 1px;
+    }
+    .info {
+      color: var(--muted);
+      font-size: 13px;
+      flex-basis: 100%;
+    }
+    .spacer {
+      flex: 1;
+    }
+    .banner {
+      margin: 10px 16px 0;
+      padding: 10px 14px;
+      border: 1px solid var(--warn-border);
+      background: var(--warn-bg);
+      border-radius: 10px;
+    }
+    .banner ul {
+      margin: 6px 0;
+      padding-left: 1.2em;
+    }
+    .banner .buttons {
+      display: flex;
+      gap: 8px;
+      margin-top: 6px;
+    }
+    .body {
+      display: flex;
+      min-height: 0;
+      gap: 0;
+    }
+    main {
+      flex: 1;
+      min-width: 0;
+      display: flex;
+      flex-direction: column;
+      padding: 12px 16px 16px;
+      gap: 8px;
+      max-width: 64rem;
+      margin: 0 auto;
+      width: 100%;
+      box-sizing: border-box;
+    }
+    llm-chat {
+      flex: 1;
+      --llm-chat-height: auto;
+      min-height: 0;
+    }
+    .chips {
+      display: flex;
+      flex-wrap: wrap;
+      gap: 6px;
+    }
+    .chips button {
+      border-radius: 999px;
+      font-size: 13px;
+      padding: 4px 12px;
+      color: var(--muted);
+    }
+    aside {
+      width: min(24rem, 90vw);
+      border-left: 1px solid var(--border);
+      background: var(--panel);
+      padding: 14px 16px;
+      overflow-y: auto;
+      box-sizing: border-box;
+    }
+    .drop {
+      position: absolute;
+      inset: 8px;
+      border: 3px dashed var(--accent);
+      border-radius: 16px;
+      background: color-mix(in srgb, var(--bg) 85%, transparent);
+      display: grid;
+      place-items: center;
+      font-size: 20px;
+      font-weight: 600;
+      pointer-events: none;
+      z-index: 10;
+    }
+    @media (max-width: 720px) {
+      aside {
+        position: absolute;
+        right: 0;
+        top: 0;
+        bottom: 0;
+        z-index: 5;
+      }
+    }
+  `;
+
+  @state() private cached: CachedModel[] = [];
+  @state() private storage: StorageInfo = {};
+  @state() private probe: DeviceProbe | undefined;
+  @state() private choiceValue = '';
+  @state() private pending: { label: string; bytes: number; source: ModelSource; warnings: FitWarning[]; choice: Choice } | null = null;
+  @state() private showCache = false;
+  @state() private dragging = false;
+  @state() private info: ModelInfo | null = null;
+  @state() private activeStoredId: string | null = null;
+  @state() private storyModel = false;
+
+  @query('llm-chat') private chat!: LlmChat;
+  @query('input[type=file]') private fileInput!: HTMLInputElement;
+
+  private worker: EngineWorker | null = null;
+  private dragDepth = 0;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.worker ??= spawnEngineWorker();
+    this.addEventListener('dragenter', this.onDragEnter);
+    this.addEventListener('dragover', this.onDragOver);
+    this.addEventListener('dragleave', this.onDragLeave);
+    this.addEventListener('drop', this.onDrop);
+    void this.start();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.removeEventListener('dragenter', this.onDragEnter);
+    this.removeEventListener('dragover', this.onDragOver);
+    this.removeEventListener('dragleave', this.onDragLeave);
+    this.removeEventListener('drop', this.onDrop);
+  }
+
+  private get engineWorker(): EngineWorker {
+    return (this.worker ??= spawnEngineWorker());
+  }
+
+  private async start(): Promise<void> {
+    await this.updateComplete;
+    this.chat.loader = (source, options) => this.engineWorker.load(source, options);
+    this.engineWorker.probe().then(
+      (p) => (this.probe = p),
+      () => undefined,
+    );
+    await this.refresh();
+    // Reopen the last model when it is in the store; otherwise the bundled one (small, same origin).
+    const last = this.readLastChoice();
+    if (last?.kind === 'stored' && this.cached.some((m) => m.id === last.id && m.complete)) {
+      this.select(last, true);
+      return;
+    }
+    const entry = last?.kind === 'entry' ? findEntry(last.key) : undefined;
+    if (entry && this.cachedFor(entry)?.complete) {
+      this.select(last!, true);
+      return;
+    }
+    this.select({ kind: 'entry', key: CATALOGUE[0].key }, true);
+  }
+
+  /** Re-reads the store listing and the storage estimate. */
+  async refresh(): Promise<void> {
+    try {
+      this.cached = await this.engineWorker.listModels();
+    } catch {
+      this.cached = [];
+    }
+    const storage = (navigator as Navigator & { storage?: StorageManager }).storage;
+    if (storage?.estimate) {
+      try {
+        const { usage, quota } = await storage.estimate();
+        const persisted = storage.persisted ? await storage.persisted() : undefined;
+        this.storage = { usage, quota, persisted };
+      } catch {
+        this.storage = {};
+      }
+    }
+  }
+
+  private cachedFor(entry: CatalogueEntry): CachedModel | undefined {
+    const url = entryUrl(entry, document.baseURI);
+    return this.cached.find((m) => m.url === url) ?? this.cached.find((m) => !m.url && m.id === urlFileName(url));
+  }
+
+  private readLastChoice(): Choice | null {
+    try {
+      const v = JSON.parse(localStorage.getItem(LAST_MODEL_KEY) ?? 'null') as Choice | null;
+      return v && (v.kind === 'entry' || v.kind === 'stored') ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private choiceKey(c: Choice): string {
+    return c.kind === 'entry' ? `entry:${c.key}` : `stored:${c.id}`;
+  }
+
+  /** Picks a model: stored ones load at once; downloads are checked against the device first. */
+  private select(choice: Choice, auto = false): void {
+    this.pending = null;
+    this.choiceValue = this.choiceKey(choice);
+    if (choice.kind === 'stored') {
+      const m = this.cached.find((x) => x.id === choice.id);
+      this.run({ kind: 'stored', id: choice.id }, choice, false);
+      return;
+    }
+    const entry = findEntry(choice.key);
+    if (!entry) return;
+    const stored = this.cachedFor(entry);
+    if (stored?.complete) {
+      this.run({ kind: 'stored', id: stored.id }, choice, !entry.chat);
+      return;
+    }
+    const source: ModelSource = { kind: 'url', url: entryUrl(entry, document.baseURI) };
+    const warnings = assessFit(entry.bytes, stored?.bytesStored ?? 0, {
+      probe: this.probe,
+      storage: this.storage,
+      deviceMemoryGB: (navigator as Navigator & { deviceMemory?: number }).deviceMemory,
+    });
+    if (warnings.length && !(auto && entry.bundled)) {
+      this.pending = { label: `${entry.label} ${entry.quantization}`, bytes: entry.bytes, source, warnings, choice };
+      return;
+    }
+    this.run(source, choice, !entry.chat);
+  }
+
+  private run(source: ModelSource, choice: Choice | null, story: boolean): void {
+    this.pending = null;
+    this.info = null;
+    this.storyModel = story;
+    this.activeStoredId = source.kind === 'stored' ? source.id : null;
+    if (choice) localStorage.setItem(LAST_MODEL_KEY, JSON.stringify(choice));
+    this.chat.source = source;
+  }
+
+  private openFile(file: File): void {
+    if (!/\.gguf$/i.test(file.name)) {
+      this.pending = null;
+      alert(`${file.name} is not a .gguf file`);
+      return;
+    }
+    this.choiceValue = '';
+    this.run({ kind: 'file', file, name: file.name }, null, false);
+  }
+
+  private onPick(e: Event): void {
+    const value = (e.target as HTMLSelectElement).value;
+    const [kind, ...rest] = value.split(':');
+    const key = rest.join(':');
+    this.select(kind === 'stored' ? { kind: 'stored', id: key } : { kind: 'entry', key });
+  }
+
+  private onReady(e: CustomEvent<{ info: ModelInfo }>): void {
+    this.info = e.detail.info;
+    this.storyModel = !e.detail.info.hasChatTemplate;
+    void this.refresh();
+  }
+
+  private async deleteModel(id: string): Promise<void> {
+    const m = this.cached.find((x) => x.id === id);
+    if (!confirm(`Delete ${m?.name ?? id} from this browser's storage?`)) return;
+    if (id === this.activeStoredId) {
+      this.chat.source = null;
+      this.activeStoredId = null;
+      this.info = null;
+    }
+    await this.engineWorker.deleteModel(id).catch((err: Error) => alert(`Could not delete ${id}: ${err.message}`));
+    await this.refresh();
+  }
+
+  private loadStored(id: string): void {
+    const m = this.cached.find((x) => x.id === id);
+    if (m && !m.complete && m.url) {
+      // A partial download resumes from its URL.
+      this.run({ kind: 'url', url: m.url }, { kind: 'stored', id }, false);
+      return;
+    }
+    this.select({ kind: 'stored', id });
+  }
+
+  private onDragEnter = (e: DragEvent) => {
+    if (!e.dataTransfer?.types.includes('Files')) return;
+    e.preventDefault();
+    this.dragDepth++;
+    this.dragging = true;
+  };
+  private onDragOver = (e: DragEvent) => {
+    if (!e.dataTransfer?.types.includes('Files')) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+  };
+  private onDragLeave = () => {
+    this.dragDepth = Math.max(0, this.dragDepth - 1);
+    if (this.dragDepth === 0) this.dragging = false;
+  };
+  private onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    this.dragDepth = 0;
+    this.dragging = false;
+    const file = e.dataTransfer?.files?.[0];
+    if (file) this.openFile(file);
+  };
+
+  private renderInfo() {
+    const i = this.info;
+    if (!i) return nothing;
+    const params = i.parameters >= 1e9 ? `${(i.parameters / 1e9).toFixed(2)}B` : `${(i.parameters / 1e6).toFixed(1)}M`;
+    const types = Object.entries(i.tensorTypes)
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, n]) => `${t}×${n}`)
+      .join(' ');
+    const gpu = i.gpuBytes.weights + i.gpuBytes.kvCache + i.gpuBytes.scratch;
+    return html`<div class="info" aria-label="Model details">
+      ${i.name} · ${i.architecture} · ${params} parameters · ${types} · context ${i.contextSize} · ${formatBytes(gpu)} GPU memory · ${i.adapter}
+    </div>`;
+  }
+
+  protected override render() {
+    const storedOnly = this.cached.filter((m) => m.complete && !CATALOGUE.some((e) => this.cachedFor(e)?.id === m.id));
+    return html`
+      <header>
+        <span class="brand"><img src="icons/favicon-32.png" alt="" />lowbit</span>
+        <select aria-label="Model" .value=${this.choiceValue} @change=${this.onPick}>
+          ${this.choiceValue === '' ? html`<option value="" selected>From disk</option>` : nothing}
+          <optgroup label="Models">
+            ${CATALOGUE.map((e) => {
+              const c = this.cachedFor(e);
+              const size = `${e.approximate ? '≈' : ''}${formatBytes(e.bytes)}`;
+              const state = c?.complete ? ' · cached' : c ? ' · partly downloaded' : '';
+              const key = `entry:${e.key}`;
+              return html`<option value=${key} ?selected=${key === this.choiceValue}>${e.label} · ${e.quantization} · ${size}${state}</option>`;
+            })}
+          </optgroup>
+          ${storedOnly.length
+            ? html`<optgroup label="Other cached models">
+                ${storedOnly.map((m) => {
+                  const key = `stored:${m.id}`;
+                  return html`<option value=${key} ?selected=${key === this.choiceValue}>${m.name} · ${formatBytes(m.bytes)}</option>`;
+                })}
+              </optgroup>`
+            : nothing}
+        </select>
+        <button type="button" @click=${() => this.fileInput.click()}>Open .gguf…</button>
+        <input
+          type="file"
+          accept=".gguf"
+          hidden
+          aria-label="Open a GGUF model file"
+          @change=${(e: Event) => {
+            const f = (e.target as HTMLInputElement).files?.[0];
+            if (f) this.openFile(f);
+            (e.target as HTMLInputElement).value = '';
+          }}
+        />
+        <span class="spacer"></span>
+        <button
+          type="button"
+          aria-expanded=${this.showCache ? 'true' : 'false'}
+          aria-controls="cache"
+          @click=${() => {
+            this.showCache = !this.showCache;
+            if (this.showCache) void this.refresh();
+          }}
+        >
+          Cached models
+        </button>
+        ${this.renderInfo()}
+      </header>
+      ${this.pending
+        ? html`<div class="banner" role="alertdialog" aria-label="Download warning">
+            <strong>Before downloading ${this.pending.label} (${formatBytes(this.pending.bytes)}):</strong>
+            <ul>
+              ${this.pending.warnings.map((w) => html`<li data-kind=${w.kind}>${w.message}</li>`)}
+            </ul>
+            <div class="buttons">
+              <button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice, false)}>
+                Download anyway
+              </button>
+              <button type="button" @click=${() => (this.pending = null)}>Cancel</button>
+            </div>
+          </div>`
+        : html`<div></div>`}
+      <div class="body">
+        <main>
+          ${this.storyModel
+            ? html`<div class="chips" aria-label="Story openings">
+                ${STORY_PROMPTS.map(
+                  (p) => html`<button type="button" @click=${() => this.chat.state === 'ready' && this.chat.send(p).catch(() => undefined)}>${p}…</button>`,
+                )}
+              </div>`
+            : nothing}
+          <llm-chat mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
+        </main>
+        ${this.showCache
+          ? html`<aside id="cache">
+              <lowbit-model-cache
+                .models=${this.cached}
+                .storage=${this.storage}
+                .activeId=${this.activeStoredId}
+                @load-model=${(e: CustomEvent<{ id: string }>) => this.loadStored(e.detail.id)}
+                @delete-model=${(e: CustomEvent<{ id: string }>) => this.deleteModel(e.detail.id)}
+                @persist-storage=${async () => {
+                  await navigator.storage?.persist?.();
+                  await this.refresh();
+                }}
+              ></lowbit-model-cache>
+            </aside>`
+          : nothing}
+      </div>
+      ${this.dragging ? html`<div class="drop">Drop a .gguf file to run it</div>` : nothing}
+    `;
+  }
+}
+
+if (!customElements.get('lowbit-demo')) customElements.define('lowbit-demo', DemoApp);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'lowbit-demo': DemoApp;
+  }
+}
