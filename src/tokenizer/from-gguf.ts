@@ -58,7 +58,7 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
     pre = chosen.name;
     addBos = vocab.addBos ?? chosen.rule.addBos ?? false;
     if (!vocab.merges) throw new ModelFormatError('tokenizer.ggml.merges is missing: a gpt2 (BPE) vocabulary needs its merges');
-    const { json, droppedMerges } = buildBpeTokenizerJson(vocab.tokens, vocab.merges, chosen.rule);
+    const { json, droppedMerges } = buildBpeTokenizerJson(vocab.tokens, vocab.merges, chosen.rule, tokenToId);
     if (droppedMerges > 0) warnings.push(`${droppedMerges} merges refer to tokens outside the vocabulary and were ignored`);
     core = await factory.fromJSON(copyBuffer(json));
   } else {

@@ -6,7 +6,7 @@
  */
 import { TokenizerError } from '../errors.ts';
 import { StreamingDetokenizer, type DetokenizeOptions } from './detokenizer.ts';
-import { partitionSpecial } from './partition.ts';
+import { SpecialTokenSplitter } from './partition.ts';
 import { TokenPieces } from './pieces.ts';
 import { Attr, type SpecialTokens, type TokenizerKind } from './special-tokens.ts';
 import type { WasmTokenizer } from './web-tokenizers.ts';
@@ -64,6 +64,7 @@ export class Tokenizer {
   private readonly tokens: readonly string[];
   private readonly special: SpecialTokens;
   private readonly pieces: TokenPieces;
+  private readonly splitter: SpecialTokenSplitter;
   private readonly addSpacePrefix: boolean;
   private readonly syntheticUnkId: number | null;
   private core: WasmTokenizer | null;
@@ -89,6 +90,7 @@ export class Tokenizer {
     this.core = parts.core;
     this.syntheticUnkId = parts.syntheticUnkId;
     this.pieces = new TokenPieces(parts.tokens, parts.special.attrs, parts.kind);
+    this.splitter = new SpecialTokenSplitter(parts.special.partitionOrder, parts.tokens, parts.special.attrs);
   }
 
   /** Text → token ids, as llama.cpp's llama_tokenize(text, add_special, parse_special). */
@@ -102,7 +104,7 @@ export class Tokenizer {
       if (ids.bos === undefined) throw new TokenizerError('the vocabulary asks for a BOS token but defines none (tokenizer.ggml.bos_token_id)');
       out.push(ids.bos);
     }
-    const fragments = partitionSpecial(text, this.special.partitionOrder, this.tokens, this.special.attrs, options.parseSpecial ?? false);
+    const fragments = this.splitter.split(text, options.parseSpecial ?? false);
     for (const f of fragments) {
       if (typeof f === 'number') {
         out.push(f);
