@@ -48,8 +48,17 @@ function swiftshaderIcd(): string | undefined {
   return SWIFTSHADER_ICD_PATHS.find((p) => existsSync(p));
 }
 
+/**
+ * Dawn instances stay referenced for the life of the process: when the `GPU` object from
+ * `create()` is garbage-collected, its instance goes away under the devices made from it, and the
+ * next wait on the device (onSubmittedWorkDone, mapAsync) aborts the process
+ * ("std::system_error: Invalid argument").
+ */
+const liveInstances: GPU[] = [];
+
 async function tryAdapter(dawn: WebGpuModule, power: GPUPowerPreference | undefined): Promise<GPUAdapter | null> {
   const gpu = dawn.create([]);
+  liveInstances.push(gpu);
   return gpu.requestAdapter({ powerPreference: power ?? 'high-performance' });
 }
 
