@@ -1,0 +1,79 @@
+/**
+ * Shared plumbing for the ops kernels (norm, rope, attention, elementwise, embedding, sampling):
+ * buffer references, bind-group creation, dispatch grids and WGSL composition with the ops
+ * snippets (workgroup reductions, the step-params struct).
+ */
+import reduceWgsl from '../../shaders/reduce.wgsl?raw';
+import stepWgsl from '../../shaders/step.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import { composeWgsl, deviceFeatures, getPipeline } from '../gpu/pipelines.ts';
+import { DeviceLimitError } from '../errors.ts';
+
+/** A whole buffer or a range of one (offset must respect minStorageBufferOffsetAlignment). */
+export type BufferRef = GPUBuffer | GPUBufferBinding;
+
+/** What `bind()` returns: encodes the kernel's dispatches into a caller's compute pass, creating nothing. */
+export interface KernelCall {
+  encode(pass: GPUComputePassEncoder): void;
+}
+
+export function isGpuBuffer(ref: BufferRef): ref is GPUBuffer {
+  return typeof (ref as GPUBuffer).mapAsync === 'function';
+}
+
+export function bufferOf(ref: BufferRef): GPUBuffer {
+  return isGpuBuffer(ref) ? ref : ref.buffer;
+}
+
+/** Bytes a reference spans (a bound range, or the rest of the buffer after its offset). */
+export function refSize(ref: BufferRef): number {
+  if (isGpuBuffer(ref)) return ref.size;
+  return ref.size ?? ref.buffer.size - (ref.offset ?? 0);
+}
+
+/** A bind group for group 0 of `pipeline` with `refs[i]` at binding i (undefined entries skipped). */
+export function makeBindGroup(ctx: GpuContext, pipeline: GPUComputePipeline, label: string, refs: (BufferRef | undefined)[]): GPUBindGroup {
+  const entries: GPUBindGroupEntry[] = [];
+  refs.forEach((ref, binding) => {
+    if (ref === undefined) return;
+    entries.push({ binding, resource: isGpuBuffer(ref) ? { buffer: ref } : ref });
+  });
+  return ctx.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
+}
+
+/**
+ * Splits `groups` workgroups into a 2-D grid within maxComputeWorkgroupsPerDimension; shaders
+ * recover the linear index as wid.x + wid.y * nwg.x and drop the overshoot.
+ */
+export function grid(ctx: GpuContext, groups: number): [number, number] {
+  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= maxDim) return [Math.max(1, groups), 1];
+  const y = Math.ceil(groups / maxDim);
+  if (y > maxDim) throw new DeviceLimitError(`dispatch of ${groups} workgroups exceeds maxComputeWorkgroupsPerDimension² (${maxDim}²)`);
+  return [Math.ceil(groups / y), y];
+}
+
+export interface VariantOptions {
+  /** Force the subgroup path on or off (default: what the device has). */
+  subgroups?: boolean;
+}
+
+/** Composes an ops shader (with the `reduce` and `step` snippets available) and gets its cached pipeline. */
+export function opsPipeline(
+  ctx: GpuContext,
+  family: string,
+  source: string,
+  defines: Record<string, string | number | boolean>,
+  options: VariantOptions & { entryPoint?: string; constants?: Record<string, number> } = {},
+): GPUComputePipeline {
+  const subgroups = options.subgroups ?? deviceFeatures(ctx).subgroups;
+  if (subgroups && !ctx.hasSubgroups) throw new DeviceLimitError(`${family}: subgroups requested but the device has no 'subgroups' feature`);
+  const code = composeWgsl(source, { subgroups, defines, snippets: { reduce: reduceWgsl, step: stepWgsl } });
+  const key = `${family}:${Object.keys(defines).sort().map((k) => `${k}=${defines[k]}`).join(',')}:${subgroups ? 'sg' : 'wg'}`;
+  return getPipeline(ctx, key, code, options.entryPoint ?? 'main', options.constants);
+}
+
+/** Throws a typed error naming the kernel and field when a shape value is not a positive integer. */
+export function checkDim(kernel: string, field: string, v: number, min = 1): void {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${kernel}: ${field} must be an integer ≥ ${min}, got ${v}`);
+}

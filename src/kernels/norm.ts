@@ -1,0 +1,77 @@
+/**
+ * RMSNorm (with its weight multiply fused), optionally fused with the residual add that precedes
+ * it in a transformer block:  residual += delta; output = rmsnorm(residual) * weight.
+ */
+import normWgsl from '../../shaders/norm.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import { type BufferRef, type KernelCall, type VariantOptions, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
+
+export interface RmsNormConfig extends VariantOptions {
+  /** Values per row (n_embd, or head_dim for per-head norms). */
+  n: number;
+  /** Epsilon from metadata (`*.attention.layer_norm_rms_epsilon`). */
+  eps: number;
+  /** Largest nTokens the step params will hold (the dispatch size). Default 1. */
+  maxTokens?: number;
+  /** Rows per token (e.g. the number of heads for per-head q/k norms). Default 1. */
+  rowsPerToken?: number;
+  /** Multiply by a weight vector of n values (default true). */
+  weight?: boolean;
+  /** Fuse `residual += input` before the norm (default false). */
+  residualAdd?: boolean;
+  /** Threads per row (power of two, default 256, or 64 for short rows). */
+  workgroupSize?: number;
+}
+
+export interface RmsNormBindings {
+  params: BufferRef;
+  /** [rows][n] f32; with residualAdd, the delta added to `residual`. */
+  input: BufferRef;
+  /** [n] f32. Required unless config.weight is false. */
+  weight?: BufferRef;
+  /** [rows][n] f32 (may not alias input). */
+  output: BufferRef;
+  /** [rows][n] f32, updated in place. Required with residualAdd. */
+  residual?: BufferRef;
+}
+
+export interface RmsNormKernel {
+  readonly pipeline: GPUComputePipeline;
+  bind(b: RmsNormBindings): KernelCall;
+}
+
+export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKernel {
+  checkDim('rmsnorm', 'n', cfg.n);
+  const maxTokens = cfg.maxTokens ?? 1;
+  const rowsPerToken = cfg.rowsPerToken ?? 1;
+  checkDim('rmsnorm', 'maxTokens', maxTokens);
+  checkDim('rmsnorm', 'rowsPerToken', rowsPerToken);
+  if (!(cfg.eps >= 0) || !Number.isFinite(cfg.eps)) throw new RangeError(`rmsnorm: eps must be a finite number ≥ 0, got ${cfg.eps}`);
+  const hasWeight = cfg.weight !== false;
+  const add = cfg.residualAdd === true;
+  const wg = cfg.workgroupSize ?? (cfg.n <= 256 ? 64 : 256);
+  if (!Number.isInteger(Math.log2(wg)) || wg < 4) throw new RangeError(`rmsnorm: workgroupSize must be a power of two ≥ 4, got ${wg}`);
+  const pipeline = opsPipeline(
+    ctx,
+    'rmsnorm',
+    normWgsl,
+    { WG: wg, N: cfg.n, ROWS_PER_TOKEN: rowsPerToken, HAS_WEIGHT: hasWeight, ADD: add },
+    { subgroups: cfg.subgroups, constants: { EPS: cfg.eps } },
+  );
+  const [gx, gy] = grid(ctx, maxTokens * rowsPerToken);
+  return {
+    pipeline,
+    bind(b) {
+      if (hasWeight && !b.weight) throw new RangeError('rmsnorm: bindings.weight is required (config.weight is not false)');
+      if (add && !b.residual) throw new RangeError('rmsnorm: bindings.residual is required with residualAdd');
+      const group = makeBindGroup(ctx, pipeline, 'rmsnorm', [b.params, b.input, b.output, hasWeight ? b.weight : undefined, add ? b.residual : undefined]);
+      return {
+        encode(pass) {
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, group);
+          pass.dispatchWorkgroups(gx, gy);
+        },
+      };
+    },
+  };
+}
