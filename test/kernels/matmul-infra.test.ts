@@ -38,7 +38,10 @@ describe('pipelines and buffers on the GPU', () => {
   beforeAll(async () => {
     ctx = await requestNodeGpu({ warn: null });
   });
-  afterAll(() => ctx?.device.destroy());
+  afterAll(async () => {
+    await ctx?.device.queue.onSubmittedWorkDone();
+    ctx?.device.destroy();
+  });
 
   const shader = `
 #include "f16"
