@@ -50,8 +50,15 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
   if (kind === 'spm') {
     addBos = vocab.addBos ?? true;
     addSpacePrefix = vocab.addSpacePrefix ?? true;
-    const spm = buildSentencePieceModel(vocab, special.ids.unk, addSpacePrefix);
-    if (spm.syntheticUnk) syntheticUnkId = spm.unkId;
+    // the unknown token: as declared, else the vocab's UNKNOWN-type token, else none (llama.cpp's
+    // default of id 0 would silently turn unspellable text into whatever token 0 is, often BOS)
+    const spm = buildSentencePieceModel(vocab, vocab.ids.unk, addSpacePrefix);
+    if (spm.syntheticUnk) {
+      syntheticUnkId = spm.unkId;
+      delete special.ids.unk;
+    } else {
+      special.ids.unk = spm.unkId;
+    }
     core = await factory.fromSentencePiece(copyBuffer(spm.proto));
   } else if (kind === 'bpe') {
     const chosen = chooseRule(vocab, tokenToId, warnings);
