@@ -82,7 +82,7 @@ export interface LoadWeightsOptions<B> {
   gguf?: GGUFFile;
   /** Which tensors to load (default: all). */
   filter?: (tensor: GGUFTensorInfo) => boolean;
-  /** Bytes per read from the source (default 8 MiB; rounded down to whole blocks for repacks). */
+  /** Bytes per read from the source (default 4 MiB, at most a store chunk; rounded down to whole blocks for repacks). */
   pieceBytes?: number;
   /** Call sink.flush() after this many bytes written (default 64 MiB). */
   flushBytes?: number;
@@ -91,7 +91,7 @@ export interface LoadWeightsOptions<B> {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_PIECE_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_PIECE_BYTES = 4 * 1024 * 1024;
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
