@@ -4,3 +4,13 @@ export { Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer.t
 export { StreamingDetokenizer, type DetokenizeOptions } from './detokenizer.ts';
 export { readVocab, TokenType, type MetadataSource, type GGUFVocab } from './vocab.ts';
 export { supportedPreTokenizers } from './pre-tokenizers.ts';
+export {
+  ChatTemplate,
+  chatFormatterFor,
+  CHATML_TEMPLATE,
+  PLAIN_TEMPLATE,
+  type ChatMessage,
+  type ChatTemplateOptions,
+  type ChatFormatter,
+  type ChatPrompt,
+} from './chat-template.ts';
