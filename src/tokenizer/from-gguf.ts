@@ -59,7 +59,7 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
     } else {
       special.ids.unk = spm.unkId;
     }
-    core = await factory.fromSentencePiece(copyBuffer(spm.proto));
+    core = await wasmBuild('SentencePiece model', () => factory.fromSentencePiece(copyBuffer(spm.proto)));
   } else if (kind === 'bpe') {
     const chosen = chooseRule(vocab, tokenToId, warnings);
     pre = chosen.name;
@@ -67,11 +67,12 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
     if (!vocab.merges) throw new ModelFormatError('tokenizer.ggml.merges is missing: a gpt2 (BPE) vocabulary needs its merges');
     const { json, droppedMerges } = buildBpeTokenizerJson(vocab.tokens, vocab.merges, chosen.rule, tokenToId);
     if (droppedMerges > 0) warnings.push(`${droppedMerges} merges refer to tokens outside the vocabulary and were ignored`);
-    core = await factory.fromJSON(copyBuffer(json));
+    core = await wasmBuild('BPE tokenizer.json', () => factory.fromJSON(copyBuffer(json)));
   } else {
     addBos = true;
     const lowercase = readLowercase(meta);
-    core = await factory.fromJSON(copyBuffer(buildWordPieceTokenizerJson(vocab.tokens, special.ids.unk, lowercase)));
+    const json = buildWordPieceTokenizerJson(vocab.tokens, special.ids.unk, lowercase);
+    core = await wasmBuild('WordPiece tokenizer.json', () => factory.fromJSON(copyBuffer(json)));
   }
 
   return new Tokenizer({
@@ -116,6 +117,15 @@ export function isLlama3Vocab(vocab: GGUFVocab, tokenToId: Map<string, number>):
 function readLowercase(meta: MetadataSource): boolean {
   const v = meta.get('tokenizer.ggml.normalizer.lowercase');
   return typeof v === 'boolean' ? v : true;
+}
+
+/** The wasm side aborts (rather than returning an error) on input it rejects; keep that typed. */
+async function wasmBuild(what: string, make: () => Promise<WasmTokenizer>): Promise<WasmTokenizer> {
+  try {
+    return await make();
+  } catch (err) {
+    throw new TokenizerError(`the wasm tokenizer rejected the ${what} built from this vocabulary: ${String(err)}`, { cause: err });
+  }
 }
 
 /** A standalone ArrayBuffer holding exactly these bytes (the wasm factories take ArrayBuffers). */

@@ -110,7 +110,13 @@ export class Tokenizer {
         out.push(f);
         continue;
       }
-      const encoded = core.encode(f);
+      let encoded: Int32Array;
+      try {
+        encoded = core.encode(f);
+      } catch (err) {
+        // a wasm abort (Rust panic) leaves the module unusable; say so instead of a bare RuntimeError
+        throw new TokenizerError(`the wasm tokenizer failed on ${JSON.stringify(f.slice(0, 40))}: ${String(err)}`, { cause: err });
+      }
       for (let i = 0; i < encoded.length; i++) {
         const id = encoded[i]!;
         if (id === this.syntheticUnkId || id < 0 || id >= this.vocabSize) {
