@@ -38,21 +38,36 @@ function serve(root: string): Promise<number> {
 }
 
 describe('tokenizer in a browser bundle', () => {
-  test('Vite bundles @mlc-ai/web-tokenizers without node: modules and it tokenizes in Chromium', async () => {
+  test('Vite bundles @mlc-ai/web-tokenizers without node: modules; it tokenizes in Chromium, on the page and in a module Worker', async () => {
     const src = join(repoRoot, 'src');
     writeFileSync(join(dir, 'index.html'), '<!doctype html><pre id="out">loading</pre><script type="module" src="./main.ts"></script>');
-    writeFileSync(
-      join(dir, 'main.ts'),
-      `import { tokenizerFromGGUF, chatFormatterFor } from '${src}/tokenizer/index.ts';
+    // The same work on the page and in a module Worker (where the engine runs it).
+    const work = `import { tokenizerFromGGUF, chatFormatterFor } from '${src}/tokenizer/index.ts';
 import { readGGUF } from '${src}/gguf/reader.ts';
 import { BufferByteSource } from '${src}/io/byte-source.ts';
-const out = document.getElementById('out')!;
-try {
-  const bytes = new Uint8Array(await (await fetch('./stories260K.gguf')).arrayBuffer());
-  const tok = await tokenizerFromGGUF(await readGGUF(new BufferByteSource(bytes, 'stories260K.gguf')));
-  const ids = tok.encode('Once upon a time 🚀');
-  out.textContent = JSON.stringify({ ids, text: tok.decode(ids), chat: chatFormatterFor(tok).format([{ role: 'user', content: 'Hi' }]).text });
-} catch (e) { out.textContent = 'ERROR ' + String((e as Error).stack ?? e); }
+export async function run(): Promise<string> {
+  try {
+    const bytes = new Uint8Array(await (await fetch(new URL('/stories260K.gguf', location.href))).arrayBuffer());
+    const tok = await tokenizerFromGGUF(await readGGUF(new BufferByteSource(bytes, 'stories260K.gguf')));
+    const ids = tok.encode('Once upon a time 🚀');
+    return JSON.stringify({ ids, text: tok.decode(ids), chat: chatFormatterFor(tok).format([{ role: 'user', content: 'Hi' }]).text });
+  } catch (e) {
+    return 'ERROR ' + String((e as Error).stack ?? e);
+  }
+}
+`;
+    writeFileSync(join(dir, 'work.ts'), work);
+    writeFileSync(join(dir, 'worker.ts'), `import { run } from './work.ts';\nrun().then((r) => postMessage(r));\n`);
+    writeFileSync(
+      join(dir, 'main.ts'),
+      `import { run } from './work.ts';
+const inWorker = new Promise<string>((resolve) => {
+  const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  w.onmessage = (e) => resolve(String(e.data));
+  w.onerror = (e) => resolve('ERROR worker: ' + e.message);
+});
+const [page, worker] = await Promise.all([run(), inWorker]);
+document.getElementById('out')!.textContent = JSON.stringify({ page, worker });
 `,
     );
     const outDir = join(dir, 'dist');
@@ -61,6 +76,7 @@ try {
       configFile: false,
       logLevel: 'error',
       build: { outDir, target: 'es2022', emptyOutDir: true, chunkSizeWarningLimit: 8000 },
+      worker: { format: 'es' },
     });
     copyFileSync(localModel('stories260K.gguf'), join(outDir, 'stories260K.gguf'));
     const chunks = readdirSync(join(outDir, 'assets')).filter((f) => f.endsWith('.js'));
@@ -78,18 +94,20 @@ try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${port}/index.html`);
       await page.waitForFunction(() => document.getElementById('out')?.textContent !== 'loading', null, { timeout: 60_000 });
-      const text = (await page.textContent('#out'))!;
-      if (text.startsWith('ERROR')) throw new Error(`in the browser: ${text}`);
-      const result = JSON.parse(text) as { ids: number[]; text: string; chat: string };
-      // the same ids as in Node
+      const both = JSON.parse((await page.textContent('#out'))!) as { page: string; worker: string };
       const nodeTok = await tokenizerFromFile(localModel('stories260K.gguf'));
-      expect(result.ids).toEqual(nodeTok.encode('Once upon a time 🚀'));
+      const nodeIds = nodeTok.encode('Once upon a time 🚀');
       nodeTok.dispose();
-      expect(result).toEqual({
-        ids: [1, 403, 407, 261, 378, 410, 243, 162, 157, 131], // the emoji as 4 byte-fallback tokens
-        text: 'Once upon a time 🚀',
-        chat: 'User: Hi\nAssistant:',
-      });
+      for (const [where, text] of Object.entries(both)) {
+        if (text.startsWith('ERROR')) throw new Error(`in the browser (${where}): ${text}`);
+        const result = JSON.parse(text) as { ids: number[]; text: string; chat: string };
+        expect(result.ids).toEqual(nodeIds); // the same ids as in Node
+        expect(result).toEqual({
+          ids: [1, 403, 407, 261, 378, 410, 243, 162, 157, 131], // the emoji as 4 byte-fallback tokens
+          text: 'Once upon a time 🚀',
+          chat: 'User: Hi\nAssistant:',
+        });
+      }
     } finally {
       await browser.close();
     }
