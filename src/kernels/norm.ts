@@ -19,7 +19,7 @@ export interface RmsNormConfig extends VariantOptions {
   weight?: boolean;
   /** Fuse `residual += input` before the norm (default false). */
   residualAdd?: boolean;
-  /** Threads per row (power of two, default 256, or 64 for short rows). */
+  /** Threads per row (power of two; default 64 for short rows or software devices, else 256). */
   workgroupSize?: number;
 }
 
@@ -49,7 +49,7 @@ export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKerne
   if (!(cfg.eps >= 0) || !Number.isFinite(cfg.eps)) throw new RangeError(`rmsnorm: eps must be a finite number ≥ 0, got ${cfg.eps}`);
   const hasWeight = cfg.weight !== false;
   const add = cfg.residualAdd === true;
-  const wg = cfg.workgroupSize ?? (cfg.n <= 256 ? 64 : 256);
+  const wg = cfg.workgroupSize ?? (cfg.n <= 1024 || ctx.isSoftware ? 64 : 256);
   if (!Number.isInteger(Math.log2(wg)) || wg < 4) throw new RangeError(`rmsnorm: workgroupSize must be a power of two ≥ 4, got ${wg}`);
   const pipeline = opsPipeline(
     ctx,

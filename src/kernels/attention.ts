@@ -1,0 +1,190 @@
+/**
+ * Causal self-attention with GQA over an f32 KV cache.
+ *
+ * KV cache layout (one K and one V buffer per layer): f32 [nKvHeads][maxCtx][headDim]; the row of
+ * position p of kv head h starts at element (h * maxCtx + p) * headDim. Query head qh reads kv
+ * head floor(qh / (nHeads / nKvHeads)), as ggml broadcasts.
+ *
+ * - createKvWrite: this step's K/V rows → cache rows pos0 … pos0+nTokens-1 (createRope can fuse
+ *   this with K's rotation instead).
+ * - createDecodeAttention: one query token, split-K over the cache ("flash decoding") + combine.
+ * - createPrefillAttention: nTokens query tokens, causal, tiled over keys with an online softmax.
+ * Both read kvLen / pos0 from the step params, so bind groups are reused at every position.
+ */
+import kvWriteWgsl from '../../shaders/kv_write.wgsl?raw';
+import decodeWgsl from '../../shaders/attention_decode.wgsl?raw';
+import prefillWgsl from '../../shaders/attention_prefill.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import { createStorageBuffer } from '../gpu/buffers.ts';
+import { type BufferRef, type KernelCall, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
+
+export interface AttentionShape {
+  headDim: number;
+  nHeads: number;
+  nKvHeads: number;
+  /** Positions the cache holds. */
+  maxCtx: number;
+}
+
+/** Bytes of one layer's K (or V) cache buffer. */
+export function kvCacheLayerBytes(s: Pick<AttentionShape, 'headDim' | 'nKvHeads' | 'maxCtx'>): number {
+  return s.nKvHeads * s.maxCtx * s.headDim * 4;
+}
+
+function checkShape(kernel: string, s: AttentionShape): number {
+  checkDim(kernel, 'headDim', s.headDim, 4);
+  checkDim(kernel, 'nHeads', s.nHeads);
+  checkDim(kernel, 'nKvHeads', s.nKvHeads);
+  checkDim(kernel, 'maxCtx', s.maxCtx);
+  if (s.headDim % 4) throw new RangeError(`${kernel}: headDim must be a multiple of 4, got ${s.headDim}`);
+  if (s.nHeads % s.nKvHeads) throw new RangeError(`${kernel}: nHeads (${s.nHeads}) must be a multiple of nKvHeads (${s.nKvHeads})`);
+  return s.nHeads / s.nKvHeads;
+}
+
+function scaleOf(kernel: string, s: AttentionShape, scale: number | undefined): number {
+  const v = scale ?? 1 / Math.sqrt(s.headDim);
+  if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`${kernel}: scale must be a positive number, got ${v}`);
+  return v;
+}
+
+export interface KvWriteConfig {
+  headDim: number;
+  nKvHeads: number;
+  maxCtx: number;
+  /** Largest nTokens the step params will hold. Default 1. */
+  maxTokens?: number;
+}
+
+export interface KvWriteBindings {
+  params: BufferRef;
+  /** [nTokens][nKvHeads][headDim] */
+  k: BufferRef;
+  v: BufferRef;
+  kCache: BufferRef;
+  vCache: BufferRef;
+}
+
+export function createKvWrite(ctx: GpuContext, cfg: KvWriteConfig): { readonly pipeline: GPUComputePipeline; bind(b: KvWriteBindings): KernelCall } {
+  checkDim('kv-write', 'headDim', cfg.headDim);
+  checkDim('kv-write', 'nKvHeads', cfg.nKvHeads);
+  checkDim('kv-write', 'maxCtx', cfg.maxCtx);
+  const maxTokens = cfg.maxTokens ?? 1;
+  checkDim('kv-write', 'maxTokens', maxTokens);
+  const pipeline = opsPipeline(ctx, 'kv-write', kvWriteWgsl, { HD: cfg.headDim, NK: cfg.nKvHeads, MAXCTX: cfg.maxCtx }, { subgroups: false });
+  const [gx, gy] = grid(ctx, Math.ceil((maxTokens * cfg.nKvHeads * cfg.headDim) / 64));
+  return {
+    pipeline,
+    bind(b) {
+      const group = makeBindGroup(ctx, pipeline, 'kv-write', [b.params, b.k, b.v, b.kCache, b.vCache]);
+      return {
+        encode(pass) {
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, group);
+          pass.dispatchWorkgroups(gx, gy);
+        },
+      };
+    },
+  };
+}
+
+export interface DecodeAttentionConfig extends AttentionShape {
+  /** Softmax scale (default 1/sqrt(headDim)). */
+  scale?: number;
+  /** Most chunks per kv head (default 16). */
+  maxSplits?: number;
+  /** Fewest positions per chunk before another split is used (default 64). */
+  minChunk?: number;
+}
+
+export interface AttentionBindings {
+  params: BufferRef;
+  /** Decode: [nHeads][headDim]. Prefill: [nTokens][nHeads][headDim]. */
+  q: BufferRef;
+  kCache: BufferRef;
+  vCache: BufferRef;
+  /** Same shape as q. */
+  output: BufferRef;
+}
+
+export interface DecodeAttentionKernel {
+  readonly pipelines: readonly GPUComputePipeline[];
+  /** Scratch for the per-chunk partials, shared by every bind() of this kernel (dispatches run in order). */
+  readonly partials: GPUBuffer;
+  bind(b: AttentionBindings): KernelCall;
+}
+
+export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfig): DecodeAttentionKernel {
+  const name = 'decode-attention';
+  const g = checkShape(name, cfg);
+  const nSplit = cfg.maxSplits ?? 16;
+  const minChunk = cfg.minChunk ?? 64;
+  checkDim(name, 'maxSplits', nSplit);
+  checkDim(name, 'minChunk', minChunk);
+  const scale = scaleOf(name, cfg, cfg.scale);
+  const defines = { HD: cfg.headDim, G: g, NSPLIT: nSplit, MIN_CHUNK: minChunk, MAXCTX: cfg.maxCtx };
+  const partial = opsPipeline(ctx, name, decodeWgsl, { ...defines, COMBINE: false }, { subgroups: false, constants: { SCALE: scale } });
+  const combine = opsPipeline(ctx, `${name}-combine`, decodeWgsl, { ...defines, COMBINE: true }, { subgroups: false });
+  const partials = createStorageBuffer(ctx, cfg.nHeads * nSplit * (cfg.headDim + 2) * 4, { label: 'decode-attention:partials' });
+  return {
+    pipelines: [partial, combine],
+    partials,
+    bind(b) {
+      const g1 = makeBindGroup(ctx, partial, name, [b.params, b.q, b.kCache, b.vCache, partials]);
+      const g2 = makeBindGroup(ctx, combine, `${name}-combine`, [b.params, partials, b.output]);
+      return {
+        encode(pass) {
+          pass.setPipeline(partial);
+          pass.setBindGroup(0, g1);
+          pass.dispatchWorkgroups(nSplit, cfg.nKvHeads);
+          pass.setPipeline(combine);
+          pass.setBindGroup(0, g2);
+          pass.dispatchWorkgroups(cfg.nHeads);
+        },
+      };
+    },
+  };
+}
+
+export interface PrefillAttentionConfig extends AttentionShape {
+  /** Largest nTokens the step params will hold. */
+  maxTokens: number;
+  scale?: number;
+}
+
+/** Threads per row and rows per workgroup for a head dimension (see attention_prefill.wgsl). */
+export function prefillTiling(headDim: number): { tpr: number; rows: number } {
+  const hd4 = headDim / 4;
+  const dpt4 = hd4 % 4 === 0 ? 4 : hd4 % 2 === 0 ? 2 : 1;
+  const tpr = hd4 / dpt4;
+  return { tpr, rows: Math.max(1, Math.floor(64 / tpr)) };
+}
+
+export function createPrefillAttention(ctx: GpuContext, cfg: PrefillAttentionConfig): { readonly pipeline: GPUComputePipeline; bind(b: AttentionBindings): KernelCall } {
+  const name = 'prefill-attention';
+  const g = checkShape(name, cfg);
+  checkDim(name, 'maxTokens', cfg.maxTokens);
+  const scale = scaleOf(name, cfg, cfg.scale);
+  const { tpr, rows } = prefillTiling(cfg.headDim);
+  if (tpr * rows > ctx.limits.maxComputeInvocationsPerWorkgroup) throw new RangeError(`${name}: headDim ${cfg.headDim} needs too many threads per row`);
+  const pipeline = opsPipeline(
+    ctx,
+    name,
+    prefillWgsl,
+    { HD: cfg.headDim, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, TPR: tpr, R: rows },
+    { subgroups: false, constants: { SCALE: scale } },
+  );
+  const groupsX = Math.ceil((cfg.maxTokens * g) / rows);
+  return {
+    pipeline,
+    bind(b) {
+      const group = makeBindGroup(ctx, pipeline, name, [b.params, b.q, b.kCache, b.vCache, b.output]);
+      return {
+        encode(pass) {
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, group);
+          pass.dispatchWorkgroups(groupsX, cfg.nKvHeads);
+        },
+      };
+    },
+  };
+}

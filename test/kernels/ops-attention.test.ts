@@ -1,0 +1,155 @@
+// KV-cache write, split-K decode attention and causal prefill attention against an f64 reference.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestNodeGpu } from '../../src/gpu/device-node.ts';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
+import { createDecodeAttention, createKvWrite, createPrefillAttention, kvCacheLayerBytes } from '../../src/kernels/attention.ts';
+import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
+import { build, expectClose, randn, run } from './ops-helpers.ts';
+
+interface Shape {
+  hd: number;
+  nh: number;
+  nkv: number;
+  maxCtx: number;
+}
+
+/** Cache [nkv][maxCtx][hd]: random rows below `valid`, NaN above (must never be read). */
+function makeCache(s: Shape, valid: number, seed: number): Float32Array {
+  const c = randn(s.nkv * s.maxCtx * s.hd, seed, 1.5);
+  for (let h = 0; h < s.nkv; h++) c.fill(Number.NaN, (h * s.maxCtx + valid) * s.hd, (h + 1) * s.maxCtx * s.hd);
+  return c;
+}
+
+/** out[t][qh] = softmax(q·K[0..pos0+t] * scale) · V, kv head qh / (nh/nkv). */
+function attnRef(s: Shape, q: Float32Array, kc: Float32Array, vc: Float32Array, pos0: number, tokens: number, scale = 1 / Math.sqrt(s.hd)): Float32Array {
+  const g = s.nh / s.nkv;
+  const out = new Float32Array(tokens * s.nh * s.hd);
+  for (let t = 0; t < tokens; t++) {
+    for (let qh = 0; qh < s.nh; qh++) {
+      const kvh = Math.floor(qh / g);
+      const n = pos0 + t + 1;
+      const sc = new Float64Array(n);
+      let mx = -Infinity;
+      for (let p = 0; p < n; p++) {
+        let d = 0;
+        for (let i = 0; i < s.hd; i++) d += q[(t * s.nh + qh) * s.hd + i]! * kc[(kvh * s.maxCtx + p) * s.hd + i]!;
+        sc[p] = d * scale;
+        mx = Math.max(mx, sc[p]!);
+      }
+      let sum = 0;
+      for (let p = 0; p < n; p++) sum += (sc[p] = Math.exp(sc[p]! - mx));
+      for (let i = 0; i < s.hd; i++) {
+        let o = 0;
+        for (let p = 0; p < n; p++) o += sc[p]! * vc[(kvh * s.maxCtx + p) * s.hd + i]!;
+        out[(t * s.nh + qh) * s.hd + i] = o / sum;
+      }
+    }
+  }
+  return out;
+}
+
+describe('attention', () => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await requestNodeGpu({ warn: null });
+  });
+  afterAll(() => ctx?.device.destroy());
+
+  it('kv write puts rows at [head][pos0+t] and leaves the rest alone', async () => {
+    const s = { hd: 8, nkv: 3, maxCtx: 10 };
+    const tokens = 2;
+    const k = randn(tokens * s.nkv * s.hd, 1);
+    const v = randn(tokens * s.nkv * s.hd, 2);
+    const init = randn(kvCacheLayerBytes({ headDim: s.hd, nKvHeads: s.nkv, maxCtx: s.maxCtx }) / 4, 3, 50);
+    const params = createStepParams(ctx, { pos0: 7, nTokens: tokens });
+    const kCache = createStorageBuffer(ctx, init);
+    const vCache = createStorageBuffer(ctx, init);
+    const kern = await build(ctx, () => createKvWrite(ctx, { headDim: s.hd, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens: 4 }));
+    await run(ctx, kern.bind({ params, k: createStorageBuffer(ctx, k), v: createStorageBuffer(ctx, v), kCache, vCache }));
+    const wantK = Float32Array.from(init);
+    const wantV = Float32Array.from(init);
+    for (let t = 0; t < tokens; t++) {
+      for (let h = 0; h < s.nkv; h++) {
+        wantK.set(k.subarray((t * s.nkv + h) * s.hd, (t * s.nkv + h + 1) * s.hd), (h * s.maxCtx + 7 + t) * s.hd);
+        wantV.set(v.subarray((t * s.nkv + h) * s.hd, (t * s.nkv + h + 1) * s.hd), (h * s.maxCtx + 7 + t) * s.hd);
+      }
+    }
+    expect(await readF32(ctx, kCache)).toEqual(wantK);
+    expect(await readF32(ctx, vCache)).toEqual(wantV);
+  });
+
+  const decodeCases: [Shape, number[], { maxSplits?: number; minChunk?: number }][] = [
+    [{ hd: 16, nh: 2, nkv: 2, maxCtx: 300 }, [1, 5, 64, 65, 300], {}],
+    [{ hd: 32, nh: 8, nkv: 4, maxCtx: 260 }, [3, 130, 259], { minChunk: 16 }],
+    [{ hd: 64, nh: 8, nkv: 2, maxCtx: 520 }, [1, 77, 520], { maxSplits: 3, minChunk: 8 }], // chunks capped: several tiles each
+    [{ hd: 128, nh: 4, nkv: 1, maxCtx: 40 }, [40], { minChunk: 4 }],
+  ];
+  for (const [s, lens, opts] of decodeCases) {
+    it(`decode hd=${s.hd} heads=${s.nh}/${s.nkv} kvLen=${lens.join(',')} ${JSON.stringify(opts)}`, async () => {
+      const maxLen = Math.max(...lens);
+      const kc = makeCache(s, maxLen, s.hd);
+      const vc = makeCache(s, maxLen, s.hd + 1);
+      const q = randn(s.nh * s.hd, 5, 3);
+      const params = createStepParams(ctx);
+      const output = createStorageBuffer(ctx, s.nh * s.hd * 4);
+      const kern = await build(ctx, () => createDecodeAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, ...opts }));
+      // One bind for every position: only the step params change.
+      const call = kern.bind({ params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc), output });
+      for (const kvLen of lens) {
+        writeStepParams(ctx, params, { pos0: kvLen - 1, nTokens: 1 });
+        await run(ctx, call);
+        expectClose(await readF32(ctx, output), attnRef(s, q, kc, vc, kvLen - 1, 1), 2e-5, 2e-4, `kvLen=${kvLen}`);
+      }
+    });
+  }
+
+  const prefillCases: [Shape, number, number, number][] = [
+    // shape, pos0, tokens, maxTokens
+    [{ hd: 16, nh: 2, nkv: 2, maxCtx: 64 }, 0, 1, 1],
+    [{ hd: 16, nh: 4, nkv: 2, maxCtx: 100 }, 0, 37, 40],
+    [{ hd: 32, nh: 8, nkv: 2, maxCtx: 100 }, 21, 19, 19],
+    [{ hd: 64, nh: 4, nkv: 1, maxCtx: 90 }, 50, 33, 40],
+    [{ hd: 128, nh: 14, nkv: 2, maxCtx: 40 }, 3, 9, 9], // GQA 7: rows per workgroup not a multiple of G
+    [{ hd: 80, nh: 2, nkv: 2, maxCtx: 40 }, 0, 12, 12], // 5 threads per row
+  ];
+  for (const [s, pos0, tokens, maxTokens] of prefillCases) {
+    it(`prefill hd=${s.hd} heads=${s.nh}/${s.nkv} pos0=${pos0} tokens=${tokens}/${maxTokens}`, async () => {
+      const kvLen = pos0 + tokens;
+      const kc = makeCache(s, kvLen, 11);
+      const vc = makeCache(s, kvLen, 12);
+      const q = randn(maxTokens * s.nh * s.hd, 13, 3);
+      const params = createStepParams(ctx, { pos0, nTokens: tokens });
+      const output = createStorageBuffer(ctx, new Float32Array(maxTokens * s.nh * s.hd).fill(-5));
+      const kern = await build(ctx, () => createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens }));
+      await run(ctx, kern.bind({ params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc), output }));
+      const got = await readF32(ctx, output);
+      const used = tokens * s.nh * s.hd;
+      expectClose(got.subarray(0, used), attnRef(s, q, kc, vc, pos0, tokens), 2e-5, 2e-4, 'prefill');
+      expect([...got.subarray(used)].every((v) => v === -5)).toBe(true);
+    });
+  }
+
+  it('custom scale, and prefill of one token equals decode', async () => {
+    const s = { hd: 32, nh: 4, nkv: 2, maxCtx: 80 };
+    const kc = makeCache(s, 70, 21);
+    const vc = makeCache(s, 70, 22);
+    const q = randn(s.nh * s.hd, 23, 2);
+    const params = createStepParams(ctx, { pos0: 69, nTokens: 1 });
+    const bufs = { params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc) };
+    const a = createStorageBuffer(ctx, s.nh * s.hd * 4);
+    const b = createStorageBuffer(ctx, s.nh * s.hd * 4);
+    const shape = { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, scale: 0.3 };
+    const dec = await build(ctx, () => createDecodeAttention(ctx, { ...shape, minChunk: 16 }));
+    const pre = await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: 1 }));
+    await run(ctx, dec.bind({ ...bufs, output: a }), pre.bind({ ...bufs, output: b }));
+    const want = attnRef(s, q, kc, vc, 69, 1, 0.3);
+    expectClose(await readF32(ctx, a), want, 2e-5, 2e-4, 'decode');
+    expectClose(await readF32(ctx, b), want, 2e-5, 2e-4, 'prefill');
+  });
+
+  it('rejects head counts that do not group', () => {
+    expect(() => createDecodeAttention(ctx, { headDim: 16, nHeads: 6, nKvHeads: 4, maxCtx: 8 })).toThrow(/multiple of nKvHeads/);
+    expect(() => createPrefillAttention(ctx, { headDim: 18, nHeads: 2, nKvHeads: 2, maxCtx: 8, maxTokens: 1 })).toThrow(/headDim/);
+  });
+});
