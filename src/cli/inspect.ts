@@ -6,7 +6,7 @@ import { GGUFArray, GGUFValueType, valueTypeName, type GGUFValue } from '../gguf
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
 
-const HELP = `Usage: lowbit inspect <file.gguf> [--json] [--tensors]
+const HELP = `Usage: lowbit inspect <file.gguf> [--json] [--tensors] [--store DIR]
 
 Print a GGUF model's architecture, hyper-parameters, tokenizer, chat template presence and a
 summary of its tensors. Reads only the file's header.
@@ -14,6 +14,8 @@ summary of its tensors. Reads only the file's header.
 Options:
   --json      one JSON object: full metadata (long arrays summarised) and the full tensor table
   --tensors   also list every tensor (name, type, dims, offset, bytes) in the text output
+  --store DIR where to look up <file.gguf> as a stored model name when no such file exists
+              (default: see lowbit pull --help)
   -h, --help  show this help
 
 Exit status: 0 ok, 2 when the file is missing or malformed (one "error: …" line on stderr).
@@ -47,7 +49,7 @@ export async function run(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, tensors: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { json: { type: 'boolean' }, tensors: { type: 'boolean' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (see lowbit inspect --help)`);
@@ -59,7 +61,7 @@ export async function run(args: string[]): Promise<number> {
   if (parsed.positionals.length !== 1) {
     throw new UsageError(`inspect takes exactly one model file (got ${parsed.positionals.length}; see lowbit inspect --help)`);
   }
-  const model = await resolveModelSource(parsed.positionals[0]!);
+  const model = await resolveModelSource(parsed.positionals[0]!, parsed.values.store);
   try {
     const file = await readGGUF(model.source);
     const report = inspectReport(file, model.label);

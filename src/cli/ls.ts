@@ -1,0 +1,53 @@
+/** `lowbit ls`: models in the file-system store, with sizes and state. */
+import { parseArgs } from 'node:util';
+import { formatBytes } from '../storage/quota.ts';
+import { listModels, type StoredModelInfo } from '../storage/store.ts';
+import { UsageError } from './errors.ts';
+import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
+
+const HELP = `Usage: lowbit ls [--json] [--store DIR]
+
+List the models in the store: name, size, state (ready, partial with percentage, or unverified)
+and where each came from.
+
+Options:
+  --json       one JSON array (name, size, storedBytes, present, complete, verified, origin, ...)
+${STORE_HELP}
+  -h, --help   show this help
+`;
+
+function state(m: StoredModelInfo): string {
+  if (m.present) return 'ready';
+  if (m.complete) return 'unverified';
+  return `partial ${m.size > 0 ? ((100 * m.storedBytes) / m.size).toFixed(1) : '0.0'}%`;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...STORE_OPTION, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see lowbit ls --help)`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const store = openStore(parsed.values.store);
+  const models = await listModels(store);
+  if (parsed.values.json) {
+    process.stdout.write(`${JSON.stringify(models, null, 2)}\n`);
+    return 0;
+  }
+  if (models.length === 0) {
+    process.stdout.write(`no models in ${store.location}\n`);
+    return 0;
+  }
+  const rows = models.map((m) => [m.name, formatBytes(m.size), state(m), m.origin.kind === 'url' ? m.origin.url : m.origin.fileName]);
+  const header = ['NAME', 'SIZE', 'STATE', 'SOURCE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  const total = models.reduce((s, m) => s + m.storedBytes, 0);
+  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n${models.length} model(s), ${formatBytes(total)} stored in ${store.location}\n`);
+  return 0;
+}

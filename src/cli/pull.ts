@@ -1,0 +1,120 @@
+/** `lowbit pull <url|file>`: download (or import) a model into the file-system store, resumably. */
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { downloadModel } from '../storage/download.ts';
+import { importPath } from '../storage/import-node.ts';
+import { formatBytes } from '../storage/quota.ts';
+import { checkModelName, completeBytes, DEFAULT_CHUNK_SIZE, defaultModelName, type ModelManifest } from '../storage/store.ts';
+import { UsageError } from './errors.ts';
+import { ProgressPrinter } from './progress-line.ts';
+import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
+
+const HELP = `Usage: lowbit pull <url|file> [--name NAME] [--sha256 HEX] [--store DIR]
+
+Download a GGUF model over HTTP(S) (Range requests, 3 chunks in flight) or import a local file
+into the model store. Interrupted pulls (Ctrl-C, a lost connection, a crash) continue from the
+last complete chunk when the same command is run again; a file that changed on the server
+restarts cleanly. The model is usable (lowbit run/inspect NAME) once complete and verified.
+
+Options:
+  --name NAME        name in the store (default: the file name)
+  --sha256 HEX       expected sha256 of the whole file; checked before the model counts as present
+  --verify           re-check a model that is already present (chunk checksums, sha256 if known)
+  --chunk-mib N      chunk size for a new download in MiB (default ${DEFAULT_CHUNK_SIZE / 1024 / 1024}; a multiple of 1/256)
+  --concurrency N    chunks in flight (default 3)
+${STORE_HELP}
+  -q, --quiet        no progress output
+  -h, --help         show this help
+
+Exit status: 0 when the model is complete and verified; 2 on a download, integrity or storage
+error (one "error: ..." line); 130 when interrupted (the partial model is kept).
+`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        ...STORE_OPTION,
+        name: { type: 'string' },
+        sha256: { type: 'string' },
+        verify: { type: 'boolean' },
+        'chunk-mib': { type: 'string' },
+        concurrency: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see lowbit pull --help)`);
+  }
+  const o = parsed.values;
+  if (o.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError(`pull takes one URL or file (got ${parsed.positionals.length}; see lowbit pull --help)`);
+  const target = parsed.positionals[0]!;
+  const chunkSize = o['chunk-mib'] === undefined ? undefined : Math.round(Number(o['chunk-mib']) * 1024 * 1024);
+  if (chunkSize !== undefined && !(chunkSize >= 4096 && chunkSize % 4096 === 0)) {
+    throw new UsageError(`--chunk-mib ${o['chunk-mib']}: must be a positive multiple of 1/256 (4 KiB)`);
+  }
+  const concurrency = o.concurrency === undefined ? undefined : Number(o.concurrency);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16)) {
+    throw new UsageError(`--concurrency ${o.concurrency}: must be an integer from 1 to 16`);
+  }
+  const isUrl = /^https?:\/\//i.test(target);
+  const fileInfo = isUrl ? undefined : await stat(target).catch(() => undefined);
+  if (!isUrl && !fileInfo?.isFile()) throw new UsageError(`${target} is neither an http(s) URL nor an existing file`);
+
+  const store = openStore(o.store);
+  try {
+    if (o.name !== undefined) checkModelName(o.name);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  // Same default as the downloader/importer: the URL's or file's name.
+  const name = o.name ?? defaultModelName(target);
+  const printer = new ProgressPrinter();
+  const onProgress = o.quiet ? undefined : (r: Parameters<ProgressPrinter['update']>[0]) => printer.update(r);
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let manifest: ModelManifest;
+  try {
+    if (o.verify) {
+      const existing = await store.getManifest(name);
+      if (existing?.verified) {
+        existing.verified = false;
+        await store.putManifest(existing);
+      }
+    }
+    const common = { name, sha256: o.sha256, chunkSize, signal: controller.signal, onProgress };
+    manifest = isUrl
+      ? await downloadModel({ ...common, store, url: target, concurrency })
+      : await importPath(store, target, common);
+  } catch (e) {
+    printer.done();
+    if (interrupted) {
+      const m = await store.getManifest(name).catch(() => undefined);
+      const kept = m ? ` (${formatBytes(completeBytes(m))} of ${formatBytes(m.size)} kept)` : '';
+      process.stderr.write(`interrupted${kept}; run the same command again to resume\n`);
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  printer.done();
+  const sha = manifest.actualSha256 ? `, sha256 ${manifest.actualSha256}` : '';
+  process.stdout.write(`${manifest.name}: complete and verified, ${formatBytes(manifest.size)} (${manifest.size} bytes)${sha}\n`);
+  return 0;
+}

@@ -1,0 +1,51 @@
+/** `lowbit rm <name>...`: delete models (complete or partial) from the file-system store. */
+import { parseArgs } from 'node:util';
+import { ModelNotFoundError } from '../errors.ts';
+import { formatBytes } from '../storage/quota.ts';
+import { completeBytes, deleteAllModels } from '../storage/store.ts';
+import { UsageError } from './errors.ts';
+import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
+
+const HELP = `Usage: lowbit rm <name>... [--store DIR]
+       lowbit rm --all [--store DIR]
+
+Delete stored models, complete or partial (see lowbit ls for names).
+
+Options:
+  --all        delete every model in the store
+${STORE_HELP}
+  -h, --help   show this help
+`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { ...STORE_OPTION, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see lowbit rm --help)`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const store = openStore(parsed.values.store);
+  if (parsed.values.all) {
+    if (parsed.positionals.length > 0) throw new UsageError('rm --all takes no names');
+    const n = await deleteAllModels(store);
+    process.stdout.write(`deleted ${n} model(s) from ${store.location}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) throw new UsageError('rm needs at least one model name (or --all; see lowbit rm --help)');
+  // Check every name first so a typo deletes nothing.
+  const manifests = [];
+  for (const name of parsed.positionals) {
+    const m = await store.getManifest(name).catch(() => undefined);
+    if (!m) throw new ModelNotFoundError(`no stored model named '${name}' in ${store.location} (see lowbit ls)`);
+    manifests.push(m);
+  }
+  for (const m of manifests) {
+    await store.deleteModel(m.id);
+    process.stdout.write(`deleted ${m.name} (${formatBytes(completeBytes(m))})\n`);
+  }
+  return 0;
+}

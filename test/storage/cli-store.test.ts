@@ -1,0 +1,163 @@
+// `lowbit pull / ls / rm` (and inspect by stored name) as child processes against a local server.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FsModelStore } from '../../src/storage/fs-store.ts';
+import { completeBytes } from '../../src/storage/store.ts';
+import { localModel, repoRoot } from '../helpers/fixtures.ts';
+import { sha256Hex, TestFileServer } from './helpers.ts';
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/lowbit.js ...args`; `onStderr` may kill the child mid-way. */
+function lowbit(args: string[], onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/lowbit.js'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, LOWBIT_STORE: undefined, LOWBIT_PROGRESS_MS: '100' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, (s) => child.kill(s));
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const MODEL = 'tinystories-bitnet-3M-I2_S.gguf';
+let bytes: Uint8Array;
+let server: TestFileServer;
+let tmp: string;
+let n = 0;
+let store: string;
+let url: string;
+
+beforeAll(async () => {
+  bytes = new Uint8Array(await readFile(localModel(MODEL)));
+  server = await new TestFileServer().start();
+  tmp = await mkdtemp(join(tmpdir(), 'lowbit-cli-'));
+  url = server.url(`/${MODEL}`);
+});
+afterAll(async () => {
+  await server.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+beforeEach(() => {
+  server.files.set(`/${MODEL}`, { content: bytes, etag: '"1"' });
+  server.bytesPerSecond = 0;
+  server.cuts = [];
+  server.resetCounters();
+  store = join(tmp, `store-${n++}`);
+});
+
+describe('lowbit pull / ls / rm', () => {
+  it('pulls with progress lines, lists, inspects by name, removes', async () => {
+    const pull = await lowbit(['pull', url, '--store', store, '--sha256', sha256Hex(bytes), '--chunk-mib', '0.25']);
+    expect(pull.stderr).toMatch(/download .*100\.0%/);
+    expect(pull.stderr).toMatch(/verify .*100\.0%/);
+    expect(pull.stdout).toContain(`${MODEL}: complete and verified`);
+    expect(pull.stdout).toContain(sha256Hex(bytes));
+    expect(pull.code).toBe(0);
+
+    const ls = await lowbit(['ls', '--store', store]);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toMatch(new RegExp(`${MODEL.replace(/\./g, '\\.')}\\s+1\\.3 MiB\\s+ready\\s+${url.replace(/[./]/g, '\\$&')}`));
+    const json = JSON.parse((await lowbit(['ls', '--store', store, '--json'])).stdout);
+    expect(json).toMatchObject([{ name: MODEL, size: bytes.length, present: true, storedBytes: bytes.length }]);
+
+    const inspect = await lowbit(['inspect', MODEL, '--store', store]);
+    expect(inspect.code).toBe(0);
+    expect(inspect.stdout).toMatch(/architecture\s+bitnet/);
+
+    // Pulling again: nothing to download.
+    server.resetCounters();
+    expect((await lowbit(['pull', url, '--store', store, '-q'])).code).toBe(0);
+    expect(server.bytesServed).toBe(0);
+
+    const removed = await lowbit(['rm', MODEL, '--store', store]);
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain(`deleted ${MODEL}`);
+    expect((await lowbit(['ls', '--store', store])).stdout).toMatch(/^no models/);
+    const again = await lowbit(['rm', MODEL, '--store', store]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/no stored model named/);
+  });
+
+  it('interrupted (Ctrl-C, then a hard kill), re-running continues where it stopped', async () => {
+    server.bytesPerSecond = 200 * 1024; // per response, 2 in flight: ~3.4 s for the whole file
+    const args = ['pull', url, '--store', store, '--chunk-mib', '0.0625', '--concurrency', '2'];
+    let sent = false;
+    const first = await lowbit(args, (text, kill) => {
+      const m = /download (\d+\.\d)%/g;
+      let last = 0;
+      for (const x of text.matchAll(m)) last = Number(x[1]);
+      if (!sent && last >= 25) {
+        sent = true;
+        kill('SIGINT');
+      }
+    });
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/interrupted \(.* kept\); run the same command again to resume/);
+    const afterFirst = completeBytes((await new FsModelStore(store).getManifest(MODEL))!);
+    expect(afterFirst).toBeGreaterThan(0);
+    expect(afterFirst).toBeLessThan(bytes.length);
+
+    // A hard kill gives no chance to clean up: the manifest on disk still tells what is complete.
+    let killed = false;
+    const second = await lowbit(args, (text, kill) => {
+      if (!killed && /download (5\d|6\d|7\d)\.\d%/.test(text)) {
+        killed = true;
+        kill('SIGKILL');
+      }
+    });
+    expect(second.signal).toBe('SIGKILL');
+    const afterSecond = completeBytes((await new FsModelStore(store).getManifest(MODEL))!);
+    expect(afterSecond).toBeGreaterThanOrEqual(afterFirst);
+
+    server.bytesPerSecond = 0;
+    server.resetCounters();
+    const third = await lowbit([...args, '--sha256', sha256Hex(bytes)]);
+    expect(third.code).toBe(0);
+    expect(server.bytesServed).toBeLessThanOrEqual(bytes.length - afterSecond);
+    const m = (await new FsModelStore(store).getManifest(MODEL))!;
+    expect(m.verified).toBe(true);
+    expect(sha256Hex(new Uint8Array(await readFile(new FsModelStore(store).dataPath(MODEL))))).toBe(sha256Hex(bytes));
+  });
+
+  it('exits 2 with one error line for a wrong sha256 (model stays unusable), a 404, and bad arguments', async () => {
+    const wrong = await lowbit(['pull', url, '--store', store, '--sha256', 'cd'.repeat(32), '-q']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/^error: IntegrityError: .*sha256 mismatch/m);
+    expect((await lowbit(['ls', '--store', store])).stdout).toMatch(/unverified/);
+    const inspect = await lowbit(['inspect', MODEL, '--store', store]);
+    expect(inspect.code).toBe(2);
+    expect(inspect.stderr).toMatch(/downloaded but not verified/);
+
+    const missing = await lowbit(['pull', server.url('/nope.gguf'), '--store', store, '-q']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/DownloadError: .*HTTP 404/);
+
+    expect((await lowbit(['pull', '--store', store])).code).toBe(2);
+    expect((await lowbit(['pull', 'not-a-file-or-url', '--store', store])).stderr).toMatch(/neither an http\(s\) URL nor an existing file/);
+    expect((await lowbit(['pull', url, '--name', '../evil', '--store', store])).stderr).toMatch(/invalid model name/);
+  });
+
+  it('imports a local file', async () => {
+    const r = await lowbit(['pull', localModel(MODEL), '--store', store, '--name', 'local-copy', '-q']);
+    expect(r.code).toBe(0);
+    expect((await lowbit(['ls', '--store', store, '--json'])).stdout).toContain('"fileName": "tinystories-bitnet-3M-I2_S.gguf"');
+    expect((await lowbit(['rm', '--all', '--store', store])).stdout).toContain('deleted 1 model(s)');
+  });
+});
