@@ -89,7 +89,12 @@ export async function downloadModel(options: DownloadOptions): Promise<ModelMani
     throw new IntegrityError(`--sha256 '${options.sha256}' is not 64 hexadecimal digits`);
   }
   const job = new DownloadJob(options, name, expectedSha);
-  return job.run();
+  const release = await options.store.lock?.(name);
+  try {
+    return await job.run();
+  } finally {
+    await release?.();
+  }
 }
 
 class DownloadJob {

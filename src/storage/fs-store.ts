@@ -9,7 +9,8 @@
  * leaves at worst an unmarked chunk, which is fetched again.
  */
 import { constants, type Stats } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
+import { DownloadError } from '../errors.ts';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { FileByteSource } from '../io/file-byte-source.ts';
@@ -161,11 +162,46 @@ export class FsModelStore implements ModelStore {
     return { availableBytes: fs.bavail * fs.bsize, quotaBytes: fs.blocks * fs.bsize };
   }
 
+  /**
+   * A lock file `<dir>/<name>.lock` holding the owner's pid, created exclusively. A lock whose
+   * process is gone (a killed pull) is stale and taken over.
+   */
+  async lock(id: string): Promise<() => Promise<void>> {
+    await mkdir(this.location, { recursive: true });
+    const path = join(this.location, `${checkModelName(id)}.lock`);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fh = await open(path, 'wx');
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        return () => unlink(path).catch(() => {});
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (pid > 0 && pid !== process.pid && processAlive(pid)) {
+        throw new DownloadError(`'${id}' is being written by another lowbit process (pid ${pid}); wait for it, or delete ${path} if that process is not lowbit`);
+      }
+      if (pid === process.pid) throw new DownloadError(`'${id}' is already being written by this process`);
+      await unlink(path).catch(() => {}); // stale: its owner died
+    }
+    throw new DownloadError(`could not lock '${id}' in ${this.location}`);
+  }
+
   createHasher(): Sha256Hasher {
     return createNodeSha256();
   }
 
   async openRangeReader(manifest: ModelManifest): Promise<RangeReader> {
     return FileByteSource.open(this.dataPath(manifest.id));
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

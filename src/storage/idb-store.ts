@@ -8,6 +8,7 @@
  * Array keys sort by id then index, so a model's chunks form one key range (deleted in one call).
  */
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import { DownloadError } from '../errors.ts';
 import { chunkLength, type ModelManifest, type ModelStore, type StorageSpace } from './store.ts';
 
 export interface IdbStoreOptions {
@@ -77,6 +78,24 @@ export class IdbModelStore implements ModelStore {
     const { quota, usage } = await this.storage.estimate();
     if (quota === undefined) return { usageBytes: usage };
     return { quotaBytes: quota, usageBytes: usage, availableBytes: Math.max(0, quota - (usage ?? 0)) };
+  }
+
+  /** Web Locks (tabs and workers of one origin); without the API, no cross-tab exclusion. */
+  async lock(id: string): Promise<() => Promise<void>> {
+    const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+    if (!locks) return async () => {};
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const acquired = await new Promise<boolean>((resolve, reject) => {
+      locks
+        .request(`lowbit-model:${this.location}:${id}`, { ifAvailable: true }, async (lock) => {
+          resolve(lock !== null);
+          if (lock) await held;
+        })
+        .catch(reject);
+    });
+    if (!acquired) throw new DownloadError(`'${id}' is already being downloaded in another tab or worker`);
+    return async () => release();
   }
 
   async persist(): Promise<boolean> {

@@ -45,7 +45,16 @@ export async function importModel(options: ImportOptions): Promise<ModelManifest
   const fileName = options.fileName ?? source.name;
   const sha = options.sha256 === undefined ? undefined : normalizeSha256(options.sha256);
   if (options.sha256 !== undefined && !sha) throw new IntegrityError(`sha256 '${options.sha256}' is not 64 hexadecimal digits`);
+  const release = await store.lock?.(name);
+  try {
+    return await importLocked(options, name, fileName, sha);
+  } finally {
+    await release?.();
+  }
+}
 
+async function importLocked(options: ImportOptions, name: string, fileName: string, sha: string | undefined): Promise<ModelManifest> {
+  const { store, source, signal } = options;
   for (let round = 0; ; round++) {
     let m = await store.getManifest(name);
     if (m && (m.origin.kind !== 'file' || m.origin.fileName !== fileName)) {

@@ -78,15 +78,27 @@ export class ChunkedModelSource implements ByteSource {
     const expected = chunkLength(m, index);
     const bytes = await this.store.readChunk(m, index, signal);
     if (!bytes || bytes.length !== expected) {
+      await this.markBad(index);
       throw new IntegrityError(
         `${m.name}: stored chunk ${index} has ${bytes?.length ?? 0} bytes, expected ${expected}; pull the model again to repair it`,
       );
     }
     const recorded = m.chunkCrc32[index];
     if ((this.options.checkChunks ?? true) && recorded != null && crc32(bytes) !== recorded) {
+      await this.markBad(index);
       throw new IntegrityError(`${m.name}: stored chunk ${index} is corrupt (CRC-32 mismatch); pull the model again to repair it`);
     }
     return bytes;
+  }
+
+  /** Records a bad chunk in the stored manifest, so the next download fetches just that chunk. */
+  private async markBad(index: number): Promise<void> {
+    const stored = await this.store.getManifest(this.manifest.id).catch(() => undefined);
+    if (!stored || stored.chunkSize !== this.manifest.chunkSize || stored.size !== this.manifest.size) return;
+    stored.chunkDone[index] = false;
+    stored.chunkCrc32[index] = null;
+    stored.verified = false;
+    await this.store.putManifest(stored).catch(() => {});
   }
 }
 

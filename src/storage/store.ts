@@ -71,6 +71,11 @@ export interface ModelStore {
   space(): Promise<StorageSpace>;
   /** Asks the browser to keep the data under storage pressure; true when granted. */
   persist?(): Promise<boolean>;
+  /**
+   * Claims a model for writing, so two downloads (processes, tabs, workers) never fill the same
+   * model at once. Throws DownloadError when another holder is active; returns the release.
+   */
+  lock?(id: string): Promise<() => Promise<void>>;
   /** A faster sha256 than the portable one, when the platform has it (node:crypto). */
   createHasher?(): Sha256Hasher;
   /**

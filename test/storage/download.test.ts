@@ -295,6 +295,18 @@ describe('downloadModel over HTTP Range', () => {
     expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
   });
 
+  it('a chunk found corrupt while reading (IndexedDB-style chunked reader) is re-fetched by the next download', async () => {
+    const store = new MemoryModelStore();
+    await downloadModel(opts(store));
+    store.rawChunk('model.gguf', 12)![100]! ^= 1;
+    const src = await openStoredModel(store, 'model.gguf');
+    await expect(src.read(12 * CHUNK, 10)).rejects.toThrow(IntegrityError);
+    await expect(openStoredModel(store, 'model.gguf')).rejects.toThrow(/not ready/);
+    server.resetCounters();
+    expect(isPresent(await downloadModel(opts(store, { sha256: dataSha })))).toBe(true);
+    expect(server.log).toEqual([`GET bytes=${12 * CHUNK}-${13 * CHUNK - 1}`]);
+  });
+
   it('a short chunk from the store (lost write) is re-fetched, never used', async () => {
     const store = new MemoryModelStore();
     let dropped = false;
@@ -311,6 +323,22 @@ describe('downloadModel over HTTP Range', () => {
     expect(dropped).toBe(true);
     expect(isPresent(m)).toBe(true);
     expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('locks a model while it downloads (fs store); a stale lock of a dead process is taken over', async () => {
+    const store = fsStore();
+    server.bytesPerSecond = 8 * 1024 * 1024;
+    const first = downloadModel(opts(store));
+    await new Promise((r) => setTimeout(r, 30));
+    await expect(downloadModel(opts(store))).rejects.toThrow(/already being written by this process/);
+    expect(isPresent(await first)).toBe(true);
+    // The lock was released: the same model can be opened for writing again.
+    const release = await store.lock('model.gguf');
+    await release();
+    // A lock file left by a killed process (pid that does not exist) does not block.
+    await writeFile(join(store.location, 'other.gguf.lock'), '4194000');
+    server.files.set('/other.gguf', { content: data });
+    expect(isPresent(await downloadModel(opts(store, { url: server.url('/other.gguf') })))).toBe(true);
   });
 
   it('refuses a name already used by another URL', async () => {

@@ -179,6 +179,10 @@ describe('ChunkedModelSource', () => {
     store.rawChunk('src', 5)![0]! ^= 0xff;
     await expect(src.read(5 * 4096, 10)).rejects.toThrow(IntegrityError);
     await expect(src.read(5 * 4096, 10)).rejects.toThrow(/chunk 5 is corrupt/); // not cached after failure
+    // The bad chunk is recorded, so the next download fetches it again.
+    const marked = (await store.getManifest('src'))!;
+    expect(marked.verified).toBe(false);
+    expect(marked.chunkDone).toEqual([true, true, true, true, true, false]);
     await store.writeChunk(m, 4, data.subarray(4 * 4096, 4 * 4096 + 100));
     await expect(src.read(4 * 4096, 10)).rejects.toThrow(/chunk 4 has 100 bytes, expected 4096/);
   });
