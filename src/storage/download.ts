@@ -54,6 +54,8 @@ export interface DownloadOptions {
   onProgress?: ProgressCallback;
   /** Record a CRC-32 per chunk to detect corruption at rest (default true). */
   chunkChecksums?: boolean;
+  /** Largest file accepted (default 1 TiB): a hostile or broken server cannot make us plan more. */
+  maxBytes?: number;
   /** Injected fetch (tests, custom auth); default globalThis.fetch. */
   fetch?: typeof fetch;
   headers?: Record<string, string>;
@@ -80,6 +82,8 @@ interface Validators {
 }
 
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+/** 1 TiB in the default 16 MiB chunks is 65,536; this leaves room for small chunks. */
+const MAX_CHUNKS = 1 << 22;
 
 export async function downloadModel(options: DownloadOptions): Promise<ModelManifest> {
   const { store, url } = options;
@@ -328,6 +332,7 @@ class DownloadJob {
       if (size === undefined) {
         // Unknown length: grow the manifest as chunks arrive.
         m.size = index * cs + fill;
+        this.checkSize(m.size, cs);
         while (m.chunkDone.length <= index) {
           m.chunkDone.push(false);
           m.chunkCrc32.push(null);
@@ -379,6 +384,7 @@ class DownloadJob {
   /** The manifest to fill: the stored one when the file is unchanged, else a fresh one. */
   private async adopt(existing: ModelManifest | undefined, size: number, v: Validators, chunkSize: number, sizeUnknown = false): Promise<ModelManifest> {
     const { store } = this.options;
+    this.checkSize(size, chunkSize);
     if (existing && !changed(existing, v) && (sizeUnknown || existing.size === size)) {
       this.manifest = existing;
       return existing;
@@ -389,6 +395,15 @@ class DownloadJob {
     await store.putManifest(m);
     this.manifest = m;
     return m;
+  }
+
+  /** Bounds the bookkeeping a server's claimed size can cause (the manifest has a flag per chunk). */
+  private checkSize(size: number, chunkSize: number): void {
+    const max = this.options.maxBytes ?? 2 ** 40;
+    if (size > max) throw new DownloadError(`${this.options.url} is ${size} bytes, more than the ${max}-byte limit`);
+    if (size / chunkSize > MAX_CHUNKS) {
+      throw new DownloadError(`${this.options.url}: ${size} bytes in ${chunkSize}-byte chunks is more than ${MAX_CHUNKS} chunks; use a larger chunk size`);
+    }
   }
 
   private async checkSpace(m: ModelManifest): Promise<void> {

@@ -111,3 +111,28 @@ describe('loader memory bound (300 MB synthetic model)', () => {
     expect(peak).toBeLessThan(2 * CHUNK + 4 * MiB);
   });
 });
+
+describe('offsets past 2 GiB and 4 GiB', () => {
+  it('loads the last tensors of a 4.6 GB model generated on the fly, bytes intact', async () => {
+    const { SyntheticGGUFSource } = await import('./synthetic.ts');
+    const { fillPattern } = await import('./helpers.ts');
+    const source = new SyntheticGGUFSource(4.6e9);
+    const gguf = await readGGUF(source);
+    const last = gguf.tensors.slice(-2);
+    expect(last[0]!.absoluteOffset).toBeGreaterThan(2 ** 32);
+    const sink = new ChecksumSink(8 * MiB);
+    const weights = await loadWeights(source, { sink, gguf, filter: (t) => last.includes(t) });
+    expect([...weights.keys()]).toEqual(last.map((t) => t.name));
+    for (const t of last) {
+      const w = weights.get(t.name)!;
+      expect(w.parts.length).toBeGreaterThan(1);
+      const seed = gguf.tensors.indexOf(t); // matrices use their tensor index as the pattern seed
+      for (const p of w.parts) {
+        const len = p.rowCount * w.rowBytes;
+        const want = fillPattern(new Uint8Array(Math.ceil(len / 4) * 4), seed, p.rowStart * w.rowBytes);
+        want.fill(0, len);
+        expect(p.buffer.crc, `${t.name} rows ${p.rowStart}`).toBe(crc32(want));
+      }
+    }
+  });
+});

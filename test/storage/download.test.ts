@@ -341,6 +341,15 @@ describe('downloadModel over HTTP Range', () => {
     expect(isPresent(await downloadModel(opts(store, { url: server.url('/other.gguf') })))).toBe(true);
   });
 
+  it('refuses sizes beyond the limit before planning anything (hostile Content-Range)', async () => {
+    const store = new MemoryModelStore();
+    const hostile: typeof fetch = async () =>
+      new Response(new Uint8Array(CHUNK), { status: 206, headers: { 'content-range': `bytes 0-${CHUNK - 1}/${2 ** 52}` } });
+    await expect(downloadModel(opts(store, { fetch: hostile }))).rejects.toThrow(/more than the 1099511627776-byte limit/);
+    await expect(downloadModel(opts(store, { fetch: hostile, maxBytes: 2 ** 53, chunkSize: 4096 }))).rejects.toThrow(/more than 4194304 chunks/);
+    expect(await store.listManifests()).toEqual([]);
+  });
+
   it('refuses a name already used by another URL', async () => {
     const store = new MemoryModelStore();
     server.files.set('/other.gguf', { content: data });
