@@ -4,6 +4,7 @@
  * snippets (workgroup reductions, the step-params struct).
  */
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
+import samplingWgsl from '../../shaders/sampling.wgsl?raw';
 import stepWgsl from '../../shaders/step.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { composeWgsl, deviceFeatures, getPipeline } from '../gpu/pipelines.ts';
@@ -58,7 +59,7 @@ export interface VariantOptions {
   subgroups?: boolean;
 }
 
-/** Composes an ops shader (with the `reduce` and `step` snippets available) and gets its cached pipeline. */
+/** Composes an ops shader (with the `reduce`, `step` and `sampling` snippets available) and gets its cached pipeline. */
 export function opsPipeline(
   ctx: GpuContext,
   family: string,
@@ -68,7 +69,7 @@ export function opsPipeline(
 ): GPUComputePipeline {
   const subgroups = options.subgroups ?? deviceFeatures(ctx).subgroups;
   if (subgroups && !ctx.hasSubgroups) throw new DeviceLimitError(`${family}: subgroups requested but the device has no 'subgroups' feature`);
-  const code = composeWgsl(source, { subgroups, defines, snippets: { reduce: reduceWgsl, step: stepWgsl } });
+  const code = composeWgsl(source, { subgroups, defines, snippets: { reduce: reduceWgsl, step: stepWgsl, sampling: samplingWgsl } });
   const key = `${family}:${Object.keys(defines).sort().map((k) => `${k}=${defines[k]}`).join(',')}:${subgroups ? 'sg' : 'wg'}`;
   return getPipeline(ctx, key, code, options.entryPoint ?? 'main', options.constants);
 }
