@@ -45,6 +45,11 @@ export class CpuModel {
     this.vCache = Array.from({ length: this.cfg.nLayer }, () => []);
   }
 
+  /** A dequantized weight, live: tests edit it in place to show a comparison notices a change. */
+  weight(name: string): Float32Array {
+    return this.W(name);
+  }
+
   private W(name: string): Float32Array {
     const t = this.w.get(name);
     if (!t) throw new Error(`no tensor ${name}`);
