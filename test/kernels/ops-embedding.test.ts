@@ -1,0 +1,87 @@
+// Embedding lookup: float tables, tables split into row parts, ids by position, bad ids.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestNodeGpu } from '../../src/gpu/device-node.ts';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
+import { type EmbeddingTable, createEmbedding } from '../../src/kernels/embedding.ts';
+import { createStepParams } from '../../src/kernels/step-params.ts';
+import { GGMLType } from '../../src/quant/types.ts';
+import { dequantizeBF16, dequantizeF16, quantizeBF16, quantizeF16 } from '../../src/quant/cpu/float.ts';
+import { build, randn, run } from './ops-helpers.ts';
+
+/** Table bytes for `values` [rows][cols] in `type`, split into parts at the given row boundaries, plus the decoded reference. */
+function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: number, cols: number, cuts: number[] = []): { table: EmbeddingTable; ref: Float32Array } {
+  let bytes: Uint8Array;
+  let ref: Float32Array;
+  if (type === GGMLType.F32) {
+    bytes = new Uint8Array(values.buffer.slice(0));
+    ref = values;
+  } else if (type === GGMLType.F16) {
+    bytes = quantizeF16(values);
+    ref = dequantizeF16(bytes, values.length);
+  } else {
+    bytes = quantizeBF16(values);
+    ref = dequantizeBF16(bytes, values.length);
+  }
+  const rowBytes = bytes.length / rows;
+  const bounds = [0, ...cuts, rows];
+  const parts = bounds.slice(1).map((end, i) => {
+    const start = bounds[i]!;
+    return { buffer: createStorageBuffer(ctx, bytes.slice(start * rowBytes, end * rowBytes)), rowStart: start, rowCount: end - start };
+  });
+  return { table: { name: 'token_embd.weight', type, rows, cols, parts }, ref };
+}
+
+describe('embedding', () => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await requestNodeGpu({ warn: null });
+  });
+  afterAll(() => ctx?.device.destroy());
+
+  for (const type of [GGMLType.F32, GGMLType.F16, GGMLType.BF16]) {
+    for (const cuts of [[], [3, 50]]) {
+      it(`${GGMLType[type]} table in ${cuts.length + 1} part(s): ids from the step's buffer, out-of-range ids give zeros`, async () => {
+        const rows = 97;
+        const cols = 38;
+        const { table, ref } = makeTable(ctx, type, randn(rows * cols, type + cuts.length, 3), rows, cols, cuts);
+        const ids = Uint32Array.from([5, 96, 0, 4_000_000, 3, 50, 49, 2]);
+        const tokens = 7; // the last id is past nTokens: not looked up
+        const params = createStepParams(ctx, { pos0: 30, nTokens: tokens });
+        const output = createStorageBuffer(ctx, new Float32Array(ids.length * cols).fill(-1));
+        const k = await build(ctx, () => createEmbedding(ctx, { type, rows, cols, maxTokens: 8 }));
+        await run(ctx, k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }));
+        const got = await readF32(ctx, output);
+        for (let t = 0; t < ids.length; t++) {
+          const row = got.subarray(t * cols, (t + 1) * cols);
+          const id = ids[t]!;
+          const want = t >= tokens ? new Float32Array(cols).fill(-1) : id >= rows ? new Float32Array(cols) : ref.subarray(id * cols, (id + 1) * cols);
+          expect(row, `token ${t} id ${id}`).toEqual(want);
+        }
+      });
+    }
+  }
+
+  it('reads ids from the token history at pos0 + t', async () => {
+    const rows = 10;
+    const cols = 4;
+    const { table, ref } = makeTable(ctx, GGMLType.F32, randn(rows * cols, 1), rows, cols);
+    const history = Uint32Array.from([9, 8, 7, 6, 5, 4, 3, 2]);
+    const params = createStepParams(ctx, { pos0: 5, nTokens: 2 });
+    const output = createStorageBuffer(ctx, 2 * cols * 4);
+    const k = await build(ctx, () => createEmbedding(ctx, { type: GGMLType.F32, rows, cols, maxTokens: 2, idsByPosition: true }));
+    await run(ctx, k.bind({ params, ids: createStorageBuffer(ctx, history), table, output }));
+    const got = await readF32(ctx, output);
+    expect(got.subarray(0, cols)).toEqual(ref.subarray(4 * cols, 5 * cols));
+    expect(got.subarray(cols)).toEqual(ref.subarray(3 * cols, 4 * cols));
+  });
+
+  it('rejects a table that does not match or whose parts leave gaps', () => {
+    const k = createEmbedding(ctx, { type: GGMLType.F32, rows: 10, cols: 4 });
+    const buf = createStorageBuffer(ctx, 160);
+    const table: EmbeddingTable = { name: 't', type: GGMLType.F32, rows: 10, cols: 4, parts: [{ buffer: buf, rowStart: 0, rowCount: 9 }] };
+    expect(() => k.bind({ params: buf, ids: buf, table, output: buf })).toThrow(/cover 9 of 10/);
+    expect(() => k.bind({ params: buf, ids: buf, table: { ...table, cols: 5 }, output: buf })).toThrow(/built for/);
+    expect(() => createEmbedding(ctx, { type: GGMLType.IQ2_XXS, rows: 10, cols: 256 })).toThrow(/IQ2_XXS/);
+  });
+});
