@@ -4,6 +4,7 @@ import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import { createDecodeAttention, createKvWrite, createPrefillAttention, kvCacheLayerBytes } from '../../src/kernels/attention.ts';
+import { createRope } from '../../src/kernels/rope.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
 import { build, expectClose, randn, run } from './ops-helpers.ts';
 
@@ -146,6 +147,65 @@ describe('attention', () => {
     const want = attnRef(s, q, kc, vc, 69, 1, 0.3);
     expectClose(await readF32(ctx, a), want, 2e-5, 2e-4, 'decode');
     expectClose(await readF32(ctx, b), want, 2e-5, 2e-4, 'prefill');
+  });
+
+  it('prefill of 5 then 3 decode steps (RoPE fused with the cache write) equals one prefill of 8', async () => {
+    const s = { hd: 32, nh: 4, nkv: 2, maxCtx: 16 };
+    const total = 8;
+    const q = randn(total * s.nh * s.hd, 31, 2);
+    const k = randn(total * s.nkv * s.hd, 32, 2);
+    const v = randn(total * s.nkv * s.hd, 33, 2);
+    const shape = { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx };
+    const ropeCfg = { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, neox: false, freqBase: 10000, kvCache: { maxCtx: s.maxCtx } };
+    const rows = (a: Float32Array, heads: number, from: number, to: number) => a.slice(from * heads * s.hd, to * heads * s.hd);
+
+    // Reference run: all 8 tokens in one prefill.
+    const refParams = createStepParams(ctx, { pos0: 0, nTokens: total });
+    const ref = {
+      q: createStorageBuffer(ctx, q),
+      kCache: createStorageBuffer(ctx, kvCacheLayerBytes(shape)),
+      vCache: createStorageBuffer(ctx, kvCacheLayerBytes(shape)),
+      out: createStorageBuffer(ctx, total * s.nh * s.hd * 4),
+    };
+    const rope8 = await build(ctx, () => createRope(ctx, { ...ropeCfg, maxTokens: total }));
+    const pre8 = await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: total }));
+    await run(
+      ctx,
+      rope8.bind({ params: refParams, q: ref.q, k: createStorageBuffer(ctx, k), v: createStorageBuffer(ctx, v), kCache: ref.kCache, vCache: ref.vCache }),
+      pre8.bind({ params: refParams, q: ref.q, kCache: ref.kCache, vCache: ref.vCache, output: ref.out }),
+    );
+    const want = await readF32(ctx, ref.out);
+
+    // Incremental run: bind groups built once per kernel, only the params change.
+    const params = createStepParams(ctx, { pos0: 0, nTokens: 5 });
+    const kCache = createStorageBuffer(ctx, kvCacheLayerBytes(shape));
+    const vCache = createStorageBuffer(ctx, kvCacheLayerBytes(shape));
+    const qP = createStorageBuffer(ctx, 5 * s.nh * s.hd * 4);
+    const kP = createStorageBuffer(ctx, 5 * s.nkv * s.hd * 4);
+    const vP = createStorageBuffer(ctx, 5 * s.nkv * s.hd * 4);
+    const outP = createStorageBuffer(ctx, 5 * s.nh * s.hd * 4);
+    const qD = createStorageBuffer(ctx, s.nh * s.hd * 4);
+    const kD = createStorageBuffer(ctx, s.nkv * s.hd * 4);
+    const vD = createStorageBuffer(ctx, s.nkv * s.hd * 4);
+    const outD = createStorageBuffer(ctx, s.nh * s.hd * 4);
+    const ropeP = (await build(ctx, () => createRope(ctx, { ...ropeCfg, maxTokens: 5 }))).bind({ params, q: qP, k: kP, v: vP, kCache, vCache });
+    const attP = (await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: 5 }))).bind({ params, q: qP, kCache, vCache, output: outP });
+    const ropeD = (await build(ctx, () => createRope(ctx, { ...ropeCfg, maxTokens: 1 }))).bind({ params, q: qD, k: kD, v: vD, kCache, vCache });
+    const attD = (await build(ctx, () => createDecodeAttention(ctx, { ...shape, minChunk: 2 }))).bind({ params, q: qD, kCache, vCache, output: outD });
+    ctx.device.queue.writeBuffer(qP, 0, rows(q, s.nh, 0, 5));
+    ctx.device.queue.writeBuffer(kP, 0, rows(k, s.nkv, 0, 5));
+    ctx.device.queue.writeBuffer(vP, 0, rows(v, s.nkv, 0, 5));
+    await run(ctx, ropeP, attP);
+    expectClose(await readF32(ctx, outP), want.subarray(0, 5 * s.nh * s.hd), 1e-5, 1e-4, 'prefill part');
+    for (let pos = 5; pos < total; pos++) {
+      writeStepParams(ctx, params, { pos0: pos, nTokens: 1 });
+      ctx.device.queue.writeBuffer(qD, 0, rows(q, s.nh, pos, pos + 1));
+      ctx.device.queue.writeBuffer(kD, 0, rows(k, s.nkv, pos, pos + 1));
+      ctx.device.queue.writeBuffer(vD, 0, rows(v, s.nkv, pos, pos + 1));
+      await run(ctx, ropeD, attD);
+      expectClose(await readF32(ctx, outD), want.subarray(pos * s.nh * s.hd, (pos + 1) * s.nh * s.hd), 1e-5, 1e-4, `decode at ${pos}`);
+    }
+    expectClose(await readF32(ctx, kCache), await readF32(ctx, ref.kCache), 1e-6, 1e-6, 'kCache');
   });
 
   it('rejects head counts that do not group', () => {
