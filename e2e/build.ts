@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const cacheRoot = join(repo, 'node_modules/.cache/lowbit-e2e');
 
-const INPUTS = ['index.html', 'vite.config.ts', 'package.json', 'src', 'shaders', 'public', 'e2e/pages', 'test/ui'];
+const INPUTS = ['index.html', 'vite.config.ts', 'package.json', 'src', 'shaders', 'public', 'e2e/pages', 'e2e/build.ts', 'test/ui'];
 
 function hashInputs(): string {
   const h = createHash('sha256');
@@ -60,13 +60,22 @@ export async function buildForTests(): Promise<string> {
   try {
     if (existsSync(doneMark)) return outDir;
     const { build } = await import('vite');
-    await build({
-      root: repo,
-      configFile: join(repo, 'vite.config.ts'),
-      mode: 'e2e',
-      logLevel: 'warn',
-      build: { outDir, emptyOutDir: true },
-    });
+    // Vitest sets NODE_ENV=test, which Vite would honour (dev builds of Lit, import.meta.env.PROD
+    // false, so no service worker): test what `npm start` serves, a production build.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({
+        root: repo,
+        configFile: join(repo, 'vite.config.ts'),
+        mode: 'e2e',
+        logLevel: 'warn',
+        build: { outDir, emptyOutDir: true },
+      });
+    } finally {
+      if (nodeEnv === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = nodeEnv;
+    }
     writeFileSync(doneMark, new Date().toISOString());
     // Old builds are dead weight.
     for (const name of readdirSync(cacheRoot)) {

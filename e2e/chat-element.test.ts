@@ -401,7 +401,7 @@ describe('<llm-chat> loading', () => {
       (window as unknown as { worker: unknown }).worker = worker;
       const el = document.createElement('llm-chat');
       el.loader = (s, o) => worker.load(s, o);
-      el.model = '/models/slow-tinystories.gguf';
+      el.model = '/models/slow-model.gguf';
       document.body.append(el);
     });
     await p.waitForSelector('llm-chat[state="loading"] [role="progressbar"]');
@@ -432,7 +432,7 @@ describe('<llm-chat> loading', () => {
     });
     expect(result.webgpu).toEqual({ typed: true, message: 'navigator.gpu is undefined in this worker' });
     expect(result.gguf).toEqual({ typed: true, field: 'magic', offset: 0 });
-    expect(result.models).toEqual(['slow-tinystories.gguf']);
+    expect(result.models).toEqual(['slow-model.gguf']);
   });
 
   test('the element shows the DeviceLimitError message when the model is too big', async () => {

@@ -218,7 +218,8 @@ export class DemoApp extends LitElement {
   @query('llm-chat') private chat!: LlmChat;
   @query('input[type=file]') private fileInput!: HTMLInputElement;
 
-  private worker: EngineWorker | null = null;
+  /** The engine worker; set before the element is connected to use another (tests use a fake). */
+  worker: EngineWorker | null = null;
   private dragDepth = 0;
 
   override connectedCallback(): void {
@@ -357,10 +358,13 @@ export class DemoApp extends LitElement {
     this.select(kind === 'stored' ? { kind: 'stored', id: key } : { kind: 'entry', key });
   }
 
-  private onReady(e: CustomEvent<{ info: ModelInfo }>): void {
+  private async onReady(e: CustomEvent<{ info: ModelInfo }>): Promise<void> {
     this.info = e.detail.info;
     this.storyModel = !e.detail.info.hasChatTemplate;
-    void this.refresh();
+    await this.refresh();
+    // A model loaded from its URL is in the store now: mark it in the panel.
+    const source = this.chat.source;
+    if (source?.kind === 'url') this.activeStoredId = this.cached.find((m) => m.url === source.url)?.id ?? null;
   }
 
   private async deleteModel(id: string): Promise<void> {
@@ -426,7 +430,7 @@ export class DemoApp extends LitElement {
     const storedOnly = this.cached.filter((m) => m.complete && !CATALOGUE.some((e) => this.cachedFor(e)?.id === m.id));
     return html`
       <header>
-        <span class="brand"><img src="icons/favicon-32.png" alt="" />lowbit</span>
+        <span class="brand"><img src=${`${import.meta.env.BASE_URL}icons/favicon-32.png`} alt="" />lowbit</span>
         <select aria-label="Model" .value=${this.choiceValue} @change=${this.onPick}>
           ${this.choiceValue === '' ? html`<option value="" selected>From disk</option>` : nothing}
           <optgroup label="Models">

@@ -26,9 +26,11 @@ serveEngine(self as unknown as MessageEndpoint, {
       if (magic !== 'GGUF') throw new GGUFFormatError(`${source.name ?? 'file'}: bad magic ${JSON.stringify(magic)}, expected "GGUF"`, 0, 'magic');
     }
     const slow = source.kind === 'url' && source.url.includes('slow');
+    const name = source.kind === 'url' ? source.url.split('/').pop()! : source.kind === 'file' ? (source.name ?? 'file') : source.id;
     const engine = new FakeEngine({
       delayMs: 15,
-      info: { name: source.kind === 'url' ? source.url.split('/').pop()! : source.kind === 'file' ? (source.name ?? 'file') : source.id },
+      // Like the real bundled model: a story model without a chat template.
+      info: { name, hasChatTemplate: !/tinystories/i.test(name) },
       reply: () => ({ tokens: toTokens('Hello from the worker. This reply crossed a **structured clone**.') }),
     });
     const loaded = await fakeLoader({ engine, totalBytes: 2_092_000, steps: slow ? 40 : 4, stepMs: slow ? 50 : 5 })(source, options);
