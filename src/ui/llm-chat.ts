@@ -480,19 +480,21 @@ export class LlmChat extends LitElement {
     const p = this.progress;
     const fraction = p && p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
     const pct = Math.round(fraction * 100);
-    const label = p ? PHASE_LABEL[p.phase] : 'Starting';
+    const label = p ? PHASE_LABEL[p.phase] : 'Connecting';
     const parts = p && p.bytesTotal > 0 ? [`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`] : [];
     const rate = formatRate(p?.rate);
     if (rate) parts.push(rate);
     const eta = formatDuration(p?.etaSeconds);
     if (eta && fraction < 1) parts.push(`${eta} left`);
     const detail = parts.join(' · ');
+    const name = this.sourceName();
     return html`
       <div class="panel" part="progress" role="status">
         <div class="progress-head">
           <span class="phase">${label}…</span>
           <span>${p ? `${pct}%` : ''}</span>
         </div>
+        ${name ? html`<div class="progress-detail model-name">${name}</div>` : nothing}
         <div
           class="bar"
           part="progress-bar"
@@ -511,6 +513,20 @@ export class LlmChat extends LitElement {
         </div>
       </div>
     `;
+  }
+
+  /** What is being loaded, for the progress panel: a file name or a stored model's id. */
+  private sourceName(): string {
+    const s = this.currentSource();
+    if (!s) return '';
+    if (s.kind === 'stored') return s.id;
+    if (s.kind === 'file') return s.name ?? (s.file as File).name ?? '';
+    if (s.name) return s.name;
+    try {
+      return decodeURIComponent(new URL(s.url).pathname.split('/').pop() ?? '');
+    } catch {
+      return '';
+    }
   }
 
   private renderError(err: ErrorText, withRetry: boolean): TemplateResult {

@@ -268,6 +268,10 @@ export const chatStyles = css`
     border-radius: 4px;
     transition: width 0.2s ease-out;
   }
+  .progress-detail.model-name {
+    margin: -4px 0 8px;
+    overflow-wrap: anywhere;
+  }
   .progress-detail {
     margin-top: 6px;
     font-size: 13px;
