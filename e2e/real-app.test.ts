@@ -121,6 +121,25 @@ describe('downloads into the model store', () => {
   });
 });
 
+test('without WebGPU the element says so before downloading anything', async () => {
+  // Chromium without the WebGPU flags has no navigator.gpu.
+  const { chromium } = await import('playwright-core');
+  const { chromiumPath } = await import('./browser.ts');
+  const plain = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
+  try {
+    const page = await plain.newPage();
+    const before = server.bytesSent.get('/site/big.gguf') ?? 0;
+    await page.goto(`${server.url}/site/`);
+    expect(await page.evaluate(async () => !!(navigator.gpu && (await navigator.gpu.requestAdapter())))).toBe(false);
+    await page.waitForSelector('llm-chat[state="error"]', { timeout: 30_000 });
+    expect(await page.locator('llm-chat [part~="error"]').innerText()).toContain('WebGPU is not available in this browser');
+    expect((server.bytesSent.get('/site/big.gguf') ?? 0) - before).toBe(0);
+    await page.locator('llm-chat').screenshot({ path: join(ARTIFACTS, 'real-no-webgpu.png') });
+  } finally {
+    await plain.close();
+  }
+});
+
 describe.skipIf(!engineBuilt)('chat on the GPU engine', () => {
   test('the bundled model answers a prompt with a streamed reply and tokens/s', async () => {
     context = await browser.newContext({ viewport: { width: 1100, height: 720 } });

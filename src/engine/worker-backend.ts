@@ -32,6 +32,11 @@ export interface StoreBackendOptions {
   fetch?: typeof fetch;
   /** Chunk size for new downloads (default: the store's 16 MiB). */
   chunkSize?: number;
+  /**
+   * Runs before anything is downloaded and throws when the model could not run anyway (no
+   * WebGPU): better to say so before fetching a gigabyte.
+   */
+  precheck?: () => Promise<void>;
 }
 
 function toLoadProgress(r: ProgressReport): LoadProgress {
@@ -81,6 +86,7 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
 
   return {
     async load(source, load) {
+      await options.precheck?.();
       const id = await ensureStored(source, load);
       load.signal?.throwIfAborted();
       const manifest = (await store.getManifest(id))!;

@@ -125,3 +125,19 @@ describe('storeBackend', () => {
     expect(closed).toBe(1);
   });
 });
+
+test('the precheck runs before any download and its error stops the load', async () => {
+  const store = new MemoryModelStore();
+  const backend = storeBackend({
+    store,
+    chunkSize: CHUNK,
+    openEngine: async () => new FakeEngine(),
+    precheck: async () => {
+      throw new (await import('../../src/errors.ts')).WebGPUUnavailableError('no adapter');
+    },
+  });
+  server.resetCounters();
+  await expect(backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {})).rejects.toThrow('no adapter');
+  expect(server.requests).toBe(0);
+  expect(await backend.listModels()).toEqual([]);
+});
