@@ -435,6 +435,23 @@ describe('<llm-chat> loading', () => {
     expect(result.models).toEqual(['slow-model.gguf']);
   });
 
+  test('the OpenAI-style API streams chunks from an engine in the worker', async () => {
+    const p = await openTestPage();
+    const out = await p.evaluate(async () => {
+      const { spawnFakeWorker, openaiClient } = window.lowbitTest;
+      const engine = await spawnFakeWorker().load({ kind: 'url', url: 'https://x.test/chat-model.gguf' });
+      const client = openaiClient(engine);
+      const whole = await client.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
+      const chunks = [];
+      for await (const c of await client.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } })) chunks.push(c);
+      return { whole, chunks };
+    });
+    expect(out.whole).toMatchObject({ object: 'chat.completion', model: 'chat-model.gguf', choices: [{ message: { content: 'Hello from the' }, finish_reason: 'length' }], usage: { completion_tokens: 3 } });
+    expect(out.chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from the worker. This reply crossed a **structured clone**.');
+    expect(out.chunks.at(-2)!.choices[0].finish_reason).toBe('stop');
+    expect(out.chunks.at(-1)!.usage!.completion_tokens).toBe(10);
+  });
+
   test('the element shows the DeviceLimitError message when the model is too big', async () => {
     const p = await openTestPage();
     await p.evaluate(() => {
