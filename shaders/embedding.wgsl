@@ -5,9 +5,13 @@
 // rows ROW_START … ROW_START + ROW_COUNT - 1 and writes only the tokens whose id falls there; ids
 // past the table (corrupt input) give a zero row, written by the part with ZERO_OOB.
 // The table is raw GGUF bytes read as u32 words; one thread decodes one UNIT of a row:
-//   F32: 1 value   F16/BF16: 2 values (one word)   block types: one block (decoder snippet).
+//   F32: 1 value   F16/BF16: 2 values (one word)   block types: 32 values, decoded by the
+//   shared quant_decode snippet (I2_S tables are not supported: no per-tensor scale here).
 #include "step"
 #include "f16"
+#if QUANT
+#include "quant_decode"
+#endif
 
 const COLS: u32 = {{COLS}}u;
 const ROWS: u32 = {{ROWS}}u;
@@ -22,7 +26,24 @@ override ZERO_OOB: bool = false;
 @group(0) @binding(2) var<storage, read> table: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;   // [T][COLS]
 
-fn decode_unit(r: u32, u: u32, dst: u32) {
+#if QUANT
+fn w_word(i: u32) -> u32 { return table[i]; }
+const ROW_BYTES: u32 = (COLS / QT_VALUES) * QT_BYTES;
+const UV: u32 = QT_VALUES / QT_UNITS;
+#endif
+
+fn emb_unit(r: u32, u: u32, dst: u32) {
+#if QUANT
+  let bb = r * ROW_BYTES + (u / QT_UNITS) * QT_BYTES;
+  let o = dst + u * UV;
+#if TERNARY
+  let d = code_unit(bb, u % QT_UNITS);
+  for (var m = 0u; m < UV; m++) { out[o + m] = (f32(tq[m]) - 1.0) * d; }
+#else
+  decode_unit(bb, u % QT_UNITS);
+  for (var m = 0u; m < UV; m++) { out[o + m] = wv[m]; }
+#endif
+#endif
 #if F32
   out[dst + u] = bitcast<f32>(table[r * COLS + u]);
 #endif
@@ -39,11 +60,15 @@ fn decode_unit(r: u32, u: u32, dst: u32) {
 }
 
 fn zero_unit(u: u32, dst: u32) {
+#if QUANT
+  for (var m = 0u; m < 32u; m++) { out[dst + u * 32u + m] = 0.0; }
+#else
 #if F32
   out[dst + u] = 0.0;
 #else
   out[dst + 2u * u] = 0.0;
   out[dst + 2u * u + 1u] = 0.0;
+#endif
 #endif
 }
 
@@ -65,5 +90,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     return;
   }
   if (id < ROW_START || id - ROW_START >= ROW_COUNT) { return; }
-  decode_unit(id - ROW_START, u, dst);
+  emb_unit(id - ROW_START, u, dst);
 }

@@ -7,6 +7,7 @@ import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { UnsupportedTensorTypeError } from '../errors.ts';
 import { GGMLType } from '../quant/types.ts';
+import { quantDefines, VALUE_TYPES, TERNARY_TYPES } from './quant-wgsl.ts';
 import { type BufferRef, type KernelCall, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 /** The fields of GpuWeight (src/gpu/weights.ts) the lookup needs: rows = vocab, cols = n_embd. */
@@ -54,6 +55,11 @@ function formatOf(type: GGMLType, cols: number): Format {
       if (cols % 2) throw new RangeError(`embedding: ${GGMLType[type]} tables need an even column count, got ${cols}`);
       return { define: GGMLType[type], perUnit: 2 };
     default:
+      // Block types decode 32 values per unit through the shared quant_decode snippet. I2_S is
+      // left out: its per-tensor scale is not bound here (no model stores token_embd as I2_S).
+      if ((VALUE_TYPES.includes(type) || TERNARY_TYPES.includes(type)) && type !== GGMLType.I2_S) {
+        return { define: 'QUANT', perUnit: 32 };
+      }
       throw new UnsupportedTensorTypeError(`embedding: token_embd of type ${GGMLType[type] ?? type} has no GPU decoder yet`, type);
   }
 }
@@ -73,6 +79,8 @@ export function createEmbedding(ctx: GpuContext, cfg: EmbeddingConfig): { bind(b
     F32: false,
     F16: false,
     BF16: false,
+    QUANT: false,
+    ...quantDefines(cfg.type),
   };
   defines[fmt.define] = true;
   const [gx, gy] = grid(ctx, Math.ceil((maxTokens * units) / 64));

@@ -5,7 +5,6 @@
  * A weight split into several buffers by rows (parts) gets one dispatch per part.
  */
 import linearWgsl from '../../shaders/linear.wgsl?raw';
-import quantDecodeWgsl from '../../shaders/common/quant_decode.wgsl?raw';
 import stepWgsl from '../../shaders/step.wgsl?raw';
 import { UnsupportedTensorTypeError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -13,19 +12,13 @@ import { createStorageBuffer } from '../gpu/buffers.ts';
 import { composeWgsl, getPipeline } from '../gpu/pipelines.ts';
 import { type BufferRef, type KernelCall, grid, makeBindGroup } from '../kernels/common.ts';
 import { GGMLType } from '../quant/types.ts';
+import { quantDefines, TERNARY_TYPES, VALUE_TYPES } from '../kernels/quant-wgsl.ts';
 import type { GpuWeight } from './loader.ts';
 
-const VALUE_TYPES = [
-  GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1,
-  GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
-];
-const TERNARY_TYPES = [GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.I2_S];
 const FLOAT_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];
 
 /** Weight types the GPU linear kernels run. */
 export const LINEAR_TYPES: readonly GGMLType[] = [...FLOAT_TYPES, ...VALUE_TYPES, ...TERNARY_TYPES];
-
-const ALL_DEFINES = [...VALUE_TYPES, ...TERNARY_TYPES, ...FLOAT_TYPES].map((t) => `QT_${GGMLType[t]}`);
 
 export interface LinearBindings {
   input: BufferRef;
@@ -64,7 +57,6 @@ export function createLinear(ctx: GpuContext, weight: GpuWeight, maxTokens: numb
   const tpr = Math.min(64, nextPow2(unitsPerRow));
   const rpw = 64 / tpr;
   const tt = maxTokens === 1 ? 1 : 8;
-  const ternary = TERNARY_TYPES.includes(type);
   const defines: Record<string, string | number | boolean> = {
     COLS: cols,
     ROWS_TOTAL: rows,
@@ -72,15 +64,13 @@ export function createLinear(ctx: GpuContext, weight: GpuWeight, maxTokens: numb
     RPW: rpw,
     TT: tt,
     WGSIZE: tpr * rpw,
-    TERNARY: ternary,
     I2S_SCALE: type === GGMLType.I2_S,
     USE_PARAMS: maxTokens > 1,
     F32_VALUES: uv,
     F32_BYTES: uv * 4,
-    QT_KSCALES: type === GGMLType.Q4_K || type === GGMLType.Q5_K,
+    ...quantDefines(type),
   };
-  for (const d of ALL_DEFINES) defines[d] = d === `QT_${GGMLType[type]}`;
-  const code = composeWgsl(linearWgsl, { defines, snippets: { quant_decode: quantDecodeWgsl, step: stepWgsl } });
+  const code = composeWgsl(linearWgsl, { defines, snippets: { step: stepWgsl } });
   const key = `linear:${GGMLType[type]}:${cols}x${rows}:t${tt}:p${maxTokens > 1 ? 1 : 0}`;
   const scaleBuf =
     type === GGMLType.I2_S ? createStorageBuffer(ctx, new Float32Array([weight.i2sScale ?? 1]), { label: `${weight.name}:scale` }) : undefined;

@@ -1,0 +1,277 @@
+/**
+ * The transformer forward pass on the GPU, built once per model and context size.
+ *
+ * Two graphs share every buffer: a decode graph (one token, mat-vec, split-K attention) and a
+ * prefill graph (up to `maxBatch` tokens, mat-mul, tiled causal attention). Both are lists of
+ * pre-bound kernel calls: encoding a step sets pipelines and bind groups and dispatches, and
+ * creates no GPU object. Per-step values (pos0, nTokens) live in the `stepParams` uniform, which
+ * the caller rewrites with queue.writeBuffer before each submission.
+ *
+ * Token flow: `history` holds the token id of every position. Prompt tokens are written there by
+ * the CPU; the embedding kernel reads ids by position; the sampler writes the chosen token at
+ * history[kvLen], which the next decode step embeds — so decoding never waits for the CPU.
+ *
+ * Residual adds are fused into the following RMSNorm (residual += delta; out = norm(residual)), so
+ * the residual stream `x` is only written by norms.
+ */
+import type { GpuContext } from '../gpu/device.ts';
+import { createStorageBuffer } from '../gpu/buffers.ts';
+import { createDecodeAttention, createPrefillAttention, kvCacheLayerBytes } from '../kernels/attention.ts';
+import type { KernelCall } from '../kernels/common.ts';
+import { createElementwise, type ElementwiseOp } from '../kernels/elementwise.ts';
+import { createEmbedding } from '../kernels/embedding.ts';
+import { createRmsNorm } from '../kernels/norm.ts';
+import { createRope } from '../kernels/rope.ts';
+import { createArgmax, createPenalties, createSampler, createSamplingParams, createTopProbs } from '../kernels/sample.ts';
+import { createStepParams } from '../kernels/step-params.ts';
+import { DeviceLimitError, ModelFormatError } from '../errors.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
+import { GGMLType } from '../quant/types.ts';
+import { createLinear } from './linear.ts';
+import type { GpuWeight } from './loader.ts';
+
+export interface ForwardOptions {
+  /** KV-cache positions. */
+  contextSize: number;
+  /** Most tokens one prefill submission processes. */
+  maxBatch: number;
+  /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */
+  ropeFreqFactors?: Float32Array;
+}
+
+/** How the last logits become a token. */
+export type TokenChoice = 'greedy' | 'sample';
+
+export interface ForwardBuffers {
+  stepParams: GPUBuffer;
+  samplingParams: GPUBuffer;
+  /** u32 [contextSize + 1]: token id per position. */
+  history: GPUBuffer;
+  /** u32 [1]: the token chosen by the last step. */
+  chosen: GPUBuffer;
+  logits: GPUBuffer;
+  /** (id, prob) × 5 of softmax(raw logits) for the last step, when requested. */
+  topProbs: GPUBuffer;
+}
+
+interface Graph {
+  /** Everything up to and including the final norm. */
+  body: KernelCall[];
+}
+
+// GPUBufferUsage is a global only once a WebGPU implementation is loaded, so read it lazily.
+const bufUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+export class ForwardPass {
+  readonly buffers: ForwardBuffers;
+  /** Bytes of GPU memory this pass allocated (KV cache and activations). */
+  readonly kvCacheBytes: number;
+  readonly scratchBytes: number;
+  private readonly decode: Graph;
+  private readonly prefill: Graph;
+  private readonly lmHead: KernelCall;
+  private readonly argmax: KernelCall;
+  private readonly sampler: KernelCall;
+  private readonly penalties: KernelCall;
+  private readonly topProbsCall: KernelCall;
+  private readonly hiddenNorm: GPUBuffer;
+  private readonly lastRow: GPUBuffer;
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly cfg: ModelConfig,
+    names: ModelTensorNames,
+    weights: ReadonlyMap<string, GpuWeight>,
+    readonly options: ForwardOptions,
+  ) {
+    const { contextSize, maxBatch } = options;
+    const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF, vocabSize } = cfg;
+    if (contextSize < 1 || maxBatch < 1) throw new RangeError('contextSize and maxBatch must be positive');
+    const w = (name: string): GpuWeight => {
+      const t = weights.get(name);
+      if (!t) throw new ModelFormatError(`tensor ${name} was not loaded`);
+      return t;
+    };
+    const vec = (name: string): GPUBuffer => {
+      const t = w(name);
+      if (t.type !== GGMLType.F32 || t.parts.length !== 1) {
+        throw new ModelFormatError(`${name} must be an F32 vector, found ${GGMLType[t.type]}`);
+      }
+      return t.parts[0]!.buffer;
+    };
+    const buf = (label: string, bytes: number): GPUBuffer => {
+      if (bytes > this.ctx.limits.maxStorageBufferBindingSize) {
+        throw new DeviceLimitError(
+          `${label} needs ${bytes} bytes, over this GPU's maxStorageBufferBindingSize (${this.ctx.limits.maxStorageBufferBindingSize}); use a smaller context size`,
+        );
+      }
+      const b = createStorageBuffer(this.ctx, Math.max(4, Math.ceil(bytes / 4) * 4), { label, usage: bufUsage() });
+      this.owned.push(b);
+      return b;
+    };
+
+    const qDim = nHead * headDim;
+    const kDim = nHeadKV * headDim;
+    const vDim = nHeadKV * headDimV;
+    const attDim = nHead * headDimV;
+    const T = maxBatch;
+    const f = 4;
+    // Activations, sized for the largest batch; decode uses row 0.
+    const x = buf('x', T * nEmbd * f);
+    const xn = buf('xn', T * nEmbd * f);
+    const q = buf('q', T * qDim * f);
+    const k = buf('k', T * kDim * f);
+    const v = buf('v', T * vDim * f);
+    const qn = cfg.qkNorm ? buf('qn', T * qDim * f) : q;
+    const kn = cfg.qkNorm ? buf('kn', T * kDim * f) : k;
+    const att = buf('att', T * attDim * f);
+    const attN = cfg.subNorms ? buf('attN', T * attDim * f) : att;
+    const delta = buf('delta', T * nEmbd * f);
+    const gate = buf('gate', T * nFF * f);
+    const up = buf('up', T * nFF * f);
+    this.hiddenNorm = xn;
+    this.lastRow = buf('lastRow', nEmbd * f);
+    this.scratchBytes = this.owned.reduce((s, b) => s + b.size, 0);
+
+    const kCache: GPUBuffer[] = [];
+    const vCache: GPUBuffer[] = [];
+    const kvShape = { headDim, nKvHeads: nHeadKV, maxCtx: contextSize };
+    const vShape = { headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize };
+    for (let l = 0; l < cfg.nLayer; l++) {
+      kCache.push(buf(`kCache.${l}`, kvCacheLayerBytes(kvShape)));
+      vCache.push(buf(`vCache.${l}`, kvCacheLayerBytes(vShape)));
+    }
+    this.kvCacheBytes = cfg.nLayer * (kvCacheLayerBytes(kvShape) + kvCacheLayerBytes(vShape));
+
+    const stepParams = createStepParams(ctx);
+    const samplingParams = createSamplingParams(ctx);
+    const history = buf('history', (contextSize + 1) * 4);
+    const chosen = buf('chosen', 4);
+    const logits = buf('logits', vocabSize * f);
+    const topProbs = buf('topProbs', 5 * 8);
+    this.owned.push(stepParams, samplingParams);
+    this.buffers = { stepParams, samplingParams, history, chosen, logits, topProbs };
+    const params = stepParams;
+
+    if (names.ropeFreqs && !options.ropeFreqFactors) throw new ModelFormatError(`${names.ropeFreqs} must be passed as ropeFreqFactors`);
+    const build = (maxTokens: number): Graph => {
+      const body: KernelCall[] = [];
+      const norm = (n: number, eps: number, rowsPerToken = 1, residual = false) =>
+        createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual });
+      const ew = (op: ElementwiseOp, n: number) => createElementwise(ctx, { op, n, maxTokens });
+      const linear = (name: string) => createLinear(ctx, w(name), maxTokens);
+
+      const embd = w(names.tokenEmbd);
+      body.push(
+        createEmbedding(ctx, { type: embd.type, rows: embd.rows, cols: embd.cols, maxTokens, idsByPosition: true }).bind({
+          params,
+          ids: history,
+          table: embd,
+          output: x,
+        }),
+      );
+      const rope = createRope(ctx, {
+        headDim,
+        nHeads: nHead,
+        nKvHeads: nHeadKV,
+        ropeDim: cfg.ropeDim,
+        freqBase: cfg.ropeBase,
+        freqScale: cfg.ropeScale,
+        neox: cfg.ropeOrdering === 'neox',
+        freqFactors: options.ropeFreqFactors,
+        maxTokens,
+        kvCache: { maxCtx: contextSize },
+      });
+      const attention =
+        maxTokens === 1
+          ? createDecodeAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize })
+          : createPrefillAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, maxTokens });
+      const scaleCall = (L: LayerTensorNames, which: keyof LayerTensorNames['scales'], target: GPUBuffer, n: number) => {
+        const s = L.scales[which];
+        if (s) body.push(ew('scale', n).bind({ params, a: target, b: vec(s) }));
+      };
+
+      for (let l = 0; l < cfg.nLayer; l++) {
+        const L = names.layers[l]!;
+        // Layer 0 normalises the embedding; later layers first add the previous FFN output.
+        if (l === 0) body.push(norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: vec(L.attnNorm), output: xn }));
+        else body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.attnNorm), output: xn }));
+        body.push(linear(L.q).bind({ input: xn, output: q, params }));
+        body.push(linear(L.k).bind({ input: xn, output: k, params }));
+        body.push(linear(L.v).bind({ input: xn, output: v, params }));
+        scaleCall(L, 'q', q, qDim);
+        scaleCall(L, 'k', k, kDim);
+        scaleCall(L, 'v', v, vDim);
+        if (L.qBias) body.push(ew('bias', qDim).bind({ params, a: q, b: vec(L.qBias) }));
+        if (L.kBias) body.push(ew('bias', kDim).bind({ params, a: k, b: vec(L.kBias) }));
+        if (L.vBias) body.push(ew('bias', vDim).bind({ params, a: v, b: vec(L.vBias) }));
+        if (L.qNorm && L.kNorm) {
+          body.push(norm(headDim, cfg.rmsEps, nHead).bind({ params, input: q, weight: vec(L.qNorm), output: qn }));
+          body.push(norm(headDim, cfg.rmsEps, nHeadKV).bind({ params, input: k, weight: vec(L.kNorm), output: kn }));
+        }
+        body.push(rope.bind({ params, q: qn, k: kn, v, kCache: kCache[l]!, vCache: vCache[l]! }));
+        body.push(attention.bind({ params, q: qn, kCache: kCache[l]!, vCache: vCache[l]!, output: att }));
+        if (L.attnSubNorm) body.push(norm(attDim, cfg.rmsEps).bind({ params, input: att, weight: vec(L.attnSubNorm), output: attN }));
+        body.push(linear(L.o).bind({ input: attN, output: delta, params }));
+        scaleCall(L, 'o', delta, nEmbd);
+        body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.ffnNorm), output: xn }));
+        body.push(linear(L.gate).bind({ input: xn, output: gate, params }));
+        body.push(linear(L.up).bind({ input: xn, output: up, params }));
+        scaleCall(L, 'gate', gate, nFF);
+        scaleCall(L, 'up', up, nFF);
+        body.push(ew(cfg.ffnActivation === 'relu2' ? 'relu2_mul' : cfg.ffnActivation === 'gelu' ? 'gelu_mul' : 'silu_mul', nFF).bind({ params, a: gate, b: up }));
+        let ffnIn = gate;
+        if (L.ffnSubNorm) {
+          body.push(norm(nFF, cfg.rmsEps).bind({ params, input: gate, weight: vec(L.ffnSubNorm), output: up }));
+          ffnIn = up;
+        }
+        body.push(linear(L.down).bind({ input: ffnIn, output: delta, params }));
+        scaleCall(L, 'down', delta, nEmbd);
+      }
+      body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(names.outputNorm), output: xn }));
+      return { body };
+    };
+
+    this.decode = build(1);
+    this.prefill = maxBatch > 1 ? build(maxBatch) : this.decode;
+
+    // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
+    const head = w(names.output ?? names.tokenEmbd);
+    this.lmHead = createLinear(ctx, head, 1).bind({ input: this.lastRow, output: logits, params });
+    const vocab = vocabSize;
+    this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
+    this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
+    this.sampler = createSampler(ctx, { vocab }).bind({ params, sampling: samplingParams, logits, out: chosen, history });
+    this.topProbsCall = createTopProbs(ctx, { vocab, k: 5 }).bind({ logits, out: topProbs });
+  }
+
+  /**
+   * Encodes one step of `nTokens` tokens (1 = decode) into `encoder`: the body, the LM head on the
+   * last token, then (optionally) the top-5 probabilities and the token choice. The caller has
+   * written stepParams = {pos0, nTokens} and, for prefill, the prompt ids into `history`.
+   */
+  encodeStep(encoder: GPUCommandEncoder, nTokens: number, opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean } = {}): void {
+    if (nTokens < 1 || nTokens > this.options.maxBatch) throw new RangeError(`nTokens ${nTokens} outside 1…${this.options.maxBatch}`);
+    const graph = nTokens === 1 ? this.decode : this.prefill;
+    let pass = encoder.beginComputePass();
+    for (const call of graph.body) call.encode(pass);
+    pass.end();
+    const rowBytes = this.cfg.nEmbd * 4;
+    encoder.copyBufferToBuffer(this.hiddenNorm, (nTokens - 1) * rowBytes, this.lastRow, 0, rowBytes);
+    if (opts.logits === false) return;
+    pass = encoder.beginComputePass();
+    this.lmHead.encode(pass);
+    if (opts.topProbs) this.topProbsCall.encode(pass);
+    if (opts.penalties) this.penalties.encode(pass);
+    if (opts.choose === 'sample') this.sampler.encode(pass);
+    else if (opts.choose === 'greedy') this.argmax.encode(pass);
+    pass.end();
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}

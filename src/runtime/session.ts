@@ -1,0 +1,248 @@
+/**
+ * A generation session over one ForwardPass: owns the KV-cache contents (which tokens sit at
+ * which positions), runs prefill in batches and decode one submission per token, and reads the
+ * chosen tokens back asynchronously a few steps behind the GPU.
+ *
+ * Per decode step the CPU does: writeBuffer(stepParams), encode, copy the chosen token (4 bytes,
+ * plus 40 with top-5 probabilities) to a staging slot, submit, mapAsync. It waits only for the
+ * step `lag` submissions back, so the GPU always has the next step queued; the token feeding the
+ * next step never leaves the GPU.
+ */
+import { ContextOverflowError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { encodeSamplingParams, type SamplingOptions as KernelSampling } from '../kernels/sample.ts';
+import { encodeStepParams } from '../kernels/step-params.ts';
+import type { FinishReason } from '../engine/types.ts';
+import type { ForwardPass } from './forward.ts';
+
+export interface StepResult {
+  token: number;
+  /** With topProbs: [[id, prob] × 5] from softmax of the raw logits. */
+  top?: [number, number][];
+}
+
+export interface RunOptions {
+  /** 0 or undefined = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  penaltyWindow?: number;
+  seed?: number;
+  maxTokens: number;
+  topProbs?: boolean;
+  signal?: AbortSignal;
+  /** Called with each token as it is read back; return true to stop. */
+  onToken: (r: StepResult) => boolean | void;
+}
+
+export interface RunStats {
+  promptTokens: number;
+  /** Prompt tokens actually computed (the rest were reused from the KV cache). */
+  prefilledTokens: number;
+  generatedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  timeToFirstTokenMs: number;
+  finishReason: FinishReason;
+  submissions: number;
+}
+
+const SLOT_BYTES = 48; // token (4) + pad (4) + 5 × (id, prob)
+const RING = 8;
+
+export class Session {
+  /** Tokens whose K/V are in the cache, position by position. */
+  private cached: number[] = [];
+  private readonly staging: GPUBuffer[] = [];
+  private busy = false;
+  /** Steps kept in flight before waiting for a readback. */
+  lag = 3;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly forward: ForwardPass,
+  ) {
+    for (let i = 0; i < RING; i++) {
+      this.staging.push(ctx.device.createBuffer({ label: `readback.${i}`, size: SLOT_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    }
+  }
+
+  get contextSize(): number {
+    return this.forward.options.contextSize;
+  }
+
+  /** Tokens currently held in the KV cache. */
+  get cachedTokens(): readonly number[] {
+    return this.cached;
+  }
+
+  reset(): void {
+    this.cached = [];
+  }
+
+  /**
+   * Feeds `prompt` (the whole conversation so far, as tokens) and generates up to maxTokens.
+   * KV entries for the longest common prefix with the previous run are reused.
+   */
+  async run(prompt: readonly number[], opts: RunOptions): Promise<RunStats> {
+    if (this.busy) throw new Error('this session is already generating');
+    if (prompt.length === 0) throw new RangeError('empty prompt');
+    this.busy = true;
+    try {
+      return await this.runInner(prompt, opts);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async runInner(prompt: readonly number[], opts: RunOptions): Promise<RunStats> {
+    const { device } = this.ctx;
+    const fwd = this.forward;
+    const bufs = fwd.buffers;
+    const ctxSize = this.contextSize;
+    if (prompt.length > ctxSize) {
+      throw new ContextOverflowError(
+        `the prompt has ${prompt.length} tokens but the context holds ${ctxSize}; shorten the conversation or load the model with a larger context size`,
+        prompt.length,
+        ctxSize,
+      );
+    }
+    // Reuse the cached prefix, but always recompute the last prompt token: its logits are needed.
+    let keep = 0;
+    while (keep < this.cached.length && keep < prompt.length - 1 && this.cached[keep] === prompt[keep]) keep++;
+    this.cached.length = keep;
+
+    const greedy = !(opts.temperature && opts.temperature > 0);
+    const penalties =
+      (opts.repetitionPenalty !== undefined && opts.repetitionPenalty !== 1) ||
+      Boolean(opts.frequencyPenalty) ||
+      Boolean(opts.presencePenalty);
+    const sampling: Partial<KernelSampling> = {
+      temperature: greedy ? 0 : opts.temperature!,
+      topK: opts.topK ?? 0,
+      topP: opts.topP ?? 1,
+      minP: opts.minP ?? 0,
+      repeatPenalty: opts.repetitionPenalty ?? 1,
+      frequencyPenalty: opts.frequencyPenalty ?? 0,
+      presencePenalty: opts.presencePenalty ?? 0,
+      penaltyLastN: opts.penaltyWindow ?? 64,
+      seed: (opts.seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0,
+    };
+    device.queue.writeBuffer(bufs.samplingParams, 0, encodeSamplingParams(sampling));
+    const choose = greedy ? 'greedy' : 'sample';
+    let submissions = 0;
+    const t0 = performance.now();
+
+    // Prefill: write the new prompt ids into the token history, then run them in batches.
+    const fresh = prompt.slice(keep);
+    device.queue.writeBuffer(bufs.history, keep * 4, new Uint32Array(fresh));
+    const maxBatch = fwd.options.maxBatch;
+    let pos = keep;
+    let slot = 0;
+    const pending: { slot: number; done: Promise<void> }[] = [];
+    const submitStep = (nTokens: number, last: boolean) => {
+      device.queue.writeBuffer(bufs.stepParams, 0, encodeStepParams({ pos0: pos, nTokens }));
+      const enc = device.createCommandEncoder();
+      fwd.encodeStep(enc, nTokens, { logits: last, choose, penalties, topProbs: opts.topProbs });
+      if (last) {
+        const s = this.staging[slot]!;
+        enc.copyBufferToBuffer(bufs.chosen, 0, s, 0, 4);
+        if (opts.topProbs) enc.copyBufferToBuffer(bufs.topProbs, 0, s, 8, 40);
+        device.queue.submit([enc.finish()]);
+        pending.push({ slot, done: s.mapAsync(GPUMapMode.READ) });
+        slot = (slot + 1) % RING;
+      } else {
+        device.queue.submit([enc.finish()]);
+      }
+      submissions++;
+      pos += nTokens;
+    };
+    while (pos < prompt.length) {
+      const n = Math.min(maxBatch, prompt.length - pos);
+      submitStep(n, pos + n === prompt.length);
+    }
+    this.cached.push(...fresh);
+
+    const read = async (): Promise<StepResult> => {
+      const p = pending.shift()!;
+      await p.done;
+      const s = this.staging[p.slot]!;
+      const words = new Uint32Array(s.getMappedRange().slice(0));
+      s.unmap();
+      const r: StepResult = { token: words[0]! };
+      if (opts.topProbs) {
+        const f = new Float32Array(words.buffer);
+        r.top = [];
+        for (let i = 0; i < 5; i++) r.top.push([words[2 + 2 * i]!, f[3 + 2 * i]!]);
+      }
+      return r;
+    };
+
+    let generated = 0;
+    let finish: FinishReason = 'length';
+    let tFirst = 0;
+    let stop = false;
+    const decodeBudget = () => Math.min(opts.maxTokens, ctxSize - prompt.length + 1);
+    // Steps submitted beyond the first token (each consumes the previous chosen token).
+    let submittedSteps = 0;
+    try {
+      while (generated < opts.maxTokens) {
+        // Keep up to `lag` decode steps queued ahead of the token we wait for.
+        while (!stop && submittedSteps + 1 < decodeBudget() && pending.length <= this.lag && pos < ctxSize) {
+          if (opts.signal?.aborted) break;
+          submitStep(1, true);
+          submittedSteps++;
+        }
+        if (pending.length === 0) break;
+        const r = await read();
+        if (generated === 0) tFirst = performance.now();
+        generated++;
+        this.cached.push(r.token);
+        if (opts.onToken(r) === true) {
+          finish = 'stop';
+          stop = true;
+          break;
+        }
+        if (opts.signal?.aborted) {
+          finish = 'abort';
+          stop = true;
+          break;
+        }
+        if (this.cached.length >= ctxSize && generated < opts.maxTokens) {
+          finish = 'length';
+          break;
+        }
+      }
+    } finally {
+      // Drain readbacks still in flight so their staging buffers can be mapped again.
+      while (pending.length) {
+        const p = pending.shift()!;
+        await p.done.catch(() => undefined);
+        this.staging[p.slot]!.unmap();
+      }
+    }
+    if (opts.signal?.aborted && finish !== 'stop') finish = 'abort';
+    // The KV cache holds K/V for every fed token; the last generated token was never fed.
+    this.cached.length = Math.min(this.cached.length, prompt.length + Math.max(0, generated - 1));
+    const tEnd = performance.now();
+    return {
+      promptTokens: prompt.length,
+      prefilledTokens: fresh.length,
+      generatedTokens: generated,
+      prefillMs: (tFirst || tEnd) - t0,
+      decodeMs: tFirst ? tEnd - tFirst : 0,
+      timeToFirstTokenMs: (tFirst || tEnd) - t0,
+      finishReason: finish,
+      submissions,
+    };
+  }
+
+  destroy(): void {
+    for (const s of this.staging) s.destroy();
+    this.forward.destroy();
+  }
+}
