@@ -1,0 +1,141 @@
+/**
+ * `lowbit run <model> -p "…"`: generate text on the GPU (Dawn in Node; SwiftShader when there is
+ * no GPU). Streams text to stdout and ends with prefill/decode tokens per second on stderr; with
+ * --json prints exactly one JSON object instead.
+ */
+import { parseArgs } from 'node:util';
+import { loadEngine } from '../engine/engine.ts';
+import type { GenerateOptions, GeneratedToken, TokenStream } from '../engine/types.ts';
+import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
+import { UsageError } from './errors.ts';
+import { resolveModelSource } from './model-arg.ts';
+
+const HELP = `Usage: lowbit run <model> -p "prompt" [options]
+
+<model> is a .gguf path or the name of a model in the store (lowbit pull).
+
+Options:
+  -p, --prompt TEXT   the prompt (raw text; BOS added when the model asks for it, as llama.cpp)
+  -n, --n-predict N   tokens to generate (default 64)
+  --temp T            temperature; 0 = greedy (default 0)
+  --top-k K           keep the K most likely tokens (default 0 = off)
+  --top-p P           nucleus sampling mass (default 1 = off)
+  --min-p M           drop tokens below M × the top probability (default 0 = off)
+  --repeat-penalty R  penalise tokens from the last 64 (default 1 = off)
+  --seed S            random seed for sampling (same seed, same output)
+  --chat              treat the prompt as a user message in the model's chat template
+  --system TEXT       system message with --chat
+  --ctx N             context size in tokens (default min(model, 2048))
+  --json              print one JSON object: promptTokens, tokens, text, steps (top-5), timings
+  --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
+  --store DIR         model store directory (see lowbit pull --help)
+  -h, --help          show this help
+`;
+
+function num(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got '${v}'`);
+  return n;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        prompt: { type: 'string', short: 'p' },
+        'n-predict': { type: 'string', short: 'n' },
+        temp: { type: 'string' },
+        'top-k': { type: 'string' },
+        'top-p': { type: 'string' },
+        'min-p': { type: 'string' },
+        'repeat-penalty': { type: 'string' },
+        seed: { type: 'string' },
+        chat: { type: 'boolean' },
+        system: { type: 'string' },
+        ctx: { type: 'string' },
+        json: { type: 'boolean' },
+        adapter: { type: 'string' },
+        store: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see lowbit run --help)`);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError('run needs exactly one model (see lowbit run --help)');
+  if (v.prompt === undefined) throw new UsageError('run needs a prompt: -p "…"');
+  const nPredict = num(v['n-predict'], '--n-predict', 64);
+  if (!Number.isInteger(nPredict) || nPredict < 1) throw new UsageError('--n-predict must be a positive integer');
+  const gen: GenerateOptions = {
+    maxTokens: nPredict,
+    temperature: num(v.temp, '--temp', 0),
+    topK: num(v['top-k'], '--top-k', 0),
+    topP: num(v['top-p'], '--top-p', 1),
+    minP: num(v['min-p'], '--min-p', 0),
+    repetitionPenalty: num(v['repeat-penalty'], '--repeat-penalty', 1),
+    seed: v.seed !== undefined ? num(v.seed, '--seed', 0) : undefined,
+    topLogprobs: Boolean(v.json),
+  };
+  const model = await resolveModelSource(parsed.positionals[0]!, v.store);
+  const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined });
+  try {
+    const engine = await loadEngine(model.source, { gpu, contextSize: v.ctx ? num(v.ctx, '--ctx', 0) : undefined });
+    try {
+      const messages = [...(v.system ? [{ role: 'system' as const, content: v.system }] : []), { role: 'user' as const, content: v.prompt }];
+      const promptTokens = v.chat ? engine.chatFormat.format(messages).tokens : engine.encodePrompt(v.prompt);
+      const stream: TokenStream = v.chat ? engine.chat(messages, gen) : engine.generate(promptTokens, gen);
+      const steps: { token: number; top: [number, number][] }[] = [];
+      const tokens: number[] = [];
+      let text = '';
+      const interrupt = new AbortController();
+      const onSigint = () => interrupt.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        for await (const t of stream as AsyncIterable<GeneratedToken>) {
+          if (interrupt.signal.aborted) break;
+          if (t.id >= 0) {
+            tokens.push(t.id);
+            if (t.top) steps.push({ token: t.id, top: t.top });
+          }
+          text += t.text;
+          if (!v.json) process.stdout.write(t.text);
+        }
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+      const stats = await stream.stats;
+      if (v.json) {
+        process.stdout.write(
+          JSON.stringify({
+            promptTokens,
+            tokens,
+            text,
+            steps,
+            timings: { prefillTokensPerSec: stats.prefillTokensPerSec, decodeTokensPerSec: stats.decodeTokensPerSec },
+          }) + '\n',
+        );
+      } else {
+        process.stdout.write('\n');
+        process.stderr.write(
+          `[${stats.promptTokens} prompt tokens: ${stats.prefillTokensPerSec.toFixed(1)} tok/s prefill; ` +
+            `${stats.generatedTokens} generated: ${stats.decodeTokensPerSec.toFixed(1)} tok/s decode; ${stats.finishReason}; ${engine.info.adapter}]\n`,
+        );
+      }
+    } finally {
+      await engine.dispose();
+    }
+  } finally {
+    gpu.device.destroy();
+    await model.close();
+  }
+  return 0;
+}
