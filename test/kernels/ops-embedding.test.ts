@@ -7,7 +7,12 @@ import { type EmbeddingTable, createEmbedding } from '../../src/kernels/embeddin
 import { createStepParams } from '../../src/kernels/step-params.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { dequantizeBF16, dequantizeF16, quantizeBF16, quantizeF16 } from '../../src/quant/cpu/float.ts';
-import { build, randn, run } from './ops-helpers.ts';
+import { dequantizeTensor, quantizeTensor } from '../../src/quant/table.ts';
+import { readGGUF, readTensorBytes } from '../../src/gguf/index.ts';
+import { FileByteSource } from '../../src/io/file-byte-source.ts';
+import { loadGpuWeights } from '../../src/runtime/loader.ts';
+import { demoModel, localModel } from '../helpers/fixtures.ts';
+import { build, expectClose, randn, run } from './ops-helpers.ts';
 
 /** Table bytes for `values` [rows][cols] in `type`, split into parts at the given row boundaries, plus the decoded reference. */
 function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: number, cols: number, cuts: number[] = []): { table: EmbeddingTable; ref: Float32Array } {
@@ -19,9 +24,12 @@ function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: 
   } else if (type === GGMLType.F16) {
     bytes = quantizeF16(values);
     ref = dequantizeF16(bytes, values.length);
-  } else {
+  } else if (type === GGMLType.BF16) {
     bytes = quantizeBF16(values);
     ref = dequantizeBF16(bytes, values.length);
+  } else {
+    bytes = quantizeTensor(type, values);
+    ref = dequantizeTensor(type, bytes, values.length);
   }
   const rowBytes = bytes.length / rows;
   const bounds = [0, ...cuts, rows];
@@ -62,6 +70,77 @@ describe('embedding', () => {
     }
   }
 
+  // Block types decode through the shared quant_decode snippet; the table rows are not 4-byte
+  // aligned for most of them (Q8_0 34 bytes per block, Q5_0 22, Q6_K 210 …).
+  for (const [type, cols] of [
+    [GGMLType.Q8_0, 96],
+    [GGMLType.Q4_0, 64],
+    [GGMLType.Q4_1, 32],
+    [GGMLType.Q5_0, 96],
+    [GGMLType.Q5_1, 32],
+    [GGMLType.Q2_K, 256],
+    [GGMLType.Q3_K, 256],
+    [GGMLType.Q4_K, 512],
+    [GGMLType.Q5_K, 256],
+    [GGMLType.Q6_K, 256],
+    [GGMLType.TQ1_0, 256],
+    [GGMLType.TQ2_0, 256],
+  ] as const) {
+    it(`${GGMLType[type]} table ${cols} wide, split in 3 parts, matches the CPU dequantizer`, async () => {
+      const rows = 13;
+      const ternary = type === GGMLType.TQ1_0 || type === GGMLType.TQ2_0;
+      const values = randn(rows * cols, type * 7 + cols, 2).map((v) => (ternary ? Math.sign(Math.round(v)) * 0.25 : v));
+      const { table, ref } = makeTable(ctx, type, values, rows, cols, [4, 5]);
+      const ids = Uint32Array.from([12, 0, 4, 3, 77]);
+      const params = createStepParams(ctx, { pos0: 0, nTokens: ids.length });
+      const output = createStorageBuffer(ctx, new Float32Array(ids.length * cols).fill(-1));
+      const k = await build(ctx, () => createEmbedding(ctx, { type, rows, cols, maxTokens: ids.length }));
+      await run(ctx, k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }));
+      const got = await readF32(ctx, output);
+      ids.forEach((id, t) => {
+        const want = id >= rows ? new Float32Array(cols) : ref.subarray(id * cols, (id + 1) * cols);
+        expectClose(got.subarray(t * cols, (t + 1) * cols), want, 1e-7, 1e-6, `token ${t} id ${id}`);
+      });
+    });
+  }
+
+  // The real token_embd tables of the fixtures, through the streaming loader, split in parts.
+  for (const [label, path] of [
+    ['stories260K F32', localModel('stories260K.gguf')],
+    ['TinyStories-656K Q8_0', localModel('TinyStories-656K-Q8_0.gguf')],
+    ['stories260K-Q4_0 (Q5_0 embd)', localModel('stories260K-Q4_0.gguf')],
+    ['bitnet TQ1_0 file (Q6_K embd)', localModel('tinystories-bitnet-3M-TQ1_0.gguf')],
+    ['demo llama Q4_K_M (Q4_K embd)', demoModel],
+  ] as const) {
+    it(`fixture token_embd: ${label}`, async () => {
+      const source = await FileByteSource.open(path);
+      try {
+        const gguf = await readGGUF(source);
+        const info = gguf.tensor('token_embd.weight')!;
+        const [cols, rows] = [Number(info.dims[0]), Number(info.dims[1])];
+        const ref = dequantizeTensor(info.typeId, await readTensorBytes(source, info), rows * cols);
+        const rowBytes = info.byteSize / rows;
+        const weights = await loadGpuWeights(ctx.device, source, {
+          gguf,
+          filter: (t) => t.name === 'token_embd.weight',
+          maxBufferBytes: Math.ceil((rows / 3) * rowBytes),
+        });
+        const table = weights.get('token_embd.weight')!;
+        expect(table.parts.length).toBeGreaterThanOrEqual(3);
+        const ids = Uint32Array.from([0, 1, rows - 1, Math.floor(rows / 2), table.parts[1]!.rowStart, table.parts[1]!.rowStart - 1]);
+        const params = createStepParams(ctx, { pos0: 0, nTokens: ids.length });
+        const output = createStorageBuffer(ctx, ids.length * cols * 4);
+        const k = await build(ctx, () => createEmbedding(ctx, { type: table.type, rows, cols, maxTokens: ids.length }));
+        await run(ctx, k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }));
+        const got = await readF32(ctx, output);
+        ids.forEach((id, t) => expectClose(got.subarray(t * cols, (t + 1) * cols), ref.subarray(id * cols, (id + 1) * cols), 1e-7, 1e-6, `${label} id ${id}`));
+        for (const p of table.parts) p.buffer.destroy();
+      } finally {
+        await source.close?.();
+      }
+    });
+  }
+
   it('reads ids from the token history at pos0 + t', async () => {
     const rows = 10;
     const cols = 4;
@@ -83,5 +162,6 @@ describe('embedding', () => {
     expect(() => k.bind({ params: buf, ids: buf, table, output: buf })).toThrow(/cover 9 of 10/);
     expect(() => k.bind({ params: buf, ids: buf, table: { ...table, cols: 5 }, output: buf })).toThrow(/built for/);
     expect(() => createEmbedding(ctx, { type: GGMLType.IQ2_XXS, rows: 10, cols: 256 })).toThrow(/IQ2_XXS/);
+    expect(() => createEmbedding(ctx, { type: GGMLType.I2_S, rows: 10, cols: 256 })).toThrow(/I2_S/);
   });
 });
