@@ -16,7 +16,7 @@ import decodeWgsl from '../../shaders/attention_decode.wgsl?raw';
 import prefillWgsl from '../../shaders/attention_prefill.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
-import { type BufferRef, type KernelCall, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
+import { type BufferRef, type KernelCall, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 export interface AttentionShape {
   headDim: number;
@@ -71,13 +71,13 @@ export function createKvWrite(ctx: GpuContext, cfg: KvWriteConfig): { readonly p
   const maxTokens = cfg.maxTokens ?? 1;
   checkDim('kv-write', 'maxTokens', maxTokens);
   const pipeline = opsPipeline(ctx, 'kv-write', kvWriteWgsl, { HD: cfg.headDim, NK: cfg.nKvHeads, MAXCTX: cfg.maxCtx }, { subgroups: false });
-  const [gx, gy] = grid(ctx, Math.ceil((maxTokens * cfg.nKvHeads * cfg.headDim) / 64));
   return {
     pipeline,
     bind(b) {
       const group = makeBindGroup(ctx, pipeline, 'kv-write', [b.params, b.k, b.v, b.kCache, b.vCache]);
       return {
-        encode(pass) {
+        encode(pass, step) {
+          const [gx, gy] = grid(ctx, Math.ceil((dispatchTokens(step, maxTokens) * cfg.nKvHeads * cfg.headDim) / 64));
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(gx, gy);
@@ -132,10 +132,13 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
       const g1 = makeBindGroup(ctx, partial, name, [b.params, b.q, b.kCache, b.vCache, partials]);
       const g2 = makeBindGroup(ctx, combine, `${name}-combine`, [b.params, partials, b.output]);
       return {
-        encode(pass) {
+        encode(pass, step) {
+          // With the step known, only the chunks the shader will use are dispatched (same formula
+          // as active_splits in the shader); the rest would exit at once but still cost.
+          const splits = step ? activeSplits(Math.min(step.pos0 + step.nTokens, cfg.maxCtx), minChunk, nSplit) : nSplit;
           pass.setPipeline(partial);
           pass.setBindGroup(0, g1);
-          pass.dispatchWorkgroups(nSplit, cfg.nKvHeads);
+          pass.dispatchWorkgroups(splits, cfg.nKvHeads);
           pass.setPipeline(combine);
           pass.setBindGroup(0, g2);
           pass.dispatchWorkgroups(cfg.nHeads);
@@ -143,6 +146,11 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
       };
     },
   };
+}
+
+/** Chunks per kv head the decode shader uses for kvLen valid positions. */
+export function activeSplits(kvLen: number, minChunk: number, maxSplits: number): number {
+  return Math.min(Math.max(Math.ceil(kvLen / minChunk), 1), maxSplits);
 }
 
 export interface PrefillAttentionConfig extends AttentionShape {
@@ -173,13 +181,13 @@ export function createPrefillAttention(ctx: GpuContext, cfg: PrefillAttentionCon
     { HD: cfg.headDim, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, TPR: tpr, R: rows },
     { subgroups: false, constants: { SCALE: scale } },
   );
-  const groupsX = Math.ceil((cfg.maxTokens * g) / rows);
   return {
     pipeline,
     bind(b) {
       const group = makeBindGroup(ctx, pipeline, name, [b.params, b.q, b.kCache, b.vCache, b.output]);
       return {
-        encode(pass) {
+        encode(pass, step) {
+          const groupsX = Math.ceil((dispatchTokens(step, cfg.maxTokens) * g) / rows);
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(groupsX, cfg.nKvHeads);

@@ -13,9 +13,27 @@ import { DeviceLimitError } from '../errors.ts';
 /** A whole buffer or a range of one (offset must respect minStorageBufferOffsetAlignment). */
 export type BufferRef = GPUBuffer | GPUBufferBinding;
 
-/** What `bind()` returns: encodes the kernel's dispatches into a caller's compute pass, creating nothing. */
+/** The values the caller wrote into the step-params buffer for the step being encoded. */
+export interface StepShape {
+  pos0: number;
+  nTokens: number;
+}
+
+/**
+ * What `bind()` returns: encodes the kernel's dispatches into a caller's compute pass, creating
+ * nothing. Shaders take the step's values from the step-params buffer; `step`, when given, must
+ * be those same values and sizes the dispatch to the work (tokens, KV chunks) instead of the
+ * maximum the kernel was built for. Idle workgroups are not free: on SwiftShader each costs
+ * 10–150 µs (its workgroup memory is zero-filled), so a 5-token prefill dispatched for 512 tokens
+ * spends most of its time on nothing.
+ */
 export interface KernelCall {
-  encode(pass: GPUComputePassEncoder): void;
+  encode(pass: GPUComputePassEncoder, step?: StepShape): void;
+}
+
+/** Tokens to dispatch for: the step's count when known (capped at the kernel's maximum), else the maximum. */
+export function dispatchTokens(step: StepShape | undefined, maxTokens: number): number {
+  return step ? Math.min(Math.max(1, Math.floor(step.nTokens)), maxTokens) : maxTokens;
 }
 
 export function isGpuBuffer(ref: BufferRef): ref is GPUBuffer {

@@ -5,7 +5,7 @@
  */
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
-import { type BufferRef, type KernelCall, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
+import { type BufferRef, type KernelCall, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 export type ElementwiseOp = 'silu_mul' | 'gelu_mul' | 'relu2_mul' | 'add' | 'bias' | 'scale';
 
@@ -56,14 +56,14 @@ export function createElementwise(ctx: GpuContext, cfg: ElementwiseConfig): Elem
   for (const d of Object.values(OP_DEFINE)) defines[d] = d === define;
   // Elementwise code has no reductions; the subgroup variant would be identical.
   const pipeline = opsPipeline(ctx, 'elementwise', elementwiseWgsl, defines, { subgroups: false });
-  const [gx, gy] = grid(ctx, Math.ceil((maxTokens * cfg.n) / vec / WG));
   return {
     pipeline,
     bind(b) {
       if (cfg.separateOutput && !b.output) throw new RangeError(`elementwise ${cfg.op}: bindings.output is required with separateOutput`);
       const group = makeBindGroup(ctx, pipeline, `elementwise:${cfg.op}`, [b.params, b.a, b.b, cfg.separateOutput ? b.output : undefined]);
       return {
-        encode(pass) {
+        encode(pass, step) {
+          const [gx, gy] = grid(ctx, Math.ceil((dispatchTokens(step, maxTokens) * cfg.n) / vec / WG));
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(gx, gy);

@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { UnsupportedTensorTypeError } from '../errors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { quantDefines, VALUE_TYPES, TERNARY_TYPES } from './quant-wgsl.ts';
-import { type BufferRef, type KernelCall, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
+import { type BufferRef, type KernelCall, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 /** The fields of GpuWeight (src/gpu/weights.ts) the lookup needs: rows = vocab, cols = n_embd. */
 export interface EmbeddingTable {
@@ -83,7 +83,6 @@ export function createEmbedding(ctx: GpuContext, cfg: EmbeddingConfig): { bind(b
     ...quantDefines(cfg.type),
   };
   defines[fmt.define] = true;
-  const [gx, gy] = grid(ctx, Math.ceil((maxTokens * units) / 64));
   return {
     bind(b) {
       const t = b.table;
@@ -104,7 +103,8 @@ export function createEmbedding(ctx: GpuContext, cfg: EmbeddingConfig): { bind(b
         return { pipeline, group: makeBindGroup(ctx, pipeline, `embedding:${t.name}#${i}`, [b.params, b.ids, part.buffer, b.output]) };
       });
       return {
-        encode(pass) {
+        encode(pass, step) {
+          const [gx, gy] = grid(ctx, Math.ceil((dispatchTokens(step, maxTokens) * units) / 64));
           for (const c of calls) {
             pass.setPipeline(c.pipeline);
             pass.setBindGroup(0, c.group);

@@ -4,7 +4,7 @@
  */
 import normWgsl from '../../shaders/norm.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
-import { type BufferRef, type KernelCall, type VariantOptions, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
+import { type BufferRef, type KernelCall, type VariantOptions, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 export interface RmsNormConfig extends VariantOptions {
   /** Values per row (n_embd, or head_dim for per-head norms). */
@@ -58,7 +58,6 @@ export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKerne
     { WG: wg, N: cfg.n, ROWS_PER_TOKEN: rowsPerToken, HAS_WEIGHT: hasWeight, ADD: add },
     { subgroups: cfg.subgroups, constants: { EPS: cfg.eps } },
   );
-  const [gx, gy] = grid(ctx, maxTokens * rowsPerToken);
   return {
     pipeline,
     bind(b) {
@@ -66,7 +65,8 @@ export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKerne
       if (add && !b.residual) throw new RangeError('rmsnorm: bindings.residual is required with residualAdd');
       const group = makeBindGroup(ctx, pipeline, 'rmsnorm', [b.params, b.input, b.output, hasWeight ? b.weight : undefined, add ? b.residual : undefined]);
       return {
-        encode(pass) {
+        encode(pass, step) {
+          const [gx, gy] = grid(ctx, dispatchTokens(step, maxTokens) * rowsPerToken);
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(gx, gy);

@@ -10,7 +10,7 @@
 import ropeWgsl from '../../shaders/rope.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
-import { type BufferRef, type KernelCall, checkDim, grid, makeBindGroup, opsPipeline } from './common.ts';
+import { type BufferRef, type KernelCall, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 export interface RopeConfig {
   headDim: number;
@@ -113,7 +113,6 @@ export function createRope(ctx: GpuContext, cfg: RopeConfig): RopeKernel {
     { subgroups: false },
   );
   const perToken = kv ? cfg.nHeads * (ropeDim / 2) + cfg.nKvHeads * cfg.headDim : (cfg.nHeads + cfg.nKvHeads) * (ropeDim / 2);
-  const [gx, gy] = grid(ctx, Math.ceil((perToken * maxTokens) / 64));
   return {
     pipeline,
     turnsPerPosition,
@@ -122,7 +121,8 @@ export function createRope(ctx: GpuContext, cfg: RopeConfig): RopeKernel {
       const refs = kv ? [b.params, turns, b.q, b.k, b.v, b.kCache, b.vCache] : [b.params, turns, b.q, b.k];
       const group = makeBindGroup(ctx, pipeline, 'rope', refs);
       return {
-        encode(pass) {
+        encode(pass, step) {
+          const [gx, gy] = grid(ctx, Math.ceil((perToken * dispatchTokens(step, maxTokens)) / 64));
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(gx, gy);

@@ -6,7 +6,7 @@ import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import { createDecodeAttention, createKvWrite, createPrefillAttention, kvCacheLayerBytes } from '../../src/kernels/attention.ts';
 import { createRope } from '../../src/kernels/rope.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
-import { build, expectClose, randn, run } from './ops-helpers.ts';
+import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 
 interface Shape {
   hd: number;
@@ -98,9 +98,14 @@ describe('attention', () => {
       // One bind for every position: only the step params change.
       const call = kern.bind({ params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc), output });
       for (const kvLen of lens) {
-        writeStepParams(ctx, params, { pos0: kvLen - 1, nTokens: 1 });
-        await run(ctx, call);
-        expectClose(await readF32(ctx, output), attnRef(s, q, kc, vc, kvLen - 1, 1), 2e-5, 2e-4, `kvLen=${kvLen}`);
+        const step = { pos0: kvLen - 1, nTokens: 1 };
+        writeStepParams(ctx, params, step);
+        // Dispatch sized for the maximum, then only the chunks this kvLen uses.
+        for (const sized of [undefined, step]) {
+          ctx.device.queue.writeBuffer(output, 0, new Float32Array(s.nh * s.hd).fill(Number.NaN));
+          await runStep(ctx, sized, call);
+          expectClose(await readF32(ctx, output), attnRef(s, q, kc, vc, kvLen - 1, 1), 2e-5, 2e-4, `kvLen=${kvLen} sized=${Boolean(sized)}`);
+        }
       }
     });
   }
@@ -123,7 +128,7 @@ describe('attention', () => {
       const params = createStepParams(ctx, { pos0, nTokens: tokens });
       const output = createStorageBuffer(ctx, new Float32Array(maxTokens * s.nh * s.hd).fill(-5));
       const kern = await build(ctx, () => createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens }));
-      await run(ctx, kern.bind({ params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc), output }));
+      await runStep(ctx, pos0 > 0 ? { pos0, nTokens: tokens } : undefined, kern.bind({ params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc), output }));
       const got = await readF32(ctx, output);
       const used = tokens * s.nh * s.hd;
       expectClose(got.subarray(0, used), attnRef(s, q, kc, vc, pos0, tokens), 2e-5, 2e-4, 'prefill');
@@ -195,14 +200,14 @@ describe('attention', () => {
     ctx.device.queue.writeBuffer(qP, 0, rows(q, s.nh, 0, 5));
     ctx.device.queue.writeBuffer(kP, 0, rows(k, s.nkv, 0, 5));
     ctx.device.queue.writeBuffer(vP, 0, rows(v, s.nkv, 0, 5));
-    await run(ctx, ropeP, attP);
+    await runStep(ctx, { pos0: 0, nTokens: 5 }, ropeP, attP);
     expectClose(await readF32(ctx, outP), want.subarray(0, 5 * s.nh * s.hd), 1e-5, 1e-4, 'prefill part');
     for (let pos = 5; pos < total; pos++) {
       writeStepParams(ctx, params, { pos0: pos, nTokens: 1 });
       ctx.device.queue.writeBuffer(qD, 0, rows(q, s.nh, pos, pos + 1));
       ctx.device.queue.writeBuffer(kD, 0, rows(k, s.nkv, pos, pos + 1));
       ctx.device.queue.writeBuffer(vD, 0, rows(v, s.nkv, pos, pos + 1));
-      await run(ctx, ropeD, attD);
+      await runStep(ctx, { pos0: pos, nTokens: 1 }, ropeD, attD);
       expectClose(await readF32(ctx, outD), want.subarray(pos * s.nh * s.hd, (pos + 1) * s.nh * s.hd), 1e-5, 1e-4, `decode at ${pos}`);
     }
     expectClose(await readF32(ctx, kCache), await readF32(ctx, ref.kCache), 1e-6, 1e-6, 'kCache');

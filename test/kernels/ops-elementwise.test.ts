@@ -5,7 +5,7 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import { type ElementwiseOp, createElementwise } from '../../src/kernels/elementwise.ts';
 import { createStepParams } from '../../src/kernels/step-params.ts';
-import { build, expectClose, randn, run } from './ops-helpers.ts';
+import { build, expectClose, randn, runStep } from './ops-helpers.ts';
 
 const silu = (x: number) => x / (1 + Math.exp(-x));
 const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
@@ -55,7 +55,8 @@ describe('elementwise', () => {
           const bBuf = createStorageBuffer(ctx, b);
           const output = createStorageBuffer(ctx, new Float32Array(maxTokens * n).fill(-9));
           const k = await build(ctx, () => createElementwise(ctx, { op, n, maxTokens, separateOutput }));
-          await run(ctx, k.bind({ params, a: aBuf, b: bBuf, output: separateOutput ? output : undefined }));
+          // Separate-output runs size the dispatch to the step's tokens; in-place runs to maxTokens.
+          await runStep(ctx, separateOutput ? { pos0: 0, nTokens: tokens } : undefined, k.bind({ params, a: aBuf, b: bBuf, output: separateOutput ? output : undefined }));
           const got = await readF32(ctx, separateOutput ? output : aBuf);
           expectClose(got.subarray(0, used), ref(op, a.subarray(0, used), b, n), 1e-5, 1e-5, `${op} out=${separateOutput}`);
           const untouched = separateOutput ? new Float32Array(got.length - used).fill(-9) : a.subarray(used);

@@ -12,7 +12,7 @@ import { readGGUF, readTensorBytes } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { loadGpuWeights } from '../../src/runtime/loader.ts';
 import { demoModel, localModel } from '../helpers/fixtures.ts';
-import { build, expectClose, randn, run } from './ops-helpers.ts';
+import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 
 /** Table bytes for `values` [rows][cols] in `type`, split into parts at the given row boundaries, plus the decoded reference. */
 function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: number, cols: number, cuts: number[] = []): { table: EmbeddingTable; ref: Float32Array } {
@@ -58,7 +58,7 @@ describe('embedding', () => {
         const params = createStepParams(ctx, { pos0: 30, nTokens: tokens });
         const output = createStorageBuffer(ctx, new Float32Array(ids.length * cols).fill(-1));
         const k = await build(ctx, () => createEmbedding(ctx, { type, rows, cols, maxTokens: 8 }));
-        await run(ctx, k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }));
+        await runStep(ctx, cuts.length ? { pos0: 30, nTokens: tokens } : undefined, k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }));
         const got = await readF32(ctx, output);
         for (let t = 0; t < ids.length; t++) {
           const row = got.subarray(t * cols, (t + 1) * cols);

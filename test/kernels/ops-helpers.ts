@@ -2,14 +2,19 @@
 // deterministic random data and tolerant comparisons against f64 CPU references.
 import { expect } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import type { KernelCall } from '../../src/kernels/common.ts';
+import type { KernelCall, StepShape } from '../../src/kernels/common.ts';
 
 /** Encodes the calls into one compute pass, submits, and fails on any validation error. */
 export async function run(ctx: GpuContext, ...calls: KernelCall[]): Promise<void> {
+  return runStep(ctx, undefined, ...calls);
+}
+
+/** As run, passing the step's values to encode (dispatches sized to the step, not the maximum). */
+export async function runStep(ctx: GpuContext, step: StepShape | undefined, ...calls: KernelCall[]): Promise<void> {
   ctx.device.pushErrorScope('validation');
   const enc = ctx.device.createCommandEncoder();
   const pass = enc.beginComputePass();
-  for (const c of calls) c.encode(pass);
+  for (const c of calls) c.encode(pass, step);
   pass.end();
   ctx.device.queue.submit([enc.finish()]);
   const err = await ctx.device.popErrorScope();

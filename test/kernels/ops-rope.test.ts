@@ -5,7 +5,7 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import { createRope } from '../../src/kernels/rope.ts';
 import { createStepParams } from '../../src/kernels/step-params.ts';
-import { build, expectClose, randn, run } from './ops-helpers.ts';
+import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 
 interface Shape {
   hd: number;
@@ -67,7 +67,7 @@ describe('rope', () => {
         const kern = await build(ctx, () =>
           createRope(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, ropeDim: s.ropeDim, freqBase: s.base, freqScale: s.scale, neox: s.neox, freqFactors: s.factors, maxTokens }),
         );
-        await run(ctx, kern.bind({ params, q: qBuf, k: kBuf }));
+        await runStep(ctx, { pos0, nTokens: tokens }, kern.bind({ params, q: qBuf, k: kBuf }));
         // Angles are exact fractions of a turn at any position: only sin/cos and the rotation round.
         const tol = 2e-6;
         const gq = await readF32(ctx, qBuf);
