@@ -7,7 +7,7 @@
  *
  *   #include "f16"          → the registered snippet (each snippet included once per shader)
  *   #if NAME / #if !NAME / #else / #endif   → kept or dropped by `defines[NAME]` truthiness
- *   {{NAME}}                → replaced by String(defines[NAME])
+ *   {{NAME}}                → replaced by String(defines[NAME]) (also inside #include "…")
  *
  * and, by variant, `enable f16;`, `enable subgroups;` and
  * `diagnostic(off, subgroup_uniformity);` are prepended (WGSL needs them before any declaration).
@@ -57,12 +57,18 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
     ...options.defines,
   };
   const included = new Set<string>();
+  const substitute = (line: string, where: string) =>
+    line.replace(SUBST_RE, (_, name: string) => {
+      if (!(name in defines)) throw new Error(`WGSL ${where}: {{${name}}} has no define`);
+      return String(defines[name]);
+    });
   const expand = (text: string, where: string): string[] => {
     const out: string[] = [];
     // Stack of "is this branch kept" flags; a line is kept when every enclosing branch is.
     const stack: { keep: boolean; parentKeep: boolean }[] = [];
     const keeping = () => stack.length === 0 || stack[stack.length - 1]!.keep;
-    for (const line of text.split('\n')) {
+    for (const raw of text.split('\n')) {
+      const line = raw.includes('{{') && keeping() ? substitute(raw, where) : raw;
       let m: RegExpExecArray | null;
       if ((m = IF_RE.exec(line))) {
         const name = m[2]!;
@@ -86,12 +92,7 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
         included.add(name);
         out.push(`// ---- ${name} ----`, ...expand(snippet, `snippet "${name}"`), `// ---- end ${name} ----`);
       } else {
-        out.push(
-          line.replace(SUBST_RE, (_, name: string) => {
-            if (!(name in defines)) throw new Error(`WGSL ${where}: {{${name}}} has no define`);
-            return String(defines[name]);
-          }),
-        );
+        out.push(line);
       }
     }
     if (stack.length) throw new Error(`WGSL ${where}: unterminated #if`);
