@@ -1,17 +1,42 @@
 /**
  * The engine's Web Worker entry: serves the protocol in protocol.ts with models from the IndexedDB
- * model store and the GPU engine. This is the only module that names the engine implementation,
- * so swapping it (or serving a fake in tests, see test/ui/fake-worker.ts) touches nothing else.
+ * model store, run by the GPU engine (engine.ts). This is the only module that names the engine
+ * implementation, so swapping it (or serving a fake in tests, see test/ui/fake-worker.ts) touches
+ * nothing else.
  */
-import { LowbitError, WebGPUUnavailableError } from '../errors.ts';
+import { WebGPUUnavailableError } from '../errors.ts';
+import { requestBrowserGpu, type GpuContext } from '../gpu/device.ts';
 import { IdbModelStore } from '../storage/idb-store.ts';
+import { loadEngine } from './engine.ts';
 import { storeBackend, type OpenEngine } from './worker-backend.ts';
 import { probeWebGpu, serveEngine, type MessageEndpoint } from './worker-host.ts';
 
-// TODO(engine): build the GPU engine from the stored model once src/engine/engine.ts lands.
-const openEngine: OpenEngine = async (model) => {
-  await model.source.close?.();
-  throw new LowbitError(`${model.id} is downloaded and stored, but this build has no GPU engine yet (src/engine/engine.ts is missing)`);
+/** One GPU device per worker, shared by successive models; a lost device is replaced on the next load. */
+let gpu: Promise<GpuContext> | null = null;
+
+function getGpu(): Promise<GpuContext> {
+  if (!gpu) {
+    const pending = requestBrowserGpu();
+    gpu = pending;
+    pending.then(
+      (ctx) => ctx.lost.then(() => {
+        if (gpu === pending) gpu = null;
+      }),
+      () => {
+        if (gpu === pending) gpu = null;
+      },
+    );
+  }
+  return gpu;
+}
+
+const openEngine: OpenEngine = async (model, options) => {
+  try {
+    return await loadEngine(model.source, { ...options, gpu: await getGpu() });
+  } finally {
+    // The engine reads the file only while loading: weights are on the GPU now.
+    await model.source.close?.();
+  }
 };
 
 /** No WebGPU, no point downloading: say so before the first byte. */
