@@ -77,7 +77,7 @@ fn main(
 #if DYNAMIC_T
   let nT = step.y;
 #else
-  let nT = TT;
+  let nT = {{MAXT}}u;
 #endif
   let t0 = wid.z * TT;
   if (t0 >= nT || row0 >= part.rows) { return; }

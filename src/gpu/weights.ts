@@ -61,8 +61,8 @@ export function planWeightParts(
   const rowBytes = weightRowBytes(type, cols, name);
   const limit = Math.floor(maxBindingBytes / 4) * 4;
   if (pad4(rows * rowBytes) <= limit) return [{ rowStart: 0, rowCount: rows }];
-  // A part of n rows takes pad4(n·rowBytes) bytes; pad4 adds at most 3.
-  const perPart = Math.floor((limit - 3) / rowBytes);
+  // limit is a multiple of 4, so pad4(n·rowBytes) ≤ limit exactly when n·rowBytes ≤ limit.
+  const perPart = Math.floor(limit / rowBytes);
   if (perPart < 1) {
     throw new DeviceLimitError(`${name}: one row is ${rowBytes} bytes, more than the buffer binding limit of ${maxBindingBytes} bytes`);
   }

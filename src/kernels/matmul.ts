@@ -154,7 +154,12 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   };
   const baseKey = `matmul:${typeName}:c${o.cols}:xs${inputStride}:ys${outputStride}:tt${tt}:wg${variant.workgroupSize}:rpw${variant.rowsPerWorkgroup}:tpr${defines.TPR}:${variant.subgroups ? 'sg' : 'nosg'}`;
   const pipelineFor = (dynamicT: boolean) =>
-    getPipeline(ctx, `${baseKey}:${dynamicT ? 'dynT' : 'T'}`, composeWgsl(matmulWgsl, { subgroups: variant.subgroups, defines: { ...defines, DYNAMIC_T: dynamicT } }), 'main');
+    getPipeline(
+      ctx,
+      `${baseKey}:${dynamicT ? 'dynT' : `T${o.maxTokens}`}`,
+      composeWgsl(matmulWgsl, { subgroups: variant.subgroups, defines: { ...defines, DYNAMIC_T: dynamicT, MAXT: dynamicT ? 0 : o.maxTokens } }),
+      'main',
+    );
   // Compile the common case now, so errors surface at creation rather than at bind.
   const dynamicDefault = op === 'matmul';
   pipelineFor(dynamicDefault);

@@ -1,0 +1,255 @@
+// Fused dequant mat-vec / mat-mul against the CPU reference (src/quant dequantize + f64 dot
+// products) for every weight type, both reduction variants, odd shapes, several token counts,
+// weights split across buffers, and real fixture tensors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceLimitError, ModelFormatError, UnsupportedTensorTypeError } from '../../src/errors.ts';
+import { readGGUF, readTensorBytes } from '../../src/gguf/reader.ts';
+import { FileByteSource } from '../../src/io/file-byte-source.ts';
+import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import { requestNodeGpu } from '../../src/gpu/device-node.ts';
+import { planWeightParts, uploadWeight, weightRowBytes } from '../../src/gpu/weights.ts';
+import { createMatMul, createMatVec, type MatmulVariant } from '../../src/kernels/matmul.ts';
+import { MATMUL_TYPES } from '../../src/kernels/matmul-decoders.ts';
+import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
+import { dequantizeTensor } from '../../src/quant/table.ts';
+import { GGMLType } from '../../src/quant/types.ts';
+import { localModel } from '../helpers/fixtures.ts';
+import { makeWeight, randomValues, referenceMatmul, tolerance } from './matmul-helpers.ts';
+
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await requestNodeGpu({ warn: null });
+});
+afterAll(async () => {
+  await ctx?.device.queue.onSubmittedWorkDone();
+  ctx?.device.destroy();
+});
+
+/** Elements per block as the row-length unit for each type (floats: any multiple of 4). */
+function blockOf(type: GGMLType): number {
+  if (type === GGMLType.F32 || type === GGMLType.F16 || type === GGMLType.BF16) return 4;
+  if (type === GGMLType.I2_S) return 128;
+  return [GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.TQ1_0, GGMLType.TQ2_0].includes(type) ? 256 : 32;
+}
+
+interface RunSpec {
+  type: GGMLType;
+  rows: number;
+  cols: number;
+  tokens: number[];
+  variant?: Partial<MatmulVariant>;
+  maxPartBytes?: number;
+  seed?: number;
+}
+
+/** Worst |y − ref| / Σ|w·x| over every output; also checks parts and finiteness. */
+async function run(spec: RunSpec): Promise<number> {
+  const { type, rows, cols } = spec;
+  const seed = spec.seed ?? rows * 31 + cols;
+  const q = makeWeight(type, rows, cols, seed);
+  const weight = uploadWeight(ctx, `w:${GGMLType[type]}`, type, rows, cols, q.bytes, { maxPartBytes: spec.maxPartBytes });
+  const maxT = Math.max(...spec.tokens);
+  const x = randomValues(maxT * cols, seed + 1);
+  const input = createStorageBuffer(ctx, x);
+  const output = createStorageBuffer(ctx, maxT * rows * 4);
+  const stepParams = createStepParams(ctx, { pos0: 0, nTokens: 1 });
+  const single = spec.tokens.length === 1 && spec.tokens[0] === 1;
+  const kernel = single
+    ? createMatVec(ctx, { type, rows, cols, variant: spec.variant })
+    : createMatMul(ctx, { type, rows, cols, maxTokens: maxT, variant: spec.variant });
+  // One bind group for every token count: T comes from the step params.
+  const call = kernel.bind({ weight, input, output, stepParams: single ? undefined : stepParams });
+  let worst = 0;
+  try {
+    for (const T of spec.tokens) {
+      ctx.device.queue.writeBuffer(output, 0, new Float32Array(maxT * rows).fill(Number.NaN));
+      writeStepParams(ctx, stepParams, { pos0: 0, nTokens: T });
+      const enc = ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      call.encode(pass);
+      pass.end();
+      ctx.device.queue.submit([enc.finish()]);
+      const y = await readF32(ctx, output, maxT * rows);
+      const ref = referenceMatmul(q.values, rows, cols, x, T);
+      for (let i = 0; i < T * rows; i++) {
+        const err = Math.abs(y[i]! - ref.y[i]!) / Math.max(ref.mag[i]!, 1e-30);
+        if (!(err <= worst)) worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+      }
+      // Outputs of tokens past T are left alone.
+      for (let i = T * rows; i < maxT * rows; i++) expect(Number.isNaN(y[i]!)).toBe(true);
+    }
+  } finally {
+    for (const p of weight.parts) p.buffer.destroy();
+    input.destroy();
+    output.destroy();
+  }
+  return worst;
+}
+
+const SG = { subgroups: true } as const;
+const NOSG = { subgroups: false, threadsPerRow: 1 } as const;
+const NOSG_SHARED = { subgroups: false, threadsPerRow: 4, workgroupSize: 32 } as const;
+
+describe.each(MATMUL_TYPES.map((t) => [GGMLType[t]!, t] as const))('%s', (_name, type) => {
+  const qk = blockOf(type);
+  // Rows not a multiple of any workgroup's row count; cols = one block and three blocks.
+  const shapes = [
+    { rows: 37, cols: qk === 4 ? 12 : qk },
+    { rows: 70, cols: qk === 4 ? 100 : 3 * qk },
+  ];
+  for (const [label, variant] of [['subgroups', SG], ['thread per row', NOSG], ['shared-memory reduction', NOSG_SHARED]] as const) {
+    it(`mat-vec, ${label}`, async () => {
+      for (const s of shapes) {
+        const err = await run({ type, ...s, tokens: [1], variant });
+        expect(err, `${GGMLType[type]} ${s.rows}×${s.cols}`).toBeLessThanOrEqual(tolerance(type, s.cols));
+      }
+    });
+  }
+  for (const [label, variant] of [['subgroups', SG], ['thread per row', NOSG]] as const) {
+    it(`mat-mul for 1, 7 and 33 tokens with one bind group, ${label}`, async () => {
+      const s = shapes[1]!;
+      const err = await run({ type, ...s, tokens: [7, 1, 33], variant });
+      expect(err).toBeLessThanOrEqual(tolerance(type, s.cols));
+    });
+  }
+  it('weight split into several buffers', async () => {
+    const s = shapes[1]!;
+    const rowBytes = weightRowBytes(type, s.cols);
+    const maxPartBytes = rowBytes * 16 + 4; // 16 rows per part → 5 parts for 70 rows
+    expect(planWeightParts(type, s.rows, s.cols, maxPartBytes).length).toBe(5);
+    expect(await run({ type, ...s, tokens: [1], variant: SG, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
+    expect(await run({ type, ...s, tokens: [5], variant: NOSG, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
+  });
+});
+
+describe('layouts and offsets', () => {
+  it('reads input at an offset and stride and writes output at an offset and stride', async () => {
+    const type = GGMLType.Q4_K;
+    const rows = 19;
+    const cols = 256;
+    const T = 3;
+    const q = makeWeight(type, rows, cols, 5);
+    const weight = uploadWeight(ctx, 'w', type, rows, cols, q.bytes);
+    const inputStride = cols + 8;
+    const outputStride = rows + 5;
+    const inputOffset = 12;
+    const outputOffset = 3;
+    const x = randomValues(T * cols, 6);
+    const xPadded = new Float32Array(inputOffset + T * inputStride).fill(1e6); // garbage must not leak in
+    for (let t = 0; t < T; t++) xPadded.set(x.subarray(t * cols, (t + 1) * cols), inputOffset + t * inputStride);
+    const input = createStorageBuffer(ctx, xPadded);
+    const outLen = outputOffset + T * outputStride;
+    const output = createStorageBuffer(ctx, new Float32Array(outLen).fill(-7));
+    const mm = createMatMul(ctx, { type, rows, cols, maxTokens: T, inputStride, outputStride });
+    const call = mm.bind({ weight, input, output, inputOffset, outputOffset }); // static T = maxTokens
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    call.encode(pass);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    const y = await readF32(ctx, output, outLen);
+    const ref = referenceMatmul(q.values, rows, cols, x, T);
+    for (let i = 0; i < outLen; i++) {
+      const rel = i - outputOffset;
+      const t = Math.floor(rel / outputStride);
+      const r = rel - t * outputStride;
+      if (rel < 0 || r >= rows) {
+        expect(y[i]).toBe(-7);
+      } else {
+        expect(Math.abs(y[i]! - ref.y[t * rows + r]!)).toBeLessThanOrEqual(tolerance(type, cols) * ref.mag[t * rows + r]!);
+      }
+    }
+  });
+});
+
+describe('real fixture tensors', () => {
+  const cases: [string, string][] = [
+    ['tinystories-llama-3M-Q4_K_M.gguf', 'blk.0.ffn_down.weight'],
+    ['tinystories-llama-3M-Q4_K_M.gguf', 'output.weight'],
+    ['tinystories-bitnet-3M-TQ1_0.gguf', 'blk.1.attn_q.weight'],
+    ['tinystories-bitnet-3M-TQ2_0.gguf', 'blk.1.ffn_up.weight'],
+    ['tinystories-bitnet-3M-I2_S.gguf', 'blk.1.ffn_down.weight'],
+    ['stories260K-Q4_0.gguf', 'blk.0.attn_q.weight'],
+  ];
+  it.each(cases)('%s %s', async (file, tensorName) => {
+    const source = await FileByteSource.open(localModel(file));
+    const gguf = await readGGUF(source);
+    const info = gguf.tensor(tensorName);
+    expect(info, tensorName).toBeDefined();
+    const bytes = await readTensorBytes(source, info!);
+    const [cols, rows] = [info!.dims[0]!, info!.dims[1]!];
+    const type = info!.typeId as GGMLType;
+    const values = dequantizeTensor(type, bytes, rows * cols);
+    const weight = uploadWeight(ctx, tensorName, type, rows, cols, bytes);
+    const x = randomValues(cols, 9);
+    const input = createStorageBuffer(ctx, x);
+    const output = createStorageBuffer(ctx, rows * 4);
+    const call = createMatVec(ctx, { type, rows, cols }).bind({ weight, input, output });
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    call.encode(pass);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    const y = await readF32(ctx, output, rows);
+    const ref = referenceMatmul(values, rows, cols, x, 1);
+    let worst = 0;
+    for (let r = 0; r < rows; r++) worst = Math.max(worst, Math.abs(y[r]! - ref.y[r]!) / ref.mag[r]!);
+    expect(worst).toBeLessThanOrEqual(tolerance(type, cols));
+  });
+});
+
+describe('planWeightParts', () => {
+  it('keeps a tensor whole when it fits and splits by whole rows otherwise', () => {
+    expect(planWeightParts(GGMLType.Q4_0, 10, 64, 1 << 20)).toEqual([{ rowStart: 0, rowCount: 10 }]);
+    // Q4_0 64 cols = 36 bytes a row; 100 bytes hold 2 rows (72, padded 72).
+    expect(planWeightParts(GGMLType.Q4_0, 5, 64, 100)).toEqual([
+      { rowStart: 0, rowCount: 2 },
+      { rowStart: 2, rowCount: 2 },
+      { rowStart: 4, rowCount: 1 },
+    ]);
+    // Q6_K rows of 210 bytes: 2 rows (420) fit 423 only with room for padding (pad4(420) = 420).
+    expect(planWeightParts(GGMLType.Q6_K, 3, 256, 423).map((p) => p.rowCount)).toEqual([2, 1]);
+    // Padding never pushes a part over the limit: 3 rows of 18 bytes = 54 → 56 > 55.
+    for (const p of planWeightParts(GGMLType.Q4_0, 7, 32, 55)) expect(Math.ceil((p.rowCount * 18) / 4) * 4).toBeLessThanOrEqual(55);
+    expect(weightRowBytes(GGMLType.I2_S, 256)).toBe(64);
+  });
+  it('names the tensor and limit when a row cannot fit, and rejects partial blocks', () => {
+    expect(() => planWeightParts(GGMLType.F32, 2, 64, 100, 'blk.0.w')).toThrow(DeviceLimitError);
+    expect(() => planWeightParts(GGMLType.F32, 2, 64, 100, 'blk.0.w')).toThrow(/blk\.0\.w.*100 bytes/);
+    expect(() => planWeightParts(GGMLType.Q4_K, 2, 100, 1 << 20, 'x')).toThrow(ModelFormatError);
+    expect(() => weightRowBytes(GGMLType.I2_S, 64, 'bitnet.q')).toThrow(/bitnet\.q.*128/);
+  });
+});
+
+describe('errors', () => {
+  it('rejects types without a kernel, mismatched weights, bad offsets and short buffers', () => {
+    expect(() => createMatVec(ctx, { type: GGMLType.IQ2_XXS, rows: 4, cols: 256 })).toThrow(UnsupportedTensorTypeError);
+    expect(() => createMatVec(ctx, { type: GGMLType.Q4_0, rows: 4, cols: 48 })).toThrow(ModelFormatError);
+    expect(() => createMatVec(ctx, { type: GGMLType.F32, rows: 4, cols: 6 })).toThrow(/cols/);
+    const q = makeWeight(GGMLType.Q8_0, 4, 64, 1);
+    const weight = uploadWeight(ctx, 'blk.3.attn_k.weight', GGMLType.Q8_0, 4, 64, q.bytes);
+    const input = createStorageBuffer(ctx, 64 * 4);
+    const output = createStorageBuffer(ctx, 4 * 4);
+    const other = createMatVec(ctx, { type: GGMLType.Q8_0, rows: 4, cols: 32 });
+    expect(() => other.bind({ weight, input, output })).toThrow(/blk\.3\.attn_k\.weight/);
+    const mv = createMatVec(ctx, { type: GGMLType.Q8_0, rows: 4, cols: 64 });
+    expect(() => mv.bind({ weight, input, output, inputOffset: 2 })).toThrow(/inputOffset/);
+    expect(() => mv.bind({ weight, input, output, outputOffset: 1 })).toThrow(/output holds 16 bytes, needs 20/);
+    expect(() => mv.bind({ weight, input: createStorageBuffer(ctx, 60 * 4), output })).toThrow(/input/);
+    expect(() => uploadWeight(ctx, 'short', GGMLType.Q8_0, 4, 64, q.bytes.subarray(0, 100))).toThrow(/short.*needs 272 bytes, got 100/);
+    const i2s = makeWeight(GGMLType.I2_S, 2, 128, 1);
+    const i2sWeight = uploadWeight(ctx, 'i2s', GGMLType.I2_S, 2, 128, i2s.bytes);
+    delete i2sWeight.i2sScale;
+    expect(() => createMatVec(ctx, { type: GGMLType.I2_S, rows: 2, cols: 128 }).bind({ weight: i2sWeight, input: createStorageBuffer(ctx, 512), output })).toThrow(/scale/);
+  });
+  it('refuses the subgroup variant on a device without subgroups', async () => {
+    const plain = await requestNodeGpu({ warn: null, allowSubgroups: false });
+    try {
+      expect(() => createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { subgroups: true } })).toThrow(DeviceLimitError);
+      expect(createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32 }).variant.subgroups).toBe(false);
+    } finally {
+      plain.device.destroy();
+    }
+  });
+});
