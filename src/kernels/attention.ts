@@ -90,9 +90,12 @@ export function createKvWrite(ctx: GpuContext, cfg: KvWriteConfig): { readonly p
 export interface DecodeAttentionConfig extends AttentionShape {
   /** Softmax scale (default 1/sqrt(headDim)). */
   scale?: number;
-  /** Most chunks per kv head (default 16). */
+  /**
+   * Most chunks per kv head (default 16; 2 on software devices, where each workgroup has a fixed
+   * cost of ~80 µs and there are only a few cores to fill).
+   */
   maxSplits?: number;
-  /** Fewest positions per chunk before another split is used (default 64). */
+  /** Fewest positions per chunk before another split is used (default 64; 256 on software devices). */
   minChunk?: number;
 }
 
@@ -116,8 +119,8 @@ export interface DecodeAttentionKernel {
 export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfig): DecodeAttentionKernel {
   const name = 'decode-attention';
   const g = checkShape(name, cfg);
-  const nSplit = cfg.maxSplits ?? 16;
-  const minChunk = cfg.minChunk ?? 64;
+  const nSplit = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
+  const minChunk = cfg.minChunk ?? (ctx.isSoftware ? 256 : 64);
   checkDim(name, 'maxSplits', nSplit);
   checkDim(name, 'minChunk', minChunk);
   const scale = scaleOf(name, cfg, cfg.scale);
