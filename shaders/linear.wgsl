@@ -49,7 +49,9 @@ const ROW_BYTES = (COLS / QT_VALUES) * QT_BYTES;
 override ROW_START: u32 = 0u;
 override PART_ROWS: u32 = 1u;
 
+#if !SERIAL
 var<workgroup> red: array<f32, {{WGSIZE}}>;
+#endif
 
 @compute @workgroup_size({{TPR}}, {{RPW}})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -96,6 +98,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 #endif
     }
   }
+#if SERIAL
+  // One thread per row: no reduction, no barrier (software devices pay dearly for barriers).
+  for (var t = 0u; t < TT; t++) {
+    if (valid && t0 + t < nT) {
+#if I2S_SCALE
+      Y[(t0 + t) * ROWS_TOTAL + ROW_START + row] = acc[t] * TSCALE[0];
+#else
+      Y[(t0 + t) * ROWS_TOTAL + ROW_START + row] = acc[t];
+#endif
+    }
+  }
+#else
   let slot = lid.y * TPR + lid.x;
   for (var t = 0u; t < TT; t++) {
     red[slot] = acc[t];
@@ -113,4 +127,5 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     workgroupBarrier();
   }
+#endif
 }

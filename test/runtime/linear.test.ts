@@ -33,7 +33,7 @@ function rng(seed: number) {
   };
 }
 
-async function check(type: GGMLType, rows: number, cols: number, tokens: number, maxBufferBytes?: number) {
+async function check(type: GGMLType, rows: number, cols: number, tokens: number, maxBufferBytes?: number, serial?: boolean) {
   const r = rng(rows * 31 + cols + type);
   const ternary = type === GGMLType.TQ1_0 || type === GGMLType.TQ2_0 || type === GGMLType.I2_S;
   const values = new Float32Array(rows * cols).map(() => (ternary ? [-0.5, 0, 0.5][Math.floor(r() * 3)]! : r() * 2 - 1));
@@ -46,7 +46,7 @@ async function check(type: GGMLType, rows: number, cols: number, tokens: number,
   if (maxBufferBytes) expect(weight.parts.length).toBeGreaterThan(1);
   const x = new Float32Array(tokens * cols).map(() => r() * 2 - 1);
   const maxTokens = tokens === 1 ? 1 : 16;
-  const k = createLinear(ctx, weight, maxTokens);
+  const k = createLinear(ctx, weight, maxTokens, { serial });
   const input = createStorageBuffer(ctx, x);
   const output = createStorageBuffer(ctx, tokens * rows * 4);
   const params = createUniformBuffer(ctx, encodeStepParams({ pos0: 0, nTokens: tokens }));
@@ -84,6 +84,11 @@ const blockTypes: [GGMLType, number][] = [
 describe.each(blockTypes)('linear %s × %d cols', (type, cols) => {
   test('mat-vec, 1 token, 37 rows', () => check(type, 37, cols, 1));
   test('mat-mul, 11 tokens, 13 rows', () => check(type, 13, cols, 11));
+  // The other thread layout than the device's default (row per thread vs threads per row + reduction).
+  test('mat-vec and mat-mul, other thread layout', async () => {
+    await check(type, 37, cols, 1, undefined, !ctx.isSoftware);
+    await check(type, 13, cols, 11, undefined, !ctx.isSoftware);
+  });
 });
 
 test('rows split across several buffers', async () => {
