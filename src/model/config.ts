@@ -111,6 +111,9 @@ export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows
   if (nHead % nHeadKV !== 0) throw new ModelFormatError(`head_count ${nHead} is not a multiple of head_count_kv ${nHeadKV}`);
   const headDim = positiveInt(`${a}.attention.key_length`, num(meta, `${a}.attention.key_length`) ?? nEmbd / nHead);
   const headDimV = positiveInt(`${a}.attention.value_length`, num(meta, `${a}.attention.value_length`) ?? headDim);
+  if (headDimV !== headDim) {
+    throw new ModelFormatError(`attention.value_length ${headDimV} differs from key_length ${headDim}; lowbit's attention kernels need them equal`);
+  }
   const ropeDim = positiveInt(`${a}.rope.dimension_count`, num(meta, `${a}.rope.dimension_count`) ?? headDim);
   if (ropeDim > headDim || ropeDim % 2 !== 0) throw new ModelFormatError(`rope.dimension_count ${ropeDim} does not fit head dim ${headDim}`);
   const scalingType = meta.get(`${a}.rope.scaling.type`);

@@ -17,7 +17,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { createDecodeAttention, createPrefillAttention, kvCacheLayerBytes } from '../kernels/attention.ts';
-import type { KernelCall } from '../kernels/common.ts';
+import type { KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
 import { createRmsNorm } from '../kernels/norm.ts';
@@ -250,13 +250,19 @@ export class ForwardPass {
   /**
    * Encodes one step of `nTokens` tokens (1 = decode) into `encoder`: the body, the LM head on the
    * last token, then (optionally) the top-5 probabilities and the token choice. The caller has
-   * written stepParams = {pos0, nTokens} and, for prefill, the prompt ids into `history`.
+   * written stepParams = `step` and, for prefill, the prompt ids into `history`.
    */
-  encodeStep(encoder: GPUCommandEncoder, nTokens: number, opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean } = {}): void {
+  encodeStep(
+    encoder: GPUCommandEncoder,
+    step: StepShape,
+    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean } = {},
+  ): void {
+    const { nTokens } = step;
     if (nTokens < 1 || nTokens > this.options.maxBatch) throw new RangeError(`nTokens ${nTokens} outside 1…${this.options.maxBatch}`);
     const graph = nTokens === 1 ? this.decode : this.prefill;
     let pass = encoder.beginComputePass();
-    for (const call of graph.body) call.encode(pass);
+    // The step's shape lets kernels dispatch only the tokens and KV chunks this step needs.
+    for (const call of graph.body) call.encode(pass, step);
     pass.end();
     const rowBytes = this.cfg.nEmbd * 4;
     encoder.copyBufferToBuffer(this.hiddenNorm, (nTokens - 1) * rowBytes, this.lastRow, 0, rowBytes);

@@ -99,11 +99,12 @@ export function createLinear(ctx: GpuContext, weight: GpuWeight, maxTokens: numb
         group: makeBindGroup(ctx, pipeline, `linear:${weight.name}#${i}`, [maxTokens > 1 ? b.params : undefined, part.buffer, b.input, b.output, scaleBuf]),
       }));
       return {
-        encode(pass) {
+        encode(pass, step) {
+          const z = step ? Math.ceil(Math.min(Math.max(1, step.nTokens), maxTokens) / tt) : zGroups;
           for (const c of calls) {
             pass.setPipeline(c.pipeline);
             pass.setBindGroup(0, c.group);
-            pass.dispatchWorkgroups(c.gx, c.gy, zGroups);
+            pass.dispatchWorkgroups(c.gx, c.gy, z);
           }
         },
       };

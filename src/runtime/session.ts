@@ -147,7 +147,7 @@ export class Session {
     const submitStep = (nTokens: number, last: boolean) => {
       device.queue.writeBuffer(bufs.stepParams, 0, encodeStepParams({ pos0: pos, nTokens }));
       const enc = device.createCommandEncoder();
-      fwd.encodeStep(enc, nTokens, { logits: last, choose, penalties, topProbs: opts.topProbs });
+      fwd.encodeStep(enc, { pos0: pos, nTokens }, { logits: last, choose, penalties, topProbs: opts.topProbs });
       if (last) {
         const s = this.staging[slot]!;
         enc.copyBufferToBuffer(bufs.chosen, 0, s, 0, 4);
