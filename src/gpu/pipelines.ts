@@ -8,6 +8,9 @@
  *   #include "f16"          → the registered snippet (each snippet included once per shader)
  *   #if NAME / #if !NAME / #else / #endif   → kept or dropped by `defines[NAME]` truthiness
  *   {{NAME}}                → replaced by String(defines[NAME]) (also inside #include "…")
+ *   #for I in 0..{{N}} / #endfor → the body repeated N times with {{I}} = 0, 1, … (nestable):
+ *                           straight-line code without arrays, which SwiftShader runs several
+ *                           times faster than loops over function-scope arrays
  *
  * and, by variant, `enable f16;`, `enable subgroups;` and
  * `diagnostic(off, subgroup_uniformity);` are prepended (WGSL needs them before any declaration).
@@ -47,6 +50,8 @@ const INCLUDE_RE = /^\s*#include\s+"([^"]+)"\s*$/;
 const IF_RE = /^\s*#if\s+(!?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 const ELSE_RE = /^\s*#else\s*$/;
 const ENDIF_RE = /^\s*#endif\s*$/;
+const FOR_RE = /^\s*#for\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(\S+?)\.\.(\S+)\s*$/;
+const ENDFOR_RE = /^\s*#endfor\s*$/;
 const SUBST_RE = /\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g;
 
 /** Builds the final WGSL text for a variant. Throws on unknown snippets/defines or unbalanced #if. */
@@ -57,23 +62,47 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
     ...options.defines,
   };
   const included = new Set<string>();
-  const substitute = (line: string, where: string) =>
+  const substitute = (line: string, where: string, scope: Record<string, string | number | boolean>) =>
     line.replace(SUBST_RE, (_, name: string) => {
-      if (!(name in defines)) throw new Error(`WGSL ${where}: {{${name}}} has no define`);
-      return String(defines[name]);
+      if (!(name in scope)) throw new Error(`WGSL ${where}: {{${name}}} has no define`);
+      return String(scope[name]);
     });
-  const expand = (text: string, where: string): string[] => {
+  const expand = (text: string, where: string, scope: Record<string, string | number | boolean>): string[] => {
     const out: string[] = [];
     // Stack of "is this branch kept" flags; a line is kept when every enclosing branch is.
     const stack: { keep: boolean; parentKeep: boolean }[] = [];
     const keeping = () => stack.length === 0 || stack[stack.length - 1]!.keep;
-    for (const raw of text.split('\n')) {
-      const line = raw.includes('{{') && keeping() ? substitute(raw, where) : raw;
+    const lines = text.split('\n');
+    for (let li = 0; li < lines.length; li++) {
+      const raw = lines[li]!;
+      const line = raw.includes('{{') && keeping() && !FOR_RE.test(raw) ? substitute(raw, where, scope) : raw;
       let m: RegExpExecArray | null;
-      if ((m = IF_RE.exec(line))) {
+      if ((m = FOR_RE.exec(line))) {
+        // Collect the body up to the matching #endfor (nested loops included), then expand it
+        // once per index with the loop name defined.
+        let depth = 1;
+        const body: string[] = [];
+        for (li++; li < lines.length; li++) {
+          if (FOR_RE.test(lines[li]!)) depth++;
+          else if (ENDFOR_RE.test(lines[li]!) && --depth === 0) break;
+          body.push(lines[li]!);
+        }
+        if (depth !== 0) throw new Error(`WGSL ${where}: #for ${m[1]} without #endfor`);
+        if (!keeping()) continue;
+        const bound = (v: string) => {
+          const n = Number(v.startsWith('{{') ? substitute(v, where, scope) : v);
+          if (!Number.isInteger(n)) throw new Error(`WGSL ${where}: #for ${m![1]} bound ${v} is not an integer`);
+          return n;
+        };
+        const from = bound(m[2]!);
+        const to = bound(m[3]!);
+        for (let i = from; i < to; i++) out.push(...expand(body.join('\n'), where, { ...scope, [m[1]!]: i }));
+      } else if (ENDFOR_RE.test(line)) {
+        throw new Error(`WGSL ${where}: #endfor without #for`);
+      } else if ((m = IF_RE.exec(line))) {
         const name = m[2]!;
-        if (!(name in defines)) throw new Error(`WGSL ${where}: #if ${name} has no define`);
-        const value = Boolean(defines[name]) !== (m[1] === '!');
+        if (!(name in scope)) throw new Error(`WGSL ${where}: #if ${name} has no define`);
+        const value = Boolean(scope[name]) !== (m[1] === '!');
         const parentKeep = keeping();
         stack.push({ keep: parentKeep && value, parentKeep });
       } else if (ELSE_RE.test(line)) {
@@ -90,7 +119,7 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
         const snippet = options.snippets?.[name] ?? snippetRegistry.get(name);
         if (snippet === undefined) throw new Error(`WGSL ${where}: unknown snippet "${name}"`);
         included.add(name);
-        out.push(`// ---- ${name} ----`, ...expand(snippet, `snippet "${name}"`), `// ---- end ${name} ----`);
+        out.push(`// ---- ${name} ----`, ...expand(snippet, `snippet "${name}"`, defines), `// ---- end ${name} ----`);
       } else {
         out.push(line);
       }
@@ -101,7 +130,7 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
   const header: string[] = [];
   if (options.f16) header.push('enable f16;');
   if (options.subgroups) header.push('enable subgroups;', 'diagnostic(off, subgroup_uniformity);');
-  return [...header, ...expand(source, 'source')].join('\n');
+  return [...header, ...expand(source, 'source', defines)].join('\n');
 }
 
 /** Features a kernel may use on this device (the variant picked when the caller does not force one). */

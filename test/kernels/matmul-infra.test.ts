@@ -90,3 +90,15 @@ override SCALE: f32 = 1.0;
     await expect(getPipelineAsync(ctx, 'test:broken', 'fn main( {', 'main')).rejects.toThrow(/test:broken/);
   });
 });
+
+describe('composeWgsl #for', () => {
+  it('unrolls nested loops with substituted bounds and indices, and honours #if inside', () => {
+    const src = ['#for I in 0..{{N}}', '#for J in 1..3', 'a{{I}}{{J}}', '#endfor', '#if !X', 'b{{I}}', '#endif', '#endfor'].join('\n');
+    expect(composeWgsl(src, { defines: { N: 2, X: 0 } }).split('\n')).toEqual(['a01', 'a02', 'b0', 'a11', 'a12', 'b1']);
+    expect(composeWgsl(src, { defines: { N: 0, X: 0 } })).toBe('');
+    expect(() => composeWgsl('#for I in 0..2\nx')).toThrow(/without #endfor/);
+    expect(() => composeWgsl('#endfor')).toThrow(/without #for/);
+    expect(() => composeWgsl('#for I in 0..{{Q}}\n#endfor', { defines: { Q: 'z' } })).toThrow(/not an integer/);
+    expect(composeWgsl('#if 0X\n#endif'.replace('0X', 'A'), { defines: { A: 0 } })).toBe('');
+  });
+});
