@@ -458,7 +458,7 @@ describe('storage running out', () => {
   // manifest-save chain before it looks at the workers' failure (already our typed error), so the
   // raw DOMException escapes: empty message in Chromium, no byte count. The real-quota run above
   // hits this whenever Chromium's limit falls between a chunk write and its manifest update.
-  test.fails('KNOWN BUG: a refused manifest update still surfaces as our QuotaExceededError naming the bytes still needed', () => {
+  test('a refused manifest update still surfaces as our QuotaExceededError naming the bytes still needed', () => {
     expect(fullDiskError).toBeDefined();
     expect(fullDiskError!.ours.quota).toBe(true);
     expect(fullDiskError!.neededBytes).toBe(SIZE - fullDiskStored);

@@ -241,7 +241,18 @@ class DownloadJob {
     const workers = Array.from({ length: this.concurrency }, (_, w) => worker(w === 0 && probeChunk >= 0));
     await Promise.all(workers);
     this.options.signal?.removeEventListener('abort', onAbort);
-    await this.manifestSaves;
+    // A refused manifest save (quota) is a failure like a refused chunk: record it, typed, rather
+    // than letting the raw DOMException escape ahead of the chunk workers' typed error.
+    await this.manifestSaves.catch(async (e) => {
+      if (isQuotaError(e)) {
+        const space = await this.options.store.space().catch(() => ({ availableBytes: undefined }));
+        // What is still needed is what the stored manifest lacks: chunks whose manifest update
+        // was refused will be fetched again.
+        const saved = await this.options.store.getManifest(m.id).catch(() => undefined);
+        e = quotaError(this.name, m.size - completeBytes(saved ?? m), space.availableBytes, this.options.store.location, e);
+      }
+      failure = e;
+    });
     if (failure !== undefined) throw this.options.signal?.aborted ? this.options.signal.reason : failure;
     this.tracker.update(completeBytes(m), true);
     return m;
