@@ -1,29 +1,33 @@
-// Fused dequant mat-vec (TT = 1, one token) and mat-mul (TT tokens per thread, a tile of the
-// prefill batch per dispatch z) over one row-part of a quantized weight:
+// Fused dequant mat-vec (TT = 1) and mat-mul (TT tokens per thread) over one row-part of a
+// quantized weight:
 //   Y[tok·YSTRIDE + outBase + r] = scale · Σ_col W[r, col] · X[inBase + tok·XSTRIDE + col]
-// The weight stays in GGUF layout; the included decoder (`{{DECODER}}`) turns one chunk of a
-// block (16 or 32 weights) into registers and accumulates it against every token of the tile
-// (shaders/common/qacc.wgsl), so a chunk is decoded once per TT tokens.
+// The weight stays quantized in GPU memory; the included decoder (DECODER) turns one chunk
+// of a block (CW vec4s of weights) into registers (struct Dq, or Tq for ternary codes), which is
+// then dotted with every token of the tile (mat-mul) or with the chunk's input held in registers
+// for RR rows (mat-vec). All inner code is unrolled with #for (no arrays, no inner loops).
 //
-// Work split: a workgroup owns RPW consecutive rows. With subgroups, each subgroup takes a row at
-// a time, its lanes stride over the row's chunks and subgroupAdd reduces them: no workgroup
-// memory, no barrier (barriers are expensive on SwiftShader, and a subgroup reduction costs one
-// instruction on GPUs). Without subgroups, TPR threads share a row and reduce through workgroup
-// memory with one barrier (TPR = 1: a thread per row, no reduction at all).
+// Modes (one of the MODE_* defines):
+//   MODE_SGROW    a subgroup per RR rows; lanes stride over the row's chunks, subgroupAdd at the end
+//                 (no workgroup memory, no barrier) — GPUs with subgroups.
+//   MODE_THREAD   a thread per RR rows, whole rows, no reduction. With SHARE_X the lanes of a
+//                 subgroup (all at the same chunk) load the input chunk once between them and
+//                 pass it on with subgroupBroadcast — software devices (SwiftShader runs a
+//                 subgroup as one SIMD register; each lane's load is a separate gather there).
+//   MODE_WGROW    TPR threads per RR rows, one barrier and a workgroup-memory sum — GPUs without
+//                 subgroups.
 #include "bytes"
-#include "qacc"
 #include "{{DECODER}}"
 
 const TT: u32 = {{TT}}u;
+const RR: u32 = {{RR}}u;
 const WG: u32 = {{WG}}u;
-const RPW: u32 = {{RPW}}u;
 const TPR: u32 = {{TPR}}u;
+const ROWS_PER_WG: u32 = {{ROWS_PER_WG}}u;
 const ROW_BYTES: u32 = {{ROW_BYTES}}u;
 const ROW_CHUNKS: u32 = {{ROW_CHUNKS}}u;
 const XSTRIDE4: u32 = {{XSTRIDE4}}u;
 const YSTRIDE: u32 = {{YSTRIDE}}u;
 
-// One per weight part, written once at bind time.
 struct Part {
   rows: u32,     // rows in this part
   outBase: u32,  // output index of the part's first row (outputOffset + part.rowStart)
@@ -36,31 +40,61 @@ struct Part {
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> part: Part;
 #if DYNAMIC_T
-// The caller's step parameters: word 1 is the number of tokens in this step (src/kernels/step-params.ts).
+// The caller's step parameters: word 1 is the number of tokens in this call (src/kernels/step-params.ts).
 @group(0) @binding(4) var<uniform> step: vec4<u32>;
 #endif
+#if USES_W4
+// The same weight buffer seen as 16-byte words, for decoders whose fields are 16-byte aligned.
+@group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
+#endif
 
-var<private> acc: array<f32, TT>;
-// Input vec4 index of each tile token's row (tokens past the batch re-read the last one).
-var<private> xrow: array<u32, TT>;
-
-fn xv(t: u32, col: u32) -> vec4<f32> { return X[xrow[t] + (col >> 2u)]; }
-
-fn row_dot(r: u32, first: u32, stride: u32) {
-  for (var t = 0u; t < TT; t++) { acc[t] = 0.0; }
-  let rb = r * ROW_BYTES;
-  for (var k = first; k < ROW_CHUNKS; k += stride) {
-    let b = k / NCH;
-    chunk_dot(rb + b * QB, k % NCH, b * QK);
-  }
+// One chunk of input: CW vec4s.
+struct Xq {
+#for I in 0..{{CW}}
+  x{{I}}: vec4<f32>,
+#endfor
 }
 
-fn store(r: u32, t0: u32, nT: u32, t: u32, v: f32) {
-  if (t0 + t < nT) { Y[(t0 + t) * YSTRIDE + part.outBase + r] = v * part.scale; }
+// Input chunk c of block column `col` for the token whose row starts at vec4 index `xb`.
+fn load_x(xb: u32, col: u32, c: u32) -> Xq {
+  var x: Xq;
+#for I in 0..{{CW}}
+  x.x{{I}} = X[xb + ((col + chunk_x(c, {{I}}u)) >> 2u)];
+#endfor
+  return x;
 }
 
-#if !SUBGROUPS
-var<workgroup> red: array<f32, WG * TT>;
+#if TERNARY
+// Add-only: each activation is added, subtracted or skipped by its code (0 → −x, 1 → skip,
+// 2 → +x; 3 — never written by quantizers — is +2x as in ggml, on a path taken only when the
+// chunk holds one). The one multiply is the block scale d, once per chunk.
+fn tern(c: vec4<u32>, x: vec4<f32>, has3: bool) -> vec4<f32> {
+  let z = vec4<f32>(0.0);
+  var v = select(z, x, c >= vec4<u32>(2u)) - select(z, x, c == vec4<u32>(0u));
+  if (has3) { v += select(z, x, c == vec4<u32>(3u)); }
+  return v;
+}
+fn chunk_dot(w: Tq, x: Xq) -> f32 {
+  var v = vec4<f32>(0.0);
+#for I in 0..{{CW}}
+  v += tern(w.c{{I}}, x.x{{I}}, w.has3);
+#endfor
+  return w.d * ((v.x + v.y) + (v.z + v.w));
+}
+fn decode_chunk(bo: u32, c: u32) -> Tq { return decode_t(bo, c); }
+#else
+fn chunk_dot(w: Dq, x: Xq) -> f32 {
+  var s = 0.0;
+#for I in 0..{{CW}}
+  s += dot(w.v{{I}}, x.x{{I}});
+#endfor
+  return s;
+}
+fn decode_chunk(bo: u32, c: u32) -> Dq { return decode(bo, c); }
+#endif
+
+#if MODE_WGROW
+var<workgroup> red: array<f32, WG * RR * TT>;
 #endif
 
 @compute @workgroup_size(WG)
@@ -73,7 +107,7 @@ fn main(
   @builtin(subgroup_size) sgsize: u32,
 #endif
 ) {
-  let row0 = (wid.x + wid.y * nwg.x) * RPW;
+  let row0 = (wid.x + wid.y * nwg.x) * ROWS_PER_WG;
 #if DYNAMIC_T
   let nT = step.y;
 #else
@@ -81,41 +115,111 @@ fn main(
 #endif
   let t0 = wid.z * TT;
   if (t0 >= nT || row0 >= part.rows) { return; }
-  for (var t = 0u; t < TT; t++) { xrow[t] = part.inBase4 + min(t0 + t, nT - 1u) * XSTRIDE4; }
-#if SUBGROUPS
+  // Input rows of the tile's tokens (tokens past the batch re-read the last one; not stored).
+#for T in 0..{{TT}}
+  let xb{{T}} = part.inBase4 + min(t0 + {{T}}u, nT - 1u) * XSTRIDE4;
+#endfor
+
+#if MODE_SGROW
   let nsg = (WG + sgsize - 1u) / sgsize;
-  for (var rr = lid / sgsize; rr < RPW; rr += nsg) {
-    let r = row0 + rr;
-    if (r >= part.rows) { break; }
-    row_dot(r, lane, sgsize);
-    for (var t = 0u; t < TT; t++) {
-      let s = subgroupAdd(acc[t]);
-      if (lane == 0u) { store(r, t0, nT, t, s); }
-    }
-  }
-#else
-  let rr = lid / TPR;
-  let li = lid % TPR;
-  let r = row0 + rr;
-  if (r < part.rows) {
-    row_dot(r, li, TPR);
-  } else {
-    for (var t = 0u; t < TT; t++) { acc[t] = 0.0; }
-  }
-  if (TPR == 1u) {
-    if (r < part.rows) {
-      for (var t = 0u; t < TT; t++) { store(r, t0, nT, t, acc[t]); }
-    }
-    return;
-  }
-  for (var t = 0u; t < TT; t++) { red[lid * TT + t] = acc[t]; }
-  workgroupBarrier();
-  if (li == 0u && r < part.rows) {
-    for (var t = 0u; t < TT; t++) {
-      var s = 0.0;
-      for (var i = 0u; i < TPR; i++) { s += red[(lid + i) * TT + t]; }
-      store(r, t0, nT, t, s);
-    }
-  }
+  let first = lane;
+  let stride = sgsize;
+  for (var g = lid / sgsize; g * RR < ROWS_PER_WG; g += nsg) {
+    let rbase = row0 + g * RR;
+    if (rbase >= part.rows) { break; }
 #endif
+#if MODE_THREAD
+  let first = 0u;
+  let stride = 1u;
+  let rbase = row0 + lid * RR;
+  {
+#endif
+#if MODE_WGROW
+  let first = lid % TPR;
+  let stride = TPR;
+  let rbase = row0 + (lid / TPR) * RR;
+  {
+#endif
+    // Rows past the part recompute the last row (keeps control flow uniform); never stored.
+#for R in 0..{{RR}}
+    let rb{{R}} = min(rbase + {{R}}u, part.rows - 1u) * ROW_BYTES;
+#for T in 0..{{TT}}
+    var acc{{R}}_{{T}} = 0.0;
+#endfor
+#endfor
+    for (var k = first; k < ROW_CHUNKS; k += stride) {
+      let b = k / NCH;
+      let c = k % NCH;
+      let col = b * QK;
+#if MATVEC
+#if SHARE_X
+      let xs = share_x(xb0, col, c, lane);
+#else
+      let xs = load_x(xb0, col, c);
+#endif
+#for R in 0..{{RR}}
+      acc{{R}}_0 += chunk_dot(decode_chunk(rb{{R}} + b * QB, c), xs);
+#endfor
+#else
+#for R in 0..{{RR}}
+      let w{{R}} = decode_chunk(rb{{R}} + b * QB, c);
+#for T in 0..{{TT}}
+      acc{{R}}_{{T}} += chunk_dot(w{{R}}, load_x(xb{{T}}, col, c));
+#endfor
+#endfor
+#endif
+    }
+
+#if MODE_SGROW
+#for R in 0..{{RR}}
+#for T in 0..{{TT}}
+    let s{{R}}_{{T}} = subgroupAdd(acc{{R}}_{{T}});
+    if (lane == 0u) { store(rbase + {{R}}u, t0 + {{T}}u, nT, s{{R}}_{{T}}); }
+#endfor
+#endfor
+#endif
+#if MODE_THREAD
+#for R in 0..{{RR}}
+#for T in 0..{{TT}}
+    store(rbase + {{R}}u, t0 + {{T}}u, nT, acc{{R}}_{{T}});
+#endfor
+#endfor
+#endif
+#if MODE_WGROW
+    let slot = lid * RR * TT;
+#for R in 0..{{RR}}
+#for T in 0..{{TT}}
+    red[slot + {{R}}u * TT + {{T}}u] = acc{{R}}_{{T}};
+#endfor
+#endfor
+  }
+  workgroupBarrier();
+  if (lid % TPR == 0u) {
+    let rbase = row0 + (lid / TPR) * RR;
+    for (var i = 0u; i < RR * TT; i++) {
+      var s = 0.0;
+      for (var j = 0u; j < TPR; j++) { s += red[(lid + j) * RR * TT + i]; }
+      store(rbase + i / TT, t0 + i % TT, nT, s);
+    }
+#endif
+  }
 }
+
+fn store(r: u32, tok: u32, nT: u32, v: f32) {
+  if (r < part.rows && tok < nT) { Y[tok * YSTRIDE + part.outBase + r] = v * part.scale; }
+}
+
+#if SHARE_X
+// Input chunk loaded by the subgroup's lanes together (SGX lanes, each loading every SGX-th
+// vec4) and handed out with subgroupBroadcast; every lane is at the same chunk in MODE_THREAD.
+fn share_x(xb: u32, col: u32, c: u32, lane: u32) -> Xq {
+  var x: Xq;
+#for J in 0..{{CW_SG}}
+  let v{{J}} = X[xb + ((col + chunk_x(c, {{J}}u * {{SGX}}u + lane)) >> 2u)];
+#endfor
+#for I in 0..{{CW}}
+  x.x{{I}} = subgroupBroadcast(v{{I / SGX}}, {{I % SGX}}u);
+#endfor
+  return x;
+}
+#endif

@@ -1,11 +1,14 @@
-// F32: a "block" is {{FB}} consecutive floats (the largest of 32/16/8/4 dividing the row).
+// F32: a "block" is {{FB}} consecutive floats (the largest of 32/16/8/4 dividing the row), one
+// chunk, read as 16-byte words (rows of a multiple of 4 floats are 16-byte aligned).
+#include "dq"
 const QK: u32 = {{FB}}u;
 const QB: u32 = {{FB}}u * 4u;
 const NCH: u32 = 1u;
-fn chunk_dot(bo: u32, c: u32, col: u32) {
-  for (var i = 0u; i < QK / 4u; i++) {
-    let o = (bo >> 2u) + 4u * i;
-    let w = bitcast<vec4<f32>>(vec4<u32>(W[o], W[o + 1u], W[o + 2u], W[o + 3u]));
-    for (var t = 0u; t < TT; t++) { acc[t] += dot(w, xv(t, col + 4u * i)); }
-  }
+fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
+fn decode(bo: u32, c: u32) -> Dq {
+  var r: Dq;
+#for I in 0..{{CW}}
+  r.v{{I}} = bitcast<vec4<f32>>(W4[(bo >> 4u) + {{I}}u]);
+#endfor
+  return r;
 }

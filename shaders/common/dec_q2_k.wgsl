@@ -1,17 +1,25 @@
-// Q2_K (84 bytes): scales[16] qs[64] d:f16 dmin:f16. Element e = 128h + 32j + 16s + l has
-// q = (qs[32h + 16s + l] >> 2j) & 3 and 4-bit scale/min byte scales[e / 16]
-// (value = d·(sc & 15)·q − dmin·(sc >> 4)). A chunk is 16 elements, so chunk c uses scales[c].
+// Q2_K (84 bytes, word aligned): scales[16] qs[64] d:f16 dmin:f16. Element e = 128h + 32j + 16s + l
+// has q = (qs[32h + 16s + l] >> 2j) & 3 and 4-bit scale/min byte scales[e / 16]
+// (value = d·(sc & 15)·q − dmin·(sc >> 4)). Chunk c = 32 elements = (h, j) = (c / 4, c % 4),
+// scale bytes 2c and 2c + 1.
+#include "dq"
 const QK: u32 = 256u;
 const QB: u32 = 84u;
-const NCH: u32 = 16u;
-fn chunk_dot(bo: u32, c: u32, col: u32) {
-  let dd = unpack2x16float(ldw(bo + 80u));
-  let sc = ld8(bo + c);
-  let h = c >> 3u;
-  let j = (c >> 1u) & 3u;
-  let s = c & 1u;
-  let qo = bo + 16u + 32u * h + 16u * s;
-  var q: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { q[i] = vec4<f32>(bytes_field(ldw(qo + 4u * i), 2u * j, 3u)); }
-  acc16m(q, col + 16u * c, dd.x * f32(sc & 15u), -dd.y * f32(sc >> 4u));
+const NCH: u32 = 8u;
+fn chunk_x(c: u32, i: u32) -> u32 { return 32u * c + 4u * i; }
+fn decode(bo: u32, c: u32) -> Dq {
+  let wi = bo >> 2u;
+  let dd = unpack2x16float(W[wi + 20u]);
+  let scw = W[wi + (c >> 1u)] >> ((c & 1u) << 4u);
+  let a0 = dd.x * f32(scw & 15u);
+  let m0 = -dd.y * f32((scw >> 4u) & 15u);
+  let a1 = dd.x * f32((scw >> 8u) & 15u);
+  let m1 = -dd.y * f32((scw >> 12u) & 15u);
+  let qo = wi + 4u + 8u * (c >> 2u);
+  let sh = 2u * (c & 3u);
+  var r: Dq;
+#for K in 0..8
+  r.v{{K}} = fma(vec4<f32>(bytes_field(W[qo + {{K}}u], sh, 3u)), vec4<f32>(a{{K / 4}}), vec4<f32>(m{{K / 4}}));
+#endfor
+  return r;
 }

@@ -1,25 +1,36 @@
 // Q3_K (110 bytes): hmask[32] qs[64] scales[12] d:f16. Element e = 128h + 32j + 16s + l:
-// q = ((qs[32h + 16s + l] >> 2j) & 3) − (hmask bit (4h + j) of byte 16s + l clear ? 4 : 0),
-// value = d·(scale[e / 16] − 32)·q, with 6-bit scale k = low nibble of scales[k % 8] (shifted by
-// 4·(k / 8)) | bits 2·(k / 4).. of scales[8 + k % 4] as the top two bits.
+// q = ((qs[32h + 16s + l] >> 2j) & 3) − (bit 4h + j of hmask[16s + l] clear ? 4 : 0),
+// value = d·(scale[e / 16] − 32)·q, with 6-bit scale k = nibble (k / 8) of scales[k % 8] | bits
+// 2·(k / 4)..+1 of scales[8 + k % 4] on top. Chunk c = 32 elements = (h, j) = (c / 4, c % 4).
+#include "dq"
 const QK: u32 = 256u;
 const QB: u32 = 110u;
-const NCH: u32 = 16u;
-fn chunk_dot(bo: u32, c: u32, col: u32) {
+const NCH: u32 = 8u;
+fn chunk_x(c: u32, i: u32) -> u32 { return 32u * c + 4u * i; }
+fn q3_scale(bo: u32, k: u32) -> f32 {
+  let lo = (ld8(bo + 96u + (k & 7u)) >> (4u * (k >> 3u))) & 15u;
+  let hi = (ld8(bo + 104u + (k & 3u)) >> (2u * (k >> 2u))) & 3u;
+  return f32(i32(lo | (hi << 4u)) - 32);
+}
+fn decode(bo: u32, c: u32) -> Dq {
   let d = ldf16(bo + 108u);
-  let lo = (ld8(bo + 96u + (c & 7u)) >> (4u * (c >> 3u))) & 15u;
-  let hi = (ld8(bo + 104u + (c & 3u)) >> (2u * (c >> 2u))) & 3u;
-  let sc = f32(i32(lo | (hi << 4u)) - 32);
-  let h = c >> 3u;
-  let j = (c >> 1u) & 3u;
-  let s = c & 1u;
-  let qo = bo + 32u + 32u * h + 16u * s;
-  let mo = bo + 16u * s;
-  var q: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    let lowbits = bytes_field(ldw(qo + 4u * i), 2u * j, 3u);
-    let hbit = bytes_field(ldw(mo + 4u * i), 4u * h + j, 1u);
-    q[i] = vec4<f32>(lowbits) - 4.0 + 4.0 * vec4<f32>(hbit);
-  }
-  acc16(q, col + 16u * c, d * sc);
+  let a0 = d * q3_scale(bo, 2u * c);
+  let a1 = d * q3_scale(bo, 2u * c + 1u);
+  let h = c >> 2u;
+  let j = c & 3u;
+  // hmask (8 words at bo) and this h's 8 words of qs (at bo + 32 + 32h): runs of 8.
+  let mi = bo >> 2u;
+  let qi = (bo + 32u + 32u * h) >> 2u;
+  let sh = (bo & 3u) << 3u;
+#for K in 0..9
+  let m{{K}} = W[mi + {{K}}u];
+  let a{{K}}_ = W[qi + {{K}}u];
+#endfor
+  var r: Dq;
+#for K in 0..8
+  let low{{K}} = bytes_field(funnel(a{{K}}_, a{{K + 1}}_, sh), 2u * j, 3u);
+  let hb{{K}} = bytes_field(funnel(m{{K}}, m{{K + 1}}, sh), 4u * h + j, 1u);
+  r.v{{K}} = (vec4<f32>(low{{K}} + 4u * hb{{K}}) - 4.0) * a{{K / 4}};
+#endfor
+  return r;
 }

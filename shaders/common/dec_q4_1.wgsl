@@ -1,14 +1,17 @@
-// Q4_1 (20 bytes): d:f16, m:f16, qs[16]; value = d·q + m, nibbles ordered as Q4_0.
+// Q4_1 (20 bytes, word aligned): d:f16, m:f16, qs[16]; value = d·q + m, nibbles ordered as Q4_0.
+#include "dq"
 const QK: u32 = 32u;
 const QB: u32 = 20u;
 const NCH: u32 = 1u;
-fn chunk_dot(bo: u32, c: u32, col: u32) {
-  let dm = unpack2x16float(ldw(bo));
-  var q: array<vec4<f32>, 8>;
-  for (var i = 0u; i < 4u; i++) {
-    let w = ldw(bo + 4u + 4u * i);
-    q[i] = vec4<f32>(bytes_field(w, 0u, 15u));
-    q[i + 4u] = vec4<f32>(bytes_field(w, 4u, 15u));
-  }
-  acc32m(q, col, dm.x, dm.y);
+fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
+fn decode(bo: u32, c: u32) -> Dq {
+  let wi = bo >> 2u;
+  let dm = unpack2x16float(W[wi]);
+  var r: Dq;
+#for K in 0..4
+  let q{{K}} = W[wi + {{K + 1}}u];
+  r.v{{K}} = fma(vec4<f32>(bytes_field(q{{K}}, 0u, 15u)), vec4<f32>(dm.x), vec4<f32>(dm.y));
+  r.v{{K + 4}} = fma(vec4<f32>(bytes_field(q{{K}}, 4u, 15u)), vec4<f32>(dm.x), vec4<f32>(dm.y));
+#endfor
+  return r;
 }

@@ -1,23 +1,42 @@
-// Q4_K (144 bytes): d:f16 dmin:f16 scales[12] qs[128]. Sub-block c (32 elements) = nibble c & 1 of
-// qs[32·(c/2) ..]; value = d·sc_c·q − dmin·m_c with 6-bit (sc, m) packed as ggml's
-// get_scale_min_k4: c < 4: s[c] & 63, s[c+4] & 63; else (s[c+4] & 15) | (s[c−4] >> 6) << 4,
-// (s[c+4] >> 4) | (s[c] >> 6) << 4.
+// Q4_K (144 bytes = 9 × 16, so blocks are 16-byte aligned): d:f16 dmin:f16 scales[12] qs[128].
+// Chunk c (64 elements) = sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles) of the 32 bytes
+// qs[32c ..]; value = d·sc·q − dmin·m with 6-bit (sc, m) of sub-block j packed as ggml's
+// get_scale_min_k4: j < 4: s[j] & 63, s[j+4] & 63; else (s[j+4] & 15) | (s[j−4] >> 6) << 4,
+// (s[j+4] >> 4) | (s[j] >> 6) << 4. One 16-byte load holds d, dmin and all 12 scale bytes.
+#include "dq"
 const QK: u32 = 256u;
 const QB: u32 = 144u;
-const NCH: u32 = 8u;
-fn scale_min_k4(so: u32, c: u32) -> vec2<f32> {
-  if (c < 4u) {
-    return vec2<f32>(f32(ld8(so + c) & 63u), f32(ld8(so + c + 4u) & 63u));
-  }
-  let b = ld8(so + c + 4u);
-  return vec2<f32>(f32((b & 15u) | ((ld8(so + c - 4u) >> 6u) << 4u)), f32((b >> 4u) | ((ld8(so + c) >> 6u) << 4u)));
+const NCH: u32 = 4u;
+fn chunk_x(c: u32, i: u32) -> u32 { return 64u * c + 4u * i; }
+// Scale bytes s[0..12) are words 1..3 of the block header.
+fn kscale_byte(h: vec4<u32>, k: u32) -> u32 {
+  let w = select(select(h.w, h.z, k < 8u), h.y, k < 4u);
+  return byte_of(w, k & 3u);
 }
-fn chunk_dot(bo: u32, c: u32, col: u32) {
-  let dd = unpack2x16float(ldw(bo));
-  let sm = scale_min_k4(bo + 4u, c);
-  let qo = bo + 16u + 32u * (c >> 1u);
-  let sh = 4u * (c & 1u);
-  var q: array<vec4<f32>, 8>;
-  for (var i = 0u; i < 8u; i++) { q[i] = vec4<f32>(bytes_field(ldw(qo + 4u * i), sh, 15u)); }
-  acc32m(q, col + 32u * c, dd.x * sm.x, -dd.y * sm.y);
+fn scale_min_k4(h: vec4<u32>, j: u32) -> vec2<f32> {
+  if (j < 4u) {
+    return vec2<f32>(f32(kscale_byte(h, j) & 63u), f32(kscale_byte(h, j + 4u) & 63u));
+  }
+  let b = kscale_byte(h, j + 4u);
+  return vec2<f32>(f32((b & 15u) | ((kscale_byte(h, j - 4u) >> 6u) << 4u)), f32((b >> 4u) | ((kscale_byte(h, j) >> 6u) << 4u)));
+}
+fn decode(bo: u32, c: u32) -> Dq {
+  let b4 = bo >> 4u;
+  let h = W4[b4];
+  let dd = unpack2x16float(h.x);
+  let sm0 = scale_min_k4(h, 2u * c);
+  let sm1 = scale_min_k4(h, 2u * c + 1u);
+  let a0 = dd.x * sm0.x;
+  let m0 = -dd.y * sm0.y;
+  let a1 = dd.x * sm1.x;
+  let m1 = -dd.y * sm1.y;
+  let qa = W4[b4 + 1u + 2u * c];
+  let qb = W4[b4 + 2u + 2u * c];
+  let q = array<u32, 8>(qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w);
+  var r: Dq;
+#for K in 0..8
+  r.v{{K}} = fma(vec4<f32>(bytes_field(q[{{K}}], 0u, 15u)), vec4<f32>(a0), vec4<f32>(m0));
+  r.v{{K + 8}} = fma(vec4<f32>(bytes_field(q[{{K}}], 4u, 15u)), vec4<f32>(a1), vec4<f32>(m1));
+#endfor
+  return r;
 }

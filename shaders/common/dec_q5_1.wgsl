@@ -1,17 +1,20 @@
-// Q5_1 (24 bytes): d:f16, m:f16, qh:u32, qs[16]; value = d·q + m (5-bit q as in Q5_0).
+// Q5_1 (24 bytes, word aligned): d:f16, m:f16, qh:u32, qs[16]; value = d·q + m (5-bit q as Q5_0).
+#include "dq"
 const QK: u32 = 32u;
 const QB: u32 = 24u;
 const NCH: u32 = 1u;
-fn chunk_dot(bo: u32, c: u32, col: u32) {
-  let dm = unpack2x16float(ldw(bo));
-  let qh = ldw(bo + 4u);
-  var q: array<vec4<f32>, 8>;
-  for (var i = 0u; i < 4u; i++) {
-    let w = ldw(bo + 8u + 4u * i);
-    let hlo = (vec4<u32>(qh) >> (vec4<u32>(0u, 1u, 2u, 3u) + 4u * i)) & vec4<u32>(1u);
-    let hhi = (vec4<u32>(qh) >> (vec4<u32>(16u, 17u, 18u, 19u) + 4u * i)) & vec4<u32>(1u);
-    q[i] = vec4<f32>(bytes_field(w, 0u, 15u) | (hlo << vec4<u32>(4u)));
-    q[i + 4u] = vec4<f32>(bytes_field(w, 4u, 15u) | (hhi << vec4<u32>(4u)));
-  }
-  acc32m(q, col, dm.x, dm.y);
+fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
+fn decode(bo: u32, c: u32) -> Dq {
+  let wi = bo >> 2u;
+  let dm = unpack2x16float(W[wi]);
+  let qh = W[wi + 1u];
+  var r: Dq;
+#for K in 0..4
+  let q{{K}} = W[wi + {{K + 2}}u];
+  let hlo{{K}} = (vec4<u32>(qh) >> vec4<u32>({{K * 4}}u, {{K * 4 + 1}}u, {{K * 4 + 2}}u, {{K * 4 + 3}}u)) & vec4<u32>(1u);
+  let hhi{{K}} = (vec4<u32>(qh) >> vec4<u32>({{K * 4 + 16}}u, {{K * 4 + 17}}u, {{K * 4 + 18}}u, {{K * 4 + 19}}u)) & vec4<u32>(1u);
+  r.v{{K}} = fma(vec4<f32>(bytes_field(q{{K}}, 0u, 15u) | (hlo{{K}} << vec4<u32>(4u))), vec4<f32>(dm.x), vec4<f32>(dm.y));
+  r.v{{K + 4}} = fma(vec4<f32>(bytes_field(q{{K}}, 4u, 15u) | (hhi{{K}} << vec4<u32>(4u))), vec4<f32>(dm.x), vec4<f32>(dm.y));
+#endfor
+  return r;
 }

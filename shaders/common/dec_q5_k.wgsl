@@ -1,24 +1,43 @@
-// Q5_K (176 bytes): d dmin scales[12] qh[32] qs[128]. As Q4_K, plus a 5th bit for sub-block c:
-// bit c of qh[l].
+// Q5_K (176 bytes = 11 × 16, 16-byte aligned): d dmin scales[12] qh[32] qs[128]. As Q4_K, plus a
+// 5th bit: sub-block j takes bit j of qh[l]. Chunk c = sub-blocks 2c, 2c + 1 (64 elements).
+#include "dq"
 const QK: u32 = 256u;
 const QB: u32 = 176u;
-const NCH: u32 = 8u;
-fn scale_min_k4(so: u32, c: u32) -> vec2<f32> {
-  if (c < 4u) {
-    return vec2<f32>(f32(ld8(so + c) & 63u), f32(ld8(so + c + 4u) & 63u));
-  }
-  let b = ld8(so + c + 4u);
-  return vec2<f32>(f32((b & 15u) | ((ld8(so + c - 4u) >> 6u) << 4u)), f32((b >> 4u) | ((ld8(so + c) >> 6u) << 4u)));
+const NCH: u32 = 4u;
+fn chunk_x(c: u32, i: u32) -> u32 { return 64u * c + 4u * i; }
+fn kscale_byte(h: vec4<u32>, k: u32) -> u32 {
+  let w = select(select(h.w, h.z, k < 8u), h.y, k < 4u);
+  return byte_of(w, k & 3u);
 }
-fn chunk_dot(bo: u32, c: u32, col: u32) {
-  let dd = unpack2x16float(ldw(bo));
-  let sm = scale_min_k4(bo + 4u, c);
-  let qo = bo + 48u + 32u * (c >> 1u);
-  let sh = 4u * (c & 1u);
-  var q: array<vec4<f32>, 8>;
-  for (var i = 0u; i < 8u; i++) {
-    let hb = bytes_field(ldw(bo + 16u + 4u * i), c, 1u);
-    q[i] = vec4<f32>(bytes_field(ldw(qo + 4u * i), sh, 15u) | (hb << vec4<u32>(4u)));
+fn scale_min_k4(h: vec4<u32>, j: u32) -> vec2<f32> {
+  if (j < 4u) {
+    return vec2<f32>(f32(kscale_byte(h, j) & 63u), f32(kscale_byte(h, j + 4u) & 63u));
   }
-  acc32m(q, col + 32u * c, dd.x * sm.x, -dd.y * sm.y);
+  let b = kscale_byte(h, j + 4u);
+  return vec2<f32>(f32((b & 15u) | ((kscale_byte(h, j - 4u) >> 6u) << 4u)), f32((b >> 4u) | ((kscale_byte(h, j) >> 6u) << 4u)));
+}
+fn decode(bo: u32, c: u32) -> Dq {
+  let b4 = bo >> 4u;
+  let h = W4[b4];
+  let dd = unpack2x16float(h.x);
+  let sm0 = scale_min_k4(h, 2u * c);
+  let sm1 = scale_min_k4(h, 2u * c + 1u);
+  let a0 = dd.x * sm0.x;
+  let m0 = -dd.y * sm0.y;
+  let a1 = dd.x * sm1.x;
+  let m1 = -dd.y * sm1.y;
+  let ha = W4[b4 + 1u];
+  let hb = W4[b4 + 2u];
+  let qa = W4[b4 + 3u + 2u * c];
+  let qb = W4[b4 + 4u + 2u * c];
+  let q = array<u32, 8>(qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w);
+  let qh = array<u32, 8>(ha.x, ha.y, ha.z, ha.w, hb.x, hb.y, hb.z, hb.w);
+  var r: Dq;
+#for K in 0..8
+  let lo{{K}} = bytes_field(q[{{K}}], 0u, 15u) | (bytes_field(qh[{{K}}], 2u * c, 1u) << vec4<u32>(4u));
+  let hi{{K}} = bytes_field(q[{{K}}], 4u, 15u) | (bytes_field(qh[{{K}}], 2u * c + 1u, 1u) << vec4<u32>(4u));
+  r.v{{K}} = fma(vec4<f32>(lo{{K}}), vec4<f32>(a0), vec4<f32>(m0));
+  r.v{{K + 8}} = fma(vec4<f32>(hi{{K}}), vec4<f32>(a1), vec4<f32>(m1));
+#endfor
+  return r;
 }

@@ -7,7 +7,8 @@
  *
  *   #include "f16"          → the registered snippet (each snippet included once per shader)
  *   #if NAME / #if !NAME / #else / #endif   → kept or dropped by `defines[NAME]` truthiness
- *   {{NAME}}                → replaced by String(defines[NAME]) (also inside #include "…")
+ *   {{NAME}}                → replaced by String(defines[NAME]) (also inside #include "…");
+ *   {{A op B}}              → integer arithmetic (+ - * / %) on defines and literals
  *   #for I in 0..{{N}} / #endfor → the body repeated N times with {{I}} = 0, 1, … (nestable):
  *                           straight-line code without arrays, which SwiftShader runs several
  *                           times faster than loops over function-scope arrays
@@ -50,9 +51,9 @@ const INCLUDE_RE = /^\s*#include\s+"([^"]+)"\s*$/;
 const IF_RE = /^\s*#if\s+(!?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 const ELSE_RE = /^\s*#else\s*$/;
 const ENDIF_RE = /^\s*#endif\s*$/;
-const FOR_RE = /^\s*#for\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(\S+?)\.\.(\S+)\s*$/;
+const FOR_RE = /^\s*#for\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\.\.(.+?)\s*$/;
 const ENDFOR_RE = /^\s*#endfor\s*$/;
-const SUBST_RE = /\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g;
+const SUBST_RE = /\{\{([^{}]+)\}\}/g;
 
 /** Builds the final WGSL text for a variant. Throws on unknown snippets/defines or unbalanced #if. */
 export function composeWgsl(source: string, options: ComposeOptions = {}): string {
@@ -63,9 +64,42 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
   };
   const included = new Set<string>();
   const substitute = (line: string, where: string, scope: Record<string, string | number | boolean>) =>
-    line.replace(SUBST_RE, (_, name: string) => {
-      if (!(name in scope)) throw new Error(`WGSL ${where}: {{${name}}} has no define`);
-      return String(scope[name]);
+    line.replace(SUBST_RE, (_, expr: string) => {
+      const operand = (t: string): string | number | boolean => {
+        if (/^\d+$/.test(t)) return Number(t);
+        if (!(t in scope)) throw new Error(`WGSL ${where}: {{${expr}}}: ${t} has no define`);
+        return scope[t]!;
+      };
+      // Integer arithmetic: + - * / % with the usual precedence, left to right.
+      const tokens = expr.match(/\w+|[-+*/%]|\S/g) ?? [];
+      let pos = 0;
+      const bad = () => new Error(`WGSL ${where}: cannot read {{${expr}}}`);
+      const value = (): number => {
+        const t = tokens[pos++];
+        if (t === undefined || !/^\w+$/.test(t)) throw bad();
+        const v = operand(t);
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`WGSL ${where}: {{${expr}}} needs integer operands`);
+        return v;
+      };
+      const term = (): number => {
+        let v = value();
+        while (pos < tokens.length && '*/%'.includes(tokens[pos]!)) {
+          const op = tokens[pos++]!;
+          const b = value();
+          if (op !== '*' && b === 0) throw new Error(`WGSL ${where}: {{${expr}}} divides by zero`);
+          v = op === '*' ? v * b : op === '/' ? Math.floor(v / b) : v % b;
+        }
+        return v;
+      };
+      if (tokens.length === 1 && /^\w+$/.test(tokens[0]!)) return String(operand(tokens[0]!));
+      let v = term();
+      while (pos < tokens.length && (tokens[pos] === '+' || tokens[pos] === '-')) {
+        const op = tokens[pos++]!;
+        const b = term();
+        v = op === '+' ? v + b : v - b;
+      }
+      if (pos !== tokens.length) throw bad();
+      return String(v);
     });
   const expand = (text: string, where: string, scope: Record<string, string | number | boolean>): string[] => {
     const out: string[] = [];
@@ -90,7 +124,7 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
         if (depth !== 0) throw new Error(`WGSL ${where}: #for ${m[1]} without #endfor`);
         if (!keeping()) continue;
         const bound = (v: string) => {
-          const n = Number(v.startsWith('{{') ? substitute(v, where, scope) : v);
+          const n = Number(v.includes('{{') ? substitute(v, where, scope) : v);
           if (!Number.isInteger(n)) throw new Error(`WGSL ${where}: #for ${m![1]} bound ${v} is not an integer`);
           return n;
         };

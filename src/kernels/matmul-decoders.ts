@@ -3,9 +3,10 @@
  * entry per GGUF weight type, registered as `#include` snippets and attached to the quant table
  * (registerWgslDecode). Adding a type = one decoder file + one line here.
  *
- * A decoder defines QK (elements per block), QB (bytes per block), NCH (chunks per block) and
- * `chunk_dot(blockByteOffset, chunk, blockColumn)`, which decodes one 16- or 32-weight chunk into
- * registers and accumulates it for every token of the tile (shaders/common/qacc.wgsl).
+ * A decoder defines QK (elements per block), QB (bytes per block), NCH (chunks per block),
+ * `chunk_x(chunk, i)` (the block column of the chunk's vec4 i) and `decode(blockByteOffset, chunk)`
+ * → Dq (CW vec4s of f32 weights) or, for ternary types, `decode_t` → Tq (codes and the scale),
+ * straight-line code (shaders/common/dq.wgsl). Kernels dot the chunk with the input.
  *
  * Layout decision — read in place, no repack. Blocks stay exactly as GGUF stores them, so the
  * streaming loader copies bytes and every consumer (mat-vec, embedding lookup, tests) sees one
@@ -34,7 +35,7 @@ import q80 from '../../shaders/common/dec_q8_0.wgsl?raw';
 import tq10 from '../../shaders/common/dec_tq1_0.wgsl?raw';
 import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
 import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
-import qaccWgsl from '../../shaders/common/qacc.wgsl?raw';
+import dqWgsl from '../../shaders/common/dq.wgsl?raw';
 import { UnsupportedTensorTypeError } from '../errors.ts';
 import { registerWgslSnippet } from '../gpu/pipelines.ts';
 import { registerWgslDecode } from '../quant/table.ts';
@@ -45,37 +46,51 @@ export interface MatmulDecoder {
   /** Snippet name for `#include`. */
   snippet: string;
   source: string;
-  /** Chunks per block (the unit a thread decodes at once), as NCH in the snippet. */
+  /** Chunks per block (NCH in the snippet): the unit one thread decodes at once. */
   chunksPerBlock: number;
-  /** Float types: elements grouped into one "block" (chosen per row length, see floatBlock). */
+  /** vec4s per chunk (CW); 0 for float types, where it follows the row length (floatBlock / 4). */
+  chunkVec4s: number;
+  /** Reads 16-byte words (binding W4): its fields are 16-byte aligned in every block. */
+  usesW4: boolean;
+  /** Float types: elements grouped into one "block" chosen per row length (floatBlock). */
   float?: boolean;
-  /** Weights −1/0/+1 (add-only kernels). */
+  /** Weights −1/0/+1 (add-only kernels; decode_t returns codes). */
   ternary?: boolean;
 }
 
+const D = (type: GGMLType, snippet: string, source: string, chunksPerBlock: number, chunkVec4s: number, extra: Partial<MatmulDecoder> = {}): MatmulDecoder => ({
+  type,
+  snippet,
+  source,
+  chunksPerBlock,
+  chunkVec4s,
+  usesW4: false,
+  ...extra,
+});
+
 const DECODERS: MatmulDecoder[] = [
-  { type: GGMLType.F32, snippet: 'dec_f32', source: f32, chunksPerBlock: 1, float: true },
-  { type: GGMLType.F16, snippet: 'dec_f16', source: f16, chunksPerBlock: 1, float: true },
-  { type: GGMLType.BF16, snippet: 'dec_bf16', source: bf16, chunksPerBlock: 1, float: true },
-  { type: GGMLType.Q4_0, snippet: 'dec_q4_0', source: q40, chunksPerBlock: 1 },
-  { type: GGMLType.Q4_1, snippet: 'dec_q4_1', source: q41, chunksPerBlock: 1 },
-  { type: GGMLType.Q5_0, snippet: 'dec_q5_0', source: q50, chunksPerBlock: 1 },
-  { type: GGMLType.Q5_1, snippet: 'dec_q5_1', source: q51, chunksPerBlock: 1 },
-  { type: GGMLType.Q8_0, snippet: 'dec_q8_0', source: q80, chunksPerBlock: 1 },
-  { type: GGMLType.Q2_K, snippet: 'dec_q2_k', source: q2k, chunksPerBlock: 16 },
-  { type: GGMLType.Q3_K, snippet: 'dec_q3_k', source: q3k, chunksPerBlock: 16 },
-  { type: GGMLType.Q4_K, snippet: 'dec_q4_k', source: q4k, chunksPerBlock: 8 },
-  { type: GGMLType.Q5_K, snippet: 'dec_q5_k', source: q5k, chunksPerBlock: 8 },
-  { type: GGMLType.Q6_K, snippet: 'dec_q6_k', source: q6k, chunksPerBlock: 16 },
-  { type: GGMLType.TQ1_0, snippet: 'dec_tq1_0', source: tq10, chunksPerBlock: 16, ternary: true },
-  { type: GGMLType.TQ2_0, snippet: 'dec_tq2_0', source: tq20, chunksPerBlock: 8, ternary: true },
-  { type: GGMLType.I2_S, snippet: 'dec_i2_s', source: i2s, chunksPerBlock: 4, ternary: true },
+  D(GGMLType.F32, 'dec_f32', f32, 1, 0, { float: true, usesW4: true }),
+  D(GGMLType.F16, 'dec_f16', f16, 1, 0, { float: true }),
+  D(GGMLType.BF16, 'dec_bf16', bf16, 1, 0, { float: true }),
+  D(GGMLType.Q4_0, 'dec_q4_0', q40, 1, 8),
+  D(GGMLType.Q4_1, 'dec_q4_1', q41, 1, 8),
+  D(GGMLType.Q5_0, 'dec_q5_0', q50, 1, 8),
+  D(GGMLType.Q5_1, 'dec_q5_1', q51, 1, 8),
+  D(GGMLType.Q8_0, 'dec_q8_0', q80, 1, 8),
+  D(GGMLType.Q2_K, 'dec_q2_k', q2k, 8, 8),
+  D(GGMLType.Q3_K, 'dec_q3_k', q3k, 8, 8),
+  D(GGMLType.Q4_K, 'dec_q4_k', q4k, 4, 16, { usesW4: true }),
+  D(GGMLType.Q5_K, 'dec_q5_k', q5k, 4, 16, { usesW4: true }),
+  D(GGMLType.Q6_K, 'dec_q6_k', q6k, 4, 16),
+  D(GGMLType.TQ1_0, 'dec_tq1_0', tq10, 3, 24, { ternary: true }),
+  D(GGMLType.TQ2_0, 'dec_tq2_0', tq20, 2, 32, { ternary: true }),
+  D(GGMLType.I2_S, 'dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true }),
 ];
 
 const BY_TYPE = new Map<GGMLType, MatmulDecoder>(DECODERS.map((d) => [d.type, d]));
 
 registerWgslSnippet('bytes', bytesWgsl);
-registerWgslSnippet('qacc', qaccWgsl);
+registerWgslSnippet('dq', dqWgsl);
 for (const d of DECODERS) {
   registerWgslSnippet(d.snippet, d.source);
   registerWgslDecode(d.type, d.source);
@@ -104,13 +119,23 @@ export function floatBlock(cols: number): number {
 }
 
 /** Block geometry of a decoder for rows of `cols` elements. */
-export function blockGeometry(d: MatmulDecoder, cols: number): { blockElems: number; blockBytes: number; aligned: boolean } {
+export interface BlockGeometry {
+  blockElems: number;
+  blockBytes: number;
+  /** Blocks (and so rows) are 4-byte aligned: words load directly. */
+  aligned: boolean;
+  /** vec4s per chunk. */
+  chunkVec4s: number;
+  usesW4: boolean;
+}
+
+export function blockGeometry(d: MatmulDecoder, cols: number): BlockGeometry {
   if (d.float) {
     const fb = floatBlock(cols);
     const bytesPer = d.type === GGMLType.F32 ? 4 : 2;
-    return { blockElems: fb, blockBytes: fb * bytesPer, aligned: true };
+    return { blockElems: fb, blockBytes: fb * bytesPer, aligned: true, chunkVec4s: fb / 4, usesW4: d.type === GGMLType.F32 || fb >= 8 };
   }
-  if (d.type === GGMLType.I2_S) return { blockElems: 128, blockBytes: 32, aligned: true };
+  if (d.type === GGMLType.I2_S) return { blockElems: 128, blockBytes: 32, aligned: true, chunkVec4s: d.chunkVec4s, usesW4: true };
   const layout = quantLayout(d.type)!;
-  return { blockElems: layout.blockSize, blockBytes: layout.blockBytes, aligned: layout.blockBytes % 4 === 0 };
+  return { blockElems: layout.blockSize, blockBytes: layout.blockBytes, aligned: layout.blockBytes % 4 === 0, chunkVec4s: d.chunkVec4s, usesW4: d.usesW4 };
 }

@@ -28,16 +28,25 @@ import { GGMLType } from '../quant/types.ts';
 import { type BufferRef, grid, isGpuBuffer, type KernelCall, refSize } from './common.ts';
 import { blockGeometry, matmulDecoder } from './matmul-decoders.ts';
 
-/** How the work is split; defaults come from {@link defaultMatmulVariant}. */
+/**
+ * How the work is split; defaults come from {@link defaultMatmulVariant}.
+ *   subgroup-row   a subgroup per rowsPerThread rows, lanes stride over the row, subgroupAdd.
+ *   thread-row     a thread per rowsPerThread whole rows, no reduction; with shareInput the lanes
+ *                  of a subgroup load the input chunk once between them (subgroupBroadcast).
+ *   workgroup-row  threadsPerRow threads per row group, one barrier + workgroup-memory sum.
+ */
+export type MatmulMode = 'subgroup-row' | 'thread-row' | 'workgroup-row';
+
 export interface MatmulVariant {
-  /** Reduce each row with subgroupAdd (a subgroup per row) instead of workgroup memory. */
-  subgroups: boolean;
+  mode: MatmulMode;
   /** Threads per workgroup. */
   workgroupSize: number;
-  /** Rows per workgroup. With subgroups any value works (subgroups loop over the rows); without, workgroupSize = rowsPerWorkgroup · threadsPerRow. */
-  rowsPerWorkgroup: number;
-  /** Threads sharing a row without subgroups (1 = a thread per row, no reduction). */
+  /** Rows each thread (thread-row) or subgroup / thread group accumulates at once. */
+  rowsPerThread: number;
+  /** workgroup-row only: threads sharing a row group. */
   threadsPerRow: number;
+  /** thread-row only: share input loads across the subgroup (needs a fixed subgroup size). */
+  shareInput: boolean;
   /** Tokens each thread accumulates (mat-mul); every decoded chunk is reused TT times. */
   tokensPerThread: number;
 }
@@ -48,6 +57,12 @@ export interface MatVecOptions {
   cols: number;
   /** Force parts of the variant (tests force subgroups on and off). */
   variant?: Partial<MatmulVariant>;
+  /**
+   * Benchmark probe only — gives WRONG results for types with unaligned blocks: loads words as if
+   * every block were 4-byte aligned, i.e. the speed a load-time repack to aligned blocks would
+   * reach at the same byte count (bench/kernels.ts --layout).
+   */
+  assumeAligned?: boolean;
 }
 
 export interface MatMulOptions extends MatVecOptions {
@@ -78,40 +93,88 @@ export interface MatmulKernel {
 }
 
 /**
- * Variant choice. Subgroups whenever the device has them (a subgroupAdd per row, no workgroup
- * memory or barrier). Rows per workgroup = workgroupSize / smallest subgroup size, so every
- * subgroup has a row even at the smallest size (SwiftShader: size 4 → 16 rows of a 64-thread
- * workgroup). Without subgroups: software devices take a thread per row (no barrier at all —
- * barriers are expensive on SwiftShader), GPUs 16 threads per row with one barrier.
- * Mat-mul: 8 tokens per thread (each decoded chunk feeds 8 dot products).
+ * Variant choice (measured on SwiftShader with bench/kernels.ts --variants; GPU defaults follow
+ * the usual GEMV practice since no GPU is available here to tune on):
+ *  - software device (SwiftShader: a subgroup is one CPU SIMD register, every lane's load is a
+ *    separate gather, barriers are expensive): thread-row, 4 rows per thread so each input
+ *    chunk is loaded once for 4 rows, input loads shared across the subgroup when its size is
+ *    fixed; mat-mul: thread-row, 8 tokens per thread.
+ *  - GPU with subgroups: subgroup-row (coalesced row reads, one subgroupAdd per row), 8 tokens
+ *    per thread for mat-mul.
+ *  - GPU without subgroups: workgroup-row, 16 threads per row, one barrier.
  */
 export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): MatmulVariant {
-  const subgroups = ctx.hasSubgroups;
-  const workgroupSize = 64;
   const tokensPerThread = op === 'matvec' ? 1 : 8;
-  if (subgroups) {
-    const sgMin = ctx.subgroupMinSize > 0 ? ctx.subgroupMinSize : 32;
-    return { subgroups, workgroupSize, rowsPerWorkgroup: Math.max(1, Math.floor(workgroupSize / sgMin)), threadsPerRow: 0, tokensPerThread };
+  if (ctx.isSoftware) {
+    const fixedSg = ctx.hasSubgroups && ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize;
+    return { mode: 'thread-row', workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 1, threadsPerRow: 1, shareInput: fixedSg && op === 'matvec', tokensPerThread };
   }
-  const threadsPerRow = ctx.isSoftware ? 1 : 16;
-  return { subgroups, workgroupSize, rowsPerWorkgroup: workgroupSize / threadsPerRow, threadsPerRow, tokensPerThread };
+  if (ctx.hasSubgroups) return { mode: 'subgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokensPerThread };
+  return { mode: 'workgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokensPerThread };
 }
 
 function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partial<MatmulVariant> | undefined): MatmulVariant {
-  const base = defaultMatmulVariant({ ...ctx, hasSubgroups: forced?.subgroups ?? ctx.hasSubgroups } as GpuContext, op);
-  const v: MatmulVariant = { ...base, ...forced };
-  if (v.subgroups && !ctx.hasSubgroups) throw new DeviceLimitError(`mat-vec: subgroups requested but the device has no 'subgroups' feature`);
-  if (!v.subgroups && forced && (forced.threadsPerRow !== undefined || forced.workgroupSize !== undefined) && forced.rowsPerWorkgroup === undefined) {
-    v.rowsPerWorkgroup = Math.max(1, Math.floor(v.workgroupSize / v.threadsPerRow));
+  const base = defaultMatmulVariant(ctx, op);
+  let v: MatmulVariant = { ...base, ...forced };
+  if (forced?.mode && forced.mode !== base.mode) {
+    // Other mode than the default: its own sensible defaults under whatever was forced.
+    const modeDefaults: Record<MatmulMode, Partial<MatmulVariant>> = {
+      'subgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false },
+      'thread-row': { workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 1, threadsPerRow: 1, shareInput: false },
+      'workgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false },
+    };
+    v = { ...base, ...modeDefaults[forced.mode], ...forced };
   }
-  if (!v.subgroups && v.workgroupSize !== v.rowsPerWorkgroup * v.threadsPerRow) {
-    throw new RangeError(`mat-vec variant: workgroupSize ${v.workgroupSize} ≠ rowsPerWorkgroup ${v.rowsPerWorkgroup} × threadsPerRow ${v.threadsPerRow}`);
+  const needsSubgroups = v.mode === 'subgroup-row' || (v.mode === 'thread-row' && v.shareInput);
+  if (needsSubgroups && !ctx.hasSubgroups) {
+    throw new DeviceLimitError(`mat-vec: the ${v.mode}${v.shareInput ? ' shared-input' : ''} variant needs subgroups, which the device does not have`);
+  }
+  if (v.mode === 'thread-row' && v.shareInput && !(ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize)) {
+    throw new DeviceLimitError(`mat-vec: shareInput needs a fixed subgroup size; the device reports ${ctx.subgroupMinSize}–${ctx.subgroupMaxSize}`);
+  }
+  if (v.mode === 'workgroup-row' && (v.threadsPerRow < 1 || v.workgroupSize % v.threadsPerRow !== 0)) {
+    throw new RangeError(`mat-vec variant: workgroupSize ${v.workgroupSize} is not a multiple of threadsPerRow ${v.threadsPerRow}`);
   }
   if (v.workgroupSize > ctx.limits.maxComputeInvocationsPerWorkgroup) {
     throw new DeviceLimitError(`mat-vec: workgroup of ${v.workgroupSize} exceeds maxComputeInvocationsPerWorkgroup ${ctx.limits.maxComputeInvocationsPerWorkgroup}`);
   }
   if (op === 'matvec') v.tokensPerThread = 1;
+  if (v.tokensPerThread > 1) v.shareInput = false;
   return v;
+}
+
+function rowsPerWorkgroup(ctx: GpuContext, v: MatmulVariant): number {
+  if (v.mode === 'subgroup-row') return Math.max(1, Math.floor(v.workgroupSize / (ctx.subgroupMinSize > 0 ? ctx.subgroupMinSize : 32))) * v.rowsPerThread;
+  if (v.mode === 'thread-row') return v.workgroupSize * v.rowsPerThread;
+  return (v.workgroupSize / v.threadsPerRow) * v.rowsPerThread;
+}
+
+const layoutCache = new WeakMap<GPUDevice, Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>>();
+
+/**
+ * Explicit layout (W, X, Y, part uniform, [step uniform], [W as 16-byte words]): decoders that read
+ * only W4 leave W unused, and 'auto' layouts would drop it.
+ */
+function matmulLayout(ctx: GpuContext, dynamicT: boolean, usesW4: boolean): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+  let perDevice = layoutCache.get(ctx.device);
+  if (!perDevice) layoutCache.set(ctx.device, (perDevice = new Map()));
+  const key = `${dynamicT}:${usesW4}`;
+  let l = perDevice.get(key);
+  if (!l) {
+    const ro = { type: 'read-only-storage' as const };
+    const entries: GPUBindGroupLayoutEntry[] = [
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: ro },
+      { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: ro },
+      { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+      { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+    ];
+    if (dynamicT) entries.push({ binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+    if (usesW4) entries.push({ binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: ro });
+    const group = ctx.device.createBindGroupLayout({ label: `matmul:${key}`, entries });
+    l = { group, pipeline: ctx.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
+    perDevice.set(key, l);
+  }
+  return l;
 }
 
 function checkInt(field: string, v: number, min: number, multipleOf = 1): void {
@@ -137,28 +200,47 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   const variant = resolveVariant(ctx, op, o.variant);
   const tt = variant.tokensPerThread;
   checkInt('tokensPerThread', tt, 1);
+  checkInt('rowsPerThread', variant.rowsPerThread, 1);
   const blocksPerRow = o.cols / geo.blockElems;
   const rowBytes = blocksPerRow * geo.blockBytes;
+  const sgx = ctx.subgroupMinSize;
+  // Sharing needs whole vec4 groups per lane; otherwise plain loads.
+  const shareX = variant.mode === 'thread-row' && variant.shareInput && geo.chunkVec4s % sgx === 0;
+  const rowsPerWg = rowsPerWorkgroup(ctx, variant);
   const defines = {
     DECODER: decoder.snippet,
-    ALIGNED: geo.aligned,
+    ALIGNED: geo.aligned || Boolean(o.assumeAligned),
+    USES_W4: geo.usesW4,
+    TERNARY: Boolean(decoder.ternary),
     FB: decoder.float ? geo.blockElems : 0,
+    CW: geo.chunkVec4s,
+    CW_SG: shareX ? geo.chunkVec4s / sgx : 0,
+    SGX: shareX ? sgx : 1,
+    SHARE_X: shareX,
+    MATVEC: op === 'matvec',
+    MODE_SGROW: variant.mode === 'subgroup-row',
+    MODE_THREAD: variant.mode === 'thread-row',
+    MODE_WGROW: variant.mode === 'workgroup-row',
     TT: tt,
+    RR: variant.rowsPerThread,
     WG: variant.workgroupSize,
-    RPW: variant.rowsPerWorkgroup,
-    TPR: variant.subgroups ? 0 : variant.threadsPerRow,
+    TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
+    ROWS_PER_WG: rowsPerWg,
     ROW_BYTES: rowBytes,
     ROW_CHUNKS: blocksPerRow * decoder.chunksPerBlock,
     XSTRIDE4: inputStride / 4,
     YSTRIDE: outputStride,
   };
-  const baseKey = `matmul:${typeName}:c${o.cols}:xs${inputStride}:ys${outputStride}:tt${tt}:wg${variant.workgroupSize}:rpw${variant.rowsPerWorkgroup}:tpr${defines.TPR}:${variant.subgroups ? 'sg' : 'nosg'}`;
+  const subgroups = variant.mode === 'subgroup-row' || shareX;
+  const baseKey = `${op}:${typeName}${o.assumeAligned ? ':assumeAligned' : ''}:c${o.cols}:xs${inputStride}:ys${outputStride}:${variant.mode}:tt${tt}:rr${variant.rowsPerThread}:wg${variant.workgroupSize}:tpr${defines.TPR}:${shareX ? 'shx' : ''}`;
   const pipelineFor = (dynamicT: boolean) =>
     getPipeline(
       ctx,
       `${baseKey}:${dynamicT ? 'dynT' : `T${o.maxTokens}`}`,
-      composeWgsl(matmulWgsl, { subgroups: variant.subgroups, defines: { ...defines, DYNAMIC_T: dynamicT, MAXT: dynamicT ? 0 : o.maxTokens } }),
+      composeWgsl(matmulWgsl, { subgroups, defines: { ...defines, DYNAMIC_T: dynamicT, MAXT: dynamicT ? 0 : o.maxTokens } }),
       'main',
+      undefined,
+      { layout: matmulLayout(ctx, dynamicT, geo.usesW4).pipeline },
     );
   // Compile the common case now, so errors surface at creation rather than at bind.
   const dynamicDefault = op === 'matmul';
@@ -214,8 +296,9 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
           { binding: 3, resource: { buffer: uniform } },
         ];
         if (dynamicT) entries.push({ binding: 4, resource: isGpuBuffer(b.stepParams!) ? { buffer: b.stepParams as GPUBuffer } : (b.stepParams as GPUBufferBinding) });
-        const group = ctx.device.createBindGroup({ label: `${op}:${w.name}#${i}`, layout: pipeline.getBindGroupLayout(0), entries });
-        const [gx, gy] = grid(ctx, Math.ceil(part.rowCount / variant.rowsPerWorkgroup));
+        if (geo.usesW4) entries.push({ binding: 5, resource: { buffer: part.buffer } });
+        const group = ctx.device.createBindGroup({ label: `${op}:${w.name}#${i}`, layout: matmulLayout(ctx, dynamicT, geo.usesW4).group, entries });
+        const [gx, gy] = grid(ctx, Math.ceil(part.rowCount / rowsPerWg));
         return { group, gx, gy };
       });
       if (covered !== o.rows) throw new ModelFormatError(`weight "${w.name}": parts cover ${covered} of ${o.rows} rows`);

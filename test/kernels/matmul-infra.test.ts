@@ -99,6 +99,8 @@ describe('composeWgsl #for', () => {
     expect(() => composeWgsl('#for I in 0..2\nx')).toThrow(/without #endfor/);
     expect(() => composeWgsl('#endfor')).toThrow(/without #for/);
     expect(() => composeWgsl('#for I in 0..{{Q}}\n#endfor', { defines: { Q: 'z' } })).toThrow(/not an integer/);
-    expect(composeWgsl('#if 0X\n#endif'.replace('0X', 'A'), { defines: { A: 0 } })).toBe('');
+    // Bounds with arithmetic, and a loop inside a dropped #if branch.
+    expect(composeWgsl('#for I in 0..{{N / 2}}\nv{{I * 2 + 1}}\n#endfor', { defines: { N: 4 } })).toBe('v1\nv3');
+    expect(composeWgsl('#if A\n#for I in 0..{{N / 2}}\nx\n#endfor\n#endif', { defines: { A: 0, N: 4 } })).toBe('');
   });
 });

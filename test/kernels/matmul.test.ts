@@ -87,9 +87,11 @@ async function run(spec: RunSpec): Promise<number> {
   return worst;
 }
 
-const SG = { subgroups: true } as const;
-const NOSG = { subgroups: false, threadsPerRow: 1 } as const;
-const NOSG_SHARED = { subgroups: false, threadsPerRow: 4, workgroupSize: 32 } as const;
+const SGROW: Partial<MatmulVariant> = { mode: 'subgroup-row', rowsPerThread: 2 };
+const THREAD: Partial<MatmulVariant> = { mode: 'thread-row', rowsPerThread: 4, shareInput: false };
+const THREAD_SHARED: Partial<MatmulVariant> = { mode: 'thread-row', rowsPerThread: 3, shareInput: true };
+const WGROW: Partial<MatmulVariant> = { mode: 'workgroup-row', threadsPerRow: 4, workgroupSize: 32 };
+const MM_THREAD: Partial<MatmulVariant> = { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 4 };
 
 describe.each(MATMUL_TYPES.map((t) => [GGMLType[t]!, t] as const))('%s', (_name, type) => {
   const qk = blockOf(type);
@@ -98,7 +100,13 @@ describe.each(MATMUL_TYPES.map((t) => [GGMLType[t]!, t] as const))('%s', (_name,
     { rows: 37, cols: qk === 4 ? 12 : qk },
     { rows: 70, cols: qk === 4 ? 100 : 3 * qk },
   ];
-  for (const [label, variant] of [['subgroups', SG], ['thread per row', NOSG], ['shared-memory reduction', NOSG_SHARED]] as const) {
+  const matvecVariants: [string, Partial<MatmulVariant>][] = [
+    ['subgroup per row', SGROW],
+    ['thread per rows', THREAD],
+    ['thread per rows, input shared by subgroupBroadcast', THREAD_SHARED],
+    ['workgroup-memory reduction', WGROW],
+  ];
+  for (const [label, variant] of matvecVariants) {
     it(`mat-vec, ${label}`, async () => {
       for (const s of shapes) {
         const err = await run({ type, ...s, tokens: [1], variant });
@@ -106,7 +114,12 @@ describe.each(MATMUL_TYPES.map((t) => [GGMLType[t]!, t] as const))('%s', (_name,
       }
     });
   }
-  for (const [label, variant] of [['subgroups', SG], ['thread per row', NOSG]] as const) {
+  const matmulVariants: [string, Partial<MatmulVariant>][] = [
+    ['subgroup per row', { mode: 'subgroup-row' }],
+    ['thread per rows', MM_THREAD],
+    ['workgroup-memory reduction', WGROW],
+  ];
+  for (const [label, variant] of matmulVariants) {
     it(`mat-mul for 1, 7 and 33 tokens with one bind group, ${label}`, async () => {
       const s = shapes[1]!;
       const err = await run({ type, ...s, tokens: [7, 1, 33], variant });
@@ -118,8 +131,9 @@ describe.each(MATMUL_TYPES.map((t) => [GGMLType[t]!, t] as const))('%s', (_name,
     const rowBytes = weightRowBytes(type, s.cols);
     const maxPartBytes = rowBytes * 16 + 4; // 16 rows per part → 5 parts for 70 rows
     expect(planWeightParts(type, s.rows, s.cols, maxPartBytes).length).toBe(5);
-    expect(await run({ type, ...s, tokens: [1], variant: SG, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
-    expect(await run({ type, ...s, tokens: [5], variant: NOSG, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
+    expect(await run({ type, ...s, tokens: [1], variant: SGROW, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
+    expect(await run({ type, ...s, tokens: [1], variant: THREAD_SHARED, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
+    expect(await run({ type, ...s, tokens: [5], variant: MM_THREAD, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
   });
 });
 
@@ -246,8 +260,10 @@ describe('errors', () => {
   it('refuses the subgroup variant on a device without subgroups', async () => {
     const plain = await requestNodeGpu({ warn: null, allowSubgroups: false });
     try {
-      expect(() => createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { subgroups: true } })).toThrow(DeviceLimitError);
-      expect(createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32 }).variant.subgroups).toBe(false);
+      expect(() => createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { mode: 'subgroup-row' } })).toThrow(DeviceLimitError);
+      expect(() => createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { mode: 'thread-row', shareInput: true } })).toThrow(/subgroups/);
+      const fallback = createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32 }).variant;
+      expect(fallback.mode === 'subgroup-row' || fallback.shareInput).toBe(false);
     } finally {
       plain.device.destroy();
     }

@@ -1,0 +1,206 @@
+/**
+ * Kernel benchmark (not a test): fused dequant mat-vec and mat-mul for every weight type, against
+ * a plain read-every-byte kernel on the same device in the same run.
+ *
+ *   npm run bench:kernels                  markdown table
+ *   npm run bench:kernels -- --json        one JSON object on stdout
+ *   options: --rows N --cols N (mat-vec shape, default 2048×2048), --mm-rows/--mm-cols/--tokens
+ *            (mat-mul, default 1024×1024×32), --types Q4_0,TQ2_0, --no-matmul,
+ *            --layout (unaligned types again with aligned loads: what a repack could gain),
+ *            --variants (mat-vec also with the non-default reduction variants), --min-ms N
+ *
+ * Times are wall-clock per call from many calls in one submission (bench/lib/gpu-timing.ts).
+ * Weights are real quantizer output (a 16-row tile quantized by src/quant, repeated), so scales
+ * and codes are realistic. GB/s counts weight bytes only (activations are small and cached).
+ */
+import { parseArgs } from 'node:util';
+import { createStorageBuffer } from '../src/gpu/buffers.ts';
+import type { GpuContext } from '../src/gpu/device.ts';
+import { requestNodeGpu } from '../src/gpu/device-node.ts';
+import { uploadWeight, weightRowBytes } from '../src/gpu/weights.ts';
+import { createMatMul, createMatVec, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { MATMUL_TYPES } from '../src/kernels/matmul-decoders.ts';
+import { createStepParams } from '../src/kernels/step-params.ts';
+import { quantizeTensor } from '../src/quant/table.ts';
+import { GGMLType, I2S_TRAILER_BYTES, quantLayout } from '../src/quant/types.ts';
+import { randomTernary, randomValues } from '../test/kernels/matmul-helpers.ts';
+import { timeGpu } from './lib/gpu-timing.ts';
+import { measureReadKernel } from './lib/read-kernel.ts';
+import { fmt, markdownTable } from './lib/table.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    rows: { type: 'string', default: '2048' },
+    cols: { type: 'string', default: '2048' },
+    'mm-rows': { type: 'string', default: '1024' },
+    'mm-cols': { type: 'string', default: '1024' },
+    tokens: { type: 'string', default: '32' },
+    types: { type: 'string' },
+    'no-matmul': { type: 'boolean', default: false },
+    layout: { type: 'boolean', default: false },
+    variants: { type: 'boolean', default: false },
+    'min-ms': { type: 'string', default: '150' },
+  },
+});
+
+/** Alternatives --variants measures next to the default. */
+const VARIANTS: Partial<MatmulVariant>[] = [
+  { mode: 'subgroup-row', rowsPerThread: 1 },
+  { mode: 'subgroup-row', rowsPerThread: 2 },
+  { mode: 'thread-row', rowsPerThread: 1, shareInput: false },
+  { mode: 'thread-row', rowsPerThread: 4, shareInput: false },
+  { mode: 'thread-row', rowsPerThread: 2, shareInput: true },
+  { mode: 'thread-row', rowsPerThread: 8, shareInput: true },
+  { mode: 'workgroup-row', threadsPerRow: 8, workgroupSize: 64 },
+];
+
+const TERNARY = new Set([GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.I2_S]);
+const timing = { minBatchMs: Number(args['min-ms']), repeats: 3 };
+
+/** GGUF bytes of a rows×cols tensor: a 16-row tile from the real quantizer, repeated. */
+function weightBytes(type: GGMLType, rows: number, cols: number): Uint8Array {
+  const tileRows = Math.min(16, rows);
+  const n = tileRows * cols;
+  const tile = quantizeTensor(type, TERNARY.has(type) ? randomTernary(n, 7) : randomValues(n, 7, 0.1));
+  const rowBytes = weightRowBytes(type, cols);
+  const out = new Uint8Array(rows * rowBytes + (type === GGMLType.I2_S ? I2S_TRAILER_BYTES : 0));
+  for (let r = 0; r < rows; r += tileRows) out.set(tile.subarray(0, Math.min(tileRows, rows - r) * rowBytes), r * rowBytes);
+  if (type === GGMLType.I2_S) out.set(tile.subarray(tileRows * rowBytes, tileRows * rowBytes + I2S_TRAILER_BYTES), rows * rowBytes);
+  return out;
+}
+
+interface KernelRow {
+  op: 'matvec' | 'matmul';
+  type: string;
+  rows: number;
+  cols: number;
+  tokens: number;
+  msPerCall: number;
+  gbPerSec: number;
+  rooflineRatio: number;
+  weightsPerSec: number;
+  variant: string;
+}
+
+function variantLabel(v: MatmulVariant, aligned: boolean): string {
+  const mode = v.mode === 'thread-row' ? `thread-row${v.shareInput ? '+shareX' : ''}` : v.mode === 'workgroup-row' ? `workgroup-row/${v.threadsPerRow}` : v.mode;
+  return `${mode} rr${v.rowsPerThread} wg${v.workgroupSize}${v.tokensPerThread > 1 ? ` tt${v.tokensPerThread}` : ''}${aligned ? ' ALIGNED-PROBE' : ''}`;
+}
+
+async function benchOne(
+  ctx: GpuContext,
+  op: 'matvec' | 'matmul',
+  type: GGMLType,
+  rows: number,
+  cols: number,
+  tokens: number,
+  readGbPerSec: number,
+  extra: { variant?: Partial<MatmulVariant>; assumeAligned?: boolean } = {},
+): Promise<KernelRow> {
+  const bytes = weightBytes(type, rows, cols);
+  const weight = uploadWeight(ctx, `bench:${GGMLType[type]}`, type, rows, cols, bytes);
+  const input = createStorageBuffer(ctx, randomValues(tokens * cols, 3));
+  const output = createStorageBuffer(ctx, tokens * rows * 4);
+  const stepParams = createStepParams(ctx, { pos0: 0, nTokens: tokens });
+  try {
+    const kernel =
+      op === 'matvec'
+        ? createMatVec(ctx, { type, rows, cols, variant: extra.variant, assumeAligned: extra.assumeAligned })
+        : createMatMul(ctx, { type, rows, cols, maxTokens: tokens, variant: extra.variant, assumeAligned: extra.assumeAligned });
+    const call = kernel.bind({ weight, input, output, stepParams: op === 'matmul' ? stepParams : undefined });
+    const t = await timeGpu(ctx, (pass) => call.encode(pass), timing);
+    const weightBytesRead = rows * weightRowBytes(type, cols);
+    const gbPerSec = weightBytesRead / (t.msPerCall * 1e6);
+    return {
+      op,
+      type: GGMLType[type]!,
+      rows,
+      cols,
+      tokens,
+      msPerCall: t.msPerCall,
+      gbPerSec,
+      rooflineRatio: gbPerSec / readGbPerSec,
+      weightsPerSec: (rows * cols) / (t.msPerCall / 1000),
+      variant: variantLabel(kernel.variant, Boolean(extra.assumeAligned)),
+    };
+  } finally {
+    for (const p of weight.parts) p.buffer.destroy();
+    input.destroy();
+    output.destroy();
+    stepParams.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const ctx = await requestNodeGpu({ warn: null });
+  const log = (s: string) => (args.json ? process.stderr.write(`${s}\n`) : console.log(s));
+  try {
+    const rows = Number(args.rows);
+    const cols = Number(args.cols);
+    const mmRows = Number(args['mm-rows']);
+    const mmCols = Number(args['mm-cols']);
+    const tokens = Number(args.tokens);
+    const types = args.types
+      ? args.types.split(',').map((n) => {
+          const t = GGMLType[n.trim().toUpperCase() as keyof typeof GGMLType];
+          if (t === undefined) throw new Error(`--types: unknown type ${n}`);
+          return t;
+        })
+      : [...MATMUL_TYPES];
+
+    const read = await measureReadKernel(ctx, rows * cols, timing);
+    log(`read kernel: ${fmt(read.gbPerSec)} GB/s over ${rows * cols} bytes (best of ${read.tried.length} shapes: wg${read.best.workgroupSize}, ${read.best.wordsPerThread} vec4/thread, ${read.best.contiguous ? 'contiguous' : 'interleaved'})`);
+
+    const results: KernelRow[] = [];
+    const push = (r: KernelRow) => {
+      results.push(r);
+      log(`${r.op} ${r.type} ${r.rows}x${r.cols}x${r.tokens} ${r.variant}: ${fmt(r.msPerCall)} ms, ${fmt(r.gbPerSec)} GB/s, ${fmt(r.rooflineRatio, 2)} of read`);
+    };
+    for (const type of types) {
+      push(await benchOne(ctx, 'matvec', type, rows, cols, 1, read.gbPerSec));
+      if (args.variants) {
+        for (const variant of VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
+          push(await benchOne(ctx, 'matvec', type, rows, cols, 1, read.gbPerSec, { variant }));
+        }
+      }
+      if (args.layout && quantLayout(type)!.blockBytes % 4 !== 0 && type !== GGMLType.I2_S) {
+        push(await benchOne(ctx, 'matvec', type, rows, cols, 1, read.gbPerSec, { assumeAligned: true }));
+      }
+    }
+    if (!args['no-matmul']) {
+      for (const type of types) push(await benchOne(ctx, 'matmul', type, mmRows, mmCols, tokens, read.gbPerSec));
+    }
+
+    const q40 = results.find((r) => r.op === 'matvec' && r.type === 'Q4_0' && !r.variant.includes('PROBE'));
+    const device = { ...ctx.adapterInfo, hasSubgroups: ctx.hasSubgroups, hasF16: ctx.hasF16, subgroupMinSize: ctx.subgroupMinSize, subgroupMaxSize: ctx.subgroupMaxSize, isSoftware: ctx.isSoftware };
+    if (args.json) {
+      const kernels = results.map(({ variant, ...r }) => ({ ...r, variant }));
+      process.stdout.write(`${JSON.stringify({ device, kernels, readKernelGbPerSec: read.gbPerSec })}\n`);
+      return;
+    }
+    console.log(`\n## Kernel benchmark — ${device.description || device.vendor} (${ctx.isSoftware ? 'software' : 'hardware'}; subgroups ${ctx.hasSubgroups ? `${ctx.subgroupMinSize}–${ctx.subgroupMaxSize}` : 'no'}, shader-f16 ${ctx.hasF16 ? 'yes' : 'no'})\n`);
+    console.log(`Read-every-byte kernel: **${fmt(read.gbPerSec)} GB/s**\n`);
+    console.log(
+      markdownTable(
+        ['op', 'type', 'shape', 'variant', 'ms/call', 'GB/s', 'of read', 'Gweights/s', 'vs Q4_0'],
+        results.map((r) => [
+          r.op,
+          r.type,
+          `${r.rows}×${r.cols}${r.op === 'matmul' ? `×${r.tokens}` : ''}`,
+          r.variant,
+          fmt(r.msPerCall),
+          fmt(r.gbPerSec),
+          `${Math.round(r.rooflineRatio * 100)}%`,
+          fmt(r.weightsPerSec / 1e9),
+          r.op === 'matvec' && q40 ? `${fmt(r.weightsPerSec / q40.weightsPerSec, 2)}×` : '',
+        ]),
+      ),
+    );
+  } finally {
+    await ctx.device.queue.onSubmittedWorkDone();
+    ctx.device.destroy();
+  }
+}
+
+await main();
