@@ -9,7 +9,7 @@ const NCH: u32 = 8u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 32u * c + 4u * i; }
 fn decode(bo: u32, c: u32) -> Dq {
   let wi = bo >> 2u;
-  let dd = unpack2x16float(W[wi + 20u]);
+  let dd = half2(W[wi + 20u]);
   let scw = W[wi + (c >> 1u)] >> ((c & 1u) << 4u);
   let a0 = dd.x * f32(scw & 15u);
   let m0 = -dd.y * f32((scw >> 4u) & 15u);

@@ -6,7 +6,7 @@ const NCH: u32 = 1u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
 fn decode(bo: u32, c: u32) -> Dq {
   let wi = bo >> 2u;
-  let dm = unpack2x16float(W[wi]);
+  let dm = half2(W[wi]);
   let qh = W[wi + 1u];
   var r: Dq;
 #for K in 0..4

@@ -19,7 +19,7 @@ fn scale_min_k4(h: vec4<u32>, j: u32) -> vec2<f32> {
 fn decode(bo: u32, c: u32) -> Dq {
   let b4 = bo >> 4u;
   let h = W4[b4];
-  let dd = unpack2x16float(h.x);
+  let dd = half2(h.x);
   let sm0 = scale_min_k4(h, 2u * c);
   let sm1 = scale_min_k4(h, 2u * c + 1u);
   let a0 = dd.x * sm0.x;

@@ -13,6 +13,7 @@ import { createMatMul, createMatVec, type MatmulVariant } from '../../src/kernel
 import { MATMUL_TYPES } from '../../src/kernels/matmul-decoders.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
 import { dequantizeTensor } from '../../src/quant/table.ts';
+import { f16ToF32 } from '../../src/quant/cpu/float.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { localModel } from '../helpers/fixtures.ts';
 import { makeWeight, randomValues, referenceMatmul, tolerance } from './matmul-helpers.ts';
@@ -134,6 +135,36 @@ describe.each(MATMUL_TYPES.map((t) => [GGMLType[t]!, t] as const))('%s', (_name,
     expect(await run({ type, ...s, tokens: [1], variant: SGROW, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
     expect(await run({ type, ...s, tokens: [1], variant: THREAD_SHARED, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
     expect(await run({ type, ...s, tokens: [5], variant: MM_THREAD, maxPartBytes })).toBeLessThanOrEqual(tolerance(type, s.cols));
+  });
+});
+
+describe('half-precision decode', () => {
+  it('turns every finite f16 (subnormals, ±0, the largest) into its exact f32 value', async () => {
+    const finite: number[] = [];
+    for (let h = 0; h < 0x10000; h++) if ((h & 0x7c00) !== 0x7c00) finite.push(h);
+    const cols = 4;
+    const rows = finite.length / cols; // 15872 rows holding every finite pattern once
+    const weight = uploadWeight(ctx, 'every-f16', GGMLType.F16, rows, cols, new Uint8Array(new Uint16Array(finite).buffer));
+    // Token t is the one-hot vector e_t, so output t of row r is exactly W[r][t].
+    const eye = new Float32Array(16);
+    for (let t = 0; t < 4; t++) eye[t * 4 + t] = 1;
+    const input = createStorageBuffer(ctx, eye);
+    const output = createStorageBuffer(ctx, rows * 4 * 4);
+    const call = createMatMul(ctx, { type: GGMLType.F16, rows, cols, maxTokens: 4 }).bind({ weight, input, output });
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    call.encode(pass);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    const y = await readF32(ctx, output, rows * 4);
+    let mismatches = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let t = 0; t < 4; t++) {
+        const want = f16ToF32(finite[r * 4 + t]!);
+        if (!Object.is(y[t * rows + r], want) && !(want === 0 && y[t * rows + r] === 0)) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
   });
 });
 
