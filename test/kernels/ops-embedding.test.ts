@@ -1,4 +1,4 @@
-// Embedding lookup: float tables, tables split into row parts, ids by position, bad ids.
+// Embedding lookup: float tables, block tables through the mat-vec decoders (every MATMUL_TYPES block type), tables split into row parts, ids by position, bad ids.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
@@ -8,6 +8,8 @@ import { createStepParams } from '../../src/kernels/step-params.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { dequantizeBF16, dequantizeF16, quantizeBF16, quantizeF16 } from '../../src/quant/cpu/float.ts';
 import { dequantizeTensor, quantizeTensor } from '../../src/quant/table.ts';
+import { i2sScale } from '../../src/quant/cpu/ternary.ts';
+import { MATMUL_TYPES } from '../../src/kernels/matmul-decoders.ts';
 import { readGGUF, readTensorBytes } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { loadGpuWeights } from '../../src/runtime/loader.ts';
@@ -18,7 +20,14 @@ import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: number, cols: number, cuts: number[] = []): { table: EmbeddingTable; ref: Float32Array } {
   let bytes: Uint8Array;
   let ref: Float32Array;
-  if (type === GGMLType.F32) {
+  let scale: number | undefined;
+  if (type === GGMLType.I2_S) {
+    // The GPU holds only the codes (as the loader uploads them); the scale travels as i2sScale.
+    const all = quantizeTensor(type, values);
+    ref = dequantizeTensor(type, all, values.length);
+    scale = i2sScale(all, values.length);
+    bytes = all.subarray(0, values.length / 4);
+  } else if (type === GGMLType.F32) {
     bytes = new Uint8Array(values.buffer.slice(0));
     ref = values;
   } else if (type === GGMLType.F16) {
@@ -37,7 +46,7 @@ function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: 
     const start = bounds[i]!;
     return { buffer: createStorageBuffer(ctx, bytes.slice(start * rowBytes, end * rowBytes)), rowStart: start, rowCount: end - start };
   });
-  return { table: { name: 'token_embd.weight', type, rows, cols, parts }, ref };
+  return { table: { name: 'token_embd.weight', type, rows, cols, parts, i2sScale: scale }, ref };
 }
 
 describe('embedding', () => {
@@ -70,9 +79,9 @@ describe('embedding', () => {
     }
   }
 
-  // Block types decode through the shared quant_decode snippet; the table rows are not 4-byte
-  // aligned for most of them (Q8_0 34 bytes per block, Q5_0 22, Q6_K 210 …).
-  for (const [type, cols] of [
+  // Block types decode through the mat-vec kernels' decoders (one chunk per thread); the table
+  // rows are not 4-byte aligned for many of them (Q8_0 34 bytes per block, Q5_0 22, Q6_K 210 …).
+  const blockCases: [GGMLType, number][] = [
     [GGMLType.Q8_0, 96],
     [GGMLType.Q4_0, 64],
     [GGMLType.Q4_1, 32],
@@ -85,10 +94,17 @@ describe('embedding', () => {
     [GGMLType.Q6_K, 256],
     [GGMLType.TQ1_0, 256],
     [GGMLType.TQ2_0, 256],
-  ] as const) {
+    [GGMLType.I2_S, 256],
+  ];
+  it('covers every block type the mat-vec decoders have', () => {
+    const floats = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];
+    const missing = MATMUL_TYPES.filter((t) => !floats.includes(t) && !blockCases.some(([c]) => c === t));
+    expect(missing.map((t) => GGMLType[t])).toEqual([]);
+  });
+  for (const [type, cols] of blockCases) {
     it(`${GGMLType[type]} table ${cols} wide, split in 3 parts, matches the CPU dequantizer`, async () => {
       const rows = 13;
-      const ternary = type === GGMLType.TQ1_0 || type === GGMLType.TQ2_0;
+      const ternary = type === GGMLType.TQ1_0 || type === GGMLType.TQ2_0 || type === GGMLType.I2_S;
       const values = randn(rows * cols, type * 7 + cols, 2).map((v) => (ternary ? Math.sign(Math.round(v)) * 0.25 : v));
       const { table, ref } = makeTable(ctx, type, values, rows, cols, [4, 5]);
       const ids = Uint32Array.from([12, 0, 4, 3, 77]);
@@ -162,6 +178,9 @@ describe('embedding', () => {
     expect(() => k.bind({ params: buf, ids: buf, table, output: buf })).toThrow(/cover 9 of 10/);
     expect(() => k.bind({ params: buf, ids: buf, table: { ...table, cols: 5 }, output: buf })).toThrow(/built for/);
     expect(() => createEmbedding(ctx, { type: GGMLType.IQ2_XXS, rows: 10, cols: 256 })).toThrow(/IQ2_XXS/);
-    expect(() => createEmbedding(ctx, { type: GGMLType.I2_S, rows: 10, cols: 256 })).toThrow(/I2_S/);
+    expect(() => createEmbedding(ctx, { type: GGMLType.Q4_K, rows: 10, cols: 128 })).toThrow(/Q4_K rows of 128 values .* 256-value block/);
+    const i2s = createEmbedding(ctx, { type: GGMLType.I2_S, rows: 1, cols: 128 });
+    const i2sTable: EmbeddingTable = { name: 't', type: GGMLType.I2_S, rows: 1, cols: 128, parts: [{ buffer: buf, rowStart: 0, rowCount: 1 }] };
+    expect(() => i2s.bind({ params: buf, ids: buf, table: i2sTable, output: buf })).toThrow(/I2_S table 't' has no per-tensor scale/);
   });
 });
