@@ -1,0 +1,138 @@
+/**
+ * `npm run bench` (not a test): one run on the current device prints a markdown table, or with
+ * --json one JSON document, of
+ *   - kernels: every mat-vec / mat-mul type against a plain read kernel (bench/kernels.ts);
+ *   - end to end per fixture model: prefill and decode tokens/s, time to first token, structural
+ *     counters of a decode step, and llama.cpp (node-llama-cpp, CPU) on the same prompt;
+ *   - memory: GPU bytes (weights, KV cache, scratch) vs file size, peak JS heap during load.
+ * Options: --json, --quick (committed fixtures only), --prompt N (128), --decode N (64),
+ * --no-kernels, --no-llama.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { requestNodeGpu } from '../src/gpu/device-node.ts';
+import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
+import { fmt, markdownTable } from './lib/table.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    prompt: { type: 'string', default: '128' },
+    decode: { type: 'string', default: '64' },
+    'no-kernels': { type: 'boolean', default: false },
+    'no-llama': { type: 'boolean', default: false },
+  },
+});
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function fixtureModels(): string[] {
+  const committed = [
+    join(root, 'public/models/tinystories-llama-3M-Q4_K_M.gguf'),
+    ...readdirSync(join(root, 'test/fixtures/models')).filter((f) => f.endsWith('.gguf')).map((f) => join(root, 'test/fixtures/models', f)),
+  ];
+  const shared = resolve(root, process.env.LOWBIT_SHARED_FIXTURES ?? '../shared/fixtures');
+  if (args.quick || !existsSync(join(shared, 'models/trained-here'))) return committed;
+  const seen = new Set(committed.map((p) => p.split('/').pop()));
+  const extra: string[] = [];
+  for (const dir of ['stories260K', 'derived-quantized', 'TinyStories-656K', 'trained-here']) {
+    for (const f of readdirSync(join(shared, 'models', dir))) {
+      if (f.endsWith('.gguf') && !seen.has(f)) extra.push(join(shared, 'models', dir, f));
+    }
+  }
+  return [...committed, ...extra];
+}
+
+const ctx = await requestNodeGpu({ warn: log });
+const device = {
+  ...ctx.adapterInfo,
+  software: ctx.isSoftware,
+  hasF16: ctx.hasF16,
+  hasSubgroups: ctx.hasSubgroups,
+  maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
+  maxBufferSize: ctx.limits.maxBufferSize,
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  node: process.version,
+  date: new Date().toISOString(),
+};
+
+let kernels: unknown[] = [];
+let readKernelGbPerSec: number | undefined;
+if (!args['no-kernels']) {
+  log('kernels …');
+  const out = execFileSync(process.execPath, ['--import', join(root, 'src/node/register.js'), join(root, 'bench/kernels.ts'), '--json', '--rows', '1024', '--cols', '1024', '--mm-rows', '512', '--mm-cols', '512', '--tokens', '32'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+  });
+  const parsed = JSON.parse(out) as { kernels: unknown[]; readKernelGbPerSec: number };
+  kernels = parsed.kernels;
+  readKernelGbPerSec = parsed.readKernelGbPerSec;
+}
+
+const e2e: E2eRow[] = [];
+const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode) };
+for (const path of fixtureModels()) {
+  log(`e2e ${path.split('/').pop()} …`);
+  try {
+    const row = await benchModel(ctx, path, opts);
+    if (!args['no-llama']) row.llamaCpp = await benchLlamaCpp(path, opts).catch(() => undefined);
+    e2e.push(row);
+  } catch (e) {
+    log(`  skipped: ${(e as Error).message}`);
+  }
+}
+ctx.device.destroy();
+
+const memory = e2e.map((r) => ({
+  model: r.model,
+  fileBytes: r.fileBytes,
+  gpuWeightBytes: r.gpuBytes.weights,
+  gpuKvCacheBytes: r.gpuBytes.kvCache,
+  gpuScratchBytes: r.gpuBytes.scratch,
+  gpuWeightsOverFile: r.gpuBytes.weights / r.fileBytes,
+  peakJsHeapDuringLoadBytes: r.peakJsHeapDuringLoadBytes,
+}));
+const doc = { device, llamaCppThreads: LLAMA_CPP_THREADS, kernels, readKernelGbPerSec, e2e, memory };
+
+if (args.json) {
+  process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
+} else {
+  const d = device;
+  const lines: string[] = [];
+  lines.push(`Device: ${d.vendor} ${d.architecture} (${d.description})${d.software ? ', software' : ''}; f16 ${d.hasF16}, subgroups ${d.hasSubgroups}; CPU ${d.cpu}; ${d.date.slice(0, 10)}`);
+  if (kernels.length) {
+    lines.push('', `Kernels (read kernel ${fmt(readKernelGbPerSec ?? 0)} GB/s):`, '');
+    const ks = kernels as { op: string; type: string; rows: number; cols: number; tokens: number; msPerCall: number; gbPerSec: number; rooflineRatio: number; weightsPerSec: number }[];
+    lines.push(markdownTable(['op', 'type', 'shape', 'ms/call', 'GB/s', 'roofline', 'Gweights/s'], ks.map((k) => [k.op, k.type, `${k.rows}×${k.cols}×${k.tokens}`, fmt(k.msPerCall), fmt(k.gbPerSec), fmt(k.rooflineRatio), fmt(k.weightsPerSec / 1e9)])));
+  }
+  lines.push('', `End to end (${opts.promptTokens}-token prompt, ${opts.decodeTokens} decoded; llama.cpp CPU ${LLAMA_CPP_THREADS} thread):`, '');
+  lines.push(
+    markdownTable(
+      ['model', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'llama.cpp prefill', 'llama.cpp decode', 'decode ratio', 'submits/step', 'dispatches/step', 'readback B/step', 'new objects/step', 'weights read/quantized'],
+      e2e.map((r) => [
+        r.model,
+        fmt(r.prefillTokensPerSec),
+        fmt(r.decodeTokensPerSec),
+        fmt(r.timeToFirstTokenMs),
+        r.llamaCpp ? fmt(r.llamaCpp.prefillTokensPerSec) : '—',
+        r.llamaCpp ? fmt(r.llamaCpp.decodeTokensPerSec) : '—',
+        r.llamaCpp ? fmt(r.decodeTokensPerSec / r.llamaCpp.decodeTokensPerSec) : '—',
+        fmt(r.submissionsPerStep),
+        fmt(r.dispatchesPerStep),
+        fmt(r.readbackBytesPerStep),
+        fmt(r.newGpuObjectsPerStep),
+        fmt(r.weightBytesReadPerStep / r.weightBytes),
+      ]),
+    ),
+  );
+  lines.push('', 'Memory:', '');
+  lines.push(markdownTable(['model', 'file MB', 'GPU weights MB', 'KV cache MB', 'scratch MB', 'peak JS heap in load MB'], memory.map((m) => [m.model, fmt(m.fileBytes / 1e6), fmt(m.gpuWeightBytes / 1e6), fmt(m.gpuKvCacheBytes / 1e6), fmt(m.gpuScratchBytes / 1e6), fmt(m.peakJsHeapDuringLoadBytes / 1e6)])));
+  process.stdout.write(lines.join('\n') + '\n');
+}
+process.exit(0);
