@@ -1,6 +1,6 @@
 // Fused dequant mat-vec (TT = 1) and mat-mul (TT tokens per thread) over one row-part of a
 // quantized weight:
-//   Y[tok·YSTRIDE + outBase + r] = scale · Σ_col W[r, col] · X[inBase + tok·XSTRIDE + col]
+//   Y[tok·yStride + outBase + r] = scale · Σ_col W[r, col] · X[inBase + tok·xStride + col]
 // The weight stays quantized in GPU memory; the included decoder (DECODER) turns one chunk
 // of a block (CW vec4s of weights) into registers (struct Dq, or Tq for ternary codes), which is
 // then dotted with every token of the tile (mat-mul) or with the chunk's input held in registers
@@ -23,16 +23,19 @@ const RR: u32 = {{RR}}u;
 const WG: u32 = {{WG}}u;
 const TPR: u32 = {{TPR}}u;
 const ROWS_PER_WG: u32 = {{ROWS_PER_WG}}u;
-const ROW_BYTES: u32 = {{ROW_BYTES}}u;
-const ROW_CHUNKS: u32 = {{ROW_CHUNKS}}u;
-const XSTRIDE4: u32 = {{XSTRIDE4}}u;
-const YSTRIDE: u32 = {{YSTRIDE}}u;
 
+// Shape and placement, written once at bind time (one per weight part). In a uniform rather than
+// compiled in, so one pipeline per type and variant serves every shape of a model.
 struct Part {
-  rows: u32,     // rows in this part
-  outBase: u32,  // output index of the part's first row (outputOffset + part.rowStart)
-  inBase4: u32,  // input offset in vec4s
-  scale: f32,    // per-tensor scale (I2_S), else 1
+  rows: u32,       // rows in this part
+  outBase: u32,    // output index of the part's first row (outputOffset + part.rowStart)
+  inBase4: u32,    // input offset in vec4s
+  scale: f32,      // per-tensor scale (I2_S), else 1
+  rowBytes: u32,
+  rowChunks: u32,  // chunks per row
+  xStride4: u32,   // vec4s between tokens' inputs
+  yStride: u32,    // floats between tokens' outputs
+  maxT: u32,       // token count when there are no step params
 }
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
@@ -67,21 +70,42 @@ fn load_x(xb: u32, col: u32, c: u32) -> Xq {
 #if TERNARY
 // Add-only: each activation is added, subtracted or skipped by its code (0 → −x, 1 → skip,
 // 2 → +x; 3 — never written by quantizers — is +2x as in ggml, on a path taken only when the
-// chunk holds one). The one multiply is the block scale d, once per chunk.
-fn tern(c: vec4<u32>, x: vec4<f32>, has3: bool) -> vec4<f32> {
-  let z = vec4<f32>(0.0);
-  var v = select(z, x, c >= vec4<u32>(2u)) - select(z, x, c == vec4<u32>(0u));
-  if (has3) { v += select(z, x, c == vec4<u32>(3u)); }
-  return v;
-}
-fn chunk_dot(w: Tq, x: Xq) -> f32 {
-  var v = vec4<f32>(0.0);
+// chunk holds one). The codes become select masks once per chunk (Tm), reused by every token of
+// the tile; the one multiply is the block scale d, once per chunk and token.
+struct Tm {
 #for I in 0..{{CW}}
-  v += tern(w.c{{I}}, x.x{{I}}, w.has3);
+  p{{I}}: vec4<bool>,
+  n{{I}}: vec4<bool>,
+  t{{I}}: vec4<bool>,
 #endfor
+  d: f32,
+  has3: bool,
+}
+fn decode_chunk(bo: u32, c: u32) -> Tm {
+  let q = decode_t(bo, c);
+  var m: Tm;
+  m.d = q.d;
+  m.has3 = q.has3;
+#for I in 0..{{CW}}
+  m.p{{I}} = q.c{{I}} >= vec4<u32>(2u);
+  m.n{{I}} = q.c{{I}} == vec4<u32>(0u);
+  m.t{{I}} = q.c{{I}} == vec4<u32>(3u);
+#endfor
+  return m;
+}
+fn chunk_dot(w: Tm, x: Xq) -> f32 {
+  let z = vec4<f32>(0.0);
+  var v = z;
+#for I in 0..{{CW}}
+  v += select(z, x.x{{I}}, w.p{{I}}) - select(z, x.x{{I}}, w.n{{I}});
+#endfor
+  if (w.has3) {
+#for I in 0..{{CW}}
+    v += select(z, x.x{{I}}, w.t{{I}});
+#endfor
+  }
   return w.d * ((v.x + v.y) + (v.z + v.w));
 }
-fn decode_chunk(bo: u32, c: u32) -> Tq { return decode_t(bo, c); }
 #else
 fn chunk_dot(w: Dq, x: Xq) -> f32 {
   var s = 0.0;
@@ -111,13 +135,13 @@ fn main(
 #if DYNAMIC_T
   let nT = step.y;
 #else
-  let nT = {{MAXT}}u;
+  let nT = part.maxT;
 #endif
   let t0 = wid.z * TT;
   if (t0 >= nT || row0 >= part.rows) { return; }
   // Input rows of the tile's tokens (tokens past the batch re-read the last one; not stored).
 #for T in 0..{{TT}}
-  let xb{{T}} = part.inBase4 + min(t0 + {{T}}u, nT - 1u) * XSTRIDE4;
+  let xb{{T}} = part.inBase4 + min(t0 + {{T}}u, nT - 1u) * part.xStride4;
 #endfor
 
 #if MODE_SGROW
@@ -142,25 +166,33 @@ fn main(
 #endif
     // Rows past the part recompute the last row (keeps control flow uniform); never stored.
 #for R in 0..{{RR}}
-    let rb{{R}} = min(rbase + {{R}}u, part.rows - 1u) * ROW_BYTES;
+    let rb{{R}} = min(rbase + {{R}}u, part.rows - 1u) * part.rowBytes;
 #for T in 0..{{TT}}
     var acc{{R}}_{{T}} = 0.0;
 #endfor
 #endfor
-    for (var k = first; k < ROW_CHUNKS; k += stride) {
+    let rowChunks = part.rowChunks;
+    for (var k = first; k < rowChunks; k += stride) {
       let b = k / NCH;
       let c = k % NCH;
       let col = b * QK;
-#if MATVEC
+#if PRELOAD_X
+      // The chunk's input for every tile token in registers, then each row decoded once.
+#for T in 0..{{TT}}
 #if SHARE_X
-      let xs = share_x(xb0, col, c, lane);
+      let xs{{T}} = share_x(xb{{T}}, col, c, lane);
 #else
-      let xs = load_x(xb0, col, c);
+      let xs{{T}} = load_x(xb{{T}}, col, c);
 #endif
+#endfor
 #for R in 0..{{RR}}
-      acc{{R}}_0 += chunk_dot(decode_chunk(rb{{R}} + b * QB, c), xs);
+      let w{{R}} = decode_chunk(rb{{R}} + b * QB, c);
+#for T in 0..{{TT}}
+      acc{{R}}_{{T}} += chunk_dot(w{{R}}, xs{{T}});
+#endfor
 #endfor
 #else
+      // Decode once, stream the tile's tokens (keeps registers low on GPUs).
 #for R in 0..{{RR}}
       let w{{R}} = decode_chunk(rb{{R}} + b * QB, c);
 #for T in 0..{{TT}}
@@ -206,7 +238,7 @@ fn main(
 }
 
 fn store(r: u32, tok: u32, nT: u32, v: f32) {
-  if (r < part.rows && tok < nT) { Y[tok * YSTRIDE + part.outBase + r] = v * part.scale; }
+  if (r < part.rows && tok < nT) { Y[tok * part.yStride + part.outBase + r] = v * part.scale; }
 }
 
 #if SHARE_X

@@ -93,21 +93,21 @@ export interface MatmulKernel {
 }
 
 /**
- * Variant choice (measured on SwiftShader with bench/kernels.ts --variants; GPU defaults follow
- * the usual GEMV practice since no GPU is available here to tune on):
+ * Variant choice (measured on SwiftShader with bench/kernels.ts --variants; the GPU defaults follow
+ * usual GEMV practice, as no GPU is available here to tune on):
  *  - software device (SwiftShader: a subgroup is one CPU SIMD register, every lane's load is a
- *    separate gather, barriers are expensive): thread-row, 4 rows per thread so each input
- *    chunk is loaded once for 4 rows, input loads shared across the subgroup when its size is
- *    fixed; mat-mul: thread-row, 8 tokens per thread.
- *  - GPU with subgroups: subgroup-row (coalesced row reads, one subgroupAdd per row), 8 tokens
- *    per thread for mat-mul.
+ *    separate gather, barriers are expensive): thread-row; mat-vec 4 rows per thread so each input
+ *    chunk is loaded once for 4 rows, input loads shared across the subgroup (subgroupBroadcast)
+ *    when its size is fixed; mat-mul 2 rows × 4 tokens per thread.
+ *  - GPU with subgroups: subgroup-row (coalesced row reads, one subgroupAdd per row), mat-mul 8
+ *    tokens per thread.
  *  - GPU without subgroups: workgroup-row, 16 threads per row, one barrier.
  */
 export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): MatmulVariant {
   const tokensPerThread = op === 'matvec' ? 1 : 8;
   if (ctx.isSoftware) {
     const fixedSg = ctx.hasSubgroups && ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize;
-    return { mode: 'thread-row', workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 1, threadsPerRow: 1, shareInput: fixedSg && op === 'matvec', tokensPerThread };
+    return { mode: 'thread-row', workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 2, threadsPerRow: 1, shareInput: fixedSg, tokensPerThread: op === 'matvec' ? 1 : 4 };
   }
   if (ctx.hasSubgroups) return { mode: 'subgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokensPerThread };
   return { mode: 'workgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokensPerThread };
@@ -120,7 +120,7 @@ function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partia
     // Other mode than the default: its own sensible defaults under whatever was forced.
     const modeDefaults: Record<MatmulMode, Partial<MatmulVariant>> = {
       'subgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false },
-      'thread-row': { workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 1, threadsPerRow: 1, shareInput: false },
+      'thread-row': { workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 2, threadsPerRow: 1, shareInput: false },
       'workgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false },
     };
     v = { ...base, ...modeDefaults[forced.mode], ...forced };
@@ -139,7 +139,6 @@ function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partia
     throw new DeviceLimitError(`mat-vec: workgroup of ${v.workgroupSize} exceeds maxComputeInvocationsPerWorkgroup ${ctx.limits.maxComputeInvocationsPerWorkgroup}`);
   }
   if (op === 'matvec') v.tokensPerThread = 1;
-  if (v.tokensPerThread > 1) v.shareInput = false;
   return v;
 }
 
@@ -205,7 +204,12 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   const rowBytes = blocksPerRow * geo.blockBytes;
   const sgx = ctx.subgroupMinSize;
   // Sharing needs whole vec4 groups per lane; otherwise plain loads.
-  const shareX = variant.mode === 'thread-row' && variant.shareInput && geo.chunkVec4s % sgx === 0;
+  // thread-row holds the chunk's input for all tile tokens in registers (shared across the
+  // subgroup) while it decodes each row once; past 32 vec4s of input that spills, so bigger
+  // chunks × tiles stream the input per token instead (as the GPU modes always do).
+  const preloadX = tt === 1 || (variant.mode === 'thread-row' && tt * geo.chunkVec4s <= 32);
+  // Sharing needs whole vec4 groups per lane; otherwise plain loads.
+  const shareX = preloadX && variant.mode === 'thread-row' && variant.shareInput && geo.chunkVec4s % sgx === 0;
   const rowsPerWg = rowsPerWorkgroup(ctx, variant);
   const defines = {
     DECODER: decoder.snippet,
@@ -217,7 +221,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     CW_SG: shareX ? geo.chunkVec4s / sgx : 0,
     SGX: shareX ? sgx : 1,
     SHARE_X: shareX,
-    MATVEC: op === 'matvec',
+    PRELOAD_X: preloadX,
     MODE_SGROW: variant.mode === 'subgroup-row',
     MODE_THREAD: variant.mode === 'thread-row',
     MODE_WGROW: variant.mode === 'workgroup-row',
@@ -226,18 +230,14 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
-    ROW_BYTES: rowBytes,
-    ROW_CHUNKS: blocksPerRow * decoder.chunksPerBlock,
-    XSTRIDE4: inputStride / 4,
-    YSTRIDE: outputStride,
   };
   const subgroups = variant.mode === 'subgroup-row' || shareX;
-  const baseKey = `${op}:${typeName}${o.assumeAligned ? ':assumeAligned' : ''}:c${o.cols}:xs${inputStride}:ys${outputStride}:${variant.mode}:tt${tt}:rr${variant.rowsPerThread}:wg${variant.workgroupSize}:tpr${defines.TPR}:${shareX ? 'shx' : ''}`;
+  const baseKey = `matmul:${typeName}${o.assumeAligned ? ':assumeAligned' : ''}${decoder.float ? `:fb${geo.blockElems}` : ''}:${variant.mode}:tt${tt}:rr${variant.rowsPerThread}:wg${variant.workgroupSize}:tpr${defines.TPR}:${shareX ? 'shx' : ''}${preloadX ? 'pre' : ''}`;
   const pipelineFor = (dynamicT: boolean) =>
     getPipeline(
       ctx,
-      `${baseKey}:${dynamicT ? 'dynT' : `T${o.maxTokens}`}`,
-      composeWgsl(matmulWgsl, { subgroups, defines: { ...defines, DYNAMIC_T: dynamicT, MAXT: dynamicT ? 0 : o.maxTokens } }),
+      `${baseKey}:${dynamicT ? 'dynT' : 'staticT'}`,
+      composeWgsl(matmulWgsl, { subgroups, defines: { ...defines, DYNAMIC_T: dynamicT } }),
       'main',
       undefined,
       { layout: matmulLayout(ctx, dynamicT, geo.usesW4).pipeline },
@@ -282,12 +282,17 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
         if (part.buffer.size < part.rowCount * rowBytes) {
           throw new ModelFormatError(`weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`);
         }
-        const params = new ArrayBuffer(16);
+        const params = new ArrayBuffer(48);
         const u = new Uint32Array(params);
         u[0] = part.rowCount;
         u[1] = outputOffset + part.rowStart;
         u[2] = inputOffset / 4;
         new Float32Array(params)[3] = scale;
+        u[4] = rowBytes;
+        u[5] = blocksPerRow * decoder.chunksPerBlock;
+        u[6] = inputStride / 4;
+        u[7] = outputStride;
+        u[8] = o.maxTokens;
         const uniform = createUniformBuffer(ctx, params, `${w.name}#${i}:part`);
         const entries: GPUBindGroupEntry[] = [
           { binding: 0, resource: { buffer: part.buffer } },
