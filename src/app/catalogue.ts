@@ -117,16 +117,6 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     chat: true,
   },
   {
-    key: 'gemma3-1b-q4km',
-    label: 'Gemma 3 1B it',
-    url: hf('ggml-org/gemma-3-1b-it-GGUF', 'gemma-3-1b-it-Q4_K_M.gguf'),
-    bytes: 806_058_240,
-    architecture: 'gemma3',
-    quantization: 'Q4_K_M',
-    licence: 'Gemma terms',
-    chat: true,
-  },
-  {
     key: 'tinyllama-1.1b-q4km',
     label: 'TinyLlama 1.1B Chat v1.0',
     url: hf('TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF', 'tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf'),
