@@ -89,8 +89,13 @@ fn decode_chunk(bo: u32, c: u32) -> Tm {
 #for I in 0..{{CW}}
   m.p{{I}} = q.c{{I}} >= vec4<u32>(2u);
   m.n{{I}} = q.c{{I}} == vec4<u32>(0u);
-  m.t{{I}} = q.c{{I}} == vec4<u32>(3u);
 #endfor
+  // `var m` starts all false; code-3 masks only when the chunk has one.
+  if (q.has3) {
+#for I in 0..{{CW}}
+    m.t{{I}} = q.c{{I}} == vec4<u32>(3u);
+#endfor
+  }
   return m;
 }
 fn chunk_dot(w: Tm, x: Xq) -> f32 {

@@ -9,14 +9,21 @@
  * straight-line code (shaders/common/dq.wgsl). Kernels dot the chunk with the input.
  *
  * Layout decision — read in place, no repack. Blocks stay exactly as GGUF stores them, so the
- * streaming loader copies bytes and every consumer (mat-vec, embedding lookup, tests) sees one
- * layout. Types whose block size is not a multiple of 4 bytes (Q4_0 18, Q5_0 22, Q8_0 34, Q3_K 110,
- * Q6_K 210, TQ1_0 54, TQ2_0 66) load each word as a funnel shift of two neighbouring words
- * (shaders/common/bytes.wgsl); all others load words directly. Measured with bench/kernels.ts
- * `--layout` (which runs each unaligned type once more with ALIGNED forced, the best any repack
- * to 4-byte-aligned blocks could do at the same byte count): see the numbers quoted in
- * bench/README.md and the report of this kernel's commit. Repacking would also cost bytes for
- * Q4_0 (18 → 20: +11% traffic on bandwidth-bound GPUs) unless blocks were regrouped across rows.
+ * streaming loader only copies bytes and every consumer (mat-vec, embedding lookup, tests) sees one
+ * layout. Types whose block is not a multiple of 4 bytes (Q4_0 18, Q5_0 22, Q8_0 34, Q3_K 110,
+ * Q6_K 210, TQ1_0 54, TQ2_0 66) load a run of n words as n + 1 loads and funnel shifts
+ * (shaders/common/bytes.wgsl); Q4_1, Q5_1, Q2_K load words directly; Q4_K, Q5_K, I2_S and the
+ * float types are 16-byte aligned and load 16-byte words.
+ * Measured (bench/kernels.ts --layout, SwiftShader, 2048×2048 mat-vec, the unaligned types run
+ * again with every load treated as aligned — what a repack to 4-byte-aligned blocks could reach at
+ * the same byte count): Q4_0 14.2 → 12.9 ms, Q8_0 15.8 → 14.2, Q6_K 29.6 → 27.9, TQ2_0 19.4 → 16.9,
+ * TQ1_0 22.0 → 17.3, Q3_K 30.9 → 23.6 (noisy machine: ±10%). A 4-byte repack is not expressible
+ * per block without padding (Q4_0 18 → 20 bytes: +11% bytes on bandwidth-bound GPUs, where the
+ * funnel shifts cost nothing); a prototype Q4_0 kernel with 16-byte-aligned quants (which needs
+ * blocks regrouped 8 at a time across rows, i.e. a group-wise loader repack) ran 1.65× faster
+ * here — recorded as the next step if SwiftShader speed matters. On SwiftShader decoding is
+ * ALU-bound (several instructions per weight against ~2 per 16 bytes for the read kernel), so
+ * layout is not the main limit.
  */
 import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
 import f16 from '../../shaders/common/dec_f16.wgsl?raw';

@@ -16,7 +16,7 @@ import { dequantizeTensor } from '../../src/quant/table.ts';
 import { f16ToF32 } from '../../src/quant/cpu/float.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { localModel } from '../helpers/fixtures.ts';
-import { makeWeight, randomValues, referenceMatmul, tolerance } from './matmul-helpers.ts';
+import { makeWeight, randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -177,6 +177,45 @@ describe('half-precision decode', () => {
       }
     }
     expect(mismatches).toBe(0);
+  });
+});
+
+describe('ternary code 3', () => {
+  // No quantizer writes code 3, but a file may hold it; ggml (and our CPU reference) read it as
+  // +2·scale. Random bytes give every code, so the kernels' slow path for it is exercised.
+  it.each([
+    ['TQ2_0', GGMLType.TQ2_0],
+    ['I2_S', GGMLType.I2_S],
+  ] as const)('%s matches the CPU reference on blocks of random codes', async (_n, type) => {
+    const rows = 21;
+    const cols = 512;
+    const r = rng(77);
+    const rowBytes = weightRowBytes(type, cols);
+    const bytes = new Uint8Array(rows * rowBytes + (type === GGMLType.I2_S ? 32 : 0));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+    const view = new DataView(bytes.buffer);
+    if (type === GGMLType.TQ2_0) {
+      for (let b = 0; b < (rows * cols) / 256; b++) view.setUint16(b * 66 + 64, 0x2e66, true); // d ≈ 0.1
+    } else {
+      view.setFloat32(rows * rowBytes, 0.25, true);
+    }
+    const values = dequantizeTensor(type, bytes, rows * cols);
+    expect(values.some((v) => Math.abs(v) > 0.15)).toBe(true); // +2·scale present
+    const weight = uploadWeight(ctx, 'codes', type, rows, cols, bytes);
+    const x = randomValues(cols, 4);
+    const input = createStorageBuffer(ctx, x);
+    const output = createStorageBuffer(ctx, rows * 4);
+    for (const variant of [SGROW, THREAD_SHARED] as Partial<MatmulVariant>[]) {
+      const call = createMatVec(ctx, { type, rows, cols, variant }).bind({ weight, input, output });
+      const enc = ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      call.encode(pass);
+      pass.end();
+      ctx.device.queue.submit([enc.finish()]);
+      const y = await readF32(ctx, output, rows);
+      const ref = referenceMatmul(values, rows, cols, x, 1);
+      for (let i = 0; i < rows; i++) expect(Math.abs(y[i]! - ref.y[i]!)).toBeLessThanOrEqual(tolerance(type, cols) * ref.mag[i]!);
+    }
   });
 });
 
