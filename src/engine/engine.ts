@@ -240,15 +240,7 @@ export class Engine implements LlmEngine {
       // One generation at a time per engine: the KV cache is shared.
       await this.running.catch(() => undefined);
       const r = await this.session.run(promptTokens, {
-        temperature: options.temperature,
-        topK: options.topK,
-        topP: options.topP,
-        minP: options.minP,
-        repetitionPenalty: options.repetitionPenalty,
-        frequencyPenalty: options.frequencyPenalty,
-        presencePenalty: options.presencePenalty,
-        penaltyWindow: options.penaltyWindow,
-        seed: options.seed,
+        ...options, // the sampling options
         maxTokens,
         topProbs: options.topLogprobs,
         signal: abort.signal,

@@ -12,7 +12,7 @@ import { ContextOverflowError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { encodeSamplingParams, type SamplingOptions as KernelSampling } from '../kernels/sample.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
-import type { FinishReason } from '../engine/types.ts';
+import type { FinishReason, SamplingOptions } from '../engine/types.ts';
 import type { ForwardPass } from './forward.ts';
 
 export interface StepResult {
@@ -21,17 +21,7 @@ export interface StepResult {
   top?: [number, number][];
 }
 
-export interface RunOptions {
-  /** 0 or undefined = greedy. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  frequencyPenalty?: number;
-  presencePenalty?: number;
-  penaltyWindow?: number;
-  seed?: number;
+export interface RunOptions extends SamplingOptions {
   maxTokens: number;
   topProbs?: boolean;
   signal?: AbortSignal;

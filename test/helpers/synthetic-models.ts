@@ -18,6 +18,7 @@ import { f16ToF32, f32ToF16 } from '../../src/quant/cpu/float.ts';
 import { quantizeTensor } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { localModel } from './fixtures.ts';
+import { rng as mulberry32 } from './random.ts';
 
 export type SyntheticArch = 'llama' | 'qwen2' | 'qwen3' | 'bitnet' | 'bitnet-b1.58';
 export type SyntheticWeightType =
@@ -80,17 +81,6 @@ function streamSeed(seed: number, name: string): number {
   return h;
 }
 
-/** mulberry32: small, fast, good enough for test weights. Returns uniforms in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class SeededRandom {
   private readonly next: () => number;

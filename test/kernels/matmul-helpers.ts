@@ -2,18 +2,9 @@
 // the tolerance each type is held to.
 import { dequantizeTensor, quantizeTensor } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
+import { rng } from '../helpers/random.ts';
+export { rng };
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Roughly normal values (sum of uniforms), scaled. */
 export function randomValues(n: number, seed: number, scale = 1): Float32Array {

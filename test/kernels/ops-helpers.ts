@@ -3,6 +3,8 @@
 import { expect } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import type { KernelCall, StepShape } from '../../src/kernels/common.ts';
+import { rng } from '../helpers/random.ts';
+export { rng };
 
 /** Encodes the calls into one compute pass, submits, and fails on any validation error. */
 export async function run(ctx: GpuContext, ...calls: KernelCall[]): Promise<void> {
@@ -31,17 +33,6 @@ export async function build<T>(ctx: GpuContext, make: () => T): Promise<T> {
   return k;
 }
 
-/** Mulberry32: small seeded PRNG for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
