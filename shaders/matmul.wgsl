@@ -51,11 +51,26 @@ struct Part {
 @group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
 #endif
 
-// One chunk of input: CW vec4s.
+// One chunk of input: CW vec4s, and (types with a block min) the sum of each of the NG groups.
 struct Xq {
 #for I in 0..{{CW}}
   x{{I}}: vec4<f32>,
 #endfor
+  s: vec4<f32>,
+}
+
+fn with_sums(x0: Xq) -> Xq {
+  var x = x0;
+#if HAS_MIN
+#for G in 0..{{NG}}
+  var t{{G}} = vec4<f32>(0.0);
+#for J in 0..{{GS}}
+  t{{G}} += x.x{{G * GS + J}};
+#endfor
+  x.s[{{G}}] = (t{{G}}.x + t{{G}}.y) + (t{{G}}.z + t{{G}}.w);
+#endfor
+#endif
+  return x;
 }
 
 // Input chunk c of block column `col` for the token whose row starts at vec4 index `xb`.
@@ -64,7 +79,7 @@ fn load_x(xb: u32, col: u32, c: u32) -> Xq {
 #for I in 0..{{CW}}
   x.x{{I}} = X[xb + ((col + chunk_x(c, {{I}}u)) >> 2u)];
 #endfor
-  return x;
+  return with_sums(x);
 }
 
 #if TERNARY
@@ -113,11 +128,18 @@ fn chunk_dot(w: Tm, x: Xq) -> f32 {
 }
 #else
 fn chunk_dot(w: Dq, x: Xq) -> f32 {
-  var s = 0.0;
-#for I in 0..{{CW}}
-  s += dot(w.v{{I}}, x.x{{I}});
+  var r = 0.0;
+#for G in 0..{{NG}}
+  var s{{G}} = 0.0;
+#for J in 0..{{GS}}
+  s{{G}} += dot(w.v{{G * GS + J}}, x.x{{G * GS + J}});
 #endfor
-  return s;
+  r += w.a[{{G}}] * s{{G}};
+#if HAS_MIN
+  r += w.m[{{G}}] * x.s[{{G}}];
+#endif
+#endfor
+  return r;
 }
 fn decode_chunk(bo: u32, c: u32) -> Dq { return decode(bo, c); }
 #endif
@@ -257,6 +279,6 @@ fn share_x(xb: u32, col: u32, c: u32, lane: u32) -> Xq {
 #for I in 0..{{CW}}
   x.x{{I}} = subgroupBroadcast(v{{I / SGX}}, {{I % SGX}}u);
 #endfor
-  return x;
+  return with_sums(x);
 }
 #endif

@@ -7,6 +7,7 @@ fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
 fn bf16x2(w: u32) -> vec2<f32> { return bitcast<vec2<f32>>(vec2<u32>(w << 16u, w & 0xffff0000u)); }
 fn decode(bo: u32, c: u32) -> Dq {
   var r: Dq;
+  r.a = vec4<f32>(1.0);
 #if USES_W4
 #for I in 0..{{CW / 2}}
   let u{{I}} = W4[(bo >> 4u) + {{I}}u];

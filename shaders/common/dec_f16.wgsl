@@ -7,6 +7,7 @@ const NCH: u32 = 1u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
 fn decode(bo: u32, c: u32) -> Dq {
   var r: Dq;
+  r.a = vec4<f32>(1.0);
 #if USES_W4
 #for I in 0..{{CW / 2}}
   let u{{I}} = W4[(bo >> 4u) + {{I}}u];

@@ -18,8 +18,10 @@ fn decode(bo: u32, c: u32) -> Dq {
   let qo = wi + 4u + 8u * (c >> 2u);
   let sh = 2u * (c & 3u);
   var r: Dq;
+  r.a = vec4<f32>(a0, a1, 0.0, 0.0);
+  r.m = vec4<f32>(m0, m1, 0.0, 0.0);
 #for K in 0..8
-  r.v{{K}} = fma(vec4<f32>(bytes_field(W[qo + {{K}}u], sh, 3u)), vec4<f32>(a{{K / 4}}), vec4<f32>(m{{K / 4}}));
+  r.v{{K}} = vec4<f32>(bytes_field(W[qo + {{K}}u], sh, 3u));
 #endfor
   return r;
 }

@@ -27,10 +27,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   let a{{K}}_ = W[qi + {{K}}u];
 #endfor
   var r: Dq;
+  // q − 4 (high bit clear) or q: value = a·(q + 4·hbit) − 4a.
+  r.a = vec4<f32>(a0, a1, 0.0, 0.0);
+  r.m = vec4<f32>(-4.0 * a0, -4.0 * a1, 0.0, 0.0);
 #for K in 0..8
   let low{{K}} = bytes_field(funnel(a{{K}}_, a{{K + 1}}_, sh), 2u * j, 3u);
   let hb{{K}} = bytes_field(funnel(m{{K}}, m{{K + 1}}, sh), 4u * h + j, 1u);
-  r.v{{K}} = (vec4<f32>(low{{K}} + 4u * hb{{K}}) - 4.0) * a{{K / 4}};
+  r.v{{K}} = vec4<f32>(low{{K}} | (hb{{K}} << vec4<u32>(2u)));
 #endfor
   return r;
 }

@@ -14,10 +14,12 @@ fn decode(bo: u32, c: u32) -> Dq {
   let a{{K}} = W[wi + {{K}}u];
 #endfor
   var r: Dq;
+  r.a = vec4<f32>(d);
+  r.m = vec4<f32>(m);
 #for K in 0..4
   let q{{K}} = funnel(a{{K}}, a{{K + 1}}, sh);
-  r.v{{K}} = fma(vec4<f32>(bytes_field(q{{K}}, 0u, 15u)), vec4<f32>(d), vec4<f32>(m));
-  r.v{{K + 4}} = fma(vec4<f32>(bytes_field(q{{K}}, 4u, 15u)), vec4<f32>(d), vec4<f32>(m));
+  r.v{{K}} = vec4<f32>(bytes_field(q{{K}}, 0u, 15u));
+  r.v{{K + 4}} = vec4<f32>(bytes_field(q{{K}}, 4u, 15u));
 #endfor
   return r;
 }

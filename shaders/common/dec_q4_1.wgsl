@@ -8,10 +8,12 @@ fn decode(bo: u32, c: u32) -> Dq {
   let wi = bo >> 2u;
   let dm = half2(W[wi]);
   var r: Dq;
+  r.a = vec4<f32>(dm.x);
+  r.m = vec4<f32>(dm.y);
 #for K in 0..4
   let q{{K}} = W[wi + {{K + 1}}u];
-  r.v{{K}} = fma(vec4<f32>(bytes_field(q{{K}}, 0u, 15u)), vec4<f32>(dm.x), vec4<f32>(dm.y));
-  r.v{{K + 4}} = fma(vec4<f32>(bytes_field(q{{K}}, 4u, 15u)), vec4<f32>(dm.x), vec4<f32>(dm.y));
+  r.v{{K}} = vec4<f32>(bytes_field(q{{K}}, 0u, 15u));
+  r.v{{K + 4}} = vec4<f32>(bytes_field(q{{K}}, 4u, 15u));
 #endfor
   return r;
 }

@@ -34,9 +34,11 @@ fn decode(bo: u32, c: u32) -> Dq {
   let qb = W4[b4 + 2u + 2u * c];
   let q = array<u32, 8>(qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w);
   var r: Dq;
+  r.a = vec4<f32>(a0, a1, 0.0, 0.0);
+  r.m = vec4<f32>(m0, m1, 0.0, 0.0);
 #for K in 0..8
-  r.v{{K}} = fma(vec4<f32>(bytes_field(q[{{K}}], 0u, 15u)), vec4<f32>(a0), vec4<f32>(m0));
-  r.v{{K + 8}} = fma(vec4<f32>(bytes_field(q[{{K}}], 4u, 15u)), vec4<f32>(a1), vec4<f32>(m1));
+  r.v{{K}} = vec4<f32>(bytes_field(q[{{K}}], 0u, 15u));
+  r.v{{K + 8}} = vec4<f32>(bytes_field(q[{{K}}], 4u, 15u));
 #endfor
   return r;
 }

@@ -15,12 +15,14 @@ fn decode(bo: u32, c: u32) -> Dq {
 #endfor
   let qh = funnel(a0, a1, sh);
   var r: Dq;
+  r.a = vec4<f32>(d);
+  r.m = vec4<f32>(m);
 #for K in 0..4
   let q{{K}} = funnel(a{{K + 1}}, a{{K + 2}}, sh);
   let hlo{{K}} = (vec4<u32>(qh) >> vec4<u32>({{K * 4}}u, {{K * 4 + 1}}u, {{K * 4 + 2}}u, {{K * 4 + 3}}u)) & vec4<u32>(1u);
   let hhi{{K}} = (vec4<u32>(qh) >> vec4<u32>({{K * 4 + 16}}u, {{K * 4 + 17}}u, {{K * 4 + 18}}u, {{K * 4 + 19}}u)) & vec4<u32>(1u);
-  r.v{{K}} = fma(vec4<f32>(bytes_field(q{{K}}, 0u, 15u) | (hlo{{K}} << vec4<u32>(4u))), vec4<f32>(d), vec4<f32>(m));
-  r.v{{K + 4}} = fma(vec4<f32>(bytes_field(q{{K}}, 4u, 15u) | (hhi{{K}} << vec4<u32>(4u))), vec4<f32>(d), vec4<f32>(m));
+  r.v{{K}} = vec4<f32>(bytes_field(q{{K}}, 0u, 15u) | (hlo{{K}} << vec4<u32>(4u)));
+  r.v{{K + 4}} = vec4<f32>(bytes_field(q{{K}}, 4u, 15u) | (hhi{{K}} << vec4<u32>(4u)));
 #endfor
   return r;
 }

@@ -9,12 +9,14 @@ fn decode(bo: u32, c: u32) -> Dq {
   let dm = half2(W[wi]);
   let qh = W[wi + 1u];
   var r: Dq;
+  r.a = vec4<f32>(dm.x);
+  r.m = vec4<f32>(dm.y);
 #for K in 0..4
   let q{{K}} = W[wi + {{K + 2}}u];
   let hlo{{K}} = (vec4<u32>(qh) >> vec4<u32>({{K * 4}}u, {{K * 4 + 1}}u, {{K * 4 + 2}}u, {{K * 4 + 3}}u)) & vec4<u32>(1u);
   let hhi{{K}} = (vec4<u32>(qh) >> vec4<u32>({{K * 4 + 16}}u, {{K * 4 + 17}}u, {{K * 4 + 18}}u, {{K * 4 + 19}}u)) & vec4<u32>(1u);
-  r.v{{K}} = fma(vec4<f32>(bytes_field(q{{K}}, 0u, 15u) | (hlo{{K}} << vec4<u32>(4u))), vec4<f32>(dm.x), vec4<f32>(dm.y));
-  r.v{{K + 4}} = fma(vec4<f32>(bytes_field(q{{K}}, 4u, 15u) | (hhi{{K}} << vec4<u32>(4u))), vec4<f32>(dm.x), vec4<f32>(dm.y));
+  r.v{{K}} = vec4<f32>(bytes_field(q{{K}}, 0u, 15u) | (hlo{{K}} << vec4<u32>(4u)));
+  r.v{{K + 4}} = vec4<f32>(bytes_field(q{{K}}, 4u, 15u) | (hhi{{K}} << vec4<u32>(4u)));
 #endfor
   return r;
 }

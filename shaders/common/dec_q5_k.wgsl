@@ -33,11 +33,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   let q = array<u32, 8>(qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w);
   let qh = array<u32, 8>(ha.x, ha.y, ha.z, ha.w, hb.x, hb.y, hb.z, hb.w);
   var r: Dq;
+  r.a = vec4<f32>(a0, a1, 0.0, 0.0);
+  r.m = vec4<f32>(m0, m1, 0.0, 0.0);
 #for K in 0..8
   let lo{{K}} = bytes_field(q[{{K}}], 0u, 15u) | (bytes_field(qh[{{K}}], 2u * c, 1u) << vec4<u32>(4u));
   let hi{{K}} = bytes_field(q[{{K}}], 4u, 15u) | (bytes_field(qh[{{K}}], 2u * c + 1u, 1u) << vec4<u32>(4u));
-  r.v{{K}} = fma(vec4<f32>(lo{{K}}), vec4<f32>(a0), vec4<f32>(m0));
-  r.v{{K + 8}} = fma(vec4<f32>(hi{{K}}), vec4<f32>(a1), vec4<f32>(m1));
+  r.v{{K}} = vec4<f32>(lo{{K}});
+  r.v{{K + 8}} = vec4<f32>(hi{{K}});
 #endfor
   return r;
 }

@@ -28,11 +28,14 @@ fn decode(bo: u32, c: u32) -> Dq {
   let u{{K}} = W[hi + {{K}}u];
 #endfor
   var r: Dq;
+  // Groups of 16: v0..3 and v4..7 (g = p, s = 0, 1), v8..11 and v12..15 (g = p + 2); q − 32.
+  r.a = vec4<f32>(a0, a1, a2, a3);
+  r.m = -32.0 * r.a;
 #for K in 0..8
   let ql{{K}} = funnel(l{{K}}, l{{K + 1}}, sh);
   let qh{{K}} = funnel(u{{K}}, u{{K + 1}}, sh);
-  r.v{{K}} = (vec4<f32>(bytes_field(ql{{K}}, 0u, 15u) | (bytes_field(qh{{K}}, 2u * p, 3u) << vec4<u32>(4u))) - 32.0) * a{{K / 4}};
-  r.v{{K + 8}} = (vec4<f32>(bytes_field(ql{{K}}, 4u, 15u) | (bytes_field(qh{{K}}, 2u * p + 4u, 3u) << vec4<u32>(4u))) - 32.0) * a{{K / 4 + 2}};
+  r.v{{K}} = vec4<f32>(bytes_field(ql{{K}}, 0u, 15u) | (bytes_field(qh{{K}}, 2u * p, 3u) << vec4<u32>(4u)));
+  r.v{{K + 8}} = vec4<f32>(bytes_field(ql{{K}}, 4u, 15u) | (bytes_field(qh{{K}}, 2u * p + 4u, 3u) << vec4<u32>(4u)));
 #endfor
   return r;
 }

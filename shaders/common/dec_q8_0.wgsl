@@ -13,8 +13,9 @@ fn decode(bo: u32, c: u32) -> Dq {
   let a{{K}} = W[wi + {{K}}u];
 #endfor
   var r: Dq;
+  r.a = vec4<f32>(d);
 #for K in 0..8
-  r.v{{K}} = i8x4(funnel(a{{K}}, a{{K + 1}}, sh)) * d;
+  r.v{{K}} = i8x4(funnel(a{{K}}, a{{K + 1}}, sh));
 #endfor
   return r;
 }

@@ -1,10 +1,16 @@
-// What a block decoder hands the kernels: one chunk of CW vec4s of weights, as f32 values (Dq)
-// or, for ternary types, as codes 0..3 meaning −1, 0, +1, +2 plus the chunk's scale (Tq; code 3 is
-// never written by quantizers — has3 says whether the chunk holds one).
+// What a block decoder hands the kernels: one chunk of CW vec4s of weights.
+// Dq: the integer codes q as f32 (exact) in NG equal groups of consecutive vec4s, with group g's
+// weight = a[g]·q + m[g] (m only when HAS_MIN). The kernels take the scales out of the sum —
+// Σ w·x = a·Σ q·x + m·Σ x, with Σ x per group computed once per input chunk and shared by every
+// row — so a weight costs a convert and a multiply-add, not a dequantization on top.
+// Tq (ternary): codes 0..3 meaning −1, 0, +1, +2 plus the chunk's scale (code 3 is never written
+// by quantizers — has3 says whether the chunk holds one).
 struct Dq {
 #for I in 0..{{CW}}
   v{{I}}: vec4<f32>,
 #endfor
+  a: vec4<f32>,
+  m: vec4<f32>,
 }
 struct Tq {
 #for I in 0..{{CW}}

@@ -5,7 +5,8 @@
  *
  * A decoder defines QK (elements per block), QB (bytes per block), NCH (chunks per block),
  * `chunk_x(chunk, i)` (the block column of the chunk's vec4 i) and `decode(blockByteOffset, chunk)`
- * → Dq (CW vec4s of f32 weights) or, for ternary types, `decode_t` → Tq (codes and the scale),
+ * → Dq (CW vec4s of integer codes as f32 with per-group scale a and offset m) or, for ternary
+ * types, `decode_t` → Tq (codes and the scale),
  * straight-line code (shaders/common/dq.wgsl). Kernels dot the chunk with the input.
  *
  * Layout decision — read in place, no repack. Blocks stay exactly as GGUF stores them, so the
@@ -59,6 +60,10 @@ export interface MatmulDecoder {
   chunkVec4s: number;
   /** Reads 16-byte words (binding W4): its fields are 16-byte aligned in every block. */
   usesW4: boolean;
+  /** Scale groups per chunk (NG): Dq.a[g] (and .m[g]) apply to vec4s [g·CW/NG, (g+1)·CW/NG). */
+  groups: number;
+  /** Weights are a·q + m with m ≠ 0 (a block min, or a zero point folded out: Q4_0's −8·d). */
+  hasMin: boolean;
   /** Float types: elements grouped into one "block" chosen per row length (floatBlock). */
   float?: boolean;
   /** Weights −1/0/+1 (add-only kernels; decode_t returns codes). */
@@ -72,6 +77,8 @@ const D = (type: GGMLType, snippet: string, source: string, chunksPerBlock: numb
   chunksPerBlock,
   chunkVec4s,
   usesW4: false,
+  groups: 1,
+  hasMin: false,
   ...extra,
 });
 
@@ -79,16 +86,16 @@ const DECODERS: MatmulDecoder[] = [
   D(GGMLType.F32, 'dec_f32', f32, 1, 0, { float: true, usesW4: true }),
   D(GGMLType.F16, 'dec_f16', f16, 1, 0, { float: true }),
   D(GGMLType.BF16, 'dec_bf16', bf16, 1, 0, { float: true }),
-  D(GGMLType.Q4_0, 'dec_q4_0', q40, 1, 8),
-  D(GGMLType.Q4_1, 'dec_q4_1', q41, 1, 8),
-  D(GGMLType.Q5_0, 'dec_q5_0', q50, 1, 8),
-  D(GGMLType.Q5_1, 'dec_q5_1', q51, 1, 8),
+  D(GGMLType.Q4_0, 'dec_q4_0', q40, 1, 8, { hasMin: true }),
+  D(GGMLType.Q4_1, 'dec_q4_1', q41, 1, 8, { hasMin: true }),
+  D(GGMLType.Q5_0, 'dec_q5_0', q50, 1, 8, { hasMin: true }),
+  D(GGMLType.Q5_1, 'dec_q5_1', q51, 1, 8, { hasMin: true }),
   D(GGMLType.Q8_0, 'dec_q8_0', q80, 1, 8),
-  D(GGMLType.Q2_K, 'dec_q2_k', q2k, 8, 8),
-  D(GGMLType.Q3_K, 'dec_q3_k', q3k, 8, 8),
-  D(GGMLType.Q4_K, 'dec_q4_k', q4k, 4, 16, { usesW4: true }),
-  D(GGMLType.Q5_K, 'dec_q5_k', q5k, 4, 16, { usesW4: true }),
-  D(GGMLType.Q6_K, 'dec_q6_k', q6k, 4, 16),
+  D(GGMLType.Q2_K, 'dec_q2_k', q2k, 8, 8, { groups: 2, hasMin: true }),
+  D(GGMLType.Q3_K, 'dec_q3_k', q3k, 8, 8, { groups: 2, hasMin: true }),
+  D(GGMLType.Q4_K, 'dec_q4_k', q4k, 4, 16, { usesW4: true, groups: 2, hasMin: true }),
+  D(GGMLType.Q5_K, 'dec_q5_k', q5k, 4, 16, { usesW4: true, groups: 2, hasMin: true }),
+  D(GGMLType.Q6_K, 'dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: true }),
   D(GGMLType.TQ1_0, 'dec_tq1_0', tq10, 3, 24, { ternary: true }),
   D(GGMLType.TQ2_0, 'dec_tq2_0', tq20, 2, 32, { ternary: true }),
   D(GGMLType.I2_S, 'dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true }),
