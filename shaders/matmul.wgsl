@@ -141,7 +141,7 @@ fn chunk_dot(w: Dq, x: Xq) -> f32 {
 #endfor
   return r;
 }
-fn decode_chunk(bo: u32, c: u32) -> Dq { return decode(bo, c); }
+fn decode_chunk(bo: u32, c: u32) -> Dq { return decode_q(bo, c); }
 #endif
 
 #if MODE_WGROW

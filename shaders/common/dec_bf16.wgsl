@@ -5,7 +5,7 @@ const QB: u32 = {{FB}}u * 2u;
 const NCH: u32 = 1u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
 fn bf16x2(w: u32) -> vec2<f32> { return bitcast<vec2<f32>>(vec2<u32>(w << 16u, w & 0xffff0000u)); }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   var r: Dq;
   r.a = vec4<f32>(1.0);
 #if USES_W4
@@ -18,4 +18,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v0 = vec4<f32>(bf16x2(W[bo >> 2u]), bf16x2(W[(bo >> 2u) + 1u]));
 #endif
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..{{CW}}
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[0]), vec4<f32>(q.m[0]));
+#endfor
+  return q;
 }

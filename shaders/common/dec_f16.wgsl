@@ -5,7 +5,7 @@ const QK: u32 = {{FB}}u;
 const QB: u32 = {{FB}}u * 2u;
 const NCH: u32 = 1u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   var r: Dq;
   r.a = vec4<f32>(1.0);
 #if USES_W4
@@ -19,3 +19,6 @@ fn decode(bo: u32, c: u32) -> Dq {
 #endif
   return r;
 }
+
+// Dequantized values (a = 1, m = 0 for float types): what lookups such as the embedding read.
+fn decode(bo: u32, c: u32) -> Dq { return decode_q(bo, c); }

@@ -7,7 +7,7 @@ const QK: u32 = 256u;
 const QB: u32 = 84u;
 const NCH: u32 = 8u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 32u * c + 4u * i; }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   let wi = bo >> 2u;
   let dd = half2(W[wi + 20u]);
   let scw = W[wi + (c >> 1u)] >> ((c & 1u) << 4u);
@@ -24,4 +24,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v{{K}} = vec4<f32>(bytes_field(W[qo + {{K}}u], sh, 3u));
 #endfor
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..8
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[{{I / 4}}]), vec4<f32>(q.m[{{I / 4}}]));
+#endfor
+  return q;
 }

@@ -12,7 +12,7 @@ fn q3_scale(bo: u32, k: u32) -> f32 {
   let hi = (ld8(bo + 104u + (k & 3u)) >> (2u * (k >> 2u))) & 3u;
   return f32(i32(lo | (hi << 4u)) - 32);
 }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   let d = ldf16(bo + 108u);
   let a0 = d * q3_scale(bo, 2u * c);
   let a1 = d * q3_scale(bo, 2u * c + 1u);
@@ -36,4 +36,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v{{K}} = vec4<f32>(low{{K}} | (hb{{K}} << vec4<u32>(2u)));
 #endfor
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..8
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[{{I / 4}}]), vec4<f32>(q.m[{{I / 4}}]));
+#endfor
+  return q;
 }

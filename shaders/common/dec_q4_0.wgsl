@@ -4,7 +4,7 @@ const QK: u32 = 32u;
 const QB: u32 = 18u;
 const NCH: u32 = 1u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   let d = ldf16(bo);
   let m = -8.0 * d;
   // qs: a run of 4 words at bo + 2 (5 loads when it straddles words).
@@ -22,4 +22,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v{{K + 4}} = vec4<f32>(bytes_field(q{{K}}, 4u, 15u));
 #endfor
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..8
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[0]), vec4<f32>(q.m[0]));
+#endfor
+  return q;
 }

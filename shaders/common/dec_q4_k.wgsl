@@ -20,7 +20,7 @@ fn scale_min_k4(h: vec4<u32>, j: u32) -> vec2<f32> {
   let b = kscale_byte(h, j + 4u);
   return vec2<f32>(f32((b & 15u) | ((kscale_byte(h, j - 4u) >> 6u) << 4u)), f32((b >> 4u) | ((kscale_byte(h, j) >> 6u) << 4u)));
 }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   let b4 = bo >> 4u;
   let h = W4[b4];
   let dd = half2(h.x);
@@ -41,4 +41,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v{{K + 8}} = vec4<f32>(bytes_field(q[{{K}}], 4u, 15u));
 #endfor
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..16
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[{{I / 8}}]), vec4<f32>(q.m[{{I / 8}}]));
+#endfor
+  return q;
 }

@@ -4,7 +4,7 @@ const QK: u32 = 32u;
 const QB: u32 = 22u;
 const NCH: u32 = 1u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   let d = ldf16(bo);
   let m = -16.0 * d;
   // qh and qs: a run of 5 words at bo + 2.
@@ -25,4 +25,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v{{K + 4}} = vec4<f32>(bytes_field(q{{K}}, 4u, 15u) | (hhi{{K}} << vec4<u32>(4u)));
 #endfor
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..8
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[0]), vec4<f32>(q.m[0]));
+#endfor
+  return q;
 }

@@ -9,7 +9,7 @@ const QB: u32 = 210u;
 const NCH: u32 = 4u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 128u * (c >> 1u) + 32u * (c & 1u) + 64u * (i >> 3u) + 4u * (i & 7u); }
 fn i8f(b: u32) -> f32 { return f32((bitcast<i32>(b) << 24u) >> 24u); }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   let h = c >> 1u;
   let p = c & 1u;
   let d = ldf16(bo + 208u);
@@ -38,4 +38,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v{{K + 8}} = vec4<f32>(bytes_field(ql{{K}}, 4u, 15u) | (bytes_field(qh{{K}}, 2u * p + 4u, 3u) << vec4<u32>(4u)));
 #endfor
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..16
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[{{I / 4}}]), vec4<f32>(q.m[{{I / 4}}]));
+#endfor
+  return q;
 }

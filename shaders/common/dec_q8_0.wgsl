@@ -4,7 +4,7 @@ const QK: u32 = 32u;
 const QB: u32 = 34u;
 const NCH: u32 = 1u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
-fn decode(bo: u32, c: u32) -> Dq {
+fn decode_q(bo: u32, c: u32) -> Dq {
   let d = ldf16(bo);
   // qs: a run of 8 words at bo + 2.
   let wi = (bo + 2u) >> 2u;
@@ -18,4 +18,13 @@ fn decode(bo: u32, c: u32) -> Dq {
   r.v{{K}} = i8x4(funnel(a{{K}}, a{{K + 1}}, sh));
 #endfor
   return r;
+}
+
+// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..8
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[0]), vec4<f32>(q.m[0]));
+#endfor
+  return q;
 }
