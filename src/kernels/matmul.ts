@@ -25,7 +25,7 @@ import { createUniformBuffer } from '../gpu/buffers.ts';
 import { composeWgsl, getPipeline } from '../gpu/pipelines.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { GGMLType } from '../quant/types.ts';
-import { type BufferRef, grid, isGpuBuffer, type KernelCall, refSize } from './common.ts';
+import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize, type StepShape } from './common.ts';
 import { blockGeometry, matmulDecoder } from './matmul-decoders.ts';
 
 /**
@@ -311,11 +311,14 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       });
       if (covered !== o.rows) throw new ModelFormatError(`weight "${w.name}": parts cover ${covered} of ${o.rows} rows`);
       return {
-        encode(pass: GPUComputePassEncoder) {
+        // `step` (the values the caller wrote to stepParams) sizes the token tiles to this call's
+        // tokens; without it every tile up to maxTokens is dispatched and the idle ones return.
+        encode(pass: GPUComputePassEncoder, step?: StepShape) {
+          const tiles = dynamicT ? Math.ceil(dispatchTokens(step, o.maxTokens) / tt) : tokenTiles;
           pass.setPipeline(pipeline);
           for (const c of calls) {
             pass.setBindGroup(0, c.group);
-            pass.dispatchWorkgroups(c.gx, c.gy, tokenTiles);
+            pass.dispatchWorkgroups(c.gx, c.gy, tiles);
           }
         },
       };

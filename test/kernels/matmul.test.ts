@@ -68,7 +68,8 @@ async function run(spec: RunSpec): Promise<number> {
       writeStepParams(ctx, stepParams, { pos0: 0, nTokens: T });
       const enc = ctx.device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      call.encode(pass);
+      // With the step's values the dispatch covers only T tokens; without, every tile up to maxT.
+      call.encode(pass, T === 1 ? undefined : { pos0: 0, nTokens: T });
       pass.end();
       ctx.device.queue.submit([enc.finish()]);
       const y = await readF32(ctx, output, maxT * rows);
