@@ -6,7 +6,8 @@
  *     counters of a decode step, and llama.cpp (node-llama-cpp, CPU) on the same prompt;
  *   - memory: GPU bytes (weights, KV cache, scratch) vs file size, peak JS heap during load.
  * Options: --json, --quick (committed fixtures only), --prompt N (128), --decode N (64),
- * --no-kernels, --no-llama.
+ * --no-kernels, --no-llama, --browser (also the end-to-end rows in headless Chromium's WebGPU,
+ * bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the markdown).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
+import { benchBrowser, type BrowserBenchResult } from './lib/browser-e2e.ts';
+import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
 import { fmt, markdownTable } from './lib/table.ts';
 import { readGGUF } from '../src/gguf/index.ts';
@@ -38,6 +41,7 @@ const { values: args } = parseArgs({
     decode: { type: 'string', default: '64' },
     'no-kernels': { type: 'boolean', default: false },
     'no-llama': { type: 'boolean', default: false },
+    browser: { type: 'boolean', default: false },
   },
 });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,7 +93,8 @@ if (!args['no-kernels']) {
 
 const e2e: E2eRow[] = [];
 const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode) };
-for (const path of fixtureModels()) {
+const models = fixtureModels();
+for (const path of models) {
   log(`e2e ${path.split('/').pop()} …`);
   try {
     const row = await benchModel(ctx, path, opts);
@@ -103,6 +108,9 @@ for (const path of fixtureModels()) {
 }
 ctx.device.destroy();
 
+// After Dawn's device is gone, so the two do not compete for the CPU (SwiftShader).
+const browser: BrowserBenchResult | undefined = args.browser ? await benchBrowser(models, opts, log) : undefined;
+
 const memory = e2e.map((r) => ({
   model: r.model,
   fileBytes: r.fileBytes,
@@ -112,7 +120,15 @@ const memory = e2e.map((r) => ({
   gpuWeightsOverFile: r.gpuBytes.weights / r.fileBytes,
   peakJsHeapDuringLoadBytes: r.peakJsHeapDuringLoadBytes,
 }));
-const doc = { device, llamaCppThreads: LLAMA_CPP_THREADS, kernels, readKernelGbPerSec, e2e, memory };
+const doc = {
+  device,
+  llamaCppThreads: LLAMA_CPP_THREADS,
+  kernels,
+  readKernelGbPerSec,
+  e2e,
+  memory,
+  ...(browser ? { browserDevice: browser.device, browserE2e: browser.e2e } : {}),
+};
 
 if (args.json) {
   process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
@@ -145,6 +161,9 @@ if (args.json) {
       ]),
     ),
   );
+  if (browser) {
+    lines.push('', `End to end in Chromium (${deviceLine(browser.device)}):`, '', browserE2eTable(browser.e2e));
+  }
   lines.push('', 'Memory:', '');
   lines.push(markdownTable(['model', 'file MB', 'GPU weights MB', 'KV cache MB', 'scratch MB', 'peak JS heap in load MB'], memory.map((m) => [m.model, fmt(m.fileBytes / 1e6), fmt(m.gpuWeightBytes / 1e6), fmt(m.gpuKvCacheBytes / 1e6), fmt(m.gpuScratchBytes / 1e6), fmt(m.peakJsHeapDuringLoadBytes / 1e6)])));
   process.stdout.write(lines.join('\n') + '\n');
