@@ -113,7 +113,8 @@ describe('committed fixtures (always run)', () => {
 
 describe.skipIf(!haveShared())('shared fixture set (full)', () => {
   const trained = (name: string) => sharedPath('models', 'trained-here', name);
-  const cases: Array<[string, string, string[]]> = [
+  // Built only when the shared set is present: a skipped describe still runs its body.
+  const cases: Array<[string, string, string[]]> = !haveShared() ? [] : [
     [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q8_0.gguf'), ['Q8_0', 'F32']],
     [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q4_0.gguf'), ['Q4_0', 'Q6_K', 'F32']],
     [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-F16.gguf'), ['F16', 'F32']],
