@@ -8,18 +8,7 @@ const QK: u32 = 256u;
 const QB: u32 = 144u;
 const NCH: u32 = 4u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 64u * c + 4u * i; }
-// Scale bytes s[0..12) are words 1..3 of the block header.
-fn kscale_byte(h: vec4<u32>, k: u32) -> u32 {
-  let w = select(select(h.w, h.z, k < 8u), h.y, k < 4u);
-  return byte_of(w, k & 3u);
-}
-fn scale_min_k4(h: vec4<u32>, j: u32) -> vec2<f32> {
-  if (j < 4u) {
-    return vec2<f32>(f32(kscale_byte(h, j) & 63u), f32(kscale_byte(h, j + 4u) & 63u));
-  }
-  let b = kscale_byte(h, j + 4u);
-  return vec2<f32>(f32((b & 15u) | ((kscale_byte(h, j - 4u) >> 6u) << 4u)), f32((b >> 4u) | ((kscale_byte(h, j) >> 6u) << 4u)));
-}
+#include "kscales"
 fn decode_q(bo: u32, c: u32) -> Dq {
   let b4 = bo >> 4u;
   let h = W4[b4];

@@ -44,6 +44,7 @@ import tq10 from '../../shaders/common/dec_tq1_0.wgsl?raw';
 import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
 import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
 import dqWgsl from '../../shaders/common/dq.wgsl?raw';
+import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
 import { UnsupportedTensorTypeError } from '../errors.ts';
 import { registerWgslSnippet } from '../gpu/pipelines.ts';
 import { registerWgslDecode } from '../quant/table.ts';
@@ -105,6 +106,7 @@ const BY_TYPE = new Map<GGMLType, MatmulDecoder>(DECODERS.map((d) => [d.type, d]
 
 registerWgslSnippet('bytes', bytesWgsl);
 registerWgslSnippet('dq', dqWgsl);
+registerWgslSnippet('kscales', kscalesWgsl);
 for (const d of DECODERS) {
   registerWgslSnippet(d.snippet, d.source);
   registerWgslDecode(d.type, d.source);
