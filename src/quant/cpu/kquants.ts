@@ -17,12 +17,13 @@
  */
 
 import { f16Table, writeF16 } from './float.ts';
-import { nearestInt as nearestIntShared } from './rounding.ts';
+import { nearestInt as nearestIntShared, signedAbsMax as signedAbsMaxShared } from './rounding.ts';
 import { assertTensorBytes, floatOutput, quantizeOutput } from './validate.ts';
 
 // Local bindings: hot loops call these per value, and a transpiled import may be a property getter.
 const fround = Math.fround;
 const nearestInt = nearestIntShared;
+const signedAbsMax = signedAbsMaxShared;
 
 const QK_K = 256;
 const GROUP_MAX_EPS = fround(1e-15);
@@ -309,16 +310,8 @@ function makeQkx2Quants(
  * the one with the largest (Σwxl)²/Σwl² (the least weighted squared error).
  */
 function makeQxQuantsRmse1(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i];
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;
   }
@@ -367,16 +360,8 @@ function makeQxQuantsRmse1(n: number, nmax: number, x: Float32Array, xo: number,
  * (w = x²). L is left biased by +nmax; returns Σwxl/Σwl².
  */
 function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i];
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;
   }
@@ -735,16 +720,8 @@ export function quantizeQ8_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
   const { nBlocks, out } = quantizeOutput('Q8_K', src, QK_K, 292, dst);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 292) {
-    let max = 0;
-    let amax = 0;
-    for (let j = 0; j < QK_K; j++) {
-      const ax = Math.abs(src[x + j]);
-      if (ax > amax) {
-        amax = ax;
-        max = src[x + j];
-      }
-    }
-    if (amax === 0) {
+    const max = signedAbsMax(src, x, QK_K);
+    if (max === 0) {
       out.fill(0, o, o + 292 - 32); // ggml leaves bsums untouched here; we zero them too below
       for (let j = 0; j < 16; j++) view.setInt16(o + 260 + 2 * j, 0, true);
       continue;

@@ -13,12 +13,13 @@
  */
 
 import { f16Table, writeF16 } from './float.ts';
-import { truncToInt as truncToIntShared } from './rounding.ts';
+import { signedAbsMax as signedAbsMaxShared, truncToInt as truncToIntShared } from './rounding.ts';
 import { assertTensorBytes, floatOutput, quantizeOutput } from './validate.ts';
 
 // Local bindings: hot loops call these per value, and a transpiled import may be a property getter.
 const fround = Math.fround;
 const truncToInt = truncToIntShared;
+const signedAbsMax = signedAbsMaxShared;
 
 const QK = 32;
 const FLT_MAX = fround(3.4028234663852886e38);
@@ -44,15 +45,7 @@ export function dequantizeQ4_0(src: Uint8Array, nElements: number, dst?: Float32
 export function quantizeQ4_0(src: Float32Array, dst?: Uint8Array): Uint8Array {
   const { nBlocks, out } = quantizeOutput('Q4_0', src, QK, 18, dst);
   for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK, o += 18) {
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = src[x + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = signedAbsMax(src, x, QK);
     const d = fround(max / -8);
     const id = d !== 0 ? fround(1 / d) : 0;
     writeF16(out, o, d);
@@ -145,15 +138,7 @@ export function dequantizeQ5_0(src: Uint8Array, nElements: number, dst?: Float32
 export function quantizeQ5_0(src: Float32Array, dst?: Uint8Array): Uint8Array {
   const { nBlocks, out } = quantizeOutput('Q5_0', src, QK, 22, dst);
   for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK, o += 22) {
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = src[x + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = signedAbsMax(src, x, QK);
     const d = fround(max / -16);
     const id = d !== 0 ? fround(1 / d) : 0;
     writeF16(out, o, d);

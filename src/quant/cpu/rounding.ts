@@ -32,3 +32,20 @@ export function lroundf(x: number): number {
 export function truncToInt(x: number): number {
   return Math.trunc(x) | 0;
 }
+
+/**
+ * The value of largest magnitude among x[start .. start+n) (the first one on ties; 0 when all are
+ * zero or NaN): ggml's block quantizers derive their scale from it, keeping its sign.
+ */
+export function signedAbsMax(x: Float32Array, start: number, n: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = start; i < start + n; i++) {
+    const ax = Math.abs(x[i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i]!;
+    }
+  }
+  return max;
+}
