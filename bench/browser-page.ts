@@ -7,7 +7,7 @@
 import { loadEngine } from '../src/engine/engine.ts';
 import { requestBrowserGpu, type GpuContext } from '../src/gpu/device.ts';
 import { BlobByteSource } from '../src/io/byte-source.ts';
-import { BENCH_CONTEXT_SIZE, measureRun, type RunMeasurement } from './lib/e2e-measure.ts';
+import { BENCH_CONTEXT_SIZE, deviceSummary, measureRun, type RunMeasurement } from './lib/e2e-measure.ts';
 
 export interface BrowserE2eRow extends RunMeasurement {
   model: string;
@@ -47,15 +47,7 @@ const getGpu = () => (gpu ??= requestBrowserGpu());
 window.lowbitBench = {
   async device() {
     const ctx = await getGpu();
-    return {
-      ...ctx.adapterInfo,
-      software: ctx.isSoftware,
-      hasF16: ctx.hasF16,
-      hasSubgroups: ctx.hasSubgroups,
-      maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
-      maxBufferSize: ctx.limits.maxBufferSize,
-      userAgent: navigator.userAgent,
-    };
+    return { ...deviceSummary(ctx), userAgent: navigator.userAgent };
   },
   async run(modelUrl, opts) {
     const ctx = await getGpu();

@@ -20,6 +20,7 @@ import { benchBrowser, type BrowserBenchResult } from './lib/browser-e2e.ts';
 import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
 import { fmt, markdownTable } from './lib/table.ts';
+import { deviceSummary } from './lib/e2e-measure.ts';
 import { readGGUF } from '../src/gguf/index.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
 import { GGMLType } from '../src/quant/types.ts';
@@ -66,12 +67,7 @@ function fixtureModels(): string[] {
 
 const ctx = await requestNodeGpu({ warn: log });
 const device = {
-  ...ctx.adapterInfo,
-  software: ctx.isSoftware,
-  hasF16: ctx.hasF16,
-  hasSubgroups: ctx.hasSubgroups,
-  maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
-  maxBufferSize: ctx.limits.maxBufferSize,
+  ...deviceSummary(ctx),
   cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   node: process.version,
   date: new Date().toISOString(),

@@ -127,3 +127,15 @@ export async function measureRun(engine: Engine, ctx: GpuContext, opts: { prompt
     newGpuObjectsPerStep: c.objects / steps,
   };
 }
+
+/** The device note every benchmark report starts with (adapter, features, limits). */
+export function deviceSummary(ctx: GpuContext) {
+  return {
+    ...ctx.adapterInfo,
+    software: ctx.isSoftware,
+    hasF16: ctx.hasF16,
+    hasSubgroups: ctx.hasSubgroups,
+    maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
+    maxBufferSize: ctx.limits.maxBufferSize,
+  };
+}
