@@ -14,7 +14,7 @@ import { LINEAR_TYPES } from '../runtime/linear.ts';
 import { loadGpuWeights, type GpuWeight } from '../runtime/loader.ts';
 import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
-import type { ProgressReport } from '../storage/progress.ts';
+import type { ProgressReport } from '../io/progress.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
 import type {
   ChatMessage,
@@ -27,6 +27,8 @@ import type {
   ModelInfo,
   TokenStream,
 } from './types.ts';
+import { toLoadProgress } from './load-progress.ts';
+import { TokenQueue } from './token-queue.ts';
 
 export interface EngineLoadOptions extends LoadOptions {
   /** The GPU to run on (requestBrowserGpu / requestNodeGpu). The engine does not destroy it. */
@@ -77,16 +79,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const weights = await loadGpuWeights(gpu.device, source, {
     gguf: file,
     signal: options.signal,
-    onProgress: onProgress
-      ? (r: ProgressReport) =>
-          onProgress({
-            phase: 'upload',
-            bytesDone: r.bytesDone,
-            bytesTotal: r.bytesTotal,
-            ...(r.bytesPerSecond ? { rate: r.bytesPerSecond } : {}),
-            ...(r.etaSeconds !== undefined ? { etaSeconds: r.etaSeconds } : {}),
-          })
-      : undefined,
+    onProgress: onProgress ? (r: ProgressReport) => onProgress(toLoadProgress(r)) : undefined,
   });
   const destroyWeights = () => {
     for (const w of weights.values()) for (const p of w.parts) p.buffer.destroy();
@@ -127,42 +120,6 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   } catch (e) {
     destroyWeights();
     throw e;
-  }
-}
-
-/** A queue that turns pushed tokens into an async iterator. */
-class TokenQueue implements AsyncIterator<GeneratedToken> {
-  private items: GeneratedToken[] = [];
-  private waiting: ((r: IteratorResult<GeneratedToken>) => void) | undefined;
-  private failed: ((e: unknown) => void) | undefined;
-  private ended = false;
-  private error: unknown;
-
-  push(t: GeneratedToken): void {
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = this.failed = undefined;
-      w({ value: t, done: false });
-    } else this.items.push(t);
-  }
-  end(error?: unknown): void {
-    this.ended = true;
-    this.error = error;
-    if (this.waiting) {
-      const w = this.waiting;
-      const f = this.failed!;
-      this.waiting = this.failed = undefined;
-      if (error !== undefined) f(error);
-      else w({ value: undefined, done: true });
-    }
-  }
-  next(): Promise<IteratorResult<GeneratedToken>> {
-    if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
-    if (this.ended) return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failed = reject;
-    });
   }
 }
 
@@ -287,15 +244,12 @@ export class Engine implements LlmEngine {
     stats.catch(() => undefined); // errors reach the consumer through the iterator
     return {
       stats,
-      [Symbol.asyncIterator]: () => ({
-        next: () => queue.next(),
-        // Leaving a for-await loop early stops the generation.
-        return: async () => {
+      // Leaving a for-await loop early stops the generation.
+      [Symbol.asyncIterator]: () =>
+        queue.iterator(async () => {
           abort.abort();
           await stats.catch(() => undefined);
-          return { value: undefined, done: true };
-        },
-      }),
+        }),
     };
   }
 }

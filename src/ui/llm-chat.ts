@@ -24,7 +24,8 @@ import type {
   TokenStream,
 } from '../engine/types.ts';
 import { describeError, type ErrorText } from './error-text.ts';
-import { formatBytes, formatDuration, formatRate, formatTokensPerSec } from './format.ts';
+import { formatBytes, formatRate } from '../format.ts';
+import { formatDuration, formatTokensPerSec } from './format.ts';
 import { StreamingMarkdown } from './markdown.ts';
 import { spawnEngineWorker } from './spawn-worker.ts';
 import { chatStyles } from './styles.ts';
