@@ -6,6 +6,7 @@
 import { readGGUF, readTensorBytes, type GGUFFile } from '../gguf/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { ByteSource } from '../io/byte-source.ts';
+import { kvCacheLayerBytes } from '../kernels/attention.ts';
 import { ContextOverflowError, DeviceLimitError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
@@ -16,16 +17,17 @@ import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import type { ProgressReport } from '../io/progress.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
-import type {
-  ChatMessage,
-  FinishReason,
-  GeneratedToken,
-  GenerateOptions,
-  GenerationStats,
-  LlmEngine,
-  LoadOptions,
-  ModelInfo,
-  TokenStream,
+import {
+  CHAT_TEMPERATURE,
+  type ChatMessage,
+  type FinishReason,
+  type GeneratedToken,
+  type GenerateOptions,
+  type GenerationStats,
+  type LlmEngine,
+  type LoadOptions,
+  type ModelInfo,
+  type TokenStream,
 } from './types.ts';
 import { toLoadProgress } from './load-progress.ts';
 import { TokenQueue } from './token-queue.ts';
@@ -67,7 +69,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const names = resolveTensorNames(cfg, file.tensors);
   checkTensorTypes(file);
   const contextSize = Math.max(1, Math.min(options.contextSize ?? Math.min(cfg.contextLength, DEFAULT_CONTEXT), cfg.contextLength));
-  const kvLayerBytes = cfg.nHeadKV * contextSize * Math.max(cfg.headDim, cfg.headDimV) * 4;
+  // The larger of a layer's K and V caches must fit one binding; checked before any upload.
+  const kvLayerBytes = kvCacheLayerBytes({ nKvHeads: cfg.nHeadKV, maxCtx: contextSize, headDim: Math.max(cfg.headDim, cfg.headDimV) });
   if (kvLayerBytes > gpu.limits.maxStorageBufferBindingSize) {
     throw new DeviceLimitError(
       `a ${contextSize}-token KV cache needs ${kvLayerBytes} bytes per layer, over this GPU's binding limit ` +
@@ -151,7 +154,7 @@ export class Engine implements LlmEngine {
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
     const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true });
-    return this.stream(tokens, { temperature: 0.7, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
+    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
   }
 
   async countTokens(text: string): Promise<number> {

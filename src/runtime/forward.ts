@@ -40,6 +40,9 @@ export interface ForwardOptions {
   ropeFreqFactors?: Float32Array;
 }
 
+/** Entries of the top-probabilities report a step can record (GeneratedToken.top). */
+export const TOP_PROBS_K = 5;
+
 /** How the last logits become a token. */
 export type TokenChoice = 'greedy' | 'sample';
 
@@ -51,7 +54,7 @@ export interface ForwardBuffers {
   /** u32 [1]: the token chosen by the last step. */
   chosen: GPUBuffer;
   logits: GPUBuffer;
-  /** (id, prob) × 5 of softmax(raw logits) for the last step, when requested. */
+  /** (id, prob) × TOP_PROBS_K of softmax(raw logits) for the last step, when requested. */
   topProbs: GPUBuffer;
 }
 
@@ -150,7 +153,7 @@ export class ForwardPass {
     const history = buf('history', (contextSize + 1) * 4);
     const chosen = buf('chosen', 4);
     const logits = buf('logits', vocabSize * f);
-    const topProbs = buf('topProbs', 5 * 8);
+    const topProbs = buf('topProbs', TOP_PROBS_K * 8);
     this.owned.push(stepParams, samplingParams);
     this.buffers = { stepParams, samplingParams, history, chosen, logits, topProbs };
     const params = stepParams;
@@ -244,12 +247,12 @@ export class ForwardPass {
     this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
     this.sampler = createSampler(ctx, { vocab }).bind({ params, sampling: samplingParams, logits, out: chosen, history });
-    this.topProbsCall = createTopProbs(ctx, { vocab, k: 5 }).bind({ logits, out: topProbs });
+    this.topProbsCall = createTopProbs(ctx, { vocab, k: TOP_PROBS_K }).bind({ logits, out: topProbs });
   }
 
   /**
    * Encodes one step of `nTokens` tokens (1 = decode) into `encoder`: the body, the LM head on the
-   * last token, then (optionally) the top-5 probabilities and the token choice. The caller has
+   * last token, then (optionally) the top-K probabilities and the token choice. The caller has
    * written stepParams = `step` and, for prefill, the prompt ids into `history`.
    */
   encodeStep(
