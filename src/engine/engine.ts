@@ -6,6 +6,7 @@
 import { readGGUF, readTensorBytes, type GGUFFile } from '../gguf/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { ByteSource } from '../io/byte-source.ts';
+import type { ProgressReport } from '../io/progress.ts';
 import { kvCacheLayerBytes } from '../kernels/attention.ts';
 import { ContextOverflowError, DeviceLimitError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
@@ -15,7 +16,6 @@ import { LINEAR_TYPES } from '../runtime/linear.ts';
 import { loadGpuWeights, type GpuWeight } from '../runtime/loader.ts';
 import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
-import type { ProgressReport } from '../io/progress.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
 import {
   CHAT_TEMPERATURE,

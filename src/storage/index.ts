@@ -31,7 +31,6 @@ export { downloadModel, type DownloadOptions } from './download.ts';
 export { importBlob, importModel, type ImportOptions } from './import.ts';
 export { ChunkedModelSource, openStoredModel, type StoredModelSource, type StoredSourceOptions } from './model-source.ts';
 export { verifyAndMark, verifyStoredChunks, type VerifyOptions, type VerifyResult } from './verify.ts';
-export { formatBytes } from '../format.ts';
 export { ensureSpace, isQuotaError } from './quota.ts';
 export { RateMeter, type ProgressCallback, type ProgressPhase, type ProgressReport } from '../io/progress.ts';
 export { Sha256, createSha256, normalizeSha256, type Sha256Hasher } from './sha256.ts';
