@@ -15,6 +15,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   io: ['gguf', 'quant', 'gpu', 'kernels', 'model', 'tokenizer', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
   gguf: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
   quant: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
+  model: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
+  tokenizer: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
   gpu: ['kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
   kernels: ['runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
   runtime: ['storage', 'engine', 'ui', 'app', 'cli'],
@@ -23,7 +25,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   ui: ['app', 'cli'],
 };
 
-export interface ImportEdge {
+interface ImportEdge {
   /** Importing file, relative to src/. */
   file: string;
   /** The module specifier as written. */
@@ -33,7 +35,7 @@ export interface ImportEdge {
 }
 
 /** Relative imports of one source file: static, type-only, re-exports and dynamic import(). */
-export function importsOf(file: string, text: string): ImportEdge[] {
+function importsOf(file: string, text: string): ImportEdge[] {
   const info = ts.preProcessFile(text, true, true);
   return info.importedFiles
     .map((f) => f.fileName)
@@ -47,7 +49,7 @@ function layerOf(pathInSrc: string): string {
 }
 
 /** One line per import that crosses the rule, e.g. "runtime/session.ts imports engine/types.ts". */
-export function violations(edges: readonly ImportEdge[]): string[] {
+function violations(edges: readonly ImportEdge[]): string[] {
   const out: string[] = [];
   for (const e of edges) {
     if (e.target.startsWith('..')) continue; // shaders and other assets outside src/
