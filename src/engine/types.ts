@@ -36,7 +36,10 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
 }
 
-/** Sampling options (0 temperature = greedy unless given; chat() uses CHAT_TEMPERATURE), plus: */
+/**
+ * The sampling options (left out, they take SAMPLING_DEFAULTS: greedy, filters and penalties off;
+ * chat() samples at CHAT_TEMPERATURE unless a temperature is given) and the generation's controls.
+ */
 export interface GenerateOptions extends SamplingOptions {
   maxTokens?: number;
   /** Generation ends before any of these strings; the string itself is not emitted. */

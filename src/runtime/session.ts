@@ -4,9 +4,9 @@
  * chosen tokens back asynchronously a few steps behind the GPU.
  *
  * Per decode step the CPU does: writeBuffer(stepParams), encode, copy the chosen token (4 bytes,
- * plus 8 per entry with the top-K probabilities) to a staging slot, submit, mapAsync. It waits only for the
- * step `lag` submissions back, so the GPU always has the next step queued; the token feeding the
- * next step never leaves the GPU.
+ * plus 8 per entry with the top-K probabilities) to a staging slot, submit, mapAsync. It waits
+ * only for the step `lag` submissions back, so the GPU always has the next step queued; the token
+ * feeding the next step never leaves the GPU.
  */
 import { ContextOverflowError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
