@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { formatBytes } from '../src/storage/quota.ts';
+import { formatBytes } from '../src/format.ts';
 import { localModel, sharedFixtures } from '../test/helpers/fixtures.ts';
 import { launchBrowser } from './browser.ts';
 import { buildForTests } from './build.ts';

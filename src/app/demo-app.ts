@@ -9,7 +9,7 @@ import type { DeviceProbe } from '../engine/protocol.ts';
 import type { CachedModel, ModelInfo, ModelSource } from '../engine/types.ts';
 import type { EngineWorker } from '../engine/worker-client.ts';
 import { defineLlmChat, type LlmChat } from '../ui/llm-chat.ts';
-import { formatBytes } from '../ui/format.ts';
+import { formatBytes } from '../format.ts';
 import { spawnEngineWorker } from '../ui/spawn-worker.ts';
 import { CATALOGUE, entryUrl, findEntry, type CatalogueEntry } from './catalogue.ts';
 import { assessFit, type FitWarning } from './fit.ts';

@@ -5,7 +5,7 @@
  * WebGPU runs on a real GPU at all.
  */
 import type { DeviceProbe } from '../engine/protocol.ts';
-import { formatBytes } from '../ui/format.ts';
+import { formatBytes } from '../format.ts';
 
 export interface FitContext {
   probe?: DeviceProbe;

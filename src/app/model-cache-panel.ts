@@ -8,7 +8,8 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { property } from 'lit/decorators.js';
 import type { CachedModel } from '../engine/types.ts';
-import { formatAgo, formatBytes } from '../ui/format.ts';
+import { formatBytes } from '../format.ts';
+import { formatAgo } from '../ui/format.ts';
 
 export interface StorageInfo {
   usage?: number;

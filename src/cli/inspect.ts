@@ -1,5 +1,6 @@
 /** `lowbit inspect <model> [--json] [--tensors]`: what a GGUF file holds, without loading weights. */
 import { parseArgs } from 'node:util';
+import { formatBytes } from '../format.ts';
 import type { GGUFFile } from '../gguf/file.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { GGUFArray, GGUFValueType, valueTypeName, type GGUFValue } from '../gguf/values.ts';
@@ -180,16 +181,9 @@ function jsonValue(v: GGUFValue): unknown {
 
 const int = new Intl.NumberFormat('en-US');
 
+/** The exact count, and the rounded one in the unit convention of src/format.ts. */
 function bytesLabel(n: number): string {
-  if (n < 1024) return `${int.format(n)} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${int.format(n)} bytes (${v.toFixed(2)} ${units[u]})`;
+  return n < 1000 ? `${int.format(n)} B` : `${int.format(n)} bytes (${formatBytes(n)})`;
 }
 
 function shortValue(v: unknown): string {

@@ -1,6 +1,6 @@
 /** `lowbit ls`: models in the file-system store, with sizes and state. */
 import { parseArgs } from 'node:util';
-import { formatBytes } from '../storage/quota.ts';
+import { formatBytes } from '../format.ts';
 import { listModels, type StoredModelInfo } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';

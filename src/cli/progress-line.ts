@@ -2,8 +2,8 @@
  * Progress output for long CLI operations: a bar redrawn in place on a terminal, plain lines (at
  * most every few seconds, and at each phase change) when stderr is a file or a pipe.
  */
-import { formatBytes } from '../storage/quota.ts';
-import type { ProgressReport } from '../storage/progress.ts';
+import { formatBytes, formatRate } from '../format.ts';
+import type { ProgressReport } from '../io/progress.ts';
 
 export function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
@@ -16,7 +16,7 @@ export function formatDuration(seconds: number): string {
 export function describeProgress(r: ProgressReport): string {
   const pct = r.bytesTotal > 0 ? `${((100 * r.bytesDone) / r.bytesTotal).toFixed(1)}%` : '';
   const amount = r.bytesTotal > 0 ? `${formatBytes(r.bytesDone)} / ${formatBytes(r.bytesTotal)}` : formatBytes(r.bytesDone);
-  const rate = r.bytesPerSecond > 0 ? `, ${formatBytes(r.bytesPerSecond)}/s` : '';
+  const rate = r.bytesPerSecond > 0 ? `, ${formatRate(r.bytesPerSecond)}` : '';
   const eta = r.etaSeconds !== undefined && r.bytesDone < r.bytesTotal ? `, ETA ${formatDuration(r.etaSeconds)}` : '';
   return `${r.phase} ${pct} ${amount}${rate}${eta}`.replace(/\s+/g, ' ');
 }

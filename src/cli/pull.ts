@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { downloadModel } from '../storage/download.ts';
 import { importPath } from '../storage/import-node.ts';
-import { formatBytes } from '../storage/quota.ts';
+import { formatBytes } from '../format.ts';
 import { checkModelName, completeBytes, DEFAULT_CHUNK_SIZE, defaultModelName, type ModelManifest } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
 import { ProgressPrinter } from './progress-line.ts';

@@ -1,7 +1,7 @@
 /** `lowbit rm <name>...`: delete models (complete or partial) from the file-system store. */
 import { parseArgs } from 'node:util';
 import { ModelNotFoundError } from '../errors.ts';
-import { formatBytes } from '../storage/quota.ts';
+import { formatBytes } from '../format.ts';
 import { completeBytes, deleteAllModels } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';

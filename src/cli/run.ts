@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadEngine } from '../engine/engine.ts';
-import type { GenerateOptions, GeneratedToken, TokenStream } from '../engine/types.ts';
+import { SAMPLING_DEFAULTS, type GenerateOptions, type GeneratedToken, type TokenStream } from '../engine/types.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
@@ -17,11 +17,11 @@ const HELP = `Usage: lowbit run <model> -p "prompt" [options]
 Options:
   -p, --prompt TEXT   the prompt (raw text; BOS added when the model asks for it, as llama.cpp)
   -n, --n-predict N   tokens to generate (default 64)
-  --temp T            temperature; 0 = greedy (default 0)
-  --top-k K           keep the K most likely tokens (default 0 = off)
-  --top-p P           nucleus sampling mass (default 1 = off)
-  --min-p M           drop tokens below M × the top probability (default 0 = off)
-  --repeat-penalty R  penalise tokens from the last 64 (default 1 = off)
+  --temp T            temperature; 0 = greedy (default ${SAMPLING_DEFAULTS.temperature}, also with --chat)
+  --top-k K           keep the K most likely tokens (default ${SAMPLING_DEFAULTS.topK} = off)
+  --top-p P           nucleus sampling mass (default ${SAMPLING_DEFAULTS.topP} = off)
+  --min-p M           drop tokens below M × the top probability (default ${SAMPLING_DEFAULTS.minP} = off)
+  --repeat-penalty R  penalise tokens from the last ${SAMPLING_DEFAULTS.penaltyWindow} (default ${SAMPLING_DEFAULTS.repetitionPenalty} = off)
   --seed S            random seed for sampling (same seed, same output)
   --chat              treat the prompt as a user message in the model's chat template
   --system TEXT       system message with --chat
@@ -77,11 +77,12 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(nPredict) || nPredict < 1) throw new UsageError('--n-predict must be a positive integer');
   const gen: GenerateOptions = {
     maxTokens: nPredict,
-    temperature: num(v.temp, '--temp', 0),
-    topK: num(v['top-k'], '--top-k', 0),
-    topP: num(v['top-p'], '--top-p', 1),
-    minP: num(v['min-p'], '--min-p', 0),
-    repetitionPenalty: num(v['repeat-penalty'], '--repeat-penalty', 1),
+    // Explicit, so --chat stays greedy too (chat() would otherwise pick CHAT_TEMPERATURE).
+    temperature: num(v.temp, '--temp', SAMPLING_DEFAULTS.temperature),
+    topK: num(v['top-k'], '--top-k', SAMPLING_DEFAULTS.topK),
+    topP: num(v['top-p'], '--top-p', SAMPLING_DEFAULTS.topP),
+    minP: num(v['min-p'], '--min-p', SAMPLING_DEFAULTS.minP),
+    repetitionPenalty: num(v['repeat-penalty'], '--repeat-penalty', SAMPLING_DEFAULTS.repetitionPenalty),
     seed: v.seed !== undefined ? num(v.seed, '--seed', 0) : undefined,
     topLogprobs: Boolean(v.json),
   };

@@ -6,6 +6,8 @@
 import { readGGUF, readTensorBytes, type GGUFFile } from '../gguf/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { ByteSource } from '../io/byte-source.ts';
+import type { ProgressReport } from '../io/progress.ts';
+import { kvCacheLayerBytes } from '../kernels/attention.ts';
 import { ContextOverflowError, DeviceLimitError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
@@ -14,19 +16,21 @@ import { LINEAR_TYPES } from '../runtime/linear.ts';
 import { loadGpuWeights, type GpuWeight } from '../runtime/loader.ts';
 import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
-import type { ProgressReport } from '../storage/progress.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
-import type {
-  ChatMessage,
-  FinishReason,
-  GeneratedToken,
-  GenerateOptions,
-  GenerationStats,
-  LlmEngine,
-  LoadOptions,
-  ModelInfo,
-  TokenStream,
+import {
+  CHAT_TEMPERATURE,
+  type ChatMessage,
+  type FinishReason,
+  type GeneratedToken,
+  type GenerateOptions,
+  type GenerationStats,
+  type LlmEngine,
+  type LoadOptions,
+  type ModelInfo,
+  type TokenStream,
 } from './types.ts';
+import { toLoadProgress } from './load-progress.ts';
+import { TokenQueue } from './token-queue.ts';
 
 export interface EngineLoadOptions extends LoadOptions {
   /** The GPU to run on (requestBrowserGpu / requestNodeGpu). The engine does not destroy it. */
@@ -65,7 +69,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const names = resolveTensorNames(cfg, file.tensors);
   checkTensorTypes(file);
   const contextSize = Math.max(1, Math.min(options.contextSize ?? Math.min(cfg.contextLength, DEFAULT_CONTEXT), cfg.contextLength));
-  const kvLayerBytes = cfg.nHeadKV * contextSize * Math.max(cfg.headDim, cfg.headDimV) * 4;
+  // The larger of a layer's K and V caches must fit one binding; checked before any upload.
+  const kvLayerBytes = kvCacheLayerBytes({ nKvHeads: cfg.nHeadKV, maxCtx: contextSize, headDim: Math.max(cfg.headDim, cfg.headDimV) });
   if (kvLayerBytes > gpu.limits.maxStorageBufferBindingSize) {
     throw new DeviceLimitError(
       `a ${contextSize}-token KV cache needs ${kvLayerBytes} bytes per layer, over this GPU's binding limit ` +
@@ -77,16 +82,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const weights = await loadGpuWeights(gpu.device, source, {
     gguf: file,
     signal: options.signal,
-    onProgress: onProgress
-      ? (r: ProgressReport) =>
-          onProgress({
-            phase: 'upload',
-            bytesDone: r.bytesDone,
-            bytesTotal: r.bytesTotal,
-            ...(r.bytesPerSecond ? { rate: r.bytesPerSecond } : {}),
-            ...(r.etaSeconds !== undefined ? { etaSeconds: r.etaSeconds } : {}),
-          })
-      : undefined,
+    onProgress: onProgress ? (r: ProgressReport) => onProgress(toLoadProgress(r)) : undefined,
   });
   const destroyWeights = () => {
     for (const w of weights.values()) for (const p of w.parts) p.buffer.destroy();
@@ -130,42 +126,6 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   }
 }
 
-/** A queue that turns pushed tokens into an async iterator. */
-class TokenQueue implements AsyncIterator<GeneratedToken> {
-  private items: GeneratedToken[] = [];
-  private waiting: ((r: IteratorResult<GeneratedToken>) => void) | undefined;
-  private failed: ((e: unknown) => void) | undefined;
-  private ended = false;
-  private error: unknown;
-
-  push(t: GeneratedToken): void {
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = this.failed = undefined;
-      w({ value: t, done: false });
-    } else this.items.push(t);
-  }
-  end(error?: unknown): void {
-    this.ended = true;
-    this.error = error;
-    if (this.waiting) {
-      const w = this.waiting;
-      const f = this.failed!;
-      this.waiting = this.failed = undefined;
-      if (error !== undefined) f(error);
-      else w({ value: undefined, done: true });
-    }
-  }
-  next(): Promise<IteratorResult<GeneratedToken>> {
-    if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
-    if (this.ended) return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failed = reject;
-    });
-  }
-}
-
 export class Engine implements LlmEngine {
   private disposed = false;
   private running: Promise<unknown> = Promise.resolve();
@@ -194,7 +154,7 @@ export class Engine implements LlmEngine {
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
     const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true });
-    return this.stream(tokens, { temperature: 0.7, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
+    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
   }
 
   async countTokens(text: string): Promise<number> {
@@ -287,15 +247,12 @@ export class Engine implements LlmEngine {
     stats.catch(() => undefined); // errors reach the consumer through the iterator
     return {
       stats,
-      [Symbol.asyncIterator]: () => ({
-        next: () => queue.next(),
-        // Leaving a for-await loop early stops the generation.
-        return: async () => {
+      // Leaving a for-await loop early stops the generation.
+      [Symbol.asyncIterator]: () =>
+        queue.iterator(async () => {
           abort.abort();
           await stats.catch(() => undefined);
-          return { value: undefined, done: true };
-        },
-      }),
+        }),
     };
   }
 }

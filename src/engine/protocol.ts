@@ -10,6 +10,7 @@
  */
 import * as errorClasses from '../errors.ts';
 import { LowbitError } from '../errors.ts';
+import type { DeviceProbe } from '../gpu/device.ts';
 import type {
   CachedModel,
   ChatMessage,
@@ -21,21 +22,12 @@ import type {
   ModelSource,
 } from './types.ts';
 
+export type { DeviceProbe } from '../gpu/device.ts';
+
 /** GenerateOptions without the signal (aborts travel as their own message). */
 export type WireGenerateOptions = Omit<GenerateOptions, 'signal'>;
 
 export type GenerateInput = { kind: 'prompt'; prompt: string | number[] } | { kind: 'chat'; messages: ChatMessage[] };
-
-/** What the worker can tell about WebGPU on this device without creating a device. */
-export interface DeviceProbe {
-  webgpu: boolean;
-  /** Why WebGPU is unusable, when it is. */
-  reason?: string;
-  adapter?: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
-  maxBufferSize?: number;
-  maxStorageBufferBindingSize?: number;
-  hasF16?: boolean;
-}
 
 /** Arguments of each request type (besides `type` and `id`). */
 export interface RequestArgs {

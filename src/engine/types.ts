@@ -2,7 +2,14 @@
  * The public engine API, shared by the in-process engine (Node CLI, tests), the Web Worker host
  * and its page-side client, and the <llm-chat> element. Everything here is structured-clone safe
  * except AbortSignal/callbacks, which the worker client translates into messages.
+ *
+ * Types the runtime and kernels share with this API are defined there and re-exported here.
  */
+import type { SamplingOptions } from '../kernels/sampling-options.ts';
+import type { FinishReason } from '../runtime/session.ts';
+
+export { CHAT_TEMPERATURE, SAMPLING_DEFAULTS, type SamplingOptions } from '../kernels/sampling-options.ts';
+export type { FinishReason } from '../runtime/session.ts';
 
 /** Where a model comes from: a URL (downloaded into the model store), a stored model's id, or bytes. */
 export type ModelSource =
@@ -29,21 +36,10 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
 }
 
-export interface SamplingOptions {
-  /** 0 = greedy. Default 0.7 for chat, 0 in the CLI unless --temp is given. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  frequencyPenalty?: number;
-  presencePenalty?: number;
-  /** Tokens considered by the penalties (default 64). */
-  penaltyWindow?: number;
-  /** Same seed, same prompt, same options → same tokens. */
-  seed?: number;
-}
-
+/**
+ * The sampling options (left out, they take SAMPLING_DEFAULTS: greedy, filters and penalties off;
+ * chat() samples at CHAT_TEMPERATURE unless a temperature is given) and the generation's controls.
+ */
 export interface GenerateOptions extends SamplingOptions {
   maxTokens?: number;
   /** Generation ends before any of these strings; the string itself is not emitted. */
@@ -62,8 +58,6 @@ export interface GeneratedToken {
   /** With topLogprobs: [[id, prob] × 5] from the raw logits' softmax. */
   top?: [number, number][];
 }
-
-export type FinishReason = 'stop' | 'length' | 'abort' | 'eos';
 
 export interface GenerationStats {
   promptTokens: number;

@@ -9,9 +9,10 @@ import type { ByteSource } from '../io/byte-source.ts';
 import { downloadModel } from '../storage/download.ts';
 import { importBlob } from '../storage/import.ts';
 import { openStoredModel } from '../storage/model-source.ts';
-import type { ProgressReport } from '../storage/progress.ts';
+import type { ProgressReport } from '../io/progress.ts';
 import { isPresent, listModels, type ModelManifest, type ModelStore } from '../storage/store.ts';
-import type { CachedModel, LlmEngine, LoadOptions, LoadProgress, ModelSource } from './types.ts';
+import { toLoadProgress } from './load-progress.ts';
+import type { CachedModel, LlmEngine, LoadOptions, ModelSource } from './types.ts';
 import type { EngineBackend } from './worker-host.ts';
 
 /** A stored, verified model ready to be read. */
@@ -37,16 +38,6 @@ export interface StoreBackendOptions {
    * WebGPU): better to say so before fetching a gigabyte.
    */
   precheck?: () => Promise<void>;
-}
-
-function toLoadProgress(r: ProgressReport): LoadProgress {
-  return {
-    phase: r.phase,
-    bytesDone: r.bytesDone,
-    bytesTotal: r.bytesTotal,
-    ...(r.bytesPerSecond > 0 ? { rate: r.bytesPerSecond } : {}),
-    ...(r.etaSeconds !== undefined ? { etaSeconds: r.etaSeconds } : {}),
-  };
 }
 
 export function storeBackend(options: StoreBackendOptions): EngineBackend {

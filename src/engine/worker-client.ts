@@ -28,6 +28,7 @@ import type {
   ModelSource,
   TokenStream,
 } from './types.ts';
+import { TokenQueue } from './token-queue.ts';
 
 /** A Worker, or a MessagePort in tests. */
 export interface WorkerEndpoint {
@@ -239,7 +240,7 @@ class WorkerEngine implements LlmEngine {
     const { signal, ...rest } = options;
     const wireOptions: WireGenerateOptions = rest;
     const queue = new TokenQueue();
-    const { id, result: stats } = this.worker.start('generate', { input, options: wireOptions }, { signal, onTokens: (t) => queue.push(t) });
+    const { id, result: stats } = this.worker.start('generate', { input, options: wireOptions }, { signal, onTokens: (t) => queue.push(...t) });
     stats.then(
       () => queue.end(),
       (err) => queue.end(err),
@@ -250,57 +251,8 @@ class WorkerEngine implements LlmEngine {
     const worker = this.worker;
     return {
       stats,
-      [Symbol.asyncIterator]: () => queue.iterator(() => worker.abort(id)),
-    };
-  }
-}
-
-/** Tokens that arrived but were not consumed yet, and the consumer waiting for more. */
-class TokenQueue {
-  private readonly buffered: GeneratedToken[] = [];
-  private ended = false;
-  private error: unknown = undefined;
-  private wake: (() => void) | null = null;
-
-  push(tokens: GeneratedToken[]): void {
-    this.buffered.push(...tokens);
-    this.notify();
-  }
-
-  end(error?: unknown): void {
-    this.ended = true;
-    this.error = error;
-    this.notify();
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  iterator(onReturn: () => void): AsyncIterator<GeneratedToken> {
-    return {
-      next: async (): Promise<IteratorResult<GeneratedToken>> => {
-        for (;;) {
-          const token = this.buffered.shift();
-          if (token) return { value: token, done: false };
-          if (this.ended) {
-            if (this.error !== undefined) {
-              const e = this.error;
-              this.error = undefined;
-              throw e;
-            }
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((r) => (this.wake = r));
-        }
-      },
       // Leaving a for-await loop early (break, throw) stops the generation in the worker.
-      return: async (): Promise<IteratorResult<GeneratedToken>> => {
-        if (!this.ended) onReturn();
-        return { value: undefined, done: true };
-      },
+      [Symbol.asyncIterator]: () => queue.iterator(() => worker.abort(id)),
     };
   }
 }

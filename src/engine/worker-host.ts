@@ -6,6 +6,7 @@
  * One model is loaded at a time. Generations, resets and unloads run one after another in arrival
  * order (the GPU runs one decode loop); loading a new model aborts what the old one was doing.
  */
+import { probeWebGpu } from '../gpu/device.ts';
 import type { CachedModel, GeneratedToken, GenerationStats, LlmEngine, LoadOptions, LoadProgress, ModelSource } from './types.ts';
 import {
   isAbortError,
@@ -49,30 +50,6 @@ function abortedStats(generatedTokens: number): GenerationStats {
     decodeTokensPerSec: 0,
     timeToFirstTokenMs: 0,
     finishReason: 'abort',
-  };
-}
-
-export async function probeWebGpu(gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu): Promise<DeviceProbe> {
-  if (!gpu) return { webgpu: false, reason: 'navigator.gpu is missing: this browser has no WebGPU (or it is disabled)' };
-  let adapter: GPUAdapter | null = null;
-  try {
-    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  } catch (e) {
-    return { webgpu: false, reason: `requestAdapter failed: ${(e as Error).message}` };
-  }
-  if (!adapter) return { webgpu: false, reason: 'requestAdapter() returned null: no usable GPU adapter' };
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  return {
-    webgpu: true,
-    adapter: {
-      vendor: info?.vendor ?? '',
-      architecture: info?.architecture ?? '',
-      description: info?.description ?? '',
-      isFallbackAdapter: Boolean(info?.isFallbackAdapter),
-    },
-    maxBufferSize: adapter.limits.maxBufferSize,
-    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-    hasF16: adapter.features.has('shader-f16'),
   };
 }
 

@@ -5,11 +5,11 @@
  * nothing else.
  */
 import { WebGPUUnavailableError } from '../errors.ts';
-import { requestBrowserGpu, type GpuContext } from '../gpu/device.ts';
+import { probeWebGpu, requestBrowserGpu, type GpuContext } from '../gpu/device.ts';
 import { IdbModelStore } from '../storage/idb-store.ts';
 import { loadEngine } from './engine.ts';
 import { storeBackend, type OpenEngine } from './worker-backend.ts';
-import { probeWebGpu, serveEngine, type MessageEndpoint } from './worker-host.ts';
+import { serveEngine, type MessageEndpoint } from './worker-host.ts';
 
 /** One GPU device per worker, shared by successive models; a lost device is replaced on the next load. */
 let gpu: Promise<GpuContext> | null = null;

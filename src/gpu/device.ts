@@ -120,3 +120,34 @@ export async function requestBrowserGpu(options: DeviceOptions = {}): Promise<Gp
   }
   return createGpuContext(adapter, options);
 }
+
+/** What can be told about WebGPU on this device without creating a device (structured-clone safe). */
+export interface DeviceProbe {
+  webgpu: boolean;
+  /** Why WebGPU is unusable, when it is. */
+  reason?: string;
+  adapter?: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
+  maxBufferSize?: number;
+  maxStorageBufferBindingSize?: number;
+  hasF16?: boolean;
+}
+
+/** Asks for an adapter (never a device) and reports what it offers, or why there is none. */
+export async function probeWebGpu(gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu): Promise<DeviceProbe> {
+  if (!gpu) return { webgpu: false, reason: 'navigator.gpu is missing: this browser has no WebGPU (or it is disabled)' };
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return { webgpu: false, reason: `requestAdapter failed: ${(e as Error).message}` };
+  }
+  if (!adapter) return { webgpu: false, reason: 'requestAdapter() returned null: no usable GPU adapter' };
+  const { vendor, architecture, description, isFallbackAdapter } = summarizeAdapter(adapter);
+  return {
+    webgpu: true,
+    adapter: { vendor, architecture, description, isFallbackAdapter },
+    maxBufferSize: adapter.limits.maxBufferSize,
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+    hasF16: adapter.features.has('shader-f16'),
+  };
+}

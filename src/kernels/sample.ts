@@ -16,52 +16,25 @@ import topProbsWgsl from '../../shaders/top_probs.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer } from '../gpu/buffers.ts';
 import { type BufferRef, type KernelCall, type VariantOptions, checkDim, makeBindGroup, opsPipeline } from './common.ts';
-
-export interface SamplingOptions {
-  /** ≤ 0 picks the argmax (default 0.8). */
-  temperature: number;
-  /** Keep the k most likely tokens; 0 = off (default 40). */
-  topK: number;
-  /** Nucleus mass; ≥ 1 = off (default 0.95). */
-  topP: number;
-  /** Keep p ≥ minP · p_max; 0 = off (default 0.05). */
-  minP: number;
-  /** 1 = off (default 1). */
-  repeatPenalty: number;
-  /** 0 = off (default 0). */
-  frequencyPenalty: number;
-  /** 0 = off (default 0). */
-  presencePenalty: number;
-  /** Tokens of history the penalties look at (default 64). */
-  penaltyLastN: number;
-  /** u32 seed; with the position it fixes every draw (default 0). */
-  seed: number;
-}
-
-export const DEFAULT_SAMPLING: Readonly<SamplingOptions> = {
-  temperature: 0.8,
-  topK: 40,
-  topP: 0.95,
-  minP: 0.05,
-  repeatPenalty: 1,
-  frequencyPenalty: 0,
-  presencePenalty: 0,
-  penaltyLastN: 64,
-  seed: 0,
-};
+import { SAMPLING_DEFAULTS, type SamplingOptions } from './sampling-options.ts';
 
 export const SAMPLING_PARAMS_BYTES = 48;
 
 /** The SamplingParams uniform (shaders/sampling.wgsl) for these options (missing ones default). */
-export function encodeSamplingParams(options: Partial<SamplingOptions> = {}): ArrayBuffer {
-  const o = { ...DEFAULT_SAMPLING, ...options };
+export function encodeSamplingParams(options: SamplingOptions = {}): ArrayBuffer {
+  const o: Required<SamplingOptions> = { ...SAMPLING_DEFAULTS };
+  // Only the sampling fields: callers may pass a wider options object (the runtime's RunOptions).
+  for (const name of Object.keys(SAMPLING_DEFAULTS) as (keyof SamplingOptions)[]) {
+    const v = options[name];
+    if (v !== undefined) o[name] = v;
+  }
   for (const [name, v] of Object.entries(o)) {
     if (!Number.isFinite(v)) throw new RangeError(`sampling: ${name} must be a finite number, got ${v}`);
   }
-  for (const name of ['topK', 'penaltyLastN', 'seed'] as const) {
+  for (const name of ['topK', 'penaltyWindow', 'seed'] as const) {
     if (!Number.isInteger(o[name]) || o[name] < 0 || o[name] > 0xffffffff) throw new RangeError(`sampling: ${name} must be an integer in [0, 2^32), got ${o[name]}`);
   }
-  if (o.repeatPenalty <= 0) throw new RangeError(`sampling: repeatPenalty must be > 0, got ${o.repeatPenalty}`);
+  if (o.repetitionPenalty <= 0) throw new RangeError(`sampling: repetitionPenalty must be > 0, got ${o.repetitionPenalty}`);
   const buf = new ArrayBuffer(SAMPLING_PARAMS_BYTES);
   const f = new Float32Array(buf);
   const u = new Uint32Array(buf);
@@ -69,19 +42,19 @@ export function encodeSamplingParams(options: Partial<SamplingOptions> = {}): Ar
   u[1] = o.topK;
   f[2] = o.topP;
   f[3] = o.minP;
-  f[4] = o.repeatPenalty;
+  f[4] = o.repetitionPenalty;
   f[5] = o.frequencyPenalty;
   f[6] = o.presencePenalty;
-  u[7] = o.penaltyLastN;
+  u[7] = o.penaltyWindow;
   u[8] = o.seed;
   return buf;
 }
 
-export function createSamplingParams(ctx: GpuContext, options: Partial<SamplingOptions> = {}): GPUBuffer {
+export function createSamplingParams(ctx: GpuContext, options: SamplingOptions = {}): GPUBuffer {
   return createUniformBuffer(ctx, encodeSamplingParams(options), 'samplingParams');
 }
 
-export function writeSamplingParams(ctx: GpuContext, buffer: GPUBuffer, options: Partial<SamplingOptions>): void {
+export function writeSamplingParams(ctx: GpuContext, buffer: GPUBuffer, options: SamplingOptions): void {
   ctx.device.queue.writeBuffer(buffer, 0, encodeSamplingParams(options));
 }
 
@@ -214,7 +187,7 @@ export function createSampler(ctx: GpuContext, cfg: SamplerConfig): { bind(b: Sa
 
 export interface PenaltiesConfig {
   vocab: number;
-  /** Largest penalty window honoured (default 256); penaltyLastN is clamped to it. */
+  /** Largest penalty window honoured (default 256); penaltyWindow is clamped to it. */
   maxWindow?: number;
 }
 

@@ -13,22 +13,26 @@
  *
  * Residual adds are fused into the following RMSNorm (residual += delta; out = norm(residual)), so
  * the residual stream `x` is only written by norms.
+ *
+ * Construction has two parts: `allocate()` creates every buffer (activations, KV cache, step and
+ * sampling I/O), then `buildGraph()` binds kernels to them, one transformer block at a time through
+ * `buildLayer(l)`, the place where an architecture's layer structure is written down.
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
-import { createDecodeAttention, createPrefillAttention, kvCacheLayerBytes } from '../kernels/attention.ts';
+import { createDecodeAttention, createPrefillAttention, kvCacheLayerBytes, type DecodeAttentionKernel } from '../kernels/attention.ts';
 import type { KernelCall, StepShape } from '../kernels/common.ts';
-import { createElementwise, type ElementwiseOp } from '../kernels/elementwise.ts';
+import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
-import { createRmsNorm } from '../kernels/norm.ts';
-import { createRope } from '../kernels/rope.ts';
+import { createRmsNorm, type RmsNormKernel } from '../kernels/norm.ts';
+import { createRope, type RopeKernel } from '../kernels/rope.ts';
 import { createArgmax, createPenalties, createSampler, createSamplingParams, createTopProbs } from '../kernels/sample.ts';
 import { createStepParams } from '../kernels/step-params.ts';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
-import { createLinear } from './linear.ts';
+import { createLinear, type LinearKernel } from './linear.ts';
 import type { GpuWeight } from './loader.ts';
 
 export interface ForwardOptions {
@@ -39,6 +43,9 @@ export interface ForwardOptions {
   /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */
   ropeFreqFactors?: Float32Array;
 }
+
+/** Entries of the top-probabilities report a step can record (GeneratedToken.top). */
+export const TOP_PROBS_K = 5;
 
 /** How the last logits become a token. */
 export type TokenChoice = 'greedy' | 'sample';
@@ -51,13 +58,60 @@ export interface ForwardBuffers {
   /** u32 [1]: the token chosen by the last step. */
   chosen: GPUBuffer;
   logits: GPUBuffer;
-  /** (id, prob) × 5 of softmax(raw logits) for the last step, when requested. */
+  /** (id, prob) × TOP_PROBS_K of softmax(raw logits) for the last step, when requested. */
   topProbs: GPUBuffer;
 }
 
 interface Graph {
   /** Everything up to and including the final norm. */
   body: KernelCall[];
+}
+
+/** Activation buffers, sized for the largest batch (decode uses row 0). */
+interface Activations {
+  /** The residual stream. */
+  x: GPUBuffer;
+  /** Normalised input of the next block (and, after the last, of the LM head). */
+  xn: GPUBuffer;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  /** q and k after per-head norms (the same buffers as q and k without qkNorm). */
+  qn: GPUBuffer;
+  kn: GPUBuffer;
+  att: GPUBuffer;
+  /** att after the attention sub-norm (att itself without one). */
+  attN: GPUBuffer;
+  /** Output of a block's attention or FFN, added to `x` by the next norm. */
+  delta: GPUBuffer;
+  gate: GPUBuffer;
+  up: GPUBuffer;
+  /** The last token's row of xn, the LM head's input. */
+  lastRow: GPUBuffer;
+}
+
+/** Everything `allocate()` creates. */
+interface Allocation {
+  act: Activations;
+  kCache: GPUBuffer[];
+  vCache: GPUBuffer[];
+  buffers: ForwardBuffers;
+  kvCacheBytes: number;
+  scratchBytes: number;
+}
+
+/**
+ * Kernels of one graph (decode: 1 token, prefill: maxBatch tokens), shared by all its layers.
+ * `norm`, `ew` and `linear` create a kernel for the given shape; pipelines are cached, so this is cheap.
+ */
+export interface GraphKernels {
+  maxTokens: number;
+  norm(n: number, eps: number, rowsPerToken?: number, residual?: boolean): RmsNormKernel;
+  ew(op: ElementwiseOp, n: number): ElementwiseKernel;
+  /** A mat-vec/mat-mul over the named weight. */
+  linear(name: string): LinearKernel;
+  rope: RopeKernel;
+  attention: DecodeAttentionKernel | ReturnType<typeof createPrefillAttention>;
 }
 
 // GPUBufferUsage is a global only once a WebGPU implementation is loaded, so read it lazily.
@@ -68,6 +122,9 @@ export class ForwardPass {
   /** Bytes of GPU memory this pass allocated (KV cache and activations). */
   readonly kvCacheBytes: number;
   readonly scratchBytes: number;
+  private readonly act: Activations;
+  private readonly kCache: readonly GPUBuffer[];
+  private readonly vCache: readonly GPUBuffer[];
   private readonly decode: Graph;
   private readonly prefill: Graph;
   private readonly lmHead: KernelCall;
@@ -75,43 +132,76 @@ export class ForwardPass {
   private readonly sampler: KernelCall;
   private readonly penalties: KernelCall;
   private readonly topProbsCall: KernelCall;
-  private readonly hiddenNorm: GPUBuffer;
-  private readonly lastRow: GPUBuffer;
   private readonly owned: GPUBuffer[] = [];
 
   constructor(
     private readonly ctx: GpuContext,
     readonly cfg: ModelConfig,
-    names: ModelTensorNames,
-    weights: ReadonlyMap<string, GpuWeight>,
+    private readonly names: ModelTensorNames,
+    private readonly weights: ReadonlyMap<string, GpuWeight>,
     readonly options: ForwardOptions,
   ) {
     const { contextSize, maxBatch } = options;
-    const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF, vocabSize } = cfg;
     if (contextSize < 1 || maxBatch < 1) throw new RangeError('contextSize and maxBatch must be positive');
-    const w = (name: string): GpuWeight => {
-      const t = weights.get(name);
-      if (!t) throw new ModelFormatError(`tensor ${name} was not loaded`);
-      return t;
-    };
-    const vec = (name: string): GPUBuffer => {
-      const t = w(name);
-      if (t.type !== GGMLType.F32 || t.parts.length !== 1) {
-        throw new ModelFormatError(`${name} must be an F32 vector, found ${GGMLType[t.type]}`);
-      }
-      return t.parts[0]!.buffer;
-    };
-    const buf = (label: string, bytes: number): GPUBuffer => {
-      if (bytes > this.ctx.limits.maxStorageBufferBindingSize) {
-        throw new DeviceLimitError(
-          `${label} needs ${bytes} bytes, over this GPU's maxStorageBufferBindingSize (${this.ctx.limits.maxStorageBufferBindingSize}); use a smaller context size`,
-        );
-      }
-      const b = createStorageBuffer(this.ctx, Math.max(4, Math.ceil(bytes / 4) * 4), { label, usage: bufUsage() });
-      this.owned.push(b);
-      return b;
-    };
+    if (names.ropeFreqs && !options.ropeFreqFactors) throw new ModelFormatError(`${names.ropeFreqs} must be passed as ropeFreqFactors`);
 
+    const mem = this.allocate();
+    this.act = mem.act;
+    this.kCache = mem.kCache;
+    this.vCache = mem.vCache;
+    this.buffers = mem.buffers;
+    this.kvCacheBytes = mem.kvCacheBytes;
+    this.scratchBytes = mem.scratchBytes;
+
+    this.decode = this.buildGraph(1);
+    this.prefill = maxBatch > 1 ? this.buildGraph(maxBatch) : this.decode;
+
+    // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
+    const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
+    const head = this.w(names.output ?? names.tokenEmbd);
+    this.lmHead = createLinear(ctx, head, 1).bind({ input: this.act.lastRow, output: logits, params });
+    const vocab = cfg.vocabSize;
+    this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
+    this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
+    this.sampler = createSampler(ctx, { vocab }).bind({ params, sampling: samplingParams, logits, out: chosen, history });
+    this.topProbsCall = createTopProbs(ctx, { vocab, k: TOP_PROBS_K }).bind({ logits, out: topProbs });
+  }
+
+  private w(name: string): GpuWeight {
+    const t = this.weights.get(name);
+    if (!t) throw new ModelFormatError(`tensor ${name} was not loaded`);
+    return t;
+  }
+
+  private vec(name: string): GPUBuffer {
+    const t = this.w(name);
+    if (t.type !== GGMLType.F32 || t.parts.length !== 1) {
+      throw new ModelFormatError(`${name} must be an F32 vector, found ${GGMLType[t.type]}`);
+    }
+    return t.parts[0]!.buffer;
+  }
+
+  private buf(label: string, bytes: number): GPUBuffer {
+    if (bytes > this.ctx.limits.maxStorageBufferBindingSize) {
+      throw new DeviceLimitError(
+        `${label} needs ${bytes} bytes, over this GPU's maxStorageBufferBindingSize (${this.ctx.limits.maxStorageBufferBindingSize}); use a smaller context size`,
+      );
+    }
+    const b = createStorageBuffer(this.ctx, Math.max(4, Math.ceil(bytes / 4) * 4), { label, usage: bufUsage() });
+    this.owned.push(b);
+    return b;
+  }
+
+  /**
+   * Creates every buffer the pass uses: activations for `maxBatch` tokens, one K and one V cache
+   * buffer per layer for `contextSize` positions, and the step/sampling/token I/O buffers. Nothing
+   * here depends on how a layer is wired, only on the model's dimensions.
+   */
+  private allocate(): Allocation {
+    const { ctx, cfg } = this;
+    const { contextSize, maxBatch } = this.options;
+    const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF, vocabSize } = cfg;
+    const buf = (label: string, bytes: number) => this.buf(label, bytes);
     const qDim = nHead * headDim;
     const kDim = nHeadKV * headDim;
     const vDim = nHeadKV * headDimV;
@@ -131,9 +221,8 @@ export class ForwardPass {
     const delta = buf('delta', T * nEmbd * f);
     const gate = buf('gate', T * nFF * f);
     const up = buf('up', T * nFF * f);
-    this.hiddenNorm = xn;
-    this.lastRow = buf('lastRow', nEmbd * f);
-    this.scratchBytes = this.owned.reduce((s, b) => s + b.size, 0);
+    const lastRow = buf('lastRow', nEmbd * f);
+    const scratchBytes = this.owned.reduce((s, b) => s + b.size, 0);
 
     const kCache: GPUBuffer[] = [];
     const vCache: GPUBuffer[] = [];
@@ -143,36 +232,39 @@ export class ForwardPass {
       kCache.push(buf(`kCache.${l}`, kvCacheLayerBytes(kvShape)));
       vCache.push(buf(`vCache.${l}`, kvCacheLayerBytes(vShape)));
     }
-    this.kvCacheBytes = cfg.nLayer * (kvCacheLayerBytes(kvShape) + kvCacheLayerBytes(vShape));
+    const kvCacheBytes = cfg.nLayer * (kvCacheLayerBytes(kvShape) + kvCacheLayerBytes(vShape));
 
     const stepParams = createStepParams(ctx);
     const samplingParams = createSamplingParams(ctx);
     const history = buf('history', (contextSize + 1) * 4);
     const chosen = buf('chosen', 4);
     const logits = buf('logits', vocabSize * f);
-    const topProbs = buf('topProbs', 5 * 8);
+    const topProbs = buf('topProbs', TOP_PROBS_K * 8);
     this.owned.push(stepParams, samplingParams);
-    this.buffers = { stepParams, samplingParams, history, chosen, logits, topProbs };
-    const params = stepParams;
+    return {
+      act: { x, xn, q, k, v, qn, kn, att, attN, delta, gate, up, lastRow },
+      kCache,
+      vCache,
+      buffers: { stepParams, samplingParams, history, chosen, logits, topProbs },
+      kvCacheBytes,
+      scratchBytes,
+    };
+  }
 
-    if (names.ropeFreqs && !options.ropeFreqFactors) throw new ModelFormatError(`${names.ropeFreqs} must be passed as ropeFreqFactors`);
-    const build = (maxTokens: number): Graph => {
-      const body: KernelCall[] = [];
-      const norm = (n: number, eps: number, rowsPerToken = 1, residual = false) =>
-        createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual });
-      const ew = (op: ElementwiseOp, n: number) => createElementwise(ctx, { op, n, maxTokens });
-      const linear = (name: string) => createLinear(ctx, w(name), maxTokens);
-
-      const embd = w(names.tokenEmbd);
-      body.push(
-        createEmbedding(ctx, { type: embd.type, rows: embd.rows, cols: embd.cols, maxTokens, idsByPosition: true }).bind({
-          params,
-          ids: history,
-          table: embd,
-          output: x,
-        }),
-      );
-      const rope = createRope(ctx, {
+  /** One graph for steps of up to `maxTokens` tokens: embedding, every layer, the final norm. */
+  private buildGraph(maxTokens: number): Graph {
+    const { ctx, cfg, names, options } = this;
+    const { contextSize } = options;
+    const { nEmbd, nHead, nHeadKV, headDim } = cfg;
+    const { x, xn, delta } = this.act;
+    const { stepParams: params, history } = this.buffers;
+    const body: KernelCall[] = [];
+    const kernels: GraphKernels = {
+      maxTokens,
+      norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
+      ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
+      linear: (name) => createLinear(ctx, this.w(name), maxTokens),
+      rope: createRope(ctx, {
         headDim,
         nHeads: nHead,
         nKvHeads: nHeadKV,
@@ -183,73 +275,98 @@ export class ForwardPass {
         freqFactors: options.ropeFreqFactors,
         maxTokens,
         kvCache: { maxCtx: contextSize },
-      });
-      const attention =
+      }),
+      attention:
         maxTokens === 1
           ? createDecodeAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize })
-          : createPrefillAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, maxTokens });
-      const scaleCall = (L: LayerTensorNames, which: keyof LayerTensorNames['scales'], target: GPUBuffer, n: number) => {
-        const s = L.scales[which];
-        if (s) body.push(ew('scale', n).bind({ params, a: target, b: vec(s) }));
-      };
-
-      for (let l = 0; l < cfg.nLayer; l++) {
-        const L = names.layers[l]!;
-        // Layer 0 normalises the embedding; later layers first add the previous FFN output.
-        if (l === 0) body.push(norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: vec(L.attnNorm), output: xn }));
-        else body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.attnNorm), output: xn }));
-        body.push(linear(L.q).bind({ input: xn, output: q, params }));
-        body.push(linear(L.k).bind({ input: xn, output: k, params }));
-        body.push(linear(L.v).bind({ input: xn, output: v, params }));
-        scaleCall(L, 'q', q, qDim);
-        scaleCall(L, 'k', k, kDim);
-        scaleCall(L, 'v', v, vDim);
-        if (L.qBias) body.push(ew('bias', qDim).bind({ params, a: q, b: vec(L.qBias) }));
-        if (L.kBias) body.push(ew('bias', kDim).bind({ params, a: k, b: vec(L.kBias) }));
-        if (L.vBias) body.push(ew('bias', vDim).bind({ params, a: v, b: vec(L.vBias) }));
-        if (L.qNorm && L.kNorm) {
-          body.push(norm(headDim, cfg.rmsEps, nHead).bind({ params, input: q, weight: vec(L.qNorm), output: qn }));
-          body.push(norm(headDim, cfg.rmsEps, nHeadKV).bind({ params, input: k, weight: vec(L.kNorm), output: kn }));
-        }
-        body.push(rope.bind({ params, q: qn, k: kn, v, kCache: kCache[l]!, vCache: vCache[l]! }));
-        body.push(attention.bind({ params, q: qn, kCache: kCache[l]!, vCache: vCache[l]!, output: att }));
-        if (L.attnSubNorm) body.push(norm(attDim, cfg.rmsEps).bind({ params, input: att, weight: vec(L.attnSubNorm), output: attN }));
-        body.push(linear(L.o).bind({ input: attN, output: delta, params }));
-        scaleCall(L, 'o', delta, nEmbd);
-        body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.ffnNorm), output: xn }));
-        body.push(linear(L.gate).bind({ input: xn, output: gate, params }));
-        body.push(linear(L.up).bind({ input: xn, output: up, params }));
-        scaleCall(L, 'gate', gate, nFF);
-        scaleCall(L, 'up', up, nFF);
-        body.push(ew(cfg.ffnActivation === 'relu2' ? 'relu2_mul' : cfg.ffnActivation === 'gelu' ? 'gelu_mul' : 'silu_mul', nFF).bind({ params, a: gate, b: up }));
-        let ffnIn = gate;
-        if (L.ffnSubNorm) {
-          body.push(norm(nFF, cfg.rmsEps).bind({ params, input: gate, weight: vec(L.ffnSubNorm), output: up }));
-          ffnIn = up;
-        }
-        body.push(linear(L.down).bind({ input: ffnIn, output: delta, params }));
-        scaleCall(L, 'down', delta, nEmbd);
-      }
-      body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(names.outputNorm), output: xn }));
-      return { body };
+          : createPrefillAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, maxTokens }),
     };
 
-    this.decode = build(1);
-    this.prefill = maxBatch > 1 ? build(maxBatch) : this.decode;
+    const embd = this.w(names.tokenEmbd);
+    body.push(
+      createEmbedding(ctx, { type: embd.type, rows: embd.rows, cols: embd.cols, maxTokens, idsByPosition: true }).bind({
+        params,
+        ids: history,
+        table: embd,
+        output: x,
+      }),
+    );
+    for (let l = 0; l < cfg.nLayer; l++) body.push(...this.buildLayer(l, kernels));
+    body.push(kernels.norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: this.vec(names.outputNorm), output: xn }));
+    return { body };
+  }
 
-    // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
-    const head = w(names.output ?? names.tokenEmbd);
-    this.lmHead = createLinear(ctx, head, 1).bind({ input: this.lastRow, output: logits, params });
-    const vocab = vocabSize;
-    this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
-    this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
-    this.sampler = createSampler(ctx, { vocab }).bind({ params, sampling: samplingParams, logits, out: chosen, history });
-    this.topProbsCall = createTopProbs(ctx, { vocab, k: 5 }).bind({ logits, out: topProbs });
+  /**
+   * The pre-bound kernel calls of transformer block `l`, in order. On entry `delta` holds the
+   * previous block's FFN output (layer 0: `x` holds the embedding); on exit `delta` holds this
+   * block's FFN output, which the next block's first norm adds to the residual stream `x`.
+   *
+   * This is where an architecture plugs in. The Llama-style block below covers llama, qwen2/3,
+   * bitnet and their variants through optional tensors (biases, q/k norms, sub-norms, scales) and
+   * config fields (activation, RoPE ordering); a model whose block differs (parallel attention and
+   * FFN, another attention type) adds its wiring here, over the buffers `allocate()` created and
+   * the graph's `kernels`. Allocation, the embedding, the LM head and sampling stay as they are.
+   */
+  protected buildLayer(l: number, kernels: GraphKernels): KernelCall[] {
+    const { cfg } = this;
+    const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF } = cfg;
+    const qDim = nHead * headDim;
+    const kDim = nHeadKV * headDim;
+    const vDim = nHeadKV * headDimV;
+    const attDim = nHead * headDimV;
+    const { x, xn, q, k, v, qn, kn, att, attN, delta, gate, up } = this.act;
+    const params = this.buffers.stepParams;
+    const kCache = this.kCache[l]!;
+    const vCache = this.vCache[l]!;
+    const vec = (name: string) => this.vec(name);
+    const { norm, ew, linear, rope, attention } = kernels;
+    const body: KernelCall[] = [];
+    const scaleCall = (L: LayerTensorNames, which: keyof LayerTensorNames['scales'], target: GPUBuffer, n: number) => {
+      const s = L.scales[which];
+      if (s) body.push(ew('scale', n).bind({ params, a: target, b: vec(s) }));
+    };
+
+    const L = this.names.layers[l]!;
+    // Layer 0 normalises the embedding; later layers first add the previous FFN output.
+    if (l === 0) body.push(norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: vec(L.attnNorm), output: xn }));
+    else body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.attnNorm), output: xn }));
+    body.push(linear(L.q).bind({ input: xn, output: q, params }));
+    body.push(linear(L.k).bind({ input: xn, output: k, params }));
+    body.push(linear(L.v).bind({ input: xn, output: v, params }));
+    scaleCall(L, 'q', q, qDim);
+    scaleCall(L, 'k', k, kDim);
+    scaleCall(L, 'v', v, vDim);
+    if (L.qBias) body.push(ew('bias', qDim).bind({ params, a: q, b: vec(L.qBias) }));
+    if (L.kBias) body.push(ew('bias', kDim).bind({ params, a: k, b: vec(L.kBias) }));
+    if (L.vBias) body.push(ew('bias', vDim).bind({ params, a: v, b: vec(L.vBias) }));
+    if (L.qNorm && L.kNorm) {
+      body.push(norm(headDim, cfg.rmsEps, nHead).bind({ params, input: q, weight: vec(L.qNorm), output: qn }));
+      body.push(norm(headDim, cfg.rmsEps, nHeadKV).bind({ params, input: k, weight: vec(L.kNorm), output: kn }));
+    }
+    body.push(rope.bind({ params, q: qn, k: kn, v, kCache, vCache }));
+    body.push(attention.bind({ params, q: qn, kCache, vCache, output: att }));
+    if (L.attnSubNorm) body.push(norm(attDim, cfg.rmsEps).bind({ params, input: att, weight: vec(L.attnSubNorm), output: attN }));
+    body.push(linear(L.o).bind({ input: attN, output: delta, params }));
+    scaleCall(L, 'o', delta, nEmbd);
+    body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.ffnNorm), output: xn }));
+    body.push(linear(L.gate).bind({ input: xn, output: gate, params }));
+    body.push(linear(L.up).bind({ input: xn, output: up, params }));
+    scaleCall(L, 'gate', gate, nFF);
+    scaleCall(L, 'up', up, nFF);
+    body.push(ew(cfg.ffnActivation === 'relu2' ? 'relu2_mul' : cfg.ffnActivation === 'gelu' ? 'gelu_mul' : 'silu_mul', nFF).bind({ params, a: gate, b: up }));
+    let ffnIn = gate;
+    if (L.ffnSubNorm) {
+      body.push(norm(nFF, cfg.rmsEps).bind({ params, input: gate, weight: vec(L.ffnSubNorm), output: up }));
+      ffnIn = up;
+    }
+    body.push(linear(L.down).bind({ input: ffnIn, output: delta, params }));
+    scaleCall(L, 'down', delta, nEmbd);
+    return body;
   }
 
   /**
    * Encodes one step of `nTokens` tokens (1 = decode) into `encoder`: the body, the LM head on the
-   * last token, then (optionally) the top-5 probabilities and the token choice. The caller has
+   * last token, then (optionally) the top-K probabilities and the token choice. The caller has
    * written stepParams = `step` and, for prefill, the prompt ids into `history`.
    */
   encodeStep(
@@ -265,7 +382,7 @@ export class ForwardPass {
     for (const call of graph.body) call.encode(pass, step);
     pass.end();
     const rowBytes = this.cfg.nEmbd * 4;
-    encoder.copyBufferToBuffer(this.hiddenNorm, (nTokens - 1) * rowBytes, this.lastRow, 0, rowBytes);
+    encoder.copyBufferToBuffer(this.act.xn, (nTokens - 1) * rowBytes, this.act.lastRow, 0, rowBytes);
     if (opts.logits === false) return;
     pass = encoder.beginComputePass();
     this.lmHead.encode(pass);

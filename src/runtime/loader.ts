@@ -22,7 +22,7 @@ import { readGGUF } from '../gguf/reader.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { getQuantType, type QuantType } from '../quant/table.ts';
 import { GGMLType } from '../quant/types.ts';
-import { ProgressTracker, type ProgressCallback } from '../storage/progress.ts';
+import { ProgressTracker, type ProgressCallback } from '../io/progress.ts';
 
 /** One buffer of a weight: rows [rowStart, rowStart + rowCount). */
 export interface WeightPart<B> {

@@ -4,20 +4,23 @@
  * chosen tokens back asynchronously a few steps behind the GPU.
  *
  * Per decode step the CPU does: writeBuffer(stepParams), encode, copy the chosen token (4 bytes,
- * plus 40 with top-5 probabilities) to a staging slot, submit, mapAsync. It waits only for the
- * step `lag` submissions back, so the GPU always has the next step queued; the token feeding the
- * next step never leaves the GPU.
+ * plus 8 per entry with the top-K probabilities) to a staging slot, submit, mapAsync. It waits
+ * only for the step `lag` submissions back, so the GPU always has the next step queued; the token
+ * feeding the next step never leaves the GPU.
  */
 import { ContextOverflowError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { encodeSamplingParams, type SamplingOptions as KernelSampling } from '../kernels/sample.ts';
+import { decodeTopProbs, encodeSamplingParams } from '../kernels/sample.ts';
+import type { SamplingOptions } from '../kernels/sampling-options.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
-import type { FinishReason, SamplingOptions } from '../engine/types.ts';
-import type { ForwardPass } from './forward.ts';
+import { TOP_PROBS_K, type ForwardPass } from './forward.ts';
+
+/** Why a generation ended: a stop string, the token budget or context, an abort, end of generation. */
+export type FinishReason = 'stop' | 'length' | 'abort' | 'eos';
 
 export interface StepResult {
   token: number;
-  /** With topProbs: [[id, prob] × 5] from softmax of the raw logits. */
+  /** With topProbs: [[id, prob] × TOP_PROBS_K] from softmax of the raw logits. */
   top?: [number, number][];
 }
 
@@ -41,7 +44,10 @@ export interface RunStats {
   submissions: number;
 }
 
-const SLOT_BYTES = 48; // token (4) + pad (4) + 5 × (id, prob)
+/** Bytes the top-K report takes: (id u32, prob f32) per entry. */
+const TOP_PROBS_BYTES = TOP_PROBS_K * 8;
+/** One readback slot: the chosen token (4), padding (4), then the top-K report. */
+const SLOT_BYTES = 8 + TOP_PROBS_BYTES;
 const RING = 8;
 
 export class Session {
@@ -107,19 +113,15 @@ export class Session {
     this.cached.length = keep;
 
     const greedy = !(opts.temperature && opts.temperature > 0);
+    // The penalty pass is encoded only when a penalty is on (1 and 0 are their "off" values).
     const penalties =
       (opts.repetitionPenalty !== undefined && opts.repetitionPenalty !== 1) ||
       Boolean(opts.frequencyPenalty) ||
       Boolean(opts.presencePenalty);
-    const sampling: Partial<KernelSampling> = {
-      temperature: greedy ? 0 : opts.temperature!,
-      topK: opts.topK ?? 0,
-      topP: opts.topP ?? 1,
-      minP: opts.minP ?? 0,
-      repeatPenalty: opts.repetitionPenalty ?? 1,
-      frequencyPenalty: opts.frequencyPenalty ?? 0,
-      presencePenalty: opts.presencePenalty ?? 0,
-      penaltyLastN: opts.penaltyWindow ?? 64,
+    // Options left out take SAMPLING_DEFAULTS in the encoder; a missing seed is fresh per run.
+    const sampling: SamplingOptions = {
+      ...opts,
+      temperature: greedy ? 0 : opts.temperature,
       seed: (opts.seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0,
     };
     device.queue.writeBuffer(bufs.samplingParams, 0, encodeSamplingParams(sampling));
@@ -141,7 +143,7 @@ export class Session {
       if (last) {
         const s = this.staging[slot]!;
         enc.copyBufferToBuffer(bufs.chosen, 0, s, 0, 4);
-        if (opts.topProbs) enc.copyBufferToBuffer(bufs.topProbs, 0, s, 8, 40);
+        if (opts.topProbs) enc.copyBufferToBuffer(bufs.topProbs, 0, s, 8, TOP_PROBS_BYTES);
         device.queue.submit([enc.finish()]);
         pending.push({ slot, done: s.mapAsync(GPUMapMode.READ) });
         slot = (slot + 1) % RING;
@@ -164,11 +166,7 @@ export class Session {
       const words = new Uint32Array(s.getMappedRange().slice(0));
       s.unmap();
       const r: StepResult = { token: words[0]! };
-      if (opts.topProbs) {
-        const f = new Float32Array(words.buffer);
-        r.top = [];
-        for (let i = 0; i < 5; i++) r.top.push([words[2 + 2 * i]!, f[3 + 2 * i]!]);
-      }
+      if (opts.topProbs) r.top = decodeTopProbs(words.subarray(2), TOP_PROBS_K).map((p) => [p.id, p.prob]);
       return r;
     };
 

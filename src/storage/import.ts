@@ -6,7 +6,7 @@
 import { IntegrityError } from '../errors.ts';
 import { BlobByteSource, type ByteSource } from '../io/byte-source.ts';
 import { crc32 } from './crc32.ts';
-import { ProgressTracker, type ProgressCallback } from './progress.ts';
+import { ProgressTracker, type ProgressCallback } from '../io/progress.ts';
 import { ensureSpace, isQuotaError, quotaError } from './quota.ts';
 import { normalizeSha256 } from './sha256.ts';
 import {

@@ -1,5 +1,6 @@
 /** Turning storage-full conditions into our QuotaExceededError. */
 import { QuotaExceededError } from '../errors.ts';
+import { formatBytes } from '../format.ts';
 import type { ModelStore } from './store.ts';
 
 /**
@@ -11,18 +12,6 @@ export function isQuotaError(e: unknown): boolean {
   if (!e || typeof e !== 'object') return false;
   const err = e as { name?: string; code?: unknown };
   return err.name === 'QuotaExceededError' || err.code === 22 || err.code === 'ENOSPC' || err.code === 'EDQUOT';
-}
-
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  let v = n;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
 export function quotaError(name: string, neededBytes: number, availableBytes: number | undefined, location: string, cause?: unknown): QuotaExceededError {

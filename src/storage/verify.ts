@@ -6,7 +6,7 @@
  */
 import { IntegrityError } from '../errors.ts';
 import { crc32 } from './crc32.ts';
-import { ProgressTracker, type ProgressCallback } from './progress.ts';
+import { ProgressTracker, type ProgressCallback } from '../io/progress.ts';
 import { createSha256 } from './sha256.ts';
 import { chunkCount, chunkLength, type ModelManifest, type ModelStore } from './store.ts';
 

@@ -1,23 +1,4 @@
-/** Human-readable numbers for the chat UI and the demo (decimal units, as download sizes are shown). */
-
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '?';
-  if (n < 1000) return `${Math.round(n)} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  // Three significant digits: 2.09 MB, 42.2 MB, 105 MB.
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
-}
-
-export function formatRate(bytesPerSec: number | undefined): string {
-  if (bytesPerSec === undefined || !Number.isFinite(bytesPerSec) || bytesPerSec <= 0) return '';
-  return `${formatBytes(bytesPerSec)}/s`;
-}
+/** Human-readable durations, speeds and dates for the chat UI and the demo (byte counts: src/format.ts). */
 
 /** "12 s", "3 min 05 s", "1 h 02 min"; '' when unknown. */
 export function formatDuration(seconds: number | undefined): string {

@@ -11,6 +11,7 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, query, state } from 'lit/decorators.js';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
+import { CHAT_TEMPERATURE } from '../engine/types.ts';
 import type { EngineWorker } from '../engine/worker-client.ts';
 import type {
   ChatMessage,
@@ -24,7 +25,8 @@ import type {
   TokenStream,
 } from '../engine/types.ts';
 import { describeError, type ErrorText } from './error-text.ts';
-import { formatBytes, formatDuration, formatRate, formatTokensPerSec } from './format.ts';
+import { formatBytes, formatRate } from '../format.ts';
+import { formatDuration, formatTokensPerSec } from './format.ts';
 import { StreamingMarkdown } from './markdown.ts';
 import { spawnEngineWorker } from './spawn-worker.ts';
 import { chatStyles } from './styles.ts';
@@ -86,7 +88,7 @@ export class LlmChat extends LitElement {
   @property() model = '';
   /** Sent as the first, system message of every conversation (chat mode). */
   @property({ attribute: 'system-prompt' }) systemPrompt = '';
-  @property({ type: Number }) temperature = 0.7;
+  @property({ type: Number }) temperature = CHAT_TEMPERATURE;
   @property({ type: Number, attribute: 'max-tokens' }) maxTokens = 512;
   /** KV-cache length in tokens; default: the engine's (min(model context, 2048)). */
   @property({ type: Number, attribute: 'context-size' }) contextSize: number | undefined = undefined;

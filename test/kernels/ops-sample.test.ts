@@ -5,8 +5,6 @@ import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32, readU32 } from '../../src/gpu/buffers.ts';
 import {
-  type SamplingOptions,
-  DEFAULT_SAMPLING,
   createArgmax,
   createPenalties,
   createSampler,
@@ -16,9 +14,23 @@ import {
   samplingUniform,
   writeSamplingParams,
 } from '../../src/kernels/sample.ts';
+import type { SamplingOptions } from '../../src/kernels/sampling-options.ts';
 import { createSoftmax } from '../../src/kernels/softmax.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
 import { build, expectClose, randn, rng, run } from './ops-helpers.ts';
+
+/** llama.cpp's sampler defaults: every filter on, so the 'defaults' case exercises them all together. */
+const BASE: Required<SamplingOptions> = {
+  temperature: 0.8,
+  topK: 40,
+  topP: 0.95,
+  minP: 0.05,
+  repetitionPenalty: 1,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
+  penaltyWindow: 64,
+  seed: 0,
+};
 
 function argmaxRef(x: Float32Array): number {
   let best = 0;
@@ -27,7 +39,7 @@ function argmaxRef(x: Float32Array): number {
 }
 
 /** The sampler's filter on the CPU: survivors' weights (0 = filtered out). */
-function filterRef(z: Float32Array, o: SamplingOptions): Float64Array {
+function filterRef(z: Float32Array, o: Required<SamplingOptions>): Float64Array {
   const n = z.length;
   const m = z.reduce((a, v) => Math.max(a, v), -Infinity);
   const sorted = Float64Array.from(z).sort().reverse();
@@ -141,7 +153,7 @@ describe('sampling kernels', () => {
     const vocab = 50;
     const x = randn(vocab, 5, 3);
     const hist = Uint32Array.from([1, 2, 3, 2, 2, 9, 49, 3, 999, 1, 0, 0]); // 999: out of vocab, ignored
-    const opts = { repeatPenalty: 1.3, frequencyPenalty: 0.2, presencePenalty: 0.5, penaltyLastN: 8 };
+    const opts = { repetitionPenalty: 1.3, frequencyPenalty: 0.2, presencePenalty: 0.5, penaltyWindow: 8 };
     const params = createStepParams(ctx, { pos0: 9, nTokens: 1 }); // kvLen 10: window = positions 2…9
     const sampling = createSamplingParams(ctx, opts);
     const logits = createStorageBuffer(ctx, x);
@@ -156,7 +168,7 @@ describe('sampling kernels', () => {
       want[t] = z - c * 0.2 - 0.5;
     }
     expectClose(await readF32(ctx, logits), want, 1e-6, 1e-6, 'penalised');
-    // maxWindow 2 clamps penaltyLastN: only positions 8, 9 (999 ignored, token 1).
+    // maxWindow 2 clamps penaltyWindow: only positions 8, 9 (999 ignored, token 1).
     const logits2 = createStorageBuffer(ctx, x);
     const k2 = await build(ctx, () => createPenalties(ctx, { vocab, maxWindow: 2 }));
     await run(ctx, k2.bind({ params, sampling, history: createStorageBuffer(ctx, hist), logits: logits2 }));
@@ -165,7 +177,7 @@ describe('sampling kernels', () => {
     expectClose(await readF32(ctx, logits2), want2, 1e-6, 1e-6, 'window 2');
   });
 
-  async function sample(vocab: number, x: Float32Array, o: Partial<SamplingOptions>, draws: number, kvLen: number, extra: { candidateCap?: number; subgroups?: boolean } = {}) {
+  async function sample(vocab: number, x: Float32Array, o: SamplingOptions, draws: number, kvLen: number, extra: { candidateCap?: number; subgroups?: boolean } = {}) {
     const params = createStepParams(ctx, { pos0: kvLen - 1, nTokens: 1 });
     const sampling = createSamplingParams(ctx, o);
     const out = createStorageBuffer(ctx, draws * 4);
@@ -197,7 +209,7 @@ describe('sampling kernels', () => {
     expect([...a]).not.toEqual([...d]);
   });
 
-  const configs: [string, Partial<SamplingOptions>][] = [
+  const configs: [string, SamplingOptions][] = [
     ['defaults', {}],
     ['top-k 5, T 1.3', { topK: 5, topP: 1, minP: 0, temperature: 1.3 }],
     ['top-p 0.6 only', { topK: 0, topP: 0.6, minP: 0, temperature: 1 }],
@@ -210,7 +222,7 @@ describe('sampling kernels', () => {
       for (const subgroups of variants()) {
         const vocab = 1000;
         const x = randn(vocab, label.length, 4);
-        const o = { ...DEFAULT_SAMPLING, ...opts };
+        const o = { ...BASE, ...opts };
         const draws = 500;
         const kvLen = 42;
         const got = await sample(vocab, x, o, draws, kvLen, { subgroups });
@@ -229,7 +241,7 @@ describe('sampling kernels', () => {
   it('top-p past the candidate cap (32-pass fallback) keeps exactly the nucleus', async () => {
     const vocab = 2000;
     const x = randn(vocab, 31, 0.5); // flat: the 0.8 nucleus holds ~1500 tokens
-    const o = { ...DEFAULT_SAMPLING, topK: 0, topP: 0.8, minP: 0, temperature: 1 };
+    const o = { ...BASE, topK: 0, topP: 0.8, minP: 0, temperature: 1 };
     const w = filterRef(x, o);
     const kept = w.filter((v) => v > 0).length;
     expect(kept).toBeGreaterThan(1000);
@@ -248,8 +260,8 @@ describe('sampling kernels', () => {
     const vocab = 151_936;
     const x = randn(vocab, 5, 3);
     for (const o of [
-      { ...DEFAULT_SAMPLING, seed: 3 },
-      { ...DEFAULT_SAMPLING, topK: 0, minP: 0, topP: 0.5, seed: 4 },
+      { ...BASE, seed: 3 },
+      { ...BASE, topK: 0, minP: 0, topP: 0.5, seed: 4 },
     ]) {
       const got = await sample(vocab, x, o, 64, 100);
       const w = filterRef(x, o);
@@ -266,7 +278,7 @@ describe('sampling kernels', () => {
     const vocab = 20;
     const r = rng(5);
     const x = Float32Array.from({ length: vocab }, () => r() * 4);
-    const o = { ...DEFAULT_SAMPLING, temperature: 0.8, topK: 12, topP: 0.9, minP: 0.02, seed: 2024 };
+    const o = { ...BASE, temperature: 0.8, topK: 12, topP: 0.9, minP: 0.02, seed: 2024 };
     const draws = 4000;
     const got = await sample(vocab, x, o, draws, 3);
     const w = filterRef(x, o);
@@ -299,7 +311,7 @@ describe('sampling kernels', () => {
     const hist = new Uint32Array(16);
     hist.fill(top, 0, 6); // … repeated six times in the window, so the penalty sinks it
     const params = createStepParams(ctx, { pos0: 5, nTokens: 1 });
-    const sampling = createSamplingParams(ctx, { temperature: 0, repeatPenalty: 1, presencePenalty: 100, penaltyLastN: 6 });
+    const sampling = createSamplingParams(ctx, { temperature: 0, repetitionPenalty: 1, presencePenalty: 100, penaltyWindow: 6 });
     const logits = createStorageBuffer(ctx, x);
     const history = createStorageBuffer(ctx, hist);
     const out = createStorageBuffer(ctx, 4);
@@ -322,7 +334,7 @@ describe('sampling kernels', () => {
     expect(() => createSampler(ctx, { vocab: 10, candidateCap: 1 << 20 })).toThrow(/maxComputeWorkgroupStorageSize/);
     expect(() => createSamplingParams(ctx, { topK: -1 })).toThrow(/topK/);
     expect(() => createSamplingParams(ctx, { temperature: Number.NaN })).toThrow(/temperature/);
-    expect(() => createSamplingParams(ctx, { repeatPenalty: 0 })).toThrow(/repeatPenalty/);
+    expect(() => createSamplingParams(ctx, { repetitionPenalty: 0 })).toThrow(/repetitionPenalty/);
     expect(() => createSampler(ctx, { vocab: 0 })).toThrow(/vocab/);
   });
 });

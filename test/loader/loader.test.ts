@@ -15,7 +15,7 @@ import { importPath } from '../../src/storage/import-node.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
 import { importModel } from '../../src/storage/import.ts';
 import { ChunkedModelSource, openStoredModel } from '../../src/storage/model-source.ts';
-import type { ProgressReport } from '../../src/storage/progress.ts';
+import type { ProgressReport } from '../../src/io/progress.ts';
 import { localModel } from '../helpers/fixtures.ts';
 import { MemorySink } from './helpers.ts';
 

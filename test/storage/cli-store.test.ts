@@ -73,7 +73,7 @@ describe('lowbit pull / ls / rm', () => {
 
     const ls = await lowbit(['ls', '--store', store]);
     expect(ls.code).toBe(0);
-    expect(ls.stdout).toMatch(new RegExp(`${MODEL.replace(/\./g, '\\.')}\\s+1\\.3 MiB\\s+ready\\s+${url.replace(/[./]/g, '\\$&')}`));
+    expect(ls.stdout).toMatch(new RegExp(`${MODEL.replace(/\./g, '\\.')}\\s+1\\.35 MB\\s+ready\\s+${url.replace(/[./]/g, '\\$&')}`));
     const json = JSON.parse((await lowbit(['ls', '--store', store, '--json'])).stdout);
     expect(json).toMatchObject([{ name: MODEL, size: bytes.length, present: true, storedBytes: bytes.length }]);
 

@@ -7,7 +7,7 @@ import { downloadModel, parseContentRange, type DownloadOptions } from '../../sr
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
-import type { ProgressReport } from '../../src/storage/progress.ts';
+import type { ProgressReport } from '../../src/io/progress.ts';
 import { completeBytes, isPresent, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
 import { pseudoRandomBytes, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
 

@@ -3,7 +3,8 @@ import { describe, expect, test } from 'vitest';
 import { BUNDLED_MODEL_PATH, CATALOGUE, entryUrl } from '../../src/app/catalogue.ts';
 import { assessFit, estimateGpuBudget } from '../../src/app/fit.ts';
 import { describeError } from '../../src/ui/error-text.ts';
-import { formatAgo, formatBytes, formatDuration, formatRate, formatTokensPerSec } from '../../src/ui/format.ts';
+import { formatBytes, formatRate } from '../../src/format.ts';
+import { formatAgo, formatDuration, formatTokensPerSec } from '../../src/ui/format.ts';
 import { DeviceLimitError, LowbitError, QuotaExceededError, WebGPUUnavailableError } from '../../src/errors.ts';
 import { demoModel } from '../helpers/fixtures.ts';
 

@@ -1,4 +1,7 @@
-/** Progress reports shared by the downloader, the importer and the loader. */
+/**
+ * Progress reports shared by the downloader, the importer, the verifier and the GPU loader: bytes
+ * done, a windowed rate and an ETA, throttled. In io/ because storage and runtime both report.
+ */
 
 export type ProgressPhase = 'download' | 'verify' | 'upload';
 
