@@ -173,15 +173,17 @@ export class EngineController implements ReactiveController {
     this.set('idle', null, null);
   }
 
-  /**
-   * Runs one generation on the ready engine: the state is 'generating' until `work` settles.
-   * Throws InvalidStateError when not ready.
-   */
-  async generate<T>(work: (engine: LlmEngine, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const engine = this.active;
-    if (this.currentState !== 'ready' || !engine) {
+  /** The engine, when it is ready for a generation; else an InvalidStateError. */
+  readyEngine(): LlmEngine {
+    if (this.currentState !== 'ready' || !this.active) {
       throw new DOMException(`<llm-chat> cannot send while ${this.currentState}`, 'InvalidStateError');
     }
+    return this.active;
+  }
+
+  /** Runs one generation on the ready engine: the state is 'generating' until `work` settles. */
+  async generate<T>(work: (engine: LlmEngine, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const engine = this.readyEngine();
     const controller = new AbortController();
     this.generation = controller;
     this.set('generating', null, null);

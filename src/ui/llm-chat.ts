@@ -222,11 +222,7 @@ export class LlmChat extends LitElement {
   async send(text: string): Promise<string> {
     const content = text.trim();
     if (!content) return '';
-    const engine = this.engineCtl.engine;
-    if (this.engineCtl.state !== 'ready' || !engine) {
-      throw new DOMException(`<llm-chat> cannot send while ${this.engineCtl.state}`, 'InvalidStateError');
-    }
-    const useChat = this.usesChat(engine.info);
+    const useChat = this.usesChat(this.engineCtl.readyEngine().info);
     const history = this.messages;
     const question: Turn = { id: this.nextTurnId++, role: 'user', text: content, html: [], streaming: false };
     const reply: Turn = {
