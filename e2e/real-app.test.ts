@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page, Route } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
+import { launchBrowser } from './browser.ts';
 import { useBrowserSuite } from './harness.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -113,9 +114,7 @@ describe('downloads into the model store', () => {
 
 test('without WebGPU the element says so before downloading anything', async () => {
   // Chromium without the WebGPU flags has no navigator.gpu.
-  const { chromium } = await import('playwright-core');
-  const { chromiumPath } = await import('./browser.ts');
-  const plain = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
+  const plain = await launchBrowser({ webgpu: false });
   try {
     const page = await plain.newPage();
     const before = suite.server.bytesSent.get('/site/big.gguf') ?? 0;
