@@ -487,6 +487,24 @@ describe('<llm-chat> loading', () => {
     expect(await assistantText(p)).toBe('Reply from engine 2.');
   });
 
+  test('a GPU device lost mid-reply: the reply shows the text so far, one llm-error, then the element is in error', async () => {
+    const p = await openTestPage();
+    await mountChat(p, { reply: Array.from({ length: 100 }, (_, i) => `w${i}`).join(' '), delayMs: 10 });
+    await send(p, 'go');
+    await p.waitForFunction(() => (window as unknown as { events: { type: string }[] }).events.filter((e) => e.type === 'llm-token').length >= 3);
+    await p.evaluate(() => {
+      const { errors } = window.lowbitTest;
+      (window as unknown as { engine: { loseDevice(e: Error): void } }).engine.loseDevice(new errors.DeviceLostError('GPU device lost (destroyed): device was destroyed.', 'destroyed'));
+    });
+    await p.waitForSelector('llm-chat[state="error"]');
+    expect(await assistantText(p)).toMatch(/^w0 w1 w2/);
+    expect(await p.locator('llm-chat .msg.assistant [part~="error"]').innerText()).toContain('The GPU stopped responding');
+    expect(await p.locator('llm-chat .error.panel').innerText()).toContain('GPU device lost (destroyed)');
+    const reported = (await events(p)).filter((e) => e.type === 'llm-error').map((e) => e.detail);
+    expect(reported).toMatchObject([{ during: 'generate', error: { name: 'DeviceLostError', isLowbit: true } }]);
+    expect(await p.locator('llm-chat [part~="send-button"]').isDisabled()).toBe(true);
+  });
+
   test('a GPU device lost on an engine the page handed in: the error shows, with no reload action', async () => {
     const p = await openTestPage();
     await mountChat(p, { reply: 'fine', delayMs: 1 });
