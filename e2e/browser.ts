@@ -33,9 +33,14 @@ export const WEBGPU_FLAGS = [
   '--no-first-run',
 ];
 
-export async function launchBrowser(): Promise<Browser> {
+export interface LaunchOptions {
+  /** false: a Chromium without the WebGPU flags, which has no navigator.gpu (default true). */
+  webgpu?: boolean;
+}
+
+export async function launchBrowser({ webgpu = true }: LaunchOptions = {}): Promise<Browser> {
   // With a real GPU (LOWBIT_BROWSER_GPU=hardware) keep Chromium's default adapter choice.
   const hardware = process.env.LOWBIT_BROWSER_GPU === 'hardware';
-  const args = hardware ? ['--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run'] : WEBGPU_FLAGS;
+  const args = !webgpu ? ['--no-sandbox'] : hardware ? ['--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run'] : WEBGPU_FLAGS;
   return chromium.launch({ executablePath: chromiumPath(), headless: true, args });
 }

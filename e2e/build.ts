@@ -1,16 +1,25 @@
 /**
  * Builds the app (plus the test pages in e2e/pages, `--mode e2e`) once for all browser test files:
- * the output goes to node_modules/.cache/lowbit-e2e/<hash of the inputs>/, so test files running
- * in parallel or one after another reuse one build, and a rebuild happens only when a source file
- * changed. A lock directory keeps two processes from building the same hash at once.
+ * the output goes to node_modules/.cache/lowbit-e2e-builds/<checkout>/<hash of the inputs>/, so
+ * test files running in parallel or one after another reuse one build, and a rebuild happens only
+ * when a source file changed. A lock directory keeps two processes from building the same hash at
+ * once.
+ *
+ * <checkout> is a hash of the repository's path: git worktrees can share one node_modules, and a
+ * build of one checkout must not delete the build another checkout's tests are serving. A
+ * checkout's older builds go when it builds anew; other checkouts' directories only when unused
+ * for STALE_CHECKOUT_MS.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const cacheRoot = join(repo, 'node_modules/.cache/lowbit-e2e');
+const buildsRoot = join(repo, 'node_modules/.cache/lowbit-e2e-builds');
+const cacheRoot = join(buildsRoot, createHash('sha256').update(repo).digest('hex').slice(0, 12));
+/** Another checkout's builds are deleted once nobody built or asked for them in this long. */
+const STALE_CHECKOUT_MS = 24 * 60 * 60 * 1000;
 
 const INPUTS = ['index.html', 'vite.config.ts', 'package.json', 'src', 'shaders', 'public', 'e2e/pages', 'e2e/build.ts', 'test/ui'];
 
@@ -39,8 +48,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function buildForTests(): Promise<string> {
   const outDir = join(cacheRoot, hashInputs());
   const doneMark = join(outDir, '.complete');
-  if (existsSync(doneMark)) return outDir;
   mkdirSync(cacheRoot, { recursive: true });
+  // The checkout directory's mtime says when this checkout last used its builds.
+  const now = new Date();
+  utimesSync(cacheRoot, now, now);
+  if (existsSync(doneMark)) return outDir;
   const lock = `${outDir}.lock`;
   for (;;) {
     try {
@@ -81,6 +93,10 @@ export async function buildForTests(): Promise<string> {
     for (const name of readdirSync(cacheRoot)) {
       const p = join(cacheRoot, name);
       if (p !== outDir && p !== lock && !name.endsWith('.lock')) rmSync(p, { recursive: true, force: true });
+    }
+    for (const name of readdirSync(buildsRoot)) {
+      const p = join(buildsRoot, name);
+      if (p !== cacheRoot && Date.now() - statSync(p).mtimeMs > STALE_CHECKOUT_MS) rmSync(p, { recursive: true, force: true });
     }
     return outDir;
   } finally {

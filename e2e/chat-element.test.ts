@@ -3,22 +3,14 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { launchBrowser } from './browser.ts';
-import { buildForTests } from './build.ts';
-import { serveStatic, type StaticServer } from './server.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect, test } from 'vitest';
+import { useBrowserSuite } from './harness.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 
-let browser: Browser;
-let server: StaticServer;
-let context: BrowserContext;
-let page: Page;
-
-beforeAll(async () => {
-  const dist = await buildForTests();
-  // A "third-party" site: a plain page that only includes the element's script.
+/** A "third-party" site: a plain page that only includes the element's script. */
+function thirdPartySite(): string {
   const thirdParty = mkdtempSync(join(tmpdir(), 'lowbit-embed-'));
   writeFileSync(
     join(thirdParty, 'index.html'),
@@ -50,30 +42,20 @@ beforeAll(async () => {
   </script>
 </body></html>`,
   );
-  server = await serveStatic(dist, { '/third-party/': thirdParty });
-  browser = await launchBrowser();
   mkdirSync(ARTIFACTS, { recursive: true });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function openTestPage(colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
-  context = await browser.newContext({ viewport: { width: 820, height: 640 }, colorScheme });
-  page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.url}/e2e/pages/chat.html`);
-  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
-  (page as Page & { errors: string[] }).errors = errors;
-  return page;
+  return thirdParty;
 }
 
-afterEach(async () => {
-  await context?.close();
-});
+const suite = useBrowserSuite({ extraRoots: () => ({ '/third-party/': thirdPartySite() }) });
+/** The context of the page the current test opened. */
+let context: BrowserContext;
+
+async function openTestPage(colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+  const opened = await suite.openPage('/e2e/pages/chat.html', { viewport: { width: 820, height: 640 }, colorScheme });
+  context = opened.context;
+  (opened.page as Page & { errors: string[] }).errors = opened.errors;
+  return opened.page;
+}
 
 interface MountOptions {
   reply?: string;
@@ -452,6 +434,90 @@ describe('<llm-chat> loading', () => {
     expect(out.chunks.at(-1)!.usage!.completion_tokens).toBe(10);
   });
 
+  test('a GPU device lost while idle: state error, llm-error, and "Reload model" loads a working engine again', async () => {
+    const p = await openTestPage();
+    await p.evaluate(() => {
+      const { FakeEngine, fakeLoader, toTokens, errors } = window.lowbitTest;
+      const w = window as unknown as { engines: InstanceType<typeof FakeEngine>[]; loader: ReturnType<typeof fakeLoader>; events: unknown[] };
+      w.engines = [];
+      w.events = [];
+      document.addEventListener('llm-error', (e) => {
+        const d = (e as CustomEvent).detail;
+        w.events.push({ during: d.during, name: d.error.name, typed: d.error instanceof errors.DeviceLostError });
+      });
+      w.loader = fakeLoader({
+        steps: 1,
+        stepMs: 1,
+        engine: () => {
+          const engine = new FakeEngine({ delayMs: 2, reply: () => ({ tokens: toTokens(`Reply from engine ${w.engines.length}.`) }) });
+          w.engines.push(engine);
+          return engine;
+        },
+      });
+      const el = document.createElement('llm-chat');
+      el.loader = w.loader;
+      el.model = '/models/any.gguf';
+      document.body.append(el);
+    });
+    await p.waitForSelector('llm-chat[state="ready"]');
+    await send(p, 'first');
+    await p.waitForSelector('llm-chat[state="ready"] .stats');
+    await p.evaluate(() => {
+      const { errors } = window.lowbitTest;
+      const w = window as unknown as { engines: { loseDevice(e: Error): void }[] };
+      w.engines[0].loseDevice(new errors.DeviceLostError('GPU device lost (unknown): the driver reset. Reload the model to continue.', 'unknown'));
+    });
+    await p.waitForSelector('llm-chat[state="error"]');
+    const panel = p.locator('llm-chat .error.panel');
+    expect(await panel.innerText()).toContain('The GPU stopped responding');
+    expect(await panel.innerText()).toContain('the driver reset');
+    expect(await events(p)).toEqual([{ during: 'idle', name: 'DeviceLostError', typed: true }]);
+    expect(await p.locator('llm-chat [part~="send-button"]').isDisabled()).toBe(true);
+    // The conversation stays; the action reloads the same source through the same loader.
+    expect(await p.locator('llm-chat .msg.user').count()).toBe(1);
+    const reload = p.locator('llm-chat [part~="reload-button"]');
+    expect(await reload.innerText()).toBe('Reload model');
+    await reload.click();
+    await p.waitForSelector('llm-chat[state="ready"]');
+    expect(await p.evaluate(() => (window as unknown as { loader: { sources: unknown[] } }).loader.sources.length)).toBe(2);
+    expect(await p.evaluate(() => (window as unknown as { engines: { disposed: boolean }[] }).engines.map((e) => e.disposed))).toEqual([true, false]);
+    expect(await p.locator('llm-chat .error.panel').count()).toBe(0);
+    await send(p, 'second');
+    await p.waitForFunction(() => document.querySelector('llm-chat')!.shadowRoot!.querySelectorAll('.stats').length === 2);
+    expect(await assistantText(p)).toBe('Reply from engine 2.');
+  });
+
+  test('a GPU device lost mid-reply: the reply shows the text so far, one llm-error, then the element is in error', async () => {
+    const p = await openTestPage();
+    await mountChat(p, { reply: Array.from({ length: 100 }, (_, i) => `w${i}`).join(' '), delayMs: 10 });
+    await send(p, 'go');
+    await p.waitForFunction(() => (window as unknown as { events: { type: string }[] }).events.filter((e) => e.type === 'llm-token').length >= 3);
+    await p.evaluate(() => {
+      const { errors } = window.lowbitTest;
+      (window as unknown as { engine: { loseDevice(e: Error): void } }).engine.loseDevice(new errors.DeviceLostError('GPU device lost (destroyed): device was destroyed.', 'destroyed'));
+    });
+    await p.waitForSelector('llm-chat[state="error"]');
+    expect(await assistantText(p)).toMatch(/^w0 w1 w2/);
+    expect(await p.locator('llm-chat .msg.assistant [part~="error"]').innerText()).toContain('The GPU stopped responding');
+    expect(await p.locator('llm-chat .error.panel').innerText()).toContain('GPU device lost (destroyed)');
+    const reported = (await events(p)).filter((e) => e.type === 'llm-error').map((e) => e.detail);
+    expect(reported).toMatchObject([{ during: 'generate', error: { name: 'DeviceLostError', isLowbit: true } }]);
+    expect(await p.locator('llm-chat [part~="send-button"]').isDisabled()).toBe(true);
+  });
+
+  test('a GPU device lost on an engine the page handed in: the error shows, with no reload action', async () => {
+    const p = await openTestPage();
+    await mountChat(p, { reply: 'fine', delayMs: 1 });
+    await p.evaluate(() => {
+      const { errors } = window.lowbitTest;
+      (window as unknown as { engine: { loseDevice(e: Error): void } }).engine.loseDevice(new errors.DeviceLostError('GPU device lost (unknown): gone.'));
+    });
+    await p.waitForSelector('llm-chat[state="error"]');
+    expect(await p.locator('llm-chat .error.panel').innerText()).toContain('The GPU stopped responding');
+    expect(await p.locator('llm-chat [part~="reload-button"]').count()).toBe(0);
+    expect((await events(p)).filter((e) => e.type === 'llm-error').map((e) => e.detail)).toMatchObject([{ during: 'idle', error: { name: 'DeviceLostError', isLowbit: true } }]);
+  });
+
   test('the element shows the DeviceLimitError message when the model is too big', async () => {
     const p = await openTestPage();
     await p.evaluate(() => {
@@ -470,11 +536,7 @@ describe('<llm-chat> loading', () => {
 
 describe('embedding', () => {
   test('a plain third-party page with one script tag gets working <llm-chat> elements', async () => {
-    context = await browser.newContext();
-    const p = await context.newPage();
-    const errors: string[] = [];
-    p.on('pageerror', (e) => errors.push(e.message));
-    await p.goto(`${server.url}/third-party/`);
+    const { page: p, errors } = await suite.openPage('/third-party/', { waitReady: false });
     await p.waitForSelector('#scripted[state="ready"]');
     // The scripted one chats through the engine object the page gave it.
     await p.locator('#scripted textarea').fill('ping');

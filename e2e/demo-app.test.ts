@@ -1,31 +1,15 @@
 // The demo page (picker, fit warnings, cached-models panel, files from disk) against the fake
 // engine worker: everything the page does around the engine, without a GPU engine.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { expect, test } from 'vitest';
 import { join } from 'node:path';
-import { launchBrowser } from './browser.ts';
-import { buildForTests } from './build.ts';
-import { serveStatic, type StaticServer } from './server.ts';
+import { useBrowserSuite } from './harness.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
-let browser: Browser;
-let server: StaticServer;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  server = await serveStatic(await buildForTests());
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-afterEach(async () => {
-  await context?.close();
-});
+const suite = useBrowserSuite();
 
 async function openDemo(storage?: { usage: number; quota: number }): Promise<Page> {
-  context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  const context = await suite.newContext({ viewport: { width: 1100, height: 720 } });
   if (storage) {
     await context.addInitScript((s) => {
       navigator.storage.estimate = async () => s;
@@ -33,7 +17,7 @@ async function openDemo(storage?: { usage: number; quota: number }): Promise<Pag
   }
   const page = await context.newPage();
   page.on('dialog', (d) => void d.accept());
-  await page.goto(`${server.url}/e2e/pages/demo.html`);
+  await page.goto(`${suite.server.url}/e2e/pages/demo.html`);
   return page;
 }
 

@@ -1,25 +1,9 @@
 // The offline PWA shell: manifest and icons, a service worker that precaches the app (never the
 // models), and a reload with the network off that still starts the app and its engine worker.
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { launchBrowser } from './browser.ts';
-import { buildForTests } from './build.ts';
-import { serveStatic, type StaticServer } from './server.ts';
+import { expect, test } from 'vitest';
+import { useBrowserSuite } from './harness.ts';
 
-let browser: Browser;
-let server: StaticServer;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  server = await serveStatic(await buildForTests());
-  browser = await launchBrowser();
-  context = await browser.newContext();
-});
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await server?.close();
-});
+const suite = useBrowserSuite();
 
 function pngSize(bytes: Buffer): [number, number] {
   expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -27,6 +11,7 @@ function pngSize(bytes: Buffer): [number, number] {
 }
 
 test('manifest with real PNG icons of the declared sizes', async () => {
+  const { server } = suite;
   const res = await fetch(`${server.url}/manifest.webmanifest`);
   expect(res.ok).toBe(true);
   const manifest = (await res.json()) as { name: string; short_name: string; display: string; icons: { src: string; sizes: string; purpose?: string }[] };
@@ -42,6 +27,8 @@ test('manifest with real PNG icons of the declared sizes', async () => {
 });
 
 test('after one online visit the app reloads offline from the service worker, models excluded', async () => {
+  const { server } = suite;
+  const context = await suite.newContext();
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

@@ -3,11 +3,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import type { BrowserContext, Page, Route } from 'playwright-core';
+import { describe, expect, test } from 'vitest';
 import { launchBrowser } from './browser.ts';
-import { buildForTests } from './build.ts';
-import { serveStatic, type StaticServer } from './server.ts';
+import { useBrowserSuite } from './harness.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 const BUNDLED = '/models/tinystories-llama-3M-Q4_K_M.gguf';
@@ -16,14 +15,11 @@ const BUNDLED_BYTES = 2_092_000;
 const CHUNK = 16 * 1024 * 1024;
 const BIG_BYTES = 40 * 1024 * 1024;
 
-let browser: Browser;
-let server: StaticServer;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  const dist = await buildForTests();
-  // A page with just the element and a 40 MB download (not a model: the resume test only needs
-  // bytes, and the engine's rejection of them shows as an error in place).
+/**
+ * A page with just the element and a 40 MB download (not a model: the resume test only needs
+ * bytes, and the engine's rejection of them shows as an error in place), and a story box.
+ */
+function makeSite(): string {
   const site = mkdtempSync(join(tmpdir(), 'lowbit-real-'));
   writeFileSync(join(site, 'big.gguf'), Buffer.alloc(BIG_BYTES, 0x5a));
   writeFileSync(join(site, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/llm-chat.js"></script><llm-chat model="/site/big.gguf"></llm-chat>');
@@ -33,16 +29,10 @@ beforeAll(async () => {
 <script type="module" src="/llm-chat.js"></script>
 <llm-chat model="${BUNDLED}" max-tokens="16" temperature="0"></llm-chat>`,
   );
-  server = await serveStatic(dist, { '/site/': site });
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-afterEach(async () => {
-  await context?.close();
-});
+  return site;
+}
+
+const suite = useBrowserSuite({ extraRoots: () => ({ '/site/': makeSite() }) });
 
 /** Stored models as the worker lists them, asked through the element bundle's own API. */
 async function storedModels(page: Page): Promise<{ id: string; complete: boolean; bytesStored: number; bytes: number }[]> {
@@ -68,7 +58,7 @@ async function recordProgress(ctx: BrowserContext): Promise<void> {
 
 describe('downloads into the model store', () => {
   test('first visit downloads the bundled model into IndexedDB with visible progress', async () => {
-    context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    const context = await suite.newContext({ viewport: { width: 1100, height: 720 } });
     await recordProgress(context);
     // Hold the model response briefly so the progress state is on screen for the screenshot.
     let release!: () => void;
@@ -78,13 +68,13 @@ describe('downloads into the model store', () => {
       await route.continue();
     });
     const page = await context.newPage();
-    const before = server.bytesSent.get(BUNDLED) ?? 0;
-    await page.goto(`${server.url}/`);
+    const before = suite.server.bytesSent.get(BUNDLED) ?? 0;
+    await page.goto(`${suite.server.url}/`);
     await page.waitForSelector('llm-chat[state="loading"] [role="progressbar"]');
     await page.screenshot({ path: join(ARTIFACTS, 'real-first-visit-progress.png') });
     release();
     await page.waitForSelector('llm-chat[state="ready"]', { timeout: 60_000 });
-    expect((server.bytesSent.get(BUNDLED) ?? 0) - before).toBe(BUNDLED_BYTES);
+    expect((suite.server.bytesSent.get(BUNDLED) ?? 0) - before).toBe(BUNDLED_BYTES);
     const progress = await page.evaluate(() => (window as unknown as { progress: { phase: string; bytesDone: number; bytesTotal: number }[] }).progress);
     const download = progress.filter((p) => p.phase === 'download');
     expect(download.length).toBeGreaterThan(0);
@@ -93,7 +83,7 @@ describe('downloads into the model store', () => {
   });
 
   test('an interrupted download resumes on reload from the last stored chunk', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const path = '/site/big.gguf';
     // First visit: the first chunk goes through, the others hang until the page is reloaded.
     let holding = true;
@@ -105,16 +95,16 @@ describe('downloads into the model store', () => {
       if (!holding || range.startsWith('bytes=0-')) await route.continue();
     });
     const page = await context.newPage();
-    const before = server.bytesSent.get(path) ?? 0;
-    await page.goto(`${server.url}/site/`);
+    const before = suite.server.bytesSent.get(path) ?? 0;
+    await page.goto(`${suite.server.url}/site/`);
     await expect.poll(async () => (await storedModels(page))[0]?.bytesStored ?? 0, { timeout: 30_000, interval: 250 }).toBe(CHUNK);
-    const firstVisit = (server.bytesSent.get(path) ?? 0) - before;
+    const firstVisit = (suite.server.bytesSent.get(path) ?? 0) - before;
     expect(firstVisit).toBe(CHUNK);
     // Reload with the network healthy: only the missing chunks are fetched.
     holding = false;
     await page.reload();
     await expect.poll(async () => (await storedModels(page))[0]?.complete, { timeout: 60_000, interval: 250 }).toBe(true);
-    const secondVisit = (server.bytesSent.get(path) ?? 0) - before - firstVisit;
+    const secondVisit = (suite.server.bytesSent.get(path) ?? 0) - before - firstVisit;
     expect(secondVisit, `ranges requested: ${ranges.join(', ')}`).toBe(BIG_BYTES - CHUNK);
     // The bytes are not a model: the engine says so, in place.
     await page.waitForSelector('llm-chat[state="error"]', { timeout: 60_000 });
@@ -124,17 +114,15 @@ describe('downloads into the model store', () => {
 
 test('without WebGPU the element says so before downloading anything', async () => {
   // Chromium without the WebGPU flags has no navigator.gpu.
-  const { chromium } = await import('playwright-core');
-  const { chromiumPath } = await import('./browser.ts');
-  const plain = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
+  const plain = await launchBrowser({ webgpu: false });
   try {
     const page = await plain.newPage();
-    const before = server.bytesSent.get('/site/big.gguf') ?? 0;
-    await page.goto(`${server.url}/site/`);
+    const before = suite.server.bytesSent.get('/site/big.gguf') ?? 0;
+    await page.goto(`${suite.server.url}/site/`);
     expect(await page.evaluate(async () => !!(navigator.gpu && (await navigator.gpu.requestAdapter())))).toBe(false);
     await page.waitForSelector('llm-chat[state="error"]', { timeout: 30_000 });
     expect(await page.locator('llm-chat [part~="error"]').innerText()).toContain('WebGPU is not available in this browser');
-    expect((server.bytesSent.get('/site/big.gguf') ?? 0) - before).toBe(0);
+    expect((suite.server.bytesSent.get('/site/big.gguf') ?? 0) - before).toBe(0);
     await page.locator('llm-chat').screenshot({ path: join(ARTIFACTS, 'real-no-webgpu.png') });
   } finally {
     await plain.close();
@@ -143,9 +131,9 @@ test('without WebGPU the element says so before downloading anything', async () 
 
 describe('chat on the GPU engine', () => {
   test('the bundled model answers a prompt with a streamed reply and tokens/s', async () => {
-    context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    const context = await suite.newContext({ viewport: { width: 1100, height: 720 } });
     const page = await context.newPage();
-    await page.goto(`${server.url}/`);
+    await page.goto(`${suite.server.url}/`);
     await page.waitForSelector('llm-chat[state="ready"]', { timeout: 120_000 });
     await page.evaluate(() => {
       const w = window as unknown as { tokens: number };
@@ -172,9 +160,9 @@ describe('chat on the GPU engine', () => {
   });
 
   test('a third-party page with only the script tag and <llm-chat model=…> runs the model', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await context.newPage();
-    await page.goto(`${server.url}/site/story.html`);
+    await page.goto(`${suite.server.url}/site/story.html`);
     await page.waitForSelector('llm-chat[state="ready"]', { timeout: 120_000 });
     // No chat template: the element continues the text.
     expect(await page.locator('llm-chat textarea').getAttribute('placeholder')).toBe('Write the beginning of a story…');
@@ -188,12 +176,12 @@ describe('chat on the GPU engine', () => {
   });
 
   test('offline: reload from the service worker, the cached model loads and chats', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await context.newPage();
-    await page.goto(`${server.url}/`);
+    await page.goto(`${suite.server.url}/`);
     await page.waitForFunction(() => navigator.serviceWorker?.controller !== null, null, { timeout: 30_000 });
     await page.waitForSelector('llm-chat[state="ready"]', { timeout: 120_000 });
-    const served = server.bytesSent.get(BUNDLED) ?? 0;
+    const served = suite.server.bytesSent.get(BUNDLED) ?? 0;
     await context.setOffline(true);
     try {
       await page.reload();
@@ -203,7 +191,7 @@ describe('chat on the GPU engine', () => {
       await page.locator('llm-chat textarea').press('Enter');
       await page.waitForSelector('llm-chat[state="ready"] .stats', { timeout: 120_000 });
       expect((await page.locator('llm-chat .msg.assistant .md').innerText()).length).toBeGreaterThan(20);
-      expect(server.bytesSent.get(BUNDLED) ?? 0).toBe(served);
+      expect(suite.server.bytesSent.get(BUNDLED) ?? 0).toBe(served);
     } finally {
       await context.setOffline(false);
     }

@@ -6,13 +6,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import type { BrowserContext, Page, Request } from 'playwright-core';
+import { describe, expect, test } from 'vitest';
 import { formatBytes } from '../src/format.ts';
 import { localModel, sharedFixtures } from '../test/helpers/fixtures.ts';
-import { launchBrowser } from './browser.ts';
-import { buildForTests } from './build.ts';
-import { serveStatic, type StaticServer } from './server.ts';
+import { useBrowserSuite } from './harness.ts';
 
 /** Small chunks, so the 2 MB bundled model is stored as 8 IndexedDB records (the last one short). */
 const CHUNK = 256 * 1024;
@@ -27,30 +25,19 @@ const SIZE = bundledBytes.length;
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const bundledSha = sha256(bundledBytes);
 
-let browser: Browser;
-let server: StaticServer;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  const dist = await buildForTests();
-  const extra: Record<string, string> = { '/fixtures/': join(import.meta.dirname, '../test/fixtures/models') };
-  if (sharedFixtures) extra['/shared/'] = join(sharedFixtures, 'models');
-  server = await serveStatic(dist, extra);
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-afterEach(async () => {
-  await context?.close();
+const suite = useBrowserSuite({
+  extraRoots: () => {
+    const extra: Record<string, string> = { '/fixtures/': join(import.meta.dirname, '../test/fixtures/models') };
+    if (sharedFixtures) extra['/shared/'] = join(sharedFixtures, 'models');
+    return extra;
+  },
 });
 
-const served = (path: string) => server.bytesSent.get(path) ?? 0;
+const served = (path: string) => suite.server.bytesSent.get(path) ?? 0;
 
 async function openPage(ctx: BrowserContext): Promise<Page> {
   const page = await ctx.newPage();
-  await page.goto(`${server.url}/e2e/pages/storage.html`);
+  await page.goto(`${suite.server.url}/e2e/pages/storage.html`);
   await page.waitForFunction(() => !!window.lowbitStore);
   return page;
 }
@@ -193,14 +180,14 @@ async function pageRunningOut(ctx: BrowserContext, chunks: number, mode: 'chunks
     },
     { chunks, mode },
   );
-  await page.goto(`${server.url}/e2e/pages/storage.html`);
+  await page.goto(`${suite.server.url}/e2e/pages/storage.html`);
   await page.waitForFunction(() => !!window.lowbitStore);
   return page;
 }
 
 describe('IndexedDB model store in Chromium', () => {
   test('downloads in 256 KiB chunks, lists, reads back byte-exact, survives a reload, deletes one, deletes all', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await openPage(context);
     const ranges = recordRanges(page, BUNDLED);
     const before = served(BUNDLED);
@@ -256,7 +243,7 @@ describe('IndexedDB model store in Chromium', () => {
 
 describe('resuming', () => {
   test('a download cut by network errors resumes after a page reload, fetching only the missing chunks', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await openPage(context);
     // Requests for chunk 3 onwards fail at the network level (connection reset) until `failing` is cleared.
     let failing = true;
@@ -292,7 +279,7 @@ describe('resuming', () => {
   });
 
   test('a page reloaded in the middle of a download keeps the chunks already stored and fetches the rest', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await openPage(context);
     // Chunks 4+ are held (never answered) until the page goes away: the reload cuts them off mid-flight.
     let holding = true;
@@ -319,7 +306,7 @@ describe('resuming', () => {
 
 describe('storage running out', () => {
   test('estimate() reports too little free space: QuotaExceededError naming the bytes, before any chunk is stored', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const storage = { quota: 1_500_000, usage: 500_000 };
     await context.addInitScript((s) => {
       navigator.storage.estimate = async () => s;
@@ -344,7 +331,7 @@ describe('storage running out', () => {
   });
 
   test('IndexedDB writes fail with QuotaExceededError mid-way: typed error, partial model resumable, completes once space is back', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     // The 4th chunk write and every one after it throw.
     const patched = await pageRunningOut(context, 3, 'chunks');
     // One chunk in flight, so the bytes still needed at the failure are exactly the unstored chunks
@@ -384,15 +371,15 @@ describe('storage running out', () => {
   });
 
   test("Chromium's own quota (CDP Storage.overrideQuotaForOrigin): IndexedDB refuses mid-way, the partial model stays resumable", async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await openPage(context);
     const cdp = await context.newCDPSession(page);
     // Room for a few chunks above what the page already uses (the store's databases exist once opened).
     await page.evaluate(() => window.lowbitStore.listModels(new window.lowbitStore.IdbModelStore()));
-    const { usage } = await cdp.send('Storage.getUsageAndQuota', { origin: server.url });
+    const { usage } = await cdp.send('Storage.getUsageAndQuota', { origin: suite.server.url });
     const quotaSize = usage + 4 * CHUNK;
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url, quotaSize });
-    expect(await cdp.send('Storage.getUsageAndQuota', { origin: server.url })).toMatchObject({ quota: quotaSize, overrideActive: true });
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: suite.server.url, quotaSize });
+    expect(await cdp.send('Storage.getUsageAndQuota', { origin: suite.server.url })).toMatchObject({ quota: quotaSize, overrideActive: true });
     // Chromium's estimate() reports a fixed quota (usage + 10 GiB), not the override, so our
     // up-front check passes and the writes themselves run into the quota. Pin estimate() to
     // "plenty" so this stays a test of the write path whatever a later Chromium reports.
@@ -418,7 +405,7 @@ describe('storage running out', () => {
     expect(partial!.storedBytes).toBeLessThan(4 * CHUNK);
 
     // Quota back to the default: the download resumes with only the missing chunks.
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url });
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: suite.server.url });
     await page.reload();
     await page.waitForFunction(() => !!window.lowbitStore);
     const ranges = recordRanges(page, BUNDLED);
@@ -434,7 +421,7 @@ describe('storage running out', () => {
   let fullDiskStored = 0;
 
   test('a full disk refuses manifest updates too: the download stops, nothing is marked complete, the rest is fetched later', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const patched = await pageRunningOut(context, 3, 'all');
     const got = await download(patched, { path: BUNDLED, chunkSize: CHUNK, concurrency: 1, sha256: bundledSha });
     expect(got.ok).toBe(false);
@@ -532,7 +519,7 @@ function expectGpuMatchesFile(checks: GpuCheck[], file: Uint8Array): void {
 
 describe('store → GPU', () => {
   test('loadGpuWeights over openStoredModel puts the file bytes of every tensor into GPU buffers', async () => {
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await openPage(context);
     expect(await download(page, { path: BUNDLED, chunkSize: CHUNK, sha256: bundledSha })).toMatchObject({ ok: true });
     const gpu = await storeToGpu(page, BUNDLED_ID);
@@ -550,7 +537,7 @@ describe('store → GPU', () => {
   test.skipIf(!sharedFixtures || !existsSync(join(sharedFixtures, 'models', F32)))('throughput on a 13.7 MB model: download into IndexedDB and store → GPU', async () => {
     const file = readFileSync(join(sharedFixtures!, 'models', F32));
     const path = `/shared/${F32}`;
-    context = await browser.newContext();
+    const context = await suite.newContext();
     const page = await openPage(context);
     const got = await download(page, { path, chunkSize: 4 * CHUNK, sha256: sha256(file) });
     expect(got).toMatchObject({ ok: true });

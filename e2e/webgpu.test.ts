@@ -3,28 +3,19 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { launchBrowser } from './browser.ts';
-import { serveStatic, type StaticServer } from './server.ts';
+import { expect, test } from 'vitest';
+import { useBrowserSuite } from './harness.ts';
 
-let browser: Browser;
-let server: StaticServer;
-
-beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lowbit-e2e-'));
-  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>probe</title>');
-  server = await serveStatic(dir);
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+const suite = useBrowserSuite({
+  root: () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lowbit-e2e-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>probe</title>');
+    return dir;
+  },
 });
 
 test('headless Chromium has a WebGPU adapter and runs a compute shader', async () => {
-  const page = await browser.newPage();
-  await page.goto(server.url + '/');
+  const { page } = await suite.openPage('/', { waitReady: false });
   const result = await page.evaluate(async () => {
     const adapter = await navigator.gpu?.requestAdapter();
     if (!adapter) return { ok: false as const };

@@ -3,7 +3,7 @@
  * downloads, or a .gguf from disk by file input or drag and drop), the cached-models panel, and
  * <llm-chat> filling the rest. One engine worker serves both the chat and the model manager.
  */
-import { LitElement, css, html, nothing } from 'lit';
+import { LitElement, html, nothing } from 'lit';
 import { query, state } from 'lit/decorators.js';
 import type { DeviceProbe } from '../engine/protocol.ts';
 import type { CachedModel, ModelInfo, ModelSource } from '../engine/types.ts';
@@ -12,6 +12,7 @@ import { defineLlmChat, type LlmChat } from '../ui/llm-chat.ts';
 import { formatBytes } from '../format.ts';
 import { spawnEngineWorker } from '../ui/spawn-worker.ts';
 import { CATALOGUE, entryUrl, findEntry, type CatalogueEntry } from './catalogue.ts';
+import { demoAppStyles } from './demo-app.styles.ts';
 import { assessFit, type FitWarning } from './fit.ts';
 import './model-cache-panel.ts';
 import type { StorageInfo } from './model-cache-panel.ts';
@@ -34,175 +35,7 @@ function urlFileName(url: string): string {
 }
 
 export class DemoApp extends LitElement {
-  static override styles = css`
-    :host {
-      --bg: #ffffff;
-      --fg: #1d2026;
-      --muted: #5f6773;
-      --border: #d8dce2;
-      --accent: #2f6fed;
-      --panel: #f7f8fa;
-      --warn-bg: #fff8e6;
-      --warn-border: #f0c36d;
-      --track: #e7eaef;
-      --danger: #b42318;
-      display: grid;
-      grid-template-rows: auto auto 1fr;
-      height: 100%;
-      background: var(--bg);
-      color: var(--fg);
-      font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
-      position: relative;
-    }
-    @media (prefers-color-scheme: dark) {
-      :host {
-        --bg: #15181d;
-        --fg: #e5e8ec;
-        --muted: #9aa3ae;
-        --border: #2e343d;
-        --accent: #6d9dff;
-        --panel: #1b1f25;
-        --warn-bg: #3a2f12;
-        --warn-border: #8a6a1c;
-        --track: #2a3039;
-        --danger: #ff9b91;
-      }
-    }
-    header {
-      display: flex;
-      flex-wrap: wrap;
-      gap: 8px 12px;
-      align-items: center;
-      padding: 10px 16px;
-      border-bottom: 1px solid var(--border);
-    }
-    .brand {
-      font-weight: 700;
-      font-size: 17px;
-      display: flex;
-      align-items: center;
-      gap: 8px;
-      margin-right: 4px;
-    }
-    .brand img {
-      width: 24px;
-      height: 24px;
-    }
-    select,
-    button {
-      font: inherit;
-      font-size: 14px;
-      color: inherit;
-      background: var(--bg);
-      border: 1px solid var(--border);
-      border-radius: 8px;
-      padding: 6px 10px;
-    }
-    select {
-      max-width: min(32rem, 100%);
-    }
-    button {
-      cursor: pointer;
-    }
-    button.primary {
-      background: var(--accent);
-      border-color: var(--accent);
-      color: #fff;
-      font-weight: 600;
-    }
-    select:focus-visible,
-    button:focus-visible {
-      outline: 2px solid var(--accent);
-      outline-offset: 1px;
-    }
-    .info {
-      color: var(--muted);
-      font-size: 13px;
-      flex-basis: 100%;
-    }
-    .spacer {
-      flex: 1;
-    }
-    .banner {
-      margin: 10px 16px 0;
-      padding: 10px 14px;
-      border: 1px solid var(--warn-border);
-      background: var(--warn-bg);
-      border-radius: 10px;
-    }
-    .banner ul {
-      margin: 6px 0;
-      padding-left: 1.2em;
-    }
-    .banner .buttons {
-      display: flex;
-      gap: 8px;
-      margin-top: 6px;
-    }
-    .body {
-      display: flex;
-      min-height: 0;
-      gap: 0;
-    }
-    main {
-      flex: 1;
-      min-width: 0;
-      display: flex;
-      flex-direction: column;
-      padding: 12px 16px 16px;
-      gap: 8px;
-      max-width: 64rem;
-      margin: 0 auto;
-      width: 100%;
-      box-sizing: border-box;
-    }
-    llm-chat {
-      flex: 1;
-      --llm-chat-height: auto;
-      min-height: 0;
-    }
-    .chips {
-      display: flex;
-      flex-wrap: wrap;
-      gap: 6px;
-    }
-    .chips button {
-      border-radius: 999px;
-      font-size: 13px;
-      padding: 4px 12px;
-      color: var(--muted);
-    }
-    aside {
-      width: min(24rem, 90vw);
-      border-left: 1px solid var(--border);
-      background: var(--panel);
-      padding: 14px 16px;
-      overflow-y: auto;
-      box-sizing: border-box;
-    }
-    .drop {
-      position: absolute;
-      inset: 8px;
-      border: 3px dashed var(--accent);
-      border-radius: 16px;
-      background: color-mix(in srgb, var(--bg) 85%, transparent);
-      display: grid;
-      place-items: center;
-      font-size: 20px;
-      font-weight: 600;
-      pointer-events: none;
-      z-index: 10;
-    }
-    @media (max-width: 720px) {
-      aside {
-        position: absolute;
-        right: 0;
-        top: 0;
-        bottom: 0;
-        z-index: 5;
-      }
-    }
-  `;
+  static override styles = demoAppStyles;
 
   @state() private cached: CachedModel[] = [];
   @state() private storage: StorageInfo = {};

@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
 import { kvCacheLayerBytes } from '../kernels/attention.ts';
-import { ContextOverflowError, DeviceLimitError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
+import { ContextOverflowError, DeviceLimitError, DeviceLostError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
@@ -42,6 +42,12 @@ export interface EngineLoadOptions extends LoadOptions {
 }
 
 const DEFAULT_CONTEXT = 2048;
+
+/**
+ * A dying device can reject a pending read (OperationError) a moment before `device.lost`
+ * resolves: a GPU error is held this long to see whether it was the device going away.
+ */
+const LOSS_GRACE_MS = 250;
 
 /** Weight types with a GPU path, checked before anything is uploaded. */
 function checkTensorTypes(file: GGUFFile): void {
@@ -128,8 +134,12 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
 
 export class Engine implements LlmEngine {
   private disposed = false;
+  /** Set when the GPU device is lost: every later call fails with it. */
+  private lostError: DeviceLostError | null = null;
   private running: Promise<unknown> = Promise.resolve();
   readonly chatFormat: ChatFormatter;
+  /** Resolves when the GPU device is lost (the engine never destroys it, so any loss counts). */
+  readonly lost: Promise<DeviceLostError>;
 
   constructor(
     private readonly gpu: GpuContext,
@@ -140,6 +150,7 @@ export class Engine implements LlmEngine {
     private readonly weights: Map<string, GpuWeight>,
   ) {
     this.chatFormat = chatFormatterFor(tokenizer);
+    this.lost = gpu.lost.then((err) => (this.lostError = err));
   }
 
   /** Prompt tokens for raw text, with BOS when the model's metadata asks for it (as llama.cpp). */
@@ -162,6 +173,7 @@ export class Engine implements LlmEngine {
   }
 
   async reset(): Promise<void> {
+    this.checkUsable();
     await this.running.catch(() => undefined);
     this.session.reset();
   }
@@ -170,14 +182,38 @@ export class Engine implements LlmEngine {
     if (this.disposed) return;
     this.disposed = true;
     await this.running.catch(() => undefined);
-    await this.gpu.device.queue.onSubmittedWorkDone();
+    if (!this.lostError) await this.gpu.device.queue.onSubmittedWorkDone();
     this.session.destroy();
     for (const w of this.weights.values()) for (const p of w.parts) p.buffer.destroy();
     this.tokenizer.dispose();
   }
 
-  private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
+  private checkUsable(): void {
     if (this.disposed) throw new LowbitError('this engine has been disposed');
+    if (this.lostError) throw this.lostError;
+  }
+
+  /**
+   * `work` on the GPU, or the DeviceLostError when the device is lost under it: a lost device
+   * leaves reads pending or rejects them with an error that does not say why.
+   */
+  private async untilLost<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await Promise.race([
+        work,
+        this.lost.then((err) => {
+          throw err;
+        }),
+      ]);
+    } catch (e) {
+      if (this.lostError) throw this.lostError;
+      const lost = await Promise.race([this.lost, new Promise<null>((r) => setTimeout(() => r(null), LOSS_GRACE_MS))]);
+      throw lost ?? e;
+    }
+  }
+
+  private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
+    this.checkUsable();
     const queue = new TokenQueue();
     const abort = new AbortController();
     const external = options.signal;
@@ -199,7 +235,7 @@ export class Engine implements LlmEngine {
     const run = async (): Promise<GenerationStats> => {
       // One generation at a time per engine: the KV cache is shared.
       await this.running.catch(() => undefined);
-      const r = await this.session.run(promptTokens, {
+      const r = await this.untilLost(this.session.run(promptTokens, {
         ...options, // the sampling options
         maxTokens,
         topProbs: options.topLogprobs,
@@ -217,7 +253,7 @@ export class Engine implements LlmEngine {
           }
           return false;
         },
-      });
+      }));
       const tail = finish === 'stop' ? '' : stopper.push(detok.flush()).emit + stopper.flush();
       if (tail) queue.push({ id: -1, text: tail });
       if (r.finishReason === 'abort') finish = 'abort';

@@ -80,7 +80,12 @@ export type WorkerToPage =
   | { type: 'tokens'; id: number; tokens: GeneratedToken[] }
   | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id: number; error: WireError }
-  /** A failure not tied to a request (e.g. the device was lost while idle). */
+  /**
+   * The engine that the load request `id` produced can no longer run: its GPU device was lost
+   * (a DeviceLostError). The worker stays up; the next load gets a new device.
+   */
+  | { type: 'lost'; id: number; error: WireError }
+  /** A failure not tied to a request that leaves the worker unusable. */
   | { type: 'fatal'; error: WireError };
 
 export function serializeError(err: unknown): WireError {

@@ -115,4 +115,10 @@ export interface LlmEngine {
   reset(): Promise<void>;
   /** Frees GPU memory; the engine is unusable afterwards. */
   dispose(): Promise<void>;
+  /**
+   * Resolves (never rejects) when the engine can no longer run because its GPU device was lost,
+   * with a DeviceLostError; from then on its calls fail with that error. Loading the model again
+   * gets a new device. Absent on engines that cannot lose a device.
+   */
+  readonly lost?: Promise<Error>;
 }

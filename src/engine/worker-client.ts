@@ -86,11 +86,12 @@ export class EngineWorker {
   async load(source: ModelSource, options: LoadOptions = {}): Promise<LlmEngine> {
     this.current?.markDisposed();
     this.current = null;
-    const info = await this.call('load', { source, contextSize: options.contextSize }, {
+    const { id: loadId, result } = this.start('load', { source, contextSize: options.contextSize }, {
       signal: options.signal,
       onProgress: options.onProgress,
     });
-    const engine = new WorkerEngine(this, info);
+    const info = await result;
+    const engine = new WorkerEngine(this, info, loadId);
     this.current = engine;
     return engine;
   }
@@ -164,6 +165,10 @@ export class EngineWorker {
       this.fail(deserializeError(msg.error));
       return;
     }
+    if (msg.type === 'lost') {
+      if (this.current?.loadId === msg.id) this.current.markLost(deserializeError(msg.error));
+      return;
+    }
     const p = this.pending.get(msg.id);
     if (!p) return;
     switch (msg.type) {
@@ -198,18 +203,31 @@ export class EngineWorker {
 /** An LlmEngine whose work runs in the worker. */
 class WorkerEngine implements LlmEngine {
   private disposed = false;
+  /** Set when the worker reported the engine's GPU device lost: later calls fail with it. */
+  private lostError: Error | null = null;
+  private resolveLost!: (err: Error) => void;
+  readonly lost = new Promise<Error>((resolve) => (this.resolveLost = resolve));
 
   constructor(
     private readonly worker: EngineWorker,
     readonly info: ModelInfo,
+    /** The id of the load request that made this engine (the worker's 'lost' message names it). */
+    readonly loadId: number,
   ) {}
 
   markDisposed(): void {
     this.disposed = true;
   }
 
+  markLost(err: Error): void {
+    if (this.lostError) return;
+    this.lostError = err;
+    this.resolveLost(err);
+  }
+
   private check(): void {
     if (this.disposed) throw new DOMException(`The engine for ${this.info.name} was disposed`, 'InvalidStateError');
+    if (this.lostError) throw this.lostError;
   }
 
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {

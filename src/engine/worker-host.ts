@@ -108,6 +108,10 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
     }
     engine = loaded;
     if (currentLoad === controller) currentLoad = null;
+    // Tell the page at once, even while idle: otherwise it shows "ready" on a dead engine.
+    loaded.lost?.then((err) => {
+      if (engine === loaded) post({ type: 'lost', id, error: serializeError(err) });
+    });
     return loaded.info;
   }
 

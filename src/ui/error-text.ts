@@ -24,7 +24,7 @@ export function describeError(err: unknown): ErrorText {
     case 'DeviceLimitError':
       return { title: 'This model is too big for this device', detail, hint: 'Pick a smaller model or a lower-bit quantization.' };
     case 'DeviceLostError':
-      return { title: 'The GPU stopped responding', detail, hint: 'Reload the page to start again; a smaller model may help.' };
+      return { title: 'The GPU stopped responding', detail, hint: 'Reload the model to continue (it is read back from this device, not downloaded again); if it keeps happening, try a smaller model.' };
     case 'QuotaExceededError':
       return { title: 'Not enough storage for this model', detail, hint: 'Delete cached models or free disk space, then retry: the download resumes where it stopped.' };
     case 'DownloadError':

@@ -6,41 +6,31 @@
  * With `model` (or the `source` property) the element starts the engine in a Web Worker, shows the
  * download/load progress and then chats. Give it an existing engine through the `engine` property
  * (no worker is started), or a custom `loader` (the demo shares one worker with its model manager).
- * See the README for attributes, events, parts and CSS custom properties.
+ * The engine's lifecycle lives in engine-controller.ts, the templates in llm-chat-parts.ts; the
+ * JSDoc on LlmChat documents the element's API (custom-elements.json is generated from it).
  */
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, query, state } from 'lit/decorators.js';
-import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import { CHAT_TEMPERATURE } from '../engine/types.ts';
-import type { EngineWorker } from '../engine/worker-client.ts';
-import type {
-  ChatMessage,
-  GeneratedToken,
-  GenerationStats,
-  LlmEngine,
-  LoadOptions,
-  LoadProgress,
-  ModelInfo,
-  ModelSource,
-  TokenStream,
-} from '../engine/types.ts';
-import { describeError, type ErrorText } from './error-text.ts';
-import { formatBytes, formatRate } from '../format.ts';
-import { formatDuration, formatTokensPerSec } from './format.ts';
+import type { ChatMessage, GeneratedToken, GenerationStats, LlmEngine, ModelInfo, ModelSource, TokenStream } from '../engine/types.ts';
+import { describeError } from './error-text.ts';
+import {
+  EngineController,
+  emit,
+  toError,
+  type ChatState,
+  type EngineLoader,
+  type LlmErrorDetail,
+  type LlmProgressDetail,
+  type LlmReadyDetail,
+} from './engine-controller.ts';
+import { assistantTurn, composer, errorBox, progressPanel, statusLine, userTurn, type ErrorAction, type Turn } from './llm-chat-parts.ts';
 import { StreamingMarkdown } from './markdown.ts';
-import { spawnEngineWorker } from './spawn-worker.ts';
 import { chatStyles } from './styles.ts';
 
-export type ChatState = 'idle' | 'loading' | 'ready' | 'generating' | 'error';
+export type { ChatState, EngineLoader, LlmErrorDetail, LlmProgressDetail, LlmReadyDetail } from './engine-controller.ts';
 export type ChatMode = 'auto' | 'chat' | 'complete';
-export type EngineLoader = (source: ModelSource, options: LoadOptions) => Promise<LlmEngine>;
 
-export interface LlmReadyDetail {
-  info: ModelInfo;
-}
-export interface LlmProgressDetail {
-  progress: LoadProgress;
-}
 export interface LlmTokenDetail {
   token: GeneratedToken;
   /** The reply so far. */
@@ -50,37 +40,68 @@ export interface LlmDoneDetail {
   text: string;
   stats: GenerationStats;
 }
-export interface LlmErrorDetail {
-  error: Error;
-  during: 'load' | 'generate';
-}
 
-interface Turn {
-  id: number;
-  role: 'user' | 'assistant';
-  /** What the model produced (assistant) or what the user wrote. */
-  text: string;
-  /** Assistant, completion mode: the prompt the text continues, shown before it. */
-  prompt?: string;
-  /** Sanitized HTML blocks of an assistant turn. */
-  html: string[];
-  streaming: boolean;
-  stats?: GenerationStats;
-  error?: ErrorText;
-  markdown?: StreamingMarkdown;
-}
-
-const PHASE_LABEL: Record<LoadProgress['phase'], string> = {
-  download: 'Downloading model',
-  verify: 'Checking model',
-  upload: 'Loading into GPU memory',
-  compile: 'Preparing GPU kernels',
-};
-
-function toError(e: unknown): Error {
-  return e instanceof Error || e instanceof DOMException ? (e as Error) : new Error(String(e));
-}
-
+/**
+ * A chat box over a lowbit engine: streams sanitized markdown replies, with load progress, stop,
+ * keyboard control, typed errors and a "Reload model" action after a GPU device loss.
+ *
+ * @element llm-chat
+ * @tag llm-chat
+ * @summary Chat with a quantized LLM running on WebGPU, in the page.
+ *
+ * @attr {string} model - URL of a GGUF model to download (into the model store) and run.
+ * @attr {string} system-prompt - Sent as the first, system message of every conversation (chat mode).
+ * @attr {number} temperature - Sampling temperature (default 0.7).
+ * @attr {number} max-tokens - Most tokens per reply (default 512).
+ * @attr {number} context-size - KV-cache length in tokens (default: min(model context, 2048)).
+ * @attr {string} placeholder - Placeholder of the message box.
+ * @attr {'auto' | 'chat' | 'complete'} mode - chat template, plain continuation, or auto (chat when the model has a template).
+ * @attr {'idle' | 'loading' | 'ready' | 'generating' | 'error'} state - Reflects where the element is (read-only).
+ *
+ * @fires {CustomEvent<LlmReadyDetail>} llm-ready - A model is loaded (or an engine adopted); detail: `{info}`.
+ * @fires {CustomEvent<LlmProgressDetail>} llm-progress - Download/load progress; detail: `{progress}` (phase, bytesDone, bytesTotal, rate, etaSeconds).
+ * @fires {CustomEvent<LlmTokenDetail>} llm-token - A token of the reply arrived; detail: `{token, text}` (text: the reply so far).
+ * @fires {CustomEvent<LlmDoneDetail>} llm-done - A reply ended (stopped replies included); detail: `{text, stats}`.
+ * @fires {CustomEvent<LlmErrorDetail>} llm-error - A load or a reply failed, or the GPU device was lost; detail: `{error, during}` (during: 'load' | 'generate' | 'idle').
+ *
+ * @csspart container - The element's frame.
+ * @csspart log - The conversation (a live region).
+ * @csspart message - Each message (with user-message or assistant-message).
+ * @csspart user-message - A message the user wrote.
+ * @csspart assistant-message - A reply.
+ * @csspart content - The rendered markdown of a reply.
+ * @csspart stats - The tokens/s line under a reply.
+ * @csspart error - An error box (in a reply, or as a panel when the engine failed).
+ * @csspart status - The status line (no model / ready).
+ * @csspart progress - The load progress panel.
+ * @csspart progress-bar - The progress bar.
+ * @csspart form - The message form.
+ * @csspart input - The message box.
+ * @csspart send-button - The Send button.
+ * @csspart stop-button - The Stop button (while generating).
+ * @csspart clear-button - The New conversation button.
+ * @csspart cancel-button - Cancels a load.
+ * @csspart retry-button - Retries a failed load.
+ * @csspart reload-button - Reloads the model after a GPU device loss (from the model store, no download).
+ *
+ * @cssprop --llm-chat-bg - Background.
+ * @cssprop --llm-chat-fg - Text colour.
+ * @cssprop --llm-chat-muted - Secondary text.
+ * @cssprop --llm-chat-border - Borders.
+ * @cssprop --llm-chat-accent - Primary buttons and focus rings.
+ * @cssprop --llm-chat-accent-fg - Text on the accent colour.
+ * @cssprop --llm-chat-user-bg - User message background.
+ * @cssprop --llm-chat-user-fg - User message text.
+ * @cssprop --llm-chat-assistant-bg - Reply background.
+ * @cssprop --llm-chat-assistant-fg - Reply text.
+ * @cssprop --llm-chat-code-bg - Code background in replies.
+ * @cssprop --llm-chat-error - Error text and border.
+ * @cssprop --llm-chat-error-bg - Error background.
+ * @cssprop --llm-chat-radius - Corner radius.
+ * @cssprop --llm-chat-font - Font family.
+ * @cssprop --llm-chat-mono-font - Code font family.
+ * @cssprop --llm-chat-height - Height of the element (default 32rem).
+ */
 export class LlmChat extends LitElement {
   static override styles = chatStyles;
 
@@ -88,16 +109,31 @@ export class LlmChat extends LitElement {
   @property() model = '';
   /** Sent as the first, system message of every conversation (chat mode). */
   @property({ attribute: 'system-prompt' }) systemPrompt = '';
+  /** Sampling temperature, 0 for greedy; defaults to CHAT_TEMPERATURE (0.7). */
   @property({ type: Number }) temperature = CHAT_TEMPERATURE;
+  /** Most tokens per reply. */
   @property({ type: Number, attribute: 'max-tokens' }) maxTokens = 512;
   /** KV-cache length in tokens; default: the engine's (min(model context, 2048)). */
   @property({ type: Number, attribute: 'context-size' }) contextSize: number | undefined = undefined;
+  /** Placeholder of the message box (default: one that fits the mode). */
   @property() placeholder = '';
   /**
    * 'chat' sends the conversation through the model's chat template; 'complete' continues the
    * text as written (story and base models); 'auto' picks chat when the model has a template.
    */
   @property() mode: ChatMode = 'auto';
+  /**
+   * Where the element is: idle (no model), loading, ready, generating or error (the load failed or
+   * the GPU device was lost). Read-only (setting it does nothing); reflected to the `state`
+   * attribute, for CSS and tests, at each update.
+   */
+  @property({ reflect: true })
+  get state(): ChatState {
+    return this.engineCtl.state;
+  }
+  set state(_ignored: ChatState) {
+    // Read-only: the engine controller owns the state. Lit's wrapper of this setter still runs.
+  }
 
   /** An engine to use as is: no worker is started and the element never disposes it. */
   @property({ attribute: false }) engine: LlmEngine | null = null;
@@ -106,34 +142,27 @@ export class LlmChat extends LitElement {
   /** Loads a source into an engine; defaults to a Web Worker owned by the element. */
   @property({ attribute: false }) loader: EngineLoader | null = null;
 
-  @state() private chatState: ChatState = 'idle';
-  @state() private progress: LoadProgress | null = null;
-  @state() private loadError: ErrorText | null = null;
   @state() private turns: Turn[] = [];
   @state() private draft = '';
 
   @query('textarea') private textarea!: HTMLTextAreaElement;
   @query('.log') private log!: HTMLElement;
 
-  private active: LlmEngine | null = null;
-  /** True when `active` came from a load by this element (so it is disposed on replacement). */
-  private ownsActive = false;
-  private ownWorker: EngineWorker | null = null;
-  private loadController: AbortController | null = null;
-  private generation: AbortController | null = null;
+  private readonly engineCtl = new EngineController(this, () => ({
+    engine: this.engine,
+    source: this.currentSource(),
+    loader: this.loader,
+    contextSize: this.contextSize,
+  }));
+  /** The state value last reflected to the attribute. */
+  private reflectedState: ChatState | undefined = undefined;
   private nextTurnId = 1;
   private stickToBottom = true;
   private renderPending = false;
-  private teardownTimer: ReturnType<typeof setTimeout> | undefined;
-
-  /** Where the element is: idle (no model), loading, ready, generating or error (load failed). */
-  get state(): ChatState {
-    return this.chatState;
-  }
 
   /** The loaded model's description, once ready. */
   get info(): ModelInfo | null {
-    return this.active?.info ?? null;
+    return this.engineCtl.engine?.info ?? null;
   }
 
   /** The conversation so far (system prompt excluded). */
@@ -150,88 +179,41 @@ export class LlmChat extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    clearTimeout(this.teardownTimer);
     this.addEventListener('keydown', this.onHostKeydown);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.removeEventListener('keydown', this.onHostKeydown);
-    // Moving the element in the DOM disconnects and reconnects it at once: only tear down (stop
-    // the worker, free the GPU) when it stays out of the document.
-    this.teardownTimer = setTimeout(() => {
-      if (!this.isConnected) this.teardown();
-    }, 0);
+  }
+
+  protected override willUpdate(): void {
+    // The state changes inside the controller, not through the setter: tell Lit, so that this
+    // update reflects it to the attribute.
+    if (this.reflectedState !== this.state) {
+      this.requestUpdate('state', this.reflectedState);
+      this.reflectedState = this.state;
+    }
   }
 
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('engine')) {
-      this.adopt();
+      void this.engineCtl.adopt();
     } else if (!this.engine && (changed.has('model') || changed.has('source') || changed.has('contextSize') || changed.has('loader'))) {
       const hadSource = changed.has('model') ? changed.get('model') : undefined;
       if (this.currentSource() || hadSource) void this.load();
     }
-    this.setAttribute('state', this.chatState);
     if (this.stickToBottom && this.log) this.log.scrollTop = this.log.scrollHeight;
   }
 
   /** (Re)loads the model named by `source` or `model`. Resolves when ready (or failed). */
-  async load(): Promise<void> {
-    if (this.engine) return this.adopt();
-    const source = this.currentSource();
-    this.stop();
-    this.loadController?.abort();
-    await this.releaseActive();
-    if (!source) {
-      this.chatState = 'idle';
-      this.progress = null;
-      this.loadError = null;
-      return;
-    }
-    const controller = new AbortController();
-    this.loadController = controller;
-    this.chatState = 'loading';
-    this.progress = null;
-    this.loadError = null;
-    const loader = this.loader ?? ((s: ModelSource, o: LoadOptions) => (this.ownWorker ??= spawnEngineWorker()).load(s, o));
-    try {
-      const engine = await loader(source, {
-        contextSize: this.contextSize,
-        signal: controller.signal,
-        onProgress: (progress) => {
-          if (controller.signal.aborted) return;
-          this.progress = progress;
-          this.emit<LlmProgressDetail>('llm-progress', { progress });
-        },
-      });
-      if (controller.signal.aborted) {
-        await engine.dispose();
-        return;
-      }
-      this.active = engine;
-      this.ownsActive = true;
-      this.chatState = 'ready';
-      this.progress = null;
-      this.emit<LlmReadyDetail>('llm-ready', { info: engine.info });
-    } catch (e) {
-      if (controller.signal.aborted) return;
-      const error = toError(e);
-      this.chatState = 'error';
-      this.progress = null;
-      this.loadError = describeError(error);
-      this.emit<LlmErrorDetail>('llm-error', { error, during: 'load' });
-    } finally {
-      if (this.loadController === controller) this.loadController = null;
-    }
+  load(): Promise<void> {
+    return this.engineCtl.load();
   }
 
   /** Stops a model download/load in progress. */
   cancelLoad(): void {
-    if (!this.loadController) return;
-    this.loadController.abort();
-    this.loadController = null;
-    this.chatState = 'idle';
-    this.progress = null;
+    this.engineCtl.cancelLoad();
   }
 
   /**
@@ -241,13 +223,9 @@ export class LlmChat extends LitElement {
   async send(text: string): Promise<string> {
     const content = text.trim();
     if (!content) return '';
-    if (this.chatState !== 'ready' || !this.active) {
-      throw new DOMException(`<llm-chat> cannot send while ${this.chatState}`, 'InvalidStateError');
-    }
-    const engine = this.active;
-    const useChat = this.mode === 'chat' || (this.mode === 'auto' && engine.info.hasChatTemplate);
+    const useChat = this.usesChat(this.engineCtl.readyEngine().info);
     const history = this.messages;
-    const userTurn: Turn = { id: this.nextTurnId++, role: 'user', text: content, html: [], streaming: false };
+    const question: Turn = { id: this.nextTurnId++, role: 'user', text: content, html: [], streaming: false };
     const reply: Turn = {
       id: this.nextTurnId++,
       role: 'assistant',
@@ -257,52 +235,47 @@ export class LlmChat extends LitElement {
       streaming: true,
       markdown: new StreamingMarkdown(),
     };
-    this.turns = [...this.turns, userTurn, reply];
+    this.turns = [...this.turns, question, reply];
     this.stickToBottom = true;
-    const controller = new AbortController();
-    this.generation = controller;
-    this.chatState = 'generating';
-    const options = { temperature: this.temperature, maxTokens: this.maxTokens, signal: controller.signal };
     try {
-      let stream: TokenStream;
-      if (useChat) {
-        const messages: ChatMessage[] = [...(this.systemPrompt ? [{ role: 'system' as const, content: this.systemPrompt }] : []), ...history, { role: 'user', content }];
-        stream = engine.chat(messages, options);
-      } else {
-        stream = engine.generate(content, options);
-      }
-      for await (const token of stream) {
-        reply.text += token.text;
-        this.scheduleRender(reply);
-        this.emit<LlmTokenDetail>('llm-token', { token, text: reply.text });
-      }
-      const stats = await stream.stats;
-      reply.stats = stats;
-      this.finishTurn(reply);
-      this.emit<LlmDoneDetail>('llm-done', { text: reply.text, stats });
-      return reply.text;
+      return await this.engineCtl.generate(async (engine, signal) => {
+        const options = { temperature: this.temperature, maxTokens: this.maxTokens, signal };
+        let stream: TokenStream;
+        if (useChat) {
+          const messages: ChatMessage[] = [...(this.systemPrompt ? [{ role: 'system' as const, content: this.systemPrompt }] : []), ...history, { role: 'user', content }];
+          stream = engine.chat(messages, options);
+        } else {
+          stream = engine.generate(content, options);
+        }
+        for await (const token of stream) {
+          reply.text += token.text;
+          this.scheduleRender(reply);
+          emit<LlmTokenDetail>(this, 'llm-token', { token, text: reply.text });
+        }
+        const stats = await stream.stats;
+        reply.stats = stats;
+        this.finishTurn(reply);
+        emit<LlmDoneDetail>(this, 'llm-done', { text: reply.text, stats });
+        return reply.text;
+      });
     } catch (e) {
       const error = toError(e);
       reply.error = describeError(error);
       this.finishTurn(reply);
-      this.emit<LlmErrorDetail>('llm-error', { error, during: 'generate' });
+      emit<LlmErrorDetail>(this, 'llm-error', { error, during: 'generate' });
       throw error;
-    } finally {
-      if (this.generation === controller) this.generation = null;
-      if (this.chatState === 'generating') this.chatState = this.active ? 'ready' : 'idle';
     }
   }
 
   /** Stops the reply being generated (same as the stop button or Escape). */
   stop(): void {
-    this.generation?.abort();
+    this.engineCtl.stop();
   }
 
   /** Starts a new conversation. */
   async clear(): Promise<void> {
-    this.stop();
     this.turns = [];
-    await this.active?.reset().catch(() => undefined);
+    await this.engineCtl.reset();
     this.textarea?.focus();
   }
 
@@ -311,44 +284,8 @@ export class LlmChat extends LitElement {
     return this.model ? { kind: 'url', url: new URL(this.model, document.baseURI).href } : null;
   }
 
-  private async adopt(): Promise<void> {
-    this.stop();
-    this.loadController?.abort();
-    this.loadController = null;
-    await this.releaseActive();
-    this.active = this.engine;
-    this.ownsActive = false;
-    this.progress = null;
-    this.loadError = null;
-    if (this.engine) {
-      this.chatState = 'ready';
-      this.emit<LlmReadyDetail>('llm-ready', { info: this.engine.info });
-    } else {
-      this.chatState = 'idle';
-      if (this.currentSource()) await this.load();
-    }
-  }
-
-  private async releaseActive(): Promise<void> {
-    const old = this.active;
-    const owned = this.ownsActive;
-    this.active = null;
-    this.ownsActive = false;
-    if (old && owned) await old.dispose().catch(() => undefined);
-  }
-
-  private teardown(): void {
-    this.stop();
-    this.loadController?.abort();
-    this.loadController = null;
-    void this.releaseActive();
-    this.ownWorker?.terminate();
-    this.ownWorker = null;
-    if (this.chatState !== 'error') this.chatState = 'idle';
-  }
-
-  private emit<T>(type: string, detail: T): void {
-    this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
+  private usesChat(info: ModelInfo): boolean {
+    return this.mode === 'chat' || (this.mode === 'auto' && info.hasChatTemplate);
   }
 
   /** Re-renders a streaming reply at most once per frame, however fast tokens arrive. */
@@ -381,26 +318,26 @@ export class LlmChat extends LitElement {
   }
 
   private onHostKeydown = (e: KeyboardEvent) => {
-    if (e.key === 'Escape' && this.chatState === 'generating') {
+    if (e.key === 'Escape' && this.engineCtl.state === 'generating') {
       e.preventDefault();
       this.stop();
     }
   };
 
-  private onInputKeydown(e: KeyboardEvent): void {
+  private onInputKeydown = (e: KeyboardEvent): void => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       this.submit();
     }
-  }
+  };
 
-  private submit(e?: Event): void {
+  private submit = (e?: Event): void => {
     e?.preventDefault();
-    if (this.chatState !== 'ready' || !this.draft.trim()) return;
+    if (this.engineCtl.state !== 'ready' || !this.draft.trim()) return;
     const text = this.draft;
     this.draft = '';
     this.send(text).catch(() => undefined);
-  }
+  };
 
   private onScroll(): void {
     const log = this.log;
@@ -408,13 +345,9 @@ export class LlmChat extends LitElement {
   }
 
   protected override render(): TemplateResult {
-    const generating = this.chatState === 'generating';
-    const ready = this.chatState === 'ready';
-    const placeholder =
-      this.placeholder ||
-      (this.active && !(this.mode === 'chat' || (this.mode === 'auto' && this.active.info.hasChatTemplate))
-        ? 'Write the beginning of a story…'
-        : 'Type a message…');
+    const chatState = this.engineCtl.state;
+    const active = this.engineCtl.engine;
+    const placeholder = this.placeholder || (active && !this.usesChat(active.info) ? 'Write the beginning of a story…' : 'Type a message…');
     return html`
       <div class="container" part="container">
         <div
@@ -423,98 +356,57 @@ export class LlmChat extends LitElement {
           role="log"
           aria-live="polite"
           aria-relevant="additions text"
-          aria-busy=${generating ? 'true' : 'false'}
+          aria-busy=${chatState === 'generating' ? 'true' : 'false'}
           aria-label="Conversation"
           @scroll=${this.onScroll}
         >
-          ${this.renderStatus()} ${this.turns.map((t) => this.renderTurn(t))}
+          ${this.renderStatus()} ${this.turns.map((t) => (t.role === 'user' ? userTurn(t) : assistantTurn(t)))} ${this.renderFailure()}
         </div>
-        <form part="form" @submit=${this.submit}>
-          ${this.turns.length
-            ? html`<button type="button" class="secondary" part="clear-button" aria-label="New conversation" title="New conversation" @click=${() => this.clear()}>
-                New
-              </button>`
-            : nothing}
-          <textarea
-            part="input"
-            rows="1"
-            aria-label="Message"
-            placeholder=${placeholder}
-            .value=${this.draft}
-            @input=${(e: Event) => (this.draft = (e.target as HTMLTextAreaElement).value)}
-            @keydown=${this.onInputKeydown}
-          ></textarea>
-          ${generating
-            ? html`<button type="button" class="primary" part="stop-button" aria-label="Stop generating" title="Stop (Esc)" @click=${() => this.stop()}>Stop</button>`
-            : html`<button type="submit" class="primary" part="send-button" aria-label="Send message" title="Send (Enter)" ?disabled=${!ready || !this.draft.trim()}>
-                Send
-              </button>`}
-        </form>
+        ${composer({
+          draft: this.draft,
+          placeholder,
+          hasTurns: this.turns.length > 0,
+          generating: chatState === 'generating',
+          canSend: chatState === 'ready',
+          onSubmit: this.submit,
+          onInput: (value) => (this.draft = value),
+          onKeydown: this.onInputKeydown,
+          onClear: () => void this.clear(),
+          onStop: () => this.stop(),
+        })}
       </div>
     `;
   }
 
   private renderStatus(): TemplateResult | typeof nothing {
-    switch (this.chatState) {
+    const active = this.engineCtl.engine;
+    switch (this.engineCtl.state) {
       case 'loading':
-        return this.renderProgress();
-      case 'error':
-        return this.loadError ? this.renderError(this.loadError, true) : nothing;
+        return progressPanel(this.engineCtl.progress, this.sourceName(), () => this.cancelLoad());
       case 'idle':
-        return html`<p class="status" part="status">No model loaded yet.</p>`;
+        return statusLine('No model loaded yet.');
       case 'ready':
-        return this.turns.length
-          ? nothing
-          : html`<p class="status" part="status">${this.active ? `${this.active.info.name} is ready.` : ''} ${this.placeholderHint()}</p>`;
+        return this.turns.length || !active ? nothing : statusLine(`${active.info.name} is ready. ${this.placeholderHint(active.info)}`);
       default:
         return nothing;
     }
   }
 
-  private placeholderHint(): string {
-    const info = this.active?.info;
-    if (!info) return '';
-    const chat = this.mode === 'chat' || (this.mode === 'auto' && info.hasChatTemplate);
-    return chat ? 'Type a message and press Enter.' : 'This model continues text: write the start of a story and press Enter.';
+  /** Why the engine is not running (after the conversation, where the user is looking). */
+  private renderFailure(): TemplateResult | typeof nothing {
+    const failure = this.engineCtl.failure;
+    if (this.engineCtl.state !== 'error' || !failure) return nothing;
+    const action: ErrorAction | null =
+      failure.action === 'retry'
+        ? { label: 'Retry', part: 'retry-button', run: () => void this.load() }
+        : failure.action === 'reload'
+          ? { label: 'Reload model', part: 'reload-button', run: () => void this.load() }
+          : null;
+    return errorBox(failure.error, true, action);
   }
 
-  private renderProgress(): TemplateResult {
-    const p = this.progress;
-    const fraction = p && p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
-    const pct = Math.round(fraction * 100);
-    const label = p ? PHASE_LABEL[p.phase] : 'Connecting';
-    const parts = p && p.bytesTotal > 0 ? [`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`] : [];
-    const rate = formatRate(p?.rate);
-    if (rate) parts.push(rate);
-    const eta = formatDuration(p?.etaSeconds);
-    if (eta && fraction < 1) parts.push(`${eta} left`);
-    const detail = parts.join(' · ');
-    const name = this.sourceName();
-    return html`
-      <div class="panel" part="progress" role="status">
-        <div class="progress-head">
-          <span class="phase">${label}…</span>
-          <span>${p ? `${pct}%` : ''}</span>
-        </div>
-        ${name ? html`<div class="progress-detail model-name">${name}</div>` : nothing}
-        <div
-          class="bar"
-          part="progress-bar"
-          role="progressbar"
-          aria-label=${label}
-          aria-valuemin="0"
-          aria-valuemax="100"
-          aria-valuenow=${pct}
-          aria-valuetext=${detail || label}
-        >
-          <div style="width: ${pct}%"></div>
-        </div>
-        <div class="progress-detail">${detail || '\u00a0'}</div>
-        <div style="margin-top: 8px">
-          <button type="button" class="secondary small" part="cancel-button" @click=${() => this.cancelLoad()}>Cancel</button>
-        </div>
-      </div>
-    `;
+  private placeholderHint(info: ModelInfo): string {
+    return this.usesChat(info) ? 'Type a message and press Enter.' : 'This model continues text: write the start of a story and press Enter.';
   }
 
   /** What is being loaded, for the progress panel: a file name or a stored model's id. */
@@ -529,49 +421,6 @@ export class LlmChat extends LitElement {
     } catch {
       return '';
     }
-  }
-
-  private renderError(err: ErrorText, withRetry: boolean): TemplateResult {
-    return html`
-      <div class="error ${withRetry ? 'panel' : ''}" part="error" role="alert">
-        <strong>${err.title}</strong>
-        <div class="detail">${err.detail}</div>
-        ${err.hint ? html`<div class="hint">${err.hint}</div>` : nothing}
-        ${withRetry
-          ? html`<div style="margin-top: 8px"><button type="button" class="secondary small" part="retry-button" @click=${() => this.load()}>Retry</button></div>`
-          : nothing}
-      </div>
-    `;
-  }
-
-  private renderTurn(turn: Turn): TemplateResult {
-    if (turn.role === 'user') {
-      return html`<div class="msg user" part="message user-message"><span class="sr-only">You said:</span><div class="bubble">${turn.text}</div></div>`;
-    }
-    const empty = !turn.streaming && !turn.text.trim() && !turn.error;
-    const showBubble = turn.streaming || turn.text || empty || turn.prompt;
-    return html`
-      <div class="msg assistant" part="message assistant-message">
-        <span class="sr-only">Assistant:</span>
-        ${showBubble
-          ? html`<div class="bubble">
-              <div class="md ${turn.streaming ? 'cursor' : ''}" part="content">
-                ${turn.html.map((h) => unsafeHTML(h))}
-                ${empty ? html`<span class="empty-reply">(no reply)</span>` : nothing}
-              </div>
-            </div>`
-          : nothing}
-        ${turn.error ? this.renderError(turn.error, false) : nothing} ${turn.stats ? this.renderStats(turn.stats) : nothing}
-      </div>
-    `;
-  }
-
-  private renderStats(s: GenerationStats): TemplateResult {
-    const notes: string[] = [`${formatTokensPerSec(s.decodeTokensPerSec)} tokens/s`, `${s.generatedTokens} tokens`];
-    if (s.timeToFirstTokenMs > 0) notes.push(`first token ${Math.round(s.timeToFirstTokenMs)} ms`);
-    if (s.finishReason === 'length') notes.push('hit the token limit');
-    if (s.finishReason === 'abort') notes.push('stopped');
-    return html`<div class="stats" part="stats">${notes.join(' · ')}</div>`;
   }
 }
 

@@ -120,6 +120,10 @@ export class FakeEngine implements LlmEngine {
   disposed = false;
   delayMs: number;
   reply: (input: FakeInput, options: GenerateOptions) => FakeReply;
+  /** Set by loseDevice(): the running generation and every later call fail with it. */
+  lostError: Error | null = null;
+  private resolveLost!: (err: Error) => void;
+  readonly lost = new Promise<Error>((resolve) => (this.resolveLost = resolve));
 
   constructor(options: FakeEngineOptions = {}) {
     this.info = { ...FAKE_INFO, ...options.info };
@@ -140,6 +144,7 @@ export class FakeEngine implements LlmEngine {
   }
 
   async reset(): Promise<void> {
+    if (this.lostError) throw this.lostError;
     this.resets++;
   }
 
@@ -147,8 +152,16 @@ export class FakeEngine implements LlmEngine {
     this.disposed = true;
   }
 
+  /** Acts out a GPU device loss, as the real engine reports it. */
+  loseDevice(error: Error): void {
+    if (this.lostError) return;
+    this.lostError = error;
+    this.resolveLost(error);
+  }
+
   private run(input: FakeInput, options: GenerateOptions): TokenStream {
     if (this.disposed) throw new DOMException('engine disposed', 'InvalidStateError');
+    if (this.lostError) throw this.lostError;
     const { signal, ...rest } = options;
     this.calls.push({ input, options: rest });
     const reply = this.reply(input, options);
@@ -169,6 +182,7 @@ export class FakeEngine implements LlmEngine {
       try {
         for (let i = 0; i < reply.tokens.length; i++) {
           await sleep(delay);
+          if (this.lostError) throw this.lostError;
           if (aborted()) {
             finish = 'abort';
             break;

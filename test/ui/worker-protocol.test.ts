@@ -2,7 +2,7 @@
 // side) talk over a real MessageChannel, so every message goes through structured cloning.
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { DeviceLimitError, GGUFFormatError, LowbitError, WebGPUUnavailableError } from '../../src/errors.ts';
+import { DeviceLimitError, DeviceLostError, GGUFFormatError, LowbitError, WebGPUUnavailableError } from '../../src/errors.ts';
 import type { CachedModel, GeneratedToken, LoadOptions, LoadProgress, ModelSource } from '../../src/engine/types.ts';
 import { EngineWorker, type WorkerEndpoint } from '../../src/engine/worker-client.ts';
 import { serveEngine, type EngineBackend, type MessageEndpoint } from '../../src/engine/worker-host.ts';
@@ -257,6 +257,50 @@ describe('model store and device', () => {
     const p = await plain.client.probe();
     expect(p.webgpu).toBe(false);
     expect(p.reason).toMatch(/navigator\.gpu/);
+  });
+
+  test('a device lost while idle reaches the page: engine.lost resolves, later calls fail fast, the worker stays up', async () => {
+    const h = harness();
+    const engine = await h.client.load(url);
+    h.engines[0].loseDevice(new DeviceLostError('GPU device lost (unknown): gone. Reload the model to continue.', 'unknown'));
+    const lost = await engine.lost;
+    expect(lost).toBeInstanceOf(DeviceLostError);
+    expect(lost).toMatchObject({ message: 'GPU device lost (unknown): gone. Reload the model to continue.', reason: 'unknown' });
+    expect(() => engine.generate('x')).toThrow(DeviceLostError);
+    await expect(engine.reset()).rejects.toBeInstanceOf(DeviceLostError);
+    // Loading again (the "Reload model" action) gets a working engine from the same worker.
+    const again = await h.client.load(url);
+    expect(h.engines[0].disposed).toBe(true);
+    expect(await collect(again.generate('go'))).toEqual(toTokens('Hello there! How can I help?'));
+  });
+
+  test('a device lost mid-generation ends the stream with DeviceLostError and resolves engine.lost', async () => {
+    const h = harness({ engine: () => new FakeEngine({ delayMs: 5, reply: () => ({ tokens: toTokens('one two three four five six seven eight') }) }) });
+    const engine = await h.client.load(url);
+    const stream = engine.generate('go');
+    const got: string[] = [];
+    let thrown: unknown;
+    try {
+      for await (const t of stream) {
+        got.push(t.text);
+        if (got.length === 2) h.engines[0].loseDevice(new DeviceLostError('GPU device lost (destroyed): device was destroyed.', 'destroyed'));
+      }
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(DeviceLostError);
+    expect(got.length).toBeLessThan(8);
+    expect(await engine.lost).toBeInstanceOf(DeviceLostError);
+  });
+
+  test('a loss reported for a replaced engine does not touch the new one', async () => {
+    const h = harness();
+    await h.client.load(url);
+    const second = await h.client.load(url);
+    h.engines[0].loseDevice(new DeviceLostError('old device lost'));
+    const settled = await Promise.race([second.lost!.then(() => 'lost'), new Promise((r) => setTimeout(() => r('alive'), 50))]);
+    expect(settled).toBe('alive');
+    expect(await collect(second.generate('go'))).toHaveLength(toTokens('Hello there! How can I help?').length);
   });
 
   test('a worker that fails rejects every pending call and later ones', async () => {
