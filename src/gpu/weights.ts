@@ -72,7 +72,7 @@ export function planWeightParts(
 }
 
 /** Largest buffer a weight part may use on this device. */
-export function maxWeightPartBytes(ctx: GpuContext): number {
+export function maxWeightPartBytes(ctx: { limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'> }): number {
   return Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
 }
 

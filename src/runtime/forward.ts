@@ -20,14 +20,15 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
+import { maxWeightPartBytes } from '../gpu/weights.ts';
 import { createDecodeAttention, createPrefillAttention, kvCacheLayerBytes, type DecodeAttentionKernel } from '../kernels/attention.ts';
 import type { KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
 import { createRmsNorm, type RmsNormKernel } from '../kernels/norm.ts';
 import { createRope, type RopeKernel } from '../kernels/rope.ts';
-import { createArgmax, createPenalties, createSampler, createSamplingParams, createTopProbs } from '../kernels/sample.ts';
-import { createStepParams } from '../kernels/step-params.ts';
+import { createArgmax, createPenalties, createSampler, createSamplingParams, createTopProbs, encodeSamplingParams } from '../kernels/sample.ts';
+import { createStepParams, encodeStepParams } from '../kernels/step-params.ts';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
@@ -114,13 +115,99 @@ export interface GraphKernels {
   attention: DecodeAttentionKernel | ReturnType<typeof createPrefillAttention>;
 }
 
+/** One buffer the forward pass creates, at the size it is created with. */
+export interface ForwardBufferSpec {
+  label: string;
+  bytes: number;
+  kind: 'activation' | 'kvCache' | 'io';
+}
+
+const storageBytes = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
+const uniformBytes = (n: number) => Math.max(16, Math.ceil(n / 16) * 16);
+
+/**
+ * Every buffer a ForwardPass of this shape allocates, with its size: `allocate()` creates exactly
+ * these, and the memory estimate (engine/memory-budget.ts) sums them before anything is created,
+ * so the two cannot drift apart.
+ */
+export function forwardBufferPlan(cfg: ModelConfig, options: Pick<ForwardOptions, 'contextSize' | 'maxBatch'>): ForwardBufferSpec[] {
+  const { contextSize, maxBatch: T } = options;
+  const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF, vocabSize } = cfg;
+  const f = 4;
+  const qDim = nHead * headDim;
+  const kDim = nHeadKV * headDim;
+  const vDim = nHeadKV * headDimV;
+  const attDim = nHead * headDimV;
+  const out: ForwardBufferSpec[] = [];
+  const add = (label: string, bytes: number, kind: ForwardBufferSpec['kind'] = 'activation') => out.push({ label, bytes: storageBytes(bytes), kind });
+  // Activations, sized for the largest batch; decode uses row 0. qn/kn/attN alias q/k/att when
+  // the model has no q/k norms or sub-norms.
+  add('x', T * nEmbd * f);
+  add('xn', T * nEmbd * f);
+  add('q', T * qDim * f);
+  add('k', T * kDim * f);
+  add('v', T * vDim * f);
+  if (cfg.qkNorm) {
+    add('qn', T * qDim * f);
+    add('kn', T * kDim * f);
+  }
+  add('att', T * attDim * f);
+  if (cfg.subNorms) add('attN', T * attDim * f);
+  add('delta', T * nEmbd * f);
+  add('gate', T * nFF * f);
+  add('up', T * nFF * f);
+  add('lastRow', nEmbd * f);
+  const kBytes = kvCacheLayerBytes({ headDim, nKvHeads: nHeadKV, maxCtx: contextSize });
+  const vBytes = kvCacheLayerBytes({ headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize });
+  for (let l = 0; l < cfg.nLayer; l++) {
+    add(`kCache.${l}`, kBytes, 'kvCache');
+    add(`vCache.${l}`, vBytes, 'kvCache');
+  }
+  out.push({ label: 'stepParams', bytes: uniformBytes(encodeStepParams({ pos0: 0, nTokens: 1 }).byteLength), kind: 'io' });
+  out.push({ label: 'samplingParams', bytes: uniformBytes(encodeSamplingParams().byteLength), kind: 'io' });
+  add('history', (contextSize + 1) * 4, 'io');
+  add('chosen', 4, 'io');
+  add('logits', vocabSize * f, 'io');
+  add('topProbs', TOP_PROBS_K * 8, 'io');
+  return out;
+}
+
+/** KV-cache bytes and everything else (activations, step and sampling I/O) of a buffer plan. */
+export function forwardBufferBytes(plan: readonly ForwardBufferSpec[]): { kvCache: number; scratch: number } {
+  let kvCache = 0;
+  let scratch = 0;
+  for (const b of plan) {
+    if (b.kind === 'kvCache') kvCache += b.bytes;
+    else scratch += b.bytes;
+  }
+  return { kvCache, scratch };
+}
+
+/**
+ * An upper bound on the small buffers the kernels of a ForwardPass create for themselves, on
+ * top of {@link forwardBufferPlan}: per graph (decode and prefill) the RoPE angle table and the
+ * split-K attention partials, one 48-byte uniform per weight part per linear call (both graphs
+ * and the LM head), and the argmax partials. Kilobytes, but counted so an estimate is a bound.
+ * `weightParts`: buffers of all weights together (a split tensor has several).
+ */
+export function forwardKernelBytesBound(cfg: ModelConfig, weightParts: number): number {
+  const graphs = 2;
+  const ropeTable = (cfg.ropeDim / 2) * 8;
+  // decode attention uses at most 16 splits (createDecodeAttention's hardware default).
+  const attentionPartials = cfg.nHead * 16 * (cfg.headDim + 2) * 4;
+  const linearUniforms = (graphs + 1) * weightParts * 48;
+  const argmaxPartials = 64 * 8;
+  return graphs * (storageBytes(ropeTable) + storageBytes(attentionPartials)) + linearUniforms + argmaxPartials;
+}
+
 // GPUBufferUsage is a global only once a WebGPU implementation is loaded, so read it lazily.
 const bufUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export class ForwardPass {
   readonly buffers: ForwardBuffers;
-  /** Bytes of GPU memory this pass allocated (KV cache and activations). */
+  /** Bytes of the KV cache this pass allocated. */
   readonly kvCacheBytes: number;
+  /** Bytes of its other buffers (activations, step/sampling I/O, logits): see forwardBufferPlan. */
   readonly scratchBytes: number;
   private readonly act: Activations;
   private readonly kCache: readonly GPUBuffer[];
@@ -182,72 +269,54 @@ export class ForwardPass {
   }
 
   private buf(label: string, bytes: number): GPUBuffer {
-    if (bytes > this.ctx.limits.maxStorageBufferBindingSize) {
-      throw new DeviceLimitError(
-        `${label} needs ${bytes} bytes, over this GPU's maxStorageBufferBindingSize (${this.ctx.limits.maxStorageBufferBindingSize}); use a smaller context size`,
-      );
+    const limit = maxWeightPartBytes(this.ctx);
+    if (bytes > limit) {
+      throw new DeviceLimitError(`${label} needs ${bytes} bytes, over this GPU's buffer binding limit (${limit}); use a smaller context size`);
     }
-    const b = createStorageBuffer(this.ctx, Math.max(4, Math.ceil(bytes / 4) * 4), { label, usage: bufUsage() });
+    const b = createStorageBuffer(this.ctx, bytes, { label, usage: bufUsage() });
     this.owned.push(b);
     return b;
   }
 
   /**
-   * Creates every buffer the pass uses: activations for `maxBatch` tokens, one K and one V cache
-   * buffer per layer for `contextSize` positions, and the step/sampling/token I/O buffers. Nothing
-   * here depends on how a layer is wired, only on the model's dimensions.
+   * Creates every buffer the pass uses, as {@link forwardBufferPlan} lists them: activations for
+   * `maxBatch` tokens, one K and one V cache buffer per layer for `contextSize` positions, and the
+   * step/sampling/token I/O buffers. Nothing here depends on how a layer is wired, only on the
+   * model's dimensions.
    */
   private allocate(): Allocation {
     const { ctx, cfg } = this;
-    const { contextSize, maxBatch } = this.options;
-    const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF, vocabSize } = cfg;
-    const buf = (label: string, bytes: number) => this.buf(label, bytes);
-    const qDim = nHead * headDim;
-    const kDim = nHeadKV * headDim;
-    const vDim = nHeadKV * headDimV;
-    const attDim = nHead * headDimV;
-    const T = maxBatch;
-    const f = 4;
-    // Activations, sized for the largest batch; decode uses row 0.
-    const x = buf('x', T * nEmbd * f);
-    const xn = buf('xn', T * nEmbd * f);
-    const q = buf('q', T * qDim * f);
-    const k = buf('k', T * kDim * f);
-    const v = buf('v', T * vDim * f);
-    const qn = cfg.qkNorm ? buf('qn', T * qDim * f) : q;
-    const kn = cfg.qkNorm ? buf('kn', T * kDim * f) : k;
-    const att = buf('att', T * attDim * f);
-    const attN = cfg.subNorms ? buf('attN', T * attDim * f) : att;
-    const delta = buf('delta', T * nEmbd * f);
-    const gate = buf('gate', T * nFF * f);
-    const up = buf('up', T * nFF * f);
-    const lastRow = buf('lastRow', nEmbd * f);
-    const scratchBytes = this.owned.reduce((s, b) => s + b.size, 0);
-
-    const kCache: GPUBuffer[] = [];
-    const vCache: GPUBuffer[] = [];
-    const kvShape = { headDim, nKvHeads: nHeadKV, maxCtx: contextSize };
-    const vShape = { headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize };
-    for (let l = 0; l < cfg.nLayer; l++) {
-      kCache.push(buf(`kCache.${l}`, kvCacheLayerBytes(kvShape)));
-      vCache.push(buf(`vCache.${l}`, kvCacheLayerBytes(vShape)));
+    const plan = forwardBufferPlan(cfg, this.options);
+    const made = new Map<string, GPUBuffer>();
+    for (const b of plan) {
+      if (b.label === 'stepParams') made.set(b.label, createStepParams(ctx));
+      else if (b.label === 'samplingParams') made.set(b.label, createSamplingParams(ctx));
+      else {
+        made.set(b.label, this.buf(b.label, b.bytes));
+        continue;
+      }
+      this.owned.push(made.get(b.label)!);
     }
-    const kvCacheBytes = cfg.nLayer * (kvCacheLayerBytes(kvShape) + kvCacheLayerBytes(vShape));
-
-    const stepParams = createStepParams(ctx);
-    const samplingParams = createSamplingParams(ctx);
-    const history = buf('history', (contextSize + 1) * 4);
-    const chosen = buf('chosen', 4);
-    const logits = buf('logits', vocabSize * f);
-    const topProbs = buf('topProbs', TOP_PROBS_K * 8);
-    this.owned.push(stepParams, samplingParams);
+    const get = (label: string) => made.get(label)!;
+    const q = get('q');
+    const k = get('k');
+    const att = get('att');
+    const totals = forwardBufferBytes(plan);
     return {
-      act: { x, xn, q, k, v, qn, kn, att, attN, delta, gate, up, lastRow },
-      kCache,
-      vCache,
-      buffers: { stepParams, samplingParams, history, chosen, logits, topProbs },
-      kvCacheBytes,
-      scratchBytes,
+      act: {
+        x: get('x'), xn: get('xn'), q, k, v: get('v'),
+        qn: made.get('qn') ?? q, kn: made.get('kn') ?? k,
+        att, attN: made.get('attN') ?? att,
+        delta: get('delta'), gate: get('gate'), up: get('up'), lastRow: get('lastRow'),
+      },
+      kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
+      vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
+      buffers: {
+        stepParams: get('stepParams'), samplingParams: get('samplingParams'), history: get('history'),
+        chosen: get('chosen'), logits: get('logits'), topProbs: get('topProbs'),
+      },
+      kvCacheBytes: totals.kvCache,
+      scratchBytes: totals.scratch,
     };
   }
 

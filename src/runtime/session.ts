@@ -49,6 +49,8 @@ const TOP_PROBS_BYTES = TOP_PROBS_K * 8;
 /** One readback slot: the chosen token (4), padding (4), then the top-K report. */
 const SLOT_BYTES = 8 + TOP_PROBS_BYTES;
 const RING = 8;
+/** GPU bytes a Session allocates (its readback ring), for the memory estimate. */
+export const SESSION_STAGING_BYTES = RING * SLOT_BYTES;
 
 export class Session {
   /** Tokens whose K/V are in the cache, position by position. */
