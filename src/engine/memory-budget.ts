@@ -15,8 +15,7 @@ import { maxWeightPartBytes, planWeightParts, weightRowBytes } from '../gpu/weig
 import { formatBytes } from '../format.ts';
 import { modelConfigFromMetadata, type ModelConfig, type ModelMetadataSource } from '../model/config.ts';
 import type { GGMLType } from '../quant/types.ts';
-import { forwardBufferBytes, forwardBufferPlan, forwardKernelBytesBound } from '../runtime/forward.ts';
-import { SESSION_STAGING_BYTES } from '../runtime/session.ts';
+import { forwardBufferBytes, forwardBufferPlan, forwardKernelBytesBound, SESSION_STAGING_BYTES } from '../runtime/buffer-plan.ts';
 
 /** Context size when none is asked for: the model's, up to this. */
 export const DEFAULT_CONTEXT = 2048;
