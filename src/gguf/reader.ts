@@ -18,7 +18,7 @@ import { GGUFFormatError, UnsupportedTensorTypeError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { quantLayout, tensorByteSize } from '../quant/types.ts';
 import { ByteCursor } from './cursor.ts';
-import { GGUFFile, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
+import { GGUFFile, quotedName, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
 import { decodeTypedArray, GGUFArray, GGUFValueType, isIntegerType, isValueType, scalarByteSize, type GGUFValue } from './values.ts';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as little-endian u32
@@ -320,10 +320,11 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   for (let i = 0; i < kvCount; i++) {
     const offset = p.pos;
     const key = await p.string(`metadata[${i}].key`);
-    if (metadata.has(key)) p.fail(`duplicate metadata key "${key}"`, offset, `metadata["${key}"]`);
-    const type = await p.valueType(`metadata["${key}"] type`);
-    const value = await p.value(type, `metadata["${key}"]`, 0);
-    p.charge(HEAP_COST.entry, `metadata["${key}"]`);
+    const entryField = `metadata[${quotedName(key)}]`;
+    if (metadata.has(key)) p.fail(`duplicate metadata key ${quotedName(key)}`, offset, entryField);
+    const type = await p.valueType(`${entryField} type`);
+    const value = await p.value(type, entryField, 0);
+    p.charge(HEAP_COST.entry, entryField);
     metadata.set(key, { key, type, value, offset });
   }
 
@@ -334,7 +335,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   for (let i = 0; i < tensorCount; i++) {
     const infoOffset = p.pos;
     const name = await p.string(`tensor_infos[${i}].name`);
-    const field = `tensor "${name}"`;
+    const field = `tensor ${quotedName(name)}`;
     if (names.has(name)) p.fail('duplicate tensor name', infoOffset, field);
     names.add(name);
     const nDimsAt = p.pos;
@@ -359,7 +360,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
     const layout = quantLayout(typeId);
     if (!layout) {
       throw new UnsupportedTensorTypeError(
-        `${source.name}: tensor "${name}" has unknown tensor type id ${typeId} (at byte ${typeAt})`,
+        `${source.name}: tensor ${quotedName(name)} has unknown tensor type id ${typeId} (at byte ${typeAt})`,
         typeId,
         name,
       );
@@ -402,7 +403,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
         p.fail(
           `data [${t.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes): the file is truncated or the offset is corrupt`,
           t.infoOffset,
-          `tensor "${t.name}" offset`,
+          `tensor ${quotedName(t.name)} offset`,
         );
       }
       missingTensors.push(t.name);
@@ -415,9 +416,9 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
     const cur = byOffset[i]!;
     if (cur.offset < prev.offset + prev.byteSize) {
       p.fail(
-        `data [${cur.offset}, +${cur.byteSize}) overlaps tensor "${prev.name}" [${prev.offset}, +${prev.byteSize})`,
+        `data [${cur.offset}, +${cur.byteSize}) overlaps tensor ${quotedName(prev.name)} [${prev.offset}, +${prev.byteSize})`,
         cur.infoOffset,
-        `tensor "${cur.name}" offset`,
+        `tensor ${quotedName(cur.name)} offset`,
       );
     }
   }
@@ -473,9 +474,9 @@ function checkTensorInSource(source: ByteSource, tensor: GGUFTensorInfo): void {
   const end = tensor.absoluteOffset + tensor.byteSize;
   if (end > source.size) {
     throw new GGUFFormatError(
-      `${source.name}: tensor "${tensor.name}" data [${tensor.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes)`,
+      `${source.name}: tensor ${quotedName(tensor.name)} data [${tensor.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes)`,
       tensor.absoluteOffset,
-      `tensor "${tensor.name}"`,
+      `tensor ${quotedName(tensor.name)}`,
     );
   }
 }
