@@ -9,6 +9,8 @@ import { SAMPLING_DEFAULTS, type GenerateOptions, type GeneratedToken, type Toke
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
+import { numberOption as num } from './options.ts';
+import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit run <model> -p "prompt" [options]
 
@@ -31,13 +33,6 @@ Options:
   --store DIR         model store directory (see lowbit pull --help)
   -h, --help          show this help
 `;
-
-function num(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got '${v}'`);
-  return n;
-}
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
@@ -74,7 +69,7 @@ export async function run(args: string[]): Promise<number> {
   if (parsed.positionals.length !== 1) throw new UsageError('run needs exactly one model (see lowbit run --help)');
   if (v.prompt === undefined) throw new UsageError('run needs a prompt: -p "…"');
   const nPredict = num(v['n-predict'], '--n-predict', 64);
-  if (!Number.isInteger(nPredict) || nPredict < 1) throw new UsageError('--n-predict must be a positive integer');
+  const contextSize = num(v.ctx, '--ctx');
   const gen: GenerateOptions = {
     maxTokens: nPredict,
     // Explicit, so --chat stays greedy too (chat() would otherwise pick CHAT_TEMPERATURE).
@@ -83,13 +78,13 @@ export async function run(args: string[]): Promise<number> {
     topP: num(v['top-p'], '--top-p', SAMPLING_DEFAULTS.topP),
     minP: num(v['min-p'], '--min-p', SAMPLING_DEFAULTS.minP),
     repetitionPenalty: num(v['repeat-penalty'], '--repeat-penalty', SAMPLING_DEFAULTS.repetitionPenalty),
-    seed: v.seed !== undefined ? num(v.seed, '--seed', 0) : undefined,
+    seed: num(v.seed, '--seed'),
     topLogprobs: Boolean(v.json),
   };
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined });
   try {
-    const engine = await loadEngine(model.source, { gpu, contextSize: v.ctx ? num(v.ctx, '--ctx', 0) : undefined });
+    const engine = await loadEngine(model.source, { gpu, contextSize });
     try {
       const messages = [...(v.system ? [{ role: 'system' as const, content: v.system }] : []), { role: 'user' as const, content: v.prompt }];
       const promptTokens = v.chat ? engine.chatFormat.format(messages).tokens : engine.encodePrompt(v.prompt);
@@ -108,7 +103,8 @@ export async function run(args: string[]): Promise<number> {
             if (t.top) steps.push({ token: t.id, top: t.top });
           }
           text += t.text;
-          if (!v.json) process.stdout.write(t.text);
+          // Model output is untrusted text (a prompt can make a model emit escape sequences).
+          if (!v.json) process.stdout.write(escapeControl(t.text, true));
         }
       } finally {
         process.off('SIGINT', onSigint);
@@ -116,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
       const stats = await stream.stats;
       if (v.json) {
         process.stdout.write(
-          JSON.stringify({
+          terminalJson({
             promptTokens,
             tokens,
             text,
@@ -128,7 +124,7 @@ export async function run(args: string[]): Promise<number> {
         process.stdout.write('\n');
         process.stderr.write(
           `[${stats.promptTokens} prompt tokens: ${stats.prefillTokensPerSec.toFixed(1)} tok/s prefill; ` +
-            `${stats.generatedTokens} generated: ${stats.decodeTokensPerSec.toFixed(1)} tok/s decode; ${stats.finishReason}; ${engine.info.adapter}]\n`,
+            `${stats.generatedTokens} generated: ${stats.decodeTokensPerSec.toFixed(1)} tok/s decode; ${stats.finishReason}; ${escapeControl(engine.info.adapter)}]\n`,
         );
       }
     } finally {
