@@ -21,3 +21,15 @@ struct Tq {
   d: f32,
   has3: bool,
 }
+
+#if !TERNARY
+// The weights themselves (a·q + m applied), for consumers that want values rather than codes
+// (the embedding lookup); vec4 I belongs to scale group I·NG/CW.
+fn decode(bo: u32, c: u32) -> Dq {
+  var q = decode_q(bo, c);
+#for I in 0..{{CW}}
+  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[{{I * NG / CW}}]), vec4<f32>(q.m[{{I * NG / CW}}]));
+#endfor
+  return q;
+}
+#endif
