@@ -1,9 +1,9 @@
 /**
  * The quant table, after ggml's type_traits: one entry per GGML tensor type owning every fact
- * about it — its layout and row rule (types.ts: block bytes and elements, the row multiple, a
- * per-tensor trailer and how to read it), its CPU reference codecs (cpu/) with the error bound the
- * tests hold dequantize(quantize(x)) to, and its GPU decoder (gpu-decoders.ts), whose presence is
- * what GPU support means. The loader, the weights code, the kernels and the embedding ask the
+ * about it — its layout and row rule (types.ts: block bytes and elements, the row multiple, the
+ * size of a per-tensor trailer), how to read that trailer, its CPU reference codecs (cpu/) with
+ * the error bound the tests hold dequantize(quantize(x)) to, and its GPU decoder
+ * (gpu-decoders.ts), whose presence is what GPU support means. The loader, the weights code, the kernels and the embedding ask the
  * entry and name no type. The entries are built once, from static references; nothing is attached
  * later.
  */
