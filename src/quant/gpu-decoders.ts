@@ -16,6 +16,7 @@ import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
 import f16 from '../../shaders/common/dec_f16.wgsl?raw';
 import f32 from '../../shaders/common/dec_f32.wgsl?raw';
 import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
+import iq4nl from '../../shaders/common/dec_iq4_nl.wgsl?raw';
 import q2k from '../../shaders/common/dec_q2_k.wgsl?raw';
 import q3k from '../../shaders/common/dec_q3_k.wgsl?raw';
 import q40 from '../../shaders/common/dec_q4_0.wgsl?raw';
@@ -80,6 +81,7 @@ export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: tru
 export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
 export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true });
 export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true });
+export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
 
 /** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales). */
 const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, kscales: kscalesWgsl };

@@ -33,6 +33,7 @@ export { nearestInt } from './cpu/rounding.ts';
 export * from './cpu/legacy.ts';
 export * from './cpu/kquants.ts';
 export * from './cpu/ternary.ts';
+export * from './cpu/iquants.ts';
 export {
   dequantizeBF16,
   dequantizeF16,

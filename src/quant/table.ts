@@ -52,11 +52,13 @@ import {
   quantizeTQ1_0,
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
+import { dequantizeIQ4_NL } from './cpu/iquants.ts';
 import {
   DEC_BF16,
   DEC_F16,
   DEC_F32,
   DEC_I2_S,
+  DEC_IQ4_NL,
   DEC_Q2_K,
   DEC_Q3_K,
   DEC_Q4_0,
@@ -132,7 +134,8 @@ const F16_SUB = 2 ** -25; // half the smallest f16 subnormal
 interface TypeSpec {
   dequantize: DequantizeFn;
   quantize?: QuantizeFn;
-  errorBound: ErrorBound;
+  /** Required with a quantizer: what the round-trip tests hold it to. */
+  errorBound?: ErrorBound;
   /** Codecs exist but GGUF files never store the type (Q8_K is an activation format). */
   internal?: boolean;
   gpu?: GpuDecoder;
@@ -250,6 +253,11 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     dequantize: dequantizeTQ2_0,
     quantize: quantizeTQ2_0,
     errorBound: { group: 256, rel: 0.5 + F16_REL, abs: F16_SUB, why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)' },
+  },
+  // Made with an importance matrix by llama-quantize; lowbit only reads it (no quantizer, no bound).
+  [GGMLType.IQ4_NL]: {
+    gpu: DEC_IQ4_NL,
+    dequantize: dequantizeIQ4_NL,
   },
   [GGMLType.I2_S]: {
     gpu: DEC_I2_S,

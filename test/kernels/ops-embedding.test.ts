@@ -7,7 +7,8 @@ import { type EmbeddingTable, createEmbedding } from '../../src/kernels/embeddin
 import { createStepParams } from '../../src/kernels/step-params.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { dequantizeBF16, dequantizeF16, quantizeBF16, quantizeF16 } from '../../src/quant/cpu/float.ts';
-import { dequantizeTensor, gpuQuantTypes, quantizeTensor } from '../../src/quant/table.ts';
+import { dequantizeTensor, getQuantType, gpuQuantTypes, quantizeTensor } from '../../src/quant/table.ts';
+import { makeWeight } from './matmul-helpers.ts';
 import { i2sScale } from '../../src/quant/cpu/ternary.ts';
 import { readGGUF, readTensorBytes } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
@@ -35,9 +36,12 @@ function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: 
   } else if (type === GGMLType.BF16) {
     bytes = quantizeBF16(values);
     ref = dequantizeBF16(bytes, values.length);
-  } else {
+  } else if (getQuantType(type).quantize) {
     bytes = quantizeTensor(type, values);
     ref = dequantizeTensor(type, bytes, values.length);
+  } else {
+    // A type lowbit only reads: random blocks, as the mat-vec tests use.
+    ({ bytes, values: ref } = makeWeight(type, rows, cols, rows * cols));
   }
   const rowBytes = bytes.length / rows;
   const bounds = [0, ...cuts, rows];
@@ -94,6 +98,7 @@ describe('embedding', () => {
     [GGMLType.TQ1_0, 256],
     [GGMLType.TQ2_0, 256],
     [GGMLType.I2_S, 256],
+    [GGMLType.IQ4_NL, 96],
   ];
   it('covers every block type the GPU decoders have', () => {
     const floats = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];
