@@ -33,7 +33,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { createLinear, type LinearKernel } from './linear.ts';
-import type { GpuWeight } from './loader.ts';
+import type { GpuWeight } from '../gpu/weights.ts';
 
 export interface ForwardOptions {
   /** KV-cache positions. */
