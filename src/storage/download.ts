@@ -14,9 +14,27 @@
  * - Storage running out becomes QuotaExceededError with the bytes still needed; the partial model
  *   stays resumable. Aborting (AbortSignal) keeps every complete chunk.
  * - After the last chunk, the integrity pass (verify.ts) makes the model present.
+ * HTTP requests, retries, backoff and body reading live in http.ts.
  */
-import { DownloadError, IntegrityError, LowbitError } from '../errors.ts';
+import { DownloadError, IntegrityError } from '../errors.ts';
 import { crc32 } from './crc32.ts';
+import {
+  asTransient,
+  backoffMs,
+  FileChangedError,
+  finalError,
+  parseContentRange,
+  raceAbort,
+  readBodyInto,
+  readValidators,
+  request,
+  sleep,
+  TransientError,
+  withRetries,
+  type HttpTarget,
+  type RetryPolicy,
+  type Validators,
+} from './http.ts';
 import { ProgressTracker, type ProgressCallback } from './progress.ts';
 import { ensureSpace, isQuotaError, quotaError } from './quota.ts';
 import { normalizeSha256 } from './sha256.ts';
@@ -62,28 +80,10 @@ export interface DownloadOptions {
   progressIntervalMs?: number;
 }
 
-/** A failure worth retrying. */
-class TransientError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
-/** The file on the server is not the one the stored chunks came from: start over. */
-class FileChangedError extends Error {}
-
-interface Validators {
-  etag?: string;
-  lastModified?: string;
-}
-
-const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 /** 1 TiB in the default 16 MiB chunks is 65,536; this leaves room for small chunks. */
 const MAX_CHUNKS = 1 << 22;
+
+export { parseContentRange };
 
 export async function downloadModel(options: DownloadOptions): Promise<ModelManifest> {
   const { store, url } = options;
@@ -105,8 +105,8 @@ class DownloadJob {
   private readonly fetchFn: typeof fetch;
   private readonly chunkSize: number;
   private readonly concurrency: number;
-  private readonly maxRetries: number;
-  private readonly retryBaseMs: number;
+  private readonly http: HttpTarget;
+  private readonly retry: RetryPolicy;
   private readonly checksums: boolean;
   private manifest!: ModelManifest;
   private tracker!: ProgressTracker;
@@ -126,8 +126,8 @@ class DownloadJob {
       throw new RangeError(`chunkSize ${this.chunkSize} must be a positive multiple of 4096`);
     }
     this.concurrency = Math.max(1, Math.min(16, options.concurrency ?? 3));
-    this.maxRetries = Math.max(0, options.maxRetries ?? 5);
-    this.retryBaseMs = options.retryBaseMs ?? 500;
+    this.http = { url: options.url, fetch: this.fetchFn, headers: options.headers };
+    this.retry = { url: options.url, maxRetries: Math.max(0, options.maxRetries ?? 5), retryBaseMs: options.retryBaseMs ?? 500 };
     this.checksums = options.chunkChecksums ?? true;
   }
 
@@ -324,7 +324,7 @@ class DownloadJob {
       } catch (e) {
         r.body?.cancel().catch(() => {});
         await this.manifestSaves;
-        if (!(e instanceof TransientError) || attempt >= this.maxRetries) throw this.final(e, 'whole file', attempt);
+        if (!(e instanceof TransientError) || attempt >= this.retry.maxRetries) throw this.final(e, 'whole file', attempt);
         await sleep(this.backoff(attempt, e), this.options.signal);
       }
     }
@@ -453,139 +453,30 @@ class DownloadJob {
     this.tracker.update(n);
   }
 
-  // ---- HTTP -----------------------------------------------------------------------------------
+  // ---- HTTP (http.ts) ------------------------------------------------------------------------
 
-  private async request(signal: AbortSignal, start?: number, end?: number): Promise<Response> {
-    const headers: Record<string, string> = { ...this.options.headers };
-    // Browsers ignore Accept-Encoding from scripts; Node's fetch would otherwise negotiate gzip,
-    // and a compressed body's length is not the file's.
-    if (typeof window === 'undefined') headers['accept-encoding'] = 'identity';
-    if (start !== undefined) headers.range = `bytes=${start}-${end ?? ''}`;
-    let res: Response;
-    try {
-      res = await this.fetchFn(this.options.url, { headers, signal, cache: 'no-store' });
-    } catch (e) {
-      throw asTransient(e, signal);
-    }
-    if (res.status === 200 || res.status === 206) return res;
-    res.body?.cancel().catch(() => {});
-    if (RETRYABLE_STATUS.has(res.status)) {
-      throw new TransientError(`${this.options.url}: HTTP ${res.status}`, res.status, retryAfterMs(res));
-    }
-    if (res.status === 416) {
-      // The range starts past the end: the file shrank since the stored chunks were fetched.
-      throw new FileChangedError(`${this.options.url}: range not satisfiable`);
-    }
-    const hint = res.status === 404 ? ' (no such file)' : res.status === 401 || res.status === 403 ? ' (access denied: the model may be gated)' : '';
-    throw new DownloadError(`${this.options.url}: HTTP ${res.status} ${res.statusText}${hint}`, res.status);
+  private request(signal: AbortSignal, start?: number, end?: number): Promise<Response> {
+    return request(this.http, signal, start, end);
   }
 
-  private async withRetries<T>(what: string, op: (signal: AbortSignal) => Promise<T>, signal = this.options.signal ?? new AbortController().signal): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      signal.throwIfAborted();
-      try {
-        return await op(signal);
-      } catch (e) {
-        if (signal.aborted) throw signal.reason;
-        if (!(e instanceof TransientError) || attempt >= this.maxRetries) throw this.final(e, what, attempt);
-        await sleep(this.backoff(attempt, e), signal);
-      }
-    }
+  private withRetries<T>(what: string, op: (signal: AbortSignal) => Promise<T>, signal = this.options.signal ?? new AbortController().signal): Promise<T> {
+    return withRetries(this.retry, what, op, signal);
   }
 
   private final(e: unknown, what: string, attempt: number): unknown {
-    if (!(e instanceof TransientError)) return e;
-    return new DownloadError(`${this.options.url}: ${what} failed after ${attempt + 1} attempts: ${e.message}`, e.status);
+    return finalError(this.retry, e, what, attempt);
   }
 
   private backoff(attempt: number, e: TransientError): number {
-    if (e.retryAfterMs !== undefined) return Math.min(e.retryAfterMs, 30_000);
-    const base = Math.min(15_000, this.retryBaseMs * 2 ** attempt);
-    return base * (0.75 + Math.random() * 0.5);
+    return backoffMs(this.retry, attempt, e);
   }
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-function readValidators(res: Response): Validators {
-  return { etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined };
-}
 
 /** True when the response's validators say it is another file than the manifest's. */
 function changed(m: ModelManifest, v: Validators): boolean {
   if (m.etag && v.etag) return m.etag !== v.etag;
   if (m.lastModified && v.lastModified) return m.lastModified !== v.lastModified;
   return false;
-}
-
-export function parseContentRange(header: string | null): { start: number; end: number; total?: number } | undefined {
-  const match = header && /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(header);
-  if (!match) return undefined;
-  const start = Number(match[1]);
-  const end = Number(match[2]);
-  const total = match[3] === '*' ? undefined : Number(match[3]);
-  if (end < start || (total !== undefined && end >= total)) return undefined;
-  return { start, end, total };
-}
-
-function retryAfterMs(res: Response): number | undefined {
-  const v = res.headers.get('retry-after');
-  if (!v) return undefined;
-  const s = Number(v);
-  return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
-}
-
-/** Fills `into` from the body exactly; short or long bodies are transient errors. */
-async function readBodyInto(res: Response, into: Uint8Array, onBytes: (n: number) => void, signal: AbortSignal): Promise<void> {
-  if (!res.body) throw new TransientError('empty body');
-  const reader = res.body.getReader();
-  let n = 0;
-  try {
-    for (;;) {
-      const { done, value } = await raceAbort(reader.read(), signal);
-      if (done) break;
-      if (n + value.length > into.length) throw new TransientError(`body longer than the ${into.length} bytes asked for`);
-      into.set(value, n);
-      n += value.length;
-      onBytes(n);
-    }
-  } catch (e) {
-    reader.cancel().catch(() => {});
-    throw asTransient(e, signal);
-  } finally {
-    reader.releaseLock();
-  }
-  if (n !== into.length) throw new TransientError(`connection closed after ${n} of ${into.length} bytes`);
-}
-
-/** Network-level failures (TypeError from fetch, socket resets) become TransientError. */
-function asTransient(e: unknown, signal?: AbortSignal): unknown {
-  if (signal?.aborted) return signal.reason;
-  if (e instanceof TransientError || e instanceof FileChangedError || e instanceof LowbitError) return e;
-  if (e instanceof Error && e.name === 'AbortError') return e;
-  const msg = e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}` : String(e);
-  return new TransientError(msg);
-}
-
-function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  p.catch(() => {}); // a rejection after we stopped waiting (abort) is not unhandled
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
-    );
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
-    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

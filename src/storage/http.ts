@@ -1,0 +1,174 @@
+/**
+ * HTTP utilities of the downloader: one request with the headers a byte-exact download needs,
+ * retries with exponential backoff, reading a body into a buffer, and the headers that describe a
+ * ranged answer (Content-Range, ETag, Last-Modified). download.ts holds the download logic.
+ */
+import { DownloadError, LowbitError } from '../errors.ts';
+
+/** A failure worth retrying. */
+export class TransientError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The file on the server is not the one the stored chunks came from: start over. */
+export class FileChangedError extends Error {}
+
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+/** Where and how to ask: the URL, the fetch to use and extra headers. */
+export interface HttpTarget {
+  url: string;
+  fetch: typeof fetch;
+  headers?: Record<string, string>;
+}
+
+/** How often and how patiently to retry transient failures. */
+export interface RetryPolicy {
+  url: string;
+  /** Attempts after the first before giving up. */
+  maxRetries: number;
+  /** First backoff delay; doubles per attempt, capped at 15 s. */
+  retryBaseMs: number;
+}
+
+const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/**
+ * One GET, for bytes [start, end] when `start` is given. Answers other than 200/206 become
+ * TransientError (retryable statuses), FileChangedError (416) or DownloadError (the rest).
+ */
+export async function request(target: HttpTarget, signal: AbortSignal, start?: number, end?: number): Promise<Response> {
+  const headers: Record<string, string> = { ...target.headers };
+  // Browsers ignore Accept-Encoding from scripts; Node's fetch would otherwise negotiate gzip,
+  // and a compressed body's length is not the file's.
+  if (typeof window === 'undefined') headers['accept-encoding'] = 'identity';
+  if (start !== undefined) headers.range = `bytes=${start}-${end ?? ''}`;
+  let res: Response;
+  try {
+    res = await target.fetch(target.url, { headers, signal, cache: 'no-store' });
+  } catch (e) {
+    throw asTransient(e, signal);
+  }
+  if (res.status === 200 || res.status === 206) return res;
+  res.body?.cancel().catch(() => {});
+  if (RETRYABLE_STATUS.has(res.status)) {
+    throw new TransientError(`${target.url}: HTTP ${res.status}`, res.status, retryAfterMs(res));
+  }
+  if (res.status === 416) {
+    // The range starts past the end: the file shrank since the stored chunks were fetched.
+    throw new FileChangedError(`${target.url}: range not satisfiable`);
+  }
+  const hint = res.status === 404 ? ' (no such file)' : res.status === 401 || res.status === 403 ? ' (access denied: the model may be gated)' : '';
+  throw new DownloadError(`${target.url}: HTTP ${res.status} ${res.statusText}${hint}`, res.status);
+}
+
+/** Runs `op` until it succeeds, retrying TransientError with backoff up to `policy.maxRetries` times. */
+export async function withRetries<T>(policy: RetryPolicy, what: string, op: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    signal.throwIfAborted();
+    try {
+      return await op(signal);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      if (!(e instanceof TransientError) || attempt >= policy.maxRetries) throw finalError(policy, e, what, attempt);
+      await sleep(backoffMs(policy, attempt, e), signal);
+    }
+  }
+}
+
+/** The error to give up with: a TransientError becomes a DownloadError saying how many attempts failed. */
+export function finalError(policy: RetryPolicy, e: unknown, what: string, attempt: number): unknown {
+  if (!(e instanceof TransientError)) return e;
+  return new DownloadError(`${policy.url}: ${what} failed after ${attempt + 1} attempts: ${e.message}`, e.status);
+}
+
+export function backoffMs(policy: RetryPolicy, attempt: number, e: TransientError): number {
+  if (e.retryAfterMs !== undefined) return Math.min(e.retryAfterMs, 30_000);
+  const base = Math.min(15_000, policy.retryBaseMs * 2 ** attempt);
+  return base * (0.75 + Math.random() * 0.5);
+}
+
+export function readValidators(res: Response): Validators {
+  return { etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined };
+}
+
+export function parseContentRange(header: string | null): { start: number; end: number; total?: number } | undefined {
+  const match = header && /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  const total = match[3] === '*' ? undefined : Number(match[3]);
+  if (end < start || (total !== undefined && end >= total)) return undefined;
+  return { start, end, total };
+}
+
+function retryAfterMs(res: Response): number | undefined {
+  const v = res.headers.get('retry-after');
+  if (!v) return undefined;
+  const s = Number(v);
+  return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
+}
+
+/** Fills `into` from the body exactly; short or long bodies are transient errors. */
+export async function readBodyInto(res: Response, into: Uint8Array, onBytes: (n: number) => void, signal: AbortSignal): Promise<void> {
+  if (!res.body) throw new TransientError('empty body');
+  const reader = res.body.getReader();
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await raceAbort(reader.read(), signal);
+      if (done) break;
+      if (n + value.length > into.length) throw new TransientError(`body longer than the ${into.length} bytes asked for`);
+      into.set(value, n);
+      n += value.length;
+      onBytes(n);
+    }
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    throw asTransient(e, signal);
+  } finally {
+    reader.releaseLock();
+  }
+  if (n !== into.length) throw new TransientError(`connection closed after ${n} of ${into.length} bytes`);
+}
+
+/** Network-level failures (TypeError from fetch, socket resets) become TransientError. */
+export function asTransient(e: unknown, signal?: AbortSignal): unknown {
+  if (signal?.aborted) return signal.reason;
+  if (e instanceof TransientError || e instanceof FileChangedError || e instanceof LowbitError) return e;
+  if (e instanceof Error && e.name === 'AbortError') return e;
+  const msg = e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}` : String(e);
+  return new TransientError(msg);
+}
+
+export function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  p.catch(() => {}); // a rejection after we stopped waiting (abort) is not unhandled
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
