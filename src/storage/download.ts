@@ -349,7 +349,12 @@ class DownloadJob {
           m.chunkCrc32.push(null);
         }
       }
-      if (!m.chunkDone[index]) await this.commit(m, index, buffer.subarray(0, fill));
+      if (!m.chunkDone[index]) {
+        await this.commit(m, index, buffer.subarray(0, fill));
+      } else if (m.chunkCrc32[index] != null && crc32(buffer.subarray(0, fill)) !== m.chunkCrc32[index]) {
+        // The whole file is sent again anyway: a stored chunk that differs proves another version.
+        throw new FileChangedError(`${this.options.url} changed on the server (chunk ${index} differs from the stored one)`);
+      }
       index++;
       fill = 0;
       buffer = new Uint8Array(cs);
@@ -474,9 +479,14 @@ class DownloadJob {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-/** True when the response's validators say it is another file than the manifest's. */
+/**
+ * True unless the response proves it is the file the manifest's chunks came from: a validator the
+ * manifest recorded must come back unchanged, and one that is missing counts as a change (a server
+ * or CDN node that stopped sending it may serve another version). Without recorded validators
+ * only the size can tell, which the callers compare.
+ */
 function changed(m: ModelManifest, v: Validators): boolean {
-  if (m.etag && v.etag) return m.etag !== v.etag;
-  if (m.lastModified && v.lastModified) return m.lastModified !== v.lastModified;
+  if (m.etag) return m.etag !== v.etag;
+  if (m.lastModified) return m.lastModified !== v.lastModified;
   return false;
 }

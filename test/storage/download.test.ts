@@ -195,6 +195,56 @@ describe('downloadModel over HTTP Range', () => {
     expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
   });
 
+  it('restarts cleanly when a resumed answer lacks the ETag the stored chunks came with (no mixed versions)', async () => {
+    const store = fsStore();
+    server.cuts = [SIZE / 2];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    // Same size, no validators at all: nothing says "unchanged", so nothing stored may be reused.
+    const v2 = pseudoRandomBytes(SIZE, 45);
+    server.files.set('/model.gguf', { content: v2 });
+    server.resetCounters();
+    const m = await downloadModel(opts(store));
+    expect(m.etag).toBeUndefined();
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+    expect(server.bytesServed).toBeGreaterThanOrEqual(SIZE);
+  });
+
+  it('restarts cleanly when a resumed answer lacks the stored Last-Modified', async () => {
+    const store = new MemoryModelStore();
+    server.files.set('/model.gguf', { content: data, lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' });
+    server.cuts = [SIZE / 3];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    const v2 = pseudoRandomBytes(SIZE, 46);
+    server.files.set('/model.gguf', { content: v2, etag: '"new"' });
+    const m = await downloadModel(opts(store));
+    expect(m.lastModified).toBeUndefined();
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
+  it('without Range, a resumed stream lacking the stored ETag restarts instead of keeping old chunks', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.cuts = [SIZE / 2];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    expect(completeBytes((await store.getManifest('model.gguf'))!)).toBeGreaterThan(0);
+    const v2 = pseudoRandomBytes(SIZE, 47);
+    server.files.set('/model.gguf', { content: v2 });
+    await downloadModel(opts(store));
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
+  it('without Range and without any validator, stored chunks that differ from the re-sent stream restart the download', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.files.set('/model.gguf', { content: data });
+    server.cuts = [SIZE / 2];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    const v2 = pseudoRandomBytes(SIZE, 48);
+    server.files.set('/model.gguf', { content: v2 });
+    await downloadModel(opts(store));
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
   it('falls back to a streamed whole-file download when the server ignores Range, still chunk by chunk', async () => {
     const store = new MemoryModelStore();
     server.rangeSupport = false;
