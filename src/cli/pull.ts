@@ -14,7 +14,8 @@ const HELP = `Usage: lowbit pull <url|file> [--name NAME] [--sha256 HEX] [--stor
 Download a GGUF model over HTTP(S) (Range requests, 3 chunks in flight) or import a local file
 into the model store. Interrupted pulls (Ctrl-C, a lost connection, a crash) continue from the
 last complete chunk when the same command is run again; a file that changed on the server
-restarts cleanly. The model is usable (lowbit run/inspect NAME) once complete and verified.
+restarts cleanly. The model is usable (lowbit run/inspect NAME) once complete and checked:
+chunk checksums always, and the file's sha256 when --sha256 gives it ("verified").
 
 Options:
   --name NAME        name in the store (default: the file name)
@@ -26,7 +27,7 @@ ${STORE_HELP}
   -q, --quiet        no progress output
   -h, --help         show this help
 
-Exit status: 0 when the model is complete and verified; 2 on a download, integrity or storage
+Exit status: 0 when the model is complete and checked; 2 on a download, integrity or storage
 error (one "error: ..." line); 130 when interrupted (the partial model is kept).
 `;
 
@@ -70,13 +71,13 @@ export async function run(args: string[]): Promise<number> {
   if (!isUrl && !fileInfo?.isFile()) throw new UsageError(`${target} is neither an http(s) URL nor an existing file`);
 
   const store = openStore(o.store);
-  try {
-    if (o.name !== undefined) checkModelName(o.name);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   // Same default as the downloader/importer: the URL's or file's name.
   const name = o.name ?? defaultModelName(target);
+  try {
+    checkModelName(name);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}${o.name === undefined ? ' (derived from the URL or file name; choose one with --name)' : ''}`);
+  }
   const printer = new ProgressPrinter();
   const onProgress = o.quiet ? undefined : (r: Parameters<ProgressPrinter['update']>[0]) => printer.update(r);
   const controller = new AbortController();
@@ -115,6 +116,8 @@ export async function run(args: string[]): Promise<number> {
   }
   printer.done();
   const sha = manifest.actualSha256 ? `, sha256 ${manifest.actualSha256}` : '';
-  process.stdout.write(`${manifest.name}: complete and verified, ${formatBytes(manifest.size)} (${manifest.size} bytes)${sha}\n`);
+  // "Verified" only when a sha256 was compared: chunk CRC-32s catch corruption at rest, not a wrong file.
+  const state = manifest.sha256 ? 'complete and verified' : 'complete (no checksum given)';
+  process.stdout.write(`${manifest.name}: ${state}, ${formatBytes(manifest.size)} (${manifest.size} bytes)${sha}\n`);
   return 0;
 }

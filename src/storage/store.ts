@@ -120,12 +120,12 @@ const NAME_RE = /^[A-Za-z0-9_+@][A-Za-z0-9._+@-]{0,199}$/;
 /** Model names double as directory names and keys: letters, digits and `._+@-`, no leading dot. */
 export function checkModelName(name: string): string {
   if (!NAME_RE.test(name) || name.includes('..')) {
-    throw new RangeError(`invalid model name '${name}': use 1-200 letters, digits and ._+@- (not starting with '.')`);
+    throw new RangeError(`invalid model name '${name}': use 1-200 letters, digits and ._+@- (not starting with '.' or '-')`);
   }
   return name;
 }
 
-/** A safe default name from a URL or file name: its last path segment, odd characters replaced. */
+/** A valid default name from a URL or file name: its last path segment, odd characters replaced. */
 export function defaultModelName(urlOrFile: string): string {
   let base = urlOrFile;
   try {
@@ -134,7 +134,8 @@ export function defaultModelName(urlOrFile: string): string {
     /* not a URL: a file name or path */
   }
   base = base.split(/[\\/]/).filter(Boolean).pop() ?? 'model';
-  base = base.replace(/[^A-Za-z0-9._+@-]/g, '_').replace(/^\.+/, '').replace(/\.\.+/g, '.');
+  // A name may not start with '.' (hidden entries, '..') or '-' (it would read as a CLI option).
+  base = base.replace(/[^A-Za-z0-9._+@-]/g, '_').replace(/\.\.+/g, '.').replace(/^[.-]+/, '');
   return base.slice(0, 200) || 'model';
 }
 

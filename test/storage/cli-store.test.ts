@@ -154,6 +154,18 @@ describe('lowbit pull / ls / rm', () => {
     expect((await lowbit(['pull', url, '--name', '../evil', '--store', store])).stderr).toMatch(/invalid model name/);
   });
 
+  it('derives a valid name from a URL whose file name starts with "-", and says no checksum was given', async () => {
+    server.files.set('/-m.gguf', { content: bytes });
+    const r = await lowbit(['pull', server.url('/-m.gguf'), '--store', store, '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`m.gguf: complete (no checksum given), 1.3 MiB (${bytes.length} bytes)\n`);
+    // A name the user gives that is not valid: a usage error, one line, exit 2.
+    const bad = await lowbit(['pull', url, '--name=-x', '--store', store]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: invalid model name '-x'[^\n]*\n$/);
+  });
+
   it('imports a local file', async () => {
     const r = await lowbit(['pull', localModel(MODEL), '--store', store, '--name', 'local-copy', '-q']);
     expect(r.code).toBe(0);
