@@ -166,6 +166,37 @@ describe('lowbit pull / ls / rm', () => {
     expect(bad.stderr).toMatch(/^error: invalid model name '-x'[^\n]*\n$/);
   });
 
+  it('ls and rm --all work during a pull and after a kill -9 left its lock; a model named x.lock does not block x', async () => {
+    server.bytesPerSecond = 200 * 1024;
+    const args = ['pull', url, '--store', store, '--chunk-mib', '0.0625', '--concurrency', '1'];
+    let during: Promise<Result> | undefined;
+    const killed = await lowbit(args, (text, kill) => {
+      if (!during && /download [1-9]\d*\.\d%/.test(text)) {
+        during = lowbit(['ls', '--store', store]).finally(() => kill('SIGKILL'));
+      }
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const lsDuring = (await during)!;
+    expect(lsDuring.stderr).toBe('');
+    expect(lsDuring.code).toBe(0);
+    expect(lsDuring.stdout).toMatch(new RegExp(`${MODEL.replace(/\./g, '\\.')}\\s+1\\.3 MiB\\s+partial`));
+    // The killed pull's lock stays behind, outside the model names.
+    expect(await readFile(join(store, '.locks', `${MODEL}.lock`), 'utf8')).toMatch(/^\d+$/);
+    const lsAfter = await lowbit(['ls', '--store', store, '--json']);
+    expect(lsAfter.code).toBe(0);
+    expect(JSON.parse(lsAfter.stdout).map((m: { name: string }) => m.name)).toEqual([MODEL]);
+    const rmAll = await lowbit(['rm', '--all', '--store', store]);
+    expect(rmAll.stderr).toBe('');
+    expect(rmAll.stdout).toContain('deleted 1 model(s)');
+
+    server.bytesPerSecond = 0;
+    expect((await lowbit(['pull', url, '--name', 'x.lock', '--store', store, '-q'])).code).toBe(0);
+    const x = await lowbit(['pull', url, '--name', 'x', '--store', store, '-q']);
+    expect(x.stderr).toBe('');
+    expect(x.code).toBe(0);
+    expect(JSON.parse((await lowbit(['ls', '--store', store, '--json'])).stdout).map((m: { name: string }) => m.name)).toEqual(['x', 'x.lock']);
+  });
+
   it('imports a local file', async () => {
     const r = await lowbit(['pull', localModel(MODEL), '--store', store, '--name', 'local-copy', '-q']);
     expect(r.code).toBe(0);

@@ -386,7 +386,7 @@ describe('downloadModel over HTTP Range', () => {
     const release = await store.lock('model.gguf');
     await release();
     // A lock file left by a killed process (pid that does not exist) does not block.
-    await writeFile(join(store.location, 'other.gguf.lock'), '4194000');
+    await writeFile(join(store.location, '.locks', 'other.gguf.lock'), '4194000');
     server.files.set('/other.gguf', { content: data });
     expect(isPresent(await downloadModel(opts(store, { url: server.url('/other.gguf') })))).toBe(true);
   });
