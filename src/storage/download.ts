@@ -20,12 +20,13 @@ import { DownloadError, IntegrityError } from '../errors.ts';
 import { crc32 } from './crc32.ts';
 import {
   asTransient,
+  DEFAULT_IDLE_TIMEOUT_MS,
   backoffMs,
   FileChangedError,
   finalError,
   parseContentRange,
-  raceAbort,
   readBodyInto,
+  readPiece,
   readValidators,
   request,
   sleep,
@@ -74,6 +75,11 @@ export interface DownloadOptions {
   chunkChecksums?: boolean;
   /** Largest file accepted (default 1 TiB): a hostile or broken server cannot make us plan more. */
   maxBytes?: number;
+  /**
+   * Longest wait for an answer's headers, and then for each piece of its body (default 60 s): a
+   * server that never answers or stalls mid-body counts as a transient failure and is retried.
+   */
+  idleTimeoutMs?: number;
   /** Injected fetch (tests, custom auth); default globalThis.fetch. */
   fetch?: typeof fetch;
   headers?: Record<string, string>;
@@ -126,7 +132,7 @@ class DownloadJob {
       throw new RangeError(`chunkSize ${this.chunkSize} must be a positive multiple of 4096`);
     }
     this.concurrency = Math.max(1, Math.min(16, options.concurrency ?? 3));
-    this.http = { url: options.url, fetch: this.fetchFn, headers: options.headers };
+    this.http = { url: options.url, fetch: this.fetchFn, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
     this.retry = { url: options.url, maxRetries: Math.max(0, options.maxRetries ?? 5), retryBaseMs: options.retryBaseMs ?? 500 };
     this.checksums = options.chunkChecksums ?? true;
   }
@@ -291,7 +297,7 @@ class DownloadJob {
       await readBodyInto(res, bytes, (n) => {
         this.inflight.set(i, n);
         this.reportProgress(m);
-      }, signal);
+      }, signal, this.http.idleTimeoutMs);
       await this.commit(m, i, bytes);
     } finally {
       this.inflight.delete(i); // a failed attempt's bytes no longer count
@@ -361,7 +367,7 @@ class DownloadJob {
     };
     try {
       for (;;) {
-        const { done, value } = await raceAbort(reader.read(), this.options.signal);
+        const { done, value } = await readPiece(reader, this.options.signal, this.http.idleTimeoutMs);
         if (done) break;
         let off = 0;
         while (off < value.length) {

@@ -29,7 +29,11 @@ export interface HttpTarget {
   url: string;
   fetch: typeof fetch;
   headers?: Record<string, string>;
+  /** Longest wait for the response headers, and then for each piece of the body. */
+  idleTimeoutMs: number;
 }
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** How often and how patiently to retry transient failures. */
 export interface RetryPolicy {
@@ -52,11 +56,25 @@ export async function request(target: HttpTarget, signal: AbortSignal, start?: n
   // and a compressed body's length is not the file's.
   if (typeof window === 'undefined') headers['accept-encoding'] = 'identity';
   if (start !== undefined) headers.range = `bytes=${start}-${end ?? ''}`;
+  // The request gets its own controller: the idle timer aborts it (closing the connection) without
+  // aborting the caller's signal; the caller's abort still reaches it, body reads included.
+  const attempt = new AbortController();
+  const forward = () => attempt.abort(signal.reason);
+  signal.addEventListener('abort', forward, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    attempt.abort();
+  }, target.idleTimeoutMs);
   let res: Response;
   try {
-    res = await target.fetch(target.url, { headers, signal, cache: 'no-store' });
+    res = await target.fetch(target.url, { headers, signal: attempt.signal, cache: 'no-store' });
   } catch (e) {
+    signal.removeEventListener('abort', forward);
+    if (timedOut && !signal.aborted) throw new TransientError(`timed out: no answer within ${target.idleTimeoutMs} ms`);
     throw asTransient(e, signal);
+  } finally {
+    clearTimeout(timer);
   }
   if (res.status === 200 || res.status === 206) return res;
   res.body?.cancel().catch(() => {});
@@ -118,14 +136,30 @@ function retryAfterMs(res: Response): number | undefined {
   return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
 }
 
+/**
+ * The next piece of a body, waiting at most `idleTimeoutMs` for it (a stalled connection is a
+ * TransientError; the caller cancels the reader) and no longer than `signal` allows.
+ */
+export async function readPiece(reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal | undefined, idleTimeoutMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransientError(`timed out: no data for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+  });
+  try {
+    return await raceAbort(Promise.race([reader.read(), idle]), signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Fills `into` from the body exactly; short or long bodies are transient errors. */
-export async function readBodyInto(res: Response, into: Uint8Array, onBytes: (n: number) => void, signal: AbortSignal): Promise<void> {
+export async function readBodyInto(res: Response, into: Uint8Array, onBytes: (n: number) => void, signal: AbortSignal, idleTimeoutMs: number): Promise<void> {
   if (!res.body) throw new TransientError('empty body');
   const reader = res.body.getReader();
   let n = 0;
   try {
     for (;;) {
-      const { done, value } = await raceAbort(reader.read(), signal);
+      const { done, value } = await readPiece(reader, signal, idleTimeoutMs);
       if (done) break;
       if (n + value.length > into.length) throw new TransientError(`body longer than the ${into.length} bytes asked for`);
       into.set(value, n);
@@ -141,12 +175,21 @@ export async function readBodyInto(res: Response, into: Uint8Array, onBytes: (n:
   if (n !== into.length) throw new TransientError(`connection closed after ${n} of ${into.length} bytes`);
 }
 
+/**
+ * Why Node's fetch (undici) refused to follow a redirect: a Location with another scheme (file:,
+ * ftp:, data:), an unparsable one, or a loop past its 20-redirect limit. Retrying cannot help.
+ * Browsers report these like any network failure, so there they are retried (and then given up).
+ */
+const FINAL_FETCH_FAILURE = /URL scheme must be a HTTP\(S\) scheme|redirect count exceeded|Invalid URL/i;
+
 /** Network-level failures (TypeError from fetch, socket resets) become TransientError. */
 export function asTransient(e: unknown, signal?: AbortSignal): unknown {
   if (signal?.aborted) return signal.reason;
   if (e instanceof TransientError || e instanceof FileChangedError || e instanceof LowbitError) return e;
   if (e instanceof Error && e.name === 'AbortError') return e;
-  const msg = e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}` : String(e);
+  const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : '';
+  const msg = e instanceof Error ? `${e.message}${cause ? `: ${cause}` : ''}` : String(e);
+  if (e instanceof TypeError && FINAL_FETCH_FAILURE.test(cause)) return new DownloadError(`cannot follow a redirect: ${msg}`);
   return new TransientError(msg);
 }
 

@@ -36,6 +36,9 @@ beforeEach(() => {
   server.failNext = [];
   server.sendLength = true;
   server.bytesPerSecond = 0;
+  server.stalls = [];
+  server.hangNext = 0;
+  server.redirects.clear();
   server.resetCounters();
 });
 
@@ -407,6 +410,55 @@ describe('downloadModel over HTTP Range', () => {
     await expect(downloadModel(opts(store, { name: 'shared-name', url: server.url('/other.gguf') }))).rejects.toThrow(
       /'shared-name' is already stored/,
     );
+  });
+});
+
+describe('timeouts and redirects', () => {
+  it('a server that never answers times out, is retried, and the final error says it timed out', async () => {
+    const store = new MemoryModelStore();
+    server.hangNext = 10;
+    const t0 = Date.now();
+    const err = await downloadModel(opts(store, { idleTimeoutMs: 200, maxRetries: 2 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/failed after 3 attempts: timed out: no answer within 200 ms/);
+    expect(server.requests).toBe(3);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('a connection that stalls mid-body times out and the download completes on the retry', async () => {
+    const store = new MemoryModelStore();
+    server.stalls = [5 * CHUNK + 100];
+    const m = await downloadModel(opts(store, { idleTimeoutMs: 200, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.stalls).toEqual([]);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('a stalled stream from a server without Range times out and is restarted', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.stalls = [SIZE / 2];
+    const m = await downloadModel(opts(store, { idleTimeoutMs: 200, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.requests).toBe(2);
+  });
+
+  it('a redirect to a non-HTTP scheme is final, not retried', async () => {
+    const store = new MemoryModelStore();
+    server.redirects.set('/model.gguf', 'file:///etc/passwd');
+    const err = await downloadModel(opts(store, { maxRetries: 5 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/cannot follow a redirect: .*HTTP\(S\) scheme/);
+    expect(server.requests).toBe(1);
+  });
+
+  it('a redirect loop is final too (fetch stops it after 20 hops; no retry multiplies it)', async () => {
+    const store = new MemoryModelStore();
+    server.redirects.set('/model.gguf', '/model.gguf');
+    const err = await downloadModel(opts(store, { maxRetries: 5 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/cannot follow a redirect: .*redirect count exceeded/);
+    expect(server.requests).toBe(21);
   });
 });
 

@@ -37,6 +37,10 @@ export interface ServedFile {
  * - `failNext`: statuses answered (one per request) before normal service resumes.
  * - `sendLength`: false sends bodies with chunked encoding and no Content-Length.
  * - `bytesPerSecond`: throttles bodies (for interrupting child processes mid-download).
+ * - `stalls`: like `cuts`, but the connection stays open and silent instead of closing.
+ * - `hangNext`: requests (one each) that get no answer at all, the connection left open.
+ * - `redirects`: path → Location, answered with 302.
+ * - `cors`: lets another origin's page read the answers (Content-Range, ETag, Last-Modified).
  * Counters: `requests`, `bytesServed`, `maxConcurrent`, `log` (method + range per request).
  */
 export class TestFileServer {
@@ -46,6 +50,10 @@ export class TestFileServer {
   failNext: number[] = [];
   sendLength = true;
   bytesPerSecond = 0;
+  stalls: number[] = [];
+  hangNext = 0;
+  redirects = new Map<string, string>();
+  cors = false;
   requests = 0;
   bytesServed = 0;
   maxConcurrent = 0;
@@ -83,6 +91,16 @@ export class TestFileServer {
     this.maxConcurrent = Math.max(this.maxConcurrent, this.active);
     res.on('close', () => this.active--);
     this.log.push(`${req.method} ${req.headers.range ?? 'all'}`);
+    if (this.hangNext > 0) {
+      this.hangNext--;
+      return; // never answered; closed by the client's timeout or stop()
+    }
+    const location = this.redirects.get(req.url ?? '');
+    if (location !== undefined) {
+      res.writeHead(302, { location });
+      res.end();
+      return;
+    }
     const status = this.failNext.shift();
     if (status !== undefined) {
       res.writeHead(status, { 'content-type': 'text/plain' });
@@ -97,6 +115,10 @@ export class TestFileServer {
     }
     const size = file.content.length;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (this.cors) {
+      headers['access-control-allow-origin'] = '*';
+      headers['access-control-expose-headers'] = 'content-range, etag, last-modified, content-length';
+    }
     if (file.etag) headers.etag = file.etag;
     if (file.lastModified) headers['last-modified'] = file.lastModified;
     let start = 0;
@@ -122,7 +144,9 @@ export class TestFileServer {
     if (req.method === 'HEAD') return void res.end();
 
     const cutIndex = this.cuts.findIndex((c) => c >= start && c <= end);
-    const stopAt = cutIndex >= 0 ? this.cuts.splice(cutIndex, 1)[0]! : end + 1;
+    const stallIndex = cutIndex >= 0 ? -1 : this.stalls.findIndex((c) => c >= start && c <= end);
+    const stopAt =
+      cutIndex >= 0 ? this.cuts.splice(cutIndex, 1)[0]! : stallIndex >= 0 ? this.stalls.splice(stallIndex, 1)[0]! : end + 1;
     const piece = 64 * 1024;
     for (let p = start; p < stopAt; p += piece) {
       const slice = file.content.subarray(p, Math.min(stopAt, p + piece));
@@ -133,6 +157,7 @@ export class TestFileServer {
       const ok = res.write(slice);
       if (!ok) await new Promise((r) => res.once('drain', r));
     }
+    if (stallIndex >= 0) return; // silent from here on; the client gives up
     if (stopAt <= end) {
       // Let the bytes before the cut reach the client, then drop the connection.
       await new Promise((r) => setTimeout(r, 5));
