@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { downloadModel } from '../storage/download.ts';
 import { importPath } from '../storage/import-node.ts';
 import { formatBytes } from '../storage/quota.ts';
-import { checkModelName, completeBytes, DEFAULT_CHUNK_SIZE, defaultModelName, type ModelManifest } from '../storage/store.ts';
+import { checkModelName, DEFAULT_CHUNK_SIZE, defaultModelName, storedBytes, type ModelManifest } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
 import { ProgressPrinter } from './progress-line.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
@@ -105,7 +105,7 @@ export async function run(args: string[]): Promise<number> {
     printer.done();
     if (interrupted) {
       const m = await store.getManifest(name).catch(() => undefined);
-      const kept = m ? ` (${formatBytes(completeBytes(m))} of ${formatBytes(m.size)} kept)` : '';
+      const kept = m ? ` (${formatBytes(storedBytes(m))} of ${formatBytes(m.size)} kept)` : '';
       process.stderr.write(`interrupted${kept}; run the same command again to resume\n`);
       return 130;
     }

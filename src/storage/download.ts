@@ -25,7 +25,6 @@ import {
   FileChangedError,
   finalError,
   parseContentRange,
-  readBodyInto,
   readPiece,
   readValidators,
   request,
@@ -49,6 +48,7 @@ import {
   isComplete,
   isPresent,
   newManifest,
+  storedBytes,
   type ModelManifest,
   type ModelStore,
 } from './store.ts';
@@ -86,6 +86,10 @@ export interface DownloadOptions {
   progressIntervalMs?: number;
 }
 
+/** Largest part of a chunk stored at once: what a cut or a crash can lose. */
+const PART_BYTES = 1 << 20;
+/** Bytes an attempt must store to count as progress rather than as a failed try. */
+const PROGRESS_BYTES = 64 * 1024;
 /** 1 TiB in the default 16 MiB chunks is 65,536; this leaves room for small chunks. */
 const MAX_CHUNKS = 1 << 22;
 
@@ -119,6 +123,7 @@ class DownloadJob {
   /** Bytes received for chunks not yet committed, by chunk index. */
   private readonly inflight = new Map<number, number>();
   private manifestSaves: Promise<void> = Promise.resolve();
+  private savePending = false;
   private streaming = false;
 
   constructor(
@@ -183,11 +188,13 @@ class DownloadJob {
   /** Fetches every missing chunk of `existing` (or of a new manifest). */
   private async fetchMissing(existing: ModelManifest | undefined): Promise<ModelManifest> {
     const chunkSize = existing?.chunkSize ?? this.chunkSize;
+    if (existing) await this.checkPartials(existing);
     const first = existing ? existing.chunkDone.indexOf(false) : 0;
-    const start = Math.max(0, first) * chunkSize;
+    const chunkStart = Math.max(0, first) * chunkSize;
+    const start = chunkStart + (existing && first >= 0 ? storedPrefix(existing, first) : 0);
     let probe: Response;
     try {
-      probe = await this.withRetries(`bytes ${start}-`, (signal) => this.request(signal, start, start + chunkSize - 1));
+      probe = await this.withRetries(`bytes ${start}-`, (signal) => this.request(signal, start, chunkStart + chunkSize - 1));
     } catch (e) {
       if (e instanceof FileChangedError && start === 0) {
         throw new DownloadError(`${this.options.url}: the server refuses the range bytes=0- (416): the file is empty`, 416);
@@ -211,14 +218,16 @@ class DownloadJob {
     const validators = readValidators(probe);
     const m = await this.adopt(existing, range.total, validators, chunkSize);
     this.tracker = new ProgressTracker('download', this.name, m.size, this.options.onProgress, this.options.progressIntervalMs);
-    this.tracker.update(completeBytes(m), true);
+    this.tracker.update(storedBytes(m), true);
     await this.checkSpace(m);
 
     const pending: number[] = [];
     for (let i = 0; i < m.chunkDone.length; i++) if (!m.chunkDone[i]) pending.push(i);
     // The probe's bytes serve for its chunk when the manifest survived (same file, same chunking).
     const probeChunk =
-      m.chunkSize === chunkSize && first >= 0 && first < m.chunkDone.length && range.start === first * chunkSize && !m.chunkDone[first] ? first : -1;
+      m.chunkSize === chunkSize && first >= 0 && first < m.chunkDone.length && !m.chunkDone[first] && range.start === first * chunkSize + storedPrefix(m, first)
+        ? first
+        : -1;
     if (probeChunk < 0) probe.body?.cancel().catch(() => {});
 
     const jobs = new AbortController();
@@ -233,7 +242,8 @@ class DownloadJob {
     const worker = async (useProbe: boolean) => {
       try {
         if (useProbe) await this.receiveChunk(m, probeChunk, probe, jobs.signal).catch(async (e) => {
-          if (!(e instanceof TransientError)) throw e;
+          // The probe's body was its chunk's first attempt: with no retries allowed, that is all.
+          if (!(e instanceof TransientError) || this.retry.maxRetries === 0) throw this.final(e, `chunk ${probeChunk}`, 0);
           await this.fetchChunk(m, probeChunk, jobs.signal); // the probe's body was cut: fetch again
         });
         while (next < pending.length && !jobs.signal.aborted) {
@@ -264,12 +274,12 @@ class DownloadJob {
     return m;
   }
 
-  /** One chunk by Range request, with retries. */
+  /** One chunk (what of it is not stored yet) by Range request, with retries. */
   private async fetchChunk(m: ModelManifest, i: number, signal: AbortSignal): Promise<void> {
-    const start = i * m.chunkSize;
-    const end = start + chunkLength(m, i) - 1;
-    await this.withRetries(`chunk ${i} (bytes ${start}-${end})`, async (sig) => {
-      const res = await this.request(sig, start, end);
+    const chunkStart = i * m.chunkSize;
+    const end = chunkStart + chunkLength(m, i) - 1;
+    await this.withRetries(`chunk ${i} (bytes ${chunkStart}-${end})`, async (sig) => {
+      const res = await this.request(sig, chunkStart + storedPrefix(m, i), end);
       if (res.status !== 206) {
         res.body?.cancel().catch(() => {});
         // The server stopped honouring Range, or serves another file: start over with a new probe.
@@ -279,29 +289,77 @@ class DownloadJob {
     }, signal);
   }
 
-  /** Reads a 206 body for chunk `i`, checks it, stores it and marks it done. */
+  /**
+   * Reads a 206 body for the rest of chunk `i`, storing it in parts of at most 1 MiB as it arrives
+   * and recording each in the manifest (partialChunks), so a cut or a crash loses at most the part
+   * in flight. The CRC-32 runs on over the parts; the complete chunk is marked done.
+   */
   private async receiveChunk(m: ModelManifest, i: number, res: Response, signal: AbortSignal): Promise<void> {
     const want = chunkLength(m, i);
-    const start = i * m.chunkSize;
+    const chunkStart = i * m.chunkSize;
+    const have = storedPrefix(m, i);
     const range = parseContentRange(res.headers.get('content-range'));
-    if (!range || range.start !== start || range.end !== start + want - 1) {
+    if (!range || range.start !== chunkStart + have || range.end !== chunkStart + want - 1) {
       res.body?.cancel().catch(() => {});
-      throw new TransientError(`${this.options.url}: asked for bytes ${start}-${start + want - 1}, got '${res.headers.get('content-range')}'`);
+      throw new TransientError(`${this.options.url}: asked for bytes ${chunkStart + have}-${chunkStart + want - 1}, got '${res.headers.get('content-range')}'`);
     }
     if (range.total !== m.size || changed(m, readValidators(res))) {
       res.body?.cancel().catch(() => {});
       throw new FileChangedError(`${this.options.url} changed on the server`);
     }
-    const bytes = new Uint8Array(want);
+    if (!res.body) throw new TransientError(`${this.options.url}: empty body`);
+    const reader = res.body.getReader();
+    let stored = have;
+    let crc = m.partialChunks?.[i]?.crc32 ?? 0;
+    let part = new Uint8Array(Math.min(PART_BYTES, want - stored));
+    let fill = 0;
+    const storePart = async () => {
+      if (fill === 0) return;
+      const bytes = part.subarray(0, fill);
+      await this.write(m, i, bytes, stored);
+      crc = crc32(bytes, crc);
+      stored += fill;
+      fill = 0;
+      if (stored < want) {
+        (m.partialChunks ??= {})[i] = { bytes: stored, crc32: this.checksums ? crc : null };
+        this.queueSave(m);
+        part = new Uint8Array(Math.min(PART_BYTES, want - stored));
+      }
+    };
+    // Bytes that arrived before a network failure are worth keeping; a protocol violation's are not.
+    let keep = true;
     try {
-      await readBodyInto(res, bytes, (n) => {
-        this.inflight.set(i, n);
+      for (;;) {
+        const { done, value } = await readPiece(reader, signal, this.http.idleTimeoutMs);
+        if (done) break;
+        if (stored + fill + value.length > want) {
+          keep = false;
+          throw new TransientError(`body longer than the ${want - have} bytes asked for`);
+        }
+        for (let off = 0; off < value.length; ) {
+          const take = Math.min(part.length - fill, value.length - off);
+          part.set(value.subarray(off, off + take), fill);
+          fill += take;
+          off += take;
+          if (fill === part.length) await storePart();
+        }
+        this.inflight.set(i, stored + fill);
         this.reportProgress(m);
-      }, signal, this.http.idleTimeoutMs);
-      await this.commit(m, i, bytes);
+      }
+      if (stored + fill !== want) throw new TransientError(`connection closed after ${stored + fill - have} of ${want - have} bytes`);
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      if (keep && !isQuotaError(e)) await storePart().catch(() => {});
+      const err = asTransient(e, signal);
+      // Progress is not failure: an attempt that stored a good share of the chunk does not use up a retry.
+      if (err instanceof TransientError && stored - have >= Math.min(PROGRESS_BYTES, want - have)) err.madeProgress = true;
+      throw err;
     } finally {
-      this.inflight.delete(i); // a failed attempt's bytes no longer count
+      reader.releaseLock();
+      this.inflight.delete(i); // a failed attempt's unstored bytes no longer count
     }
+    if (m.partialChunks) delete m.partialChunks[i];
+    this.markDone(m, i, this.checksums ? crc : null);
   }
 
   /** The server ignores Range (200): stream the whole body, storing it chunk by chunk. */
@@ -433,11 +491,18 @@ class DownloadJob {
     await this.options.store.persist?.();
   }
 
+  /** Stores a whole chunk and marks it done. */
   private async commit(m: ModelManifest, i: number, bytes: Uint8Array): Promise<void> {
     const want = chunkLength(m, i);
     if (bytes.length !== want) throw new TransientError(`chunk ${i}: ${bytes.length} bytes, expected ${want}`);
+    await this.write(m, i, bytes, 0);
+    this.markDone(m, i, this.checksums ? crc32(bytes) : null);
+  }
+
+  /** Writes (part of) chunk `i`; storage running out becomes QuotaExceededError. */
+  private async write(m: ModelManifest, i: number, bytes: Uint8Array, offset: number): Promise<void> {
     try {
-      await this.options.store.writeChunk(m, i, bytes);
+      await this.options.store.writeChunk(m, i, bytes, offset);
     } catch (e) {
       if (isQuotaError(e)) {
         const space = await this.options.store.space().catch(() => ({ availableBytes: undefined }));
@@ -445,7 +510,10 @@ class DownloadJob {
       }
       throw e;
     }
-    m.chunkCrc32[i] = this.checksums ? crc32(bytes) : null;
+  }
+
+  private markDone(m: ModelManifest, i: number, crc: number | null): void {
+    m.chunkCrc32[i] = crc;
     m.chunkDone[i] = true;
     this.inflight.delete(i); // now counted as complete
     this.queueSave(m);
@@ -453,14 +521,42 @@ class DownloadJob {
     if (!this.streaming) this.reportProgress(m);
   }
 
-  /** Manifest writes in order, one at a time; each writes the latest state. */
+  /**
+   * Drops the partial chunks whose stored prefix is missing, short or fails its recorded CRC-32,
+   * so a resumed chunk is integrity-checked from its first byte.
+   */
+  private async checkPartials(m: ModelManifest): Promise<void> {
+    const partials = m.partialChunks;
+    if (!partials) return;
+    for (const key of Object.keys(partials)) {
+      const i = Number(key);
+      const p = partials[key]!;
+      let good = Number.isInteger(i) && i >= 0 && i < m.chunkDone.length && !m.chunkDone[i] && p.bytes > 0 && p.bytes < chunkLength(m, i);
+      if (good) {
+        const bytes = await this.options.store.readChunk(m, i, this.options.signal);
+        good = !!bytes && bytes.length >= p.bytes && (p.crc32 === null ? !this.checksums : crc32(bytes.subarray(0, p.bytes)) === p.crc32);
+      }
+      if (!good) delete partials[key];
+    }
+  }
+
+  /**
+   * Manifest writes in order, one at a time; each writes the latest state, so a save not yet
+   * started covers every later change: at most one runs and one waits, however fast parts arrive.
+   */
   private queueSave(m: ModelManifest): void {
-    this.manifestSaves = this.manifestSaves.then(() => this.options.store.putManifest(m));
+    if (this.savePending) return;
+    this.savePending = true;
+    this.manifestSaves = this.manifestSaves.then(() => {
+      this.savePending = false;
+      return this.options.store.putManifest(m);
+    });
   }
 
   private reportProgress(m: ModelManifest): void {
-    let n = completeBytes(m);
-    for (const b of this.inflight.values()) n += b;
+    // In-flight counts include the chunk's stored prefix.
+    let n = storedBytes(m);
+    for (const [i, b] of this.inflight) n += b - storedPrefix(m, i);
     this.tracker.update(n);
   }
 
@@ -484,6 +580,11 @@ class DownloadJob {
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
+
+/** Bytes of chunk `i` already stored (its recorded prefix), 0 when none. */
+function storedPrefix(m: ModelManifest, i: number): number {
+  return m.partialChunks?.[i]?.bytes ?? 0;
+}
 
 /**
  * True unless the response proves it is the file the manifest's chunks came from: a validator the

@@ -100,14 +100,14 @@ export class FsModelStore implements ModelStore {
     await rename(tmp, join(dir, MANIFEST));
   }
 
-  async writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void> {
+  async writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array, offset = 0): Promise<void> {
     const dir = this.modelDir(manifest.id);
     await mkdir(dir, { recursive: true });
     // O_CREAT without O_TRUNC: other chunks already written must survive.
     const fh = await open(join(dir, DATA), constants.O_RDWR | constants.O_CREAT, 0o644);
     try {
       let done = 0;
-      const at = index * manifest.chunkSize;
+      const at = index * manifest.chunkSize + offset;
       while (done < bytes.length) {
         const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, at + done);
         done += bytesWritten;

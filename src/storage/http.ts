@@ -7,6 +7,8 @@ import { DownloadError, LowbitError } from '../errors.ts';
 
 /** A failure worth retrying. */
 export class TransientError extends Error {
+  /** The attempt stored a useful part of what it fetched: the retry continues, it starts no count. */
+  madeProgress = false;
   constructor(
     message: string,
     readonly status?: number,
@@ -99,6 +101,7 @@ export async function withRetries<T>(policy: RetryPolicy, what: string, op: (sig
       if (signal.aborted) throw signal.reason;
       if (!(e instanceof TransientError) || attempt >= policy.maxRetries) throw finalError(policy, e, what, attempt);
       await sleep(backoffMs(policy, attempt, e), signal);
+      if (e.madeProgress) attempt = -1;
     }
   }
 }
@@ -150,29 +153,6 @@ export async function readPiece(reader: ReadableStreamDefaultReader<Uint8Array>,
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Fills `into` from the body exactly; short or long bodies are transient errors. */
-export async function readBodyInto(res: Response, into: Uint8Array, onBytes: (n: number) => void, signal: AbortSignal, idleTimeoutMs: number): Promise<void> {
-  if (!res.body) throw new TransientError('empty body');
-  const reader = res.body.getReader();
-  let n = 0;
-  try {
-    for (;;) {
-      const { done, value } = await readPiece(reader, signal, idleTimeoutMs);
-      if (done) break;
-      if (n + value.length > into.length) throw new TransientError(`body longer than the ${into.length} bytes asked for`);
-      into.set(value, n);
-      n += value.length;
-      onBytes(n);
-    }
-  } catch (e) {
-    reader.cancel().catch(() => {});
-    throw asTransient(e, signal);
-  } finally {
-    reader.releaseLock();
-  }
-  if (n !== into.length) throw new TransientError(`connection closed after ${n} of ${into.length} bytes`);
 }
 
 /**

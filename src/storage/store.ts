@@ -29,6 +29,12 @@ export interface ModelManifest {
   chunkDone: boolean[];
   /** CRC-32 of each complete chunk, recorded when it was written (null: not recorded). */
   chunkCrc32: (number | null)[];
+  /**
+   * Chunks begun but not complete, by index: the first `bytes` of the chunk are stored, and
+   * `crc32` is their CRC-32 (null: not recorded). A resumed download checks the stored prefix
+   * against it, asks only for the rest, and continues the CRC over the whole chunk.
+   */
+  partialChunks?: Record<string, PartialChunk>;
   /** sha256 the caller expects (lower-case hex), checked over the whole file before `verified`. */
   sha256?: string;
   /** sha256 computed at the last verification, when one was computed. */
@@ -38,6 +44,11 @@ export interface ModelManifest {
   /** Epoch milliseconds. */
   created: number;
   lastUsed: number;
+}
+
+export interface PartialChunk {
+  bytes: number;
+  crc32: number | null;
 }
 
 /** Free space as far as the back end can tell; undefined fields are unknown. */
@@ -60,9 +71,17 @@ export interface ModelStore {
   listManifests(): Promise<ModelManifest[]>;
   getManifest(id: string): Promise<ModelManifest | undefined>;
   putManifest(manifest: ModelManifest): Promise<void>;
-  /** Stores chunk `index`. May throw a quota error (DOMException 'QuotaExceededError', ENOSPC). */
-  writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void>;
-  /** The stored bytes of chunk `index`, or undefined when none are stored. May be short. */
+  /**
+   * Stores `bytes` at byte `offset` of chunk `index` (default 0: the chunk from its start). The
+   * downloader writes a chunk in parts, in order, so that a cut loses at most the part in flight;
+   * a write at `offset` makes any bytes stored after `offset` stale. May throw a quota error
+   * (DOMException 'QuotaExceededError', ENOSPC).
+   */
+  writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array, offset?: number): Promise<void>;
+  /**
+   * The stored bytes of chunk `index` from its start, or undefined when none are stored. May be
+   * short (a partial chunk, a lost write); bytes past a partial chunk's recorded prefix mean nothing.
+   */
   readChunk(manifest: ModelManifest, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
   /** Drops every stored chunk of a model (its file changed), keeping nothing partial. */
   clearChunks(manifest: ModelManifest): Promise<void>;
@@ -103,6 +122,13 @@ export function chunkLength(m: Pick<ModelManifest, 'size' | 'chunkSize'>, index:
 export function completeBytes(m: ModelManifest): number {
   let n = 0;
   for (let i = 0; i < m.chunkDone.length; i++) if (m.chunkDone[i]) n += chunkLength(m, i);
+  return n;
+}
+
+/** Bytes stored and recorded: complete chunks plus the stored prefixes of partial ones. */
+export function storedBytes(m: ModelManifest): number {
+  let n = completeBytes(m);
+  for (const [key, p] of Object.entries(m.partialChunks ?? {})) if (!m.chunkDone[Number(key)]) n += p.bytes;
   return n;
 }
 
@@ -190,7 +216,7 @@ export async function listModels(store: ModelStore): Promise<StoredModelInfo[]> 
       name: m.name,
       origin: m.origin,
       size: m.size,
-      storedBytes: completeBytes(m),
+      storedBytes: storedBytes(m),
       complete: isComplete(m),
       verified: m.verified,
       present: isPresent(m),

@@ -8,7 +8,7 @@ import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
 import type { ProgressReport } from '../../src/storage/progress.ts';
-import { completeBytes, isPresent, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
+import { completeBytes, isPresent, storedBytes as storedByteCount, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
 import { pseudoRandomBytes, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
 
 const CHUNK = 64 * 1024;
@@ -59,13 +59,13 @@ async function storedBytes(store: ModelStore, name = 'model.gguf'): Promise<Uint
   }
 }
 
-/** Random-looking but reproducible cut points inside the file. */
-function cutPoints(n: number, seed: number): number[] {
+/** Random-looking but reproducible cut points inside a file of `size` bytes. */
+function cutPoints(n: number, seed: number, size = SIZE): number[] {
   const out: number[] = [];
   let x = seed;
   for (let i = 0; i < n; i++) {
     x = (x * 1103515245 + 12345) >>> 0;
-    out.push(1 + (x % (SIZE - 2)));
+    out.push(1 + (x % (size - 2)));
   }
   return out;
 }
@@ -114,7 +114,7 @@ describe('downloadModel over HTTP Range', () => {
       await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
       const partial = (await store.getManifest('model.gguf'))!;
       expect(partial.verified).toBe(false);
-      const before = completeBytes(partial);
+      const before = storedByteCount(partial); // complete chunks and what arrived of the cut one
       const firstRun = server.bytesServed;
 
       const m = await downloadModel(opts(store, { maxRetries: 0 }));
@@ -153,7 +153,7 @@ describe('downloadModel over HTTP Range', () => {
     );
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     const partial = (await store.getManifest('model.gguf'))!;
-    const kept = completeBytes(partial);
+    const kept = storedByteCount(partial);
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThan(SIZE);
     server.bytesPerSecond = 0;
@@ -410,6 +410,88 @@ describe('downloadModel over HTTP Range', () => {
     await expect(downloadModel(opts(store, { name: 'shared-name', url: server.url('/other.gguf') }))).rejects.toThrow(
       /'shared-name' is already stored/,
     );
+  });
+});
+
+describe('cut connections keep what arrived', () => {
+  // 1.3 MB: one chunk with the default 16 MiB chunks, so before parts were kept every cut
+  // restarted the whole file.
+  const big = pseudoRandomBytes(1_300_000, 77);
+  const bigSha = sha256Hex(big);
+  const bigUrl = () => server.url('/big.gguf');
+
+  it('six random cuts within one pull cost at most 1.5x the file, default options (fs store)', async () => {
+    server.files.set('/big.gguf', { content: big, etag: '"big"' });
+    const store = fsStore();
+    server.cuts = cutPoints(6, 2024, big.length).sort((a, b) => a - b);
+    const m = await downloadModel({ store, url: bigUrl(), sha256: bigSha });
+    expect(isPresent(m)).toBe(true);
+    expect(server.cuts).toEqual([]);
+    console.log(`6 cuts in one pull: ${server.requests} requests, server sent ${(server.bytesServed / big.length).toFixed(3)}x the file`);
+    expect(server.bytesServed / big.length).toBeLessThanOrEqual(1.5);
+  });
+
+  it('six pulls each ended by a cut, then one that finishes: at most 1.5x the file, every resumed chunk re-checked', async () => {
+    server.files.set('/big.gguf', { content: big, etag: '"big"' });
+    const store = fsStore();
+    const cuts = cutPoints(6, 31, big.length).sort((a, b) => a - b);
+    for (const cut of cuts) {
+      server.cuts = [cut];
+      await expect(downloadModel({ store, url: bigUrl(), maxRetries: 0 })).rejects.toThrow(DownloadError);
+      const partial = (await store.getManifest('big.gguf'))!;
+      expect(storedByteCount(partial)).toBeGreaterThan(0);
+    }
+    const m = await downloadModel({ store, url: bigUrl(), sha256: bigSha });
+    expect(isPresent(m)).toBe(true);
+    expect(m.partialChunks ?? {}).toEqual({});
+    console.log(`6 pulls cut, 1 finishing: server sent ${(server.bytesServed / big.length).toFixed(3)}x the file`);
+    expect(server.bytesServed / big.length).toBeLessThanOrEqual(1.5);
+    expect(sha256Hex(await storedBytes(store, 'big.gguf'))).toBe(bigSha);
+  });
+
+  it('a stored partial chunk that was corrupted at rest is fetched again from its start, not trusted', async () => {
+    server.files.set('/big.gguf', { content: big, etag: '"big"' });
+    const store = fsStore();
+    server.cuts = [700_000];
+    await expect(downloadModel({ store, url: bigUrl(), maxRetries: 0 })).rejects.toThrow(DownloadError);
+    const kept = storedByteCount((await store.getManifest('big.gguf'))!);
+    expect(kept).toBeGreaterThan(600_000);
+    const path = store.dataPath('big.gguf');
+    const bytes = new Uint8Array(await readFile(path));
+    bytes[1000]! ^= 0x10;
+    await writeFile(path, bytes);
+    server.resetCounters();
+    const m = await downloadModel({ store, url: bigUrl(), sha256: bigSha });
+    expect(isPresent(m)).toBe(true);
+    expect(server.log).toEqual([`GET bytes=0-${16 * 1024 * 1024 - 1}`]);
+    expect(sha256Hex(await storedBytes(store, 'big.gguf'))).toBe(bigSha);
+  });
+
+  it('parts of a chunk are recorded as they arrive: the manifest shows 3 MiB of an incomplete 16 MiB chunk, and the resume asks only for the rest', async () => {
+    const size = 5 * 1024 * 1024 + 123;
+    const file = pseudoRandomBytes(size, 78);
+    server.files.set('/five.gguf', { content: file, etag: '"5"' });
+    const store = new MemoryModelStore();
+    const ac = new AbortController();
+    server.bytesPerSecond = 16 * 1024 * 1024;
+    let saved = 0;
+    const watcher = Object.assign(Object.create(store) as MemoryModelStore, {
+      putManifest: async (m: ModelManifest) => {
+        saved = storedByteCount(m);
+        if (saved >= 3 * 1024 * 1024) ac.abort(); // what a crash would leave is the last save
+        return store.putManifest(m);
+      },
+    });
+    await expect(downloadModel({ store: watcher, url: server.url('/five.gguf'), signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    const partial = (await store.getManifest('five.gguf'))!;
+    expect(completeBytes(partial)).toBe(0); // one 16 MiB chunk, not complete
+    expect(storedByteCount(partial)).toBeGreaterThanOrEqual(3 * 1024 * 1024);
+    server.bytesPerSecond = 0;
+    await server.idle();
+    server.resetCounters();
+    const m = await downloadModel({ store, url: server.url('/five.gguf'), sha256: sha256Hex(file) });
+    expect(isPresent(m)).toBe(true);
+    expect(server.bytesServed).toBe(size - storedByteCount(partial));
   });
 });
 

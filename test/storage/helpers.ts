@@ -80,6 +80,11 @@ export class TestFileServer {
     this.log = [];
   }
 
+  /** Resolves once no response is open (an abandoned throttled body stops adding to the counters). */
+  async idle(): Promise<void> {
+    while (this.active > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
