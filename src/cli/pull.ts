@@ -23,6 +23,8 @@ Options:
   --verify           re-check a model that is already present (chunk checksums, sha256 if known)
   --chunk-mib N      chunk size for a new download in MiB (default ${DEFAULT_CHUNK_SIZE / 1024 / 1024}; a multiple of 1/256)
   --concurrency N    chunks in flight (default 3)
+  --max-bytes N      refuse a file larger than N bytes (default 1 TiB; 64 GiB when the server
+                     does not state the size, and then the GGUF's own header bounds it too)
 ${STORE_HELP}
   -q, --quiet        no progress output
   -h, --help         show this help
@@ -44,6 +46,7 @@ export async function run(args: string[]): Promise<number> {
         verify: { type: 'boolean' },
         'chunk-mib': { type: 'string' },
         concurrency: { type: 'string' },
+        'max-bytes': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -65,6 +68,10 @@ export async function run(args: string[]): Promise<number> {
   const concurrency = o.concurrency === undefined ? undefined : Number(o.concurrency);
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16)) {
     throw new UsageError(`--concurrency ${o.concurrency}: must be an integer from 1 to 16`);
+  }
+  const maxBytes = o['max-bytes'] === undefined ? undefined : Number(o['max-bytes']);
+  if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
+    throw new UsageError(`--max-bytes ${o['max-bytes']}: must be a positive whole number of bytes`);
   }
   const isUrl = /^https?:\/\//i.test(target);
   const fileInfo = isUrl ? undefined : await stat(target).catch(() => undefined);
@@ -99,7 +106,7 @@ export async function run(args: string[]): Promise<number> {
     }
     const common = { name, sha256: o.sha256, chunkSize, signal: controller.signal, onProgress };
     manifest = isUrl
-      ? await downloadModel({ ...common, store, url: target, concurrency })
+      ? await downloadModel({ ...common, store, url: target, concurrency, maxBytes })
       : await importPath(store, target, common);
   } catch (e) {
     printer.done();

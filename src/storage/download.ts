@@ -16,7 +16,8 @@
  * - After the last chunk, the integrity pass (verify.ts) makes the model present.
  * HTTP requests, retries, backoff and body reading live in http.ts.
  */
-import { DownloadError, IntegrityError } from '../errors.ts';
+import { DownloadError, GGUFFormatError, IntegrityError, UnsupportedTensorTypeError } from '../errors.ts';
+import { readGGUF } from '../gguf/reader.ts';
 import { crc32 } from './crc32.ts';
 import {
   asTransient,
@@ -35,6 +36,7 @@ import {
   type RetryPolicy,
   type Validators,
 } from './http.ts';
+import { ggufExtent, StreamPrefixSource, type GgufExtent } from './gguf-extent.ts';
 import { ProgressTracker, type ProgressCallback } from './progress.ts';
 import { ensureSpace, isQuotaError, quotaError } from './quota.ts';
 import { normalizeSha256 } from './sha256.ts';
@@ -73,7 +75,10 @@ export interface DownloadOptions {
   onProgress?: ProgressCallback;
   /** Record a CRC-32 per chunk to detect corruption at rest (default true). */
   chunkChecksums?: boolean;
-  /** Largest file accepted (default 1 TiB): a hostile or broken server cannot make us plan more. */
+  /**
+   * Largest file accepted: a hostile or broken server cannot make us plan or store more. Default
+   * 1 TiB when the server states the size; 64 GiB when it does not (a 200 without Content-Length).
+   */
   maxBytes?: number;
   /**
    * Longest wait for an answer's headers, and then for each piece of its body (default 60 s): a
@@ -90,6 +95,8 @@ export interface DownloadOptions {
 const PART_BYTES = 1 << 20;
 /** Bytes an attempt must store to count as progress rather than as a failed try. */
 const PROGRESS_BYTES = 64 * 1024;
+/** Largest download whose size the server does not state, unless maxBytes says otherwise. */
+const DEFAULT_MAX_UNKNOWN_SIZE_BYTES = 64 * 2 ** 30;
 /** 1 TiB in the default 16 MiB chunks is 65,536; this leaves room for small chunks. */
 const MAX_CHUNKS = 1 << 22;
 
@@ -125,6 +132,8 @@ class DownloadJob {
   private manifestSaves: Promise<void> = Promise.resolve();
   private savePending = false;
   private streaming = false;
+  /** The body turned out not to be a GGUF model: its stored bytes are worthless. */
+  private notGguf = false;
 
   constructor(
     private readonly options: DownloadOptions,
@@ -381,6 +390,7 @@ class DownloadJob {
       existing = m;
       this.tracker.bytesTotal = size ?? 0;
       if (size !== undefined) await this.checkSpace(m);
+      else await this.options.store.persist?.(); // space is checked as the body grows
       try {
         await this.streamInto(m, r, size);
         await this.manifestSaves;
@@ -388,6 +398,7 @@ class DownloadJob {
       } catch (e) {
         r.body?.cancel().catch(() => {});
         await this.manifestSaves;
+        if (this.notGguf) await this.options.store.deleteModel(m.id); // its bytes can never become a model
         if (!(e instanceof TransientError) || attempt >= this.retry.maxRetries) throw this.final(e, 'whole file', attempt);
         await sleep(this.backoff(attempt, e), this.options.signal);
       }
@@ -398,13 +409,19 @@ class DownloadJob {
     if (!res.body) throw new TransientError(`${this.options.url}: empty body`);
     const reader = res.body.getReader();
     const cs = m.chunkSize;
+    const unknown = size === undefined;
+    // Without a stated length nothing else bounds the body: the GGUF header's extent once it has
+    // arrived, else the limit for downloads of unknown size.
+    const cap = this.options.maxBytes ?? DEFAULT_MAX_UNKNOWN_SIZE_BYTES;
+    let extent: GgufExtent | undefined;
+    let nextHeaderTry = 0;
     let buffer = new Uint8Array(cs);
     let fill = 0;
     let index = 0;
     let position = 0;
     const flush = async () => {
       if (fill === 0) return;
-      if (size === undefined) {
+      if (unknown) {
         // Unknown length: grow the manifest as chunks arrive.
         m.size = index * cs + fill;
         this.checkSize(m.size, cs);
@@ -427,17 +444,34 @@ class DownloadJob {
       for (;;) {
         const { done, value } = await readPiece(reader, this.options.signal, this.http.idleTimeoutMs);
         if (done) break;
-        let off = 0;
-        while (off < value.length) {
-          if (size !== undefined && position + (value.length - off) > size) {
-            throw new TransientError(`${this.options.url}: body longer than its Content-Length ${size}`);
-          }
+        if (size !== undefined && position + value.length > size) {
+          throw new TransientError(`${this.options.url}: body longer than its Content-Length ${size}`);
+        }
+        if (unknown && position + value.length > (extent?.paddedEnd ?? cap)) {
+          throw new DownloadError(
+            extent
+              ? `${this.options.url}: the server sends more than the ${extent.paddedEnd} bytes its GGUF header describes`
+              : `${this.options.url}: more than ${cap} bytes without a stated length (the limit for such downloads; raise maxBytes / --max-bytes if the model is larger)`,
+          );
+        }
+        for (let off = 0; off < value.length; ) {
           const take = Math.min(cs - fill, value.length - off);
           buffer.set(value.subarray(off, off + take), fill);
           fill += take;
           off += take;
           position += take;
-          if (fill === cs) await flush();
+          if (fill === cs) {
+            await flush();
+            if (unknown && !extent && position >= nextHeaderTry) {
+              extent = await this.headerExtent(m, position, new Uint8Array(0), false);
+              nextHeaderTry = 2 * position; // a header that needs more bytes is tried again at double
+              if (extent && position > extent.paddedEnd) {
+                throw new DownloadError(`${this.options.url}: the server sends more than the ${extent.paddedEnd} bytes its GGUF header describes`);
+              }
+            }
+            // Room for what is still to come: the rest of the file when its header says, else the next chunk.
+            if (unknown) await ensureSpace(this.options.store, this.name, extent ? extent.paddedEnd - position : cs);
+          }
         }
         this.tracker.update(position);
       }
@@ -449,14 +483,50 @@ class DownloadJob {
     if (size !== undefined && position !== size) {
       throw new TransientError(`${this.options.url}: body ended after ${position} of ${size} bytes`);
     }
+    if (unknown) {
+      // A close-delimited body cut short looks complete: only the file's own header can tell.
+      const tail = buffer.subarray(0, fill);
+      const whole = await this.headerExtent(m, position - fill, tail, true);
+      if (whole && position < whole.end) {
+        throw new TransientError(`${this.options.url}: body ended after ${position} bytes, but its GGUF header says the file has ${whole.end}`);
+      }
+      if (whole && position > whole.paddedEnd) {
+        throw new DownloadError(`${this.options.url}: the server sent ${position} bytes, more than the ${whole.paddedEnd} its GGUF header describes`);
+      }
+    }
     await flush();
-    if (size === undefined) {
+    if (unknown) {
       m.size = position;
       m.chunkDone.length = m.chunkCrc32.length = chunkCount(position, cs);
+      delete m.sizeUnknown;
       this.queueSave(m);
     }
     this.tracker.bytesTotal = m.size;
     this.tracker.update(position, true);
+  }
+
+  /**
+   * The GGUF extent from the first bytes of a body of unknown length: `storedBytes` in the store,
+   * then `tail`. Undefined while the header is still incomplete; at the end of the body (`final`)
+   * an incomplete header is a cut body. A body that is no GGUF is refused: the store holds models,
+   * and without a stated length only a GGUF's header can tell where it ends.
+   */
+  private async headerExtent(m: ModelManifest, storedBytes: number, tail: Uint8Array, final: boolean): Promise<GgufExtent | undefined> {
+    const source = new StreamPrefixSource(this.options.store, m, storedBytes, tail);
+    const notGguf = (why: string) => {
+      this.notGguf = true;
+      return new DownloadError(`${this.options.url}: not a GGUF model (${why}); without a stated length only a GGUF's own header can tell where the file ends`);
+    };
+    if (final && source.size < 8) throw notGguf(`the body has ${source.size} bytes`);
+    try {
+      return ggufExtent(await readGGUF(source, { allowTruncatedData: true, signal: this.options.signal }));
+    } catch (e) {
+      if (e instanceof GGUFFormatError && (e.field === 'magic' || e.field === 'version') && source.size >= 8) throw notGguf(e.message);
+      if (e instanceof UnsupportedTensorTypeError) throw notGguf(e.message);
+      if (!(e instanceof GGUFFormatError)) throw e;
+      if (!final) return undefined;
+      throw new TransientError(`${this.options.url}: body ended after ${source.size} bytes, before its GGUF header did (${e.message})`);
+    }
   }
 
   // ---- manifest bookkeeping -------------------------------------------------------------------
@@ -465,13 +535,18 @@ class DownloadJob {
   private async adopt(existing: ModelManifest | undefined, size: number, v: Validators, chunkSize: number, sizeUnknown = false): Promise<ModelManifest> {
     const { store } = this.options;
     this.checkSize(size, chunkSize);
-    if (existing && !changed(existing, v) && (sizeUnknown || existing.size === size)) {
+    if (existing && !changed(existing, v) && (sizeUnknown || (existing.size === size && !existing.sizeUnknown))) {
+      if (sizeUnknown && !existing.sizeUnknown) {
+        existing.sizeUnknown = true;
+        await store.putManifest(existing);
+      }
       this.manifest = existing;
       return existing;
     }
     if (existing) await store.clearChunks(existing);
     const m = newManifest(this.name, { kind: 'url', url: this.options.url }, size, chunkSize, v, this.expectedSha, Date.now());
     if (existing) m.created = existing.created;
+    if (sizeUnknown) m.sizeUnknown = true;
     await store.putManifest(m);
     this.manifest = m;
     return m;

@@ -21,6 +21,11 @@ export interface ModelManifest {
   origin: ModelOrigin;
   /** Total bytes of the model file. */
   size: number;
+  /**
+   * True while a body of unknown length is being stored: `size` is then only what arrived so
+   * far, and the model cannot be complete until the body's end has been seen and checked.
+   */
+  sizeUnknown?: boolean;
   /** Validators of the remote (or local) file the chunks came from; a change restarts the download. */
   etag?: string;
   lastModified?: string;
@@ -133,7 +138,7 @@ export function storedBytes(m: ModelManifest): number {
 }
 
 export function isComplete(m: ModelManifest): boolean {
-  return m.chunkDone.length === chunkCount(m.size, m.chunkSize) && m.chunkDone.every(Boolean);
+  return !m.sizeUnknown && m.chunkDone.length === chunkCount(m.size, m.chunkSize) && m.chunkDone.every(Boolean);
 }
 
 /** Usable: every chunk complete and verified. */

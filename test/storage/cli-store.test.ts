@@ -152,6 +152,12 @@ describe('lowbit pull / ls / rm', () => {
     expect((await lowbit(['pull', '--store', store])).code).toBe(2);
     expect((await lowbit(['pull', 'not-a-file-or-url', '--store', store])).stderr).toMatch(/neither an http\(s\) URL nor an existing file/);
     expect((await lowbit(['pull', url, '--name', '../evil', '--store', store])).stderr).toMatch(/invalid model name/);
+    const tooBig = await lowbit(['pull', url, '--store', `${store}-fresh`, '--max-bytes', '1000', '-q']);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/^error: DownloadError: .* is \d+ bytes, more than the 1000-byte limit\n$/);
+    const badMax = await lowbit(['pull', url, '--store', store, '--max-bytes', '1.5']);
+    expect(badMax.code).toBe(2);
+    expect(badMax.stderr).toMatch(/^error: --max-bytes 1\.5: must be a positive whole number of bytes\n$/);
   });
 
   it('derives a valid name from a URL whose file name starts with "-", and says no checksum was given', async () => {

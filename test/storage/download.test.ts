@@ -8,12 +8,13 @@ import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
 import type { ProgressReport } from '../../src/storage/progress.ts';
-import { completeBytes, isPresent, storedBytes as storedByteCount, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
-import { pseudoRandomBytes, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
+import { completeBytes, isComplete, isPresent, storedBytes as storedByteCount, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
+import { pseudoRandomBytes, pseudoRandomGguf, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
 
 const CHUNK = 64 * 1024;
 const SIZE = 40 * CHUNK + 4321; // 41 chunks, the last one short
-const data = pseudoRandomBytes(SIZE, 42);
+// A GGUF, so that a server stating no length can serve it too (the body is checked against its header).
+const data = pseudoRandomGguf(SIZE, 42);
 const dataSha = sha256Hex(data);
 
 let server: TestFileServer;
@@ -35,6 +36,8 @@ beforeEach(() => {
   server.cuts = [];
   server.failNext = [];
   server.sendLength = true;
+  server.closeDelimited = false;
+  server.truncations = [];
   server.bytesPerSecond = 0;
   server.stalls = [];
   server.hangNext = 0;
@@ -492,6 +495,149 @@ describe('cut connections keep what arrived', () => {
     const m = await downloadModel({ store, url: server.url('/five.gguf'), sha256: sha256Hex(file) });
     expect(isPresent(m)).toBe(true);
     expect(server.bytesServed).toBe(size - storedByteCount(partial));
+  });
+});
+
+describe('bodies of unknown length (200 without Content-Length)', () => {
+  /**
+   * A server that ignores Range and streams `prefix`, then zeros, without a length: "endless"
+   * up to `stopAfter` bytes (so that a downloader that never stops still ends the test).
+   */
+  function endless(prefix: Uint8Array, stopAfter = 16 * 1024 * 1024) {
+    const counter = { pulled: 0 };
+    const fetchFn: typeof fetch = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (counter.pulled >= stopAfter) return controller.close();
+            const piece = new Uint8Array(32 * 1024);
+            const from = prefix.subarray(counter.pulled, counter.pulled + piece.length);
+            piece.set(from);
+            counter.pulled += piece.length;
+            controller.enqueue(piece);
+          },
+        }),
+        { status: 200 },
+      );
+    return { fetch: fetchFn, counter };
+  }
+
+  /** A GGUF header whose metadata never ends: nothing in it bounds the body. */
+  function endlessHeader(): Uint8Array {
+    const h = new Uint8Array(32);
+    const v = new DataView(h.buffer);
+    v.setUint32(0, 0x46554747, true);
+    v.setUint32(4, 3, true);
+    v.setBigUint64(8, 1n, true); // tensors
+    v.setBigUint64(16, 1n, true); // metadata entries
+    v.setBigUint64(24, 1n << 40n, true); // the first key is 1 TiB long
+    return h;
+  }
+
+  it('a close-delimited body cut short is not complete: its GGUF header says how long it must be', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [Math.floor(SIZE * 0.6)];
+    const err = await downloadModel(opts(store, { maxRetries: 0 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(new RegExp(`body ended after ${Math.floor(SIZE * 0.6)} bytes, but its GGUF header says the file has ${SIZE}`));
+    expect(isPresent(await store.getManifest('model.gguf'))).toBe(false);
+    await expect(openStoredModel(store, 'model.gguf')).rejects.toThrow(/not ready/);
+
+    // Cut again, inside the header this time, then whole: one pull retries until the body is complete.
+    server.truncations = [40, SIZE - 5];
+    const m = await downloadModel(opts(store, { sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.truncations).toEqual([]);
+    expect(m.size).toBe(SIZE);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('a body cut at a chunk boundary leaves a model that does not look complete (the next pull fetches the rest)', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [24 * CHUNK];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(/but its GGUF header says the file has/);
+    const partial = (await store.getManifest('model.gguf'))!;
+    expect(isComplete(partial)).toBe(false);
+    server.resetCounters();
+    const m = await downloadModel(opts(store));
+    expect(server.requests).toBeGreaterThan(0);
+    expect(m.size).toBe(SIZE);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('a body cut inside its GGUF header is not complete either', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [40];
+    const err = await downloadModel(opts(store, { maxRetries: 0 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/body ended after 40 bytes, before its GGUF header did/);
+    expect(isPresent(await store.getManifest('model.gguf'))).toBe(false);
+  });
+
+  it('a body of unknown length that is not a GGUF is refused, and nothing of it is kept', async () => {
+    const store = new MemoryModelStore();
+    server.files.set('/notes.txt', { content: pseudoRandomBytes(300_000, 5) });
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    const err = await downloadModel(opts(store, { url: server.url('/notes.txt') })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/not a GGUF model .*bad magic/);
+    expect(await store.listManifests()).toEqual([]);
+    expect((await store.space()).usageBytes ?? 0).toBe(0);
+  });
+
+  it('an endless stream after a GGUF header stops where the header says the file ends', async () => {
+    const store = new MemoryModelStore();
+    const header = pseudoRandomGguf(1 << 20, 9).subarray(0, 64);
+    const server2 = endless(header);
+    const err = await downloadModel(opts(store, { fetch: server2.fetch })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/sends more than the 1048576 bytes its GGUF header describes/);
+    // What was pulled from the body: the file, plus what was in flight when it overflowed.
+    expect(server2.counter.pulled).toBeLessThanOrEqual((1 << 20) + 2 * CHUNK);
+  });
+
+  it('an endless stream whose header never ends stops at maxBytes', async () => {
+    const store = new MemoryModelStore();
+    const server2 = endless(endlessHeader());
+    const err = await downloadModel(opts(store, { fetch: server2.fetch, maxBytes: 2 << 20 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/more than 2097152 bytes without a stated length/);
+    expect(server2.counter.pulled).toBeLessThanOrEqual((2 << 20) + 2 * CHUNK);
+  });
+
+  it('an endless stream runs into the free space check, not into a full disk', async () => {
+    const capacity = 1 << 20;
+    const store = new MemoryModelStore(capacity);
+    const server2 = endless(endlessHeader());
+    const err = await downloadModel(opts(store, { fetch: server2.fetch })).catch((e) => e);
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect((await store.space()).usageBytes).toBeLessThanOrEqual(capacity);
+  });
+});
+
+describe('manifest saves', () => {
+  it('coalesce when the store is slower than the chunks arrive (one running, one waiting)', async () => {
+    const store = new MemoryModelStore();
+    let saves = 0;
+    const slow = Object.assign(Object.create(store) as MemoryModelStore, {
+      putManifest: async (m: ModelManifest) => {
+        saves++;
+        await new Promise((r) => setTimeout(r, 40));
+        return store.putManifest(m);
+      },
+    });
+    const m = await downloadModel(opts(slow, { sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect((await store.getManifest('model.gguf'))!.verified).toBe(true);
+    // 41 chunks: one save each before; now the saves follow the store's pace.
+    expect(saves).toBeLessThan(20);
   });
 });
 

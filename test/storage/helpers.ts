@@ -23,6 +23,31 @@ export function pseudoRandomBytes(n: number, seed = 1): Uint8Array {
   return out;
 }
 
+/**
+ * A GGUF file of exactly `size` bytes (at least 64): no metadata, one I8 tensor that fills the
+ * rest with pseudo-random bytes. What a server without Content-Length may send: the downloader
+ * checks such a body against its own header.
+ */
+export function pseudoRandomGguf(size: number, seed = 1): Uint8Array {
+  const out = pseudoRandomBytes(size, seed);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  const u32 = (v: number) => (view.setUint32(at, v, true), (at += 4));
+  const u64 = (v: number) => (view.setBigUint64(at, BigInt(v), true), (at += 8));
+  u32(0x46554747); // "GGUF"
+  u32(3); // version
+  u64(1); // tensors
+  u64(0); // metadata entries
+  u64(1); // name length
+  out[at++] = 0x74; // "t"
+  u32(1); // dimensions
+  u64(size - 64); // elements (= bytes for I8)
+  u32(24); // I8
+  u64(0); // offset in the data section
+  out.fill(0, at, 64); // padding up to the data section at 64 (alignment 32)
+  return out;
+}
+
 export interface ServedFile {
   content: Uint8Array;
   etag?: string;
@@ -36,6 +61,9 @@ export interface ServedFile {
  *   before it, then destroys the socket (each cut fires once).
  * - `failNext`: statuses answered (one per request) before normal service resumes.
  * - `sendLength`: false sends bodies with chunked encoding and no Content-Length.
+ * - `closeDelimited`: bodies without Content-Length or chunked encoding, ended by closing the
+ *   connection (so the client cannot tell a cut body from a complete one).
+ * - `truncations`: like `cuts`, but the response ends normally there.
  * - `bytesPerSecond`: throttles bodies (for interrupting child processes mid-download).
  * - `stalls`: like `cuts`, but the connection stays open and silent instead of closing.
  * - `hangNext`: requests (one each) that get no answer at all, the connection left open.
@@ -49,6 +77,8 @@ export class TestFileServer {
   cuts: number[] = [];
   failNext: number[] = [];
   sendLength = true;
+  closeDelimited = false;
+  truncations: number[] = [];
   bytesPerSecond = 0;
   stalls: number[] = [];
   hangNext = 0;
@@ -144,14 +174,24 @@ export class TestFileServer {
         headers['content-range'] = `bytes ${start}-${end}/${size}`;
       }
     }
-    if (this.sendLength) headers['content-length'] = String(end - start + 1);
+    if (this.closeDelimited) {
+      res.useChunkedEncodingByDefault = false;
+      res.shouldKeepAlive = false;
+    } else if (this.sendLength) headers['content-length'] = String(end - start + 1);
     res.writeHead(code, headers);
     if (req.method === 'HEAD') return void res.end();
 
     const cutIndex = this.cuts.findIndex((c) => c >= start && c <= end);
     const stallIndex = cutIndex >= 0 ? -1 : this.stalls.findIndex((c) => c >= start && c <= end);
+    const truncIndex = cutIndex >= 0 || stallIndex >= 0 ? -1 : this.truncations.findIndex((c) => c >= start && c <= end);
     const stopAt =
-      cutIndex >= 0 ? this.cuts.splice(cutIndex, 1)[0]! : stallIndex >= 0 ? this.stalls.splice(stallIndex, 1)[0]! : end + 1;
+      cutIndex >= 0
+        ? this.cuts.splice(cutIndex, 1)[0]!
+        : stallIndex >= 0
+          ? this.stalls.splice(stallIndex, 1)[0]!
+          : truncIndex >= 0
+            ? this.truncations.splice(truncIndex, 1)[0]!
+            : end + 1;
     const piece = 64 * 1024;
     for (let p = start; p < stopAt; p += piece) {
       const slice = file.content.subarray(p, Math.min(stopAt, p + piece));
@@ -163,7 +203,7 @@ export class TestFileServer {
       if (!ok) await new Promise((r) => res.once('drain', r));
     }
     if (stallIndex >= 0) return; // silent from here on; the client gives up
-    if (stopAt <= end) {
+    if (stopAt <= end && truncIndex < 0) {
       // Let the bytes before the cut reach the client, then drop the connection.
       await new Promise((r) => setTimeout(r, 5));
       res.socket?.destroy();
