@@ -130,6 +130,11 @@ export class TestFileServer {
       this.hangNext--;
       return; // never answered; closed by the client's timeout or stop()
     }
+    if (this.cors && req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'range' });
+      res.end();
+      return;
+    }
     const location = this.redirects.get(req.url ?? '');
     if (location !== undefined) {
       res.writeHead(302, { location });
