@@ -128,6 +128,7 @@ export function parseContentRange(header: string | null): { start: number; end: 
   const start = Number(match[1]);
   const end = Number(match[2]);
   const total = match[3] === '*' ? undefined : Number(match[3]);
+  if (![start, end, total ?? 0].every(Number.isSafeInteger)) return undefined;
   if (end < start || (total !== undefined && end >= total)) return undefined;
   return { start, end, total };
 }

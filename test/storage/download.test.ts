@@ -81,6 +81,9 @@ describe('parseContentRange', () => {
     expect(parseContentRange('bytes 0-10/10')).toBeUndefined();
     expect(parseContentRange('items 0-1/2')).toBeUndefined();
     expect(parseContentRange(null)).toBeUndefined();
+    // Numbers past 2^53 lose their exactness: refused rather than rounded.
+    expect(parseContentRange('bytes 0-99/99999999999999999999')).toBeUndefined();
+    expect(parseContentRange('bytes 9007199254740993-9007199254740995/*')).toBeUndefined();
   });
 });
 
@@ -619,6 +622,55 @@ describe('bodies of unknown length (200 without Content-Length)', () => {
     const err = await downloadModel(opts(store, { fetch: server2.fetch })).catch((e) => e);
     expect(err).toBeInstanceOf(QuotaExceededError);
     expect((await store.space()).usageBytes).toBeLessThanOrEqual(capacity);
+  });
+});
+
+describe('hostile ranged answers', () => {
+  /** A fetch that answers every Range request through `answer(start, end)`. */
+  function ranged(answer: (start: number, end: number) => { range: string; body: Uint8Array }): typeof fetch {
+    return async (_url, init) => {
+      const m = /bytes=(\d+)-(\d*)/.exec(new Headers(init?.headers).get('range') ?? '')!;
+      const start = Number(m[1]);
+      const end = Math.min(m[2] ? Number(m[2]) : SIZE - 1, SIZE - 1);
+      const { range, body } = answer(start, end);
+      return new Response(body.slice(), { status: 206, headers: { 'content-range': range, etag: '"h"' } });
+    };
+  }
+
+  it('a Content-Range other than the one asked for is never stored', async () => {
+    const store = new MemoryModelStore();
+    // Every answer is the file's first bytes, whatever was asked.
+    const fetchFn = ranged((start, end) => ({ range: `bytes 0-${end - start}/${SIZE}`, body: data.subarray(0, end - start + 1) }));
+    const err = await downloadModel(opts(store, { fetch: fetchFn, maxRetries: 1, concurrency: 1 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/asked for bytes 65536-131071, got 'bytes 0-65535\/\d+'/);
+    expect(completeBytes((await store.getManifest('model.gguf'))!)).toBe(CHUNK); // only chunk 0, which matched
+  });
+
+  it('a body longer than its Content-Range is refused, and none of it is kept', async () => {
+    const store = new MemoryModelStore();
+    const fetchFn = ranged((start, end) => ({ range: `bytes ${start}-${end}/${SIZE}`, body: data.subarray(start, Math.min(SIZE, end + 1 + 1000)) }));
+    const err = await downloadModel(opts(store, { fetch: fetchFn, maxRetries: 1, concurrency: 1 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/body longer than the 65536 bytes asked for/);
+    expect(storedByteCount((await store.getManifest('model.gguf'))!)).toBe(0);
+  });
+
+  it('a total that changes from answer to answer restarts, then gives up', async () => {
+    const store = new MemoryModelStore();
+    let n = 0;
+    const fetchFn = ranged((start, end) => ({ range: `bytes ${start}-${end}/${SIZE + (n++ % 2)}`, body: data.subarray(start, end + 1) }));
+    await expect(downloadModel(opts(store, { fetch: fetchFn, concurrency: 1 }))).rejects.toThrow(/keeps changing while it downloads/);
+  });
+
+  it('an empty 200 (Content-Length: 0) from a server without Range is no model', async () => {
+    const store = new MemoryModelStore();
+    server.files.set('/empty.gguf', { content: new Uint8Array(0) });
+    server.rangeSupport = false;
+    const err = await downloadModel(opts(store, { url: server.url('/empty.gguf') })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/not a GGUF model \(the body has 0 bytes\)/);
+    expect(await store.listManifests()).toEqual([]);
   });
 });
 
