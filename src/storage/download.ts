@@ -1,20 +1,27 @@
 /**
  * Downloads a model into a ModelStore with HTTP Range requests, chunk by chunk, several chunks in
- * flight, resuming from the last complete chunk after a cut connection, a reload or a restart.
+ * flight, resuming where it stopped after a cut connection, a reload or a restart.
  *
  * - The first request (the "probe") asks for the first missing chunk. A 206 answer gives the size
  *   (Content-Range) and the validators (ETag, Last-Modified); they are compared with the stored
- *   manifest, and a changed file restarts cleanly from nothing. Every later 206 is compared too.
+ *   manifest, and a changed file restarts cleanly from nothing. Every later 206 is compared too;
+ *   a validator the manifest recorded that is missing from an answer counts as a change.
  *   Comparing instead of sending If-Range keeps cross-origin requests free of CORS preflights
  *   (a single-range `Range` header is CORS-safelisted, If-Range is not).
+ * - A chunk is stored in parts of at most 1 MiB as it arrives, each recorded in the manifest
+ *   (partialChunks, with the CRC-32 of the stored prefix): a cut keeps what arrived, a crash loses
+ *   at most one part, and a resume checks the stored prefix before asking for the rest.
  * - A 200 answer means the server ignores Range: the body is streamed and still written chunk by
- *   chunk (chunks already stored are skipped); a cut connection restarts the stream.
- * - Transient failures (network errors, short bodies, 408/429/5xx) are retried with exponential
- *   backoff; 404 and other client errors raise DownloadError with the status.
+ *   chunk (stored chunks are compared with the re-sent bytes); a cut connection restarts the
+ *   stream. Without a stated length the body must be a GGUF: its own header bounds it and tells
+ *   whether it is complete; maxBytes caps it and free space is checked as it grows.
+ * - Transient failures (network errors, timeouts, short bodies, 408/429/5xx) are retried with
+ *   exponential backoff; an attempt that stored a good share of a chunk does not use up a retry.
+ *   404 and other client errors, and redirects that cannot be followed, raise DownloadError.
  * - Storage running out becomes QuotaExceededError with the bytes still needed; the partial model
- *   stays resumable. Aborting (AbortSignal) keeps every complete chunk.
+ *   stays resumable. Aborting (AbortSignal) keeps everything stored.
  * - After the last chunk, the integrity pass (verify.ts) makes the model present.
- * HTTP requests, retries, backoff and body reading live in http.ts.
+ * HTTP requests, retries, backoff and timeouts live in http.ts.
  */
 import { DownloadError, GGUFFormatError, IntegrityError, UnsupportedTensorTypeError } from '../errors.ts';
 import { readGGUF } from '../gguf/reader.ts';
