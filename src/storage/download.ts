@@ -616,7 +616,8 @@ class DownloadJob {
       let good = Number.isInteger(i) && i >= 0 && i < m.chunkDone.length && !m.chunkDone[i] && p.bytes > 0 && p.bytes < chunkLength(m, i);
       if (good) {
         const bytes = await this.options.store.readChunk(m, i, this.options.signal);
-        good = !!bytes && bytes.length >= p.bytes && (p.crc32 === null ? !this.checksums : crc32(bytes.subarray(0, p.bytes)) === p.crc32);
+        // Without a recorded CRC (chunkChecksums off) a prefix cannot be checked, so it is not reused.
+        good = !!bytes && bytes.length >= p.bytes && p.crc32 !== null && crc32(bytes.subarray(0, p.bytes)) === p.crc32;
       }
       if (!good) delete partials[key];
     }

@@ -112,7 +112,10 @@ export class FsModelStore implements ModelStore {
         const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, at + done);
         done += bytesWritten;
       }
-      await fh.datasync();
+      // The write that ends a chunk is synced (with the chunk's earlier parts: one file) before the
+      // manifest marks the chunk done. An earlier part is not: a resume checks a partial chunk's
+      // stored prefix against its recorded CRC-32, so a part lost in a crash is fetched again.
+      if (offset + bytes.length >= chunkLength(manifest, index)) await fh.datasync();
     } finally {
       await fh.close();
     }
