@@ -205,6 +205,8 @@ export interface StoredModelInfo {
   origin: ModelOrigin;
   size: number;
   storedBytes: number;
+  /** A body of unknown length was being stored: `size` is only what arrived. */
+  sizeUnknown: boolean;
   complete: boolean;
   verified: boolean;
   present: boolean;
@@ -222,6 +224,7 @@ export async function listModels(store: ModelStore): Promise<StoredModelInfo[]> 
       origin: m.origin,
       size: m.size,
       storedBytes: storedBytes(m),
+      sizeUnknown: !!m.sizeUnknown,
       complete: isComplete(m),
       verified: m.verified,
       present: isPresent(m),

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { downloadModel } from '../../src/storage/download.ts';
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { completeBytes } from '../../src/storage/store.ts';
 import { localModel, repoRoot } from '../helpers/fixtures.ts';
@@ -57,6 +58,9 @@ afterAll(async () => {
 beforeEach(() => {
   server.files.set(`/${MODEL}`, { content: bytes, etag: '"1"' });
   server.bytesPerSecond = 0;
+  server.rangeSupport = true;
+  server.closeDelimited = false;
+  server.truncations = [];
   server.cuts = [];
   server.resetCounters();
   store = join(tmp, `store-${n++}`);
@@ -201,6 +205,22 @@ describe('lowbit pull / ls / rm', () => {
     expect(x.stderr).toBe('');
     expect(x.code).toBe(0);
     expect(JSON.parse((await lowbit(['ls', '--store', store, '--json'])).stdout).map((m: { name: string }) => m.name)).toEqual(['x', 'x.lock']);
+  });
+
+  it('a close-delimited body cut short is not a model: ls says partial, and the next pull finishes it', async () => {
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [800_000];
+    await expect(downloadModel({ store: new FsModelStore(store), url, maxRetries: 0 })).rejects.toThrow(/body ended after 800000 bytes/);
+    const ls = await lowbit(['ls', '--store', store]);
+    expect(ls.stdout).toMatch(/partial \(size unknown\)/);
+    // Before, the cut body was "complete" and this pull returned at once.
+    server.resetCounters();
+    const again = await lowbit(['pull', url, '--store', store, '--sha256', sha256Hex(bytes), '-q']);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(server.bytesServed).toBeGreaterThan(0);
+    expect(again.stdout).toContain('complete and verified');
   });
 
   it('imports a local file', async () => {
