@@ -59,7 +59,8 @@ export async function request(target: HttpTarget, signal: AbortSignal, start?: n
   if (typeof window === 'undefined') headers['accept-encoding'] = 'identity';
   if (start !== undefined) headers.range = `bytes=${start}-${end ?? ''}`;
   // The request gets its own controller: the idle timer aborts it (closing the connection) without
-  // aborting the caller's signal; the caller's abort still reaches it, body reads included.
+  // aborting the caller's signal, whose abort is forwarded until the headers are in. Body reads
+  // race the caller's signal themselves (readPiece), and the callers cancel a body they abandon.
   const attempt = new AbortController();
   const forward = () => attempt.abort(signal.reason);
   signal.addEventListener('abort', forward, { once: true });
@@ -72,11 +73,11 @@ export async function request(target: HttpTarget, signal: AbortSignal, start?: n
   try {
     res = await target.fetch(target.url, { headers, signal: attempt.signal, cache: 'no-store' });
   } catch (e) {
-    signal.removeEventListener('abort', forward);
     if (timedOut && !signal.aborted) throw new TransientError(`timed out: no answer within ${target.idleTimeoutMs} ms`);
     throw asTransient(e, signal);
   } finally {
     clearTimeout(timer);
+    signal.removeEventListener('abort', forward);
   }
   if (res.status === 200 || res.status === 206) return res;
   res.body?.cancel().catch(() => {});

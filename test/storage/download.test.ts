@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -721,6 +722,21 @@ describe('timeouts and redirects', () => {
     const m = await downloadModel(opts(store, { idleTimeoutMs: 200, sha256: dataSha }));
     expect(isPresent(m)).toBe(true);
     expect(server.requests).toBe(2);
+  });
+
+  it('the timers and abort forwarding of 41 requests leave no listeners behind (no leak warning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      expect(isPresent(await downloadModel(opts(new MemoryModelStore(), { signal: ac.signal, concurrency: 3 })))).toBe(true);
+      await new Promise((r) => setTimeout(r, 10)); // warnings are emitted on the next tick
+      expect(getEventListeners(ac.signal, 'abort')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
   });
 
   it('a redirect to a non-HTTP scheme is final, not retried', async () => {
