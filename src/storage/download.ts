@@ -455,10 +455,9 @@ class DownloadJob {
           throw new TransientError(`${this.options.url}: body longer than its Content-Length ${size}`);
         }
         if (unknown && position + value.length > (extent?.paddedEnd ?? cap)) {
+          if (extent) throw this.beyondHeader(extent);
           throw new DownloadError(
-            extent
-              ? `${this.options.url}: the server sends more than the ${extent.paddedEnd} bytes its GGUF header describes`
-              : `${this.options.url}: more than ${cap} bytes without a stated length (the limit for such downloads; raise maxBytes / --max-bytes if the model is larger)`,
+            `${this.options.url}: more than ${cap} bytes without a stated length (the limit for such downloads; raise maxBytes / --max-bytes if the model is larger)`,
           );
         }
         for (let off = 0; off < value.length; ) {
@@ -472,9 +471,7 @@ class DownloadJob {
             if (unknown && !extent && position >= nextHeaderTry) {
               extent = await this.headerExtent(m, position, new Uint8Array(0), false);
               nextHeaderTry = 2 * position; // a header that needs more bytes is tried again at double
-              if (extent && position > extent.paddedEnd) {
-                throw new DownloadError(`${this.options.url}: the server sends more than the ${extent.paddedEnd} bytes its GGUF header describes`);
-              }
+              if (extent && position > extent.paddedEnd) throw this.beyondHeader(extent);
             }
             // Room for what is still to come: the rest of the file when its header says, else the next chunk.
             if (unknown) await ensureSpace(this.options.store, this.name, extent ? extent.paddedEnd - position : cs);
@@ -497,9 +494,7 @@ class DownloadJob {
       if (whole && position < whole.end) {
         throw new TransientError(`${this.options.url}: body ended after ${position} bytes, but its GGUF header says the file has ${whole.end}`);
       }
-      if (whole && position > whole.paddedEnd) {
-        throw new DownloadError(`${this.options.url}: the server sent ${position} bytes, more than the ${whole.paddedEnd} its GGUF header describes`);
-      }
+      if (whole && position > whole.paddedEnd) throw this.beyondHeader(whole);
     }
     await flush();
     if (unknown) {
@@ -510,6 +505,10 @@ class DownloadJob {
     }
     this.tracker.bytesTotal = m.size;
     this.tracker.update(position, true);
+  }
+
+  private beyondHeader(extent: GgufExtent): DownloadError {
+    return new DownloadError(`${this.options.url}: the server sends more than the ${extent.paddedEnd} bytes its GGUF header describes`);
   }
 
   /**

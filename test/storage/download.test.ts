@@ -573,6 +573,20 @@ describe('bodies of unknown length (200 without Content-Length)', () => {
     expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
   });
 
+  it('a body longer than its GGUF header describes is refused (checked at its end when it fits in one chunk)', async () => {
+    const store = new MemoryModelStore();
+    const file = pseudoRandomGguf(200_000, 8);
+    const padded = new Uint8Array(file.length + 5000);
+    padded.set(file);
+    server.files.set('/long.gguf', { content: padded });
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    const err = await downloadModel(opts(store, { url: server.url('/long.gguf'), chunkSize: 1 << 20 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/sends more than the 200000 bytes its GGUF header describes/);
+    expect(isPresent(await store.getManifest('long.gguf'))).toBe(false);
+  });
+
   it('a body cut inside its GGUF header is not complete either', async () => {
     const store = new MemoryModelStore();
     server.rangeSupport = false;
