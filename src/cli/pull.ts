@@ -12,9 +12,8 @@ import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
 const HELP = `Usage: lowbit pull <url|file> [--name NAME] [--sha256 HEX] [--store DIR]
 
 Download a GGUF model over HTTP(S) (Range requests, 3 chunks in flight) or import a local file
-into the model store. Interrupted pulls (Ctrl-C, a lost connection, a crash) continue from the
-last complete chunk when the same command is run again; a file that changed on the server
-restarts cleanly. The model is usable (lowbit run/inspect NAME) once complete and checked:
+into the model store. Interrupted pulls (Ctrl-C, a lost connection, a crash) continue where they
+stopped when the same command is run again; a file that changed on the server restarts cleanly. The model is usable (lowbit run/inspect NAME) once complete and checked:
 chunk checksums always, and the file's sha256 when --sha256 gives it ("verified").
 
 Options:
@@ -23,6 +22,7 @@ Options:
   --verify           re-check a model that is already present (chunk checksums, sha256 if known)
   --chunk-mib N      chunk size for a new download in MiB (default ${DEFAULT_CHUNK_SIZE / 1024 / 1024}; a multiple of 1/256)
   --concurrency N    chunks in flight (default 3)
+  --timeout S        give up on a request after S seconds without data, then retry (default 60)
   --max-bytes N      refuse a file larger than N bytes (default 1 TiB; 64 GiB when the server
                      does not state the size, and then the GGUF's own header bounds it too)
 ${STORE_HELP}
@@ -47,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
         'chunk-mib': { type: 'string' },
         concurrency: { type: 'string' },
         'max-bytes': { type: 'string' },
+        timeout: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -73,6 +74,11 @@ export async function run(args: string[]): Promise<number> {
   if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
     throw new UsageError(`--max-bytes ${o['max-bytes']}: must be a positive whole number of bytes`);
   }
+  const timeoutSeconds = o.timeout === undefined ? undefined : Number(o.timeout);
+  if (timeoutSeconds !== undefined && !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 && timeoutSeconds <= 86_400)) {
+    throw new UsageError(`--timeout ${o.timeout}: must be a number of seconds above 0 (at most one day)`);
+  }
+  const idleTimeoutMs = timeoutSeconds === undefined ? undefined : Math.ceil(timeoutSeconds * 1000);
   const isUrl = /^https?:\/\//i.test(target);
   const fileInfo = isUrl ? undefined : await stat(target).catch(() => undefined);
   if (!isUrl && !fileInfo?.isFile()) throw new UsageError(`${target} is neither an http(s) URL nor an existing file`);
@@ -106,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
     }
     const common = { name, sha256: o.sha256, chunkSize, signal: controller.signal, onProgress };
     manifest = isUrl
-      ? await downloadModel({ ...common, store, url: target, concurrency, maxBytes })
+      ? await downloadModel({ ...common, store, url: target, concurrency, maxBytes, idleTimeoutMs })
       : await importPath(store, target, common);
   } catch (e) {
     printer.done();

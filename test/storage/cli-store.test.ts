@@ -61,6 +61,7 @@ beforeEach(() => {
   server.rangeSupport = true;
   server.closeDelimited = false;
   server.truncations = [];
+  server.hangNext = 0;
   server.cuts = [];
   server.resetCounters();
   store = join(tmp, `store-${n++}`);
@@ -221,6 +222,19 @@ describe('lowbit pull / ls / rm', () => {
     expect(again.code).toBe(0);
     expect(server.bytesServed).toBeGreaterThan(0);
     expect(again.stdout).toContain('complete and verified');
+  });
+
+  it('--timeout: a server that does not answer is given up on after that long, and the request retried', async () => {
+    server.hangNext = 1;
+    const t0 = Date.now();
+    const r = await lowbit(['pull', url, '--store', store, '--timeout', '0.3', '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(server.requests).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const bad = await lowbit(['pull', url, '--store', store, '--timeout', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --timeout 0: must be a number of seconds above 0/);
   });
 
   it('imports a local file', async () => {
