@@ -13,8 +13,9 @@ const HELP = `Usage: lowbit pull <url|file> [--name NAME] [--sha256 HEX] [--stor
 
 Download a GGUF model over HTTP(S) (Range requests, 3 chunks in flight) or import a local file
 into the model store. Interrupted pulls (Ctrl-C, a lost connection, a crash) continue where they
-stopped when the same command is run again; a file that changed on the server restarts cleanly. The model is usable (lowbit run/inspect NAME) once complete and checked:
-chunk checksums always, and the file's sha256 when --sha256 gives it ("verified").
+stopped when the same command is run again; a file that changed on the server restarts cleanly.
+The model is usable (lowbit run/inspect NAME) once complete and checked: chunk checksums always,
+and the file's sha256 when --sha256 gives it ("verified").
 
 Options:
   --name NAME        name in the store (default: the file name)
