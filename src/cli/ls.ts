@@ -20,6 +20,7 @@ ${STORE_HELP}
 function state(m: StoredModelInfo): string {
   if (m.present) return 'ready';
   if (m.complete) return 'unverified';
+  if (m.sizeUnknown) return 'partial (size unknown)';
   return `partial ${m.size > 0 ? ((100 * m.storedBytes) / m.size).toFixed(1) : '0.0'}%`;
 }
 
