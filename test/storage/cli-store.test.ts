@@ -170,7 +170,7 @@ describe('lowbit pull / ls / rm', () => {
     const r = await lowbit(['pull', server.url('/-m.gguf'), '--store', store, '-q']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`m.gguf: complete (no checksum given), 1.3 MiB (${bytes.length} bytes)\n`);
+    expect(r.stdout).toBe(`m.gguf: complete (no checksum given), 1.35 MB (${bytes.length} bytes)\n`);
     // A name the user gives that is not valid: a usage error, one line, exit 2.
     const bad = await lowbit(['pull', url, '--name=-x', '--store', store]);
     expect(bad.code).toBe(2);
@@ -190,7 +190,7 @@ describe('lowbit pull / ls / rm', () => {
     const lsDuring = (await during)!;
     expect(lsDuring.stderr).toBe('');
     expect(lsDuring.code).toBe(0);
-    expect(lsDuring.stdout).toMatch(new RegExp(`${MODEL.replace(/\./g, '\\.')}\\s+1\\.3 MiB\\s+partial`));
+    expect(lsDuring.stdout).toMatch(new RegExp(`${MODEL.replace(/\./g, '\\.')}\\s+1\\.35 MB\\s+partial`));
     // The killed pull's lock stays behind, outside the model names.
     expect(await readFile(join(store, '.locks', `${MODEL}.lock`), 'utf8')).toMatch(/^\d+$/);
     const lsAfter = await lowbit(['ls', '--store', store, '--json']);
