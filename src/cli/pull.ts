@@ -8,6 +8,7 @@ import { checkModelName, DEFAULT_CHUNK_SIZE, defaultModelName, storedBytes, type
 import { UsageError } from './errors.ts';
 import { ProgressPrinter } from './progress-line.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
+import { escapeControl } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit pull <url|file> [--name NAME] [--sha256 HEX] [--store DIR]
 
@@ -132,6 +133,6 @@ export async function run(args: string[]): Promise<number> {
   const sha = manifest.actualSha256 ? `, sha256 ${manifest.actualSha256}` : '';
   // "Verified" only when a sha256 was compared: chunk CRC-32s catch corruption at rest, not a wrong file.
   const state = manifest.sha256 ? 'complete and verified' : 'complete (no checksum given)';
-  process.stdout.write(`${manifest.name}: ${state}, ${formatBytes(manifest.size)} (${manifest.size} bytes)${sha}\n`);
+  process.stdout.write(`${escapeControl(manifest.name)}: ${state}, ${formatBytes(manifest.size)} (${manifest.size} bytes)${sha}\n`);
   return 0;
 }
