@@ -98,7 +98,9 @@ function positiveInt(key: string, v: number): number {
 export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows?: number): ModelConfig {
   const architecture = meta.get('general.architecture');
   if (typeof architecture !== 'string') throw new ModelFormatError('missing metadata key general.architecture');
-  const family = FAMILY[architecture];
+  // An own-key lookup: the name comes from the file, and 'constructor' or '__proto__' must not
+  // find Object.prototype's members.
+  const family = Object.hasOwn(FAMILY, architecture) ? FAMILY[architecture] : undefined;
   if (!family) {
     throw new ModelFormatError(
       `unsupported architecture '${architecture}' (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`,
