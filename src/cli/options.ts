@@ -25,6 +25,10 @@ export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--min-p': { min: 0, max: 1, text: 'a number from 0 to 1' },
   '--repeat-penalty': { above: 0, text: 'a number > 0 (1 = off)' },
   '--seed': { integer: true, min: 0, max: 2 ** 32 - 1, text: 'an integer from 0 to 4294967295' },
+  '--chunk-mib': { above: 0, text: 'a positive multiple of 1/256 (4 KiB)' },
+  '--concurrency': { integer: true, min: 1, max: 16, text: 'an integer from 1 to 16' },
+  '--max-bytes': { integer: true, min: 1, text: 'a positive whole number of bytes' },
+  '--timeout': { above: 0, max: 86_400, text: 'a number of seconds above 0 (at most one day)' },
 };
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;

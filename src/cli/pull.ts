@@ -6,6 +6,7 @@ import { importPath } from '../storage/import-node.ts';
 import { formatBytes } from '../format.ts';
 import { checkModelName, DEFAULT_CHUNK_SIZE, defaultModelName, storedBytes, type ModelManifest } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
+import { NUMBER_OPTIONS, numberOption as num } from './options.ts';
 import { ProgressPrinter } from './progress-line.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
 import { escapeControl } from './terminal-text.ts';
@@ -64,22 +65,14 @@ export async function run(args: string[]): Promise<number> {
   }
   if (parsed.positionals.length !== 1) throw new UsageError(`pull takes one URL or file (got ${parsed.positionals.length}; see lowbit pull --help)`);
   const target = parsed.positionals[0]!;
-  const chunkSize = o['chunk-mib'] === undefined ? undefined : Math.round(Number(o['chunk-mib']) * 1024 * 1024);
+  const chunkMib = num(o['chunk-mib'], '--chunk-mib');
+  const chunkSize = chunkMib === undefined ? undefined : chunkMib * 1024 * 1024;
   if (chunkSize !== undefined && !(chunkSize >= 4096 && chunkSize % 4096 === 0)) {
-    throw new UsageError(`--chunk-mib ${o['chunk-mib']}: must be a positive multiple of 1/256 (4 KiB)`);
+    throw new UsageError(`--chunk-mib must be ${NUMBER_OPTIONS['--chunk-mib']!.text}, got '${o['chunk-mib']}'`);
   }
-  const concurrency = o.concurrency === undefined ? undefined : Number(o.concurrency);
-  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16)) {
-    throw new UsageError(`--concurrency ${o.concurrency}: must be an integer from 1 to 16`);
-  }
-  const maxBytes = o['max-bytes'] === undefined ? undefined : Number(o['max-bytes']);
-  if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
-    throw new UsageError(`--max-bytes ${o['max-bytes']}: must be a positive whole number of bytes`);
-  }
-  const timeoutSeconds = o.timeout === undefined ? undefined : Number(o.timeout);
-  if (timeoutSeconds !== undefined && !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 && timeoutSeconds <= 86_400)) {
-    throw new UsageError(`--timeout ${o.timeout}: must be a number of seconds above 0 (at most one day)`);
-  }
+  const concurrency = num(o.concurrency, '--concurrency');
+  const maxBytes = num(o['max-bytes'], '--max-bytes');
+  const timeoutSeconds = num(o.timeout, '--timeout');
   const idleTimeoutMs = timeoutSeconds === undefined ? undefined : Math.ceil(timeoutSeconds * 1000);
   const isUrl = /^https?:\/\//i.test(target);
   const fileInfo = isUrl ? undefined : await stat(target).catch(() => undefined);

@@ -17,6 +17,10 @@ const BAD: Record<string, string[]> = {
   '--min-p': ['-1', '1.5'],
   '--repeat-penalty': ['0', '-1', 'off'],
   '--seed': ['-1', '1.5', '4294967296', 'random'],
+  '--chunk-mib': ['0', '-1', 'big'],
+  '--concurrency': ['0', '17', '1.5'],
+  '--max-bytes': ['0', '1.5', '-5', '1e400'],
+  '--timeout': ['0', '-1', '86401', 'soon'],
 };
 const GOOD: Record<string, [string, number][]> = {
   '--ctx': [['2', 2], ['4096', 4096], ['1e3', 1000]],
@@ -27,10 +31,14 @@ const GOOD: Record<string, [string, number][]> = {
   '--min-p': [['0', 0], ['0.05', 0.05], ['1', 1]],
   '--repeat-penalty': [['1', 1], ['1.1', 1.1], ['0.5', 0.5]],
   '--seed': [['0', 0], ['42', 42], ['4294967295', 4294967295]],
+  '--chunk-mib': [['0.25', 0.25], ['16', 16]],
+  '--concurrency': [['1', 1], ['16', 16]],
+  '--max-bytes': [['1000', 1000]],
+  '--timeout': [['0.3', 0.3], ['86400', 86400]],
 };
 
 describe('numberOption', () => {
-  it('covers every numeric option of lowbit run', () => {
+  it('covers every numeric option of lowbit run and pull', () => {
     expect(Object.keys(NUMBER_OPTIONS).sort()).toEqual(Object.keys(BAD).sort());
   });
 
