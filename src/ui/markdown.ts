@@ -9,7 +9,7 @@
  * than MAX_MARKDOWN_CHARS is shown as text (or as code, if it is one fenced code block), and while
  * a reply streams the unfinished block is re-rendered at most as often as its cost allows.
  */
-import { Marked, type Tokens } from 'marked';
+import { Marked, type Token, type Tokens } from 'marked';
 import { BlockSplitter, FENCE_LINE, closesFence } from './markdown-blocks.ts';
 import { escapeHtml, plainTextHtml, sanitizeHtml } from './sanitize.ts';
 
@@ -20,11 +20,23 @@ import { escapeHtml, plainTextHtml, sanitizeHtml } from './sanitize.ts';
 export const MAX_MARKDOWN_CHARS = 8 * 1024;
 
 /**
+ * While streaming, a longer unfinished block is shown as text (or code) until it completes: it
+ * is re-rendered many times, so its worst case must stay within a frame or two.
+ */
+const MAX_STREAMING_TAIL_CHARS = 4 * 1024;
+
+/**
  * While streaming, the unfinished block is re-rendered only after this many times its last render
  * cost has passed, so rendering takes at most about 1/(1+N) of the main thread however slow a
  * parse is.
  */
 const TAIL_BACKOFF = 4;
+
+/**
+ * Deeper markdown is shown as text. Browsers and the sanitizer flatten or drop elements nested a
+ * few hundred deep, which would lose text silently; no real reply nests anywhere near this.
+ */
+const MAX_NESTING = 64;
 
 const marked = new Marked(
   { gfm: true, breaks: false, async: false },
@@ -60,11 +72,32 @@ function fencedCodeHtml(text: string): string | null {
   return `<pre><code${langClass}>${escapeHtml(body.join('\n'))}\n</code></pre>`;
 }
 
-/** Markdown → sanitized HTML string. Never throws; text it cannot render is shown as text. */
-export function renderMarkdown(markdown: string): string {
-  if (markdown.length > MAX_MARKDOWN_CHARS) return fencedCodeHtml(markdown) ?? plainTextHtml(markdown);
+/** How deep tokens nest (lists, quotes, inline spans), counted without recursion. */
+function nestingDepth(tokens: readonly Token[]): number {
+  let deepest = 0;
+  const stack: [readonly Token[], number][] = [[tokens, 1]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [level, depth] = top;
+    deepest = Math.max(deepest, depth);
+    for (const t of level) {
+      if ('tokens' in t && t.tokens) stack.push([t.tokens, depth + 1]);
+      if (t.type === 'list') stack.push([(t as Tokens.List).items, depth + 1]);
+      if (t.type === 'table') for (const cell of [...(t as Tokens.Table).header, ...(t as Tokens.Table).rows.flat()]) stack.push([cell.tokens, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+/**
+ * Markdown → sanitized HTML string. Never throws; text it cannot render, or longer than
+ * `maxChars`, is shown as text.
+ */
+export function renderMarkdown(markdown: string, maxChars = MAX_MARKDOWN_CHARS): string {
+  if (markdown.length > maxChars) return fencedCodeHtml(markdown) ?? plainTextHtml(markdown);
   try {
-    return sanitizeHtml(marked.parse(markdown) as string);
+    const tokens = marked.lexer(markdown);
+    if (nestingDepth(tokens) > MAX_NESTING) return plainTextHtml(markdown);
+    return sanitizeHtml(marked.parser(tokens));
   } catch {
     // A RangeError from nesting too deep for the parser's recursion, or any other parser bug.
     return plainTextHtml(markdown);
@@ -86,7 +119,7 @@ export class StreamingMarkdown {
   private nextTailRender = 0;
 
   constructor(
-    private readonly render: (markdown: string) => string = renderMarkdown,
+    private readonly render: (markdown: string, maxChars?: number) => string = renderMarkdown,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -100,7 +133,7 @@ export class StreamingMarkdown {
     // A new tail is rendered at once, a growing one when its cost allows.
     if (this.tailIndex !== this.rendered.length || this.now() >= this.nextTailRender) {
       const start = this.now();
-      this.tailHtml = this.render(tail);
+      this.tailHtml = this.render(tail, MAX_STREAMING_TAIL_CHARS);
       this.tailIndex = this.rendered.length;
       const end = this.now();
       this.nextTailRender = end + TAIL_BACKOFF * (end - start);
