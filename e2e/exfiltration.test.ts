@@ -218,6 +218,52 @@ describe('hostile markup in replies', () => {
   });
 });
 
+describe('ordinary markdown', () => {
+  test('keeps everything markdown needs through the allow list', async () => {
+    const page = await openPage('/e2e/pages/markdown.html');
+    const md = [
+      '# Title',
+      '###### Small',
+      'Some **bold**, *italic*, ~~gone~~, `code` and a [link](https://example.com/a "tip") and <mailto:a@example.com>.',
+      '- [ ] todo\n- [x] done',
+      '3. three\n4. four',
+      '> quoted',
+      '| left | mid | right |\n|:--|:-:|--:|\n| a | b | c |',
+      '```ts\nconst x = 1 < 2;\n```',
+      '![a cat](https://example.com/cat.png)',
+      'H<sub>2</sub>O, x<sup>2</sup>, <kbd>Ctrl</kbd>',
+      '---',
+    ].join('\n\n');
+    const html = await page.evaluate((md) => window.lowbitMarkdown.renderMarkdown(md), md);
+    for (const piece of [
+      '<h1>Title</h1>',
+      '<h6>Small</h6>',
+      '<strong>bold</strong>',
+      '<em>italic</em>',
+      '<del>gone</del>',
+      '<code>code</code>',
+      '<a href="https://example.com/a" title="tip" target="_blank" rel="noopener noreferrer nofollow">link</a>',
+      '<a href="mailto:a@example.com" target="_blank" rel="noopener noreferrer nofollow">mailto:a@example.com</a>',
+      '<li>☐ todo</li>',
+      '<li>☑ done</li>',
+      '<ol start="3">',
+      '<blockquote>',
+      '<th align="left">left</th>',
+      '<th align="center">mid</th>',
+      '<td align="right">c</td>',
+      '<pre><code class="language-ts">const x = 1 &lt; 2;\n</code></pre>',
+      // An image becomes a link to it: nothing is fetched until the reader clicks.
+      '<a href="https://example.com/cat.png" target="_blank" rel="noopener noreferrer nofollow">a cat</a>',
+      '<sub>2</sub>',
+      '<sup>2</sup>',
+      '<kbd>Ctrl</kbd>',
+      '<hr>',
+    ])
+      expect(html).toContain(piece);
+    expect(html).not.toContain('<img');
+  });
+});
+
 describe('markdown that breaks or stalls the parser', () => {
   const DEEP = {
     'nested quotes': '> '.repeat(3000) + 'deep quote end',

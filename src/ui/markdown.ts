@@ -11,7 +11,7 @@
  */
 import { Marked, type Token, type Tokens } from 'marked';
 import { BlockSplitter, FENCE_LINE, closesFence } from './markdown-blocks.ts';
-import { escapeHtml, plainTextHtml, sanitizeHtml } from './sanitize.ts';
+import { escapeHtml, LANGUAGE_CLASS, plainTextHtml, sanitizeHtml } from './sanitize.ts';
 
 /**
  * The longest text parsed as markdown in one go. Normal paragraphs are far shorter; at this size
@@ -68,7 +68,7 @@ function fencedCodeHtml(text: string): string | null {
   if (close >= 0 && close !== lines.length - 1) return null;
   const body = lines.slice(1, close >= 0 ? close : undefined);
   const lang = lines[0].trim().slice(run.length).trim().split(/\s/)[0];
-  const langClass = /^[\w+#.-]{1,40}$/.test(lang) ? ` class="language-${lang}"` : '';
+  const langClass = LANGUAGE_CLASS.test(`language-${lang}`) ? ` class="language-${lang}"` : '';
   return `<pre><code${langClass}>${escapeHtml(body.join('\n'))}\n</code></pre>`;
 }
 

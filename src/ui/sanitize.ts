@@ -36,6 +36,9 @@ const ATTRIBUTES_BY_TAG: Record<string, readonly string[]> = {
 
 const ALLOWED_ATTR = [...new Set(Object.values(ATTRIBUTES_BY_TAG).flat())];
 
+/** The one class a reply may carry: a fenced code block's language, as marked writes it. */
+export const LANGUAGE_CLASS = /^language-[\w+#.-]{1,40}$/;
+
 const LINK_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 
 /**
@@ -52,8 +55,7 @@ function isAllowedValue(attr: string, value: string): boolean {
     case 'href':
       return isSafeLinkUrl(value);
     case 'class':
-      // What marked gives a fenced block's info string; one class, no spaces.
-      return /^language-[\w+#.-]{1,40}$/.test(value);
+      return LANGUAGE_CLASS.test(value);
     case 'start':
       return /^\d{1,9}$/.test(value);
     case 'align':
@@ -90,8 +92,10 @@ export function sanitizeHtml(html: string): string {
   return getPurifier().sanitize(html, {
     ALLOWED_TAGS,
     ALLOWED_ATTR,
-    // Belt and braces with the per-attribute check above.
+    // Belt and braces with the per-attribute check above; DOMPurify applies this pattern to every
+    // attribute it does not know to be URI-free, so the non-URL ones are named.
     ALLOWED_URI_REGEXP: /^(?:https?|mailto):/i,
+    ADD_URI_SAFE_ATTR: ['start', 'align'],
     ALLOW_DATA_ATTR: false,
     ALLOW_ARIA_ATTR: false,
   }) as unknown as string;
