@@ -134,6 +134,18 @@ describe('hostile markup in replies', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  test('control: the same corpus inserted without the renderer does reach the leak server', async () => {
+    // Proves the payloads and the leak detection are live: without sanitizing, Chromium fetches.
+    const page = await openPage('/e2e/pages/markdown.html');
+    await page.evaluate((corpus) => {
+      const out = document.getElementById('out')!;
+      for (const { markdown } of corpus) out.insertAdjacentHTML('beforeend', `<div>${markdown}</div>`);
+    }, payloads(leak.origin));
+    const { leaked } = await settle(page);
+    for (const path of ['/table-background', '/td-background', '/img-src', '/img-srcset', '/video-poster', '/style-attr-url', '/style-tag-url', '/link-stylesheet', '/svg-image-href', '/input-image-src', '/object-data', '/embed-src', '/iframe-src'])
+      expect(leaked).toContain(`GET ${path}`);
+  });
+
   test('<llm-chat> streaming the whole corpus in 3-character tokens makes no request and runs no script', async () => {
     const page = await openPage('/e2e/pages/chat.html');
     const reply = payloads(leak.origin)
