@@ -28,6 +28,8 @@ export class BlockSplitter {
   /** Length and last characters of the previous text, to notice a text that does not extend it. */
   private lastLength = 0;
   private lastEnd = '';
+  /** Counts restarts (a text that did not extend the previous one), so callers can drop caches. */
+  generation = 0;
 
   /**
    * Feeds the whole reply so far (each call extends the previous text; anything else restarts).
@@ -64,6 +66,7 @@ export class BlockSplitter {
   }
 
   private restart(): void {
+    this.generation++;
     this.scanned = 0;
     this.fence = null;
     this.stableEnd = 0;

@@ -113,8 +113,9 @@ export class StreamingMarkdown {
   private readonly splitter = new BlockSplitter();
   private readonly rendered: string[] = [];
   private tailHtml = '';
-  /** How many blocks preceded the tail last rendered: a new count means a new tail. */
+  /** Where the tail last rendered stood (blocks before it, splitter generation): a new tail if either changed. */
   private tailIndex = -1;
+  private tailGeneration = -1;
   /** When the tail may be rendered again (a clock time in ms). */
   private nextTailRender = 0;
 
@@ -131,10 +132,12 @@ export class StreamingMarkdown {
       return [...this.rendered];
     }
     // A new tail is rendered at once, a growing one when its cost allows.
-    if (this.tailIndex !== this.rendered.length || this.now() >= this.nextTailRender) {
+    const newTail = this.tailIndex !== this.rendered.length || this.tailGeneration !== this.splitter.generation;
+    if (newTail || this.now() >= this.nextTailRender) {
       const start = this.now();
       this.tailHtml = this.render(tail, MAX_STREAMING_TAIL_CHARS);
       this.tailIndex = this.rendered.length;
+      this.tailGeneration = this.splitter.generation;
       const end = this.now();
       this.nextTailRender = end + TAIL_BACKOFF * (end - start);
     }

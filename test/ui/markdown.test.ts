@@ -108,6 +108,13 @@ describe('StreamingMarkdown', () => {
     expect(calls).toEqual(['first', 'first para\n\n', 'sec']);
   });
 
+  test('a replaced text (a new reply) is rendered at once, not hidden behind the old one', () => {
+    const { clock, render } = slowRenderer(100);
+    const s = new StreamingMarkdown(render, () => clock.now);
+    expect(s.update('old reply')).toEqual(['[old reply]']);
+    expect(s.update('new')).toEqual(['[new]']);
+  });
+
   test('a long reply is finished from its blocks, not parsed again as a whole', () => {
     const { clock, calls, render } = slowRenderer(0);
     const s = new StreamingMarkdown(render, () => clock.now);
