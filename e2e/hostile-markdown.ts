@@ -3,9 +3,9 @@
  * (zero-click exfiltration), run script, or pass for the page's own UI. Used by
  * e2e/exfiltration.test.ts against the real renderer and the real <llm-chat>.
  *
- * `LEAK` stands for the leak server's origin (http://127.0.0.1:port) and `SCRIPT` for a statement
- * that marks the page as compromised; `payloads()` fills both in. Every URL has its own path so a
- * request names the payload that leaked.
+ * `LEAK` stands for the leak server's base URL (http://127.0.0.1:port/some-prefix), `LEAKHOST` for
+ * the same without the scheme, and `SCRIPT` for a statement that marks the page as compromised;
+ * `payloads()` fills them in. Every URL has its own path so a request names the payload that leaked.
  */
 
 interface Payload {
@@ -191,10 +191,11 @@ export const SPOOF_PAYLOADS: Record<string, string> = {
   'form-input': '<form><input name="password" placeholder="password"></form>',
 };
 
-function fill(markdown: string, leakOrigin: string): string {
+function fill(markdown: string, leakBase: string): string {
+  const base = new URL(leakBase);
   return markdown
-    .replaceAll('LEAKHOST', new URL(leakOrigin).host)
-    .replaceAll('LEAK', leakOrigin)
+    .replaceAll('LEAKHOST', base.host + base.pathname.replace(/\/$/, ''))
+    .replaceAll('LEAK', leakBase)
     .replaceAll('SCRIPT', "window.pwned='pwned'");
 }
 
@@ -203,11 +204,11 @@ function fill(markdown: string, leakOrigin: string): string {
  * (where the review found `background` surviving). Pipes inside a cell would split it, so the
  * cell variants escape them.
  */
-export function payloads(leakOrigin: string): Payload[] {
+export function payloads(leakBase: string): Payload[] {
   const all = { ...URL_PAYLOADS, ...MARKDOWN_PAYLOADS, ...SCRIPT_PAYLOADS, ...SPOOF_PAYLOADS };
   const out: Payload[] = [];
   for (const [name, markdown] of Object.entries(all)) {
-    const filled = fill(markdown, leakOrigin);
+    const filled = fill(markdown, leakBase);
     out.push({ name, markdown: filled });
     if (!filled.includes('\n')) out.push({ name: `${name} (table cell)`, markdown: `| cell | other |\n|---|---|\n| ${filled.replaceAll('|', '\\|')} | x |` });
   }
