@@ -252,6 +252,7 @@ describe('ordinary markdown', () => {
       '| left | mid | right |\n|:--|:-:|--:|\n| a | b | c |',
       '```ts\nconst x = 1 < 2;\n```',
       '![a cat](https://example.com/cat.png)',
+      '![Tom & *Jerry*](https://example.com/tj.png?a=1&b=2) ![](https://example.com/no-alt.png)',
       'H<sub>2</sub>O, x<sup>2</sup>, <kbd>Ctrl</kbd>',
       '---',
     ].join('\n\n');
@@ -275,6 +276,8 @@ describe('ordinary markdown', () => {
       '<pre><code class="language-ts">const x = 1 &lt; 2;\n</code></pre>',
       // An image becomes a link to it: nothing is fetched until the reader clicks.
       '<a href="https://example.com/cat.png" target="_blank" rel="noopener noreferrer nofollow">a cat</a>',
+      '<a href="https://example.com/tj.png?a=1&amp;b=2" target="_blank" rel="noopener noreferrer nofollow">Tom &amp; <em>Jerry</em></a>',
+      '<a href="https://example.com/no-alt.png" target="_blank" rel="noopener noreferrer nofollow">https://example.com/no-alt.png</a>',
       '<sub>2</sub>',
       '<sup>2</sup>',
       '<kbd>Ctrl</kbd>',

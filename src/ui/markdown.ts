@@ -44,9 +44,9 @@ const marked = new Marked(
     renderer: {
       // An image would be fetched the moment it renders (a zero-click request to any server the
       // model names): show it as a link the reader may choose to follow.
-      image({ href, title, text }: Tokens.Image): string {
-        const titleAttr = title ? ` title="${escapeHtml(title)}"` : '';
-        return `<a href="${escapeHtml(href)}"${titleAttr}>${escapeHtml(text || href)}</a>`;
+      image(image: Tokens.Image): string {
+        const label: Token[] = image.tokens.length ? image.tokens : [{ type: 'text', raw: image.href, text: image.href }];
+        return this.link({ type: 'link', raw: image.raw, href: image.href, title: image.title, text: image.text || image.href, tokens: label });
       },
       // Task-list boxes as characters: form controls are not allowed in replies.
       checkbox({ checked }: Tokens.Checkbox): string {
@@ -99,7 +99,8 @@ export function renderMarkdown(markdown: string, maxChars = MAX_MARKDOWN_CHARS):
     if (nestingDepth(tokens) > MAX_NESTING) return plainTextHtml(markdown);
     return sanitizeHtml(marked.parser(tokens));
   } catch {
-    // A RangeError from nesting too deep for the parser's recursion, or any other parser bug.
+    // A RangeError from nesting too deep for the parser's recursion, or any other parser or
+    // sanitizer failure: the text is still shown, inert.
     return plainTextHtml(markdown);
   }
 }
