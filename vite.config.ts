@@ -20,7 +20,9 @@ export default defineConfig(({ mode }) => ({
   assetsInclude: ['**/*.wgsl', '**/*.gguf'],
   build: {
     target: 'es2022',
-    sourcemap: true,
+    // Source maps would publish the sources with every deploy; build them locally when debugging
+    // (vite build --sourcemap).
+    sourcemap: false,
     rollupOptions: {
       input: {
         index: `${root}index.html`,
@@ -42,7 +44,10 @@ export default defineConfig(({ mode }) => ({
   preview: { host: '127.0.0.1' },
   plugins: [
     VitePWA({
-      registerType: 'autoUpdate',
+      // A new version waits until the user reloads (src/app/pwa.ts shows the prompt): taking over
+      // open tabs at once would drop the old precache under them, and a tab that has not yet
+      // loaded a lazy chunk (the engine worker) would then fail to load it.
+      registerType: 'prompt',
       // src/app/pwa.ts registers it (only the demo page, not pages embedding <llm-chat>).
       injectRegister: false,
       includeAssets: ['icons/favicon-32.png', 'icons/apple-touch-icon-180.png'],
@@ -70,9 +75,11 @@ export default defineConfig(({ mode }) => ({
         maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
         navigateFallback: 'index.html',
         navigateFallbackDenylist: [/\/models\//, /\.gguf$/, /\/e2e\//],
+        // The first install controls the page at once (offline after one visit); updates wait.
         clientsClaim: true,
-        skipWaiting: true,
+        skipWaiting: false,
         cleanupOutdatedCaches: true,
+        sourcemap: false,
       },
     }),
   ],

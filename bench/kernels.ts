@@ -17,12 +17,12 @@ import { parseArgs } from 'node:util';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
-import { uploadWeight, weightRowBytes } from '../src/gpu/weights.ts';
+import { uploadWeight } from '../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type MatmulVariant } from '../src/kernels/matmul.ts';
-import { MATMUL_TYPES } from '../src/kernels/matmul-decoders.ts';
 import { createStepParams } from '../src/kernels/step-params.ts';
-import { quantizeTensor } from '../src/quant/table.ts';
-import { GGMLType, I2S_TRAILER_BYTES, quantLayout } from '../src/quant/types.ts';
+import { gpuBlockGeometry } from '../src/quant/gpu-decoders.ts';
+import { getGpuQuantType, gpuQuantTypes, quantizeTensor } from '../src/quant/table.ts';
+import { GGMLType } from '../src/quant/types.ts';
 import { randomTernary, randomValues } from '../test/kernels/matmul-helpers.ts';
 import { timeGpu } from './lib/gpu-timing.ts';
 import { measureReadKernel } from './lib/read-kernel.ts';
@@ -72,10 +72,12 @@ function weightBytes(type: GGMLType, rows: number, cols: number): Uint8Array {
   const tileRows = Math.min(16, rows);
   const n = tileRows * cols;
   const tile = quantizeTensor(type, TERNARY.has(type) ? randomTernary(n, 7) : randomValues(n, 7, 0.1));
-  const rowBytes = weightRowBytes(type, cols);
-  const out = new Uint8Array(rows * rowBytes + (type === GGMLType.I2_S ? I2S_TRAILER_BYTES : 0));
+  const entry = getGpuQuantType(type);
+  const rowBytes = entry.rowBytes(cols);
+  const trailer = entry.trailerBytes;
+  const out = new Uint8Array(rows * rowBytes + trailer);
   for (let r = 0; r < rows; r += tileRows) out.set(tile.subarray(0, Math.min(tileRows, rows - r) * rowBytes), r * rowBytes);
-  if (type === GGMLType.I2_S) out.set(tile.subarray(tileRows * rowBytes, tileRows * rowBytes + I2S_TRAILER_BYTES), rows * rowBytes);
+  out.set(tile.subarray(tileRows * rowBytes, tileRows * rowBytes + trailer), rows * rowBytes);
   return out;
 }
 
@@ -119,7 +121,7 @@ async function benchOne(
         : createMatMul(ctx, { type, rows, cols, maxTokens: tokens, variant: extra.variant, assumeAligned: extra.assumeAligned });
     const call = kernel.bind({ weight, input, output, stepParams: op === 'matmul' ? stepParams : undefined });
     const t = await timeGpu(ctx, (pass) => call.encode(pass), timing);
-    const weightBytesRead = rows * weightRowBytes(type, cols);
+    const weightBytesRead = rows * getGpuQuantType(type).rowBytes(cols);
     const gbPerSec = weightBytesRead / (t.msPerCall * 1e6);
     return {
       op,
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
           if (t === undefined) throw new Error(`--types: unknown type ${n}`);
           return t;
         })
-      : [...MATMUL_TYPES];
+      : gpuQuantTypes().map((t) => t.id);
 
     const read = await measureReadKernel(ctx, rows * cols, timing);
     log(`read kernel: ${fmt(read.gbPerSec)} GB/s over ${rows * cols} bytes (best of ${read.tried.length} shapes: wg${read.best.workgroupSize}, ${read.best.wordsPerThread} vec4/thread, ${read.best.contiguous ? 'contiguous' : 'interleaved'})`);
@@ -173,7 +175,8 @@ async function main(): Promise<void> {
           push(await benchOne(ctx, 'matvec', type, rows, cols, 1, read.gbPerSec, { variant }));
         }
       }
-      if (args.layout && quantLayout(type)!.blockBytes % 4 !== 0 && type !== GGMLType.I2_S) {
+      const entry = getGpuQuantType(type);
+      if (args.layout && !gpuBlockGeometry(entry.layout, entry.gpu, cols).aligned) {
         push(await benchOne(ctx, 'matvec', type, rows, cols, 1, read.gbPerSec, { assumeAligned: true }));
       }
     }

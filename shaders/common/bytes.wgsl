@@ -1,7 +1,7 @@
 // Loads from the weight buffer `W: array<u32>` at byte offsets (the includer declares W).
 // GGUF blocks are only 2-byte aligned for Q4_0 (18 bytes), Q5_0 (22), Q8_0 (34), Q3_K (110),
 // Q6_K (210), TQ1_0 (54), TQ2_0 (66): a row or block may start in the middle of a word. Those
-// types are read in place (see src/kernels/matmul-decoders.ts for why) with {{ALIGNED}} = false:
+// types are read in place (docs/kernels.md says why) with {{ALIGNED}} = false:
 // a run of n words at a half-word offset costs n + 1 loads, each word the funnel of two
 // neighbours. The `(hi << 1) << (31 − s)` form is branch-free and yields 0 when s = 0 (a shift by
 // 32 would be undefined), so aligned blocks of the same tensor take the same path.

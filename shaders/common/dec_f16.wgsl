@@ -19,6 +19,3 @@ fn decode_q(bo: u32, c: u32) -> Dq {
 #endif
   return r;
 }
-
-// Dequantized values (a = 1, m = 0 for float types): what lookups such as the embedding read.
-fn decode(bo: u32, c: u32) -> Dq { return decode_q(bo, c); }

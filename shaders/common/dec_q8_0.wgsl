@@ -19,12 +19,3 @@ fn decode_q(bo: u32, c: u32) -> Dq {
 #endfor
   return r;
 }
-
-// Dequantized values a·q + m, for consumers that want weights rather than codes (embedding lookup).
-fn decode(bo: u32, c: u32) -> Dq {
-  var q = decode_q(bo, c);
-#for I in 0..8
-  q.v{{I}} = fma(q.v{{I}}, vec4<f32>(q.a[0]), vec4<f32>(q.m[0]));
-#endfor
-  return q;
-}

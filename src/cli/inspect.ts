@@ -6,6 +6,7 @@ import { readGGUF } from '../gguf/reader.ts';
 import { GGUFArray, GGUFValueType, valueTypeName, type GGUFValue } from '../gguf/values.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
+import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit inspect <file.gguf> [--json] [--tensors] [--store DIR]
 
@@ -66,7 +67,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     const file = await readGGUF(model.source);
     const report = inspectReport(file, model.label);
-    process.stdout.write(parsed.values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, !!parsed.values.tensors));
+    process.stdout.write(parsed.values.json ? `${terminalJson(report, 2)}\n` : formatReport(report, !!parsed.values.tensors));
     return 0;
   } finally {
     await model.close();
@@ -91,10 +92,18 @@ export interface InspectReport {
   tensors: { name: string; type: string; typeId: number; dims: number[]; offset: number; absoluteOffset: number; elements: number; bytes: number }[];
 }
 
+/**
+ * A record for keys taken from the file: no prototype, so keys such as `__proto__` or
+ * `constructor` are ordinary own properties instead of vanishing or reaching Object.prototype.
+ */
+function fileKeyed<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 /** Everything `inspect` prints, as plain JSON-safe data. */
 export function inspectReport(file: GGUFFile, label: string): InspectReport {
   const arch = file.architecture ?? null;
-  const hyper: Record<string, unknown> = {};
+  const hyper = fileKeyed<unknown>();
   if (arch) {
     const prefix = `${arch}.`;
     const archKeys = [...file.metadata.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
@@ -105,13 +114,13 @@ export function inspectReport(file: GGUFFile, label: string): InspectReport {
   if (!('vocab_size' in hyper) && tokens) hyper.vocab_size = tokens;
   const template = file.get('tokenizer.chat_template');
 
-  const byType: Record<string, { count: number; bytes: number }> = {};
+  const byType = fileKeyed<{ count: number; bytes: number }>();
   for (const t of file.tensors) {
     const e = (byType[t.typeName] ??= { count: 0, bytes: 0 });
     e.count++;
     e.bytes += t.byteSize;
   }
-  const metadata: InspectReport['metadata'] = {};
+  const metadata = fileKeyed<InspectReport['metadata'][string]>();
   for (const e of file.metadata.values()) {
     metadata[e.key] = { type: typeLabel(e.type, e.value), value: jsonValue(e.value) };
   }
@@ -186,9 +195,16 @@ function bytesLabel(n: number): string {
   return n < 1000 ? `${int.format(n)} B` : `${int.format(n)} bytes (${formatBytes(n)})`;
 }
 
+/** At most `max` characters of `s` (a metadata string can be megabytes long). */
+function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const end = /[\ud800-\udbff]/.test(s[max - 4]!) ? max - 4 : max - 3; // never split a surrogate pair
+  return `${s.slice(0, end)}...`;
+}
+
 function shortValue(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : shortFloat(v);
-  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
+  if (typeof v === 'string') return JSON.stringify(clip(v, 80));
   if (Array.isArray(v)) return `[${v.map(shortValue).join(', ')}]`;
   if (v && typeof v === 'object' && 'length' in v) {
     const s = v as { itemType: string; length: number; first: unknown[] };
@@ -206,14 +222,19 @@ function shortFloat(v: number): string {
   return String(v);
 }
 
-function table(rows: string[][], rightAlign: boolean[] = []): string {
+/** Longest cell of the text output; longer file-provided strings are clipped. */
+const MAX_CELL = 200;
+
+/** A table with every cell made terminal-safe (control characters escaped, long strings clipped). */
+function table(cells: string[][], rightAlign: boolean[] = []): string {
+  const rows = cells.map((r) => r.map((cell) => escapeControl(clip(cell, MAX_CELL))));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => '  ' + r.map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
 }
 
 export function formatReport(r: InspectReport, listTensors: boolean): string {
   const out: string[] = [];
-  out.push(r.file);
+  out.push(escapeControl(r.file));
   out.push(
     table([
       ['file size', bytesLabel(r.fileSize)],
@@ -224,7 +245,7 @@ export function formatReport(r: InspectReport, listTensors: boolean): string {
   );
   const hyper = Object.entries(r.hyperparameters);
   if (hyper.length) {
-    out.push('', `hyper-parameters (${r.architecture}.*)`);
+    out.push('', `hyper-parameters (${escapeControl(clip(r.architecture ?? '', MAX_CELL))}.*)`);
     out.push(table(hyper.map(([k, v]) => [k, shortValue(v)])));
   }
   const t = r.tokenizer;

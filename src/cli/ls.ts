@@ -4,6 +4,7 @@ import { formatBytes } from '../format.ts';
 import { listModels, type StoredModelInfo } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
+import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit ls [--json] [--store DIR]
 
@@ -19,6 +20,7 @@ ${STORE_HELP}
 function state(m: StoredModelInfo): string {
   if (m.present) return 'ready';
   if (m.complete) return 'unverified';
+  if (m.sizeUnknown) return 'partial (size unknown)';
   return `partial ${m.size > 0 ? ((100 * m.storedBytes) / m.size).toFixed(1) : '0.0'}%`;
 }
 
@@ -36,18 +38,19 @@ export async function run(args: string[]): Promise<number> {
   const store = openStore(parsed.values.store);
   const models = await listModels(store);
   if (parsed.values.json) {
-    process.stdout.write(`${JSON.stringify(models, null, 2)}\n`);
+    process.stdout.write(`${terminalJson(models, 2)}\n`);
     return 0;
   }
   if (models.length === 0) {
-    process.stdout.write(`no models in ${store.location}\n`);
+    process.stdout.write(`no models in ${escapeControl(store.location)}\n`);
     return 0;
   }
-  const rows = models.map((m) => [m.name, formatBytes(m.size), state(m), m.origin.kind === 'url' ? m.origin.url : m.origin.fileName]);
+  // Names, URLs and imported file names are escaped: a file name can hold any byte but / and NUL.
+  const rows = models.map((m) => [m.name, formatBytes(m.size), state(m), m.origin.kind === 'url' ? m.origin.url : m.origin.fileName].map((c) => escapeControl(c)));
   const header = ['NAME', 'SIZE', 'STATE', 'SOURCE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   const total = models.reduce((s, m) => s + m.storedBytes, 0);
-  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n${models.length} model(s), ${formatBytes(total)} stored in ${store.location}\n`);
+  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n${models.length} model(s), ${formatBytes(total)} stored in ${escapeControl(store.location)}\n`);
   return 0;
 }

@@ -4,6 +4,7 @@
  */
 import { formatBytes, formatRate } from '../format.ts';
 import type { ProgressReport } from '../io/progress.ts';
+import { escapeControl } from './terminal-text.ts';
 
 export function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
@@ -40,7 +41,7 @@ export class ProgressPrinter {
       const frac = r.bytesTotal > 0 ? Math.min(1, r.bytesDone / r.bytesTotal) : 0;
       const full = Math.round(frac * width);
       const bar = `[${'#'.repeat(full)}${'-'.repeat(width - full)}]`;
-      this.out.write(`\r\x1b[2K${r.name} ${bar} ${describeProgress(r)}`);
+      this.out.write(`\r\x1b[2K${escapeControl(r.name)} ${bar} ${describeProgress(r)}`);
       this.drawn = true;
       return;
     }
@@ -51,7 +52,7 @@ export class ProgressPrinter {
       if (final) this.finalPrinted = r.phase;
       this.lastPhase = r.phase;
       this.lastLine = now;
-      this.out.write(`${r.name}: ${describeProgress(r)}\n`);
+      this.out.write(`${escapeControl(r.name)}: ${describeProgress(r)}\n`);
     }
   }
 

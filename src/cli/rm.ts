@@ -5,6 +5,7 @@ import { formatBytes } from '../format.ts';
 import { completeBytes, deleteAllModels } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
+import { escapeControl } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit rm <name>... [--store DIR]
        lowbit rm --all [--store DIR]
@@ -32,7 +33,7 @@ export async function run(args: string[]): Promise<number> {
   if (parsed.values.all) {
     if (parsed.positionals.length > 0) throw new UsageError('rm --all takes no names');
     const n = await deleteAllModels(store);
-    process.stdout.write(`deleted ${n} model(s) from ${store.location}\n`);
+    process.stdout.write(`deleted ${n} model(s) from ${escapeControl(store.location)}\n`);
     return 0;
   }
   if (parsed.positionals.length === 0) throw new UsageError('rm needs at least one model name (or --all; see lowbit rm --help)');
@@ -45,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
   }
   for (const m of manifests) {
     await store.deleteModel(m.id);
-    process.stdout.write(`deleted ${m.name} (${formatBytes(completeBytes(m))})\n`);
+    process.stdout.write(`deleted ${escapeControl(m.name)} (${formatBytes(completeBytes(m))})\n`);
   }
   return 0;
 }

@@ -10,6 +10,8 @@ import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
+import { numberOption as num } from './options.ts';
+import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit run <model> -p "prompt" [options]
 
@@ -35,13 +37,6 @@ Options:
   --store DIR         model store directory (see lowbit pull --help)
   -h, --help          show this help
 `;
-
-function num(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got '${v}'`);
-  return n;
-}
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
@@ -80,7 +75,7 @@ export async function run(args: string[]): Promise<number> {
   if (parsed.positionals.length !== 1) throw new UsageError('run needs exactly one model (see lowbit run --help)');
   if (v.prompt === undefined) throw new UsageError('run needs a prompt: -p "…"');
   const nPredict = num(v['n-predict'], '--n-predict', 64);
-  if (!Number.isInteger(nPredict) || nPredict < 1) throw new UsageError('--n-predict must be a positive integer');
+  const contextSize = num(v.ctx, '--ctx');
   const gen: GenerateOptions = {
     maxTokens: nPredict,
     // Explicit, so --chat stays greedy too (chat() would otherwise pick CHAT_TEMPERATURE).
@@ -89,18 +84,17 @@ export async function run(args: string[]): Promise<number> {
     topP: num(v['top-p'], '--top-p', SAMPLING_DEFAULTS.topP),
     minP: num(v['min-p'], '--min-p', SAMPLING_DEFAULTS.minP),
     repetitionPenalty: num(v['repeat-penalty'], '--repeat-penalty', SAMPLING_DEFAULTS.repetitionPenalty),
-    seed: v.seed !== undefined ? num(v.seed, '--seed', 0) : undefined,
+    seed: num(v.seed, '--seed'),
     topLogprobs: Boolean(v.json),
   };
   if (v.limits !== undefined && !isLimitsTier(v.limits)) throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
-  const maxGpuMb = v['max-gpu-mb'] !== undefined ? num(v['max-gpu-mb'], '--max-gpu-mb', 0) : undefined;
-  if (maxGpuMb !== undefined && !(maxGpuMb > 0)) throw new UsageError('--max-gpu-mb must be a positive number');
+  const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
   try {
     const engine = await loadEngine(model.source, {
       gpu,
-      contextSize: v.ctx ? num(v.ctx, '--ctx', 0) : undefined,
+      contextSize,
       maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
     });
     try {
@@ -122,7 +116,8 @@ export async function run(args: string[]): Promise<number> {
             if (t.top) steps.push({ token: t.id, top: t.top });
           }
           text += t.text;
-          if (!v.json) process.stdout.write(t.text);
+          // Model output is untrusted text (a prompt can make a model emit escape sequences).
+          if (!v.json) process.stdout.write(escapeControl(t.text, true));
         }
       } finally {
         process.off('SIGINT', onSigint);
@@ -130,7 +125,7 @@ export async function run(args: string[]): Promise<number> {
       const stats = await stream.stats;
       if (v.json) {
         process.stdout.write(
-          JSON.stringify({
+          terminalJson({
             promptTokens,
             tokens,
             text,
@@ -142,7 +137,7 @@ export async function run(args: string[]): Promise<number> {
         process.stdout.write('\n');
         process.stderr.write(
           `[${stats.promptTokens} prompt tokens: ${stats.prefillTokensPerSec.toFixed(1)} tok/s prefill; ` +
-            `${stats.generatedTokens} generated: ${stats.decodeTokensPerSec.toFixed(1)} tok/s decode; ${stats.finishReason}; ${engine.info.adapter}]\n`,
+            `${stats.generatedTokens} generated: ${stats.decodeTokensPerSec.toFixed(1)} tok/s decode; ${stats.finishReason}; ${escapeControl(engine.info.adapter)}]\n`,
         );
       }
     } finally {

@@ -5,6 +5,7 @@
  */
 import { readGGUF, readTensorBytes, type GGUFFile } from '../gguf/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import type { GpuWeight } from '../gpu/weights.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
 import { ContextOverflowError, DeviceLostError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
@@ -12,7 +13,7 @@ import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
 import { LINEAR_TYPES } from '../runtime/linear.ts';
-import { loadGpuWeights, type GpuWeight } from '../runtime/loader.ts';
+import { loadGpuWeights } from '../runtime/loader.ts';
 import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';

@@ -11,10 +11,10 @@
 import { GpuMemoryBudgetError } from '../errors.ts';
 import { pad4 } from '../gpu/buffers.ts';
 import { WEBGPU_DEFAULT_LIMITS } from '../gpu/device.ts';
-import { maxWeightPartBytes, planWeightParts, weightRowBytes } from '../gpu/weights.ts';
+import { maxWeightPartBytes, planRowParts } from '../gpu/weights.ts';
 import { formatBytes } from '../format.ts';
 import { modelConfigFromMetadata, type ModelConfig, type ModelMetadataSource } from '../model/config.ts';
-import type { GGMLType } from '../quant/types.ts';
+import { getGpuQuantType } from '../quant/table.ts';
 import { forwardBufferBytes, forwardBufferPlan, forwardKernelBytesBound, SESSION_STAGING_BYTES } from '../runtime/buffer-plan.ts';
 
 /** Context size when none is asked for: the model's, up to this. */
@@ -72,9 +72,9 @@ function weightBytes(file: ModelHeader, maxBufferBytes: number): { bytes: number
   for (const t of file.tensors) {
     const cols = t.dims[0] ?? 1;
     const rows = t.dims.slice(1).reduce((a, b) => a * b, 1);
-    const type = t.typeId as GGMLType;
-    const rowBytes = weightRowBytes(type, cols, t.name);
-    for (const p of planWeightParts(type, rows, cols, maxBufferBytes, t.name)) {
+    // The loader's rule: rows as the quant table sizes them (no trailer), split by planRowParts.
+    const rowBytes = getGpuQuantType(t.typeId, t.name).rowBytes(cols, t.name);
+    for (const p of planRowParts(rows, rowBytes, maxBufferBytes, t.name)) {
       bytes += pad4(p.rowCount * rowBytes);
       parts++;
     }

@@ -44,6 +44,11 @@ export class ByteCursor {
     return this.source.size - this.pos;
   }
 
+  /** The file offset the cursor will not read past (`limitBytes`, or the source size). */
+  get limitOffset(): number {
+    return this.limit;
+  }
+
   /** True when [pos, pos+n) is already buffered. */
   has(n: number): boolean {
     return this.pos + n <= this.bufStart + this.buf.length;

@@ -2,6 +2,17 @@ import { GGUFFormatError, ModelFormatError } from '../errors.ts';
 import type { QuantLayout } from '../quant/types.ts';
 import { GGUFArray, GGUFValueType, valueTypeName, type GGUFValue } from './values.ts';
 
+/** Longest key or tensor name quoted whole in an error message. */
+const MAX_QUOTED_NAME = 120;
+
+/**
+ * A key or tensor name as error messages show it: clipped when long, since a name can be as long
+ * as the header (megabytes) and messages end up on one terminal line or in a page.
+ */
+export function quotedName(name: string): string {
+  return name.length <= MAX_QUOTED_NAME ? `"${name}"` : `"${name.slice(0, MAX_QUOTED_NAME - 20)}..." (${name.length} characters)`;
+}
+
 /** One metadata entry with its declared type (kept so the writer reproduces it exactly). */
 export interface GGUFMetadataEntry {
   readonly key: string;
@@ -122,7 +133,7 @@ export class GGUFFile {
     if (typeof e.value === 'number') return e.value;
     if (typeof e.value === 'bigint') {
       if (e.value > BigInt(Number.MAX_SAFE_INTEGER) || e.value < BigInt(Number.MIN_SAFE_INTEGER)) {
-        throw new GGUFFormatError(`${this.sourceName}: metadata "${key}" = ${e.value} does not fit a JS number exactly`, e.offset, key);
+        throw new GGUFFormatError(`${this.sourceName}: metadata ${quotedName(key)} = ${e.value} does not fit a JS number exactly`, e.offset, key);
       }
       return Number(e.value);
     }
@@ -165,6 +176,6 @@ export class GGUFFile {
 
   private wrongType(e: GGUFMetadataEntry, expected: string): never {
     const found = e.type === GGUFValueType.ARRAY ? `ARRAY of ${valueTypeName((e.value as GGUFArray).itemType)}` : valueTypeName(e.type);
-    throw new GGUFFormatError(`${this.sourceName}: metadata "${e.key}" at byte ${e.offset} is ${found}, expected ${expected}`, e.offset, e.key);
+    throw new GGUFFormatError(`${this.sourceName}: metadata ${quotedName(e.key)} at byte ${e.offset} is ${found}, expected ${expected}`, e.offset, e.key);
   }
 }

@@ -9,14 +9,16 @@
  *   zero padding to `general.alignment` (default 32) | tensor data (each offset relative to here)
  * where string = { len u64, UTF-8 bytes } and array = { item_type u32, count u64, items }.
  *
- * Untrusted input: every length and count is checked against the bytes left in the file before
- * anything is allocated, so a small hostile file can only cost a small amount of memory and time.
+ * Untrusted input: every length and count is checked against the bytes left in the file (and
+ * under the header size limit) before anything is allocated, and everything the parsed header keeps
+ * is charged to a heap budget that grows with the bytes parsed (see {@link HEAP_BYTES_PER_HEADER_BYTE}),
+ * so a header of N bytes costs at most about 4N + 16 MiB of memory whatever its shape.
  */
 import { GGUFFormatError, UnsupportedTensorTypeError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { quantLayout, tensorByteSize } from '../quant/types.ts';
 import { ByteCursor } from './cursor.ts';
-import { GGUFFile, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
+import { GGUFFile, quotedName, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
 import { decodeTypedArray, GGUFArray, GGUFValueType, isIntegerType, isValueType, scalarByteSize, type GGUFValue } from './values.ts';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as little-endian u32
@@ -27,6 +29,46 @@ export const MAX_TENSOR_DIMS = 4;
 export const MAX_ARRAY_DEPTH = 8;
 /** Largest `general.alignment` accepted. */
 export const MAX_ALIGNMENT = 1 << 30;
+
+/**
+ * Heap budget of a parsed header. Every string, array, metadata entry and tensor info the reader
+ * keeps is charged at an estimate of what it costs on the V8 heap ({@link HEAP_COST}), and the
+ * total may not exceed HEAP_BYTES_PER_HEADER_BYTE × (header bytes parsed so far) + HEAP_SLACK_BYTES.
+ * A byte budget alone is not enough: a 12-byte empty nested array costs ~250 bytes of heap, so a
+ * 36 MB header of them took 1.3 GB. Real headers cost under 3 bytes per byte (vocabulary strings,
+ * typed number arrays, a few hundred metadata entries and tensor infos, all within the slack);
+ * headers made of many tiny items (nested arrays, short strings by the million, tens of thousands
+ * of tensors) run over it and are a GGUFFormatError.
+ */
+export const HEAP_BYTES_PER_HEADER_BYTE = 4;
+export const HEAP_SLACK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Estimated V8 heap bytes per kept object (64-bit, no pointer compression; measured with
+ * process.memoryUsage after GC, rounded up).
+ */
+const HEAP_COST = {
+  /** A slot in an array grown by push (8 bytes plus up to half again of spare capacity). */
+  slot: 12,
+  /** String header; the characters follow, padded to 8 bytes. */
+  string: 16,
+  /** A GGUFArray plus its JS array (or typed array: see `typedArray`). */
+  array: 96,
+  /** A typed array with its ArrayBuffer and backing-store record, before its items. */
+  typedArray: 256,
+  /** A metadata entry object, its Map slot and a boxed scalar value. */
+  entry: 160,
+  /** A tensor info object, its dims array header, its slots in the name map, set and sorted copy. */
+  tensor: 320,
+} as const;
+
+/** Estimated heap bytes of a decoded string of `byteLength` UTF-8 bytes. */
+function stringHeapBytes(s: string, byteLength: number): number {
+  // V8 shares the empty string and single one-byte characters.
+  const oneByte = s.length === byteLength;
+  if (s.length === 0 || (s.length === 1 && oneByte)) return 0;
+  return HEAP_COST.string + (((oneByte ? s.length : 2 * s.length) + 7) & ~7);
+}
 
 // Smallest possible encodings, used to bound counts by the bytes left before allocating.
 const MIN_KV_BYTES = 8 + 4 + 1; // empty key, type tag, 1-byte value
@@ -53,6 +95,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 class HeaderParser {
   private readonly cur: ByteCursor;
   private readonly name: string;
+  /** Heap bytes charged so far (see HEAP_BYTES_PER_HEADER_BYTE). */
+  private heapBytes = 0;
 
   constructor(source: ByteSource, options: ReadGGUFOptions) {
     this.name = source.name;
@@ -75,6 +119,24 @@ class HeaderParser {
     throw new GGUFFormatError(`${this.name}: ${field} at byte ${offset}: ${message}`, offset, field);
   }
 
+  /** Charge `bytes` of heap; false when the budget for the bytes parsed so far is exceeded. */
+  spend(bytes: number): boolean {
+    this.heapBytes += bytes;
+    return this.heapBytes <= HEAP_BYTES_PER_HEADER_BYTE * this.cur.pos + HEAP_SLACK_BYTES;
+  }
+
+  /** `spend`, failing with an error that names `field` when over budget. */
+  charge(bytes: number, field: string): void {
+    if (this.spend(bytes)) return;
+    const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
+    this.fail(
+      `the header would need more than ${mib(this.heapBytes)} MiB of memory for its first ${this.cur.pos} bytes ` +
+        `(limit ${HEAP_BYTES_PER_HEADER_BYTE} bytes per header byte + ${mib(HEAP_SLACK_BYTES)} MiB): too many tiny arrays, strings or tensors`,
+      this.cur.pos,
+      field,
+    );
+  }
+
   async u32(field: string): Promise<number> {
     if (!this.cur.has(4)) await this.cur.fill(4, field);
     return this.cur.u32();
@@ -91,9 +153,13 @@ class HeaderParser {
     if (!this.cur.has(8)) await this.cur.fill(8, field);
     const raw = this.cur.u64();
     const left = this.cur.remaining;
-    if (raw > BigInt(Math.floor(left / Math.max(1, minItemBytes)))) {
-      const what = minItemBytes > 1 ? `entries of at least ${minItemBytes} bytes each` : 'bytes';
-      this.fail(`${raw} ${what} cannot fit in the ${left} bytes left in the file`, at, field);
+    const what = minItemBytes > 1 ? `entries of at least ${minItemBytes} bytes each` : 'bytes';
+    const fits = (bytes: number) => raw <= BigInt(Math.floor(bytes / Math.max(1, minItemBytes)));
+    if (!fits(left)) this.fail(`${raw} ${what} cannot fit in the ${left} bytes left in the file`, at, field);
+    // Also bounded by the header limit, so a count is never trusted beyond what may be parsed.
+    const headerLeft = this.cur.limitOffset - this.cur.pos;
+    if (!fits(headerLeft)) {
+      this.fail(`${raw} ${what} would reach beyond the ${this.cur.limitOffset}-byte header limit (${headerLeft} bytes left)`, at, field);
     }
     return Number(raw);
   }
@@ -103,11 +169,14 @@ class HeaderParser {
     const at = this.cur.pos;
     if (!this.cur.has(len)) await this.cur.fill(len, field);
     const bytes = this.cur.take(len);
+    let s: string;
     try {
-      return utf8.decode(bytes);
+      s = utf8.decode(bytes);
     } catch {
       return this.fail(`invalid UTF-8 in a ${len}-byte string`, at, field);
     }
+    this.charge(stringHeapBytes(s, len), field);
+    return s;
   }
 
   /**
@@ -123,12 +192,20 @@ class HeaderParser {
     const start = c.pos;
     c.u64();
     const bytes = c.take(Number(len));
+    let s: string;
     try {
-      return utf8.decode(bytes);
+      s = utf8.decode(bytes);
     } catch {
       c.pos = start;
       return undefined;
     }
+    if (!this.spend(stringHeapBytes(s, bytes.length))) {
+      // Over budget: rewind so the checked path charges it again and reports the error.
+      this.heapBytes -= stringHeapBytes(s, bytes.length);
+      c.pos = start;
+      return undefined;
+    }
+    return s;
   }
 
   async value(type: GGUFValueType, field: string, depth: number): Promise<GGUFValue> {
@@ -186,19 +263,29 @@ class HeaderParser {
       const at = this.cur.pos;
       if (!this.cur.has(n * width)) await this.cur.fill(n * width, field);
       const bytes = this.cur.take(n * width);
+      this.charge(HEAP_COST.array + HEAP_COST.typedArray + n * width, field);
       if (itemType === GGUFValueType.BOOL) {
         const bad = bytes.findIndex((b) => b > 1);
         if (bad >= 0) this.fail(`bool byte is ${bytes[bad]}, not 0 or 1`, at + bad, `${field}[${bad}]`);
       }
       return new GGUFArray(itemType, decodeTypedArray(itemType, bytes, n));
     }
+    this.charge(HEAP_COST.array, field);
+    // Items are pushed, not preallocated: memory grows with the items actually parsed, never with
+    // a declared count.
     if (itemType === GGUFValueType.STRING) {
-      const items: string[] = new Array(n);
-      for (let i = 0; i < n; i++) items[i] = this.bufferedString() ?? (await this.string(`${field}[${i}]`));
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) {
+        items.push(this.bufferedString() ?? (await this.string(`${field}[${i}]`)));
+        this.charge(HEAP_COST.slot, field);
+      }
       return new GGUFArray(itemType, items);
     }
-    const items: GGUFArray[] = new Array(n);
-    for (let i = 0; i < n; i++) items[i] = await this.array(`${field}[${i}]`, depth + 1);
+    const items: GGUFArray[] = [];
+    for (let i = 0; i < n; i++) {
+      items.push(await this.array(`${field}[${i}]`, depth + 1));
+      this.charge(HEAP_COST.slot, field);
+    }
     return new GGUFArray(itemType, items);
   }
 }
@@ -233,9 +320,11 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   for (let i = 0; i < kvCount; i++) {
     const offset = p.pos;
     const key = await p.string(`metadata[${i}].key`);
-    if (metadata.has(key)) p.fail(`duplicate metadata key "${key}"`, offset, `metadata["${key}"]`);
-    const type = await p.valueType(`metadata["${key}"] type`);
-    const value = await p.value(type, `metadata["${key}"]`, 0);
+    const entryField = `metadata[${quotedName(key)}]`;
+    if (metadata.has(key)) p.fail(`duplicate metadata key ${quotedName(key)}`, offset, entryField);
+    const type = await p.valueType(`${entryField} type`);
+    const value = await p.value(type, entryField, 0);
+    p.charge(HEAP_COST.entry, entryField);
     metadata.set(key, { key, type, value, offset });
   }
 
@@ -246,13 +335,14 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   for (let i = 0; i < tensorCount; i++) {
     const infoOffset = p.pos;
     const name = await p.string(`tensor_infos[${i}].name`);
-    const field = `tensor "${name}"`;
+    const field = `tensor ${quotedName(name)}`;
     if (names.has(name)) p.fail('duplicate tensor name', infoOffset, field);
     names.add(name);
     const nDimsAt = p.pos;
     const nDims = await p.u32(`${field} n_dims`);
     if (nDims > MAX_TENSOR_DIMS) p.fail(`n_dims is ${nDims}; at most ${MAX_TENSOR_DIMS} are allowed`, nDimsAt, `${field} n_dims`);
-    const dims: number[] = [];
+    p.charge(HEAP_COST.tensor + 8 * nDims, field);
+    const dims = new Array<number>(nDims); // exact size: a pushed-to [] reserves 17 slots
     let nElements = 1;
     for (let d = 0; d < nDims; d++) {
       const at = p.pos;
@@ -262,7 +352,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
       if (raw > BigInt(Number.MAX_SAFE_INTEGER) || nElements * Number(raw) > Number.MAX_SAFE_INTEGER) {
         p.fail(`element count overflows 2^53 (dimension ${raw})`, at, dimField);
       }
-      dims.push(Number(raw));
+      dims[d] = Number(raw);
       nElements *= Number(raw);
     }
     const typeAt = p.pos;
@@ -270,7 +360,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
     const layout = quantLayout(typeId);
     if (!layout) {
       throw new UnsupportedTensorTypeError(
-        `${source.name}: tensor "${name}" has unknown tensor type id ${typeId} (at byte ${typeAt})`,
+        `${source.name}: tensor ${quotedName(name)} has unknown tensor type id ${typeId} (at byte ${typeAt})`,
         typeId,
         name,
       );
@@ -313,7 +403,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
         p.fail(
           `data [${t.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes): the file is truncated or the offset is corrupt`,
           t.infoOffset,
-          `tensor "${t.name}" offset`,
+          `tensor ${quotedName(t.name)} offset`,
         );
       }
       missingTensors.push(t.name);
@@ -326,9 +416,9 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
     const cur = byOffset[i]!;
     if (cur.offset < prev.offset + prev.byteSize) {
       p.fail(
-        `data [${cur.offset}, +${cur.byteSize}) overlaps tensor "${prev.name}" [${prev.offset}, +${prev.byteSize})`,
+        `data [${cur.offset}, +${cur.byteSize}) overlaps tensor ${quotedName(prev.name)} [${prev.offset}, +${prev.byteSize})`,
         cur.infoOffset,
-        `tensor "${cur.name}" offset`,
+        `tensor ${quotedName(cur.name)} offset`,
       );
     }
   }
@@ -384,9 +474,9 @@ function checkTensorInSource(source: ByteSource, tensor: GGUFTensorInfo): void {
   const end = tensor.absoluteOffset + tensor.byteSize;
   if (end > source.size) {
     throw new GGUFFormatError(
-      `${source.name}: tensor "${tensor.name}" data [${tensor.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes)`,
+      `${source.name}: tensor ${quotedName(tensor.name)} data [${tensor.absoluteOffset}, ${end}) runs past the end of the file (${source.size} bytes)`,
       tensor.absoluteOffset,
-      `tensor "${tensor.name}"`,
+      `tensor ${quotedName(tensor.name)}`,
     );
   }
 }

@@ -5,7 +5,9 @@
  * `getPipeline` from their factory, never per step. Shader sources are composed from a kernel
  * file plus snippets from shaders/common by string operations only:
  *
- *   #include "f16"          → the registered snippet (each snippet included once per shader)
+ *   #include "f16"          → the snippet of that name, passed in `snippets` (the quant table's
+ *                           decoders give theirs, src/quant/gpu-decoders.ts) or built in (f16);
+ *                           each snippet is included once per shader
  *   #if NAME / #if !NAME / #else / #endif   → kept or dropped by `defines[NAME]` truthiness
  *   {{NAME}}                → replaced by String(defines[NAME]) (also inside #include "…");
  *   {{A op B}}              → integer arithmetic (+ - * / %) on defines and literals
@@ -28,24 +30,12 @@ export interface WgslFeatures {
 export interface ComposeOptions extends WgslFeatures {
   /** Values for `#if NAME` and `{{NAME}}`. SUBGROUPS and F16 are set from the features. */
   defines?: Record<string, string | number | boolean>;
-  /** Extra snippets for `#include`, looked up before the registered ones. */
+  /** Snippets for `#include`, looked up before the built-in ones. */
   snippets?: Record<string, string>;
 }
 
-const snippetRegistry = new Map<string, string>([['f16', f16Snippet]]);
-
-/** Makes `#include "name"` resolve to `source` in every shader composed afterwards. */
-export function registerWgslSnippet(name: string, source: string): void {
-  const existing = snippetRegistry.get(name);
-  if (existing !== undefined && existing !== source) {
-    throw new Error(`WGSL snippet '${name}' is already registered with different text`);
-  }
-  snippetRegistry.set(name, source);
-}
-
-export function hasWgslSnippet(name: string): boolean {
-  return snippetRegistry.has(name);
-}
+/** Snippets every shader may include without passing them. */
+const builtinSnippets: ReadonlyMap<string, string> = new Map([['f16', f16Snippet]]);
 
 const INCLUDE_RE = /^\s*#include\s+"([^"]+)"\s*$/;
 const IF_RE = /^\s*#if\s+(!?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
@@ -150,7 +140,7 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
       } else if ((m = INCLUDE_RE.exec(line))) {
         const name = m[1]!;
         if (included.has(name)) continue;
-        const snippet = options.snippets?.[name] ?? snippetRegistry.get(name);
+        const snippet = (options.snippets && Object.hasOwn(options.snippets, name) ? options.snippets[name] : undefined) ?? builtinSnippets.get(name);
         if (snippet === undefined) throw new Error(`WGSL ${where}: unknown snippet "${name}"`);
         included.add(name);
         out.push(`// ---- ${name} ----`, ...expand(snippet, `snippet "${name}"`, defines), `// ---- end ${name} ----`);
@@ -165,6 +155,14 @@ export function composeWgsl(source: string, options: ComposeOptions = {}): strin
   if (options.f16) header.push('enable f16;');
   if (options.subgroups) header.push('enable subgroups;', 'diagnostic(off, subgroup_uniformity);');
   return [...header, ...expand(source, 'source', defines)].join('\n');
+}
+
+/**
+ * The pipeline-cache key of a kernel family's variant: the family and every define that shaped its
+ * source, so two variants share a key exactly when they compose the same WGSL.
+ */
+export function definesKey(family: string, defines: Record<string, string | number | boolean>, subgroups: boolean): string {
+  return `${family}:${Object.keys(defines).sort().map((k) => `${k}=${defines[k]}`).join(',')}:${subgroups ? 'sg' : 'wg'}`;
 }
 
 /** Features a kernel may use on this device (the variant picked when the caller does not force one). */

@@ -7,7 +7,7 @@ import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import samplingWgsl from '../../shaders/sampling.wgsl?raw';
 import stepWgsl from '../../shaders/step.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
-import { composeWgsl, deviceFeatures, getPipeline } from '../gpu/pipelines.ts';
+import { composeWgsl, definesKey, deviceFeatures, getPipeline } from '../gpu/pipelines.ts';
 import { DeviceLimitError } from '../errors.ts';
 
 /** A whole buffer or a range of one (offset must respect minStorageBufferOffsetAlignment). */
@@ -88,8 +88,7 @@ export function opsPipeline(
   const subgroups = options.subgroups ?? deviceFeatures(ctx).subgroups;
   if (subgroups && !ctx.hasSubgroups) throw new DeviceLimitError(`${family}: subgroups requested but the device has no 'subgroups' feature`);
   const code = composeWgsl(source, { subgroups, defines, snippets: { reduce: reduceWgsl, step: stepWgsl, sampling: samplingWgsl } });
-  const key = `${family}:${Object.keys(defines).sort().map((k) => `${k}=${defines[k]}`).join(',')}:${subgroups ? 'sg' : 'wg'}`;
-  return getPipeline(ctx, key, code, options.entryPoint ?? 'main', options.constants);
+  return getPipeline(ctx, definesKey(family, defines, subgroups), code, options.entryPoint ?? 'main', options.constants);
 }
 
 /** Throws a typed error naming the kernel and field when a shape value is not a positive integer. */

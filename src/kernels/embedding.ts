@@ -6,22 +6,16 @@
 import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
 import stepWgsl from '../../shaders/step.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
-import { composeWgsl, getPipeline } from '../gpu/pipelines.ts';
+import { composeWgsl, definesKey, getPipeline } from '../gpu/pipelines.ts';
+import type { GpuWeight } from '../gpu/weights.ts';
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.ts';
-import { GGMLType } from '../quant/types.ts';
-import { MATMUL_TYPES, blockGeometry, matmulDecoder } from './matmul-decoders.ts';
+import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
+import { getGpuQuantType, type GpuQuantType, gpuQuantTypes, quantTypeInfo } from '../quant/table.ts';
+import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, type KernelCall, checkDim, dispatchTokens, grid, isGpuBuffer } from './common.ts';
 
-/** The fields of GpuWeight (src/gpu/weights.ts) the lookup needs: rows = vocab, cols = n_embd. */
-export interface EmbeddingTable {
-  name: string;
-  type: GGMLType;
-  rows: number;
-  cols: number;
-  parts: readonly { buffer: GPUBuffer; rowStart: number; rowCount: number }[];
-  /** I2_S only: the per-tensor scale (the GPU buffers hold just the codes). */
-  i2sScale?: number;
-}
+/** The fields of a GpuWeight the lookup needs: rows = vocab, cols = n_embd. */
+export type EmbeddingTable = Pick<GpuWeight, 'name' | 'type' | 'rows' | 'cols' | 'parts' | 'tensorScale'>;
 
 export interface EmbeddingConfig {
   type: GGMLType;
@@ -46,34 +40,31 @@ export interface EmbeddingBindings {
 
 interface Format {
   defines: Record<string, string | number | boolean>;
-  /** Threads per row (each decodes one unit: a value, a word of halves, or a block chunk). */
+  /** Threads per row (each decodes one unit: a word of floats, or a block chunk). */
   units: number;
   /** Binding 4 (the table as 16-byte words) is used. */
   usesW4: boolean;
+  snippets: Record<string, string>;
 }
 
-const FLOAT_TYPES: readonly GGMLType[] = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];
-
 /**
- * Float tables take 1 (F32) or 2 (F16/BF16, one word) values per thread, any width. Block types
- * decode through the mat-vec kernels' decoders (matmul-decoders.ts), one chunk per thread, so
- * each block layout is written down once.
+ * Float tables take one 32-bit word per thread (one 4-byte value or two 2-byte ones), any width;
+ * the shader's path is chosen by a define named after the type. Block types decode through the
+ * types' GPU decoders (src/quant/gpu-decoders.ts), one chunk per thread, so each block layout is
+ * written down once.
  */
-function formatOf(type: GGMLType, cols: number): Format {
-  const base = { F32: false, F16: false, BF16: false, QUANT: false, TERNARY: false, USES_W4: false };
-  if (FLOAT_TYPES.includes(type)) {
-    const perUnit = type === GGMLType.F32 ? 1 : 2;
-    if (cols % perUnit) throw new RangeError(`embedding: ${GGMLType[type]} tables need an even column count, got ${cols}`);
-    return { defines: { ...base, [GGMLType[type]]: true }, units: cols / perUnit, usesW4: false };
+function formatOf(quant: GpuQuantType, cols: number): Format {
+  const floatPaths = Object.fromEntries(gpuQuantTypes().filter((t) => t.gpu.float).map((t) => [t.name, false]));
+  const base = { ...floatPaths, QUANT: false, TERNARY: false, USES_W4: false };
+  const dec = quant.gpu;
+  if (dec.float) {
+    const perUnit = 4 / quant.layout.blockBytes;
+    if (cols % perUnit) throw new RangeError(`embedding: ${quant.name} tables need a column count that is a multiple of ${perUnit}, got ${cols}`);
+    return { defines: { ...base, [quant.name]: true }, units: cols / perUnit, usesW4: false, snippets: {} };
   }
-  if (!MATMUL_TYPES.includes(type)) {
-    const names = [...FLOAT_TYPES, ...MATMUL_TYPES.filter((t) => !FLOAT_TYPES.includes(t))].map((t) => GGMLType[t]);
-    throw new UnsupportedTensorTypeError(`embedding: token_embd of type ${GGMLType[type] ?? type} has no GPU decoder; supported: ${names.join(', ')}`, type);
-  }
-  const dec = matmulDecoder(type);
-  const geo = blockGeometry(dec, cols);
+  const geo = gpuBlockGeometry(quant.layout, dec, cols);
   if (cols % geo.blockElems) {
-    throw new ModelFormatError(`embedding: ${GGMLType[type]} rows of ${cols} values are not a multiple of the ${geo.blockElems}-value block`);
+    throw new ModelFormatError(`embedding: ${quant.name} rows of ${cols} values are not a multiple of the ${geo.blockElems}-value block`);
   }
   const blocks = cols / geo.blockElems;
   return {
@@ -86,10 +77,12 @@ function formatOf(type: GGMLType, cols: number): Format {
       ALIGNED: geo.aligned,
       FB: 0,
       CW: geo.chunkVec4s,
+      NG: dec.groups,
       ROW_BYTES: blocks * geo.blockBytes,
     },
     units: blocks * dec.chunksPerBlock,
     usesW4: geo.usesW4,
+    snippets: decoderSnippets(dec),
   };
 }
 
@@ -119,24 +112,30 @@ function embeddingLayout(ctx: GpuContext, usesW4: boolean): { group: GPUBindGrou
   return l;
 }
 
-const entry = (binding: number, ref: BufferRef): GPUBindGroupEntry => ({ binding, resource: isGpuBuffer(ref) ? { buffer: ref } : ref });
+const bindEntry = (binding: number, ref: BufferRef): GPUBindGroupEntry => ({ binding, resource: isGpuBuffer(ref) ? { buffer: ref } : ref });
 
 export function createEmbedding(ctx: GpuContext, cfg: EmbeddingConfig): { bind(b: EmbeddingBindings): KernelCall } {
   checkDim('embedding', 'rows', cfg.rows);
   checkDim('embedding', 'cols', cfg.cols);
   const maxTokens = cfg.maxTokens ?? 1;
   checkDim('embedding', 'maxTokens', maxTokens);
-  const fmt = formatOf(cfg.type, cfg.cols);
+  const quant = getGpuQuantType(cfg.type);
+  const fmt = formatOf(quant, cfg.cols);
   const units = fmt.units;
+  // The kernel applies a per-tensor scale on its ternary path only (SCALE); the quant table's
+  // tests hold every type with a trailer to a ternary decoder.
+  if (quant.readTensorParams && !quant.gpu.ternary) {
+    throw new UnsupportedTensorTypeError(`embedding: ${quant.name} tables carry a per-tensor scale, which the lookup applies to ternary types only`, quant.id);
+  }
   const defines = { ...fmt.defines, COLS: cfg.cols, ROWS: cfg.rows, UNITS: units, BY_POSITION: cfg.idsByPosition === true };
-  const code = composeWgsl(embeddingWgsl, { subgroups: false, defines, snippets: { step: stepWgsl } });
-  const key = `embedding:${Object.keys(defines).sort().map((k) => `${k}=${defines[k as keyof typeof defines]}`).join(',')}`;
+  const code = composeWgsl(embeddingWgsl, { subgroups: false, defines, snippets: { ...fmt.snippets, step: stepWgsl } });
+  const key = definesKey('embedding', defines, false);
   const layout = embeddingLayout(ctx, fmt.usesW4);
   return {
     bind(b) {
       const t = b.table;
       if (t.type !== cfg.type || t.rows !== cfg.rows || t.cols !== cfg.cols) {
-        throw new RangeError(`embedding: table '${t.name}' is ${GGMLType[t.type]} ${t.rows}×${t.cols}, kernel was built for ${GGMLType[cfg.type]} ${cfg.rows}×${cfg.cols}`);
+        throw new RangeError(`embedding: table '${t.name}' is ${quantTypeInfo(t.type)?.name ?? t.type} ${t.rows}×${t.cols}, kernel was built for ${quant.name} ${cfg.rows}×${cfg.cols}`);
       }
       let covered = 0;
       t.parts.forEach((part, i) => {
@@ -145,15 +144,15 @@ export function createEmbedding(ctx: GpuContext, cfg: EmbeddingConfig): { bind(b
       });
       if (covered !== t.rows) throw new RangeError(`embedding: table '${t.name}' parts cover ${covered} of ${t.rows} rows`);
       let scale: Record<string, number> = {};
-      if (cfg.type === GGMLType.I2_S) {
-        if (t.i2sScale === undefined || !Number.isFinite(t.i2sScale)) throw new ModelFormatError(`embedding: I2_S table '${t.name}' has no per-tensor scale (i2sScale)`);
-        scale = { SCALE: t.i2sScale };
+      if (quant.readTensorParams) {
+        if (t.tensorScale === undefined || !Number.isFinite(t.tensorScale)) throw new ModelFormatError(`embedding: ${quant.name} table '${t.name}' has no per-tensor scale (tensorScale)`);
+        scale = { SCALE: t.tensorScale };
       }
       const calls = t.parts.map((part, i) => {
         const constants = { ROW_START: part.rowStart, ROW_COUNT: part.rowCount, ZERO_OOB: i === 0 ? 1 : 0, ...scale };
         const pipeline = getPipeline(ctx, key, code, 'main', constants, { layout: layout.pipeline });
-        const entries = [entry(0, b.params), entry(1, b.ids), entry(2, part.buffer), entry(3, b.output)];
-        if (fmt.usesW4) entries.push(entry(4, part.buffer));
+        const entries = [bindEntry(0, b.params), bindEntry(1, b.ids), bindEntry(2, part.buffer), bindEntry(3, b.output)];
+        if (fmt.usesW4) entries.push(bindEntry(4, part.buffer));
         return { pipeline, group: ctx.device.createBindGroup({ label: `embedding:${t.name}#${i}`, layout: layout.group, entries }) };
       });
       return {

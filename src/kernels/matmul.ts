@@ -1,6 +1,7 @@
 /**
  * Fused dequant mat-vec (decode: y = W·x) and mat-mul (prefill: Y = X·Wᵀ for T tokens) over
- * weights still quantized in GPU memory, for every type in matmul-decoders.ts.
+ * weights still quantized in GPU memory, for every type whose quant-table entry has a GPU decoder
+ * (src/quant/gpu-decoders.ts).
  *
  *   const mv = createMatVec(ctx, { type, rows, cols });
  *   const call = mv.bind({ weight, input, output });   // bind groups + per-part uniforms, once
@@ -22,11 +23,12 @@ import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniformBuffer } from '../gpu/buffers.ts';
-import { composeWgsl, getPipeline } from '../gpu/pipelines.ts';
+import { composeWgsl, definesKey, getPipeline } from '../gpu/pipelines.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
-import { GGMLType } from '../quant/types.ts';
+import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
+import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
+import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize, type StepShape } from './common.ts';
-import { blockGeometry, matmulDecoder } from './matmul-decoders.ts';
 
 /**
  * How the work is split; defaults come from {@link defaultMatmulVariant}.
@@ -183,12 +185,13 @@ function checkInt(field: string, v: number, min: number, multipleOf = 1): void {
 }
 
 function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions): MatmulKernel {
-  const decoder = matmulDecoder(o.type);
-  const typeName = GGMLType[o.type];
+  const entry = getGpuQuantType(o.type);
+  const decoder = entry.gpu;
+  const typeName = entry.name;
   checkInt('rows', o.rows, 1);
   checkInt('cols', o.cols, 4, 4);
   checkInt('maxTokens', o.maxTokens, 1);
-  const geo = blockGeometry(decoder, o.cols);
+  const geo = gpuBlockGeometry(entry.layout, decoder, o.cols);
   if (o.cols % geo.blockElems !== 0) {
     throw new ModelFormatError(`mat-vec: ${typeName} rows of ${o.cols} elements are not a multiple of the ${geo.blockElems}-element block`);
   }
@@ -235,16 +238,13 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     ROWS_PER_WG: rowsPerWg,
   };
   const subgroups = variant.mode === 'subgroup-row' || shareX;
-  const baseKey = `matmul:${typeName}${o.assumeAligned ? ':assumeAligned' : ''}${decoder.float ? `:fb${geo.blockElems}` : ''}:${variant.mode}:tt${tt}:rr${variant.rowsPerThread}:wg${variant.workgroupSize}:tpr${defines.TPR}:${shareX ? 'shx' : ''}${preloadX ? 'pre' : ''}`;
-  const pipelineFor = (dynamicT: boolean) =>
-    getPipeline(
-      ctx,
-      `${baseKey}:${dynamicT ? 'dynT' : 'staticT'}`,
-      composeWgsl(matmulWgsl, { subgroups, defines: { ...defines, DYNAMIC_T: dynamicT } }),
-      'main',
-      undefined,
-      { layout: matmulLayout(ctx, dynamicT, geo.usesW4).pipeline },
-    );
+  const snippets = decoderSnippets(decoder);
+  const pipelineFor = (dynamicT: boolean) => {
+    const all = { ...defines, DYNAMIC_T: dynamicT };
+    return getPipeline(ctx, definesKey('matmul', all, subgroups), composeWgsl(matmulWgsl, { subgroups, defines: all, snippets }), 'main', undefined, {
+      layout: matmulLayout(ctx, dynamicT, geo.usesW4).pipeline,
+    });
+  };
   // Compile the common case now, so errors surface at creation rather than at bind.
   const dynamicDefault = op === 'matmul';
   pipelineFor(dynamicDefault);
@@ -257,10 +257,10 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       const w = b.weight;
       if (w.type !== o.type || w.rows !== o.rows || w.cols !== o.cols) {
         throw new ModelFormatError(
-          `mat-vec for ${typeName} ${o.rows}×${o.cols} cannot run weight "${w.name}" (${GGMLType[w.type]} ${w.rows}×${w.cols})`,
+          `mat-vec for ${typeName} ${o.rows}×${o.cols} cannot run weight "${w.name}" (${quantTypeInfo(w.type)?.name ?? w.type} ${w.rows}×${w.cols})`,
         );
       }
-      if (w.rowBytes !== undefined && w.rowBytes !== rowBytes) {
+      if (w.rowBytes !== rowBytes) {
         throw new ModelFormatError(`weight "${w.name}": rows of ${w.rowBytes} bytes, the ${typeName} kernel expects ${rowBytes}`);
       }
       const inputOffset = b.inputOffset ?? 0;
@@ -272,9 +272,9 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       if (refSize(b.input) < inNeed) throw new RangeError(`mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inNeed}`);
       if (refSize(b.output) < outNeed) throw new RangeError(`mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${outNeed}`);
       let scale = 1;
-      if (o.type === GGMLType.I2_S) {
-        if (w.i2sScale === undefined || !Number.isFinite(w.i2sScale)) throw new ModelFormatError(`I2_S weight "${w.name}" has no per-tensor scale`);
-        scale = w.i2sScale;
+      if (entry.readTensorParams) {
+        if (w.tensorScale === undefined || !Number.isFinite(w.tensorScale)) throw new ModelFormatError(`${typeName} weight "${w.name}" has no per-tensor scale`);
+        scale = w.tensorScale;
       }
       const dynamicT = op === 'matmul' && b.stepParams !== undefined;
       const pipeline = pipelineFor(dynamicT);

@@ -66,6 +66,13 @@ const ROPE: Record<ModelConfig['family'], RopeOrdering> = {
 
 export const SUPPORTED_ARCHITECTURES = Object.keys(FAMILY);
 
+/** The block family an architecture name runs as; undefined for names lowbit does not run. */
+export function architectureFamily(architecture: string): ModelConfig['family'] | undefined {
+  // An own-key lookup: the name comes from the file, and 'constructor' or '__proto__' must not
+  // find Object.prototype's members.
+  return Object.hasOwn(FAMILY, architecture) ? FAMILY[architecture] : undefined;
+}
+
 function num(meta: ModelMetadataSource, key: string): number | undefined {
   const v = meta.get(key);
   if (v === undefined || v === null) return undefined;
@@ -98,7 +105,7 @@ function positiveInt(key: string, v: number): number {
 export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows?: number): ModelConfig {
   const architecture = meta.get('general.architecture');
   if (typeof architecture !== 'string') throw new ModelFormatError('missing metadata key general.architecture');
-  const family = FAMILY[architecture];
+  const family = architectureFamily(architecture);
   if (!family) {
     throw new ModelFormatError(
       `unsupported architecture '${architecture}' (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`,

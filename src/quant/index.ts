@@ -1,4 +1,4 @@
-/** Public face of the quant layer: layouts, the type table and the CPU reference codecs. */
+/** Public face of the quant layer: layouts, the type table, the CPU reference codecs and the GPU decoders. */
 
 export * from './types.ts';
 export {
@@ -6,13 +6,17 @@ export {
   dequantizeTensor,
   type DequantizeFn,
   type ErrorBound,
+  getGpuQuantType,
   getQuantType,
+  type GpuQuantType,
+  gpuQuantTypes,
   quantizeTensor,
   type QuantizeFn,
   type QuantType,
   quantTypeInfo,
-  registerWgslDecode,
+  type TensorParams,
 } from './table.ts';
+export { type BlockGeometry, decoderSnippets, floatBlock, type GpuDecoder, gpuBlockGeometry } from './gpu-decoders.ts';
 export {
   bf16ToF32,
   f16BitsTable,
@@ -29,6 +33,7 @@ export { nearestInt } from './cpu/rounding.ts';
 export * from './cpu/legacy.ts';
 export * from './cpu/kquants.ts';
 export * from './cpu/ternary.ts';
+export * from './cpu/iquants.ts';
 export {
   dequantizeBF16,
   dequantizeF16,

@@ -1,7 +1,11 @@
 /**
- * The quant table: one entry per GGML tensor type joining its layout (types.ts), its CPU reference
- * codecs (cpu/), an error bound the tests hold dequantize(quantize(x)) to, and the WGSL decode
- * snippet the kernels attach. Everything that needs to know about a tensor type asks here.
+ * The quant table, after ggml's type_traits: one entry per GGML tensor type owning every fact
+ * about it — its layout and row rule (types.ts: block bytes and elements, the row multiple, the
+ * size of a per-tensor trailer), how to read that trailer, its CPU reference codecs (cpu/) with
+ * the error bound the tests hold dequantize(quantize(x)) to, and its GPU decoder
+ * (gpu-decoders.ts), whose presence is what GPU support means. The loader, the weights code, the kernels and the embedding ask the
+ * entry and name no type. The entries are built once, from static references; nothing is attached
+ * later.
  */
 
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.ts';
@@ -43,10 +47,32 @@ import {
   dequantizeI2S,
   dequantizeTQ1_0,
   dequantizeTQ2_0,
+  i2sTensorParams,
   quantizeI2S,
   quantizeTQ1_0,
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
+import { dequantizeIQ4_NL } from './cpu/iquants.ts';
+import {
+  DEC_BF16,
+  DEC_F16,
+  DEC_F32,
+  DEC_I2_S,
+  DEC_IQ4_NL,
+  DEC_Q2_K,
+  DEC_Q3_K,
+  DEC_Q4_0,
+  DEC_Q4_1,
+  DEC_Q4_K,
+  DEC_Q5_0,
+  DEC_Q5_1,
+  DEC_Q5_K,
+  DEC_Q6_K,
+  DEC_Q8_0,
+  DEC_TQ1_0,
+  DEC_TQ2_0,
+  type GpuDecoder,
+} from './gpu-decoders.ts';
 import { allQuantLayouts, GGMLType, type QuantLayout, quantLayout, tensorByteSize } from './types.ts';
 
 /** Tensor bytes → f32 values. `src` may be longer than needed; `dst`, when given, is filled. */
@@ -66,31 +92,54 @@ export interface ErrorBound {
   readonly why: string;
 }
 
+/** What a per-tensor trailer holds, read once at load time and applied by the kernels. */
+export interface TensorParams {
+  /** Multiplies every weight of the tensor (I2_S's scale). */
+  readonly tensorScale: number;
+}
+
 export interface QuantType {
   readonly id: GGMLType;
   readonly name: string;
   readonly layout: QuantLayout;
-  /** lowbit can load and run tensors of this type. */
-  readonly supported: boolean;
+  /** Row lengths must be a multiple of this (the layout's row rule). */
+  readonly rowMultiple: number;
+  /** Bytes after the rows that belong to the whole tensor (0 for most types). */
+  readonly trailerBytes: number;
+  /**
+   * Bytes of one row of `cols` elements, trailer excluded. ModelFormatError (naming the tensor
+   * when given) when cols is not a positive multiple of rowMultiple.
+   */
+  rowBytes(cols: number, tensorName?: string): number;
+  /** Reads the trailer (trailerBytes bytes); present exactly when trailerBytes > 0. */
+  readonly readTensorParams?: (trailer: Uint8Array) => TensorParams;
+  /** The CPU reference codec can dequantize (and quantize) tensors of this type read from a file. */
+  readonly supportedOnCpu: boolean;
+  /** The GPU kernels (mat-vec, mat-mul, embedding) run weights of this type: it has a decoder. */
+  readonly supportedOnGpu: boolean;
   readonly dequantize?: DequantizeFn;
   readonly quantize?: QuantizeFn;
   readonly errorBound?: ErrorBound;
-  /**
-   * WGSL that decodes one block of this type, filled in by the kernels (see registerWgslDecode):
-   * a snippet or the name of a function in shaders/. Optional: CPU-only users never need it.
-   */
-  wgslDecode?: string;
+  /** The WGSL block decoder and its geometry; present exactly when supportedOnGpu. */
+  readonly gpu?: GpuDecoder;
 }
+
+/** An entry the GPU kernels can run. */
+export type GpuQuantType = QuantType & { readonly gpu: GpuDecoder };
 
 const F16_REL = 2 ** -11; // half an f16 ulp, relative
 const F16_SUB = 2 ** -25; // half the smallest f16 subnormal
 
-interface Codec {
+/** The per-type facts beyond the layout; a type without one is known but unsupported. */
+interface TypeSpec {
   dequantize: DequantizeFn;
   quantize?: QuantizeFn;
-  errorBound: ErrorBound;
+  /** Required with a quantizer: what the round-trip tests hold it to. */
+  errorBound?: ErrorBound;
   /** Codecs exist but GGUF files never store the type (Q8_K is an activation format). */
   internal?: boolean;
+  gpu?: GpuDecoder;
+  readTensorParams?: (trailer: Uint8Array) => TensorParams;
 }
 
 /**
@@ -108,68 +157,81 @@ function kBound(rel: number, maxCode: number, why: string): ErrorBound {
 // K-quants re-round every value against 6/8-bit quantized sub-block scales and can clamp too: their
 // bound is one full level step plus the scale rounding, checked against the fixtures' real weights
 // (worst case quoted) and the round-trip tests' synthetic data.
-const CODECS: Partial<Record<GGMLType, Codec>> = {
+const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
   [GGMLType.F32]: {
+    gpu: DEC_F32,
     dequantize: dequantizeF32,
     quantize: quantizeF32,
     errorBound: { group: 1, rel: 0, abs: 0, why: 'exact copy' },
   },
   [GGMLType.F16]: {
+    gpu: DEC_F16,
     dequantize: dequantizeF16,
     quantize: quantizeF16,
     errorBound: { group: 1, rel: F16_REL, abs: F16_SUB, why: 'round to nearest f16: half an ulp (2^-11 relative), 2^-25 absolute in the subnormal range; |x| ≥ 65520 becomes ±inf' },
   },
   [GGMLType.BF16]: {
+    gpu: DEC_BF16,
     dequantize: dequantizeBF16,
     quantize: quantizeBF16,
     errorBound: { group: 1, rel: 2 ** -8, abs: 2 ** -134, why: 'round to nearest bf16: half an ulp of an 8-bit significand' },
   },
   [GGMLType.Q4_0]: {
+    gpu: DEC_Q4_0,
     dequantize: dequantizeQ4_0,
     quantize: quantizeQ4_0,
     errorBound: { group: 32, rel: (1 + 8 * F16_REL) / 8, abs: 8 * F16_SUB, why: 'd = amax/8; values on the side opposite the max clamp at 7d (error ≤ d), f16 d adds 8·d·2^-11' },
   },
   [GGMLType.Q4_1]: {
+    gpu: DEC_Q4_1,
     dequantize: dequantizeQ4_1,
     quantize: quantizeQ4_1,
     errorBound: { group: 32, rel: (2 / 15) * (0.5 + 15 * F16_REL) + F16_REL, abs: 16 * F16_SUB, why: 'd = range/15 ≤ 2·amax/15, error ≤ d/2 + 15·d·2^-11 + |min|·2^-11' },
   },
   [GGMLType.Q5_0]: {
+    gpu: DEC_Q5_0,
     dequantize: dequantizeQ5_0,
     quantize: quantizeQ5_0,
     errorBound: { group: 32, rel: (1 + 16 * F16_REL) / 16, abs: 16 * F16_SUB, why: 'd = amax/16; the side opposite the max clamps at 15d (error ≤ d), f16 d adds 16·d·2^-11' },
   },
   [GGMLType.Q5_1]: {
+    gpu: DEC_Q5_1,
     dequantize: dequantizeQ5_1,
     quantize: quantizeQ5_1,
     errorBound: { group: 32, rel: (2 / 31) * (0.5 + 31 * F16_REL) + F16_REL, abs: 32 * F16_SUB, why: 'd = range/31 ≤ 2·amax/31, error ≤ d/2 + 31·d·2^-11 + |min|·2^-11' },
   },
   [GGMLType.Q8_0]: {
+    gpu: DEC_Q8_0,
     dequantize: dequantizeQ8_0,
     quantize: quantizeQ8_0,
     errorBound: { group: 32, rel: (0.5 + 127 * F16_REL) / 127, abs: 127 * F16_SUB, why: 'd = amax/127, error ≤ d/2 + 127·d·2^-11 (f16 d)' },
   },
   [GGMLType.Q2_K]: {
+    gpu: DEC_Q2_K,
     dequantize: dequantizeQ2_K,
     quantize: quantizeQ2_K,
     errorBound: kBound(2 / 3, 15 * 3 + 15, '4 levels per 16 values: one level step (range/3 ≤ 2·amax/3) covers rounding, 4-bit scale/min rounding and clamping (fixtures: ≤ 0.37·amax)'),
   },
   [GGMLType.Q3_K]: {
+    gpu: DEC_Q3_K,
     dequantize: dequantizeQ3_K,
     quantize: quantizeQ3_K,
     errorBound: kBound(0.3, 32 * 4, '8 symmetric levels per 16 values: one level step (amax/4, the clamp at +3) plus 6-bit scale rounding (≤ 4·d/2 ≈ amax/64) (fixtures: ≤ 0.21·amax)'),
   },
   [GGMLType.Q4_K]: {
+    gpu: DEC_Q4_K,
     dequantize: dequantizeQ4_K,
     quantize: quantizeQ4_K,
     errorBound: kBound(0.15, 63 * 15 + 63, '16 levels per 32 values: one level step (range/15 ≤ 2·amax/15) plus 6-bit scale/min rounding (fixtures: ≤ 0.10·amax)'),
   },
   [GGMLType.Q5_K]: {
+    gpu: DEC_Q5_K,
     dequantize: dequantizeQ5_K,
     quantize: quantizeQ5_K,
     errorBound: kBound(0.075, 63 * 31 + 63, '32 levels per 32 values: one level step (range/31 ≤ 2·amax/31) plus 6-bit scale/min rounding (fixtures: ≤ 0.057·amax)'),
   },
   [GGMLType.Q6_K]: {
+    gpu: DEC_Q6_K,
     dequantize: dequantizeQ6_K,
     quantize: quantizeQ6_K,
     errorBound: kBound(0.036, 128 * 32, '64 symmetric levels per 16 values: one level step (amax/32, the clamp at +31) plus 8-bit scale rounding (≤ 32·d/2 ≈ amax/256) (fixtures: ≤ 0.017·amax)'),
@@ -181,16 +243,25 @@ const CODECS: Partial<Record<GGMLType, Codec>> = {
     errorBound: { group: 256, rel: 0.5 / 127 + 2 ** -24, abs: 0, why: 'f32 d = amax/127, error ≤ d/2' },
   },
   [GGMLType.TQ1_0]: {
+    gpu: DEC_TQ1_0,
     dequantize: dequantizeTQ1_0,
     quantize: quantizeTQ1_0,
     errorBound: { group: 256, rel: 0.5 + F16_REL, abs: F16_SUB, why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)' },
   },
   [GGMLType.TQ2_0]: {
+    gpu: DEC_TQ2_0,
     dequantize: dequantizeTQ2_0,
     quantize: quantizeTQ2_0,
     errorBound: { group: 256, rel: 0.5 + F16_REL, abs: F16_SUB, why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)' },
   },
+  // Made with an importance matrix by llama-quantize; lowbit only reads it (no quantizer, no bound).
+  [GGMLType.IQ4_NL]: {
+    gpu: DEC_IQ4_NL,
+    dequantize: dequantizeIQ4_NL,
+  },
   [GGMLType.I2_S]: {
+    gpu: DEC_I2_S,
+    readTensorParams: i2sTensorParams,
     dequantize: dequantizeI2S,
     quantize: quantizeI2S,
     errorBound: {
@@ -203,16 +274,31 @@ const CODECS: Partial<Record<GGMLType, Codec>> = {
 };
 
 function buildEntry(layout: QuantLayout): QuantType {
-  const codec = CODECS[layout.id];
+  const spec = SPECS[layout.id];
   return {
     id: layout.id,
     name: layout.name,
     layout,
-    supported: codec !== undefined && !codec.internal,
-    dequantize: codec?.dequantize,
-    quantize: codec?.quantize,
-    errorBound: codec?.errorBound,
+    rowMultiple: layout.rowMultiple,
+    trailerBytes: layout.trailerBytes,
+    rowBytes: (cols, tensorName) => rowBytesOf(layout, cols, tensorName),
+    readTensorParams: spec?.readTensorParams,
+    supportedOnCpu: spec !== undefined && !spec.internal,
+    supportedOnGpu: spec?.gpu !== undefined,
+    dequantize: spec?.dequantize,
+    quantize: spec?.quantize,
+    errorBound: spec?.errorBound,
+    gpu: spec?.gpu,
   };
+}
+
+function rowBytesOf(layout: QuantLayout, cols: number, tensorName?: string): number {
+  const where = tensorName ? `tensor "${tensorName}"` : 'tensor';
+  if (!Number.isSafeInteger(cols) || cols < 1) throw new ModelFormatError(`${where}: row length must be a positive integer, got ${cols}`);
+  if (cols % layout.rowMultiple !== 0) {
+    throw new ModelFormatError(`${where}: ${layout.name} rows of ${cols} elements are not a multiple of ${layout.rowMultiple}`);
+  }
+  return (cols / layout.blockSize) * layout.blockBytes;
 }
 
 const ENTRIES = new Map<number, QuantType>(allQuantLayouts().map((l) => [l.id, buildEntry(l)]));
@@ -228,37 +314,43 @@ export function quantTypeInfo(id: number): QuantType | undefined {
 }
 
 /**
- * The entry for a type lowbit can run. Throws UnsupportedTensorTypeError for ids GGUF does not
- * define and for known types without a codec (IQ*, MXFP4, Q8_1, integer tensors, …), naming the
- * tensor when given.
+ * The entry for a type the CPU codecs handle. Throws UnsupportedTensorTypeError for ids GGUF does
+ * not define and for known types without a codec (IQ*, MXFP4, Q8_1, integer tensors, …), naming
+ * the tensor when given.
  */
 export function getQuantType(id: number, tensorName?: string): QuantType {
+  return supportedEntry(id, tensorName, 'cpu');
+}
+
+/**
+ * The entry for a type the GPU kernels run (it has a decoder), with the same errors as
+ * {@link getQuantType}, listing the GPU types.
+ */
+export function getGpuQuantType(id: number, tensorName?: string): GpuQuantType {
+  return supportedEntry(id, tensorName, 'gpu') as GpuQuantType;
+}
+
+/** Entries the GPU kernels run, in table order. */
+export function gpuQuantTypes(): GpuQuantType[] {
+  return allQuantTypes().filter((t): t is GpuQuantType => t.supportedOnGpu);
+}
+
+function supportedEntry(id: number, tensorName: string | undefined, on: 'cpu' | 'gpu'): QuantType {
   const where = tensorName ? `tensor "${tensorName}": ` : '';
   const entry = ENTRIES.get(id);
   if (!entry) {
     throw new UnsupportedTensorTypeError(`${where}unknown GGML tensor type id ${id}`, id, tensorName);
   }
-  if (!entry.supported) {
+  const supported = (t: QuantType) => (on === 'cpu' ? t.supportedOnCpu : t.supportedOnGpu);
+  if (!supported(entry)) {
+    const names = allQuantTypes().filter(supported).map((t) => t.name);
     throw new UnsupportedTensorTypeError(
-      `${where}tensor type ${entry.name} (id ${id}) is not supported yet; supported: ${supportedNames().join(', ')}`,
+      `${where}tensor type ${entry.name} (id ${id}) is not supported ${on === 'gpu' ? 'on the GPU ' : ''}yet; supported: ${names.join(', ')}`,
       id,
       tensorName,
     );
   }
   return entry;
-}
-
-function supportedNames(): string[] {
-  return allQuantTypes()
-    .filter((t) => t.supported)
-    .map((t) => t.name);
-}
-
-/** Attach the WGSL block decoder of a type (called by the kernels at module load). */
-export function registerWgslDecode(id: GGMLType, wgsl: string): void {
-  const entry = ENTRIES.get(id);
-  if (!entry) throw new UnsupportedTensorTypeError(`cannot register WGSL for unknown type id ${id}`, id);
-  entry.wgslDecode = wgsl;
 }
 
 /** Bytes a tensor of this type and element count occupies, as a ModelFormatError when it cannot. */
@@ -267,20 +359,19 @@ function expectedBytes(entry: QuantType, nElements: number, tensorName?: string)
   if (!Number.isSafeInteger(nElements) || nElements < 0) {
     throw new ModelFormatError(`${where}(${entry.name}): element count ${nElements} is not a non-negative integer`);
   }
-  if (entry.id === GGMLType.I2_S && nElements % 128 !== 0) {
-    throw new ModelFormatError(`${where}(I2_S): ${nElements} elements is not a multiple of 128`);
-  }
   if (nElements % entry.layout.blockSize !== 0) {
     throw new ModelFormatError(
       `${where}(${entry.name}): ${nElements} elements is not a multiple of the block size ${entry.layout.blockSize}`,
     );
   }
+  if (nElements % entry.rowMultiple !== 0) {
+    throw new ModelFormatError(`${where}(${entry.name}): ${nElements} elements is not a multiple of ${entry.rowMultiple}`);
+  }
   return tensorByteSize(entry.layout, nElements);
 }
 
 /**
- * Dequantize a whole tensor: `bytes` are exactly the tensor's bytes (for I2_S including the
- * 32-byte trailer that holds the per-tensor scale). Throws UnsupportedTensorTypeError for types
+ * Dequantize a whole tensor: `bytes` are exactly the tensor's bytes, per-tensor trailer included. Throws UnsupportedTensorTypeError for types
  * without a codec and ModelFormatError when the byte count does not match the element count.
  */
 export function dequantizeTensor(

@@ -1,7 +1,7 @@
 /**
- * Layout facts for every GGML tensor type a GGUF file can name. This is the one place that knows
- * block sizes and byte counts; the GGUF reader sizes tensors with it, the CPU codecs and the WGSL
- * decoders are attached to these entries in `table.ts`.
+ * Layout facts for every GGML tensor type a GGUF file can name: block sizes, the row rule and any
+ * per-tensor trailer, i.e. everything needed to size a tensor. The GGUF reader sizes tensors with
+ * it; the quant table (`table.ts`) joins each layout with the type's CPU codecs and GPU decoder.
  *
  * Ids follow upstream ggml, except 34–36 where BitNet's fork and upstream agree on TQ1_0/TQ2_0 and
  * the fork adds I2_S (36). Upstream uses 39 for MXFP4 while the fork uses it for TL2, so 39 is
@@ -52,13 +52,26 @@ export interface QuantLayout {
   readonly name: string;
   /** Elements per block. Rows (ne[0]) must be a multiple of it. */
   readonly blockSize: number;
-  /** Bytes per block. For I2_S this is the packed-byte rate only; see {@link tensorByteSize}. */
+  /** Bytes per block. */
   readonly blockBytes: number;
   readonly family: QuantFamily;
+  /**
+   * Row lengths (ne[0]) lowbit accepts are multiples of this: the block size, or more when the
+   * codes are packed in larger groups (I2_S: 128 values per 32 bytes).
+   */
+  readonly rowMultiple: number;
+  /** Bytes after the last row that belong to the tensor as a whole (I2_S: the f32 scale, padded). */
+  readonly trailerBytes: number;
 }
 
-function layout(id: GGMLType, blockSize: number, blockBytes: number, family: QuantFamily): QuantLayout {
-  return { id, name: GGMLType[id], blockSize, blockBytes, family };
+function layout(
+  id: GGMLType,
+  blockSize: number,
+  blockBytes: number,
+  family: QuantFamily,
+  rows: { rowMultiple?: number; trailerBytes?: number } = {},
+): QuantLayout {
+  return { id, name: GGMLType[id], blockSize, blockBytes, family, rowMultiple: rows.rowMultiple ?? blockSize, trailerBytes: rows.trailerBytes ?? 0 };
 }
 
 // Byte counts per block (ggml's structs):
@@ -68,7 +81,8 @@ function layout(id: GGMLType, blockSize: number, blockBytes: number, family: Qua
 //   Q4_K d dmin scales[12] qs[128] Q5_K d dmin scales[12] qh[32] qs[128]
 //   Q6_K ql[128] qh[64] scales[16] d                                  Q8_K d:f32 qs[256] bsums:i16[16]
 //   TQ1_0 qs[48] qh[4] d           TQ2_0 qs[64] d
-//   I2_S 4 codes per byte, one f32 scale per tensor after the codes, padded to 32 bytes.
+//   I2_S 4 codes per byte, packed 128 to 32 bytes; one f32 scale per tensor after the codes,
+//        padded to a 32-byte trailer (BitNet's ggml sizes it as n/4 + 32).
 const LAYOUTS: readonly QuantLayout[] = [
   layout(GGMLType.F32, 1, 4, 'float'),
   layout(GGMLType.F16, 1, 2, 'float'),
@@ -101,7 +115,7 @@ const LAYOUTS: readonly QuantLayout[] = [
   layout(GGMLType.IQ1_M, 256, 56, 'i-quant'),
   layout(GGMLType.TQ1_0, 256, 54, 'ternary'),
   layout(GGMLType.TQ2_0, 256, 66, 'ternary'),
-  layout(GGMLType.I2_S, 4, 1, 'ternary'),
+  layout(GGMLType.I2_S, 4, 1, 'ternary', { rowMultiple: 128, trailerBytes: 32 }),
   layout(GGMLType.MXFP4, 32, 17, 'mx'),
 ];
 
@@ -121,17 +135,13 @@ export function allQuantLayouts(): readonly QuantLayout[] {
   return LAYOUTS;
 }
 
-/** Bytes reserved after I2_S codes: one f32 per-tensor scale plus padding to 32 bytes. */
-export const I2S_TRAILER_BYTES = 32;
-
 /**
- * Bytes a tensor of `nElements` occupies. Throws a RangeError when nElements is not a whole number
+ * Bytes a tensor of `nElements` occupies: its blocks plus the per-tensor trailer. Throws a RangeError when nElements is not a whole number
  * of blocks; callers that parse untrusted input check that first and raise their own typed error.
  */
 export function tensorByteSize(type: QuantLayout, nElements: number): number {
   if (nElements % type.blockSize !== 0) {
     throw new RangeError(`${nElements} elements is not a multiple of ${type.name}'s block size ${type.blockSize}`);
   }
-  if (type.id === GGMLType.I2_S) return nElements / 4 + I2S_TRAILER_BYTES;
-  return (nElements / type.blockSize) * type.blockBytes;
+  return (nElements / type.blockSize) * type.blockBytes + type.trailerBytes;
 }

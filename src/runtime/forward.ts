@@ -35,7 +35,7 @@ import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape } from './buffer-plan.ts';
 import { createLinear, type LinearKernel } from './linear.ts';
-import type { GpuWeight } from './loader.ts';
+import type { GpuWeight } from '../gpu/weights.ts';
 
 export interface ForwardOptions extends ForwardShape {
   /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */

@@ -4,16 +4,15 @@
  * fused dequant kernels of src/kernels/matmul.ts. A weight split into several buffers by rows
  * (parts) is handled there, one dispatch per part.
  */
-import { UnsupportedTensorTypeError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import type { GpuWeight } from '../gpu/weights.ts';
 import { type BufferRef, type KernelCall } from '../kernels/common.ts';
 import { createMatMul, createMatVec } from '../kernels/matmul.ts';
-import { MATMUL_TYPES } from '../kernels/matmul-decoders.ts';
-import { GGMLType } from '../quant/types.ts';
-import type { GpuWeight } from './loader.ts';
+import { getGpuQuantType, gpuQuantTypes } from '../quant/table.ts';
+import type { GGMLType } from '../quant/types.ts';
 
-/** Weight types the GPU linear kernels run. */
-export const LINEAR_TYPES: readonly GGMLType[] = MATMUL_TYPES;
+/** Weight types the GPU linear kernels run: those whose quant-table entry has a GPU decoder. */
+export const LINEAR_TYPES: readonly GGMLType[] = gpuQuantTypes().map((t) => t.id);
 
 export interface LinearBindings {
   input: BufferRef;
@@ -28,9 +27,7 @@ export interface LinearKernel {
 
 export function createLinear(ctx: GpuContext, weight: GpuWeight, maxTokens: number): LinearKernel {
   const { type, rows, cols } = weight;
-  if (!LINEAR_TYPES.includes(type)) {
-    throw new UnsupportedTensorTypeError(`${weight.name}: ${GGMLType[type] ?? type} weights have no GPU kernel yet`, type, weight.name);
-  }
+  getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
   const kernel = maxTokens === 1 ? createMatVec(ctx, { type, rows, cols }) : createMatMul(ctx, { type, rows, cols, maxTokens });
   return {
     bind: (b) => kernel.bind({ weight, input: b.input, output: b.output, stepParams: maxTokens === 1 ? undefined : b.params }),

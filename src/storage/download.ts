@@ -1,22 +1,49 @@
 /**
  * Downloads a model into a ModelStore with HTTP Range requests, chunk by chunk, several chunks in
- * flight, resuming from the last complete chunk after a cut connection, a reload or a restart.
+ * flight, resuming where it stopped after a cut connection, a reload or a restart.
  *
  * - The first request (the "probe") asks for the first missing chunk. A 206 answer gives the size
  *   (Content-Range) and the validators (ETag, Last-Modified); they are compared with the stored
- *   manifest, and a changed file restarts cleanly from nothing. Every later 206 is compared too.
+ *   manifest, and a changed file restarts cleanly from nothing. Every later 206 is compared too;
+ *   a validator the manifest recorded that is missing from an answer counts as a change.
  *   Comparing instead of sending If-Range keeps cross-origin requests free of CORS preflights
  *   (a single-range `Range` header is CORS-safelisted, If-Range is not).
+ * - A chunk is stored in parts of at most 1 MiB as it arrives, each recorded in the manifest
+ *   (partialChunks, with the CRC-32 of the stored prefix): a cut keeps what arrived, a crash loses
+ *   at most one part, and a resume checks the stored prefix before asking for the rest.
  * - A 200 answer means the server ignores Range: the body is streamed and still written chunk by
- *   chunk (chunks already stored are skipped); a cut connection restarts the stream.
- * - Transient failures (network errors, short bodies, 408/429/5xx) are retried with exponential
- *   backoff; 404 and other client errors raise DownloadError with the status.
+ *   chunk (stored chunks are compared with the re-sent bytes); a cut connection restarts the
+ *   stream. Without a stated length the body must be a GGUF: its own header bounds it and tells
+ *   whether it is complete; maxBytes caps it and free space is checked as it grows.
+ * - Transient failures (network errors, timeouts, short bodies, 408/429/5xx) are retried with
+ *   exponential backoff; an attempt that stored a good share of a chunk does not use up a retry.
+ *   404 and other client errors, and redirects that cannot be followed, raise DownloadError.
  * - Storage running out becomes QuotaExceededError with the bytes still needed; the partial model
- *   stays resumable. Aborting (AbortSignal) keeps every complete chunk.
+ *   stays resumable. Aborting (AbortSignal) keeps everything stored.
  * - After the last chunk, the integrity pass (verify.ts) makes the model present.
+ * HTTP requests, retries, backoff and timeouts live in http.ts.
  */
-import { DownloadError, IntegrityError, LowbitError } from '../errors.ts';
+import { DownloadError, GGUFFormatError, IntegrityError, UnsupportedTensorTypeError } from '../errors.ts';
+import { readGGUF } from '../gguf/reader.ts';
 import { crc32 } from './crc32.ts';
+import {
+  asTransient,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  backoffMs,
+  FileChangedError,
+  finalError,
+  parseContentRange,
+  readPiece,
+  readValidators,
+  request,
+  sleep,
+  TransientError,
+  withRetries,
+  type HttpTarget,
+  type RetryPolicy,
+  type Validators,
+} from './http.ts';
+import { ggufExtent, StreamPrefixSource, type GgufExtent } from './gguf-extent.ts';
 import { ProgressTracker, type ProgressCallback } from '../io/progress.ts';
 import { ensureSpace, isQuotaError, quotaError } from './quota.ts';
 import { normalizeSha256 } from './sha256.ts';
@@ -30,6 +57,7 @@ import {
   isComplete,
   isPresent,
   newManifest,
+  storedBytes,
   type ModelManifest,
   type ModelStore,
 } from './store.ts';
@@ -54,36 +82,32 @@ export interface DownloadOptions {
   onProgress?: ProgressCallback;
   /** Record a CRC-32 per chunk to detect corruption at rest (default true). */
   chunkChecksums?: boolean;
-  /** Largest file accepted (default 1 TiB): a hostile or broken server cannot make us plan more. */
+  /**
+   * Largest file accepted: a hostile or broken server cannot make us plan or store more. Default
+   * 1 TiB when the server states the size; 64 GiB when it does not (a 200 without Content-Length).
+   */
   maxBytes?: number;
+  /**
+   * Longest wait for an answer's headers, and then for each piece of its body (default 60 s): a
+   * server that never answers or stalls mid-body counts as a transient failure and is retried.
+   */
+  idleTimeoutMs?: number;
   /** Injected fetch (tests, custom auth); default globalThis.fetch. */
   fetch?: typeof fetch;
   headers?: Record<string, string>;
   progressIntervalMs?: number;
 }
 
-/** A failure worth retrying. */
-class TransientError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
-/** The file on the server is not the one the stored chunks came from: start over. */
-class FileChangedError extends Error {}
-
-interface Validators {
-  etag?: string;
-  lastModified?: string;
-}
-
-const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+/** Largest part of a chunk stored at once: what a cut or a crash can lose. */
+const PART_BYTES = 1 << 20;
+/** Bytes an attempt must store to count as progress rather than as a failed try. */
+const PROGRESS_BYTES = 64 * 1024;
+/** Largest download whose size the server does not state, unless maxBytes says otherwise. */
+const DEFAULT_MAX_UNKNOWN_SIZE_BYTES = 64 * 2 ** 30;
 /** 1 TiB in the default 16 MiB chunks is 65,536; this leaves room for small chunks. */
 const MAX_CHUNKS = 1 << 22;
+
+export { parseContentRange };
 
 export async function downloadModel(options: DownloadOptions): Promise<ModelManifest> {
   const { store, url } = options;
@@ -105,15 +129,18 @@ class DownloadJob {
   private readonly fetchFn: typeof fetch;
   private readonly chunkSize: number;
   private readonly concurrency: number;
-  private readonly maxRetries: number;
-  private readonly retryBaseMs: number;
+  private readonly http: HttpTarget;
+  private readonly retry: RetryPolicy;
   private readonly checksums: boolean;
   private manifest!: ModelManifest;
   private tracker!: ProgressTracker;
   /** Bytes received for chunks not yet committed, by chunk index. */
   private readonly inflight = new Map<number, number>();
   private manifestSaves: Promise<void> = Promise.resolve();
+  private savePending = false;
   private streaming = false;
+  /** The body turned out not to be a GGUF model: its stored bytes are worthless. */
+  private notGguf = false;
 
   constructor(
     private readonly options: DownloadOptions,
@@ -126,8 +153,8 @@ class DownloadJob {
       throw new RangeError(`chunkSize ${this.chunkSize} must be a positive multiple of 4096`);
     }
     this.concurrency = Math.max(1, Math.min(16, options.concurrency ?? 3));
-    this.maxRetries = Math.max(0, options.maxRetries ?? 5);
-    this.retryBaseMs = options.retryBaseMs ?? 500;
+    this.http = { url: options.url, fetch: this.fetchFn, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
+    this.retry = { url: options.url, maxRetries: Math.max(0, options.maxRetries ?? 5), retryBaseMs: options.retryBaseMs ?? 500 };
     this.checksums = options.chunkChecksums ?? true;
   }
 
@@ -177,11 +204,13 @@ class DownloadJob {
   /** Fetches every missing chunk of `existing` (or of a new manifest). */
   private async fetchMissing(existing: ModelManifest | undefined): Promise<ModelManifest> {
     const chunkSize = existing?.chunkSize ?? this.chunkSize;
+    if (existing) await this.checkPartials(existing);
     const first = existing ? existing.chunkDone.indexOf(false) : 0;
-    const start = Math.max(0, first) * chunkSize;
+    const chunkStart = Math.max(0, first) * chunkSize;
+    const start = chunkStart + (existing && first >= 0 ? storedPrefix(existing, first) : 0);
     let probe: Response;
     try {
-      probe = await this.withRetries(`bytes ${start}-`, (signal) => this.request(signal, start, start + chunkSize - 1));
+      probe = await this.withRetries(`bytes ${start}-`, (signal) => this.request(signal, start, chunkStart + chunkSize - 1));
     } catch (e) {
       if (e instanceof FileChangedError && start === 0) {
         throw new DownloadError(`${this.options.url}: the server refuses the range bytes=0- (416): the file is empty`, 416);
@@ -205,14 +234,16 @@ class DownloadJob {
     const validators = readValidators(probe);
     const m = await this.adopt(existing, range.total, validators, chunkSize);
     this.tracker = new ProgressTracker('download', this.name, m.size, this.options.onProgress, this.options.progressIntervalMs);
-    this.tracker.update(completeBytes(m), true);
+    this.tracker.update(storedBytes(m), true);
     await this.checkSpace(m);
 
     const pending: number[] = [];
     for (let i = 0; i < m.chunkDone.length; i++) if (!m.chunkDone[i]) pending.push(i);
     // The probe's bytes serve for its chunk when the manifest survived (same file, same chunking).
     const probeChunk =
-      m.chunkSize === chunkSize && first >= 0 && first < m.chunkDone.length && range.start === first * chunkSize && !m.chunkDone[first] ? first : -1;
+      m.chunkSize === chunkSize && first >= 0 && first < m.chunkDone.length && !m.chunkDone[first] && range.start === first * chunkSize + storedPrefix(m, first)
+        ? first
+        : -1;
     if (probeChunk < 0) probe.body?.cancel().catch(() => {});
 
     const jobs = new AbortController();
@@ -227,7 +258,8 @@ class DownloadJob {
     const worker = async (useProbe: boolean) => {
       try {
         if (useProbe) await this.receiveChunk(m, probeChunk, probe, jobs.signal).catch(async (e) => {
-          if (!(e instanceof TransientError)) throw e;
+          // The probe's body was its chunk's first attempt: with no retries allowed, that is all.
+          if (!(e instanceof TransientError) || this.retry.maxRetries === 0) throw this.final(e, `chunk ${probeChunk}`, 0);
           await this.fetchChunk(m, probeChunk, jobs.signal); // the probe's body was cut: fetch again
         });
         while (next < pending.length && !jobs.signal.aborted) {
@@ -258,12 +290,12 @@ class DownloadJob {
     return m;
   }
 
-  /** One chunk by Range request, with retries. */
+  /** One chunk (what of it is not stored yet) by Range request, with retries. */
   private async fetchChunk(m: ModelManifest, i: number, signal: AbortSignal): Promise<void> {
-    const start = i * m.chunkSize;
-    const end = start + chunkLength(m, i) - 1;
-    await this.withRetries(`chunk ${i} (bytes ${start}-${end})`, async (sig) => {
-      const res = await this.request(sig, start, end);
+    const chunkStart = i * m.chunkSize;
+    const end = chunkStart + chunkLength(m, i) - 1;
+    await this.withRetries(`chunk ${i} (bytes ${chunkStart}-${end})`, async (sig) => {
+      const res = await this.request(sig, chunkStart + storedPrefix(m, i), end);
       if (res.status !== 206) {
         res.body?.cancel().catch(() => {});
         // The server stopped honouring Range, or serves another file: start over with a new probe.
@@ -273,29 +305,77 @@ class DownloadJob {
     }, signal);
   }
 
-  /** Reads a 206 body for chunk `i`, checks it, stores it and marks it done. */
+  /**
+   * Reads a 206 body for the rest of chunk `i`, storing it in parts of at most 1 MiB as it arrives
+   * and recording each in the manifest (partialChunks), so a cut or a crash loses at most the part
+   * in flight. The CRC-32 runs on over the parts; the complete chunk is marked done.
+   */
   private async receiveChunk(m: ModelManifest, i: number, res: Response, signal: AbortSignal): Promise<void> {
     const want = chunkLength(m, i);
-    const start = i * m.chunkSize;
+    const chunkStart = i * m.chunkSize;
+    const have = storedPrefix(m, i);
     const range = parseContentRange(res.headers.get('content-range'));
-    if (!range || range.start !== start || range.end !== start + want - 1) {
+    if (!range || range.start !== chunkStart + have || range.end !== chunkStart + want - 1) {
       res.body?.cancel().catch(() => {});
-      throw new TransientError(`${this.options.url}: asked for bytes ${start}-${start + want - 1}, got '${res.headers.get('content-range')}'`);
+      throw new TransientError(`${this.options.url}: asked for bytes ${chunkStart + have}-${chunkStart + want - 1}, got '${res.headers.get('content-range')}'`);
     }
     if (range.total !== m.size || changed(m, readValidators(res))) {
       res.body?.cancel().catch(() => {});
       throw new FileChangedError(`${this.options.url} changed on the server`);
     }
-    const bytes = new Uint8Array(want);
+    if (!res.body) throw new TransientError(`${this.options.url}: empty body`);
+    const reader = res.body.getReader();
+    let stored = have;
+    let crc = m.partialChunks?.[i]?.crc32 ?? 0;
+    let part = new Uint8Array(Math.min(PART_BYTES, want - stored));
+    let fill = 0;
+    const storePart = async () => {
+      if (fill === 0) return;
+      const bytes = part.subarray(0, fill);
+      await this.write(m, i, bytes, stored);
+      crc = crc32(bytes, crc);
+      stored += fill;
+      fill = 0;
+      if (stored < want) {
+        (m.partialChunks ??= {})[i] = { bytes: stored, crc32: this.checksums ? crc : null };
+        this.queueSave(m);
+        part = new Uint8Array(Math.min(PART_BYTES, want - stored));
+      }
+    };
+    // Bytes that arrived before a network failure are worth keeping; a protocol violation's are not.
+    let keep = true;
     try {
-      await readBodyInto(res, bytes, (n) => {
-        this.inflight.set(i, n);
+      for (;;) {
+        const { done, value } = await readPiece(reader, signal, this.http.idleTimeoutMs);
+        if (done) break;
+        if (stored + fill + value.length > want) {
+          keep = false;
+          throw new TransientError(`body longer than the ${want - have} bytes asked for`);
+        }
+        for (let off = 0; off < value.length; ) {
+          const take = Math.min(part.length - fill, value.length - off);
+          part.set(value.subarray(off, off + take), fill);
+          fill += take;
+          off += take;
+          if (fill === part.length) await storePart();
+        }
+        this.inflight.set(i, stored + fill);
         this.reportProgress(m);
-      }, signal);
-      await this.commit(m, i, bytes);
+      }
+      if (stored + fill !== want) throw new TransientError(`connection closed after ${stored + fill - have} of ${want - have} bytes`);
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      if (keep && !isQuotaError(e)) await storePart().catch(() => {});
+      const err = asTransient(e, signal);
+      // Progress is not failure: an attempt that stored a good share of the chunk does not use up a retry.
+      if (err instanceof TransientError && stored - have >= Math.min(PROGRESS_BYTES, want - have)) err.madeProgress = true;
+      throw err;
     } finally {
-      this.inflight.delete(i); // a failed attempt's bytes no longer count
+      reader.releaseLock();
+      this.inflight.delete(i); // a failed attempt's unstored bytes no longer count
     }
+    if (m.partialChunks) delete m.partialChunks[i];
+    this.markDone(m, i, this.checksums ? crc : null);
   }
 
   /** The server ignores Range (200): stream the whole body, storing it chunk by chunk. */
@@ -317,6 +397,7 @@ class DownloadJob {
       existing = m;
       this.tracker.bytesTotal = size ?? 0;
       if (size !== undefined) await this.checkSpace(m);
+      else await this.options.store.persist?.(); // space is checked as the body grows
       try {
         await this.streamInto(m, r, size);
         await this.manifestSaves;
@@ -324,7 +405,8 @@ class DownloadJob {
       } catch (e) {
         r.body?.cancel().catch(() => {});
         await this.manifestSaves;
-        if (!(e instanceof TransientError) || attempt >= this.maxRetries) throw this.final(e, 'whole file', attempt);
+        if (this.notGguf) await this.options.store.deleteModel(m.id); // its bytes can never become a model
+        if (!(e instanceof TransientError) || attempt >= this.retry.maxRetries) throw this.final(e, 'whole file', attempt);
         await sleep(this.backoff(attempt, e), this.options.signal);
       }
     }
@@ -334,13 +416,19 @@ class DownloadJob {
     if (!res.body) throw new TransientError(`${this.options.url}: empty body`);
     const reader = res.body.getReader();
     const cs = m.chunkSize;
+    const unknown = size === undefined;
+    // Without a stated length nothing else bounds the body: the GGUF header's extent once it has
+    // arrived, else the limit for downloads of unknown size.
+    const cap = this.options.maxBytes ?? DEFAULT_MAX_UNKNOWN_SIZE_BYTES;
+    let extent: GgufExtent | undefined;
+    let nextHeaderTry = 0;
     let buffer = new Uint8Array(cs);
     let fill = 0;
     let index = 0;
     let position = 0;
     const flush = async () => {
       if (fill === 0) return;
-      if (size === undefined) {
+      if (unknown) {
         // Unknown length: grow the manifest as chunks arrive.
         m.size = index * cs + fill;
         this.checkSize(m.size, cs);
@@ -349,26 +437,45 @@ class DownloadJob {
           m.chunkCrc32.push(null);
         }
       }
-      if (!m.chunkDone[index]) await this.commit(m, index, buffer.subarray(0, fill));
+      if (!m.chunkDone[index]) {
+        await this.commit(m, index, buffer.subarray(0, fill));
+      } else if (m.chunkCrc32[index] != null && crc32(buffer.subarray(0, fill)) !== m.chunkCrc32[index]) {
+        // The whole file is sent again anyway: a stored chunk that differs proves another version.
+        throw new FileChangedError(`${this.options.url} changed on the server (chunk ${index} differs from the stored one)`);
+      }
       index++;
       fill = 0;
       buffer = new Uint8Array(cs);
     };
     try {
       for (;;) {
-        const { done, value } = await raceAbort(reader.read(), this.options.signal);
+        const { done, value } = await readPiece(reader, this.options.signal, this.http.idleTimeoutMs);
         if (done) break;
-        let off = 0;
-        while (off < value.length) {
-          if (size !== undefined && position + (value.length - off) > size) {
-            throw new TransientError(`${this.options.url}: body longer than its Content-Length ${size}`);
-          }
+        if (size !== undefined && position + value.length > size) {
+          throw new TransientError(`${this.options.url}: body longer than its Content-Length ${size}`);
+        }
+        if (unknown && position + value.length > (extent?.paddedEnd ?? cap)) {
+          if (extent) throw this.beyondHeader(extent);
+          throw new DownloadError(
+            `${this.options.url}: more than ${cap} bytes without a stated length (the limit for such downloads; raise maxBytes / --max-bytes if the model is larger)`,
+          );
+        }
+        for (let off = 0; off < value.length; ) {
           const take = Math.min(cs - fill, value.length - off);
           buffer.set(value.subarray(off, off + take), fill);
           fill += take;
           off += take;
           position += take;
-          if (fill === cs) await flush();
+          if (fill === cs) {
+            await flush();
+            if (unknown && !extent && position >= nextHeaderTry) {
+              extent = await this.headerExtent(m, position, new Uint8Array(0), false);
+              nextHeaderTry = 2 * position; // a header that needs more bytes is tried again at double
+              if (extent && position > extent.paddedEnd) throw this.beyondHeader(extent);
+            }
+            // Room for what is still to come: the rest of the file when its header says, else the next chunk.
+            if (unknown) await ensureSpace(this.options.store, this.name, extent ? extent.paddedEnd - position : cs);
+          }
         }
         this.tracker.update(position);
       }
@@ -380,14 +487,52 @@ class DownloadJob {
     if (size !== undefined && position !== size) {
       throw new TransientError(`${this.options.url}: body ended after ${position} of ${size} bytes`);
     }
+    if (unknown) {
+      // A close-delimited body cut short looks complete: only the file's own header can tell.
+      const tail = buffer.subarray(0, fill);
+      const whole = await this.headerExtent(m, position - fill, tail, true);
+      if (whole && position < whole.end) {
+        throw new TransientError(`${this.options.url}: body ended after ${position} bytes, but its GGUF header says the file has ${whole.end}`);
+      }
+      if (whole && position > whole.paddedEnd) throw this.beyondHeader(whole);
+    }
     await flush();
-    if (size === undefined) {
+    if (unknown) {
       m.size = position;
       m.chunkDone.length = m.chunkCrc32.length = chunkCount(position, cs);
+      delete m.sizeUnknown;
       this.queueSave(m);
     }
     this.tracker.bytesTotal = m.size;
     this.tracker.update(position, true);
+  }
+
+  private beyondHeader(extent: GgufExtent): DownloadError {
+    return new DownloadError(`${this.options.url}: the server sends more than the ${extent.paddedEnd} bytes its GGUF header describes`);
+  }
+
+  /**
+   * The GGUF extent from the first bytes of a body of unknown length: `storedBytes` in the store,
+   * then `tail`. Undefined while the header is still incomplete; at the end of the body (`final`)
+   * an incomplete header is a cut body. A body that is no GGUF is refused: the store holds models,
+   * and without a stated length only a GGUF's header can tell where it ends.
+   */
+  private async headerExtent(m: ModelManifest, storedBytes: number, tail: Uint8Array, final: boolean): Promise<GgufExtent | undefined> {
+    const source = new StreamPrefixSource(this.options.store, m, storedBytes, tail);
+    const notGguf = (why: string) => {
+      this.notGguf = true;
+      return new DownloadError(`${this.options.url}: not a GGUF model (${why}); without a stated length only a GGUF's own header can tell where the file ends`);
+    };
+    if (final && source.size < 8) throw notGguf(`the body has ${source.size} bytes`);
+    try {
+      return ggufExtent(await readGGUF(source, { allowTruncatedData: true, signal: this.options.signal }));
+    } catch (e) {
+      if (e instanceof GGUFFormatError && (e.field === 'magic' || e.field === 'version') && source.size >= 8) throw notGguf(e.message);
+      if (e instanceof UnsupportedTensorTypeError) throw notGguf(e.message);
+      if (!(e instanceof GGUFFormatError)) throw e;
+      if (!final) return undefined;
+      throw new TransientError(`${this.options.url}: body ended after ${source.size} bytes, before its GGUF header did (${e.message})`);
+    }
   }
 
   // ---- manifest bookkeeping -------------------------------------------------------------------
@@ -396,13 +541,18 @@ class DownloadJob {
   private async adopt(existing: ModelManifest | undefined, size: number, v: Validators, chunkSize: number, sizeUnknown = false): Promise<ModelManifest> {
     const { store } = this.options;
     this.checkSize(size, chunkSize);
-    if (existing && !changed(existing, v) && (sizeUnknown || existing.size === size)) {
+    if (existing && !changed(existing, v) && (sizeUnknown || (existing.size === size && !existing.sizeUnknown))) {
+      if (sizeUnknown && !existing.sizeUnknown) {
+        existing.sizeUnknown = true;
+        await store.putManifest(existing);
+      }
       this.manifest = existing;
       return existing;
     }
     if (existing) await store.clearChunks(existing);
     const m = newManifest(this.name, { kind: 'url', url: this.options.url }, size, chunkSize, v, this.expectedSha, Date.now());
     if (existing) m.created = existing.created;
+    if (sizeUnknown) m.sizeUnknown = true;
     await store.putManifest(m);
     this.manifest = m;
     return m;
@@ -422,11 +572,18 @@ class DownloadJob {
     await this.options.store.persist?.();
   }
 
+  /** Stores a whole chunk and marks it done. */
   private async commit(m: ModelManifest, i: number, bytes: Uint8Array): Promise<void> {
     const want = chunkLength(m, i);
     if (bytes.length !== want) throw new TransientError(`chunk ${i}: ${bytes.length} bytes, expected ${want}`);
+    await this.write(m, i, bytes, 0);
+    this.markDone(m, i, this.checksums ? crc32(bytes) : null);
+  }
+
+  /** Writes (part of) chunk `i`; storage running out becomes QuotaExceededError. */
+  private async write(m: ModelManifest, i: number, bytes: Uint8Array, offset: number): Promise<void> {
     try {
-      await this.options.store.writeChunk(m, i, bytes);
+      await this.options.store.writeChunk(m, i, bytes, offset);
     } catch (e) {
       if (isQuotaError(e)) {
         const space = await this.options.store.space().catch(() => ({ availableBytes: undefined }));
@@ -434,7 +591,10 @@ class DownloadJob {
       }
       throw e;
     }
-    m.chunkCrc32[i] = this.checksums ? crc32(bytes) : null;
+  }
+
+  private markDone(m: ModelManifest, i: number, crc: number | null): void {
+    m.chunkCrc32[i] = crc;
     m.chunkDone[i] = true;
     this.inflight.delete(i); // now counted as complete
     this.queueSave(m);
@@ -442,150 +602,80 @@ class DownloadJob {
     if (!this.streaming) this.reportProgress(m);
   }
 
-  /** Manifest writes in order, one at a time; each writes the latest state. */
+  /**
+   * Drops the partial chunks whose stored prefix is missing, short or fails its recorded CRC-32,
+   * so a resumed chunk is integrity-checked from its first byte.
+   */
+  private async checkPartials(m: ModelManifest): Promise<void> {
+    const partials = m.partialChunks;
+    if (!partials) return;
+    for (const key of Object.keys(partials)) {
+      const i = Number(key);
+      const p = partials[key]!;
+      let good = Number.isInteger(i) && i >= 0 && i < m.chunkDone.length && !m.chunkDone[i] && p.bytes > 0 && p.bytes < chunkLength(m, i);
+      if (good) {
+        const bytes = await this.options.store.readChunk(m, i, this.options.signal);
+        // Without a recorded CRC (chunkChecksums off) a prefix cannot be checked, so it is not reused.
+        good = !!bytes && bytes.length >= p.bytes && p.crc32 !== null && crc32(bytes.subarray(0, p.bytes)) === p.crc32;
+      }
+      if (!good) delete partials[key];
+    }
+  }
+
+  /**
+   * Manifest writes in order, one at a time; each writes the latest state, so a save not yet
+   * started covers every later change: at most one runs and one waits, however fast parts arrive.
+   */
   private queueSave(m: ModelManifest): void {
-    this.manifestSaves = this.manifestSaves.then(() => this.options.store.putManifest(m));
+    if (this.savePending) return;
+    this.savePending = true;
+    this.manifestSaves = this.manifestSaves.then(() => {
+      this.savePending = false;
+      return this.options.store.putManifest(m);
+    });
   }
 
   private reportProgress(m: ModelManifest): void {
-    let n = completeBytes(m);
-    for (const b of this.inflight.values()) n += b;
+    // In-flight counts include the chunk's stored prefix.
+    let n = storedBytes(m);
+    for (const [i, b] of this.inflight) n += b - storedPrefix(m, i);
     this.tracker.update(n);
   }
 
-  // ---- HTTP -----------------------------------------------------------------------------------
+  // ---- HTTP (http.ts) ------------------------------------------------------------------------
 
-  private async request(signal: AbortSignal, start?: number, end?: number): Promise<Response> {
-    const headers: Record<string, string> = { ...this.options.headers };
-    // Browsers ignore Accept-Encoding from scripts; Node's fetch would otherwise negotiate gzip,
-    // and a compressed body's length is not the file's.
-    if (typeof window === 'undefined') headers['accept-encoding'] = 'identity';
-    if (start !== undefined) headers.range = `bytes=${start}-${end ?? ''}`;
-    let res: Response;
-    try {
-      res = await this.fetchFn(this.options.url, { headers, signal, cache: 'no-store' });
-    } catch (e) {
-      throw asTransient(e, signal);
-    }
-    if (res.status === 200 || res.status === 206) return res;
-    res.body?.cancel().catch(() => {});
-    if (RETRYABLE_STATUS.has(res.status)) {
-      throw new TransientError(`${this.options.url}: HTTP ${res.status}`, res.status, retryAfterMs(res));
-    }
-    if (res.status === 416) {
-      // The range starts past the end: the file shrank since the stored chunks were fetched.
-      throw new FileChangedError(`${this.options.url}: range not satisfiable`);
-    }
-    const hint = res.status === 404 ? ' (no such file)' : res.status === 401 || res.status === 403 ? ' (access denied: the model may be gated)' : '';
-    throw new DownloadError(`${this.options.url}: HTTP ${res.status} ${res.statusText}${hint}`, res.status);
+  private request(signal: AbortSignal, start?: number, end?: number): Promise<Response> {
+    return request(this.http, signal, start, end);
   }
 
-  private async withRetries<T>(what: string, op: (signal: AbortSignal) => Promise<T>, signal = this.options.signal ?? new AbortController().signal): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      signal.throwIfAborted();
-      try {
-        return await op(signal);
-      } catch (e) {
-        if (signal.aborted) throw signal.reason;
-        if (!(e instanceof TransientError) || attempt >= this.maxRetries) throw this.final(e, what, attempt);
-        await sleep(this.backoff(attempt, e), signal);
-      }
-    }
+  private withRetries<T>(what: string, op: (signal: AbortSignal) => Promise<T>, signal = this.options.signal ?? new AbortController().signal): Promise<T> {
+    return withRetries(this.retry, what, op, signal);
   }
 
   private final(e: unknown, what: string, attempt: number): unknown {
-    if (!(e instanceof TransientError)) return e;
-    return new DownloadError(`${this.options.url}: ${what} failed after ${attempt + 1} attempts: ${e.message}`, e.status);
+    return finalError(this.retry, e, what, attempt);
   }
 
   private backoff(attempt: number, e: TransientError): number {
-    if (e.retryAfterMs !== undefined) return Math.min(e.retryAfterMs, 30_000);
-    const base = Math.min(15_000, this.retryBaseMs * 2 ** attempt);
-    return base * (0.75 + Math.random() * 0.5);
+    return backoffMs(this.retry, attempt, e);
   }
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-function readValidators(res: Response): Validators {
-  return { etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined };
+/** Bytes of chunk `i` already stored (its recorded prefix), 0 when none. */
+function storedPrefix(m: ModelManifest, i: number): number {
+  return m.partialChunks?.[i]?.bytes ?? 0;
 }
 
-/** True when the response's validators say it is another file than the manifest's. */
+/**
+ * True unless the response proves it is the file the manifest's chunks came from: a validator the
+ * manifest recorded must come back unchanged, and one that is missing counts as a change (a server
+ * or CDN node that stopped sending it may serve another version). Without recorded validators
+ * only the size can tell, which the callers compare.
+ */
 function changed(m: ModelManifest, v: Validators): boolean {
-  if (m.etag && v.etag) return m.etag !== v.etag;
-  if (m.lastModified && v.lastModified) return m.lastModified !== v.lastModified;
+  if (m.etag) return m.etag !== v.etag;
+  if (m.lastModified) return m.lastModified !== v.lastModified;
   return false;
-}
-
-export function parseContentRange(header: string | null): { start: number; end: number; total?: number } | undefined {
-  const match = header && /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(header);
-  if (!match) return undefined;
-  const start = Number(match[1]);
-  const end = Number(match[2]);
-  const total = match[3] === '*' ? undefined : Number(match[3]);
-  if (end < start || (total !== undefined && end >= total)) return undefined;
-  return { start, end, total };
-}
-
-function retryAfterMs(res: Response): number | undefined {
-  const v = res.headers.get('retry-after');
-  if (!v) return undefined;
-  const s = Number(v);
-  return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
-}
-
-/** Fills `into` from the body exactly; short or long bodies are transient errors. */
-async function readBodyInto(res: Response, into: Uint8Array, onBytes: (n: number) => void, signal: AbortSignal): Promise<void> {
-  if (!res.body) throw new TransientError('empty body');
-  const reader = res.body.getReader();
-  let n = 0;
-  try {
-    for (;;) {
-      const { done, value } = await raceAbort(reader.read(), signal);
-      if (done) break;
-      if (n + value.length > into.length) throw new TransientError(`body longer than the ${into.length} bytes asked for`);
-      into.set(value, n);
-      n += value.length;
-      onBytes(n);
-    }
-  } catch (e) {
-    reader.cancel().catch(() => {});
-    throw asTransient(e, signal);
-  } finally {
-    reader.releaseLock();
-  }
-  if (n !== into.length) throw new TransientError(`connection closed after ${n} of ${into.length} bytes`);
-}
-
-/** Network-level failures (TypeError from fetch, socket resets) become TransientError. */
-function asTransient(e: unknown, signal?: AbortSignal): unknown {
-  if (signal?.aborted) return signal.reason;
-  if (e instanceof TransientError || e instanceof FileChangedError || e instanceof LowbitError) return e;
-  if (e instanceof Error && e.name === 'AbortError') return e;
-  const msg = e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}` : String(e);
-  return new TransientError(msg);
-}
-
-function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  p.catch(() => {}); // a rejection after we stopped waiting (abort) is not unhandled
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
-    );
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
-    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -4,11 +4,15 @@
  *   <dir>/<name>/manifest.json   the ModelManifest, replaced atomically (write + rename)
  *   <dir>/<name>/model.gguf      the file's bytes at their own offsets; chunks are written with
  *                                positioned writes, so a partial download is a sparse file
+ *   <dir>/.locks/<name>.lock     held while a process writes the model (names never start with
+ *                                '.', so locks cannot collide with a model)
+ *
+ * Any other entry in <dir> (a stray file, a directory without a manifest) is not a model.
  *
  * A chunk is marked done in the manifest only after its bytes are written and synced, so a crash
  * leaves at worst an unmarked chunk, which is fetched again.
  */
-import { constants, type Stats } from 'node:fs';
+import { constants, type Dirent, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import { DownloadError } from '../errors.ts';
 import { homedir } from 'node:os';
@@ -20,6 +24,8 @@ import { checkModelName, chunkLength, type ModelManifest, type ModelStore, type 
 
 const MANIFEST = 'manifest.json';
 const DATA = 'model.gguf';
+/** Lock files' directory: a dot name, which checkModelName refuses, so no model can take it. */
+const LOCKS = '.locks';
 
 /** `$LOWBIT_STORE`, else `$XDG_CACHE_HOME/lowbit`, else `~/.cache/lowbit`. */
 export function defaultStoreDir(env: Record<string, string | undefined> = process.env): string {
@@ -46,19 +52,21 @@ export class FsModelStore implements ModelStore {
   }
 
   async listManifests(): Promise<ModelManifest[]> {
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = await readdir(this.location);
+      entries = await readdir(this.location, { withFileTypes: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
     const out: ModelManifest[] = [];
-    for (const name of names) {
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue; // not a model (stray files, old lock files)
+      const name = entry.name;
       try {
         checkModelName(name);
       } catch {
-        continue; // not ours (temporary files, stray entries)
+        continue; // not ours (.locks, temporary entries)
       }
       const m = await this.getManifest(name);
       if (m) out.push(m);
@@ -71,7 +79,9 @@ export class FsModelStore implements ModelStore {
     try {
       text = await readFile(join(this.modelDir(id), MANIFEST), 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      // ENOTDIR: an entry of that name that is not a directory is not a model.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw e;
     }
     try {
@@ -90,19 +100,22 @@ export class FsModelStore implements ModelStore {
     await rename(tmp, join(dir, MANIFEST));
   }
 
-  async writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void> {
+  async writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array, offset = 0): Promise<void> {
     const dir = this.modelDir(manifest.id);
     await mkdir(dir, { recursive: true });
     // O_CREAT without O_TRUNC: other chunks already written must survive.
     const fh = await open(join(dir, DATA), constants.O_RDWR | constants.O_CREAT, 0o644);
     try {
       let done = 0;
-      const at = index * manifest.chunkSize;
+      const at = index * manifest.chunkSize + offset;
       while (done < bytes.length) {
         const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, at + done);
         done += bytesWritten;
       }
-      await fh.datasync();
+      // The write that ends a chunk is synced (with the chunk's earlier parts: one file) before the
+      // manifest marks the chunk done. An earlier part is not: a resume checks a partial chunk's
+      // stored prefix against its recorded CRC-32, so a part lost in a crash is fetched again.
+      if (offset + bytes.length >= chunkLength(manifest, index)) await fh.datasync();
     } finally {
       await fh.close();
     }
@@ -163,12 +176,13 @@ export class FsModelStore implements ModelStore {
   }
 
   /**
-   * A lock file `<dir>/<name>.lock` holding the owner's pid, created exclusively. A lock whose
-   * process is gone (a killed pull) is stale and taken over.
+   * A lock file `<dir>/.locks/<name>.lock` holding the owner's pid, created exclusively. A lock
+   * whose process is gone (a killed pull) is stale and taken over.
    */
   async lock(id: string): Promise<() => Promise<void>> {
-    await mkdir(this.location, { recursive: true });
-    const path = join(this.location, `${checkModelName(id)}.lock`);
+    const locks = join(this.location, LOCKS);
+    await mkdir(locks, { recursive: true });
+    const path = join(locks, `${checkModelName(id)}.lock`);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fh = await open(path, 'wx');

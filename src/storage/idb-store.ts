@@ -3,9 +3,12 @@
  * opens one object store per database, so manifests and chunks live in two databases:
  *
  *   `${prefix}-manifests` / manifests : key = model id,       value = ModelManifest
- *   `${prefix}-chunks`    / chunks    : key = [model id, i],  value = Uint8Array (chunk i)
+ *   `${prefix}-chunks`    / chunks    : key = [model id, i],  value = Uint8Array (chunk i, or its
+ *                                        first part when it was written in parts)
+ *                                        key = [model id, i, offset]: a later part of chunk i
  *
- * Array keys sort by id then index, so a model's chunks form one key range (deleted in one call).
+ * Array keys sort by id, then index, then offset, so a model's chunks form one key range (deleted
+ * in one call) and a chunk's parts follow it in order.
  */
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import { DownloadError } from '../errors.ts';
@@ -45,18 +48,52 @@ export class IdbModelStore implements ModelStore {
     return set(manifest.id, manifest, this.manifests);
   }
 
-  writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void> {
+  writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array, offset = 0): Promise<void> {
     // Structured clone copies a view's whole underlying buffer: store an exact-size copy.
     const exact = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-    return set([manifest.id, index], exact, this.chunks);
+    const id = manifest.id;
+    // One transaction: parts at or after `offset` are stale once it is rewritten.
+    return this.chunks('readwrite', (s) => {
+      s.delete(IDBKeyRange.bound([id, index, offset], [id, index, []]));
+      s.put(exact, offset === 0 ? [id, index] : [id, index, offset]);
+      // Settled by the transaction: quota errors may only show when it commits.
+      const tx = s.transaction;
+      return new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onabort = tx.onerror = () => reject(tx.error);
+      });
+    });
   }
 
   async readChunk(manifest: ModelManifest, index: number): Promise<Uint8Array | undefined> {
-    const v = await get<Uint8Array | ArrayBuffer>([manifest.id, index], this.chunks);
-    if (v === undefined) return undefined;
-    const bytes = v instanceof Uint8Array ? v : new Uint8Array(v);
+    const id = manifest.id;
+    const records = await this.chunks('readonly', (s) =>
+      Promise.all([
+        request<Uint8Array | ArrayBuffer | undefined>(s.get([id, index])),
+        request<(Uint8Array | ArrayBuffer)[]>(s.getAll(IDBKeyRange.bound([id, index, 0], [id, index, []]))),
+        request<IDBValidKey[]>(s.getAllKeys(IDBKeyRange.bound([id, index, 0], [id, index, []]))),
+      ]),
+    );
+    const [first, parts, keys] = records;
+    if (first === undefined) return undefined;
+    // The chunk's start, then the parts that continue it without a gap, in offset order.
+    const pieces = [asBytes(first)];
+    let length = pieces[0]!.length;
+    for (let k = 0; k < parts.length; k++) {
+      if ((keys[k] as [string, number, number])[2] !== length) break;
+      pieces.push(asBytes(parts[k]!));
+      length += pieces.at(-1)!.length;
+    }
     // Defensive: a value longer than the chunk is as wrong as a short one; callers compare lengths.
-    return bytes.length > chunkLength(manifest, index) ? bytes.subarray(0, 0) : bytes;
+    if (length > chunkLength(manifest, index)) return new Uint8Array(0);
+    if (pieces.length === 1) return pieces[0];
+    const bytes = new Uint8Array(length);
+    let at = 0;
+    for (const p of pieces) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    return bytes;
   }
 
   clearChunks(manifest: ModelManifest): Promise<void> {
@@ -105,4 +142,15 @@ export class IdbModelStore implements ModelStore {
       return false;
     }
   }
+}
+
+function request<T>(req: IDBRequest): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result as T);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function asBytes(v: Uint8Array | ArrayBuffer): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v);
 }

@@ -14,6 +14,7 @@ export {
   chunkCount,
   chunkLength,
   completeBytes,
+  storedBytes,
   defaultModelName,
   deleteAllModels,
   isComplete,

@@ -8,7 +8,8 @@ export class MemoryModelStore implements ModelStore {
   readonly kind: string = 'memory';
   readonly location: string = 'memory';
   protected readonly manifests = new Map<string, ModelManifest>();
-  protected readonly chunks = new Map<string, Uint8Array>();
+  /** Each chunk as the parts it was written in (joined on read). */
+  protected readonly chunks = new Map<string, Uint8Array[]>();
 
   constructor(private readonly capacityBytes?: number) {}
 
@@ -22,11 +23,36 @@ export class MemoryModelStore implements ModelStore {
   async putManifest(manifest: ModelManifest): Promise<void> {
     this.manifests.set(manifest.id, structuredClone(manifest));
   }
-  async writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void> {
-    this.chunks.set(`${manifest.id}\u0000${index}`, bytes.slice());
+  async writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array, offset = 0): Promise<void> {
+    const key = `${manifest.id}\u0000${index}`;
+    // Keep the parts before `offset` (cutting one that straddles it); later ones are stale.
+    const kept: Uint8Array[] = [];
+    let at = 0;
+    for (const part of offset > 0 ? (this.chunks.get(key) ?? []) : []) {
+      if (at >= offset) break;
+      kept.push(part.subarray(0, Math.min(part.length, offset - at)));
+      at += kept.at(-1)!.length;
+    }
+    if (at !== offset) throw new RangeError(`chunk ${index}: write at ${offset}, but only ${at} bytes are stored`);
+    kept.push(bytes.slice());
+    this.chunks.set(key, kept);
   }
   async readChunk(manifest: ModelManifest, index: number): Promise<Uint8Array | undefined> {
-    return this.chunks.get(`${manifest.id}\u0000${index}`);
+    return this.joined(`${manifest.id}\u0000${index}`);
+  }
+  /** A chunk's parts as one array, kept that way (so a test's in-place corruption sticks). */
+  private joined(key: string): Uint8Array | undefined {
+    const parts = this.chunks.get(key);
+    if (!parts) return undefined;
+    if (parts.length === 1) return parts[0];
+    const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      whole.set(p, at);
+      at += p.length;
+    }
+    this.chunks.set(key, [whole]);
+    return whole;
   }
   async clearChunks(manifest: ModelManifest): Promise<void> {
     for (const key of [...this.chunks.keys()]) if (key.startsWith(`${manifest.id}\u0000`)) this.chunks.delete(key);
@@ -39,12 +65,12 @@ export class MemoryModelStore implements ModelStore {
   async space(): Promise<StorageSpace> {
     if (this.capacityBytes === undefined) return {};
     let used = 0;
-    for (const c of this.chunks.values()) used += c.length;
+    for (const parts of this.chunks.values()) for (const p of parts) used += p.length;
     return { availableBytes: Math.max(0, this.capacityBytes - used), quotaBytes: this.capacityBytes, usageBytes: used };
   }
 
   /** Test hook: the raw stored chunk, to corrupt it in place. */
   rawChunk(id: string, index: number): Uint8Array | undefined {
-    return this.chunks.get(`${id}\u0000${index}`);
+    return this.joined(`${id}\u0000${index}`);
   }
 }

@@ -21,6 +21,11 @@ export interface ModelManifest {
   origin: ModelOrigin;
   /** Total bytes of the model file. */
   size: number;
+  /**
+   * True while a body of unknown length is being stored: `size` is then only what arrived so
+   * far, and the model cannot be complete until the body's end has been seen and checked.
+   */
+  sizeUnknown?: boolean;
   /** Validators of the remote (or local) file the chunks came from; a change restarts the download. */
   etag?: string;
   lastModified?: string;
@@ -29,6 +34,12 @@ export interface ModelManifest {
   chunkDone: boolean[];
   /** CRC-32 of each complete chunk, recorded when it was written (null: not recorded). */
   chunkCrc32: (number | null)[];
+  /**
+   * Chunks begun but not complete, by index: the first `bytes` of the chunk are stored, and
+   * `crc32` is their CRC-32 (null: not recorded). A resumed download checks the stored prefix
+   * against it, asks only for the rest, and continues the CRC over the whole chunk.
+   */
+  partialChunks?: Record<string, PartialChunk>;
   /** sha256 the caller expects (lower-case hex), checked over the whole file before `verified`. */
   sha256?: string;
   /** sha256 computed at the last verification, when one was computed. */
@@ -38,6 +49,11 @@ export interface ModelManifest {
   /** Epoch milliseconds. */
   created: number;
   lastUsed: number;
+}
+
+export interface PartialChunk {
+  bytes: number;
+  crc32: number | null;
 }
 
 /** Free space as far as the back end can tell; undefined fields are unknown. */
@@ -60,9 +76,17 @@ export interface ModelStore {
   listManifests(): Promise<ModelManifest[]>;
   getManifest(id: string): Promise<ModelManifest | undefined>;
   putManifest(manifest: ModelManifest): Promise<void>;
-  /** Stores chunk `index`. May throw a quota error (DOMException 'QuotaExceededError', ENOSPC). */
-  writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array): Promise<void>;
-  /** The stored bytes of chunk `index`, or undefined when none are stored. May be short. */
+  /**
+   * Stores `bytes` at byte `offset` of chunk `index` (default 0: the chunk from its start). The
+   * downloader writes a chunk in parts, in order, so that a cut loses at most the part in flight;
+   * a write at `offset` makes any bytes stored after `offset` stale. May throw a quota error
+   * (DOMException 'QuotaExceededError', ENOSPC).
+   */
+  writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array, offset?: number): Promise<void>;
+  /**
+   * The stored bytes of chunk `index` from its start, or undefined when none are stored. May be
+   * short (a partial chunk, a lost write); bytes past a partial chunk's recorded prefix mean nothing.
+   */
   readChunk(manifest: ModelManifest, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
   /** Drops every stored chunk of a model (its file changed), keeping nothing partial. */
   clearChunks(manifest: ModelManifest): Promise<void>;
@@ -106,8 +130,15 @@ export function completeBytes(m: ModelManifest): number {
   return n;
 }
 
+/** Bytes stored and recorded: complete chunks plus the stored prefixes of partial ones. */
+export function storedBytes(m: ModelManifest): number {
+  let n = completeBytes(m);
+  for (const [key, p] of Object.entries(m.partialChunks ?? {})) if (!m.chunkDone[Number(key)]) n += p.bytes;
+  return n;
+}
+
 export function isComplete(m: ModelManifest): boolean {
-  return m.chunkDone.length === chunkCount(m.size, m.chunkSize) && m.chunkDone.every(Boolean);
+  return !m.sizeUnknown && m.chunkDone.length === chunkCount(m.size, m.chunkSize) && m.chunkDone.every(Boolean);
 }
 
 /** Usable: every chunk complete and verified. */
@@ -120,12 +151,12 @@ const NAME_RE = /^[A-Za-z0-9_+@][A-Za-z0-9._+@-]{0,199}$/;
 /** Model names double as directory names and keys: letters, digits and `._+@-`, no leading dot. */
 export function checkModelName(name: string): string {
   if (!NAME_RE.test(name) || name.includes('..')) {
-    throw new RangeError(`invalid model name '${name}': use 1-200 letters, digits and ._+@- (not starting with '.')`);
+    throw new RangeError(`invalid model name '${name}': use 1-200 letters, digits and ._+@- (not starting with '.' or '-')`);
   }
   return name;
 }
 
-/** A safe default name from a URL or file name: its last path segment, odd characters replaced. */
+/** A valid default name from a URL or file name: its last path segment, odd characters replaced. */
 export function defaultModelName(urlOrFile: string): string {
   let base = urlOrFile;
   try {
@@ -134,7 +165,8 @@ export function defaultModelName(urlOrFile: string): string {
     /* not a URL: a file name or path */
   }
   base = base.split(/[\\/]/).filter(Boolean).pop() ?? 'model';
-  base = base.replace(/[^A-Za-z0-9._+@-]/g, '_').replace(/^\.+/, '').replace(/\.\.+/g, '.');
+  // A name may not start with '.' (hidden entries, '..') or '-' (it would read as a CLI option).
+  base = base.replace(/[^A-Za-z0-9._+@-]/g, '_').replace(/\.\.+/g, '.').replace(/^[.-]+/, '');
   return base.slice(0, 200) || 'model';
 }
 
@@ -173,6 +205,8 @@ export interface StoredModelInfo {
   origin: ModelOrigin;
   size: number;
   storedBytes: number;
+  /** A body of unknown length was being stored: `size` is only what arrived. */
+  sizeUnknown: boolean;
   complete: boolean;
   verified: boolean;
   present: boolean;
@@ -189,7 +223,8 @@ export async function listModels(store: ModelStore): Promise<StoredModelInfo[]> 
       name: m.name,
       origin: m.origin,
       size: m.size,
-      storedBytes: completeBytes(m),
+      storedBytes: storedBytes(m),
+      sizeUnknown: !!m.sizeUnknown,
       complete: isComplete(m),
       verified: m.verified,
       present: isPresent(m),

@@ -50,6 +50,84 @@ export const PLAIN_TEMPLATE =
   '{%- endfor %}' +
   "{%- if add_generation_prompt %}{{- 'Assistant:' }}{%- endif %}";
 
+/**
+ * Render budget. A template comes from the model file, so it may loop forever
+ * (`{% for i in range(10**6) %}{% for j in range(10**6) %}`) or double a string until memory runs
+ * out; rendering is synchronous and cannot be interrupted, so the interpreter counts its steps and
+ * the size of every value it makes. Real templates take under 100 steps per message (Qwen3: 287 for 4 messages).
+ */
+export const MAX_TEMPLATE_STEPS = 200_000;
+export const TEMPLATE_STEPS_PER_MESSAGE = 1_000;
+/** Longest string a render may build: this many characters plus 4 × the messages' text. */
+export const MAX_TEMPLATE_STRING_LENGTH = 16 * 1024 * 1024;
+/**
+ * Longest list (range() included). A for loop sets up a scope per item before it runs the first
+ * iteration, so a list costs ~200 bytes per item when looped over.
+ */
+export const MAX_TEMPLATE_LIST_ITEMS = 100_000;
+
+/** The jinja interpreter with a step budget and a size limit on every value it evaluates. */
+class BoundedInterpreter extends Interpreter {
+  private steps = 0;
+
+  constructor(
+    env: Environment,
+    private readonly maxSteps: number,
+    private readonly maxStringLength: number,
+  ) {
+    super(env);
+  }
+
+  step(n = 1): void {
+    this.steps += n;
+    if (this.steps > this.maxSteps) {
+      throw new ChatTemplateError(`chat template did not finish within ${this.maxSteps} steps (an endless or huge loop?)`);
+    }
+  }
+
+  override evaluate(...args: Parameters<Interpreter['evaluate']>): ReturnType<Interpreter['evaluate']> {
+    this.step();
+    const result = super.evaluate(...args);
+    const v: unknown = result.value;
+    // A for loop prepares a scope for every item before its first iteration (and a `break` may
+    // end it after one), so starting a loop costs as many steps as it has items.
+    if (args[0] && loopIterables.has(args[0])) this.step(Array.isArray(v) ? v.length : v instanceof Map ? v.size : 0);
+    if (typeof v === 'string' && v.length > this.maxStringLength) {
+      throw new ChatTemplateError(`chat template built a value of ${v.length} characters, over the ${this.maxStringLength} limit`);
+    }
+    if (Array.isArray(v) && v.length > MAX_TEMPLATE_LIST_ITEMS) {
+      throw new ChatTemplateError(`chat template built a value of ${v.length} items, over the ${MAX_TEMPLATE_LIST_ITEMS} limit`);
+    }
+    return result;
+  }
+}
+
+/** The iterable expressions of the for loops run so far (AST nodes; see `evaluate`). */
+const loopIterables = new WeakSet<object>();
+
+// Two private methods of the interpreter are wrapped: evaluateBlock, because an iteration whose
+// body is empty calls no `evaluate` (`{% for a in r %}{% for b in r %}{% endfor %}{% endfor %}`
+// would run unbudgeted), and evaluateFor, to mark its iterable. The bounds tests fail if either
+// is renamed in a later @huggingface/jinja.
+type InternalMethod = (...args: unknown[]) => unknown;
+const jinjaInternals = Interpreter.prototype as unknown as { evaluateBlock?: InternalMethod; evaluateFor?: InternalMethod };
+const { evaluateBlock, evaluateFor } = jinjaInternals;
+if (!evaluateBlock || !evaluateFor) throw new Error('@huggingface/jinja: Interpreter internals changed; update BoundedInterpreter');
+Object.defineProperties(BoundedInterpreter.prototype, {
+  evaluateBlock: {
+    value(this: BoundedInterpreter, ...args: unknown[]) {
+      this.step();
+      return evaluateBlock.apply(this, args);
+    },
+  },
+  evaluateFor: {
+    value(this: BoundedInterpreter, node: { iterable: { type: string; lhs?: object } }, ...rest: unknown[]) {
+      loopIterables.add(node.iterable.type === 'SelectExpression' && node.iterable.lhs ? node.iterable.lhs : node.iterable);
+      return evaluateFor.call(this, node, ...rest);
+    },
+  },
+});
+
 /** A parsed chat template. Parsing errors surface here, rendering errors in `render`. */
 export class ChatTemplate {
   private readonly template: Template;
@@ -93,7 +171,9 @@ export class ChatTemplate {
     try {
       const env = new Environment();
       for (const [key, value] of Object.entries(items)) env.set(key, value);
-      const result = new Interpreter(env).run(this.template.parsed);
+      const textLength = messages.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : 0), 0);
+      const interpreter = new BoundedInterpreter(env, MAX_TEMPLATE_STEPS + TEMPLATE_STEPS_PER_MESSAGE * messages.length, MAX_TEMPLATE_STRING_LENGTH + 4 * textLength);
+      const result = interpreter.run(this.template.parsed);
       return String(result.value);
     } catch (err) {
       if (err instanceof ChatTemplateError) throw err;
@@ -170,7 +250,7 @@ function pythonRange(start: number, stop?: number, step = 1): number[] {
   // bounded: templates iterate over messages, not millions of numbers
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) {
     out.push(i);
-    if (out.length > 1_000_000) throw new ChatTemplateError('range() is too long for a chat template');
+    if (out.length > MAX_TEMPLATE_LIST_ITEMS) throw new ChatTemplateError(`range() is longer than the ${MAX_TEMPLATE_LIST_ITEMS} items a chat template may build`);
   }
   return out;
 }

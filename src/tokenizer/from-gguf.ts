@@ -25,7 +25,7 @@ const KIND_BY_MODEL: Record<string, TokenizerKind> = { llama: 'spm', gpt2: 'bpe'
 
 export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer> {
   const vocab = readVocab(meta);
-  const kind = KIND_BY_MODEL[vocab.model];
+  const kind = Object.hasOwn(KIND_BY_MODEL, vocab.model) ? KIND_BY_MODEL[vocab.model] : undefined; // the name comes from the file
   if (!kind) {
     throw new TokenizerError(
       `tokenizer.ggml.model "${vocab.model}" is not supported (supported: llama = SentencePiece, gpt2 = byte-level BPE, bert = WordPiece)`,

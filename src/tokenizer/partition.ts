@@ -53,13 +53,26 @@ export function partitionSpecial(
   return frags;
 }
 
+/** The special tokens that start with one pair of UTF-16 units. */
+interface PairBucket {
+  /** Distinct token lengths, ascending. */
+  lengths: number[];
+  /** Token text → its ids (a vocab may repeat a text). */
+  ids: Map<string, number[]>;
+}
+
 /**
  * partitionSpecial over only the special tokens that occur in the text. Vocabs carry hundreds to
  * thousands of special tokens (DeepSeek: 2,400 user-defined, Llama 3: 256 reserved); scanning the
- * text once with an index on each token's first two UTF-16 units finds the few that matter.
+ * text once with an index on each token's first two UTF-16 units finds the few that matter. Within
+ * one first pair the tokens are looked up by length and text, so a position costs one lookup per
+ * distinct length, not one comparison per token: a hostile vocab of 200k tokens all starting with
+ * "<|" made each "<|" in the text cost 200k comparisons (seconds for a few thousand characters).
  */
 export class SpecialTokenSplitter {
-  private readonly byPrefix = new Map<number, number[]>();
+  /** Single-unit tokens by that unit. */
+  private readonly singles = new Map<number, number[]>();
+  private readonly pairs = new Map<number, PairBucket>();
   private readonly rank: Map<number, number>;
 
   constructor(
@@ -70,12 +83,23 @@ export class SpecialTokenSplitter {
     this.rank = new Map(order.map((id, i) => [id, i]));
     for (const id of order) {
       const t = tokens[id]!;
-      // single-unit tokens are keyed by that unit alone (high half 0xffff never occurs in a pair key)
-      const key = t.length === 1 ? 0xffff0000 + t.charCodeAt(0) : t.charCodeAt(0) * 0x10000 + t.charCodeAt(1);
-      const list = this.byPrefix.get(key);
-      if (list) list.push(id);
-      else this.byPrefix.set(key, [id]);
+      if (t.length === 1) {
+        const list = this.singles.get(t.charCodeAt(0));
+        if (list) list.push(id);
+        else this.singles.set(t.charCodeAt(0), [id]);
+        continue;
+      }
+      const key = t.charCodeAt(0) * 0x10000 + t.charCodeAt(1);
+      let bucket = this.pairs.get(key);
+      if (!bucket) this.pairs.set(key, (bucket = { lengths: [], ids: new Map() }));
+      const same = bucket.ids.get(t);
+      if (same) same.push(id);
+      else {
+        bucket.ids.set(t, [id]);
+        if (!bucket.lengths.includes(t.length)) bucket.lengths.push(t.length);
+      }
     }
+    for (const bucket of this.pairs.values()) bucket.lengths.sort((a, b) => a - b);
   }
 
   split(text: string, parseSpecial: boolean): Fragment[] {
@@ -85,11 +109,16 @@ export class SpecialTokenSplitter {
     const eligible = (id: number) => parseSpecial || !(this.attrs[id]! & (Attr.Control | Attr.Unknown));
     for (let i = 0; i < text.length; i++) {
       const c0 = text.charCodeAt(i);
-      const singles = this.byPrefix.get(0xffff0000 + c0);
+      const singles = this.singles.get(c0);
       if (singles) for (const id of singles) if (eligible(id)) present.add(id);
       if (i + 1 < text.length) {
-        const list = this.byPrefix.get(c0 * 0x10000 + text.charCodeAt(i + 1));
-        if (list) for (const id of list) if (!present.has(id) && eligible(id) && text.startsWith(this.tokens[id]!, i)) present.add(id);
+        const bucket = this.pairs.get(c0 * 0x10000 + text.charCodeAt(i + 1));
+        if (!bucket) continue;
+        for (const len of bucket.lengths) {
+          if (i + len > text.length) break;
+          const ids = bucket.ids.get(text.slice(i, i + len));
+          if (ids) for (const id of ids) if (eligible(id)) present.add(id);
+        }
       }
     }
     if (present.size === 0) return [text];

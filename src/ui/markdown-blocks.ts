@@ -1,3 +1,12 @@
+/** A line opening or closing a fenced code block; group 1 is the run of ` or ~. */
+export const FENCE_LINE = /^ {0,3}(`{3,}|~{3,})/;
+
+/** A closing fence is a run of the opening character, at least as long, and nothing else. */
+export function closesFence(line: string, openingRun: string): boolean {
+  const run = FENCE_LINE.exec(line)?.[1];
+  return run !== undefined && run[0] === openingRun[0] && run.length >= openingRun.length && line.trim() === run;
+}
+
 /**
  * Splits streaming markdown into blocks that will not change any more, so a long reply is parsed
  * once per block instead of once per token (O(n) instead of O(n²) over a reply).
@@ -5,7 +14,8 @@
  * A block ends at a blank line outside a fenced code block. What follows the last such line is
  * the tail, still being written, and is re-rendered as tokens arrive. Splitting at blank lines can
  * render a loose list or a lazy continuation slightly differently from the whole text; the final
- * render of a finished reply parses the whole text once to settle that.
+ * render of a finished reply parses the whole text once to settle that (when it is short enough:
+ * src/ui/markdown.ts).
  */
 export class BlockSplitter {
   /** Start of the first line not scanned yet. */
@@ -18,6 +28,8 @@ export class BlockSplitter {
   /** Length and last characters of the previous text, to notice a text that does not extend it. */
   private lastLength = 0;
   private lastEnd = '';
+  /** Counts restarts (a text that did not extend the previous one), so callers can drop caches. */
+  generation = 0;
 
   /**
    * Feeds the whole reply so far (each call extends the previous text; anything else restarts).
@@ -39,12 +51,10 @@ export class BlockSplitter {
   }
 
   private scanLine(line: string, nextLineStart: number, text: string): void {
-    const fence = /^ {0,3}(`{3,}|~{3,})/.exec(line);
+    const fence = FENCE_LINE.exec(line);
     if (fence) {
-      const run = fence[1];
-      if (!this.fence) this.fence = run;
-      // A closing fence is a run of the same character, at least as long, and nothing else.
-      else if (run[0] === this.fence[0] && run.length >= this.fence.length && line.trim() === run) this.fence = null;
+      if (!this.fence) this.fence = fence[1];
+      else if (closesFence(line, this.fence)) this.fence = null;
       return;
     }
     if (this.fence || line.trim() !== '') return;
@@ -56,6 +66,7 @@ export class BlockSplitter {
   }
 
   private restart(): void {
+    this.generation++;
     this.scanned = 0;
     this.fence = null;
     this.stableEnd = 0;

@@ -1,39 +1,16 @@
 /** `lowbit inspect` run as a real child process (node bin/lowbit.js), on good and broken files. */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readGGUF } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { localModel, repoRoot } from '../helpers/fixtures.ts';
 import { fieldAt, setU32 } from '../gguf/craft.ts';
+import { expectCleanError, lowbit } from './lowbit-cli.ts';
 
-const run = promisify(execFile);
-const bin = join(repoRoot, 'bin/lowbit.js');
 const tmp = mkdtempSync(join(tmpdir(), 'lowbit-inspect-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function lowbit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-/** Exit 2, nothing on stdout, one `error: Class: message` line on stderr, no stack trace. */
-function expectCleanError(r: { code: number; stdout: string; stderr: string }, pattern: RegExp): void {
-  expect(r.code).toBe(2);
-  expect(r.stdout).toBe('');
-  const lines = r.stderr.trimEnd().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 async function parsed(path: string) {
   const src = await FileByteSource.open(path);

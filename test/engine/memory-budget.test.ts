@@ -7,7 +7,7 @@ import { checkGpuMemoryBudget, estimateGpuMemory } from '../../src/engine/memory
 import { DeviceLimitError, GpuMemoryBudgetError } from '../../src/errors.ts';
 import { readGGUF, type GGUFFile } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
-import { planWeightParts } from '../../src/gpu/weights.ts';
+import { planRowParts } from '../../src/gpu/weights.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { demoModel, localModel } from '../helpers/fixtures.ts';
 import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
@@ -150,7 +150,7 @@ describe('catalogue shapes, from a header alone under WebGPU default limits', ()
     expect(est.weights).toBe(128256 * embdRowBytes + 16 * blockBytes + f32);
     expect(est.kvCache).toBe(16 * 2 * 8 * 64 * 2048 * 4);
     expect(est.maxBufferBytes).toBe(128 * 2 ** 20);
-    expect(planWeightParts(GGMLType.Q6_K, 128256, 2048, est.maxBufferBytes, 'token_embd.weight')).toHaveLength(2);
+    expect(planRowParts(128256, (2048 / 256) * 210, est.maxBufferBytes, 'token_embd.weight')).toHaveLength(2);
     expect(est.largestBuffer.bytes).toBeLessThanOrEqual(est.maxBufferBytes);
     expect(checkGpuMemoryBudget(llama1B, { contextSize: 4096, limits: DEFAULT, maxGpuBytes: 2 ** 30 }).total).toBeLessThanOrEqual(2 ** 30);
   });

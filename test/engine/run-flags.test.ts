@@ -13,9 +13,9 @@ describe('usage errors, before the model is opened', () => {
   test.each([
     [['--limits', 'bogus'], /--limits must be one of adapter, default, mobile, got 'bogus'/],
     [['--limits', ''], /--limits must be one of/],
-    [['--max-gpu-mb', '0'], /--max-gpu-mb must be a positive number/],
-    [['--max-gpu-mb=-5'], /--max-gpu-mb must be a positive number/],
-    [['--max-gpu-mb', 'lots'], /--max-gpu-mb must be a number/],
+    [['--max-gpu-mb', '0'], /--max-gpu-mb must be a number of MiB above 0/],
+    [['--max-gpu-mb=-5'], /--max-gpu-mb must be a number of MiB above 0/],
+    [['--max-gpu-mb', 'lots'], /--max-gpu-mb must be a number of MiB above 0, got 'lots'/],
   ])('%j', async (flags, message) => {
     // A model path that does not exist: the flag is refused before it is looked at.
     const err = await run(['/nonexistent/model.gguf', '-p', 'hi', ...flags]).catch((e: unknown) => e);

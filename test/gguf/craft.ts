@@ -120,3 +120,99 @@ export function smallSpec(): GGUFWriteSpec {
 export function smallFile(): Promise<Uint8Array> {
   return writeGGUFToBytes(smallSpec());
 }
+
+/**
+ * Raw GGUF bytes written field by field (no GGUFArray objects), so a test can build a header of
+ * tens of megabytes made of millions of tiny items without holding them in memory itself.
+ */
+export class RawGGUF {
+  private buf = new Uint8Array(1 << 16);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+
+  constructor(tensorCount: number, kvCount: number) {
+    this.u32(0x46554747).u32(3).u64(tensorCount).u64(kvCount);
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v: number): this {
+    this.room(1);
+    this.buf[this.length++] = v;
+    return this;
+  }
+  u32(v: number): this {
+    this.room(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+    return this;
+  }
+  u64(v: number | bigint): this {
+    this.room(8);
+    this.view.setBigUint64(this.length, BigInt(v), true);
+    this.length += 8;
+    return this;
+  }
+  str(s: string): this {
+    const b = new TextEncoder().encode(s);
+    this.u64(b.length).room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+  zeros(n: number): this {
+    this.room(n);
+    this.buf.fill(0, this.length, this.length + n);
+    this.length += n;
+    return this;
+  }
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+/** Distinct short names: 0, 1, …, z, 10, 11, … (base 36). */
+export const shortName = (i: number): string => i.toString(36);
+
+export type HeapBombKind = 'empty-arrays' | 'one-item-arrays' | 'empty-strings' | 'short-strings' | 'tiny-tensors' | 'tiny-keys';
+
+/**
+ * A GGUF whose header is about `headerBytes` long and made of one kind of tiny item, each cheap in
+ * the file and (before the reader's heap budget) expensive in memory:
+ * - empty-arrays: one key holding an array of empty UINT8 arrays (12 bytes each)
+ * - one-item-arrays: the same with one UINT8 item each (13 bytes)
+ * - empty-strings: an array of zero-length strings (8 bytes each)
+ * - short-strings: an array of distinct 2-to-4-character strings (10 to 12 bytes each)
+ * - tiny-tensors: 1-dimension I8 tensors of one element with 1-to-4-character names (~35 bytes each)
+ * - tiny-keys: metadata entries with short distinct keys and UINT8 values (~16 bytes each)
+ */
+export function heapBomb(kind: HeapBombKind, headerBytes: number): Uint8Array {
+  if (kind === 'tiny-tensors') {
+    const n = Math.floor(headerBytes / 35);
+    const f = new RawGGUF(n, 1).str('general.alignment').u32(GGUFValueType.UINT32).u32(1);
+    for (let i = 0; i < n; i++) f.str(shortName(i)).u32(1).u64(1).u32(GGMLType.I8).u64(i);
+    return f.zeros(n).bytes();
+  }
+  if (kind === 'tiny-keys') {
+    const n = Math.floor(headerBytes / 16);
+    const f = new RawGGUF(0, n);
+    for (let i = 0; i < n; i++) f.str(shortName(i)).u32(GGUFValueType.UINT8).u8(1);
+    return f.bytes();
+  }
+  const itemBytes = { 'empty-arrays': 12, 'one-item-arrays': 13, 'empty-strings': 8, 'short-strings': 11 }[kind];
+  const n = Math.floor(headerBytes / itemBytes);
+  const nested = kind === 'empty-arrays' || kind === 'one-item-arrays';
+  const f = new RawGGUF(0, 1).str('bomb').u32(GGUFValueType.ARRAY).u32(nested ? GGUFValueType.ARRAY : GGUFValueType.STRING).u64(n);
+  for (let i = 0; i < n; i++) {
+    if (kind === 'empty-arrays') f.u32(GGUFValueType.UINT8).u64(0);
+    else if (kind === 'one-item-arrays') f.u32(GGUFValueType.UINT8).u64(1).u8(7);
+    else if (kind === 'empty-strings') f.u64(0);
+    else f.str(shortName(i + 36)); // at least 2 characters: V8 shares 1-character strings
+  }
+  return f.bytes();
+}

@@ -4,7 +4,7 @@ import { GGUFFormatError, UnsupportedTensorTypeError } from '../../src/errors.ts
 import { GGUFArray, GGUFValueType, readGGUF, readTensorBytes, writeGGUFToBytes, type GGUFFile } from '../../src/gguf/index.ts';
 import { BufferByteSource } from '../../src/io/byte-source.ts';
 import { GGMLType } from '../../src/quant/types.ts';
-import { fieldAt, getU64, setU32, setU64, smallFile, smallSpec, walkFields } from './craft.ts';
+import { fieldAt, getU64, RawGGUF, setU32, setU64, smallFile, smallSpec, walkFields } from './craft.ts';
 
 const parse = (bytes: Uint8Array, opts = {}) => readGGUF(new BufferByteSource(bytes, 'bad.gguf'), opts);
 
@@ -209,6 +209,20 @@ describe('hostile GGUF headers', () => {
 
   it('the header size limit bounds what the reader will buffer', async () => {
     expect((await formatError(good, { maxHeaderBytes: 100 })).message).toMatch(/beyond the 100-byte header limit/);
+  });
+
+  it('a megabyte-long key or tensor name is clipped in error messages', async () => {
+    const long = 'k'.repeat(1_000_000);
+    const dup = new RawGGUF(0, 2).str(long).u32(GGUFValueType.UINT8).u8(1).str(long).u32(GGUFValueType.UINT8).u8(2).bytes();
+    const e = await formatError(dup);
+    expect(e.message).toMatch(/duplicate metadata key "k+\.\.\." \(1000000 characters\)$/);
+    expect(e.message.length).toBeLessThan(400);
+    expect(e.field!.length).toBeLessThan(200);
+    const typed = new RawGGUF(1, 0).str(long).u32(1).u64(32).u32(99).u64(0).zeros(160).bytes();
+    const t = await parse(typed).catch((err: unknown) => err);
+    expect(t).toBeInstanceOf(UnsupportedTensorTypeError);
+    expect((t as Error).message).toMatch(/tensor "k+\.\.\." \(1000000 characters\) has unknown tensor type id 99/);
+    expect((t as Error).message.length).toBeLessThan(400);
   });
 
   it('readTensorBytes refuses a tensor past the end of its source', async () => {

@@ -38,14 +38,15 @@ function normalise(key: string, raw: Record<string, unknown>): OracleEntry {
   };
 }
 
-function load(path: string): Map<string, OracleEntry> {
+/** Every entry of an oracle.json file, by model name without .gguf. */
+export function loadOracles(path: string): Map<string, OracleEntry> {
   const all = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, unknown>>;
   return new Map(Object.entries(all).map(([k, v]) => [k.replace(/\.gguf$/, ''), normalise(k, v)]));
 }
 
 /** Oracle entry for a model file name (with or without .gguf) from the committed copies. */
 export function localOracle(group: string, file: string): OracleEntry {
-  const e = load(join(repoRoot, 'test/fixtures/oracles', `${group}.json`)).get(file.replace(/\.gguf$/, ''));
+  const e = loadOracles(join(repoRoot, 'test/fixtures/oracles', `${group}.json`)).get(file.replace(/\.gguf$/, ''));
   if (!e) throw new Error(`no oracle for ${file} in ${group}`);
   return e;
 }
@@ -58,7 +59,7 @@ export function sharedOracles(): { path: string; oracle: OracleEntry }[] {
   for (const dir of ['stories260K', 'derived-quantized', 'TinyStories-656K', 'llama-2-tiny-random', 'trained-here']) {
     const f = join(modelsDir, dir, 'oracle.json');
     if (!existsSync(f)) continue;
-    for (const [name, oracle] of load(f)) {
+    for (const [name, oracle] of loadOracles(f)) {
       const path = join(modelsDir, dir, `${name}.gguf`);
       if (existsSync(path)) out.push({ path, oracle });
     }

@@ -1,6 +1,6 @@
 // Shared by the mat-vec/mat-mul tests and the kernel benchmark: seeded data, CPU references and
 // the tolerance each type is held to.
-import { dequantizeTensor, quantizeTensor } from '../../src/quant/table.ts';
+import { dequantizeTensor, getQuantType, quantizeTensor } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { rng } from '../helpers/random.ts';
 export { rng };
@@ -30,13 +30,36 @@ export interface QuantizedWeight {
 
 export const TERNARY = new Set([GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.I2_S]);
 
-/** Random weights quantized with the CPU codec of `type` and dequantized back (the reference). */
+/**
+ * Random weights quantized with the CPU codec of `type` and dequantized back (the reference). A
+ * type lowbit only reads (no quantizer) gets random blocks instead: random bytes, each block
+ * redrawn until it decodes to finite values of moderate size (random f16 scales may be inf/NaN).
+ */
 export function makeWeight(type: GGMLType, rows: number, cols: number, seed: number): QuantizedWeight {
   const n = rows * cols;
+  if (!getQuantType(type).quantize) return randomBlocks(type, n, seed);
   const src = TERNARY.has(type) ? randomTernary(n, seed) : randomValues(n, seed, 0.1);
   const bytes = quantizeTensor(type, src);
   const values = dequantizeTensor(type, bytes, n);
   return { bytes, values };
+}
+
+function randomBlocks(type: GGMLType, n: number, seed: number): QuantizedWeight {
+  const entry = getQuantType(type);
+  const { blockSize, blockBytes } = entry.layout;
+  if (entry.trailerBytes > 0) throw new Error(`${entry.name}: random blocks cannot make a per-tensor trailer`);
+  const r = rng(seed);
+  const bytes = new Uint8Array((n / blockSize) * blockBytes);
+  for (let o = 0; o < bytes.length; o += blockBytes) {
+    const block = bytes.subarray(o, o + blockBytes);
+    for (let tries = 0; ; tries++) {
+      if (tries > 1000) throw new Error(`${entry.name}: no usable random block`);
+      for (let i = 0; i < blockBytes; i++) block[i] = Math.floor(r() * 256);
+      const v = entry.dequantize!(block, blockSize);
+      if (v.every((x) => Number.isFinite(x) && Math.abs(x) < 100)) break;
+    }
+  }
+  return { bytes, values: dequantizeTensor(type, bytes, n) };
 }
 
 /** y[t][r] = Σ W[r][c]·x[t][c] in f64, plus Σ|W·x| per output for the tolerance. */

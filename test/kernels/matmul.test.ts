@@ -8,11 +8,10 @@ import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
-import { planWeightParts, uploadWeight, weightRowBytes } from '../../src/gpu/weights.ts';
+import { planRowParts, uploadWeight } from '../../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type MatmulVariant } from '../../src/kernels/matmul.ts';
-import { MATMUL_TYPES } from '../../src/kernels/matmul-decoders.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
-import { dequantizeTensor } from '../../src/quant/table.ts';
+import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
 import { f16ToF32 } from '../../src/quant/cpu/float.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { localModel } from '../helpers/fixtures.ts';
@@ -27,12 +26,17 @@ afterAll(async () => {
   ctx?.device.destroy();
 });
 
-/** Elements per block as the row-length unit for each type (floats: any multiple of 4). */
+/** The row-length unit of each type: its row multiple (floats: any multiple of 4). */
 function blockOf(type: GGMLType): number {
-  if (type === GGMLType.F32 || type === GGMLType.F16 || type === GGMLType.BF16) return 4;
-  if (type === GGMLType.I2_S) return 128;
-  return [GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.TQ1_0, GGMLType.TQ2_0].includes(type) ? 256 : 32;
+  const entry = getGpuQuantType(type);
+  return entry.gpu.float ? 4 : entry.rowMultiple;
 }
+
+/** Bytes of one row, from the quant table's row rule. */
+const weightRowBytes = (type: GGMLType, cols: number, name?: string) => getGpuQuantType(type).rowBytes(cols, name);
+/** The parts a weight of this type and shape is uploaded in. */
+const planWeightParts = (type: GGMLType, rows: number, cols: number, maxBytes: number, name?: string) =>
+  planRowParts(rows, weightRowBytes(type, cols, name), maxBytes, name);
 
 interface RunSpec {
   type: GGMLType;
@@ -101,7 +105,7 @@ const MM_THREAD_PLAIN: Partial<MatmulVariant> = { mode: 'thread-row', rowsPerThr
 const MM_THREAD_SHARED: Partial<MatmulVariant> = { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 4, shareInput: true };
 const FULL_MATRIX = new Set([GGMLType.F16, GGMLType.Q4_0, GGMLType.Q6_K, GGMLType.TQ2_0]);
 
-describe.each(MATMUL_TYPES.map((t) => [GGMLType[t]!, t] as const))('%s', (_name, type) => {
+describe.each(gpuQuantTypes().map((t) => [t.name, t.id] as const))('%s', (_name, type) => {
   const qk = blockOf(type);
   // Rows not a multiple of any workgroup's row count; cols = one block and three blocks.
   const shapes = [
@@ -337,7 +341,7 @@ describe('errors', () => {
     expect(() => uploadWeight(ctx, 'short', GGMLType.Q8_0, 4, 64, q.bytes.subarray(0, 100))).toThrow(/short.*needs 272 bytes, got 100/);
     const i2s = makeWeight(GGMLType.I2_S, 2, 128, 1);
     const i2sWeight = uploadWeight(ctx, 'i2s', GGMLType.I2_S, 2, 128, i2s.bytes);
-    delete i2sWeight.i2sScale;
+    delete i2sWeight.tensorScale;
     expect(() => createMatVec(ctx, { type: GGMLType.I2_S, rows: 2, cols: 128 }).bind({ weight: i2sWeight, input: createStorageBuffer(ctx, 512), output })).toThrow(/scale/);
   });
   it('refuses the subgroup variant on a device without subgroups', async () => {

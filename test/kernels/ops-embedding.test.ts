@@ -1,4 +1,4 @@
-// Embedding lookup: float tables, block tables through the mat-vec decoders (every MATMUL_TYPES block type), tables split into row parts, ids by position, bad ids.
+// Embedding lookup: float tables, block tables through the GPU decoders (every GPU-supported block type), tables split into row parts, ids by position, bad ids.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
@@ -7,9 +7,9 @@ import { type EmbeddingTable, createEmbedding } from '../../src/kernels/embeddin
 import { createStepParams } from '../../src/kernels/step-params.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { dequantizeBF16, dequantizeF16, quantizeBF16, quantizeF16 } from '../../src/quant/cpu/float.ts';
-import { dequantizeTensor, quantizeTensor } from '../../src/quant/table.ts';
+import { dequantizeTensor, getQuantType, gpuQuantTypes, quantizeTensor } from '../../src/quant/table.ts';
+import { makeWeight } from './matmul-helpers.ts';
 import { i2sScale } from '../../src/quant/cpu/ternary.ts';
-import { MATMUL_TYPES } from '../../src/kernels/matmul-decoders.ts';
 import { readGGUF, readTensorBytes } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { loadGpuWeights } from '../../src/runtime/loader.ts';
@@ -22,7 +22,7 @@ function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: 
   let ref: Float32Array;
   let scale: number | undefined;
   if (type === GGMLType.I2_S) {
-    // The GPU holds only the codes (as the loader uploads them); the scale travels as i2sScale.
+    // The GPU holds only the codes (as the loader uploads them); the scale travels as tensorScale.
     const all = quantizeTensor(type, values);
     ref = dequantizeTensor(type, all, values.length);
     scale = i2sScale(all, values.length);
@@ -36,9 +36,12 @@ function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: 
   } else if (type === GGMLType.BF16) {
     bytes = quantizeBF16(values);
     ref = dequantizeBF16(bytes, values.length);
-  } else {
+  } else if (getQuantType(type).quantize) {
     bytes = quantizeTensor(type, values);
     ref = dequantizeTensor(type, bytes, values.length);
+  } else {
+    // A type lowbit only reads: random blocks, as the mat-vec tests use.
+    ({ bytes, values: ref } = makeWeight(type, rows, cols, rows * cols));
   }
   const rowBytes = bytes.length / rows;
   const bounds = [0, ...cuts, rows];
@@ -46,7 +49,7 @@ function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: 
     const start = bounds[i]!;
     return { buffer: createStorageBuffer(ctx, bytes.slice(start * rowBytes, end * rowBytes)), rowStart: start, rowCount: end - start };
   });
-  return { table: { name: 'token_embd.weight', type, rows, cols, parts, i2sScale: scale }, ref };
+  return { table: { name: 'token_embd.weight', type, rows, cols, parts, tensorScale: scale }, ref };
 }
 
 describe('embedding', () => {
@@ -95,11 +98,12 @@ describe('embedding', () => {
     [GGMLType.TQ1_0, 256],
     [GGMLType.TQ2_0, 256],
     [GGMLType.I2_S, 256],
+    [GGMLType.IQ4_NL, 96],
   ];
-  it('covers every block type the mat-vec decoders have', () => {
+  it('covers every block type the GPU decoders have', () => {
     const floats = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];
-    const missing = MATMUL_TYPES.filter((t) => !floats.includes(t) && !blockCases.some(([c]) => c === t));
-    expect(missing.map((t) => GGMLType[t])).toEqual([]);
+    const missing = gpuQuantTypes().filter((t) => !floats.includes(t.id) && !blockCases.some(([c]) => c === t.id));
+    expect(missing.map((t) => t.name)).toEqual([]);
   });
   for (const [type, cols] of blockCases) {
     it(`${GGMLType[type]} table ${cols} wide, split in 3 parts, matches the CPU dequantizer`, async () => {

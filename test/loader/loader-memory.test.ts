@@ -99,7 +99,7 @@ describe('loader memory bound (300 MB synthetic model)', () => {
     expect([...weights.values()].some((w) => w.parts.length > 1)).toBe(true);
     const want = await expectedCrcs(weights);
     for (const [name, w] of weights) expect(w.parts.map((p) => p.buffer.crc), name).toEqual(want.get(name));
-    expect(weights.get('ternary.weight')!.i2sScale).toBe(0.5);
+    expect(weights.get('ternary.weight')!.tensorScale).toBe(0.5);
   });
 
   it('through the fs store file reader (4 MiB pieces): live memory stays under 2 chunks + 4 MB', async () => {

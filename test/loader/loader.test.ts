@@ -7,8 +7,8 @@ import { readGGUF } from '../../src/gguf/reader.ts';
 import { writeGGUFToBytes, type GGUFTensorInput } from '../../src/gguf/writer.ts';
 import { BufferByteSource } from '../../src/io/byte-source.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
-import { loadWeights, planRowParts, type BlockRepack } from '../../src/runtime/loader.ts';
-import { quantTypeInfo } from '../../src/quant/table.ts';
+import { planRowParts } from '../../src/gpu/weights.ts';
+import { loadWeights } from '../../src/runtime/loader.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { importPath } from '../../src/storage/import-node.ts';
@@ -38,7 +38,7 @@ function random(n: number, seed: number): Uint8Array {
 }
 
 /** Checks every loaded weight against the file: each part holds its rows' bytes, zero-padded. */
-async function expectMatchesFile(file: Uint8Array, weights: Map<string, { rows: number; cols: number; rowBytes: number; type: number; parts: { buffer: Uint8Array; rowStart: number; rowCount: number }[]; i2sScale?: number }>) {
+async function expectMatchesFile(file: Uint8Array, weights: Map<string, { rows: number; cols: number; rowBytes: number; type: number; parts: { buffer: Uint8Array; rowStart: number; rowCount: number }[]; tensorScale?: number }>) {
   const gguf = await readGGUF(new BufferByteSource(file, 'f'));
   expect([...weights.keys()]).toEqual(gguf.tensors.map((t) => t.name));
   for (const t of gguf.tensors) {
@@ -58,9 +58,9 @@ async function expectMatchesFile(file: Uint8Array, weights: Map<string, { rows: 
     expect(row).toBe(w.rows);
     if (t.typeId === GGMLType.I2_S) {
       const at = t.absoluteOffset + t.nElements / 4;
-      expect(w.i2sScale).toBe(new DataView(file.buffer, file.byteOffset + at, 4).getFloat32(0, true));
+      expect(w.tensorScale).toBe(new DataView(file.buffer, file.byteOffset + at, 4).getFloat32(0, true));
     } else {
-      expect(w.i2sScale).toBeUndefined();
+      expect(w.tensorScale).toBeUndefined();
     }
   }
 }
@@ -142,49 +142,10 @@ describe('loadWeights into a memory sink', () => {
       const w2 = await loadWeights(chunked, { sink: new MemorySink(100_000) });
       await expectMatchesFile(file, w2);
       if (name.includes('I2_S')) {
-        const scales = [...w2.values()].filter((w) => w.type === GGMLType.I2_S).map((w) => w.i2sScale!);
+        const scales = [...w2.values()].filter((w) => w.type === GGMLType.I2_S).map((w) => w.tensorScale!);
         expect(scales.length).toBeGreaterThan(0);
         for (const s of scales) expect(s).toBeGreaterThan(0);
       }
-    }
-  });
-
-  it('applies a repack registered on the quant table, block by block', async () => {
-    // A stand-in repack: Q8_0's 34-byte blocks to 36-byte ones (scale padded to 4 bytes), the kind
-    // of alignment repack a kernel might register.
-    const entry = quantTypeInfo(GGMLType.Q8_0)! as { repack?: BlockRepack };
-    entry.repack = {
-      inBlockBytes: 34,
-      outBlockBytes: 36,
-      apply(src, dst, n) {
-        for (let b = 0; b < n; b++) {
-          dst[b * 36] = src[b * 34]!;
-          dst[b * 36 + 1] = src[b * 34 + 1]!;
-          dst[b * 36 + 2] = 0;
-          dst[b * 36 + 3] = 0;
-          dst.set(src.subarray(b * 34 + 2, b * 34 + 34), b * 36 + 4);
-        }
-      },
-    };
-    try {
-      const data = random(34 * 4 * 9, 21);
-      const file = await writeGGUFToBytes({ tensors: [{ name: 'w', dims: [128, 9], type: GGMLType.Q8_0, data }] });
-      const sink = new MemorySink(36 * 4 * 4); // 4 rows per part
-      const w = (await loadWeights(new BufferByteSource(file), { sink, pieceBytes: 4096 + 7 })).get('w')!;
-      expect(w.rowBytes).toBe(36 * 4);
-      expect(w.parts.map((p) => p.rowCount)).toEqual([4, 4, 1]);
-      for (const part of w.parts) {
-        for (let r = 0; r < part.rowCount; r++) {
-          for (let b = 0; b < 4; b++) {
-            const blk = (part.rowStart + r) * 4 + b;
-            const got = part.buffer.subarray((r * 4 + b) * 36, (r * 4 + b + 1) * 36);
-            expect([...got.subarray(0, 2)]).toEqual([...data.subarray(blk * 34, blk * 34 + 2)]);
-            expect(Buffer.from(got.subarray(4)).equals(data.subarray(blk * 34 + 2, blk * 34 + 34))).toBe(true);
-          }
-        }
-      }
-    } finally {
-      delete entry.repack;
     }
   });
 
@@ -194,7 +155,7 @@ describe('loadWeights into a memory sink', () => {
     const gguf = await readGGUF(src);
     const w = await loadWeights(src, { sink: new MemorySink(), gguf, filter: (t) => t.name.startsWith('e') || t.name.startsWith('b') });
     expect([...w.keys()]).toEqual(['b.f32', 'e.i2s']);
-    expect(w.get('e.i2s')!.i2sScale).toBe(0.625);
+    expect(w.get('e.i2s')!.tensorScale).toBe(0.625);
   });
 
   it('rejects bad input with typed errors naming the tensor, and destroys what it created', async () => {

@@ -73,6 +73,14 @@ describe('model config from GGUF metadata', () => {
     expect(() => resolveTensorNames(cfg, f.tensors)).toThrow(/blk\.0\.ffn_gate\.weight has shape \[64, 172\], expected \[64, 100\]/);
   });
 
+  test('an architecture named like an Object.prototype key is unsupported, not a family', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      expect(() => modelConfigFromMetadata(meta({ 'general.architecture': name, [`${name}.embedding_length`]: 64 }))).toThrow(
+        new RegExp(`unsupported architecture '${name}'`),
+      );
+    }
+  });
+
   test('unknown architecture and bad numbers are typed errors naming the key', () => {
     expect(() => modelConfigFromMetadata(meta({ 'general.architecture': 'gpt2' }))).toThrow(/unsupported architecture 'gpt2'/);
     expect(() => modelConfigFromMetadata(meta({ 'general.architecture': 'llama' }))).toThrow(/llama\.embedding_length/);

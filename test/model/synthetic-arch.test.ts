@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readGGUF, writeGGUFToBytes } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
-import { modelConfigFromMetadata } from '../../src/model/config.ts';
+import { architectureFamily, modelConfigFromMetadata, SUPPORTED_ARCHITECTURES } from '../../src/model/config.ts';
 import { resolveTensorNames } from '../../src/model/tensors.ts';
 import { argmax, CpuModel, softmax } from '../helpers/cpu-forward.ts';
 import { llamaGreedy, type LiveStep } from '../helpers/llama-oracle.ts';
@@ -203,6 +203,13 @@ describe.each(cases)('synthetic $name', ({ spec, tol, ablations }) => {
       }
     });
   }
+});
+
+// The checklist for a new architecture: each block family lowbit runs has a synthetic case above
+// compared with llama.cpp (bitnet-b1.58, which llama.cpp cannot load, has the CPU-reference suite below).
+test('every supported architecture family has a synthetic parity case', () => {
+  const covered = new Set<string>(['bitnet-b1.58', ...cases.map((c) => architectureFamily(c.spec.arch)!)]);
+  for (const arch of SUPPORTED_ARCHITECTURES) expect(covered, arch).toContain(architectureFamily(arch));
 });
 
 describe('synthetic model generator', () => {

@@ -2,11 +2,11 @@
 // the first near-tie (oracle top-1 − top-2 < 0.02), and per-step top-1 probability within 0.005
 // (F32/F16) or 0.03 (quantized: llama.cpp quantizes activations on its CPU path).
 // The committed fixtures always run; the rest of ../shared/fixtures runs when present.
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { localModel, haveShared } from '../helpers/fixtures.ts';
+import { localModel, haveShared, sharedPath } from '../helpers/fixtures.ts';
 import { greedySteps, openEngine, releaseTestGpu } from '../helpers/gpu-engine.ts';
-import { firstNearTie, localOracle, sharedOracles, type OracleEntry } from '../helpers/oracle.ts';
+import { firstNearTie, loadOracles, localOracle, sharedOracles, type OracleEntry } from '../helpers/oracle.ts';
 
 afterAll(releaseTestGpu);
 
@@ -63,4 +63,12 @@ describe.skipIf(!haveShared())('parity with llama.cpp on every shared fixture', 
   // The committed copies are byte-identical (same sha256) and already checked above.
   const rest = all.filter((e) => !committed.some(([f]) => f === basename(e.path)));
   test.each(rest.map((e) => [basename(e.path), e] as const))('%s', (_, e) => checkParity(e.path, e.oracle));
+});
+
+// Importance-quantized files (../shared/fixtures/models/importance-quantized) whose tensor types
+// all run on the GPU.
+describe.skipIf(!haveShared())('parity with llama.cpp on the importance-quantized fixtures', () => {
+  const dir = haveShared() ? sharedPath('models', 'importance-quantized') : '';
+  const oracles = haveShared() ? loadOracles(join(dir, 'oracle.json')) : new Map<string, OracleEntry>();
+  test.each(['tinystories-llama-3M-IQ4_NL'])('%s', (name) => checkParity(join(dir, `${name}.gguf`), oracles.get(name)!));
 });

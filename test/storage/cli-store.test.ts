@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { downloadModel } from '../../src/storage/download.ts';
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { completeBytes } from '../../src/storage/store.ts';
 import { localModel, repoRoot } from '../helpers/fixtures.ts';
@@ -57,6 +58,10 @@ afterAll(async () => {
 beforeEach(() => {
   server.files.set(`/${MODEL}`, { content: bytes, etag: '"1"' });
   server.bytesPerSecond = 0;
+  server.rangeSupport = true;
+  server.closeDelimited = false;
+  server.truncations = [];
+  server.hangNext = 0;
   server.cuts = [];
   server.resetCounters();
   store = join(tmp, `store-${n++}`);
@@ -152,6 +157,84 @@ describe('lowbit pull / ls / rm', () => {
     expect((await lowbit(['pull', '--store', store])).code).toBe(2);
     expect((await lowbit(['pull', 'not-a-file-or-url', '--store', store])).stderr).toMatch(/neither an http\(s\) URL nor an existing file/);
     expect((await lowbit(['pull', url, '--name', '../evil', '--store', store])).stderr).toMatch(/invalid model name/);
+    const tooBig = await lowbit(['pull', url, '--store', `${store}-fresh`, '--max-bytes', '1000', '-q']);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/^error: DownloadError: .* is \d+ bytes, more than the 1000-byte limit\n$/);
+    const badMax = await lowbit(['pull', url, '--store', store, '--max-bytes', '1.5']);
+    expect(badMax.code).toBe(2);
+    expect(badMax.stderr).toMatch(/^error: --max-bytes must be a positive whole number of bytes, got '1\.5'\n$/);
+  });
+
+  it('derives a valid name from a URL whose file name starts with "-", and says no checksum was given', async () => {
+    server.files.set('/-m.gguf', { content: bytes });
+    const r = await lowbit(['pull', server.url('/-m.gguf'), '--store', store, '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`m.gguf: complete (no checksum given), 1.35 MB (${bytes.length} bytes)\n`);
+    // A name the user gives that is not valid: a usage error, one line, exit 2.
+    const bad = await lowbit(['pull', url, '--name=-x', '--store', store]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: invalid model name '-x'[^\n]*\n$/);
+  });
+
+  it('ls and rm --all work during a pull and after a kill -9 left its lock; a model named x.lock does not block x', async () => {
+    server.bytesPerSecond = 200 * 1024;
+    const args = ['pull', url, '--store', store, '--chunk-mib', '0.0625', '--concurrency', '1'];
+    let during: Promise<Result> | undefined;
+    const killed = await lowbit(args, (text, kill) => {
+      if (!during && /download [1-9]\d*\.\d%/.test(text)) {
+        during = lowbit(['ls', '--store', store]).finally(() => kill('SIGKILL'));
+      }
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const lsDuring = (await during)!;
+    expect(lsDuring.stderr).toBe('');
+    expect(lsDuring.code).toBe(0);
+    expect(lsDuring.stdout).toMatch(new RegExp(`${MODEL.replace(/\./g, '\\.')}\\s+1\\.35 MB\\s+partial`));
+    // The killed pull's lock stays behind, outside the model names.
+    expect(await readFile(join(store, '.locks', `${MODEL}.lock`), 'utf8')).toMatch(/^\d+$/);
+    const lsAfter = await lowbit(['ls', '--store', store, '--json']);
+    expect(lsAfter.code).toBe(0);
+    expect(JSON.parse(lsAfter.stdout).map((m: { name: string }) => m.name)).toEqual([MODEL]);
+    const rmAll = await lowbit(['rm', '--all', '--store', store]);
+    expect(rmAll.stderr).toBe('');
+    expect(rmAll.stdout).toContain('deleted 1 model(s)');
+
+    server.bytesPerSecond = 0;
+    expect((await lowbit(['pull', url, '--name', 'x.lock', '--store', store, '-q'])).code).toBe(0);
+    const x = await lowbit(['pull', url, '--name', 'x', '--store', store, '-q']);
+    expect(x.stderr).toBe('');
+    expect(x.code).toBe(0);
+    expect(JSON.parse((await lowbit(['ls', '--store', store, '--json'])).stdout).map((m: { name: string }) => m.name)).toEqual(['x', 'x.lock']);
+  });
+
+  it('a close-delimited body cut short is not a model: ls says partial, and the next pull finishes it', async () => {
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [800_000];
+    await expect(downloadModel({ store: new FsModelStore(store), url, maxRetries: 0 })).rejects.toThrow(/body ended after 800000 bytes/);
+    const ls = await lowbit(['ls', '--store', store]);
+    expect(ls.stdout).toMatch(/partial \(size unknown\)/);
+    // Before, the cut body was "complete" and this pull returned at once.
+    server.resetCounters();
+    const again = await lowbit(['pull', url, '--store', store, '--sha256', sha256Hex(bytes), '-q']);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(server.bytesServed).toBeGreaterThan(0);
+    expect(again.stdout).toContain('complete and verified');
+  });
+
+  it('--timeout: a server that does not answer is given up on after that long, and the request retried', async () => {
+    server.hangNext = 1;
+    const t0 = Date.now();
+    const r = await lowbit(['pull', url, '--store', store, '--timeout', '0.3', '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(server.requests).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const bad = await lowbit(['pull', url, '--store', store, '--timeout', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --timeout must be a number of seconds above 0 \(at most one day\), got '0'/);
   });
 
   it('imports a local file', async () => {

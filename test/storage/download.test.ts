@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +9,13 @@ import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
 import type { ProgressReport } from '../../src/io/progress.ts';
-import { completeBytes, isPresent, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
-import { pseudoRandomBytes, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
+import { completeBytes, isComplete, isPresent, storedBytes as storedByteCount, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
+import { pseudoRandomBytes, pseudoRandomGguf, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
 
 const CHUNK = 64 * 1024;
 const SIZE = 40 * CHUNK + 4321; // 41 chunks, the last one short
-const data = pseudoRandomBytes(SIZE, 42);
+// A GGUF, so that a server stating no length can serve it too (the body is checked against its header).
+const data = pseudoRandomGguf(SIZE, 42);
 const dataSha = sha256Hex(data);
 
 let server: TestFileServer;
@@ -35,7 +37,12 @@ beforeEach(() => {
   server.cuts = [];
   server.failNext = [];
   server.sendLength = true;
+  server.closeDelimited = false;
+  server.truncations = [];
   server.bytesPerSecond = 0;
+  server.stalls = [];
+  server.hangNext = 0;
+  server.redirects.clear();
   server.resetCounters();
 });
 
@@ -56,13 +63,13 @@ async function storedBytes(store: ModelStore, name = 'model.gguf'): Promise<Uint
   }
 }
 
-/** Random-looking but reproducible cut points inside the file. */
-function cutPoints(n: number, seed: number): number[] {
+/** Random-looking but reproducible cut points inside a file of `size` bytes. */
+function cutPoints(n: number, seed: number, size = SIZE): number[] {
   const out: number[] = [];
   let x = seed;
   for (let i = 0; i < n; i++) {
     x = (x * 1103515245 + 12345) >>> 0;
-    out.push(1 + (x % (SIZE - 2)));
+    out.push(1 + (x % (size - 2)));
   }
   return out;
 }
@@ -75,6 +82,9 @@ describe('parseContentRange', () => {
     expect(parseContentRange('bytes 0-10/10')).toBeUndefined();
     expect(parseContentRange('items 0-1/2')).toBeUndefined();
     expect(parseContentRange(null)).toBeUndefined();
+    // Numbers past 2^53 lose their exactness: refused rather than rounded.
+    expect(parseContentRange('bytes 0-99/99999999999999999999')).toBeUndefined();
+    expect(parseContentRange('bytes 9007199254740993-9007199254740995/*')).toBeUndefined();
   });
 });
 
@@ -111,7 +121,7 @@ describe('downloadModel over HTTP Range', () => {
       await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
       const partial = (await store.getManifest('model.gguf'))!;
       expect(partial.verified).toBe(false);
-      const before = completeBytes(partial);
+      const before = storedByteCount(partial); // complete chunks and what arrived of the cut one
       const firstRun = server.bytesServed;
 
       const m = await downloadModel(opts(store, { maxRetries: 0 }));
@@ -150,7 +160,7 @@ describe('downloadModel over HTTP Range', () => {
     );
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     const partial = (await store.getManifest('model.gguf'))!;
-    const kept = completeBytes(partial);
+    const kept = storedByteCount(partial);
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThan(SIZE);
     server.bytesPerSecond = 0;
@@ -192,6 +202,56 @@ describe('downloadModel over HTTP Range', () => {
     );
     expect(swapped).toBe(true);
     expect(m.lastModified).toBe('Tue, 02 Jan 2024 00:00:00 GMT');
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
+  it('restarts cleanly when a resumed answer lacks the ETag the stored chunks came with (no mixed versions)', async () => {
+    const store = fsStore();
+    server.cuts = [SIZE / 2];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    // Same size, no validators at all: nothing says "unchanged", so nothing stored may be reused.
+    const v2 = pseudoRandomBytes(SIZE, 45);
+    server.files.set('/model.gguf', { content: v2 });
+    server.resetCounters();
+    const m = await downloadModel(opts(store));
+    expect(m.etag).toBeUndefined();
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+    expect(server.bytesServed).toBeGreaterThanOrEqual(SIZE);
+  });
+
+  it('restarts cleanly when a resumed answer lacks the stored Last-Modified', async () => {
+    const store = new MemoryModelStore();
+    server.files.set('/model.gguf', { content: data, lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' });
+    server.cuts = [SIZE / 3];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    const v2 = pseudoRandomBytes(SIZE, 46);
+    server.files.set('/model.gguf', { content: v2, etag: '"new"' });
+    const m = await downloadModel(opts(store));
+    expect(m.lastModified).toBeUndefined();
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
+  it('without Range, a resumed stream lacking the stored ETag restarts instead of keeping old chunks', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.cuts = [SIZE / 2];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    expect(completeBytes((await store.getManifest('model.gguf'))!)).toBeGreaterThan(0);
+    const v2 = pseudoRandomBytes(SIZE, 47);
+    server.files.set('/model.gguf', { content: v2 });
+    await downloadModel(opts(store));
+    expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
+  });
+
+  it('without Range and without any validator, stored chunks that differ from the re-sent stream restart the download', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.files.set('/model.gguf', { content: data });
+    server.cuts = [SIZE / 2];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(DownloadError);
+    const v2 = pseudoRandomBytes(SIZE, 48);
+    server.files.set('/model.gguf', { content: v2 });
+    await downloadModel(opts(store));
     expect(sha256Hex(await storedBytes(store))).toBe(sha256Hex(v2));
   });
 
@@ -336,7 +396,7 @@ describe('downloadModel over HTTP Range', () => {
     const release = await store.lock('model.gguf');
     await release();
     // A lock file left by a killed process (pid that does not exist) does not block.
-    await writeFile(join(store.location, 'other.gguf.lock'), '4194000');
+    await writeFile(join(store.location, '.locks', 'other.gguf.lock'), '4194000');
     server.files.set('/other.gguf', { content: data });
     expect(isPresent(await downloadModel(opts(store, { url: server.url('/other.gguf') })))).toBe(true);
   });
@@ -357,6 +417,358 @@ describe('downloadModel over HTTP Range', () => {
     await expect(downloadModel(opts(store, { name: 'shared-name', url: server.url('/other.gguf') }))).rejects.toThrow(
       /'shared-name' is already stored/,
     );
+  });
+});
+
+describe('cut connections keep what arrived', () => {
+  // 1.3 MB: one chunk with the default 16 MiB chunks, so before parts were kept every cut
+  // restarted the whole file.
+  const big = pseudoRandomBytes(1_300_000, 77);
+  const bigSha = sha256Hex(big);
+  const bigUrl = () => server.url('/big.gguf');
+
+  it('six random cuts within one pull cost at most 1.5x the file, default options (fs store)', async () => {
+    server.files.set('/big.gguf', { content: big, etag: '"big"' });
+    const store = fsStore();
+    server.cuts = cutPoints(6, 2024, big.length).sort((a, b) => a - b);
+    const m = await downloadModel({ store, url: bigUrl(), sha256: bigSha });
+    expect(isPresent(m)).toBe(true);
+    expect(server.cuts).toEqual([]);
+    console.log(`6 cuts in one pull: ${server.requests} requests, server sent ${(server.bytesServed / big.length).toFixed(3)}x the file`);
+    expect(server.bytesServed / big.length).toBeLessThanOrEqual(1.5);
+  });
+
+  it('six pulls each ended by a cut, then one that finishes: at most 1.5x the file, every resumed chunk re-checked', async () => {
+    server.files.set('/big.gguf', { content: big, etag: '"big"' });
+    const store = fsStore();
+    const cuts = cutPoints(6, 31, big.length).sort((a, b) => a - b);
+    for (const cut of cuts) {
+      server.cuts = [cut];
+      await expect(downloadModel({ store, url: bigUrl(), maxRetries: 0 })).rejects.toThrow(DownloadError);
+      const partial = (await store.getManifest('big.gguf'))!;
+      expect(storedByteCount(partial)).toBeGreaterThan(0);
+    }
+    const m = await downloadModel({ store, url: bigUrl(), sha256: bigSha });
+    expect(isPresent(m)).toBe(true);
+    expect(m.partialChunks ?? {}).toEqual({});
+    console.log(`6 pulls cut, 1 finishing: server sent ${(server.bytesServed / big.length).toFixed(3)}x the file`);
+    expect(server.bytesServed / big.length).toBeLessThanOrEqual(1.5);
+    expect(sha256Hex(await storedBytes(store, 'big.gguf'))).toBe(bigSha);
+  });
+
+  it('a stored partial chunk that was corrupted at rest is fetched again from its start, not trusted', async () => {
+    server.files.set('/big.gguf', { content: big, etag: '"big"' });
+    const store = fsStore();
+    server.cuts = [700_000];
+    await expect(downloadModel({ store, url: bigUrl(), maxRetries: 0 })).rejects.toThrow(DownloadError);
+    const kept = storedByteCount((await store.getManifest('big.gguf'))!);
+    expect(kept).toBeGreaterThan(600_000);
+    const path = store.dataPath('big.gguf');
+    const bytes = new Uint8Array(await readFile(path));
+    bytes[1000]! ^= 0x10;
+    await writeFile(path, bytes);
+    server.resetCounters();
+    const m = await downloadModel({ store, url: bigUrl(), sha256: bigSha });
+    expect(isPresent(m)).toBe(true);
+    expect(server.log).toEqual([`GET bytes=0-${16 * 1024 * 1024 - 1}`]);
+    expect(sha256Hex(await storedBytes(store, 'big.gguf'))).toBe(bigSha);
+  });
+
+  it('parts of a chunk are recorded as they arrive: the manifest shows 3 MiB of an incomplete 16 MiB chunk, and the resume asks only for the rest', async () => {
+    const size = 5 * 1024 * 1024 + 123;
+    const file = pseudoRandomBytes(size, 78);
+    server.files.set('/five.gguf', { content: file, etag: '"5"' });
+    const store = new MemoryModelStore();
+    const ac = new AbortController();
+    server.bytesPerSecond = 16 * 1024 * 1024;
+    let saved = 0;
+    const watcher = Object.assign(Object.create(store) as MemoryModelStore, {
+      putManifest: async (m: ModelManifest) => {
+        saved = storedByteCount(m);
+        if (saved >= 3 * 1024 * 1024) ac.abort(); // what a crash would leave is the last save
+        return store.putManifest(m);
+      },
+    });
+    await expect(downloadModel({ store: watcher, url: server.url('/five.gguf'), signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    const partial = (await store.getManifest('five.gguf'))!;
+    expect(completeBytes(partial)).toBe(0); // one 16 MiB chunk, not complete
+    expect(storedByteCount(partial)).toBeGreaterThanOrEqual(3 * 1024 * 1024);
+    server.bytesPerSecond = 0;
+    await server.idle();
+    server.resetCounters();
+    const m = await downloadModel({ store, url: server.url('/five.gguf'), sha256: sha256Hex(file) });
+    expect(isPresent(m)).toBe(true);
+    expect(server.bytesServed).toBe(size - storedByteCount(partial));
+  });
+});
+
+describe('bodies of unknown length (200 without Content-Length)', () => {
+  /**
+   * A server that ignores Range and streams `prefix`, then zeros, without a length: "endless"
+   * up to `stopAfter` bytes (so that a downloader that never stops still ends the test).
+   */
+  function endless(prefix: Uint8Array, stopAfter = 16 * 1024 * 1024) {
+    const counter = { pulled: 0 };
+    const fetchFn: typeof fetch = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (counter.pulled >= stopAfter) return controller.close();
+            const piece = new Uint8Array(32 * 1024);
+            const from = prefix.subarray(counter.pulled, counter.pulled + piece.length);
+            piece.set(from);
+            counter.pulled += piece.length;
+            controller.enqueue(piece);
+          },
+        }),
+        { status: 200 },
+      );
+    return { fetch: fetchFn, counter };
+  }
+
+  /** A GGUF header whose metadata never ends: nothing in it bounds the body. */
+  function endlessHeader(): Uint8Array {
+    const h = new Uint8Array(32);
+    const v = new DataView(h.buffer);
+    v.setUint32(0, 0x46554747, true);
+    v.setUint32(4, 3, true);
+    v.setBigUint64(8, 1n, true); // tensors
+    v.setBigUint64(16, 1n, true); // metadata entries
+    v.setBigUint64(24, 1n << 40n, true); // the first key is 1 TiB long
+    return h;
+  }
+
+  it('a close-delimited body cut short is not complete: its GGUF header says how long it must be', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [Math.floor(SIZE * 0.6)];
+    const err = await downloadModel(opts(store, { maxRetries: 0 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(new RegExp(`body ended after ${Math.floor(SIZE * 0.6)} bytes, but its GGUF header says the file has ${SIZE}`));
+    expect(isPresent(await store.getManifest('model.gguf'))).toBe(false);
+    await expect(openStoredModel(store, 'model.gguf')).rejects.toThrow(/not ready/);
+
+    // Cut again, inside the header this time, then whole: one pull retries until the body is complete.
+    server.truncations = [40, SIZE - 5];
+    const m = await downloadModel(opts(store, { sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.truncations).toEqual([]);
+    expect(m.size).toBe(SIZE);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('a body cut at a chunk boundary leaves a model that does not look complete (the next pull fetches the rest)', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [24 * CHUNK];
+    await expect(downloadModel(opts(store, { maxRetries: 0 }))).rejects.toThrow(/but its GGUF header says the file has/);
+    const partial = (await store.getManifest('model.gguf'))!;
+    expect(isComplete(partial)).toBe(false);
+    server.resetCounters();
+    const m = await downloadModel(opts(store));
+    expect(server.requests).toBeGreaterThan(0);
+    expect(m.size).toBe(SIZE);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('a body longer than its GGUF header describes is refused (checked at its end when it fits in one chunk)', async () => {
+    const store = new MemoryModelStore();
+    const file = pseudoRandomGguf(200_000, 8);
+    const padded = new Uint8Array(file.length + 5000);
+    padded.set(file);
+    server.files.set('/long.gguf', { content: padded });
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    const err = await downloadModel(opts(store, { url: server.url('/long.gguf'), chunkSize: 1 << 20 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/sends more than the 200000 bytes its GGUF header describes/);
+    expect(isPresent(await store.getManifest('long.gguf'))).toBe(false);
+  });
+
+  it('a body cut inside its GGUF header is not complete either', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    server.truncations = [40];
+    const err = await downloadModel(opts(store, { maxRetries: 0 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/body ended after 40 bytes, before its GGUF header did/);
+    expect(isPresent(await store.getManifest('model.gguf'))).toBe(false);
+  });
+
+  it('a body of unknown length that is not a GGUF is refused, and nothing of it is kept', async () => {
+    const store = new MemoryModelStore();
+    server.files.set('/notes.txt', { content: pseudoRandomBytes(300_000, 5) });
+    server.rangeSupport = false;
+    server.closeDelimited = true;
+    const err = await downloadModel(opts(store, { url: server.url('/notes.txt') })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/not a GGUF model .*bad magic/);
+    expect(await store.listManifests()).toEqual([]);
+    expect((await store.space()).usageBytes ?? 0).toBe(0);
+  });
+
+  it('an endless stream after a GGUF header stops where the header says the file ends', async () => {
+    const store = new MemoryModelStore();
+    const header = pseudoRandomGguf(1 << 20, 9).subarray(0, 64);
+    const server2 = endless(header);
+    const err = await downloadModel(opts(store, { fetch: server2.fetch })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/sends more than the 1048576 bytes its GGUF header describes/);
+    // What was pulled from the body: the file, plus what was in flight when it overflowed.
+    expect(server2.counter.pulled).toBeLessThanOrEqual((1 << 20) + 2 * CHUNK);
+  });
+
+  it('an endless stream whose header never ends stops at maxBytes', async () => {
+    const store = new MemoryModelStore();
+    const server2 = endless(endlessHeader());
+    const err = await downloadModel(opts(store, { fetch: server2.fetch, maxBytes: 2 << 20 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/more than 2097152 bytes without a stated length/);
+    expect(server2.counter.pulled).toBeLessThanOrEqual((2 << 20) + 2 * CHUNK);
+  });
+
+  it('an endless stream runs into the free space check, not into a full disk', async () => {
+    const capacity = 1 << 20;
+    const store = new MemoryModelStore(capacity);
+    const server2 = endless(endlessHeader());
+    const err = await downloadModel(opts(store, { fetch: server2.fetch })).catch((e) => e);
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect((await store.space()).usageBytes).toBeLessThanOrEqual(capacity);
+  });
+});
+
+describe('hostile ranged answers', () => {
+  /** A fetch that answers every Range request through `answer(start, end)`. */
+  function ranged(answer: (start: number, end: number) => { range: string; body: Uint8Array }): typeof fetch {
+    return async (_url, init) => {
+      const m = /bytes=(\d+)-(\d*)/.exec(new Headers(init?.headers).get('range') ?? '')!;
+      const start = Number(m[1]);
+      const end = Math.min(m[2] ? Number(m[2]) : SIZE - 1, SIZE - 1);
+      const { range, body } = answer(start, end);
+      return new Response(body.slice(), { status: 206, headers: { 'content-range': range, etag: '"h"' } });
+    };
+  }
+
+  it('a Content-Range other than the one asked for is never stored', async () => {
+    const store = new MemoryModelStore();
+    // Every answer is the file's first bytes, whatever was asked.
+    const fetchFn = ranged((start, end) => ({ range: `bytes 0-${end - start}/${SIZE}`, body: data.subarray(0, end - start + 1) }));
+    const err = await downloadModel(opts(store, { fetch: fetchFn, maxRetries: 1, concurrency: 1 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/asked for bytes 65536-131071, got 'bytes 0-65535\/\d+'/);
+    expect(completeBytes((await store.getManifest('model.gguf'))!)).toBe(CHUNK); // only chunk 0, which matched
+  });
+
+  it('a body longer than its Content-Range is refused, and none of it is kept', async () => {
+    const store = new MemoryModelStore();
+    const fetchFn = ranged((start, end) => ({ range: `bytes ${start}-${end}/${SIZE}`, body: data.subarray(start, Math.min(SIZE, end + 1 + 1000)) }));
+    const err = await downloadModel(opts(store, { fetch: fetchFn, maxRetries: 1, concurrency: 1 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/body longer than the 65536 bytes asked for/);
+    expect(storedByteCount((await store.getManifest('model.gguf'))!)).toBe(0);
+  });
+
+  it('a total that changes from answer to answer restarts, then gives up', async () => {
+    const store = new MemoryModelStore();
+    let n = 0;
+    const fetchFn = ranged((start, end) => ({ range: `bytes ${start}-${end}/${SIZE + (n++ % 2)}`, body: data.subarray(start, end + 1) }));
+    await expect(downloadModel(opts(store, { fetch: fetchFn, concurrency: 1 }))).rejects.toThrow(/keeps changing while it downloads/);
+  });
+
+  it('an empty 200 (Content-Length: 0) from a server without Range is no model', async () => {
+    const store = new MemoryModelStore();
+    server.files.set('/empty.gguf', { content: new Uint8Array(0) });
+    server.rangeSupport = false;
+    const err = await downloadModel(opts(store, { url: server.url('/empty.gguf') })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/not a GGUF model \(the body has 0 bytes\)/);
+    expect(await store.listManifests()).toEqual([]);
+  });
+});
+
+describe('manifest saves', () => {
+  it('coalesce when the store is slower than the chunks arrive (one running, one waiting)', async () => {
+    const store = new MemoryModelStore();
+    let saves = 0;
+    const slow = Object.assign(Object.create(store) as MemoryModelStore, {
+      putManifest: async (m: ModelManifest) => {
+        saves++;
+        await new Promise((r) => setTimeout(r, 40));
+        return store.putManifest(m);
+      },
+    });
+    const m = await downloadModel(opts(slow, { sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect((await store.getManifest('model.gguf'))!.verified).toBe(true);
+    // 41 chunks: one save each before; now the saves follow the store's pace.
+    expect(saves).toBeLessThan(20);
+  });
+});
+
+describe('timeouts and redirects', () => {
+  it('a server that never answers times out, is retried, and the final error says it timed out', async () => {
+    const store = new MemoryModelStore();
+    server.hangNext = 10;
+    const t0 = Date.now();
+    const err = await downloadModel(opts(store, { idleTimeoutMs: 200, maxRetries: 2 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/failed after 3 attempts: timed out: no answer within 200 ms/);
+    expect(server.requests).toBe(3);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('a connection that stalls mid-body times out and the download completes on the retry', async () => {
+    const store = new MemoryModelStore();
+    server.stalls = [5 * CHUNK + 100];
+    const m = await downloadModel(opts(store, { idleTimeoutMs: 200, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.stalls).toEqual([]);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+  });
+
+  it('a stalled stream from a server without Range times out and is restarted', async () => {
+    const store = new MemoryModelStore();
+    server.rangeSupport = false;
+    server.stalls = [SIZE / 2];
+    const m = await downloadModel(opts(store, { idleTimeoutMs: 200, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.requests).toBe(2);
+  });
+
+  it('the timers and abort forwarding of 41 requests leave no listeners behind (no leak warning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      expect(isPresent(await downloadModel(opts(new MemoryModelStore(), { signal: ac.signal, concurrency: 3 })))).toBe(true);
+      await new Promise((r) => setTimeout(r, 10)); // warnings are emitted on the next tick
+      expect(getEventListeners(ac.signal, 'abort')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+  });
+
+  it('a redirect to a non-HTTP scheme is final, not retried', async () => {
+    const store = new MemoryModelStore();
+    server.redirects.set('/model.gguf', 'file:///etc/passwd');
+    const err = await downloadModel(opts(store, { maxRetries: 5 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/cannot follow a redirect: .*HTTP\(S\) scheme/);
+    expect(server.requests).toBe(1);
+  });
+
+  it('a redirect loop is final too (fetch stops it after 20 hops; no retry multiplies it)', async () => {
+    const store = new MemoryModelStore();
+    server.redirects.set('/model.gguf', '/model.gguf');
+    const err = await downloadModel(opts(store, { maxRetries: 5 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/cannot follow a redirect: .*redirect count exceeded/);
+    expect(server.requests).toBe(21);
   });
 });
 

@@ -23,6 +23,31 @@ export function pseudoRandomBytes(n: number, seed = 1): Uint8Array {
   return out;
 }
 
+/**
+ * A GGUF file of exactly `size` bytes (at least 64): no metadata, one I8 tensor that fills the
+ * rest with pseudo-random bytes. What a server without Content-Length may send: the downloader
+ * checks such a body against its own header.
+ */
+export function pseudoRandomGguf(size: number, seed = 1): Uint8Array {
+  const out = pseudoRandomBytes(size, seed);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  const u32 = (v: number) => (view.setUint32(at, v, true), (at += 4));
+  const u64 = (v: number) => (view.setBigUint64(at, BigInt(v), true), (at += 8));
+  u32(0x46554747); // "GGUF"
+  u32(3); // version
+  u64(1); // tensors
+  u64(0); // metadata entries
+  u64(1); // name length
+  out[at++] = 0x74; // "t"
+  u32(1); // dimensions
+  u64(size - 64); // elements (= bytes for I8)
+  u32(24); // I8
+  u64(0); // offset in the data section
+  out.fill(0, at, 64); // padding up to the data section at 64 (alignment 32)
+  return out;
+}
+
 export interface ServedFile {
   content: Uint8Array;
   etag?: string;
@@ -36,7 +61,14 @@ export interface ServedFile {
  *   before it, then destroys the socket (each cut fires once).
  * - `failNext`: statuses answered (one per request) before normal service resumes.
  * - `sendLength`: false sends bodies with chunked encoding and no Content-Length.
+ * - `closeDelimited`: bodies without Content-Length or chunked encoding, ended by closing the
+ *   connection (so the client cannot tell a cut body from a complete one).
+ * - `truncations`: like `cuts`, but the response ends normally there.
  * - `bytesPerSecond`: throttles bodies (for interrupting child processes mid-download).
+ * - `stalls`: like `cuts`, but the connection stays open and silent instead of closing.
+ * - `hangNext`: requests (one each) that get no answer at all, the connection left open.
+ * - `redirects`: path → Location, answered with 302.
+ * - `cors`: lets another origin's page read the answers (Content-Range, ETag, Last-Modified).
  * Counters: `requests`, `bytesServed`, `maxConcurrent`, `log` (method + range per request).
  */
 export class TestFileServer {
@@ -45,7 +77,13 @@ export class TestFileServer {
   cuts: number[] = [];
   failNext: number[] = [];
   sendLength = true;
+  closeDelimited = false;
+  truncations: number[] = [];
   bytesPerSecond = 0;
+  stalls: number[] = [];
+  hangNext = 0;
+  redirects = new Map<string, string>();
+  cors = false;
   requests = 0;
   bytesServed = 0;
   maxConcurrent = 0;
@@ -72,6 +110,11 @@ export class TestFileServer {
     this.log = [];
   }
 
+  /** Resolves once no response is open (an abandoned throttled body stops adding to the counters). */
+  async idle(): Promise<void> {
+    while (this.active > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -83,6 +126,21 @@ export class TestFileServer {
     this.maxConcurrent = Math.max(this.maxConcurrent, this.active);
     res.on('close', () => this.active--);
     this.log.push(`${req.method} ${req.headers.range ?? 'all'}`);
+    if (this.hangNext > 0) {
+      this.hangNext--;
+      return; // never answered; closed by the client's timeout or stop()
+    }
+    if (this.cors && req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'range' });
+      res.end();
+      return;
+    }
+    const location = this.redirects.get(req.url ?? '');
+    if (location !== undefined) {
+      res.writeHead(302, { location });
+      res.end();
+      return;
+    }
     const status = this.failNext.shift();
     if (status !== undefined) {
       res.writeHead(status, { 'content-type': 'text/plain' });
@@ -97,6 +155,10 @@ export class TestFileServer {
     }
     const size = file.content.length;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (this.cors) {
+      headers['access-control-allow-origin'] = '*';
+      headers['access-control-expose-headers'] = 'content-range, etag, last-modified, content-length';
+    }
     if (file.etag) headers.etag = file.etag;
     if (file.lastModified) headers['last-modified'] = file.lastModified;
     let start = 0;
@@ -117,12 +179,24 @@ export class TestFileServer {
         headers['content-range'] = `bytes ${start}-${end}/${size}`;
       }
     }
-    if (this.sendLength) headers['content-length'] = String(end - start + 1);
+    if (this.closeDelimited) {
+      res.useChunkedEncodingByDefault = false;
+      res.shouldKeepAlive = false;
+    } else if (this.sendLength) headers['content-length'] = String(end - start + 1);
     res.writeHead(code, headers);
     if (req.method === 'HEAD') return void res.end();
 
     const cutIndex = this.cuts.findIndex((c) => c >= start && c <= end);
-    const stopAt = cutIndex >= 0 ? this.cuts.splice(cutIndex, 1)[0]! : end + 1;
+    const stallIndex = cutIndex >= 0 ? -1 : this.stalls.findIndex((c) => c >= start && c <= end);
+    const truncIndex = cutIndex >= 0 || stallIndex >= 0 ? -1 : this.truncations.findIndex((c) => c >= start && c <= end);
+    const stopAt =
+      cutIndex >= 0
+        ? this.cuts.splice(cutIndex, 1)[0]!
+        : stallIndex >= 0
+          ? this.stalls.splice(stallIndex, 1)[0]!
+          : truncIndex >= 0
+            ? this.truncations.splice(truncIndex, 1)[0]!
+            : end + 1;
     const piece = 64 * 1024;
     for (let p = start; p < stopAt; p += piece) {
       const slice = file.content.subarray(p, Math.min(stopAt, p + piece));
@@ -133,7 +207,8 @@ export class TestFileServer {
       const ok = res.write(slice);
       if (!ok) await new Promise((r) => res.once('drain', r));
     }
-    if (stopAt <= end) {
+    if (stallIndex >= 0) return; // silent from here on; the client gives up
+    if (stopAt <= end && truncIndex < 0) {
       // Let the bytes before the cut reach the client, then drop the connection.
       await new Promise((r) => setTimeout(r, 5));
       res.socket?.destroy();

@@ -7,7 +7,7 @@ import { downloadModel } from '../../src/storage/download.ts';
 import { IdbModelStore } from '../../src/storage/idb-store.ts';
 import { importBlob } from '../../src/storage/import.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
-import { completeBytes, deleteAllModels, isPresent, listModels, type ModelManifest } from '../../src/storage/store.ts';
+import { completeBytes, deleteAllModels, isPresent, listModels, storedBytes, type ModelManifest } from '../../src/storage/store.ts';
 import { pseudoRandomBytes, sha256Hex, TestFileServer } from './helpers.ts';
 
 const CHUNK = 16 * 1024;
@@ -37,6 +37,7 @@ describe('IndexedDB model store (fake-indexeddb)', () => {
     await expect(downloadModel({ store, url: server.url('/m.gguf'), chunkSize: CHUNK, maxRetries: 0, concurrency: 1 })).rejects.toThrow(DownloadError);
     const partial = (await store.getManifest('m.gguf'))!;
     expect(completeBytes(partial)).toBe(9 * CHUNK);
+    expect(storedBytes(partial)).toBe(9 * CHUNK + 100); // what arrived of chunk 9 before the cut is kept
     expect(persisted.length).toBe(1); // persistence was requested before writing
 
     // A reload: a new store object over the same databases.
@@ -44,7 +45,7 @@ describe('IndexedDB model store (fake-indexeddb)', () => {
     server.resetCounters();
     const m = await downloadModel({ store: reopened, url: server.url('/m.gguf'), chunkSize: CHUNK, sha256: dataSha });
     expect(isPresent(m)).toBe(true);
-    expect(server.bytesServed).toBe(data.length - 9 * CHUNK);
+    expect(server.bytesServed).toBe(data.length - 9 * CHUNK - 100);
 
     const src = await openStoredModel(reopened, 'm.gguf');
     expect(sha256Hex(await src.read(0, src.size))).toBe(dataSha);

@@ -56,6 +56,10 @@ describe('model names', () => {
     expect(defaultModelName('https://h.example/org/repo/resolve/main/Model%20v2.gguf?download=true')).toBe('Model_v2.gguf');
     expect(defaultModelName('/tmp/x/../weights.gguf')).toBe('weights.gguf');
     expect(defaultModelName('https://h.example/')).toBe('model');
+    // A leading '-' would read as a CLI option and is not a valid name: stripped, like leading dots.
+    expect(defaultModelName('https://h.example/-m.gguf')).toBe('m.gguf');
+    expect(defaultModelName('--.-x.gguf')).toBe('x.gguf');
+    expect(defaultModelName('https://h.example/---')).toBe('model');
     expect(() => checkModelName(defaultModelName('https://h.example/..%2F..%2Fetc'))).not.toThrow();
   });
   it('uses LOWBIT_STORE, then XDG_CACHE_HOME, then ~/.cache for the default store', () => {

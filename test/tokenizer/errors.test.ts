@@ -53,6 +53,7 @@ describe('metadata errors name the field', () => {
     ['BPE without merges', tinyBpe({ 'tokenizer.ggml.merges': undefined }), ModelFormatError, /tokenizer\.ggml\.merges is missing/],
     ['bool flag of the wrong type', tinySpm({ 'tokenizer.ggml.add_bos_token': 'yes' }), ModelFormatError, /add_bos_token/],
     ['unsupported tokenizer kind', tinySpm({ 'tokenizer.ggml.model': 't5' }), TokenizerError, /tokenizer\.ggml\.model "t5" is not supported/],
+    ['tokenizer kind named like an Object.prototype key', tinySpm({ 'tokenizer.ggml.model': 'constructor' }), TokenizerError, /tokenizer\.ggml\.model "constructor" is not supported/],
     ['unknown pre-tokenizer', tinyBpe({ 'tokenizer.ggml.pre': 'my-new-model' }), TokenizerError, /tokenizer\.ggml\.pre "my-new-model" is not supported/],
   ])('%s', async (_name, meta, errorClass, message) => {
     const p = tokenizerFromGGUF(meta as Map<string, unknown>);

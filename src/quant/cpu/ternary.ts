@@ -16,7 +16,7 @@
  */
 
 import { ModelFormatError } from '../../errors.ts';
-import { I2S_TRAILER_BYTES } from '../types.ts';
+import { GGMLType, quantLayout } from '../types.ts';
 import { f16Table, writeF16 } from './float.ts';
 import { lroundf as lroundfShared } from './rounding.ts';
 import { assertTensorBytes, floatOutput, quantizeOutput } from './validate.ts';
@@ -121,7 +121,9 @@ function absMax(src: Float32Array, x: number, n: number): number {
 // -------------------------------------------------------------------------------------- I2_S
 
 /** Elements per I2_S packing block (32 bytes). Tensors must hold a whole number of them. */
-export const I2S_BLOCK = 128;
+export const I2S_BLOCK = quantLayout(GGMLType.I2_S)!.rowMultiple;
+/** Bytes after the codes: the f32 per-tensor scale, padded (the layout's trailer). */
+const I2S_TRAILER_BYTES = quantLayout(GGMLType.I2_S)!.trailerBytes;
 
 function assertI2SCount(nElements: number): void {
   if (!Number.isSafeInteger(nElements) || nElements < 0 || nElements % I2S_BLOCK !== 0) {
@@ -134,7 +136,13 @@ export function i2sScale(src: Uint8Array, nElements: number): number {
   assertI2SCount(nElements);
   const need = nElements / 4 + I2S_TRAILER_BYTES;
   if (src.length < need) throw new ModelFormatError(`I2_S: ${nElements} elements need ${need} bytes, got ${src.length}`);
-  return new DataView(src.buffer, src.byteOffset, src.byteLength).getFloat32(nElements / 4, true);
+  return i2sTensorParams(src.subarray(nElements / 4, need)).tensorScale;
+}
+
+/** The per-tensor parameters held in an I2_S trailer: the scale every code is multiplied by. */
+export function i2sTensorParams(trailer: Uint8Array): { tensorScale: number } {
+  if (trailer.length < 4) throw new ModelFormatError(`I2_S: the trailer holds ${trailer.length} bytes, the scale needs 4`);
+  return { tensorScale: new DataView(trailer.buffer, trailer.byteOffset, trailer.byteLength).getFloat32(0, true) };
 }
 
 /**

@@ -1,0 +1,56 @@
+/**
+ * Numeric command-line options: parsed strictly (decimal only: no '', ' 1', '0x10', 'Infinity')
+ * and checked against the option's domain before anything expensive starts, so a bad value is a
+ * one-line usage error naming the option, never a GPU started for nothing or a NaN inside a kernel.
+ */
+import { UsageError } from './errors.ts';
+
+export interface NumberDomain {
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** Exclusive lower bound. */
+  above?: number;
+  /** The domain in words, for the error message. */
+  text: string;
+}
+
+/** Every numeric CLI option and the values it accepts. */
+export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
+  '--n-predict': { integer: true, min: 1, text: 'a positive integer' },
+  '--ctx': { integer: true, min: 2, text: 'an integer of at least 2 (tokens)' },
+  '--temp': { min: 0, text: 'a number ≥ 0 (0 = greedy)' },
+  '--top-k': { integer: true, min: 0, text: 'an integer ≥ 0 (0 = off)' },
+  '--top-p': { min: 0, max: 1, text: 'a number from 0 to 1' },
+  '--min-p': { min: 0, max: 1, text: 'a number from 0 to 1' },
+  '--repeat-penalty': { above: 0, text: 'a number > 0 (1 = off)' },
+  '--max-gpu-mb': { above: 0, text: 'a number of MiB above 0' },
+  '--seed': { integer: true, min: 0, max: 2 ** 32 - 1, text: 'an integer from 0 to 4294967295' },
+  '--chunk-mib': { above: 0, text: 'a positive multiple of 1/256 (4 KiB)' },
+  '--concurrency': { integer: true, min: 1, max: 16, text: 'an integer from 1 to 16' },
+  '--max-bytes': { integer: true, min: 1, text: 'a positive whole number of bytes' },
+  '--timeout': { above: 0, max: 86_400, text: 'a number of seconds above 0 (at most one day)' },
+};
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * The value of numeric option `option` (a key of NUMBER_OPTIONS), or `fallback` when it was not
+ * given. Throws a UsageError naming the option and its domain for anything outside it.
+ */
+export function numberOption(value: string | undefined, option: string, fallback: number): number;
+export function numberOption(value: string | undefined, option: string, fallback?: undefined): number | undefined;
+export function numberOption(value: string | undefined, option: string, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  const domain = NUMBER_OPTIONS[option];
+  if (!domain) throw new Error(`no domain declared for numeric option ${option}`);
+  const n = DECIMAL.test(value) ? Number(value) : NaN;
+  const ok =
+    Number.isFinite(n) &&
+    (!domain.integer || Number.isSafeInteger(n)) &&
+    (domain.min === undefined || n >= domain.min) &&
+    (domain.max === undefined || n <= domain.max) &&
+    (domain.above === undefined || n > domain.above);
+  if (!ok) throw new UsageError(`${option} must be ${domain.text}, got '${value}'`);
+  return n;
+}

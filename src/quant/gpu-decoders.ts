@@ -1,0 +1,125 @@
+/**
+ * The WGSL block decoders of the GPU kernels (shaders/common/dec_*.wgsl) and their geometry: one
+ * decoder per type the GPU runs, referenced by that type's entry in the quant table (table.ts).
+ * The mat-vec/mat-mul kernels and the embedding lookup both decode through them.
+ *
+ * A decoder snippet defines QK (elements per block), QB (bytes per block), NCH (chunks per block),
+ * `chunk_x(chunk, i)` (the block column of the chunk's vec4 i) and `decode_q(blockByteOffset,
+ * chunk)` → Dq (CW vec4s of integer codes as f32 with per-group scale a and offset m; dq.wgsl
+ * derives `decode()`, the weights themselves, from it) or, for ternary types, `decode_t` → Tq
+ * (codes and the scale), straight-line code. Kernels dot the chunk with the input.
+ *
+ * Blocks are read in place as GGUF stores them, no repack: why, and what it costs, is measured in
+ * docs/kernels.md.
+ */
+import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
+import f16 from '../../shaders/common/dec_f16.wgsl?raw';
+import f32 from '../../shaders/common/dec_f32.wgsl?raw';
+import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
+import iq4nl from '../../shaders/common/dec_iq4_nl.wgsl?raw';
+import q2k from '../../shaders/common/dec_q2_k.wgsl?raw';
+import q3k from '../../shaders/common/dec_q3_k.wgsl?raw';
+import q40 from '../../shaders/common/dec_q4_0.wgsl?raw';
+import q41 from '../../shaders/common/dec_q4_1.wgsl?raw';
+import q4k from '../../shaders/common/dec_q4_k.wgsl?raw';
+import q50 from '../../shaders/common/dec_q5_0.wgsl?raw';
+import q51 from '../../shaders/common/dec_q5_1.wgsl?raw';
+import q5k from '../../shaders/common/dec_q5_k.wgsl?raw';
+import q6k from '../../shaders/common/dec_q6_k.wgsl?raw';
+import q80 from '../../shaders/common/dec_q8_0.wgsl?raw';
+import tq10 from '../../shaders/common/dec_tq1_0.wgsl?raw';
+import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
+import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
+import dqWgsl from '../../shaders/common/dq.wgsl?raw';
+import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
+import type { QuantLayout } from './types.ts';
+
+export interface GpuDecoder {
+  /** Snippet name for `#include` (the kernels' DECODER define). */
+  readonly snippet: string;
+  readonly source: string;
+  /** Chunks per block (NCH in the snippet): the unit one thread decodes at once. */
+  readonly chunksPerBlock: number;
+  /** vec4s per chunk (CW); 0 for float types, where it follows the row length (floatBlock / 4). */
+  readonly chunkVec4s: number;
+  /** Reads 16-byte words (binding W4): its fields are 16-byte aligned in every block. */
+  readonly usesW4: boolean;
+  /** Scale groups per chunk (NG): Dq.a[g] (and .m[g]) apply to vec4s [g·CW/NG, (g+1)·CW/NG). */
+  readonly groups: number;
+  /** Weights are a·q + m with m ≠ 0 (a block min, or a zero point folded out: Q4_0's −8·d). */
+  readonly hasMin: boolean;
+  /** Float types: elements grouped into one "block" chosen per row length (floatBlock). */
+  readonly float?: boolean;
+  /** Weights −1/0/+1 (add-only kernels; decode_t returns codes). */
+  readonly ternary?: boolean;
+}
+
+const decoder = (snippet: string, source: string, chunksPerBlock: number, chunkVec4s: number, extra: Partial<GpuDecoder> = {}): GpuDecoder => ({
+  snippet,
+  source,
+  chunksPerBlock,
+  chunkVec4s,
+  usesW4: false,
+  groups: 1,
+  hasMin: false,
+  ...extra,
+});
+
+export const DEC_F32 = decoder('dec_f32', f32, 1, 0, { float: true, usesW4: true });
+export const DEC_F16 = decoder('dec_f16', f16, 1, 0, { float: true });
+export const DEC_BF16 = decoder('dec_bf16', bf16, 1, 0, { float: true });
+export const DEC_Q4_0 = decoder('dec_q4_0', q40, 1, 8, { hasMin: true });
+export const DEC_Q4_1 = decoder('dec_q4_1', q41, 1, 8, { hasMin: true });
+export const DEC_Q5_0 = decoder('dec_q5_0', q50, 1, 8, { hasMin: true });
+export const DEC_Q5_1 = decoder('dec_q5_1', q51, 1, 8, { hasMin: true });
+export const DEC_Q8_0 = decoder('dec_q8_0', q80, 1, 8);
+export const DEC_Q2_K = decoder('dec_q2_k', q2k, 8, 8, { groups: 2, hasMin: true });
+export const DEC_Q3_K = decoder('dec_q3_k', q3k, 8, 8, { groups: 2, hasMin: true });
+export const DEC_Q4_K = decoder('dec_q4_k', q4k, 4, 16, { usesW4: true, groups: 2, hasMin: true });
+export const DEC_Q5_K = decoder('dec_q5_k', q5k, 4, 16, { usesW4: true, groups: 2, hasMin: true });
+export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: true });
+export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
+export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true });
+export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true });
+export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
+
+/** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales). */
+const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, kscales: kscalesWgsl };
+
+/** The `#include` snippets a kernel composed with `decoder` needs: the decoder and its helpers. */
+export function decoderSnippets(d: GpuDecoder): Record<string, string> {
+  return { ...HELPER_SNIPPETS, [d.snippet]: d.source };
+}
+
+/** Elements per "block" for float types: the largest of 32, 16, 8, 4 dividing the row (0 if none). */
+export function floatBlock(cols: number): number {
+  for (const b of [32, 16, 8, 4]) if (cols % b === 0) return b;
+  return 0;
+}
+
+/** Block geometry of a decoder for rows of `cols` elements. */
+export interface BlockGeometry {
+  blockElems: number;
+  blockBytes: number;
+  /** Blocks (and so rows) are 4-byte aligned: words load directly. */
+  aligned: boolean;
+  /** vec4s per chunk. */
+  chunkVec4s: number;
+  usesW4: boolean;
+}
+
+/**
+ * The block a kernel thread walks for rows of `cols` elements. Float types group floatBlock(cols)
+ * elements (16-byte loads from 8 halves up); other types take the layout's row multiple, so a
+ * type that packs codes in larger groups than its block (I2_S: 128 values in 32 bytes) decodes
+ * a whole group.
+ */
+export function gpuBlockGeometry(layout: QuantLayout, d: GpuDecoder, cols: number): BlockGeometry {
+  if (d.float) {
+    const fb = floatBlock(cols);
+    return { blockElems: fb, blockBytes: fb * layout.blockBytes, aligned: true, chunkVec4s: fb / 4, usesW4: d.usesW4 || fb >= 8 };
+  }
+  const blockElems = layout.rowMultiple;
+  const blockBytes = (blockElems / layout.blockSize) * layout.blockBytes;
+  return { blockElems, blockBytes, aligned: blockBytes % 4 === 0, chunkVec4s: d.chunkVec4s, usesW4: d.usesW4 };
+}
