@@ -7,6 +7,7 @@ import type { LoadOptions } from '../../src/engine/types.ts';
 import { EngineWorker, type WorkerEndpoint } from '../../src/engine/worker-client.ts';
 import { serveEngine, type EngineBackend, type MessageEndpoint } from '../../src/engine/worker-host.ts';
 import { DeviceLimitError, GpuMemoryBudgetError } from '../../src/errors.ts';
+import { describeError } from '../../src/ui/error-text.ts';
 
 const closers: (() => void)[] = [];
 afterEach(() => {
@@ -48,4 +49,11 @@ test('left out, they stay undefined (the backend picks adapter limits and no bud
   await client.load({ kind: 'stored', id: 'x' }).catch(() => undefined);
   expect(seen[0]!.limits).toBeUndefined();
   expect(seen[0]!.maxGpuBytes).toBeUndefined();
+});
+
+test('the page explains a GpuMemoryBudgetError as too big, suggesting a smaller context', () => {
+  const text = describeError(new GpuMemoryBudgetError('needs 900 bytes; a context of at most 64 tokens would fit', 900, 500, 64));
+  expect(text.title).toBe('This model is too big for this device');
+  expect(text.detail).toContain('at most 64 tokens');
+  expect(text.hint).toMatch(/smaller context size/);
 });
