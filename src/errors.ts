@@ -59,6 +59,23 @@ export class QuotaExceededError extends LowbitError {
 /** A model needs more than the device allows (buffer size, binding size, memory). */
 export class DeviceLimitError extends LowbitError {}
 
+/**
+ * A model would need more GPU memory than allowed (the maxGpuBytes budget, or a buffer over the
+ * device's binding limit at the chosen context), found from the header before anything is
+ * allocated. `largestContext` is the largest context size that would fit (0: none, the weights
+ * alone do not).
+ */
+export class GpuMemoryBudgetError extends DeviceLimitError {
+  constructor(
+    message: string,
+    readonly neededBytes?: number,
+    readonly availableBytes?: number,
+    readonly largestContext?: number,
+  ) {
+    super(message);
+  }
+}
+
 /** Model metadata or tensors do not describe a model lowbit can run. */
 export class ModelFormatError extends LowbitError {}
 

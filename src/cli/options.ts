@@ -24,6 +24,7 @@ export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--top-p': { min: 0, max: 1, text: 'a number from 0 to 1' },
   '--min-p': { min: 0, max: 1, text: 'a number from 0 to 1' },
   '--repeat-penalty': { above: 0, text: 'a number > 0 (1 = off)' },
+  '--max-gpu-mb': { above: 0, text: 'a number of MiB above 0' },
   '--seed': { integer: true, min: 0, max: 2 ** 32 - 1, text: 'an integer from 0 to 4294967295' },
   '--chunk-mib': { above: 0, text: 'a positive multiple of 1/256 (4 KiB)' },
   '--concurrency': { integer: true, min: 1, max: 16, text: 'an integer from 1 to 16' },

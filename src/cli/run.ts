@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadEngine } from '../engine/engine.ts';
 import { SAMPLING_DEFAULTS, type GenerateOptions, type GeneratedToken, type TokenStream } from '../engine/types.ts';
+import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
@@ -30,6 +31,9 @@ Options:
   --ctx N             context size in tokens (default min(model, 2048))
   --json              print one JSON object: promptTokens, tokens, text, steps (top-5), timings
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
+  --limits L          adapter | default | mobile: GPU limits to run under (default adapter: all the
+                      GPU offers; default: WebGPU's defaults, 128 MiB bindings, as any browser gives)
+  --max-gpu-mb N      refuse, before allocating, a model that needs more than N MiB of GPU memory
   --store DIR         model store directory (see lowbit pull --help)
   -h, --help          show this help
 `;
@@ -54,6 +58,8 @@ export async function run(args: string[]): Promise<number> {
         ctx: { type: 'string' },
         json: { type: 'boolean' },
         adapter: { type: 'string' },
+        limits: { type: 'string' },
+        'max-gpu-mb': { type: 'string' },
         store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,11 +87,18 @@ export async function run(args: string[]): Promise<number> {
     seed: num(v.seed, '--seed'),
     topLogprobs: Boolean(v.json),
   };
+  if (v.limits !== undefined && !isLimitsTier(v.limits)) throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
+  const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
-  const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined });
+  const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
   try {
-    const engine = await loadEngine(model.source, { gpu, contextSize });
+    const engine = await loadEngine(model.source, {
+      gpu,
+      contextSize,
+      maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
+    });
     try {
+      for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${w}\n`);
       const messages = [...(v.system ? [{ role: 'system' as const, content: v.system }] : []), { role: 'user' as const, content: v.prompt }];
       const promptTokens = v.chat ? engine.chatFormat.format(messages).tokens : engine.encodePrompt(v.prompt);
       const stream: TokenStream = v.chat ? engine.chat(messages, gen) : engine.generate(promptTokens, gen);

@@ -8,8 +8,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
-import { kvCacheLayerBytes } from '../kernels/attention.ts';
-import { ContextOverflowError, DeviceLimitError, DeviceLostError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
+import { ContextOverflowError, DeviceLostError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
@@ -32,17 +31,19 @@ import {
 } from './types.ts';
 import { toLoadProgress } from './load-progress.ts';
 import { TokenQueue } from './token-queue.ts';
+import { checkGpuMemoryBudget, DEFAULT_MAX_BATCH, resolveContextSize } from './memory-budget.ts';
 
 export interface EngineLoadOptions extends LoadOptions {
-  /** The GPU to run on (requestBrowserGpu / requestNodeGpu). The engine does not destroy it. */
+  /**
+   * The GPU to run on (requestBrowserGpu / requestNodeGpu, created with `limits` when that is
+   * given). The engine does not destroy it.
+   */
   gpu: GpuContext;
   /** Most prompt tokens per prefill submission (default 64). */
   maxBatch?: number;
   /** Display name (default: general.name or the source name). */
   name?: string;
 }
-
-const DEFAULT_CONTEXT = 2048;
 
 /**
  * A dying device can reject a pending read (OperationError) a moment before `device.lost`
@@ -75,19 +76,19 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const cfg = modelConfigFromMetadata(file, file.tensor('token_embd.weight')?.dims[1]);
   const names = resolveTensorNames(cfg, file.tensors);
   checkTensorTypes(file);
-  const contextSize = Math.max(1, Math.min(options.contextSize ?? Math.min(cfg.contextLength, DEFAULT_CONTEXT), cfg.contextLength));
-  // The larger of a layer's K and V caches must fit one binding; checked before any upload.
-  const kvLayerBytes = kvCacheLayerBytes({ nKvHeads: cfg.nHeadKV, maxCtx: contextSize, headDim: Math.max(cfg.headDim, cfg.headDimV) });
-  if (kvLayerBytes > gpu.limits.maxStorageBufferBindingSize) {
-    throw new DeviceLimitError(
-      `a ${contextSize}-token KV cache needs ${kvLayerBytes} bytes per layer, over this GPU's binding limit ` +
-        `(${gpu.limits.maxStorageBufferBindingSize}); choose a smaller context size`,
-    );
+  if (options.limits !== undefined && options.limits !== gpu.limitsTier) {
+    throw new RangeError(`limits '${options.limits}' asked for, but the GPU device was created with '${gpu.limitsTier}' limits`);
   }
+  const { contextSize, warnings } = resolveContextSize(cfg, options.contextSize);
+  const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, contextSize);
+  // Every GPU size below reads the one device's limits (gpu.limits), and nothing is allocated
+  // before the whole model is known to fit.
+  const budget = checkGpuMemoryBudget(file, { config: cfg, contextSize, maxBatch, limits: gpu.limits, maxGpuBytes: options.maxGpuBytes });
   const tokenizerPromise = tokenizerFromGGUF(file);
   const onProgress = options.onProgress;
   const weights = await loadGpuWeights(gpu.device, source, {
     gguf: file,
+    maxBufferBytes: budget.maxBufferBytes,
     signal: options.signal,
     onProgress: onProgress ? (r: ProgressReport) => onProgress(toLoadProgress(r)) : undefined,
   });
@@ -104,7 +105,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 1 });
     const forward = new ForwardPass(gpu, cfg, names, weights, {
       contextSize,
-      maxBatch: Math.min(options.maxBatch ?? 64, contextSize),
+      maxBatch,
       ropeFreqFactors,
     });
     const tokenizer = await tokenizerPromise;
@@ -125,6 +126,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       tensorTypes,
       hasChatTemplate: Boolean(tokenizer.chatTemplate),
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
+      limits: gpu.limitsTier,
+      warnings,
     };
     return new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights);
   } catch (e) {

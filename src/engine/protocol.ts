@@ -17,6 +17,7 @@ import type {
   GeneratedToken,
   GenerateOptions,
   GenerationStats,
+  LoadOptions,
   LoadProgress,
   ModelInfo,
   ModelSource,
@@ -31,7 +32,8 @@ export type GenerateInput = { kind: 'prompt'; prompt: string | number[] } | { ki
 
 /** Arguments of each request type (besides `type` and `id`). */
 export interface RequestArgs {
-  load: { source: ModelSource; contextSize?: number };
+  /** The LoadOptions that cross the boundary (no signal, no callback). */
+  load: { source: ModelSource } & Pick<LoadOptions, 'contextSize' | 'limits' | 'maxGpuBytes'>;
   generate: { input: GenerateInput; options: WireGenerateOptions };
   countTokens: { text: string };
   reset: object;

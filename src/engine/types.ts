@@ -7,9 +7,11 @@
  */
 import type { SamplingOptions } from '../kernels/sampling-options.ts';
 import type { FinishReason } from '../runtime/session.ts';
+import type { LimitsTier } from '../gpu/device.ts';
 
 export { CHAT_TEMPERATURE, SAMPLING_DEFAULTS, type SamplingOptions } from '../kernels/sampling-options.ts';
 export type { FinishReason } from '../runtime/session.ts';
+export type { LimitsTier } from '../gpu/device.ts';
 
 /** Where a model comes from: a URL (downloaded into the model store), a stored model's id, or bytes. */
 export type ModelSource =
@@ -30,8 +32,23 @@ export interface LoadProgress {
 }
 
 export interface LoadOptions {
-  /** KV-cache length in tokens; default min(model context, 2048). */
+  /**
+   * KV-cache length in tokens; default min(model context, 2048). Above the model's trained
+   * context is allowed, with a warning in ModelInfo.warnings.
+   */
   contextSize?: number;
+  /**
+   * Which GPU limits to run under: 'adapter' (all the GPU offers, the default), 'default'
+   * (WebGPU's default limits: 128 MiB bindings, 256 MiB buffers) or 'mobile' (those, with 16 KiB
+   * of workgroup storage). The device is created with them, so every size decision follows.
+   */
+  limits?: LimitsTier;
+  /**
+   * Most GPU bytes the model may take (weights + KV cache + scratch), checked from the header
+   * before anything is allocated: over it, the load fails with a GpuMemoryBudgetError naming the
+   * largest context that fits.
+   */
+  maxGpuBytes?: number;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
 }
@@ -86,6 +103,13 @@ export interface ModelInfo {
   tensorTypes: Record<string, number>;
   hasChatTemplate: boolean;
   adapter: string;
+  /** The limits the model runs under (LoadOptions.limits); always set by the engine. */
+  limits?: LimitsTier;
+  /**
+   * Things the user should know that did not stop the load, one sentence each: e.g. a context
+   * size above the model's trained length. The CLI prints them on stderr; <llm-chat> may show them.
+   */
+  warnings?: string[];
 }
 
 /** A stream of tokens that also reports how the generation went once it ends. */

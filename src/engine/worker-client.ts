@@ -86,7 +86,7 @@ export class EngineWorker {
   async load(source: ModelSource, options: LoadOptions = {}): Promise<LlmEngine> {
     this.current?.markDisposed();
     this.current = null;
-    const { id: loadId, result } = this.start('load', { source, contextSize: options.contextSize }, {
+    const { id: loadId, result } = this.start('load', { source, contextSize: options.contextSize, limits: options.limits, maxGpuBytes: options.maxGpuBytes }, {
       signal: options.signal,
       onProgress: options.onProgress,
     });

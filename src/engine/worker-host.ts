@@ -82,7 +82,8 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
     if (old) await old.dispose();
   }
 
-  async function load(id: number, source: ModelSource, contextSize: number | undefined): Promise<RequestResults['load']> {
+  async function load(id: number, req: Extract<Request, { type: 'load' }>): Promise<RequestResults['load']> {
+    const { source, contextSize, limits, maxGpuBytes } = req;
     currentLoad?.abort();
     const controller = new AbortController();
     currentLoad = controller;
@@ -100,7 +101,7 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
       lastPhase = p.phase;
       post({ type: 'progress', id, progress: { ...p } });
     };
-    const loaded = await backend.load(source, { contextSize, signal: controller.signal, onProgress });
+    const loaded = await backend.load(source, { contextSize, limits, maxGpuBytes, signal: controller.signal, onProgress });
     if (controller.signal.aborted) {
       // Superseded while the backend was finishing: nobody wants this engine any more.
       await loaded.dispose();
@@ -148,7 +149,7 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
   async function handle(req: Request): Promise<unknown> {
     switch (req.type) {
       case 'load':
-        return load(req.id, req.source, req.contextSize);
+        return load(req.id, req);
       case 'generate':
         return generate(req.id, req);
       case 'countTokens':

@@ -5,18 +5,29 @@
  * nothing else.
  */
 import { WebGPUUnavailableError } from '../errors.ts';
-import { probeWebGpu, requestBrowserGpu, type GpuContext } from '../gpu/device.ts';
+import { probeWebGpu, requestBrowserGpu, type GpuContext, type LimitsTier } from '../gpu/device.ts';
 import { IdbModelStore } from '../storage/idb-store.ts';
 import { loadEngine } from './engine.ts';
 import { storeBackend, type OpenEngine } from './worker-backend.ts';
 import { serveEngine, type MessageEndpoint } from './worker-host.ts';
 
-/** One GPU device per worker, shared by successive models; a lost device is replaced on the next load. */
+/**
+ * One GPU device per worker, shared by successive models; a lost device is replaced on the next
+ * load, and so is one created with other limits than the load asks for (the previous engine is
+ * disposed before a load opens its model).
+ */
 let gpu: Promise<GpuContext> | null = null;
+let gpuLimits: LimitsTier = 'adapter';
 
-function getGpu(): Promise<GpuContext> {
+async function getGpu(limits: LimitsTier = 'adapter'): Promise<GpuContext> {
+  if (gpu && gpuLimits !== limits) {
+    const old = gpu;
+    gpu = null;
+    await old.then((ctx) => ctx.device.destroy(), () => undefined);
+  }
   if (!gpu) {
-    const pending = requestBrowserGpu();
+    gpuLimits = limits;
+    const pending = requestBrowserGpu({ limits });
     gpu = pending;
     pending.then(
       (ctx) => ctx.lost.then(() => {
@@ -32,7 +43,7 @@ function getGpu(): Promise<GpuContext> {
 
 const openEngine: OpenEngine = async (model, options) => {
   try {
-    return await loadEngine(model.source, { ...options, gpu: await getGpu() });
+    return await loadEngine(model.source, { ...options, gpu: await getGpu(options.limits) });
   } finally {
     // The engine reads the file only while loading: weights are on the GPU now.
     await model.source.close?.();

@@ -4,7 +4,14 @@ import { DeviceLostError, WebGPUUnavailableError } from '../errors.ts';
 export interface GpuContext {
   readonly device: GPUDevice;
   readonly adapterInfo: AdapterSummary;
+  /**
+   * The device's limits, the one source every size decision reads (weight splits, activation and
+   * KV-cache buffers, kernel variants). They are what the device was created with, chosen by
+   * `limitsTier`.
+   */
   readonly limits: GPUSupportedLimits;
+  /** Which limits the device was asked for (DeviceOptions.limits). */
+  readonly limitsTier: LimitsTier;
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   /** Subgroup size range reported by the adapter (0 when unknown). */
@@ -33,6 +40,49 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Called once if the device is lost after creation (not on an explicit destroy()). */
   onLost?: (err: DeviceLostError) => void;
+  /** Which limits to create the device with (default 'adapter'). */
+  limits?: LimitsTier;
+}
+
+/**
+ * Which limits a device is created with:
+ * - `adapter`: as high as the adapter allows (the default: model tensors are big, and real GPUs
+ *   give far more than WebGPU's defaults);
+ * - `default`: WebGPU's default limits only (128 MiB bindings, 256 MiB buffers, …), what every
+ *   WebGPU implementation must offer, to check a model runs on any device;
+ * - `mobile`: the default limits with the 16 KiB workgroup storage of phone GPUs stated
+ *   explicitly (WebGPU's default is already 16 KiB, so a device cannot be made smaller than
+ *   `default`; the tier exists so callers can say what they target).
+ */
+export type LimitsTier = 'adapter' | 'default' | 'mobile';
+export const LIMITS_TIERS: readonly LimitsTier[] = ['adapter', 'default', 'mobile'];
+
+export function isLimitsTier(v: unknown): v is LimitsTier {
+  return typeof v === 'string' && (LIMITS_TIERS as readonly string[]).includes(v);
+}
+
+/** WebGPU's default limits for the values lowbit's sizes and kernels depend on (the spec's table). */
+export const WEBGPU_DEFAULT_LIMITS = {
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+  maxBufferSize: 256 * 1024 * 1024,
+  maxComputeWorkgroupStorageSize: 16 * 1024,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
+} as const;
+
+/** The limits a tier asks requestDevice for; none beyond the defaults for `default`. */
+function requiredLimitsFor(tier: LimitsTier, adapter: GPUAdapter): Record<string, number> {
+  if (tier === 'default') return {};
+  if (tier === 'mobile') return { maxComputeWorkgroupStorageSize: 16 * 1024 };
+  const out: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof v === 'number') out[name] = v;
+  }
+  return out;
 }
 
 // Limits we always want as high as the adapter allows: model tensors are big, and the defaults
@@ -68,11 +118,9 @@ export async function createGpuContext(adapter: GPUAdapter, options: DeviceOptio
   if (hasF16) requiredFeatures.push('shader-f16');
   if (hasSubgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
-  const requiredLimits: Record<string, number> = {};
-  for (const name of WANTED_LIMITS) {
-    const v = (adapter.limits as unknown as Record<string, number>)[name];
-    if (typeof v === 'number') requiredLimits[name] = v;
-  }
+  const limitsTier = options.limits ?? 'adapter';
+  if (!isLimitsTier(limitsTier)) throw new RangeError(`unknown limits '${String(limitsTier)}': use ${LIMITS_TIERS.join(', ')}`);
+  const requiredLimits = requiredLimitsFor(limitsTier, adapter);
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const summary = summarizeAdapter(adapter);
   const info = adapter.info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
@@ -88,6 +136,7 @@ export async function createGpuContext(adapter: GPUAdapter, options: DeviceOptio
     device,
     adapterInfo: summary,
     limits: device.limits,
+    limitsTier,
     hasF16,
     hasSubgroups,
     subgroupMinSize: info.subgroupMinSize ?? 0,

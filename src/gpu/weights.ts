@@ -60,7 +60,7 @@ export function planRowParts(rows: number, rowBytes: number, maxBytes: number, t
 }
 
 /** Largest buffer a weight part may use on this device. */
-export function maxWeightPartBytes(ctx: GpuContext): number {
+export function maxWeightPartBytes(ctx: { limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'> }): number {
   return Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
 }
 

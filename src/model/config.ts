@@ -115,8 +115,16 @@ export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows
   const nEmbd = positiveInt(`${a}.embedding_length`, required(meta, `${a}.embedding_length`));
   const nHead = positiveInt(`${a}.attention.head_count`, required(meta, `${a}.attention.head_count`));
   const nHeadKV = positiveInt(`${a}.attention.head_count_kv`, num(meta, `${a}.attention.head_count_kv`) ?? nHead);
-  if (nHead % nHeadKV !== 0) throw new ModelFormatError(`head_count ${nHead} is not a multiple of head_count_kv ${nHeadKV}`);
-  const headDim = positiveInt(`${a}.attention.key_length`, num(meta, `${a}.attention.key_length`) ?? nEmbd / nHead);
+  if (nHead % nHeadKV !== 0) {
+    throw new ModelFormatError(`${a}.attention.head_count ${nHead} is not a multiple of ${a}.attention.head_count_kv ${nHeadKV}`);
+  }
+  const keyLength = num(meta, `${a}.attention.key_length`);
+  if (keyLength === undefined && nEmbd % nHead !== 0) {
+    throw new ModelFormatError(
+      `${a}.embedding_length ${nEmbd} is not a multiple of ${a}.attention.head_count ${nHead}, and no ${a}.attention.key_length gives the head size`,
+    );
+  }
+  const headDim = positiveInt(`${a}.attention.key_length`, keyLength ?? nEmbd / nHead);
   const headDimV = positiveInt(`${a}.attention.value_length`, num(meta, `${a}.attention.value_length`) ?? headDim);
   if (headDimV !== headDim) {
     throw new ModelFormatError(`attention.value_length ${headDimV} differs from key_length ${headDim}; lowbit's attention kernels need them equal`);
@@ -134,7 +142,15 @@ export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows
     const t = meta.get('tokenizer.ggml.tokens');
     return t instanceof GGUFArray ? t.length : undefined;
   })();
-  const vocabSize = num(meta, `${a}.vocab_size`) ?? vocabFromTokens ?? tokenEmbdRows;
+  const vocabFromKey = num(meta, `${a}.vocab_size`);
+  // llama.cpp sizes token_embd and the LM head by the tokenizer's token count, so all three agree.
+  if (vocabFromKey !== undefined && vocabFromTokens !== undefined && vocabFromKey !== vocabFromTokens) {
+    throw new ModelFormatError(`${a}.vocab_size is ${vocabFromKey} but tokenizer.ggml.tokens has ${vocabFromTokens} tokens`);
+  }
+  if (vocabFromTokens !== undefined && tokenEmbdRows !== undefined && vocabFromTokens !== tokenEmbdRows) {
+    throw new ModelFormatError(`tokenizer.ggml.tokens has ${vocabFromTokens} tokens but token_embd.weight has ${tokenEmbdRows} rows (one per token)`);
+  }
+  const vocabSize = vocabFromKey ?? vocabFromTokens ?? tokenEmbdRows;
   if (!vocabSize) throw new ModelFormatError('cannot tell the vocabulary size (no vocab_size, tokens or token_embd)');
   return {
     architecture,

@@ -73,6 +73,21 @@ export function resolveTensorNames(cfg: ModelConfig, tensors: readonly TensorSha
   const optional = (name: string, dims: number[]): string | undefined => (byName.has(name) ? expect(name, dims) : undefined);
 
   const { nEmbd, nFF, nHead, nHeadKV, headDim, headDimV, vocabSize } = cfg;
+  const a = cfg.architecture;
+  const embd = byName.get('token_embd.weight');
+  if (embd && embd.dims[0] !== nEmbd) {
+    problems.push(`token_embd.weight has rows of ${embd.dims[0]} elements but ${a}.embedding_length is ${nEmbd}`);
+  }
+  // Blocks past block_count would be ignored silently: a file whose count is wrong is broken.
+  const extraBlocks = new Set<number>();
+  for (const t of tensors) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    if (m && Number(m[1]) >= cfg.nLayer) extraBlocks.add(Number(m[1]));
+  }
+  if (extraBlocks.size > 0) {
+    const blocks = [...extraBlocks].sort((x, y) => x - y);
+    problems.push(`${a}.block_count is ${cfg.nLayer} but the file has tensors for block ${blocks.slice(0, 5).map((b) => `blk.${b}`).join(', ')}${blocks.length > 5 ? ', …' : ''}`);
+  }
   const qDim = nHead * headDim;
   const kDim = nHeadKV * headDim;
   const vDim = nHeadKV * headDimV;

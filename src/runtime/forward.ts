@@ -20,7 +20,8 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
-import { createDecodeAttention, createPrefillAttention, kvCacheLayerBytes, type DecodeAttentionKernel } from '../kernels/attention.ts';
+import { maxWeightPartBytes } from '../gpu/weights.ts';
+import { createDecodeAttention, createPrefillAttention, type DecodeAttentionKernel } from '../kernels/attention.ts';
 import type { KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
@@ -32,20 +33,16 @@ import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
+import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape } from './buffer-plan.ts';
 import { createLinear, type LinearKernel } from './linear.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 
-export interface ForwardOptions {
-  /** KV-cache positions. */
-  contextSize: number;
-  /** Most tokens one prefill submission processes. */
-  maxBatch: number;
+export interface ForwardOptions extends ForwardShape {
   /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */
   ropeFreqFactors?: Float32Array;
 }
 
-/** Entries of the top-probabilities report a step can record (GeneratedToken.top). */
-export const TOP_PROBS_K = 5;
+export { TOP_PROBS_K };
 
 /** How the last logits become a token. */
 export type TokenChoice = 'greedy' | 'sample';
@@ -119,8 +116,9 @@ const bufUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBuf
 
 export class ForwardPass {
   readonly buffers: ForwardBuffers;
-  /** Bytes of GPU memory this pass allocated (KV cache and activations). */
+  /** Bytes of the KV cache this pass allocated. */
   readonly kvCacheBytes: number;
+  /** Bytes of its other buffers (activations, step/sampling I/O, logits): see forwardBufferPlan. */
   readonly scratchBytes: number;
   private readonly act: Activations;
   private readonly kCache: readonly GPUBuffer[];
@@ -182,72 +180,54 @@ export class ForwardPass {
   }
 
   private buf(label: string, bytes: number): GPUBuffer {
-    if (bytes > this.ctx.limits.maxStorageBufferBindingSize) {
-      throw new DeviceLimitError(
-        `${label} needs ${bytes} bytes, over this GPU's maxStorageBufferBindingSize (${this.ctx.limits.maxStorageBufferBindingSize}); use a smaller context size`,
-      );
+    const limit = maxWeightPartBytes(this.ctx);
+    if (bytes > limit) {
+      throw new DeviceLimitError(`${label} needs ${bytes} bytes, over this GPU's buffer binding limit (${limit}); use a smaller context size`);
     }
-    const b = createStorageBuffer(this.ctx, Math.max(4, Math.ceil(bytes / 4) * 4), { label, usage: bufUsage() });
+    const b = createStorageBuffer(this.ctx, bytes, { label, usage: bufUsage() });
     this.owned.push(b);
     return b;
   }
 
   /**
-   * Creates every buffer the pass uses: activations for `maxBatch` tokens, one K and one V cache
-   * buffer per layer for `contextSize` positions, and the step/sampling/token I/O buffers. Nothing
-   * here depends on how a layer is wired, only on the model's dimensions.
+   * Creates every buffer the pass uses, as {@link forwardBufferPlan} lists them: activations for
+   * `maxBatch` tokens, one K and one V cache buffer per layer for `contextSize` positions, and the
+   * step/sampling/token I/O buffers. Nothing here depends on how a layer is wired, only on the
+   * model's dimensions.
    */
   private allocate(): Allocation {
     const { ctx, cfg } = this;
-    const { contextSize, maxBatch } = this.options;
-    const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF, vocabSize } = cfg;
-    const buf = (label: string, bytes: number) => this.buf(label, bytes);
-    const qDim = nHead * headDim;
-    const kDim = nHeadKV * headDim;
-    const vDim = nHeadKV * headDimV;
-    const attDim = nHead * headDimV;
-    const T = maxBatch;
-    const f = 4;
-    // Activations, sized for the largest batch; decode uses row 0.
-    const x = buf('x', T * nEmbd * f);
-    const xn = buf('xn', T * nEmbd * f);
-    const q = buf('q', T * qDim * f);
-    const k = buf('k', T * kDim * f);
-    const v = buf('v', T * vDim * f);
-    const qn = cfg.qkNorm ? buf('qn', T * qDim * f) : q;
-    const kn = cfg.qkNorm ? buf('kn', T * kDim * f) : k;
-    const att = buf('att', T * attDim * f);
-    const attN = cfg.subNorms ? buf('attN', T * attDim * f) : att;
-    const delta = buf('delta', T * nEmbd * f);
-    const gate = buf('gate', T * nFF * f);
-    const up = buf('up', T * nFF * f);
-    const lastRow = buf('lastRow', nEmbd * f);
-    const scratchBytes = this.owned.reduce((s, b) => s + b.size, 0);
-
-    const kCache: GPUBuffer[] = [];
-    const vCache: GPUBuffer[] = [];
-    const kvShape = { headDim, nKvHeads: nHeadKV, maxCtx: contextSize };
-    const vShape = { headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize };
-    for (let l = 0; l < cfg.nLayer; l++) {
-      kCache.push(buf(`kCache.${l}`, kvCacheLayerBytes(kvShape)));
-      vCache.push(buf(`vCache.${l}`, kvCacheLayerBytes(vShape)));
+    const plan = forwardBufferPlan(cfg, this.options);
+    const made = new Map<string, GPUBuffer>();
+    for (const b of plan) {
+      if (b.label === 'stepParams') made.set(b.label, createStepParams(ctx));
+      else if (b.label === 'samplingParams') made.set(b.label, createSamplingParams(ctx));
+      else {
+        made.set(b.label, this.buf(b.label, b.bytes));
+        continue;
+      }
+      this.owned.push(made.get(b.label)!);
     }
-    const kvCacheBytes = cfg.nLayer * (kvCacheLayerBytes(kvShape) + kvCacheLayerBytes(vShape));
-
-    const stepParams = createStepParams(ctx);
-    const samplingParams = createSamplingParams(ctx);
-    const history = buf('history', (contextSize + 1) * 4);
-    const chosen = buf('chosen', 4);
-    const logits = buf('logits', vocabSize * f);
-    const topProbs = buf('topProbs', TOP_PROBS_K * 8);
-    this.owned.push(stepParams, samplingParams);
+    const get = (label: string) => made.get(label)!;
+    const q = get('q');
+    const k = get('k');
+    const att = get('att');
+    const totals = forwardBufferBytes(plan);
     return {
-      act: { x, xn, q, k, v, qn, kn, att, attN, delta, gate, up, lastRow },
-      kCache,
-      vCache,
-      buffers: { stepParams, samplingParams, history, chosen, logits, topProbs },
-      kvCacheBytes,
-      scratchBytes,
+      act: {
+        x: get('x'), xn: get('xn'), q, k, v: get('v'),
+        qn: made.get('qn') ?? q, kn: made.get('kn') ?? k,
+        att, attN: made.get('attN') ?? att,
+        delta: get('delta'), gate: get('gate'), up: get('up'), lastRow: get('lastRow'),
+      },
+      kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
+      vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
+      buffers: {
+        stepParams: get('stepParams'), samplingParams: get('samplingParams'), history: get('history'),
+        chosen: get('chosen'), logits: get('logits'), topProbs: get('topProbs'),
+      },
+      kvCacheBytes: totals.kvCache,
+      scratchBytes: totals.scratch,
     };
   }
 

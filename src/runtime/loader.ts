@@ -20,7 +20,7 @@ import type { GGUFFile, GGUFTensorInfo } from '../gguf/file.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { pad4 } from '../gpu/buffers.ts';
-import { type GpuWeight, planRowParts } from '../gpu/weights.ts';
+import { type GpuWeight, maxWeightPartBytes, planRowParts } from '../gpu/weights.ts';
 import { getGpuQuantType, type GpuQuantType } from '../quant/table.ts';
 import { ProgressTracker, type ProgressCallback } from '../io/progress.ts';
 
@@ -211,7 +211,7 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
 
 /** Sink writing into GPU storage buffers with queue.writeBuffer. */
 export function gpuWeightSink(device: GPUDevice, options: { maxBufferBytes?: number; usage?: GPUBufferUsageFlags } = {}): WeightSink<GPUBuffer> {
-  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const limit = maxWeightPartBytes(device);
   return {
     maxBufferBytes: Math.min(options.maxBufferBytes ?? limit, limit),
     create: (label, size) =>

@@ -13,7 +13,8 @@ import type { GpuContext } from '../gpu/device.ts';
 import { decodeTopProbs, encodeSamplingParams } from '../kernels/sample.ts';
 import type { SamplingOptions } from '../kernels/sampling-options.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
-import { TOP_PROBS_K, type ForwardPass } from './forward.ts';
+import { READBACK_RING, READBACK_SLOT_BYTES, TOP_PROBS_BYTES, TOP_PROBS_K } from './buffer-plan.ts';
+import type { ForwardPass } from './forward.ts';
 
 /** Why a generation ended: a stop string, the token budget or context, an abort, end of generation. */
 export type FinishReason = 'stop' | 'length' | 'abort' | 'eos';
@@ -44,12 +45,6 @@ export interface RunStats {
   submissions: number;
 }
 
-/** Bytes the top-K report takes: (id u32, prob f32) per entry. */
-const TOP_PROBS_BYTES = TOP_PROBS_K * 8;
-/** One readback slot: the chosen token (4), padding (4), then the top-K report. */
-const SLOT_BYTES = 8 + TOP_PROBS_BYTES;
-const RING = 8;
-
 export class Session {
   /** Tokens whose K/V are in the cache, position by position. */
   private cached: number[] = [];
@@ -62,8 +57,8 @@ export class Session {
     private readonly ctx: GpuContext,
     readonly forward: ForwardPass,
   ) {
-    for (let i = 0; i < RING; i++) {
-      this.staging.push(ctx.device.createBuffer({ label: `readback.${i}`, size: SLOT_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    for (let i = 0; i < READBACK_RING; i++) {
+      this.staging.push(ctx.device.createBuffer({ label: `readback.${i}`, size: READBACK_SLOT_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
     }
   }
 
@@ -146,7 +141,7 @@ export class Session {
         if (opts.topProbs) enc.copyBufferToBuffer(bufs.topProbs, 0, s, 8, TOP_PROBS_BYTES);
         device.queue.submit([enc.finish()]);
         pending.push({ slot, done: s.mapAsync(GPUMapMode.READ) });
-        slot = (slot + 1) % RING;
+        slot = (slot + 1) % READBACK_RING;
       } else {
         device.queue.submit([enc.finish()]);
       }

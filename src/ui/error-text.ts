@@ -21,6 +21,8 @@ export function describeError(err: unknown): ErrorText {
         detail,
         hint: 'Use a recent Chrome, Edge or Safari with WebGPU enabled (Firefox: enable dom.webgpu.enabled), on a device with a supported GPU.',
       };
+    case 'GpuMemoryBudgetError':
+      return { title: 'This model is too big for this device', detail, hint: 'Load it with a smaller context size (the message says which fits), or pick a smaller model.' };
     case 'DeviceLimitError':
       return { title: 'This model is too big for this device', detail, hint: 'Pick a smaller model or a lower-bit quantization.' };
     case 'DeviceLostError':

@@ -21,6 +21,7 @@ const BAD: Record<string, string[]> = {
   '--concurrency': ['0', '17', '1.5'],
   '--max-bytes': ['0', '1.5', '-5', '1e400'],
   '--timeout': ['0', '-1', '86401', 'soon'],
+  '--max-gpu-mb': ['0', '-1', 'lots', '1e400', ''],
 };
 const GOOD: Record<string, [string, number][]> = {
   '--ctx': [['2', 2], ['4096', 4096], ['1e3', 1000]],
@@ -35,6 +36,7 @@ const GOOD: Record<string, [string, number][]> = {
   '--concurrency': [['1', 1], ['16', 16]],
   '--max-bytes': [['1000', 1000]],
   '--timeout': [['0.3', 0.3], ['86400', 86400]],
+  '--max-gpu-mb': [['512', 512], ['0.5', 0.5]],
 };
 
 describe('numberOption', () => {

@@ -1,0 +1,116 @@
+/**
+ * The GPU buffers a loaded model's runtime creates besides its weights, and their sizes, as pure
+ * functions of the model's config: the ForwardPass allocates exactly {@link forwardBufferPlan},
+ * and the memory estimate (engine/memory-budget.ts) sums the same list before anything exists.
+ * Kept apart from forward.ts so the estimate does not pull in the kernels (a page can size a
+ * model before downloading it).
+ */
+import { kvCacheLayerBytes } from '../kernels/attention.ts';
+import { SAMPLING_PARAMS_BYTES } from '../kernels/sample.ts';
+import { encodeStepParams } from '../kernels/step-params.ts';
+import type { ModelConfig } from '../model/config.ts';
+
+/** Entries of the top-probabilities report a step can record (GeneratedToken.top). */
+export const TOP_PROBS_K = 5;
+
+/** Bytes the top-K report takes: (id u32, prob f32) per entry. */
+export const TOP_PROBS_BYTES = TOP_PROBS_K * 8;
+/** One readback slot of a Session: the chosen token (4), padding (4), then the top-K report. */
+export const READBACK_SLOT_BYTES = 8 + TOP_PROBS_BYTES;
+/** Readback slots a Session keeps (steps in flight). */
+export const READBACK_RING = 8;
+/** GPU bytes a Session allocates (its readback ring). */
+export const SESSION_STAGING_BYTES = READBACK_RING * READBACK_SLOT_BYTES;
+
+export interface ForwardShape {
+  /** KV-cache positions. */
+  contextSize: number;
+  /** Most tokens one prefill submission processes. */
+  maxBatch: number;
+}
+
+/** One buffer the forward pass creates, at the size it is created with. */
+export interface ForwardBufferSpec {
+  label: string;
+  bytes: number;
+  kind: 'activation' | 'kvCache' | 'io';
+}
+
+const storageBytes = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
+const uniformBytes = (n: number) => Math.max(16, Math.ceil(n / 16) * 16);
+
+/**
+ * Every buffer a ForwardPass of this shape allocates, with its size: `allocate()` creates exactly
+ * these, and the memory estimate (engine/memory-budget.ts) sums them before anything is created,
+ * so the two cannot drift apart.
+ */
+export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): ForwardBufferSpec[] {
+  const { contextSize, maxBatch: T } = options;
+  const { nEmbd, nHead, nHeadKV, headDim, headDimV, nFF, vocabSize } = cfg;
+  const f = 4;
+  const qDim = nHead * headDim;
+  const kDim = nHeadKV * headDim;
+  const vDim = nHeadKV * headDimV;
+  const attDim = nHead * headDimV;
+  const out: ForwardBufferSpec[] = [];
+  const add = (label: string, bytes: number, kind: ForwardBufferSpec['kind'] = 'activation') => out.push({ label, bytes: storageBytes(bytes), kind });
+  // Activations, sized for the largest batch; decode uses row 0. qn/kn/attN alias q/k/att when
+  // the model has no q/k norms or sub-norms.
+  add('x', T * nEmbd * f);
+  add('xn', T * nEmbd * f);
+  add('q', T * qDim * f);
+  add('k', T * kDim * f);
+  add('v', T * vDim * f);
+  if (cfg.qkNorm) {
+    add('qn', T * qDim * f);
+    add('kn', T * kDim * f);
+  }
+  add('att', T * attDim * f);
+  if (cfg.subNorms) add('attN', T * attDim * f);
+  add('delta', T * nEmbd * f);
+  add('gate', T * nFF * f);
+  add('up', T * nFF * f);
+  add('lastRow', nEmbd * f);
+  const kBytes = kvCacheLayerBytes({ headDim, nKvHeads: nHeadKV, maxCtx: contextSize });
+  const vBytes = kvCacheLayerBytes({ headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize });
+  for (let l = 0; l < cfg.nLayer; l++) {
+    add(`kCache.${l}`, kBytes, 'kvCache');
+    add(`vCache.${l}`, vBytes, 'kvCache');
+  }
+  out.push({ label: 'stepParams', bytes: uniformBytes(encodeStepParams({ pos0: 0, nTokens: 1 }).byteLength), kind: 'io' });
+  out.push({ label: 'samplingParams', bytes: uniformBytes(SAMPLING_PARAMS_BYTES), kind: 'io' });
+  add('history', (contextSize + 1) * 4, 'io');
+  add('chosen', 4, 'io');
+  add('logits', vocabSize * f, 'io');
+  add('topProbs', TOP_PROBS_K * 8, 'io');
+  return out;
+}
+
+/** KV-cache bytes and everything else (activations, step and sampling I/O) of a buffer plan. */
+export function forwardBufferBytes(plan: readonly ForwardBufferSpec[]): { kvCache: number; scratch: number } {
+  let kvCache = 0;
+  let scratch = 0;
+  for (const b of plan) {
+    if (b.kind === 'kvCache') kvCache += b.bytes;
+    else scratch += b.bytes;
+  }
+  return { kvCache, scratch };
+}
+
+/**
+ * An upper bound on the small buffers the kernels of a ForwardPass create for themselves, on
+ * top of {@link forwardBufferPlan}: per graph (decode and prefill) the RoPE angle table and the
+ * split-K attention partials, one 48-byte uniform per weight part per linear call (both graphs
+ * and the LM head), and the argmax partials. Kilobytes, but counted so an estimate is a bound.
+ * `weightParts`: buffers of all weights together (a split tensor has several).
+ */
+export function forwardKernelBytesBound(cfg: ModelConfig, weightParts: number): number {
+  const graphs = 2;
+  const ropeTable = (cfg.ropeDim / 2) * 8;
+  // decode attention uses at most 16 splits (createDecodeAttention's hardware default).
+  const attentionPartials = cfg.nHead * 16 * (cfg.headDim + 2) * 4;
+  const linearUniforms = (graphs + 1) * weightParts * 48;
+  const argmaxPartials = 64 * 8;
+  return graphs * (storageBytes(ropeTable) + storageBytes(attentionPartials)) + linearUniforms + argmaxPartials;
+}
+
