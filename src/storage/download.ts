@@ -472,6 +472,7 @@ class DownloadJob {
               extent = await this.headerExtent(m, position, new Uint8Array(0), false);
               nextHeaderTry = 2 * position; // a header that needs more bytes is tried again at double
               if (extent && position > extent.paddedEnd) throw this.beyondHeader(extent);
+              if (extent) this.checkExtentCap(extent, cap);
             }
             // Room for what is still to come: the rest of the file when its header says, else the next chunk.
             if (unknown) await ensureSpace(this.options.store, this.name, extent ? extent.paddedEnd - position : cs);
@@ -491,6 +492,7 @@ class DownloadJob {
       // A close-delimited body cut short looks complete: only the file's own header can tell.
       const tail = buffer.subarray(0, fill);
       const whole = await this.headerExtent(m, position - fill, tail, true);
+      if (whole) this.checkExtentCap(whole, cap);
       if (whole && position < whole.end) {
         throw new TransientError(`${this.options.url}: body ended after ${position} bytes, but its GGUF header says the file has ${whole.end}`);
       }
@@ -505,6 +507,14 @@ class DownloadJob {
     }
     this.tracker.bytesTotal = m.size;
     this.tracker.update(position, true);
+  }
+
+  /** The header narrows the cap on a body of unstated length, never widens it: a header is as hostile as the body. */
+  private checkExtentCap(extent: GgufExtent, cap: number): void {
+    if (extent.paddedEnd <= cap) return;
+    throw new DownloadError(
+      `${this.options.url}: its GGUF header describes ${extent.paddedEnd} bytes, more than the ${cap}-byte limit for downloads without a stated length (raise maxBytes / --max-bytes if the model is larger)`,
+    );
   }
 
   private beyondHeader(extent: GgufExtent): DownloadError {

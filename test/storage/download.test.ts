@@ -621,6 +621,29 @@ describe('bodies of unknown length (200 without Content-Length)', () => {
     expect(server2.counter.pulled).toBeLessThanOrEqual((1 << 20) + 2 * CHUNK);
   });
 
+  it('a GGUF header that claims more than the limit for unknown sizes is refused at once, not obeyed', async () => {
+    // The header's extent bounds an unstated length only below the cap: a header claiming 100 GiB
+    // must not lift the 64 GiB default (the disk check alone would let it fill what is free).
+    const store = new MemoryModelStore();
+    const header = pseudoRandomGguf(1 << 20, 9).subarray(0, 64).slice();
+    new DataView(header.buffer).setBigUint64(37, BigInt(100 * 2 ** 30 - 64), true); // the tensor's elements (I8: bytes)
+    let requests = 0;
+    const server2 = endless(header);
+    const err = await downloadModel(opts(store, { fetch: (...a) => (requests++, server2.fetch(...a)) })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/GGUF header describes 107374182400 bytes, more than the 68719476736-byte limit/);
+    expect(requests).toBe(1);
+    expect(server2.counter.pulled).toBeLessThanOrEqual(4 * CHUNK);
+
+    // The same header on a short body (checked at its end): refused, not retried as a cut body.
+    requests = 0;
+    const short = endless(header, 1);
+    const err2 = await downloadModel(opts(new MemoryModelStore(), { fetch: (...a) => (requests++, short.fetch(...a)) })).catch((e) => e);
+    expect(err2).toBeInstanceOf(DownloadError);
+    expect(err2.message).toMatch(/GGUF header describes 107374182400 bytes, more than the 68719476736-byte limit/);
+    expect(requests).toBe(1);
+  });
+
   it('an endless stream whose header never ends stops at maxBytes', async () => {
     const store = new MemoryModelStore();
     const server2 = endless(endlessHeader());
