@@ -28,6 +28,7 @@ import { readGGUF } from '../gguf/reader.ts';
 import { crc32 } from './crc32.ts';
 import {
   asTransient,
+  BodyPace,
   DEFAULT_IDLE_TIMEOUT_MS,
   backoffMs,
   FileChangedError,
@@ -88,8 +89,9 @@ export interface DownloadOptions {
    */
   maxBytes?: number;
   /**
-   * Longest wait for an answer's headers, and then for each piece of its body (default 60 s): a
-   * server that never answers or stalls mid-body counts as a transient failure and is retried.
+   * Longest wait for an answer's headers, and then for each piece of its body, and for each 64 KiB
+   * of it (default 60 s): a server that never answers, stalls or drips mid-body counts as a
+   * transient failure and is retried.
    */
   idleTimeoutMs?: number;
   /** Injected fetch (tests, custom auth); default globalThis.fetch. */
@@ -329,6 +331,7 @@ class DownloadJob {
     let crc = m.partialChunks?.[i]?.crc32 ?? 0;
     let part = new Uint8Array(Math.min(PART_BYTES, want - stored));
     let fill = 0;
+    const pace = new BodyPace();
     const storePart = async () => {
       if (fill === 0) return;
       const bytes = part.subarray(0, fill);
@@ -346,7 +349,7 @@ class DownloadJob {
     let keep = true;
     try {
       for (;;) {
-        const { done, value } = await readPiece(reader, signal, this.http.idleTimeoutMs);
+        const { done, value } = await readPiece(reader, signal, this.http.idleTimeoutMs, pace);
         if (done) break;
         if (stored + fill + value.length > want) {
           keep = false;
@@ -426,6 +429,7 @@ class DownloadJob {
     let fill = 0;
     let index = 0;
     let position = 0;
+    const pace = new BodyPace();
     const flush = async () => {
       if (fill === 0) return;
       if (unknown) {
@@ -449,7 +453,7 @@ class DownloadJob {
     };
     try {
       for (;;) {
-        const { done, value } = await readPiece(reader, this.options.signal, this.http.idleTimeoutMs);
+        const { done, value } = await readPiece(reader, this.options.signal, this.http.idleTimeoutMs, pace);
         if (done) break;
         if (size !== undefined && position + value.length > size) {
           throw new TransientError(`${this.options.url}: body longer than its Content-Length ${size}`);

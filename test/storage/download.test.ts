@@ -761,6 +761,54 @@ describe('timeouts and redirects', () => {
     expect(server.requests).toBe(2);
   });
 
+  /**
+   * A server that answers at once and then drips `bytes` every `everyMs`, forever: each piece comes
+   * well within the idle timeout, so only a minimum rate per idle window can end it.
+   */
+  function drip(bytes: number, everyMs: number) {
+    let requests = 0;
+    const fetchFn: typeof fetch = async (_url, init) => {
+      requests++;
+      const range = /^bytes=(\d+)-(\d*)$/.exec(new Headers(init?.headers).get('range') ?? '');
+      const start = range ? Number(range[1]) : 0;
+      const end = range && range[2] ? Math.min(Number(range[2]), SIZE - 1) : SIZE - 1;
+      let at = start;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await new Promise((r) => setTimeout(r, everyMs));
+          controller.enqueue(data.slice(at, at + bytes));
+          at += bytes;
+        },
+      });
+      init?.signal?.addEventListener('abort', () => body.cancel().catch(() => {}));
+      const headers: Record<string, string> = range ? { 'content-range': `bytes ${start}-${end}/${SIZE}` } : {};
+      return new Response(body, { status: range ? 206 : 200, headers: { ...headers, 'content-length': String(end - start + 1) } });
+    };
+    return { fetch: fetchFn, requests: () => requests };
+  }
+
+  for (const ranged of [true, false]) {
+    it(`a server that drips a few bytes per idle period is a stalled one (${ranged ? 'ranged' : 'whole-file'} answers)`, async () => {
+      const dripper = drip(8, 20);
+      // A server without Range support answers the probe with a plain 200.
+      const fetchFn: typeof fetch = (url, init) => {
+        const headers = new Headers(init?.headers);
+        if (!ranged) headers.delete('range');
+        return dripper.fetch(url, { ...init, headers });
+      };
+      const t0 = Date.now();
+      const outcome = await Promise.race([
+        downloadModel(opts(new MemoryModelStore(), { fetch: fetchFn, idleTimeoutMs: 300, maxRetries: 1, concurrency: 1 })).catch((e) => e),
+        new Promise((r) => setTimeout(() => r('still downloading after 10 s'), 10_000)),
+      ]);
+      expect(outcome).toBeInstanceOf(DownloadError);
+      expect((outcome as Error).message).toMatch(/failed after 2 attempts: timed out: \d+ bytes in 300 ms/);
+      // Ranged: the probe's body is the chunk's first try, then the chunk's own two attempts.
+      expect(dripper.requests()).toBe(ranged ? 3 : 2);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    });
+  }
+
   it('the timers and abort forwarding of 41 requests leave no listeners behind (no leak warning)', async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
