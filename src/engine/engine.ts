@@ -154,18 +154,22 @@ export class Engine implements LlmEngine {
     this.lost = gpu.lost.then((err) => (this.lostError = err));
   }
 
-  /** Prompt tokens for raw text, with BOS when the model's metadata asks for it (as llama.cpp). */
-  encodePrompt(text: string, addBos = true): number[] {
-    return this.tokenizer.encode(text, { addSpecial: addBos, parseSpecial: true });
+  /**
+   * Prompt tokens for raw text, with BOS when the model's metadata asks for it (as llama.cpp).
+   * With `contextSize`, text that surely fills it is refused first (EncodeOptions.contextSize).
+   */
+  encodePrompt(text: string, addBos = true, contextSize?: number): number[] {
+    return this.tokenizer.encode(text, { addSpecial: addBos, parseSpecial: true, contextSize });
   }
 
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {
-    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true) : prompt;
+    // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
+    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, this.session.contextSize) : prompt;
     return this.stream(tokens, options, options.stop ?? []);
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
-    const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true });
+    const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true, contextSize: this.session.contextSize });
     return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
   }
 
