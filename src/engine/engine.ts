@@ -163,12 +163,14 @@ export class Engine implements LlmEngine {
   }
 
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {
+    this.checkUsable(); // before the tokenizer, which a disposed engine no longer has
     // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
     const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, this.session.contextSize) : prompt;
     return this.stream(tokens, options, options.stop ?? []);
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
+    this.checkUsable();
     const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true, contextSize: this.session.contextSize });
     return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
   }
@@ -219,12 +221,6 @@ export class Engine implements LlmEngine {
 
   private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
     this.checkUsable();
-    const queue = new TokenQueue();
-    const abort = new AbortController();
-    const external = options.signal;
-    const onAbort = () => abort.abort(external?.reason);
-    if (external?.aborted) abort.abort(external.reason);
-    else external?.addEventListener('abort', onAbort, { once: true });
     const contextSize = this.session.contextSize;
     if (promptTokens.length >= contextSize) {
       throw new ContextOverflowError(
@@ -233,6 +229,20 @@ export class Engine implements LlmEngine {
         contextSize,
       );
     }
+    // Ids index the embedding on the GPU, where one out of range reads another row (or zeros)
+    // and the model answers a prompt nobody wrote.
+    const { vocabSize } = this.config;
+    const bad = promptTokens.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+    if (bad >= 0) throw new RangeError(`prompt token ${bad} is ${promptTokens[bad]}, not a token id of this model (0..${vocabSize - 1})`);
+    if (options.maxTokens !== undefined && !(options.maxTokens >= 0)) {
+      throw new RangeError(`maxTokens must be a number of tokens, 0 or more (got ${options.maxTokens})`);
+    }
+    const queue = new TokenQueue();
+    const abort = new AbortController();
+    const external = options.signal;
+    const onAbort = () => abort.abort(external?.reason);
+    if (external?.aborted) abort.abort(external.reason);
+    else external?.addEventListener('abort', onAbort, { once: true });
     const maxTokens = Math.max(1, Math.min(options.maxTokens ?? 256, contextSize - promptTokens.length));
     const detok = this.tokenizer.createStreamDecoder();
     const stopper = new StopMatcher(stops);

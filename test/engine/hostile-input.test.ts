@@ -1,5 +1,6 @@
 // Hostile input to the in-process engine (Node, Dawn): prompts and options from a page, a server
 // client or a CLI user fail with a typed error before heavy work, never with garbage or a hang.
+import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
@@ -35,5 +36,37 @@ test('a 10M-character prompt is refused with ContextOverflowError before it is t
     expect(err).toBeInstanceOf(ContextOverflowError);
     expect((err as Error).message).toMatch(/at least \d+ tokens; this model was loaded with a 128-token context/);
     expect(performance.now() - t0).toBeLessThan(1500);
+  }
+});
+
+test('prompt token ids that are no token of the model are refused before the GPU runs', () => {
+  // They used to index the embedding out of range and generate from whatever row that read.
+  for (const ids of [[1, engine.info.vocabSize], [1, -1], [1, 1.5], [1, Number.NaN], [1, 2 ** 32 + 5]]) {
+    const err = thrownBy(() => engine.generate(ids, { maxTokens: 2 }));
+    expect(err, String(ids)).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toMatch(/prompt token 1 is .*, not a token id of this model \(0\.\.511\)/);
+  }
+});
+
+test('maxTokens NaN or negative is refused, not turned into 0 or 1 tokens', () => {
+  for (const maxTokens of [Number.NaN, -5]) {
+    const err = thrownBy(() => engine.generate('Once', { maxTokens }));
+    expect(err, String(maxTokens)).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toMatch(/maxTokens must be a number of tokens, 0 or more/);
+  }
+});
+
+test('a refused call leaves no listener on the caller\'s signal', () => {
+  const ac = new AbortController();
+  for (let i = 0; i < 20; i++) thrownBy(() => engine.generate([1, -1], { signal: ac.signal }));
+  thrownBy(() => engine.generate(new Array(200).fill(1), { signal: ac.signal }));
+  expect(getEventListeners(ac.signal, 'abort')).toEqual([]);
+});
+
+test('a disposed engine says so, whatever the call (not "tokenizer was disposed")', async () => {
+  const other = await openEngine(MODEL);
+  await other.dispose();
+  for (const call of [() => other.generate('Once'), () => other.chat([{ role: 'user', content: 'hi' }]), () => other.generate([1, 2])]) {
+    expect(thrownBy(call)).toMatchObject({ message: 'this engine has been disposed' });
   }
 });
