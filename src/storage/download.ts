@@ -5,7 +5,9 @@
  * - The first request (the "probe") asks for the first missing chunk. A 206 answer gives the size
  *   (Content-Range) and the validators (ETag, Last-Modified); they are compared with the stored
  *   manifest, and a changed file restarts cleanly from nothing. Every later 206 is compared too;
- *   a validator the manifest recorded that is missing from an answer counts as a change.
+ *   a validator the manifest recorded that is missing from an answer counts as a change. A 200
+ *   to a later Range request (a CDN cache miss) is no proof of a change: a new probe goes on,
+ *   keeping what is stored.
  *   Comparing instead of sending If-Range keeps cross-origin requests free of CORS preflights
  *   (a single-range `Range` header is CORS-safelisted, If-Range is not).
  * - A chunk is stored in parts of at most 1 MiB as it arrives, each recorded in the manifest
@@ -34,6 +36,7 @@ import {
   FileChangedError,
   finalError,
   parseContentRange,
+  RangeIgnoredError,
   readPiece,
   readValidators,
   request,
@@ -163,6 +166,7 @@ class DownloadJob {
   async run(): Promise<ModelManifest> {
     const { store, url, signal } = this.options;
     let changes = 0;
+    let rangeIgnored = 0;
     for (let round = 0; ; round++) {
       signal?.throwIfAborted();
       let m = await store.getManifest(this.name);
@@ -183,6 +187,11 @@ class DownloadJob {
         try {
           m = await this.fetchMissing(m);
         } catch (e) {
+          if (e instanceof RangeIgnoredError) {
+            if (++rangeIgnored > 3) throw new DownloadError(`${url} keeps answering Range requests with the whole file`);
+            round--; // no integrity round was spent
+            continue;
+          }
           if (!(e instanceof FileChangedError)) throw e;
           if (++changes > 3) throw new DownloadError(`${url} keeps changing while it downloads (ETag/Last-Modified differ on every try)`);
           // Chunks of another version of the file are worthless: start over cleanly.
@@ -300,8 +309,10 @@ class DownloadJob {
       const res = await this.request(sig, chunkStart + storedPrefix(m, i), end);
       if (res.status !== 206) {
         res.body?.cancel().catch(() => {});
-        // The server stopped honouring Range, or serves another file: start over with a new probe.
-        throw new FileChangedError(`${this.options.url} answered ${res.status} to a Range request`);
+        // The server stopped honouring Range: a new probe decides how to go on, keeping the
+        // stored chunks unless the answer proves another file.
+        if (changed(m, readValidators(res))) throw new FileChangedError(`${this.options.url} changed on the server`);
+        throw new RangeIgnoredError(`${this.options.url} answered ${res.status} to a Range request`);
       }
       await this.receiveChunk(m, i, res, sig);
     }, signal);

@@ -21,6 +21,13 @@ export class TransientError extends Error {
 /** The file on the server is not the one the stored chunks came from: start over. */
 export class FileChangedError extends Error {}
 
+/**
+ * A Range request was answered with the whole file (a CDN node that missed its cache, a server
+ * that stopped honouring Range) by what still looks like the same file: ask again from a new probe,
+ * keeping what is stored (a whole-file answer is compared with the stored chunks as it streams).
+ */
+export class RangeIgnoredError extends Error {}
+
 export interface Validators {
   etag?: string;
   lastModified?: string;

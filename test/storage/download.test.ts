@@ -701,6 +701,40 @@ describe('hostile ranged answers', () => {
     await expect(downloadModel(opts(store, { fetch: fetchFn, concurrency: 1 }))).rejects.toThrow(/keeps changing while it downloads/);
   });
 
+  it('a 200 to one Range request (a CDN miss) keeps the chunks already stored', async () => {
+    // It used to count as a changed file: everything stored was deleted and fetched again.
+    const store = new MemoryModelStore();
+    let requests = 0;
+    const fetchFn: typeof fetch = (url, init) => {
+      const headers = new Headers(init?.headers);
+      if (++requests === 20) headers.delete('range'); // the server answers this one with the whole file
+      return fetch(url, { ...init, headers });
+    };
+    const m = await downloadModel(opts(store, { fetch: fetchFn, concurrency: 1, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+    // Chunk 0 was asked for once: nothing stored before the 200 was fetched again.
+    expect(server.log.filter((l) => l === `GET bytes=0-${CHUNK - 1}`)).toHaveLength(1);
+    // Every chunk asked for once by range (the one answered by the 200 again by the new probe).
+    expect(server.log.filter((l) => l.startsWith('GET bytes='))).toHaveLength(41);
+    expect(server.log.filter((l) => l === 'GET all')).toHaveLength(1);
+  });
+
+  it('a changed validator on a 200 to a Range request still restarts cleanly', async () => {
+    const store = new MemoryModelStore();
+    let requests = 0;
+    const fetchFn: typeof fetch = async (url, init) => {
+      const headers = new Headers(init?.headers);
+      if (++requests !== 20) return fetch(url, { ...init, headers });
+      headers.delete('range');
+      const res = await fetch(url, { ...init, headers });
+      return new Response(res.body, { status: 200, headers: { etag: '"v2"', 'content-length': String(SIZE) } });
+    };
+    const m = await downloadModel(opts(store, { fetch: fetchFn, concurrency: 1, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.log.filter((l) => l === `GET bytes=0-${CHUNK - 1}`)).toHaveLength(2);
+  });
+
   it('an empty 200 (Content-Length: 0) from a server without Range is no model', async () => {
     const store = new MemoryModelStore();
     server.files.set('/empty.gguf', { content: new Uint8Array(0) });
