@@ -9,7 +9,7 @@ import type { GpuWeight } from '../gpu/weights.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
 import { kvCacheLayerBytes } from '../kernels/attention.ts';
-import { ContextOverflowError, DeviceLimitError, DeviceLostError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
+import { ContextOverflowError, DeviceLimitError, DeviceLostError, LowbitError, ModelFormatError, UnsupportedTensorTypeError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
@@ -75,6 +75,11 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const cfg = modelConfigFromMetadata(file, file.tensor('token_embd.weight')?.dims[1]);
   const names = resolveTensorNames(cfg, file.tensors);
   checkTensorTypes(file);
+  // Read on the CPU as F32 values (llama.cpp's RoPE takes no other type): checked before any upload.
+  const ropeFreqs = names.ropeFreqs === undefined ? undefined : file.tensor(names.ropeFreqs)!;
+  if (ropeFreqs && ropeFreqs.typeName !== 'F32') {
+    throw new ModelFormatError(`${ropeFreqs.name} is ${ropeFreqs.typeName}; it must be F32 (RoPE frequency factors)`);
+  }
   const contextSize = Math.max(1, Math.min(options.contextSize ?? Math.min(cfg.contextLength, DEFAULT_CONTEXT), cfg.contextLength));
   // The larger of a layer's K and V caches must fit one binding; checked before any upload.
   const kvLayerBytes = kvCacheLayerBytes({ nKvHeads: cfg.nHeadKV, maxCtx: contextSize, headDim: Math.max(cfg.headDim, cfg.headDimV) });
@@ -96,10 +101,9 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   };
   try {
     let ropeFreqFactors: Float32Array | undefined;
-    if (names.ropeFreqs) {
-      const t = file.tensor(names.ropeFreqs)!;
-      const bytes = await readTensorBytes(source, t);
-      ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, t.nElements);
+    if (ropeFreqs) {
+      const bytes = await readTensorBytes(source, ropeFreqs);
+      ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
     }
     onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 1 });
     const forward = new ForwardPass(gpu, cfg, names, weights, {

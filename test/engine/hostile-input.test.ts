@@ -3,9 +3,13 @@
 import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Engine } from '../../src/engine/engine.ts';
-import { ContextOverflowError } from '../../src/errors.ts';
-import { openEngine, releaseTestGpu } from '../helpers/gpu-engine.ts';
+import { loadEngine, type Engine } from '../../src/engine/engine.ts';
+import { ContextOverflowError, ModelFormatError } from '../../src/errors.ts';
+import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
+import { BufferByteSource } from '../../src/io/byte-source.ts';
+import { GGMLType } from '../../src/quant/types.ts';
+import { openEngine, releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
+import { syntheticModelSpec } from '../helpers/synthetic-models.ts';
 
 const MODEL = join(import.meta.dirname, '../fixtures/models/stories260K-Q8_0.gguf');
 
@@ -69,4 +73,16 @@ test('a disposed engine says so, whatever the call (not "tokenizer was disposed"
   for (const call of [() => other.generate('Once'), () => other.chat([{ role: 'user', content: 'hi' }]), () => other.generate([1, 2])]) {
     expect(thrownBy(call)).toMatchObject({ message: 'this engine has been disposed' });
   }
+});
+
+test('a rope_freqs.weight that is not F32 is a ModelFormatError, not a RangeError from a typed array', async () => {
+  // llama.cpp's RoPE takes the frequency factors as F32 only; the loader read the raw bytes as F32.
+  const spec = await syntheticModelSpec({ arch: 'llama', seed: 3, nLayer: 1, nEmbd: 64, nFF: 128, nHead: 2, nHeadKV: 2, ropeFreqs: true });
+  const freqs = spec.tensors.find((t) => t.name === 'rope_freqs.weight')!;
+  freqs.type = GGMLType.F16;
+  freqs.data = new Uint8Array(freqs.dims[0]! * 2);
+  const source = new BufferByteSource(await writeGGUFToBytes(spec), 'f16-rope-freqs.gguf');
+  const err = await loadEngine(source, { gpu: await testGpu(), contextSize: 64 }).catch((e) => e);
+  expect(err).toBeInstanceOf(ModelFormatError);
+  expect(err.message).toMatch(/rope_freqs\.weight is F16; it must be F32/);
 });
