@@ -254,6 +254,11 @@ export class Engine implements LlmEngine {
     const run = async (): Promise<GenerationStats> => {
       // One generation at a time per engine: the KV cache is shared.
       await this.running.catch(() => undefined);
+      // Aborted before its turn (a caller that left while it waited): no prefill, no token.
+      if (abort.signal.aborted) {
+        finish = 'abort';
+        return { promptTokens: promptTokens.length, generatedTokens: 0, prefillTokensPerSec: 0, decodeTokensPerSec: 0, timeToFirstTokenMs: 0, finishReason: finish };
+      }
       const r = await this.untilLost(this.session.run(promptTokens, {
         ...options, // the sampling options
         maxTokens,

@@ -86,3 +86,27 @@ test('a rope_freqs.weight that is not F32 is a ModelFormatError, not a RangeErro
   expect(err).toBeInstanceOf(ModelFormatError);
   expect(err.message).toMatch(/rope_freqs\.weight is F16; it must be F32/);
 });
+
+test('a generation aborted before its turn (already aborted, or while queued) does no GPU work and yields nothing', async () => {
+  // It used to prefill the whole prompt and yield a token first: a server whose client left
+  // while its request waited behind another still paid for the prompt.
+  const collect = async (stream: ReturnType<Engine['generate']>) => {
+    const tokens = [];
+    for await (const t of stream) tokens.push(t);
+    return { tokens, stats: await stream.stats };
+  };
+  const already = new AbortController();
+  already.abort();
+  const a = await collect(engine.generate('Once upon a time', { maxTokens: 5, signal: already.signal }));
+  expect(a.tokens).toEqual([]);
+  expect(a.stats).toMatchObject({ generatedTokens: 0, finishReason: 'abort' });
+
+  const queued = new AbortController();
+  const first = collect(engine.generate('Once upon a time', { maxTokens: 10 }));
+  const second = collect(engine.generate('Once upon a time', { maxTokens: 10, signal: queued.signal }));
+  queued.abort();
+  expect((await first).stats.generatedTokens).toBe(10);
+  const b = await second;
+  expect(b.tokens).toEqual([]);
+  expect(b.stats).toMatchObject({ generatedTokens: 0, finishReason: 'abort' });
+});
