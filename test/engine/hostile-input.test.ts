@@ -110,3 +110,11 @@ test('a generation aborted before its turn (already aborted, or while queued) do
   expect(b.tokens).toEqual([]);
   expect(b.stats).toMatchObject({ generatedTokens: 0, finishReason: 'abort' });
 });
+
+test('temperature NaN is refused like any other non-finite sampling option, not taken as greedy', async () => {
+  const stream = engine.generate('Once', { maxTokens: 3, temperature: Number.NaN });
+  await expect(stream.stats).rejects.toThrow(/sampling: temperature must be a finite number, got NaN/);
+  // Infinity already was refused by the sampling encoder; the engine stays usable.
+  await expect(engine.generate('Once', { maxTokens: 3, temperature: Number.POSITIVE_INFINITY }).stats).rejects.toThrow(/temperature must be a finite number/);
+  expect((await engine.generate('Once', { maxTokens: 2 }).stats).generatedTokens).toBe(2);
+});
