@@ -25,7 +25,8 @@ Options:
   --verify           re-check a model that is already present (chunk checksums, sha256 if known)
   --chunk-mib N      chunk size for a new download in MiB (default ${DEFAULT_CHUNK_SIZE / 1024 / 1024}; a multiple of 1/256)
   --concurrency N    chunks in flight (default 3)
-  --timeout S        give up on a request after S seconds without data, then retry (default 60)
+  --timeout S        give up on a request after S seconds without data, or without 64 KiB of it,
+                     then retry (default 60)
   --max-bytes N      refuse a file larger than N bytes (default 1 TiB; 64 GiB when the server
                      does not state the size, and then the GGUF's own header bounds it too)
 ${STORE_HELP}

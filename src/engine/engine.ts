@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
-import { ContextOverflowError, DeviceLostError, LowbitError, UnsupportedTensorTypeError } from '../errors.ts';
+import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError, UnsupportedTensorTypeError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
@@ -79,6 +79,11 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   if (options.limits !== undefined && options.limits !== gpu.limitsTier) {
     throw new RangeError(`limits '${options.limits}' asked for, but the GPU device was created with '${gpu.limitsTier}' limits`);
   }
+  // Read on the CPU as F32 values (llama.cpp's RoPE takes no other type): checked before any upload.
+  const ropeFreqs = names.ropeFreqs === undefined ? undefined : file.tensor(names.ropeFreqs)!;
+  if (ropeFreqs && ropeFreqs.typeName !== 'F32') {
+    throw new ModelFormatError(`${ropeFreqs.name} is ${ropeFreqs.typeName}; it must be F32 (RoPE frequency factors)`);
+  }
   const { contextSize, warnings } = resolveContextSize(cfg, options.contextSize);
   const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, contextSize);
   // Every GPU size below reads the one device's limits (gpu.limits), and nothing is allocated
@@ -97,10 +102,9 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   };
   try {
     let ropeFreqFactors: Float32Array | undefined;
-    if (names.ropeFreqs) {
-      const t = file.tensor(names.ropeFreqs)!;
-      const bytes = await readTensorBytes(source, t);
-      ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, t.nElements);
+    if (ropeFreqs) {
+      const bytes = await readTensorBytes(source, ropeFreqs);
+      ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
     }
     onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 1 });
     const forward = new ForwardPass(gpu, cfg, names, weights, {
@@ -157,18 +161,24 @@ export class Engine implements LlmEngine {
     this.lost = gpu.lost.then((err) => (this.lostError = err));
   }
 
-  /** Prompt tokens for raw text, with BOS when the model's metadata asks for it (as llama.cpp). */
-  encodePrompt(text: string, addBos = true): number[] {
-    return this.tokenizer.encode(text, { addSpecial: addBos, parseSpecial: true });
+  /**
+   * Prompt tokens for raw text, with BOS when the model's metadata asks for it (as llama.cpp).
+   * With `contextSize`, text that surely fills it is refused first (EncodeOptions.contextSize).
+   */
+  encodePrompt(text: string, addBos = true, contextSize?: number): number[] {
+    return this.tokenizer.encode(text, { addSpecial: addBos, parseSpecial: true, contextSize });
   }
 
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {
-    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true) : prompt;
+    this.checkUsable(); // before the tokenizer, which a disposed engine no longer has
+    // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
+    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, this.session.contextSize) : prompt;
     return this.stream(tokens, options, options.stop ?? []);
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
-    const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true });
+    this.checkUsable();
+    const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true, contextSize: this.session.contextSize });
     return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
   }
 
@@ -218,12 +228,6 @@ export class Engine implements LlmEngine {
 
   private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
     this.checkUsable();
-    const queue = new TokenQueue();
-    const abort = new AbortController();
-    const external = options.signal;
-    const onAbort = () => abort.abort(external?.reason);
-    if (external?.aborted) abort.abort(external.reason);
-    else external?.addEventListener('abort', onAbort, { once: true });
     const contextSize = this.session.contextSize;
     if (promptTokens.length >= contextSize) {
       throw new ContextOverflowError(
@@ -232,6 +236,20 @@ export class Engine implements LlmEngine {
         contextSize,
       );
     }
+    // Ids index the embedding on the GPU, where one out of range reads another row (or zeros)
+    // and the model answers a prompt nobody wrote.
+    const { vocabSize } = this.config;
+    const bad = promptTokens.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+    if (bad >= 0) throw new RangeError(`prompt token ${bad} is ${promptTokens[bad]}, not a token id of this model (0..${vocabSize - 1})`);
+    if (options.maxTokens !== undefined && !(options.maxTokens >= 0)) {
+      throw new RangeError(`maxTokens must be a number of tokens, 0 or more (got ${options.maxTokens})`);
+    }
+    const queue = new TokenQueue();
+    const abort = new AbortController();
+    const external = options.signal;
+    const onAbort = () => abort.abort(external?.reason);
+    if (external?.aborted) abort.abort(external.reason);
+    else external?.addEventListener('abort', onAbort, { once: true });
     const maxTokens = Math.max(1, Math.min(options.maxTokens ?? 256, contextSize - promptTokens.length));
     const detok = this.tokenizer.createStreamDecoder();
     const stopper = new StopMatcher(stops);
@@ -239,6 +257,11 @@ export class Engine implements LlmEngine {
     const run = async (): Promise<GenerationStats> => {
       // One generation at a time per engine: the KV cache is shared.
       await this.running.catch(() => undefined);
+      // Aborted before its turn (a caller that left while it waited): no prefill, no token.
+      if (abort.signal.aborted) {
+        finish = 'abort';
+        return { promptTokens: promptTokens.length, generatedTokens: 0, prefillTokensPerSec: 0, decodeTokensPerSec: 0, timeToFirstTokenMs: 0, finishReason: finish };
+      }
       const r = await this.untilLost(this.session.run(promptTokens, {
         ...options, // the sampling options
         maxTokens,

@@ -107,6 +107,8 @@ export class Session {
     while (keep < this.cached.length && keep < prompt.length - 1 && this.cached[keep] === prompt[keep]) keep++;
     this.cached.length = keep;
 
+    // Temperature 0 or below is greedy (as llama.cpp); NaN is no temperature at all, not greedy.
+    if (Number.isNaN(opts.temperature)) throw new RangeError('sampling: temperature must be a finite number, got NaN');
     const greedy = !(opts.temperature && opts.temperature > 0);
     // The penalty pass is encoded only when a penalty is on (1 and 0 are their "off" values).
     const penalties =

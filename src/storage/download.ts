@@ -5,7 +5,9 @@
  * - The first request (the "probe") asks for the first missing chunk. A 206 answer gives the size
  *   (Content-Range) and the validators (ETag, Last-Modified); they are compared with the stored
  *   manifest, and a changed file restarts cleanly from nothing. Every later 206 is compared too;
- *   a validator the manifest recorded that is missing from an answer counts as a change.
+ *   a validator the manifest recorded that is missing from an answer counts as a change. A 200
+ *   to a later Range request (a CDN cache miss) is no proof of a change: a new probe goes on,
+ *   keeping what is stored.
  *   Comparing instead of sending If-Range keeps cross-origin requests free of CORS preflights
  *   (a single-range `Range` header is CORS-safelisted, If-Range is not).
  * - A chunk is stored in parts of at most 1 MiB as it arrives, each recorded in the manifest
@@ -28,11 +30,13 @@ import { readGGUF } from '../gguf/reader.ts';
 import { crc32 } from './crc32.ts';
 import {
   asTransient,
+  BodyPace,
   DEFAULT_IDLE_TIMEOUT_MS,
   backoffMs,
   FileChangedError,
   finalError,
   parseContentRange,
+  RangeIgnoredError,
   readPiece,
   readValidators,
   request,
@@ -88,8 +92,9 @@ export interface DownloadOptions {
    */
   maxBytes?: number;
   /**
-   * Longest wait for an answer's headers, and then for each piece of its body (default 60 s): a
-   * server that never answers or stalls mid-body counts as a transient failure and is retried.
+   * Longest wait for an answer's headers, and then for each piece of its body, and for each 64 KiB
+   * of it (default 60 s): a server that never answers, stalls or drips mid-body counts as a
+   * transient failure and is retried.
    */
   idleTimeoutMs?: number;
   /** Injected fetch (tests, custom auth); default globalThis.fetch. */
@@ -161,6 +166,7 @@ class DownloadJob {
   async run(): Promise<ModelManifest> {
     const { store, url, signal } = this.options;
     let changes = 0;
+    let rangeIgnored = 0;
     for (let round = 0; ; round++) {
       signal?.throwIfAborted();
       let m = await store.getManifest(this.name);
@@ -181,6 +187,11 @@ class DownloadJob {
         try {
           m = await this.fetchMissing(m);
         } catch (e) {
+          if (e instanceof RangeIgnoredError) {
+            if (++rangeIgnored > 3) throw new DownloadError(`${url} keeps answering Range requests with the whole file`);
+            round--; // no integrity round was spent
+            continue;
+          }
           if (!(e instanceof FileChangedError)) throw e;
           if (++changes > 3) throw new DownloadError(`${url} keeps changing while it downloads (ETag/Last-Modified differ on every try)`);
           // Chunks of another version of the file are worthless: start over cleanly.
@@ -298,8 +309,10 @@ class DownloadJob {
       const res = await this.request(sig, chunkStart + storedPrefix(m, i), end);
       if (res.status !== 206) {
         res.body?.cancel().catch(() => {});
-        // The server stopped honouring Range, or serves another file: start over with a new probe.
-        throw new FileChangedError(`${this.options.url} answered ${res.status} to a Range request`);
+        // The server stopped honouring Range: a new probe decides how to go on, keeping the
+        // stored chunks unless the answer proves another file.
+        if (changed(m, readValidators(res))) throw new FileChangedError(`${this.options.url} changed on the server`);
+        throw new RangeIgnoredError(`${this.options.url} answered ${res.status} to a Range request`);
       }
       await this.receiveChunk(m, i, res, sig);
     }, signal);
@@ -329,6 +342,7 @@ class DownloadJob {
     let crc = m.partialChunks?.[i]?.crc32 ?? 0;
     let part = new Uint8Array(Math.min(PART_BYTES, want - stored));
     let fill = 0;
+    const pace = new BodyPace();
     const storePart = async () => {
       if (fill === 0) return;
       const bytes = part.subarray(0, fill);
@@ -346,7 +360,7 @@ class DownloadJob {
     let keep = true;
     try {
       for (;;) {
-        const { done, value } = await readPiece(reader, signal, this.http.idleTimeoutMs);
+        const { done, value } = await readPiece(reader, signal, this.http.idleTimeoutMs, pace);
         if (done) break;
         if (stored + fill + value.length > want) {
           keep = false;
@@ -426,6 +440,7 @@ class DownloadJob {
     let fill = 0;
     let index = 0;
     let position = 0;
+    const pace = new BodyPace();
     const flush = async () => {
       if (fill === 0) return;
       if (unknown) {
@@ -449,7 +464,7 @@ class DownloadJob {
     };
     try {
       for (;;) {
-        const { done, value } = await readPiece(reader, this.options.signal, this.http.idleTimeoutMs);
+        const { done, value } = await readPiece(reader, this.options.signal, this.http.idleTimeoutMs, pace);
         if (done) break;
         if (size !== undefined && position + value.length > size) {
           throw new TransientError(`${this.options.url}: body longer than its Content-Length ${size}`);
@@ -472,6 +487,7 @@ class DownloadJob {
               extent = await this.headerExtent(m, position, new Uint8Array(0), false);
               nextHeaderTry = 2 * position; // a header that needs more bytes is tried again at double
               if (extent && position > extent.paddedEnd) throw this.beyondHeader(extent);
+              if (extent) this.checkExtentCap(extent, cap);
             }
             // Room for what is still to come: the rest of the file when its header says, else the next chunk.
             if (unknown) await ensureSpace(this.options.store, this.name, extent ? extent.paddedEnd - position : cs);
@@ -491,6 +507,7 @@ class DownloadJob {
       // A close-delimited body cut short looks complete: only the file's own header can tell.
       const tail = buffer.subarray(0, fill);
       const whole = await this.headerExtent(m, position - fill, tail, true);
+      if (whole) this.checkExtentCap(whole, cap);
       if (whole && position < whole.end) {
         throw new TransientError(`${this.options.url}: body ended after ${position} bytes, but its GGUF header says the file has ${whole.end}`);
       }
@@ -505,6 +522,14 @@ class DownloadJob {
     }
     this.tracker.bytesTotal = m.size;
     this.tracker.update(position, true);
+  }
+
+  /** The header narrows the cap on a body of unstated length, never widens it: a header is as hostile as the body. */
+  private checkExtentCap(extent: GgufExtent, cap: number): void {
+    if (extent.paddedEnd <= cap) return;
+    throw new DownloadError(
+      `${this.options.url}: its GGUF header describes ${extent.paddedEnd} bytes, more than the ${cap}-byte limit for downloads without a stated length (raise maxBytes / --max-bytes if the model is larger)`,
+    );
   }
 
   private beyondHeader(extent: GgufExtent): DownloadError {

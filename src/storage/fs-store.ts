@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { FileByteSource } from '../io/file-byte-source.ts';
 import { createNodeSha256 } from './sha256-node.ts';
 import type { Sha256Hasher } from './sha256.ts';
-import { checkModelName, chunkLength, type ModelManifest, type ModelStore, type RangeReader, type StorageSpace } from './store.ts';
+import { checkModelName, chunkLength, parseManifest, type ModelManifest, type ModelStore, type RangeReader, type StorageSpace } from './store.ts';
 
 const MANIFEST = 'manifest.json';
 const DATA = 'model.gguf';
@@ -85,8 +85,7 @@ export class FsModelStore implements ModelStore {
       throw e;
     }
     try {
-      const m = JSON.parse(text) as ModelManifest;
-      return m && m.id === id && Array.isArray(m.chunkDone) ? m : undefined;
+      return parseManifest(JSON.parse(text), id);
     } catch {
       return undefined; // a damaged manifest counts as no model; pulling again rebuilds it
     }

@@ -21,6 +21,13 @@ export class TransientError extends Error {
 /** The file on the server is not the one the stored chunks came from: start over. */
 export class FileChangedError extends Error {}
 
+/**
+ * A Range request was answered with the whole file (a CDN node that missed its cache, a server
+ * that stopped honouring Range) by what still looks like the same file: ask again from a new probe,
+ * keeping what is stored (a whole-file answer is compared with the stored chunks as it streams).
+ */
+export class RangeIgnoredError extends Error {}
+
 export interface Validators {
   etag?: string;
   lastModified?: string;
@@ -142,16 +149,46 @@ function retryAfterMs(res: Response): number | undefined {
 }
 
 /**
- * The next piece of a body, waiting at most `idleTimeoutMs` for it (a stalled connection is a
- * TransientError; the caller cancels the reader) and no longer than `signal` allows.
+ * Least a body must deliver per idle timeout of waiting (64 KiB: about 1 KiB/s at the default
+ * 60 s). A server dripping a few bytes just inside the idle timeout would otherwise hold a
+ * download open for ever: a model at that pace takes years.
  */
-export async function readPiece(reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal | undefined, idleTimeoutMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+export const MIN_BYTES_PER_IDLE_PERIOD = 64 * 1024;
+
+/**
+ * A body's pace: the time spent waiting for it and the bytes it brought since it last delivered
+ * MIN_BYTES_PER_IDLE_PERIOD. Only the wait in readPiece counts, not the time spent storing.
+ */
+export class BodyPace {
+  waitedMs = 0;
+  bytes = 0;
+}
+
+/**
+ * The next piece of a body, waiting at most `idleTimeoutMs` for it (a stalled connection is a
+ * TransientError; the caller cancels the reader) and no longer than `signal` allows. With `pace`
+ * (one per body), the idle timeout bounds the wait for each MIN_BYTES_PER_IDLE_PERIOD bytes too,
+ * so a dripping connection counts as stalled.
+ */
+export async function readPiece(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  signal: AbortSignal | undefined,
+  idleTimeoutMs: number,
+  pace: BodyPace = new BodyPace(),
+): Promise<ReadableStreamReadResult<Uint8Array>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TransientError(`timed out: no data for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+    const why = pace.bytes > 0 ? `${pace.bytes} bytes in ${idleTimeoutMs} ms (a stalled or dripping connection)` : `no data for ${idleTimeoutMs} ms`;
+    timer = setTimeout(() => reject(new TransientError(`timed out: ${why}`)), Math.max(0, idleTimeoutMs - pace.waitedMs));
   });
+  const t0 = Date.now();
   try {
-    return await raceAbort(Promise.race([reader.read(), idle]), signal);
+    const piece = await raceAbort(Promise.race([reader.read(), idle]), signal);
+    if (piece.done) return piece;
+    pace.waitedMs += Date.now() - t0;
+    pace.bytes += piece.value.length;
+    if (pace.bytes >= MIN_BYTES_PER_IDLE_PERIOD) pace.waitedMs = pace.bytes = 0;
+    return piece;
   } finally {
     clearTimeout(timer);
   }

@@ -12,7 +12,7 @@
  */
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import { DownloadError } from '../errors.ts';
-import { chunkLength, type ModelManifest, type ModelStore, type StorageSpace } from './store.ts';
+import { chunkLength, parseManifest, type ModelManifest, type ModelStore, type StorageSpace } from './store.ts';
 
 export interface IdbStoreOptions {
   /** Database name prefix (default 'lowbit'); tests use a fresh one per case. */
@@ -36,12 +36,16 @@ export class IdbModelStore implements ModelStore {
     this.storage = options.storage ?? (typeof navigator !== 'undefined' ? navigator.storage : undefined);
   }
 
-  listManifests(): Promise<ModelManifest[]> {
-    return values<ModelManifest>(this.manifests);
+  async listManifests(): Promise<ModelManifest[]> {
+    const records = await values<unknown>(this.manifests);
+    return records.flatMap((r) => {
+      const m = parseManifest(r, (r as { id?: unknown } | null)?.id as string);
+      return m ? [m] : [];
+    });
   }
 
-  getManifest(id: string): Promise<ModelManifest | undefined> {
-    return get<ModelManifest>(id, this.manifests);
+  async getManifest(id: string): Promise<ModelManifest | undefined> {
+    return parseManifest(await get<unknown>(id, this.manifests), id);
   }
 
   putManifest(manifest: ModelManifest): Promise<void> {

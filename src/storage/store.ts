@@ -198,6 +198,42 @@ export function newManifest(
   };
 }
 
+/**
+ * A stored manifest record as a ModelManifest, or undefined when it is not one: a damaged or
+ * hand-edited file, or one from another version of lowbit, counts as no model (pulling again
+ * rebuilds it) instead of crashing whatever lists, loads or resumes it.
+ */
+export function parseManifest(value: unknown, id: string): ModelManifest | undefined {
+  if (!isRecord(value)) return undefined;
+  const m = value as Partial<Record<keyof ModelManifest, unknown>>;
+  const origin = m.origin;
+  const originOk =
+    isRecord(origin) && ((origin.kind === 'url' && typeof origin.url === 'string') || (origin.kind === 'file' && typeof origin.fileName === 'string'));
+  const ok =
+    m.id === id &&
+    m.name === id &&
+    originOk &&
+    Number.isSafeInteger(m.size) && (m.size as number) >= 0 &&
+    Number.isSafeInteger(m.chunkSize) && (m.chunkSize as number) > 0 &&
+    Array.isArray(m.chunkDone) && m.chunkDone.every((d) => typeof d === 'boolean') &&
+    Array.isArray(m.chunkCrc32) && m.chunkCrc32.length === m.chunkDone.length &&
+    m.chunkCrc32.every((c) => c === null || Number.isInteger(c)) &&
+    typeof m.verified === 'boolean' &&
+    Number.isFinite(m.created) && Number.isFinite(m.lastUsed) &&
+    [m.etag, m.lastModified, m.sha256, m.actualSha256].every((v) => v === undefined || typeof v === 'string') &&
+    (m.sizeUnknown === undefined || typeof m.sizeUnknown === 'boolean') &&
+    (m.partialChunks === undefined || (isRecord(m.partialChunks) && Object.values(m.partialChunks).every(isPartialChunk)));
+  return ok ? (value as unknown as ModelManifest) : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isPartialChunk(p: unknown): boolean {
+  return isRecord(p) && Number.isSafeInteger(p.bytes) && (p.crc32 === null || Number.isInteger(p.crc32));
+}
+
 /** Summary row for listings (`lowbit ls`, the demo's model manager). */
 export interface StoredModelInfo {
   id: string;

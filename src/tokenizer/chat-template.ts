@@ -195,7 +195,12 @@ export interface ChatFormatter {
   readonly origin: 'model' | 'override' | 'chatml-fallback' | 'plain-fallback';
   /** Strings that end the assistant's turn beyond the vocab's end-of-generation tokens. */
   readonly stopStrings: readonly string[];
-  format(messages: readonly ChatMessage[], options?: ChatTemplateOptions): ChatPrompt;
+  format(messages: readonly ChatMessage[], options?: ChatFormatOptions): ChatPrompt;
+}
+
+export interface ChatFormatOptions extends ChatTemplateOptions {
+  /** Refuse a conversation that surely fills this context before encoding it (EncodeOptions.contextSize). */
+  contextSize?: number;
 }
 
 /** The chat format of a model: its own template, an override, or the documented fallback. */
@@ -234,7 +239,7 @@ export function chatFormatterFor(tokenizer: Tokenizer, options: { template?: str
       let body = rendered;
       if (tokenizer.addBos && specials.bos && body.startsWith(specials.bos)) body = body.slice(specials.bos.length);
       if (tokenizer.addEos && specials.eos && body.endsWith(specials.eos)) body = body.slice(0, -specials.eos.length);
-      return { text: rendered, tokens: tokenizer.encode(body, { addSpecial: true, parseSpecial: true }) };
+      return { text: rendered, tokens: tokenizer.encode(body, { addSpecial: true, parseSpecial: true, contextSize: formatOptions?.contextSize }) };
     },
   };
 }

@@ -10,6 +10,7 @@
  */
 import { ModelFormatError, TokenizerError } from '../errors.ts';
 import { buildBpeTokenizerJson } from './bpe-json.ts';
+import { BYTE_TO_CHAR } from './byte-level.ts';
 import { preTokenizerRule, supportedPreTokenizers, type PreTokenizerRule } from './pre-tokenizers.ts';
 import { buildSpecialTokens, type TokenizerKind } from './special-tokens.ts';
 import { buildSentencePieceModel } from './spm-model.ts';
@@ -47,6 +48,11 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
   let addBos: boolean;
   let addSpacePrefix = false;
   let syntheticUnkId: number | null = null;
+  // Byte-level BPE and SentencePiece with byte fallback drop no input: every character ends up in
+  // some token, and no token stands for more characters than its own text has (a byte-level
+  // token's text has one character per byte, and a character has at least one byte).
+  let maxTokenChars: number | null = null;
+  const longestToken = () => vocab.tokens.reduce((n, t) => Math.max(n, t.length), 1);
   if (kind === 'spm') {
     addBos = vocab.addBos ?? true;
     addSpacePrefix = vocab.addSpacePrefix ?? true;
@@ -59,6 +65,7 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
     } else {
       special.ids.unk = spm.unkId;
     }
+    if (spm.byteFallback) maxTokenChars = longestToken();
     core = await wasmBuild('SentencePiece model', () => factory.fromSentencePiece(copyBuffer(spm.proto)));
   } else if (kind === 'bpe') {
     const chosen = chooseRule(vocab, tokenToId, warnings);
@@ -67,6 +74,8 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
     if (!vocab.merges) throw new ModelFormatError('tokenizer.ggml.merges is missing: a gpt2 (BPE) vocabulary needs its merges');
     const { json, droppedMerges } = buildBpeTokenizerJson(vocab.tokens, vocab.merges, chosen.rule, tokenToId);
     if (droppedMerges > 0) warnings.push(`${droppedMerges} merges refer to tokens outside the vocabulary and were ignored`);
+    // A byte the vocab cannot spell is dropped by the BPE core (it has no unknown token).
+    if (BYTE_TO_CHAR.every((c) => tokenToId.has(c))) maxTokenChars = longestToken();
     core = await wasmBuild('BPE tokenizer.json', () => factory.fromJSON(copyBuffer(json)));
   } else {
     addBos = true;
@@ -86,6 +95,7 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
     chatTemplate: vocab.chatTemplate,
     core,
     syntheticUnkId,
+    maxTokenChars,
     warnings,
   });
 }

@@ -10,6 +10,7 @@ export {
   CHATML_TEMPLATE,
   PLAIN_TEMPLATE,
   type ChatMessage,
+  type ChatFormatOptions,
   type ChatTemplateOptions,
   type ChatFormatter,
   type ChatPrompt,

@@ -4,7 +4,7 @@
  * fragments go to the wasm core, BOS/EOS are added per the vocab's flags, and decoding is done
  * here from the vocab (pieces.ts) so it needs no round trip into wasm.
  */
-import { TokenizerError } from '../errors.ts';
+import { ContextOverflowError, TokenizerError } from '../errors.ts';
 import { StreamingDetokenizer, type DetokenizeOptions } from './detokenizer.ts';
 import { SpecialTokenSplitter } from './partition.ts';
 import { TokenPieces } from './pieces.ts';
@@ -16,6 +16,12 @@ export interface EncodeOptions {
   addSpecial?: boolean;
   /** Recognise control-token texts such as "<|im_start|>" in the input. Default false. */
   parseSpecial?: boolean;
+  /**
+   * The context the tokens must fit with room for one more: text that surely fills it (by
+   * {@link Tokenizer.minTokenCount}) is refused with ContextOverflowError before it is encoded,
+   * since encoding costs memory in proportion to the text.
+   */
+  contextSize?: number;
 }
 
 export interface DecodeOptions {
@@ -41,6 +47,11 @@ export interface TokenizerParts {
   core: WasmTokenizer;
   /** Id the core returns for text it cannot encode when the vocab itself has no unknown token. */
   syntheticUnkId: number | null;
+  /**
+   * The most UTF-16 code units of input one token can stand for, or null when the vocabulary
+   * gives no such bound (see {@link Tokenizer.minTokenCount}).
+   */
+  maxTokenChars?: number | null;
   warnings: string[];
 }
 
@@ -67,6 +78,7 @@ export class Tokenizer {
   private readonly splitter: SpecialTokenSplitter;
   private readonly addSpacePrefix: boolean;
   private readonly syntheticUnkId: number | null;
+  private readonly maxTokenChars: number | null;
   private core: WasmTokenizer | null;
 
   constructor(parts: TokenizerParts) {
@@ -89,13 +101,34 @@ export class Tokenizer {
     this.warnings = parts.warnings;
     this.core = parts.core;
     this.syntheticUnkId = parts.syntheticUnkId;
+    this.maxTokenChars = parts.maxTokenChars ?? null;
     this.pieces = new TokenPieces(parts.tokens, parts.special.attrs, parts.kind);
     this.splitter = new SpecialTokenSplitter(parts.special.partitionOrder, parts.tokens, parts.special.attrs);
+  }
+
+  /**
+   * A lower bound on the number of tokens `text` encodes to, found without encoding it: no token
+   * stands for more input than the longest token text. 0 when the vocabulary gives no bound
+   * (WordPiece's normalizer drops characters; SentencePiece without byte fallback may turn a run
+   * of unknown characters into one token).
+   */
+  minTokenCount(text: string): number {
+    return this.maxTokenChars ? Math.ceil(text.length / this.maxTokenChars) : 0;
   }
 
   /** Text → token ids, as llama.cpp's llama_tokenize(text, add_special, parse_special). */
   encode(text: string, options: EncodeOptions = {}): number[] {
     const core = this.liveCore();
+    if (options.contextSize !== undefined) {
+      const atLeast = this.minTokenCount(text);
+      if (atLeast >= options.contextSize) {
+        throw new ContextOverflowError(
+          `the prompt has ${text.length} characters, so at least ${atLeast} tokens; this model was loaded with a ${options.contextSize}-token context, which leaves no room to generate`,
+          atLeast + 1,
+          options.contextSize,
+        );
+      }
+    }
     const addSpecial = options.addSpecial ?? true;
     const out: number[] = [];
     const ids = this.special.ids;

@@ -621,6 +621,29 @@ describe('bodies of unknown length (200 without Content-Length)', () => {
     expect(server2.counter.pulled).toBeLessThanOrEqual((1 << 20) + 2 * CHUNK);
   });
 
+  it('a GGUF header that claims more than the limit for unknown sizes is refused at once, not obeyed', async () => {
+    // The header's extent bounds an unstated length only below the cap: a header claiming 100 GiB
+    // must not lift the 64 GiB default (the disk check alone would let it fill what is free).
+    const store = new MemoryModelStore();
+    const header = pseudoRandomGguf(1 << 20, 9).subarray(0, 64).slice();
+    new DataView(header.buffer).setBigUint64(37, BigInt(100 * 2 ** 30 - 64), true); // the tensor's elements (I8: bytes)
+    let requests = 0;
+    const server2 = endless(header);
+    const err = await downloadModel(opts(store, { fetch: (...a) => (requests++, server2.fetch(...a)) })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/GGUF header describes 107374182400 bytes, more than the 68719476736-byte limit/);
+    expect(requests).toBe(1);
+    expect(server2.counter.pulled).toBeLessThanOrEqual(4 * CHUNK);
+
+    // The same header on a short body (checked at its end): refused, not retried as a cut body.
+    requests = 0;
+    const short = endless(header, 1);
+    const err2 = await downloadModel(opts(new MemoryModelStore(), { fetch: (...a) => (requests++, short.fetch(...a)) })).catch((e) => e);
+    expect(err2).toBeInstanceOf(DownloadError);
+    expect(err2.message).toMatch(/GGUF header describes 107374182400 bytes, more than the 68719476736-byte limit/);
+    expect(requests).toBe(1);
+  });
+
   it('an endless stream whose header never ends stops at maxBytes', async () => {
     const store = new MemoryModelStore();
     const server2 = endless(endlessHeader());
@@ -676,6 +699,40 @@ describe('hostile ranged answers', () => {
     let n = 0;
     const fetchFn = ranged((start, end) => ({ range: `bytes ${start}-${end}/${SIZE + (n++ % 2)}`, body: data.subarray(start, end + 1) }));
     await expect(downloadModel(opts(store, { fetch: fetchFn, concurrency: 1 }))).rejects.toThrow(/keeps changing while it downloads/);
+  });
+
+  it('a 200 to one Range request (a CDN miss) keeps the chunks already stored', async () => {
+    // It used to count as a changed file: everything stored was deleted and fetched again.
+    const store = new MemoryModelStore();
+    let requests = 0;
+    const fetchFn: typeof fetch = (url, init) => {
+      const headers = new Headers(init?.headers);
+      if (++requests === 20) headers.delete('range'); // the server answers this one with the whole file
+      return fetch(url, { ...init, headers });
+    };
+    const m = await downloadModel(opts(store, { fetch: fetchFn, concurrency: 1, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
+    // Chunk 0 was asked for once: nothing stored before the 200 was fetched again.
+    expect(server.log.filter((l) => l === `GET bytes=0-${CHUNK - 1}`)).toHaveLength(1);
+    // Every chunk asked for once by range (the one answered by the 200 again by the new probe).
+    expect(server.log.filter((l) => l.startsWith('GET bytes='))).toHaveLength(41);
+    expect(server.log.filter((l) => l === 'GET all')).toHaveLength(1);
+  });
+
+  it('a changed validator on a 200 to a Range request still restarts cleanly', async () => {
+    const store = new MemoryModelStore();
+    let requests = 0;
+    const fetchFn: typeof fetch = async (url, init) => {
+      const headers = new Headers(init?.headers);
+      if (++requests !== 20) return fetch(url, { ...init, headers });
+      headers.delete('range');
+      const res = await fetch(url, { ...init, headers });
+      return new Response(res.body, { status: 200, headers: { etag: '"v2"', 'content-length': String(SIZE) } });
+    };
+    const m = await downloadModel(opts(store, { fetch: fetchFn, concurrency: 1, sha256: dataSha }));
+    expect(isPresent(m)).toBe(true);
+    expect(server.log.filter((l) => l === `GET bytes=0-${CHUNK - 1}`)).toHaveLength(2);
   });
 
   it('an empty 200 (Content-Length: 0) from a server without Range is no model', async () => {
@@ -737,6 +794,54 @@ describe('timeouts and redirects', () => {
     expect(isPresent(m)).toBe(true);
     expect(server.requests).toBe(2);
   });
+
+  /**
+   * A server that answers at once and then drips `bytes` every `everyMs`, forever: each piece comes
+   * well within the idle timeout, so only a minimum rate per idle window can end it.
+   */
+  function drip(bytes: number, everyMs: number) {
+    let requests = 0;
+    const fetchFn: typeof fetch = async (_url, init) => {
+      requests++;
+      const range = /^bytes=(\d+)-(\d*)$/.exec(new Headers(init?.headers).get('range') ?? '');
+      const start = range ? Number(range[1]) : 0;
+      const end = range && range[2] ? Math.min(Number(range[2]), SIZE - 1) : SIZE - 1;
+      let at = start;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await new Promise((r) => setTimeout(r, everyMs));
+          controller.enqueue(data.slice(at, at + bytes));
+          at += bytes;
+        },
+      });
+      init?.signal?.addEventListener('abort', () => body.cancel().catch(() => {}));
+      const headers: Record<string, string> = range ? { 'content-range': `bytes ${start}-${end}/${SIZE}` } : {};
+      return new Response(body, { status: range ? 206 : 200, headers: { ...headers, 'content-length': String(end - start + 1) } });
+    };
+    return { fetch: fetchFn, requests: () => requests };
+  }
+
+  for (const ranged of [true, false]) {
+    it(`a server that drips a few bytes per idle period is a stalled one (${ranged ? 'ranged' : 'whole-file'} answers)`, async () => {
+      const dripper = drip(8, 20);
+      // A server without Range support answers the probe with a plain 200.
+      const fetchFn: typeof fetch = (url, init) => {
+        const headers = new Headers(init?.headers);
+        if (!ranged) headers.delete('range');
+        return dripper.fetch(url, { ...init, headers });
+      };
+      const t0 = Date.now();
+      const outcome = await Promise.race([
+        downloadModel(opts(new MemoryModelStore(), { fetch: fetchFn, idleTimeoutMs: 300, maxRetries: 1, concurrency: 1 })).catch((e) => e),
+        new Promise((r) => setTimeout(() => r('still downloading after 10 s'), 10_000)),
+      ]);
+      expect(outcome).toBeInstanceOf(DownloadError);
+      expect((outcome as Error).message).toMatch(/failed after 2 attempts: timed out: \d+ bytes in 300 ms/);
+      // Ranged: the probe's body is the chunk's first try, then the chunk's own two attempts.
+      expect(dripper.requests()).toBe(ranged ? 3 : 2);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    });
+  }
 
   it('the timers and abort forwarding of 41 requests leave no listeners behind (no leak warning)', async () => {
     const warnings: string[] = [];

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,5 +204,39 @@ describe('fs store layout', () => {
     await writeFile(join(dir, 'sparse', 'manifest.json'), '{ torn');
     expect(await store.getManifest('sparse')).toBeUndefined();
     expect(await store.listManifests()).toEqual([]);
+  });
+
+  it('a manifest that parses but is not one (hand-edited, damaged, another version) counts as no model', async () => {
+    // One such file used to crash `lowbit ls` (origin.kind of undefined) for every model, and
+    // `rm` after deleting; chunkSize 0 or a null partial chunk broke a resume the same way.
+    const dir = await mkdtemp(join(tmp, 'damaged-'));
+    const store = new FsModelStore(dir);
+    const good = newManifest('good', { kind: 'url', url: 'http://x/good' }, 3 * 4096, 4096, { etag: '"e"' }, undefined, 0);
+    good.partialChunks = { 1: { bytes: 100, crc32: 7 } };
+    await store.putManifest(good);
+    const base = { ...newManifest('bad', { kind: 'url', url: 'http://x/bad' }, 4096, 4096, {}, undefined, 0) } as Record<string, unknown>;
+    const damaged: unknown[] = [
+      { id: 'bad', chunkDone: [] },
+      { ...base, origin: undefined },
+      { ...base, origin: { kind: 'url' } },
+      { ...base, name: 'other' },
+      { ...base, chunkSize: 0 },
+      { ...base, size: -1 },
+      { ...base, size: 1e300 },
+      { ...base, chunkDone: ['yes'] },
+      { ...base, chunkCrc32: [] },
+      { ...base, verified: 'true' },
+      { ...base, partialChunks: { 0: null } },
+      { ...base, etag: 5 },
+      [],
+      null,
+    ];
+    for (const record of damaged) {
+      await mkdir(join(dir, 'bad'), { recursive: true });
+      await writeFile(join(dir, 'bad', 'manifest.json'), JSON.stringify(record));
+      expect(await store.getManifest('bad'), JSON.stringify(record)).toBeUndefined();
+      expect((await listModels(store)).map((m) => m.name)).toEqual(['good']);
+    }
+    expect(await store.getManifest('good')).toEqual(good);
   });
 });
