@@ -6,7 +6,9 @@
  */
 
 // C0 controls, DEL and C1 controls (U+0080–U+009F: U+009B alone is CSI on many terminals).
+// eslint-disable-next-line no-control-regex -- matching control characters is this module's job
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+// eslint-disable-next-line no-control-regex -- as above
 const CONTROL_BUT_LINES = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 const hex = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 

@@ -21,7 +21,6 @@ import {
   CHAT_TEMPERATURE,
   type ChatMessage,
   type FinishReason,
-  type GeneratedToken,
   type GenerateOptions,
   type GenerationStats,
   type LlmEngine,

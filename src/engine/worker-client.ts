@@ -20,7 +20,6 @@ import type {
   ChatMessage,
   GeneratedToken,
   GenerateOptions,
-  GenerationStats,
   LlmEngine,
   LoadOptions,
   LoadProgress,

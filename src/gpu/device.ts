@@ -184,7 +184,7 @@ export interface DeviceProbe {
 /** Asks for an adapter (never a device) and reports what it offers, or why there is none. */
 export async function probeWebGpu(gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu): Promise<DeviceProbe> {
   if (!gpu) return { webgpu: false, reason: 'navigator.gpu is missing: this browser has no WebGPU (or it is disabled)' };
-  let adapter: GPUAdapter | null = null;
+  let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {

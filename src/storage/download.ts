@@ -115,7 +115,7 @@ const MAX_CHUNKS = 1 << 22;
 export { parseContentRange };
 
 export async function downloadModel(options: DownloadOptions): Promise<ModelManifest> {
-  const { store, url } = options;
+  const { url } = options;
   const name = checkModelName(options.name ?? defaultModelName(url));
   const expectedSha = options.sha256 === undefined ? undefined : normalizeSha256(options.sha256);
   if (options.sha256 !== undefined && !expectedSha) {

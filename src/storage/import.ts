@@ -40,7 +40,7 @@ export interface ImportOptions {
 }
 
 export async function importModel(options: ImportOptions): Promise<ModelManifest> {
-  const { store, source, signal } = options;
+  const { store, source } = options;
   const name = checkModelName(options.name ?? defaultModelName(source.name));
   const fileName = options.fileName ?? source.name;
   const sha = options.sha256 === undefined ? undefined : normalizeSha256(options.sha256);

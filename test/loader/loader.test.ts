@@ -6,7 +6,6 @@ import { DeviceLimitError, ModelFormatError } from '../../src/errors.ts';
 import { readGGUF } from '../../src/gguf/reader.ts';
 import { writeGGUFToBytes, type GGUFTensorInput } from '../../src/gguf/writer.ts';
 import { BufferByteSource } from '../../src/io/byte-source.ts';
-import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { planRowParts } from '../../src/gpu/weights.ts';
 import { loadWeights } from '../../src/runtime/loader.ts';
 import { GGMLType } from '../../src/quant/types.ts';

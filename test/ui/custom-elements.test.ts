@@ -3,7 +3,7 @@
 // dispatches, part it renders and CSS custom property it reads is documented there, and nothing
 // else is. Adding an event, part, attribute or --llm-chat-* property without its JSDoc tag (and a
 // regenerated manifest) fails here.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';

@@ -176,7 +176,6 @@ export class FakeEngine implements LlmEngine {
       const start = performance.now();
       let firstAt = 0;
       let generated = 0;
-      let text = '';
       let pending = '';
       let finish: FinishReason = 'eos';
       try {
@@ -215,7 +214,6 @@ export class FakeEngine implements LlmEngine {
           }
           const piece = pending.slice(0, pending.length - hold);
           pending = pending.slice(pending.length - hold);
-          text += piece;
           generated++;
           if (!firstAt) firstAt = performance.now();
           channel.push({ id: 1000 + i, text: piece });
