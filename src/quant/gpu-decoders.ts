@@ -17,6 +17,7 @@ import f16 from '../../shaders/common/dec_f16.wgsl?raw';
 import f32 from '../../shaders/common/dec_f32.wgsl?raw';
 import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
 import iq4nl from '../../shaders/common/dec_iq4_nl.wgsl?raw';
+import iq4xs from '../../shaders/common/dec_iq4_xs.wgsl?raw';
 import q2k from '../../shaders/common/dec_q2_k.wgsl?raw';
 import q3k from '../../shaders/common/dec_q3_k.wgsl?raw';
 import q40 from '../../shaders/common/dec_q4_0.wgsl?raw';
@@ -31,6 +32,7 @@ import tq10 from '../../shaders/common/dec_tq1_0.wgsl?raw';
 import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
 import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
 import dqWgsl from '../../shaders/common/dq.wgsl?raw';
+import iq4nlWgsl from '../../shaders/common/iq4nl.wgsl?raw';
 import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
 import type { QuantLayout } from './types.ts';
 
@@ -82,9 +84,10 @@ export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
 export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true });
 export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true });
 export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
+export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });
 
-/** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales). */
-const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, kscales: kscalesWgsl };
+/** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales, codebooks). */
+const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, iq4nl: iq4nlWgsl, kscales: kscalesWgsl };
 
 /** The `#include` snippets a kernel composed with `decoder` needs: the decoder and its helpers. */
 export function decoderSnippets(d: GpuDecoder): Record<string, string> {

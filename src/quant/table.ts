@@ -52,13 +52,14 @@ import {
   quantizeTQ1_0,
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
-import { dequantizeIQ4_NL } from './cpu/iquants.ts';
+import { dequantizeIQ4_NL, dequantizeIQ4_XS } from './cpu/iquants.ts';
 import {
   DEC_BF16,
   DEC_F16,
   DEC_F32,
   DEC_I2_S,
   DEC_IQ4_NL,
+  DEC_IQ4_XS,
   DEC_Q2_K,
   DEC_Q3_K,
   DEC_Q4_0,
@@ -258,6 +259,10 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
   [GGMLType.IQ4_NL]: {
     gpu: DEC_IQ4_NL,
     dequantize: dequantizeIQ4_NL,
+  },
+  [GGMLType.IQ4_XS]: {
+    gpu: DEC_IQ4_XS,
+    dequantize: dequantizeIQ4_XS,
   },
   [GGMLType.I2_S]: {
     gpu: DEC_I2_S,

@@ -99,6 +99,7 @@ describe('embedding', () => {
     [GGMLType.TQ2_0, 256],
     [GGMLType.I2_S, 256],
     [GGMLType.IQ4_NL, 96],
+    [GGMLType.IQ4_XS, 256],
   ];
   it('covers every block type the GPU decoders have', () => {
     const floats = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];

@@ -1,8 +1,8 @@
-// IQ4_NL: the CPU dequantizer on a hand-made block, and on llama-quantize's IQ4_NL fixture against
+// IQ4_NL, IQ4_XS: the CPU dequantizers on hand-made blocks, and on llama-quantize's IQ4_NL fixture against
 // the F32 model it was made from (../shared/fixtures, when present).
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../src/errors.ts';
-import { dequantizeIQ4_NL, dequantizeTensor, GGMLType, IQ4_NL_VALUES, writeF16 } from '../../src/quant/index.ts';
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeTensor, GGMLType, IQ4_NL_VALUES, writeF16 } from '../../src/quant/index.ts';
 import { haveShared, sharedPath } from '../helpers/fixtures.ts';
 import { boundRatio, loadModel } from './helpers.ts';
 
@@ -42,6 +42,52 @@ describe('IQ4_NL dequantize', () => {
     expect(tensors).toBe(29);
     expect(worst).toBeLessThanOrEqual(1);
     // The decoder is not trivially loose: the worst block uses a good part of the bound.
+    expect(worst).toBeGreaterThan(0.2);
+  });
+});
+
+describe('IQ4_XS dequantize', () => {
+  it('gives sub-block s the 6-bit scale (nibble s & 1 of scales_l[s >> 1]) | (bits 2s.. of scales_h) << 4, minus 32', () => {
+    const block = new Uint8Array(136);
+    writeF16(block, 0, 0.25);
+    // ls for sub-blocks 0..7: 0, 63, 32, 33, 17, 46, 5, 60 — each low and high part exercised.
+    const ls = [0, 63, 32, 33, 17, 46, 5, 60];
+    let high = 0;
+    for (let s = 0; s < 8; s++) {
+      block[4 + (s >> 1)] |= (ls[s]! & 15) << (4 * (s & 1));
+      high |= (ls[s]! >> 4) << (2 * s);
+    }
+    block[2] = high & 255;
+    block[3] = high >> 8;
+    for (let j = 0; j < 128; j++) block[8 + j] = (j % 16) | ((15 - (j % 16)) << 4);
+    const got = dequantizeTensor(GGMLType.IQ4_XS, block, 256);
+    for (let s = 0; s < 8; s++) {
+      const dl = 0.25 * (ls[s]! - 32);
+      for (let j = 0; j < 16; j++) {
+        expect(got[32 * s + j], `sub-block ${s} element ${j}`).toBe(Math.fround(dl * IQ4_NL_VALUES[j]!));
+        expect(got[32 * s + 16 + j], `sub-block ${s} element ${16 + j}`).toBe(Math.fround(dl * IQ4_NL_VALUES[15 - j]!));
+      }
+    }
+  });
+
+  it('rejects partial blocks and short buffers', () => {
+    expect(() => dequantizeIQ4_XS(new Uint8Array(136), 128)).toThrow(ModelFormatError);
+    expect(() => dequantizeIQ4_XS(new Uint8Array(271), 512)).toThrow(/IQ4_XS: 512 elements need 272 bytes, got 271/);
+  });
+
+  it.skipIf(!haveShared())('decodes llama-quantize’s IQ4_XS tensors close to the F32 originals', async () => {
+    const source = await loadModel(sharedPath('models', 'trained-here', 'tinystories-llama-3M-F32.gguf'));
+    const quant = await loadModel(sharedPath('models', 'importance-quantized', 'tinystories-llama-3M-IQ4_XS.gguf'));
+    // As IQ4_NL, with the sub-block scale itself quantized to 6 bits relative to the block's d.
+    const bound = { group: 32, rel: 0.25, abs: 1e-6, why: 'nearest of 16 levels, 6-bit sub-block scales, importance-weighted' };
+    let tensors = 0;
+    let worst = 0;
+    for (const t of quant.file.tensors.filter((x) => x.typeId === GGMLType.IQ4_XS)) {
+      worst = Math.max(worst, boundRatio(source.values(source.file.tensor(t.name)!), quant.values(t), bound));
+      tensors++;
+    }
+    expect(tensors).toBe(29);
+    expect(worst).toBeLessThanOrEqual(1);
     expect(worst).toBeGreaterThan(0.2);
   });
 });

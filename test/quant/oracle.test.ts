@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as quant from '../../src/quant/index.ts';
-import { repoRoot } from '../helpers/fixtures.ts';
-import { rng } from './helpers.ts';
+import { haveShared, repoRoot, sharedPath } from '../helpers/fixtures.ts';
+import { loadModel, rng } from './helpers.ts';
 
 // Differential test against ggml's own C code: node-llama-cpp (the project's llama.cpp oracle)
 // ships libggml-base, which exports quantize_row_*_ref and dequantize_row_*. A tiny C helper
@@ -76,6 +76,12 @@ const TYPES: Array<[string, string]> = [
   ['TQ2_0', 'tq2_0'],
 ];
 
+/** Types lowbit only reads (llama-quantize makes them with an importance matrix): dequantize only. */
+const READ_ONLY_TYPES: Array<[string, string]> = [
+  ['IQ4_NL', 'iq4_nl'],
+  ['IQ4_XS', 'iq4_xs'],
+];
+
 function sameFloatBits(a: Float32Array, b: Float32Array): number {
   const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
@@ -131,4 +137,26 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
     expect(Buffer.compare(Buffer.from(quant.quantizeF16(values)), Buffer.from(runOracle('q', 'ggml_fp32_to_fp16_row', bits.length, input, 2 * bits.length)))).toBe(0);
     expect(Buffer.compare(Buffer.from(quant.quantizeBF16(values)), Buffer.from(runOracle('q', 'ggml_fp32_to_bf16_row_ref', bits.length, input, 2 * bits.length)))).toBe(0);
   });
+
+  for (const [name, sym] of READ_ONLY_TYPES) {
+    it(`${name}: dequantize_row_${sym} bits match on random blocks and on llama-quantize's fixture`, async () => {
+      const type = quant.getQuantType(quant.quantLayoutByName(name)!.id);
+      const r = rng(11);
+      const noise = new Uint8Array((n / type.layout.blockSize) * type.layout.blockBytes).map(() => r.int(256));
+      const cases: Array<[string, Uint8Array, number]> = [['random', noise, n]];
+      const fixture = sharedPath('models', 'importance-quantized', `tinystories-llama-3M-${name}.gguf`);
+      if (haveShared() && existsSync(fixture)) {
+        const model = await loadModel(fixture);
+        const tensors = model.file.tensors.filter((t) => t.typeId === type.id);
+        expect(tensors.length).toBeGreaterThan(0);
+        // All of the type's tensors as one row: each is whole blocks.
+        cases.push(['fixture', Buffer.concat(tensors.map((t) => model.raw(t))), tensors.reduce((sum, t) => sum + t.nElements, 0)]);
+      }
+      for (const [what, bytes, count] of cases) {
+        const ref = runOracle('d', `dequantize_row_${sym}`, count, bytes, bytes.length);
+        const theirs = new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + 4 * count));
+        expect(sameFloatBits(type.dequantize!(bytes, count), theirs), what).toBe(0);
+      }
+    });
+  }
 });

@@ -5,6 +5,9 @@
  * IQ4_NL  d:f16 qs[16] — 32 values as 4-bit indices into the fixed non-linear table
  *         kvalues_iq4nl; x[j] = d·table[qs[j] & 15] and x[16 + j] = d·table[qs[j] >> 4]
  *         (low nibbles hold elements 0..15, high nibbles 16..31).
+ * IQ4_XS  d:f16 scales_h:u16 scales_l[4] qs[128] — 256 values, eight sub-blocks of 32 laid out
+ *         as IQ4_NL's qs; sub-block s has the 6-bit scale ls = (nibble s&1 of scales_l[s>>1]) |
+ *         (bits 2s..2s+1 of scales_h) << 4 and x = d·(ls − 32)·table[index].
  */
 
 import { f16Table } from './float.ts';
@@ -27,6 +30,31 @@ export function dequantizeIQ4_NL(src: Uint8Array, nElements: number, dst?: Float
       const q = src[o + 2 + j];
       out[y + j] = values[q & 0x0f] * d; // small int × f32 is exact in f64; the store rounds once, as f32 does
       out[y + j + 16] = values[q >> 4] * d;
+    }
+  }
+  return out;
+}
+
+const QK_K = 256;
+const IQ4_XS_BLOCK_BYTES = 136;
+
+export function dequantizeIQ4_XS(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ4_XS', src, nElements, QK_K, IQ4_XS_BLOCK_BYTES);
+  const out = floatOutput('IQ4_XS', nElements, dst);
+  const f16 = f16Table();
+  const values = IQ4_NL_VALUES;
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += IQ4_XS_BLOCK_BYTES) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    const scalesHigh = src[o + 2] | (src[o + 3] << 8);
+    for (let s = 0; s < 8; s++, y += 32) {
+      const ls = ((src[o + 4 + (s >> 1)] >> (4 * (s & 1))) & 15) | (((scalesHigh >> (2 * s)) & 3) << 4);
+      // f16 × a 6-bit integer is exact in f32, as ggml's f32 product is; then one rounding per value.
+      const dl = d * (ls - 32);
+      const q = o + 8 + 16 * s;
+      for (let j = 0; j < 16; j++) {
+        out[y + j] = dl * values[src[q + j] & 0x0f];
+        out[y + j + 16] = dl * values[src[q + j] >> 4];
+      }
     }
   }
   return out;
