@@ -16,6 +16,7 @@ import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
 import f16 from '../../shaders/common/dec_f16.wgsl?raw';
 import f32 from '../../shaders/common/dec_f32.wgsl?raw';
 import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
+import iq3s from '../../shaders/common/dec_iq3_s.wgsl?raw';
 import iq4nl from '../../shaders/common/dec_iq4_nl.wgsl?raw';
 import iq4xs from '../../shaders/common/dec_iq4_xs.wgsl?raw';
 import q2k from '../../shaders/common/dec_q2_k.wgsl?raw';
@@ -33,7 +34,9 @@ import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
 import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
 import dqWgsl from '../../shaders/common/dq.wgsl?raw';
 import iq4nlWgsl from '../../shaders/common/iq4nl.wgsl?raw';
+import iqsignsWgsl from '../../shaders/common/iqsigns.wgsl?raw';
 import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
+import { IQ3S_GRID, type GridCodes } from './cpu/iq-grids.ts';
 import type { QuantLayout } from './types.ts';
 
 export interface GpuDecoder {
@@ -83,11 +86,20 @@ export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: tru
 export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
 export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true });
 export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true });
+/**
+ * A codebook as a WGSL `const` array, appended to the decoder that indexes it: the grids live once,
+ * in cpu/iq-grids.ts, for the CPU dequantizers and the shaders alike.
+ */
+function wgslCodebook(name: string, codes: GridCodes): string {
+  return `\nconst ${name} = array<u32, ${codes.length}>(${Array.from(codes, (c) => `${c}u`).join(', ')});\n`;
+}
+
+export const DEC_IQ3_S = decoder('dec_iq3_s', iq3s + wgslCodebook('IQ3S_GRID', IQ3S_GRID), 8, 8);
 export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
 export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });
 
 /** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales, codebooks). */
-const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, iq4nl: iq4nlWgsl, kscales: kscalesWgsl };
+const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, iq4nl: iq4nlWgsl, iqsigns: iqsignsWgsl, kscales: kscalesWgsl };
 
 /** The `#include` snippets a kernel composed with `decoder` needs: the decoder and its helpers. */
 export function decoderSnippets(d: GpuDecoder): Record<string, string> {

@@ -52,12 +52,13 @@ import {
   quantizeTQ1_0,
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
-import { dequantizeIQ4_NL, dequantizeIQ4_XS } from './cpu/iquants.ts';
+import { dequantizeIQ3_S, dequantizeIQ4_NL, dequantizeIQ4_XS } from './cpu/iquants.ts';
 import {
   DEC_BF16,
   DEC_F16,
   DEC_F32,
   DEC_I2_S,
+  DEC_IQ3_S,
   DEC_IQ4_NL,
   DEC_IQ4_XS,
   DEC_Q2_K,
@@ -259,6 +260,10 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
   [GGMLType.IQ4_NL]: {
     gpu: DEC_IQ4_NL,
     dequantize: dequantizeIQ4_NL,
+  },
+  [GGMLType.IQ3_S]: {
+    gpu: DEC_IQ3_S,
+    dequantize: dequantizeIQ3_S,
   },
   [GGMLType.IQ4_XS]: {
     gpu: DEC_IQ4_XS,

@@ -100,6 +100,7 @@ describe('embedding', () => {
     [GGMLType.I2_S, 256],
     [GGMLType.IQ4_NL, 96],
     [GGMLType.IQ4_XS, 256],
+    [GGMLType.IQ3_S, 256],
   ];
   it('covers every block type the GPU decoders have', () => {
     const floats = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];

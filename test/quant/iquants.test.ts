@@ -1,8 +1,9 @@
-// IQ4_NL, IQ4_XS: the CPU dequantizers on hand-made blocks, and on llama-quantize's IQ4_NL fixture against
+// IQ4_NL, IQ4_XS, IQ3_S: the CPU dequantizers on hand-made blocks, and on llama-quantize's IQ4_NL fixture against
 // the F32 model it was made from (../shared/fixtures, when present).
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../src/errors.ts';
-import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeTensor, GGMLType, IQ4_NL_VALUES, writeF16 } from '../../src/quant/index.ts';
+import { dequantizeIQ3_S, dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeTensor, GGMLType, IQ4_NL_VALUES, writeF16 } from '../../src/quant/index.ts';
+import { IQ3S_GRID } from '../../src/quant/cpu/iq-grids.ts';
 import { haveShared, sharedPath } from '../helpers/fixtures.ts';
 import { boundRatio, loadModel } from './helpers.ts';
 
@@ -86,6 +87,57 @@ describe('IQ4_XS dequantize', () => {
       worst = Math.max(worst, boundRatio(source.values(source.file.tensor(t.name)!), quant.values(t), bound));
       tensors++;
     }
+    expect(tensors).toBe(29);
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(worst).toBeGreaterThan(0.2);
+  });
+});
+
+/** How closely llama-quantize's tensors of `type` in `file` decode to the F32 model they came from. */
+async function worstAgainstF32(file: string, type: GGMLType, bound: { group: number; rel: number; abs: number; why: string }): Promise<{ tensors: number; worst: number }> {
+  const source = await loadModel(sharedPath('models', 'trained-here', 'tinystories-llama-3M-F32.gguf'));
+  const quant = await loadModel(sharedPath('models', 'importance-quantized', file));
+  let tensors = 0;
+  let worst = 0;
+  for (const t of quant.file.tensors.filter((x) => x.typeId === type)) {
+    worst = Math.max(worst, boundRatio(source.values(source.file.tensor(t.name)!), quant.values(t), bound));
+    tensors++;
+  }
+  return { tensors, worst };
+}
+
+describe('IQ3_S dequantize', () => {
+  it('reads grid entry qs | qh bit << 8, the sign bits in value order and the odd sub-block scales', () => {
+    const block = new Uint8Array(110);
+    writeF16(block, 0, 0.5);
+    const entries: number[] = [];
+    for (let g = 0; g < 64; g++) {
+      const entry = (g * 37 + 5) % 512; // both halves of the grid
+      entries.push(entry);
+      block[2 + g] = entry & 255;
+      block[66 + (g >> 3)] |= (entry >> 8) << (g & 7);
+    }
+    for (let i = 0; i < 32; i++) block[74 + i] = (i * 53) & 255;
+    for (let i = 0; i < 4; i++) block[106 + i] = 0x1f * (i + 1) & 255;
+    const got = dequantizeTensor(GGMLType.IQ3_S, block, 256);
+    for (let n = 0; n < 256; n++) {
+      const s = n >> 5;
+      const db = 0.5 * (1 + 2 * ((block[106 + (s >> 1)]! >> (4 * (s & 1))) & 15));
+      const level = 1 + 2 * ((IQ3S_GRID[entries[n >> 2]!]! >> (3 * (n & 3))) & 7);
+      const sign = (block[74 + (n >> 3)]! >> (n & 7)) & 1 ? -1 : 1;
+      expect(got[n], `value ${n}`).toBe(sign * db * level);
+    }
+  });
+
+  it('rejects short buffers', () => {
+    expect(() => dequantizeIQ3_S(new Uint8Array(219), 512)).toThrow(/IQ3_S: 512 elements need 220 bytes, got 219/);
+  });
+
+  it.skipIf(!haveShared())('decodes llama-quantize’s IQ3_S tensors close to the F32 originals', async () => {
+    // Groups of 4 snap to one of 512 grid points (levels 2 apart in units of the sub-block scale),
+    // with 4-bit sub-block scales: a wrong grid entry or sign errs by about amax.
+    const bound = { group: 32, rel: 0.5, abs: 1e-6, why: 'grid of 4-value points, 4-bit scales, importance-weighted' };
+    const { tensors, worst } = await worstAgainstF32('tinystories-llama-3M-IQ3_S.gguf', GGMLType.IQ3_S, bound);
     expect(tensors).toBe(29);
     expect(worst).toBeLessThanOrEqual(1);
     expect(worst).toBeGreaterThan(0.2);

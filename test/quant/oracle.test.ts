@@ -80,6 +80,7 @@ const TYPES: Array<[string, string]> = [
 const READ_ONLY_TYPES: Array<[string, string]> = [
   ['IQ4_NL', 'iq4_nl'],
   ['IQ4_XS', 'iq4_xs'],
+  ['IQ3_S', 'iq3_s'],
 ];
 
 function sameFloatBits(a: Float32Array, b: Float32Array): number {
@@ -141,9 +142,12 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
   for (const [name, sym] of READ_ONLY_TYPES) {
     it(`${name}: dequantize_row_${sym} bits match on random blocks and on llama-quantize's fixture`, async () => {
       const type = quant.getQuantType(quant.quantLayoutByName(name)!.id);
+      // 1024 random super-blocks draw every codebook entry (the largest grid, IQ1_S's 2048 entries,
+      // gets 32 draws a block): each grid is checked entry by entry against ggml's.
       const r = rng(11);
-      const noise = new Uint8Array((n / type.layout.blockSize) * type.layout.blockBytes).map(() => r.int(256));
-      const cases: Array<[string, Uint8Array, number]> = [['random', noise, n]];
+      const nRandom = 1024 * 256;
+      const noise = new Uint8Array((nRandom / type.layout.blockSize) * type.layout.blockBytes).map(() => r.int(256));
+      const cases: Array<[string, Uint8Array, number]> = [['random', noise, nRandom]];
       const fixture = sharedPath('models', 'importance-quantized', `tinystories-llama-3M-${name}.gguf`);
       if (haveShared() && existsSync(fixture)) {
         const model = await loadModel(fixture);

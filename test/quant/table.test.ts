@@ -17,12 +17,12 @@ import {
   tensorByteSize,
 } from '../../src/quant/index.ts';
 
-const SUPPORTED = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'TQ1_0', 'TQ2_0', 'I2_S', 'IQ4_NL', 'IQ4_XS'];
+const SUPPORTED = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'TQ1_0', 'TQ2_0', 'I2_S', 'IQ4_NL', 'IQ4_XS', 'IQ3_S'];
 const SUPPORTED_GPU = SUPPORTED;
 /** Supported types added after the row rule moved into the table (no old numbers to compare). */
-const EXTRA_TYPES: string[] = ['IQ4_NL', 'IQ4_XS'];
+const EXTRA_TYPES: string[] = ['IQ4_NL', 'IQ3_S', 'IQ4_XS']; // in type-id order
 /** Read-only types: files made elsewhere (with an importance matrix) are dequantized, never written. */
-const DEQUANTIZE_ONLY = ['IQ4_NL', 'IQ4_XS'];
+const DEQUANTIZE_ONLY = ['IQ4_NL', 'IQ4_XS', 'IQ3_S'];
 
 describe('quant table', () => {
   it('has one entry per layout, and exactly the supported types carry codecs and bounds', () => {
@@ -42,7 +42,7 @@ describe('quant table', () => {
   });
 
   it('throws UnsupportedTensorTypeError "not supported yet" for known types without codecs, naming the tensor', () => {
-    for (const id of [GGMLType.IQ2_XXS, GGMLType.IQ3_S, GGMLType.MXFP4, GGMLType.Q8_1, GGMLType.Q8_K, GGMLType.I8, GGMLType.F64]) {
+    for (const id of [GGMLType.IQ2_XXS, GGMLType.IQ1_M, GGMLType.MXFP4, GGMLType.Q8_1, GGMLType.Q8_K, GGMLType.I8, GGMLType.F64]) {
       expect(() => getQuantType(id, 'blk.0.attn_q.weight')).toThrow(UnsupportedTensorTypeError);
       expect(() => getQuantType(id, 'blk.0.attn_q.weight')).toThrow(
         new RegExp(`tensor "blk\\.0\\.attn_q\\.weight": tensor type ${GGMLType[id]} \\(id ${id}\\) is not supported yet`),

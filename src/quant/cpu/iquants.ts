@@ -8,10 +8,15 @@
  * IQ4_XS  d:f16 scales_h:u16 scales_l[4] qs[128] — 256 values, eight sub-blocks of 32 laid out
  *         as IQ4_NL's qs; sub-block s has the 6-bit scale ls = (nibble s&1 of scales_l[s>>1]) |
  *         (bits 2s..2s+1 of scales_h) << 4 and x = d·(ls − 32)·table[index].
+ * IQ3_S   d:f16 qs[64] qh[8] signs[32] scales[4] — 256 values in groups of 4 from the 512-entry
+ *         grid IQ3S_GRID: group k (values 4k..4k+3) of sub-block s (32 values) is entry
+ *         qs[8s + k] | (bit k of qh[s]) << 8; value n of the block is negative when bit n % 8 of
+ *         signs[n / 8] is set; sub-block s is scaled by d·(1 + 2·(nibble s & 1 of scales[s >> 1])).
  */
 
 import { f16Table } from './float.ts';
 import { assertTensorBytes, floatOutput } from './validate.ts';
+import { IQ3S_GRID, IQ3S_LEVELS, gridValues } from './iq-grids.ts';
 
 /** ggml's kvalues_iq4nl: the 16 levels of IQ4_NL, denser near zero where weights cluster. */
 export const IQ4_NL_VALUES: readonly number[] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
@@ -54,6 +59,30 @@ export function dequantizeIQ4_XS(src: Uint8Array, nElements: number, dst?: Float
       for (let j = 0; j < 16; j++) {
         out[y + j] = dl * values[src[q + j] & 0x0f];
         out[y + j + 16] = dl * values[src[q + j] >> 4];
+      }
+    }
+  }
+  return out;
+}
+
+const IQ3_S_BLOCK_BYTES = 110;
+let iq3sValues: Int8Array | undefined;
+
+export function dequantizeIQ3_S(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ3_S', src, nElements, QK_K, IQ3_S_BLOCK_BYTES);
+  const out = floatOutput('IQ3_S', nElements, dst);
+  const f16 = f16Table();
+  const grid = (iq3sValues ??= gridValues(IQ3S_GRID, 4, 3, IQ3S_LEVELS));
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += IQ3_S_BLOCK_BYTES) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    for (let s = 0; s < 8; s++) {
+      // f16 × a 5-bit odd integer × a 4-bit level: every product is exact in f32, as in ggml.
+      const db = d * (1 + 2 * ((src[o + 106 + (s >> 1)] >> (4 * (s & 1))) & 15));
+      const high = src[o + 66 + s];
+      for (let k = 0; k < 8; k++, y += 4) {
+        const g = 4 * (src[o + 2 + 8 * s + k] | (((high >> k) & 1) << 8));
+        const signs = src[o + 74 + 4 * s + (k >> 1)] >> (4 * (k & 1));
+        for (let j = 0; j < 4; j++) out[y + j] = (signs >> j) & 1 ? -db * grid[g + j] : db * grid[g + j];
       }
     }
   }
