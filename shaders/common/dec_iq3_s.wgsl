@@ -5,7 +5,7 @@
 // Chunk c = sub-block c. IQ3S_GRID holds 3-bit level indices i (level 2i + 1), value j at bits
 // 3j..3j + 2; gpu-decoders.ts appends it from src/quant/cpu/iq-grids.ts.
 #include "dq"
-#include "iqsigns"
+#include "iq"
 const QK: u32 = 256u;
 const QB: u32 = 110u;
 const NCH: u32 = 8u;

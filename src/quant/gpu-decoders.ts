@@ -16,6 +16,7 @@ import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
 import f16 from '../../shaders/common/dec_f16.wgsl?raw';
 import f32 from '../../shaders/common/dec_f32.wgsl?raw';
 import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
+import iq2xxs from '../../shaders/common/dec_iq2_xxs.wgsl?raw';
 import iq3s from '../../shaders/common/dec_iq3_s.wgsl?raw';
 import iq4nl from '../../shaders/common/dec_iq4_nl.wgsl?raw';
 import iq4xs from '../../shaders/common/dec_iq4_xs.wgsl?raw';
@@ -34,9 +35,9 @@ import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
 import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
 import dqWgsl from '../../shaders/common/dq.wgsl?raw';
 import iq4nlWgsl from '../../shaders/common/iq4nl.wgsl?raw';
-import iqsignsWgsl from '../../shaders/common/iqsigns.wgsl?raw';
+import iqWgsl from '../../shaders/common/iq.wgsl?raw';
 import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
-import { IQ3S_GRID, type GridCodes } from './cpu/iq-grids.ts';
+import { IQ2XXS_GRID, IQ3S_GRID, type GridCodes } from './cpu/iq-grids.ts';
 import type { QuantLayout } from './types.ts';
 
 export interface GpuDecoder {
@@ -95,11 +96,12 @@ function wgslCodebook(name: string, codes: GridCodes): string {
 }
 
 export const DEC_IQ3_S = decoder('dec_iq3_s', iq3s + wgslCodebook('IQ3S_GRID', IQ3S_GRID), 8, 8);
+export const DEC_IQ2_XXS = decoder('dec_iq2_xxs', iq2xxs + wgslCodebook('IQ2XXS_GRID', IQ2XXS_GRID), 8, 8);
 export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
 export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });
 
 /** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales, codebooks). */
-const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, iq4nl: iq4nlWgsl, iqsigns: iqsignsWgsl, kscales: kscalesWgsl };
+const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, iq4nl: iq4nlWgsl, iq: iqWgsl, kscales: kscalesWgsl };
 
 /** The `#include` snippets a kernel composed with `decoder` needs: the decoder and its helpers. */
 export function decoderSnippets(d: GpuDecoder): Record<string, string> {

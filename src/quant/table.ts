@@ -52,12 +52,18 @@ import {
   quantizeTQ1_0,
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
-import { dequantizeIQ3_S, dequantizeIQ4_NL, dequantizeIQ4_XS } from './cpu/iquants.ts';
+import {
+  dequantizeIQ2_XXS,
+  dequantizeIQ3_S,
+  dequantizeIQ4_NL,
+  dequantizeIQ4_XS,
+} from './cpu/iquants.ts';
 import {
   DEC_BF16,
   DEC_F16,
   DEC_F32,
   DEC_I2_S,
+  DEC_IQ2_XXS,
   DEC_IQ3_S,
   DEC_IQ4_NL,
   DEC_IQ4_XS,
@@ -261,6 +267,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_IQ4_NL,
     dequantize: dequantizeIQ4_NL,
   },
+  [GGMLType.IQ2_XXS]: { gpu: DEC_IQ2_XXS, dequantize: dequantizeIQ2_XXS },
   [GGMLType.IQ3_S]: {
     gpu: DEC_IQ3_S,
     dequantize: dequantizeIQ3_S,

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,7 @@ const READ_ONLY_TYPES: Array<[string, string]> = [
   ['IQ4_NL', 'iq4_nl'],
   ['IQ4_XS', 'iq4_xs'],
   ['IQ3_S', 'iq3_s'],
+  ['IQ2_XXS', 'iq2_xxs'],
 ];
 
 function sameFloatBits(a: Float32Array, b: Float32Array): number {
@@ -140,26 +141,35 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
   });
 
   for (const [name, sym] of READ_ONLY_TYPES) {
-    it(`${name}: dequantize_row_${sym} bits match on random blocks and on llama-quantize's fixture`, async () => {
-      const type = quant.getQuantType(quant.quantLayoutByName(name)!.id);
+    it(`${name}: dequantize_row_${sym} bits match on random blocks and on llama-quantize's fixtures`, async () => {
+      const layout = quant.quantLayoutByName(name)!;
       // 1024 random super-blocks draw every codebook entry (the largest grid, IQ1_S's 2048 entries,
       // gets 32 draws a block): each grid is checked entry by entry against ggml's.
       const r = rng(11);
       const nRandom = 1024 * 256;
-      const noise = new Uint8Array((nRandom / type.layout.blockSize) * type.layout.blockBytes).map(() => r.int(256));
+      const noise = new Uint8Array((nRandom / layout.blockSize) * layout.blockBytes).map(() => r.int(256));
       const cases: Array<[string, Uint8Array, number]> = [['random', noise, nRandom]];
-      const fixture = sharedPath('models', 'importance-quantized', `tinystories-llama-3M-${name}.gguf`);
-      if (haveShared() && existsSync(fixture)) {
-        const model = await loadModel(fixture);
-        const tensors = model.file.tensors.filter((t) => t.typeId === type.id);
-        expect(tensors.length).toBeGreaterThan(0);
-        // All of the type's tensors as one row: each is whole blocks.
-        cases.push(['fixture', Buffer.concat(tensors.map((t) => model.raw(t))), tensors.reduce((sum, t) => sum + t.nElements, 0)]);
+      // llama-quantize's tensors of the type, from whichever IQ fixture holds them (its mixes
+      // put IQ2_S tensors in the IQ3_XXS file, none in the IQ2_S one).
+      if (haveShared()) {
+        const dir = sharedPath('models', 'importance-quantized');
+        const parts: Uint8Array[] = [];
+        let count = 0;
+        for (const file of readdirSync(dir).filter((f) => f.endsWith('.gguf'))) {
+          const model = await loadModel(join(dir, file));
+          for (const t of model.file.tensors.filter((x) => x.typeId === layout.id)) {
+            parts.push(model.raw(t));
+            count += t.nElements;
+          }
+        }
+        expect(parts.length).toBeGreaterThan(0);
+        // All of them as one row: each tensor is whole blocks.
+        cases.push(['fixtures', Buffer.concat(parts), count]);
       }
       for (const [what, bytes, count] of cases) {
         const ref = runOracle('d', `dequantize_row_${sym}`, count, bytes, bytes.length);
         const theirs = new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + 4 * count));
-        expect(sameFloatBits(type.dequantize!(bytes, count), theirs), what).toBe(0);
+        expect(sameFloatBits(quant.getQuantType(layout.id).dequantize!(bytes, count), theirs), what).toBe(0);
       }
     });
   }

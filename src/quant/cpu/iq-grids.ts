@@ -25,6 +25,16 @@ export function gridValues(codes: GridCodes, width: number, bits: number, levels
   return out;
 }
 
+/**
+ * ggml's ksigns_iq2xs as a rule: IQ2_XXS, IQ2_XS and IQ3_XXS store 7 sign bits per 8 values; the
+ * 8th is set when that makes the number of negative values even.
+ */
+export function ksigns(s7: number): number {
+  let parity = 0;
+  for (let b = s7; b; b &= b - 1) parity ^= 1;
+  return s7 | (parity << 7);
+}
+
 /** IQ3_S levels: the odd numbers 1 … 15 (index i → 2i + 1). */
 export const IQ3S_LEVELS: readonly number[] = [1, 3, 5, 7, 9, 11, 13, 15];
 /** IQ3_XXS levels: steps of 8 from 4, the last pulled to 62. */

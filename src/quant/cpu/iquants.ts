@@ -12,11 +12,21 @@
  *         grid IQ3S_GRID: group k (values 4k..4k+3) of sub-block s (32 values) is entry
  *         qs[8s + k] | (bit k of qh[s]) << 8; value n of the block is negative when bit n % 8 of
  *         signs[n / 8] is set; sub-block s is scaled by d·(1 + 2·(nibble s & 1 of scales[s >> 1])).
+ * IQ2_XXS d:f16 then per sub-block s two u32: bytes 0..3 of the first are the IQ2XXS_GRID entries
+ *         of values 8l..8l+7; the second holds 7-bit sign fields and the scale d·(0.5 + top
+ *         nibble)·0.25.
  */
 
 import { f16Table } from './float.ts';
 import { assertTensorBytes, floatOutput } from './validate.ts';
-import { IQ3S_GRID, IQ3S_LEVELS, gridValues } from './iq-grids.ts';
+import {
+  IQ2_LEVELS,
+  IQ2XXS_GRID,
+  IQ3S_GRID,
+  IQ3S_LEVELS,
+  gridValues,
+  ksigns,
+} from './iq-grids.ts';
 
 /** ggml's kvalues_iq4nl: the 16 levels of IQ4_NL, denser near zero where weights cluster. */
 export const IQ4_NL_VALUES: readonly number[] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
@@ -84,6 +94,39 @@ export function dequantizeIQ3_S(src: Uint8Array, nElements: number, dst?: Float3
         const signs = src[o + 74 + 4 * s + (k >> 1)] >> (4 * (k & 1));
         for (let j = 0; j < 4; j++) out[y + j] = (signs >> j) & 1 ? -db * grid[g + j] : db * grid[g + j];
       }
+    }
+  }
+  return out;
+}
+
+/** Grid value tables, expanded on first use. */
+const grids = new Map<string, Int8Array>();
+function grid(name: string, make: () => Int8Array): Int8Array {
+  let g = grids.get(name);
+  if (!g) grids.set(name, (g = make()));
+  return g;
+}
+const signTable = (): Uint8Array => Uint8Array.from({ length: 128 }, (_, i) => ksigns(i));
+let ksignTable: Uint8Array | undefined;
+
+/** Eight values d·grid[g + j]·(−1 if bit j of signs), ggml's f32 products being exact here. */
+function put8(out: Float32Array, y: number, db: number, values: Int8Array, g: number, signs: number): void {
+  for (let j = 0; j < 8; j++) out[y + j] = (signs >> j) & 1 ? -db * values[g + j] : db * values[g + j];
+}
+
+export function dequantizeIQ2_XXS(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ2_XXS', src, nElements, QK_K, 66);
+  const out = floatOutput('IQ2_XXS', nElements, dst);
+  const f16 = f16Table();
+  const values = grid('iq2xxs', () => gridValues(IQ2XXS_GRID, 8, 2, IQ2_LEVELS));
+  const signs = (ksignTable ??= signTable());
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += 66) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    for (let s = 0; s < 8; s++) {
+      const q = o + 2 + 8 * s;
+      const aux = (src[q + 4] | (src[q + 5] << 8) | (src[q + 6] << 16) | (src[q + 7] << 24)) >>> 0;
+      const db = d * (0.5 + (aux >>> 28)) * 0.25;
+      for (let l = 0; l < 4; l++, y += 8) put8(out, y, db, values, 8 * src[q + l], signs[(aux >>> (7 * l)) & 127]);
     }
   }
   return out;
