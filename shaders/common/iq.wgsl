@@ -11,3 +11,8 @@ fn iq2_levels(code: u32) -> vec4<f32> {
   let i = (vec4<u32>(code) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
   return vec4<f32>(vec4<u32>(8u) + 17u * i + (i >> vec4<u32>(1u)));
 }
+// Four values of an IQ3_XXS grid entry (3-bit level indices i → 4 + 8i, the last pulled to 62).
+fn iq3xxs_levels(code: u32) -> vec4<f32> {
+  let i = (vec4<u32>(code) >> vec4<u32>(0u, 3u, 6u, 9u)) & vec4<u32>(7u);
+  return vec4<f32>(vec4<u32>(4u) + 8u * i + select(vec4<u32>(0u), vec4<u32>(2u), i == vec4<u32>(7u)));
+}

@@ -18,6 +18,7 @@ import f32 from '../../shaders/common/dec_f32.wgsl?raw';
 import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
 import iq2xxs from '../../shaders/common/dec_iq2_xxs.wgsl?raw';
 import iq3s from '../../shaders/common/dec_iq3_s.wgsl?raw';
+import iq3xxs from '../../shaders/common/dec_iq3_xxs.wgsl?raw';
 import iq4nl from '../../shaders/common/dec_iq4_nl.wgsl?raw';
 import iq4xs from '../../shaders/common/dec_iq4_xs.wgsl?raw';
 import q2k from '../../shaders/common/dec_q2_k.wgsl?raw';
@@ -37,7 +38,7 @@ import dqWgsl from '../../shaders/common/dq.wgsl?raw';
 import iq4nlWgsl from '../../shaders/common/iq4nl.wgsl?raw';
 import iqWgsl from '../../shaders/common/iq.wgsl?raw';
 import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
-import { IQ2XXS_GRID, IQ3S_GRID, type GridCodes } from './cpu/iq-grids.ts';
+import { IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, type GridCodes } from './cpu/iq-grids.ts';
 import type { QuantLayout } from './types.ts';
 
 export interface GpuDecoder {
@@ -96,6 +97,7 @@ function wgslCodebook(name: string, codes: GridCodes): string {
 }
 
 export const DEC_IQ3_S = decoder('dec_iq3_s', iq3s + wgslCodebook('IQ3S_GRID', IQ3S_GRID), 8, 8);
+export const DEC_IQ3_XXS = decoder('dec_iq3_xxs', iq3xxs + wgslCodebook('IQ3XXS_GRID', IQ3XXS_GRID), 8, 8);
 export const DEC_IQ2_XXS = decoder('dec_iq2_xxs', iq2xxs + wgslCodebook('IQ2XXS_GRID', IQ2XXS_GRID), 8, 8);
 export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
 export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });

@@ -55,6 +55,7 @@ import {
 import {
   dequantizeIQ2_XXS,
   dequantizeIQ3_S,
+  dequantizeIQ3_XXS,
   dequantizeIQ4_NL,
   dequantizeIQ4_XS,
 } from './cpu/iquants.ts';
@@ -65,6 +66,7 @@ import {
   DEC_I2_S,
   DEC_IQ2_XXS,
   DEC_IQ3_S,
+  DEC_IQ3_XXS,
   DEC_IQ4_NL,
   DEC_IQ4_XS,
   DEC_Q2_K,
@@ -268,6 +270,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     dequantize: dequantizeIQ4_NL,
   },
   [GGMLType.IQ2_XXS]: { gpu: DEC_IQ2_XXS, dequantize: dequantizeIQ2_XXS },
+  [GGMLType.IQ3_XXS]: { gpu: DEC_IQ3_XXS, dequantize: dequantizeIQ3_XXS },
   [GGMLType.IQ3_S]: {
     gpu: DEC_IQ3_S,
     dequantize: dequantizeIQ3_S,

@@ -101,6 +101,7 @@ describe('embedding', () => {
     [GGMLType.IQ4_NL, 96],
     [GGMLType.IQ4_XS, 256],
     [GGMLType.IQ3_S, 256],
+    [GGMLType.IQ3_XXS, 256],
     [GGMLType.IQ2_XXS, 256],
   ];
   it('covers every block type the GPU decoders have', () => {

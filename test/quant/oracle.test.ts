@@ -81,6 +81,7 @@ const READ_ONLY_TYPES: Array<[string, string]> = [
   ['IQ4_NL', 'iq4_nl'],
   ['IQ4_XS', 'iq4_xs'],
   ['IQ3_S', 'iq3_s'],
+  ['IQ3_XXS', 'iq3_xxs'],
   ['IQ2_XXS', 'iq2_xxs'],
 ];
 

@@ -12,6 +12,10 @@
  *         grid IQ3S_GRID: group k (values 4k..4k+3) of sub-block s (32 values) is entry
  *         qs[8s + k] | (bit k of qh[s]) << 8; value n of the block is negative when bit n % 8 of
  *         signs[n / 8] is set; sub-block s is scaled by d·(1 + 2·(nibble s & 1 of scales[s >> 1])).
+ * IQ3_XXS d:f16 qs[64] aux[8]:u32 — 256 values in groups of 4 from the 256-entry IQ3XXS_GRID:
+ *         group k of sub-block s is entry qs[8s + k]; aux[s] holds four 7-bit sign fields
+ *         (bits 7l.., one per 8 values, the 8th sign by parity: ksigns) and the scale
+ *         d·(0.5 + aux[s] >> 28)·0.5.
  * IQ2_XXS d:f16 then per sub-block s two u32: bytes 0..3 of the first are the IQ2XXS_GRID entries
  *         of values 8l..8l+7; the second holds 7-bit sign fields and the scale d·(0.5 + top
  *         nibble)·0.25.
@@ -24,6 +28,8 @@ import {
   IQ2XXS_GRID,
   IQ3S_GRID,
   IQ3S_LEVELS,
+  IQ3XXS_GRID,
+  IQ3XXS_LEVELS,
   gridValues,
   ksigns,
 } from './iq-grids.ts';
@@ -112,6 +118,32 @@ let ksignTable: Uint8Array | undefined;
 /** Eight values d·grid[g + j]·(−1 if bit j of signs), ggml's f32 products being exact here. */
 function put8(out: Float32Array, y: number, db: number, values: Int8Array, g: number, signs: number): void {
   for (let j = 0; j < 8; j++) out[y + j] = (signs >> j) & 1 ? -db * values[g + j] : db * values[g + j];
+}
+
+export function dequantizeIQ3_XXS(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ3_XXS', src, nElements, QK_K, 98);
+  const out = floatOutput('IQ3_XXS', nElements, dst);
+  const f16 = f16Table();
+  const values = grid('iq3xxs', () => gridValues(IQ3XXS_GRID, 4, 3, IQ3XXS_LEVELS));
+  const signs = (ksignTable ??= signTable());
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += 98) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    for (let s = 0; s < 8; s++) {
+      const a = o + 66 + 4 * s;
+      const aux = (src[a] | (src[a + 1] << 8) | (src[a + 2] << 16) | (src[a + 3] << 24)) >>> 0;
+      const db = d * (0.5 + (aux >>> 28)) * 0.5;
+      for (let l = 0; l < 4; l++, y += 8) {
+        const sg = signs[(aux >>> (7 * l)) & 127];
+        const g1 = 4 * src[o + 2 + 8 * s + 2 * l];
+        const g2 = 4 * src[o + 3 + 8 * s + 2 * l];
+        for (let j = 0; j < 4; j++) {
+          out[y + j] = (sg >> j) & 1 ? -db * values[g1 + j] : db * values[g1 + j];
+          out[y + 4 + j] = (sg >> (j + 4)) & 1 ? -db * values[g2 + j] : db * values[g2 + j];
+        }
+      }
+    }
+  }
+  return out;
 }
 
 export function dequantizeIQ2_XXS(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
