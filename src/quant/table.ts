@@ -53,6 +53,7 @@ import {
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
 import {
+  dequantizeIQ2_XS,
   dequantizeIQ2_XXS,
   dequantizeIQ3_S,
   dequantizeIQ3_XXS,
@@ -64,6 +65,7 @@ import {
   DEC_F16,
   DEC_F32,
   DEC_I2_S,
+  DEC_IQ2_XS,
   DEC_IQ2_XXS,
   DEC_IQ3_S,
   DEC_IQ3_XXS,
@@ -270,6 +272,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     dequantize: dequantizeIQ4_NL,
   },
   [GGMLType.IQ2_XXS]: { gpu: DEC_IQ2_XXS, dequantize: dequantizeIQ2_XXS },
+  [GGMLType.IQ2_XS]: { gpu: DEC_IQ2_XS, dequantize: dequantizeIQ2_XS },
   [GGMLType.IQ3_XXS]: { gpu: DEC_IQ3_XXS, dequantize: dequantizeIQ3_XXS },
   [GGMLType.IQ3_S]: {
     gpu: DEC_IQ3_S,

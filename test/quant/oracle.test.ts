@@ -83,6 +83,7 @@ const READ_ONLY_TYPES: Array<[string, string]> = [
   ['IQ3_S', 'iq3_s'],
   ['IQ3_XXS', 'iq3_xxs'],
   ['IQ2_XXS', 'iq2_xxs'],
+  ['IQ2_XS', 'iq2_xs'],
 ];
 
 function sameFloatBits(a: Float32Array, b: Float32Array): number {

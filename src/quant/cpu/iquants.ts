@@ -19,12 +19,16 @@
  * IQ2_XXS d:f16 then per sub-block s two u32: bytes 0..3 of the first are the IQ2XXS_GRID entries
  *         of values 8l..8l+7; the second holds 7-bit sign fields and the scale d·(0.5 + top
  *         nibble)·0.25.
+ * IQ2_XS  d:f16 qs[32]:u16 scales[8] — qs[4s + l] & 511 is the IQ2XS_GRID entry of values
+ *         8l..8l+7 of sub-block s, qs >> 9 their 7-bit sign field; the two halves of sub-block s
+ *         are scaled by d·(0.5 + nibble)·0.25 from scales[s] (low nibble first).
  */
 
 import { f16Table } from './float.ts';
 import { assertTensorBytes, floatOutput } from './validate.ts';
 import {
   IQ2_LEVELS,
+  IQ2XS_GRID,
   IQ2XXS_GRID,
   IQ3S_GRID,
   IQ3S_LEVELS,
@@ -159,6 +163,27 @@ export function dequantizeIQ2_XXS(src: Uint8Array, nElements: number, dst?: Floa
       const aux = (src[q + 4] | (src[q + 5] << 8) | (src[q + 6] << 16) | (src[q + 7] << 24)) >>> 0;
       const db = d * (0.5 + (aux >>> 28)) * 0.25;
       for (let l = 0; l < 4; l++, y += 8) put8(out, y, db, values, 8 * src[q + l], signs[(aux >>> (7 * l)) & 127]);
+    }
+  }
+  return out;
+}
+
+export function dequantizeIQ2_XS(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ2_XS', src, nElements, QK_K, 74);
+  const out = floatOutput('IQ2_XS', nElements, dst);
+  const f16 = f16Table();
+  const values = grid('iq2xs', () => gridValues(IQ2XS_GRID, 8, 2, IQ2_LEVELS));
+  const signs = (ksignTable ??= signTable());
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += 74) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    for (let s = 0; s < 8; s++) {
+      const sc = src[o + 66 + s];
+      for (let l = 0; l < 4; l++, y += 8) {
+        const db = d * (0.5 + (l < 2 ? sc & 15 : sc >> 4)) * 0.25;
+        const q = o + 2 + 8 * s + 2 * l;
+        const code = src[q] | (src[q + 1] << 8);
+        put8(out, y, db, values, 8 * (code & 511), signs[code >> 9]);
+      }
     }
   }
   return out;
