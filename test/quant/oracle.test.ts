@@ -84,6 +84,7 @@ const READ_ONLY_TYPES: Array<[string, string]> = [
   ['IQ3_XXS', 'iq3_xxs'],
   ['IQ2_XXS', 'iq2_xxs'],
   ['IQ2_XS', 'iq2_xs'],
+  ['IQ2_S', 'iq2_s'],
 ];
 
 function sameFloatBits(a: Float32Array, b: Float32Array): number {

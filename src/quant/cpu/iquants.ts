@@ -22,12 +22,15 @@
  * IQ2_XS  d:f16 qs[32]:u16 scales[8] — qs[4s + l] & 511 is the IQ2XS_GRID entry of values
  *         8l..8l+7 of sub-block s, qs >> 9 their 7-bit sign field; the two halves of sub-block s
  *         are scaled by d·(0.5 + nibble)·0.25 from scales[s] (low nibble first).
+ * IQ2_S   d:f16 qs[32] signs[32] qh[8] scales[8] — entry qs[4s + l] | ((qh[s] >> 2l) & 3) << 8 of
+ *         the 1024-entry IQ2S_GRID, all 8 signs stored in signs[4s + l]; scales as IQ2_XS.
  */
 
 import { f16Table } from './float.ts';
 import { assertTensorBytes, floatOutput } from './validate.ts';
 import {
   IQ2_LEVELS,
+  IQ2S_GRID,
   IQ2XS_GRID,
   IQ2XXS_GRID,
   IQ3S_GRID,
@@ -183,6 +186,26 @@ export function dequantizeIQ2_XS(src: Uint8Array, nElements: number, dst?: Float
         const q = o + 2 + 8 * s + 2 * l;
         const code = src[q] | (src[q + 1] << 8);
         put8(out, y, db, values, 8 * (code & 511), signs[code >> 9]);
+      }
+    }
+  }
+  return out;
+}
+
+export function dequantizeIQ2_S(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ2_S', src, nElements, QK_K, 82);
+  const out = floatOutput('IQ2_S', nElements, dst);
+  const f16 = f16Table();
+  const values = grid('iq2s', () => gridValues(IQ2S_GRID, 8, 2, IQ2_LEVELS));
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += 82) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    for (let s = 0; s < 8; s++) {
+      const sc = src[o + 74 + s];
+      const high = src[o + 66 + s];
+      for (let l = 0; l < 4; l++, y += 8) {
+        const db = d * (0.5 + (l < 2 ? sc & 15 : sc >> 4)) * 0.25;
+        const entry = src[o + 2 + 4 * s + l] | (((high >> (2 * l)) & 3) << 8);
+        put8(out, y, db, values, 8 * entry, src[o + 34 + 4 * s + l]);
       }
     }
   }
