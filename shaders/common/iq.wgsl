@@ -16,3 +16,9 @@ fn iq3xxs_levels(code: u32) -> vec4<f32> {
   let i = (vec4<u32>(code) >> vec4<u32>(0u, 3u, 6u, 9u)) & vec4<u32>(7u);
   return vec4<f32>(vec4<u32>(4u) + 8u * i + select(vec4<u32>(0u), vec4<u32>(2u), i == vec4<u32>(7u)));
 }
+// Four values of an IQ1 grid entry (2-bit level indices i → i − 1), times 8, plus δ·8 = ±1: the
+// IQ1 types' grid + δ as integers, their scale carrying the 1/8.
+fn iq1_codes(code: u32, delta8: f32) -> vec4<f32> {
+  let i = (vec4<u32>(code) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
+  return 8.0 * (vec4<f32>(i) - 1.0) + delta8;
+}

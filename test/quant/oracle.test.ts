@@ -85,6 +85,7 @@ const READ_ONLY_TYPES: Array<[string, string]> = [
   ['IQ2_XXS', 'iq2_xxs'],
   ['IQ2_XS', 'iq2_xs'],
   ['IQ2_S', 'iq2_s'],
+  ['IQ1_S', 'iq1_s'],
 ];
 
 function sameFloatBits(a: Float32Array, b: Float32Array): number {

@@ -24,11 +24,15 @@
  *         are scaled by d·(0.5 + nibble)·0.25 from scales[s] (low nibble first).
  * IQ2_S   d:f16 qs[32] signs[32] qh[8] scales[8] — entry qs[4s + l] | ((qh[s] >> 2l) & 3) << 8 of
  *         the 1024-entry IQ2S_GRID, all 8 signs stored in signs[4s + l]; scales as IQ2_XS.
+ * IQ1_S   d:f16 qs[32] qh[8]:u16 — entry qs[4s + l] | ((qh[s] >> 3l) & 7) << 8 of IQ1S_GRID
+ *         (values −1, 0, 1), x = d·(2·((qh[s] >> 12) & 7) + 1)·(grid + δ) with δ = ∓1/8 by bit 15.
  */
 
 import { f16Table } from './float.ts';
 import { assertTensorBytes, floatOutput } from './validate.ts';
 import {
+  IQ1_LEVELS,
+  IQ1S_GRID,
   IQ2_LEVELS,
   IQ2S_GRID,
   IQ2XS_GRID,
@@ -206,6 +210,30 @@ export function dequantizeIQ2_S(src: Uint8Array, nElements: number, dst?: Float3
         const db = d * (0.5 + (l < 2 ? sc & 15 : sc >> 4)) * 0.25;
         const entry = src[o + 2 + 4 * s + l] | (((high >> (2 * l)) & 3) << 8);
         put8(out, y, db, values, 8 * entry, src[o + 34 + 4 * s + l]);
+      }
+    }
+  }
+  return out;
+}
+
+/** IQ1_S/IQ1_M: values are scale·(grid + δ), δ = ±1/8 (ggml's IQ1S_DELTA). */
+const IQ1_DELTA = 0.125;
+
+export function dequantizeIQ1_S(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ1_S', src, nElements, QK_K, 50);
+  const out = floatOutput('IQ1_S', nElements, dst);
+  const f16 = f16Table();
+  const values = grid('iq1s', () => gridValues(IQ1S_GRID, 8, 2, IQ1_LEVELS));
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += 50) {
+    const d = f16[src[o] | (src[o + 1] << 8)];
+    for (let s = 0; s < 8; s++) {
+      const qh = src[o + 34 + 2 * s] | (src[o + 35 + 2 * s] << 8);
+      // f16 × a 4-bit odd integer, times grid ± 1/8: exact in f32, as ggml's products are.
+      const dl = d * (2 * ((qh >> 12) & 7) + 1);
+      const delta = qh & 0x8000 ? -IQ1_DELTA : IQ1_DELTA;
+      for (let l = 0; l < 4; l++, y += 8) {
+        const g = 8 * (src[o + 2 + 4 * s + l] | (((qh >> (3 * l)) & 7) << 8));
+        for (let j = 0; j < 8; j++) out[y + j] = dl * (values[g + j] + delta);
       }
     }
   }
