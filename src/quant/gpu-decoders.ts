@@ -16,6 +16,7 @@ import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
 import f16 from '../../shaders/common/dec_f16.wgsl?raw';
 import f32 from '../../shaders/common/dec_f32.wgsl?raw';
 import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
+import iq1m from '../../shaders/common/dec_iq1_m.wgsl?raw';
 import iq1s from '../../shaders/common/dec_iq1_s.wgsl?raw';
 import iq2s from '../../shaders/common/dec_iq2_s.wgsl?raw';
 import iq2xs from '../../shaders/common/dec_iq2_xs.wgsl?raw';
@@ -105,6 +106,7 @@ export const DEC_IQ2_XXS = decoder('dec_iq2_xxs', iq2xxs + wgslCodebook('IQ2XXS_
 export const DEC_IQ2_XS = decoder('dec_iq2_xs', iq2xs + wgslCodebook('IQ2XS_GRID', IQ2XS_GRID), 8, 8, { groups: 2 });
 export const DEC_IQ2_S = decoder('dec_iq2_s', iq2s + wgslCodebook('IQ2S_GRID', IQ2S_GRID), 8, 8, { groups: 2 });
 export const DEC_IQ1_S = decoder('dec_iq1_s', iq1s + wgslCodebook('IQ1S_GRID', IQ1S_GRID), 8, 8);
+export const DEC_IQ1_M = decoder('dec_iq1_m', iq1m + wgslCodebook('IQ1S_GRID', IQ1S_GRID), 8, 8, { groups: 2 });
 export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
 export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });
 

@@ -53,6 +53,7 @@ import {
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
 import {
+  dequantizeIQ1_M,
   dequantizeIQ1_S,
   dequantizeIQ2_S,
   dequantizeIQ2_XS,
@@ -67,6 +68,7 @@ import {
   DEC_F16,
   DEC_F32,
   DEC_I2_S,
+  DEC_IQ1_M,
   DEC_IQ1_S,
   DEC_IQ2_S,
   DEC_IQ2_XS,
@@ -280,6 +282,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
   [GGMLType.IQ2_S]: { gpu: DEC_IQ2_S, dequantize: dequantizeIQ2_S },
   [GGMLType.IQ3_XXS]: { gpu: DEC_IQ3_XXS, dequantize: dequantizeIQ3_XXS },
   [GGMLType.IQ1_S]: { gpu: DEC_IQ1_S, dequantize: dequantizeIQ1_S },
+  [GGMLType.IQ1_M]: { gpu: DEC_IQ1_M, dequantize: dequantizeIQ1_M },
   [GGMLType.IQ3_S]: {
     gpu: DEC_IQ3_S,
     dequantize: dequantizeIQ3_S,

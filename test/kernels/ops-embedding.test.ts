@@ -106,6 +106,7 @@ describe('embedding', () => {
     [GGMLType.IQ2_XS, 256],
     [GGMLType.IQ2_S, 256],
     [GGMLType.IQ1_S, 256],
+    [GGMLType.IQ1_M, 256],
   ];
   it('covers every block type the GPU decoders have', () => {
     const floats = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];

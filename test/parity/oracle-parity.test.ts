@@ -67,7 +67,7 @@ describe.skipIf(!haveShared())('parity with llama.cpp on every shared fixture', 
 
 // Importance-quantized files (../shared/fixtures/models/importance-quantized) whose tensor types
 // all run on the GPU, on the three prompts llama.cpp was run with.
-const IQ_TYPES = ['IQ4_NL', 'IQ4_XS', 'IQ3_S', 'IQ2_XXS', 'IQ3_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S'];
+const IQ_TYPES = ['IQ4_NL', 'IQ4_XS', 'IQ3_S', 'IQ2_XXS', 'IQ3_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S', 'IQ1_M'];
 describe.skipIf(!haveShared())('parity with llama.cpp on the importance-quantized fixtures', () => {
   const dir = haveShared() ? sharedPath('models', 'importance-quantized') : '';
   const first = haveShared() ? loadOracles(join(dir, 'oracle.json')) : new Map<string, OracleEntry>();

@@ -86,6 +86,7 @@ const READ_ONLY_TYPES: Array<[string, string]> = [
   ['IQ2_XS', 'iq2_xs'],
   ['IQ2_S', 'iq2_s'],
   ['IQ1_S', 'iq1_s'],
+  ['IQ1_M', 'iq1_m'],
 ];
 
 function sameFloatBits(a: Float32Array, b: Float32Array): number {

@@ -26,6 +26,10 @@
  *         the 1024-entry IQ2S_GRID, all 8 signs stored in signs[4s + l]; scales as IQ2_XS.
  * IQ1_S   d:f16 qs[32] qh[8]:u16 — entry qs[4s + l] | ((qh[s] >> 3l) & 7) << 8 of IQ1S_GRID
  *         (values −1, 0, 1), x = d·(2·((qh[s] >> 12) & 7) + 1)·(grid + δ) with δ = ∓1/8 by bit 15.
+ * IQ1_M   qs[32] qh[16] scales[8] — d is the f16 made of the top nibbles of the four u16 scales
+ *         words; entry qs[4s + l] | ((qh[2s + (l >> 1)] >> 4(l & 1)) & 7) << 8, δ's sign from bit 3
+ *         of that nibble; the halves of sub-block s take 3-bit scales from bits 6(s & 1)
+ *         and 6(s & 1) + 3 of scales word s >> 1: d·(2·scale + 1).
  */
 
 import { f16Table } from './float.ts';
@@ -233,6 +237,29 @@ export function dequantizeIQ1_S(src: Uint8Array, nElements: number, dst?: Float3
       const delta = qh & 0x8000 ? -IQ1_DELTA : IQ1_DELTA;
       for (let l = 0; l < 4; l++, y += 8) {
         const g = 8 * (src[o + 2 + 4 * s + l] | (((qh >> (3 * l)) & 7) << 8));
+        for (let j = 0; j < 8; j++) out[y + j] = dl * (values[g + j] + delta);
+      }
+    }
+  }
+  return out;
+}
+
+export function dequantizeIQ1_M(src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
+  const nb = assertTensorBytes('IQ1_M', src, nElements, QK_K, 56);
+  const out = floatOutput('IQ1_M', nElements, dst);
+  const f16 = f16Table();
+  const values = grid('iq1s', () => gridValues(IQ1S_GRID, 8, 2, IQ1_LEVELS));
+  const sc = [0, 0, 0, 0];
+  for (let i = 0, o = 0, y = 0; i < nb; i++, o += 56) {
+    for (let k = 0; k < 4; k++) sc[k] = src[o + 48 + 2 * k] | (src[o + 49 + 2 * k] << 8);
+    const d = f16[(sc[0]! >> 12) | ((sc[1]! >> 8) & 0x00f0) | ((sc[2]! >> 4) & 0x0f00) | (sc[3]! & 0xf000)];
+    for (let s = 0; s < 8; s++) {
+      const w = sc[s >> 1]! >> (6 * (s & 1));
+      for (let l = 0; l < 4; l++, y += 8) {
+        const dl = d * (2 * ((w >> (l < 2 ? 0 : 3)) & 7) + 1);
+        const h = src[o + 32 + 2 * s + (l >> 1)] >> (4 * (l & 1));
+        const delta = h & 8 ? -IQ1_DELTA : IQ1_DELTA;
+        const g = 8 * (src[o + 4 * s + l] | ((h & 7) << 8));
         for (let j = 0; j < 8; j++) out[y + j] = dl * (values[g + j] + delta);
       }
     }
