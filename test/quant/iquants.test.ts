@@ -1,5 +1,8 @@
-// IQ4_NL, IQ4_XS, IQ3_S: the CPU dequantizers on hand-made blocks, and on llama-quantize's IQ4_NL fixture against
+// IQ4_NL, IQ4_XS, IQ3_S: the CPU dequantizers on hand-made blocks; every IQ type on all of llama-quantize's
+// tensors of it (relative RMS error against the F32 originals); and on llama-quantize's IQ4_NL fixture against
 // the F32 model it was made from (../shared/fixtures, when present).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../src/errors.ts';
 import { dequantizeIQ3_S, dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeTensor, GGMLType, IQ4_NL_VALUES, writeF16 } from '../../src/quant/index.ts';
@@ -141,5 +144,45 @@ describe('IQ3_S dequantize', () => {
     expect(tensors).toBe(29);
     expect(worst).toBeLessThanOrEqual(1);
     expect(worst).toBeGreaterThan(0.2);
+  });
+});
+
+describe.skipIf(!haveShared())('every IQ type decodes llama-quantize’s tensors to about its bit width’s error', () => {
+  // Relative RMS error ‖x − x̂‖ / ‖x‖ per tensor. The bounds sit about 1.3× above the worst tensor
+  // measured (in brackets): fewer bits, larger error. A decoder slip — a wrong grid entry order,
+  // sign or scale — makes x̂ unrelated to x, ‖x − x̂‖ ≈ ‖x‖ or more (ratio ≥ 1). The exact check is
+  // the ggml differential test (oracle.test.ts); this one needs no C compiler.
+  const bounds: Array<[string, number, number]> = [
+    ['IQ4_NL', 0.1, 29], // [0.077]
+    ['IQ4_XS', 0.1, 29], // [0.078]
+    ['IQ3_S', 0.21, 43], // [0.166]
+    ['IQ3_XXS', 0.25, 16], // [0.193]
+    ['IQ2_S', 0.33, 8], // [0.251]
+    ['IQ2_XS', 0.41, 44], // [0.313]
+    ['IQ2_XXS', 0.46, 32], // [0.356]
+    ['IQ1_M', 0.62, 20], // [0.481]
+    ['IQ1_S', 0.66, 20], // [0.512]
+  ];
+  const dir = sharedPath('models', 'importance-quantized');
+  it.each(bounds)('%s: relative RMS error ≤ %s on each of its %i tensors', async (name, bound, count) => {
+    const source = await loadModel(sharedPath('models', 'trained-here', 'tinystories-llama-3M-F32.gguf'));
+    const id = GGMLType[name as keyof typeof GGMLType];
+    let tensors = 0;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.gguf'))) {
+      const quant = await loadModel(join(dir, file));
+      for (const t of quant.file.tensors.filter((x) => x.typeId === id)) {
+        const x = source.values(source.file.tensor(t.name)!);
+        const y = quant.values(t);
+        let err = 0;
+        let norm = 0;
+        for (let i = 0; i < x.length; i++) {
+          err += (x[i]! - y[i]!) ** 2;
+          norm += x[i]! ** 2;
+        }
+        expect(Math.sqrt(err / norm), `${file} ${t.name}`).toBeLessThanOrEqual(bound);
+        tensors++;
+      }
+    }
+    expect(tensors).toBe(count);
   });
 });
