@@ -2,12 +2,11 @@
 // = d·T[index] with T the fixed non-linear table kvalues_iq4nl. The codes handed to the kernels are
 // the table's levels (integers, exact in f32), so a = d and there is no offset. Read like Q4_0.
 #include "dq"
+#include "iq4nl"
 const QK: u32 = 32u;
 const QB: u32 = 18u;
 const NCH: u32 = 1u;
-const IQ4_NL_T = array<f32, 16>(-127.0, -104.0, -83.0, -65.0, -49.0, -35.0, -22.0, -10.0, 1.0, 13.0, 25.0, 38.0, 53.0, 69.0, 89.0, 113.0);
 fn chunk_x(c: u32, i: u32) -> u32 { return 4u * i; }
-fn iq4_nl_levels(n: vec4<u32>) -> vec4<f32> { return vec4<f32>(IQ4_NL_T[n.x], IQ4_NL_T[n.y], IQ4_NL_T[n.z], IQ4_NL_T[n.w]); }
 fn decode_q(bo: u32, c: u32) -> Dq {
   let d = ldf16(bo);
   // qs: a run of 4 words at bo + 2 (5 loads when it straddles words).
@@ -20,8 +19,8 @@ fn decode_q(bo: u32, c: u32) -> Dq {
   r.a = vec4<f32>(d);
 #for K in 0..4
   let q{{K}} = funnel(a{{K}}, a{{K + 1}}, sh);
-  r.v{{K}} = iq4_nl_levels(bytes_field(q{{K}}, 0u, 15u));
-  r.v{{K + 4}} = iq4_nl_levels(bytes_field(q{{K}}, 4u, 15u));
+  r.v{{K}} = iq4nl_levels(bytes_field(q{{K}}, 0u, 15u));
+  r.v{{K + 4}} = iq4nl_levels(bytes_field(q{{K}}, 4u, 15u));
 #endfor
   return r;
 }

@@ -16,7 +16,15 @@ import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
 import f16 from '../../shaders/common/dec_f16.wgsl?raw';
 import f32 from '../../shaders/common/dec_f32.wgsl?raw';
 import i2s from '../../shaders/common/dec_i2_s.wgsl?raw';
+import iq1m from '../../shaders/common/dec_iq1_m.wgsl?raw';
+import iq1s from '../../shaders/common/dec_iq1_s.wgsl?raw';
+import iq2s from '../../shaders/common/dec_iq2_s.wgsl?raw';
+import iq2xs from '../../shaders/common/dec_iq2_xs.wgsl?raw';
+import iq2xxs from '../../shaders/common/dec_iq2_xxs.wgsl?raw';
+import iq3s from '../../shaders/common/dec_iq3_s.wgsl?raw';
+import iq3xxs from '../../shaders/common/dec_iq3_xxs.wgsl?raw';
 import iq4nl from '../../shaders/common/dec_iq4_nl.wgsl?raw';
+import iq4xs from '../../shaders/common/dec_iq4_xs.wgsl?raw';
 import q2k from '../../shaders/common/dec_q2_k.wgsl?raw';
 import q3k from '../../shaders/common/dec_q3_k.wgsl?raw';
 import q40 from '../../shaders/common/dec_q4_0.wgsl?raw';
@@ -31,7 +39,10 @@ import tq10 from '../../shaders/common/dec_tq1_0.wgsl?raw';
 import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
 import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
 import dqWgsl from '../../shaders/common/dq.wgsl?raw';
+import iq4nlWgsl from '../../shaders/common/iq4nl.wgsl?raw';
+import iqWgsl from '../../shaders/common/iq.wgsl?raw';
 import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
+import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, type GridCodes } from './cpu/iq-grids.ts';
 import type { QuantLayout } from './types.ts';
 
 export interface GpuDecoder {
@@ -81,10 +92,26 @@ export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: tru
 export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
 export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true });
 export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true });
-export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
+/**
+ * A codebook as a WGSL `const` array, appended to the decoder that indexes it: the grids live once,
+ * in cpu/iq-grids.ts, for the CPU dequantizers and the shaders alike.
+ */
+function wgslCodebook(name: string, codes: GridCodes): string {
+  return `\nconst ${name} = array<u32, ${codes.length}>(${Array.from(codes, (c) => `${c}u`).join(', ')});\n`;
+}
 
-/** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales). */
-const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, kscales: kscalesWgsl };
+export const DEC_IQ3_S = decoder('dec_iq3_s', iq3s + wgslCodebook('IQ3S_GRID', IQ3S_GRID), 8, 8);
+export const DEC_IQ3_XXS = decoder('dec_iq3_xxs', iq3xxs + wgslCodebook('IQ3XXS_GRID', IQ3XXS_GRID), 8, 8);
+export const DEC_IQ2_XXS = decoder('dec_iq2_xxs', iq2xxs + wgslCodebook('IQ2XXS_GRID', IQ2XXS_GRID), 8, 8);
+export const DEC_IQ2_XS = decoder('dec_iq2_xs', iq2xs + wgslCodebook('IQ2XS_GRID', IQ2XS_GRID), 8, 8, { groups: 2 });
+export const DEC_IQ2_S = decoder('dec_iq2_s', iq2s + wgslCodebook('IQ2S_GRID', IQ2S_GRID), 8, 8, { groups: 2 });
+export const DEC_IQ1_S = decoder('dec_iq1_s', iq1s + wgslCodebook('IQ1S_GRID', IQ1S_GRID), 8, 8);
+export const DEC_IQ1_M = decoder('dec_iq1_m', iq1m + wgslCodebook('IQ1S_GRID', IQ1S_GRID), 8, 8, { groups: 2 });
+export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
+export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });
+
+/** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales, codebooks). */
+const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, iq4nl: iq4nlWgsl, iq: iqWgsl, kscales: kscalesWgsl };
 
 /** The `#include` snippets a kernel composed with `decoder` needs: the decoder and its helpers. */
 export function decoderSnippets(d: GpuDecoder): Record<string, string> {

@@ -52,13 +52,31 @@ import {
   quantizeTQ1_0,
   quantizeTQ2_0,
 } from './cpu/ternary.ts';
-import { dequantizeIQ4_NL } from './cpu/iquants.ts';
+import {
+  dequantizeIQ1_M,
+  dequantizeIQ1_S,
+  dequantizeIQ2_S,
+  dequantizeIQ2_XS,
+  dequantizeIQ2_XXS,
+  dequantizeIQ3_S,
+  dequantizeIQ3_XXS,
+  dequantizeIQ4_NL,
+  dequantizeIQ4_XS,
+} from './cpu/iquants.ts';
 import {
   DEC_BF16,
   DEC_F16,
   DEC_F32,
   DEC_I2_S,
+  DEC_IQ1_M,
+  DEC_IQ1_S,
+  DEC_IQ2_S,
+  DEC_IQ2_XS,
+  DEC_IQ2_XXS,
+  DEC_IQ3_S,
+  DEC_IQ3_XXS,
   DEC_IQ4_NL,
+  DEC_IQ4_XS,
   DEC_Q2_K,
   DEC_Q3_K,
   DEC_Q4_0,
@@ -258,6 +276,20 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
   [GGMLType.IQ4_NL]: {
     gpu: DEC_IQ4_NL,
     dequantize: dequantizeIQ4_NL,
+  },
+  [GGMLType.IQ2_XXS]: { gpu: DEC_IQ2_XXS, dequantize: dequantizeIQ2_XXS },
+  [GGMLType.IQ2_XS]: { gpu: DEC_IQ2_XS, dequantize: dequantizeIQ2_XS },
+  [GGMLType.IQ2_S]: { gpu: DEC_IQ2_S, dequantize: dequantizeIQ2_S },
+  [GGMLType.IQ3_XXS]: { gpu: DEC_IQ3_XXS, dequantize: dequantizeIQ3_XXS },
+  [GGMLType.IQ1_S]: { gpu: DEC_IQ1_S, dequantize: dequantizeIQ1_S },
+  [GGMLType.IQ1_M]: { gpu: DEC_IQ1_M, dequantize: dequantizeIQ1_M },
+  [GGMLType.IQ3_S]: {
+    gpu: DEC_IQ3_S,
+    dequantize: dequantizeIQ3_S,
+  },
+  [GGMLType.IQ4_XS]: {
+    gpu: DEC_IQ4_XS,
+    dequantize: dequantizeIQ4_XS,
   },
   [GGMLType.I2_S]: {
     gpu: DEC_I2_S,

@@ -44,6 +44,12 @@ export function loadOracles(path: string): Map<string, OracleEntry> {
   return new Map(Object.entries(all).map(([k, v]) => [k.replace(/\.gguf$/, ''), normalise(k, v)]));
 }
 
+/** Every run of a file mapping model names (without .gguf) to lists of runs (oracle-more-prompts.json). */
+export function loadOracleRuns(path: string): Map<string, OracleEntry[]> {
+  const all = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, unknown>[]>;
+  return new Map(Object.entries(all).map(([k, runs]) => [k.replace(/\.gguf$/, ''), runs.map((v) => normalise(k, v))]));
+}
+
 /** Oracle entry for a model file name (with or without .gguf) from the committed copies. */
 export function localOracle(group: string, file: string): OracleEntry {
   const e = loadOracles(join(repoRoot, 'test/fixtures/oracles', `${group}.json`)).get(file.replace(/\.gguf$/, ''));

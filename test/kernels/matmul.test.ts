@@ -325,7 +325,7 @@ describe('planWeightParts', () => {
 
 describe('errors', () => {
   it('rejects types without a kernel, mismatched weights, bad offsets and short buffers', () => {
-    expect(() => createMatVec(ctx, { type: GGMLType.IQ2_XXS, rows: 4, cols: 256 })).toThrow(UnsupportedTensorTypeError);
+    expect(() => createMatVec(ctx, { type: GGMLType.MXFP4, rows: 4, cols: 256 })).toThrow(UnsupportedTensorTypeError);
     expect(() => createMatVec(ctx, { type: GGMLType.Q4_0, rows: 4, cols: 48 })).toThrow(ModelFormatError);
     expect(() => createMatVec(ctx, { type: GGMLType.F32, rows: 4, cols: 6 })).toThrow(/cols/);
     const q = makeWeight(GGMLType.Q8_0, 4, 64, 1);

@@ -99,6 +99,14 @@ describe('embedding', () => {
     [GGMLType.TQ2_0, 256],
     [GGMLType.I2_S, 256],
     [GGMLType.IQ4_NL, 96],
+    [GGMLType.IQ4_XS, 256],
+    [GGMLType.IQ3_S, 256],
+    [GGMLType.IQ3_XXS, 256],
+    [GGMLType.IQ2_XXS, 256],
+    [GGMLType.IQ2_XS, 256],
+    [GGMLType.IQ2_S, 256],
+    [GGMLType.IQ1_S, 256],
+    [GGMLType.IQ1_M, 256],
   ];
   it('covers every block type the GPU decoders have', () => {
     const floats = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];
@@ -181,7 +189,7 @@ describe('embedding', () => {
     const table: EmbeddingTable = { name: 't', type: GGMLType.F32, rows: 10, cols: 4, parts: [{ buffer: buf, rowStart: 0, rowCount: 9 }] };
     expect(() => k.bind({ params: buf, ids: buf, table, output: buf })).toThrow(/cover 9 of 10/);
     expect(() => k.bind({ params: buf, ids: buf, table: { ...table, cols: 5 }, output: buf })).toThrow(/built for/);
-    expect(() => createEmbedding(ctx, { type: GGMLType.IQ2_XXS, rows: 10, cols: 256 })).toThrow(/IQ2_XXS/);
+    expect(() => createEmbedding(ctx, { type: GGMLType.MXFP4, rows: 10, cols: 256 })).toThrow(/MXFP4/);
     expect(() => createEmbedding(ctx, { type: GGMLType.Q4_K, rows: 10, cols: 128 })).toThrow(/Q4_K rows of 128 values .* 256-value block/);
     const i2s = createEmbedding(ctx, { type: GGMLType.I2_S, rows: 1, cols: 128 });
     const i2sTable: EmbeddingTable = { name: 't', type: GGMLType.I2_S, rows: 1, cols: 128, parts: [{ buffer: buf, rowStart: 0, rowCount: 1 }] };

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { localModel, haveShared, sharedPath } from '../helpers/fixtures.ts';
 import { greedySteps, openEngine, releaseTestGpu } from '../helpers/gpu-engine.ts';
-import { firstNearTie, loadOracles, localOracle, sharedOracles, type OracleEntry } from '../helpers/oracle.ts';
+import { firstNearTie, loadOracleRuns, loadOracles, localOracle, sharedOracles, type OracleEntry } from '../helpers/oracle.ts';
 
 afterAll(releaseTestGpu);
 
@@ -66,9 +66,15 @@ describe.skipIf(!haveShared())('parity with llama.cpp on every shared fixture', 
 });
 
 // Importance-quantized files (../shared/fixtures/models/importance-quantized) whose tensor types
-// all run on the GPU.
+// all run on the GPU, on the three prompts llama.cpp was run with.
+const IQ_TYPES = ['IQ4_NL', 'IQ4_XS', 'IQ3_S', 'IQ2_XXS', 'IQ3_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S', 'IQ1_M'];
 describe.skipIf(!haveShared())('parity with llama.cpp on the importance-quantized fixtures', () => {
   const dir = haveShared() ? sharedPath('models', 'importance-quantized') : '';
-  const oracles = haveShared() ? loadOracles(join(dir, 'oracle.json')) : new Map<string, OracleEntry>();
-  test.each(['tinystories-llama-3M-IQ4_NL'])('%s', (name) => checkParity(join(dir, `${name}.gguf`), oracles.get(name)!));
+  const first = haveShared() ? loadOracles(join(dir, 'oracle.json')) : new Map<string, OracleEntry>();
+  const more = haveShared() ? loadOracleRuns(join(dir, 'oracle-more-prompts.json')) : new Map<string, OracleEntry[]>();
+  const runs = IQ_TYPES.flatMap((type) => {
+    const name = `tinystories-llama-3M-${type}`;
+    return [first.get(name)!, ...(more.get(name) ?? [])].map((o) => [name, o.prompt, o] as const);
+  });
+  test.each(runs)('%s: %s', (name, _prompt, o) => checkParity(join(dir, `${name}.gguf`), o));
 });

@@ -1,11 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as quant from '../../src/quant/index.ts';
-import { repoRoot } from '../helpers/fixtures.ts';
-import { rng } from './helpers.ts';
+import { haveShared, repoRoot, sharedPath } from '../helpers/fixtures.ts';
+import { loadModel, rng } from './helpers.ts';
 
 // Differential test against ggml's own C code: node-llama-cpp (the project's llama.cpp oracle)
 // ships libggml-base, which exports quantize_row_*_ref and dequantize_row_*. A tiny C helper
@@ -76,6 +76,19 @@ const TYPES: Array<[string, string]> = [
   ['TQ2_0', 'tq2_0'],
 ];
 
+/** Types lowbit only reads (llama-quantize makes them with an importance matrix): dequantize only. */
+const READ_ONLY_TYPES: Array<[string, string]> = [
+  ['IQ4_NL', 'iq4_nl'],
+  ['IQ4_XS', 'iq4_xs'],
+  ['IQ3_S', 'iq3_s'],
+  ['IQ3_XXS', 'iq3_xxs'],
+  ['IQ2_XXS', 'iq2_xxs'],
+  ['IQ2_XS', 'iq2_xs'],
+  ['IQ2_S', 'iq2_s'],
+  ['IQ1_S', 'iq1_s'],
+  ['IQ1_M', 'iq1_m'],
+];
+
 function sameFloatBits(a: Float32Array, b: Float32Array): number {
   const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
@@ -131,4 +144,38 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
     expect(Buffer.compare(Buffer.from(quant.quantizeF16(values)), Buffer.from(runOracle('q', 'ggml_fp32_to_fp16_row', bits.length, input, 2 * bits.length)))).toBe(0);
     expect(Buffer.compare(Buffer.from(quant.quantizeBF16(values)), Buffer.from(runOracle('q', 'ggml_fp32_to_bf16_row_ref', bits.length, input, 2 * bits.length)))).toBe(0);
   });
+
+  for (const [name, sym] of READ_ONLY_TYPES) {
+    it(`${name}: dequantize_row_${sym} bits match on random blocks and on llama-quantize's fixtures`, async () => {
+      const layout = quant.quantLayoutByName(name)!;
+      // 1024 random super-blocks draw every codebook entry (the largest grid, IQ1_S's 2048 entries,
+      // gets 32 draws a block): each grid is checked entry by entry against ggml's.
+      const r = rng(11);
+      const nRandom = 1024 * 256;
+      const noise = new Uint8Array((nRandom / layout.blockSize) * layout.blockBytes).map(() => r.int(256));
+      const cases: Array<[string, Uint8Array, number]> = [['random', noise, nRandom]];
+      // llama-quantize's tensors of the type, from whichever IQ fixture holds them (its mixes
+      // put IQ2_S tensors in the IQ3_XXS file, none in the IQ2_S one).
+      if (haveShared()) {
+        const dir = sharedPath('models', 'importance-quantized');
+        const parts: Uint8Array[] = [];
+        let count = 0;
+        for (const file of readdirSync(dir).filter((f) => f.endsWith('.gguf'))) {
+          const model = await loadModel(join(dir, file));
+          for (const t of model.file.tensors.filter((x) => x.typeId === layout.id)) {
+            parts.push(model.raw(t));
+            count += t.nElements;
+          }
+        }
+        expect(parts.length).toBeGreaterThan(0);
+        // All of them as one row: each tensor is whole blocks.
+        cases.push(['fixtures', Buffer.concat(parts), count]);
+      }
+      for (const [what, bytes, count] of cases) {
+        const ref = runOracle('d', `dequantize_row_${sym}`, count, bytes, bytes.length);
+        const theirs = new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + 4 * count));
+        expect(sameFloatBits(quant.getQuantType(layout.id).dequantize!(bytes, count), theirs), what).toBe(0);
+      }
+    });
+  }
 });

@@ -17,12 +17,12 @@ import {
   tensorByteSize,
 } from '../../src/quant/index.ts';
 
-const SUPPORTED = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'TQ1_0', 'TQ2_0', 'I2_S', 'IQ4_NL'];
+const SUPPORTED = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'TQ1_0', 'TQ2_0', 'I2_S', 'IQ4_NL', 'IQ4_XS', 'IQ3_S', 'IQ3_XXS', 'IQ2_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S', 'IQ1_M'];
 const SUPPORTED_GPU = SUPPORTED;
 /** Supported types added after the row rule moved into the table (no old numbers to compare). */
-const EXTRA_TYPES: string[] = ['IQ4_NL'];
+const EXTRA_TYPES: string[] = ['IQ2_XXS', 'IQ2_XS', 'IQ3_XXS', 'IQ1_S', 'IQ4_NL', 'IQ3_S', 'IQ2_S', 'IQ4_XS', 'IQ1_M']; // in type-id order
 /** Read-only types: files made elsewhere (with an importance matrix) are dequantized, never written. */
-const DEQUANTIZE_ONLY = ['IQ4_NL'];
+const DEQUANTIZE_ONLY = ['IQ4_NL', 'IQ4_XS', 'IQ3_S', 'IQ3_XXS', 'IQ2_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S', 'IQ1_M'];
 
 describe('quant table', () => {
   it('has one entry per layout, and exactly the supported types carry codecs and bounds', () => {
@@ -42,7 +42,7 @@ describe('quant table', () => {
   });
 
   it('throws UnsupportedTensorTypeError "not supported yet" for known types without codecs, naming the tensor', () => {
-    for (const id of [GGMLType.IQ2_XXS, GGMLType.IQ4_XS, GGMLType.MXFP4, GGMLType.Q8_1, GGMLType.Q8_K, GGMLType.I8, GGMLType.F64]) {
+    for (const id of [GGMLType.MXFP4, GGMLType.Q8_1, GGMLType.Q8_K, GGMLType.I8, GGMLType.I16, GGMLType.F64]) {
       expect(() => getQuantType(id, 'blk.0.attn_q.weight')).toThrow(UnsupportedTensorTypeError);
       expect(() => getQuantType(id, 'blk.0.attn_q.weight')).toThrow(
         new RegExp(`tensor "blk\\.0\\.attn_q\\.weight": tensor type ${GGMLType[id]} \\(id ${id}\\) is not supported yet`),
@@ -50,22 +50,22 @@ describe('quant table', () => {
     }
     let err: unknown;
     try {
-      getQuantType(GGMLType.IQ1_M);
+      getQuantType(GGMLType.MXFP4);
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(UnsupportedTensorTypeError);
-    expect((err as UnsupportedTensorTypeError).typeId).toBe(GGMLType.IQ1_M);
-    expect(quantTypeInfo(GGMLType.IQ1_M)?.supportedOnCpu).toBe(false);
-    expect(quantTypeInfo(GGMLType.IQ1_M)?.supportedOnGpu).toBe(false);
+    expect((err as UnsupportedTensorTypeError).typeId).toBe(GGMLType.MXFP4);
+    expect(quantTypeInfo(GGMLType.MXFP4)?.supportedOnCpu).toBe(false);
+    expect(quantTypeInfo(GGMLType.MXFP4)?.supportedOnGpu).toBe(false);
   });
 
   it('lists the GPU types when a type has no GPU decoder, and the CPU types when it has no codec', () => {
     const gpuNames = gpuQuantTypes().map((t) => t.name);
     expect(gpuNames.sort()).toEqual([...SUPPORTED_GPU].sort());
-    expect(() => getGpuQuantType(GGMLType.IQ2_XXS, 'blk.0.ffn_up.weight')).toThrow(UnsupportedTensorTypeError);
-    expect(() => getGpuQuantType(GGMLType.IQ2_XXS, 'blk.0.ffn_up.weight')).toThrow(
-      new RegExp(`tensor "blk\\.0\\.ffn_up\\.weight": tensor type IQ2_XXS \\(id 16\\) is not supported on the GPU yet; supported: ${gpuQuantTypes().map((t) => t.name).join(', ')}$`),
+    expect(() => getGpuQuantType(GGMLType.MXFP4, 'blk.0.ffn_up.weight')).toThrow(UnsupportedTensorTypeError);
+    expect(() => getGpuQuantType(GGMLType.MXFP4, 'blk.0.ffn_up.weight')).toThrow(
+      new RegExp(`tensor "blk\\.0\\.ffn_up\\.weight": tensor type MXFP4 \\(id 39\\) is not supported on the GPU yet; supported: ${gpuQuantTypes().map((t) => t.name).join(', ')}$`),
     );
     // Q8_K has CPU codecs but is an activation format no file stores: supported nowhere.
     expect(() => getQuantType(GGMLType.Q8_K)).toThrow(/not supported yet; supported: F32, F16, /);
@@ -248,7 +248,7 @@ describe('dequantizeTensor / quantizeTensor', () => {
     expect(() => dequantizeTensor(GGMLType.Q4_K, new Uint8Array(144), 100, { tensorName: 'output.weight' })).toThrow(
       /tensor "output.weight" \(Q4_K\): 100 elements is not a multiple of the block size 256/,
     );
-    expect(() => dequantizeTensor(GGMLType.IQ2_S, new Uint8Array(82), 256, { tensorName: 'x' })).toThrow(/tensor "x": tensor type IQ2_S/);
+    expect(() => dequantizeTensor(GGMLType.MXFP4, new Uint8Array(17), 32, { tensorName: 'x' })).toThrow(/tensor "x": tensor type MXFP4/);
     expect(() => dequantizeTensor(GGMLType.I2_S, new Uint8Array(64), 64)).toThrow(/not a multiple of 128/);
   });
 
