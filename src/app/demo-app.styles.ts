@@ -65,8 +65,20 @@ export const demoAppStyles = css`
     border-radius: 8px;
     padding: 6px 10px;
   }
-  select {
-    max-width: min(32rem, 100%);
+  /* The picker takes the rest of the row and shrinks below its longest option (a native select
+     is otherwise as wide as that, wider than a phone). */
+  .picker {
+    display: flex;
+    gap: 6px;
+    flex: 1 1 16rem;
+    min-width: 0;
+    max-width: 36rem;
+  }
+  .picker select {
+    flex: 1;
+    min-width: 0;
+    width: 100%;
+    text-overflow: ellipsis;
   }
   button {
     cursor: pointer;
@@ -86,9 +98,6 @@ export const demoAppStyles = css`
     color: var(--muted);
     font-size: 13px;
     flex-basis: 100%;
-  }
-  .spacer {
-    flex: 1;
   }
   .banner {
     margin: 10px 16px 0;
@@ -140,12 +149,22 @@ export const demoAppStyles = css`
     color: var(--muted);
   }
   aside {
+    order: 2;
+    position: relative;
     width: min(24rem, 90vw);
     border-left: 1px solid var(--border);
     background: var(--panel);
     padding: 14px 16px;
     overflow-y: auto;
     box-sizing: border-box;
+  }
+  aside .close {
+    position: absolute;
+    top: 8px;
+    right: 10px;
+    font-size: 20px;
+    line-height: 1;
+    padding: 4px 10px;
   }
   .drop {
     position: absolute;
@@ -160,12 +179,19 @@ export const demoAppStyles = css`
     pointer-events: none;
     z-index: 10;
   }
+  /* Narrow screens: the panel covers the page (header included) and has its own Close button. */
   @media (max-width: 720px) {
+    header {
+      padding: 8px 10px;
+    }
+    main {
+      padding: 8px 8px 10px;
+    }
     aside {
-      position: absolute;
-      right: 0;
-      top: 0;
-      bottom: 0;
+      position: fixed;
+      inset: 0;
+      width: auto;
+      border-left: none;
       z-index: 5;
     }
   }

@@ -62,6 +62,7 @@ export class DemoApp extends LitElement {
     this.addEventListener('dragover', this.onDragOver);
     this.addEventListener('dragleave', this.onDragLeave);
     this.addEventListener('drop', this.onDrop);
+    document.addEventListener('keydown', this.onDocumentKeydown);
     void this.start();
   }
 
@@ -71,6 +72,7 @@ export class DemoApp extends LitElement {
     this.removeEventListener('dragover', this.onDragOver);
     this.removeEventListener('dragleave', this.onDragLeave);
     this.removeEventListener('drop', this.onDrop);
+    document.removeEventListener('keydown', this.onDocumentKeydown);
   }
 
   private get engineWorker(): EngineWorker {
@@ -222,6 +224,37 @@ export class DemoApp extends LitElement {
     this.select({ kind: 'stored', id });
   }
 
+  private cancelPending(): void {
+    this.pending = null;
+  }
+
+  private async openCache(): Promise<void> {
+    this.showCache = true;
+    void this.refresh();
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLButtonElement>('aside .close')?.focus();
+  }
+
+  /** Closes the panel and gives the focus back to its toggle (the panel's buttons are gone). */
+  private async closeCache(): Promise<void> {
+    if (!this.showCache) return;
+    this.showCache = false;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLButtonElement>('.cache-toggle')?.focus();
+  }
+
+  /** Escape closes what is open on top: the download warning, else the cached-models panel (a reply being generated is the chat's to stop). */
+  private onDocumentKeydown = (e: KeyboardEvent) => {
+    if (e.key !== 'Escape' || e.defaultPrevented || this.chat?.state === 'generating') return;
+    if (this.pending) {
+      e.preventDefault();
+      this.cancelPending();
+    } else if (this.showCache) {
+      e.preventDefault();
+      void this.closeCache();
+    }
+  };
+
   private onDragEnter = (e: DragEvent) => {
     if (!e.dataTransfer?.types.includes('Files')) return;
     e.preventDefault();
@@ -264,6 +297,7 @@ export class DemoApp extends LitElement {
     return html`
       <header>
         <span class="brand"><img src=${`${import.meta.env.BASE_URL}icons/favicon-32.png`} alt="" />lowbit</span>
+        <div class="picker">
         <select aria-label="Model" .value=${this.choiceValue} @change=${this.onPick}>
           ${this.choiceValue === '' ? html`<option value="" selected>From disk</option>` : nothing}
           <optgroup label="Models">
@@ -284,6 +318,7 @@ export class DemoApp extends LitElement {
               </optgroup>`
             : nothing}
         </select>
+        </div>
         <button type="button" @click=${() => this.fileInput.click()}>Open .gguf…</button>
         <input
           type="file"
@@ -296,15 +331,12 @@ export class DemoApp extends LitElement {
             (e.target as HTMLInputElement).value = '';
           }}
         />
-        <span class="spacer"></span>
         <button
           type="button"
           aria-expanded=${this.showCache ? 'true' : 'false'}
           aria-controls="cache"
-          @click=${() => {
-            this.showCache = !this.showCache;
-            if (this.showCache) void this.refresh();
-          }}
+          class="cache-toggle"
+          @click=${() => (this.showCache ? this.closeCache() : this.openCache())}
         >
           Cached models
         </button>
@@ -320,23 +352,14 @@ export class DemoApp extends LitElement {
               <button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice, false)}>
                 Download anyway
               </button>
-              <button type="button" @click=${() => (this.pending = null)}>Cancel</button>
+              <button type="button" @click=${() => this.cancelPending()}>Cancel</button>
             </div>
           </div>`
         : html`<div></div>`}
       <div class="body">
-        <main>
-          ${this.storyModel
-            ? html`<div class="chips" aria-label="Story openings">
-                ${STORY_PROMPTS.map(
-                  (p) => html`<button type="button" @click=${() => this.chat.state === 'ready' && this.chat.send(p).catch(() => undefined)}>${p}…</button>`,
-                )}
-              </div>`
-            : nothing}
-          <llm-chat mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
-        </main>
         ${this.showCache
-          ? html`<aside id="cache">
+          ? html`<aside id="cache" aria-label="Cached models">
+              <button type="button" class="close" aria-label="Close cached models" title="Close (Esc)" @click=${() => this.closeCache()}>×</button>
               <lowbit-model-cache
                 .models=${this.cached}
                 .storage=${this.storage}
@@ -350,6 +373,16 @@ export class DemoApp extends LitElement {
               ></lowbit-model-cache>
             </aside>`
           : nothing}
+        <main>
+          ${this.storyModel
+            ? html`<div class="chips" aria-label="Story openings">
+                ${STORY_PROMPTS.map(
+                  (p) => html`<button type="button" @click=${() => this.chat.state === 'ready' && this.chat.send(p).catch(() => undefined)}>${p}…</button>`,
+                )}
+              </div>`
+            : nothing}
+          <llm-chat mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
+        </main>
       </div>
       ${this.dragging ? html`<div class="drop">Drop a .gguf file to run it</div>` : nothing}
     `;
