@@ -5,7 +5,7 @@
  * stored bytes are handed to the engine through `openEngine`, the one hook to the GPU engine.
  */
 import { ModelNotFoundError } from '../errors.ts';
-import type { ByteSource } from '../io/byte-source.ts';
+import { BlobByteSource, type ByteSource } from '../io/byte-source.ts';
 import { downloadModel } from '../storage/download.ts';
 import { importBlob } from '../storage/import.ts';
 import { openStoredModel } from '../storage/model-source.ts';
@@ -38,7 +38,15 @@ export interface StoreBackendOptions {
    * WebGPU): better to say so before fetching a gigabyte.
    */
   precheck?: () => Promise<void>;
+  /**
+   * Checks a local file before it is imported (see check-model.ts), so that a file that cannot
+   * load is never stored nor listed as a model; it throws the error loading would throw.
+   */
+  checkFile?: (source: ByteSource, signal?: AbortSignal) => Promise<void>;
 }
+
+/** Errors that say the stored bytes can never load with this version of lowbit. */
+const UNLOADABLE = new Set(['GGUFFormatError', 'ModelFormatError', 'UnsupportedTensorTypeError']);
 
 export function storeBackend(options: StoreBackendOptions): EngineBackend {
   const { store, openEngine } = options;
@@ -61,6 +69,7 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
         return m.id;
       }
       case 'file': {
+        await options.checkFile?.(new BlobByteSource(source.file, source.name), load.signal);
         const m = await importBlob(store, source.file, { fileName: source.name, signal: load.signal, onProgress, chunkSize: options.chunkSize });
         return m.id;
       }
@@ -86,6 +95,8 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
         return await openEngine({ id, manifest, source: bytes }, load);
       } catch (e) {
         await bytes.close?.();
+        // Listed, it would be offered with a Load button that fails the same way every time.
+        if (UNLOADABLE.has((e as { name?: string })?.name ?? '')) await store.deleteModel(id).catch(() => undefined);
         throw e;
       }
     },

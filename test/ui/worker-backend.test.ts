@@ -2,7 +2,10 @@
 // import, stored id → as is; then the engine hook gets the stored bytes. Store in memory, a local
 // HTTP server for downloads, a fake engine hook.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ModelNotFoundError } from '../../src/errors.ts';
+import { ModelNotFoundError, UnsupportedTensorTypeError } from '../../src/errors.ts';
+import { checkModelFile } from '../../src/engine/check-model.ts';
+import { writeGGUFToBytes } from '../../src/gguf/index.ts';
+import { GGMLType } from '../../src/quant/types.ts';
 import type { LoadProgress } from '../../src/engine/types.ts';
 import { storeBackend, type StoredModel } from '../../src/engine/worker-backend.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
@@ -140,4 +143,66 @@ test('the precheck runs before any download and its error stops the load', async
   await expect(backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {})).rejects.toThrow('no adapter');
   expect(server.requests).toBe(0);
   expect(await backend.listModels()).toEqual([]);
+});
+
+describe('files that cannot load are not kept as models', () => {
+  const ggufFile = async (name: string, type: number, dims: number[], cut = 0) => {
+    const bytes = await writeGGUFToBytes({ metadata: { 'general.architecture': 'llama' }, tensors: [{ name: 'token_embd.weight', dims, type }] });
+    return new File([bytes.slice(0, bytes.length - cut) as Uint8Array<ArrayBuffer>], name);
+  };
+  const checkedBackend = () => {
+    const store = new MemoryModelStore();
+    let opened = 0;
+    const backend = storeBackend({
+      store,
+      chunkSize: CHUNK,
+      checkFile: checkModelFile,
+      openEngine: async (model) => {
+        opened++;
+        return new FakeEngine({ info: { name: model.id } });
+      },
+    });
+    return { store, backend, opened: () => opened };
+  };
+
+  test('a text file renamed .gguf, a truncated file and an unsupported tensor type fail before anything is stored', async () => {
+    const { backend, opened } = checkedBackend();
+    const cases: [File, string, RegExp][] = [
+      [new File(['just some notes, not a model\n'], 'notes.gguf'), 'GGUFFormatError', /magic/],
+      [await ggufFile('cut.gguf', GGMLType.F32, [64, 64], 4096), 'GGUFFormatError', /runs past the end/],
+      [await ggufFile('iq.gguf', GGMLType.IQ2_XXS, [256, 4]), 'UnsupportedTensorTypeError', /IQ2_XXS/],
+    ];
+    for (const [file, name, message] of cases) {
+      const failure = backend.load({ kind: 'file', file, name: file.name }, {});
+      await expect(failure).rejects.toMatchObject({ name });
+      await expect(failure).rejects.toThrow(message);
+    }
+    expect(opened()).toBe(0);
+    expect(await backend.listModels()).toEqual([]);
+  });
+
+  test('a good file is checked, then stored and listed', async () => {
+    const { backend, opened } = checkedBackend();
+    const file = await ggufFile('good.gguf', GGMLType.F32, [64, 4]);
+    await backend.load({ kind: 'file', file, name: 'good.gguf' }, {});
+    expect(opened()).toBe(1);
+    expect((await backend.listModels()).map((m) => [m.id, m.complete])).toEqual([['good.gguf', true]]);
+  });
+
+  test('a stored model the engine rejects as unloadable is removed from the store; other failures keep it', async () => {
+    const store = new MemoryModelStore();
+    let failWith: Error = new UnsupportedTensorTypeError('tensor type IQ2_XXS (id 16) is not supported yet', 16);
+    const backend = storeBackend({
+      store,
+      chunkSize: CHUNK,
+      openEngine: async () => {
+        throw failWith;
+      },
+    });
+    await expect(backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {})).rejects.toBeInstanceOf(UnsupportedTensorTypeError);
+    expect(await backend.listModels()).toEqual([]);
+    failWith = new RangeError('out of GPU memory');
+    await expect(backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {})).rejects.toThrow('out of GPU memory');
+    expect((await backend.listModels()).map((m) => m.id)).toEqual(['story.gguf']);
+  });
 });
