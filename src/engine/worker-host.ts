@@ -4,7 +4,8 @@
  * global scope, or a MessagePort in tests) with the engine `backend` loads.
  *
  * One model is loaded at a time. Generations, resets and unloads run one after another in arrival
- * order (the GPU runs one decode loop); loading a new model aborts what the old one was doing.
+ * order (the GPU runs one decode loop); loading a new model aborts what the old one was doing,
+ * and the old one is disposed only once the new one is ready (a failed load leaves it in place).
  */
 import { probeWebGpu } from '../gpu/device.ts';
 import type { CachedModel, GeneratedToken, GenerationStats, LlmEngine, LoadOptions, LoadProgress, ModelSource } from './types.ts';
@@ -88,7 +89,6 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
     currentLoad = controller;
     controllers.set(id, controller);
     abortGenerations();
-    await enqueue(disposeEngine);
     controller.signal.throwIfAborted();
     let lastPost = 0;
     let lastPhase = '';
@@ -106,7 +106,11 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
       await loaded.dispose();
       controller.signal.throwIfAborted();
     }
-    engine = loaded;
+    // The previous model stayed usable until now, so a failed or cancelled switch leaves it running.
+    await enqueue(async () => {
+      await disposeEngine();
+      engine = loaded;
+    });
     if (currentLoad === controller) currentLoad = null;
     // Tell the page at once, even while idle: otherwise it shows "ready" on a dead engine.
     loaded.lost?.then((err) => {

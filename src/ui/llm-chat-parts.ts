@@ -83,17 +83,19 @@ export function progressPanel(p: LoadProgress | null, name: string, onCancel: ()
 }
 
 /**
- * An error: as a panel of its own when the engine failed (with the action that can help, if any),
+ * An error: as a panel of its own when the engine failed (with the actions that can help, if any),
  * or inside a reply that failed (`panel` false).
  */
-export function errorBox(err: ErrorText, panel: boolean, action: ErrorAction | null = null): TemplateResult {
+export function errorBox(err: ErrorText, panel: boolean, actions: readonly ErrorAction[] = []): TemplateResult {
   return html`
     <div class="error ${panel ? 'panel' : ''}" part="error" role="alert">
       <strong>${err.title}</strong>
       <div class="detail">${err.detail}</div>
       ${err.hint ? html`<div class="hint">${err.hint}</div>` : nothing}
-      ${action
-        ? html`<div style="margin-top: 8px"><button type="button" class="secondary small" part=${action.part} @click=${() => action.run()}>${action.label}</button></div>`
+      ${actions.length
+        ? html`<div class="actions">
+            ${actions.map((a) => html`<button type="button" class="secondary small" part=${a.part} @click=${() => a.run()}>${a.label}</button>`)}
+          </div>`
         : nothing}
     </div>
   `;

@@ -58,7 +58,7 @@ export interface LlmDoneDetail {
  * @attr {'auto' | 'chat' | 'complete'} mode - chat template, plain continuation, or auto (chat when the model has a template).
  * @attr {'idle' | 'loading' | 'ready' | 'generating' | 'error'} state - Reflects where the element is (read-only).
  *
- * @fires {CustomEvent<LlmReadyDetail>} llm-ready - A model is loaded (or an engine adopted); detail: `{info}`.
+ * @fires {CustomEvent<LlmReadyDetail>} llm-ready - A model is loaded (or an engine adopted), or a failed or cancelled switch went back to the model loaded before; detail: `{info, source}`.
  * @fires {CustomEvent<LlmProgressDetail>} llm-progress - Download/load progress; detail: `{progress}` (phase, bytesDone, bytesTotal, rate, etaSeconds).
  * @fires {CustomEvent<LlmTokenDetail>} llm-token - A token of the reply arrived; detail: `{token, text}` (text: the reply so far).
  * @fires {CustomEvent<LlmDoneDetail>} llm-done - A reply ended (stopped replies included); detail: `{text, stats}`.
@@ -82,6 +82,7 @@ export interface LlmDoneDetail {
  * @csspart clear-button - The New conversation button.
  * @csspart cancel-button - Cancels a load.
  * @csspart retry-button - Retries a failed load.
+ * @csspart back-button - After a failed switch: goes back to the model loaded before (it kept running).
  * @csspart reload-button - Reloads the model after a GPU device loss (from the model store, no download).
  *
  * @cssprop --llm-chat-bg - Background.
@@ -144,6 +145,11 @@ export class LlmChat extends LitElement {
 
   @state() private turns: Turn[] = [];
   @state() private draft = '';
+  /** Said once the model changed under a conversation (which was then cleared). */
+  @state() private switchNotice = '';
+  /** The model the conversation on screen was held with: its engine and where it came from. */
+  private turnsEngine: LlmEngine | null = null;
+  private turnsSource: ModelSource | null = null;
 
   @query('textarea') private textarea!: HTMLTextAreaElement;
   @query('.log') private log!: HTMLElement;
@@ -180,11 +186,13 @@ export class LlmChat extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback();
     this.addEventListener('keydown', this.onHostKeydown);
+    this.addEventListener('llm-ready', this.onReady);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.removeEventListener('keydown', this.onHostKeydown);
+    this.removeEventListener('llm-ready', this.onReady);
   }
 
   protected override willUpdate(): void {
@@ -200,7 +208,8 @@ export class LlmChat extends LitElement {
     if (changed.has('engine')) {
       void this.engineCtl.adopt();
     } else if (!this.engine && (changed.has('model') || changed.has('source') || changed.has('contextSize') || changed.has('loader'))) {
-      const hadSource = changed.has('model') ? changed.get('model') : undefined;
+      // Clearing the source (or the model) unloads the model that runs.
+      const hadSource = (changed.has('model') && changed.get('model')) || (changed.has('source') && changed.get('source'));
       if (this.currentSource() || hadSource) void this.load();
     }
     if (this.stickToBottom && this.log) this.log.scrollTop = this.log.scrollHeight;
@@ -211,9 +220,14 @@ export class LlmChat extends LitElement {
     return this.engineCtl.load();
   }
 
-  /** Stops a model download/load in progress. */
+  /** Stops a model download/load in progress (the model loaded before it, if any, is ready again). */
   cancelLoad(): void {
     this.engineCtl.cancelLoad();
+  }
+
+  /** After a failed switch: goes back to the model loaded before it. Returns false when there is none. */
+  back(): boolean {
+    return this.engineCtl.back();
   }
 
   /**
@@ -236,6 +250,9 @@ export class LlmChat extends LitElement {
       markdown: new StreamingMarkdown(),
     };
     this.turns = [...this.turns, question, reply];
+    this.turnsEngine = this.engineCtl.engine;
+    this.turnsSource = this.engineCtl.source;
+    this.switchNotice = '';
     this.stickToBottom = true;
     try {
       return await this.engineCtl.generate(async (engine, signal) => {
@@ -275,6 +292,7 @@ export class LlmChat extends LitElement {
   /** Starts a new conversation. */
   async clear(): Promise<void> {
     this.turns = [];
+    this.switchNotice = '';
     await this.engineCtl.reset();
     this.textarea?.focus();
   }
@@ -316,6 +334,27 @@ export class LlmChat extends LitElement {
   private displayText(turn: Turn): string {
     return turn.prompt !== undefined ? turn.prompt + turn.text : turn.text;
   }
+
+  /**
+   * A conversation belongs to the model it was held with: another model would get it as history
+   * (chat) and its replies would read as that model's. A new model starts a new conversation, and
+   * says so; the same model again (back after a failed switch, or reloaded after a GPU device
+   * loss) keeps it.
+   */
+  private onReady = (e: Event) => {
+    if (e.target !== this) return;
+    const engine = this.engineCtl.engine;
+    if (!this.turns.length || !engine || engine === this.turnsEngine) return;
+    if (sameSource(this.engineCtl.source, this.turnsSource) && engine.info.name === this.turnsEngine?.info.name) {
+      this.turnsEngine = engine;
+      return;
+    }
+    const previous = this.turnsEngine?.info.name ?? '';
+    this.turns = [];
+    this.turnsEngine = null;
+    this.turnsSource = null;
+    this.switchNotice = `Switched from ${previous} to ${engine.info.name}: a new conversation started.`;
+  };
 
   private onHostKeydown = (e: KeyboardEvent) => {
     if (e.key === 'Escape' && this.engineCtl.state === 'generating') {
@@ -386,7 +425,7 @@ export class LlmChat extends LitElement {
       case 'idle':
         return statusLine('No model loaded yet.');
       case 'ready':
-        return this.turns.length || !active ? nothing : statusLine(`${active.info.name} is ready. ${this.placeholderHint(active.info)}`);
+        return this.turns.length || !active ? nothing : statusLine(`${this.switchNotice || `${active.info.name} is ready.`} ${this.placeholderHint(active.info)}`);
       default:
         return nothing;
     }
@@ -396,13 +435,11 @@ export class LlmChat extends LitElement {
   private renderFailure(): TemplateResult | typeof nothing {
     const failure = this.engineCtl.failure;
     if (this.engineCtl.state !== 'error' || !failure) return nothing;
-    const action: ErrorAction | null =
-      failure.action === 'retry'
-        ? { label: 'Retry', part: 'retry-button', run: () => void this.load() }
-        : failure.action === 'reload'
-          ? { label: 'Reload model', part: 'reload-button', run: () => void this.load() }
-          : null;
-    return errorBox(failure.error, true, action);
+    const actions: ErrorAction[] = [];
+    if (failure.action === 'retry') actions.push({ label: 'Retry', part: 'retry-button', run: () => void this.load() });
+    if (failure.action === 'reload') actions.push({ label: 'Reload model', part: 'reload-button', run: () => void this.load() });
+    if (failure.previous) actions.push({ label: `Back to ${failure.previous.name}`, part: 'back-button', run: () => void this.back() });
+    return errorBox(failure.error, true, actions);
   }
 
   private placeholderHint(info: ModelInfo): string {
@@ -422,6 +459,14 @@ export class LlmChat extends LitElement {
       return '';
     }
   }
+}
+
+/** Two sources name the same model file (a URL, a stored id, or the same File). */
+function sameSource(a: ModelSource | null, b: ModelSource | null): boolean {
+  if (!a || !b || a.kind !== b.kind) return false;
+  if (a.kind === 'url') return a.url === (b as typeof a).url;
+  if (a.kind === 'stored') return a.id === (b as typeof a).id;
+  return a.file === (b as typeof a).file;
 }
 
 declare global {

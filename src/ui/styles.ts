@@ -225,6 +225,12 @@ export const chatStyles = css`
     font-size: 13px;
     overflow-wrap: anywhere;
   }
+  .error .actions {
+    display: flex;
+    flex-wrap: wrap;
+    gap: 8px;
+    margin-top: 8px;
+  }
   .error .hint {
     font-size: 13px;
     margin-top: 4px;
