@@ -27,6 +27,8 @@ export interface LoadProgress {
   rate?: number;
   /** Seconds remaining at the current rate. */
   etaSeconds?: number;
+  /** A failed request is about to be tried again: attempt `attempt` of `of`. */
+  retry?: { attempt: number; of: number };
 }
 
 export interface LoadOptions {

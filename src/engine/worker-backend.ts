@@ -4,7 +4,7 @@
  * File is imported into it (so it is there offline next time), a stored id is used as is. Then the
  * stored bytes are handed to the engine through `openEngine`, the one hook to the GPU engine.
  */
-import { ModelNotFoundError } from '../errors.ts';
+import { ModelNotFoundError, OfflineError } from '../errors.ts';
 import { BlobByteSource, type ByteSource } from '../io/byte-source.ts';
 import { downloadModel } from '../storage/download.ts';
 import { importBlob } from '../storage/import.ts';
@@ -56,6 +56,11 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
     const onProgress = load.onProgress ? (r: ProgressReport) => load.onProgress!(toLoadProgress(r)) : undefined;
     switch (source.kind) {
       case 'url': {
+        // Offline, a download could only fail, after every retry: say so at once. A model in
+        // the store loads without the network (and one stored half resumes once online).
+        if (globalThis.navigator?.onLine === false && !(await storedComplete(source.url))) {
+          throw new OfflineError(`You're offline — this model isn't downloaded yet (${source.url})`);
+        }
         const m = await downloadModel({
           store,
           url: source.url,
@@ -82,6 +87,10 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
         throw new ModelNotFoundError(`model '${m.id}' was only partly imported from ${m.origin.fileName}: open the file again`);
       }
     }
+  }
+
+  async function storedComplete(url: string): Promise<boolean> {
+    return (await listModels(store)).some((m) => m.present && m.origin.kind === 'url' && m.origin.url === url);
   }
 
   return {

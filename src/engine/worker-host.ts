@@ -95,7 +95,8 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
     const onProgress = (p: LoadProgress) => {
       const now = Date.now();
       const final = p.bytesTotal > 0 && p.bytesDone >= p.bytesTotal;
-      if (p.phase === lastPhase && !final && now - lastPost < PROGRESS_INTERVAL_MS) return;
+      // A retry notice is one report before a wait: never drop it.
+      if (p.phase === lastPhase && !final && !p.retry && now - lastPost < PROGRESS_INTERVAL_MS) return;
       lastPost = now;
       lastPhase = p.phase;
       post({ type: 'progress', id, progress: { ...p } });

@@ -200,7 +200,10 @@ class DownloadJob {
   private async rangedDownload(existing: ModelManifest | undefined, probe: Response, first: number, chunkSize: number): Promise<ModelManifest> {
     const range = parseContentRange(probe.headers.get('content-range'));
     if (!range || range.total === undefined) {
-      throw new DownloadError(`${this.options.url}: 206 answer without a usable Content-Range (${probe.headers.get('content-range')})`, 206);
+      const header = probe.headers.get('content-range');
+      // Cross-origin, a header the server does not expose reads as null.
+      const why = header === null ? 'no Content-Range header the page can read: the server must expose Content-Range, Content-Length, ETag (CORS Access-Control-Expose-Headers); see README' : `a Content-Range it cannot use (${header})`;
+      throw new DownloadError(`${this.options.url}: 206 answer with ${why}`, 206);
     }
     const validators = readValidators(probe);
     const m = await this.adopt(existing, range.total, validators, chunkSize);
@@ -325,6 +328,7 @@ class DownloadJob {
         r.body?.cancel().catch(() => {});
         await this.manifestSaves;
         if (!(e instanceof TransientError) || attempt >= this.maxRetries) throw this.final(e, 'whole file', attempt);
+        this.reportRetry(attempt);
         await sleep(this.backoff(attempt, e), this.options.signal);
       }
     }
@@ -488,9 +492,17 @@ class DownloadJob {
       } catch (e) {
         if (signal.aborted) throw signal.reason;
         if (!(e instanceof TransientError) || attempt >= this.maxRetries) throw this.final(e, what, attempt);
+        this.reportRetry(attempt);
         await sleep(this.backoff(attempt, e), signal);
       }
     }
+  }
+
+  /** Tells the progress listener that attempt `attempt` failed and another comes ("retrying (2/6)…"). */
+  private reportRetry(attempt: number): void {
+    const retry = { attempt: attempt + 2, of: this.maxRetries + 1 };
+    if (this.tracker) this.tracker.retrying(retry);
+    else this.options.onProgress?.({ phase: 'download', name: this.name, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, retry });
   }
 
   private final(e: unknown, what: string, attempt: number): unknown {

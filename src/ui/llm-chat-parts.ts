@@ -48,7 +48,9 @@ export function statusLine(text: string): TemplateResult {
 export function progressPanel(p: LoadProgress | null, name: string, onCancel: () => void): TemplateResult {
   const fraction = p && p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
   const pct = Math.round(fraction * 100);
-  const label = p ? PHASE_LABEL[p.phase] : 'Connecting';
+  // Before the first byte, a download is still connecting.
+  const label = !p || (p.phase === 'download' && p.bytesTotal === 0 && p.bytesDone === 0) ? 'Connecting' : PHASE_LABEL[p.phase];
+  const retrying = p?.retry ? ` retrying (${p.retry.attempt}/${p.retry.of})…` : '';
   const parts = p && p.bytesTotal > 0 ? [`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`] : [];
   const rate = formatRate(p?.rate);
   if (rate) parts.push(rate);
@@ -58,7 +60,7 @@ export function progressPanel(p: LoadProgress | null, name: string, onCancel: ()
   return html`
     <div class="panel" part="progress" role="status">
       <div class="progress-head">
-        <span class="phase">${label}…</span>
+        <span class="phase">${label}…${retrying}</span>
         <span>${p ? `${pct}%` : ''}</span>
       </div>
       ${name ? html`<div class="progress-detail model-name">${name}</div>` : nothing}
@@ -92,6 +94,7 @@ export function errorBox(err: ErrorText, panel: boolean, actions: readonly Error
       <strong>${err.title}</strong>
       <div class="detail">${err.detail}</div>
       ${err.hint ? html`<div class="hint">${err.hint}</div>` : nothing}
+      ${err.technical ? html`<details class="technical"><summary>Details</summary>${err.technical}</details>` : nothing}
       ${actions.length
         ? html`<div class="actions">
             ${actions.map((a) => html`<button type="button" class="secondary small" part=${a.part} @click=${() => a.run()}>${a.label}</button>`)}

@@ -225,6 +225,16 @@ export const chatStyles = css`
     font-size: 13px;
     overflow-wrap: anywhere;
   }
+  .error .technical {
+    font-size: 12.5px;
+    margin-top: 6px;
+    overflow-wrap: anywhere;
+    color: var(--_fg);
+  }
+  .error .technical summary {
+    cursor: pointer;
+    color: var(--_error);
+  }
   .error .actions {
     display: flex;
     flex-wrap: wrap;

@@ -1,8 +1,8 @@
 // The worker's store backend: URL → download into the store (with progress, resumable), File →
 // import, stored id → as is; then the engine hook gets the stored bytes. Store in memory, a local
 // HTTP server for downloads, a fake engine hook.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ModelNotFoundError, UnsupportedTensorTypeError } from '../../src/errors.ts';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { ModelNotFoundError, OfflineError, UnsupportedTensorTypeError } from '../../src/errors.ts';
 import { checkModelFile } from '../../src/engine/check-model.ts';
 import { writeGGUFToBytes } from '../../src/gguf/index.ts';
 import { GGMLType } from '../../src/quant/types.ts';
@@ -204,5 +204,50 @@ describe('files that cannot load are not kept as models', () => {
     failWith = new RangeError('out of GPU memory');
     await expect(backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {})).rejects.toThrow('out of GPU memory');
     expect((await backend.listModels()).map((m) => m.id)).toEqual(['story.gguf']);
+  });
+});
+
+describe('network failures', () => {
+  test("offline, a model that is not stored fails at once with OfflineError; a stored one still loads", async () => {
+    const { backend } = setup();
+    await backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {});
+    server.resetCounters();
+    vi.stubGlobal('navigator', { onLine: false });
+    try {
+      const started = performance.now();
+      const other = backend.load({ kind: 'url', url: server.url('/models/other.gguf') }, {});
+      await expect(other).rejects.toBeInstanceOf(OfflineError);
+      await expect(other).rejects.toThrow(/^You're offline — this model isn't downloaded yet \(http:.*other\.gguf\)$/);
+      expect(performance.now() - started).toBeLessThan(1000);
+      await backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {});
+      expect(server.requests).toBe(0);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  test('a failed request that will be retried is reported as retry {attempt, of} in the progress', async () => {
+    const { backend } = setup();
+    server.failNext = [503];
+    const progress: LoadProgress[] = [];
+    await backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, { onProgress: (p) => progress.push(p) });
+    const retries = progress.filter((p) => p.retry);
+    expect(retries[0]).toMatchObject({ phase: 'download', retry: { attempt: 2, of: 6 } });
+    // Once bytes flow again the notice is gone.
+    expect(progress.at(-1)?.retry).toBeUndefined();
+  });
+
+  test('a 206 whose Content-Range the page cannot read (cross-origin, not exposed) names the header and the CORS setting', async () => {
+    const store = new MemoryModelStore();
+    const hidingFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const headers = new Headers(res.headers);
+      headers.delete('content-range');
+      return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+    };
+    const backend = storeBackend({ store, chunkSize: CHUNK, fetch: hidingFetch, openEngine: async () => new FakeEngine() });
+    const failure = backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {});
+    await expect(failure).rejects.toMatchObject({ name: 'DownloadError', status: 206 });
+    await expect(failure).rejects.toThrow('the server must expose Content-Range, Content-Length, ETag (CORS Access-Control-Expose-Headers); see README');
   });
 });
