@@ -185,13 +185,13 @@ export class LlmChat extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.addEventListener('keydown', this.onHostKeydown);
+    document.addEventListener('keydown', this.onDocumentKeydown);
     this.addEventListener('llm-ready', this.onReady);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    this.removeEventListener('keydown', this.onHostKeydown);
+    document.removeEventListener('keydown', this.onDocumentKeydown);
     this.removeEventListener('llm-ready', this.onReady);
   }
 
@@ -270,6 +270,8 @@ export class LlmChat extends LitElement {
           emit<LlmTokenDetail>(this, 'llm-token', { token, text: reply.text });
         }
         const stats = await stream.stats;
+        // The reply ended with the focus on Stop, which is about to go: keep it in the form.
+        if (this.stopButtonFocused()) this.textarea?.focus();
         reply.stats = stats;
         this.finishTurn(reply);
         emit<LlmDoneDetail>(this, 'llm-done', { text: reply.text, stats });
@@ -356,12 +358,24 @@ export class LlmChat extends LitElement {
     this.switchNotice = `Switched from ${previous} to ${engine.info.name}: a new conversation started.`;
   };
 
-  private onHostKeydown = (e: KeyboardEvent) => {
+  /** Escape stops the reply wherever the focus is on the page (the keydown reaches the document from shadow roots too). */
+  private onDocumentKeydown = (e: KeyboardEvent) => {
     if (e.key === 'Escape' && this.engineCtl.state === 'generating') {
       e.preventDefault();
-      this.stop();
+      this.stopAndRefocus();
     }
   };
+
+  /** Stops the reply; the Stop button goes away, so the focus goes to the message box rather than to the page. */
+  private stopAndRefocus(): void {
+    const stopFocused = this.stopButtonFocused();
+    this.stop();
+    if (stopFocused) this.textarea?.focus();
+  }
+
+  private stopButtonFocused(): boolean {
+    return !!(this.renderRoot as ShadowRoot).activeElement?.getAttribute('part')?.includes('stop-button');
+  }
 
   private onInputKeydown = (e: KeyboardEvent): void => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -411,7 +425,10 @@ export class LlmChat extends LitElement {
           onInput: (value) => (this.draft = value),
           onKeydown: this.onInputKeydown,
           onClear: () => void this.clear(),
-          onStop: () => this.stop(),
+          onStop: () => {
+            this.stop();
+            this.textarea?.focus();
+          },
         })}
       </div>
     `;
