@@ -104,6 +104,40 @@ export function errorBox(err: ErrorText, panel: boolean, actions: readonly Error
   `;
 }
 
+/**
+ * Completion mode shows the prompt before its continuation, rendered as one markdown text. This
+ * mutes the echoed prompt: it wraps the leading text nodes of the rendered reply that spell the
+ * prompt (whitespace aside) in span.prompt-echo. DOM only, so no HTML is built from user text; a
+ * re-render of a block replaces its nodes and the next call marks them again.
+ */
+export function markPromptEcho(md: Element, prompt: string): void {
+  const want = prompt.replace(/\s+/g, '');
+  let matched = 0;
+  const walker = md.ownerDocument.createTreeWalker(md, NodeFilter.SHOW_TEXT);
+  const nodes: Text[] = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n as Text);
+  for (const node of nodes) {
+    if (matched >= want.length) return;
+    // Whitespace between elements is the template's (and may mark where a part ends): leave it.
+    if (!node.data.trim()) continue;
+    let k = 0;
+    for (; k < node.data.length && matched < want.length; k++) {
+      const c = node.data[k]!;
+      if (/\s/.test(c)) continue;
+      if (c !== want[matched]) break;
+      matched++;
+    }
+    if (k === 0) return;
+    if (node.parentElement?.classList.contains('prompt-echo')) continue;
+    // The node goes on past the prompt: only its first k characters are the echo.
+    if (k < node.data.length) node.splitText(k);
+    const span = md.ownerDocument.createElement('span');
+    span.className = 'prompt-echo';
+    node.replaceWith(span);
+    span.append(node);
+  }
+}
+
 export function userTurn(turn: Turn): TemplateResult {
   return html`<div class="msg user" part="message user-message"><span class="sr-only">You said:</span><div class="bubble">${turn.text}</div></div>`;
 }
@@ -116,7 +150,7 @@ export function assistantTurn(turn: Turn): TemplateResult {
       <span class="sr-only">Assistant:</span>
       ${showBubble
         ? html`<div class="bubble">
-            <div class="md ${turn.streaming ? 'cursor' : ''}" part="content">
+            <div class="md ${turn.streaming ? 'cursor' : ''}" part="content" data-prompt=${turn.prompt ?? nothing}>
               ${turn.html.map((h) => unsafeHTML(h))}
               ${empty ? html`<span class="empty-reply">(no reply)</span>` : nothing}
             </div>

@@ -24,7 +24,7 @@ import {
   type LlmProgressDetail,
   type LlmReadyDetail,
 } from './engine-controller.ts';
-import { assistantTurn, composer, errorBox, progressPanel, statusLine, userTurn, type ErrorAction, type Turn } from './llm-chat-parts.ts';
+import { assistantTurn, composer, errorBox, markPromptEcho, progressPanel, statusLine, userTurn, type ErrorAction, type Turn } from './llm-chat-parts.ts';
 import { StreamingMarkdown } from './markdown.ts';
 import { chatStyles } from './styles.ts';
 
@@ -212,6 +212,7 @@ export class LlmChat extends LitElement {
       const hadSource = (changed.has('model') && changed.get('model')) || (changed.has('source') && changed.get('source'));
       if (this.currentSource() || hadSource) void this.load();
     }
+    for (const md of this.renderRoot.querySelectorAll<HTMLElement>('.md[data-prompt]')) markPromptEcho(md, md.dataset.prompt ?? '');
     if (this.stickToBottom && this.log) this.log.scrollTop = this.log.scrollHeight;
   }
 
@@ -400,7 +401,8 @@ export class LlmChat extends LitElement {
   protected override render(): TemplateResult {
     const chatState = this.engineCtl.state;
     const active = this.engineCtl.engine;
-    const placeholder = this.placeholder || (active && !this.usesChat(active.info) ? 'Write the beginning of a story…' : 'Type a message…');
+    const story = !!active && !this.usesChat(active.info);
+    const placeholder = this.placeholder || this.placeholderFor(chatState, story);
     return html`
       <div class="container" part="container">
         <div
@@ -415,6 +417,9 @@ export class LlmChat extends LitElement {
         >
           ${this.renderStatus()} ${this.turns.map((t) => (t.role === 'user' ? userTurn(t) : assistantTurn(t)))} ${this.renderFailure()}
         </div>
+        ${story && (chatState === 'ready' || chatState === 'generating')
+          ? html`<div class="mode-note">Story continuation — each turn starts fresh</div>`
+          : nothing}
         ${composer({
           draft: this.draft,
           placeholder,
@@ -457,6 +462,20 @@ export class LlmChat extends LitElement {
     if (failure.action === 'reload') actions.push({ label: 'Reload model', part: 'reload-button', run: () => void this.load() });
     if (failure.previous) actions.push({ label: `Back to ${failure.previous.name}`, part: 'back-button', run: () => void this.back() });
     return errorBox(failure.error, true, actions);
+  }
+
+  /** The message box says what it is for now: nothing can be sent while loading or after a failure. */
+  private placeholderFor(state: ChatState, story: boolean): string {
+    switch (state) {
+      case 'loading':
+        return 'Loading the model…';
+      case 'idle':
+        return 'No model loaded';
+      case 'error':
+        return 'No model is ready';
+      default:
+        return story ? 'Write the beginning of a story…' : 'Type a message…';
+    }
   }
 
   private placeholderHint(info: ModelInfo): string {

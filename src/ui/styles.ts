@@ -182,6 +182,15 @@ export const chatStyles = css`
   .prompt-echo {
     color: var(--_muted);
   }
+  .mode-note {
+    font-size: 12.5px;
+    color: var(--_muted);
+    padding: 6px 12px 0;
+    border-top: 1px solid var(--_border);
+  }
+  .mode-note + form {
+    border-top: none;
+  }
   .cursor::after {
     content: '▍';
     display: inline-block;
