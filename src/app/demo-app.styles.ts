@@ -7,7 +7,10 @@ export const demoAppStyles = css`
     --fg: #1d2026;
     --muted: #5f6773;
     --border: #d8dce2;
+    /* Boundaries of controls (inputs, buttons): at least 3:1 against the page (WCAG 1.4.11). */
+    --control-border: #7c8591;
     --accent: #2f6fed;
+    --accent-fg: #ffffff;
     --panel: #f7f8fa;
     --warn-bg: #fff8e6;
     --warn-border: #f0c36d;
@@ -27,7 +30,9 @@ export const demoAppStyles = css`
       --fg: #e5e8ec;
       --muted: #9aa3ae;
       --border: #2e343d;
+      --control-border: #7d8794;
       --accent: #6d9dff;
+      --accent-fg: #0b1020;
       --panel: #1b1f25;
       --warn-bg: #3a2f12;
       --warn-border: #8a6a1c;
@@ -61,7 +66,7 @@ export const demoAppStyles = css`
     font-size: 14px;
     color: inherit;
     background: var(--bg);
-    border: 1px solid var(--border);
+    border: 1px solid var(--control-border);
     border-radius: 8px;
     padding: 6px 10px;
   }
@@ -86,7 +91,7 @@ export const demoAppStyles = css`
   button.primary {
     background: var(--accent);
     border-color: var(--accent);
-    color: #fff;
+    color: var(--accent-fg);
     font-weight: 600;
   }
   select:focus-visible,

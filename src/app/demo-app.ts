@@ -417,9 +417,9 @@ export class DemoApp extends LitElement {
               ${this.pending.warnings.map((w) => html`<li data-kind=${w.kind}>${w.message}</li>`)}
             </ul>
             <div class="buttons">
-              <button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice)}>
-                Download anyway
-              </button>
+              ${this.pending.warnings.some((w) => w.kind === 'no-webgpu')
+                ? nothing
+                : html`<button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice)}>Download anyway</button>`}
               <button type="button" @click=${() => this.cancelPending()}>Cancel</button>
             </div>
           </div>`

@@ -18,6 +18,8 @@ export interface Turn {
   text: string;
   /** Assistant, completion mode: the prompt the text continues, shown before it. */
   prompt?: string;
+  /** The KV-cache length of the engine that wrote it: a reply cut there filled the context. */
+  contextSize?: number;
   /** Sanitized HTML blocks of an assistant turn. */
   html: string[];
   streaming: boolean;
@@ -40,16 +42,21 @@ const PHASE_LABEL: Record<LoadProgress['phase'], string> = {
   compile: 'Preparing GPU kernels',
 };
 
-export function statusLine(text: string): TemplateResult {
-  return html`<p class="status" part="status">${text}</p>`;
+export function statusLine(text: string, kind = ''): TemplateResult {
+  return html`<p class="status ${kind}" part="status">${text}</p>`;
 }
 
 /** Download/load progress of the model named `name`, with a cancel button. */
-export function progressPanel(p: LoadProgress | null, name: string, onCancel: () => void): TemplateResult {
+export function progressPanel(p: LoadProgress | null, name: string, fromFile: boolean, onCancel: () => void): TemplateResult {
   const fraction = p && p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
   const pct = Math.round(fraction * 100);
   // Before the first byte, a download is still connecting.
-  const label = !p || (p.phase === 'download' && p.bytesTotal === 0 && p.bytesDone === 0) ? 'Connecting' : PHASE_LABEL[p.phase];
+  const label =
+    p?.phase === 'download' && fromFile
+      ? 'Copying the file into browser storage'
+      : !p || (p.phase === 'download' && p.bytesTotal === 0 && p.bytesDone === 0)
+        ? 'Connecting'
+        : PHASE_LABEL[p.phase];
   const retrying = p?.retry ? ` retrying (${p.retry.attempt}/${p.retry.of})…` : '';
   const parts = p && p.bytesTotal > 0 ? [`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`] : [];
   const rate = formatRate(p?.rate);
@@ -58,10 +65,11 @@ export function progressPanel(p: LoadProgress | null, name: string, onCancel: ()
   if (eta && fraction < 1) parts.push(`${eta} left`);
   const detail = parts.join(' · ');
   return html`
-    <div class="panel" part="progress" role="status">
+    <div class="panel" part="progress">
+      <span class="sr-only" role="status">${label}</span>
       <div class="progress-head">
         <span class="phase">${label}…${retrying}</span>
-        <span>${p ? `${pct}%` : ''}</span>
+        <span aria-hidden="true">${p ? `${pct}%` : ''}</span>
       </div>
       ${name ? html`<div class="progress-detail model-name">${name}</div>` : nothing}
       <div
@@ -76,7 +84,8 @@ export function progressPanel(p: LoadProgress | null, name: string, onCancel: ()
       >
         <div style="width: ${pct}%"></div>
       </div>
-      <div class="progress-detail">${detail || '\u00a0'}</div>
+      <!-- Changes several times a second: the progressbar's value text says it on demand instead. -->
+      <div class="progress-detail" aria-hidden="true">${detail || '\u00a0'}</div>
       <div style="margin-top: 8px">
         <button type="button" class="secondary small" part="cancel-button" @click=${onCancel}>Cancel</button>
       </div>
@@ -156,15 +165,15 @@ export function assistantTurn(turn: Turn): TemplateResult {
             </div>
           </div>`
         : nothing}
-      ${turn.error ? errorBox(turn.error, false) : nothing} ${turn.stats ? statsLine(turn.stats) : nothing}
+      ${turn.error ? errorBox(turn.error, false) : nothing} ${turn.stats ? statsLine(turn.stats, turn.contextSize) : nothing}
     </div>
   `;
 }
 
-export function statsLine(s: GenerationStats): TemplateResult {
+export function statsLine(s: GenerationStats, contextSize?: number): TemplateResult {
   const notes: string[] = [`${formatTokensPerSec(s.decodeTokensPerSec)} tokens/s`, `${s.generatedTokens} tokens`];
   if (s.timeToFirstTokenMs > 0) notes.push(`first token ${Math.round(s.timeToFirstTokenMs)} ms`);
-  if (s.finishReason === 'length') notes.push('hit the token limit');
+  if (s.finishReason === 'length') notes.push(contextSize && s.promptTokens + s.generatedTokens >= contextSize ? 'context full' : 'hit the token limit');
   if (s.finishReason === 'abort') notes.push('stopped');
   return html`<div class="stats" part="stats">${notes.join(' · ')}</div>`;
 }

@@ -89,6 +89,7 @@ export interface LlmDoneDetail {
  * @cssprop --llm-chat-fg - Text colour.
  * @cssprop --llm-chat-muted - Secondary text.
  * @cssprop --llm-chat-border - Borders.
+ * @cssprop --llm-chat-control-border - Borders of the message box and outlined buttons (keep 3:1 against the background).
  * @cssprop --llm-chat-accent - Primary buttons and focus rings.
  * @cssprop --llm-chat-accent-fg - Text on the accent colour.
  * @cssprop --llm-chat-user-bg - User message background.
@@ -238,7 +239,8 @@ export class LlmChat extends LitElement {
   async send(text: string): Promise<string> {
     const content = text.trim();
     if (!content) return '';
-    const useChat = this.usesChat(this.engineCtl.readyEngine().info);
+    const { info } = this.engineCtl.readyEngine();
+    const useChat = this.usesChat(info);
     const history = this.messages;
     const question: Turn = { id: this.nextTurnId++, role: 'user', text: content, html: [], streaming: false };
     const reply: Turn = {
@@ -246,6 +248,7 @@ export class LlmChat extends LitElement {
       role: 'assistant',
       text: '',
       prompt: useChat ? undefined : content,
+      contextSize: info.contextSize,
       html: [],
       streaming: true,
       markdown: new StreamingMarkdown(),
@@ -443,9 +446,9 @@ export class LlmChat extends LitElement {
     const active = this.engineCtl.engine;
     switch (this.engineCtl.state) {
       case 'loading':
-        return progressPanel(this.engineCtl.progress, this.sourceName(), () => this.cancelLoad());
+        return progressPanel(this.engineCtl.progress, this.sourceName(), this.currentSource()?.kind === 'file', () => this.cancelLoad());
       case 'idle':
-        return statusLine('No model loaded yet.');
+        return statusLine('No model loaded yet.', 'idle');
       case 'ready':
         return this.turns.length || !active ? nothing : statusLine(`${this.switchNotice || `${active.info.name} is ready.`} ${this.placeholderHint(active.info)}`);
       default:

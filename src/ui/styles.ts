@@ -11,6 +11,8 @@ export const chatStyles = css`
     --_fg: var(--llm-chat-fg, #1d2026);
     --_muted: var(--llm-chat-muted, #5f6773);
     --_border: var(--llm-chat-border, #d8dce2);
+    /* Boundaries of the message box and outlined buttons: at least 3:1 against the background. */
+    --_control-border: var(--llm-chat-control-border, #7c8591);
     --_accent: var(--llm-chat-accent, #2f6fed);
     --_accent-fg: var(--llm-chat-accent-fg, #ffffff);
     --_user-bg: var(--llm-chat-user-bg, #2f6fed);
@@ -43,6 +45,7 @@ export const chatStyles = css`
       --_fg: var(--llm-chat-fg, #e5e8ec);
       --_muted: var(--llm-chat-muted, #9aa3ae);
       --_border: var(--llm-chat-border, #2e343d);
+      --_control-border: var(--llm-chat-control-border, #7d8794);
       --_accent: var(--llm-chat-accent, #6d9dff);
       --_accent-fg: var(--llm-chat-accent-fg, #0b1020);
       --_user-bg: var(--llm-chat-user-bg, #2d4f91);
@@ -264,6 +267,15 @@ export const chatStyles = css`
   .panel.error {
     margin: 16px;
   }
+  /* Shown only when the element stays idle: a start that loads at once does not flash it. */
+  .status.idle {
+    animation: appear 0s linear 0.6s both;
+  }
+  @keyframes appear {
+    from {
+      visibility: hidden;
+    }
+  }
   .status {
     color: var(--_muted);
     text-align: center;
@@ -317,7 +329,7 @@ export const chatStyles = css`
     font: inherit;
     color: inherit;
     background: var(--_bg);
-    border: 1px solid var(--_border);
+    border: 1px solid var(--_control-border);
     border-radius: 10px;
     padding: 8px 10px;
     min-height: 2.5rem;
@@ -348,7 +360,7 @@ export const chatStyles = css`
   button.secondary {
     background: transparent;
     color: var(--_fg);
-    border-color: var(--_border);
+    border-color: var(--_control-border);
   }
   button.small {
     height: 2rem;
