@@ -78,3 +78,25 @@ test('without WebGPU the download warning offers no "Download anyway"', async ()
   expect(await banner.innerText()).toContain('WebGPU is not available here');
   expect(await banner.getByRole('button').allInnerTexts()).toEqual(['Cancel']);
 });
+
+test('"Preparing GPU kernels" counts kernels, with a moving bar instead of "0% · 0 B of 1 B"', async () => {
+  const p = await chatPage();
+  await p.evaluate(() => {
+    const el = document.createElement('llm-chat');
+    el.loader = (_source, options) => {
+      options.onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 42 });
+      return new Promise(() => undefined);
+    };
+    el.model = '/models/m.gguf';
+    document.body.append(el);
+  });
+  const panel = p.locator('llm-chat [part~="progress"]');
+  await panel.waitFor();
+  const text = await panel.innerText();
+  expect(text).toContain('Preparing GPU kernels…');
+  expect(text).toContain('0 of 42 kernels ready');
+  expect(text).not.toMatch(/%|\bB\b/);
+  expect(await panel.locator('[role="progressbar"]').getAttribute('aria-valuenow')).toBeNull();
+  expect(await panel.locator('.bar.indeterminate').count()).toBe(1);
+  await p.locator('llm-chat').screenshot({ path: join(ARTIFACTS, 'chat-preparing-kernels.png') });
+});

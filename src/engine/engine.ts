@@ -5,6 +5,7 @@
  */
 import { readGGUF, readTensorBytes, type GGUFFile } from '../gguf/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { cachedPipelineCount } from '../gpu/pipelines.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
 import { kvCacheLayerBytes } from '../kernels/attention.ts';
@@ -100,15 +101,20 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       const bytes = await readTensorBytes(source, t);
       ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, t.nElements);
     }
-    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 1 });
+    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 0 });
+    const pipelinesBefore = cachedPipelineCount(gpu.device);
     const forward = new ForwardPass(gpu, cfg, names, weights, {
       contextSize,
       maxBatch: Math.min(options.maxBatch ?? 64, contextSize),
       ropeFreqFactors,
     });
+    // The pipelines were created just now; the GPU compiles them before the first submission
+    // completes. The phase counts them (at least 1, so a cached device still shows the step).
+    const kernels = Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
+    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: kernels });
     const tokenizer = await tokenizerPromise;
     await gpu.device.queue.onSubmittedWorkDone();
-    onProgress?.({ phase: 'compile', bytesDone: 1, bytesTotal: 1 });
+    onProgress?.({ phase: 'compile', bytesDone: kernels, bytesTotal: kernels });
     const weightBytes = [...weights.values()].reduce((s, w) => s + w.parts.reduce((a, p) => a + p.buffer.size, 0), 0);
     const tensorTypes: Record<string, number> = {};
     for (const t of file.tensors) tensorTypes[t.typeName] = (tensorTypes[t.typeName] ?? 0) + 1;

@@ -19,6 +19,7 @@ export type ModelSource =
 
 export type LoadPhase = 'download' | 'verify' | 'upload' | 'compile';
 
+/** Load progress. In the 'compile' phase bytesDone/bytesTotal count GPU kernels (pipelines), not bytes. */
 export interface LoadProgress {
   phase: LoadPhase;
   bytesDone: number;

@@ -48,6 +48,10 @@ export function statusLine(text: string, kind = ''): TemplateResult {
 
 /** Download/load progress of the model named `name`, with a cancel button. */
 export function progressPanel(p: LoadProgress | null, name: string, fromFile: boolean, onCancel: () => void): TemplateResult {
+  // Kernels compile on the GPU side with no per-kernel signal: the bar moves without a number
+  // until they are all ready, and the panel says how many there are.
+  const kernels = p?.phase === 'compile';
+  const indeterminate = kernels && p.bytesDone < p.bytesTotal;
   const fraction = p && p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
   const pct = Math.round(fraction * 100);
   // Before the first byte, a download is still connecting.
@@ -58,7 +62,10 @@ export function progressPanel(p: LoadProgress | null, name: string, fromFile: bo
         ? 'Connecting'
         : PHASE_LABEL[p.phase];
   const retrying = p?.retry ? ` retrying (${p.retry.attempt}/${p.retry.of})…` : '';
-  const parts = p && p.bytesTotal > 0 ? [`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`] : [];
+  const parts =
+    p && p.bytesTotal > 0
+      ? [kernels ? `${p.bytesDone} of ${p.bytesTotal} kernels ready` : `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`]
+      : [];
   const rate = formatRate(p?.rate);
   if (rate) parts.push(rate);
   const eta = formatDuration(p?.etaSeconds);
@@ -69,20 +76,20 @@ export function progressPanel(p: LoadProgress | null, name: string, fromFile: bo
       <span class="sr-only" role="status">${label}</span>
       <div class="progress-head">
         <span class="phase">${label}…${retrying}</span>
-        <span aria-hidden="true">${p ? `${pct}%` : ''}</span>
+        <span aria-hidden="true">${p && !indeterminate ? `${pct}%` : ''}</span>
       </div>
       ${name ? html`<div class="progress-detail model-name">${name}</div>` : nothing}
       <div
-        class="bar"
+        class="bar ${indeterminate ? 'indeterminate' : ''}"
         part="progress-bar"
         role="progressbar"
         aria-label=${label}
         aria-valuemin="0"
         aria-valuemax="100"
-        aria-valuenow=${pct}
+        aria-valuenow=${indeterminate ? nothing : pct}
         aria-valuetext=${detail || label}
       >
-        <div style="width: ${pct}%"></div>
+        <div style="width: ${indeterminate ? 30 : pct}%"></div>
       </div>
       <!-- Changes several times a second: the progressbar's value text says it on demand instead. -->
       <div class="progress-detail" aria-hidden="true">${detail || '\u00a0'}</div>

@@ -305,6 +305,24 @@ export const chatStyles = css`
     border-radius: 4px;
     transition: width 0.2s ease-out;
   }
+  .bar.indeterminate > div {
+    animation: sweep 1.2s ease-in-out infinite alternate;
+  }
+  @keyframes sweep {
+    from {
+      margin-left: 0;
+    }
+    to {
+      margin-left: 70%;
+    }
+  }
+  @media (prefers-reduced-motion: reduce) {
+    .bar.indeterminate > div {
+      animation: none;
+      width: 100% !important;
+      opacity: 0.4;
+    }
+  }
   .progress-detail.model-name {
     margin: -4px 0 8px;
     overflow-wrap: anywhere;
