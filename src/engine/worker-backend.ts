@@ -104,8 +104,10 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
         return await openEngine({ id, manifest, source: bytes }, load);
       } catch (e) {
         await bytes.close?.();
-        // Listed, it would be offered with a Load button that fails the same way every time.
-        if (UNLOADABLE.has((e as { name?: string })?.name ?? '')) await store.deleteModel(id).catch(() => undefined);
+        // Listed, it would be offered with a Load button that fails the same way every time. Only
+        // local files go (one stored before checkFile existed, or without it): a download is kept,
+        // since fetching it again costs the network and a newer lowbit may run it.
+        if (manifest.origin.kind === 'file' && UNLOADABLE.has((e as { name?: string })?.name ?? '')) await store.deleteModel(id).catch(() => undefined);
         throw e;
       }
     },
