@@ -137,6 +137,10 @@ export const demoAppStyles = css`
     width: 100%;
     box-sizing: border-box;
   }
+  /* Idle only until the start-up picks a model: "No model loaded yet." would just flash. */
+  llm-chat.starting::part(status) {
+    visibility: hidden;
+  }
   llm-chat {
     flex: 1;
     --llm-chat-height: auto;

@@ -59,6 +59,9 @@ export class DemoApp extends LitElement {
   @query('input[type=file]') private fileInput!: HTMLInputElement;
   @query('select') private picker!: HTMLSelectElement;
 
+  /** False until the first model is chosen (the store listing comes first): <llm-chat> is idle then, but not for the user. */
+  @state() private started = false;
+
   /** The engine worker; set before the element is connected to use another (tests use a fake). */
   worker: EngineWorker | null = null;
   private dragDepth = 0;
@@ -175,6 +178,7 @@ export class DemoApp extends LitElement {
   /** Loads a model: stored ones at once; downloads are checked against the device first. */
   private select(choice: Choice, auto = false): void {
     this.pending = null;
+    this.started = true;
     this.choiceValue = this.choiceKey(choice);
     if (choice.kind === 'stored') {
       const m = this.cached.find((x) => x.id === choice.id);
@@ -205,6 +209,7 @@ export class DemoApp extends LitElement {
   /** Starts loading; the model that runs now keeps running (and shown) until this one is ready. */
   private run(source: ModelSource, choice: Choice | null): void {
     this.pending = null;
+    this.started = true;
     this.loadingKey = choice ? this.choiceKey(choice) : 'file';
     this.loadingChoice = choice;
     this.chat.source = source;
@@ -449,7 +454,7 @@ export class DemoApp extends LitElement {
                 )}
               </div>`
             : nothing}
-          <llm-chat mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
+          <llm-chat class=${this.started ? '' : 'starting'} mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
         </main>
       </div>
       ${this.dragging ? html`<div class="drop">Drop a .gguf file to run it</div>` : nothing}

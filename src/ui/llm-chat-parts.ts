@@ -42,8 +42,8 @@ const PHASE_LABEL: Record<LoadProgress['phase'], string> = {
   compile: 'Preparing GPU kernels',
 };
 
-export function statusLine(text: string, kind = ''): TemplateResult {
-  return html`<p class="status ${kind}" part="status">${text}</p>`;
+export function statusLine(text: string): TemplateResult {
+  return html`<p class="status" part="status">${text}</p>`;
 }
 
 /** Download/load progress of the model named `name`, with a cancel button. */

@@ -448,7 +448,7 @@ export class LlmChat extends LitElement {
       case 'loading':
         return progressPanel(this.engineCtl.progress, this.sourceName(), this.currentSource()?.kind === 'file', () => this.cancelLoad());
       case 'idle':
-        return statusLine('No model loaded yet.', 'idle');
+        return statusLine('No model loaded yet.');
       case 'ready':
         return this.turns.length || !active ? nothing : statusLine(`${this.switchNotice || `${active.info.name} is ready.`} ${this.placeholderHint(active.info)}`);
       default:

@@ -267,15 +267,6 @@ export const chatStyles = css`
   .panel.error {
     margin: 16px;
   }
-  /* Shown only when the element stays idle: a start that loads at once does not flash it. */
-  .status.idle {
-    animation: appear 0s linear 0.6s both;
-  }
-  @keyframes appear {
-    from {
-      visibility: hidden;
-    }
-  }
   .status {
     color: var(--_muted);
     text-align: center;
