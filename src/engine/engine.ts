@@ -131,7 +131,11 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       hasChatTemplate: Boolean(tokenizer.chatTemplate),
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
     };
-    return new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights);
+    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights);
+    // Ready once decode's kernels are compiled; prefill's follow at once, in the background (the
+    // first prompt builds them itself if it comes sooner).
+    setTimeout(() => forward.preparePrefill(), 0);
+    return engine;
   } catch (e) {
     destroyWeights();
     throw e;
