@@ -30,6 +30,13 @@ for (const [width, height] of [
         expect(box, name).not.toBeNull();
         expect(box!.x + box!.width, name).toBeLessThanOrEqual(width);
       }
+      // A chosen, not yet loaded model shows Load beside the picker: still inside the screen.
+      await p.locator('select[aria-label="Model"]').selectOption('entry:qwen2.5-0.5b-q4km');
+      const load = await p.getByRole('button', { name: 'Load', exact: true }).boundingBox();
+      expect(load!.x + load!.width).toBeLessThanOrEqual(width);
+      const chosen = await overflow(p);
+      expect(chosen.scrollWidth).toBeLessThanOrEqual(chosen.innerWidth);
+      await p.screenshot({ path: join(ARTIFACTS, `phone-${width}-${scheme}-load.png`) });
       const toggle = p.getByRole('button', { name: 'Cached models' });
       await toggle.click();
       const panel = p.locator('aside#cache');
