@@ -13,6 +13,10 @@ export interface BrowserE2eRow extends RunMeasurement {
   model: string;
   fileBytes: number;
   loadMs: number;
+  /** Of loadMs: the "Preparing GPU kernels" phase (pipelines built and compiled), the rest is parsing and upload. */
+  compileMs: number;
+  /** A first one-token reply sent the moment the model is ready: includes kernels still compiling. */
+  firstReplyMs: number;
   gpuBytes: { weights: number; kvCache: number; scratch: number };
 }
 
@@ -57,11 +61,28 @@ window.lowbitBench = {
     // The whole file in memory first, so the timed load is GGUF parsing + upload, not the network.
     const source = new BlobByteSource(await res.blob(), name);
     const t0 = performance.now();
-    const engine = await loadEngine(source, { gpu: ctx, contextSize: BENCH_CONTEXT_SIZE });
+    let compileStart = 0;
+    let compileEnd = 0;
+    const engine = await loadEngine(source, {
+      gpu: ctx,
+      contextSize: BENCH_CONTEXT_SIZE,
+      onProgress: (p) => {
+        if (p.phase !== 'compile') return;
+        compileStart ||= performance.now();
+        compileEnd = performance.now();
+      },
+    });
     const loadMs = performance.now() - t0;
+    const compileMs = compileEnd - compileStart;
     try {
+      const t1 = performance.now();
+      for await (const _token of engine.generate('Once upon a time', { maxTokens: 1 })) {
+        // only the time to the first token matters
+      }
+      const firstReplyMs = performance.now() - t1;
+      await engine.reset();
       const measured = await measureRun(engine, ctx, opts);
-      const row: BrowserE2eRow = { model: name, ...measured, fileBytes: source.size, loadMs, gpuBytes: engine.info.gpuBytes };
+      const row: BrowserE2eRow = { model: name, ...measured, fileBytes: source.size, loadMs, compileMs, firstReplyMs, gpuBytes: engine.info.gpuBytes };
       window.lowbitBenchResult = row;
       return row;
     } finally {

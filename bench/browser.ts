@@ -3,7 +3,8 @@
  * Chromium's WebGPU instead of Dawn in Node, on the committed fixture models
  * (public/models/tinystories-llama-3M-Q4_K_M.gguf and test/fixtures/models/*.gguf). Prints a
  * markdown table, or with --json one object `{ device, e2e: [rows] }`.
- * Options: --json, --prompt N (128), --decode N (64).
+ * Options: --json, --prompt N (128), --decode N (64), --only TEXT (models whose file name contains
+ * it; the first model runs on a fresh device, so `--only tinystories` times a page reload's start).
  * LOWBIT_CHROMIUM / LOWBIT_BROWSER_GPU choose the browser and adapter (e2e/browser.ts).
  */
 import { readdirSync } from 'node:fs';
@@ -18,6 +19,7 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     prompt: { type: 'string', default: '128' },
     decode: { type: 'string', default: '64' },
+    only: { type: 'string', default: '' },
   },
 });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,7 +31,7 @@ const models = [
     .filter((f) => f.endsWith('.gguf'))
     .sort()
     .map((f) => join(root, 'test/fixtures/models', f)),
-];
+].filter((m) => m.includes(args.only));
 const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode) };
 const result = await benchBrowser(models, opts, log);
 

@@ -44,6 +44,7 @@ test('a model that does not fit the free storage is only downloaded after confir
   const p = await openDemo({ usage: 10e6, quota: 60e6 });
   await p.waitForSelector('llm-chat[state="ready"]', { timeout: 20_000 });
   await p.locator('select[aria-label="Model"]').selectOption('entry:smollm2-135m-q4km');
+  await p.getByRole('button', { name: 'Load', exact: true }).click();
   const banner = p.locator('[role="alertdialog"]');
   await banner.waitFor();
   expect(await banner.innerText()).toContain('needs 105 MB of storage but only 50.0 MB is free');
@@ -52,6 +53,7 @@ test('a model that does not fit the free storage is only downloaded after confir
   expect(await banner.count()).toBe(0);
   expect(await chatState(p)).toBe('ready');
   await p.locator('select[aria-label="Model"]').selectOption('entry:smollm2-135m-q4km');
+  await p.getByRole('button', { name: 'Load', exact: true }).click();
   await p.getByRole('button', { name: 'Download anyway' }).click();
   await p.waitForFunction(() => document.querySelector('lowbit-demo')!.shadowRoot!.querySelector('[aria-label="Model details"]')?.textContent?.includes('SmolLM2-135M-Instruct-Q4_K_M.gguf'), null, { timeout: 20_000 });
 });

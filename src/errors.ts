@@ -100,6 +100,9 @@ export class DownloadError extends LowbitError {
   }
 }
 
+/** The browser is offline and the model is not in the store: nothing to try until it is online. */
+export class OfflineError extends DownloadError {}
+
 /** Integrity check failed (sha256 mismatch, short chunk that could not be re-fetched). */
 export class IntegrityError extends LowbitError {}
 

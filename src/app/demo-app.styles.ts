@@ -7,7 +7,10 @@ export const demoAppStyles = css`
     --fg: #1d2026;
     --muted: #5f6773;
     --border: #d8dce2;
+    /* Boundaries of controls (inputs, buttons): at least 3:1 against the page (WCAG 1.4.11). */
+    --control-border: #7c8591;
     --accent: #2f6fed;
+    --accent-fg: #ffffff;
     --panel: #f7f8fa;
     --warn-bg: #fff8e6;
     --warn-border: #f0c36d;
@@ -27,7 +30,9 @@ export const demoAppStyles = css`
       --fg: #e5e8ec;
       --muted: #9aa3ae;
       --border: #2e343d;
+      --control-border: #7d8794;
       --accent: #6d9dff;
+      --accent-fg: #0b1020;
       --panel: #1b1f25;
       --warn-bg: #3a2f12;
       --warn-border: #8a6a1c;
@@ -61,12 +66,24 @@ export const demoAppStyles = css`
     font-size: 14px;
     color: inherit;
     background: var(--bg);
-    border: 1px solid var(--border);
+    border: 1px solid var(--control-border);
     border-radius: 8px;
     padding: 6px 10px;
   }
-  select {
-    max-width: min(32rem, 100%);
+  /* The picker takes the rest of the row and shrinks below its longest option (a native select
+     is otherwise as wide as that, wider than a phone). */
+  .picker {
+    display: flex;
+    gap: 6px;
+    flex: 1 1 16rem;
+    min-width: 0;
+    max-width: 36rem;
+  }
+  .picker select {
+    flex: 1;
+    min-width: 0;
+    width: 100%;
+    text-overflow: ellipsis;
   }
   button {
     cursor: pointer;
@@ -74,7 +91,7 @@ export const demoAppStyles = css`
   button.primary {
     background: var(--accent);
     border-color: var(--accent);
-    color: #fff;
+    color: var(--accent-fg);
     font-weight: 600;
   }
   select:focus-visible,
@@ -86,9 +103,6 @@ export const demoAppStyles = css`
     color: var(--muted);
     font-size: 13px;
     flex-basis: 100%;
-  }
-  .spacer {
-    flex: 1;
   }
   .banner {
     margin: 10px 16px 0;
@@ -123,6 +137,10 @@ export const demoAppStyles = css`
     width: 100%;
     box-sizing: border-box;
   }
+  /* Idle only until the start-up picks a model: "No model loaded yet." would just flash. */
+  llm-chat.starting::part(status) {
+    visibility: hidden;
+  }
   llm-chat {
     flex: 1;
     --llm-chat-height: auto;
@@ -140,12 +158,22 @@ export const demoAppStyles = css`
     color: var(--muted);
   }
   aside {
+    order: 2;
+    position: relative;
     width: min(24rem, 90vw);
     border-left: 1px solid var(--border);
     background: var(--panel);
     padding: 14px 16px;
     overflow-y: auto;
     box-sizing: border-box;
+  }
+  aside .close {
+    position: absolute;
+    top: 8px;
+    right: 10px;
+    font-size: 20px;
+    line-height: 1;
+    padding: 4px 10px;
   }
   .drop {
     position: absolute;
@@ -160,12 +188,19 @@ export const demoAppStyles = css`
     pointer-events: none;
     z-index: 10;
   }
+  /* Narrow screens: the panel covers the page (header included) and has its own Close button. */
   @media (max-width: 720px) {
+    header {
+      padding: 8px 10px;
+    }
+    main {
+      padding: 8px 8px 10px;
+    }
     aside {
-      position: absolute;
-      right: 0;
-      top: 0;
-      bottom: 0;
+      position: fixed;
+      inset: 0;
+      width: auto;
+      border-left: none;
       z-index: 5;
     }
   }

@@ -8,7 +8,7 @@ import { query, state } from 'lit/decorators.js';
 import type { DeviceProbe } from '../engine/protocol.ts';
 import type { CachedModel, ModelInfo, ModelSource } from '../engine/types.ts';
 import type { EngineWorker } from '../engine/worker-client.ts';
-import { defineLlmChat, type LlmChat } from '../ui/llm-chat.ts';
+import { defineLlmChat, type LlmChat, type LlmReadyDetail } from '../ui/llm-chat.ts';
 import { formatBytes } from '../format.ts';
 import { spawnEngineWorker } from '../ui/spawn-worker.ts';
 import { CATALOGUE, entryUrl, findEntry, type CatalogueEntry } from './catalogue.ts';
@@ -40,7 +40,14 @@ export class DemoApp extends LitElement {
   @state() private cached: CachedModel[] = [];
   @state() private storage: StorageInfo = {};
   @state() private probe: DeviceProbe | undefined;
+  /** What the picker shows: the loaded model, or one chosen but not loaded yet (see Load). */
   @state() private choiceValue = '';
+  /** The picker value of the model that runs ('' none, 'file' a file from disk). */
+  @state() private loadedKey = '';
+  /** The name of the file from disk that runs, for the picker. */
+  @state() private loadedFileName = '';
+  /** The picker value being loaded, while <llm-chat> loads it. */
+  @state() private loadingKey = '';
   @state() private pending: { label: string; bytes: number; source: ModelSource; warnings: FitWarning[]; choice: Choice } | null = null;
   @state() private showCache = false;
   @state() private dragging = false;
@@ -50,10 +57,16 @@ export class DemoApp extends LitElement {
 
   @query('llm-chat') private chat!: LlmChat;
   @query('input[type=file]') private fileInput!: HTMLInputElement;
+  @query('select') private picker!: HTMLSelectElement;
+
+  /** False until the first model is chosen (the store listing comes first): <llm-chat> is idle then, but not for the user. */
+  @state() private started = false;
 
   /** The engine worker; set before the element is connected to use another (tests use a fake). */
   worker: EngineWorker | null = null;
   private dragDepth = 0;
+  /** Watches <llm-chat>'s state attribute: a cancelled or failed load puts the picker back. */
+  private chatStateObserver = new MutationObserver(() => this.onChatState());
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -62,6 +75,7 @@ export class DemoApp extends LitElement {
     this.addEventListener('dragover', this.onDragOver);
     this.addEventListener('dragleave', this.onDragLeave);
     this.addEventListener('drop', this.onDrop);
+    document.addEventListener('keydown', this.onDocumentKeydown);
     void this.start();
   }
 
@@ -71,6 +85,8 @@ export class DemoApp extends LitElement {
     this.removeEventListener('dragover', this.onDragOver);
     this.removeEventListener('dragleave', this.onDragLeave);
     this.removeEventListener('drop', this.onDrop);
+    document.removeEventListener('keydown', this.onDocumentKeydown);
+    this.chatStateObserver.disconnect();
   }
 
   private get engineWorker(): EngineWorker {
@@ -79,6 +95,7 @@ export class DemoApp extends LitElement {
 
   private async start(): Promise<void> {
     await this.updateComplete;
+    this.chatStateObserver.observe(this.chat, { attributes: true, attributeFilter: ['state'] });
     this.chat.loader = (source, options) => this.engineWorker.load(source, options);
     this.engineWorker.probe().then(
       (p) => (this.probe = p),
@@ -136,20 +153,42 @@ export class DemoApp extends LitElement {
     return c.kind === 'entry' ? `entry:${c.key}` : `stored:${c.id}`;
   }
 
-  /** Picks a model: stored ones load at once; downloads are checked against the device first. */
+  /** The picker value of the model a source loads. */
+  private keyForSource(source: ModelSource | null): string {
+    if (!source) return '';
+    if (source.kind === 'file') return 'file';
+    if (source.kind === 'url') {
+      const entry = CATALOGUE.find((e) => entryUrl(e, document.baseURI) === source.url);
+      if (entry) return `entry:${entry.key}`;
+      const stored = this.cached.find((m) => m.url === source.url);
+      return stored ? `stored:${stored.id}` : '';
+    }
+    const entry = CATALOGUE.find((e) => this.cachedFor(e)?.id === source.id);
+    return entry ? `entry:${entry.key}` : `stored:${source.id}`;
+  }
+
+  private parseKey(key: string): Choice | null {
+    const [kind, ...rest] = key.split(':');
+    const id = rest.join(':');
+    if (kind === 'entry' && findEntry(id)) return { kind: 'entry', key: id };
+    if (kind === 'stored' && id) return { kind: 'stored', id };
+    return null;
+  }
+
+  /** Loads a model: stored ones at once; downloads are checked against the device first. */
   private select(choice: Choice, auto = false): void {
     this.pending = null;
+    this.started = true;
     this.choiceValue = this.choiceKey(choice);
     if (choice.kind === 'stored') {
-      const m = this.cached.find((x) => x.id === choice.id);
-      this.run({ kind: 'stored', id: choice.id }, choice, false);
+      this.run({ kind: 'stored', id: choice.id }, choice);
       return;
     }
     const entry = findEntry(choice.key);
     if (!entry) return;
     const stored = this.cachedFor(entry);
     if (stored?.complete) {
-      this.run({ kind: 'stored', id: stored.id }, choice, !entry.chat);
+      this.run({ kind: 'stored', id: stored.id }, choice);
       return;
     }
     const source: ModelSource = { kind: 'url', url: entryUrl(entry, document.baseURI) };
@@ -160,18 +199,34 @@ export class DemoApp extends LitElement {
     });
     if (warnings.length && !(auto && entry.bundled)) {
       this.pending = { label: `${entry.label} ${entry.quantization}`, bytes: entry.bytes, source, warnings, choice };
+      void this.focusBanner();
       return;
     }
-    this.run(source, choice, !entry.chat);
+    this.run(source, choice);
   }
 
-  private run(source: ModelSource, choice: Choice | null, story: boolean): void {
+  /** Starts loading; the model that runs now keeps running (and shown) until this one is ready. */
+  private run(source: ModelSource, choice: Choice | null): void {
     this.pending = null;
-    this.info = null;
-    this.storyModel = story;
-    this.activeStoredId = source.kind === 'stored' ? source.id : null;
-    if (choice) localStorage.setItem(LAST_MODEL_KEY, JSON.stringify(choice));
+    this.started = true;
+    this.loadingKey = choice ? this.choiceKey(choice) : 'file';
+    this.loadingChoice = choice;
     this.chat.source = source;
+  }
+
+  private loadingChoice: Choice | null = null;
+
+  /** A load ended without a new model (cancelled, failed, or the model was unloaded): the picker shows what runs. */
+  private onChatState(): void {
+    const state = this.chat.state;
+    if (state === 'loading' || state === 'generating') return;
+    this.loadingKey = '';
+    if (state === 'idle') {
+      this.loadedKey = '';
+      this.info = null;
+      this.activeStoredId = null;
+    }
+    if (state !== 'ready') this.choiceValue = this.loadedKey;
   }
 
   private openFile(file: File): void {
@@ -180,34 +235,40 @@ export class DemoApp extends LitElement {
       alert(`${file.name} is not a .gguf file`);
       return;
     }
-    this.choiceValue = '';
-    this.run({ kind: 'file', file, name: file.name }, null, false);
+    this.run({ kind: 'file', file, name: file.name }, null);
   }
 
+  /** Choosing only selects (arrow keys on a closed picker change it at every press): Load loads. */
   private onPick(e: Event): void {
-    const value = (e.target as HTMLSelectElement).value;
-    const [kind, ...rest] = value.split(':');
-    const key = rest.join(':');
-    this.select(kind === 'stored' ? { kind: 'stored', id: key } : { kind: 'entry', key });
+    this.choiceValue = (e.target as HTMLSelectElement).value;
   }
 
-  private async onReady(e: CustomEvent<{ info: ModelInfo }>): Promise<void> {
-    this.info = e.detail.info;
-    this.storyModel = !e.detail.info.hasChatTemplate;
+  private loadChosen(): void {
+    const choice = this.parseKey(this.choiceValue);
+    if (choice) this.select(choice);
+  }
+
+  private async onReady(e: CustomEvent<LlmReadyDetail>): Promise<void> {
+    const { info, source } = e.detail;
+    this.info = info;
+    this.storyModel = !info.hasChatTemplate;
+    this.loadingKey = '';
     await this.refresh();
+    const key = this.keyForSource(source);
+    this.loadedKey = key;
+    this.loadedFileName = source?.kind === 'file' ? (source.name ?? (source.file as File).name ?? '') : '';
+    this.choiceValue = key;
     // A model loaded from its URL is in the store now: mark it in the panel.
-    const source = this.chat.source;
-    if (source?.kind === 'url') this.activeStoredId = this.cached.find((m) => m.url === source.url)?.id ?? null;
+    this.activeStoredId = source?.kind === 'stored' ? source.id : source?.kind === 'url' ? (this.cached.find((m) => m.url === source.url)?.id ?? null) : null;
+    const choice = (this.loadingChoice && this.choiceKey(this.loadingChoice) === key ? this.loadingChoice : null) ?? this.parseKey(key);
+    if (choice) localStorage.setItem(LAST_MODEL_KEY, JSON.stringify(choice));
+    this.loadingChoice = null;
   }
 
   private async deleteModel(id: string): Promise<void> {
     const m = this.cached.find((x) => x.id === id);
     if (!confirm(`Delete ${m?.name ?? id} from this browser's storage?`)) return;
-    if (id === this.activeStoredId) {
-      this.chat.source = null;
-      this.activeStoredId = null;
-      this.info = null;
-    }
+    if (id === this.activeStoredId) this.chat.source = null;
     await this.engineWorker.deleteModel(id).catch((err: Error) => alert(`Could not delete ${id}: ${err.message}`));
     await this.refresh();
   }
@@ -216,11 +277,51 @@ export class DemoApp extends LitElement {
     const m = this.cached.find((x) => x.id === id);
     if (m && !m.complete && m.url) {
       // A partial download resumes from its URL.
-      this.run({ kind: 'url', url: m.url }, { kind: 'stored', id }, false);
+      this.run({ kind: 'url', url: m.url }, { kind: 'stored', id });
       return;
     }
     this.select({ kind: 'stored', id });
   }
+
+  /** The download warning is a dialog: it takes the focus, so Enter, Tab and Escape act on it. */
+  private async focusBanner(): Promise<void> {
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLElement>('.banner')?.focus();
+  }
+
+  /** Cancel on the download warning: nothing loads, the picker shows the model that runs. */
+  private cancelPending(): void {
+    this.pending = null;
+    this.choiceValue = this.loadedKey;
+    void this.updateComplete.then(() => this.picker?.focus());
+  }
+
+  private async openCache(): Promise<void> {
+    this.showCache = true;
+    void this.refresh();
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLButtonElement>('aside .close')?.focus();
+  }
+
+  /** Closes the panel and gives the focus back to its toggle (the panel's buttons are gone). */
+  private async closeCache(): Promise<void> {
+    if (!this.showCache) return;
+    this.showCache = false;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLButtonElement>('.cache-toggle')?.focus();
+  }
+
+  /** Escape closes what is open on top: the download warning, else the cached-models panel (a reply being generated is the chat's to stop). */
+  private onDocumentKeydown = (e: KeyboardEvent) => {
+    if (e.key !== 'Escape' || e.defaultPrevented || this.chat?.state === 'generating') return;
+    if (this.pending) {
+      e.preventDefault();
+      this.cancelPending();
+    } else if (this.showCache) {
+      e.preventDefault();
+      void this.closeCache();
+    }
+  };
 
   private onDragEnter = (e: DragEvent) => {
     if (!e.dataTransfer?.types.includes('Files')) return;
@@ -264,8 +365,10 @@ export class DemoApp extends LitElement {
     return html`
       <header>
         <span class="brand"><img src=${`${import.meta.env.BASE_URL}icons/favicon-32.png`} alt="" />lowbit</span>
+        <div class="picker">
         <select aria-label="Model" .value=${this.choiceValue} @change=${this.onPick}>
-          ${this.choiceValue === '' ? html`<option value="" selected>From disk</option>` : nothing}
+          ${this.choiceValue === 'file' ? html`<option value="file" selected>From disk: ${this.loadedFileName}</option>` : nothing}
+          ${this.choiceValue === '' ? html`<option value="" selected>No model loaded</option>` : nothing}
           <optgroup label="Models">
             ${CATALOGUE.map((e) => {
               const c = this.cachedFor(e);
@@ -284,6 +387,10 @@ export class DemoApp extends LitElement {
               </optgroup>`
             : nothing}
         </select>
+        ${this.choiceValue !== this.loadedKey && this.choiceValue !== this.loadingKey && this.parseKey(this.choiceValue)
+          ? html`<button type="button" class="primary" @click=${() => this.loadChosen()}>Load</button>`
+          : nothing}
+        </div>
         <button type="button" @click=${() => this.fileInput.click()}>Open .gguf…</button>
         <input
           type="file"
@@ -296,47 +403,35 @@ export class DemoApp extends LitElement {
             (e.target as HTMLInputElement).value = '';
           }}
         />
-        <span class="spacer"></span>
         <button
           type="button"
           aria-expanded=${this.showCache ? 'true' : 'false'}
           aria-controls="cache"
-          @click=${() => {
-            this.showCache = !this.showCache;
-            if (this.showCache) void this.refresh();
-          }}
+          class="cache-toggle"
+          @click=${() => (this.showCache ? this.closeCache() : this.openCache())}
         >
           Cached models
         </button>
         ${this.renderInfo()}
       </header>
       ${this.pending
-        ? html`<div class="banner" role="alertdialog" aria-label="Download warning">
+        ? html`<div class="banner" role="alertdialog" aria-label="Download warning" tabindex="-1">
             <strong>Before downloading ${this.pending.label} (${formatBytes(this.pending.bytes)}):</strong>
             <ul>
               ${this.pending.warnings.map((w) => html`<li data-kind=${w.kind}>${w.message}</li>`)}
             </ul>
             <div class="buttons">
-              <button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice, false)}>
-                Download anyway
-              </button>
-              <button type="button" @click=${() => (this.pending = null)}>Cancel</button>
+              ${this.pending.warnings.some((w) => w.kind === 'no-webgpu')
+                ? nothing
+                : html`<button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice)}>Download anyway</button>`}
+              <button type="button" @click=${() => this.cancelPending()}>Cancel</button>
             </div>
           </div>`
         : html`<div></div>`}
       <div class="body">
-        <main>
-          ${this.storyModel
-            ? html`<div class="chips" aria-label="Story openings">
-                ${STORY_PROMPTS.map(
-                  (p) => html`<button type="button" @click=${() => this.chat.state === 'ready' && this.chat.send(p).catch(() => undefined)}>${p}…</button>`,
-                )}
-              </div>`
-            : nothing}
-          <llm-chat mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
-        </main>
         ${this.showCache
-          ? html`<aside id="cache">
+          ? html`<aside id="cache" aria-label="Cached models">
+              <button type="button" class="close" aria-label="Close cached models" title="Close (Esc)" @click=${() => this.closeCache()}>×</button>
               <lowbit-model-cache
                 .models=${this.cached}
                 .storage=${this.storage}
@@ -350,6 +445,16 @@ export class DemoApp extends LitElement {
               ></lowbit-model-cache>
             </aside>`
           : nothing}
+        <main>
+          ${this.storyModel
+            ? html`<div class="chips" aria-label="Story openings">
+                ${STORY_PROMPTS.map(
+                  (p) => html`<button type="button" @click=${() => this.chat.state === 'ready' && this.chat.send(p).catch(() => undefined)}>${p}…</button>`,
+                )}
+              </div>`
+            : nothing}
+          <llm-chat class=${this.started ? '' : 'starting'} mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
+        </main>
       </div>
       ${this.dragging ? html`<div class="drop">Drop a .gguf file to run it</div>` : nothing}
     `;

@@ -66,7 +66,7 @@ export class ModelCachePanel extends LitElement {
       font: inherit;
       font-size: 13px;
       border-radius: 8px;
-      border: 1px solid var(--border, #d8dce2);
+      border: 1px solid var(--control-border, #7c8591);
       background: transparent;
       color: inherit;
       padding: 4px 10px;

@@ -6,13 +6,14 @@
 import { readGGUF, readTensorBytes, type GGUFFile } from '../gguf/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
+import { cachedPipelineCount } from '../gpu/pipelines.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
-import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError, UnsupportedTensorTypeError } from '../errors.ts';
+import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
-import { LINEAR_TYPES } from '../runtime/linear.ts';
+import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights } from '../runtime/loader.ts';
 import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
@@ -49,19 +50,6 @@ export interface EngineLoadOptions extends LoadOptions {
  * resolves: a GPU error is held this long to see whether it was the device going away.
  */
 const LOSS_GRACE_MS = 250;
-
-/** Weight types with a GPU path, checked before anything is uploaded. */
-function checkTensorTypes(file: GGUFFile): void {
-  const bad = file.tensors.filter((t) => !LINEAR_TYPES.includes(t.typeId));
-  if (bad.length) {
-    const list = bad.slice(0, 5).map((t) => `${t.name} (${t.typeName})`).join(', ');
-    throw new UnsupportedTensorTypeError(
-      `${file.sourceName}: ${bad.length} tensor(s) use types lowbit cannot run on the GPU yet: ${list}${bad.length > 5 ? ', …' : ''}`,
-      bad[0]!.typeId,
-      bad[0]!.name,
-    );
-  }
-}
 
 function countParameters(file: GGUFFile): number {
   return file.tensors.reduce((s, t) => s + t.nElements, 0);
@@ -105,15 +93,20 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       const bytes = await readTensorBytes(source, ropeFreqs);
       ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
     }
-    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 1 });
+    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 0 });
+    const pipelinesBefore = cachedPipelineCount(gpu.device);
     const forward = new ForwardPass(gpu, cfg, names, weights, {
       contextSize,
       maxBatch,
       ropeFreqFactors,
     });
+    // The pipelines were created just now; the GPU compiles them before the first submission
+    // completes. The phase counts them (at least 1, so a cached device still shows the step).
+    const kernels = Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
+    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: kernels });
     const tokenizer = await tokenizerPromise;
     await gpu.device.queue.onSubmittedWorkDone();
-    onProgress?.({ phase: 'compile', bytesDone: 1, bytesTotal: 1 });
+    onProgress?.({ phase: 'compile', bytesDone: kernels, bytesTotal: kernels });
     const weightBytes = [...weights.values()].reduce((s, w) => s + w.parts.reduce((a, p) => a + p.buffer.size, 0), 0);
     const tensorTypes: Record<string, number> = {};
     for (const t of file.tensors) tensorTypes[t.typeName] = (tensorTypes[t.typeName] ?? 0) + 1;
@@ -132,7 +125,11 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       limits: gpu.limitsTier,
       warnings,
     };
-    return new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights);
+    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights);
+    // Ready once decode's kernels are compiled; prefill's follow at once, in the background (the
+    // first prompt builds them itself if it comes sooner).
+    setTimeout(() => forward.preparePrefill(), 0);
+    return engine;
   } catch (e) {
     destroyWeights();
     throw e;

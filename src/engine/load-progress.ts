@@ -10,5 +10,6 @@ export function toLoadProgress(r: ProgressReport): LoadProgress {
     // A rate of 0 means "not measured yet": leave it out rather than show 0 B/s.
     ...(r.bytesPerSecond > 0 ? { rate: r.bytesPerSecond } : {}),
     ...(r.etaSeconds !== undefined ? { etaSeconds: r.etaSeconds } : {}),
+    ...(r.retry ? { retry: { ...r.retry } } : {}),
   };
 }

@@ -21,6 +21,7 @@ export type ModelSource =
 
 export type LoadPhase = 'download' | 'verify' | 'upload' | 'compile';
 
+/** Load progress. In the 'compile' phase bytesDone/bytesTotal count GPU kernels (pipelines), not bytes. */
 export interface LoadProgress {
   phase: LoadPhase;
   bytesDone: number;
@@ -29,6 +30,8 @@ export interface LoadProgress {
   rate?: number;
   /** Seconds remaining at the current rate. */
   etaSeconds?: number;
+  /** A failed request is about to be tried again: attempt `attempt` of `of`. */
+  retry?: { attempt: number; of: number };
 }
 
 export interface LoadOptions {

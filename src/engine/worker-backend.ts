@@ -4,8 +4,8 @@
  * File is imported into it (so it is there offline next time), a stored id is used as is. Then the
  * stored bytes are handed to the engine through `openEngine`, the one hook to the GPU engine.
  */
-import { ModelNotFoundError } from '../errors.ts';
-import type { ByteSource } from '../io/byte-source.ts';
+import { ModelNotFoundError, OfflineError } from '../errors.ts';
+import { BlobByteSource, type ByteSource } from '../io/byte-source.ts';
 import { downloadModel } from '../storage/download.ts';
 import { importBlob } from '../storage/import.ts';
 import { openStoredModel } from '../storage/model-source.ts';
@@ -38,7 +38,15 @@ export interface StoreBackendOptions {
    * WebGPU): better to say so before fetching a gigabyte.
    */
   precheck?: () => Promise<void>;
+  /**
+   * Checks a local file before it is imported (see check-model.ts), so that a file that cannot
+   * load is never stored nor listed as a model; it throws the error loading would throw.
+   */
+  checkFile?: (source: ByteSource, signal?: AbortSignal) => Promise<void>;
 }
+
+/** Errors that say the stored bytes can never load with this version of lowbit. */
+const UNLOADABLE = new Set(['GGUFFormatError', 'ModelFormatError', 'UnsupportedTensorTypeError']);
 
 export function storeBackend(options: StoreBackendOptions): EngineBackend {
   const { store, openEngine } = options;
@@ -48,6 +56,11 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
     const onProgress = load.onProgress ? (r: ProgressReport) => load.onProgress!(toLoadProgress(r)) : undefined;
     switch (source.kind) {
       case 'url': {
+        // Offline, a download could only fail, after every retry: say so at once. A model in
+        // the store loads without the network (and one stored half resumes once online).
+        if (globalThis.navigator?.onLine === false && !(await storedComplete(source.url))) {
+          throw new OfflineError(`You're offline — this model isn't downloaded yet (${source.url})`);
+        }
         const m = await downloadModel({
           store,
           url: source.url,
@@ -61,6 +74,7 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
         return m.id;
       }
       case 'file': {
+        await options.checkFile?.(new BlobByteSource(source.file, source.name), load.signal);
         const m = await importBlob(store, source.file, { fileName: source.name, signal: load.signal, onProgress, chunkSize: options.chunkSize });
         return m.id;
       }
@@ -75,6 +89,10 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
     }
   }
 
+  async function storedComplete(url: string): Promise<boolean> {
+    return (await listModels(store)).some((m) => m.present && m.origin.kind === 'url' && m.origin.url === url);
+  }
+
   return {
     async load(source, load) {
       await options.precheck?.();
@@ -86,6 +104,10 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
         return await openEngine({ id, manifest, source: bytes }, load);
       } catch (e) {
         await bytes.close?.();
+        // Listed, it would be offered with a Load button that fails the same way every time. Only
+        // local files go (one stored before checkFile existed, or without it): a download is kept,
+        // since fetching it again costs the network and a newer lowbit may run it.
+        if (manifest.origin.kind === 'file' && UNLOADABLE.has((e as { name?: string })?.name ?? '')) await store.deleteModel(id).catch(() => undefined);
         throw e;
       }
     },

@@ -80,17 +80,17 @@ export class EngineWorker {
 
   /**
    * Loads a model in the worker (downloading it into the model store first when needed) and
-   * returns an engine for it. A previous engine from this worker is disposed.
+   * returns an engine for it. A previous engine from this worker is disposed once the new one is
+   * ready; until then (and for good when the load fails or is aborted) it keeps working.
    */
   async load(source: ModelSource, options: LoadOptions = {}): Promise<LlmEngine> {
-    this.current?.markDisposed();
-    this.current = null;
     const { id: loadId, result } = this.start('load', { source, contextSize: options.contextSize, limits: options.limits, maxGpuBytes: options.maxGpuBytes }, {
       signal: options.signal,
       onProgress: options.onProgress,
     });
     const info = await result;
     const engine = new WorkerEngine(this, info, loadId);
+    this.current?.markDisposed();
     this.current = engine;
     return engine;
   }

@@ -4,7 +4,8 @@
  * global scope, or a MessagePort in tests) with the engine `backend` loads.
  *
  * One model is loaded at a time. Generations, resets and unloads run one after another in arrival
- * order (the GPU runs one decode loop); loading a new model aborts what the old one was doing.
+ * order (the GPU runs one decode loop); loading a new model aborts what the old one was doing,
+ * and the old one is disposed only once the new one is ready (a failed load leaves it in place).
  */
 import { probeWebGpu } from '../gpu/device.ts';
 import type { CachedModel, GeneratedToken, GenerationStats, LlmEngine, LoadOptions, LoadProgress, ModelSource } from './types.ts';
@@ -89,14 +90,14 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
     currentLoad = controller;
     controllers.set(id, controller);
     abortGenerations();
-    await enqueue(disposeEngine);
     controller.signal.throwIfAborted();
     let lastPost = 0;
     let lastPhase = '';
     const onProgress = (p: LoadProgress) => {
       const now = Date.now();
       const final = p.bytesTotal > 0 && p.bytesDone >= p.bytesTotal;
-      if (p.phase === lastPhase && !final && now - lastPost < PROGRESS_INTERVAL_MS) return;
+      // A retry notice is one report before a wait: never drop it.
+      if (p.phase === lastPhase && !final && !p.retry && now - lastPost < PROGRESS_INTERVAL_MS) return;
       lastPost = now;
       lastPhase = p.phase;
       post({ type: 'progress', id, progress: { ...p } });
@@ -107,7 +108,11 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
       await loaded.dispose();
       controller.signal.throwIfAborted();
     }
-    engine = loaded;
+    // The previous model stayed usable until now, so a failed or cancelled switch leaves it running.
+    await enqueue(async () => {
+      await disposeEngine();
+      engine = loaded;
+    });
     if (currentLoad === controller) currentLoad = null;
     // Tell the page at once, even while idle: otherwise it shows "ready" on a dead engine.
     loaded.lost?.then((err) => {

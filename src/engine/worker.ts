@@ -7,6 +7,7 @@
 import { WebGPUUnavailableError } from '../errors.ts';
 import { probeWebGpu, requestBrowserGpu, type GpuContext, type LimitsTier } from '../gpu/device.ts';
 import { IdbModelStore } from '../storage/idb-store.ts';
+import { checkModelFile } from './check-model.ts';
 import { loadEngine } from './engine.ts';
 import { storeBackend, type OpenEngine } from './worker-backend.ts';
 import { serveEngine, type MessageEndpoint } from './worker-host.ts';
@@ -56,4 +57,4 @@ async function requireWebGpu(): Promise<void> {
   if (!probe.webgpu) throw new WebGPUUnavailableError(`${probe.reason}; lowbit runs models on the GPU through WebGPU`);
 }
 
-serveEngine(self as unknown as MessageEndpoint, storeBackend({ store: new IdbModelStore(), openEngine, precheck: requireWebGpu }));
+serveEngine(self as unknown as MessageEndpoint, storeBackend({ store: new IdbModelStore(), openEngine, precheck: requireWebGpu, checkFile: checkModelFile }));

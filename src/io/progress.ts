@@ -16,6 +16,8 @@ export interface ProgressReport {
   bytesPerSecond: number;
   /** Seconds left at the recent rate; undefined when unknown. */
   etaSeconds?: number;
+  /** Set while a failed request waits to be tried again: attempt `attempt` of `of` comes next. */
+  retry?: { attempt: number; of: number };
 }
 
 export type ProgressCallback = (report: ProgressReport) => void;
@@ -52,6 +54,8 @@ export class RateMeter {
 export class ProgressTracker {
   private readonly meter: RateMeter;
   private lastEmit = -Infinity;
+  private lastBytes = 0;
+  private retry: ProgressReport['retry'];
 
   constructor(
     private readonly phase: ProgressPhase,
@@ -64,8 +68,16 @@ export class ProgressTracker {
     this.meter = new RateMeter(5000, now);
   }
 
+  /** Reports that a failed request will be tried again (until bytes flow again). */
+  retrying(retry: NonNullable<ProgressReport['retry']>): void {
+    this.retry = retry;
+    this.update(this.lastBytes, true);
+  }
+
   update(bytesDone: number, force = false): void {
     if (!this.callback) return;
+    if (bytesDone > this.lastBytes) this.retry = undefined;
+    this.lastBytes = bytesDone;
     const rate = this.meter.sample(bytesDone);
     const t = this.now();
     if (!force && t - this.lastEmit < this.intervalMs) return;
@@ -78,6 +90,7 @@ export class ProgressTracker {
       bytesTotal: this.bytesTotal,
       bytesPerSecond: rate,
       etaSeconds: rate > 0 && this.bytesTotal > 0 ? Math.max(0, left) / rate : undefined,
+      ...(this.retry ? { retry: this.retry } : {}),
     });
   }
 }

@@ -124,7 +124,8 @@ export class ForwardPass {
   private readonly kCache: readonly GPUBuffer[];
   private readonly vCache: readonly GPUBuffer[];
   private readonly decode: Graph;
-  private readonly prefill: Graph;
+  /** Built by preparePrefill() or on the first prefill step (see the constructor). */
+  private prefillGraph: Graph | null = null;
   private readonly lmHead: KernelCall;
   private readonly argmax: KernelCall;
   private readonly sampler: KernelCall;
@@ -152,7 +153,10 @@ export class ForwardPass {
     this.scratchBytes = mem.scratchBytes;
 
     this.decode = this.buildGraph(1);
-    this.prefill = maxBatch > 1 ? this.buildGraph(maxBatch) : this.decode;
+    // The prefill graph's kernels (mat-mul, tiled attention) are about half of all pipelines, and
+    // pipelines are most of a model's start-up: they are built apart, so a page can be ready once
+    // decode's are compiled and compile these while the user types (engine.ts).
+    if (maxBatch === 1) this.prefillGraph = this.decode;
 
     // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
     const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
@@ -356,7 +360,7 @@ export class ForwardPass {
   ): void {
     const { nTokens } = step;
     if (nTokens < 1 || nTokens > this.options.maxBatch) throw new RangeError(`nTokens ${nTokens} outside 1…${this.options.maxBatch}`);
-    const graph = nTokens === 1 ? this.decode : this.prefill;
+    const graph = nTokens === 1 ? this.decode : this.prefill();
     let pass = encoder.beginComputePass();
     // The step's shape lets kernels dispatch only the tokens and KV chunks this step needs.
     for (const call of graph.body) call.encode(pass, step);
@@ -371,6 +375,15 @@ export class ForwardPass {
     if (opts.choose === 'sample') this.sampler.encode(pass);
     else if (opts.choose === 'greedy') this.argmax.encode(pass);
     pass.end();
+  }
+
+  /** Builds the prefill graph (creates its pipelines) now, unless built or destroyed already. */
+  preparePrefill(): void {
+    if (this.owned.length) this.prefill();
+  }
+
+  private prefill(): Graph {
+    return (this.prefillGraph ??= this.buildGraph(this.options.maxBatch));
   }
 
   destroy(): void {

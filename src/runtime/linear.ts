@@ -8,11 +8,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { type BufferRef, type KernelCall } from '../kernels/common.ts';
 import { createMatMul, createMatVec } from '../kernels/matmul.ts';
-import { getGpuQuantType, gpuQuantTypes } from '../quant/table.ts';
-import type { GGMLType } from '../quant/types.ts';
-
-/** Weight types the GPU linear kernels run: those whose quant-table entry has a GPU decoder. */
-export const LINEAR_TYPES: readonly GGMLType[] = gpuQuantTypes().map((t) => t.id);
+import { getGpuQuantType } from '../quant/table.ts';
 
 export interface LinearBindings {
   input: BufferRef;

@@ -159,7 +159,12 @@ class DownloadJob {
     }
     this.concurrency = Math.max(1, Math.min(16, options.concurrency ?? 3));
     this.http = { url: options.url, fetch: this.fetchFn, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
-    this.retry = { url: options.url, maxRetries: Math.max(0, options.maxRetries ?? 5), retryBaseMs: options.retryBaseMs ?? 500 };
+    this.retry = {
+      url: options.url,
+      maxRetries: Math.max(0, options.maxRetries ?? 5),
+      retryBaseMs: options.retryBaseMs ?? 500,
+      onRetry: (attempt) => this.reportRetry(attempt),
+    };
     this.checksums = options.chunkChecksums ?? true;
   }
 
@@ -240,7 +245,10 @@ class DownloadJob {
   private async rangedDownload(existing: ModelManifest | undefined, probe: Response, first: number, chunkSize: number): Promise<ModelManifest> {
     const range = parseContentRange(probe.headers.get('content-range'));
     if (!range || range.total === undefined) {
-      throw new DownloadError(`${this.options.url}: 206 answer without a usable Content-Range (${probe.headers.get('content-range')})`, 206);
+      const header = probe.headers.get('content-range');
+      // Cross-origin, a header the server does not expose reads as null.
+      const why = header === null ? 'no Content-Range header the page can read: the server must expose Content-Range, Content-Length, ETag (CORS Access-Control-Expose-Headers); see README' : `a Content-Range it cannot use (${header})`;
+      throw new DownloadError(`${this.options.url}: 206 answer with ${why}`, 206);
     }
     const validators = readValidators(probe);
     const m = await this.adopt(existing, range.total, validators, chunkSize);
@@ -421,6 +429,7 @@ class DownloadJob {
         await this.manifestSaves;
         if (this.notGguf) await this.options.store.deleteModel(m.id); // its bytes can never become a model
         if (!(e instanceof TransientError) || attempt >= this.retry.maxRetries) throw this.final(e, 'whole file', attempt);
+        this.retry.onRetry?.(attempt);
         await sleep(this.backoff(attempt, e), this.options.signal);
       }
     }
@@ -675,6 +684,13 @@ class DownloadJob {
 
   private withRetries<T>(what: string, op: (signal: AbortSignal) => Promise<T>, signal = this.options.signal ?? new AbortController().signal): Promise<T> {
     return withRetries(this.retry, what, op, signal);
+  }
+
+  /** Tells the progress listener that attempt `attempt` failed and another comes ("retrying (2/6)…"). */
+  private reportRetry(attempt: number): void {
+    const retry = { attempt: attempt + 2, of: this.retry.maxRetries + 1 };
+    if (this.tracker) this.tracker.retrying(retry);
+    else this.options.onProgress?.({ phase: 'download', name: this.name, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, retry });
   }
 
   private final(e: unknown, what: string, attempt: number): unknown {

@@ -51,6 +51,8 @@ export interface RetryPolicy {
   maxRetries: number;
   /** First backoff delay; doubles per attempt, capped at 15 s. */
   retryBaseMs: number;
+  /** Called before waiting to retry after failed attempt `attempt` (0-based), e.g. to show "retrying (2/6)…". */
+  onRetry?(attempt: number): void;
 }
 
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -108,6 +110,7 @@ export async function withRetries<T>(policy: RetryPolicy, what: string, op: (sig
     } catch (e) {
       if (signal.aborted) throw signal.reason;
       if (!(e instanceof TransientError) || attempt >= policy.maxRetries) throw finalError(policy, e, what, attempt);
+      policy.onRetry?.(attempt);
       await sleep(backoffMs(policy, attempt, e), signal);
       if (e.madeProgress) attempt = -1;
     }

@@ -18,6 +18,8 @@ export type EngineLoader = (source: ModelSource, options: LoadOptions) => Promis
 
 export interface LlmReadyDetail {
   info: ModelInfo;
+  /** Where the ready engine came from (null for an engine handed to the element). */
+  source: ModelSource | null;
 }
 export interface LlmProgressDetail {
   progress: LoadProgress;
@@ -45,6 +47,8 @@ export interface EngineFailure {
   error: ErrorText;
   /** 'retry' a failed load; 'reload' a model whose GPU device was lost; null: nothing here can help. */
   action: 'retry' | 'reload' | null;
+  /** The model that still runs after a failed switch (see back()), if any. */
+  previous: ModelInfo | null;
 }
 
 /** A generation that failed with DeviceLostError waits this long for the engine's `lost` to settle. */
@@ -63,7 +67,12 @@ export class EngineController implements ReactiveController {
   private currentState: ChatState = 'idle';
   private currentProgress: LoadProgress | null = null;
   private currentFailure: EngineFailure | null = null;
+  /**
+   * The loaded engine. It stays loaded while another model loads, and after that load fails or is
+   * cancelled, so a failed switch can go back to it.
+   */
   private active: LlmEngine | null = null;
+  private activeSource: ModelSource | null = null;
   /** True when `active` came from a load by this controller (so it is disposed on replacement). */
   private ownsActive = false;
   /** The DeviceLostError of the active engine, once its device is gone. */
@@ -89,9 +98,13 @@ export class EngineController implements ReactiveController {
   get failure(): EngineFailure | null {
     return this.currentFailure;
   }
-  /** The engine replies come from, once ready. */
+  /** The engine replies come from, once ready (during a load or after a failed one: the previous model, if any). */
   get engine(): LlmEngine | null {
     return this.active;
+  }
+  /** Where the loaded engine came from. */
+  get source(): ModelSource | null {
+    return this.activeSource;
   }
 
   hostConnected(): void {
@@ -112,8 +125,9 @@ export class EngineController implements ReactiveController {
     if (engine) return this.adopt();
     this.stop();
     this.loadController?.abort();
-    await this.releaseActive();
     if (!source) {
+      this.loadController = null;
+      await this.releaseActive();
       this.set('idle', null, null);
       return;
     }
@@ -135,13 +149,14 @@ export class EngineController implements ReactiveController {
         await loaded.dispose();
         return;
       }
-      this.use(loaded, true);
+      await this.releaseActive();
+      this.use(loaded, true, source);
       this.set('ready', null, null);
-      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: loaded.info });
+      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: loaded.info, source });
     } catch (e) {
       if (controller.signal.aborted) return;
       const error = toError(e);
-      this.set('error', null, { error: describeError(error), action: 'retry' });
+      this.set('error', null, { error: describeError(error), action: 'retry', previous: this.usablePrevious()?.info ?? null });
       emit<LlmErrorDetail>(this.host, 'llm-error', { error, during: 'load' });
     } finally {
       if (this.loadController === controller) this.loadController = null;
@@ -156,21 +171,37 @@ export class EngineController implements ReactiveController {
     await this.releaseActive();
     const { engine, source } = this.config();
     if (engine) {
-      this.use(engine, false);
+      this.use(engine, false, null);
       this.set('ready', null, null);
-      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: engine.info });
+      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: engine.info, source: null });
     } else {
       this.set('idle', null, null);
       if (source) await this.load();
     }
   }
 
-  /** Stops a model download/load in progress. */
+  /** Stops a model download/load in progress; the model loaded before it, if any, is ready again. */
   cancelLoad(): void {
     if (!this.loadController) return;
     this.loadController.abort();
     this.loadController = null;
-    this.set('idle', null, null);
+    if (!this.back()) this.set('idle', null, null);
+  }
+
+  /**
+   * After a failed or cancelled switch: makes the model that was loaded before it ready again (it
+   * never stopped running). Returns false when there is none (or its GPU device was lost).
+   */
+  back(): boolean {
+    const previous = this.usablePrevious();
+    if (!previous || this.loadController) return false;
+    this.set('ready', null, null);
+    emit<LlmReadyDetail>(this.host, 'llm-ready', { info: previous.info, source: this.activeSource });
+    return true;
+  }
+
+  private usablePrevious(): LlmEngine | null {
+    return this.active && !this.lostError ? this.active : null;
   }
 
   /** The engine, when it is ready for a generation; else an InvalidStateError. */
@@ -217,22 +248,24 @@ export class EngineController implements ReactiveController {
     await this.active?.reset().catch(() => undefined);
   }
 
-  private use(engine: LlmEngine, owned: boolean): void {
+  private use(engine: LlmEngine, owned: boolean, source: ModelSource | null): void {
     this.active = engine;
+    this.activeSource = source;
     this.ownsActive = owned;
     this.lostError = null;
     engine.lost?.then((err) => {
       if (this.active !== engine) return;
       this.lostError = err;
-      // Mid-generation, the failing reply reports it (see generate()).
-      if (this.state !== 'generating') this.showLost(err, true);
+      // Mid-generation, the failing reply reports it (see generate()); while another model
+      // loads, that load decides what shows (this engine is just no longer one to go back to).
+      if (this.state !== 'generating' && !this.loadController) this.showLost(err, true);
     });
   }
 
   private showLost(err: Error, report: boolean): void {
     // Only an engine this element loaded can be loaded again; a page that handed one in must
     // hand in a new one.
-    this.set('error', null, { error: describeError(err), action: this.ownsActive ? 'reload' : null });
+    this.set('error', null, { error: describeError(err), action: this.ownsActive ? 'reload' : null, previous: null });
     if (report) emit<LlmErrorDetail>(this.host, 'llm-error', { error: err, during: 'idle' });
   }
 
@@ -240,6 +273,7 @@ export class EngineController implements ReactiveController {
     const old = this.active;
     const owned = this.ownsActive;
     this.active = null;
+    this.activeSource = null;
     this.ownsActive = false;
     this.lostError = null;
     if (old && owned) await old.dispose().catch(() => undefined);

@@ -6,6 +6,8 @@ export interface ErrorText {
   title: string;
   detail: string;
   hint?: string;
+  /** The URL and low-level cause, shown folded (an expandable line) under a plain `detail`. */
+  technical?: string;
 }
 
 export function describeError(err: unknown): ErrorText {
@@ -29,8 +31,15 @@ export function describeError(err: unknown): ErrorText {
       return { title: 'The GPU stopped responding', detail, hint: 'Reload the model to continue (it is read back from this device, not downloaded again); if it keeps happening, try a smaller model.' };
     case 'QuotaExceededError':
       return { title: 'Not enough storage for this model', detail, hint: 'Delete cached models or free disk space, then retry: the download resumes where it stopped.' };
+    case 'OfflineError':
+      return {
+        title: "You're offline — this model isn't downloaded yet",
+        detail: 'It can be downloaded once this device is back online.',
+        hint: 'Reconnect and retry, or pick a model marked "cached".',
+        technical: detail,
+      };
     case 'DownloadError':
-      return { title: 'The model could not be downloaded', detail, hint: 'Check the connection and the model URL, then retry.' };
+      return { title: 'The model could not be downloaded', detail: downloadSummary(e), hint: 'Check the connection and the model URL, then retry.', technical: detail };
     case 'IntegrityError':
       return { title: 'The downloaded model is damaged', detail, hint: 'Delete it from the cache and download it again.' };
     case 'GGUFFormatError':
@@ -43,4 +52,16 @@ export function describeError(err: unknown): ErrorText {
     default:
       return { title: e.name && e.name !== 'Error' && e.name !== 'LowbitError' ? e.name : 'Something went wrong', detail };
   }
+}
+
+/** One plain sentence for a DownloadError; its message (URL, range, attempts, cause) goes under "Details". */
+function downloadSummary(e: { message?: string; status?: unknown }): string {
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const message = e.message ?? '';
+  if (/Content-Range/.test(message)) return 'The model server must expose the Content-Range, Content-Length and ETag headers to this page (CORS Access-Control-Expose-Headers); see the README.';
+  if (status === 404) return 'The model file was not found on the server.';
+  if (status === 401 || status === 403) return 'The server refused access to the model file.';
+  if (status !== undefined && status >= 500) return `The server failed (HTTP ${status}).`;
+  if (/attempts/.test(message)) return 'The server could not be reached, even after several tries.';
+  return 'The download failed.';
 }

@@ -18,6 +18,8 @@ export interface Turn {
   text: string;
   /** Assistant, completion mode: the prompt the text continues, shown before it. */
   prompt?: string;
+  /** The KV-cache length of the engine that wrote it: a reply cut there filled the context. */
+  contextSize?: number;
   /** Sanitized HTML blocks of an assistant turn. */
   html: string[];
   streaming: boolean;
@@ -45,36 +47,52 @@ export function statusLine(text: string): TemplateResult {
 }
 
 /** Download/load progress of the model named `name`, with a cancel button. */
-export function progressPanel(p: LoadProgress | null, name: string, onCancel: () => void): TemplateResult {
+export function progressPanel(p: LoadProgress | null, name: string, fromFile: boolean, onCancel: () => void): TemplateResult {
+  // Kernels compile on the GPU side with no per-kernel signal: the bar moves without a number
+  // until they are all ready, and the panel says how many there are.
+  const kernels = p?.phase === 'compile';
+  const indeterminate = kernels && p.bytesDone < p.bytesTotal;
   const fraction = p && p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
   const pct = Math.round(fraction * 100);
-  const label = p ? PHASE_LABEL[p.phase] : 'Connecting';
-  const parts = p && p.bytesTotal > 0 ? [`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`] : [];
+  // Before the first byte, a download is still connecting.
+  const label =
+    p?.phase === 'download' && fromFile
+      ? 'Copying the file into browser storage'
+      : !p || (p.phase === 'download' && p.bytesTotal === 0 && p.bytesDone === 0)
+        ? 'Connecting'
+        : PHASE_LABEL[p.phase];
+  const retrying = p?.retry ? ` retrying (${p.retry.attempt}/${p.retry.of})…` : '';
+  const parts =
+    p && p.bytesTotal > 0
+      ? [kernels ? `${p.bytesDone} of ${p.bytesTotal} kernels ready` : `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`]
+      : [];
   const rate = formatRate(p?.rate);
   if (rate) parts.push(rate);
   const eta = formatDuration(p?.etaSeconds);
   if (eta && fraction < 1) parts.push(`${eta} left`);
   const detail = parts.join(' · ');
   return html`
-    <div class="panel" part="progress" role="status">
+    <div class="panel" part="progress">
+      <span class="sr-only" role="status">${label}</span>
       <div class="progress-head">
-        <span class="phase">${label}…</span>
-        <span>${p ? `${pct}%` : ''}</span>
+        <span class="phase">${label}…${retrying}</span>
+        <span aria-hidden="true">${p && !indeterminate ? `${pct}%` : ''}</span>
       </div>
       ${name ? html`<div class="progress-detail model-name">${name}</div>` : nothing}
       <div
-        class="bar"
+        class="bar ${indeterminate ? 'indeterminate' : ''}"
         part="progress-bar"
         role="progressbar"
         aria-label=${label}
         aria-valuemin="0"
         aria-valuemax="100"
-        aria-valuenow=${pct}
+        aria-valuenow=${indeterminate ? nothing : pct}
         aria-valuetext=${detail || label}
       >
-        <div style="width: ${pct}%"></div>
+        <div style="width: ${indeterminate ? 30 : pct}%"></div>
       </div>
-      <div class="progress-detail">${detail || '\u00a0'}</div>
+      <!-- Changes several times a second: the progressbar's value text says it on demand instead. -->
+      <div class="progress-detail" aria-hidden="true">${detail || '\u00a0'}</div>
       <div style="margin-top: 8px">
         <button type="button" class="secondary small" part="cancel-button" @click=${onCancel}>Cancel</button>
       </div>
@@ -83,20 +101,57 @@ export function progressPanel(p: LoadProgress | null, name: string, onCancel: ()
 }
 
 /**
- * An error: as a panel of its own when the engine failed (with the action that can help, if any),
+ * An error: as a panel of its own when the engine failed (with the actions that can help, if any),
  * or inside a reply that failed (`panel` false).
  */
-export function errorBox(err: ErrorText, panel: boolean, action: ErrorAction | null = null): TemplateResult {
+export function errorBox(err: ErrorText, panel: boolean, actions: readonly ErrorAction[] = []): TemplateResult {
   return html`
     <div class="error ${panel ? 'panel' : ''}" part="error" role="alert">
       <strong>${err.title}</strong>
       <div class="detail">${err.detail}</div>
       ${err.hint ? html`<div class="hint">${err.hint}</div>` : nothing}
-      ${action
-        ? html`<div style="margin-top: 8px"><button type="button" class="secondary small" part=${action.part} @click=${() => action.run()}>${action.label}</button></div>`
+      ${err.technical ? html`<details class="technical"><summary>Details</summary>${err.technical}</details>` : nothing}
+      ${actions.length
+        ? html`<div class="actions">
+            ${actions.map((a) => html`<button type="button" class="secondary small" part=${a.part} @click=${() => a.run()}>${a.label}</button>`)}
+          </div>`
         : nothing}
     </div>
   `;
+}
+
+/**
+ * Completion mode shows the prompt before its continuation, rendered as one markdown text. This
+ * mutes the echoed prompt: it wraps the leading text nodes of the rendered reply that spell the
+ * prompt (whitespace aside) in span.prompt-echo. DOM only, so no HTML is built from user text; a
+ * re-render of a block replaces its nodes and the next call marks them again.
+ */
+export function markPromptEcho(md: Element, prompt: string): void {
+  const want = prompt.replace(/\s+/g, '');
+  let matched = 0;
+  const walker = md.ownerDocument.createTreeWalker(md, NodeFilter.SHOW_TEXT);
+  const nodes: Text[] = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n as Text);
+  for (const node of nodes) {
+    if (matched >= want.length) return;
+    // Whitespace between elements is the template's (and may mark where a part ends): leave it.
+    if (!node.data.trim()) continue;
+    let k = 0;
+    for (; k < node.data.length && matched < want.length; k++) {
+      const c = node.data[k]!;
+      if (/\s/.test(c)) continue;
+      if (c !== want[matched]) break;
+      matched++;
+    }
+    if (k === 0) return;
+    if (node.parentElement?.classList.contains('prompt-echo')) continue;
+    // The node goes on past the prompt: only its first k characters are the echo.
+    if (k < node.data.length) node.splitText(k);
+    const span = md.ownerDocument.createElement('span');
+    span.className = 'prompt-echo';
+    node.replaceWith(span);
+    span.append(node);
+  }
 }
 
 export function userTurn(turn: Turn): TemplateResult {
@@ -111,21 +166,21 @@ export function assistantTurn(turn: Turn): TemplateResult {
       <span class="sr-only">Assistant:</span>
       ${showBubble
         ? html`<div class="bubble">
-            <div class="md ${turn.streaming ? 'cursor' : ''}" part="content">
+            <div class="md ${turn.streaming ? 'cursor' : ''}" part="content" data-prompt=${turn.prompt ?? nothing}>
               ${turn.html.map((h) => unsafeHTML(h))}
               ${empty ? html`<span class="empty-reply">(no reply)</span>` : nothing}
             </div>
           </div>`
         : nothing}
-      ${turn.error ? errorBox(turn.error, false) : nothing} ${turn.stats ? statsLine(turn.stats) : nothing}
+      ${turn.error ? errorBox(turn.error, false) : nothing} ${turn.stats ? statsLine(turn.stats, turn.contextSize) : nothing}
     </div>
   `;
 }
 
-export function statsLine(s: GenerationStats): TemplateResult {
+export function statsLine(s: GenerationStats, contextSize?: number): TemplateResult {
   const notes: string[] = [`${formatTokensPerSec(s.decodeTokensPerSec)} tokens/s`, `${s.generatedTokens} tokens`];
   if (s.timeToFirstTokenMs > 0) notes.push(`first token ${Math.round(s.timeToFirstTokenMs)} ms`);
-  if (s.finishReason === 'length') notes.push('hit the token limit');
+  if (s.finishReason === 'length') notes.push(contextSize && s.promptTokens + s.generatedTokens >= contextSize ? 'context full' : 'hit the token limit');
   if (s.finishReason === 'abort') notes.push('stopped');
   return html`<div class="stats" part="stats">${notes.join(' · ')}</div>`;
 }

@@ -24,7 +24,7 @@ import {
   type LlmProgressDetail,
   type LlmReadyDetail,
 } from './engine-controller.ts';
-import { assistantTurn, composer, errorBox, progressPanel, statusLine, userTurn, type ErrorAction, type Turn } from './llm-chat-parts.ts';
+import { assistantTurn, composer, errorBox, markPromptEcho, progressPanel, statusLine, userTurn, type ErrorAction, type Turn } from './llm-chat-parts.ts';
 import { StreamingMarkdown } from './markdown.ts';
 import { chatStyles } from './styles.ts';
 
@@ -58,7 +58,7 @@ export interface LlmDoneDetail {
  * @attr {'auto' | 'chat' | 'complete'} mode - chat template, plain continuation, or auto (chat when the model has a template).
  * @attr {'idle' | 'loading' | 'ready' | 'generating' | 'error'} state - Reflects where the element is (read-only).
  *
- * @fires {CustomEvent<LlmReadyDetail>} llm-ready - A model is loaded (or an engine adopted); detail: `{info}`.
+ * @fires {CustomEvent<LlmReadyDetail>} llm-ready - A model is loaded (or an engine adopted), or a failed or cancelled switch went back to the model loaded before; detail: `{info, source}`.
  * @fires {CustomEvent<LlmProgressDetail>} llm-progress - Download/load progress; detail: `{progress}` (phase, bytesDone, bytesTotal, rate, etaSeconds).
  * @fires {CustomEvent<LlmTokenDetail>} llm-token - A token of the reply arrived; detail: `{token, text}` (text: the reply so far).
  * @fires {CustomEvent<LlmDoneDetail>} llm-done - A reply ended (stopped replies included); detail: `{text, stats}`.
@@ -82,12 +82,14 @@ export interface LlmDoneDetail {
  * @csspart clear-button - The New conversation button.
  * @csspart cancel-button - Cancels a load.
  * @csspart retry-button - Retries a failed load.
+ * @csspart back-button - After a failed switch: goes back to the model loaded before (it kept running).
  * @csspart reload-button - Reloads the model after a GPU device loss (from the model store, no download).
  *
  * @cssprop --llm-chat-bg - Background.
  * @cssprop --llm-chat-fg - Text colour.
  * @cssprop --llm-chat-muted - Secondary text.
  * @cssprop --llm-chat-border - Borders.
+ * @cssprop --llm-chat-control-border - Borders of the message box and outlined buttons (keep 3:1 against the background).
  * @cssprop --llm-chat-accent - Primary buttons and focus rings.
  * @cssprop --llm-chat-accent-fg - Text on the accent colour.
  * @cssprop --llm-chat-user-bg - User message background.
@@ -144,6 +146,11 @@ export class LlmChat extends LitElement {
 
   @state() private turns: Turn[] = [];
   @state() private draft = '';
+  /** Said once the model changed under a conversation (which was then cleared). */
+  @state() private switchNotice = '';
+  /** The model the conversation on screen was held with: its engine and where it came from. */
+  private turnsEngine: LlmEngine | null = null;
+  private turnsSource: ModelSource | null = null;
 
   @query('textarea') private textarea!: HTMLTextAreaElement;
   @query('.log') private log!: HTMLElement;
@@ -179,12 +186,14 @@ export class LlmChat extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.addEventListener('keydown', this.onHostKeydown);
+    document.addEventListener('keydown', this.onDocumentKeydown);
+    this.addEventListener('llm-ready', this.onReady);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    this.removeEventListener('keydown', this.onHostKeydown);
+    document.removeEventListener('keydown', this.onDocumentKeydown);
+    this.removeEventListener('llm-ready', this.onReady);
   }
 
   protected override willUpdate(): void {
@@ -200,9 +209,11 @@ export class LlmChat extends LitElement {
     if (changed.has('engine')) {
       void this.engineCtl.adopt();
     } else if (!this.engine && (changed.has('model') || changed.has('source') || changed.has('contextSize') || changed.has('loader'))) {
-      const hadSource = changed.has('model') ? changed.get('model') : undefined;
+      // Clearing the source (or the model) unloads the model that runs.
+      const hadSource = (changed.has('model') && changed.get('model')) || (changed.has('source') && changed.get('source'));
       if (this.currentSource() || hadSource) void this.load();
     }
+    for (const md of this.renderRoot.querySelectorAll<HTMLElement>('.md[data-prompt]')) markPromptEcho(md, md.dataset.prompt ?? '');
     if (this.stickToBottom && this.log) this.log.scrollTop = this.log.scrollHeight;
   }
 
@@ -211,9 +222,14 @@ export class LlmChat extends LitElement {
     return this.engineCtl.load();
   }
 
-  /** Stops a model download/load in progress. */
+  /** Stops a model download/load in progress (the model loaded before it, if any, is ready again). */
   cancelLoad(): void {
     this.engineCtl.cancelLoad();
+  }
+
+  /** After a failed switch: goes back to the model loaded before it. Returns false when there is none. */
+  back(): boolean {
+    return this.engineCtl.back();
   }
 
   /**
@@ -223,7 +239,8 @@ export class LlmChat extends LitElement {
   async send(text: string): Promise<string> {
     const content = text.trim();
     if (!content) return '';
-    const useChat = this.usesChat(this.engineCtl.readyEngine().info);
+    const { info } = this.engineCtl.readyEngine();
+    const useChat = this.usesChat(info);
     const history = this.messages;
     const question: Turn = { id: this.nextTurnId++, role: 'user', text: content, html: [], streaming: false };
     const reply: Turn = {
@@ -231,11 +248,15 @@ export class LlmChat extends LitElement {
       role: 'assistant',
       text: '',
       prompt: useChat ? undefined : content,
+      contextSize: info.contextSize,
       html: [],
       streaming: true,
       markdown: new StreamingMarkdown(),
     };
     this.turns = [...this.turns, question, reply];
+    this.turnsEngine = this.engineCtl.engine;
+    this.turnsSource = this.engineCtl.source;
+    this.switchNotice = '';
     this.stickToBottom = true;
     try {
       return await this.engineCtl.generate(async (engine, signal) => {
@@ -253,6 +274,8 @@ export class LlmChat extends LitElement {
           emit<LlmTokenDetail>(this, 'llm-token', { token, text: reply.text });
         }
         const stats = await stream.stats;
+        // The reply ended with the focus on Stop, which is about to go: keep it in the form.
+        if (this.stopButtonFocused()) this.textarea?.focus();
         reply.stats = stats;
         this.finishTurn(reply);
         emit<LlmDoneDetail>(this, 'llm-done', { text: reply.text, stats });
@@ -275,6 +298,7 @@ export class LlmChat extends LitElement {
   /** Starts a new conversation. */
   async clear(): Promise<void> {
     this.turns = [];
+    this.switchNotice = '';
     await this.engineCtl.reset();
     this.textarea?.focus();
   }
@@ -317,12 +341,45 @@ export class LlmChat extends LitElement {
     return turn.prompt !== undefined ? turn.prompt + turn.text : turn.text;
   }
 
-  private onHostKeydown = (e: KeyboardEvent) => {
+  /**
+   * A conversation belongs to the model it was held with: another model would get it as history
+   * (chat) and its replies would read as that model's. A new model starts a new conversation, and
+   * says so; the same model again (back after a failed switch, or reloaded after a GPU device
+   * loss) keeps it.
+   */
+  private onReady = (e: Event) => {
+    if (e.target !== this) return;
+    const engine = this.engineCtl.engine;
+    if (!this.turns.length || !engine || engine === this.turnsEngine) return;
+    if (sameSource(this.engineCtl.source, this.turnsSource) && engine.info.name === this.turnsEngine?.info.name) {
+      this.turnsEngine = engine;
+      return;
+    }
+    const previous = this.turnsEngine?.info.name ?? '';
+    this.turns = [];
+    this.turnsEngine = null;
+    this.turnsSource = null;
+    this.switchNotice = `Switched from ${previous} to ${engine.info.name}: a new conversation started.`;
+  };
+
+  /** Escape stops the reply wherever the focus is on the page (the keydown reaches the document from shadow roots too). */
+  private onDocumentKeydown = (e: KeyboardEvent) => {
     if (e.key === 'Escape' && this.engineCtl.state === 'generating') {
       e.preventDefault();
-      this.stop();
+      this.stopAndRefocus();
     }
   };
+
+  /** Stops the reply; the Stop button goes away, so the focus goes to the message box rather than to the page. */
+  private stopAndRefocus(): void {
+    const stopFocused = this.stopButtonFocused();
+    this.stop();
+    if (stopFocused) this.textarea?.focus();
+  }
+
+  private stopButtonFocused(): boolean {
+    return !!(this.renderRoot as ShadowRoot).activeElement?.getAttribute('part')?.includes('stop-button');
+  }
 
   private onInputKeydown = (e: KeyboardEvent): void => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -347,7 +404,8 @@ export class LlmChat extends LitElement {
   protected override render(): TemplateResult {
     const chatState = this.engineCtl.state;
     const active = this.engineCtl.engine;
-    const placeholder = this.placeholder || (active && !this.usesChat(active.info) ? 'Write the beginning of a story…' : 'Type a message…');
+    const story = !!active && !this.usesChat(active.info);
+    const placeholder = this.placeholder || this.placeholderFor(chatState, story);
     return html`
       <div class="container" part="container">
         <div
@@ -362,6 +420,9 @@ export class LlmChat extends LitElement {
         >
           ${this.renderStatus()} ${this.turns.map((t) => (t.role === 'user' ? userTurn(t) : assistantTurn(t)))} ${this.renderFailure()}
         </div>
+        ${story && (chatState === 'ready' || chatState === 'generating')
+          ? html`<div class="mode-note">Story continuation — each turn starts fresh</div>`
+          : nothing}
         ${composer({
           draft: this.draft,
           placeholder,
@@ -372,7 +433,10 @@ export class LlmChat extends LitElement {
           onInput: (value) => (this.draft = value),
           onKeydown: this.onInputKeydown,
           onClear: () => void this.clear(),
-          onStop: () => this.stop(),
+          onStop: () => {
+            this.stop();
+            this.textarea?.focus();
+          },
         })}
       </div>
     `;
@@ -382,11 +446,11 @@ export class LlmChat extends LitElement {
     const active = this.engineCtl.engine;
     switch (this.engineCtl.state) {
       case 'loading':
-        return progressPanel(this.engineCtl.progress, this.sourceName(), () => this.cancelLoad());
+        return progressPanel(this.engineCtl.progress, this.sourceName(), this.currentSource()?.kind === 'file', () => this.cancelLoad());
       case 'idle':
         return statusLine('No model loaded yet.');
       case 'ready':
-        return this.turns.length || !active ? nothing : statusLine(`${active.info.name} is ready. ${this.placeholderHint(active.info)}`);
+        return this.turns.length || !active ? nothing : statusLine(`${this.switchNotice || `${active.info.name} is ready.`} ${this.placeholderHint(active.info)}`);
       default:
         return nothing;
     }
@@ -396,13 +460,25 @@ export class LlmChat extends LitElement {
   private renderFailure(): TemplateResult | typeof nothing {
     const failure = this.engineCtl.failure;
     if (this.engineCtl.state !== 'error' || !failure) return nothing;
-    const action: ErrorAction | null =
-      failure.action === 'retry'
-        ? { label: 'Retry', part: 'retry-button', run: () => void this.load() }
-        : failure.action === 'reload'
-          ? { label: 'Reload model', part: 'reload-button', run: () => void this.load() }
-          : null;
-    return errorBox(failure.error, true, action);
+    const actions: ErrorAction[] = [];
+    if (failure.action === 'retry') actions.push({ label: 'Retry', part: 'retry-button', run: () => void this.load() });
+    if (failure.action === 'reload') actions.push({ label: 'Reload model', part: 'reload-button', run: () => void this.load() });
+    if (failure.previous) actions.push({ label: `Back to ${failure.previous.name}`, part: 'back-button', run: () => void this.back() });
+    return errorBox(failure.error, true, actions);
+  }
+
+  /** The message box says what it is for now: nothing can be sent while loading or after a failure. */
+  private placeholderFor(state: ChatState, story: boolean): string {
+    switch (state) {
+      case 'loading':
+        return 'Loading the model…';
+      case 'idle':
+        return 'No model loaded';
+      case 'error':
+        return 'No model is ready';
+      default:
+        return story ? 'Write the beginning of a story…' : 'Type a message…';
+    }
   }
 
   private placeholderHint(info: ModelInfo): string {
@@ -422,6 +498,14 @@ export class LlmChat extends LitElement {
       return '';
     }
   }
+}
+
+/** Two sources name the same model file (a URL, a stored id, or the same File). */
+function sameSource(a: ModelSource | null, b: ModelSource | null): boolean {
+  if (!a || !b || a.kind !== b.kind) return false;
+  if (a.kind === 'url') return a.url === (b as typeof a).url;
+  if (a.kind === 'stored') return a.id === (b as typeof a).id;
+  return a.file === (b as typeof a).file;
 }
 
 declare global {

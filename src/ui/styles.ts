@@ -11,6 +11,8 @@ export const chatStyles = css`
     --_fg: var(--llm-chat-fg, #1d2026);
     --_muted: var(--llm-chat-muted, #5f6773);
     --_border: var(--llm-chat-border, #d8dce2);
+    /* Boundaries of the message box and outlined buttons: at least 3:1 against the background. */
+    --_control-border: var(--llm-chat-control-border, #7c8591);
     --_accent: var(--llm-chat-accent, #2f6fed);
     --_accent-fg: var(--llm-chat-accent-fg, #ffffff);
     --_user-bg: var(--llm-chat-user-bg, #2f6fed);
@@ -43,6 +45,7 @@ export const chatStyles = css`
       --_fg: var(--llm-chat-fg, #e5e8ec);
       --_muted: var(--llm-chat-muted, #9aa3ae);
       --_border: var(--llm-chat-border, #2e343d);
+      --_control-border: var(--llm-chat-control-border, #7d8794);
       --_accent: var(--llm-chat-accent, #6d9dff);
       --_accent-fg: var(--llm-chat-accent-fg, #0b1020);
       --_user-bg: var(--llm-chat-user-bg, #2d4f91);
@@ -182,6 +185,15 @@ export const chatStyles = css`
   .prompt-echo {
     color: var(--_muted);
   }
+  .mode-note {
+    font-size: 12.5px;
+    color: var(--_muted);
+    padding: 6px 12px 0;
+    border-top: 1px solid var(--_border);
+  }
+  .mode-note + form {
+    border-top: none;
+  }
   .cursor::after {
     content: '▍';
     display: inline-block;
@@ -224,6 +236,22 @@ export const chatStyles = css`
   .error .detail {
     font-size: 13px;
     overflow-wrap: anywhere;
+  }
+  .error .technical {
+    font-size: 12.5px;
+    margin-top: 6px;
+    overflow-wrap: anywhere;
+    color: var(--_fg);
+  }
+  .error .technical summary {
+    cursor: pointer;
+    color: var(--_error);
+  }
+  .error .actions {
+    display: flex;
+    flex-wrap: wrap;
+    gap: 8px;
+    margin-top: 8px;
   }
   .error .hint {
     font-size: 13px;
@@ -268,6 +296,24 @@ export const chatStyles = css`
     border-radius: 4px;
     transition: width 0.2s ease-out;
   }
+  .bar.indeterminate > div {
+    animation: sweep 1.2s ease-in-out infinite alternate;
+  }
+  @keyframes sweep {
+    from {
+      margin-left: 0;
+    }
+    to {
+      margin-left: 70%;
+    }
+  }
+  @media (prefers-reduced-motion: reduce) {
+    .bar.indeterminate > div {
+      animation: none;
+      width: 100% !important;
+      opacity: 0.4;
+    }
+  }
   .progress-detail.model-name {
     margin: -4px 0 8px;
     overflow-wrap: anywhere;
@@ -292,7 +338,7 @@ export const chatStyles = css`
     font: inherit;
     color: inherit;
     background: var(--_bg);
-    border: 1px solid var(--_border);
+    border: 1px solid var(--_control-border);
     border-radius: 10px;
     padding: 8px 10px;
     min-height: 2.5rem;
@@ -323,7 +369,7 @@ export const chatStyles = css`
   button.secondary {
     background: transparent;
     color: var(--_fg);
-    border-color: var(--_border);
+    border-color: var(--_control-border);
   }
   button.small {
     height: 2rem;

@@ -3,7 +3,7 @@
  * real worker path (bundling, structured cloning, typed errors) without a GPU engine.
  *
  * Source URLs steer it: '…webgpu-missing…' fails with WebGPUUnavailableError, '…too-big…' with
- * DeviceLimitError, '…slow…' loads slowly enough to watch the progress bar; a File source must
+ * DeviceLimitError, '…slow…' (a URL or a file name) loads slowly enough to watch the progress bar; a File source must
  * start with the GGUF magic.
  */
 import { DeviceLimitError, GGUFFormatError, WebGPUUnavailableError } from '../../src/errors.ts';
@@ -25,7 +25,7 @@ serveEngine(self as unknown as MessageEndpoint, {
       const magic = new TextDecoder().decode(await source.file.slice(0, 4).arrayBuffer());
       if (magic !== 'GGUF') throw new GGUFFormatError(`${source.name ?? 'file'}: bad magic ${JSON.stringify(magic)}, expected "GGUF"`, 0, 'magic');
     }
-    const slow = source.kind === 'url' && source.url.includes('slow');
+    const slow = (source.kind === 'url' ? source.url : source.kind === 'file' ? (source.name ?? '') : '').includes('slow');
     const name = source.kind === 'url' ? source.url.split('/').pop()! : source.kind === 'file' ? (source.name ?? 'file') : source.id;
     const engine = new FakeEngine({
       delayMs: 15,

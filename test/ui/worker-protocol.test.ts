@@ -212,6 +212,43 @@ describe('generate', () => {
     await expect(stream.stats).rejects.toBeInstanceOf(DeviceLimitError);
   });
 
+  test('a failed or aborted load keeps the previous engine working; it is disposed only when the next one is ready', async () => {
+    let fail: Error | null = null;
+    let hold: Promise<void> | null = null;
+    const engines: FakeEngine[] = [];
+    const h = harness({
+      loader: async (source, options) => {
+        if (hold) await hold;
+        options.signal?.throwIfAborted();
+        if (fail) throw fail;
+        const e = new FakeEngine({ delayMs: 1 });
+        engines.push(e);
+        return fakeLoader({ engine: e, steps: 1, stepMs: 1, totalBytes: 10 })(source, options);
+      },
+    });
+    const first = await h.client.load(url);
+    fail = new GGUFFormatError('bad magic', 0, 'magic');
+    await expect(h.client.load({ kind: 'stored', id: 'b' })).rejects.toBeInstanceOf(GGUFFormatError);
+    expect(engines[0].disposed).toBe(false);
+    expect(await collect(first.generate('x'))).toEqual(toTokens('Hello there! How can I help?'));
+    fail = null;
+    let release!: () => void;
+    hold = new Promise((r) => (release = r));
+    const controller = new AbortController();
+    const aborted = h.client.load({ kind: 'stored', id: 'c' }, { signal: controller.signal });
+    // While the next model loads, the current one still answers.
+    expect(await collect(first.generate('y'))).toEqual(toTokens('Hello there! How can I help?'));
+    controller.abort();
+    release();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    expect(engines[0].disposed).toBe(false);
+    hold = null;
+    const next = await h.client.load({ kind: 'stored', id: 'd' });
+    expect(engines[0].disposed).toBe(true);
+    expect(() => first.generate('z')).toThrow(/disposed/);
+    expect(await collect(next.generate('z'))).toEqual(toTokens('Hello there! How can I help?'));
+  });
+
   test('generations run one after another, in order', async () => {
     const h = harness({ engine: () => new FakeEngine({ delayMs: 3, reply: (input) => ({ tokens: [`${(input as { prompt: string }).prompt}1`, `${(input as { prompt: string }).prompt}2`] }) }) });
     const engine = await h.client.load(url);
