@@ -191,7 +191,10 @@ async function main(): Promise<void> {
       }
     }
 
-    const q40 = results.find((r) => r.op === 'matvec' && r.type === 'Q4_0' && !r.variant.includes('PROBE'));
+    // The first (default-variant) Q4_0 row of each op: the baseline of the "vs Q4_0" column.
+    const q40ByOp = new Map<string, KernelRow>();
+    for (const r of results) if (r.type === 'Q4_0' && !q40ByOp.has(r.op)) q40ByOp.set(r.op, r);
+    const q40 = q40ByOp.get('matvec');
     const device = { ...ctx.adapterInfo, hasSubgroups: ctx.hasSubgroups, hasF16: ctx.hasF16, subgroupMinSize: ctx.subgroupMinSize, subgroupMaxSize: ctx.subgroupMaxSize, isSoftware: ctx.isSoftware };
     if (args.json) {
       const kernels = results.map(({ variant, ...r }) => ({ ...r, variant }));
@@ -212,7 +215,7 @@ async function main(): Promise<void> {
           fmt(r.gbPerSec),
           `${Math.round(r.rooflineRatio * 100)}%`,
           fmt(r.weightsPerSec / 1e9),
-          r.op === 'matvec' && q40 ? `${fmt(r.weightsPerSec / q40.weightsPerSec, 2)}×` : '',
+          q40ByOp.has(r.op) ? `${fmt(r.weightsPerSec / q40ByOp.get(r.op)!.weightsPerSec, 2)}×` : '',
         ]),
       ),
     );
