@@ -5,9 +5,11 @@
  *   - end to end per fixture model: prefill and decode tokens/s, time to first token, structural
  *     counters of a decode step, and llama.cpp (node-llama-cpp, CPU) on the same prompt;
  *   - memory: GPU bytes (weights, KV cache, scratch) vs file size, peak JS heap during load.
- * Options: --json, --quick (committed fixtures only), --prompt N (128), --decode N (64),
- * --no-kernels, --no-llama, --browser (also the end-to-end rows in headless Chromium's WebGPU,
- * bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the markdown).
+ * Options: --json, --quick (committed fixtures only), --models a,b (only the fixture files whose
+ * name contains one of these strings, e.g. `--models IQ4_XS,IQ2_XXS,3M-Q4_0`), --prompt N (128),
+ * --decode N (64), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
+ * Chromium's WebGPU, bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the
+ * markdown).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    models: { type: 'string' },
     prompt: { type: 'string', default: '128' },
     decode: { type: 'string', default: '64' },
     'no-kernels': { type: 'boolean', default: false },
@@ -62,9 +65,26 @@ function fixtureModels(): string[] {
       if (f.endsWith('.gguf') && !seen.has(f)) extra.push(join(shared, 'models', dir, f));
     }
   }
+  // Of the nine importance-quantized files, one near 4 bits and one near 2 bits: the others share
+  // their shape and differ only in the block decoder, which the kernel rows already cover.
+  for (const f of ['tinystories-llama-3M-IQ4_XS.gguf', 'tinystories-llama-3M-IQ2_XXS.gguf']) {
+    const path = join(shared, 'models/importance-quantized', f);
+    if (existsSync(path)) extra.push(path);
+  }
   return [...committed, ...extra];
 }
 
+/** The models --models keeps (each file name must contain one of its comma-separated strings). */
+function selectModels(paths: string[]): string[] {
+  if (args.models === undefined) return paths;
+  const wanted = args.models.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const kept = paths.filter((p) => wanted.some((w) => p.split('/').pop()!.includes(w)));
+  if (kept.length === 0) throw new Error(`--models ${args.models}: no fixture model matches (have: ${paths.map((p) => p.split('/').pop()).join(', ')})`);
+  return kept;
+}
+
+// Before the device and the kernel rows, so a --models that matches nothing fails at once.
+const models = selectModels(fixtureModels());
 const ctx = await requestNodeGpu({ warn: log });
 const device = {
   ...deviceSummary(ctx),
@@ -89,7 +109,6 @@ if (!args['no-kernels']) {
 
 const e2e: E2eRow[] = [];
 const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode) };
-const models = fixtureModels();
 for (const path of models) {
   log(`e2e ${path.split('/').pop()} …`);
   try {
