@@ -1,7 +1,7 @@
 /**
  * Models the demo offers. The first is bundled with the app (served by our own origin, so the demo
- * works without the internet); the others are real GGUF files on Hugging Face, sizes from
- * /work/shared/CATALOGUE.md ("approximate" where only a rounded figure was published).
+ * works without the internet); the others are real GGUF files on Hugging Face, with the sizes their
+ * publishers list ("approximate" where only a rounded or second-hand figure is known).
  */
 export interface CatalogueEntry {
   /** Stable key for the picker and for remembering the last choice. */
@@ -53,6 +53,18 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     approximate: true,
     architecture: 'llama',
     quantization: 'Q8_0',
+    licence: 'Apache-2.0',
+    chat: true,
+  },
+  {
+    // An importance-quantized file: IQ4_XS blocks, IQ4_NL where a row (576) is not a multiple of 256.
+    key: 'smollm2-135m-iq4xs',
+    label: 'SmolLM2 135M Instruct',
+    url: hf('bartowski/SmolLM2-135M-Instruct-GGUF', 'SmolLM2-135M-Instruct-IQ4_XS.gguf'),
+    bytes: 90_897_760,
+    approximate: true,
+    architecture: 'llama',
+    quantization: 'IQ4_XS',
     licence: 'Apache-2.0',
     chat: true,
   },
