@@ -26,8 +26,8 @@ import { downloadModel } from '../src/storage/download.ts';
 import { FsModelStore } from '../src/storage/fs-store.ts';
 import { importPath } from '../src/storage/import-node.ts';
 import { openStoredModel } from '../src/storage/model-source.ts';
-import { ChecksumSink } from '../test/loader/helpers.ts';
-import { SyntheticGGUFSource, writeSyntheticGGUF } from '../test/loader/synthetic.ts';
+import { ChecksumSink } from '../test/runtime/loader-helpers.ts';
+import { SyntheticGGUFSource, writeSyntheticGGUF } from '../test/runtime/synthetic-gguf.ts';
 
 const { values: args } = parseArgs({
   options: { gb: { type: 'string', default: '5' }, 'gpu-mb': { type: 'string', default: '256' }, 'download-mb': { type: 'string', default: '512' } },

@@ -10,7 +10,7 @@ import type { LoadProgress } from '../../src/engine/types.ts';
 import { storeBackend, type StoredModel } from '../../src/engine/worker-backend.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
 import { pseudoRandomBytes, TestFileServer } from '../storage/helpers.ts';
-import { FakeEngine } from './fake-engine.ts';
+import { FakeEngine } from '../ui/fake-engine.ts';
 
 const CHUNK = 64 * 1024;
 const content = pseudoRandomBytes(5 * CHUNK + 1234, 7);

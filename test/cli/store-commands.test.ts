@@ -8,7 +8,7 @@ import { downloadModel } from '../../src/storage/download.ts';
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { completeBytes } from '../../src/storage/store.ts';
 import { localModel, repoRoot } from '../helpers/fixtures.ts';
-import { sha256Hex, TestFileServer } from './helpers.ts';
+import { sha256Hex, TestFileServer } from '../storage/helpers.ts';
 
 interface Result {
   code: number | null;

@@ -16,7 +16,7 @@ import { importModel } from '../../src/storage/import.ts';
 import { ChunkedModelSource, openStoredModel } from '../../src/storage/model-source.ts';
 import type { ProgressReport } from '../../src/io/progress.ts';
 import { localModel } from '../helpers/fixtures.ts';
-import { MemorySink } from './helpers.ts';
+import { MemorySink } from './loader-helpers.ts';
 
 let tmp: string;
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import type { CachedModel, GeneratedToken, LoadOptions, LoadProgress, ModelSourc
 import { EngineWorker, type WorkerEndpoint } from '../../src/engine/worker-client.ts';
 import { serveEngine, type EngineBackend, type MessageEndpoint } from '../../src/engine/worker-host.ts';
 import { deserializeError, serializeError } from '../../src/engine/protocol.ts';
-import { FakeEngine, fakeLoader, toTokens } from './fake-engine.ts';
+import { FakeEngine, fakeLoader, toTokens } from '../ui/fake-engine.ts';
 
 const url: ModelSource = { kind: 'url', url: 'https://example.test/m.gguf' };
 

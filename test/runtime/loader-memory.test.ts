@@ -16,8 +16,8 @@ import { crc32 } from '../../src/storage/crc32.ts';
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { importPath } from '../../src/storage/import-node.ts';
 import { ChunkedModelSource, openStoredModel } from '../../src/storage/model-source.ts';
-import { ChecksumSink } from './helpers.ts';
-import { writeSyntheticGGUF } from './synthetic.ts';
+import { ChecksumSink } from './loader-helpers.ts';
+import { writeSyntheticGGUF } from './synthetic-gguf.ts';
 
 setFlagsFromString('--expose-gc');
 // Free dead ArrayBuffers' memory during the GC itself, so a forced GC shows what is really live.
@@ -114,8 +114,8 @@ describe('loader memory bound (300 MB synthetic model)', () => {
 
 describe('offsets past 2 GiB and 4 GiB', () => {
   it('loads the last tensors of a 4.6 GB model generated on the fly, bytes intact', async () => {
-    const { SyntheticGGUFSource } = await import('./synthetic.ts');
-    const { fillPattern } = await import('./helpers.ts');
+    const { SyntheticGGUFSource } = await import('./synthetic-gguf.ts');
+    const { fillPattern } = await import('./loader-helpers.ts');
     const source = new SyntheticGGUFSource(4.6e9);
     const gguf = await readGGUF(source);
     const last = gguf.tensors.slice(-2);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { openaiClient, type ChatCompletionChunk } from '../../src/engine/openai.ts';
-import { FakeEngine, toTokens } from './fake-engine.ts';
+import { FakeEngine, toTokens } from '../ui/fake-engine.ts';
 
 const messages = [
   { role: 'system' as const, content: 'You tell stories.' },

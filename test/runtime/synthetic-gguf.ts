@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { planGGUF, writeGGUF, type GGUFTensorInput, type GGUFWritePlan } from '../../src/gguf/writer.ts';
 import { checkByteRange, type ByteSource } from '../../src/io/byte-source.ts';
 import { GGMLType } from '../../src/quant/types.ts';
-import { fillPattern, patternData } from './helpers.ts';
+import { fillPattern, patternData } from './loader-helpers.ts';
 
 /** Roughly `totalBytes` of Q8_0 matrices (4096 wide), one I2_S matrix and an F32 norm. */
 export function syntheticTensors(totalBytes: number): GGUFTensorInput[] {
