@@ -24,6 +24,14 @@ fn ldw(o: u32) -> u32 {
 #endif
 }
 
+// Two consecutive words at any byte offset (3 loads and 2 funnel shifts when unaligned).
+fn ld2w(o: u32) -> vec2<u32> {
+  let i = o >> 2u;
+  let s = (o & 3u) << 3u;
+  let w1 = W[i + 1u];
+  return vec2<u32>(funnel(W[i], w1, s), funnel(w1, W[i + 2u], s));
+}
+
 // f16 → f32 by integer rebias instead of unpack2x16float (SwiftShader runs that as a slow
 // general conversion; F16 mat-vec measured 2× slower with it): the 15 magnitude bits moved to an
 // f32's exponent/mantissa plus 112 on the exponent are exact for normal halves. A subnormal half

@@ -11,13 +11,7 @@ const NCH: u32 = 8u;
 fn chunk_x(c: u32, i: u32) -> u32 { return 32u * c + 4u * i; }
 fn decode_q(bo: u32, c: u32) -> Dq {
   let d = ldf16(bo);
-  let o = bo + 2u + 8u * c;
-  let wi = o >> 2u;
-  let sh = (o & 3u) << 3u;
-  let w0 = W[wi];
-  let w1 = W[wi + 1u];
-  let w2 = W[wi + 2u];
-  let q = array<u32, 2>(funnel(w0, w1, sh), funnel(w1, w2, sh));
+  let q = ld2w(bo + 2u + 8u * c);
   let sc = ld8(bo + 66u + c);
   var r: Dq;
   r.a = vec4<f32>(d * (0.5 + f32(sc & 15u)) * 0.25, d * (0.5 + f32(sc >> 4u)) * 0.25, 0.0, 0.0);
