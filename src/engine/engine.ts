@@ -157,11 +157,13 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       limits: gpu.limitsTier,
       warnings,
     };
-    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights);
-    // Ready once decode's kernels are compiled; prefill's follow at once, in the background (the
-    // first prompt builds them itself if it comes sooner).
-    if (planned) void warmPipelines(gpu, planned.prefill).then(() => forward.preparePrefill());
+    // Ready once decode's kernels are compiled; prefill's follow at once, in the background. With
+    // warm-up, a prompt that comes sooner waits for them rather than creating them a second time
+    // synchronously; without, the first prompt builds them itself if it comes sooner.
+    let prefillReady: Promise<unknown> = Promise.resolve();
+    if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(() => forward.preparePrefill());
     else setTimeout(() => forward.preparePrefill(), 0);
+    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights, prefillReady);
     return engine;
   } catch (e) {
     destroyWeights();
@@ -185,6 +187,8 @@ export class Engine implements LlmEngine {
     readonly tokenizer: Tokenizer,
     private readonly session: Session,
     private readonly weights: Map<string, GpuWeight>,
+    /** Settles when the prefill graph's pipelines are warmed up (see loadEngine). */
+    private readonly prefillReady: Promise<unknown> = Promise.resolve(),
   ) {
     this.chatFormat = chatFormatterFor(tokenizer);
     this.lost = gpu.lost.then((err) => (this.lostError = err));
@@ -286,6 +290,7 @@ export class Engine implements LlmEngine {
     const run = async (): Promise<GenerationStats> => {
       // One generation at a time per engine: the KV cache is shared.
       await this.running.catch(() => undefined);
+      if (promptTokens.length > 1) await this.prefillReady;
       // Aborted before its turn (a caller that left while it waited): no prefill, no token.
       if (abort.signal.aborted) {
         finish = 'abort';
