@@ -45,8 +45,24 @@ const FOR_RE = /^\s*#for\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\.\.(.+?)\s*$/;
 const ENDFOR_RE = /^\s*#endfor\s*$/;
 const SUBST_RE = /\{\{([^{}]+)\}\}/g;
 
+/**
+ * Composed sources by kernel source, then by options. Kernels compose their variant each time one
+ * is created (once per layer and per graph), and a load lists its pipelines before building them:
+ * the unrolled mat-mul sources make composing most of that time, so each variant is composed once.
+ */
+const composed = new Map<string, Map<string, string>>();
+
 /** Builds the final WGSL text for a variant. Throws on unknown snippets/defines or unbalanced #if. */
 export function composeWgsl(source: string, options: ComposeOptions = {}): string {
+  let bySource = composed.get(source);
+  if (!bySource) composed.set(source, (bySource = new Map()));
+  const key = JSON.stringify([options.f16 ?? false, options.subgroups ?? false, options.defines ?? {}, options.snippets ?? {}]);
+  let code = bySource.get(key);
+  if (code === undefined) bySource.set(key, (code = composeUncached(source, options)));
+  return code;
+}
+
+function composeUncached(source: string, options: ComposeOptions): string {
   const defines: Record<string, string | number | boolean> = {
     SUBGROUPS: Boolean(options.subgroups),
     F16: Boolean(options.f16),
