@@ -34,7 +34,7 @@ export interface BrowserDevice {
 
 export interface LowbitBench {
   device(): Promise<BrowserDevice>;
-  run(modelUrl: string, opts: { promptTokens: number; decodeTokens: number }): Promise<BrowserE2eRow>;
+  run(modelUrl: string, opts: { promptTokens: number; decodeTokens: number; asyncPipelines?: boolean }): Promise<BrowserE2eRow>;
 }
 
 declare global {
@@ -66,6 +66,7 @@ window.lowbitBench = {
     const engine = await loadEngine(source, {
       gpu: ctx,
       contextSize: BENCH_CONTEXT_SIZE,
+      asyncPipelines: opts.asyncPipelines,
       onProgress: (p) => {
         if (p.phase !== 'compile') return;
         compileStart ||= performance.now();

@@ -4,7 +4,8 @@
  * (public/models/tinystories-llama-3M-Q4_K_M.gguf and test/fixtures/models/*.gguf). Prints a
  * markdown table, or with --json one object `{ device, e2e: [rows] }`.
  * Options: --json, --prompt N (128), --decode N (64), --only TEXT (models whose file name contains
- * it; the first model runs on a fresh device, so `--only tinystories` times a page reload's start).
+ * it; the first model runs on a fresh device, so `--only tinystories` times a page reload's start),
+ * --sync-pipelines (create pipelines one by one as the kernels ask, instead of the async warm-up).
  * LOWBIT_CHROMIUM / LOWBIT_BROWSER_GPU choose the browser and adapter (e2e/browser.ts).
  */
 import { readdirSync } from 'node:fs';
@@ -20,6 +21,7 @@ const { values: args } = parseArgs({
     prompt: { type: 'string', default: '128' },
     decode: { type: 'string', default: '64' },
     only: { type: 'string', default: '' },
+    'sync-pipelines': { type: 'boolean', default: false },
   },
 });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,7 +34,7 @@ const models = [
     .sort()
     .map((f) => join(root, 'test/fixtures/models', f)),
 ].filter((m) => m.includes(args.only));
-const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode) };
+const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode), asyncPipelines: !args['sync-pipelines'] };
 const result = await benchBrowser(models, opts, log);
 
 if (args.json) {

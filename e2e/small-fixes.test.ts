@@ -1,6 +1,7 @@
 // The smaller items of the demo/<llm-chat> review: "context full" rather than "hit the token
 // limit", a file from disk is copied (not downloaded), the progress panel announces phases only,
-// "No model loaded yet." does not flash on start, and no "Download anyway" without WebGPU.
+// "No model loaded yet." does not flash on start, no "Download anyway" without WebGPU, and a
+// cancelled download is listed with the bytes it stored.
 import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import { join } from 'node:path';
@@ -108,4 +109,23 @@ test('"Preparing GPU kernels" counts kernels, with a moving bar instead of "0% Â
   expect(await panel.locator('[role="progressbar"]').getAttribute('aria-valuenow')).toBeNull();
   expect(await panel.locator('.bar.indeterminate').count()).toBe(1);
   await p.locator('llm-chat').screenshot({ path: join(ARTIFACTS, 'chat-preparing-kernels.png') });
+});
+
+test('a download cancelled with the cached-models panel open shows there what is stored (10 %), not 0 B', async () => {
+  const { page: p } = await suite.openPage('/e2e/pages/demo.html', { viewport: { width: 1100, height: 720 } });
+  await p.waitForSelector('llm-chat[state="ready"]', { timeout: 20_000 });
+  await p.getByRole('button', { name: 'Cached models' }).click();
+  const panel = p.locator('lowbit-model-cache');
+  await panel.locator('li').first().waitFor();
+  await p.evaluate(() => {
+    const chat = document.querySelector('lowbit-demo')!.shadowRoot!.querySelector('llm-chat')!;
+    chat.source = { kind: 'url', url: '/models/partial-story.gguf' };
+  });
+  await p.waitForSelector('llm-chat[state="loading"] [role="progressbar"][aria-valuenow="10"]');
+  await p.locator('llm-chat [part~="cancel-button"]').click();
+  await p.waitForSelector('llm-chat[state="ready"]');
+  const entry = panel.locator('li', { hasText: 'partial-story.gguf' });
+  // The store records the cut download's bytes a moment after the cancel: the panel lists it again then.
+  await expect.poll(() => entry.innerText(), { timeout: 5_000 }).toContain('209 kB of 2.09 MB (10%, download incomplete)');
+  await p.screenshot({ path: join(ARTIFACTS, 'demo-cancelled-download.png') });
 });

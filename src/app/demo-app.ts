@@ -96,7 +96,15 @@ export class DemoApp extends LitElement {
   private async start(): Promise<void> {
     await this.updateComplete;
     this.chatStateObserver.observe(this.chat, { attributes: true, attributeFilter: ['state'] });
-    this.chat.loader = (source, options) => this.engineWorker.load(source, options);
+    this.chat.loader = (source, options) => {
+      const loading = this.engineWorker.load(source, options);
+      // A cancelled download ends in the worker only once what arrived is stored: list the store
+      // again then, or an open cached-models panel keeps showing the download before its last part.
+      loading.catch(() => {
+        if (options.signal?.aborted) void this.refresh();
+      });
+      return loading;
+    };
     this.engineWorker.probe().then(
       (p) => (this.probe = p),
       () => undefined,

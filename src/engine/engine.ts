@@ -6,7 +6,8 @@
 import { readGGUF, readTensorBytes, type GGUFFile } from '../gguf/index.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
-import { cachedPipelineCount } from '../gpu/pipelines.ts';
+import { cachedPipelineCount, warmPipelines } from '../gpu/pipelines.ts';
+import { maxWeightPartBytes } from '../gpu/weights.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { ProgressReport } from '../io/progress.ts';
 import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError } from '../errors.ts';
@@ -14,7 +15,7 @@ import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
-import { loadGpuWeights } from '../runtime/loader.ts';
+import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
 import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
@@ -43,7 +44,16 @@ export interface EngineLoadOptions extends LoadOptions {
   maxBatch?: number;
   /** Display name (default: general.name or the source name). */
   name?: string;
+  /**
+   * Create the pipelines with createComputePipelineAsync, all at once and while the weights
+   * upload (default: in browsers). Off in Node: there Dawn's async creation is not reliable
+   * (see getPipelineAsync), and every pipeline is created synchronously by its kernel.
+   */
+  asyncPipelines?: boolean;
 }
+
+/** Whether this runtime is Node (whose Dawn binding is not trusted with async pipeline creation). */
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 /**
  * A dying device can reject a pending read (OperationError) a moment before `device.lost`
@@ -78,32 +88,54 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const budget = checkGpuMemoryBudget(file, { config: cfg, contextSize, maxBatch, limits: gpu.limits, maxGpuBytes: options.maxGpuBytes });
   const tokenizerPromise = tokenizerFromGGUF(file);
   const onProgress = options.onProgress;
+  let ropeFreqFactors: Float32Array | undefined;
+  if (ropeFreqs) {
+    const bytes = await readTensorBytes(source, ropeFreqs);
+    ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
+  }
+  const forwardOptions = { contextSize, maxBatch, ropeFreqFactors };
+  // The pipelines are known from the shapes alone: they start compiling now, in parallel, while
+  // the weights upload, and the forward pass built afterwards finds them in the cache.
+  const asyncPipelines = options.asyncPipelines ?? !isNode;
+  const planned = asyncPipelines
+    ? ForwardPass.describePipelines(gpu, cfg, names, planWeights(file.tensors, source.name, Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu))), forwardOptions)
+    : undefined;
+  // The kernel phase shows pipelines created out of those the decode graph needs; creations that
+  // finish during the upload are reported once it is over, so the two phases do not interleave.
+  let compiled = 0;
+  let compilePhase = false;
+  const decodeReady = planned
+    ? warmPipelines(gpu, planned.decode, (n) => {
+        compiled = n;
+        if (compilePhase) onProgress?.({ phase: 'compile', bytesDone: n, bytesTotal: planned.decode.length });
+      })
+    : Promise.resolve(0);
   const weights = await loadGpuWeights(gpu.device, source, {
     gguf: file,
     maxBufferBytes: budget.maxBufferBytes,
     signal: options.signal,
     onProgress: onProgress ? (r: ProgressReport) => onProgress(toLoadProgress(r)) : undefined,
+  }).catch(async (e: unknown) => {
+    await decodeReady; // no creation outlives a failed load
+    throw e;
   });
   const destroyWeights = () => {
     for (const w of weights.values()) for (const p of w.parts) p.buffer.destroy();
   };
   try {
-    let ropeFreqFactors: Float32Array | undefined;
-    if (ropeFreqs) {
-      const bytes = await readTensorBytes(source, ropeFreqs);
-      ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
+    compilePhase = true;
+    if (planned) {
+      onProgress?.({ phase: 'compile', bytesDone: compiled, bytesTotal: planned.decode.length });
+      await decodeReady;
+    } else {
+      onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 0 });
     }
-    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 0 });
     const pipelinesBefore = cachedPipelineCount(gpu.device);
-    const forward = new ForwardPass(gpu, cfg, names, weights, {
-      contextSize,
-      maxBatch,
-      ropeFreqFactors,
-    });
-    // The pipelines were created just now; the GPU compiles them before the first submission
-    // completes. The phase counts them (at least 1, so a cached device still shows the step).
-    const kernels = Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
-    onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: kernels });
+    const forward = new ForwardPass(gpu, cfg, names, weights, forwardOptions);
+    // Without warm-up the pipelines were created just now; the GPU compiles them before the first
+    // submission completes. The phase counts them (at least 1, so a cached device still shows the step).
+    const kernels = planned ? Math.max(1, planned.decode.length) : Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
+    if (!planned) onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: kernels });
     const tokenizer = await tokenizerPromise;
     await gpu.device.queue.onSubmittedWorkDone();
     onProgress?.({ phase: 'compile', bytesDone: kernels, bytesTotal: kernels });
@@ -125,10 +157,13 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       limits: gpu.limitsTier,
       warnings,
     };
-    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights);
-    // Ready once decode's kernels are compiled; prefill's follow at once, in the background (the
-    // first prompt builds them itself if it comes sooner).
-    setTimeout(() => forward.preparePrefill(), 0);
+    // Ready once decode's kernels are compiled; prefill's follow at once, in the background. With
+    // warm-up, a prompt that comes sooner waits for them rather than creating them a second time
+    // synchronously; without, the first prompt builds them itself if it comes sooner.
+    let prefillReady: Promise<unknown> = Promise.resolve();
+    if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(() => forward.preparePrefill());
+    else setTimeout(() => forward.preparePrefill(), 0);
+    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights, prefillReady);
     return engine;
   } catch (e) {
     destroyWeights();
@@ -152,6 +187,8 @@ export class Engine implements LlmEngine {
     readonly tokenizer: Tokenizer,
     private readonly session: Session,
     private readonly weights: Map<string, GpuWeight>,
+    /** Settles when the prefill graph's pipelines are warmed up (see loadEngine). */
+    private readonly prefillReady: Promise<unknown> = Promise.resolve(),
   ) {
     this.chatFormat = chatFormatterFor(tokenizer);
     this.lost = gpu.lost.then((err) => (this.lostError = err));
@@ -253,6 +290,7 @@ export class Engine implements LlmEngine {
     const run = async (): Promise<GenerationStats> => {
       // One generation at a time per engine: the KV cache is shared.
       await this.running.catch(() => undefined);
+      if (promptTokens.length > 1) await this.prefillReady;
       // Aborted before its turn (a caller that left while it waited): no prefill, no token.
       if (abort.signal.aborted) {
         finish = 'abort';

@@ -45,8 +45,24 @@ const FOR_RE = /^\s*#for\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\.\.(.+?)\s*$/;
 const ENDFOR_RE = /^\s*#endfor\s*$/;
 const SUBST_RE = /\{\{([^{}]+)\}\}/g;
 
+/**
+ * Composed sources by kernel source, then by options. Kernels compose their variant each time one
+ * is created (once per layer and per graph), and a load lists its pipelines before building them:
+ * the unrolled mat-mul sources make composing most of that time, so each variant is composed once.
+ */
+const composed = new Map<string, Map<string, string>>();
+
 /** Builds the final WGSL text for a variant. Throws on unknown snippets/defines or unbalanced #if. */
 export function composeWgsl(source: string, options: ComposeOptions = {}): string {
+  let bySource = composed.get(source);
+  if (!bySource) composed.set(source, (bySource = new Map()));
+  const key = JSON.stringify([options.f16 ?? false, options.subgroups ?? false, options.defines ?? {}, options.snippets ?? {}]);
+  let code = bySource.get(key);
+  if (code === undefined) bySource.set(key, (code = composeUncached(source, options)));
+  return code;
+}
+
+function composeUncached(source: string, options: ComposeOptions): string {
   const defines: Record<string, string | number | boolean> = {
     SUBGROUPS: Boolean(options.subgroups),
     F16: Boolean(options.f16),
@@ -275,6 +291,123 @@ export async function getPipelineAsync(
   c.modules.set(wgslSource, module);
   c.pipelines.set(k, { source: wgslSource, pipeline });
   return pipeline;
+}
+
+/**
+ * A compute pipeline as a kernel asks for it, without the device: the cache key, the composed WGSL,
+ * the entry point and constants, and the bind-group layouts when not 'auto'.
+ */
+export interface PipelineSpec {
+  key: string;
+  code: string;
+  entryPoint: string;
+  constants?: Record<string, number>;
+  /** Descriptors of the pipeline layout's bind-group layouts; undefined for 'auto'. */
+  bindGroupLayouts?: GPUBindGroupLayoutDescriptor[];
+}
+
+const SPEC_OF = Symbol('pipeline spec');
+type Described<T, D> = T & { [SPEC_OF]: D };
+
+/** Where each inert plan device records the pipelines asked of it while a build runs. */
+const planRecorders = new WeakMap<GPUDevice, PipelineSpec[]>();
+
+/** A device that creates nothing: buffers, bind groups and layouts remember their descriptors, pipelines are recorded. */
+function planDevice(real: GPUDevice): GPUDevice {
+  const described = <T, D>(spec: D, extra: object = {}) => ({ [SPEC_OF]: spec, ...extra }) as unknown as Described<T, D>;
+  const device = {
+    label: 'pipeline plan',
+    features: real.features,
+    limits: real.limits,
+    queue: { writeBuffer() {}, submit() {}, onSubmittedWorkDone: async () => undefined },
+    createBuffer: (d: GPUBufferDescriptor) =>
+      // mapAsync marks it as a buffer (not a binding range) for the kernels' isGpuBuffer.
+      described<GPUBuffer, GPUBufferDescriptor>(d, {
+        size: d.size, usage: d.usage, label: d.label ?? '', destroy() {}, mapAsync: async () => undefined, unmap() {},
+        getMappedRange: () => new ArrayBuffer(d.size),
+      }),
+    createShaderModule: (d: GPUShaderModuleDescriptor) => described<GPUShaderModule, GPUShaderModuleDescriptor>(d),
+    createBindGroupLayout: (d: GPUBindGroupLayoutDescriptor) => described<GPUBindGroupLayout, GPUBindGroupLayoutDescriptor>(d),
+    createPipelineLayout: (d: GPUPipelineLayoutDescriptor) => described<GPUPipelineLayout, GPUPipelineLayoutDescriptor>(d),
+    createBindGroup: (d: GPUBindGroupDescriptor) => described<GPUBindGroup, GPUBindGroupDescriptor>(d),
+    createComputePipeline: (d: GPUComputePipelineDescriptor) => {
+      const module = (d.compute.module as Described<GPUShaderModule, GPUShaderModuleDescriptor>)[SPEC_OF];
+      const layout = d.layout === 'auto' ? undefined : (d.layout as Described<GPUPipelineLayout, GPUPipelineLayoutDescriptor>)[SPEC_OF];
+      const constants = d.compute.constants as Record<string, number> | undefined;
+      planRecorders.get(device)?.push({
+        key: d.label ?? '',
+        code: module.code,
+        entryPoint: d.compute.entryPoint ?? 'main',
+        ...(constants ? { constants } : {}),
+        ...(layout ? { bindGroupLayouts: [...layout.bindGroupLayouts].map((g) => (g as Described<GPUBindGroupLayout, GPUBindGroupLayoutDescriptor>)[SPEC_OF]) } : {}),
+      });
+      return described<GPUComputePipeline, GPUComputePipelineDescriptor>(d, {
+        getBindGroupLayout: () => described<GPUBindGroupLayout, null>(null),
+      });
+    },
+  } as unknown as GPUDevice;
+  return device;
+}
+
+/**
+ * The pipelines `build` asks for, found by running it against a device that creates nothing
+ * (see planDevice), so the list comes from the very code that later builds the real kernels:
+ * nothing to keep in step by hand, and no GPU work. `build` gets a context equal to `ctx` but for
+ * that device, and must only create and bind kernels. Pass the `planCtx` of an earlier call to
+ * continue on the same plan device: pipelines it already listed are cached there and not listed
+ * again.
+ */
+export function describePipelines(ctx: GpuContext, build: (planCtx: GpuContext) => void, planCtx: GpuContext = { ...ctx, device: planDevice(ctx.device) }): PipelineSpec[] {
+  const specs: PipelineSpec[] = [];
+  planRecorders.set(planCtx.device, specs);
+  try {
+    build(planCtx);
+  } finally {
+    planRecorders.delete(planCtx.device);
+  }
+  return specs;
+}
+
+/**
+ * Creates the pipelines of `specs` with createComputePipelineAsync, all at once, into the cache
+ * that getPipeline reads, so the kernels built afterwards find them there. An implementation may
+ * compile them in parallel and off the calling thread, while the caller goes on (uploading
+ * weights). A pipeline that fails is left out: the kernel that needs it builds it synchronously
+ * and reports the error as before. `onCreated` is called after each one; resolves with the number
+ * created.
+ */
+export async function warmPipelines(ctx: GpuContext, specs: readonly PipelineSpec[], onCreated?: (done: number) => void): Promise<number> {
+  const device = ctx.device;
+  const c = cacheOf(device);
+  const layouts = new Map<string, GPUPipelineLayout>();
+  const layoutOf = (groups: GPUBindGroupLayoutDescriptor[]) => {
+    // Layouts with the same entries are interchangeable for bind groups, so one per descriptor.
+    const id = JSON.stringify(groups);
+    let l = layouts.get(id);
+    if (!l) layouts.set(id, (l = device.createPipelineLayout({ bindGroupLayouts: groups.map((g) => device.createBindGroupLayout(g)) })));
+    return l;
+  };
+  let done = 0;
+  const created = await Promise.all(
+    specs.map(async (spec) => {
+      const k = pipelineKey(spec.key, spec.entryPoint, spec.constants);
+      if (c.pipelines.has(k)) return false;
+      try {
+        const pipeline = await device.createComputePipelineAsync({
+          label: spec.key,
+          layout: spec.bindGroupLayouts ? layoutOf(spec.bindGroupLayouts) : 'auto',
+          compute: { module: shaderModule(device, spec.key, spec.code), entryPoint: spec.entryPoint, constants: spec.constants },
+        });
+        if (!c.pipelines.has(k)) c.pipelines.set(k, { source: spec.code, pipeline });
+        return true;
+      } catch {
+        return false;
+      } finally {
+        onCreated?.(++done);
+      }
+    }),
+  );
+  return created.filter(Boolean).length;
 }
 
 /** Number of distinct pipelines cached for a device (tests check nothing is built per step). */

@@ -19,7 +19,8 @@
  * `buildLayer(l)`, the place where an architecture's layer structure is written down.
  */
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorageBuffer } from '../gpu/buffers.ts';
+import { createStorageBuffer, pad4 } from '../gpu/buffers.ts';
+import { describePipelines, type PipelineSpec } from '../gpu/pipelines.ts';
 import { maxWeightPartBytes } from '../gpu/weights.ts';
 import { createDecodeAttention, createPrefillAttention, type DecodeAttentionKernel } from '../kernels/attention.ts';
 import type { KernelCall, StepShape } from '../kernels/common.ts';
@@ -167,6 +168,37 @@ export class ForwardPass {
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
     this.sampler = createSampler(ctx, { vocab }).bind({ params, sampling: samplingParams, logits, out: chosen, history });
     this.topProbsCall = createTopProbs(ctx, { vocab, k: TOP_PROBS_K }).bind({ logits, out: topProbs });
+  }
+
+  /**
+   * The pipelines a pass over weights of these shapes creates, described before any weight is on
+   * the GPU (for warmPipelines): `decode` are those the constructor builds (the decode graph, the
+   * LM head, sampling), `prefill` those preparePrefill() adds. Found by building the pass for
+   * real against describePipelines' inert device, so they are exactly the ones it will ask for.
+   * A weight whose type reads a per-tensor scale from the file is planned with scale 1.
+   */
+  static describePipelines(
+    ctx: GpuContext,
+    cfg: ModelConfig,
+    names: ModelTensorNames,
+    weights: readonly GpuWeight<null>[],
+    options: ForwardOptions,
+  ): { decode: PipelineSpec[]; prefill: PipelineSpec[] } {
+    let pass: ForwardPass | undefined;
+    let planCtx: GpuContext = ctx;
+    const standIns = (c: GpuContext) =>
+      new Map(weights.map((w) => [w.name, {
+        ...w,
+        tensorScale: 1,
+        parts: w.parts.map((p) => ({ ...p, buffer: c.device.createBuffer({ size: pad4(p.rowCount * w.rowBytes), usage: bufUsage() }) })),
+      }]));
+    const decode = describePipelines(ctx, (c) => {
+      planCtx = c;
+      pass = new ForwardPass(c, cfg, names, standIns(c), options);
+    });
+    // The same inert device again, so the decode graph's pipelines are cached and not listed twice.
+    const prefill = describePipelines(ctx, () => pass!.preparePrefill(), planCtx);
+    return { decode, prefill };
   }
 
   private w(name: string): GpuWeight {

@@ -79,6 +79,19 @@ function planTensor(t: GGUFTensorInfo, sourceName: string): TensorPlan {
 }
 
 /**
+ * The weights {@link loadWeights} makes of `tensors` for a sink taking buffers of at most
+ * `maxBufferBytes`, without creating or filling any: type, shape, row parts (buffer null) and no
+ * tensorScale (that is read from the file).
+ */
+export function planWeights(tensors: readonly GGUFTensorInfo[], sourceName: string, maxBufferBytes: number): GpuWeight<null>[] {
+  return tensors.map((t) => {
+    const p = planTensor(t, sourceName);
+    const parts = planRowParts(p.rows, p.rowBytes, maxBufferBytes, t.name).map((r) => ({ ...r, buffer: null }));
+    return { name: t.name, type: p.quant.id, rows: p.rows, cols: p.cols, rowBytes: p.rowBytes, parts };
+  });
+}
+
+/**
  * Writes a stream of byte pieces into one buffer at 4-byte aligned offsets and sizes: a tail of
  * fewer than 4 bytes waits for the next piece; `end()` zero-pads the last word.
  */

@@ -221,6 +221,12 @@ class DownloadJob {
   private async fetchMissing(existing: ModelManifest | undefined): Promise<ModelManifest> {
     const chunkSize = existing?.chunkSize ?? this.chunkSize;
     if (existing) await this.checkPartials(existing);
+    if (existing && !existing.sizeUnknown) {
+      // A resumed download's first report says what is stored already, before the first answer
+      // (which retries may hold up): it does not start over from 0 % and then jump.
+      this.tracker = new ProgressTracker('download', this.name, existing.size, this.options.onProgress, this.options.progressIntervalMs);
+      this.tracker.update(storedBytes(existing), true);
+    }
     const first = existing ? existing.chunkDone.indexOf(false) : 0;
     const chunkStart = Math.max(0, first) * chunkSize;
     const start = chunkStart + (existing && first >= 0 ? storedPrefix(existing, first) : 0);

@@ -171,6 +171,28 @@ describe('downloadModel over HTTP Range', () => {
     expect(sha256Hex(await storedBytes(store))).toBe(dataSha);
   });
 
+  it('a resumed download reports the bytes already stored first, even while its first request is retried', async () => {
+    const store = fsStore();
+    server.bytesPerSecond = 4 * 1024 * 1024;
+    const ac = new AbortController();
+    await expect(
+      downloadModel(opts(store, { signal: ac.signal, progressIntervalMs: 0, onProgress: (r) => r.bytesDone > SIZE / 10 && ac.abort() })),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    await server.idle();
+    const kept = storedByteCount((await store.getManifest('model.gguf'))!);
+    expect(kept).toBeGreaterThan(0);
+    server.bytesPerSecond = 0;
+    server.failNext = [503];
+    const reports: ProgressReport[] = [];
+    await downloadModel(opts(store, { progressIntervalMs: 0, onProgress: (r) => reports.push(r) }));
+    expect(reports[0]).toMatchObject({ phase: 'download', bytesDone: kept, bytesTotal: SIZE });
+    // The retry of the first request is reported with the stored bytes too, not as 0 of 0.
+    const retry = reports.find((r) => r.retry);
+    expect(retry).toMatchObject({ bytesDone: kept, bytesTotal: SIZE });
+    // and nothing afterwards goes back below what was stored
+    expect(Math.min(...reports.filter((r) => r.phase === 'download').map((r) => r.bytesDone))).toBe(kept);
+  });
+
   it('restarts cleanly when the file changed on the server between runs (ETag)', async () => {
     const store = fsStore();
     server.cuts = [SIZE / 2];

@@ -3,7 +3,8 @@
  * real worker path (bundling, structured cloning, typed errors) without a GPU engine.
  *
  * Source URLs steer it: '…webgpu-missing…' fails with WebGPUUnavailableError, '…too-big…' with
- * DeviceLimitError, '…slow…' (a URL or a file name) loads slowly enough to watch the progress bar; a File source must
+ * DeviceLimitError, '…slow…' (a URL or a file name) loads slowly enough to watch the progress bar, '…partial…' (a
+ * URL) holds its download at 10 % until cancelled, leaving a partial model in the list; a File source must
  * start with the GGUF magic.
  */
 import { DeviceLimitError, GGUFFormatError, WebGPUUnavailableError } from '../../src/errors.ts';
@@ -33,6 +34,26 @@ serveEngine(self as unknown as MessageEndpoint, {
       info: { name, hasChatTemplate: !/tinystories/i.test(name) },
       reply: () => ({ tokens: toTokens('Hello from the worker. This reply crossed a **structured clone**.') }),
     });
+    // '…partial…' URLs act as a download that holds at 10 % until cancelled, stored as the real
+    // store does: listed at once with nothing stored, and what arrived recorded a moment after
+    // the cancel, before the load ends.
+    if (source.kind === 'url' && source.url.includes('partial')) {
+      const entry: CachedModel = { id: name, name, url: source.url, bytes: 2_092_000, bytesStored: 0, complete: false, lastUsed: Date.now() };
+      stored.push(entry);
+      let arrived = 0;
+      try {
+        await fakeLoader({ engine, totalBytes: entry.bytes, holdAt: 0.1 })(source, {
+          ...options,
+          onProgress: (p) => {
+            if (p.phase === 'download') arrived = p.bytesDone;
+            options.onProgress?.(p);
+          },
+        });
+      } finally {
+        await new Promise((r) => setTimeout(r, 300));
+        entry.bytesStored = arrived;
+      }
+    }
     const loaded = await fakeLoader({ engine, totalBytes: 2_092_000, steps: slow ? 40 : 4, stepMs: slow ? 50 : 5 })(source, options);
     const id = source.kind === 'stored' ? source.id : engine.info.name;
     if (!stored.some((m) => m.id === id)) {
