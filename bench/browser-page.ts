@@ -83,7 +83,15 @@ window.lowbitBench = {
       const firstReplyMs = performance.now() - t1;
       await engine.reset();
       const measured = await measureRun(engine, ctx, opts);
-      const row: BrowserE2eRow = { model: name, ...measured, fileBytes: source.size, loadMs, compileMs, firstReplyMs, gpuBytes: engine.info.gpuBytes };
+      const row: BrowserE2eRow = {
+        model: name,
+        ...measured,
+        fileBytes: source.size,
+        loadMs,
+        compileMs,
+        firstReplyMs,
+        gpuBytes: engine.info.gpuBytes,
+      };
       window.lowbitBenchResult = row;
       return row;
     } finally {

@@ -40,7 +40,13 @@ const result = await benchBrowser(models, opts, log);
 if (args.json) {
   process.stdout.write(JSON.stringify({ ...result, date: new Date().toISOString() }, null, 1) + '\n');
 } else {
-  const lines = [deviceLine(result.device), '', `End to end in Chromium (${opts.promptTokens}-token prompt, ${opts.decodeTokens} decoded):`, '', browserE2eTable(result.e2e)];
+  const lines = [
+    deviceLine(result.device),
+    '',
+    `End to end in Chromium (${opts.promptTokens}-token prompt, ${opts.decodeTokens} decoded):`,
+    '',
+    browserE2eTable(result.e2e),
+  ];
   process.stdout.write(lines.join('\n') + '\n');
 }
 process.exit(result.e2e.length ? 0 : 1);

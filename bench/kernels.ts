@@ -95,7 +95,12 @@ interface KernelRow {
 }
 
 function variantLabel(v: MatmulVariant, aligned: boolean): string {
-  const mode = v.mode === 'thread-row' ? `thread-row${v.shareInput ? '+shareX' : ''}` : v.mode === 'workgroup-row' ? `workgroup-row/${v.threadsPerRow}` : v.mode;
+  const mode =
+    v.mode === 'thread-row'
+      ? `thread-row${v.shareInput ? '+shareX' : ''}`
+      : v.mode === 'workgroup-row'
+        ? `workgroup-row/${v.threadsPerRow}`
+        : v.mode;
   return `${mode} rr${v.rowsPerThread} wg${v.workgroupSize}${v.tokensPerThread > 1 ? ` tt${v.tokensPerThread}` : ''}${aligned ? ' ALIGNED-PROBE' : ''}`;
 }
 
@@ -161,12 +166,16 @@ async function main(): Promise<void> {
       : gpuQuantTypes().map((t) => t.id);
 
     const read = await measureReadKernel(ctx, rows * cols, timing);
-    log(`read kernel: ${fmt(read.gbPerSec)} GB/s over ${rows * cols} bytes (best of ${read.tried.length} shapes: wg${read.best.workgroupSize}, ${read.best.wordsPerThread} vec4/thread, ${read.best.contiguous ? 'contiguous' : 'interleaved'})`);
+    log(
+      `read kernel: ${fmt(read.gbPerSec)} GB/s over ${rows * cols} bytes (best of ${read.tried.length} shapes: wg${read.best.workgroupSize}, ${read.best.wordsPerThread} vec4/thread, ${read.best.contiguous ? 'contiguous' : 'interleaved'})`,
+    );
 
     const results: KernelRow[] = [];
     const push = (r: KernelRow) => {
       results.push(r);
-      log(`${r.op} ${r.type} ${r.rows}x${r.cols}x${r.tokens} ${r.variant}: ${fmt(r.msPerCall)} ms, ${fmt(r.gbPerSec)} GB/s, ${fmt(r.rooflineRatio, 2)} of read`);
+      log(
+        `${r.op} ${r.type} ${r.rows}x${r.cols}x${r.tokens} ${r.variant}: ${fmt(r.msPerCall)} ms, ${fmt(r.gbPerSec)} GB/s, ${fmt(r.rooflineRatio, 2)} of read`,
+      );
     };
     for (const type of types) {
       push(await benchOne(ctx, 'matvec', type, rows, cols, 1, read.gbPerSec));
@@ -195,13 +204,22 @@ async function main(): Promise<void> {
     const q40ByOp = new Map<string, KernelRow>();
     for (const r of results) if (r.type === 'Q4_0' && !q40ByOp.has(r.op)) q40ByOp.set(r.op, r);
     const q40 = q40ByOp.get('matvec');
-    const device = { ...ctx.adapterInfo, hasSubgroups: ctx.hasSubgroups, hasF16: ctx.hasF16, subgroupMinSize: ctx.subgroupMinSize, subgroupMaxSize: ctx.subgroupMaxSize, isSoftware: ctx.isSoftware };
+    const device = {
+      ...ctx.adapterInfo,
+      hasSubgroups: ctx.hasSubgroups,
+      hasF16: ctx.hasF16,
+      subgroupMinSize: ctx.subgroupMinSize,
+      subgroupMaxSize: ctx.subgroupMaxSize,
+      isSoftware: ctx.isSoftware,
+    };
     if (args.json) {
       const kernels = results.map(({ variant, ...r }) => ({ ...r, variant }));
       process.stdout.write(`${JSON.stringify({ device, kernels, readKernelGbPerSec: read.gbPerSec })}\n`);
       return;
     }
-    console.log(`\n## Kernel benchmark — ${device.description || device.vendor} (${ctx.isSoftware ? 'software' : 'hardware'}; subgroups ${ctx.hasSubgroups ? `${ctx.subgroupMinSize}–${ctx.subgroupMaxSize}` : 'no'}, shader-f16 ${ctx.hasF16 ? 'yes' : 'no'})\n`);
+    console.log(
+      `\n## Kernel benchmark — ${device.description || device.vendor} (${ctx.isSoftware ? 'software' : 'hardware'}; subgroups ${ctx.hasSubgroups ? `${ctx.subgroupMinSize}–${ctx.subgroupMaxSize}` : 'no'}, shader-f16 ${ctx.hasF16 ? 'yes' : 'no'})\n`,
+    );
     console.log(`Read-every-byte kernel: **${fmt(read.gbPerSec)} GB/s**\n`);
     console.log(
       markdownTable(

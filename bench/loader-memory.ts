@@ -30,7 +30,11 @@ import { ChecksumSink } from '../test/runtime/loader-helpers.ts';
 import { SyntheticGGUFSource, writeSyntheticGGUF } from '../test/runtime/synthetic-gguf.ts';
 
 const { values: args } = parseArgs({
-  options: { gb: { type: 'string', default: '5' }, 'gpu-mb': { type: 'string', default: '256' }, 'download-mb': { type: 'string', default: '512' } },
+  options: {
+    gb: { type: 'string', default: '5' },
+    'gpu-mb': { type: 'string', default: '256' },
+    'download-mb': { type: 'string', default: '512' },
+  },
 });
 const MiB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -57,7 +61,14 @@ async function loaderMemory(totalBytes: number) {
   const t0 = performance.now();
   const weights = await loadWeights(source, { sink });
   const seconds = (performance.now() - t0) / 1000;
-  return { modelBytes: source.size, tensors: weights.size, seconds, peakNaturalMiB: natural / MiB, peakLiveAfterGcMiB: gc ? forced / MiB : null, rssMiB: process.memoryUsage().rss / MiB };
+  return {
+    modelBytes: source.size,
+    tensors: weights.size,
+    seconds,
+    peakNaturalMiB: natural / MiB,
+    peakLiveAfterGcMiB: gc ? forced / MiB : null,
+    rssMiB: process.memoryUsage().rss / MiB,
+  };
 }
 
 async function gpuUpload(dir: string, totalBytes: number) {
@@ -74,7 +85,12 @@ async function gpuUpload(dir: string, totalBytes: number) {
     const seconds = (performance.now() - t0) / 1000;
     await source.close?.();
     for (const w of weights.values()) for (const p of w.parts) p.buffer.destroy();
-    return { adapter: ctx.isSoftware ? 'software (SwiftShader)' : 'hardware', modelBytes: source.size, seconds, mbPerSecond: source.size / 1e6 / seconds };
+    return {
+      adapter: ctx.isSoftware ? 'software (SwiftShader)' : 'hardware',
+      modelBytes: source.size,
+      seconds,
+      mbPerSecond: source.size / 1e6 / seconds,
+    };
   } finally {
     ctx.device.destroy();
   }

@@ -54,7 +54,9 @@ const log = (s: string) => process.stderr.write(s + '\n');
 function fixtureModels(): string[] {
   const committed = [
     join(root, 'public/models/tinystories-llama-3M-Q4_K_M.gguf'),
-    ...readdirSync(join(root, 'test/fixtures/models')).filter((f) => f.endsWith('.gguf')).map((f) => join(root, 'test/fixtures/models', f)),
+    ...readdirSync(join(root, 'test/fixtures/models'))
+      .filter((f) => f.endsWith('.gguf'))
+      .map((f) => join(root, 'test/fixtures/models', f)),
   ];
   const shared = resolve(root, process.env.LOWBIT_SHARED_FIXTURES ?? '../shared/fixtures');
   if (args.quick || !existsSync(join(shared, 'models/trained-here'))) return committed;
@@ -77,9 +79,13 @@ function fixtureModels(): string[] {
 /** The models --models keeps (each file name must contain one of its comma-separated strings). */
 function selectModels(paths: string[]): string[] {
   if (args.models === undefined) return paths;
-  const wanted = args.models.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const wanted = args.models
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const kept = paths.filter((p) => wanted.some((w) => p.split('/').pop()!.includes(w)));
-  if (kept.length === 0) throw new Error(`--models ${args.models}: no fixture model matches (have: ${paths.map((p) => p.split('/').pop()).join(', ')})`);
+  if (kept.length === 0)
+    throw new Error(`--models ${args.models}: no fixture model matches (have: ${paths.map((p) => p.split('/').pop()).join(', ')})`);
   return kept;
 }
 
@@ -97,11 +103,30 @@ let kernels: unknown[] = [];
 let readKernelGbPerSec: number | undefined;
 if (!args['no-kernels']) {
   log('kernels …');
-  const out = execFileSync(process.execPath, ['--import', join(root, 'src/node/register.js'), join(root, 'bench/kernels.ts'), '--json', '--rows', '1024', '--cols', '1024', '--mm-rows', '512', '--mm-cols', '512', '--tokens', '32'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 26,
-  });
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--import',
+      join(root, 'src/node/register.js'),
+      join(root, 'bench/kernels.ts'),
+      '--json',
+      '--rows',
+      '1024',
+      '--cols',
+      '1024',
+      '--mm-rows',
+      '512',
+      '--mm-cols',
+      '512',
+      '--tokens',
+      '32',
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 26,
+    },
+  );
   const parsed = JSON.parse(out) as { kernels: unknown[]; readKernelGbPerSec: number };
   kernels = parsed.kernels;
   readKernelGbPerSec = parsed.readKernelGbPerSec;
@@ -150,16 +175,58 @@ if (args.json) {
 } else {
   const d = device;
   const lines: string[] = [];
-  lines.push(`Device: ${d.vendor} ${d.architecture} (${d.description})${d.software ? ', software' : ''}; f16 ${d.hasF16}, subgroups ${d.hasSubgroups}; CPU ${d.cpu}; ${d.date.slice(0, 10)}`);
+  lines.push(
+    `Device: ${d.vendor} ${d.architecture} (${d.description})${d.software ? ', software' : ''}; f16 ${d.hasF16}, subgroups ${d.hasSubgroups}; CPU ${d.cpu}; ${d.date.slice(0, 10)}`,
+  );
   if (kernels.length) {
     lines.push('', `Kernels (read kernel ${fmt(readKernelGbPerSec ?? 0)} GB/s):`, '');
-    const ks = kernels as { op: string; type: string; rows: number; cols: number; tokens: number; msPerCall: number; gbPerSec: number; rooflineRatio: number; weightsPerSec: number }[];
-    lines.push(markdownTable(['op', 'type', 'shape', 'ms/call', 'GB/s', 'roofline', 'Gweights/s'], ks.map((k) => [k.op, k.type, `${k.rows}×${k.cols}×${k.tokens}`, fmt(k.msPerCall), fmt(k.gbPerSec), fmt(k.rooflineRatio), fmt(k.weightsPerSec / 1e9)])));
+    const ks = kernels as {
+      op: string;
+      type: string;
+      rows: number;
+      cols: number;
+      tokens: number;
+      msPerCall: number;
+      gbPerSec: number;
+      rooflineRatio: number;
+      weightsPerSec: number;
+    }[];
+    lines.push(
+      markdownTable(
+        ['op', 'type', 'shape', 'ms/call', 'GB/s', 'roofline', 'Gweights/s'],
+        ks.map((k) => [
+          k.op,
+          k.type,
+          `${k.rows}×${k.cols}×${k.tokens}`,
+          fmt(k.msPerCall),
+          fmt(k.gbPerSec),
+          fmt(k.rooflineRatio),
+          fmt(k.weightsPerSec / 1e9),
+        ]),
+      ),
+    );
   }
-  lines.push('', `End to end (${opts.promptTokens}-token prompt, ${opts.decodeTokens} decoded; llama.cpp CPU ${LLAMA_CPP_THREADS} thread):`, '');
+  lines.push(
+    '',
+    `End to end (${opts.promptTokens}-token prompt, ${opts.decodeTokens} decoded; llama.cpp CPU ${LLAMA_CPP_THREADS} thread):`,
+    '',
+  );
   lines.push(
     markdownTable(
-      ['model', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'llama.cpp prefill', 'llama.cpp decode', 'decode ratio', 'submits/step', 'dispatches/step', 'readback B/step', 'new objects/step', 'weights read/quantized'],
+      [
+        'model',
+        'prefill tok/s',
+        'decode tok/s',
+        'TTFT ms',
+        'llama.cpp prefill',
+        'llama.cpp decode',
+        'decode ratio',
+        'submits/step',
+        'dispatches/step',
+        'readback B/step',
+        'new objects/step',
+        'weights read/quantized',
+      ],
       e2e.map((r) => [
         r.model,
         fmt(r.prefillTokensPerSec),
@@ -180,7 +247,19 @@ if (args.json) {
     lines.push('', `End to end in Chromium (${deviceLine(browser.device)}):`, '', browserE2eTable(browser.e2e));
   }
   lines.push('', 'Memory:', '');
-  lines.push(markdownTable(['model', 'file MB', 'GPU weights MB', 'KV cache MB', 'scratch MB', 'peak JS heap in load MB'], memory.map((m) => [m.model, fmt(m.fileBytes / 1e6), fmt(m.gpuWeightBytes / 1e6), fmt(m.gpuKvCacheBytes / 1e6), fmt(m.gpuScratchBytes / 1e6), fmt(m.peakJsHeapDuringLoadBytes / 1e6)])));
+  lines.push(
+    markdownTable(
+      ['model', 'file MB', 'GPU weights MB', 'KV cache MB', 'scratch MB', 'peak JS heap in load MB'],
+      memory.map((m) => [
+        m.model,
+        fmt(m.fileBytes / 1e6),
+        fmt(m.gpuWeightBytes / 1e6),
+        fmt(m.gpuKvCacheBytes / 1e6),
+        fmt(m.gpuScratchBytes / 1e6),
+        fmt(m.peakJsHeapDuringLoadBytes / 1e6),
+      ]),
+    ),
+  );
   process.stdout.write(lines.join('\n') + '\n');
 }
 process.exit(0);

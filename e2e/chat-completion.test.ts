@@ -17,7 +17,11 @@ test('story model: placeholder by state, muted prompt echo, "Story continuation 
     el.loader = async (source, options) => {
       await new Promise<void>((r) => (w.release = r));
       if (w.failNext) throw new errors.GGUFFormatError('bad magic', 0, 'magic');
-      const engine = new FakeEngine({ delayMs: 2, info: { name: 'story.gguf', hasChatTemplate: false }, reply: () => ({ tokens: toTokens(' there was a **little** dog.') }) });
+      const engine = new FakeEngine({
+        delayMs: 2,
+        info: { name: 'story.gguf', hasChatTemplate: false },
+        reply: () => ({ tokens: toTokens(' there was a **little** dog.') }),
+      });
       return fakeLoader({ engine, steps: 1, stepMs: 1 })(source, options);
     };
     el.model = '/models/story.gguf';

@@ -76,7 +76,12 @@ async function mountChat(p: Page, o: MountOptions = {}): Promise<void> {
       document.addEventListener(type, (e) => {
         const d = (e as CustomEvent).detail as Record<string, unknown>;
         const err = d.error as Error | undefined;
-        w.events.push({ type, detail: err ? { ...d, error: { name: err.name, message: err.message, isLowbit: err instanceof errors.LowbitError } } : JSON.parse(JSON.stringify(d)) });
+        w.events.push({
+          type,
+          detail: err
+            ? { ...d, error: { name: err.name, message: err.message, isLowbit: err instanceof errors.LowbitError } }
+            : JSON.parse(JSON.stringify(d)),
+        });
       });
     }
     const engine = new FakeEngine({
@@ -85,7 +90,9 @@ async function mountChat(p: Page, o: MountOptions = {}): Promise<void> {
       reply: () => ({
         tokens: toTokens(o.reply ?? 'Hello there! How can I help?'),
         failAfter: o.failAfter,
-        error: o.failWith ? new (errors as unknown as Record<string, new (m: string) => Error>)[o.failWith]('the GPU device was lost: reason unknown') : undefined,
+        error: o.failWith
+          ? new (errors as unknown as Record<string, new (m: string) => Error>)[o.failWith]('the GPU device was lost: reason unknown')
+          : undefined,
       }),
     });
     w.engine = engine;
@@ -141,7 +148,13 @@ describe('<llm-chat> with an injected engine', () => {
     // Options and the system prompt reached the engine.
     const call = await p.evaluate(() => (window as unknown as { engine: { calls: unknown[] } }).engine.calls[0]);
     expect(call).toEqual({
-      input: { kind: 'chat', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Show me some markdown' }] },
+      input: {
+        kind: 'chat',
+        messages: [
+          { role: 'system', content: 'You are terse.' },
+          { role: 'user', content: 'Show me some markdown' },
+        ],
+      },
       options: { temperature: 0.2, maxTokens: 64 },
     });
     await p.locator('llm-chat').screenshot({ path: join(ARTIFACTS, 'chat-light.png') });
@@ -165,7 +178,9 @@ describe('<llm-chat> with an injected engine', () => {
     expect(await p.locator('llm-chat .msg.user .bubble').innerText()).toBe('line one\nline two');
     await send(p, 'second');
     await p.waitForFunction(() => document.querySelector('llm-chat')!.shadowRoot!.querySelectorAll('.stats').length === 2);
-    const calls = await p.evaluate(() => (window as unknown as { engine: { calls: { input: { messages: unknown[] } }[] } }).engine.calls.map((c) => c.input.messages));
+    const calls = await p.evaluate(() =>
+      (window as unknown as { engine: { calls: { input: { messages: unknown[] } }[] } }).engine.calls.map((c) => c.input.messages),
+    );
     expect(calls[1]).toEqual([
       { role: 'user', content: 'line one\nline two' },
       { role: 'assistant', content: 'ok' },
@@ -183,7 +198,9 @@ describe('<llm-chat> with an injected engine', () => {
     await mountChat(p, { reply: long, delayMs: 20 });
     for (const how of ['button', 'escape'] as const) {
       await send(p, `stop me by ${how}`);
-      await p.waitForFunction(() => (window as unknown as { events: { type: string }[] }).events.filter((e) => e.type === 'llm-token').length > 0);
+      await p.waitForFunction(
+        () => (window as unknown as { events: { type: string }[] }).events.filter((e) => e.type === 'llm-token').length > 0,
+      );
       await p.waitForTimeout(100);
       if (how === 'button') await p.locator('llm-chat [part~="stop-button"]').click();
       else await p.locator('llm-chat textarea').press('Escape');
@@ -194,7 +211,7 @@ describe('<llm-chat> with an injected engine', () => {
       expect(stats.generatedTokens).toBeGreaterThan(0);
       expect(stats.generatedTokens).toBeLessThan(200);
       expect(await p.locator('llm-chat [part~="stats"]').last().innerText()).toContain('stopped');
-      (await p.evaluate(() => ((window as unknown as { events: unknown[] }).events.length = 0)));
+      await p.evaluate(() => ((window as unknown as { events: unknown[] }).events.length = 0));
     }
     // The partial replies stay in the conversation.
     expect(await p.locator('llm-chat .msg.assistant').count()).toBe(2);
@@ -223,7 +240,7 @@ describe('<llm-chat> with an injected engine', () => {
     const hostile = [
       'Look: <img src="x" onerror="window.pwned=\'img\'">',
       '<script>window.pwned = "script"</script>',
-      '[click me](javascript:window.pwned=\'md-link\')',
+      "[click me](javascript:window.pwned='md-link')",
       '<a href="javascript:window.pwned=\'a-link\'" id="evil">also click</a>',
       '<svg onload="window.pwned=\'svg\'"><circle r="5"/></svg>',
       '<iframe srcdoc="<script>parent.pwned=\'iframe\'</script>"></iframe>',
@@ -236,7 +253,11 @@ describe('<llm-chat> with an injected engine', () => {
     await p.waitForSelector('llm-chat[state="ready"] .stats');
     // Click every link the reply rendered, then give handlers a chance to run.
     const links = p.locator('llm-chat .msg.assistant a');
-    for (let i = 0; i < (await links.count()); i++) await links.nth(i).click({ modifiers: [] }).catch(() => undefined);
+    for (let i = 0; i < (await links.count()); i++)
+      await links
+        .nth(i)
+        .click({ modifiers: [] })
+        .catch(() => undefined);
     await p.waitForTimeout(300);
     expect(await p.evaluate(() => window.pwned)).toBeUndefined();
     const html = await p.evaluate(() => document.querySelector('llm-chat')!.shadowRoot!.querySelector('.msg.assistant .md')!.innerHTML);
@@ -286,7 +307,8 @@ describe('<llm-chat> with an injected engine', () => {
       let n = 0;
       document.addEventListener('llm-token', () => {
         n++;
-        const first = document.querySelector('llm-chat')!.shadowRoot!.querySelector('.msg.assistant .md p') as (HTMLElement & { tag?: number }) | null;
+        const first = document.querySelector('llm-chat')!.shadowRoot!.querySelector('.msg.assistant .md p') as
+          (HTMLElement & { tag?: number }) | null;
         if (n >= 1500 && !w.probe.tagged && first) {
           first.tag = 1;
           w.probe.tagged = true;
@@ -357,10 +379,17 @@ describe('<llm-chat> loading', () => {
       w.events = [];
       document.addEventListener('llm-error', (e) => {
         const d = (e as CustomEvent).detail;
-        w.events.push({ type: e.type, detail: { during: d.during, name: d.error.name, typed: d.error instanceof errors.WebGPUUnavailableError } });
+        w.events.push({
+          type: e.type,
+          detail: { during: d.during, name: d.error.name, typed: d.error instanceof errors.WebGPUUnavailableError },
+        });
       });
       const el = document.createElement('llm-chat');
-      el.loader = fakeLoader({ steps: 1, stepMs: 1, error: new errors.WebGPUUnavailableError('navigator.gpu is undefined: this browser has no WebGPU') });
+      el.loader = fakeLoader({
+        steps: 1,
+        stepMs: 1,
+        error: new errors.WebGPUUnavailableError('navigator.gpu is undefined: this browser has no WebGPU'),
+      });
       el.model = 'https://example.test/model.gguf';
       document.body.append(el);
     });
@@ -387,7 +416,10 @@ describe('<llm-chat> loading', () => {
       document.body.append(el);
     });
     await p.waitForSelector('llm-chat[state="loading"] [role="progressbar"]');
-    await p.waitForFunction(() => Number(document.querySelector('llm-chat')!.shadowRoot!.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow')) > 0);
+    await p.waitForFunction(
+      () =>
+        Number(document.querySelector('llm-chat')!.shadowRoot!.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow')) > 0,
+    );
     expect(await p.locator('llm-chat [part~="progress"]').innerText()).toMatch(/of 2\.09 MB/);
     await p.waitForSelector('llm-chat[state="ready"]', { timeout: 20_000 });
     await send(p, 'hi');
@@ -407,7 +439,11 @@ describe('<llm-chat> loading', () => {
       try {
         await worker.load({ kind: 'file', file: new File([new Uint8Array([1, 2, 3, 4, 5])], 'junk.gguf'), name: 'junk.gguf' });
       } catch (e) {
-        out.gguf = { typed: e instanceof errors.GGUFFormatError, field: (e as { field?: string }).field, offset: (e as { offset?: number }).offset };
+        out.gguf = {
+          typed: e instanceof errors.GGUFFormatError,
+          field: (e as { field?: string }).field,
+          offset: (e as { offset?: number }).offset,
+        };
       }
       out.models = (await worker.listModels()).map((m) => m.id);
       return out;
@@ -425,11 +461,23 @@ describe('<llm-chat> loading', () => {
       const client = openaiClient(engine);
       const whole = await client.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
       const chunks = [];
-      for await (const c of await client.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } })) chunks.push(c);
+      for await (const c of await client.chat.completions.create({
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      }))
+        chunks.push(c);
       return { whole, chunks };
     });
-    expect(out.whole).toMatchObject({ object: 'chat.completion', model: 'chat-model.gguf', choices: [{ message: { content: 'Hello from the' }, finish_reason: 'length' }], usage: { completion_tokens: 3 } });
-    expect(out.chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from the worker. This reply crossed a **structured clone**.');
+    expect(out.whole).toMatchObject({
+      object: 'chat.completion',
+      model: 'chat-model.gguf',
+      choices: [{ message: { content: 'Hello from the' }, finish_reason: 'length' }],
+      usage: { completion_tokens: 3 },
+    });
+    expect(out.chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(
+      'Hello from the worker. This reply crossed a **structured clone**.',
+    );
     expect(out.chunks.at(-2)!.choices[0].finish_reason).toBe('stop');
     expect(out.chunks.at(-1)!.usage!.completion_tokens).toBe(10);
   });
@@ -438,7 +486,11 @@ describe('<llm-chat> loading', () => {
     const p = await openTestPage();
     await p.evaluate(() => {
       const { FakeEngine, fakeLoader, toTokens, errors } = window.lowbitTest;
-      const w = window as unknown as { engines: InstanceType<typeof FakeEngine>[]; loader: ReturnType<typeof fakeLoader>; events: unknown[] };
+      const w = window as unknown as {
+        engines: InstanceType<typeof FakeEngine>[];
+        loader: ReturnType<typeof fakeLoader>;
+        events: unknown[];
+      };
       w.engines = [];
       w.events = [];
       document.addEventListener('llm-error', (e) => {
@@ -465,7 +517,9 @@ describe('<llm-chat> loading', () => {
     await p.evaluate(() => {
       const { errors } = window.lowbitTest;
       const w = window as unknown as { engines: { loseDevice(e: Error): void }[] };
-      w.engines[0].loseDevice(new errors.DeviceLostError('GPU device lost (unknown): the driver reset. Reload the model to continue.', 'unknown'));
+      w.engines[0].loseDevice(
+        new errors.DeviceLostError('GPU device lost (unknown): the driver reset. Reload the model to continue.', 'unknown'),
+      );
     });
     await p.waitForSelector('llm-chat[state="error"]');
     const panel = p.locator('llm-chat .error.panel');
@@ -480,7 +534,10 @@ describe('<llm-chat> loading', () => {
     await reload.click();
     await p.waitForSelector('llm-chat[state="ready"]');
     expect(await p.evaluate(() => (window as unknown as { loader: { sources: unknown[] } }).loader.sources.length)).toBe(2);
-    expect(await p.evaluate(() => (window as unknown as { engines: { disposed: boolean }[] }).engines.map((e) => e.disposed))).toEqual([true, false]);
+    expect(await p.evaluate(() => (window as unknown as { engines: { disposed: boolean }[] }).engines.map((e) => e.disposed))).toEqual([
+      true,
+      false,
+    ]);
     expect(await p.locator('llm-chat .error.panel').count()).toBe(0);
     await send(p, 'second');
     await p.waitForFunction(() => document.querySelector('llm-chat')!.shadowRoot!.querySelectorAll('.stats').length === 2);
@@ -491,10 +548,14 @@ describe('<llm-chat> loading', () => {
     const p = await openTestPage();
     await mountChat(p, { reply: Array.from({ length: 100 }, (_, i) => `w${i}`).join(' '), delayMs: 10 });
     await send(p, 'go');
-    await p.waitForFunction(() => (window as unknown as { events: { type: string }[] }).events.filter((e) => e.type === 'llm-token').length >= 3);
+    await p.waitForFunction(
+      () => (window as unknown as { events: { type: string }[] }).events.filter((e) => e.type === 'llm-token').length >= 3,
+    );
     await p.evaluate(() => {
       const { errors } = window.lowbitTest;
-      (window as unknown as { engine: { loseDevice(e: Error): void } }).engine.loseDevice(new errors.DeviceLostError('GPU device lost (destroyed): device was destroyed.', 'destroyed'));
+      (window as unknown as { engine: { loseDevice(e: Error): void } }).engine.loseDevice(
+        new errors.DeviceLostError('GPU device lost (destroyed): device was destroyed.', 'destroyed'),
+      );
     });
     await p.waitForSelector('llm-chat[state="error"]');
     expect(await assistantText(p)).toMatch(/^w0 w1 w2/);
@@ -510,12 +571,16 @@ describe('<llm-chat> loading', () => {
     await mountChat(p, { reply: 'fine', delayMs: 1 });
     await p.evaluate(() => {
       const { errors } = window.lowbitTest;
-      (window as unknown as { engine: { loseDevice(e: Error): void } }).engine.loseDevice(new errors.DeviceLostError('GPU device lost (unknown): gone.'));
+      (window as unknown as { engine: { loseDevice(e: Error): void } }).engine.loseDevice(
+        new errors.DeviceLostError('GPU device lost (unknown): gone.'),
+      );
     });
     await p.waitForSelector('llm-chat[state="error"]');
     expect(await p.locator('llm-chat .error.panel').innerText()).toContain('The GPU stopped responding');
     expect(await p.locator('llm-chat [part~="reload-button"]').count()).toBe(0);
-    expect((await events(p)).filter((e) => e.type === 'llm-error').map((e) => e.detail)).toMatchObject([{ during: 'idle', error: { name: 'DeviceLostError', isLowbit: true } }]);
+    expect((await events(p)).filter((e) => e.type === 'llm-error').map((e) => e.detail)).toMatchObject([
+      { during: 'idle', error: { name: 'DeviceLostError', isLowbit: true } },
+    ]);
   });
 
   test('the element shows the DeviceLimitError message when the model is too big', async () => {

@@ -65,5 +65,7 @@ test('the missing Content-Range of a cross-origin server is named, with the head
   );
   await p.evaluate(() => (window as unknown as { fail: () => void }).fail());
   await p.waitForSelector('llm-chat[state="error"]');
-  expect(await p.locator('llm-chat [part~="error"] .detail').innerText()).toContain('must expose the Content-Range, Content-Length and ETag headers');
+  expect(await p.locator('llm-chat [part~="error"] .detail').innerText()).toContain(
+    'must expose the Content-Range, Content-Length and ETag headers',
+  );
 });

@@ -36,21 +36,26 @@ function measure(): Finding[] {
     const [x, y] = [lum(a), lum(b)].sort((m, n) => n - m);
     return (x! + 0.05) / (y! + 0.05);
   };
-  const parentOf = (el: Element): Element | null => el.parentElement ?? ((el.parentNode as ShadowRoot | null)?.host ?? null);
+  const parentOf = (el: Element): Element | null => el.parentElement ?? (el.parentNode as ShadowRoot | null)?.host ?? null;
   /** The colour behind an element: its ancestors' backgrounds composed, white at the bottom. */
   const backdrop = (el: Element | null): RGBA => {
     const layers: RGBA[] = [];
     for (let e = el; e; e = parentOf(e)) layers.push(parse(getComputedStyle(e).backgroundColor));
-    let colour: RGBA = parse(getComputedStyle(document.documentElement).backgroundColor)[3] ? parse(getComputedStyle(document.documentElement).backgroundColor) : [255, 255, 255, 1];
+    let colour: RGBA = parse(getComputedStyle(document.documentElement).backgroundColor)[3]
+      ? parse(getComputedStyle(document.documentElement).backgroundColor)
+      : [255, 255, 255, 1];
     for (const layer of layers.reverse()) colour = over(layer, colour);
     return colour;
   };
   const visible = (el: Element) => {
     const r = el.getBoundingClientRect();
     const s = getComputedStyle(el);
-    return r.width > 2 && r.height > 2 && s.visibility !== 'hidden' && s.display !== 'none' && !el.closest('[hidden]') && Number(s.opacity) > 0.1;
+    return (
+      r.width > 2 && r.height > 2 && s.visibility !== 'hidden' && s.display !== 'none' && !el.closest('[hidden]') && Number(s.opacity) > 0.1
+    );
   };
-  const name = (el: Element) => `${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''} "${(el.textContent ?? '').trim().slice(0, 30)}"`;
+  const name = (el: Element) =>
+    `${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''} "${(el.textContent ?? '').trim().slice(0, 30)}"`;
   const out: Finding[] = [];
   const walk = (root: Document | ShadowRoot) => {
     for (const el of root.querySelectorAll('*')) {

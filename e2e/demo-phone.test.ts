@@ -17,7 +17,12 @@ for (const [width, height] of [
 ] as const) {
   for (const scheme of ['light', 'dark'] as const) {
     test(`${width}×${height} ${scheme}: nothing is wider than the screen; the cached panel closes with a button and with Escape`, async () => {
-      const { page: p } = await suite.openPage('/e2e/pages/demo.html', { viewport: { width, height }, colorScheme: scheme, isMobile: true, hasTouch: true });
+      const { page: p } = await suite.openPage('/e2e/pages/demo.html', {
+        viewport: { width, height },
+        colorScheme: scheme,
+        isMobile: true,
+        hasTouch: true,
+      });
       await p.waitForSelector('llm-chat[state="ready"]', { timeout: 20_000 });
       await p.locator('[aria-label="Story openings"] button').first().click();
       await p.waitForSelector('llm-chat .msg.assistant .stats');
@@ -26,7 +31,10 @@ for (const [width, height] of [
       expect(chat.scrollWidth).toBeLessThanOrEqual(chat.innerWidth);
       // Every control of the header is inside the screen.
       for (const name of ['Model', 'Cached models', 'Open .gguf…', 'Send message']) {
-        const box = await p.getByRole(name === 'Model' ? 'combobox' : 'button', { name }).first().boundingBox();
+        const box = await p
+          .getByRole(name === 'Model' ? 'combobox' : 'button', { name })
+          .first()
+          .boundingBox();
         expect(box, name).not.toBeNull();
         expect(box!.x + box!.width, name).toBeLessThanOrEqual(width);
       }
@@ -48,7 +56,9 @@ for (const [width, height] of [
       expect(await panel.count()).toBe(0);
       expect(await toggle.getAttribute('aria-expanded')).toBe('false');
       // Focus goes back to the toggle that opened it.
-      expect(await p.evaluate(() => document.querySelector('lowbit-demo')!.shadowRoot!.activeElement?.textContent?.trim())).toBe('Cached models');
+      expect(await p.evaluate(() => document.querySelector('lowbit-demo')!.shadowRoot!.activeElement?.textContent?.trim())).toBe(
+        'Cached models',
+      );
       await toggle.click();
       await panel.waitFor();
       await p.keyboard.press('Escape');

@@ -29,7 +29,11 @@ async function storyTurn(p: Page): Promise<void> {
   await p.waitForSelector('llm-chat .msg.assistant .stats');
 }
 
-const gguf = (name: string) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(60)]) });
+const gguf = (name: string) => ({
+  name,
+  mimeType: 'application/octet-stream',
+  buffer: Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(60)]),
+});
 
 test('a failed switch keeps the model that runs: "Back to" it beside Retry, with its conversation', async () => {
   const p = await openDemo();
@@ -62,7 +66,9 @@ test('a cancelled switch keeps the model that runs, and the picker shows it', as
   await p.waitForSelector('llm-chat[state="ready"]');
   expect(await details(p)).toContain(BUNDLED);
   expect(await pickerValue(p)).toBe('entry:tinystories-3m');
-  expect(await p.locator('llm-chat').evaluate((el: HTMLElement) => el.shadowRoot!.querySelector('.status')?.textContent ?? '')).toContain(`${BUNDLED} is ready`);
+  expect(await p.locator('llm-chat').evaluate((el: HTMLElement) => el.shadowRoot!.querySelector('.status')?.textContent ?? '')).toContain(
+    `${BUNDLED} is ready`,
+  );
 });
 
 test('a new model starts a new conversation and says so; the picker follows every change', async () => {
@@ -81,7 +87,15 @@ test('a new model starts a new conversation and says so; the picker follows ever
   await picker(p).selectOption('entry:smollm2-135m-q4km');
   await p.getByRole('button', { name: 'Load', exact: true }).click();
   await p.getByRole('button', { name: 'Download anyway' }).click();
-  await p.waitForFunction(() => document.querySelector('lowbit-demo')!.shadowRoot!.querySelector('[aria-label="Model details"]')?.textContent?.includes('SmolLM2-135M-Instruct-Q4_K_M.gguf'), null, { timeout: 20_000 });
+  await p.waitForFunction(
+    () =>
+      document
+        .querySelector('lowbit-demo')!
+        .shadowRoot!.querySelector('[aria-label="Model details"]')
+        ?.textContent?.includes('SmolLM2-135M-Instruct-Q4_K_M.gguf'),
+    null,
+    { timeout: 20_000 },
+  );
   await p.waitForSelector('llm-chat[state="ready"]');
   expect(await turns(p)).toBe(0);
   const status = await p.locator('llm-chat').evaluate((el: HTMLElement) => el.shadowRoot!.querySelector('.status')?.textContent ?? '');
@@ -92,7 +106,10 @@ test('a new model starts a new conversation and says so; the picker follows ever
   await p.getByRole('button', { name: 'Cached models' }).click();
   const panel = p.locator('lowbit-model-cache');
   await panel.getByRole('button', { name: `Load ${BUNDLED}` }).click();
-  await p.waitForFunction((name) => document.querySelector('lowbit-demo')!.shadowRoot!.querySelector('[aria-label="Model details"]')?.textContent?.includes(name), BUNDLED);
+  await p.waitForFunction(
+    (name) => document.querySelector('lowbit-demo')!.shadowRoot!.querySelector('[aria-label="Model details"]')?.textContent?.includes(name),
+    BUNDLED,
+  );
   expect(await pickerValue(p)).toBe('entry:tinystories-3m');
   // Deleting the model in use unloads it: the picker says no model is loaded.
   await panel.getByRole('button', { name: `Delete ${BUNDLED}` }).click();

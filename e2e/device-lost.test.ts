@@ -44,7 +44,8 @@ async function watchDevices(worker: Worker): Promise<void> {
   });
 }
 
-const deviceCount = (worker: Worker) => worker.evaluate(() => (self as unknown as { lowbitTestDevices: GPUDevice[] }).lowbitTestDevices.length);
+const deviceCount = (worker: Worker) =>
+  worker.evaluate(() => (self as unknown as { lowbitTestDevices: GPUDevice[] }).lowbitTestDevices.length);
 
 async function send(page: Page, text: string): Promise<void> {
   await page.locator('llm-chat textarea').fill(text);
@@ -57,7 +58,11 @@ test('device destroyed mid-reply: error and "Reload model" shown, reload makes a
   const worker = page.workers()[0]!;
   await watchDevices(worker);
   await page.evaluate((model) => {
-    const w = window as unknown as { lowbitWorker: { load: (s: unknown, o: unknown) => Promise<unknown> }; events: unknown[]; tokens: number };
+    const w = window as unknown as {
+      lowbitWorker: { load: (s: unknown, o: unknown) => Promise<unknown> };
+      events: unknown[];
+      tokens: number;
+    };
     w.events = [];
     w.tokens = 0;
     document.addEventListener('llm-token', () => w.tokens++);
@@ -98,7 +103,9 @@ test('device destroyed mid-reply: error and "Reload model" shown, reload makes a
 
   await page.evaluate(() => (document.querySelector('llm-chat')!.maxTokens = 8));
   await send(page, 'The big red ball');
-  await page.waitForFunction(() => document.querySelector('llm-chat')!.shadowRoot!.querySelectorAll('.stats').length === 1, null, { timeout: 120_000 });
+  await page.waitForFunction(() => document.querySelector('llm-chat')!.shadowRoot!.querySelectorAll('.stats').length === 1, null, {
+    timeout: 120_000,
+  });
   await page.waitForSelector('llm-chat[state="ready"]');
   const reply = await page.locator('llm-chat .msg.assistant .md').last().innerText();
   expect(reply.startsWith('The big red ball')).toBe(true);

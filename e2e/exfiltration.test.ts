@@ -143,13 +143,28 @@ describe('hostile markup in replies', () => {
   test('control: the same corpus inserted without the renderer does reach the leak server', async () => {
     // Proves the payloads and the leak detection are live: without sanitizing, Chromium fetches.
     const page = await openPage('/e2e/pages/markdown.html');
-    await page.evaluate((corpus) => {
-      const out = document.getElementById('out')!;
-      for (const { markdown } of corpus) out.insertAdjacentHTML('beforeend', `<div>${markdown}</div>`);
-      // Left out: a refresh would navigate away mid-test, and <base> would send the relative URLs to the leak server.
-    }, payloads(leakBase).filter((p) => !p.name.startsWith('meta-refresh') && !p.name.startsWith('base-href')));
+    await page.evaluate(
+      (corpus) => {
+        const out = document.getElementById('out')!;
+        for (const { markdown } of corpus) out.insertAdjacentHTML('beforeend', `<div>${markdown}</div>`);
+        // Left out: a refresh would navigate away mid-test, and <base> would send the relative URLs to the leak server.
+      },
+      payloads(leakBase).filter((p) => !p.name.startsWith('meta-refresh') && !p.name.startsWith('base-href')),
+    );
     const prefix = new URL(leakBase).pathname;
-    const expected = ['table-background', 'td-background', 'img-src', 'img-srcset', 'video-poster', 'style-attr-url', 'style-tag-url', 'link-stylesheet', 'svg-image-href', 'input-image-src', 'iframe-src'].map((p) => `GET ${prefix}/${p}`);
+    const expected = [
+      'table-background',
+      'td-background',
+      'img-src',
+      'img-srcset',
+      'video-poster',
+      'style-attr-url',
+      'style-tag-url',
+      'link-stylesheet',
+      'svg-image-href',
+      'input-image-src',
+      'iframe-src',
+    ].map((p) => `GET ${prefix}/${p}`);
     // The browser takes its time over ~100 loads on a busy machine: wait for them, up to a bound.
     for (let waited = 0; waited < 20_000 && !expected.every((r) => leakedHere().includes(r)); waited += 250) await page.waitForTimeout(250);
     expect(leakedHere()).toEqual(expect.arrayContaining(expected));
@@ -175,13 +190,10 @@ describe('hostile markup in replies', () => {
     for (let i = 0; i < 20; i++) {
       await page.waitForTimeout(150);
       during.push(
-        ...(await page.evaluate(
-          (allowed) => {
-            const md = document.querySelector('llm-chat')!.shadowRoot!.querySelector('.msg.assistant .md');
-            return md ? window.violationsIn(md, allowed) : [];
-          },
-          RENDERED_ALLOWED,
-        )),
+        ...(await page.evaluate((allowed) => {
+          const md = document.querySelector('llm-chat')!.shadowRoot!.querySelector('.msg.assistant .md');
+          return md ? window.violationsIn(md, allowed) : [];
+        }, RENDERED_ALLOWED)),
       );
     }
     await page.waitForSelector('llm-chat[state="ready"] .stats', { timeout: 120_000 });
@@ -228,11 +240,24 @@ describe('hostile markup in replies', () => {
         popovers: md.querySelectorAll('[popover], [popovertarget]').length,
         downloads: md.querySelectorAll('[download]').length,
         forms: md.querySelectorAll('form, input, button').length,
-        dataOrAria: [...md.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('data-') || a.name.startsWith('aria-'))).length,
+        dataOrAria: [...md.querySelectorAll('*')].filter((e) =>
+          [...e.attributes].some((a) => a.name.startsWith('data-') || a.name.startsWith('aria-')),
+        ).length,
         text: (md as HTMLElement).innerText,
       };
     });
-    expect(found).toMatchObject({ errorPanels: 0, userTurns: 1, withClass: 0, withId: 0, dialogs: 0, marquees: 0, popovers: 0, downloads: 0, forms: 0, dataOrAria: 0 });
+    expect(found).toMatchObject({
+      errorPanels: 0,
+      userTurns: 1,
+      withClass: 0,
+      withId: 0,
+      dialogs: 0,
+      marquees: 0,
+      popovers: 0,
+      downloads: 0,
+      forms: 0,
+      dataOrAria: 0,
+    });
     // The words are still there, as plain reply text.
     expect(found.text).toContain('I agree to share my data');
     expect(found.text).toContain('invoice');
@@ -365,7 +390,12 @@ describe('markdown that breaks or stalls the parser', () => {
       }
       const t = performance.now();
       out.innerHTML = stream.finish(text).join('');
-      return { totalMs: performance.now() - start, slowestUpdateMs: slowest, finishMs: performance.now() - t, shown: out.textContent!.length };
+      return {
+        totalMs: performance.now() - start,
+        slowestUpdateMs: slowest,
+        finishMs: performance.now() - t,
+        shown: out.textContent!.length,
+      };
     }, text);
     console.log('pathological emphasis, 400 streaming updates of up to 40 KB:', r);
     expect(r.shown).toBe(text.length);

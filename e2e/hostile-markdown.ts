@@ -107,7 +107,8 @@ const URL_PAYLOADS: Record<string, string> = {
   'style-tag-namespace': '<style>@namespace url(LEAK/style-tag-namespace); p::before{content:url(LEAK/style-tag-before)}</style><p>x</p>',
   // SVG and MathML.
   'svg-image-href': '<svg><image href="LEAK/svg-image-href" width="9" height="9"/></svg>',
-  'svg-image-xlink': '<svg xmlns:xlink="http://www.w3.org/1999/xlink"><image xlink:href="LEAK/svg-image-xlink" width="9" height="9"/></svg>',
+  'svg-image-xlink':
+    '<svg xmlns:xlink="http://www.w3.org/1999/xlink"><image xlink:href="LEAK/svg-image-xlink" width="9" height="9"/></svg>',
   'svg-use-href': '<svg><use href="LEAK/svg-use-href#x"/></svg>',
   'svg-feimage': '<svg><filter id="f"><feImage href="LEAK/svg-feimage"/></filter><rect filter="url(#f)" width="9" height="9"/></svg>',
   'svg-script-href': '<svg><script href="LEAK/svg-script-href"></script></svg>',
@@ -210,16 +211,43 @@ export function payloads(leakBase: string): Payload[] {
   for (const [name, markdown] of Object.entries(all)) {
     const filled = fill(markdown, leakBase);
     out.push({ name, markdown: filled });
-    if (!filled.includes('\n')) out.push({ name: `${name} (table cell)`, markdown: `| cell | other |\n|---|---|\n| ${filled.replaceAll('|', '\\|')} | x |` });
+    if (!filled.includes('\n'))
+      out.push({ name: `${name} (table cell)`, markdown: `| cell | other |\n|---|---|\n| ${filled.replaceAll('|', '\\|')} | x |` });
   }
   return out;
 }
 
 /** The elements and, per element, the attributes that rendered replies may contain. */
 export const RENDERED_ALLOWED: Record<string, readonly string[]> = {
-  p: [], br: [], hr: [], h1: [], h2: [], h3: [], h4: [], h5: [], h6: [],
-  strong: [], em: [], del: [], s: [], b: [], i: [], sub: [], sup: [], kbd: [], pre: [], blockquote: [],
-  ul: [], ol: ['start'], li: [], table: [], thead: [], tbody: [], tr: [], th: ['align'], td: ['align'],
+  p: [],
+  br: [],
+  hr: [],
+  h1: [],
+  h2: [],
+  h3: [],
+  h4: [],
+  h5: [],
+  h6: [],
+  strong: [],
+  em: [],
+  del: [],
+  s: [],
+  b: [],
+  i: [],
+  sub: [],
+  sup: [],
+  kbd: [],
+  pre: [],
+  blockquote: [],
+  ul: [],
+  ol: ['start'],
+  li: [],
+  table: [],
+  thead: [],
+  tbody: [],
+  tr: [],
+  th: ['align'],
+  td: ['align'],
   code: ['class'],
   a: ['href', 'title', 'target', 'rel'],
 };

@@ -28,7 +28,10 @@ async function slowChat(): Promise<Page> {
     outside.textContent = 'Elsewhere';
     document.body.append(outside);
     const el = document.createElement('llm-chat');
-    el.engine = new FakeEngine({ delayMs: 30, reply: () => ({ tokens: toTokens(Array.from({ length: 300 }, (_, i) => `w${i}`).join(' ')) }) });
+    el.engine = new FakeEngine({
+      delayMs: 30,
+      reply: () => ({ tokens: toTokens(Array.from({ length: 300 }, (_, i) => `w${i}`).join(' ')) }),
+    });
     document.body.append(el);
   });
   await page.waitForSelector('llm-chat[state="ready"]');

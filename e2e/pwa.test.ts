@@ -23,7 +23,12 @@ test('manifest with real PNG icons of the declared sizes', async () => {
   const { server } = suite;
   const res = await fetch(`${server.url}/manifest.webmanifest`);
   expect(res.ok).toBe(true);
-  const manifest = (await res.json()) as { name: string; short_name: string; display: string; icons: { src: string; sizes: string; purpose?: string }[] };
+  const manifest = (await res.json()) as {
+    name: string;
+    short_name: string;
+    display: string;
+    icons: { src: string; sizes: string; purpose?: string }[];
+  };
   expect(manifest).toMatchObject({ short_name: 'lowbit', display: 'standalone' });
   expect(manifest.icons.some((i) => i.purpose === 'maskable')).toBe(true);
   for (const icon of manifest.icons) {
@@ -88,7 +93,14 @@ test('the demo runs under its Content-Security-Policy, which blocks remote image
   const { server } = suite;
   const html = await (await fetch(`${server.url}/`)).text();
   const csp = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1] ?? '';
-  for (const directive of ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "img-src 'self' data: blob:", "object-src 'none'", "base-uri 'none'"]) expect(csp).toContain(directive);
+  for (const directive of [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "img-src 'self' data: blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+  ])
+    expect(csp).toContain(directive);
   expect(csp).toMatch(/connect-src 'self' https:\/\/huggingface\.co /);
 
   const leaked: string[] = [];
@@ -171,7 +183,10 @@ test('a new deploy waits for the user: open tabs keep the old version until "Rel
 
     // Deploy v2: a changed sw.js that can say its version.
     const sw = join(site, 'sw.js');
-    writeFileSync(sw, `${readFileSync(sw, 'utf8')}\nself.addEventListener('message', (e) => { if (e.data === 'version?') e.ports[0].postMessage('v2'); });\n`);
+    writeFileSync(
+      sw,
+      `${readFileSync(sw, 'utf8')}\nself.addEventListener('message', (e) => { if (e.data === 'version?') e.ports[0].postMessage('v2'); });\n`,
+    );
     await first.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
 
     // Both tabs are told, and neither is switched over behind its back.
@@ -183,7 +198,10 @@ test('a new deploy waits for the user: open tabs keep the old version until "Rel
     expect(await first.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.waiting !== null)).toBe(true);
 
     // "Reload" in one tab switches to v2 and reloads that tab; the other tab keeps its prompt.
-    await Promise.all([first.waitForEvent('load', { timeout: 30_000 }), first.locator('lowbit-update-prompt button', { hasText: 'Reload' }).click()]);
+    await Promise.all([
+      first.waitForEvent('load', { timeout: 30_000 }),
+      first.locator('lowbit-update-prompt button', { hasText: 'Reload' }).click(),
+    ]);
     await first.waitForSelector('lowbit-demo select[aria-label="Model"]');
     expect(await controllerVersion(first)).toBe('v2');
     expect(await first.locator('lowbit-update-prompt').count()).toBe(0);

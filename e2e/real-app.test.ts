@@ -22,7 +22,10 @@ const BIG_BYTES = 40 * 1024 * 1024;
 function makeSite(): string {
   const site = mkdtempSync(join(tmpdir(), 'lowbit-real-'));
   writeFileSync(join(site, 'big.gguf'), Buffer.alloc(BIG_BYTES, 0x5a));
-  writeFileSync(join(site, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/llm-chat.js"></script><llm-chat model="/site/big.gguf"></llm-chat>');
+  writeFileSync(
+    join(site, 'index.html'),
+    '<!doctype html><meta charset="utf-8"><script type="module" src="/llm-chat.js"></script><llm-chat model="/site/big.gguf"></llm-chat>',
+  );
   writeFileSync(
     join(site, 'story.html'),
     `<!doctype html><meta charset="utf-8"><title>A story box</title>
@@ -75,11 +78,15 @@ describe('downloads into the model store', () => {
     release();
     await page.waitForSelector('llm-chat[state="ready"]', { timeout: 60_000 });
     expect((suite.server.bytesSent.get(BUNDLED) ?? 0) - before).toBe(BUNDLED_BYTES);
-    const progress = await page.evaluate(() => (window as unknown as { progress: { phase: string; bytesDone: number; bytesTotal: number }[] }).progress);
+    const progress = await page.evaluate(
+      () => (window as unknown as { progress: { phase: string; bytesDone: number; bytesTotal: number }[] }).progress,
+    );
     const download = progress.filter((p) => p.phase === 'download');
     expect(download.length).toBeGreaterThan(0);
     expect(download.at(-1)).toMatchObject({ bytesDone: BUNDLED_BYTES, bytesTotal: BUNDLED_BYTES });
-    expect(await storedModels(page)).toEqual([expect.objectContaining({ id: 'tinystories-llama-3M-Q4_K_M.gguf', complete: true, bytesStored: BUNDLED_BYTES })]);
+    expect(await storedModels(page)).toEqual([
+      expect.objectContaining({ id: 'tinystories-llama-3M-Q4_K_M.gguf', complete: true, bytesStored: BUNDLED_BYTES }),
+    ]);
   });
 
   test('an interrupted download resumes on reload from the last stored chunk', async () => {

@@ -23,7 +23,11 @@ test('a reply cut by a full context says "context full"; one cut by max-tokens s
       const el = document.createElement('llm-chat');
       el.id = id;
       el.maxTokens = 3;
-      el.engine = new FakeEngine({ delayMs: 1, info: { contextSize }, reply: () => ({ tokens: toTokens('one two three four five'), promptTokens: 2 }) });
+      el.engine = new FakeEngine({
+        delayMs: 1,
+        info: { contextSize },
+        reply: () => ({ tokens: toTokens('one two three four five'), promptTokens: 2 }),
+      });
       document.body.append(el);
     }
   });
@@ -80,7 +84,9 @@ test('without WebGPU the download warning offers no "Download anyway"', async ()
   const { page: p } = await suite.openPage('/e2e/pages/demo.html', { viewport: { width: 1100, height: 720 } });
   await p.waitForSelector('llm-chat[state="ready"]', { timeout: 20_000 });
   // As the worker's probe reports it in a browser without WebGPU.
-  await p.evaluate(() => Object.assign(document.querySelector('lowbit-demo')!, { probe: { webgpu: false, reason: 'navigator.gpu is undefined' } }));
+  await p.evaluate(() =>
+    Object.assign(document.querySelector('lowbit-demo')!, { probe: { webgpu: false, reason: 'navigator.gpu is undefined' } }),
+  );
   await p.locator('select[aria-label="Model"]').selectOption('entry:smollm2-135m-q4km');
   await p.getByRole('button', { name: 'Load', exact: true }).click();
   const banner = p.locator('[role="alertdialog"]');

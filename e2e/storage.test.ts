@@ -78,14 +78,26 @@ function download(page: Page, args: DownloadArgs): Promise<DownloadResult> {
     const store = new s.IdbModelStore();
     const t0 = performance.now();
     try {
-      await s.downloadModel({ store, url: a.path, chunkSize: a.chunkSize, concurrency: a.concurrency, maxRetries: a.maxRetries, retryBaseMs: 20, sha256: a.sha256 });
+      await s.downloadModel({
+        store,
+        url: a.path,
+        chunkSize: a.chunkSize,
+        concurrency: a.concurrency,
+        maxRetries: a.maxRetries,
+        retryBaseMs: 20,
+        sha256: a.sha256,
+      });
       return { ok: true as const, ms: performance.now() - t0 };
     } catch (e) {
       const err = e as Error & { neededBytes?: number; availableBytes?: number; cause?: unknown };
       const error = {
         name: err.name,
         message: err.message,
-        ours: { quota: e instanceof s.errors.QuotaExceededError, download: e instanceof s.errors.DownloadError, format: e instanceof s.errors.ModelFormatError },
+        ours: {
+          quota: e instanceof s.errors.QuotaExceededError,
+          download: e instanceof s.errors.DownloadError,
+          format: e instanceof s.errors.ModelFormatError,
+        },
         neededBytes: err.neededBytes,
         availableBytes: err.availableBytes,
         causeName: (err.cause as Error | undefined)?.name,
@@ -175,7 +187,8 @@ async function pageRunningOut(ctx: BrowserContext, chunks: number, mode: 'chunks
       IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
         const full = chunkWrites >= chunks;
         if (this.name === 'chunks') chunkWrites++;
-        if (full && (mode === 'all' || this.name === 'chunks')) throw new DOMException('simulated: the origin is out of quota', 'QuotaExceededError');
+        if (full && (mode === 'all' || this.name === 'chunks'))
+          throw new DOMException('simulated: the origin is out of quota', 'QuotaExceededError');
         return put.apply(this, args);
       };
     },
@@ -198,13 +211,33 @@ describe('IndexedDB model store in Chromium', () => {
     expect(served(BUNDLED) - before).toBe(SIZE);
     expect(ranges).toHaveLength(8);
     expect(ranges.map(rangeStart).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => i * CHUNK));
-    console.log(`browser download of ${BUNDLED_ID} from 127.0.0.1 into IndexedDB (8 chunks, sha256 verified): ${got.ms.toFixed(0)} ms, ${mbps(SIZE, got.ms).toFixed(1)} MB/s`);
+    console.log(
+      `browser download of ${BUNDLED_ID} from 127.0.0.1 into IndexedDB (8 chunks, sha256 verified): ${got.ms.toFixed(0)} ms, ${mbps(SIZE, got.ms).toFixed(1)} MB/s`,
+    );
 
     expect(await download(page, { path: SMALL, chunkSize: CHUNK })).toMatchObject({ ok: true });
     expect(await list(page)).toEqual([
       // Without an expected digest the integrity pass checks lengths and CRC-32s but records no sha256.
-      { id: SMALL_ID, size: smallBytes.length, storedBytes: smallBytes.length, complete: true, verified: true, present: true, sha256: undefined, chunkDone: [true, true] },
-      { id: BUNDLED_ID, size: SIZE, storedBytes: SIZE, complete: true, verified: true, present: true, sha256: bundledSha, chunkDone: new Array(8).fill(true) },
+      {
+        id: SMALL_ID,
+        size: smallBytes.length,
+        storedBytes: smallBytes.length,
+        complete: true,
+        verified: true,
+        present: true,
+        sha256: undefined,
+        chunkDone: [true, true],
+      },
+      {
+        id: BUNDLED_ID,
+        size: SIZE,
+        storedBytes: SIZE,
+        complete: true,
+        verified: true,
+        present: true,
+        sha256: bundledSha,
+        chunkDone: new Array(8).fill(true),
+      },
     ]);
     expect(await chunkRecords(page)).toBe(8 + 2);
 
@@ -268,7 +301,13 @@ describe('resuming', () => {
     await page.waitForFunction(() => !!window.lowbitStore);
     // After the reload: the partial model is listed, resumable, not usable.
     expect(await list(page)).toEqual([
-      expect.objectContaining({ id: BUNDLED_ID, storedBytes: 3 * CHUNK, complete: false, present: false, chunkDone: [true, true, true, false, false, false, false, false] }),
+      expect.objectContaining({
+        id: BUNDLED_ID,
+        storedBytes: 3 * CHUNK,
+        complete: false,
+        present: false,
+        chunkDone: [true, true, true, false, false, false, false, false],
+      }),
     ]);
     const ranges = recordRanges(page, BUNDLED);
     const second = await download(page, { path: BUNDLED, chunkSize: CHUNK, sha256: bundledSha });
@@ -276,7 +315,9 @@ describe('resuming', () => {
     expect(served(BUNDLED) - before - firstVisit).toBe(SIZE - 3 * CHUNK);
     expect(Math.min(...ranges.map(rangeStart)), ranges.join(', ')).toBe(3 * CHUNK);
     expect(await storedSha(page, BUNDLED_ID)).toBe(bundledSha);
-    expect(await list(page)).toEqual([expect.objectContaining({ id: BUNDLED_ID, storedBytes: SIZE, complete: true, present: true, sha256: bundledSha })]);
+    expect(await list(page)).toEqual([
+      expect.objectContaining({ id: BUNDLED_ID, storedBytes: SIZE, complete: true, present: true, sha256: bundledSha }),
+    ]);
   });
 
   test('a page reloaded in the middle of a download keeps the chunks already stored and fetches the rest', async () => {
@@ -349,7 +390,9 @@ describe('storage running out', () => {
     if (got.ok) return;
     expect(got.error.ours.quota).toBe(true);
     expect(got.error).toMatchObject({ name: 'QuotaExceededError', neededBytes: SIZE, availableBytes: 1_000_000 });
-    expect(got.error.message).toContain(`not enough storage for ${BUNDLED_ID}: ${formatBytes(SIZE)} more needed in IndexedDB lowbit-* (${formatBytes(1_000_000)} free)`);
+    expect(got.error.message).toContain(
+      `not enough storage for ${BUNDLED_ID}: ${formatBytes(SIZE)} more needed in IndexedDB lowbit-* (${formatBytes(1_000_000)} free)`,
+    );
     // The size comes from the first Range answer (Content-Range), so exactly one request is made;
     // its body is cancelled and nothing is stored.
     expect(ranges).toEqual([`bytes=0-${CHUNK - 1}`]);
@@ -409,7 +452,10 @@ describe('storage running out', () => {
     const { usage } = await cdp.send('Storage.getUsageAndQuota', { origin: suite.server.url });
     const quotaSize = usage + 4 * CHUNK;
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: suite.server.url, quotaSize });
-    expect(await cdp.send('Storage.getUsageAndQuota', { origin: suite.server.url })).toMatchObject({ quota: quotaSize, overrideActive: true });
+    expect(await cdp.send('Storage.getUsageAndQuota', { origin: suite.server.url })).toMatchObject({
+      quota: quotaSize,
+      overrideActive: true,
+    });
     // Chromium's estimate() reports a fixed quota (usage + 10 GiB), not the override, so our
     // up-front check passes and the writes themselves run into the quota. Pin estimate() to
     // "plenty" so this stays a test of the write path whatever a later Chromium reports.
@@ -442,7 +488,12 @@ describe('storage running out', () => {
     const resumeFrom = served(BUNDLED);
     expect(await download(page, { path: BUNDLED, chunkSize: CHUNK, sha256: bundledSha })).toMatchObject({ ok: true });
     expect(served(BUNDLED) - resumeFrom).toBe(SIZE - partial!.storedBytes);
-    expect(ranges.map(rangeStart).sort((a, b) => a - b).map((s) => s / CHUNK)).toEqual(partial!.chunkDone.flatMap((done, i) => (done ? [] : [i])));
+    expect(
+      ranges
+        .map(rangeStart)
+        .sort((a, b) => a - b)
+        .map((s) => s / CHUNK),
+    ).toEqual(partial!.chunkDone.flatMap((done, i) => (done ? [] : [i])));
     expect(await storedSha(page, BUNDLED_ID)).toBe(bundledSha);
   });
 
@@ -564,18 +615,21 @@ describe('store → GPU', () => {
   });
 
   const F32 = 'trained-here/tinystories-llama-3M-F32.gguf';
-  test.skipIf(!sharedFixtures || !existsSync(join(sharedFixtures, 'models', F32)))('throughput on a 13.7 MB model: download into IndexedDB and store → GPU', async () => {
-    const file = readFileSync(join(sharedFixtures!, 'models', F32));
-    const path = `/shared/${F32}`;
-    const context = await suite.newContext();
-    const page = await openPage(context);
-    const got = await download(page, { path, chunkSize: 4 * CHUNK, sha256: sha256(file) });
-    expect(got).toMatchObject({ ok: true });
-    const gpu = await storeToGpu(page, 'tinystories-llama-3M-F32.gguf');
-    expectGpuMatchesFile(gpu.checks, file);
-    console.log(
-      `13.7 MB F32 model: download ${mbps(file.length, got.ms).toFixed(1)} MB/s (1 MiB chunks, 3 in flight, sha256 verified); ` +
-        `store → GPU ${mbps(gpu.bytes, gpu.ms).toFixed(1)} MB/s (${(gpu.bytes / 1e6).toFixed(1)} MB in ${gpu.ms.toFixed(0)} ms)`,
-    );
-  });
+  test.skipIf(!sharedFixtures || !existsSync(join(sharedFixtures, 'models', F32)))(
+    'throughput on a 13.7 MB model: download into IndexedDB and store → GPU',
+    async () => {
+      const file = readFileSync(join(sharedFixtures!, 'models', F32));
+      const path = `/shared/${F32}`;
+      const context = await suite.newContext();
+      const page = await openPage(context);
+      const got = await download(page, { path, chunkSize: 4 * CHUNK, sha256: sha256(file) });
+      expect(got).toMatchObject({ ok: true });
+      const gpu = await storeToGpu(page, 'tinystories-llama-3M-F32.gguf');
+      expectGpuMatchesFile(gpu.checks, file);
+      console.log(
+        `13.7 MB F32 model: download ${mbps(file.length, got.ms).toFixed(1)} MB/s (1 MiB chunks, 3 in flight, sha256 verified); ` +
+          `store → GPU ${mbps(gpu.bytes, gpu.ms).toFixed(1)} MB/s (${(gpu.bytes / 1e6).toFixed(1)} MB in ${gpu.ms.toFixed(0)} ms)`,
+      );
+    },
+  );
 });

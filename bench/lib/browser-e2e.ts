@@ -48,7 +48,11 @@ export interface BrowserBenchResult {
 }
 
 /** Benchmarks each model file (absolute paths) in Chromium; a model that fails is logged and skipped. */
-export async function benchBrowser(models: string[], opts: { promptTokens: number; decodeTokens: number }, log: (s: string) => void): Promise<BrowserBenchResult> {
+export async function benchBrowser(
+  models: string[],
+  opts: { promptTokens: number; decodeTokens: number },
+  log: (s: string) => void,
+): Promise<BrowserBenchResult> {
   log('browser: building the page …');
   const outDir = await buildPage();
   // Each model directory under its own URL prefix.
@@ -70,7 +74,9 @@ export async function benchBrowser(models: string[], opts: { promptTokens: numbe
       log(`browser e2e ${basename(path)} …`);
       const url = `/m${dirs.indexOf(dirname(path))}/${encodeURIComponent(basename(path))}`;
       try {
-        e2e.push(await page.evaluate(([u, o]) => (window as unknown as { lowbitBench: LowbitBench }).lowbitBench.run(u, o), [url, opts] as const));
+        e2e.push(
+          await page.evaluate(([u, o]) => (window as unknown as { lowbitBench: LowbitBench }).lowbitBench.run(u, o), [url, opts] as const),
+        );
       } catch (e) {
         log(`  skipped: ${(e as Error).message.split('\n')[0]}`);
       }

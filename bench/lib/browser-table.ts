@@ -9,7 +9,31 @@ export function deviceLine(d: BrowserDevice): string {
 
 export function browserE2eTable(rows: BrowserE2eRow[]): string {
   return markdownTable(
-    ['model', 'load ms', 'of which kernels ms', 'first reply ms', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'submits/step', 'dispatches/step', 'readback B/step', 'new objects/step'],
-    rows.map((r) => [r.model, fmt(r.loadMs, 0), fmt(r.compileMs, 0), fmt(r.firstReplyMs, 0), fmt(r.prefillTokensPerSec), fmt(r.decodeTokensPerSec), fmt(r.timeToFirstTokenMs), fmt(r.submissionsPerStep), fmt(r.dispatchesPerStep), fmt(r.readbackBytesPerStep), fmt(r.newGpuObjectsPerStep)]),
+    [
+      'model',
+      'load ms',
+      'of which kernels ms',
+      'first reply ms',
+      'prefill tok/s',
+      'decode tok/s',
+      'TTFT ms',
+      'submits/step',
+      'dispatches/step',
+      'readback B/step',
+      'new objects/step',
+    ],
+    rows.map((r) => [
+      r.model,
+      fmt(r.loadMs, 0),
+      fmt(r.compileMs, 0),
+      fmt(r.firstReplyMs, 0),
+      fmt(r.prefillTokensPerSec),
+      fmt(r.decodeTokensPerSec),
+      fmt(r.timeToFirstTokenMs),
+      fmt(r.submissionsPerStep),
+      fmt(r.dispatchesPerStep),
+      fmt(r.readbackBytesPerStep),
+      fmt(r.newGpuObjectsPerStep),
+    ]),
   );
 }

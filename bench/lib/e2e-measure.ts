@@ -27,7 +27,16 @@ export interface RunMeasurement {
   newGpuObjectsPerStep: number;
 }
 
-const CREATORS = ['createBuffer', 'createBindGroup', 'createComputePipeline', 'createShaderModule', 'createBindGroupLayout', 'createPipelineLayout', 'createQuerySet', 'createTexture'] as const;
+const CREATORS = [
+  'createBuffer',
+  'createBindGroup',
+  'createComputePipeline',
+  'createShaderModule',
+  'createBindGroupLayout',
+  'createPipelineLayout',
+  'createQuerySet',
+  'createTexture',
+] as const;
 
 /** Wraps the device so every submission, dispatch, readback copy and object creation is counted. */
 export function instrument(ctx: GpuContext): { counters: Counters; restore(): void } {
@@ -35,7 +44,12 @@ export function instrument(ctx: GpuContext): { counters: Counters; restore(): vo
   const device = ctx.device as unknown as Record<string, (...a: unknown[]) => unknown>;
   const queue = ctx.device.queue as unknown as Record<string, (...a: unknown[]) => unknown>;
   const saved: [Record<string, unknown>, string, unknown][] = [];
-  const wrap = (obj: Record<string, (...a: unknown[]) => unknown>, name: string, before: (...a: unknown[]) => void, after?: (r: unknown) => unknown) => {
+  const wrap = (
+    obj: Record<string, (...a: unknown[]) => unknown>,
+    name: string,
+    before: (...a: unknown[]) => void,
+    after?: (r: unknown) => unknown,
+  ) => {
     const orig = obj[name]!;
     saved.push([obj, name, orig]);
     obj[name] = function (this: unknown, ...args: unknown[]) {
@@ -46,26 +60,31 @@ export function instrument(ctx: GpuContext): { counters: Counters; restore(): vo
   };
   for (const c of CREATORS) if (typeof device[c] === 'function') wrap(device, c, () => counters.objects++);
   wrap(queue, 'submit', () => counters.submissions++);
-  wrap(device, 'createCommandEncoder', () => undefined, (enc) => {
-    const e = enc as Record<string, (...a: unknown[]) => unknown>;
-    const origPass = e.beginComputePass!.bind(e);
-    e.beginComputePass = (...a: unknown[]) => {
-      const pass = origPass(...a) as Record<string, (...a: unknown[]) => unknown>;
-      const d = pass.dispatchWorkgroups!.bind(pass);
-      pass.dispatchWorkgroups = (...b: unknown[]) => {
-        counters.dispatches++;
-        return d(...b);
+  wrap(
+    device,
+    'createCommandEncoder',
+    () => undefined,
+    (enc) => {
+      const e = enc as Record<string, (...a: unknown[]) => unknown>;
+      const origPass = e.beginComputePass!.bind(e);
+      e.beginComputePass = (...a: unknown[]) => {
+        const pass = origPass(...a) as Record<string, (...a: unknown[]) => unknown>;
+        const d = pass.dispatchWorkgroups!.bind(pass);
+        pass.dispatchWorkgroups = (...b: unknown[]) => {
+          counters.dispatches++;
+          return d(...b);
+        };
+        return pass;
       };
-      return pass;
-    };
-    const origCopy = e.copyBufferToBuffer!.bind(e);
-    e.copyBufferToBuffer = (...a: unknown[]) => {
-      const dst = a[2] as GPUBuffer;
-      if (dst.usage & GPUBufferUsage.MAP_READ) counters.readbackBytes += a[4] as number;
-      return origCopy(...a);
-    };
-    return enc;
-  });
+      const origCopy = e.copyBufferToBuffer!.bind(e);
+      e.copyBufferToBuffer = (...a: unknown[]) => {
+        const dst = a[2] as GPUBuffer;
+        if (dst.usage & GPUBufferUsage.MAP_READ) counters.readbackBytes += a[4] as number;
+        return origCopy(...a);
+      };
+      return enc;
+    },
+  );
   return {
     counters,
     restore() {
@@ -92,7 +111,11 @@ export const BENCH_CONTEXT_SIZE = 512;
  * A warm-up run (pipelines compiled, bind groups built), then one instrumented run of the prompt
  * plus `decodeTokens` greedy tokens.
  */
-export async function measureRun(engine: Engine, ctx: GpuContext, opts: { promptTokens: number; decodeTokens: number }): Promise<RunMeasurement> {
+export async function measureRun(
+  engine: Engine,
+  ctx: GpuContext,
+  opts: { promptTokens: number; decodeTokens: number },
+): Promise<RunMeasurement> {
   const nPrompt = Math.min(opts.promptTokens, engine.info.contextSize - opts.decodeTokens - 1);
   const prompt = promptOf((s) => engine.encodePrompt(s), nPrompt);
   const run = async (n: number) => {

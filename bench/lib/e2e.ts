@@ -59,14 +59,19 @@ export async function benchModel(ctx: GpuContext, path: string, opts: { promptTo
 export const LLAMA_CPP_THREADS = 1;
 
 /** The same prompt length and decode count through llama.cpp (node-llama-cpp, CPU). */
-export async function benchLlamaCpp(path: string, opts: { promptTokens: number; decodeTokens: number }): Promise<{ prefillTokensPerSec: number; decodeTokensPerSec: number }> {
+export async function benchLlamaCpp(
+  path: string,
+  opts: { promptTokens: number; decodeTokens: number },
+): Promise<{ prefillTokensPerSec: number; decodeTokensPerSec: number }> {
   const { getLlama } = await import('node-llama-cpp');
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never, progressLogs: false });
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   const context = await model.createContext({ contextSize: 512, batchSize: 512, threads: LLAMA_CPP_THREADS });
   try {
     const seq = context.getSequence();
-    const base = model.tokenize('Once upon a time, there was a little girl named Lily. She liked to play in the park with her dog. ') as number[];
+    const base = model.tokenize(
+      'Once upon a time, there was a little girl named Lily. She liked to play in the park with her dog. ',
+    ) as number[];
     const prompt: number[] = [model.tokens.bos as number];
     while (prompt.length < opts.promptTokens) prompt.push(...base);
     prompt.length = Math.min(opts.promptTokens, 512 - opts.decodeTokens - 1);

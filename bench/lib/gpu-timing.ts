@@ -24,7 +24,11 @@ export interface Timing {
 }
 
 /** `encode` records one call into the pass (pipelines and bind groups already built). */
-export async function timeGpu(ctx: GpuContext, encode: (pass: GPUComputePassEncoder) => void, options: TimingOptions = {}): Promise<Timing> {
+export async function timeGpu(
+  ctx: GpuContext,
+  encode: (pass: GPUComputePassEncoder) => void,
+  options: TimingOptions = {},
+): Promise<Timing> {
   const minBatchMs = options.minBatchMs ?? 150;
   const repeats = options.repeats ?? 3;
   const maxCalls = options.maxCalls ?? 4096;

@@ -45,16 +45,28 @@ export async function measureReadKernel(ctx: GpuContext, bytes: number, timing: 
         for (const contiguous of [true, false]) {
           const groups = Math.floor(words / (workgroupSize * wordsPerThread));
           if (groups < 1) continue;
-          const pipeline = getPipeline(ctx, `bench:read:${workgroupSize}:${wordsPerThread}:${contiguous}`, composeWgsl(source(workgroupSize, wordsPerThread, contiguous)), 'main');
+          const pipeline = getPipeline(
+            ctx,
+            `bench:read:${workgroupSize}:${wordsPerThread}:${contiguous}`,
+            composeWgsl(source(workgroupSize, wordsPerThread, contiguous)),
+            'main',
+          );
           const group = ctx.device.createBindGroup({
             layout: pipeline.getBindGroupLayout(0),
-            entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: dst } }],
+            entries: [
+              { binding: 0, resource: { buffer: src } },
+              { binding: 1, resource: { buffer: dst } },
+            ],
           });
-          const t = await timeGpu(ctx, (pass) => {
-            pass.setPipeline(pipeline);
-            pass.setBindGroup(0, group);
-            pass.dispatchWorkgroups(groups);
-          }, timing);
+          const t = await timeGpu(
+            ctx,
+            (pass) => {
+              pass.setPipeline(pipeline);
+              pass.setBindGroup(0, group);
+              pass.dispatchWorkgroups(groups);
+            },
+            timing,
+          );
           const read = groups * workgroupSize * wordsPerThread * 16;
           tried.push({ workgroupSize, wordsPerThread, contiguous, gbPerSec: read / (t.msPerCall * 1e6) });
         }
@@ -65,5 +77,10 @@ export async function measureReadKernel(ctx: GpuContext, bytes: number, timing: 
     dst.destroy();
   }
   const best = tried.reduce((a, b) => (b.gbPerSec > a.gbPerSec ? b : a));
-  return { gbPerSec: best.gbPerSec, bytes, best: { workgroupSize: best.workgroupSize, wordsPerThread: best.wordsPerThread, contiguous: best.contiguous }, tried };
+  return {
+    gbPerSec: best.gbPerSec,
+    bytes,
+    best: { workgroupSize: best.workgroupSize, wordsPerThread: best.wordsPerThread, contiguous: best.contiguous },
+    tried,
+  };
 }

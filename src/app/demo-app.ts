@@ -23,7 +23,11 @@ const LAST_MODEL_KEY = 'lowbit.lastModel';
 
 type Choice = { kind: 'entry'; key: string } | { kind: 'stored'; id: string };
 
-const STORY_PROMPTS = ['Once upon a time, there was a little dog named', 'Lily and Ben went to the park. They saw', 'The big red ball rolled down the hill and'];
+const STORY_PROMPTS = [
+  'Once upon a time, there was a little dog named',
+  'Lily and Ben went to the park. They saw',
+  'The big red ball rolled down the hill and',
+];
 
 /** The store names a downloaded model after the last segment of its URL. */
 function urlFileName(url: string): string {
@@ -267,7 +271,8 @@ export class DemoApp extends LitElement {
     this.loadedFileName = source?.kind === 'file' ? (source.name ?? (source.file as File).name ?? '') : '';
     this.choiceValue = key;
     // A model loaded from its URL is in the store now: mark it in the panel.
-    this.activeStoredId = source?.kind === 'stored' ? source.id : source?.kind === 'url' ? (this.cached.find((m) => m.url === source.url)?.id ?? null) : null;
+    this.activeStoredId =
+      source?.kind === 'stored' ? source.id : source?.kind === 'url' ? (this.cached.find((m) => m.url === source.url)?.id ?? null) : null;
     const choice = (this.loadingChoice && this.choiceKey(this.loadingChoice) === key ? this.loadingChoice : null) ?? this.parseKey(key);
     if (choice) localStorage.setItem(LAST_MODEL_KEY, JSON.stringify(choice));
     this.loadingChoice = null;
@@ -386,18 +391,22 @@ export class DemoApp extends LitElement {
               return html`<option value=${key} ?selected=${key === this.choiceValue}>${e.label} · ${e.quantization} · ${size}${state}</option>`;
             })}
           </optgroup>
-          ${storedOnly.length
-            ? html`<optgroup label="Other cached models">
+          ${
+            storedOnly.length
+              ? html`<optgroup label="Other cached models">
                 ${storedOnly.map((m) => {
                   const key = `stored:${m.id}`;
                   return html`<option value=${key} ?selected=${key === this.choiceValue}>${m.name} · ${formatBytes(m.bytes)}</option>`;
                 })}
               </optgroup>`
-            : nothing}
+              : nothing
+          }
         </select>
-        ${this.choiceValue !== this.loadedKey && this.choiceValue !== this.loadingKey && this.parseKey(this.choiceValue)
-          ? html`<button type="button" class="primary" @click=${() => this.loadChosen()}>Load</button>`
-          : nothing}
+        ${
+          this.choiceValue !== this.loadedKey && this.choiceValue !== this.loadingKey && this.parseKey(this.choiceValue)
+            ? html`<button type="button" class="primary" @click=${() => this.loadChosen()}>Load</button>`
+            : nothing
+        }
         </div>
         <button type="button" @click=${() => this.fileInput.click()}>Open .gguf…</button>
         <input
@@ -422,23 +431,28 @@ export class DemoApp extends LitElement {
         </button>
         ${this.renderInfo()}
       </header>
-      ${this.pending
-        ? html`<div class="banner" role="alertdialog" aria-label="Download warning" tabindex="-1">
+      ${
+        this.pending
+          ? html`<div class="banner" role="alertdialog" aria-label="Download warning" tabindex="-1">
             <strong>Before downloading ${this.pending.label} (${formatBytes(this.pending.bytes)}):</strong>
             <ul>
               ${this.pending.warnings.map((w) => html`<li data-kind=${w.kind}>${w.message}</li>`)}
             </ul>
             <div class="buttons">
-              ${this.pending.warnings.some((w) => w.kind === 'no-webgpu')
-                ? nothing
-                : html`<button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice)}>Download anyway</button>`}
+              ${
+                this.pending.warnings.some((w) => w.kind === 'no-webgpu')
+                  ? nothing
+                  : html`<button type="button" class="primary" @click=${() => this.run(this.pending!.source, this.pending!.choice)}>Download anyway</button>`
+              }
               <button type="button" @click=${() => this.cancelPending()}>Cancel</button>
             </div>
           </div>`
-        : html`<div></div>`}
+          : html`<div></div>`
+      }
       <div class="body">
-        ${this.showCache
-          ? html`<aside id="cache" aria-label="Cached models">
+        ${
+          this.showCache
+            ? html`<aside id="cache" aria-label="Cached models">
               <button type="button" class="close" aria-label="Close cached models" title="Close (Esc)" @click=${() => this.closeCache()}>×</button>
               <lowbit-model-cache
                 .models=${this.cached}
@@ -452,15 +466,19 @@ export class DemoApp extends LitElement {
                 }}
               ></lowbit-model-cache>
             </aside>`
-          : nothing}
+            : nothing
+        }
         <main>
-          ${this.storyModel
-            ? html`<div class="chips" aria-label="Story openings">
+          ${
+            this.storyModel
+              ? html`<div class="chips" aria-label="Story openings">
                 ${STORY_PROMPTS.map(
-                  (p) => html`<button type="button" @click=${() => this.chat.state === 'ready' && this.chat.send(p).catch(() => undefined)}>${p}…</button>`,
+                  (p) =>
+                    html`<button type="button" @click=${() => this.chat.state === 'ready' && this.chat.send(p).catch(() => undefined)}>${p}…</button>`,
                 )}
               </div>`
-            : nothing}
+              : nothing
+          }
           <llm-chat class=${this.started ? '' : 'starting'} mode="auto" @llm-ready=${this.onReady} @llm-error=${() => void this.refresh()}></llm-chat>
         </main>
       </div>

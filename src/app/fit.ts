@@ -48,7 +48,10 @@ export function assessFit(bytes: number, storedBytes: number, ctx: FitContext): 
   const warnings: FitWarning[] = [];
   const probe = ctx.probe;
   if (probe && !probe.webgpu) {
-    warnings.push({ kind: 'no-webgpu', message: `WebGPU is not available here (${probe.reason ?? 'no adapter'}), so the model cannot run.` });
+    warnings.push({
+      kind: 'no-webgpu',
+      message: `WebGPU is not available here (${probe.reason ?? 'no adapter'}), so the model cannot run.`,
+    });
   }
   const { quota, usage } = ctx.storage ?? {};
   const needed = Math.max(0, bytes - storedBytes);
@@ -66,9 +69,14 @@ export function assessFit(bytes: number, storedBytes: number, ctx: FitContext): 
     });
   }
   if (probe?.webgpu && probe.adapter?.isFallbackAdapter !== undefined) {
-    const software = probe.adapter.isFallbackAdapter || /swiftshader|llvmpipe|software/i.test(`${probe.adapter.vendor} ${probe.adapter.architecture} ${probe.adapter.description}`);
+    const software =
+      probe.adapter.isFallbackAdapter ||
+      /swiftshader|llvmpipe|software/i.test(`${probe.adapter.vendor} ${probe.adapter.architecture} ${probe.adapter.description}`);
     if (software && bytes > SOFTWARE_GPU_COMFORT_BYTES) {
-      warnings.push({ kind: 'software-gpu', message: 'WebGPU runs on the CPU here (software adapter): a model this size will be very slow.' });
+      warnings.push({
+        kind: 'software-gpu',
+        message: 'WebGPU runs on the CPU here (software adapter): a model this size will be very slow.',
+      });
     }
   }
   return warnings;

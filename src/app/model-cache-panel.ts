@@ -111,9 +111,10 @@ export class ModelCachePanel extends LitElement {
     const pct = usage !== undefined && quota ? Math.min(100, (usage / quota) * 100) : 0;
     return html`
       <h2>Cached models</h2>
-      ${this.models.length === 0
-        ? html`<p class="empty">No models stored yet. Models you load are kept here for offline use.</p>`
-        : html`<ul aria-label="Cached models">
+      ${
+        this.models.length === 0
+          ? html`<p class="empty">No models stored yet. Models you load are kept here for offline use.</p>`
+          : html`<ul aria-label="Cached models">
             ${this.models.map((m) => {
               const partial = !m.complete;
               const done = m.bytes > 0 ? Math.floor((m.bytesStored / m.bytes) * 100) : 0;
@@ -136,19 +137,24 @@ export class ModelCachePanel extends LitElement {
                 </span>
               </li>`;
             })}
-          </ul>`}
+          </ul>`
+      }
       <div class="storage" aria-label="Storage">
-        ${usage !== undefined && quota !== undefined
-          ? html`<div>Storage: ${formatBytes(usage)} used of ${formatBytes(quota)} available to this site</div>
+        ${
+          usage !== undefined && quota !== undefined
+            ? html`<div>Storage: ${formatBytes(usage)} used of ${formatBytes(quota)} available to this site</div>
               <div class="bar" role="meter" aria-label="Storage used" aria-valuemin="0" aria-valuemax=${quota} aria-valuenow=${usage}>
                 <div style="width: ${pct}%"></div>
               </div>`
-          : html`<div class="empty">This browser does not report storage use.</div>`}
-        ${persisted === false
-          ? html`<button type="button" @click=${() => this.ask('persist-storage')}>Keep models when space runs low</button>`
-          : persisted
-            ? html`<div class="empty">Stored models are kept when space runs low.</div>`
-            : nothing}
+            : html`<div class="empty">This browser does not report storage use.</div>`
+        }
+        ${
+          persisted === false
+            ? html`<button type="button" @click=${() => this.ask('persist-storage')}>Keep models when space runs low</button>`
+            : persisted
+              ? html`<div class="empty">Stored models are kept when space runs low.</div>`
+              : nothing
+        }
       </div>
     `;
   }

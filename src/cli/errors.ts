@@ -24,7 +24,9 @@ export function reportError(e: unknown): number {
     process.stderr.write(`error: ${code}: ${oneLine(e.message)}\n`);
     return 2;
   }
-  process.stderr.write(`error: internal error (please report): ${escapeControl(e instanceof Error ? (e.stack ?? e.message) : String(e), true)}\n`);
+  process.stderr.write(
+    `error: internal error (please report): ${escapeControl(e instanceof Error ? (e.stack ?? e.message) : String(e), true)}\n`,
+  );
   return 1;
 }
 

@@ -51,7 +51,12 @@ export async function run(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, tensors: { type: 'boolean' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        tensors: { type: 'boolean' },
+        store: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (see lowbit inspect --help)`);
@@ -89,7 +94,16 @@ export interface InspectReport {
   tensorBytes: number;
   tensorsByType: Record<string, { count: number; bytes: number }>;
   metadata: Record<string, { type: string; value: unknown }>;
-  tensors: { name: string; type: string; typeId: number; dims: number[]; offset: number; absoluteOffset: number; elements: number; bytes: number }[];
+  tensors: {
+    name: string;
+    type: string;
+    typeId: number;
+    dims: number[];
+    offset: number;
+    absoluteOffset: number;
+    elements: number;
+    bytes: number;
+  }[];
 }
 
 /**
@@ -107,7 +121,10 @@ export function inspectReport(file: GGUFFile, label: string): InspectReport {
   if (arch) {
     const prefix = `${arch}.`;
     const archKeys = [...file.metadata.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-    const ordered = [...KEY_HYPERPARAMS.filter((k) => archKeys.includes(k)), ...archKeys.filter((k) => !KEY_HYPERPARAMS.includes(k)).sort()];
+    const ordered = [
+      ...KEY_HYPERPARAMS.filter((k) => archKeys.includes(k)),
+      ...archKeys.filter((k) => !KEY_HYPERPARAMS.includes(k)).sort(),
+    ];
     for (const k of ordered) hyper[k] = jsonValue(file.metadata.get(prefix + k)!.value);
   }
   const tokens = file.getArray('tokenizer.ggml.tokens')?.length ?? 0;
@@ -229,7 +246,16 @@ const MAX_CELL = 200;
 function table(cells: string[][], rightAlign: boolean[] = []): string {
   const rows = cells.map((r) => r.map((cell) => escapeControl(clip(cell, MAX_CELL))));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => '  ' + r.map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map(
+      (r) =>
+        '  ' +
+        r
+          .map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+          .join('  ')
+          .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatReport(r: InspectReport, listTensors: boolean): string {
@@ -238,7 +264,10 @@ export function formatReport(r: InspectReport, listTensors: boolean): string {
   out.push(
     table([
       ['file size', bytesLabel(r.fileSize)],
-      ['format', `GGUF v${r.version}, ${Object.keys(r.metadata).length} metadata keys, alignment ${r.alignment}, data at byte ${int.format(r.dataOffset)}`],
+      [
+        'format',
+        `GGUF v${r.version}, ${Object.keys(r.metadata).length} metadata keys, alignment ${r.alignment}, data at byte ${int.format(r.dataOffset)}`,
+      ],
       ['architecture', r.architecture ?? '(none: general.architecture missing)'],
       ...(r.name ? [['name', r.name]] : []),
     ]),
@@ -262,13 +291,21 @@ export function formatReport(r: InspectReport, listTensors: boolean): string {
   out.push('', `tensors: ${int.format(r.tensorCount)}, ${bytesLabel(r.tensorBytes)}`);
   const types = Object.entries(r.tensorsByType).sort((a, b) => b[1].bytes - a[1].bytes);
   if (types.length) {
-    out.push(table([['type', 'count', 'bytes'], ...types.map(([name, s]) => [name, int.format(s.count), int.format(s.bytes)])], [false, true, true]));
+    out.push(
+      table(
+        [['type', 'count', 'bytes'], ...types.map(([name, s]) => [name, int.format(s.count), int.format(s.bytes)])],
+        [false, true, true],
+      ),
+    );
   }
   if (listTensors && r.tensors.length) {
     out.push('');
     out.push(
       table(
-        [['name', 'type', 'dims', 'offset', 'bytes'], ...r.tensors.map((x) => [x.name, x.type, x.dims.join(' x '), int.format(x.absoluteOffset), int.format(x.bytes)])],
+        [
+          ['name', 'type', 'dims', 'offset', 'bytes'],
+          ...r.tensors.map((x) => [x.name, x.type, x.dims.join(' x '), int.format(x.absoluteOffset), int.format(x.bytes)]),
+        ],
         [false, false, false, true, true],
       ),
     );

@@ -46,11 +46,15 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   // Names, URLs and imported file names are escaped: a file name can hold any byte but / and NUL.
-  const rows = models.map((m) => [m.name, formatBytes(m.size), state(m), m.origin.kind === 'url' ? m.origin.url : m.origin.fileName].map((c) => escapeControl(c)));
+  const rows = models.map((m) =>
+    [m.name, formatBytes(m.size), state(m), m.origin.kind === 'url' ? m.origin.url : m.origin.fileName].map((c) => escapeControl(c)),
+  );
   const header = ['NAME', 'SIZE', 'STATE', 'SOURCE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   const total = models.reduce((s, m) => s + m.storedBytes, 0);
-  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n${models.length} model(s), ${formatBytes(total)} stored in ${escapeControl(store.location)}\n`);
+  process.stdout.write(
+    `${[line(header), ...rows.map(line)].join('\n')}\n${models.length} model(s), ${formatBytes(total)} stored in ${escapeControl(store.location)}\n`,
+  );
   return 0;
 }

@@ -33,7 +33,7 @@ function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Run `lowbit <command> --help` for a command\'s options. `lowbit --version` prints the version.',
+    "Run `lowbit <command> --help` for a command's options. `lowbit --version` prints the version.",
     '',
   ].join('\n');
 }

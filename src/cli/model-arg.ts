@@ -39,7 +39,9 @@ export async function resolveModelSource(arg: string, storeDir: string = default
   const m = validName ? await store.getManifest(arg) : undefined;
   if (!m) {
     // A path (not a possible model name) keeps the plain file message.
-    throw new ModelNotFoundError(validName ? `no such file or stored model: ${arg} (store: ${store.location}; see lowbit ls)` : `no such file: ${arg}`);
+    throw new ModelNotFoundError(
+      validName ? `no such file or stored model: ${arg} (store: ${store.location}; see lowbit ls)` : `no such file: ${arg}`,
+    );
   }
   if (!isPresent(m)) {
     const state = isComplete(m) ? 'downloaded but not verified' : `incomplete (${completeBytes(m)} of ${m.size} bytes)`;

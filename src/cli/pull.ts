@@ -64,7 +64,8 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (parsed.positionals.length !== 1) throw new UsageError(`pull takes one URL or file (got ${parsed.positionals.length}; see lowbit pull --help)`);
+  if (parsed.positionals.length !== 1)
+    throw new UsageError(`pull takes one URL or file (got ${parsed.positionals.length}; see lowbit pull --help)`);
   const target = parsed.positionals[0]!;
   const chunkMib = num(o['chunk-mib'], '--chunk-mib');
   const chunkSize = chunkMib === undefined ? undefined : chunkMib * 1024 * 1024;
@@ -85,7 +86,9 @@ export async function run(args: string[]): Promise<number> {
   try {
     checkModelName(name);
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}${o.name === undefined ? ' (derived from the URL or file name; choose one with --name)' : ''}`);
+    throw new UsageError(
+      `${(e as Error).message}${o.name === undefined ? ' (derived from the URL or file name; choose one with --name)' : ''}`,
+    );
   }
   const printer = new ProgressPrinter();
   const onProgress = o.quiet ? undefined : (r: Parameters<ProgressPrinter['update']>[0]) => printer.update(r);

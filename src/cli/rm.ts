@@ -21,7 +21,11 @@ ${STORE_HELP}
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { ...STORE_OPTION, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...STORE_OPTION, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (see lowbit rm --help)`);
   }

@@ -87,7 +87,8 @@ export async function run(args: string[]): Promise<number> {
     seed: num(v.seed, '--seed'),
     topLogprobs: Boolean(v.json),
   };
-  if (v.limits !== undefined && !isLimitsTier(v.limits)) throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
+  if (v.limits !== undefined && !isLimitsTier(v.limits))
+    throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
@@ -99,7 +100,10 @@ export async function run(args: string[]): Promise<number> {
     });
     try {
       for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${w}\n`);
-      const messages = [...(v.system ? [{ role: 'system' as const, content: v.system }] : []), { role: 'user' as const, content: v.prompt }];
+      const messages = [
+        ...(v.system ? [{ role: 'system' as const, content: v.system }] : []),
+        { role: 'user' as const, content: v.prompt },
+      ];
       const promptTokens = v.chat ? engine.chatFormat.format(messages).tokens : engine.encodePrompt(v.prompt);
       const stream: TokenStream = v.chat ? engine.chat(messages, gen) : engine.generate(promptTokens, gen);
       const steps: { token: number; top: [number, number][] }[] = [];

@@ -15,7 +15,10 @@ const GPU_TYPES = new Set<number>(gpuQuantTypes().map((t) => t.id));
 export function checkTensorTypes(file: GGUFFile): void {
   const bad = file.tensors.filter((t) => !GPU_TYPES.has(t.typeId));
   if (bad.length) {
-    const list = bad.slice(0, 5).map((t) => `${t.name} (${t.typeName})`).join(', ');
+    const list = bad
+      .slice(0, 5)
+      .map((t) => `${t.name} (${t.typeName})`)
+      .join(', ');
     throw new UnsupportedTensorTypeError(
       `${file.sourceName}: ${bad.length} tensor(s) use types lowbit cannot run on the GPU yet: ${list}${bad.length > 5 ? ', …' : ''}`,
       bad[0]!.typeId,

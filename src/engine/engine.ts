@@ -98,7 +98,13 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
   const planned = asyncPipelines
-    ? ForwardPass.describePipelines(gpu, cfg, names, planWeights(file.tensors, source.name, Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu))), forwardOptions)
+    ? ForwardPass.describePipelines(
+        gpu,
+        cfg,
+        names,
+        planWeights(file.tensors, source.name, Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu))),
+        forwardOptions,
+      )
     : undefined;
   // The kernel phase shows pipelines created out of those the decode graph needs; creations that
   // finish during the upload are reported once it is over, so the two phases do not interleave.
@@ -211,7 +217,10 @@ export class Engine implements LlmEngine {
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
     this.checkUsable();
-    const { tokens } = this.chatFormat.format(messages.map((m) => ({ ...m })), { addGenerationPrompt: true, contextSize: this.session.contextSize });
+    const { tokens } = this.chatFormat.format(
+      messages.map((m) => ({ ...m })),
+      { addGenerationPrompt: true, contextSize: this.session.contextSize },
+    );
     return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
   }
 
@@ -294,27 +303,36 @@ export class Engine implements LlmEngine {
       // Aborted before its turn (a caller that left while it waited): no prefill, no token.
       if (abort.signal.aborted) {
         finish = 'abort';
-        return { promptTokens: promptTokens.length, generatedTokens: 0, prefillTokensPerSec: 0, decodeTokensPerSec: 0, timeToFirstTokenMs: 0, finishReason: finish };
+        return {
+          promptTokens: promptTokens.length,
+          generatedTokens: 0,
+          prefillTokensPerSec: 0,
+          decodeTokensPerSec: 0,
+          timeToFirstTokenMs: 0,
+          finishReason: finish,
+        };
       }
-      const r = await this.untilLost(this.session.run(promptTokens, {
-        ...options, // the sampling options
-        maxTokens,
-        topProbs: options.topLogprobs,
-        signal: abort.signal,
-        onToken: (step: StepResult) => {
-          if (this.tokenizer.isEog(step.token)) {
-            finish = 'eos';
-            return true;
-          }
-          const { emit, stopped } = stopper.push(detok.push(step.token));
-          queue.push({ id: step.token, text: emit, ...(step.top ? { top: step.top } : {}) });
-          if (stopped) {
-            finish = 'stop';
-            return true;
-          }
-          return false;
-        },
-      }));
+      const r = await this.untilLost(
+        this.session.run(promptTokens, {
+          ...options, // the sampling options
+          maxTokens,
+          topProbs: options.topLogprobs,
+          signal: abort.signal,
+          onToken: (step: StepResult) => {
+            if (this.tokenizer.isEog(step.token)) {
+              finish = 'eos';
+              return true;
+            }
+            const { emit, stopped } = stopper.push(detok.push(step.token));
+            queue.push({ id: step.token, text: emit, ...(step.top ? { top: step.top } : {}) });
+            if (stopped) {
+              finish = 'stop';
+              return true;
+            }
+            return false;
+          },
+        }),
+      );
       const tail = finish === 'stop' ? '' : stopper.push(detok.flush()).emit + stopper.flush();
       if (tail) queue.push({ id: -1, text: tail });
       if (r.finishReason === 'abort') finish = 'abort';
@@ -353,4 +371,3 @@ export class Engine implements LlmEngine {
     };
   }
 }
-

@@ -55,13 +55,19 @@ export interface GpuMemoryEstimate {
 }
 
 /** The context size a load uses: the requested one (above the model's own is allowed, with a warning). */
-export function resolveContextSize(cfg: Pick<ModelConfig, 'contextLength'>, requested?: number): { contextSize: number; warnings: string[] } {
+export function resolveContextSize(
+  cfg: Pick<ModelConfig, 'contextLength'>,
+  requested?: number,
+): { contextSize: number; warnings: string[] } {
   if (requested === undefined) return { contextSize: Math.min(cfg.contextLength, DEFAULT_CONTEXT), warnings: [] };
-  if (typeof requested !== 'number' || !Number.isFinite(requested)) throw new RangeError(`contextSize must be a finite number, got ${requested}`);
+  if (typeof requested !== 'number' || !Number.isFinite(requested))
+    throw new RangeError(`contextSize must be a finite number, got ${requested}`);
   const contextSize = Math.max(1, Math.floor(requested));
   const warnings =
     contextSize > cfg.contextLength
-      ? [`context size ${contextSize} is above the ${cfg.contextLength} tokens this model was trained with; output past that length may degrade`]
+      ? [
+          `context size ${contextSize} is above the ${cfg.contextLength} tokens this model was trained with; output past that length may degrade`,
+        ]
       : [];
   return { contextSize, warnings };
 }
@@ -83,7 +89,13 @@ function weightBytes(file: ModelHeader, maxBufferBytes: number): { bytes: number
 }
 
 /** The estimate at one context size, with the weights (which do not depend on it) already summed. */
-function estimateAt(cfg: ModelConfig, weights: { bytes: number; parts: number }, contextSize: number, maxBatch: number, maxBufferBytes: number): GpuMemoryEstimate {
+function estimateAt(
+  cfg: ModelConfig,
+  weights: { bytes: number; parts: number },
+  contextSize: number,
+  maxBatch: number,
+  maxBufferBytes: number,
+): GpuMemoryEstimate {
   const plan = forwardBufferPlan(cfg, { contextSize, maxBatch });
   let largestBuffer = { label: '', bytes: 0 };
   for (const b of plan) if (b.bytes > largestBuffer.bytes) largestBuffer = { label: b.label, bytes: b.bytes };

@@ -131,7 +131,9 @@ function messageText(i: number, content: unknown): string {
       .map((part, j) => {
         const p = part as Partial<ChatCompletionContentPartText>;
         if (!p || p.type !== 'text' || typeof p.text !== 'string') {
-          throw new TypeError(`messages[${i}].content[${j}] must be a text part {type: 'text', text} (got type ${JSON.stringify(p?.type)})`);
+          throw new TypeError(
+            `messages[${i}].content[${j}] must be a text part {type: 'text', text} (got type ${JSON.stringify(p?.type)})`,
+          );
         }
         return p.text;
       })
@@ -162,7 +164,8 @@ export function toEngineCall(request: ChatCompletionRequest): { messages: ChatMe
   if (request.temperature != null) options.temperature = finite('temperature', request.temperature, 0, 2);
   if (request.top_p != null) options.topP = finite('top_p', request.top_p, 0, 1, true);
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
-  if (maxTokens != null) options.maxTokens = positiveInt(request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens', maxTokens);
+  if (maxTokens != null)
+    options.maxTokens = positiveInt(request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens', maxTokens);
   if (request.seed != null) {
     if (!Number.isSafeInteger(request.seed)) throw new RangeError(`seed must be an integer (got ${JSON.stringify(request.seed)})`);
     options.seed = request.seed;

@@ -75,7 +75,12 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
       }
       case 'file': {
         await options.checkFile?.(new BlobByteSource(source.file, source.name), load.signal);
-        const m = await importBlob(store, source.file, { fileName: source.name, signal: load.signal, onProgress, chunkSize: options.chunkSize });
+        const m = await importBlob(store, source.file, {
+          fileName: source.name,
+          signal: load.signal,
+          onProgress,
+          chunkSize: options.chunkSize,
+        });
         return m.id;
       }
       case 'stored': {
@@ -107,7 +112,8 @@ export function storeBackend(options: StoreBackendOptions): EngineBackend {
         // Listed, it would be offered with a Load button that fails the same way every time. Only
         // local files go (one stored before checkFile existed, or without it): a download is kept,
         // since fetching it again costs the network and a newer lowbit may run it.
-        if (manifest.origin.kind === 'file' && UNLOADABLE.has((e as { name?: string })?.name ?? '')) await store.deleteModel(id).catch(() => undefined);
+        if (manifest.origin.kind === 'file' && UNLOADABLE.has((e as { name?: string })?.name ?? ''))
+          await store.deleteModel(id).catch(() => undefined);
         throw e;
       }
     },

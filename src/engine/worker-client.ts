@@ -84,10 +84,14 @@ export class EngineWorker {
    * ready; until then (and for good when the load fails or is aborted) it keeps working.
    */
   async load(source: ModelSource, options: LoadOptions = {}): Promise<LlmEngine> {
-    const { id: loadId, result } = this.start('load', { source, contextSize: options.contextSize, limits: options.limits, maxGpuBytes: options.maxGpuBytes }, {
-      signal: options.signal,
-      onProgress: options.onProgress,
-    });
+    const { id: loadId, result } = this.start(
+      'load',
+      { source, contextSize: options.contextSize, limits: options.limits, maxGpuBytes: options.maxGpuBytes },
+      {
+        signal: options.signal,
+        onProgress: options.onProgress,
+      },
+    );
     const info = await result;
     const engine = new WorkerEngine(this, info, loadId);
     this.current?.markDisposed();
@@ -257,7 +261,11 @@ class WorkerEngine implements LlmEngine {
     const { signal, ...rest } = options;
     const wireOptions: WireGenerateOptions = rest;
     const queue = new TokenQueue();
-    const { id, result: stats } = this.worker.start('generate', { input, options: wireOptions }, { signal, onTokens: (t) => queue.push(...t) });
+    const { id, result: stats } = this.worker.start(
+      'generate',
+      { input, options: wireOptions },
+      { signal, onTokens: (t) => queue.push(...t) },
+    );
     stats.then(
       () => queue.end(),
       (err) => queue.end(err),

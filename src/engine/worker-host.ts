@@ -189,10 +189,12 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
       controllers.get(msg.id)?.abort();
       return;
     }
-    handle(msg).then(
-      (value) => post({ type: 'result', id: msg.id, value }),
-      (err) => post({ type: 'error', id: msg.id, error: serializeError(err) }),
-    ).finally(() => controllers.delete(msg.id));
+    handle(msg)
+      .then(
+        (value) => post({ type: 'result', id: msg.id, value }),
+        (err) => post({ type: 'error', id: msg.id, error: serializeError(err) }),
+      )
+      .finally(() => controllers.delete(msg.id));
   };
 
   endpoint.addEventListener('message', onMessage);

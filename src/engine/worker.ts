@@ -24,16 +24,20 @@ async function getGpu(limits: LimitsTier = 'adapter'): Promise<GpuContext> {
   if (gpu && gpuLimits !== limits) {
     const old = gpu;
     gpu = null;
-    await old.then((ctx) => ctx.device.destroy(), () => undefined);
+    await old.then(
+      (ctx) => ctx.device.destroy(),
+      () => undefined,
+    );
   }
   if (!gpu) {
     gpuLimits = limits;
     const pending = requestBrowserGpu({ limits });
     gpu = pending;
     pending.then(
-      (ctx) => ctx.lost.then(() => {
-        if (gpu === pending) gpu = null;
-      }),
+      (ctx) =>
+        ctx.lost.then(() => {
+          if (gpu === pending) gpu = null;
+        }),
       () => {
         if (gpu === pending) gpu = null;
       },
@@ -57,4 +61,7 @@ async function requireWebGpu(): Promise<void> {
   if (!probe.webgpu) throw new WebGPUUnavailableError(`${probe.reason}; lowbit runs models on the GPU through WebGPU`);
 }
 
-serveEngine(self as unknown as MessageEndpoint, storeBackend({ store: new IdbModelStore(), openEngine, precheck: requireWebGpu, checkFile: checkModelFile }));
+serveEngine(
+  self as unknown as MessageEndpoint,
+  storeBackend({ store: new IdbModelStore(), openEngine, precheck: requireWebGpu, checkFile: checkModelFile }),
+);

@@ -133,7 +133,11 @@ export class GGUFFile {
     if (typeof e.value === 'number') return e.value;
     if (typeof e.value === 'bigint') {
       if (e.value > BigInt(Number.MAX_SAFE_INTEGER) || e.value < BigInt(Number.MIN_SAFE_INTEGER)) {
-        throw new GGUFFormatError(`${this.sourceName}: metadata ${quotedName(key)} = ${e.value} does not fit a JS number exactly`, e.offset, key);
+        throw new GGUFFormatError(
+          `${this.sourceName}: metadata ${quotedName(key)} = ${e.value} does not fit a JS number exactly`,
+          e.offset,
+          key,
+        );
       }
       return Number(e.value);
     }
@@ -176,6 +180,10 @@ export class GGUFFile {
 
   private wrongType(e: GGUFMetadataEntry, expected: string): never {
     const found = e.type === GGUFValueType.ARRAY ? `ARRAY of ${valueTypeName((e.value as GGUFArray).itemType)}` : valueTypeName(e.type);
-    throw new GGUFFormatError(`${this.sourceName}: metadata ${quotedName(e.key)} at byte ${e.offset} is ${found}, expected ${expected}`, e.offset, e.key);
+    throw new GGUFFormatError(
+      `${this.sourceName}: metadata ${quotedName(e.key)} at byte ${e.offset} is ${found}, expected ${expected}`,
+      e.offset,
+      e.key,
+    );
   }
 }

@@ -296,7 +296,9 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
 
   const magic = await p.u32('magic');
   if (magic !== GGUF_MAGIC) {
-    const shown = [0, 8, 16, 24].map((s) => (magic >>> s) & 0xff).map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`));
+    const shown = [0, 8, 16, 24]
+      .map((s) => (magic >>> s) & 0xff)
+      .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`));
     p.fail(`bad magic "${shown.join('')}" (expected "GGUF"; not a GGUF file)`, 0, 'magic');
   }
   const version = await p.u32('version');
@@ -367,13 +369,18 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
     }
     const rowLength = dims[0] ?? 1;
     if (rowLength % layout.blockSize !== 0) {
-      p.fail(`row length ne[0] = ${rowLength} is not a multiple of ${layout.name}'s block size ${layout.blockSize}`, nDimsAt + 4, `${field} ne[0]`);
+      p.fail(
+        `row length ne[0] = ${rowLength} is not a multiple of ${layout.name}'s block size ${layout.blockSize}`,
+        nDimsAt + 4,
+        `${field} ne[0]`,
+      );
     }
     const offsetAt = p.pos;
     const rawOffset = await p.u64(`${field} offset`);
     if (rawOffset > BigInt(Number.MAX_SAFE_INTEGER)) p.fail(`data offset ${rawOffset} is beyond any file`, offsetAt, `${field} offset`);
     const offset = Number(rawOffset);
-    if (offset % alignment !== 0) p.fail(`data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt, `${field} offset`);
+    if (offset % alignment !== 0)
+      p.fail(`data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt, `${field} offset`);
     tensors.push({
       name,
       dims,

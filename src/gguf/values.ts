@@ -229,7 +229,8 @@ export function toGGUFArray(value: unknown): GGUFArray {
     if (value.every((v) => typeof v === 'boolean')) return new GGUFArray(GGUFValueType.BOOL, Uint8Array.from(value as boolean[], Number));
     if (value.every((v) => typeof v === 'number')) {
       const nums = value as number[];
-      if (nums.every((v) => Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff)) return new GGUFArray(GGUFValueType.INT32, Int32Array.from(nums));
+      if (nums.every((v) => Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff))
+        return new GGUFArray(GGUFValueType.INT32, Int32Array.from(nums));
       return new GGUFArray(GGUFValueType.FLOAT32, Float32Array.from(nums));
     }
     if (value.every((v) => v instanceof GGUFArray || Array.isArray(v) || ArrayBuffer.isView(v))) {

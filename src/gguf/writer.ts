@@ -124,17 +124,38 @@ class ByteBuilder {
     const dv = this.view;
     const at = this.length;
     switch (type) {
-      case GGUFValueType.UINT8: dv.setUint8(at, checkInt(v, 0, 0xff, key)); break;
-      case GGUFValueType.INT8: dv.setInt8(at, checkInt(v, -0x80, 0x7f, key)); break;
-      case GGUFValueType.UINT16: dv.setUint16(at, checkInt(v, 0, 0xffff, key), true); break;
-      case GGUFValueType.INT16: dv.setInt16(at, checkInt(v, -0x8000, 0x7fff, key), true); break;
-      case GGUFValueType.UINT32: dv.setUint32(at, checkInt(v, 0, 0xffffffff, key), true); break;
-      case GGUFValueType.INT32: dv.setInt32(at, checkInt(v, -0x80000000, 0x7fffffff, key), true); break;
-      case GGUFValueType.FLOAT32: dv.setFloat32(at, checkNumber(v, key), true); break;
-      case GGUFValueType.FLOAT64: dv.setFloat64(at, checkNumber(v, key), true); break;
-      case GGUFValueType.UINT64: dv.setBigUint64(at, checkBig(v, 0n, (1n << 64n) - 1n, key), true); break;
-      case GGUFValueType.INT64: dv.setBigInt64(at, checkBig(v, -(1n << 63n), (1n << 63n) - 1n, key), true); break;
-      default: throw new TypeError(`${key}: ${valueTypeName(type)} is not a scalar type`);
+      case GGUFValueType.UINT8:
+        dv.setUint8(at, checkInt(v, 0, 0xff, key));
+        break;
+      case GGUFValueType.INT8:
+        dv.setInt8(at, checkInt(v, -0x80, 0x7f, key));
+        break;
+      case GGUFValueType.UINT16:
+        dv.setUint16(at, checkInt(v, 0, 0xffff, key), true);
+        break;
+      case GGUFValueType.INT16:
+        dv.setInt16(at, checkInt(v, -0x8000, 0x7fff, key), true);
+        break;
+      case GGUFValueType.UINT32:
+        dv.setUint32(at, checkInt(v, 0, 0xffffffff, key), true);
+        break;
+      case GGUFValueType.INT32:
+        dv.setInt32(at, checkInt(v, -0x80000000, 0x7fffffff, key), true);
+        break;
+      case GGUFValueType.FLOAT32:
+        dv.setFloat32(at, checkNumber(v, key), true);
+        break;
+      case GGUFValueType.FLOAT64:
+        dv.setFloat64(at, checkNumber(v, key), true);
+        break;
+      case GGUFValueType.UINT64:
+        dv.setBigUint64(at, checkBig(v, 0n, (1n << 64n) - 1n, key), true);
+        break;
+      case GGUFValueType.INT64:
+        dv.setBigInt64(at, checkBig(v, -(1n << 63n), (1n << 63n) - 1n, key), true);
+        break;
+      default:
+        throw new TypeError(`${key}: ${valueTypeName(type)} is not a scalar type`);
     }
     this.length += scalarByteSize(type)!;
   }
@@ -205,7 +226,11 @@ function writeArray(out: ByteBuilder, arr: GGUFArray, key: string): void {
 function metadataEntries(spec: GGUFWriteSpec): { key: string; type: GGUFValueType; value: unknown }[] {
   const m = spec.metadata;
   const raw: GGUFMetadataInput[] =
-    m === undefined ? [] : Symbol.iterator in m ? [...(m as Iterable<GGUFMetadataInput>)] : Object.entries(m).map(([key, value]) => ({ key, value }));
+    m === undefined
+      ? []
+      : Symbol.iterator in m
+        ? [...(m as Iterable<GGUFMetadataInput>)]
+        : Object.entries(m).map(([key, value]) => ({ key, value }));
   return raw.map((e) => ({ key: e.key, type: e.type ?? inferValueType(e.value), value: e.value }));
 }
 
@@ -311,14 +336,16 @@ async function* tensorChunks(t: PlannedTensor): AsyncGenerator<Uint8Array> {
   }
   if (typeof data === 'function') data = await (data as () => unknown)();
   let written = 0;
-  const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> = data instanceof Uint8Array ? [data] : (data as AsyncIterable<Uint8Array>);
+  const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> =
+    data instanceof Uint8Array ? [data] : (data as AsyncIterable<Uint8Array>);
   for await (const chunk of chunks) {
     if (!(chunk instanceof Uint8Array)) throw new TypeError(`tensor "${t.input.name}": data chunks must be Uint8Array`);
     written += chunk.length;
     if (written > t.byteSize) break;
     if (chunk.length) yield chunk;
   }
-  if (written > t.byteSize) throw new RangeError(`tensor "${t.input.name}": data is longer than the ${t.byteSize} bytes its dims and type need`);
+  if (written > t.byteSize)
+    throw new RangeError(`tensor "${t.input.name}": data is longer than the ${t.byteSize} bytes its dims and type need`);
   if (written < t.byteSize) throw new RangeError(`tensor "${t.input.name}": data has only ${written} bytes; expected ${t.byteSize}`);
 }
 

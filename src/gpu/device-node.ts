@@ -83,8 +83,8 @@ export async function requestNodeGpu(options: NodeDeviceOptions = {}): Promise<G
   if (!adapter) {
     throw new WebGPUUnavailableError(
       choice === 'hardware'
-        ? 'No hardware WebGPU adapter found through Dawn/Vulkan. Install your GPU\'s Vulkan driver, or use LOWBIT_ADAPTER=swiftshader.'
-        : 'No WebGPU adapter found. Install a Vulkan driver for your GPU, or install Debian/Ubuntu\'s chromium package ' +
+        ? "No hardware WebGPU adapter found through Dawn/Vulkan. Install your GPU's Vulkan driver, or use LOWBIT_ADAPTER=swiftshader."
+        : "No WebGPU adapter found. Install a Vulkan driver for your GPU, or install Debian/Ubuntu's chromium package " +
             '(it ships SwiftShader, a software Vulkan driver lowbit can use), or point LOWBIT_SWIFTSHADER_ICD at vk_swiftshader_icd.json.',
     );
   }

@@ -125,10 +125,7 @@ export async function createGpuContext(adapter: GPUAdapter, options: DeviceOptio
   const summary = summarizeAdapter(adapter);
   const info = adapter.info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
   const lost = device.lost.then((l) => {
-    const err = new DeviceLostError(
-      `GPU device lost (${l.reason}): ${l.message || 'no message'}. Reload the model to continue.`,
-      l.reason,
-    );
+    const err = new DeviceLostError(`GPU device lost (${l.reason}): ${l.message || 'no message'}. Reload the model to continue.`, l.reason);
     if (l.reason !== 'destroyed') options.onLost?.(err);
     return err;
   });

@@ -156,7 +156,8 @@ function composeUncached(source: string, options: ComposeOptions): string {
       } else if ((m = INCLUDE_RE.exec(line))) {
         const name = m[1]!;
         if (included.has(name)) continue;
-        const snippet = (options.snippets && Object.hasOwn(options.snippets, name) ? options.snippets[name] : undefined) ?? builtinSnippets.get(name);
+        const snippet =
+          (options.snippets && Object.hasOwn(options.snippets, name) ? options.snippets[name] : undefined) ?? builtinSnippets.get(name);
         if (snippet === undefined) throw new Error(`WGSL ${where}: unknown snippet "${name}"`);
         included.add(name);
         out.push(`// ---- ${name} ----`, ...expand(snippet, `snippet "${name}"`, defines), `// ---- end ${name} ----`);
@@ -178,7 +179,10 @@ function composeUncached(source: string, options: ComposeOptions): string {
  * source, so two variants share a key exactly when they compose the same WGSL.
  */
 export function definesKey(family: string, defines: Record<string, string | number | boolean>, subgroups: boolean): string {
-  return `${family}:${Object.keys(defines).sort().map((k) => `${k}=${defines[k]}`).join(',')}:${subgroups ? 'sg' : 'wg'}`;
+  return `${family}:${Object.keys(defines)
+    .sort()
+    .map((k) => `${k}=${defines[k]}`)
+    .join(',')}:${subgroups ? 'sg' : 'wg'}`;
 }
 
 /** Features a kernel may use on this device (the variant picked when the caller does not force one). */
@@ -212,7 +216,12 @@ function shaderModule(device: GPUDevice, label: string, code: string): GPUShader
 }
 
 function pipelineKey(key: string, entryPoint: string, constants?: Record<string, number>): string {
-  const cs = constants ? Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',') : '';
+  const cs = constants
+    ? Object.keys(constants)
+        .sort()
+        .map((k) => `${k}=${constants[k]}`)
+        .join(',')
+    : '';
   return `${key}|${entryPoint}|${cs}`;
 }
 
@@ -323,7 +332,12 @@ function planDevice(real: GPUDevice): GPUDevice {
     createBuffer: (d: GPUBufferDescriptor) =>
       // mapAsync marks it as a buffer (not a binding range) for the kernels' isGpuBuffer.
       described<GPUBuffer, GPUBufferDescriptor>(d, {
-        size: d.size, usage: d.usage, label: d.label ?? '', destroy() {}, mapAsync: async () => undefined, unmap() {},
+        size: d.size,
+        usage: d.usage,
+        label: d.label ?? '',
+        destroy() {},
+        mapAsync: async () => undefined,
+        unmap() {},
         getMappedRange: () => new ArrayBuffer(d.size),
       }),
     createShaderModule: (d: GPUShaderModuleDescriptor) => described<GPUShaderModule, GPUShaderModuleDescriptor>(d),
@@ -339,7 +353,13 @@ function planDevice(real: GPUDevice): GPUDevice {
         code: module.code,
         entryPoint: d.compute.entryPoint ?? 'main',
         ...(constants ? { constants } : {}),
-        ...(layout ? { bindGroupLayouts: [...layout.bindGroupLayouts].map((g) => (g as Described<GPUBindGroupLayout, GPUBindGroupLayoutDescriptor>)[SPEC_OF]) } : {}),
+        ...(layout
+          ? {
+              bindGroupLayouts: [...layout.bindGroupLayouts].map(
+                (g) => (g as Described<GPUBindGroupLayout, GPUBindGroupLayoutDescriptor>)[SPEC_OF],
+              ),
+            }
+          : {}),
       });
       return described<GPUComputePipeline, GPUComputePipelineDescriptor>(d, {
         getBindGroupLayout: () => described<GPUBindGroupLayout, null>(null),
@@ -357,7 +377,11 @@ function planDevice(real: GPUDevice): GPUDevice {
  * continue on the same plan device: pipelines it already listed are cached there and not listed
  * again.
  */
-export function describePipelines(ctx: GpuContext, build: (planCtx: GpuContext) => void, planCtx: GpuContext = { ...ctx, device: planDevice(ctx.device) }): PipelineSpec[] {
+export function describePipelines(
+  ctx: GpuContext,
+  build: (planCtx: GpuContext) => void,
+  planCtx: GpuContext = { ...ctx, device: planDevice(ctx.device) },
+): PipelineSpec[] {
   const specs: PipelineSpec[] = [];
   planRecorders.set(planCtx.device, specs);
   try {

@@ -45,14 +45,22 @@ export interface GpuWeight<B = GPUBuffer> {
  * buffer (padded to 4 bytes) fits `maxBytes`: as many whole rows per part as fit, the last part
  * taking the rest. The streaming loader and {@link uploadWeight} both use this rule.
  */
-export function planRowParts(rows: number, rowBytes: number, maxBytes: number, tensorName = 'weight'): { rowStart: number; rowCount: number }[] {
-  if (!Number.isSafeInteger(rows) || rows < 1) throw new ModelFormatError(`tensor "${tensorName}": rows must be a positive integer, got ${rows}`);
+export function planRowParts(
+  rows: number,
+  rowBytes: number,
+  maxBytes: number,
+  tensorName = 'weight',
+): { rowStart: number; rowCount: number }[] {
+  if (!Number.isSafeInteger(rows) || rows < 1)
+    throw new ModelFormatError(`tensor "${tensorName}": rows must be a positive integer, got ${rows}`);
   const limit = Math.floor(maxBytes / 4) * 4;
   if (pad4(rows * rowBytes) <= limit) return [{ rowStart: 0, rowCount: rows }];
   // limit is a multiple of 4, so pad4(n·rowBytes) ≤ limit exactly when n·rowBytes ≤ limit.
   const perPart = Math.floor(limit / rowBytes);
   if (perPart < 1) {
-    throw new DeviceLimitError(`tensor "${tensorName}": one row is ${rowBytes} bytes, more than the device's buffer limit of ${maxBytes} bytes`);
+    throw new DeviceLimitError(
+      `tensor "${tensorName}": one row is ${rowBytes} bytes, more than the device's buffer limit of ${maxBytes} bytes`,
+    );
   }
   const parts: { rowStart: number; rowCount: number }[] = [];
   for (let r = 0; r < rows; r += perPart) parts.push({ rowStart: r, rowCount: Math.min(perPart, rows - r) });

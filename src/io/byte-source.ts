@@ -40,7 +40,10 @@ export class BufferByteSource implements ByteSource {
 export class BlobByteSource implements ByteSource {
   readonly size: number;
   readonly name: string;
-  constructor(private readonly blob: Blob, name?: string) {
+  constructor(
+    private readonly blob: Blob,
+    name?: string,
+  ) {
     this.size = blob.size;
     this.name = name ?? ((blob as File).name || 'blob');
   }

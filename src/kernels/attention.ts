@@ -64,13 +64,22 @@ export interface KvWriteBindings {
   vCache: BufferRef;
 }
 
-export function createKvWrite(ctx: GpuContext, cfg: KvWriteConfig): { readonly pipeline: GPUComputePipeline; bind(b: KvWriteBindings): KernelCall } {
+export function createKvWrite(
+  ctx: GpuContext,
+  cfg: KvWriteConfig,
+): { readonly pipeline: GPUComputePipeline; bind(b: KvWriteBindings): KernelCall } {
   checkDim('kv-write', 'headDim', cfg.headDim);
   checkDim('kv-write', 'nKvHeads', cfg.nKvHeads);
   checkDim('kv-write', 'maxCtx', cfg.maxCtx);
   const maxTokens = cfg.maxTokens ?? 1;
   checkDim('kv-write', 'maxTokens', maxTokens);
-  const pipeline = opsPipeline(ctx, 'kv-write', kvWriteWgsl, { HD: cfg.headDim, NK: cfg.nKvHeads, MAXCTX: cfg.maxCtx }, { subgroups: false });
+  const pipeline = opsPipeline(
+    ctx,
+    'kv-write',
+    kvWriteWgsl,
+    { HD: cfg.headDim, NK: cfg.nKvHeads, MAXCTX: cfg.maxCtx },
+    { subgroups: false },
+  );
   return {
     pipeline,
     bind(b) {
@@ -170,13 +179,17 @@ export function prefillTiling(headDim: number): { tpr: number; rows: number } {
   return { tpr, rows: Math.max(1, Math.floor(64 / tpr)) };
 }
 
-export function createPrefillAttention(ctx: GpuContext, cfg: PrefillAttentionConfig): { readonly pipeline: GPUComputePipeline; bind(b: AttentionBindings): KernelCall } {
+export function createPrefillAttention(
+  ctx: GpuContext,
+  cfg: PrefillAttentionConfig,
+): { readonly pipeline: GPUComputePipeline; bind(b: AttentionBindings): KernelCall } {
   const name = 'prefill-attention';
   const g = checkShape(name, cfg);
   checkDim(name, 'maxTokens', cfg.maxTokens);
   const scale = scaleOf(name, cfg, cfg.scale);
   const { tpr, rows } = prefillTiling(cfg.headDim);
-  if (tpr * rows > ctx.limits.maxComputeInvocationsPerWorkgroup) throw new RangeError(`${name}: headDim ${cfg.headDim} needs too many threads per row`);
+  if (tpr * rows > ctx.limits.maxComputeInvocationsPerWorkgroup)
+    throw new RangeError(`${name}: headDim ${cfg.headDim} needs too many threads per row`);
   const pipeline = opsPipeline(
     ctx,
     name,

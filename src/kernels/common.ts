@@ -86,7 +86,8 @@ export function opsPipeline(
   options: VariantOptions & { entryPoint?: string; constants?: Record<string, number> } = {},
 ): GPUComputePipeline {
   const subgroups = options.subgroups ?? deviceFeatures(ctx).subgroups;
-  if (subgroups && !ctx.hasSubgroups) throw new DeviceLimitError(`${family}: subgroups requested but the device has no 'subgroups' feature`);
+  if (subgroups && !ctx.hasSubgroups)
+    throw new DeviceLimitError(`${family}: subgroups requested but the device has no 'subgroups' feature`);
   const code = composeWgsl(source, { subgroups, defines, snippets: { reduce: reduceWgsl, step: stepWgsl, sampling: samplingWgsl } });
   return getPipeline(ctx, definesKey(family, defines, subgroups), code, options.entryPoint ?? 'main', options.constants);
 }

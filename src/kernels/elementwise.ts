@@ -52,7 +52,13 @@ export function createElementwise(ctx: GpuContext, cfg: ElementwiseConfig): Elem
   const maxTokens = cfg.maxTokens ?? 1;
   checkDim(`elementwise ${cfg.op}`, 'maxTokens', maxTokens);
   const vec = cfg.n % 4 === 0 ? 4 : 1;
-  const defines: Record<string, string | number | boolean> = { N: cfg.n, VEC: vec, WG, TYPE: vec === 4 ? 'vec4<f32>' : 'f32', OUT: cfg.separateOutput === true };
+  const defines: Record<string, string | number | boolean> = {
+    N: cfg.n,
+    VEC: vec,
+    WG,
+    TYPE: vec === 4 ? 'vec4<f32>' : 'f32',
+    OUT: cfg.separateOutput === true,
+  };
   for (const d of Object.values(OP_DEFINE)) defines[d] = d === define;
   // Elementwise code has no reductions; the subgroup variant would be identical.
   const pipeline = opsPipeline(ctx, 'elementwise', elementwiseWgsl, defines, { subgroups: false });

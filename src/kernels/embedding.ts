@@ -54,12 +54,17 @@ interface Format {
  * written down once.
  */
 function formatOf(quant: GpuQuantType, cols: number): Format {
-  const floatPaths = Object.fromEntries(gpuQuantTypes().filter((t) => t.gpu.float).map((t) => [t.name, false]));
+  const floatPaths = Object.fromEntries(
+    gpuQuantTypes()
+      .filter((t) => t.gpu.float)
+      .map((t) => [t.name, false]),
+  );
   const base = { ...floatPaths, QUANT: false, TERNARY: false, USES_W4: false };
   const dec = quant.gpu;
   if (dec.float) {
     const perUnit = 4 / quant.layout.blockBytes;
-    if (cols % perUnit) throw new RangeError(`embedding: ${quant.name} tables need a column count that is a multiple of ${perUnit}, got ${cols}`);
+    if (cols % perUnit)
+      throw new RangeError(`embedding: ${quant.name} tables need a column count that is a multiple of ${perUnit}, got ${cols}`);
     return { defines: { ...base, [quant.name]: true }, units: cols / perUnit, usesW4: false, snippets: {} };
   }
   const geo = gpuBlockGeometry(quant.layout, dec, cols);
@@ -125,7 +130,10 @@ export function createEmbedding(ctx: GpuContext, cfg: EmbeddingConfig): { bind(b
   // The kernel applies a per-tensor scale on its ternary path only (SCALE); the quant table's
   // tests hold every type with a trailer to a ternary decoder.
   if (quant.readTensorParams && !quant.gpu.ternary) {
-    throw new UnsupportedTensorTypeError(`embedding: ${quant.name} tables carry a per-tensor scale, which the lookup applies to ternary types only`, quant.id);
+    throw new UnsupportedTensorTypeError(
+      `embedding: ${quant.name} tables carry a per-tensor scale, which the lookup applies to ternary types only`,
+      quant.id,
+    );
   }
   const defines = { ...fmt.defines, COLS: cfg.cols, ROWS: cfg.rows, UNITS: units, BY_POSITION: cfg.idsByPosition === true };
   const code = composeWgsl(embeddingWgsl, { subgroups: false, defines, snippets: { ...fmt.snippets, step: stepWgsl } });
@@ -135,17 +143,21 @@ export function createEmbedding(ctx: GpuContext, cfg: EmbeddingConfig): { bind(b
     bind(b) {
       const t = b.table;
       if (t.type !== cfg.type || t.rows !== cfg.rows || t.cols !== cfg.cols) {
-        throw new RangeError(`embedding: table '${t.name}' is ${quantTypeInfo(t.type)?.name ?? t.type} ${t.rows}×${t.cols}, kernel was built for ${quant.name} ${cfg.rows}×${cfg.cols}`);
+        throw new RangeError(
+          `embedding: table '${t.name}' is ${quantTypeInfo(t.type)?.name ?? t.type} ${t.rows}×${t.cols}, kernel was built for ${quant.name} ${cfg.rows}×${cfg.cols}`,
+        );
       }
       let covered = 0;
       t.parts.forEach((part, i) => {
-        if (part.rowStart !== covered || part.rowCount < 1) throw new RangeError(`embedding: table '${t.name}' part ${i} does not continue at row ${covered}`);
+        if (part.rowStart !== covered || part.rowCount < 1)
+          throw new RangeError(`embedding: table '${t.name}' part ${i} does not continue at row ${covered}`);
         covered += part.rowCount;
       });
       if (covered !== t.rows) throw new RangeError(`embedding: table '${t.name}' parts cover ${covered} of ${t.rows} rows`);
       let scale: Record<string, number> = {};
       if (quant.readTensorParams) {
-        if (t.tensorScale === undefined || !Number.isFinite(t.tensorScale)) throw new ModelFormatError(`embedding: ${quant.name} table '${t.name}' has no per-tensor scale (tensorScale)`);
+        if (t.tensorScale === undefined || !Number.isFinite(t.tensorScale))
+          throw new ModelFormatError(`embedding: ${quant.name} table '${t.name}' has no per-tensor scale (tensorScale)`);
         scale = { SCALE: t.tensorScale };
       }
       const calls = t.parts.map((part, i) => {

@@ -109,9 +109,17 @@ export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): 
   const tokensPerThread = op === 'matvec' ? 1 : 8;
   if (ctx.isSoftware) {
     const fixedSg = ctx.hasSubgroups && ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize;
-    return { mode: 'thread-row', workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 2, threadsPerRow: 1, shareInput: fixedSg, tokensPerThread: op === 'matvec' ? 1 : 4 };
+    return {
+      mode: 'thread-row',
+      workgroupSize: 16,
+      rowsPerThread: op === 'matvec' ? 4 : 2,
+      threadsPerRow: 1,
+      shareInput: fixedSg,
+      tokensPerThread: op === 'matvec' ? 1 : 4,
+    };
   }
-  if (ctx.hasSubgroups) return { mode: 'subgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokensPerThread };
+  if (ctx.hasSubgroups)
+    return { mode: 'subgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokensPerThread };
   return { mode: 'workgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokensPerThread };
 }
 
@@ -129,23 +137,30 @@ function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partia
   }
   const needsSubgroups = v.mode === 'subgroup-row' || (v.mode === 'thread-row' && v.shareInput);
   if (needsSubgroups && !ctx.hasSubgroups) {
-    throw new DeviceLimitError(`mat-vec: the ${v.mode}${v.shareInput ? ' shared-input' : ''} variant needs subgroups, which the device does not have`);
+    throw new DeviceLimitError(
+      `mat-vec: the ${v.mode}${v.shareInput ? ' shared-input' : ''} variant needs subgroups, which the device does not have`,
+    );
   }
   if (v.mode === 'thread-row' && v.shareInput && !(ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize)) {
-    throw new DeviceLimitError(`mat-vec: shareInput needs a fixed subgroup size; the device reports ${ctx.subgroupMinSize}–${ctx.subgroupMaxSize}`);
+    throw new DeviceLimitError(
+      `mat-vec: shareInput needs a fixed subgroup size; the device reports ${ctx.subgroupMinSize}–${ctx.subgroupMaxSize}`,
+    );
   }
   if (v.mode === 'workgroup-row' && (v.threadsPerRow < 1 || v.workgroupSize % v.threadsPerRow !== 0)) {
     throw new RangeError(`mat-vec variant: workgroupSize ${v.workgroupSize} is not a multiple of threadsPerRow ${v.threadsPerRow}`);
   }
   if (v.workgroupSize > ctx.limits.maxComputeInvocationsPerWorkgroup) {
-    throw new DeviceLimitError(`mat-vec: workgroup of ${v.workgroupSize} exceeds maxComputeInvocationsPerWorkgroup ${ctx.limits.maxComputeInvocationsPerWorkgroup}`);
+    throw new DeviceLimitError(
+      `mat-vec: workgroup of ${v.workgroupSize} exceeds maxComputeInvocationsPerWorkgroup ${ctx.limits.maxComputeInvocationsPerWorkgroup}`,
+    );
   }
   if (op === 'matvec') v.tokensPerThread = 1;
   return v;
 }
 
 function rowsPerWorkgroup(ctx: GpuContext, v: MatmulVariant): number {
-  if (v.mode === 'subgroup-row') return Math.max(1, Math.floor(v.workgroupSize / (ctx.subgroupMinSize > 0 ? ctx.subgroupMinSize : 32))) * v.rowsPerThread;
+  if (v.mode === 'subgroup-row')
+    return Math.max(1, Math.floor(v.workgroupSize / (ctx.subgroupMinSize > 0 ? ctx.subgroupMinSize : 32))) * v.rowsPerThread;
   if (v.mode === 'thread-row') return v.workgroupSize * v.rowsPerThread;
   return (v.workgroupSize / v.threadsPerRow) * v.rowsPerThread;
 }
@@ -180,7 +195,9 @@ function matmulLayout(ctx: GpuContext, dynamicT: boolean, usesW4: boolean): { gr
 
 function checkInt(field: string, v: number, min: number, multipleOf = 1): void {
   if (!Number.isSafeInteger(v) || v < min || v % multipleOf !== 0) {
-    throw new RangeError(`mat-vec: ${field} must be an integer ≥ ${min}${multipleOf > 1 ? ` and a multiple of ${multipleOf}` : ''}, got ${v}`);
+    throw new RangeError(
+      `mat-vec: ${field} must be an integer ≥ ${min}${multipleOf > 1 ? ` and a multiple of ${multipleOf}` : ''}, got ${v}`,
+    );
   }
 }
 
@@ -241,9 +258,16 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   const snippets = decoderSnippets(decoder);
   const pipelineFor = (dynamicT: boolean) => {
     const all = { ...defines, DYNAMIC_T: dynamicT };
-    return getPipeline(ctx, definesKey('matmul', all, subgroups), composeWgsl(matmulWgsl, { subgroups, defines: all, snippets }), 'main', undefined, {
-      layout: matmulLayout(ctx, dynamicT, geo.usesW4).pipeline,
-    });
+    return getPipeline(
+      ctx,
+      definesKey('matmul', all, subgroups),
+      composeWgsl(matmulWgsl, { subgroups, defines: all, snippets }),
+      'main',
+      undefined,
+      {
+        layout: matmulLayout(ctx, dynamicT, geo.usesW4).pipeline,
+      },
+    );
   };
   // Compile the common case now, so errors surface at creation rather than at bind.
   const dynamicDefault = op === 'matmul';
@@ -270,20 +294,25 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       const inNeed = (inputOffset + (o.maxTokens - 1) * inputStride + o.cols) * 4;
       const outNeed = (outputOffset + (o.maxTokens - 1) * outputStride + o.rows) * 4;
       if (refSize(b.input) < inNeed) throw new RangeError(`mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inNeed}`);
-      if (refSize(b.output) < outNeed) throw new RangeError(`mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${outNeed}`);
+      if (refSize(b.output) < outNeed)
+        throw new RangeError(`mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${outNeed}`);
       let scale = 1;
       if (entry.readTensorParams) {
-        if (w.tensorScale === undefined || !Number.isFinite(w.tensorScale)) throw new ModelFormatError(`${typeName} weight "${w.name}" has no per-tensor scale`);
+        if (w.tensorScale === undefined || !Number.isFinite(w.tensorScale))
+          throw new ModelFormatError(`${typeName} weight "${w.name}" has no per-tensor scale`);
         scale = w.tensorScale;
       }
       const dynamicT = op === 'matmul' && b.stepParams !== undefined;
       const pipeline = pipelineFor(dynamicT);
       let covered = 0;
       const calls = w.parts.map((part, i) => {
-        if (part.rowStart !== covered || part.rowCount < 1) throw new ModelFormatError(`weight "${w.name}": part ${i} starts at row ${part.rowStart}, expected ${covered}`);
+        if (part.rowStart !== covered || part.rowCount < 1)
+          throw new ModelFormatError(`weight "${w.name}": part ${i} starts at row ${part.rowStart}, expected ${covered}`);
         covered += part.rowCount;
         if (part.buffer.size < part.rowCount * rowBytes) {
-          throw new ModelFormatError(`weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`);
+          throw new ModelFormatError(
+            `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
+          );
         }
         const params = new ArrayBuffer(48);
         const u = new Uint32Array(params);
@@ -303,9 +332,17 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
           { binding: 2, resource: isGpuBuffer(b.output) ? { buffer: b.output } : b.output },
           { binding: 3, resource: { buffer: uniform } },
         ];
-        if (dynamicT) entries.push({ binding: 4, resource: isGpuBuffer(b.stepParams!) ? { buffer: b.stepParams as GPUBuffer } : (b.stepParams as GPUBufferBinding) });
+        if (dynamicT)
+          entries.push({
+            binding: 4,
+            resource: isGpuBuffer(b.stepParams!) ? { buffer: b.stepParams as GPUBuffer } : (b.stepParams as GPUBufferBinding),
+          });
         if (geo.usesW4) entries.push({ binding: 5, resource: { buffer: part.buffer } });
-        const group = ctx.device.createBindGroup({ label: `${op}:${w.name}#${i}`, layout: matmulLayout(ctx, dynamicT, geo.usesW4).group, entries });
+        const group = ctx.device.createBindGroup({
+          label: `${op}:${w.name}#${i}`,
+          layout: matmulLayout(ctx, dynamicT, geo.usesW4).group,
+          entries,
+        });
         const [gx, gy] = grid(ctx, Math.ceil(part.rowCount / rowsPerWg));
         return { group, gx, gy };
       });

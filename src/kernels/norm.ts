@@ -4,7 +4,16 @@
  */
 import normWgsl from '../../shaders/norm.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
-import { type BufferRef, type KernelCall, type VariantOptions, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
+import {
+  type BufferRef,
+  type KernelCall,
+  type VariantOptions,
+  checkDim,
+  dispatchTokens,
+  grid,
+  makeBindGroup,
+  opsPipeline,
+} from './common.ts';
 
 export interface RmsNormConfig extends VariantOptions {
   /** Values per row (n_embd, or head_dim for per-head norms). */
@@ -63,7 +72,13 @@ export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKerne
     bind(b) {
       if (hasWeight && !b.weight) throw new RangeError('rmsnorm: bindings.weight is required (config.weight is not false)');
       if (add && !b.residual) throw new RangeError('rmsnorm: bindings.residual is required with residualAdd');
-      const group = makeBindGroup(ctx, pipeline, 'rmsnorm', [b.params, b.input, b.output, hasWeight ? b.weight : undefined, add ? b.residual : undefined]);
+      const group = makeBindGroup(ctx, pipeline, 'rmsnorm', [
+        b.params,
+        b.input,
+        b.output,
+        hasWeight ? b.weight : undefined,
+        add ? b.residual : undefined,
+      ]);
       return {
         encode(pass, step) {
           const [gx, gy] = grid(ctx, dispatchTokens(step, maxTokens) * rowsPerToken);

@@ -96,7 +96,8 @@ export function createRope(ctx: GpuContext, cfg: RopeConfig): RopeKernel {
     if (cfg.freqFactors.length !== ropeDim / 2) {
       throw new RangeError(`rope: freqFactors has ${cfg.freqFactors.length} values, expected ropeDim/2 = ${ropeDim / 2}`);
     }
-    if (!cfg.freqFactors.every((f) => f > 0 && Number.isFinite(f))) throw new RangeError('rope: freqFactors must be positive finite numbers');
+    if (!cfg.freqFactors.every((f) => f > 0 && Number.isFinite(f)))
+      throw new RangeError('rope: freqFactors must be positive finite numbers');
   }
   const maxTokens = cfg.maxTokens ?? 1;
   checkDim(name, 'maxTokens', maxTokens);

@@ -32,7 +32,8 @@ export function encodeSamplingParams(options: SamplingOptions = {}): ArrayBuffer
     if (!Number.isFinite(v)) throw new RangeError(`sampling: ${name} must be a finite number, got ${v}`);
   }
   for (const name of ['topK', 'penaltyWindow', 'seed'] as const) {
-    if (!Number.isInteger(o[name]) || o[name] < 0 || o[name] > 0xffffffff) throw new RangeError(`sampling: ${name} must be an integer in [0, 2^32), got ${o[name]}`);
+    if (!Number.isInteger(o[name]) || o[name] < 0 || o[name] > 0xffffffff)
+      throw new RangeError(`sampling: ${name} must be an integer in [0, 2^32), got ${o[name]}`);
   }
   if (o.repetitionPenalty <= 0) throw new RangeError(`sampling: repetitionPenalty must be > 0, got ${o.repetitionPenalty}`);
   const buf = new ArrayBuffer(SAMPLING_PARAMS_BYTES);
@@ -73,7 +74,8 @@ export function samplingUniform(seed: number, counter: number, draw: number): nu
 const defaultWg = (ctx: GpuContext): number => (ctx.isSoftware ? 64 : 256);
 
 function checkWg(kernel: string, wg: number): void {
-  if (!Number.isInteger(Math.log2(wg)) || wg < 4 || wg > 256) throw new RangeError(`${kernel}: workgroupSize must be a power of two in [4, 256], got ${wg}`);
+  if (!Number.isInteger(Math.log2(wg)) || wg < 4 || wg > 256)
+    throw new RangeError(`${kernel}: workgroupSize must be a power of two in [4, 256], got ${wg}`);
 }
 
 function singleDispatch(pipeline: GPUComputePipeline, group: GPUBindGroup, x = 1): KernelCall {
@@ -173,7 +175,17 @@ export function createSampler(ctx: GpuContext, cfg: SamplerConfig): { bind(b: Sa
   const pipes = new Map<boolean, GPUComputePipeline>();
   const pipe = (history: boolean) => {
     let p = pipes.get(history);
-    if (!p) pipes.set(history, (p = opsPipeline(ctx, 'sampler', sampleWgsl, { WG: wg, N: cfg.vocab, DRAWS: draws, CAP: cap, HISTORY: history }, { subgroups: cfg.subgroups })));
+    if (!p)
+      pipes.set(
+        history,
+        (p = opsPipeline(
+          ctx,
+          'sampler',
+          sampleWgsl,
+          { WG: wg, N: cfg.vocab, DRAWS: draws, CAP: cap, HISTORY: history },
+          { subgroups: cfg.subgroups },
+        )),
+      );
     return p;
   };
   pipe(false);
@@ -227,7 +239,10 @@ export interface TopProb {
 }
 
 /** Writes the k most probable tokens of softmax(logits) as (id, prob) u32 pairs: 8·k bytes to read back. */
-export function createTopProbs(ctx: GpuContext, cfg: TopProbsConfig): { readonly k: number; bind(b: { logits: BufferRef; out: BufferRef }): KernelCall } {
+export function createTopProbs(
+  ctx: GpuContext,
+  cfg: TopProbsConfig,
+): { readonly k: number; bind(b: { logits: BufferRef; out: BufferRef }): KernelCall } {
   checkDim('top-probs', 'vocab', cfg.vocab);
   const k = Math.min(cfg.k ?? 5, cfg.vocab);
   checkDim('top-probs', 'k', k);

@@ -15,7 +15,8 @@ export function createSoftmax(ctx: GpuContext, cfg: SoftmaxConfig): { bind(b: { 
   const rows = cfg.rows ?? 1;
   checkDim('softmax', 'rows', rows);
   const wg = cfg.workgroupSize ?? (ctx.isSoftware || cfg.n <= 1024 ? 64 : 256);
-  if (!Number.isInteger(Math.log2(wg)) || wg < 4 || wg > 256) throw new RangeError(`softmax: workgroupSize must be a power of two in [4, 256], got ${wg}`);
+  if (!Number.isInteger(Math.log2(wg)) || wg < 4 || wg > 256)
+    throw new RangeError(`softmax: workgroupSize must be a power of two in [4, 256], got ${wg}`);
   const pipeline = opsPipeline(ctx, 'softmax', softmaxWgsl, { WG: wg, N: cfg.n, ROWS: rows }, { subgroups: cfg.subgroups });
   const [gx, gy] = grid(ctx, rows);
   return {

@@ -21,7 +21,8 @@ export interface StepValues {
 
 export function encodeStepParams(v: StepValues): Uint32Array<ArrayBuffer> {
   if (!Number.isInteger(v.pos0) || v.pos0 < 0) throw new RangeError(`step params: pos0 must be a non-negative integer, got ${v.pos0}`);
-  if (!Number.isInteger(v.nTokens) || v.nTokens < 1) throw new RangeError(`step params: nTokens must be a positive integer, got ${v.nTokens}`);
+  if (!Number.isInteger(v.nTokens) || v.nTokens < 1)
+    throw new RangeError(`step params: nTokens must be a positive integer, got ${v.nTokens}`);
   return new Uint32Array([v.pos0, v.nTokens, v.pos0 + v.nTokens, 0]);
 }
 

@@ -107,9 +107,7 @@ export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows
   if (typeof architecture !== 'string') throw new ModelFormatError('missing metadata key general.architecture');
   const family = architectureFamily(architecture);
   if (!family) {
-    throw new ModelFormatError(
-      `unsupported architecture '${architecture}' (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`,
-    );
+    throw new ModelFormatError(`unsupported architecture '${architecture}' (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`);
   }
   const a = architecture;
   const nEmbd = positiveInt(`${a}.embedding_length`, required(meta, `${a}.embedding_length`));
@@ -127,10 +125,13 @@ export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows
   const headDim = positiveInt(`${a}.attention.key_length`, keyLength ?? nEmbd / nHead);
   const headDimV = positiveInt(`${a}.attention.value_length`, num(meta, `${a}.attention.value_length`) ?? headDim);
   if (headDimV !== headDim) {
-    throw new ModelFormatError(`attention.value_length ${headDimV} differs from key_length ${headDim}; lowbit's attention kernels need them equal`);
+    throw new ModelFormatError(
+      `attention.value_length ${headDimV} differs from key_length ${headDim}; lowbit's attention kernels need them equal`,
+    );
   }
   const ropeDim = positiveInt(`${a}.rope.dimension_count`, num(meta, `${a}.rope.dimension_count`) ?? headDim);
-  if (ropeDim > headDim || ropeDim % 2 !== 0) throw new ModelFormatError(`rope.dimension_count ${ropeDim} does not fit head dim ${headDim}`);
+  if (ropeDim > headDim || ropeDim % 2 !== 0)
+    throw new ModelFormatError(`rope.dimension_count ${ropeDim} does not fit head dim ${headDim}`);
   const scalingType = meta.get(`${a}.rope.scaling.type`);
   const scalingFactor = num(meta, `${a}.rope.scaling.factor`);
   let ropeScale = 1;
@@ -148,7 +149,9 @@ export function modelConfigFromMetadata(meta: ModelMetadataSource, tokenEmbdRows
     throw new ModelFormatError(`${a}.vocab_size is ${vocabFromKey} but tokenizer.ggml.tokens has ${vocabFromTokens} tokens`);
   }
   if (vocabFromTokens !== undefined && tokenEmbdRows !== undefined && vocabFromTokens !== tokenEmbdRows) {
-    throw new ModelFormatError(`tokenizer.ggml.tokens has ${vocabFromTokens} tokens but token_embd.weight has ${tokenEmbdRows} rows (one per token)`);
+    throw new ModelFormatError(
+      `tokenizer.ggml.tokens has ${vocabFromTokens} tokens but token_embd.weight has ${tokenEmbdRows} rows (one per token)`,
+    );
   }
   const vocabSize = vocabFromKey ?? vocabFromTokens ?? tokenEmbdRows;
   if (!vocabSize) throw new ModelFormatError('cannot tell the vocabulary size (no vocab_size, tokens or token_embd)');

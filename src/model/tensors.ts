@@ -86,7 +86,12 @@ export function resolveTensorNames(cfg: ModelConfig, tensors: readonly TensorSha
   }
   if (extraBlocks.size > 0) {
     const blocks = [...extraBlocks].sort((x, y) => x - y);
-    problems.push(`${a}.block_count is ${cfg.nLayer} but the file has tensors for block ${blocks.slice(0, 5).map((b) => `blk.${b}`).join(', ')}${blocks.length > 5 ? ', …' : ''}`);
+    problems.push(
+      `${a}.block_count is ${cfg.nLayer} but the file has tensors for block ${blocks
+        .slice(0, 5)
+        .map((b) => `blk.${b}`)
+        .join(', ')}${blocks.length > 5 ? ', …' : ''}`,
+    );
   }
   const qDim = nHead * headDim;
   const kDim = nHeadKV * headDim;

@@ -65,7 +65,13 @@ export interface GpuDecoder {
   readonly ternary?: boolean;
 }
 
-const decoder = (snippet: string, source: string, chunksPerBlock: number, chunkVec4s: number, extra: Partial<GpuDecoder> = {}): GpuDecoder => ({
+const decoder = (
+  snippet: string,
+  source: string,
+  chunksPerBlock: number,
+  chunkVec4s: number,
+  extra: Partial<GpuDecoder> = {},
+): GpuDecoder => ({
   snippet,
   source,
   chunksPerBlock,
@@ -111,7 +117,13 @@ export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
 export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });
 
 /** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales, codebooks). */
-const HELPER_SNIPPETS: Readonly<Record<string, string>> = { bytes: bytesWgsl, dq: dqWgsl, iq4nl: iq4nlWgsl, iq: iqWgsl, kscales: kscalesWgsl };
+const HELPER_SNIPPETS: Readonly<Record<string, string>> = {
+  bytes: bytesWgsl,
+  dq: dqWgsl,
+  iq4nl: iq4nlWgsl,
+  iq: iqWgsl,
+  kscales: kscalesWgsl,
+};
 
 /** The `#include` snippets a kernel composed with `decoder` needs: the decoder and its helpers. */
 export function decoderSnippets(d: GpuDecoder): Record<string, string> {

@@ -34,11 +34,4 @@ export * from './cpu/legacy.ts';
 export * from './cpu/kquants.ts';
 export * from './cpu/ternary.ts';
 export * from './cpu/iquants.ts';
-export {
-  dequantizeBF16,
-  dequantizeF16,
-  dequantizeF32,
-  quantizeBF16,
-  quantizeF16,
-  quantizeF32,
-} from './cpu/float.ts';
+export { dequantizeBF16, dequantizeF16, dequantizeF32, quantizeBF16, quantizeF16, quantizeF32 } from './cpu/float.ts';

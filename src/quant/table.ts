@@ -9,14 +9,7 @@
  */
 
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.ts';
-import {
-  dequantizeBF16,
-  dequantizeF16,
-  dequantizeF32,
-  quantizeBF16,
-  quantizeF16,
-  quantizeF32,
-} from './cpu/float.ts';
+import { dequantizeBF16, dequantizeF16, dequantizeF32, quantizeBF16, quantizeF16, quantizeF32 } from './cpu/float.ts';
 import {
   dequantizeQ2_K,
   dequantizeQ3_K,
@@ -186,7 +179,12 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_F16,
     dequantize: dequantizeF16,
     quantize: quantizeF16,
-    errorBound: { group: 1, rel: F16_REL, abs: F16_SUB, why: 'round to nearest f16: half an ulp (2^-11 relative), 2^-25 absolute in the subnormal range; |x| ≥ 65520 becomes ±inf' },
+    errorBound: {
+      group: 1,
+      rel: F16_REL,
+      abs: F16_SUB,
+      why: 'round to nearest f16: half an ulp (2^-11 relative), 2^-25 absolute in the subnormal range; |x| ≥ 65520 becomes ±inf',
+    },
   },
   [GGMLType.BF16]: {
     gpu: DEC_BF16,
@@ -198,25 +196,45 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q4_0,
     dequantize: dequantizeQ4_0,
     quantize: quantizeQ4_0,
-    errorBound: { group: 32, rel: (1 + 8 * F16_REL) / 8, abs: 8 * F16_SUB, why: 'd = amax/8; values on the side opposite the max clamp at 7d (error ≤ d), f16 d adds 8·d·2^-11' },
+    errorBound: {
+      group: 32,
+      rel: (1 + 8 * F16_REL) / 8,
+      abs: 8 * F16_SUB,
+      why: 'd = amax/8; values on the side opposite the max clamp at 7d (error ≤ d), f16 d adds 8·d·2^-11',
+    },
   },
   [GGMLType.Q4_1]: {
     gpu: DEC_Q4_1,
     dequantize: dequantizeQ4_1,
     quantize: quantizeQ4_1,
-    errorBound: { group: 32, rel: (2 / 15) * (0.5 + 15 * F16_REL) + F16_REL, abs: 16 * F16_SUB, why: 'd = range/15 ≤ 2·amax/15, error ≤ d/2 + 15·d·2^-11 + |min|·2^-11' },
+    errorBound: {
+      group: 32,
+      rel: (2 / 15) * (0.5 + 15 * F16_REL) + F16_REL,
+      abs: 16 * F16_SUB,
+      why: 'd = range/15 ≤ 2·amax/15, error ≤ d/2 + 15·d·2^-11 + |min|·2^-11',
+    },
   },
   [GGMLType.Q5_0]: {
     gpu: DEC_Q5_0,
     dequantize: dequantizeQ5_0,
     quantize: quantizeQ5_0,
-    errorBound: { group: 32, rel: (1 + 16 * F16_REL) / 16, abs: 16 * F16_SUB, why: 'd = amax/16; the side opposite the max clamps at 15d (error ≤ d), f16 d adds 16·d·2^-11' },
+    errorBound: {
+      group: 32,
+      rel: (1 + 16 * F16_REL) / 16,
+      abs: 16 * F16_SUB,
+      why: 'd = amax/16; the side opposite the max clamps at 15d (error ≤ d), f16 d adds 16·d·2^-11',
+    },
   },
   [GGMLType.Q5_1]: {
     gpu: DEC_Q5_1,
     dequantize: dequantizeQ5_1,
     quantize: quantizeQ5_1,
-    errorBound: { group: 32, rel: (2 / 31) * (0.5 + 31 * F16_REL) + F16_REL, abs: 32 * F16_SUB, why: 'd = range/31 ≤ 2·amax/31, error ≤ d/2 + 31·d·2^-11 + |min|·2^-11' },
+    errorBound: {
+      group: 32,
+      rel: (2 / 31) * (0.5 + 31 * F16_REL) + F16_REL,
+      abs: 32 * F16_SUB,
+      why: 'd = range/31 ≤ 2·amax/31, error ≤ d/2 + 31·d·2^-11 + |min|·2^-11',
+    },
   },
   [GGMLType.Q8_0]: {
     gpu: DEC_Q8_0,
@@ -228,31 +246,51 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q2_K,
     dequantize: dequantizeQ2_K,
     quantize: quantizeQ2_K,
-    errorBound: kBound(2 / 3, 15 * 3 + 15, '4 levels per 16 values: one level step (range/3 ≤ 2·amax/3) covers rounding, 4-bit scale/min rounding and clamping (fixtures: ≤ 0.37·amax)'),
+    errorBound: kBound(
+      2 / 3,
+      15 * 3 + 15,
+      '4 levels per 16 values: one level step (range/3 ≤ 2·amax/3) covers rounding, 4-bit scale/min rounding and clamping (fixtures: ≤ 0.37·amax)',
+    ),
   },
   [GGMLType.Q3_K]: {
     gpu: DEC_Q3_K,
     dequantize: dequantizeQ3_K,
     quantize: quantizeQ3_K,
-    errorBound: kBound(0.3, 32 * 4, '8 symmetric levels per 16 values: one level step (amax/4, the clamp at +3) plus 6-bit scale rounding (≤ 4·d/2 ≈ amax/64) (fixtures: ≤ 0.21·amax)'),
+    errorBound: kBound(
+      0.3,
+      32 * 4,
+      '8 symmetric levels per 16 values: one level step (amax/4, the clamp at +3) plus 6-bit scale rounding (≤ 4·d/2 ≈ amax/64) (fixtures: ≤ 0.21·amax)',
+    ),
   },
   [GGMLType.Q4_K]: {
     gpu: DEC_Q4_K,
     dequantize: dequantizeQ4_K,
     quantize: quantizeQ4_K,
-    errorBound: kBound(0.15, 63 * 15 + 63, '16 levels per 32 values: one level step (range/15 ≤ 2·amax/15) plus 6-bit scale/min rounding (fixtures: ≤ 0.10·amax)'),
+    errorBound: kBound(
+      0.15,
+      63 * 15 + 63,
+      '16 levels per 32 values: one level step (range/15 ≤ 2·amax/15) plus 6-bit scale/min rounding (fixtures: ≤ 0.10·amax)',
+    ),
   },
   [GGMLType.Q5_K]: {
     gpu: DEC_Q5_K,
     dequantize: dequantizeQ5_K,
     quantize: quantizeQ5_K,
-    errorBound: kBound(0.075, 63 * 31 + 63, '32 levels per 32 values: one level step (range/31 ≤ 2·amax/31) plus 6-bit scale/min rounding (fixtures: ≤ 0.057·amax)'),
+    errorBound: kBound(
+      0.075,
+      63 * 31 + 63,
+      '32 levels per 32 values: one level step (range/31 ≤ 2·amax/31) plus 6-bit scale/min rounding (fixtures: ≤ 0.057·amax)',
+    ),
   },
   [GGMLType.Q6_K]: {
     gpu: DEC_Q6_K,
     dequantize: dequantizeQ6_K,
     quantize: quantizeQ6_K,
-    errorBound: kBound(0.036, 128 * 32, '64 symmetric levels per 16 values: one level step (amax/32, the clamp at +31) plus 8-bit scale rounding (≤ 32·d/2 ≈ amax/256) (fixtures: ≤ 0.017·amax)'),
+    errorBound: kBound(
+      0.036,
+      128 * 32,
+      '64 symmetric levels per 16 values: one level step (amax/32, the clamp at +31) plus 8-bit scale rounding (≤ 32·d/2 ≈ amax/256) (fixtures: ≤ 0.017·amax)',
+    ),
   },
   [GGMLType.Q8_K]: {
     dequantize: dequantizeQ8_K,
@@ -264,13 +302,23 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_TQ1_0,
     dequantize: dequantizeTQ1_0,
     quantize: quantizeTQ1_0,
-    errorBound: { group: 256, rel: 0.5 + F16_REL, abs: F16_SUB, why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)' },
+    errorBound: {
+      group: 256,
+      rel: 0.5 + F16_REL,
+      abs: F16_SUB,
+      why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)',
+    },
   },
   [GGMLType.TQ2_0]: {
     gpu: DEC_TQ2_0,
     dequantize: dequantizeTQ2_0,
     quantize: quantizeTQ2_0,
-    errorBound: { group: 256, rel: 0.5 + F16_REL, abs: F16_SUB, why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)' },
+    errorBound: {
+      group: 256,
+      rel: 0.5 + F16_REL,
+      abs: F16_SUB,
+      why: 'values snap to {−d, 0, d} with d = f16(amax): error ≤ d/2 (exact for ternary input with an f16 scale)',
+    },
   },
   // Made with an importance matrix by llama-quantize; lowbit only reads it (no quantizer, no bound).
   [GGMLType.IQ4_NL]: {
@@ -375,7 +423,9 @@ function supportedEntry(id: number, tensorName: string | undefined, on: 'cpu' | 
   }
   const supported = (t: QuantType) => (on === 'cpu' ? t.supportedOnCpu : t.supportedOnGpu);
   if (!supported(entry)) {
-    const names = allQuantTypes().filter(supported).map((t) => t.name);
+    const names = allQuantTypes()
+      .filter(supported)
+      .map((t) => t.name);
     throw new UnsupportedTensorTypeError(
       `${where}tensor type ${entry.name} (id ${id}) is not supported ${on === 'gpu' ? 'on the GPU ' : ''}yet; supported: ${names.join(', ')}`,
       id,

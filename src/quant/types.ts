@@ -71,7 +71,15 @@ function layout(
   family: QuantFamily,
   rows: { rowMultiple?: number; trailerBytes?: number } = {},
 ): QuantLayout {
-  return { id, name: GGMLType[id], blockSize, blockBytes, family, rowMultiple: rows.rowMultiple ?? blockSize, trailerBytes: rows.trailerBytes ?? 0 };
+  return {
+    id,
+    name: GGMLType[id],
+    blockSize,
+    blockBytes,
+    family,
+    rowMultiple: rows.rowMultiple ?? blockSize,
+    trailerBytes: rows.trailerBytes ?? 0,
+  };
 }
 
 // Byte counts per block (ggml's structs):

@@ -53,7 +53,8 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   const vDim = nHeadKV * headDimV;
   const attDim = nHead * headDimV;
   const out: ForwardBufferSpec[] = [];
-  const add = (label: string, bytes: number, kind: ForwardBufferSpec['kind'] = 'activation') => out.push({ label, bytes: storageBytes(bytes), kind });
+  const add = (label: string, bytes: number, kind: ForwardBufferSpec['kind'] = 'activation') =>
+    out.push({ label, bytes: storageBytes(bytes), kind });
   // Activations, sized for the largest batch; decode uses row 0. qn/kn/attN alias q/k/att when
   // the model has no q/k norms or sub-norms.
   add('x', T * nEmbd * f);
@@ -113,4 +114,3 @@ export function forwardKernelBytesBound(cfg: ModelConfig, weightParts: number): 
   const argmaxPartials = 64 * 8;
   return graphs * (storageBytes(ropeTable) + storageBytes(attentionPartials)) + linearUniforms + argmaxPartials;
 }
-

@@ -187,11 +187,19 @@ export class ForwardPass {
     let pass: ForwardPass | undefined;
     let planCtx: GpuContext = ctx;
     const standIns = (c: GpuContext) =>
-      new Map(weights.map((w) => [w.name, {
-        ...w,
-        tensorScale: 1,
-        parts: w.parts.map((p) => ({ ...p, buffer: c.device.createBuffer({ size: pad4(p.rowCount * w.rowBytes), usage: bufUsage() }) })),
-      }]));
+      new Map(
+        weights.map((w) => [
+          w.name,
+          {
+            ...w,
+            tensorScale: 1,
+            parts: w.parts.map((p) => ({
+              ...p,
+              buffer: c.device.createBuffer({ size: pad4(p.rowCount * w.rowBytes), usage: bufUsage() }),
+            })),
+          },
+        ]),
+      );
     const decode = describePipelines(ctx, (c) => {
       planCtx = c;
       pass = new ForwardPass(c, cfg, names, standIns(c), options);
@@ -218,7 +226,9 @@ export class ForwardPass {
   private buf(label: string, bytes: number): GPUBuffer {
     const limit = maxWeightPartBytes(this.ctx);
     if (bytes > limit) {
-      throw new DeviceLimitError(`${label} needs ${bytes} bytes, over this GPU's buffer binding limit (${limit}); use a smaller context size`);
+      throw new DeviceLimitError(
+        `${label} needs ${bytes} bytes, over this GPU's buffer binding limit (${limit}); use a smaller context size`,
+      );
     }
     const b = createStorageBuffer(this.ctx, bytes, { label, usage: bufUsage() });
     this.owned.push(b);
@@ -251,16 +261,29 @@ export class ForwardPass {
     const totals = forwardBufferBytes(plan);
     return {
       act: {
-        x: get('x'), xn: get('xn'), q, k, v: get('v'),
-        qn: made.get('qn') ?? q, kn: made.get('kn') ?? k,
-        att, attN: made.get('attN') ?? att,
-        delta: get('delta'), gate: get('gate'), up: get('up'), lastRow: get('lastRow'),
+        x: get('x'),
+        xn: get('xn'),
+        q,
+        k,
+        v: get('v'),
+        qn: made.get('qn') ?? q,
+        kn: made.get('kn') ?? k,
+        att,
+        attN: made.get('attN') ?? att,
+        delta: get('delta'),
+        gate: get('gate'),
+        up: get('up'),
+        lastRow: get('lastRow'),
       },
       kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
       vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
       buffers: {
-        stepParams: get('stepParams'), samplingParams: get('samplingParams'), history: get('history'),
-        chosen: get('chosen'), logits: get('logits'), topProbs: get('topProbs'),
+        stepParams: get('stepParams'),
+        samplingParams: get('samplingParams'),
+        history: get('history'),
+        chosen: get('chosen'),
+        logits: get('logits'),
+        topProbs: get('topProbs'),
       },
       kvCacheBytes: totals.kvCache,
       scratchBytes: totals.scratch,
@@ -308,7 +331,9 @@ export class ForwardPass {
       }),
     );
     for (let l = 0; l < cfg.nLayer; l++) body.push(...this.buildLayer(l, kernels));
-    body.push(kernels.norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: this.vec(names.outputNorm), output: xn }));
+    body.push(
+      kernels.norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: this.vec(names.outputNorm), output: xn }),
+    );
     return { body };
   }
 
@@ -369,7 +394,13 @@ export class ForwardPass {
     body.push(linear(L.up).bind({ input: xn, output: up, params }));
     scaleCall(L, 'gate', gate, nFF);
     scaleCall(L, 'up', up, nFF);
-    body.push(ew(cfg.ffnActivation === 'relu2' ? 'relu2_mul' : cfg.ffnActivation === 'gelu' ? 'gelu_mul' : 'silu_mul', nFF).bind({ params, a: gate, b: up }));
+    body.push(
+      ew(cfg.ffnActivation === 'relu2' ? 'relu2_mul' : cfg.ffnActivation === 'gelu' ? 'gelu_mul' : 'silu_mul', nFF).bind({
+        params,
+        a: gate,
+        b: up,
+      }),
+    );
     let ffnIn = gate;
     if (L.ffnSubNorm) {
       body.push(norm(nFF, cfg.rmsEps).bind({ params, input: gate, weight: vec(L.ffnSubNorm), output: up }));

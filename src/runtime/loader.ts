@@ -24,7 +24,6 @@ import { type GpuWeight, maxWeightPartBytes, planRowParts } from '../gpu/weights
 import { getGpuQuantType, type GpuQuantType } from '../quant/table.ts';
 import { ProgressTracker, type ProgressCallback } from '../io/progress.ts';
 
-
 /** Where tensor bytes go. Offsets and lengths passed to `write` are multiples of 4. */
 export interface WeightSink<B> {
   /** Largest buffer the sink accepts (for a GPU: min(maxStorageBufferBindingSize, maxBufferSize)). */
@@ -72,7 +71,9 @@ function planTensor(t: GGUFTensorInfo, sourceName: string): TensorPlan {
   const cols = t.dims[0] ?? 1;
   const rows = t.dims.slice(1).reduce((a, b) => a * b, 1);
   if (cols % quant.rowMultiple !== 0) {
-    throw new ModelFormatError(`${sourceName}: tensor "${t.name}" has rows of ${cols} elements, not a multiple of ${quant.name}'s ${quant.rowMultiple}`);
+    throw new ModelFormatError(
+      `${sourceName}: tensor "${t.name}" has rows of ${cols} elements, not a multiple of ${quant.name}'s ${quant.rowMultiple}`,
+    );
   }
   const rowBytes = quant.rowBytes(cols, t.name);
   return { info: t, quant, rows, cols, rowBytes, streamBytes: rows * rowBytes };
@@ -149,7 +150,9 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
   for (const p of plans) {
     const end = p.info.absoluteOffset + p.info.byteSize;
     if (end > source.size) {
-      throw new ModelFormatError(`${source.name}: tensor "${p.info.name}" ends at byte ${end}, past the end of the file (${source.size} bytes)`);
+      throw new ModelFormatError(
+        `${source.name}: tensor "${p.info.name}" ends at byte ${end}, past the end of the file (${source.size} bytes)`,
+      );
     }
   }
   const sourceChunk = (source as { chunkSize?: number }).chunkSize;
@@ -183,7 +186,7 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
         return source.read(at, n, signal);
       };
       let next = read(start);
-      for (let at = start; at < end; ) {
+      for (let at = start; at < end;) {
         const bytes = await next!;
         at += bytes.length;
         next = read(at);
@@ -223,12 +226,19 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
 }
 
 /** Sink writing into GPU storage buffers with queue.writeBuffer. */
-export function gpuWeightSink(device: GPUDevice, options: { maxBufferBytes?: number; usage?: GPUBufferUsageFlags } = {}): WeightSink<GPUBuffer> {
+export function gpuWeightSink(
+  device: GPUDevice,
+  options: { maxBufferBytes?: number; usage?: GPUBufferUsageFlags } = {},
+): WeightSink<GPUBuffer> {
   const limit = maxWeightPartBytes(device);
   return {
     maxBufferBytes: Math.min(options.maxBufferBytes ?? limit, limit),
     create: (label, size) =>
-      device.createBuffer({ label, size, usage: options.usage ?? GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC }),
+      device.createBuffer({
+        label,
+        size,
+        usage: options.usage ?? GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+      }),
     write: (buffer, offset, bytes) => device.queue.writeBuffer(buffer, offset, bytes as Uint8Array<ArrayBuffer>),
     flush: () => device.queue.onSubmittedWorkDone(),
     destroy: (buffer) => buffer.destroy(),
@@ -246,7 +256,8 @@ export function gpuWeightSink(device: GPUDevice, options: { maxBufferBytes?: num
       const oom = await device.popErrorScope();
       if (failure !== undefined) throw failure;
       if (oom) throw new DeviceLimitError(`out of GPU memory uploading tensor "${tensorName}" (${bytes} bytes): ${oom.message}`);
-      if (validation) throw new DeviceLimitError(`GPU rejected the buffers of tensor "${tensorName}" (${bytes} bytes): ${validation.message}`);
+      if (validation)
+        throw new DeviceLimitError(`GPU rejected the buffers of tensor "${tensorName}" (${bytes} bytes): ${validation.message}`);
       return result!;
     },
   };

@@ -58,7 +58,13 @@ export class Session {
     readonly forward: ForwardPass,
   ) {
     for (let i = 0; i < READBACK_RING; i++) {
-      this.staging.push(ctx.device.createBuffer({ label: `readback.${i}`, size: READBACK_SLOT_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+      this.staging.push(
+        ctx.device.createBuffer({
+          label: `readback.${i}`,
+          size: READBACK_SLOT_BYTES,
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        }),
+      );
     }
   }
 

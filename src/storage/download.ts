@@ -158,7 +158,12 @@ class DownloadJob {
       throw new RangeError(`chunkSize ${this.chunkSize} must be a positive multiple of 4096`);
     }
     this.concurrency = Math.max(1, Math.min(16, options.concurrency ?? 3));
-    this.http = { url: options.url, fetch: this.fetchFn, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
+    this.http = {
+      url: options.url,
+      fetch: this.fetchFn,
+      headers: options.headers,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    };
     this.retry = {
       url: options.url,
       maxRetries: Math.max(0, options.maxRetries ?? 5),
@@ -185,7 +190,14 @@ class DownloadJob {
         await store.putManifest(m);
       }
       if (m && isPresent(m)) {
-        this.options.onProgress?.({ phase: 'download', name: this.name, bytesDone: m.size, bytesTotal: m.size, bytesPerSecond: 0, etaSeconds: 0 });
+        this.options.onProgress?.({
+          phase: 'download',
+          name: this.name,
+          bytesDone: m.size,
+          bytesTotal: m.size,
+          bytesPerSecond: 0,
+          etaSeconds: 0,
+        });
         return m;
       }
       if (!m || !isComplete(m)) {
@@ -248,12 +260,20 @@ class DownloadJob {
     }
   }
 
-  private async rangedDownload(existing: ModelManifest | undefined, probe: Response, first: number, chunkSize: number): Promise<ModelManifest> {
+  private async rangedDownload(
+    existing: ModelManifest | undefined,
+    probe: Response,
+    first: number,
+    chunkSize: number,
+  ): Promise<ModelManifest> {
     const range = parseContentRange(probe.headers.get('content-range'));
     if (!range || range.total === undefined) {
       const header = probe.headers.get('content-range');
       // Cross-origin, a header the server does not expose reads as null.
-      const why = header === null ? 'no Content-Range header the page can read: the server must expose Content-Range, Content-Length, ETag (CORS Access-Control-Expose-Headers); see README' : `a Content-Range it cannot use (${header})`;
+      const why =
+        header === null
+          ? 'no Content-Range header the page can read: the server must expose Content-Range, Content-Length, ETag (CORS Access-Control-Expose-Headers); see README'
+          : `a Content-Range it cannot use (${header})`;
       throw new DownloadError(`${this.options.url}: 206 answer with ${why}`, 206);
     }
     const validators = readValidators(probe);
@@ -266,7 +286,11 @@ class DownloadJob {
     for (let i = 0; i < m.chunkDone.length; i++) if (!m.chunkDone[i]) pending.push(i);
     // The probe's bytes serve for its chunk when the manifest survived (same file, same chunking).
     const probeChunk =
-      m.chunkSize === chunkSize && first >= 0 && first < m.chunkDone.length && !m.chunkDone[first] && range.start === first * chunkSize + storedPrefix(m, first)
+      m.chunkSize === chunkSize &&
+      first >= 0 &&
+      first < m.chunkDone.length &&
+      !m.chunkDone[first] &&
+      range.start === first * chunkSize + storedPrefix(m, first)
         ? first
         : -1;
     if (probeChunk < 0) probe.body?.cancel().catch(() => {});
@@ -282,11 +306,12 @@ class DownloadJob {
     let next = 0;
     const worker = async (useProbe: boolean) => {
       try {
-        if (useProbe) await this.receiveChunk(m, probeChunk, probe, jobs.signal).catch(async (e) => {
-          // The probe's body was its chunk's first attempt: with no retries allowed, that is all.
-          if (!(e instanceof TransientError) || this.retry.maxRetries === 0) throw this.final(e, `chunk ${probeChunk}`, 0);
-          await this.fetchChunk(m, probeChunk, jobs.signal); // the probe's body was cut: fetch again
-        });
+        if (useProbe)
+          await this.receiveChunk(m, probeChunk, probe, jobs.signal).catch(async (e) => {
+            // The probe's body was its chunk's first attempt: with no retries allowed, that is all.
+            if (!(e instanceof TransientError) || this.retry.maxRetries === 0) throw this.final(e, `chunk ${probeChunk}`, 0);
+            await this.fetchChunk(m, probeChunk, jobs.signal); // the probe's body was cut: fetch again
+          });
         while (next < pending.length && !jobs.signal.aborted) {
           const i = pending[next++]!;
           if (i !== probeChunk) await this.fetchChunk(m, i, jobs.signal);
@@ -319,17 +344,21 @@ class DownloadJob {
   private async fetchChunk(m: ModelManifest, i: number, signal: AbortSignal): Promise<void> {
     const chunkStart = i * m.chunkSize;
     const end = chunkStart + chunkLength(m, i) - 1;
-    await this.withRetries(`chunk ${i} (bytes ${chunkStart}-${end})`, async (sig) => {
-      const res = await this.request(sig, chunkStart + storedPrefix(m, i), end);
-      if (res.status !== 206) {
-        res.body?.cancel().catch(() => {});
-        // The server stopped honouring Range: a new probe decides how to go on, keeping the
-        // stored chunks unless the answer proves another file.
-        if (changed(m, readValidators(res))) throw new FileChangedError(`${this.options.url} changed on the server`);
-        throw new RangeIgnoredError(`${this.options.url} answered ${res.status} to a Range request`);
-      }
-      await this.receiveChunk(m, i, res, sig);
-    }, signal);
+    await this.withRetries(
+      `chunk ${i} (bytes ${chunkStart}-${end})`,
+      async (sig) => {
+        const res = await this.request(sig, chunkStart + storedPrefix(m, i), end);
+        if (res.status !== 206) {
+          res.body?.cancel().catch(() => {});
+          // The server stopped honouring Range: a new probe decides how to go on, keeping the
+          // stored chunks unless the answer proves another file.
+          if (changed(m, readValidators(res))) throw new FileChangedError(`${this.options.url} changed on the server`);
+          throw new RangeIgnoredError(`${this.options.url} answered ${res.status} to a Range request`);
+        }
+        await this.receiveChunk(m, i, res, sig);
+      },
+      signal,
+    );
   }
 
   /**
@@ -344,7 +373,9 @@ class DownloadJob {
     const range = parseContentRange(res.headers.get('content-range'));
     if (!range || range.start !== chunkStart + have || range.end !== chunkStart + want - 1) {
       res.body?.cancel().catch(() => {});
-      throw new TransientError(`${this.options.url}: asked for bytes ${chunkStart + have}-${chunkStart + want - 1}, got '${res.headers.get('content-range')}'`);
+      throw new TransientError(
+        `${this.options.url}: asked for bytes ${chunkStart + have}-${chunkStart + want - 1}, got '${res.headers.get('content-range')}'`,
+      );
     }
     if (range.total !== m.size || changed(m, readValidators(res))) {
       res.body?.cancel().catch(() => {});
@@ -380,7 +411,7 @@ class DownloadJob {
           keep = false;
           throw new TransientError(`body longer than the ${want - have} bytes asked for`);
         }
-        for (let off = 0; off < value.length; ) {
+        for (let off = 0; off < value.length;) {
           const take = Math.min(part.length - fill, value.length - off);
           part.set(value.subarray(off, off + take), fill);
           fill += take;
@@ -490,7 +521,7 @@ class DownloadJob {
             `${this.options.url}: more than ${cap} bytes without a stated length (the limit for such downloads; raise maxBytes / --max-bytes if the model is larger)`,
           );
         }
-        for (let off = 0; off < value.length; ) {
+        for (let off = 0; off < value.length;) {
           const take = Math.min(cs - fill, value.length - off);
           buffer.set(value.subarray(off, off + take), fill);
           fill += take;
@@ -524,7 +555,9 @@ class DownloadJob {
       const whole = await this.headerExtent(m, position - fill, tail, true);
       if (whole) this.checkExtentCap(whole, cap);
       if (whole && position < whole.end) {
-        throw new TransientError(`${this.options.url}: body ended after ${position} bytes, but its GGUF header says the file has ${whole.end}`);
+        throw new TransientError(
+          `${this.options.url}: body ended after ${position} bytes, but its GGUF header says the file has ${whole.end}`,
+        );
       }
       if (whole && position > whole.paddedEnd) throw this.beyondHeader(whole);
     }
@@ -561,7 +594,9 @@ class DownloadJob {
     const source = new StreamPrefixSource(this.options.store, m, storedBytes, tail);
     const notGguf = (why: string) => {
       this.notGguf = true;
-      return new DownloadError(`${this.options.url}: not a GGUF model (${why}); without a stated length only a GGUF's own header can tell where the file ends`);
+      return new DownloadError(
+        `${this.options.url}: not a GGUF model (${why}); without a stated length only a GGUF's own header can tell where the file ends`,
+      );
     };
     if (final && source.size < 8) throw notGguf(`the body has ${source.size} bytes`);
     try {
@@ -578,7 +613,13 @@ class DownloadJob {
   // ---- manifest bookkeeping -------------------------------------------------------------------
 
   /** The manifest to fill: the stored one when the file is unchanged, else a fresh one. */
-  private async adopt(existing: ModelManifest | undefined, size: number, v: Validators, chunkSize: number, sizeUnknown = false): Promise<ModelManifest> {
+  private async adopt(
+    existing: ModelManifest | undefined,
+    size: number,
+    v: Validators,
+    chunkSize: number,
+    sizeUnknown = false,
+  ): Promise<ModelManifest> {
     const { store } = this.options;
     this.checkSize(size, chunkSize);
     if (existing && !changed(existing, v) && (sizeUnknown || (existing.size === size && !existing.sizeUnknown))) {
@@ -603,7 +644,9 @@ class DownloadJob {
     const max = this.options.maxBytes ?? 2 ** 40;
     if (size > max) throw new DownloadError(`${this.options.url} is ${size} bytes, more than the ${max}-byte limit`);
     if (size / chunkSize > MAX_CHUNKS) {
-      throw new DownloadError(`${this.options.url}: ${size} bytes in ${chunkSize}-byte chunks is more than ${MAX_CHUNKS} chunks; use a larger chunk size`);
+      throw new DownloadError(
+        `${this.options.url}: ${size} bytes in ${chunkSize}-byte chunks is more than ${MAX_CHUNKS} chunks; use a larger chunk size`,
+      );
     }
   }
 
@@ -688,7 +731,11 @@ class DownloadJob {
     return request(this.http, signal, start, end);
   }
 
-  private withRetries<T>(what: string, op: (signal: AbortSignal) => Promise<T>, signal = this.options.signal ?? new AbortController().signal): Promise<T> {
+  private withRetries<T>(
+    what: string,
+    op: (signal: AbortSignal) => Promise<T>,
+    signal = this.options.signal ?? new AbortController().signal,
+  ): Promise<T> {
     return withRetries(this.retry, what, op, signal);
   }
 

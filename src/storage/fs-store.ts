@@ -20,7 +20,15 @@ import { dirname, join, resolve } from 'node:path';
 import { FileByteSource } from '../io/file-byte-source.ts';
 import { createNodeSha256 } from './sha256-node.ts';
 import type { Sha256Hasher } from './sha256.ts';
-import { checkModelName, chunkLength, parseManifest, type ModelManifest, type ModelStore, type RangeReader, type StorageSpace } from './store.ts';
+import {
+  checkModelName,
+  chunkLength,
+  parseManifest,
+  type ModelManifest,
+  type ModelStore,
+  type RangeReader,
+  type StorageSpace,
+} from './store.ts';
 
 const MANIFEST = 'manifest.json';
 const DATA = 'model.gguf';
@@ -193,7 +201,9 @@ export class FsModelStore implements ModelStore {
       }
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
       if (pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new DownloadError(`'${id}' is being written by another lowbit process (pid ${pid}); wait for it, or delete ${path} if that process is not lowbit`);
+        throw new DownloadError(
+          `'${id}' is being written by another lowbit process (pid ${pid}); wait for it, or delete ${path} if that process is not lowbit`,
+        );
       }
       if (pid === process.pid) throw new DownloadError(`'${id}' is already being written by this process`);
       await unlink(path).catch(() => {}); // stale: its owner died

@@ -97,12 +97,18 @@ export async function request(target: HttpTarget, signal: AbortSignal, start?: n
     // The range starts past the end: the file shrank since the stored chunks were fetched.
     throw new FileChangedError(`${target.url}: range not satisfiable`);
   }
-  const hint = res.status === 404 ? ' (no such file)' : res.status === 401 || res.status === 403 ? ' (access denied: the model may be gated)' : '';
+  const hint =
+    res.status === 404 ? ' (no such file)' : res.status === 401 || res.status === 403 ? ' (access denied: the model may be gated)' : '';
   throw new DownloadError(`${target.url}: HTTP ${res.status} ${res.statusText}${hint}`, res.status);
 }
 
 /** Runs `op` until it succeeds, retrying TransientError with backoff up to `policy.maxRetries` times. */
-export async function withRetries<T>(policy: RetryPolicy, what: string, op: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+export async function withRetries<T>(
+  policy: RetryPolicy,
+  what: string,
+  op: (signal: AbortSignal) => Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     signal.throwIfAborted();
     try {
@@ -181,7 +187,8 @@ export async function readPiece(
 ): Promise<ReadableStreamReadResult<Uint8Array>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const idle = new Promise<never>((_, reject) => {
-    const why = pace.bytes > 0 ? `${pace.bytes} bytes in ${idleTimeoutMs} ms (a stalled or dripping connection)` : `no data for ${idleTimeoutMs} ms`;
+    const why =
+      pace.bytes > 0 ? `${pace.bytes} bytes in ${idleTimeoutMs} ms (a stalled or dripping connection)` : `no data for ${idleTimeoutMs} ms`;
     timer = setTimeout(() => reject(new TransientError(`timed out: ${why}`)), Math.max(0, idleTimeoutMs - pace.waitedMs));
   });
   const t0 = Date.now();

@@ -102,11 +102,15 @@ export class IdbModelStore implements ModelStore {
 
   clearChunks(manifest: ModelManifest): Promise<void> {
     const range = IDBKeyRange.bound([manifest.id], [manifest.id, []]);
-    return this.chunks('readwrite', (s) => new Promise<void>((res, rej) => {
-      const req = s.delete(range);
-      req.onsuccess = () => res();
-      req.onerror = () => rej(req.error);
-    }));
+    return this.chunks(
+      'readwrite',
+      (s) =>
+        new Promise<void>((res, rej) => {
+          const req = s.delete(range);
+          req.onsuccess = () => res();
+          req.onerror = () => rej(req.error);
+        }),
+    );
   }
 
   async deleteModel(id: string): Promise<void> {

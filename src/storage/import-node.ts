@@ -5,7 +5,11 @@ import { FileByteSource } from '../io/file-byte-source.ts';
 import { importModel, type ImportOptions } from './import.ts';
 import type { ModelManifest, ModelStore } from './store.ts';
 
-export async function importPath(store: ModelStore, path: string, options: Omit<ImportOptions, 'store' | 'source'> = {}): Promise<ModelManifest> {
+export async function importPath(
+  store: ModelStore,
+  path: string,
+  options: Omit<ImportOptions, 'store' | 'source'> = {},
+): Promise<ModelManifest> {
   const st = await stat(path);
   const source = await FileByteSource.open(path);
   try {

@@ -68,7 +68,15 @@ async function importLocked(options: ImportOptions, name: string, fileName: stri
     if (m && isPresent(m)) return m;
     if (!m || m.size !== source.size || m.lastModified !== options.lastModified) {
       if (m) await store.clearChunks(m);
-      m = newManifest(name, { kind: 'file', fileName }, source.size, options.chunkSize ?? DEFAULT_CHUNK_SIZE, { lastModified: options.lastModified }, sha, Date.now());
+      m = newManifest(
+        name,
+        { kind: 'file', fileName },
+        source.size,
+        options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+        { lastModified: options.lastModified },
+        sha,
+        Date.now(),
+      );
       await store.putManifest(m);
     }
     await ensureSpace(store, name, m.size - completeBytes(m));

@@ -128,9 +128,7 @@ export async function openStoredModel(store: ModelStore, id: string, options: St
   const m = await store.getManifest(id);
   if (!m) throw new ModelFormatError(`no model named '${id}' in the ${store.kind} store at ${store.location}`);
   if (!(m.verified && isComplete(m))) {
-    const why = isComplete(m)
-      ? 'its integrity check has not passed'
-      : `only ${completeBytes(m)} of ${m.size} bytes are downloaded`;
+    const why = isComplete(m) ? 'its integrity check has not passed' : `only ${completeBytes(m)} of ${m.size} bytes are downloaded`;
     throw new ModelFormatError(`model '${id}' is not ready: ${why}; pull it again to finish`);
   }
   m.lastUsed = Date.now();

@@ -14,7 +14,13 @@ export function isQuotaError(e: unknown): boolean {
   return err.name === 'QuotaExceededError' || err.code === 22 || err.code === 'ENOSPC' || err.code === 'EDQUOT';
 }
 
-export function quotaError(name: string, neededBytes: number, availableBytes: number | undefined, location: string, cause?: unknown): QuotaExceededError {
+export function quotaError(
+  name: string,
+  neededBytes: number,
+  availableBytes: number | undefined,
+  location: string,
+  cause?: unknown,
+): QuotaExceededError {
   const avail = availableBytes === undefined ? '' : ` (${formatBytes(availableBytes)} free)`;
   const err = new QuotaExceededError(
     `not enough storage for ${name}: ${formatBytes(neededBytes)} more needed in ${location}${avail}; ` +

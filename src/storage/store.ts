@@ -166,7 +166,10 @@ export function defaultModelName(urlOrFile: string): string {
   }
   base = base.split(/[\\/]/).filter(Boolean).pop() ?? 'model';
   // A name may not start with '.' (hidden entries, '..') or '-' (it would read as a CLI option).
-  base = base.replace(/[^A-Za-z0-9._+@-]/g, '_').replace(/\.\.+/g, '.').replace(/^[.-]+/, '');
+  base = base
+    .replace(/[^A-Za-z0-9._+@-]/g, '_')
+    .replace(/\.\.+/g, '.')
+    .replace(/^[.-]+/, '');
   return base.slice(0, 200) || 'model';
 }
 
@@ -208,18 +211,24 @@ export function parseManifest(value: unknown, id: string): ModelManifest | undef
   const m = value as Partial<Record<keyof ModelManifest, unknown>>;
   const origin = m.origin;
   const originOk =
-    isRecord(origin) && ((origin.kind === 'url' && typeof origin.url === 'string') || (origin.kind === 'file' && typeof origin.fileName === 'string'));
+    isRecord(origin) &&
+    ((origin.kind === 'url' && typeof origin.url === 'string') || (origin.kind === 'file' && typeof origin.fileName === 'string'));
   const ok =
     m.id === id &&
     m.name === id &&
     originOk &&
-    Number.isSafeInteger(m.size) && (m.size as number) >= 0 &&
-    Number.isSafeInteger(m.chunkSize) && (m.chunkSize as number) > 0 &&
-    Array.isArray(m.chunkDone) && m.chunkDone.every((d) => typeof d === 'boolean') &&
-    Array.isArray(m.chunkCrc32) && m.chunkCrc32.length === m.chunkDone.length &&
+    Number.isSafeInteger(m.size) &&
+    (m.size as number) >= 0 &&
+    Number.isSafeInteger(m.chunkSize) &&
+    (m.chunkSize as number) > 0 &&
+    Array.isArray(m.chunkDone) &&
+    m.chunkDone.every((d) => typeof d === 'boolean') &&
+    Array.isArray(m.chunkCrc32) &&
+    m.chunkCrc32.length === m.chunkDone.length &&
     m.chunkCrc32.every((c) => c === null || Number.isInteger(c)) &&
     typeof m.verified === 'boolean' &&
-    Number.isFinite(m.created) && Number.isFinite(m.lastUsed) &&
+    Number.isFinite(m.created) &&
+    Number.isFinite(m.lastUsed) &&
     [m.etag, m.lastModified, m.sha256, m.actualSha256].every((v) => v === undefined || typeof v === 'string') &&
     (m.sizeUnknown === undefined || typeof m.sizeUnknown === 'boolean') &&
     (m.partialChunks === undefined || (isRecord(m.partialChunks) && Object.values(m.partialChunks).every(isPartialChunk)));

@@ -45,7 +45,8 @@ export function buildBpeTokenizerJson(
     const m = merges[i]!;
     // llama.cpp splits at the first space after position 0
     const sp = m.indexOf(' ', 1);
-    if (sp < 0) throw new ModelFormatError(`tokenizer.ggml.merges[${i}] = ${JSON.stringify(m.slice(0, 40))} has no space separating the pair`);
+    if (sp < 0)
+      throw new ModelFormatError(`tokenizer.ggml.merges[${i}] = ${JSON.stringify(m.slice(0, 40))} has no space separating the pair`);
     const left = m.slice(0, sp);
     const right = m.slice(sp + 1);
     const l = ids.get(left);

@@ -172,7 +172,11 @@ export class ChatTemplate {
       const env = new Environment();
       for (const [key, value] of Object.entries(items)) env.set(key, value);
       const textLength = messages.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : 0), 0);
-      const interpreter = new BoundedInterpreter(env, MAX_TEMPLATE_STEPS + TEMPLATE_STEPS_PER_MESSAGE * messages.length, MAX_TEMPLATE_STRING_LENGTH + 4 * textLength);
+      const interpreter = new BoundedInterpreter(
+        env,
+        MAX_TEMPLATE_STEPS + TEMPLATE_STEPS_PER_MESSAGE * messages.length,
+        MAX_TEMPLATE_STRING_LENGTH + 4 * textLength,
+      );
       const result = interpreter.run(this.template.parsed);
       return String(result.value);
     } catch (err) {
@@ -239,7 +243,10 @@ export function chatFormatterFor(tokenizer: Tokenizer, options: { template?: str
       let body = rendered;
       if (tokenizer.addBos && specials.bos && body.startsWith(specials.bos)) body = body.slice(specials.bos.length);
       if (tokenizer.addEos && specials.eos && body.endsWith(specials.eos)) body = body.slice(0, -specials.eos.length);
-      return { text: rendered, tokens: tokenizer.encode(body, { addSpecial: true, parseSpecial: true, contextSize: formatOptions?.contextSize }) };
+      return {
+        text: rendered,
+        tokens: tokenizer.encode(body, { addSpecial: true, parseSpecial: true, contextSize: formatOptions?.contextSize }),
+      };
     },
   };
 }
@@ -255,7 +262,8 @@ function pythonRange(start: number, stop?: number, step = 1): number[] {
   // bounded: templates iterate over messages, not millions of numbers
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) {
     out.push(i);
-    if (out.length > MAX_TEMPLATE_LIST_ITEMS) throw new ChatTemplateError(`range() is longer than the ${MAX_TEMPLATE_LIST_ITEMS} items a chat template may build`);
+    if (out.length > MAX_TEMPLATE_LIST_ITEMS)
+      throw new ChatTemplateError(`range() is longer than the ${MAX_TEMPLATE_LIST_ITEMS} items a chat template may build`);
   }
   return out;
 }

@@ -29,11 +29,18 @@ const UPPER_LOWER = String.raw`[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L
 const UPPER_ONLY = String.raw`[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*`;
 const TEKKEN = UPPER_LOWER + '|' + UPPER_ONLY + String.raw`|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 const GPT4O =
-  UPPER_LOWER + CONTRACTIONS + '?|' + UPPER_ONLY + CONTRACTIONS + String.raw`?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+  UPPER_LOWER +
+  CONTRACTIONS +
+  '?|' +
+  UPPER_ONLY +
+  CONTRACTIONS +
+  String.raw`?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 const DEEPSEEK3 = [
   String.raw`\p{N}{1,3}`,
   '[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+',
-  String.raw`[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_` + '`' + String.raw`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+  String.raw`[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_` +
+    '`' +
+    String.raw`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
 ];
 // DeepSeek LLM's cased-letter class (from its tokenizer.json), code points written as escapes
 const DEEPSEEK_LETTERS =
@@ -60,7 +67,14 @@ const rules = {
   qwen2: { regexes: [QWEN2] },
   qwen35: { regexes: [QWEN35] },
   deepseekLlm: {
-    regexes: ['[\r\n]', String.raw`\s?[` + DEEPSEEK_LETTERS + ']+', '\\s?[!-/:-~\u{ff01}-\u{ff0f}\u{ff1a}-\u{ff5e}\u{2018}-\u{201f}\u{3000}-\u{3002}]+', String.raw`\s+$`, DEEPSEEK_CJK, String.raw`\p{N}+`],
+    regexes: [
+      '[\r\n]',
+      String.raw`\s?[` + DEEPSEEK_LETTERS + ']+',
+      '\\s?[!-/:-~\u{ff01}-\u{ff0f}\u{ff1a}-\u{ff5e}\u{2018}-\u{201f}\u{3000}-\u{3002}]+',
+      String.raw`\s+$`,
+      DEEPSEEK_CJK,
+      String.raw`\p{N}+`,
+    ],
   },
   deepseekCoder: { regexes: ['[\r\n]', String.raw`\s?\p{L}+`, String.raw`\s?\p{P}+`, DEEPSEEK_CJK, String.raw`\p{N}`] },
   deepseek3: { regexes: DEEPSEEK3 },
@@ -74,7 +88,14 @@ const rules = {
   bailingmoe: { regexes: [BAILINGMOE] },
   minicpm5: { regexes: [String.raw`\p{N}{1,3}`, MINICPM5], ignoreMerges: true },
   chameleon: {
-    regexes: ['<sentinel:[0-9]+>', '(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z', '([\\t\\n]|    |  )', String.raw`\p{N}`, String.raw`[\p{P}!-/:-@\[-` + '`' + '{-~]', GPT2],
+    regexes: [
+      '<sentinel:[0-9]+>',
+      '(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z',
+      '([\\t\\n]|    |  )',
+      String.raw`\p{N}`,
+      String.raw`[\p{P}!-/:-@\[-` + '`' + '{-~]',
+      GPT2,
+    ],
     addBos: true,
   },
 } satisfies Record<string, PreTokenizerRule>;
@@ -92,7 +113,28 @@ alias(rules.deepseekLlm, 'deepseek-llm');
 alias(rules.deepseekCoder, 'deepseek-coder');
 alias(rules.deepseek3, 'deepseek-v3', 'hunyuan-dense', 'joyai-llm', 'hy_v4');
 alias(rules.falcon, 'falcon');
-alias(rules.gpt2, 'gpt-2', 'mpt', 'olmo', 'jais', 'trillion', 'granite-docling', 'phi-2', 'jina-es', 'jina-de', 'gigachat', 'jina-v2-es', 'jina-v2-de', 'a.x-4.0', 'mellum', 'modern-bert', 'exaone4', 'jina-v1-en', 'jina-v2-code', 'roberta-bpe');
+alias(
+  rules.gpt2,
+  'gpt-2',
+  'mpt',
+  'olmo',
+  'jais',
+  'trillion',
+  'granite-docling',
+  'phi-2',
+  'jina-es',
+  'jina-de',
+  'gigachat',
+  'jina-v2-es',
+  'jina-v2-de',
+  'a.x-4.0',
+  'mellum',
+  'modern-bert',
+  'exaone4',
+  'jina-v1-en',
+  'jina-v2-code',
+  'roberta-bpe',
+);
 alias(rules.starcoder, 'starcoder', 'refact', 'command-r', 'smollm', 'codeshell', 'exaone', 'minerva-7b', 'mellum2');
 alias(rules.qwen2, 'qwen2', 'deepseek-r1-qwen', 'kormo', 'f2llmv2', 'stablelm2', 'hunyuan', 'solar-open', 'megrez', 'grok-2');
 alias(rules.qwen35, 'qwen35');

@@ -134,7 +134,8 @@ export class Tokenizer {
     const ids = this.special.ids;
     const wpm = this.kind === 'wpm';
     if (addSpecial && (this.addBos || wpm)) {
-      if (ids.bos === undefined) throw new TokenizerError('the vocabulary asks for a BOS token but defines none (tokenizer.ggml.bos_token_id)');
+      if (ids.bos === undefined)
+        throw new TokenizerError('the vocabulary asks for a BOS token but defines none (tokenizer.ggml.bos_token_id)');
       out.push(ids.bos);
     }
     const fragments = this.splitter.split(text, options.parseSpecial ?? false);
@@ -161,10 +162,12 @@ export class Tokenizer {
       }
     }
     if (addSpecial && wpm) {
-      if (ids.sep === undefined) throw new TokenizerError('WordPiece vocabulary has no separator token (tokenizer.ggml.seperator_token_id)');
+      if (ids.sep === undefined)
+        throw new TokenizerError('WordPiece vocabulary has no separator token (tokenizer.ggml.seperator_token_id)');
       out.push(ids.sep);
     } else if (addSpecial && this.addEos) {
-      if (ids.eos === undefined) throw new TokenizerError('the vocabulary asks for an EOS token but defines none (tokenizer.ggml.eos_token_id)');
+      if (ids.eos === undefined)
+        throw new TokenizerError('the vocabulary asks for an EOS token but defines none (tokenizer.ggml.eos_token_id)');
       out.push(ids.eos);
     }
     return out;

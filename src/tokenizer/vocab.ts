@@ -51,21 +51,7 @@ export interface GGUFVocab {
 }
 
 export type SpecialIdName =
-  | 'bos'
-  | 'eos'
-  | 'eot'
-  | 'eom'
-  | 'unk'
-  | 'sep'
-  | 'pad'
-  | 'cls'
-  | 'mask'
-  | 'fimPre'
-  | 'fimSuf'
-  | 'fimMid'
-  | 'fimPad'
-  | 'fimRep'
-  | 'fimSep';
+  'bos' | 'eos' | 'eot' | 'eom' | 'unk' | 'sep' | 'pad' | 'cls' | 'mask' | 'fimPre' | 'fimSuf' | 'fimMid' | 'fimPad' | 'fimRep' | 'fimSep';
 
 const SPECIAL_ID_KEYS: [SpecialIdName, string][] = [
   ['bos', 'tokenizer.ggml.bos_token_id'],

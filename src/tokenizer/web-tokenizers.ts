@@ -21,8 +21,7 @@ export interface WasmTokenizerFactory {
   fromSentencePiece(model: ArrayBuffer): Promise<WasmTokenizer>;
 }
 
-const isNode =
-  typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions?.node === 'string';
+const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions?.node === 'string';
 
 let loading: Promise<WasmTokenizerFactory> | null = null;
 

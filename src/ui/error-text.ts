@@ -24,13 +24,25 @@ export function describeError(err: unknown): ErrorText {
         hint: 'Use a recent Chrome, Edge or Safari with WebGPU enabled (Firefox: enable dom.webgpu.enabled), on a device with a supported GPU.',
       };
     case 'GpuMemoryBudgetError':
-      return { title: 'This model is too big for this device', detail, hint: 'Load it with a smaller context size (the message says which fits), or pick a smaller model.' };
+      return {
+        title: 'This model is too big for this device',
+        detail,
+        hint: 'Load it with a smaller context size (the message says which fits), or pick a smaller model.',
+      };
     case 'DeviceLimitError':
       return { title: 'This model is too big for this device', detail, hint: 'Pick a smaller model or a lower-bit quantization.' };
     case 'DeviceLostError':
-      return { title: 'The GPU stopped responding', detail, hint: 'Reload the model to continue (it is read back from this device, not downloaded again); if it keeps happening, try a smaller model.' };
+      return {
+        title: 'The GPU stopped responding',
+        detail,
+        hint: 'Reload the model to continue (it is read back from this device, not downloaded again); if it keeps happening, try a smaller model.',
+      };
     case 'QuotaExceededError':
-      return { title: 'Not enough storage for this model', detail, hint: 'Delete cached models or free disk space, then retry: the download resumes where it stopped.' };
+      return {
+        title: 'Not enough storage for this model',
+        detail,
+        hint: 'Delete cached models or free disk space, then retry: the download resumes where it stopped.',
+      };
     case 'OfflineError':
       return {
         title: "You're offline — this model isn't downloaded yet",
@@ -39,16 +51,29 @@ export function describeError(err: unknown): ErrorText {
         technical: detail,
       };
     case 'DownloadError':
-      return { title: 'The model could not be downloaded', detail: downloadSummary(e), hint: 'Check the connection and the model URL, then retry.', technical: detail };
+      return {
+        title: 'The model could not be downloaded',
+        detail: downloadSummary(e),
+        hint: 'Check the connection and the model URL, then retry.',
+        technical: detail,
+      };
     case 'IntegrityError':
       return { title: 'The downloaded model is damaged', detail, hint: 'Delete it from the cache and download it again.' };
     case 'GGUFFormatError':
     case 'ModelFormatError':
       return { title: 'This file is not a model lowbit can read', detail };
     case 'UnsupportedTensorTypeError':
-      return { title: 'This model uses a quantization lowbit cannot run', detail, hint: 'Try a Q4_K_M, Q8_0 or BitNet (I2_S/TQ) file of the same model.' };
+      return {
+        title: 'This model uses a quantization lowbit cannot run',
+        detail,
+        hint: 'Try a Q4_K_M, Q8_0 or BitNet (I2_S/TQ) file of the same model.',
+      };
     case 'ContextOverflowError':
-      return { title: 'The conversation no longer fits the context window', detail, hint: 'Start a new chat, or load the model with a larger context size.' };
+      return {
+        title: 'The conversation no longer fits the context window',
+        detail,
+        hint: 'Start a new chat, or load the model with a larger context size.',
+      };
     default:
       return { title: e.name && e.name !== 'Error' && e.name !== 'LowbitError' ? e.name : 'Something went wrong', detail };
   }
@@ -58,7 +83,8 @@ export function describeError(err: unknown): ErrorText {
 function downloadSummary(e: { message?: string; status?: unknown }): string {
   const status = typeof e.status === 'number' ? e.status : undefined;
   const message = e.message ?? '';
-  if (/Content-Range/.test(message)) return 'The model server must expose the Content-Range, Content-Length and ETag headers to this page (CORS Access-Control-Expose-Headers); see the README.';
+  if (/Content-Range/.test(message))
+    return 'The model server must expose the Content-Range, Content-Length and ETag headers to this page (CORS Access-Control-Expose-Headers); see the README.';
   if (status === 404) return 'The model file was not found on the server.';
   if (status === 401 || status === 403) return 'The server refused access to the model file.';
   if (status !== undefined && status >= 500) return `The server failed (HTTP ${status}).`;

@@ -8,7 +8,16 @@
 import { defineLlmChat } from './llm-chat.ts';
 
 export { LlmChat, defineLlmChat } from './llm-chat.ts';
-export type { ChatMode, ChatState, EngineLoader, LlmDoneDetail, LlmErrorDetail, LlmProgressDetail, LlmReadyDetail, LlmTokenDetail } from './llm-chat.ts';
+export type {
+  ChatMode,
+  ChatState,
+  EngineLoader,
+  LlmDoneDetail,
+  LlmErrorDetail,
+  LlmProgressDetail,
+  LlmReadyDetail,
+  LlmTokenDetail,
+} from './llm-chat.ts';
 export { EngineWorker } from '../engine/worker-client.ts';
 export { spawnEngineWorker } from './spawn-worker.ts';
 export { openaiClient } from '../engine/openai.ts';

@@ -111,11 +111,13 @@ export function errorBox(err: ErrorText, panel: boolean, actions: readonly Error
       <div class="detail">${err.detail}</div>
       ${err.hint ? html`<div class="hint">${err.hint}</div>` : nothing}
       ${err.technical ? html`<details class="technical"><summary>Details</summary>${err.technical}</details>` : nothing}
-      ${actions.length
-        ? html`<div class="actions">
+      ${
+        actions.length
+          ? html`<div class="actions">
             ${actions.map((a) => html`<button type="button" class="secondary small" part=${a.part} @click=${() => a.run()}>${a.label}</button>`)}
           </div>`
-        : nothing}
+          : nothing
+      }
     </div>
   `;
 }
@@ -164,14 +166,16 @@ export function assistantTurn(turn: Turn): TemplateResult {
   return html`
     <div class="msg assistant" part="message assistant-message">
       <span class="sr-only">Assistant:</span>
-      ${showBubble
-        ? html`<div class="bubble">
+      ${
+        showBubble
+          ? html`<div class="bubble">
             <div class="md ${turn.streaming ? 'cursor' : ''}" part="content" data-prompt=${turn.prompt ?? nothing}>
               ${turn.html.map((h) => unsafeHTML(h))}
               ${empty ? html`<span class="empty-reply">(no reply)</span>` : nothing}
             </div>
           </div>`
-        : nothing}
+          : nothing
+      }
       ${turn.error ? errorBox(turn.error, false) : nothing} ${turn.stats ? statsLine(turn.stats, turn.contextSize) : nothing}
     </div>
   `;
@@ -180,7 +184,8 @@ export function assistantTurn(turn: Turn): TemplateResult {
 export function statsLine(s: GenerationStats, contextSize?: number): TemplateResult {
   const notes: string[] = [`${formatTokensPerSec(s.decodeTokensPerSec)} tokens/s`, `${s.generatedTokens} tokens`];
   if (s.timeToFirstTokenMs > 0) notes.push(`first token ${Math.round(s.timeToFirstTokenMs)} ms`);
-  if (s.finishReason === 'length') notes.push(contextSize && s.promptTokens + s.generatedTokens >= contextSize ? 'context full' : 'hit the token limit');
+  if (s.finishReason === 'length')
+    notes.push(contextSize && s.promptTokens + s.generatedTokens >= contextSize ? 'context full' : 'hit the token limit');
   if (s.finishReason === 'abort') notes.push('stopped');
   return html`<div class="stats" part="stats">${notes.join(' · ')}</div>`;
 }
@@ -204,11 +209,13 @@ export interface ComposerView {
 export function composer(v: ComposerView): TemplateResult {
   return html`
     <form part="form" @submit=${v.onSubmit}>
-      ${v.hasTurns
-        ? html`<button type="button" class="secondary" part="clear-button" aria-label="New conversation" title="New conversation" @click=${v.onClear}>
+      ${
+        v.hasTurns
+          ? html`<button type="button" class="secondary" part="clear-button" aria-label="New conversation" title="New conversation" @click=${v.onClear}>
             New
           </button>`
-        : nothing}
+          : nothing
+      }
       <textarea
         part="input"
         rows="1"
@@ -218,11 +225,13 @@ export function composer(v: ComposerView): TemplateResult {
         @input=${(e: Event) => v.onInput((e.target as HTMLTextAreaElement).value)}
         @keydown=${v.onKeydown}
       ></textarea>
-      ${v.generating
-        ? html`<button type="button" class="primary" part="stop-button" aria-label="Stop generating" title="Stop (Esc)" @click=${v.onStop}>Stop</button>`
-        : html`<button type="submit" class="primary" part="send-button" aria-label="Send message" title="Send (Enter)" ?disabled=${!v.canSend || !v.draft.trim()}>
+      ${
+        v.generating
+          ? html`<button type="button" class="primary" part="stop-button" aria-label="Stop generating" title="Stop (Esc)" @click=${v.onStop}>Stop</button>`
+          : html`<button type="submit" class="primary" part="send-button" aria-label="Send message" title="Send (Enter)" ?disabled=${!v.canSend || !v.draft.trim()}>
             Send
-          </button>`}
+          </button>`
+      }
     </form>
   `;
 }

@@ -24,7 +24,17 @@ import {
   type LlmProgressDetail,
   type LlmReadyDetail,
 } from './engine-controller.ts';
-import { assistantTurn, composer, errorBox, markPromptEcho, progressPanel, statusLine, userTurn, type ErrorAction, type Turn } from './llm-chat-parts.ts';
+import {
+  assistantTurn,
+  composer,
+  errorBox,
+  markPromptEcho,
+  progressPanel,
+  statusLine,
+  userTurn,
+  type ErrorAction,
+  type Turn,
+} from './llm-chat-parts.ts';
 import { StreamingMarkdown } from './markdown.ts';
 import { chatStyles } from './styles.ts';
 
@@ -263,7 +273,11 @@ export class LlmChat extends LitElement {
         const options = { temperature: this.temperature, maxTokens: this.maxTokens, signal };
         let stream: TokenStream;
         if (useChat) {
-          const messages: ChatMessage[] = [...(this.systemPrompt ? [{ role: 'system' as const, content: this.systemPrompt }] : []), ...history, { role: 'user', content }];
+          const messages: ChatMessage[] = [
+            ...(this.systemPrompt ? [{ role: 'system' as const, content: this.systemPrompt }] : []),
+            ...history,
+            { role: 'user', content },
+          ];
           stream = engine.chat(messages, options);
         } else {
           stream = engine.generate(content, options);
@@ -420,9 +434,11 @@ export class LlmChat extends LitElement {
         >
           ${this.renderStatus()} ${this.turns.map((t) => (t.role === 'user' ? userTurn(t) : assistantTurn(t)))} ${this.renderFailure()}
         </div>
-        ${story && (chatState === 'ready' || chatState === 'generating')
-          ? html`<div class="mode-note">Story continuation — each turn starts fresh</div>`
-          : nothing}
+        ${
+          story && (chatState === 'ready' || chatState === 'generating')
+            ? html`<div class="mode-note">Story continuation — each turn starts fresh</div>`
+            : nothing
+        }
         ${composer({
           draft: this.draft,
           placeholder,
@@ -450,7 +466,9 @@ export class LlmChat extends LitElement {
       case 'idle':
         return statusLine('No model loaded yet.');
       case 'ready':
-        return this.turns.length || !active ? nothing : statusLine(`${this.switchNotice || `${active.info.name} is ready.`} ${this.placeholderHint(active.info)}`);
+        return this.turns.length || !active
+          ? nothing
+          : statusLine(`${this.switchNotice || `${active.info.name} is ready.`} ${this.placeholderHint(active.info)}`);
       default:
         return nothing;
     }
@@ -482,7 +500,9 @@ export class LlmChat extends LitElement {
   }
 
   private placeholderHint(info: ModelInfo): string {
-    return this.usesChat(info) ? 'Type a message and press Enter.' : 'This model continues text: write the start of a story and press Enter.';
+    return this.usesChat(info)
+      ? 'Type a message and press Enter.'
+      : 'This model continues text: write the start of a story and press Enter.';
   }
 
   /** What is being loaded, for the progress panel: a file name or a stored model's id. */

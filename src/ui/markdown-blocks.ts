@@ -38,7 +38,8 @@ export class BlockSplitter {
   push(text: string): { blocks: readonly string[]; tail: string } {
     // A full startsWith() check per token would make streaming quadratic; the end of the previous
     // text being in place catches replacements (a new reply, a regenerated one).
-    if (text.length < this.lastLength || text.slice(this.lastLength - this.lastEnd.length, this.lastLength) !== this.lastEnd) this.restart();
+    if (text.length < this.lastLength || text.slice(this.lastLength - this.lastEnd.length, this.lastLength) !== this.lastEnd)
+      this.restart();
     this.lastLength = text.length;
     this.lastEnd = text.slice(-32);
     for (;;) {

@@ -46,7 +46,14 @@ const marked = new Marked(
       // model names): show it as a link the reader may choose to follow.
       image(image: Tokens.Image): string {
         const label: Token[] = image.tokens.length ? image.tokens : [{ type: 'text', raw: image.href, text: image.href }];
-        return this.link({ type: 'link', raw: image.raw, href: image.href, title: image.title, text: image.text || image.href, tokens: label });
+        return this.link({
+          type: 'link',
+          raw: image.raw,
+          href: image.href,
+          title: image.title,
+          text: image.text || image.href,
+          tokens: label,
+        });
       },
       // Task-list boxes as characters: form controls are not allowed in replies.
       checkbox({ checked }: Tokens.Checkbox): string {
@@ -82,7 +89,8 @@ function nestingDepth(tokens: readonly Token[]): number {
     for (const t of level) {
       if ('tokens' in t && t.tokens) stack.push([t.tokens, depth + 1]);
       if (t.type === 'list') stack.push([(t as Tokens.List).items, depth + 1]);
-      if (t.type === 'table') for (const cell of [...(t as Tokens.Table).header, ...(t as Tokens.Table).rows.flat()]) stack.push([cell.tokens, depth + 1]);
+      if (t.type === 'table')
+        for (const cell of [...(t as Tokens.Table).header, ...(t as Tokens.Table).rows.flat()]) stack.push([cell.tokens, depth + 1]);
     }
   }
   return deepest;

@@ -32,7 +32,11 @@ describe('catalogue', () => {
 });
 
 describe('assessFit', () => {
-  const gpu = { webgpu: true, maxBufferSize: 2 ** 31, adapter: { vendor: 'acme', architecture: 'x', description: 'GPU', isFallbackAdapter: false } };
+  const gpu = {
+    webgpu: true,
+    maxBufferSize: 2 ** 31,
+    adapter: { vendor: 'acme', architecture: 'x', description: 'GPU', isFallbackAdapter: false },
+  };
 
   test('nothing to warn about when storage and memory are ample', () => {
     expect(assessFit(500e6, 0, { probe: gpu, storage: { quota: 10e9, usage: 1e9 }, deviceMemoryGB: 8 })).toEqual([]);
@@ -63,7 +67,10 @@ describe('assessFit', () => {
       kind: 'no-webgpu',
       message: expect.stringContaining('navigator.gpu is missing'),
     });
-    const swiftshader = { ...gpu, adapter: { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader', isFallbackAdapter: false } };
+    const swiftshader = {
+      ...gpu,
+      adapter: { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader', isFallbackAdapter: false },
+    };
     expect(assessFit(105e6, 0, { probe: swiftshader, deviceMemoryGB: 8 }).map((x) => x.kind)).toEqual(['software-gpu']);
     // The bundled 2 MB model is fine even there.
     expect(assessFit(2_092_000, 0, { probe: swiftshader, deviceMemoryGB: 8 })).toEqual([]);

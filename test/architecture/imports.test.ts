@@ -88,7 +88,9 @@ describe('layer rule', () => {
       'runtime/session.ts imports storage/store.ts (runtime/ may not import storage/)',
     ]);
     expect(violations(importsOf('io/progress.ts', "import { f } from '../format.ts';"))).toEqual([]);
-    expect(violations(importsOf('format.ts', "import { g } from './gpu/device.ts';"))).toEqual(['format.ts imports gpu/device.ts (./ may not import gpu/)']);
+    expect(violations(importsOf('format.ts', "import { g } from './gpu/device.ts';"))).toEqual([
+      'format.ts imports gpu/device.ts (./ may not import gpu/)',
+    ]);
   });
 
   it('src/ has no import against the layer order', () => {

@@ -52,7 +52,8 @@ describe('lowbit inspect', () => {
     const r = await lowbit('inspect', '--tensors', localModel('tinystories-bitnet-3M-TQ1_0.gguf'));
     expect(r.code).toBe(0);
     const f = await parsed(localModel('tinystories-bitnet-3M-TQ1_0.gguf'));
-    for (const t of f.tensors) expect(r.stdout).toMatch(new RegExp(`\\n  ${t.name.replaceAll('.', '\\.')}\\s+${t.typeName}\\s+${t.dims.join(' x ')}\\s`));
+    for (const t of f.tensors)
+      expect(r.stdout).toMatch(new RegExp(`\\n  ${t.name.replaceAll('.', '\\.')}\\s+${t.typeName}\\s+${t.dims.join(' x ')}\\s`));
     expect(r.stdout).toMatch(/architecture\s+bitnet/);
   });
 
@@ -89,7 +90,10 @@ describe('lowbit inspect', () => {
   it('a truncated file: exit 2 and one error line', async () => {
     const cut = join(tmp, 'cut.gguf');
     writeFileSync(cut, readFileSync(localModel('stories260K.gguf')).subarray(0, 100_000));
-    expectCleanError(await lowbit('inspect', cut), /^error: GGUFFormatError: cut\.gguf: tensor ".+" offset at byte \d+: data .* runs past the end of the file/);
+    expectCleanError(
+      await lowbit('inspect', cut),
+      /^error: GGUFFormatError: cut\.gguf: tensor ".+" offset at byte \d+: data .* runs past the end of the file/,
+    );
     const cutHeader = join(tmp, 'cut-header.gguf');
     writeFileSync(cutHeader, readFileSync(localModel('stories260K.gguf')).subarray(0, 5000));
     expectCleanError(await lowbit('inspect', cutHeader), /^error: GGUFFormatError: cut-header\.gguf: truncated: .+ at byte \d+/);
@@ -102,7 +106,10 @@ describe('lowbit inspect', () => {
     expectCleanError(await lowbit('inspect', magic), /^error: GGUFFormatError: magic\.gguf: magic at byte 0: bad magic "GGML"/);
     const typed = join(tmp, 'type.gguf');
     writeFileSync(typed, setU32(bytes.slice(), fieldAt(bytes, 'tensor_type', 0), 99));
-    expectCleanError(await lowbit('inspect', typed), /^error: UnsupportedTensorTypeError: type\.gguf: tensor ".+" has unknown tensor type id 99/);
+    expectCleanError(
+      await lowbit('inspect', typed),
+      /^error: UnsupportedTensorTypeError: type\.gguf: tensor ".+" has unknown tensor type id 99/,
+    );
   });
 
   it('a missing file or a directory: exit 2 and one error line', async () => {

@@ -41,7 +41,20 @@ test('--max-gpu-mb below the model: GpuMemoryBudgetError naming the largest cont
 
 test('--limits default --ctx above the trained length: runs, and the warning is on stderr', async () => {
   const { out, err } = capture();
-  const status = await run([demoModel, '-p', 'Once upon a time', '-n', '2', '--temp', '0', '--limits', 'default', '--ctx', '300', '--json']);
+  const status = await run([
+    demoModel,
+    '-p',
+    'Once upon a time',
+    '-n',
+    '2',
+    '--temp',
+    '0',
+    '--limits',
+    'default',
+    '--ctx',
+    '300',
+    '--json',
+  ]);
   vi.restoreAllMocks();
   expect(status).toBe(0);
   expect(JSON.parse(out.join('')).tokens).toHaveLength(2);

@@ -205,7 +205,10 @@ describe('lowbit pull / ls / rm', () => {
     const x = await lowbit(['pull', url, '--name', 'x', '--store', store, '-q']);
     expect(x.stderr).toBe('');
     expect(x.code).toBe(0);
-    expect(JSON.parse((await lowbit(['ls', '--store', store, '--json'])).stdout).map((m: { name: string }) => m.name)).toEqual(['x', 'x.lock']);
+    expect(JSON.parse((await lowbit(['ls', '--store', store, '--json'])).stdout).map((m: { name: string }) => m.name)).toEqual([
+      'x',
+      'x.lock',
+    ]);
   });
 
   it('a close-delimited body cut short is not a model: ls says partial, and the next pull finishes it', async () => {

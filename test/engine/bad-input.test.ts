@@ -32,14 +32,42 @@ function setDims(m: Model, name: string, dims: number[]): Model {
 }
 
 const CASES: [string, (m: Model) => Model, RegExp][] = [
-  ['embedding_length ≠ token_embd ne[0]', (m) => setKey(m, 'llama.embedding_length', 96), /token_embd\.weight has rows of 64 elements but llama\.embedding_length is 96/],
-  ['head_count does not divide embedding_length', (m) => setKey(m, 'llama.attention.head_count', 6), /llama\.embedding_length 64 is not a multiple of llama\.attention\.head_count 6/],
-  ['head_count_kv does not divide head_count', (m) => setKey(m, 'llama.attention.head_count_kv', 3), /llama\.attention\.head_count 4 is not a multiple of llama\.attention\.head_count_kv 3/],
-  ['block_count below the blk.N tensors', (m) => setKey(m, 'llama.block_count', 1), /llama\.block_count is 1 but the file has tensors for block blk\.1/],
+  [
+    'embedding_length ≠ token_embd ne[0]',
+    (m) => setKey(m, 'llama.embedding_length', 96),
+    /token_embd\.weight has rows of 64 elements but llama\.embedding_length is 96/,
+  ],
+  [
+    'head_count does not divide embedding_length',
+    (m) => setKey(m, 'llama.attention.head_count', 6),
+    /llama\.embedding_length 64 is not a multiple of llama\.attention\.head_count 6/,
+  ],
+  [
+    'head_count_kv does not divide head_count',
+    (m) => setKey(m, 'llama.attention.head_count_kv', 3),
+    /llama\.attention\.head_count 4 is not a multiple of llama\.attention\.head_count_kv 3/,
+  ],
+  [
+    'block_count below the blk.N tensors',
+    (m) => setKey(m, 'llama.block_count', 1),
+    /llama\.block_count is 1 but the file has tensors for block blk\.1/,
+  ],
   ['block_count above the blk.N tensors', (m) => setKey(m, 'llama.block_count', 3), /missing blk\.2\.attn_norm\.weight/],
-  ['tokenizer size ≠ embedding rows', (m) => setDims(setDims(m, 'token_embd.weight', [64, 500]), 'output.weight', [64, 500]), /tokenizer\.ggml\.tokens has 512 tokens but token_embd\.weight has 500 rows/],
-  ['vocab_size ≠ tokenizer size', (m) => setKey(m, 'llama.vocab_size', 600), /llama\.vocab_size is 600 but tokenizer\.ggml\.tokens has 512 tokens/],
-  ['output.weight rows ≠ vocabulary', (m) => setDims(m, 'output.weight', [64, 500]), /output\.weight has shape \[64, 500\], expected \[64, 512\]/],
+  [
+    'tokenizer size ≠ embedding rows',
+    (m) => setDims(setDims(m, 'token_embd.weight', [64, 500]), 'output.weight', [64, 500]),
+    /tokenizer\.ggml\.tokens has 512 tokens but token_embd\.weight has 500 rows/,
+  ],
+  [
+    'vocab_size ≠ tokenizer size',
+    (m) => setKey(m, 'llama.vocab_size', 600),
+    /llama\.vocab_size is 600 but tokenizer\.ggml\.tokens has 512 tokens/,
+  ],
+  [
+    'output.weight rows ≠ vocabulary',
+    (m) => setDims(m, 'output.weight', [64, 500]),
+    /output\.weight has shape \[64, 500\], expected \[64, 512\]/,
+  ],
 ];
 
 async function bytesOf(m: Model): Promise<Uint8Array> {
@@ -80,7 +108,7 @@ test('the unmodified synthetic model passes the same checks (the cases above fai
   expect(resolveTensorNames(modelConfigFromMetadata(file, file.tensor('token_embd.weight')?.dims[1]), file.tensors).layers).toHaveLength(2);
 });
 
-describe('a context above the model\'s trained length', () => {
+describe("a context above the model's trained length", () => {
   test('is allowed, with a warning in ModelInfo.warnings, and generates past the trained length', async () => {
     const bytes = await bytesOf(setKey(await syntheticModelSpec(SPEC), 'llama.context_length', 32));
     const engine = await loadEngine(new BufferByteSource(bytes, 'short.gguf'), { gpu: await testGpu(), contextSize: 64 });
@@ -89,7 +117,9 @@ describe('a context above the model\'s trained length', () => {
       expect(engine.info.modelContextLength).toBe(32);
       expect(engine.info.warnings).toEqual([expect.stringMatching(/context size 64 is above the 32 tokens this model was trained with/)]);
       const stream = engine.generate([1, 2, 3, 4], { maxTokens: 40, temperature: 0 });
-      for await (const _ of stream) { /* drain */ }
+      for await (const _ of stream) {
+        /* drain */
+      }
       const stats = await stream.stats;
       expect(stats.promptTokens + stats.generatedTokens).toBeGreaterThan(32);
     } finally {

@@ -45,7 +45,13 @@ test('a 10M-character prompt is refused with ContextOverflowError before it is t
 
 test('prompt token ids that are no token of the model are refused before the GPU runs', () => {
   // They used to index the embedding out of range and generate from whatever row that read.
-  for (const ids of [[1, engine.info.vocabSize], [1, -1], [1, 1.5], [1, Number.NaN], [1, 2 ** 32 + 5]]) {
+  for (const ids of [
+    [1, engine.info.vocabSize],
+    [1, -1],
+    [1, 1.5],
+    [1, Number.NaN],
+    [1, 2 ** 32 + 5],
+  ]) {
     const err = thrownBy(() => engine.generate(ids, { maxTokens: 2 }));
     expect(err, String(ids)).toBeInstanceOf(RangeError);
     expect((err as Error).message).toMatch(/prompt token 1 is .*, not a token id of this model \(0\.\.511\)/);
@@ -60,7 +66,7 @@ test('maxTokens NaN or negative is refused, not turned into 0 or 1 tokens', () =
   }
 });
 
-test('a refused call leaves no listener on the caller\'s signal', () => {
+test("a refused call leaves no listener on the caller's signal", () => {
   const ac = new AbortController();
   for (let i = 0; i < 20; i++) thrownBy(() => engine.generate([1, -1], { signal: ac.signal }));
   thrownBy(() => engine.generate(new Array(200).fill(1), { signal: ac.signal }));
@@ -115,6 +121,8 @@ test('temperature NaN is refused like any other non-finite sampling option, not 
   const stream = engine.generate('Once', { maxTokens: 3, temperature: Number.NaN });
   await expect(stream.stats).rejects.toThrow(/sampling: temperature must be a finite number, got NaN/);
   // Infinity already was refused by the sampling encoder; the engine stays usable.
-  await expect(engine.generate('Once', { maxTokens: 3, temperature: Number.POSITIVE_INFINITY }).stats).rejects.toThrow(/temperature must be a finite number/);
+  await expect(engine.generate('Once', { maxTokens: 3, temperature: Number.POSITIVE_INFINITY }).stats).rejects.toThrow(
+    /temperature must be a finite number/,
+  );
   expect((await engine.generate('Once', { maxTokens: 2 }).stats).generatedTokens).toBe(2);
 });

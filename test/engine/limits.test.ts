@@ -15,8 +15,16 @@ import { makeSyntheticModel, removeSyntheticModels, type SyntheticModelSpec } fr
 import { countingGpu } from './counting-gpu.ts';
 
 const SYNTHETIC: SyntheticModelSpec = {
-  arch: 'qwen3', seed: 11, nLayer: 2, nEmbd: 64, nFF: 128, nHead: 4, nHeadKV: 2, headDim: 16,
-  weightType: 'Q8_0', embdType: 'Q8_0',
+  arch: 'qwen3',
+  seed: 11,
+  nLayer: 2,
+  nEmbd: 64,
+  nFF: 128,
+  nHead: 4,
+  nHeadKV: 2,
+  headDim: 16,
+  weightType: 'Q8_0',
+  embdType: 'Q8_0',
 };
 const CONTEXT = 64;
 const MAX_BATCH = 8;
@@ -64,7 +72,7 @@ function expectSameSteps(a: Awaited<ReturnType<typeof greedySteps>>, b: Awaited<
   }
 }
 
-test('default and mobile devices get exactly WebGPU\'s default limits; adapter at least those', () => {
+test("default and mobile devices get exactly WebGPU's default limits; adapter at least those", () => {
   for (const tier of ['default', 'mobile'] as const) {
     const g = gpus.get(tier)!;
     expect(g.limitsTier).toBe(tier);
@@ -75,7 +83,8 @@ test('default and mobile devices get exactly WebGPU\'s default limits; adapter a
   }
   const a = gpus.get('adapter')!;
   expect(a.limitsTier).toBe('adapter');
-  for (const [k, v] of Object.entries(WEBGPU_DEFAULT_LIMITS)) expect(a.limits[k as keyof typeof WEBGPU_DEFAULT_LIMITS], k).toBeGreaterThanOrEqual(v);
+  for (const [k, v] of Object.entries(WEBGPU_DEFAULT_LIMITS))
+    expect(a.limits[k as keyof typeof WEBGPU_DEFAULT_LIMITS], k).toBeGreaterThanOrEqual(v);
 });
 
 describe.each([

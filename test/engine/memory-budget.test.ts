@@ -37,7 +37,7 @@ const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
 describe('estimate from the header alone', () => {
   test.each(['stories260K-Q4_0.gguf', 'tinystories-bitnet-3M-I2_S.gguf', 'tinystories-bitnet-3M-TQ2_0.gguf'])(
-    '%s: weights are the tensors\' bytes as uploaded (I2_S without its 32-byte trailer)',
+    "%s: weights are the tensors' bytes as uploaded (I2_S without its 32-byte trailer)",
     async (name) => {
       const file = await header(localModel(name));
       const expected = file.tensors.reduce((s, t) => s + pad4(t.typeId === GGMLType.I2_S ? t.byteSize - 32 : t.byteSize), 0);
@@ -114,18 +114,48 @@ describe('estimate from the header alone', () => {
 });
 
 /** A header (metadata + tensor shapes, no bytes) of a Llama-style model with these dimensions. */
-function shapeHeader(a: string, o: { nL: number; nE: number; nFF: number; nH: number; nKV: number; vocab: number; ctx: number; w: GGMLType; embd: GGMLType; subNorms?: boolean }) {
+function shapeHeader(
+  a: string,
+  o: {
+    nL: number;
+    nE: number;
+    nFF: number;
+    nH: number;
+    nKV: number;
+    vocab: number;
+    ctx: number;
+    w: GGMLType;
+    embd: GGMLType;
+    subNorms?: boolean;
+  },
+) {
   const hd = o.nE / o.nH;
   const meta: Record<string, unknown> = {
-    'general.architecture': a, [`${a}.context_length`]: o.ctx, [`${a}.embedding_length`]: o.nE, [`${a}.block_count`]: o.nL,
-    [`${a}.feed_forward_length`]: o.nFF, [`${a}.attention.head_count`]: o.nH, [`${a}.attention.head_count_kv`]: o.nKV, [`${a}.vocab_size`]: o.vocab,
+    'general.architecture': a,
+    [`${a}.context_length`]: o.ctx,
+    [`${a}.embedding_length`]: o.nE,
+    [`${a}.block_count`]: o.nL,
+    [`${a}.feed_forward_length`]: o.nFF,
+    [`${a}.attention.head_count`]: o.nH,
+    [`${a}.attention.head_count_kv`]: o.nKV,
+    [`${a}.vocab_size`]: o.vocab,
   };
-  const tensors = [{ name: 'token_embd.weight', dims: [o.nE, o.vocab], typeId: o.embd }, { name: 'output_norm.weight', dims: [o.nE], typeId: GGMLType.F32 }];
+  const tensors = [
+    { name: 'token_embd.weight', dims: [o.nE, o.vocab], typeId: o.embd },
+    { name: 'output_norm.weight', dims: [o.nE], typeId: GGMLType.F32 },
+  ];
   for (let l = 0; l < o.nL; l++) {
     const p = `blk.${l}.`;
     const m = (n: string, dims: number[]) => tensors.push({ name: p + n, dims, typeId: o.w });
-    tensors.push({ name: `${p}attn_norm.weight`, dims: [o.nE], typeId: GGMLType.F32 }, { name: `${p}ffn_norm.weight`, dims: [o.nE], typeId: GGMLType.F32 });
-    if (o.subNorms) tensors.push({ name: `${p}attn_sub_norm.weight`, dims: [o.nE], typeId: GGMLType.F32 }, { name: `${p}ffn_sub_norm.weight`, dims: [o.nFF], typeId: GGMLType.F32 });
+    tensors.push(
+      { name: `${p}attn_norm.weight`, dims: [o.nE], typeId: GGMLType.F32 },
+      { name: `${p}ffn_norm.weight`, dims: [o.nE], typeId: GGMLType.F32 },
+    );
+    if (o.subNorms)
+      tensors.push(
+        { name: `${p}attn_sub_norm.weight`, dims: [o.nE], typeId: GGMLType.F32 },
+        { name: `${p}ffn_sub_norm.weight`, dims: [o.nFF], typeId: GGMLType.F32 },
+      );
     m('attn_q.weight', [o.nE, o.nE]);
     m('attn_k.weight', [o.nE, o.nKV * hd]);
     m('attn_v.weight', [o.nE, o.nKV * hd]);
@@ -139,13 +169,34 @@ function shapeHeader(a: string, o: { nL: number; nE: number; nFF: number; nH: nu
 
 describe('catalogue shapes, from a header alone under WebGPU default limits', () => {
   const DEFAULT = { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 };
-  const llama1B = shapeHeader('llama', { nL: 16, nE: 2048, nFF: 8192, nH: 32, nKV: 8, vocab: 128256, ctx: 131072, w: GGMLType.Q4_K, embd: GGMLType.Q6_K });
-  const bitnet2B = shapeHeader('bitnet-b1.58', { nL: 30, nE: 2560, nFF: 6912, nH: 20, nKV: 5, vocab: 128256, ctx: 4096, w: GGMLType.I2_S, embd: GGMLType.F16, subNorms: true });
+  const llama1B = shapeHeader('llama', {
+    nL: 16,
+    nE: 2048,
+    nFF: 8192,
+    nH: 32,
+    nKV: 8,
+    vocab: 128256,
+    ctx: 131072,
+    w: GGMLType.Q4_K,
+    embd: GGMLType.Q6_K,
+  });
+  const bitnet2B = shapeHeader('bitnet-b1.58', {
+    nL: 30,
+    nE: 2560,
+    nFF: 6912,
+    nH: 20,
+    nKV: 5,
+    vocab: 128256,
+    ctx: 4096,
+    w: GGMLType.I2_S,
+    embd: GGMLType.F16,
+    subNorms: true,
+  });
 
   test('Llama-3.2-1B shape: the 205 MiB Q6_K embedding is split in 2 under 128 MiB; KV = 16 × 2 × 8 × 64 × ctx × 4', () => {
     const est = estimateGpuMemory(llama1B, { contextSize: 2048, limits: DEFAULT });
     const embdRowBytes = (2048 / 256) * 210; // Q6_K: 210 bytes per 256
-    const blockBytes = (2 * 2048 * 2048 + 2 * 2048 * 512 + 3 * 2048 * 8192) / 256 * 144; // Q4_K: 144 bytes per 256
+    const blockBytes = ((2 * 2048 * 2048 + 2 * 2048 * 512 + 3 * 2048 * 8192) / 256) * 144; // Q4_K: 144 bytes per 256
     const f32 = (2048 + 16 * 2 * 2048) * 4;
     expect(est.weights).toBe(128256 * embdRowBytes + 16 * blockBytes + f32);
     expect(est.kvCache).toBe(16 * 2 * 8 * 64 * 2048 * 4);
@@ -158,7 +209,7 @@ describe('catalogue shapes, from a header alone under WebGPU default limits', ()
   test('BitNet b1.58 2B4T shape at its 4096 context does not fit 1 GiB: the weights alone (I2_S codes + F16 embedding) are over', () => {
     const est = estimateGpuMemory(bitnet2B, { contextSize: 4096, limits: DEFAULT });
     expect(est.kvCache).toBe(30 * 2 * 5 * 128 * 4096 * 4);
-    const codes = 30 * (2 * 2560 * 2560 + 2 * 2560 * 640 + 3 * 2560 * 6912) / 4;
+    const codes = (30 * (2 * 2560 * 2560 + 2 * 2560 * 640 + 3 * 2560 * 6912)) / 4;
     expect(est.weights).toBe(128256 * 2560 * 2 + codes + (2560 + 30 * (3 * 2560 + 6912)) * 4);
     let err: unknown;
     try {
@@ -170,7 +221,9 @@ describe('catalogue shapes, from a header alone under WebGPU default limits', ()
     expect((err as GpuMemoryBudgetError).largestContext).toBe(0);
     // With 2 GiB it fits, and with 1.5 GiB only a shorter context does.
     expect(checkGpuMemoryBudget(bitnet2B, { contextSize: 4096, limits: DEFAULT, maxGpuBytes: 2 * 2 ** 30 }).contextSize).toBe(4096);
-    expect(() => checkGpuMemoryBudget(bitnet2B, { contextSize: 4096, limits: DEFAULT, maxGpuBytes: 1.5 * 2 ** 30 })).toThrow(/at most \d+ tokens would fit/);
+    expect(() => checkGpuMemoryBudget(bitnet2B, { contextSize: 4096, limits: DEFAULT, maxGpuBytes: 1.5 * 2 ** 30 })).toThrow(
+      /at most \d+ tokens would fit/,
+    );
   });
 });
 
@@ -218,7 +271,7 @@ describe('a real load', () => {
     }
   });
 
-  test('a KV cache over the device\'s binding limit: refused before any GPU buffer', async () => {
+  test("a KV cache over the device's binding limit: refused before any GPU buffer", async () => {
     const counted = countingGpu(await testGpu(), { maxStorageBufferBindingSize: 64 * 1024 });
     const err = await load(localModel('stories260K-Q8_0.gguf'), { contextSize: 2048 }, counted.gpu).then(
       () => null,

@@ -43,7 +43,15 @@ describe('chat.completions.create (non-streaming)', () => {
   test('text content parts are joined; max_completion_tokens wins over max_tokens', async () => {
     const engine = new FakeEngine({ delayMs: 0 });
     await openaiClient(engine).chat.completions.create({
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hel' }, { type: 'text', text: 'lo' }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Hel' },
+            { type: 'text', text: 'lo' },
+          ],
+        },
+      ],
       max_tokens: 5,
       max_completion_tokens: 9,
     });

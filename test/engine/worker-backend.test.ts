@@ -51,7 +51,15 @@ describe('storeBackend', () => {
     expect(download.at(-1)).toMatchObject({ bytesDone: content.length, bytesTotal: content.length });
     const listed = await backend.listModels();
     expect(listed).toEqual([
-      { id: 'story.gguf', name: 'story.gguf', url: server.url('/models/story.gguf'), bytes: content.length, complete: true, bytesStored: content.length, lastUsed: expect.any(Number) },
+      {
+        id: 'story.gguf',
+        name: 'story.gguf',
+        url: server.url('/models/story.gguf'),
+        bytes: content.length,
+        complete: true,
+        bytesStored: content.length,
+        lastUsed: expect.any(Number),
+      },
     ]);
   });
 
@@ -71,12 +79,15 @@ describe('storeBackend', () => {
     server.cuts = [3 * CHUNK + 100];
     // The downloader retries transient failures itself; an abort stops it for good.
     const controller = new AbortController();
-    const first = backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {
-      signal: controller.signal,
-      onProgress: (p) => {
-        if (p.phase === 'download' && p.bytesDone >= 2 * CHUNK) controller.abort();
+    const first = backend.load(
+      { kind: 'url', url: server.url('/models/story.gguf') },
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === 'download' && p.bytesDone >= 2 * CHUNK) controller.abort();
+        },
       },
-    });
+    );
     await expect(first).rejects.toMatchObject({ name: 'AbortError' });
     const partial = (await backend.listModels())[0];
     expect(partial.complete).toBe(false);
@@ -147,7 +158,10 @@ test('the precheck runs before any download and its error stops the load', async
 
 describe('files that cannot load are not kept as models', () => {
   const ggufFile = async (name: string, type: number, dims: number[], cut = 0) => {
-    const bytes = await writeGGUFToBytes({ metadata: { 'general.architecture': 'llama' }, tensors: [{ name: 'token_embd.weight', dims, type }] });
+    const bytes = await writeGGUFToBytes({
+      metadata: { 'general.architecture': 'llama' },
+      tensors: [{ name: 'token_embd.weight', dims, type }],
+    });
     return new File([bytes.slice(0, bytes.length - cut) as Uint8Array<ArrayBuffer>], name);
   };
   const checkedBackend = () => {
@@ -203,7 +217,9 @@ describe('files that cannot load are not kept as models', () => {
     const file = new File([content.slice(0, CHUNK) as Uint8Array<ArrayBuffer>], 'old.gguf');
     await expect(backend.load({ kind: 'file', file, name: 'old.gguf' }, {})).rejects.toBeInstanceOf(UnsupportedTensorTypeError);
     expect(await backend.listModels()).toEqual([]);
-    await expect(backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {})).rejects.toBeInstanceOf(UnsupportedTensorTypeError);
+    await expect(backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {})).rejects.toBeInstanceOf(
+      UnsupportedTensorTypeError,
+    );
     expect((await backend.listModels()).map((m) => m.id)).toEqual(['story.gguf']);
     failWith = new RangeError('out of GPU memory');
     await expect(backend.load({ kind: 'file', file, name: 'old.gguf' }, {})).rejects.toThrow('out of GPU memory');
@@ -212,7 +228,7 @@ describe('files that cannot load are not kept as models', () => {
 });
 
 describe('network failures', () => {
-  test("offline, a model that is not stored fails at once with OfflineError; a stored one still loads", async () => {
+  test('offline, a model that is not stored fails at once with OfflineError; a stored one still loads', async () => {
     const { backend } = setup();
     await backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {});
     server.resetCounters();
@@ -252,6 +268,8 @@ describe('network failures', () => {
     const backend = storeBackend({ store, chunkSize: CHUNK, fetch: hidingFetch, openEngine: async () => new FakeEngine() });
     const failure = backend.load({ kind: 'url', url: server.url('/models/story.gguf') }, {});
     await expect(failure).rejects.toMatchObject({ name: 'DownloadError', status: 206 });
-    await expect(failure).rejects.toThrow('the server must expose Content-Range, Content-Length, ETag (CORS Access-Control-Expose-Headers); see README');
+    await expect(failure).rejects.toThrow(
+      'the server must expose Content-Range, Content-Length, ETag (CORS Access-Control-Expose-Headers); see README',
+    );
   });
 });

@@ -28,7 +28,12 @@ test('limits and maxGpuBytes reach the backend', async () => {
   const seen: LoadOptions[] = [];
   const client = harness(async (_source, options) => {
     seen.push(options);
-    throw new GpuMemoryBudgetError('this model needs 900 bytes of GPU memory, over the budget of 500 bytes; a context of at most 64 tokens would fit', 900, 500, 64);
+    throw new GpuMemoryBudgetError(
+      'this model needs 900 bytes of GPU memory, over the budget of 500 bytes; a context of at most 64 tokens would fit',
+      900,
+      500,
+      64,
+    );
   });
   const err = await client
     .load({ kind: 'url', url: 'https://example.test/m.gguf' }, { contextSize: 128, limits: 'mobile', maxGpuBytes: 500 })

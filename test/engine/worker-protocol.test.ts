@@ -169,7 +169,9 @@ describe('generate', () => {
   });
 
   test('an abort signal stops the generation with finishReason abort', async () => {
-    const h = harness({ engine: () => new FakeEngine({ delayMs: 10, reply: () => ({ tokens: toTokens('a b c d e f g h i j k l m n') }) }) });
+    const h = harness({
+      engine: () => new FakeEngine({ delayMs: 10, reply: () => ({ tokens: toTokens('a b c d e f g h i j k l m n') }) }),
+    });
     const engine = await h.client.load(url);
     const controller = new AbortController();
     const stream = engine.generate('go', { signal: controller.signal });
@@ -185,7 +187,9 @@ describe('generate', () => {
   });
 
   test('leaving the loop early aborts the generation in the worker', async () => {
-    const h = harness({ engine: () => new FakeEngine({ delayMs: 10, reply: () => ({ tokens: toTokens('a b c d e f g h i j k l m n') }) }) });
+    const h = harness({
+      engine: () => new FakeEngine({ delayMs: 10, reply: () => ({ tokens: toTokens('a b c d e f g h i j k l m n') }) }),
+    });
     const engine = await h.client.load(url);
     const stream = engine.generate('go');
     let n = 0;
@@ -195,7 +199,8 @@ describe('generate', () => {
 
   test('an error mid-stream is thrown from the iteration as its typed class', async () => {
     const h = harness({
-      engine: () => new FakeEngine({ delayMs: 1, reply: () => ({ tokens: ['a', 'b', 'c'], failAfter: 2, error: new DeviceLimitError('lost it') }) }),
+      engine: () =>
+        new FakeEngine({ delayMs: 1, reply: () => ({ tokens: ['a', 'b', 'c'], failAfter: 2, error: new DeviceLimitError('lost it') }) }),
     });
     const engine = await h.client.load(url);
     const stream = engine.generate('go');
@@ -250,7 +255,13 @@ describe('generate', () => {
   });
 
   test('generations run one after another, in order', async () => {
-    const h = harness({ engine: () => new FakeEngine({ delayMs: 3, reply: (input) => ({ tokens: [`${(input as { prompt: string }).prompt}1`, `${(input as { prompt: string }).prompt}2`] }) }) });
+    const h = harness({
+      engine: () =>
+        new FakeEngine({
+          delayMs: 3,
+          reply: (input) => ({ tokens: [`${(input as { prompt: string }).prompt}1`, `${(input as { prompt: string }).prompt}2`] }),
+        }),
+    });
     const engine = await h.client.load(url);
     const order: string[] = [];
     const run = async (p: string) => {
@@ -312,7 +323,9 @@ describe('model store and device', () => {
   });
 
   test('a device lost mid-generation ends the stream with DeviceLostError and resolves engine.lost', async () => {
-    const h = harness({ engine: () => new FakeEngine({ delayMs: 5, reply: () => ({ tokens: toTokens('one two three four five six seven eight') }) }) });
+    const h = harness({
+      engine: () => new FakeEngine({ delayMs: 5, reply: () => ({ tokens: toTokens('one two three four five six seven eight') }) }),
+    });
     const engine = await h.client.load(url);
     const stream = engine.generate('go');
     const got: string[] = [];
@@ -320,7 +333,8 @@ describe('model store and device', () => {
     try {
       for await (const t of stream) {
         got.push(t.text);
-        if (got.length === 2) h.engines[0].loseDevice(new DeviceLostError('GPU device lost (destroyed): device was destroyed.', 'destroyed'));
+        if (got.length === 2)
+          h.engines[0].loseDevice(new DeviceLostError('GPU device lost (destroyed): device was destroyed.', 'destroyed'));
       }
     } catch (e) {
       thrown = e;

@@ -207,7 +207,11 @@ export function heapBomb(kind: HeapBombKind, headerBytes: number): Uint8Array {
   const itemBytes = { 'empty-arrays': 12, 'one-item-arrays': 13, 'empty-strings': 8, 'short-strings': 11 }[kind];
   const n = Math.floor(headerBytes / itemBytes);
   const nested = kind === 'empty-arrays' || kind === 'one-item-arrays';
-  const f = new RawGGUF(0, 1).str('bomb').u32(GGUFValueType.ARRAY).u32(nested ? GGUFValueType.ARRAY : GGUFValueType.STRING).u64(n);
+  const f = new RawGGUF(0, 1)
+    .str('bomb')
+    .u32(GGUFValueType.ARRAY)
+    .u32(nested ? GGUFValueType.ARRAY : GGUFValueType.STRING)
+    .u64(n);
   for (let i = 0; i < n; i++) {
     if (kind === 'empty-arrays') f.u32(GGUFValueType.UINT8).u64(0);
     else if (kind === 'one-item-arrays') f.u32(GGUFValueType.UINT8).u64(1).u8(7);

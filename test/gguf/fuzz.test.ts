@@ -53,7 +53,8 @@ async function check(bytes: Uint8Array, label: string): Promise<void> {
     size: bytes.length,
     read: async (offset, length) => {
       requested += length;
-      if (offset < 0 || length < 0 || offset + length > bytes.length) throw new Error(`reader asked for [${offset}, +${length}) outside ${bytes.length} bytes`);
+      if (offset < 0 || length < 0 || offset + length > bytes.length)
+        throw new Error(`reader asked for [${offset}, +${length}) outside ${bytes.length} bytes`);
       return bytes.subarray(offset, offset + length);
     },
   };
@@ -91,40 +92,48 @@ const u64Values = fc.oneof(
 type Mutation = (bytes: Uint8Array, s: Subject) => Uint8Array;
 
 const byteFlips = (s: Subject) =>
-  fc.array(fc.tuple(fc.nat({ max: s.headerEnd - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map(
-    (flips): Mutation =>
-      (b) => {
-        for (const [pos, v] of flips) b[pos] = v;
-        return b;
-      },
-  );
+  fc
+    .array(fc.tuple(fc.nat({ max: s.headerEnd - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 })
+    .map((flips): Mutation => (b) => {
+      for (const [pos, v] of flips) b[pos] = v;
+      return b;
+    });
 
 const truncation = (s: Subject) =>
-  fc.nat({ max: Math.min(s.bytes.length, s.headerEnd + 64 * 1024) }).map((cut): Mutation => (b) => b.subarray(0, cut));
+  fc.nat({ max: Math.min(s.bytes.length, s.headerEnd + 64 * 1024) }).map(
+    (cut): Mutation =>
+      (b) =>
+        b.subarray(0, cut),
+  );
 
 const inflation = (s: Subject) => {
   const lengthFields = s.fields.filter((f) => f.width === 8);
-  return fc.tuple(fc.constantFrom(...lengthFields), u64Values, fc.integer({ min: -2, max: 2 })).map(
-    ([f, v, nudge]): Mutation =>
-      (b) => {
-        // Also try "just past what is left": the boundary case for length checks.
-        const boundary = BigInt(Math.max(0, b.length - f.offset - 8 + nudge));
-        return setU64(b, f.offset, nudge === 0 ? v : boundary);
-      },
-  );
+  return fc.tuple(fc.constantFrom(...lengthFields), u64Values, fc.integer({ min: -2, max: 2 })).map(([f, v, nudge]): Mutation => (b) => {
+    // Also try "just past what is left": the boundary case for length checks.
+    const boundary = BigInt(Math.max(0, b.length - f.offset - 8 + nudge));
+    return setU64(b, f.offset, nudge === 0 ? v : boundary);
+  });
 };
 
 const typeTags = (s: Subject) => {
   const tagFields = s.fields.filter((f) => ['value_type', 'array_item_type', 'tensor_type', 'n_dims'].includes(f.kind));
   return fc.tuple(fc.constantFrom(...tagFields), fc.oneof(fc.nat({ max: 40 }), fc.nat({ max: 0xffffffff }))).map(
     ([f, v]): Mutation =>
-      (b) => setU32(b, f.offset, v),
+      (b) =>
+        setU32(b, f.offset, v),
   );
 };
 
 const combined = (s: Subject) =>
   fc.array(fc.oneof(byteFlips(s), inflation(s), typeTags(s)), { minLength: 2, maxLength: 4 }).chain((ms) =>
-    truncation(s).map((cut): Mutation => (b, subj) => cut(ms.reduce((acc, m) => m(acc, subj), b), subj)),
+    truncation(s).map(
+      (cut): Mutation =>
+        (b, subj) =>
+          cut(
+            ms.reduce((acc, m) => m(acc, subj), b),
+            subj,
+          ),
+    ),
   );
 
 const kinds = { 'byte flips': byteFlips, truncation, 'length and count inflation': inflation, 'type tag changes': typeTags, combined };

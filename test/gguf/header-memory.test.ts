@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-const HEAP_BYTES_PER_HEADER_BYTE = 4, HEAP_SLACK_BYTES = 16 * 1024 * 1024;
+const HEAP_BYTES_PER_HEADER_BYTE = 4,
+  HEAP_SLACK_BYTES = 16 * 1024 * 1024;
 import { repoRoot } from '../helpers/fixtures.ts';
 import { heapBomb, type HeapBombKind } from './craft.ts';
 
@@ -37,10 +38,19 @@ async function probe(kind: HeapBombKind, headerBytes: number): Promise<Probe & {
   writeFileSync(path, bytes);
   const bound = HEAP_BYTES_PER_HEADER_BYTE * bytes.length + HEAP_SLACK_BYTES;
   const heapLimitMiB = Math.ceil(bound / MiB) + NODE_BASELINE_MIB;
-  const args = [`--max-old-space-size=${heapLimitMiB}`, '--expose-gc', '--import', './src/node/register.js', 'test/gguf/header-memory-probe.ts', path];
-  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: repoRoot, maxBuffer: MiB }).catch((e: { stderr?: string; code?: unknown }) => {
-    throw new Error(`probe crashed (exit ${String(e.code)}) under a ${heapLimitMiB} MiB heap on ${kind}: ${e.stderr?.slice(-400)}`);
-  });
+  const args = [
+    `--max-old-space-size=${heapLimitMiB}`,
+    '--expose-gc',
+    '--import',
+    './src/node/register.js',
+    'test/gguf/header-memory-probe.ts',
+    path,
+  ];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: repoRoot, maxBuffer: MiB }).catch(
+    (e: { stderr?: string; code?: unknown }) => {
+      throw new Error(`probe crashed (exit ${String(e.code)}) under a ${heapLimitMiB} MiB heap on ${kind}: ${e.stderr?.slice(-400)}`);
+    },
+  );
   rmSync(path);
   return { ...(JSON.parse(stdout) as Probe), size: bytes.length, bound };
 }
@@ -61,7 +71,9 @@ describe('GGUF header memory bound (4 bytes per header byte + 16 MiB)', () => {
       expect(r.kept).toBe(true);
     } else {
       expect(r.error).toBe('GGUFFormatError');
-      expect(r.message).toMatch(/at byte \d+: the header would need more than [\d.]+ MiB of memory for its first \d+ bytes \(limit 4 bytes per header byte \+ 16\.0 MiB\)/);
+      expect(r.message).toMatch(
+        /at byte \d+: the header would need more than [\d.]+ MiB of memory for its first \d+ bytes \(limit 4 bytes per header byte \+ 16\.0 MiB\)/,
+      );
     }
     expect(r.retained).toBeLessThanOrEqual(r.bound);
     expect(r.peak).toBeLessThanOrEqual(r.bound + READ_WINDOW);

@@ -43,9 +43,10 @@ describe('hostile GGUF headers', () => {
       const e = await formatError(good.subarray(0, cut));
       if (cut < goodFile.headerSize) {
         // Either the cut field itself, or a count/length that no longer fits in what is left.
-        expect(e.message).toMatch(/truncated: .+ at byte \d+ needs \d+ bytes but the file ends at byte \d+|at byte \d+: .*cannot fit in the \d+ bytes left/);
-      }
-      else expect(e.message).toMatch(/runs past the end of the file/);
+        expect(e.message).toMatch(
+          /truncated: .+ at byte \d+ needs \d+ bytes but the file ends at byte \d+|at byte \d+: .*cannot fit in the \d+ bytes left/,
+        );
+      } else expect(e.message).toMatch(/runs past the end of the file/);
       if (cut >= goodFile.headerSize && cut < dataEnd) {
         // Header intact, data cut: allowed on request, flagged as truncated.
         const f = await parse(good.subarray(0, cut), { allowTruncatedData: true });
@@ -78,7 +79,9 @@ describe('hostile GGUF headers', () => {
       const k = await formatError(setU64(copy(), 16, n));
       expect(k.field).toMatch(/kv_count|tensor_count/);
     }
-    expect((await formatError(setU64(copy(), 16, 2n ** 40n))).message).toMatch(/kv_count at byte 16: 1099511627776 entries of at least 13 bytes each cannot fit/);
+    expect((await formatError(setU64(copy(), 16, 2n ** 40n))).message).toMatch(
+      /kv_count at byte 16: 1099511627776 entries of at least 13 bytes each cannot fit/,
+    );
   });
 
   it('string lengths beyond the file', async () => {
@@ -98,7 +101,9 @@ describe('hostile GGUF headers', () => {
   it('array counts beyond the file', async () => {
     const tokens = fieldAt(good, 'array_count', 0);
     const e = await formatError(setU64(copy(), tokens, 2n ** 62n));
-    expect(e.message).toMatch(new RegExp(`metadata\\["tokenizer.ggml.tokens"\\] count at byte ${tokens}: \\d+ entries of at least 8 bytes each cannot fit`));
+    expect(e.message).toMatch(
+      new RegExp(`metadata\\["tokenizer.ggml.tokens"\\] count at byte ${tokens}: \\d+ entries of at least 8 bytes each cannot fit`),
+    );
     const scores = fieldAt(good, 'array_count', 1);
     const left = good.length - scores - 8;
     const f = await formatError(setU64(copy(), scores, Math.floor(left / 4) + 1));
@@ -108,26 +113,40 @@ describe('hostile GGUF headers', () => {
 
   it('dimensions that are zero, negative, overflowing or absurd', async () => {
     const dim = fieldAt(good, 'dim', 1); // q4.weight ne[0]
-    expect((await formatError(setU64(copy(), dim, 0))).message).toMatch(new RegExp(`tensor "q4.weight" ne\\[0\\] at byte ${dim}: dimension 0 is not a positive size`));
+    expect((await formatError(setU64(copy(), dim, 0))).message).toMatch(
+      new RegExp(`tensor "q4.weight" ne\\[0\\] at byte ${dim}: dimension 0 is not a positive size`),
+    );
     expect((await formatError(setU64(copy(), dim, 2n ** 64n - 32n))).message).toMatch(/dimension -32 is not a positive size/);
     const ne1 = fieldAt(good, 'dim', 2); // q4.weight ne[1]
     const b = setU64(setU64(copy(), dim, 2n ** 32n), ne1, 2n ** 32n);
     expect((await formatError(b)).message).toMatch(/tensor "q4.weight" ne\[1\] at byte \d+: element count overflows 2\^53/);
-    expect((await formatError(setU64(copy(), ne1, 2n ** 40n))).message).toMatch(/tensor "q4.weight" offset at byte \d+: data .* runs past the end/);
+    expect((await formatError(setU64(copy(), ne1, 2n ** 40n))).message).toMatch(
+      /tensor "q4.weight" offset at byte \d+: data .* runs past the end/,
+    );
     const nDims = fieldAt(good, 'n_dims', 0);
-    expect((await formatError(setU32(copy(), nDims, 5))).message).toMatch(new RegExp(`tensor "norm.weight" n_dims at byte ${nDims}: n_dims is 5`));
+    expect((await formatError(setU32(copy(), nDims, 5))).message).toMatch(
+      new RegExp(`tensor "norm.weight" n_dims at byte ${nDims}: n_dims is 5`),
+    );
   });
 
   it('rows that are not a whole number of blocks', async () => {
     const dim = fieldAt(good, 'dim', 1);
-    expect((await formatError(setU64(copy(), dim, 48))).message).toMatch(/tensor "q4.weight" ne\[0\] at byte \d+: row length ne\[0\] = 48 is not a multiple of Q4_0's block size 32/);
+    expect((await formatError(setU64(copy(), dim, 48))).message).toMatch(
+      /tensor "q4.weight" ne\[0\] at byte \d+: row length ne\[0\] = 48 is not a multiple of Q4_0's block size 32/,
+    );
   });
 
   it('tensor offsets past the end, overlapping or misaligned', async () => {
     const off = fieldAt(good, 'tensor_offset', 2); // q8.weight
-    expect((await formatError(setU64(copy(), off, 1 << 20))).message).toMatch(/tensor "q8.weight" offset at byte \d+: data \[\d+, \d+\) runs past the end of the file/);
-    expect((await formatError(setU64(copy(), off, 2n ** 60n))).message).toMatch(/tensor "q8.weight" offset at byte \d+: data offset \d+ is beyond any file/);
-    expect((await formatError(setU64(copy(), off, 128))).message).toMatch(/tensor "q8.weight" offset at byte \d+: data \[128, \+102\) overlaps tensor "q4.weight"/);
+    expect((await formatError(setU64(copy(), off, 1 << 20))).message).toMatch(
+      /tensor "q8.weight" offset at byte \d+: data \[\d+, \d+\) runs past the end of the file/,
+    );
+    expect((await formatError(setU64(copy(), off, 2n ** 60n))).message).toMatch(
+      /tensor "q8.weight" offset at byte \d+: data offset \d+ is beyond any file/,
+    );
+    expect((await formatError(setU64(copy(), off, 128))).message).toMatch(
+      /tensor "q8.weight" offset at byte \d+: data \[128, \+102\) overlaps tensor "q4.weight"/,
+    );
     expect((await formatError(setU64(copy(), off, 225))).message).toMatch(/data offset 225 is not a multiple of the alignment 32/);
     expect(getU64(good, off)).toBe(224n);
   });
@@ -137,13 +156,19 @@ describe('hostile GGUF headers', () => {
     const at = fieldAt(good, 'name_len', 2) + 8; // "q8.weight" → "q4.weight"
     b[at + 1] = '4'.charCodeAt(0);
     expect((await formatError(b)).message).toMatch(/tensor "q4.weight" at byte \d+: duplicate tensor name/);
-    const dup = await writeGGUFToBytes({ metadata: [{ key: 'x.aa', value: 1 }, { key: 'x.ab', value: 2 }] });
+    const dup = await writeGGUFToBytes({
+      metadata: [
+        { key: 'x.aa', value: 1 },
+        { key: 'x.ab', value: 2 },
+      ],
+    });
     dup[fieldAt(dup, 'key_len', 1) + 8 + 3] = 'a'.charCodeAt(0);
     expect((await formatError(dup)).message).toMatch(/metadata\["x.aa"\] at byte \d+: duplicate metadata key "x.aa"/);
   });
 
   it('array nesting is limited', async () => {
-    const nest = (depth: number): GGUFArray => (depth === 1 ? new GGUFArray(GGUFValueType.UINT8, new Uint8Array([1])) : new GGUFArray(GGUFValueType.ARRAY, [nest(depth - 1)]));
+    const nest = (depth: number): GGUFArray =>
+      depth === 1 ? new GGUFArray(GGUFValueType.UINT8, new Uint8Array([1])) : new GGUFArray(GGUFValueType.ARRAY, [nest(depth - 1)]);
     const ok = await parse(await writeGGUFToBytes({ metadata: [{ key: 'n', type: GGUFValueType.ARRAY, value: nest(8) }] }));
     expect((ok.get('n') as GGUFArray).toArray()).toEqual([[[[[[[[1]]]]]]]]);
     const e = await formatError(await writeGGUFToBytes({ metadata: [{ key: 'n', type: GGUFValueType.ARRAY, value: nest(9) }] }));
@@ -166,12 +191,19 @@ describe('hostile GGUF headers', () => {
   });
 
   it('bool bytes other than 0 and 1, unknown value and item types', async () => {
-    const bAt = walkFields(good).fields.filter((f) => f.kind === 'value_type').at(-1)!.offset + 4; // add_bos_token
+    const bAt =
+      walkFields(good)
+        .fields.filter((f) => f.kind === 'value_type')
+        .at(-1)!.offset + 4; // add_bos_token
     const b = copy();
     b[bAt] = 2;
-    expect((await formatError(b)).message).toMatch(new RegExp(`metadata\\["tokenizer.ggml.add_bos_token"\\] at byte ${bAt}: bool byte is 2`));
+    expect((await formatError(b)).message).toMatch(
+      new RegExp(`metadata\\["tokenizer.ggml.add_bos_token"\\] at byte ${bAt}: bool byte is 2`),
+    );
     const vt = fieldAt(good, 'value_type', 2);
-    expect((await formatError(setU32(copy(), vt, 13))).message).toMatch(new RegExp(`metadata\\["llama.context_length"\\] type at byte ${vt}: unknown value type 13`));
+    expect((await formatError(setU32(copy(), vt, 13))).message).toMatch(
+      new RegExp(`metadata\\["llama.context_length"\\] type at byte ${vt}: unknown value type 13`),
+    );
     const it = fieldAt(good, 'array_item_type', 0);
     expect((await formatError(setU32(copy(), it, 99))).message).toMatch(/tokens"\] item type at byte \d+: unknown value type 99/);
   });
@@ -199,8 +231,19 @@ describe('hostile GGUF headers', () => {
     const tt = fieldAt(good, 'tensor_type', 1);
     const e = await parse(setU32(copy(), tt, 31)).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(UnsupportedTensorTypeError);
-    expect(e).toMatchObject({ typeId: 31, tensorName: 'q4.weight', message: expect.stringMatching(/tensor "q4.weight" has unknown tensor type id 31 \(at byte \d+\)/) });
-    const iq = await parse(await writeGGUFToBytes({ tensors: [{ name: 'iq', dims: [256, 2], type: GGMLType.IQ2_XXS }, { name: 'mx', dims: [64], type: GGMLType.MXFP4 }] }));
+    expect(e).toMatchObject({
+      typeId: 31,
+      tensorName: 'q4.weight',
+      message: expect.stringMatching(/tensor "q4.weight" has unknown tensor type id 31 \(at byte \d+\)/),
+    });
+    const iq = await parse(
+      await writeGGUFToBytes({
+        tensors: [
+          { name: 'iq', dims: [256, 2], type: GGMLType.IQ2_XXS },
+          { name: 'mx', dims: [64], type: GGMLType.MXFP4 },
+        ],
+      }),
+    );
     expect(iq.tensors.map((t) => [t.typeName, t.byteSize])).toEqual([
       ['IQ2_XXS', 132],
       ['MXFP4', 34],
@@ -228,8 +271,8 @@ describe('hostile GGUF headers', () => {
   it('readTensorBytes refuses a tensor past the end of its source', async () => {
     const f = await parse(good.subarray(0, goodFile.dataOffset + 300), { allowTruncatedData: true });
     expect(f.missingTensors).toEqual(['q8.weight']);
-    await expect(readTensorBytes(new BufferByteSource(good.subarray(0, goodFile.dataOffset + 300), 'cut.gguf'), f.tensor('q8.weight')!)).rejects.toThrow(
-      /cut.gguf: tensor "q8.weight" data \[\d+, \d+\) runs past the end of the file/,
-    );
+    await expect(
+      readTensorBytes(new BufferByteSource(good.subarray(0, goodFile.dataOffset + 300), 'cut.gguf'), f.tensor('q8.weight')!),
+    ).rejects.toThrow(/cut.gguf: tensor "q8.weight" data \[\d+, \d+\) runs past the end of the file/);
   });
 });

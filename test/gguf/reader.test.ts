@@ -10,7 +10,12 @@ import { GGMLType, quantLayout, tensorByteSize } from '../../src/quant/types.ts'
 import { demoModel, haveShared, localModel, localModels, sharedPath } from '../helpers/fixtures.ts';
 import { smallFile } from './craft.ts';
 
-const committed = [...readdirSync(localModels).filter((f) => f.endsWith('.gguf')).map((f) => join(localModels, f)), demoModel];
+const committed = [
+  ...readdirSync(localModels)
+    .filter((f) => f.endsWith('.gguf'))
+    .map((f) => join(localModels, f)),
+  demoModel,
+];
 
 function sharedFiles(): string[] {
   if (!haveShared()) return [];

@@ -22,7 +22,12 @@ import { GGMLType } from '../../src/quant/types.ts';
 import { demoModel, haveShared, localModels, sharedPath } from '../helpers/fixtures.ts';
 import { smallSpec } from './craft.ts';
 
-const committed = [...readdirSync(localModels).filter((f) => f.endsWith('.gguf')).map((f) => join(localModels, f)), demoModel];
+const committed = [
+  ...readdirSync(localModels)
+    .filter((f) => f.endsWith('.gguf'))
+    .map((f) => join(localModels, f)),
+  demoModel,
+];
 
 function sharedFiles(): string[] {
   if (!haveShared()) return [];
@@ -120,7 +125,16 @@ describe('writer', () => {
 
   it('infers value types for a plain metadata record', async () => {
     const bytes = await writeGGUFToBytes({
-      metadata: { 'general.architecture': 'llama', 'x.count': 3, 'x.neg': -3, 'x.eps': 1e-5, 'x.flag': false, 'x.big': 1n, 'x.list': ['a', 'b'], 'x.ints': [1, -2] },
+      metadata: {
+        'general.architecture': 'llama',
+        'x.count': 3,
+        'x.neg': -3,
+        'x.eps': 1e-5,
+        'x.flag': false,
+        'x.big': 1n,
+        'x.list': ['a', 'b'],
+        'x.ints': [1, -2],
+      },
     });
     const f = await readGGUF(new BufferByteSource(bytes));
     const t = (k: string) => f.metadata.get(k)!.type;
@@ -169,12 +183,19 @@ describe('writer', () => {
 
   it('rejects invalid specs with errors naming the key or tensor', async () => {
     const bad = async (spec: Parameters<typeof writeGGUFToBytes>[0]) => writeGGUFToBytes(spec);
-    await expect(bad({ metadata: [{ key: 'k', value: 1 }, { key: 'k', value: 2 }] })).rejects.toThrow(/duplicate metadata key "k"/);
+    await expect(
+      bad({
+        metadata: [
+          { key: 'k', value: 1 },
+          { key: 'k', value: 2 },
+        ],
+      }),
+    ).rejects.toThrow(/duplicate metadata key "k"/);
     await expect(bad({ metadata: [{ key: 'k', type: GGUFValueType.UINT8, value: 256 }] })).rejects.toThrow(/"k": 256 is outside/);
     await expect(bad({ metadata: [{ key: 'k', type: GGUFValueType.STRING, value: 3 }] })).rejects.toThrow(/"k": STRING needs a string/);
-    await expect(bad({ metadata: [{ key: 'k', type: GGUFValueType.ARRAY, value: new GGUFArray(GGUFValueType.INT32, new Float32Array(1)) }] })).rejects.toThrow(
-      /items do not match/,
-    );
+    await expect(
+      bad({ metadata: [{ key: 'k', type: GGUFValueType.ARRAY, value: new GGUFArray(GGUFValueType.INT32, new Float32Array(1)) }] }),
+    ).rejects.toThrow(/items do not match/);
     await expect(bad({ alignment: 24 })).rejects.toThrow(/power of two/);
     const t = { name: 'w', dims: [32], type: GGMLType.Q8_0 };
     await expect(bad({ tensors: [{ ...t, data: new Uint8Array(35) }] })).rejects.toThrow(/tensor "w": data is longer than the 34 bytes/);
@@ -217,11 +238,15 @@ describe('writer', () => {
     expect(peakExternal).toBeLessThan(96 * 1024 * 1024);
     // The streamed header parses and places every tensor where the plan says (data read as zeros).
     const header = first!;
-    const virtual = { name: 'synthetic', size: plan.totalSize, read: async (o: number, n: number) => {
-      const out = new Uint8Array(n);
-      if (o < header.length) out.set(header.subarray(o, Math.min(o + n, header.length)));
-      return out;
-    } };
+    const virtual = {
+      name: 'synthetic',
+      size: plan.totalSize,
+      read: async (o: number, n: number) => {
+        const out = new Uint8Array(n);
+        if (o < header.length) out.set(header.subarray(o, Math.min(o + n, header.length)));
+        return out;
+      },
+    };
     const f = await readGGUF(virtual);
     expect(f.headerBytesRead).toBeLessThan(1024 * 1024);
     expect(f.tensors.map((t) => t.absoluteOffset)).toEqual(plan.tensors.map((t) => plan.dataOffset + t.offset));
@@ -261,14 +286,17 @@ describe('writer', () => {
       }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), scalar), { selector: (e) => e[0], maxLength: 12 }), async (kvs) => {
-        const metadata = kvs.map(([key, v]) => ({ key, type: v.type, value: v.value as GGUFValue }));
-        const bytes = await writeGGUFToBytes({ metadata });
-        const f = await readGGUF(new BufferByteSource(bytes));
-        expect([...f.metadata.values()].map(({ key, type, value }) => ({ key, type, value }))).toEqual(
-          metadata.map((m) => ({ ...m, value: m.type === GGUFValueType.FLOAT32 ? Math.fround(m.value as number) : m.value })),
-        );
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), scalar), { selector: (e) => e[0], maxLength: 12 }),
+        async (kvs) => {
+          const metadata = kvs.map(([key, v]) => ({ key, type: v.type, value: v.value as GGUFValue }));
+          const bytes = await writeGGUFToBytes({ metadata });
+          const f = await readGGUF(new BufferByteSource(bytes));
+          expect([...f.metadata.values()].map(({ key, type, value }) => ({ key, type, value }))).toEqual(
+            metadata.map((m) => ({ ...m, value: m.type === GGUFValueType.FLOAT32 ? Math.fround(m.value as number) : m.value })),
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -45,7 +45,8 @@ export async function llamaTokenize(modelPath: string, text: string): Promise<nu
   try {
     const bos = model.tokens.bos;
     const toks = model.tokenize(text) as number[];
-    const addBos = (model.fileInfo.metadata as { tokenizer?: { ggml?: { add_bos_token?: boolean } } }).tokenizer?.ggml?.add_bos_token ?? true;
+    const addBos =
+      (model.fileInfo.metadata as { tokenizer?: { ggml?: { add_bos_token?: boolean } } }).tokenizer?.ggml?.add_bos_token ?? true;
     return addBos && bos != null ? [bos as number, ...toks] : toks;
   } finally {
     await model.dispose();

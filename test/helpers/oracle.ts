@@ -26,7 +26,12 @@ type RawStep = { token: number; top5?: [number, number][]; p?: number; second?: 
 function normalise(key: string, raw: Record<string, unknown>): OracleEntry {
   const steps = (raw.steps as RawStep[]).map((s) => ({
     token: s.token,
-    top: s.top5 ?? ([[s.token, s.p!], [s.second!, s.p2!]] as [number, number][]),
+    top:
+      s.top5 ??
+      ([
+        [s.token, s.p!],
+        [s.second!, s.p2!],
+      ] as [number, number][]),
   }));
   return {
     key,

@@ -22,8 +22,22 @@ import { rng as mulberry32 } from './random.ts';
 
 export type SyntheticArch = 'llama' | 'qwen2' | 'qwen3' | 'bitnet' | 'bitnet-b1.58';
 export type SyntheticWeightType =
-  | 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1'
-  | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'TQ1_0' | 'TQ2_0' | 'I2_S';
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'Q8_0'
+  | 'Q4_0'
+  | 'Q4_1'
+  | 'Q5_0'
+  | 'Q5_1'
+  | 'Q2_K'
+  | 'Q3_K'
+  | 'Q4_K'
+  | 'Q5_K'
+  | 'Q6_K'
+  | 'TQ1_0'
+  | 'TQ2_0'
+  | 'I2_S';
 
 export interface SyntheticModelSpec {
   arch: SyntheticArch;
@@ -66,8 +80,21 @@ export interface SyntheticModelSpec {
 
 // llama.cpp's llama_ftype for general.file_type (informational; llama.cpp does not check it).
 const FILE_TYPE: Partial<Record<SyntheticWeightType, number>> = {
-  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 12,
-  Q4_K: 15, Q5_K: 17, Q6_K: 18, BF16: 32, TQ1_0: 36, TQ2_0: 37,
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q8_0: 7,
+  Q5_0: 8,
+  Q5_1: 9,
+  Q2_K: 10,
+  Q3_K: 12,
+  Q4_K: 15,
+  Q5_K: 17,
+  Q6_K: 18,
+  BF16: 32,
+  TQ1_0: 36,
+  TQ2_0: 37,
 };
 
 const TERNARY_TYPES = new Set<SyntheticWeightType>(['TQ1_0', 'TQ2_0', 'I2_S']);
@@ -80,7 +107,6 @@ function streamSeed(seed: number, name: string): number {
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
   return h;
 }
-
 
 export class SeededRandom {
   private readonly next: () => number;
@@ -203,7 +229,9 @@ export async function syntheticModelSpec(spec: SyntheticModelSpec): Promise<{ me
   const tied = bitnet || (spec.tiedOutput ?? false);
   const logitStd = spec.logitStd ?? 4;
   const wtype = spec.weightType ?? 'F32';
-  const quantized = ![spec.weightType, spec.embdType, spec.outputType].every((t) => t === undefined || t === 'F32' || t === 'F16' || t === 'BF16');
+  const quantized = ![spec.weightType, spec.embdType, spec.outputType].every(
+    (t) => t === undefined || t === 'F32' || t === 'F16' || t === 'BF16',
+  );
 
   const U32 = 4; // GGUFValueType.UINT32
   const F32 = 6; // GGUFValueType.FLOAT32
@@ -241,7 +269,13 @@ export async function syntheticModelSpec(spec: SyntheticModelSpec): Promise<{ me
   // Tied head: the embedding scale sets the logit scale (|normed x|² ≈ nEmbd). Untied: embeddings
   // are N(0, 1) and the head alone sets it.
   const headStd = logitStd / Math.sqrt(nEmbd);
-  addTensor(ctx, 'token_embd.weight', [nEmbd, nVocab], gaussian(ctx, 'token_embd.weight', nEmbd * nVocab, tied ? headStd : 1), spec.embdType);
+  addTensor(
+    ctx,
+    'token_embd.weight',
+    [nEmbd, nVocab],
+    gaussian(ctx, 'token_embd.weight', nEmbd * nVocab, tied ? headStd : 1),
+    spec.embdType,
+  );
   if (spec.ropeFreqs) {
     const rng = new SeededRandom(streamSeed(spec.seed, 'rope_freqs.weight'));
     const f = new Float32Array(headDim / 2);
@@ -270,7 +304,12 @@ export async function syntheticModelSpec(spec: SyntheticModelSpec): Promise<{ me
     }
     if (a === 'qwen3') {
       // Per-head RMSNorm weights (shared by all heads); spread so a per-row or missing norm shows.
-      addTensor(ctx, `${p}attn_q_norm.weight`, [headDim], normWeights(ctx, `${p}attn_q_norm.weight`, headDim).map((x) => 2 * x));
+      addTensor(
+        ctx,
+        `${p}attn_q_norm.weight`,
+        [headDim],
+        normWeights(ctx, `${p}attn_q_norm.weight`, headDim).map((x) => 2 * x),
+      );
       addTensor(ctx, `${p}attn_k_norm.weight`, [headDim], normWeights(ctx, `${p}attn_k_norm.weight`, headDim));
     }
     if (bitnet) addTensor(ctx, `${p}attn_sub_norm.weight`, [qDim], normWeights(ctx, `${p}attn_sub_norm.weight`, qDim));
@@ -295,7 +334,11 @@ let fileCounter = 0;
 const written = new Map<string, Promise<string>>();
 
 function specKey(spec: SyntheticModelSpec): string {
-  return JSON.stringify(Object.entries(spec).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return JSON.stringify(
+    Object.entries(spec)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
 }
 
 /** Writes the model to this process's temp directory (once per distinct spec); returns its path. */

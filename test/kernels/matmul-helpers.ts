@@ -5,7 +5,6 @@ import { GGMLType } from '../../src/quant/types.ts';
 import { rng } from '../helpers/random.ts';
 export { rng };
 
-
 /** Roughly normal values (sum of uniforms), scaled. */
 export function randomValues(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
@@ -63,7 +62,13 @@ function randomBlocks(type: GGMLType, n: number, seed: number): QuantizedWeight 
 }
 
 /** y[t][r] = Σ W[r][c]·x[t][c] in f64, plus Σ|W·x| per output for the tolerance. */
-export function referenceMatmul(w: Float32Array, rows: number, cols: number, x: Float32Array, tokens: number): { y: Float64Array; mag: Float64Array } {
+export function referenceMatmul(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  tokens: number,
+): { y: Float64Array; mag: Float64Array } {
   const y = new Float64Array(tokens * rows);
   const mag = new Float64Array(tokens * rows);
   for (let t = 0; t < tokens; t++) {

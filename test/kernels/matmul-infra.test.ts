@@ -7,7 +7,9 @@ import { createStorageBuffer, createUniformBuffer, readF32, readU32, writeBuffer
 
 describe('composeWgsl', () => {
   it('expands includes once, conditionals and substitutions, and prepends enables', () => {
-    const src = ['#include "f16"', '#include "f16"', '#if SUBGROUPS', 'A', '#else', 'B', '#endif', '#if !X', 'C', '#endif', 'D{{N}}'].join('\n');
+    const src = ['#include "f16"', '#include "f16"', '#if SUBGROUPS', 'A', '#else', 'B', '#endif', '#if !X', 'C', '#endif', 'D{{N}}'].join(
+      '\n',
+    );
     const out = composeWgsl(src, { subgroups: true, defines: { X: 0, N: 7 } });
     expect(out.startsWith('enable subgroups;\ndiagnostic(off, subgroup_uniformity);')).toBe(true);
     expect(out.match(/fn f16_lo/g)?.length).toBe(1);
@@ -70,7 +72,11 @@ override SCALE: f32 = 1.0;
     const params = createUniformBuffer(ctx, new Uint32Array([5, 0, 0, 0]));
     const bg = ctx.device.createBindGroup({
       layout: a.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: dst } }, { binding: 2, resource: { buffer: params } }],
+      entries: [
+        { binding: 0, resource: { buffer: src } },
+        { binding: 1, resource: { buffer: dst } },
+        { binding: 2, resource: { buffer: params } },
+      ],
     });
     const enc = ctx.device.createCommandEncoder();
     const pass = enc.beginComputePass();

@@ -342,13 +342,23 @@ describe('errors', () => {
     const i2s = makeWeight(GGMLType.I2_S, 2, 128, 1);
     const i2sWeight = uploadWeight(ctx, 'i2s', GGMLType.I2_S, 2, 128, i2s.bytes);
     delete i2sWeight.tensorScale;
-    expect(() => createMatVec(ctx, { type: GGMLType.I2_S, rows: 2, cols: 128 }).bind({ weight: i2sWeight, input: createStorageBuffer(ctx, 512), output })).toThrow(/scale/);
+    expect(() =>
+      createMatVec(ctx, { type: GGMLType.I2_S, rows: 2, cols: 128 }).bind({
+        weight: i2sWeight,
+        input: createStorageBuffer(ctx, 512),
+        output,
+      }),
+    ).toThrow(/scale/);
   });
   it('refuses the subgroup variant on a device without subgroups', async () => {
     const plain = await requestNodeGpu({ warn: null, allowSubgroups: false });
     try {
-      expect(() => createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { mode: 'subgroup-row' } })).toThrow(DeviceLimitError);
-      expect(() => createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { mode: 'thread-row', shareInput: true } })).toThrow(/subgroups/);
+      expect(() => createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { mode: 'subgroup-row' } })).toThrow(
+        DeviceLimitError,
+      );
+      expect(() =>
+        createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32, variant: { mode: 'thread-row', shareInput: true } }),
+      ).toThrow(/subgroups/);
       const fallback = createMatVec(plain, { type: GGMLType.Q4_0, rows: 4, cols: 32 }).variant;
       expect(fallback.mode === 'subgroup-row' || fallback.shareInput).toBe(false);
     } finally {

@@ -23,7 +23,15 @@ function makeCache(s: Shape, valid: number, seed: number): Float32Array {
 }
 
 /** out[t][qh] = softmax(q·K[0..pos0+t] * scale) · V, kv head qh / (nh/nkv). */
-function attnRef(s: Shape, q: Float32Array, kc: Float32Array, vc: Float32Array, pos0: number, tokens: number, scale = 1 / Math.sqrt(s.hd)): Float32Array {
+function attnRef(
+  s: Shape,
+  q: Float32Array,
+  kc: Float32Array,
+  vc: Float32Array,
+  pos0: number,
+  tokens: number,
+  scale = 1 / Math.sqrt(s.hd),
+): Float32Array {
   const g = s.nh / s.nkv;
   const out = new Float32Array(tokens * s.nh * s.hd);
   for (let t = 0; t < tokens; t++) {
@@ -39,7 +47,7 @@ function attnRef(s: Shape, q: Float32Array, kc: Float32Array, vc: Float32Array, 
         mx = Math.max(mx, sc[p]!);
       }
       let sum = 0;
-      for (let p = 0; p < n; p++) sum += (sc[p] = Math.exp(sc[p]! - mx));
+      for (let p = 0; p < n; p++) sum += sc[p] = Math.exp(sc[p]! - mx);
       for (let i = 0; i < s.hd; i++) {
         let o = 0;
         for (let p = 0; p < n; p++) o += sc[p]! * vc[(kvh * s.maxCtx + p) * s.hd + i]!;
@@ -94,9 +102,17 @@ describe('attention', () => {
       const q = randn(s.nh * s.hd, 5, 3);
       const params = createStepParams(ctx);
       const output = createStorageBuffer(ctx, s.nh * s.hd * 4);
-      const kern = await build(ctx, () => createDecodeAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, ...opts }));
+      const kern = await build(ctx, () =>
+        createDecodeAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, ...opts }),
+      );
       // One bind for every position: only the step params change.
-      const call = kern.bind({ params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc), output });
+      const call = kern.bind({
+        params,
+        q: createStorageBuffer(ctx, q),
+        kCache: createStorageBuffer(ctx, kc),
+        vCache: createStorageBuffer(ctx, vc),
+        output,
+      });
       for (const kvLen of lens) {
         const step = { pos0: kvLen - 1, nTokens: 1 };
         writeStepParams(ctx, params, step);
@@ -104,7 +120,13 @@ describe('attention', () => {
         for (const sized of [undefined, step]) {
           ctx.device.queue.writeBuffer(output, 0, new Float32Array(s.nh * s.hd).fill(Number.NaN));
           await runStep(ctx, sized, call);
-          expectClose(await readF32(ctx, output), attnRef(s, q, kc, vc, kvLen - 1, 1), 2e-5, 2e-4, `kvLen=${kvLen} sized=${Boolean(sized)}`);
+          expectClose(
+            await readF32(ctx, output),
+            attnRef(s, q, kc, vc, kvLen - 1, 1),
+            2e-5,
+            2e-4,
+            `kvLen=${kvLen} sized=${Boolean(sized)}`,
+          );
         }
       }
     });
@@ -127,8 +149,20 @@ describe('attention', () => {
       const q = randn(maxTokens * s.nh * s.hd, 13, 3);
       const params = createStepParams(ctx, { pos0, nTokens: tokens });
       const output = createStorageBuffer(ctx, new Float32Array(maxTokens * s.nh * s.hd).fill(-5));
-      const kern = await build(ctx, () => createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens }));
-      await runStep(ctx, pos0 > 0 ? { pos0, nTokens: tokens } : undefined, kern.bind({ params, q: createStorageBuffer(ctx, q), kCache: createStorageBuffer(ctx, kc), vCache: createStorageBuffer(ctx, vc), output }));
+      const kern = await build(ctx, () =>
+        createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens }),
+      );
+      await runStep(
+        ctx,
+        pos0 > 0 ? { pos0, nTokens: tokens } : undefined,
+        kern.bind({
+          params,
+          q: createStorageBuffer(ctx, q),
+          kCache: createStorageBuffer(ctx, kc),
+          vCache: createStorageBuffer(ctx, vc),
+          output,
+        }),
+      );
       const got = await readF32(ctx, output);
       const used = tokens * s.nh * s.hd;
       expectClose(got.subarray(0, used), attnRef(s, q, kc, vc, pos0, tokens), 2e-5, 2e-4, 'prefill');
@@ -176,7 +210,14 @@ describe('attention', () => {
     const pre8 = await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: total }));
     await run(
       ctx,
-      rope8.bind({ params: refParams, q: ref.q, k: createStorageBuffer(ctx, k), v: createStorageBuffer(ctx, v), kCache: ref.kCache, vCache: ref.vCache }),
+      rope8.bind({
+        params: refParams,
+        q: ref.q,
+        k: createStorageBuffer(ctx, k),
+        v: createStorageBuffer(ctx, v),
+        kCache: ref.kCache,
+        vCache: ref.vCache,
+      }),
       pre8.bind({ params: refParams, q: ref.q, kCache: ref.kCache, vCache: ref.vCache, output: ref.out }),
     );
     const want = await readF32(ctx, ref.out);
@@ -193,10 +234,36 @@ describe('attention', () => {
     const kD = createStorageBuffer(ctx, s.nkv * s.hd * 4);
     const vD = createStorageBuffer(ctx, s.nkv * s.hd * 4);
     const outD = createStorageBuffer(ctx, s.nh * s.hd * 4);
-    const ropeP = (await build(ctx, () => createRope(ctx, { ...ropeCfg, maxTokens: 5 }))).bind({ params, q: qP, k: kP, v: vP, kCache, vCache });
-    const attP = (await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: 5 }))).bind({ params, q: qP, kCache, vCache, output: outP });
-    const ropeD = (await build(ctx, () => createRope(ctx, { ...ropeCfg, maxTokens: 1 }))).bind({ params, q: qD, k: kD, v: vD, kCache, vCache });
-    const attD = (await build(ctx, () => createDecodeAttention(ctx, { ...shape, minChunk: 2 }))).bind({ params, q: qD, kCache, vCache, output: outD });
+    const ropeP = (await build(ctx, () => createRope(ctx, { ...ropeCfg, maxTokens: 5 }))).bind({
+      params,
+      q: qP,
+      k: kP,
+      v: vP,
+      kCache,
+      vCache,
+    });
+    const attP = (await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: 5 }))).bind({
+      params,
+      q: qP,
+      kCache,
+      vCache,
+      output: outP,
+    });
+    const ropeD = (await build(ctx, () => createRope(ctx, { ...ropeCfg, maxTokens: 1 }))).bind({
+      params,
+      q: qD,
+      k: kD,
+      v: vD,
+      kCache,
+      vCache,
+    });
+    const attD = (await build(ctx, () => createDecodeAttention(ctx, { ...shape, minChunk: 2 }))).bind({
+      params,
+      q: qD,
+      kCache,
+      vCache,
+      output: outD,
+    });
     ctx.device.queue.writeBuffer(qP, 0, rows(q, s.nh, 0, 5));
     ctx.device.queue.writeBuffer(kP, 0, rows(k, s.nkv, 0, 5));
     ctx.device.queue.writeBuffer(vP, 0, rows(v, s.nkv, 0, 5));

@@ -56,7 +56,11 @@ describe('elementwise', () => {
           const output = createStorageBuffer(ctx, new Float32Array(maxTokens * n).fill(-9));
           const k = await build(ctx, () => createElementwise(ctx, { op, n, maxTokens, separateOutput }));
           // Separate-output runs size the dispatch to the step's tokens; in-place runs to maxTokens.
-          await runStep(ctx, separateOutput ? { pos0: 0, nTokens: tokens } : undefined, k.bind({ params, a: aBuf, b: bBuf, output: separateOutput ? output : undefined }));
+          await runStep(
+            ctx,
+            separateOutput ? { pos0: 0, nTokens: tokens } : undefined,
+            k.bind({ params, a: aBuf, b: bBuf, output: separateOutput ? output : undefined }),
+          );
           const got = await readF32(ctx, separateOutput ? output : aBuf);
           expectClose(got.subarray(0, used), ref(op, a.subarray(0, used), b, n), 1e-5, 1e-5, `${op} out=${separateOutput}`);
           const untouched = separateOutput ? new Float32Array(got.length - used).fill(-9) : a.subarray(used);

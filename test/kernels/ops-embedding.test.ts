@@ -17,7 +17,14 @@ import { demoModel, localModel } from '../helpers/fixtures.ts';
 import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 
 /** Table bytes for `values` [rows][cols] in `type`, split into parts at the given row boundaries, plus the decoded reference. */
-function makeTable(ctx: GpuContext, type: GGMLType, values: Float32Array, rows: number, cols: number, cuts: number[] = []): { table: EmbeddingTable; ref: Float32Array } {
+function makeTable(
+  ctx: GpuContext,
+  type: GGMLType,
+  values: Float32Array,
+  rows: number,
+  cols: number,
+  cuts: number[] = [],
+): { table: EmbeddingTable; ref: Float32Array } {
   let bytes: Uint8Array;
   let ref: Float32Array;
   let scale: number | undefined;
@@ -70,12 +77,17 @@ describe('embedding', () => {
         const params = createStepParams(ctx, { pos0: 30, nTokens: tokens });
         const output = createStorageBuffer(ctx, new Float32Array(ids.length * cols).fill(-1));
         const k = await build(ctx, () => createEmbedding(ctx, { type, rows, cols, maxTokens: 8 }));
-        await runStep(ctx, cuts.length ? { pos0: 30, nTokens: tokens } : undefined, k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }));
+        await runStep(
+          ctx,
+          cuts.length ? { pos0: 30, nTokens: tokens } : undefined,
+          k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }),
+        );
         const got = await readF32(ctx, output);
         for (let t = 0; t < ids.length; t++) {
           const row = got.subarray(t * cols, (t + 1) * cols);
           const id = ids[t]!;
-          const want = t >= tokens ? new Float32Array(cols).fill(-1) : id >= rows ? new Float32Array(cols) : ref.subarray(id * cols, (id + 1) * cols);
+          const want =
+            t >= tokens ? new Float32Array(cols).fill(-1) : id >= rows ? new Float32Array(cols) : ref.subarray(id * cols, (id + 1) * cols);
           expect(row, `token ${t} id ${id}`).toEqual(want);
         }
       });
@@ -161,7 +173,9 @@ describe('embedding', () => {
         const k = await build(ctx, () => createEmbedding(ctx, { type: table.type, rows, cols, maxTokens: ids.length }));
         await run(ctx, k.bind({ params, ids: createStorageBuffer(ctx, ids), table, output }));
         const got = await readF32(ctx, output);
-        ids.forEach((id, t) => expectClose(got.subarray(t * cols, (t + 1) * cols), ref.subarray(id * cols, (id + 1) * cols), 1e-7, 1e-6, `${label} id ${id}`));
+        ids.forEach((id, t) =>
+          expectClose(got.subarray(t * cols, (t + 1) * cols), ref.subarray(id * cols, (id + 1) * cols), 1e-7, 1e-6, `${label} id ${id}`),
+        );
         for (const p of table.parts) p.buffer.destroy();
       } finally {
         await source.close?.();
@@ -192,7 +206,13 @@ describe('embedding', () => {
     expect(() => createEmbedding(ctx, { type: GGMLType.MXFP4, rows: 10, cols: 256 })).toThrow(/MXFP4/);
     expect(() => createEmbedding(ctx, { type: GGMLType.Q4_K, rows: 10, cols: 128 })).toThrow(/Q4_K rows of 128 values .* 256-value block/);
     const i2s = createEmbedding(ctx, { type: GGMLType.I2_S, rows: 1, cols: 128 });
-    const i2sTable: EmbeddingTable = { name: 't', type: GGMLType.I2_S, rows: 1, cols: 128, parts: [{ buffer: buf, rowStart: 0, rowCount: 1 }] };
+    const i2sTable: EmbeddingTable = {
+      name: 't',
+      type: GGMLType.I2_S,
+      rows: 1,
+      cols: 128,
+      parts: [{ buffer: buf, rowStart: 0, rowCount: 1 }],
+    };
     expect(() => i2s.bind({ params: buf, ids: buf, table: i2sTable, output: buf })).toThrow(/I2_S table 't' has no per-tensor scale/);
   });
 });

@@ -33,7 +33,6 @@ export async function build<T>(ctx: GpuContext, make: () => T): Promise<T> {
   return k;
 }
 
-
 export function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(n);

@@ -66,7 +66,9 @@ describe('rmsnorm', () => {
       const residual = createStorageBuffer(ctx, r0);
       const input = createStorageBuffer(ctx, d);
       const output = createStorageBuffer(ctx, tokens * n * 4);
-      const k = await build(ctx, () => createRmsNorm(ctx, { n, eps: 1e-6, maxTokens: tokens, residualAdd: true, weight: false, subgroups }));
+      const k = await build(ctx, () =>
+        createRmsNorm(ctx, { n, eps: 1e-6, maxTokens: tokens, residualAdd: true, weight: false, subgroups }),
+      );
       await run(ctx, k.bind({ params, input, output, residual }));
       const sum = r0.map((v, i) => v + d[i]!);
       expectClose(await readF32(ctx, residual), sum, 0, 0, 'residual');

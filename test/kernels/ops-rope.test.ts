@@ -49,7 +49,19 @@ describe('rope', () => {
     ['llama hd16 gqa2', { hd: 16, nh: 4, nkv: 2, ropeDim: 16, neox: false, base: 10000, scale: 1 }],
     ['neox hd64 gqa4', { hd: 64, nh: 8, nkv: 2, ropeDim: 64, neox: true, base: 500000, scale: 1 }],
     ['llama partial 24/32, scaled', { hd: 32, nh: 3, nkv: 3, ropeDim: 24, neox: false, base: 10000, scale: 0.25 }],
-    ['neox partial 16/32, factors', { hd: 32, nh: 2, nkv: 1, ropeDim: 16, neox: true, base: 10000, scale: 1, factors: Float32Array.from({ length: 8 }, (_, i) => 1 + i * 0.7) }],
+    [
+      'neox partial 16/32, factors',
+      {
+        hd: 32,
+        nh: 2,
+        nkv: 1,
+        ropeDim: 16,
+        neox: true,
+        base: 10000,
+        scale: 1,
+        factors: Float32Array.from({ length: 8 }, (_, i) => 1 + i * 0.7),
+      },
+    ],
   ];
 
   for (const [label, s] of shapes) {
@@ -65,7 +77,17 @@ describe('rope', () => {
         const qBuf = createStorageBuffer(ctx, q);
         const kBuf = createStorageBuffer(ctx, k);
         const kern = await build(ctx, () =>
-          createRope(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, ropeDim: s.ropeDim, freqBase: s.base, freqScale: s.scale, neox: s.neox, freqFactors: s.factors, maxTokens }),
+          createRope(ctx, {
+            headDim: s.hd,
+            nHeads: s.nh,
+            nKvHeads: s.nkv,
+            ropeDim: s.ropeDim,
+            freqBase: s.base,
+            freqScale: s.scale,
+            neox: s.neox,
+            freqFactors: s.factors,
+            maxTokens,
+          }),
         );
         await runStep(ctx, { pos0, nTokens: tokens }, kern.bind({ params, q: qBuf, k: kBuf }));
         // Angles are exact fractions of a turn at any position: only sin/cos and the rotation round.
@@ -125,7 +147,9 @@ describe('rope', () => {
   it('rejects inconsistent dims and factor counts', () => {
     expect(() => createRope(ctx, { headDim: 16, nHeads: 1, nKvHeads: 1, ropeDim: 18, neox: false })).toThrow(/ropeDim/);
     expect(() => createRope(ctx, { headDim: 15, nHeads: 1, nKvHeads: 1, neox: false })).toThrow(/even/);
-    expect(() => createRope(ctx, { headDim: 16, nHeads: 1, nKvHeads: 1, neox: false, freqFactors: new Float32Array(3) })).toThrow(/freqFactors/);
+    expect(() => createRope(ctx, { headDim: 16, nHeads: 1, nKvHeads: 1, neox: false, freqFactors: new Float32Array(3) })).toThrow(
+      /freqFactors/,
+    );
     expect(() => createRope(ctx, { headDim: 16, nHeads: 1, nKvHeads: 1, neox: false, freqBase: 0 })).toThrow(/freqBase/);
   });
 });

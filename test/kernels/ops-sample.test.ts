@@ -145,7 +145,13 @@ describe('sampling kernels', () => {
       const s = x.reduce((a, v) => a + Math.exp(v - m), 0);
       const order = [...x.keys()].sort((a, b) => x[b]! - x[a]! || a - b).slice(0, 5);
       expect(got.map((g) => g.id)).toEqual(order);
-      expectClose(got.map((g) => g.prob), order.map((i) => Math.exp(x[i]! - m) / s), 1e-7, 1e-5, 'probs');
+      expectClose(
+        got.map((g) => g.prob),
+        order.map((i) => Math.exp(x[i]! - m) / s),
+        1e-7,
+        1e-5,
+        'probs',
+      );
     }
   });
 
@@ -177,7 +183,14 @@ describe('sampling kernels', () => {
     expectClose(await readF32(ctx, logits2), want2, 1e-6, 1e-6, 'window 2');
   });
 
-  async function sample(vocab: number, x: Float32Array, o: SamplingOptions, draws: number, kvLen: number, extra: { candidateCap?: number; subgroups?: boolean } = {}) {
+  async function sample(
+    vocab: number,
+    x: Float32Array,
+    o: SamplingOptions,
+    draws: number,
+    kvLen: number,
+    extra: { candidateCap?: number; subgroups?: boolean } = {},
+  ) {
     const params = createStepParams(ctx, { pos0: kvLen - 1, nTokens: 1 });
     const sampling = createSamplingParams(ctx, o);
     const out = createStorageBuffer(ctx, draws * 4);
@@ -190,7 +203,11 @@ describe('sampling kernels', () => {
     const vocab = 777;
     const x = randn(vocab, 3, 4);
     const want = argmaxRef(x);
-    for (const o of [{ temperature: 0 }, { temperature: 1.5, topK: 1, topP: 1, minP: 0 }, { temperature: 2, topK: 0, topP: 1e-6, minP: 0 }]) {
+    for (const o of [
+      { temperature: 0 },
+      { temperature: 1.5, topK: 1, topP: 1, minP: 0 },
+      { temperature: 2, topK: 0, topP: 1e-6, minP: 0 },
+    ]) {
       const got = await sample(vocab, x, o, 64, 10);
       expect(new Set(got), JSON.stringify(o)).toEqual(new Set([want]));
     }

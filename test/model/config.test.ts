@@ -24,8 +24,17 @@ describe('model config from GGUF metadata', () => {
     const f = await open('stories260K.gguf');
     const cfg = modelConfigFromMetadata(f, f.tensor('token_embd.weight')?.dims[1]);
     expect(cfg).toMatchObject({
-      family: 'llama', nLayer: 5, nEmbd: 64, nFF: 172, nHead: 8, nHeadKV: 4, headDim: 8,
-      ropeOrdering: 'normal', vocabSize: 512, ffnActivation: 'silu', subNorms: false,
+      family: 'llama',
+      nLayer: 5,
+      nEmbd: 64,
+      nFF: 172,
+      nHead: 8,
+      nHeadKV: 4,
+      headDim: 8,
+      ropeOrdering: 'normal',
+      vocabSize: 512,
+      ffnActivation: 'silu',
+      subNorms: false,
     });
     const names = resolveTensorNames(cfg, f.tensors);
     expect(names.output).toBe('output.weight');
@@ -85,15 +94,31 @@ describe('model config from GGUF metadata', () => {
     expect(() => modelConfigFromMetadata(meta({ 'general.architecture': 'gpt2' }))).toThrow(/unsupported architecture 'gpt2'/);
     expect(() => modelConfigFromMetadata(meta({ 'general.architecture': 'llama' }))).toThrow(/llama\.embedding_length/);
     const base = {
-      'general.architecture': 'qwen3', 'qwen3.embedding_length': 1024, 'qwen3.attention.head_count': 16,
-      'qwen3.attention.head_count_kv': 8, 'qwen3.attention.key_length': 128, 'qwen3.block_count': 28,
-      'qwen3.feed_forward_length': 3072, 'qwen3.vocab_size': 151936,
+      'general.architecture': 'qwen3',
+      'qwen3.embedding_length': 1024,
+      'qwen3.attention.head_count': 16,
+      'qwen3.attention.head_count_kv': 8,
+      'qwen3.attention.key_length': 128,
+      'qwen3.block_count': 28,
+      'qwen3.feed_forward_length': 3072,
+      'qwen3.vocab_size': 151936,
     };
     const q3 = modelConfigFromMetadata(meta(base));
     expect(q3).toMatchObject({ headDim: 128, ropeOrdering: 'neox', qkNorm: true, qkvBias: false });
     expect(() => modelConfigFromMetadata(meta({ ...base, 'qwen3.attention.head_count_kv': 5 }))).toThrow(ModelFormatError);
-    expect(modelConfigFromMetadata(meta({ ...base, 'general.architecture': 'bitnet-b1.58',
-      'bitnet-b1.58.embedding_length': 2560, 'bitnet-b1.58.attention.head_count': 20, 'bitnet-b1.58.attention.head_count_kv': 5,
-      'bitnet-b1.58.block_count': 30, 'bitnet-b1.58.feed_forward_length': 6912, 'bitnet-b1.58.vocab_size': 128256 })).ffnActivation).toBe('relu2');
+    expect(
+      modelConfigFromMetadata(
+        meta({
+          ...base,
+          'general.architecture': 'bitnet-b1.58',
+          'bitnet-b1.58.embedding_length': 2560,
+          'bitnet-b1.58.attention.head_count': 20,
+          'bitnet-b1.58.attention.head_count_kv': 5,
+          'bitnet-b1.58.block_count': 30,
+          'bitnet-b1.58.feed_forward_length': 6912,
+          'bitnet-b1.58.vocab_size': 128256,
+        }),
+      ).ffnActivation,
+    ).toBe('relu2');
   });
 });

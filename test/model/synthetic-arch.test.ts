@@ -11,12 +11,7 @@ import { architectureFamily, modelConfigFromMetadata, SUPPORTED_ARCHITECTURES } 
 import { resolveTensorNames } from '../../src/model/tensors.ts';
 import { argmax, CpuModel, softmax } from '../helpers/cpu-forward.ts';
 import { llamaGreedy, type LiveStep } from '../helpers/llama-oracle.ts';
-import {
-  makeSyntheticModel,
-  removeSyntheticModels,
-  syntheticModelSpec,
-  type SyntheticModelSpec,
-} from '../helpers/synthetic-models.ts';
+import { makeSyntheticModel, removeSyntheticModels, syntheticModelSpec, type SyntheticModelSpec } from '../helpers/synthetic-models.ts';
 
 const PROMPT = [1, 100, 200, 300, 400, 37]; // BOS + a few ids of the stories260K vocab
 const STEPS = 8;
@@ -186,7 +181,9 @@ describe.each(cases)('synthetic $name', ({ spec, tol, ablations }) => {
 
   test('CPU reference follows llama.cpp', () => {
     const c = compare(model, steps);
-    console.log(`${spec.arch} ${spec.weightType ?? 'F32'}: max|Δp| ${c.maxDp.toFixed(5)}, greedy ${c.greedyMatched}/${c.greedyChecked} (before first near-tie), mean top-1 ${c.meanTop1.toFixed(3)}`);
+    console.log(
+      `${spec.arch} ${spec.weightType ?? 'F32'}: max|Δp| ${c.maxDp.toFixed(5)}, greedy ${c.greedyMatched}/${c.greedyChecked} (before first near-tie), mean top-1 ${c.meanTop1.toFixed(3)}`,
+    );
     expect(c.maxDp, 'max |Δ top-1 probability|').toBeLessThan(tol);
     expect(c.firstMismatch, 'first greedy mismatch before a near-tie').toBe(-1);
     expect(c.greedyChecked, 'steps compared greedily').toBeGreaterThanOrEqual(2);
@@ -254,7 +251,16 @@ describe('synthetic model generator', () => {
 });
 
 describe('bitnet-b1.58 (squared ReLU; llama.cpp cannot load this architecture)', () => {
-  const spec: SyntheticModelSpec = { arch: 'bitnet-b1.58', seed: 5, nLayer: 1, nEmbd: 64, nFF: 128, nHead: 4, nHeadKV: 2, bitnetScales: true };
+  const spec: SyntheticModelSpec = {
+    arch: 'bitnet-b1.58',
+    seed: 5,
+    nLayer: 1,
+    nEmbd: 64,
+    nFF: 128,
+    nHead: 4,
+    nHeadKV: 2,
+    bitnetScales: true,
+  };
 
   test('config and tensor names agree with the file structure', async () => {
     const path = await makeSyntheticModel(spec);
@@ -263,8 +269,17 @@ describe('bitnet-b1.58 (squared ReLU; llama.cpp cannot load this architecture)',
       const file = await readGGUF(src);
       const cfg = modelConfigFromMetadata(file);
       expect(cfg).toMatchObject({
-        family: 'bitnet-b1.58', ffnActivation: 'relu2', subNorms: true, ropeOrdering: 'neox',
-        nLayer: 1, nEmbd: 64, nFF: 128, nHead: 4, nHeadKV: 2, headDim: 16, vocabSize: 512,
+        family: 'bitnet-b1.58',
+        ffnActivation: 'relu2',
+        subNorms: true,
+        ropeOrdering: 'neox',
+        nLayer: 1,
+        nEmbd: 64,
+        nFF: 128,
+        nHead: 4,
+        nHeadKV: 2,
+        headDim: 16,
+        vocabSize: 512,
       });
       const names = resolveTensorNames(cfg, file.tensors);
       expect(names.output).toBeUndefined();
@@ -298,7 +313,10 @@ describe('bitnet-b1.58 (squared ReLU; llama.cpp cannot load this architecture)',
     const h = rms(x, w('blk.0.attn_norm.weight'));
     const v = mv('blk.0.attn_v.weight', h, nHeadKV * headDim, 'blk.0.attn_v.scale');
     const group = nHead / nHeadKV;
-    const att = Array.from({ length: nHead * headDim }, (_, i) => v[Math.floor(Math.floor(i / headDim) / group) * headDim + (i % headDim)]!);
+    const att = Array.from(
+      { length: nHead * headDim },
+      (_, i) => v[Math.floor(Math.floor(i / headDim) / group) * headDim + (i % headDim)]!,
+    );
     const o = mv('blk.0.attn_output.weight', rms(att, w('blk.0.attn_sub_norm.weight')), nEmbd, 'blk.0.attn_output.scale');
     x = x.map((xi, i) => xi + o[i]!);
     const h2 = rms(x, w('blk.0.ffn_norm.weight'));
@@ -306,7 +324,10 @@ describe('bitnet-b1.58 (squared ReLU; llama.cpp cannot load this architecture)',
     const u = mv('blk.0.ffn_up.weight', h2, nFF, 'blk.0.ffn_up.scale');
     const act = g.map((gi, i) => Math.max(gi, 0) ** 2 * u[i]!);
     const d = mv('blk.0.ffn_down.weight', rms(act, w('blk.0.ffn_sub_norm.weight')), nEmbd, 'blk.0.ffn_down.scale');
-    x = rms(x.map((xi, i) => xi + d[i]!), w('output_norm.weight'));
+    x = rms(
+      x.map((xi, i) => xi + d[i]!),
+      w('output_norm.weight'),
+    );
     const E = w('token_embd.weight');
     const want = Array.from({ length: m.cfg.vocabSize }, (_, t) => x.reduce((s, xi, i) => s + E[t * nEmbd + i]! * xi, 0));
     const maxErr = Math.max(...want.map((y, i) => Math.abs(y - got[i]!)));

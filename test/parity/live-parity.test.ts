@@ -58,7 +58,11 @@ const wide = { nLayer: 2, nEmbd: 256, nFF: 512, nHead: 4, nHeadKV: 2 };
 describe('synthetic architectures on the GPU vs llama.cpp', () => {
   const cases: [string, SyntheticModelSpec, number][] = [
     ['llama F32 rope_freqs + linear scaling', { arch: 'llama', seed: 11, ...small, ropeFreqs: true, ropeScalingLinear: 4 }, 0.005],
-    ['llama F16 tied head, GQA 8/2', { arch: 'llama', seed: 12, ...small, nHead: 8, nHeadKV: 2, weightType: 'F16', embdType: 'F16', tiedOutput: true }, 0.005],
+    [
+      'llama F16 tied head, GQA 8/2',
+      { arch: 'llama', seed: 12, ...small, nHead: 8, nHeadKV: 2, weightType: 'F16', embdType: 'F16', tiedOutput: true },
+      0.005,
+    ],
     ['qwen2 F32 biases', { arch: 'qwen2', seed: 21, ...small }, 0.005],
     ['qwen3 F32 q/k norm, head_dim 32', { arch: 'qwen3', seed: 31, ...small, headDim: 32 }, 0.005],
     ['bitnet F32 with scale tensors', { arch: 'bitnet', seed: 5, ...small, bitnetScales: true }, 0.005],

@@ -43,13 +43,13 @@ async function checkParity(path: string, o: OracleEntry) {
 }
 
 const committed: [string, string][] = [
-    ['stories260K.gguf', 'stories260K'],
-    ['stories260K-Q8_0.gguf', 'derived-quantized'],
-    ['stories260K-Q4_0.gguf', 'derived-quantized'],
-    ['TinyStories-656K-Q8_0.gguf', 'TinyStories-656K'],
-    ['tinystories-bitnet-3M-TQ2_0.gguf', 'trained-here'],
-    ['tinystories-bitnet-3M-TQ1_0.gguf', 'trained-here'],
-    ['tinystories-bitnet-3M-I2_S.gguf', 'trained-here'],
+  ['stories260K.gguf', 'stories260K'],
+  ['stories260K-Q8_0.gguf', 'derived-quantized'],
+  ['stories260K-Q4_0.gguf', 'derived-quantized'],
+  ['TinyStories-656K-Q8_0.gguf', 'TinyStories-656K'],
+  ['tinystories-bitnet-3M-TQ2_0.gguf', 'trained-here'],
+  ['tinystories-bitnet-3M-TQ1_0.gguf', 'trained-here'],
+  ['tinystories-bitnet-3M-I2_S.gguf', 'trained-here'],
   ['tinystories-llama-3M-Q4_K_M.gguf', 'trained-here'],
 ];
 

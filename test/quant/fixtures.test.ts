@@ -114,30 +114,36 @@ describe('committed fixtures (always run)', () => {
 describe.skipIf(!haveShared())('shared fixture set (full)', () => {
   const trained = (name: string) => sharedPath('models', 'trained-here', name);
   // Built only when the shared set is present: a skipped describe still runs its body.
-  const cases: Array<[string, string, string[]]> = !haveShared() ? [] : [
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q8_0.gguf'), ['Q8_0', 'F32']],
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q4_0.gguf'), ['Q4_0', 'Q6_K', 'F32']],
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-F16.gguf'), ['F16', 'F32']],
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q4_K-pure.gguf'), ['Q4_K', 'F32']],
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q5_K-pure.gguf'), ['Q5_K', 'F32']],
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q6_K-pure.gguf'), ['Q6_K', 'F32']],
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q4_K_M.gguf'), ['Q4_K', 'Q6_K', 'F32']],
-    [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q2_K.gguf'), ['Q2_K', 'Q3_K', 'Q6_K', 'F32']],
-    [trained('tinystories-bitnet-3M-F32.gguf'), trained('tinystories-bitnet-3M-TQ1_0.gguf'), ['TQ1_0', 'Q6_K', 'F32']],
-    [trained('tinystories-bitnet-3M-F32.gguf'), trained('tinystories-bitnet-3M-TQ2_0.gguf'), ['TQ2_0', 'Q6_K', 'F32']],
-    [trained('tinystories-bitnet-3M-F32.gguf'), trained('tinystories-bitnet-3M-I2_S.gguf'), ['I2_S', 'F32']],
-    [
-      sharedPath('models', 'TinyStories-656K', 'TinyStories-656K-Q8_0.gguf'),
-      sharedPath('models', 'derived-quantized', 'TinyStories-656K-Q4_0.gguf'),
-      ['Q4_0', 'F32'],
-    ],
-  ];
+  const cases: Array<[string, string, string[]]> = !haveShared()
+    ? []
+    : [
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q8_0.gguf'), ['Q8_0', 'F32']],
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q4_0.gguf'), ['Q4_0', 'Q6_K', 'F32']],
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-F16.gguf'), ['F16', 'F32']],
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q4_K-pure.gguf'), ['Q4_K', 'F32']],
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q5_K-pure.gguf'), ['Q5_K', 'F32']],
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q6_K-pure.gguf'), ['Q6_K', 'F32']],
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q4_K_M.gguf'), ['Q4_K', 'Q6_K', 'F32']],
+        [trained('tinystories-llama-3M-F32.gguf'), trained('tinystories-llama-3M-Q2_K.gguf'), ['Q2_K', 'Q3_K', 'Q6_K', 'F32']],
+        [trained('tinystories-bitnet-3M-F32.gguf'), trained('tinystories-bitnet-3M-TQ1_0.gguf'), ['TQ1_0', 'Q6_K', 'F32']],
+        [trained('tinystories-bitnet-3M-F32.gguf'), trained('tinystories-bitnet-3M-TQ2_0.gguf'), ['TQ2_0', 'Q6_K', 'F32']],
+        [trained('tinystories-bitnet-3M-F32.gguf'), trained('tinystories-bitnet-3M-I2_S.gguf'), ['I2_S', 'F32']],
+        [
+          sharedPath('models', 'TinyStories-656K', 'TinyStories-656K-Q8_0.gguf'),
+          sharedPath('models', 'derived-quantized', 'TinyStories-656K-Q4_0.gguf'),
+          ['Q4_0', 'F32'],
+        ],
+      ];
   for (const [source, quantized, types] of cases) {
     const label = quantized.split('/').pop()!;
     it(`${label}: every ${types.join('/')} tensor within bounds and byte-identical to llama-quantize`, async () => {
       const report = await compareWithSource(source, quantized);
       expectAllBitExact(report, types);
-      console.log(`${label}: ${Object.entries(report).map(([k, r]) => `${k} ${r.sameBytes}/${r.tensors} same bytes, worst ${r.worstBoundRatio.toFixed(3)} of bound`).join('; ')}`);
+      console.log(
+        `${label}: ${Object.entries(report)
+          .map(([k, r]) => `${k} ${r.sameBytes}/${r.tensors} same bytes, worst ${r.worstBoundRatio.toFixed(3)} of bound`)
+          .join('; ')}`,
+      );
     });
   }
 });

@@ -5,7 +5,15 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../src/errors.ts';
-import { dequantizeIQ3_S, dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeTensor, GGMLType, IQ4_NL_VALUES, writeF16 } from '../../src/quant/index.ts';
+import {
+  dequantizeIQ3_S,
+  dequantizeIQ4_NL,
+  dequantizeIQ4_XS,
+  dequantizeTensor,
+  GGMLType,
+  IQ4_NL_VALUES,
+  writeF16,
+} from '../../src/quant/index.ts';
 import { IQ3S_GRID } from '../../src/quant/cpu/iq-grids.ts';
 import { haveShared, sharedPath } from '../helpers/fixtures.ts';
 import { boundRatio, loadModel } from './helpers.ts';
@@ -97,7 +105,11 @@ describe('IQ4_XS dequantize', () => {
 });
 
 /** How closely llama-quantize's tensors of `type` in `file` decode to the F32 model they came from. */
-async function worstAgainstF32(file: string, type: GGMLType, bound: { group: number; rel: number; abs: number; why: string }): Promise<{ tensors: number; worst: number }> {
+async function worstAgainstF32(
+  file: string,
+  type: GGMLType,
+  bound: { group: number; rel: number; abs: number; why: string },
+): Promise<{ tensors: number; worst: number }> {
   const source = await loadModel(sharedPath('models', 'trained-here', 'tinystories-llama-3M-F32.gguf'));
   const quant = await loadModel(sharedPath('models', 'importance-quantized', file));
   let tensors = 0;
@@ -121,7 +133,7 @@ describe('IQ3_S dequantize', () => {
       block[66 + (g >> 3)] |= (entry >> 8) << (g & 7);
     }
     for (let i = 0; i < 32; i++) block[74 + i] = (i * 53) & 255;
-    for (let i = 0; i < 4; i++) block[106 + i] = 0x1f * (i + 1) & 255;
+    for (let i = 0; i < 4; i++) block[106 + i] = (0x1f * (i + 1)) & 255;
     const got = dequantizeTensor(GGMLType.IQ3_S, block, 256);
     for (let n = 0; n < 256; n++) {
       const s = n >> 5;

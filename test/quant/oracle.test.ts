@@ -44,18 +44,42 @@ function varied(nBlocks: number, seed: number): Float32Array {
   for (let i = 0; i < x.length; i++) {
     const block = i >> 8;
     switch (block % 12) {
-      case 0: x[i] = r.gauss() * 0.02; break;
-      case 1: x[i] = r.gauss() ** 3; break;
-      case 2: x[i] = 0; break;
-      case 3: x[i] = 0.5; break;
-      case 4: x[i] = i % 32 === 7 ? -3 : 0; break;
-      case 5: x[i] = r.gauss() * 1e-6; break;
-      case 6: x[i] = -Math.abs(r.gauss()); break;
-      case 7: x[i] = Math.abs(r.gauss()) * 1e3; break;
-      case 8: x[i] = Math.round(r.gauss() * 4) / 4; break;
-      case 9: x[i] = (r.next() < 0.3 ? 0 : 1) * (r.next() < 0.5 ? -1 : 1) * 0.125; break;
-      case 10: x[i] = r.gauss() * 1e-9; break;
-      case 11: x[i] = (i % 3) - 1 + r.gauss() * 1e-3; break;
+      case 0:
+        x[i] = r.gauss() * 0.02;
+        break;
+      case 1:
+        x[i] = r.gauss() ** 3;
+        break;
+      case 2:
+        x[i] = 0;
+        break;
+      case 3:
+        x[i] = 0.5;
+        break;
+      case 4:
+        x[i] = i % 32 === 7 ? -3 : 0;
+        break;
+      case 5:
+        x[i] = r.gauss() * 1e-6;
+        break;
+      case 6:
+        x[i] = -Math.abs(r.gauss());
+        break;
+      case 7:
+        x[i] = Math.abs(r.gauss()) * 1e3;
+        break;
+      case 8:
+        x[i] = Math.round(r.gauss() * 4) / 4;
+        break;
+      case 9:
+        x[i] = (r.next() < 0.3 ? 0 : 1) * (r.next() < 0.5 ? -1 : 1) * 0.125;
+        break;
+      case 10:
+        x[i] = r.gauss() * 1e-9;
+        break;
+      case 11:
+        x[i] = (i % 3) - 1 + r.gauss() * 1e-3;
+        break;
     }
   }
   return x;
@@ -123,7 +147,9 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
       const noise = new Uint8Array(mine.length).map(() => r.int(256));
       for (const bytes of [theirs, noise]) {
         const ref = runOracle('d', `dequantize_row_${sym}`, n, bytes, bytes.length);
-        expect(sameFloatBits(type.dequantize!(bytes, n), new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + 4 * n)))).toBe(0);
+        expect(sameFloatBits(type.dequantize!(bytes, n), new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + 4 * n)))).toBe(
+          0,
+        );
       }
     });
   }
@@ -133,7 +159,9 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
     const theirs = runOracle('q', 'quantize_row_q8_K_ref', n, new Uint8Array(x.buffer), mine.length);
     expect(Buffer.compare(Buffer.from(mine), Buffer.from(theirs))).toBe(0);
     const ref = runOracle('d', 'dequantize_row_q8_K', n, theirs, theirs.length);
-    expect(sameFloatBits(quant.dequantizeQ8_K(theirs, n), new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + 4 * n)))).toBe(0);
+    expect(sameFloatBits(quant.dequantizeQ8_K(theirs, n), new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + 4 * n)))).toBe(
+      0,
+    );
   });
 
   it('f32 → f16 and f32 → bf16 rows agree on 2^18 random bit patterns, NaNs included', () => {
@@ -141,8 +169,18 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
     const bits = new Uint32Array(1 << 18).map(() => Math.floor(r.next() * 2 ** 32));
     const values = new Float32Array(bits.buffer);
     const input = new Uint8Array(bits.buffer);
-    expect(Buffer.compare(Buffer.from(quant.quantizeF16(values)), Buffer.from(runOracle('q', 'ggml_fp32_to_fp16_row', bits.length, input, 2 * bits.length)))).toBe(0);
-    expect(Buffer.compare(Buffer.from(quant.quantizeBF16(values)), Buffer.from(runOracle('q', 'ggml_fp32_to_bf16_row_ref', bits.length, input, 2 * bits.length)))).toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from(quant.quantizeF16(values)),
+        Buffer.from(runOracle('q', 'ggml_fp32_to_fp16_row', bits.length, input, 2 * bits.length)),
+      ),
+    ).toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from(quant.quantizeBF16(values)),
+        Buffer.from(runOracle('q', 'ggml_fp32_to_bf16_row_ref', bits.length, input, 2 * bits.length)),
+      ),
+    ).toBe(0);
   });
 
   for (const [name, sym] of READ_ONLY_TYPES) {

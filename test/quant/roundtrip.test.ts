@@ -12,16 +12,36 @@ function sample(kind: (typeof KINDS)[number], n: number, seed: number): Float32A
   const x = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     switch (kind) {
-      case 'gauss': x[i] = r.gauss() * 0.02; break;
-      case 'cubed': x[i] = r.gauss() ** 3; break;
-      case 'zeros': x[i] = 0; break;
-      case 'constant': x[i] = 0.7; break;
-      case 'spike': x[i] = i % 97 === 5 ? -3 : 0; break;
-      case 'tiny': x[i] = r.gauss() * 1e-6; break;
-      case 'negative': x[i] = -Math.abs(r.gauss()); break;
-      case 'large': x[i] = r.gauss() * 1000; break;
-      case 'grid': x[i] = Math.round(r.gauss() * 8) / 4; break;
-      case 'ternary': x[i] = (r.int(3) - 1) * 0.125; break;
+      case 'gauss':
+        x[i] = r.gauss() * 0.02;
+        break;
+      case 'cubed':
+        x[i] = r.gauss() ** 3;
+        break;
+      case 'zeros':
+        x[i] = 0;
+        break;
+      case 'constant':
+        x[i] = 0.7;
+        break;
+      case 'spike':
+        x[i] = i % 97 === 5 ? -3 : 0;
+        break;
+      case 'tiny':
+        x[i] = r.gauss() * 1e-6;
+        break;
+      case 'negative':
+        x[i] = -Math.abs(r.gauss());
+        break;
+      case 'large':
+        x[i] = r.gauss() * 1000;
+        break;
+      case 'grid':
+        x[i] = Math.round(r.gauss() * 8) / 4;
+        break;
+      case 'ternary':
+        x[i] = (r.int(3) - 1) * 0.125;
+        break;
     }
   }
   return x;

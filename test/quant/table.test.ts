@@ -17,7 +17,33 @@ import {
   tensorByteSize,
 } from '../../src/quant/index.ts';
 
-const SUPPORTED = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'TQ1_0', 'TQ2_0', 'I2_S', 'IQ4_NL', 'IQ4_XS', 'IQ3_S', 'IQ3_XXS', 'IQ2_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S', 'IQ1_M'];
+const SUPPORTED = [
+  'F32',
+  'F16',
+  'BF16',
+  'Q4_0',
+  'Q4_1',
+  'Q5_0',
+  'Q5_1',
+  'Q8_0',
+  'Q2_K',
+  'Q3_K',
+  'Q4_K',
+  'Q5_K',
+  'Q6_K',
+  'TQ1_0',
+  'TQ2_0',
+  'I2_S',
+  'IQ4_NL',
+  'IQ4_XS',
+  'IQ3_S',
+  'IQ3_XXS',
+  'IQ2_XXS',
+  'IQ2_XS',
+  'IQ2_S',
+  'IQ1_S',
+  'IQ1_M',
+];
 const SUPPORTED_GPU = SUPPORTED;
 /** Supported types added after the row rule moved into the table (no old numbers to compare). */
 const EXTRA_TYPES: string[] = ['IQ2_XXS', 'IQ2_XS', 'IQ3_XXS', 'IQ1_S', 'IQ4_NL', 'IQ3_S', 'IQ2_S', 'IQ4_XS', 'IQ1_M']; // in type-id order
@@ -27,7 +53,12 @@ const DEQUANTIZE_ONLY = ['IQ4_NL', 'IQ4_XS', 'IQ3_S', 'IQ3_XXS', 'IQ2_XXS', 'IQ2
 describe('quant table', () => {
   it('has one entry per layout, and exactly the supported types carry codecs and bounds', () => {
     expect(allQuantTypes().map((t) => t.id)).toEqual(allQuantLayouts().map((l) => l.id));
-    expect(allQuantTypes().filter((t) => t.supportedOnCpu).map((t) => t.name).sort()).toEqual([...SUPPORTED].sort());
+    expect(
+      allQuantTypes()
+        .filter((t) => t.supportedOnCpu)
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual([...SUPPORTED].sort());
     for (const t of allQuantTypes().filter((t) => t.supportedOnCpu)) {
       expect(t.dequantize, t.name).toBeTypeOf('function');
       expect(t.layout.id).toBe(t.id);
@@ -65,7 +96,11 @@ describe('quant table', () => {
     expect(gpuNames.sort()).toEqual([...SUPPORTED_GPU].sort());
     expect(() => getGpuQuantType(GGMLType.MXFP4, 'blk.0.ffn_up.weight')).toThrow(UnsupportedTensorTypeError);
     expect(() => getGpuQuantType(GGMLType.MXFP4, 'blk.0.ffn_up.weight')).toThrow(
-      new RegExp(`tensor "blk\\.0\\.ffn_up\\.weight": tensor type MXFP4 \\(id 39\\) is not supported on the GPU yet; supported: ${gpuQuantTypes().map((t) => t.name).join(', ')}$`),
+      new RegExp(
+        `tensor "blk\\.0\\.ffn_up\\.weight": tensor type MXFP4 \\(id 39\\) is not supported on the GPU yet; supported: ${gpuQuantTypes()
+          .map((t) => t.name)
+          .join(', ')}$`,
+      ),
     );
     // Q8_K has CPU codecs but is an activation format no file stores: supported nowhere.
     expect(() => getQuantType(GGMLType.Q8_K)).toThrow(/not supported yet; supported: F32, F16, /);
@@ -78,7 +113,6 @@ describe('quant table', () => {
       expect(quantTypeInfo(id)).toBeUndefined();
     }
   });
-
 });
 
 // The checklist for adding a type: each test names what is missing for which type.
@@ -101,9 +135,14 @@ describe('quant table: what every supported type must have', () => {
   });
 
   it('every decoder is some entry’s, and its snippet is unique, includes "dq" and defines what the kernels call', () => {
-    const declared = Object.values(gpuDecoders).filter((v): v is gpuDecoders.GpuDecoder => typeof v === 'object' && v !== null && 'snippet' in v);
+    const declared = Object.values(gpuDecoders).filter(
+      (v): v is gpuDecoders.GpuDecoder => typeof v === 'object' && v !== null && 'snippet' in v,
+    );
     const used = gpuTypes.map((t) => t.gpu);
-    expect(declared.filter((d) => !used.includes(d)).map((d) => d.snippet), 'decoders no entry references').toEqual([]);
+    expect(
+      declared.filter((d) => !used.includes(d)).map((d) => d.snippet),
+      'decoders no entry references',
+    ).toEqual([]);
     expect(new Set(used.map((d) => d.snippet)).size, 'snippet names').toBe(used.length);
     for (const t of gpuTypes) {
       const src = t.gpu.source;
@@ -134,14 +173,23 @@ describe('quant table: what every supported type must have', () => {
   it('the layers above the table name no type: the loader, the weights code and the kernels ask the entry', () => {
     const names = allQuantTypes().map((t) => t.name);
     const typeWord = new RegExp(`GGMLType\\.|\\b(i2s|I2S)|\\b(${names.join('|')})\\b`);
-    const files = ['src/runtime/loader.ts', 'src/runtime/linear.ts', 'src/gpu/weights.ts', 'src/kernels/matmul.ts', 'src/kernels/embedding.ts', 'src/quant/types.ts'];
+    const files = [
+      'src/runtime/loader.ts',
+      'src/runtime/linear.ts',
+      'src/gpu/weights.ts',
+      'src/kernels/matmul.ts',
+      'src/kernels/embedding.ts',
+      'src/quant/types.ts',
+    ];
     const offenders: string[] = [];
     for (const f of files) {
-      readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-        // types.ts declares the ids and their layouts; its code below the table must not branch on them.
-        if (f === 'src/quant/types.ts' && !/^\s*(if|return|const|let)\b/.test(line)) return;
-        if (typeWord.test(line)) offenders.push(`${f}:${i + 1}: ${line.trim()}`);
-      });
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          // types.ts declares the ids and their layouts; its code below the table must not branch on them.
+          if (f === 'src/quant/types.ts' && !/^\s*(if|return|const|let)\b/.test(line)) return;
+          if (typeWord.test(line)) offenders.push(`${f}:${i + 1}: ${line.trim()}`);
+        });
     }
     expect(offenders).toEqual([]);
     // Decoders live with the table: no kernel keeps its own list.
@@ -173,7 +221,10 @@ describe('row rule', () => {
 
   it('gives the old row bytes, row multiple and trailer for every supported type', () => {
     const supported = allQuantTypes().filter((t) => t.supportedOnCpu || t.supportedOnGpu);
-    expect(supported.map((t) => t.name).filter((n) => !(n in OLD)), 'types without expected numbers').toEqual(EXTRA_TYPES);
+    expect(
+      supported.map((t) => t.name).filter((n) => !(n in OLD)),
+      'types without expected numbers',
+    ).toEqual(EXTRA_TYPES);
     for (const t of supported.filter((q) => q.name in OLD)) {
       const [rowBytes, rowMultiple, trailer] = OLD[t.name]!;
       expect([t.rowBytes(256), t.rowMultiple, t.trailerBytes], t.name).toEqual([rowBytes, rowMultiple, trailer]);

@@ -22,7 +22,10 @@ test.each([
     expect(plan.length).toBeGreaterThan(2 * engine.config.nLayer);
     for (const b of plan) {
       const made = counted.buffers.filter((c) => c.label === b.label);
-      expect(made.map((c) => c.size), b.label).toEqual([b.bytes]);
+      expect(
+        made.map((c) => c.size),
+        b.label,
+      ).toEqual([b.bytes]);
     }
     const totals = forwardBufferBytes(plan);
     expect(engine.info.gpuBytes.kvCache).toBe(totals.kvCache);

@@ -48,9 +48,12 @@ describe('loadGpuWeights on a Dawn device', () => {
           const len = part.rowCount * w.rowBytes;
           expect(part.buffer.size).toBe(Math.ceil(len / 4) * 4);
           const got = new Uint8Array(await readBuffer(ctx.device, part.buffer, 0, part.buffer.size));
-          expect(Buffer.from(got.subarray(0, len)).equals(file.subarray(from, from + len)), `${t.name} part at row ${part.rowStart}`).toBe(true);
+          expect(Buffer.from(got.subarray(0, len)).equals(file.subarray(from, from + len)), `${t.name} part at row ${part.rowStart}`).toBe(
+            true,
+          );
         }
-        if (t.typeId === GGMLType.I2_S) expect(w.tensorScale).toBe(new DataView(file.buffer).getFloat32(t.absoluteOffset + t.nElements / 4, true));
+        if (t.typeId === GGMLType.I2_S)
+          expect(w.tensorScale).toBe(new DataView(file.buffer).getFloat32(t.absoluteOffset + t.nElements / 4, true));
         for (const part of w.parts) part.buffer.destroy();
       }
       expect(split).toBeGreaterThan(0);

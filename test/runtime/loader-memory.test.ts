@@ -91,14 +91,20 @@ describe('loader memory bound (300 MB synthetic model)', () => {
   it('through the chunked store reader: live memory stays under 2 chunks + 4 MB, bytes intact', async () => {
     const source = new ChunkedModelSource(store, (await store.getManifest('synthetic.gguf'))!);
     const { weights, sink, peak, seconds } = await measure(source);
-    console.log(`chunked: ${(source.size / 1e6).toFixed(0)} MB in ${seconds.toFixed(2)} s, peak live growth ${(peak / MiB).toFixed(1)} MiB`);
+    console.log(
+      `chunked: ${(source.size / 1e6).toFixed(0)} MB in ${seconds.toFixed(2)} s, peak live growth ${(peak / MiB).toFixed(1)} MiB`,
+    );
     expect(sink.bytes).toBeGreaterThan(MODEL_BYTES - 1e6);
     expect(sink.unaligned).toBe(0);
     expect(peak).toBeLessThan(2 * CHUNK + 4 * MiB);
     // Several tensors were split into parts (16 MiB limit), and every part holds the right bytes.
     expect([...weights.values()].some((w) => w.parts.length > 1)).toBe(true);
     const want = await expectedCrcs(weights);
-    for (const [name, w] of weights) expect(w.parts.map((p) => p.buffer.crc), name).toEqual(want.get(name));
+    for (const [name, w] of weights)
+      expect(
+        w.parts.map((p) => p.buffer.crc),
+        name,
+      ).toEqual(want.get(name));
     expect(weights.get('ternary.weight')!.tensorScale).toBe(0.5);
   });
 

@@ -37,7 +37,20 @@ function random(n: number, seed: number): Uint8Array {
 }
 
 /** Checks every loaded weight against the file: each part holds its rows' bytes, zero-padded. */
-async function expectMatchesFile(file: Uint8Array, weights: Map<string, { rows: number; cols: number; rowBytes: number; type: number; parts: { buffer: Uint8Array; rowStart: number; rowCount: number }[]; tensorScale?: number }>) {
+async function expectMatchesFile(
+  file: Uint8Array,
+  weights: Map<
+    string,
+    {
+      rows: number;
+      cols: number;
+      rowBytes: number;
+      type: number;
+      parts: { buffer: Uint8Array; rowStart: number; rowCount: number }[];
+      tensorScale?: number;
+    }
+  >,
+) {
   const gguf = await readGGUF(new BufferByteSource(file, 'f'));
   expect([...weights.keys()]).toEqual(gguf.tensors.map((t) => t.name));
   for (const t of gguf.tensors) {
@@ -66,8 +79,8 @@ async function expectMatchesFile(file: Uint8Array, weights: Map<string, { rows: 
 
 // Odd block counts give tensor sizes that are not multiples of 4 (Q4_0: 18-byte blocks).
 function oddTensors(): GGUFTensorInput[] {
-  const i2s = random(128 * 6 / 4 + 32, 9);
-  new DataView(i2s.buffer).setFloat32(128 * 6 / 4, 0.625, true);
+  const i2s = random((128 * 6) / 4 + 32, 9);
+  new DataView(i2s.buffer).setFloat32((128 * 6) / 4, 0.625, true);
   return [
     { name: 'a.q4_0', dims: [32 * 3, 7], type: GGMLType.Q4_0, data: random(18 * 3 * 7, 1) },
     { name: 'b.f32', dims: [5], type: GGMLType.F32, data: random(20, 2) },
@@ -171,7 +184,11 @@ describe('loadWeights into a memory sink', () => {
     const sink = Object.assign(new MemorySink(), { destroy: (b: Uint8Array) => destroyed.push(b) });
     let reads = 0;
     const src = new BufferByteSource(file);
-    const failing = { name: 'x', size: src.size, read: (o: number, n: number) => (++reads > 4 ? Promise.reject(new Error('disk gone')) : src.read(o, n)) };
+    const failing = {
+      name: 'x',
+      size: src.size,
+      read: (o: number, n: number) => (++reads > 4 ? Promise.reject(new Error('disk gone')) : src.read(o, n)),
+    };
     await expect(loadWeights(failing, { sink, gguf })).rejects.toThrow('disk gone');
     expect(destroyed.length).toBeGreaterThan(0);
   });
@@ -180,13 +197,17 @@ describe('loadWeights into a memory sink', () => {
     const file = await writeGGUFToBytes({ tensors: oddTensors() });
     const ac = new AbortController();
     ac.abort();
-    await expect(loadWeights(new BufferByteSource(file), { sink: new MemorySink(), signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(loadWeights(new BufferByteSource(file), { sink: new MemorySink(), signal: ac.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 });
 
 describe('loadWeights over a chunked store', () => {
   it('reads pieces as views inside cached chunks (no copies) when the source is chunked', async () => {
-    const file = await writeGGUFToBytes({ tensors: [{ name: 'w', dims: [32 * 40, 64], type: GGMLType.Q8_0, data: random(34 * 40 * 64, 5) }] });
+    const file = await writeGGUFToBytes({
+      tensors: [{ name: 'w', dims: [32 * 40, 64], type: GGMLType.Q8_0, data: random(34 * 40 * 64, 5) }],
+    });
     const store = new MemoryModelStore();
     await importModel({ store, source: new BufferByteSource(file, 'm.gguf'), chunkSize: 8192 });
     const src = new ChunkedModelSource(store, (await store.getManifest('m.gguf'))!);

@@ -9,7 +9,14 @@ import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
 import type { ProgressReport } from '../../src/io/progress.ts';
-import { completeBytes, isComplete, isPresent, storedBytes as storedByteCount, type ModelManifest, type ModelStore } from '../../src/storage/store.ts';
+import {
+  completeBytes,
+  isComplete,
+  isPresent,
+  storedBytes as storedByteCount,
+  type ModelManifest,
+  type ModelStore,
+} from '../../src/storage/store.ts';
 import { pseudoRandomBytes, pseudoRandomGguf, sameBytes, sha256Hex, TestFileServer } from './helpers.ts';
 
 const CHUNK = 64 * 1024;
@@ -93,7 +100,9 @@ describe('downloadModel over HTTP Range', () => {
     const store = fsStore();
     server.bytesPerSecond = 2 * 1024 * 1024; // slow enough for requests to overlap
     const reports: ProgressReport[] = [];
-    const m = await downloadModel(opts(store, { sha256: dataSha, concurrency: 3, onProgress: (r) => reports.push(r), progressIntervalMs: 0 }));
+    const m = await downloadModel(
+      opts(store, { sha256: dataSha, concurrency: 3, onProgress: (r) => reports.push(r), progressIntervalMs: 0 }),
+    );
     expect(isPresent(m)).toBe(true);
     expect(m.actualSha256).toBe(dataSha);
     expect(m.etag).toBe('"v1"');
@@ -428,7 +437,9 @@ describe('downloadModel over HTTP Range', () => {
     const hostile: typeof fetch = async () =>
       new Response(new Uint8Array(CHUNK), { status: 206, headers: { 'content-range': `bytes 0-${CHUNK - 1}/${2 ** 52}` } });
     await expect(downloadModel(opts(store, { fetch: hostile }))).rejects.toThrow(/more than the 1099511627776-byte limit/);
-    await expect(downloadModel(opts(store, { fetch: hostile, maxBytes: 2 ** 53, chunkSize: 4096 }))).rejects.toThrow(/more than 4194304 chunks/);
+    await expect(downloadModel(opts(store, { fetch: hostile, maxBytes: 2 ** 53, chunkSize: 4096 }))).rejects.toThrow(
+      /more than 4194304 chunks/,
+    );
     expect(await store.listManifests()).toEqual([]);
   });
 
@@ -511,7 +522,9 @@ describe('cut connections keep what arrived', () => {
         return store.putManifest(m);
       },
     });
-    await expect(downloadModel({ store: watcher, url: server.url('/five.gguf'), signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(downloadModel({ store: watcher, url: server.url('/five.gguf'), signal: ac.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
     const partial = (await store.getManifest('five.gguf'))!;
     expect(completeBytes(partial)).toBe(0); // one 16 MiB chunk, not complete
     expect(storedByteCount(partial)).toBeGreaterThanOrEqual(3 * 1024 * 1024);
@@ -567,7 +580,9 @@ describe('bodies of unknown length (200 without Content-Length)', () => {
     server.truncations = [Math.floor(SIZE * 0.6)];
     const err = await downloadModel(opts(store, { maxRetries: 0 })).catch((e) => e);
     expect(err).toBeInstanceOf(DownloadError);
-    expect(err.message).toMatch(new RegExp(`body ended after ${Math.floor(SIZE * 0.6)} bytes, but its GGUF header says the file has ${SIZE}`));
+    expect(err.message).toMatch(
+      new RegExp(`body ended after ${Math.floor(SIZE * 0.6)} bytes, but its GGUF header says the file has ${SIZE}`),
+    );
     expect(isPresent(await store.getManifest('model.gguf'))).toBe(false);
     await expect(openStoredModel(store, 'model.gguf')).rejects.toThrow(/not ready/);
 
@@ -647,7 +662,9 @@ describe('bodies of unknown length (200 without Content-Length)', () => {
     // The header's extent bounds an unstated length only below the cap: a header claiming 100 GiB
     // must not lift the 64 GiB default (the disk check alone would let it fill what is free).
     const store = new MemoryModelStore();
-    const header = pseudoRandomGguf(1 << 20, 9).subarray(0, 64).slice();
+    const header = pseudoRandomGguf(1 << 20, 9)
+      .subarray(0, 64)
+      .slice();
     new DataView(header.buffer).setBigUint64(37, BigInt(100 * 2 ** 30 - 64), true); // the tensor's elements (I8: bytes)
     let requests = 0;
     const server2 = endless(header);
@@ -709,7 +726,10 @@ describe('hostile ranged answers', () => {
 
   it('a body longer than its Content-Range is refused, and none of it is kept', async () => {
     const store = new MemoryModelStore();
-    const fetchFn = ranged((start, end) => ({ range: `bytes ${start}-${end}/${SIZE}`, body: data.subarray(start, Math.min(SIZE, end + 1 + 1000)) }));
+    const fetchFn = ranged((start, end) => ({
+      range: `bytes ${start}-${end}/${SIZE}`,
+      body: data.subarray(start, Math.min(SIZE, end + 1 + 1000)),
+    }));
     const err = await downloadModel(opts(store, { fetch: fetchFn, maxRetries: 1, concurrency: 1 })).catch((e) => e);
     expect(err).toBeInstanceOf(DownloadError);
     expect(err.message).toMatch(/body longer than the 65536 bytes asked for/);

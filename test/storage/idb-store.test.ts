@@ -34,7 +34,9 @@ describe('IndexedDB model store (fake-indexeddb)', () => {
     const persisted: boolean[] = [];
     const store = new IdbModelStore({ prefix: `t${dbCount++}`, storage: storage(1e12, 0, persisted) });
     server.cuts = [9 * CHUNK + 100];
-    await expect(downloadModel({ store, url: server.url('/m.gguf'), chunkSize: CHUNK, maxRetries: 0, concurrency: 1 })).rejects.toThrow(DownloadError);
+    await expect(downloadModel({ store, url: server.url('/m.gguf'), chunkSize: CHUNK, maxRetries: 0, concurrency: 1 })).rejects.toThrow(
+      DownloadError,
+    );
     const partial = (await store.getManifest('m.gguf'))!;
     expect(completeBytes(partial)).toBe(9 * CHUNK);
     expect(storedBytes(partial)).toBe(9 * CHUNK + 100); // what arrived of chunk 9 before the cut is kept

@@ -50,7 +50,12 @@ describe('importing local files', () => {
     await utimes(path, 1000, 1000);
     const store = new FsModelStore(join(tmp, 'store2'));
     const ac = new AbortController();
-    await importPath(store, path, { chunkSize: 4096, signal: ac.signal, progressIntervalMs: 0, onProgress: (r) => r.bytesDone >= 8192 && ac.abort() }).catch(() => {});
+    await importPath(store, path, {
+      chunkSize: 4096,
+      signal: ac.signal,
+      progressIntervalMs: 0,
+      onProgress: (r) => r.bytesDone >= 8192 && ac.abort(),
+    }).catch(() => {});
     const v2 = pseudoRandomBytes(6 * 4096, 2);
     await writeFile(path, v2);
     await utimes(path, 2000, 2000);
@@ -60,7 +65,12 @@ describe('importing local files', () => {
 
   it('a wrong sha256 leaves the import unverified', async () => {
     const store = new FsModelStore(join(tmp, 'store3'));
-    const err = await importModel({ store, source: new BufferByteSource(pseudoRandomBytes(5000, 3), 'buf.gguf'), chunkSize: 4096, sha256: '0'.repeat(64) }).catch((e) => e);
+    const err = await importModel({
+      store,
+      source: new BufferByteSource(pseudoRandomBytes(5000, 3), 'buf.gguf'),
+      chunkSize: 4096,
+      sha256: '0'.repeat(64),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(IntegrityError);
     expect(isPresent(await store.getManifest('buf.gguf'))).toBe(false);
   });

@@ -34,7 +34,11 @@ async function measure(label: string, meta: MetadataSource, pre: string): Promis
 
 describe('tokenizer build time', () => {
   test.skipIf(!haveShared())('deepseek-llm: 102,400 tokens, 99,757 merges', async () => {
-    const { jsonMs, totalMs } = await measure('deepseek-llm', await readGGUFFile(sharedPath('tokenizer', 'ggml-vocab-deepseek-llm.gguf')), 'deepseek-llm');
+    const { jsonMs, totalMs } = await measure(
+      'deepseek-llm',
+      await readGGUFFile(sharedPath('tokenizer', 'ggml-vocab-deepseek-llm.gguf')),
+      'deepseek-llm',
+    );
     expect(jsonMs).toBeLessThan(1500);
     expect(totalMs).toBeLessThan(6000);
   });

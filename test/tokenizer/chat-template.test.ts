@@ -101,7 +101,9 @@ describe('published templates render the documented prompts', () => {
       '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a bot.<|eot_id|>' +
         '<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
     );
-    expect(t.render([user('Hi')], { addGenerationPrompt: false })).toBe('<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>');
+    expect(t.render([user('Hi')], { addGenerationPrompt: false })).toBe(
+      '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>',
+    );
   });
 
   test('BitNet b1.58 2B4T: "Role: content<|eot_id|>" turns, then "Assistant: "', () => {
@@ -122,7 +124,9 @@ describe('published templates render the documented prompts', () => {
     );
     const tools = [{ type: 'function', function: { name: 'now', description: 'time', parameters: {} } }];
     const withTools = t.render([user('Time?')], { variables: { tools } });
-    expect(withTools.startsWith('<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n# Tools\n')).toBe(true);
+    expect(
+      withTools.startsWith('<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n# Tools\n'),
+    ).toBe(true);
     expect(withTools).toContain('<tools>\n{"type": "function", "function": {"name": "now"');
   });
 
@@ -131,12 +135,16 @@ describe('published templates render the documented prompts', () => {
     expect(t.render([user('Hi')])).toBe(
       '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
     );
-    expect(t.render([sys('S'), user('Hi')], { addGenerationPrompt: false })).toBe('<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n');
+    expect(t.render([sys('S'), user('Hi')], { addGenerationPrompt: false })).toBe(
+      '<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n',
+    );
   });
 
   test('TinyLlama Chat (Zephyr): block tags swallow their newlines (trim_blocks + lstrip_blocks)', () => {
     const t = new ChatTemplate(TINYLLAMA_CHAT, { bos: '<s>', eos: '</s>' });
-    expect(t.render([sys('You are a friendly chatbot.'), user('Hi')])).toBe('<|system|>\nYou are a friendly chatbot.</s>\n<|user|>\nHi</s>\n<|assistant|>\n');
+    expect(t.render([sys('You are a friendly chatbot.'), user('Hi')])).toBe(
+      '<|system|>\nYou are a friendly chatbot.</s>\n<|user|>\nHi</s>\n<|assistant|>\n',
+    );
   });
 
   test('Qwen3 (its real template): enable_thinking=false adds an empty think block; old reasoning is dropped', () => {
@@ -152,8 +160,10 @@ describe('published templates render the documented prompts', () => {
     );
   });
 
-  test('raise_exception becomes a ChatTemplateError carrying the template\'s message', () => {
-    const t = new ChatTemplate("{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversation must start with a user message') }}{% endif %}ok");
+  test("raise_exception becomes a ChatTemplateError carrying the template's message", () => {
+    const t = new ChatTemplate(
+      "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversation must start with a user message') }}{% endif %}ok",
+    );
     expect(t.render([user('x')])).toBe('ok');
     expect(() => t.render([assistant('x')])).toThrow(ChatTemplateError);
     expect(() => t.render([assistant('x')])).toThrow(/Conversation must start with a user message/);
@@ -162,7 +172,9 @@ describe('published templates render the documented prompts', () => {
   test('strftime_now reads the given clock, English names whatever the locale', () => {
     const t = new ChatTemplate("Today Date: {{ strftime_now('%d %b %Y') }}");
     expect(t.render([], { now: new Date(2025, 0, 5, 9, 7) })).toBe('Today Date: 05 Jan 2025');
-    expect(strftime(new Date(2024, 11, 31, 13, 4, 9), '%A %B %e %H:%M:%S %I%p %j %y %%')).toBe('Tuesday December 31 13:04:09 01PM 366 24 %');
+    expect(strftime(new Date(2024, 11, 31, 13, 4, 9), '%A %B %e %H:%M:%S %I%p %j %y %%')).toBe(
+      'Tuesday December 31 13:04:09 01PM 366 24 %',
+    );
   });
 
   test('a template that does not parse, or fails while rendering, is a ChatTemplateError', () => {

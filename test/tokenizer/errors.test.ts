@@ -47,14 +47,34 @@ describe('metadata errors name the field', () => {
     ['no tokenizer at all', new Map(), ModelFormatError, /tokenizer\.ggml\.model/],
     ['model without tokens', new Map([['tokenizer.ggml.model', 'gpt2']]), ModelFormatError, /tokenizer\.ggml\.tokens/],
     ['tokens not strings', tinyBpe({ 'tokenizer.ggml.tokens': [1, 2, 3] }), ModelFormatError, /tokenizer\.ggml\.tokens\[0\]/],
-    ['token_type too short', tinyBpe({ 'tokenizer.ggml.token_type': new Int32Array(3) }), ModelFormatError, /tokenizer\.ggml\.token_type has 3 entries/],
+    [
+      'token_type too short',
+      tinyBpe({ 'tokenizer.ggml.token_type': new Int32Array(3) }),
+      ModelFormatError,
+      /tokenizer\.ggml\.token_type has 3 entries/,
+    ],
     ['scores not numbers', tinySpm({ 'tokenizer.ggml.scores': ['x'] }), ModelFormatError, /tokenizer\.ggml\.scores/],
     ['merge without a space', tinyBpe({ 'tokenizer.ggml.merges': ['Ġt'] }), ModelFormatError, /tokenizer\.ggml\.merges\[0\]/],
     ['BPE without merges', tinyBpe({ 'tokenizer.ggml.merges': undefined }), ModelFormatError, /tokenizer\.ggml\.merges is missing/],
     ['bool flag of the wrong type', tinySpm({ 'tokenizer.ggml.add_bos_token': 'yes' }), ModelFormatError, /add_bos_token/],
-    ['unsupported tokenizer kind', tinySpm({ 'tokenizer.ggml.model': 't5' }), TokenizerError, /tokenizer\.ggml\.model "t5" is not supported/],
-    ['tokenizer kind named like an Object.prototype key', tinySpm({ 'tokenizer.ggml.model': 'constructor' }), TokenizerError, /tokenizer\.ggml\.model "constructor" is not supported/],
-    ['unknown pre-tokenizer', tinyBpe({ 'tokenizer.ggml.pre': 'my-new-model' }), TokenizerError, /tokenizer\.ggml\.pre "my-new-model" is not supported/],
+    [
+      'unsupported tokenizer kind',
+      tinySpm({ 'tokenizer.ggml.model': 't5' }),
+      TokenizerError,
+      /tokenizer\.ggml\.model "t5" is not supported/,
+    ],
+    [
+      'tokenizer kind named like an Object.prototype key',
+      tinySpm({ 'tokenizer.ggml.model': 'constructor' }),
+      TokenizerError,
+      /tokenizer\.ggml\.model "constructor" is not supported/,
+    ],
+    [
+      'unknown pre-tokenizer',
+      tinyBpe({ 'tokenizer.ggml.pre': 'my-new-model' }),
+      TokenizerError,
+      /tokenizer\.ggml\.pre "my-new-model" is not supported/,
+    ],
   ])('%s', async (_name, meta, errorClass, message) => {
     const p = tokenizerFromGGUF(meta as Map<string, unknown>);
     await expect(p).rejects.toThrow(errorClass);

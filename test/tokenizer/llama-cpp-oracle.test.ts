@@ -18,7 +18,13 @@ import { committedVectors, llama3Metadata, qwen3Metadata, readGGUFFile, readVect
 let llama: Llama;
 beforeAll(async () => {
   // vocab-only GGUFs make llama.cpp log a harmless "missing tensor 'token_embd.weight'"
-  llama = await getLlama({ gpu: false, build: 'never', logger: (level, message) => { if (String(level) === 'fatal') console.error(message); } });
+  llama = await getLlama({
+    gpu: false,
+    build: 'never',
+    logger: (level, message) => {
+      if (String(level) === 'fatal') console.error(message);
+    },
+  });
 });
 afterAll(async () => {
   await llama?.dispose();
@@ -92,7 +98,20 @@ describe('special tokens vs llama.cpp (node-llama-cpp)', () => {
     expect(r.mismatches).toEqual([]);
   });
 
-  const vocabs = ['llama-spm', 'phi-3', 'baichuan', 'gpt-2', 'gpt-neox', 'deepseek-llm', 'deepseek-coder', 'falcon', 'mpt', 'starcoder', 'refact', 'bert-bge'];
+  const vocabs = [
+    'llama-spm',
+    'phi-3',
+    'baichuan',
+    'gpt-2',
+    'gpt-neox',
+    'deepseek-llm',
+    'deepseek-coder',
+    'falcon',
+    'mpt',
+    'starcoder',
+    'refact',
+    'bert-bge',
+  ];
   for (const name of vocabs) {
     test.skipIf(!haveShared())(name, async () => {
       const r = await compareWithLlamaCpp(sharedPath('tokenizer', `ggml-vocab-${name}.gguf`));

@@ -17,7 +17,9 @@ interface OracleEntry {
 }
 
 const oracleDir = join(repoRoot, 'test/fixtures/oracles');
-const oracleFiles: string[] = readdirSync(oracleDir).filter((f) => f.endsWith('.json')).map((f) => join(oracleDir, f));
+const oracleFiles: string[] = readdirSync(oracleDir)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => join(oracleDir, f));
 if (sharedFixtures) oracleFiles.push(join(sharedFixtures, 'models/llama-2-tiny-random/oracle.json'));
 
 /** Committed copies first, then the shared folder's model directories. */
@@ -45,7 +47,10 @@ describe('llama.cpp oracle prompts', () => {
   test('the committed models are all covered', () => {
     // stories260K ×3, TinyStories-656K, three bitnet TQ1_0/TQ2_0/I2_S fixtures, the demo model
     expect(cases.length).toBeGreaterThanOrEqual(8);
-    if (sharedFixtures) expect(missing.filter((m) => !m.includes('-pure') && !m.includes('BF16') && !m.includes('Q5_K_M') && !m.endsWith('-Q6_K'))).toEqual([]);
+    if (sharedFixtures)
+      expect(missing.filter((m) => !m.includes('-pure') && !m.includes('BF16') && !m.includes('Q5_K_M') && !m.endsWith('-Q6_K'))).toEqual(
+        [],
+      );
   });
 
   for (const { name, path, oracle } of cases) {

@@ -145,7 +145,9 @@ describe('Qwen3 vocabulary (ChatML control tokens, user-defined <think>)', () =>
   test('end of generation: <|im_end|>, <|endoftext|> and the FIM pad/repo/file-sep tokens', () => {
     // plus Qwen's ordinary BPE token "</s>": llama.cpp (v0.5.0) lists that text as end-of-generation
     // for every vocab (it was added for PaddleOCR), and we follow llama.cpp
-    const eog = new Set(['<|im_end|>', '<|endoftext|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '</s>'].map((t) => tok.tokenId(t)!));
+    const eog = new Set(
+      ['<|im_end|>', '<|endoftext|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '</s>'].map((t) => tok.tokenId(t)!),
+    );
     expect(new Set(tok.eogIds)).toEqual(eog);
     expect(tok.eosId).toBe(151645);
   });
@@ -155,7 +157,12 @@ describe.skipIf(!haveShared())('per-vocab special-token rules (shared vocab GGUF
   test('Phi-3: special tokens strip the whitespace to their right', async () => {
     const tok = await tokenizerFromFile(sharedPath('tokenizer', 'ggml-vocab-phi-3.gguf'));
     const hi = tok.encode('Hi', { addSpecial: false });
-    expect(tok.encode('<|user|>\nHi<|end|>\n<|assistant|>', { addSpecial: false, parseSpecial: true })).toEqual([32010, ...hi, 32007, 32001]);
+    expect(tok.encode('<|user|>\nHi<|end|>\n<|assistant|>', { addSpecial: false, parseSpecial: true })).toEqual([
+      32010,
+      ...hi,
+      32007,
+      32001,
+    ]);
     // "</s>" is user-defined in this GGUF, but llama.cpp's end-of-generation texts make it a control
     // token, so (as in llama.cpp) only parse_special splits it out
     expect(tok.encode('a</s>b', { addSpecial: false, parseSpecial: true })).toContain(2);

@@ -7,7 +7,15 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { haveShared, localModel, sharedPath } from '../helpers/fixtures.ts';
-import { committedVectors, failingVectors, llama3Metadata, qwen3Metadata, readVectors, tokenizerFromFile, type TokenizerVector } from './helpers.ts';
+import {
+  committedVectors,
+  failingVectors,
+  llama3Metadata,
+  qwen3Metadata,
+  readVectors,
+  tokenizerFromFile,
+  type TokenizerVector,
+} from './helpers.ts';
 
 const passCounts: string[] = [];
 afterAll(() => {
@@ -58,7 +66,18 @@ describe('committed SentencePiece models (llama.cpp-generated vectors)', () => {
 });
 
 // Vocab GGUFs of llama.cpp's test set with HF-generated vectors (shared fixtures only).
-const VOCABS_WITH_VECTORS = ['llama-spm', 'phi-3', 'gpt-2', 'deepseek-llm', 'deepseek-coder', 'falcon', 'mpt', 'starcoder', 'refact', 'bert-bge'];
+const VOCABS_WITH_VECTORS = [
+  'llama-spm',
+  'phi-3',
+  'gpt-2',
+  'deepseek-llm',
+  'deepseek-coder',
+  'falcon',
+  'mpt',
+  'starcoder',
+  'refact',
+  'bert-bge',
+];
 
 describe.skipIf(!haveShared())('llama.cpp vocab GGUFs (Hugging Face reference vectors)', () => {
   for (const name of VOCABS_WITH_VECTORS) {

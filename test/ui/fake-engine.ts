@@ -280,7 +280,13 @@ export function fakeLoader(options: FakeLoaderOptions = {}) {
         }
         const done = Math.round(total * frac);
         const secs = Math.max((performance.now() - t0) / 1000, 0.001);
-        loadOptions.onProgress?.({ phase, bytesDone: done, bytesTotal: total, rate: done / secs, etaSeconds: (total - done) / (done / secs) });
+        loadOptions.onProgress?.({
+          phase,
+          bytesDone: done,
+          bytesTotal: total,
+          rate: done / secs,
+          etaSeconds: (total - done) / (done / secs),
+        });
       }
       if (phase === 'download' && options.error) throw options.error;
     }

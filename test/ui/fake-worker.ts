@@ -24,7 +24,8 @@ serveEngine(self as unknown as MessageEndpoint, {
     }
     if (source.kind === 'file') {
       const magic = new TextDecoder().decode(await source.file.slice(0, 4).arrayBuffer());
-      if (magic !== 'GGUF') throw new GGUFFormatError(`${source.name ?? 'file'}: bad magic ${JSON.stringify(magic)}, expected "GGUF"`, 0, 'magic');
+      if (magic !== 'GGUF')
+        throw new GGUFFormatError(`${source.name ?? 'file'}: bad magic ${JSON.stringify(magic)}, expected "GGUF"`, 0, 'magic');
     }
     const slow = (source.kind === 'url' ? source.url : source.kind === 'file' ? (source.name ?? '') : '').includes('slow');
     const name = source.kind === 'url' ? source.url.split('/').pop()! : source.kind === 'file' ? (source.name ?? 'file') : source.id;
@@ -38,7 +39,15 @@ serveEngine(self as unknown as MessageEndpoint, {
     // store does: listed at once with nothing stored, and what arrived recorded a moment after
     // the cancel, before the load ends.
     if (source.kind === 'url' && source.url.includes('partial')) {
-      const entry: CachedModel = { id: name, name, url: source.url, bytes: 2_092_000, bytesStored: 0, complete: false, lastUsed: Date.now() };
+      const entry: CachedModel = {
+        id: name,
+        name,
+        url: source.url,
+        bytes: 2_092_000,
+        bytesStored: 0,
+        complete: false,
+        lastUsed: Date.now(),
+      };
       stored.push(entry);
       let arrived = 0;
       try {
@@ -57,7 +66,15 @@ serveEngine(self as unknown as MessageEndpoint, {
     const loaded = await fakeLoader({ engine, totalBytes: 2_092_000, steps: slow ? 40 : 4, stepMs: slow ? 50 : 5 })(source, options);
     const id = source.kind === 'stored' ? source.id : engine.info.name;
     if (!stored.some((m) => m.id === id)) {
-      stored.push({ id, name: id, url: source.kind === 'url' ? source.url : undefined, bytes: 2_092_000, bytesStored: 2_092_000, complete: true, lastUsed: Date.now() });
+      stored.push({
+        id,
+        name: id,
+        url: source.kind === 'url' ? source.url : undefined,
+        bytes: 2_092_000,
+        bytesStored: 2_092_000,
+        complete: true,
+        lastUsed: Date.now(),
+      });
     }
     return loaded;
   },

@@ -7,7 +7,8 @@ import { escapeHtml, isSafeLinkUrl, plainTextHtml } from '../../src/ui/sanitize.
 
 describe('link URLs', () => {
   test('only absolute http(s) and mailto URLs are links', () => {
-    for (const ok of ['https://example.com/a?b#c', 'http://127.0.0.1:8080/', 'mailto:a@example.com', 'HTTPS://EXAMPLE.COM']) expect(isSafeLinkUrl(ok), ok).toBe(true);
+    for (const ok of ['https://example.com/a?b#c', 'http://127.0.0.1:8080/', 'mailto:a@example.com', 'HTTPS://EXAMPLE.COM'])
+      expect(isSafeLinkUrl(ok), ok).toBe(true);
     for (const bad of [
       'javascript:alert(1)',
       ' javascript:alert(1)',

@@ -38,13 +38,13 @@ export function dequantizeTQ1_0(src: Uint8Array, nElements: number, dst?: Float3
   for (let i = 0, o = 0; i < nb; i++, o += 54) {
     const d = f16[src[o + 52] | (src[o + 53] << 8)];
     for (let n = 0; n < 5; n++) {
-      for (let m = 0; m < 32; m++) out[y++] = ((((((src[o + m] * POW3[n]) & 0xff) * 3) >> 8) - 1) * d);
+      for (let m = 0; m < 32; m++) out[y++] = (((((src[o + m] * POW3[n]) & 0xff) * 3) >> 8) - 1) * d;
     }
     for (let n = 0; n < 5; n++) {
-      for (let m = 0; m < 16; m++) out[y++] = ((((((src[o + 32 + m] * POW3[n]) & 0xff) * 3) >> 8) - 1) * d);
+      for (let m = 0; m < 16; m++) out[y++] = (((((src[o + 32 + m] * POW3[n]) & 0xff) * 3) >> 8) - 1) * d;
     }
     for (let n = 0; n < 4; n++) {
-      for (let j = 0; j < 4; j++) out[y++] = ((((((src[o + 48 + j] * POW3[n]) & 0xff) * 3) >> 8) - 1) * d);
+      for (let j = 0; j < 4; j++) out[y++] = (((((src[o + 48 + j] * POW3[n]) & 0xff) * 3) >> 8) - 1) * d;
     }
   }
   return out;
@@ -149,12 +149,7 @@ export function i2sTensorParams(trailer: Uint8Array): { tensorScale: number } {
  * Decode `count` I2_S values from `codes`, the packed bytes of just those values (byte n/4 onwards
  * for values starting at element n, n a multiple of 128), so a tensor can be decoded in chunks.
  */
-export function dequantizeI2SCodes(
-  codes: Uint8Array,
-  count: number,
-  scale: number,
-  dst?: Float32Array,
-): Float32Array {
+export function dequantizeI2SCodes(codes: Uint8Array, count: number, scale: number, dst?: Float32Array): Float32Array {
   assertI2SCount(count);
   if (codes.length < count / 4) throw new ModelFormatError(`I2_S: ${count} elements need ${count / 4} code bytes, got ${codes.length}`);
   const out = floatOutput('I2_S', count, dst);

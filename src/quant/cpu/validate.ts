@@ -7,13 +7,7 @@
 import { ModelFormatError } from '../../errors.ts';
 
 /** Throws unless `nElements` is a whole number of blocks and `src` holds all of their bytes. */
-export function assertTensorBytes(
-  type: string,
-  src: Uint8Array,
-  nElements: number,
-  blockSize: number,
-  blockBytes: number,
-): number {
+export function assertTensorBytes(type: string, src: Uint8Array, nElements: number, blockSize: number, blockBytes: number): number {
   if (!Number.isSafeInteger(nElements) || nElements < 0) {
     throw new ModelFormatError(`${type}: element count ${nElements} is not a non-negative integer`);
   }
