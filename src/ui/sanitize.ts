@@ -103,7 +103,8 @@ function getPurifier(): ReturnType<typeof DOMPurify> {
   p.addHook('uponSanitizeAttribute', (node, data) => {
     const tag = node.nodeName.toLowerCase();
     const name = data.attrName.toLowerCase();
-    if (!ATTRIBUTES_BY_TAG[tag]?.includes(name) || !isAllowedValue(name, data.attrValue)) data.keepAttr = false;
+    const allowed = Object.hasOwn(ATTRIBUTES_BY_TAG, tag) && ATTRIBUTES_BY_TAG[tag]!.includes(name);
+    if (!allowed || !isAllowedValue(name, data.attrValue)) data.keepAttr = false;
   });
   p.addHook('afterSanitizeAttributes', (node) => {
     if (node.nodeName === 'A' && node.hasAttribute('href')) {
