@@ -226,6 +226,7 @@ async function main(): Promise<void> {
     const search = await measureReadKernel(ctx, rows * cols, timing);
     readKernel = createReadKernel(ctx, rows * cols, search.best);
 
+    // Type by type, so each type's mat-vec and mat-mul (whose ratio is taken) run side by side.
     for (const type of types) {
       prepared.push(prepare(ctx, 'matvec', type, rows, cols, 1));
       if (args.variants) {
@@ -237,9 +238,7 @@ async function main(): Promise<void> {
       if (args.layout && !gpuBlockGeometry(entry.layout, entry.gpu, cols).aligned) {
         prepared.push(prepare(ctx, 'matvec', type, rows, cols, 1, { assumeAligned: true }));
       }
-    }
-    if (!args['no-matmul']) {
-      for (const type of types) {
+      if (!args['no-matmul']) {
         prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens));
         if (args['mm-variants']) {
           for (const variant of MM_VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
@@ -267,7 +266,7 @@ async function main(): Promise<void> {
     // Per round: each kernel's weights/s and GB/s, so that ratios pair values of the same round.
     const weightsPerSecRounds = prepared.map((k, i) => kernelMs[i]!.map((ms) => (k.rows * k.cols) / (ms / 1000)));
     const defaultIndex = (op: string, type: string) => prepared.findIndex((k) => k.op === op && k.type === type && k.isDefault);
-    const results: KernelRow[] = prepared.map((k, i) => {
+    const timedRows: KernelRow[] = prepared.map((k, i) => {
       const ms = spread(kernelMs[i]!);
       const gbRounds = kernelMs[i]!.map((t) => k.weightBytesRead / (t * 1e6));
       const q40 = defaultIndex(k.op, 'Q4_0');
@@ -290,17 +289,21 @@ async function main(): Promise<void> {
         variant: k.variant,
       };
       row.rooflineRatio = row.rooflineRatioSpread.median;
-      log(
-        `${row.op} ${row.type} ${row.rows}x${row.cols}x${row.tokens} ${row.variant}: ${fmt(row.msPerCall)} ms (${fmt(row.msPerCallMin)}–${fmt(row.msPerCallMax)}, ±${percent(row.msPerCallMad)}), ${fmt(row.gbPerSec)} GB/s, ${fmt(row.rooflineRatio, 2)} of read`,
-      );
       return row;
     });
+    // Reported as before: every mat-vec row, then every mat-mul row.
+    const results = [...timedRows.filter((r) => r.op === 'matvec'), ...timedRows.filter((r) => r.op === 'matmul')];
+    for (const r of results) {
+      log(
+        `${r.op} ${r.type} ${r.rows}x${r.cols}x${r.tokens} ${r.variant}: ${fmt(r.msPerCall)} ms (${fmt(r.msPerCallMin)}–${fmt(r.msPerCallMax)}, ±${percent(r.msPerCallMad)}), ${fmt(r.gbPerSec)} GB/s, ${fmt(r.rooflineRatio, 2)} of read`,
+      );
+    }
 
     const ratios: RatioRow[] = [];
     for (const t of types.map((id) => GGMLType[id]!)) {
       const mv = defaultIndex('matvec', t);
       const mm = defaultIndex('matmul', t);
-      const mvRow = results[mv]!;
+      const mvRow = timedRows[mv]!;
       if (t !== 'Q4_0' && mvRow.vsQ4_0) ratios.push({ name: 'matvec-vs-Q4_0', type: t, ...mvRow.vsQ4_0 });
       if (mm >= 0) {
         const k = prepared[mm]!;
