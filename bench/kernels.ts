@@ -270,7 +270,8 @@ async function main(): Promise<void> {
       const ms = spread(kernelMs[i]!);
       const gbRounds = kernelMs[i]!.map((t) => k.weightBytesRead / (t * 1e6));
       const q40 = defaultIndex(k.op, 'Q4_0');
-      const row: KernelRow = {
+      const roofline = spread(pairedRatios(gbRounds, readGbPerSecRounds));
+      return {
         op: k.op,
         type: k.type,
         rows: k.rows,
@@ -282,14 +283,12 @@ async function main(): Promise<void> {
         msPerCallMad: ms.mad,
         msPerCallRounds: kernelMs[i]!,
         gbPerSec: k.weightBytesRead / (ms.median * 1e6),
-        rooflineRatio: 0,
-        rooflineRatioSpread: spread(pairedRatios(gbRounds, readGbPerSecRounds)),
+        rooflineRatio: roofline.median,
+        rooflineRatioSpread: roofline,
         weightsPerSec: (k.rows * k.cols) / (ms.median / 1000),
         ...(q40 >= 0 ? { vsQ4_0: spread(pairedRatios(weightsPerSecRounds[i]!, weightsPerSecRounds[q40]!)) } : {}),
         variant: k.variant,
       };
-      row.rooflineRatio = row.rooflineRatioSpread.median;
-      return row;
     });
     // Reported as before: every mat-vec row, then every mat-mul row.
     const results = [...timedRows.filter((r) => r.op === 'matvec'), ...timedRows.filter((r) => r.op === 'matmul')];
