@@ -5,6 +5,8 @@
  *   - end to end per fixture model: prefill and decode tokens/s, time to first token, structural
  *     counters of a decode step, and llama.cpp (node-llama-cpp, CPU) on the same prompt;
  *   - memory: GPU bytes (weights, KV cache, scratch) vs file size, peak JS heap during load.
+ * The kernel part times every kernel interleaved over rounds; its noise and its headline ratios
+ * (each the median of per-round ratios) come along as `kernelNoise` and `kernelRatios`.
  * Options: --json, --quick (committed fixtures only), --models a,b (only the fixture files whose
  * name contains one of these strings, e.g. `--models IQ4_XS,IQ2_XXS,3M-Q4_0`), --prompt N (128),
  * --decode N (64), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
@@ -101,6 +103,9 @@ const device = {
 
 let kernels: unknown[] = [];
 let readKernelGbPerSec: number | undefined;
+/** The kernel bench's own noise and its headline ratios, each the median of interleaved rounds. */
+let kernelNoise: { rounds: number; mad: number; madMax: number } | undefined;
+let kernelRatios: unknown[] = [];
 if (!args['no-kernels']) {
   log('kernels …');
   const out = execFileSync(
@@ -127,9 +132,16 @@ if (!args['no-kernels']) {
       maxBuffer: 1 << 26,
     },
   );
-  const parsed = JSON.parse(out) as { kernels: unknown[]; readKernelGbPerSec: number };
+  const parsed = JSON.parse(out) as {
+    kernels: unknown[];
+    readKernelGbPerSec: number;
+    noise: NonNullable<typeof kernelNoise>;
+    ratios: unknown[];
+  };
   kernels = parsed.kernels;
   readKernelGbPerSec = parsed.readKernelGbPerSec;
+  kernelNoise = parsed.noise;
+  kernelRatios = parsed.ratios;
 }
 
 const e2e: E2eRow[] = [];
@@ -165,6 +177,8 @@ const doc = {
   llamaCppThreads: LLAMA_CPP_THREADS,
   kernels,
   readKernelGbPerSec,
+  kernelNoise,
+  kernelRatios,
   e2e,
   memory,
   ...(browser ? { browserDevice: browser.device, browserE2e: browser.e2e } : {}),
@@ -179,7 +193,13 @@ if (args.json) {
     `Device: ${d.vendor} ${d.architecture} (${d.description})${d.software ? ', software' : ''}; f16 ${d.hasF16}, subgroups ${d.hasSubgroups}; CPU ${d.cpu}; ${d.date.slice(0, 10)}`,
   );
   if (kernels.length) {
-    lines.push('', `Kernels (read kernel ${fmt(readKernelGbPerSec ?? 0)} GB/s):`, '');
+    lines.push('', `Kernels (read kernel ${fmt(readKernelGbPerSec ?? 0)} GB/s; ms/call is the median of interleaved rounds):`, '');
+    if (kernelNoise) {
+      lines.push(
+        `noise: the same kernel timed in ${kernelNoise.rounds} interleaved rounds varies ±${(kernelNoise.mad * 100).toFixed(1)}% (median absolute deviation; worst ±${(kernelNoise.madMax * 100).toFixed(1)}%)`,
+        '',
+      );
+    }
     const ks = kernels as {
       op: string;
       type: string;

@@ -31,44 +31,88 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) w: v
 }`;
 }
 
-/** Bytes read per call is `bytes` (rounded to whole workgroups). */
-export async function measureReadKernel(ctx: GpuContext, bytes: number, timing: TimingOptions = {}): Promise<ReadKernelResult> {
+export type ReadKernelShape = ReadKernelResult['best'];
+
+/** A read kernel of one shape, ready to encode: it reads `bytesRead` bytes per call. */
+export interface ReadKernel {
+  shape: ReadKernelShape;
+  bytesRead: number;
+  encode: (pass: GPUComputePassEncoder) => void;
+  destroy: () => void;
+}
+
+/** Source and destination buffers for reading `bytes` bytes. */
+function readBuffers(ctx: GpuContext, bytes: number): { src: GPUBuffer; dst: GPUBuffer; words: number } {
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) data[i] = (i * 2654435761) >>> 24;
   const src = createStorageBuffer(ctx, data, { label: 'read-kernel:src' });
   const words = bytes / 16;
   const dst = createStorageBuffer(ctx, words * 4, { label: 'read-kernel:dst' });
+  return { src, dst, words };
+}
+
+/** One call of `shape` over the buffers, or undefined when `words` is less than one workgroup's share. */
+function readCall(
+  ctx: GpuContext,
+  src: GPUBuffer,
+  dst: GPUBuffer,
+  words: number,
+  shape: ReadKernelShape,
+): Omit<ReadKernel, 'destroy'> | undefined {
+  const { workgroupSize, wordsPerThread, contiguous } = shape;
+  const groups = Math.floor(words / (workgroupSize * wordsPerThread));
+  if (groups < 1) return undefined;
+  const pipeline = getPipeline(
+    ctx,
+    `bench:read:${workgroupSize}:${wordsPerThread}:${contiguous}`,
+    composeWgsl(source(workgroupSize, wordsPerThread, contiguous)),
+    'main',
+  );
+  const group = ctx.device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: src } },
+      { binding: 1, resource: { buffer: dst } },
+    ],
+  });
+  return {
+    shape,
+    bytesRead: groups * workgroupSize * wordsPerThread * 16,
+    encode: (pass) => {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(groups);
+    },
+  };
+}
+
+/** The read kernel of one shape over `bytes` bytes, to be timed next to other kernels. */
+export function createReadKernel(ctx: GpuContext, bytes: number, shape: ReadKernelShape): ReadKernel {
+  const { src, dst, words } = readBuffers(ctx, bytes);
+  const call = readCall(ctx, src, dst, words, shape);
+  const destroy = () => {
+    src.destroy();
+    dst.destroy();
+  };
+  if (!call) {
+    destroy();
+    throw new Error(`read kernel: ${bytes} bytes is less than one workgroup of shape ${JSON.stringify(shape)}`);
+  }
+  return { ...call, destroy };
+}
+
+/** Bytes read per call is `bytes` (rounded to whole workgroups). */
+export async function measureReadKernel(ctx: GpuContext, bytes: number, timing: TimingOptions = {}): Promise<ReadKernelResult> {
+  const { src, dst, words } = readBuffers(ctx, bytes);
   const tried: ReadKernelResult['tried'] = [];
   try {
     for (const workgroupSize of [64, 128]) {
       for (const wordsPerThread of [16, 64, 256]) {
         for (const contiguous of [true, false]) {
-          const groups = Math.floor(words / (workgroupSize * wordsPerThread));
-          if (groups < 1) continue;
-          const pipeline = getPipeline(
-            ctx,
-            `bench:read:${workgroupSize}:${wordsPerThread}:${contiguous}`,
-            composeWgsl(source(workgroupSize, wordsPerThread, contiguous)),
-            'main',
-          );
-          const group = ctx.device.createBindGroup({
-            layout: pipeline.getBindGroupLayout(0),
-            entries: [
-              { binding: 0, resource: { buffer: src } },
-              { binding: 1, resource: { buffer: dst } },
-            ],
-          });
-          const t = await timeGpu(
-            ctx,
-            (pass) => {
-              pass.setPipeline(pipeline);
-              pass.setBindGroup(0, group);
-              pass.dispatchWorkgroups(groups);
-            },
-            timing,
-          );
-          const read = groups * workgroupSize * wordsPerThread * 16;
-          tried.push({ workgroupSize, wordsPerThread, contiguous, gbPerSec: read / (t.msPerCall * 1e6) });
+          const call = readCall(ctx, src, dst, words, { workgroupSize, wordsPerThread, contiguous });
+          if (!call) continue;
+          const t = await timeGpu(ctx, call.encode, timing);
+          tried.push({ workgroupSize, wordsPerThread, contiguous, gbPerSec: call.bytesRead / (t.msPerCall * 1e6) });
         }
       }
     }
