@@ -3,6 +3,7 @@
 import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import { join } from 'node:path';
+import { waitForLoadedModel } from './demo-helpers.ts';
 import { useBrowserSuite } from './harness.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -55,15 +56,7 @@ test('a model that does not fit the free storage is only downloaded after confir
   await p.locator('select[aria-label="Model"]').selectOption('entry:smollm2-135m-q4km');
   await p.getByRole('button', { name: 'Load', exact: true }).click();
   await p.getByRole('button', { name: 'Download anyway' }).click();
-  await p.waitForFunction(
-    () =>
-      document
-        .querySelector('lowbit-demo')!
-        .shadowRoot!.querySelector('[aria-label="Model details"]')
-        ?.textContent?.includes('SmolLM2-135M-Instruct-Q4_K_M.gguf'),
-    null,
-    { timeout: 20_000 },
-  );
+  await waitForLoadedModel(p, 'SmolLM2-135M-Instruct-Q4_K_M.gguf');
 });
 
 test('cached-models panel: lists stored models with size and storage use, loads and deletes them', async () => {
@@ -91,15 +84,7 @@ test('a .gguf from disk (file input) runs as a file source; a non-GGUF file show
   await p.waitForSelector('llm-chat[state="ready"]', { timeout: 20_000 });
   const gguf = Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(60)]);
   await p.locator('input[type=file]').setInputFiles({ name: 'my-model.gguf', mimeType: 'application/octet-stream', buffer: gguf });
-  await p.waitForFunction(
-    () =>
-      document
-        .querySelector('lowbit-demo')!
-        .shadowRoot!.querySelector('[aria-label="Model details"]')
-        ?.textContent?.includes('my-model.gguf'),
-    null,
-    { timeout: 20_000 },
-  );
+  await waitForLoadedModel(p, 'my-model.gguf');
   await p
     .locator('input[type=file]')
     .setInputFiles({ name: 'notes.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('hello world') });
@@ -126,14 +111,6 @@ test('dropping a .gguf file on the page opens it', async () => {
     dt.items.add(new File([new TextEncoder().encode('GGUF'), new Uint8Array(60)], 'dropped.gguf'));
     app.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   });
-  await p.waitForFunction(
-    () =>
-      document
-        .querySelector('lowbit-demo')!
-        .shadowRoot!.querySelector('[aria-label="Model details"]')
-        ?.textContent?.includes('dropped.gguf'),
-    null,
-    { timeout: 20_000 },
-  );
+  await waitForLoadedModel(p, 'dropped.gguf');
   expect(await p.locator('lowbit-demo .drop').count()).toBe(0);
 });

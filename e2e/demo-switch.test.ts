@@ -4,6 +4,7 @@
 import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import { join } from 'node:path';
+import { waitForLoadedModel } from './demo-helpers.ts';
 import { useBrowserSuite } from './harness.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -87,15 +88,7 @@ test('a new model starts a new conversation and says so; the picker follows ever
   await picker(p).selectOption('entry:smollm2-135m-q4km');
   await p.getByRole('button', { name: 'Load', exact: true }).click();
   await p.getByRole('button', { name: 'Download anyway' }).click();
-  await p.waitForFunction(
-    () =>
-      document
-        .querySelector('lowbit-demo')!
-        .shadowRoot!.querySelector('[aria-label="Model details"]')
-        ?.textContent?.includes('SmolLM2-135M-Instruct-Q4_K_M.gguf'),
-    null,
-    { timeout: 20_000 },
-  );
+  await waitForLoadedModel(p, 'SmolLM2-135M-Instruct-Q4_K_M.gguf');
   await p.waitForSelector('llm-chat[state="ready"]');
   expect(await turns(p)).toBe(0);
   const status = await p.locator('llm-chat').evaluate((el: HTMLElement) => el.shadowRoot!.querySelector('.status')?.textContent ?? '');
@@ -106,10 +99,7 @@ test('a new model starts a new conversation and says so; the picker follows ever
   await p.getByRole('button', { name: 'Cached models' }).click();
   const panel = p.locator('lowbit-model-cache');
   await panel.getByRole('button', { name: `Load ${BUNDLED}` }).click();
-  await p.waitForFunction(
-    (name) => document.querySelector('lowbit-demo')!.shadowRoot!.querySelector('[aria-label="Model details"]')?.textContent?.includes(name),
-    BUNDLED,
-  );
+  await waitForLoadedModel(p, BUNDLED);
   expect(await pickerValue(p)).toBe('entry:tinystories-3m');
   // Deleting the model in use unloads it: the picker says no model is loaded.
   await panel.getByRole('button', { name: `Delete ${BUNDLED}` }).click();
