@@ -102,6 +102,20 @@ describe('published templates render the documented prompts', () => {
     );
   });
 
+  test("strip/lstrip/rstrip take Python's characters argument (Qwen3's content.lstrip('\\n') keeps a reply's leading spaces)", async () => {
+    const t = new ChatTemplate(
+      "[{{ messages[0].content.lstrip('\\n') }}|{{ messages[0].content.rstrip('\\n ') }}|{{ messages[0].content.strip('\\n x') }}|{{ messages[0].content.strip() }}|{{ 'ab😀ba'.strip('a😀') }}]",
+    );
+    expect(t.render([user('\n\n  hi x \n')])).toBe('[  hi x \n|\n\n  hi x|hi|hi x|b😀b]');
+    expect(() => new ChatTemplate('{{ "x".strip(3) }}').render([])).toThrow(ChatTemplateError);
+    // the llama.cpp-formatted prompt for the same history (test/tokenizer/template-llama-cpp.test.ts)
+    const qwen3Template = (await tokenizerMetadata('qwen3', 151936)).get('tokenizer.chat_template') as string;
+    const qwen3 = new ChatTemplate(qwen3Template, { eos: '<|im_end|>' });
+    expect(qwen3.render([user('Hi'), assistant('  an answer  ')], { addGenerationPrompt: false })).toBe(
+      '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n  an answer  <|im_end|>\n',
+    );
+  });
+
   test("raise_exception becomes a ChatTemplateError carrying the template's message", () => {
     const t = new ChatTemplate(
       "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversation must start with a user message') }}{% endif %}ok",

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readGGUF } from '../../src/gguf/reader.ts';
 import type { GGUFFile } from '../../src/gguf/file.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
+import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
@@ -47,4 +48,23 @@ export function failingVectors(tok: Tokenizer, vectors: TokenizerVector[]): { te
     if (got.length !== v.ids.length || got.some((id, i) => id !== v.ids[i])) failures.push({ text: v.text, want: v.ids, got });
   }
   return failures;
+}
+
+/**
+ * A vocab-only GGUF llama.cpp accepts (node-llama-cpp's `vocabOnly` load): the tokenizer keys plus
+ * a llama architecture header and no tensors.
+ */
+export async function writeVocabGGUF(path: string, tokenizerMeta: Map<string, unknown>): Promise<string> {
+  const metadata: Record<string, unknown> = {
+    'general.architecture': 'llama',
+    'llama.block_count': 1,
+    'llama.context_length': 4096,
+    'llama.embedding_length': 64,
+    'llama.feed_forward_length': 128,
+    'llama.attention.head_count': 1,
+    'llama.attention.layer_norm_rms_epsilon': 1e-5,
+  };
+  for (const [k, v] of tokenizerMeta) metadata[k] = v;
+  writeFileSync(path, await writeGGUFToBytes({ metadata }));
+  return path;
 }
