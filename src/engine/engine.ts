@@ -16,7 +16,7 @@ import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
-import { Session, type StepResult } from '../runtime/session.ts';
+import { checkContextShift, Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
 import {
@@ -211,7 +211,9 @@ export class Engine implements LlmEngine {
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {
     this.checkUsable(); // before the tokenizer, which a disposed engine no longer has
     // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
-    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, this.session.contextSize) : prompt;
+    // With a context shift, a long prompt loses its oldest tokens instead (linear in the text's size).
+    const refuseAbove = options.contextShift ? undefined : this.session.contextSize;
+    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, refuseAbove) : prompt;
     return this.stream(tokens, options, options.stop ?? []);
   }
 
@@ -219,7 +221,7 @@ export class Engine implements LlmEngine {
     this.checkUsable();
     const { tokens } = this.chatFormat.format(
       messages.map((m) => ({ ...m })),
-      { addGenerationPrompt: true, contextSize: this.session.contextSize },
+      { addGenerationPrompt: true, contextSize: options.contextShift ? undefined : this.session.contextSize },
     );
     return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
   }
@@ -271,7 +273,9 @@ export class Engine implements LlmEngine {
   private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
     this.checkUsable();
     const contextSize = this.session.contextSize;
-    if (promptTokens.length >= contextSize) {
+    const shift = options.contextShift;
+    if (shift) checkContextShift(shift, contextSize);
+    if (promptTokens.length >= contextSize && !shift) {
       throw new ContextOverflowError(
         `the prompt has ${promptTokens.length} tokens; this model was loaded with a ${contextSize}-token context, which leaves no room to generate`,
         promptTokens.length + 1,
@@ -292,7 +296,8 @@ export class Engine implements LlmEngine {
     const onAbort = () => abort.abort(external?.reason);
     if (external?.aborted) abort.abort(external.reason);
     else external?.addEventListener('abort', onAbort, { once: true });
-    const maxTokens = Math.max(1, Math.min(options.maxTokens ?? 256, contextSize - promptTokens.length));
+    const wanted = options.maxTokens ?? 256;
+    const maxTokens = Math.max(1, shift ? wanted : Math.min(wanted, contextSize - promptTokens.length));
     const detok = this.tokenizer.createStreamDecoder();
     const stopper = new StopMatcher(stops);
     let finish: FinishReason = 'length';
@@ -316,6 +321,7 @@ export class Engine implements LlmEngine {
         this.session.run(promptTokens, {
           ...options, // the sampling options
           maxTokens,
+          contextShift: shift,
           topProbs: options.topLogprobs,
           signal: abort.signal,
           onToken: (step: StepResult) => {
@@ -344,6 +350,7 @@ export class Engine implements LlmEngine {
         decodeTokensPerSec: r.decodeMs > 0 ? (decoded / r.decodeMs) * 1000 : 0,
         timeToFirstTokenMs: r.timeToFirstTokenMs,
         finishReason: finish,
+        ...(shift ? { contextShifts: r.contextShifts } : {}),
       };
     };
     const stats = run().then(
