@@ -223,7 +223,47 @@ export class Engine implements LlmEngine {
       messages.map((m) => ({ ...m })),
       { addGenerationPrompt: true, contextSize: options.contextShift ? undefined : this.session.contextSize },
     );
-    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
+    let contextShift = options.contextShift;
+    if (contextShift) {
+      // A context shift in a chat also keeps the system prompt, whatever `keep` says.
+      const contextSize = this.session.contextSize;
+      checkContextShift(contextShift, contextSize);
+      const systemTokens = this.systemPromptTokens(messages, tokens);
+      if (systemTokens > contextSize - 2) {
+        throw new ContextOverflowError(
+          `the system prompt takes ${systemTokens} tokens; a context shift cannot keep it in a ${contextSize}-token context and still generate`,
+          systemTokens,
+          contextSize,
+        );
+      }
+      contextShift = { keep: Math.max(contextShift.keep, systemTokens) };
+    }
+    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options, contextShift }, [
+      ...this.chatFormat.stopStrings,
+      ...(options.stop ?? []),
+    ]);
+  }
+
+  /**
+   * How many leading tokens of a formatted conversation belong to its leading system message(s):
+   * what the template makes of them alone, as far as that agrees with the whole prompt.
+   */
+  private systemPromptTokens(messages: ChatMessage[], tokens: readonly number[]): number {
+    let n = 0;
+    while (n < messages.length && messages[n]!.role === 'system') n++;
+    if (n === 0) return 0;
+    let systemOnly: number[];
+    try {
+      systemOnly = this.chatFormat.format(
+        messages.slice(0, n).map((m) => ({ ...m })),
+        { addGenerationPrompt: false },
+      ).tokens;
+    } catch {
+      return 0; // a template that refuses a conversation without a user turn: no known system prefix
+    }
+    let same = 0;
+    while (same < systemOnly.length && same < tokens.length && systemOnly[same] === tokens[same]) same++;
+    return same;
   }
 
   async countTokens(text: string): Promise<number> {

@@ -71,8 +71,8 @@ export interface GenerateOptions extends SamplingOptions {
   topLogprobs?: boolean;
   /**
    * Opt-in context shift (llama.cpp's n_keep): when the conversation does not fit the context,
-   * keep its first `keep` tokens (BOS and the system prompt), drop the oldest half of the rest and
-   * go on generating. Without it, a prompt that fills the context is a ContextOverflowError and
+   * keep its first `keep` tokens (in chat() at least the system prompt's), drop the oldest half
+   * of the rest and go on generating. Without it, a prompt that fills the context is a ContextOverflowError and
    * generation ends with finishReason 'length' when the context is full.
    */
   contextShift?: ContextShift;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
 import type { GenerateOptions, GenerationStats } from '../../src/engine/types.ts';
 import { ContextOverflowError } from '../../src/errors.ts';
-import { checkContextShift, shiftContext } from '../../src/runtime/session.ts';
+import { checkContextShift, shiftContext, type Session } from '../../src/runtime/session.ts';
 import { openEngine, releaseTestGpu } from '../helpers/gpu-engine.ts';
 import { rng } from '../helpers/random.ts';
 import { makeSyntheticModel, removeSyntheticModels } from '../helpers/synthetic-models.ts';
@@ -117,6 +117,32 @@ describe('generation past a full context on the GPU', () => {
     expect(shifted.stats.contextShifts).toBeGreaterThanOrEqual(1);
     const want = await freshRunsOnShiftedSequences(prompt, 10);
     expect(shifted.tokens).toEqual(want.tokens);
+  });
+
+  test('in chat(), a context shift keeps the system prompt whatever keep says; one that cannot be kept is a ContextOverflowError', async () => {
+    const system = 'Tell a story about a cat.';
+    const turns = Array.from({ length: 8 }, (_, i) => [
+      { role: 'user' as const, content: `Turn ${i}: and then?` },
+      { role: 'assistant' as const, content: 'The cat went on.' },
+    ]).flat();
+    const messages = [{ role: 'system' as const, content: system }, ...turns, { role: 'user' as const, content: 'The end?' }];
+    await engine.reset();
+    const stream = engine.chat(messages, { temperature: 0, maxTokens: 4, contextShift: { keep: 0 } });
+    for await (const t of stream) void t;
+    const stats = await stream.stats;
+    expect(stats.contextShifts).toBeGreaterThanOrEqual(1);
+    const cached = (engine as unknown as { session: Session }).session.cachedTokens;
+    const systemTokens = engine.encodePrompt(system); // BOS + the system text, as the plain template starts
+    expect(cached.slice(0, systemTokens.length)).toEqual(systemTokens);
+    expect(() =>
+      engine.chat(
+        [
+          { role: 'system', content: system.repeat(12) },
+          { role: 'user', content: 'Hi' },
+        ],
+        { contextShift: { keep: 0 } },
+      ),
+    ).toThrow(ContextOverflowError);
   });
 
   test('a keep the context cannot honour is refused before anything runs', () => {
