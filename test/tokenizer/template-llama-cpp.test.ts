@@ -1,6 +1,6 @@
 /**
  * Chat prompts of the scale-model families, formatted by lowbit and by llama.cpp, must be the same
- * text and the same tokens.
+ * text and the same tokens, and the turn must end at the same end-of-generation tokens.
  *
  * lowbit's side is the path the demo and `lowbit run --chat` take: the GGUF read from disk,
  * tokenizerFromGGUF, chatFormatterFor (Engine.chatFormat) and format().
@@ -109,6 +109,10 @@ describe('chat prompts of the scale-model families: lowbit vs llama.cpp (its Jin
       try {
         // neither side appends EOS for these vocabularies, so no EOS rule is needed
         expect([tokenizer.addEos, model.tokens.shouldAppendEosToken]).toEqual([false, false]);
+        // the turn ends where llama.cpp ends it: the same end-of-generation tokens
+        const types = meta.get('tokenizer.ggml.token_type') as Int32Array;
+        const special = [...types.keys()].filter((id) => types[id] !== 1);
+        expect(special.filter((id) => tokenizer.isEog(id))).toEqual(special.filter((id) => model.isEogToken(id as never)));
         const format = chatFormatterFor(tokenizer);
         expect(format.origin).toBe('model');
         for (const c of CONVERSATIONS) {
