@@ -131,7 +131,9 @@ Object.defineProperties(BoundedInterpreter.prototype, {
 // Python's str.strip/lstrip/rstrip take the characters to remove, and templates rely on it: Qwen3
 // writes `content.lstrip('\n')` to drop a reply's leading newlines but keep its spaces. The
 // @huggingface/jinja string methods ignore the argument and strip all whitespace, unlike Python's
-// Jinja and llama.cpp's; the three are replaced by ones that honour it (whitespace when none is given).
+// Jinja and llama.cpp's; the three are replaced by ones that honour it (whitespace when none is
+// given). Its capitalize (method and filter) also leaves the rest of the string as it was, where
+// Python lowercases it (BitNet 2B4T writes `message['role'] | capitalize`).
 type JinjaValue = { value: unknown };
 type JinjaValueClass = new (value: unknown) => JinjaValue;
 const emptyString = new Interpreter(new Environment()).run(new Template("{{ '' }}").parsed) as unknown as JinjaValue & {
@@ -152,6 +154,7 @@ Object.defineProperty(StringValueClass.prototype, 'builtins', {
       builtins.set('strip', method(true, true));
       builtins.set('lstrip', method(true, false));
       builtins.set('rstrip', method(false, true));
+      builtins.set('capitalize', new FunctionValueClass(() => new StringValueClass(pythonCapitalize(text))));
       pythonStripMaps.add(builtins);
     }
     return builtins;
@@ -164,6 +167,12 @@ function stripChars(args: JinjaValue[] | undefined): string | undefined {
   if (chars === undefined || chars === null) return undefined;
   if (typeof chars !== 'string') throw new ChatTemplateError('strip(), lstrip() and rstrip() take a string of characters or none');
   return chars;
+}
+
+/** Python's str.capitalize: the first character upper-case, the rest lower-case. */
+function pythonCapitalize(text: string): string {
+  const [first = '', ...rest] = text;
+  return first.toUpperCase() + rest.join('').toLowerCase();
 }
 
 /** Python's str.strip / lstrip / rstrip: `chars` are the characters to remove, whitespace when undefined. */

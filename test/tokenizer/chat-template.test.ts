@@ -116,6 +116,13 @@ describe('published templates render the documented prompts', () => {
     );
   });
 
+  test('capitalize (filter and method) lower-cases the rest, as Python and llama.cpp do', () => {
+    const t = new ChatTemplate(
+      "{{ messages[0].role | capitalize }}: {{ messages[0].content.capitalize() }}|{{ '' | capitalize }}|{{ 'é' | capitalize }}",
+    );
+    expect(t.render([{ role: 'uSER', content: 'hELLO wORLD' }])).toBe('User: Hello world||É');
+  });
+
   test("raise_exception becomes a ChatTemplateError carrying the template's message", () => {
     const t = new ChatTemplate(
       "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversation must start with a user message') }}{% endif %}ok",
