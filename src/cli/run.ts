@@ -29,6 +29,10 @@ Options:
   --chat              treat the prompt as a user message in the model's chat template
   --system TEXT       system message with --chat
   --ctx N             context size in tokens (default min(model, 2048))
+  --context-shift K   when the context is full (or the prompt is longer), keep the first K tokens
+                      (BOS, the system prompt), drop the oldest half of the rest and go on
+                      generating (llama.cpp's --keep); default off: a ContextOverflowError, or
+                      generation ends with the context
   --json              print one JSON object: promptTokens, tokens, text, steps (top-5), timings
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
   --limits L          adapter | default | mobile: GPU limits to run under (default adapter: all the
@@ -56,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
         chat: { type: 'boolean' },
         system: { type: 'string' },
         ctx: { type: 'string' },
+        'context-shift': { type: 'string' },
         json: { type: 'boolean' },
         adapter: { type: 'string' },
         limits: { type: 'string' },
@@ -87,6 +92,8 @@ export async function run(args: string[]): Promise<number> {
     seed: num(v.seed, '--seed'),
     topLogprobs: Boolean(v.json),
   };
+  const keep = num(v['context-shift'], '--context-shift');
+  if (keep !== undefined) gen.contextShift = { keep };
   if (v.limits !== undefined && !isLimitsTier(v.limits))
     throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
@@ -100,6 +107,11 @@ export async function run(args: string[]): Promise<number> {
     });
     try {
       for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${w}\n`);
+      if (keep !== undefined && keep > engine.info.contextSize - 2) {
+        throw new UsageError(
+          `--context-shift ${keep} keeps more tokens than a ${engine.info.contextSize}-token context leaves room for (at most ${engine.info.contextSize - 2})`,
+        );
+      }
       const messages = [
         ...(v.system ? [{ role: 'system' as const, content: v.system }] : []),
         { role: 'user' as const, content: v.prompt },

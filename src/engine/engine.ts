@@ -16,7 +16,7 @@ import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
-import { Session, type StepResult } from '../runtime/session.ts';
+import { checkContextShift, Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
 import {
@@ -211,7 +211,9 @@ export class Engine implements LlmEngine {
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {
     this.checkUsable(); // before the tokenizer, which a disposed engine no longer has
     // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
-    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, this.session.contextSize) : prompt;
+    // With a context shift, a long prompt loses its oldest tokens instead (linear in the text's size).
+    const refuseAbove = options.contextShift ? undefined : this.session.contextSize;
+    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, refuseAbove) : prompt;
     return this.stream(tokens, options, options.stop ?? []);
   }
 
@@ -219,9 +221,49 @@ export class Engine implements LlmEngine {
     this.checkUsable();
     const { tokens } = this.chatFormat.format(
       messages.map((m) => ({ ...m })),
-      { addGenerationPrompt: true, contextSize: this.session.contextSize },
+      { addGenerationPrompt: true, contextSize: options.contextShift ? undefined : this.session.contextSize },
     );
-    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
+    let contextShift = options.contextShift;
+    if (contextShift) {
+      // A context shift in a chat also keeps the system prompt, whatever `keep` says.
+      const contextSize = this.session.contextSize;
+      checkContextShift(contextShift, contextSize);
+      const systemTokens = this.systemPromptTokens(messages, tokens);
+      if (systemTokens > contextSize - 2) {
+        throw new ContextOverflowError(
+          `the system prompt takes ${systemTokens} tokens; a context shift cannot keep it in a ${contextSize}-token context and still generate`,
+          systemTokens,
+          contextSize,
+        );
+      }
+      contextShift = { keep: Math.max(contextShift.keep, systemTokens) };
+    }
+    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options, contextShift }, [
+      ...this.chatFormat.stopStrings,
+      ...(options.stop ?? []),
+    ]);
+  }
+
+  /**
+   * How many leading tokens of a formatted conversation belong to its leading system message(s):
+   * what the template makes of them alone, as far as that agrees with the whole prompt.
+   */
+  private systemPromptTokens(messages: ChatMessage[], tokens: readonly number[]): number {
+    let n = 0;
+    while (n < messages.length && messages[n]!.role === 'system') n++;
+    if (n === 0) return 0;
+    let systemOnly: number[];
+    try {
+      systemOnly = this.chatFormat.format(
+        messages.slice(0, n).map((m) => ({ ...m })),
+        { addGenerationPrompt: false },
+      ).tokens;
+    } catch {
+      return 0; // a template that refuses a conversation without a user turn: no known system prefix
+    }
+    let same = 0;
+    while (same < systemOnly.length && same < tokens.length && systemOnly[same] === tokens[same]) same++;
+    return same;
   }
 
   async countTokens(text: string): Promise<number> {
@@ -271,7 +313,9 @@ export class Engine implements LlmEngine {
   private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
     this.checkUsable();
     const contextSize = this.session.contextSize;
-    if (promptTokens.length >= contextSize) {
+    const shift = options.contextShift;
+    if (shift) checkContextShift(shift, contextSize);
+    if (promptTokens.length >= contextSize && !shift) {
       throw new ContextOverflowError(
         `the prompt has ${promptTokens.length} tokens; this model was loaded with a ${contextSize}-token context, which leaves no room to generate`,
         promptTokens.length + 1,
@@ -292,7 +336,8 @@ export class Engine implements LlmEngine {
     const onAbort = () => abort.abort(external?.reason);
     if (external?.aborted) abort.abort(external.reason);
     else external?.addEventListener('abort', onAbort, { once: true });
-    const maxTokens = Math.max(1, Math.min(options.maxTokens ?? 256, contextSize - promptTokens.length));
+    const wanted = options.maxTokens ?? 256;
+    const maxTokens = Math.max(1, shift ? wanted : Math.min(wanted, contextSize - promptTokens.length));
     const detok = this.tokenizer.createStreamDecoder();
     const stopper = new StopMatcher(stops);
     let finish: FinishReason = 'length';
@@ -316,6 +361,7 @@ export class Engine implements LlmEngine {
         this.session.run(promptTokens, {
           ...options, // the sampling options
           maxTokens,
+          contextShift: shift,
           topProbs: options.topLogprobs,
           signal: abort.signal,
           onToken: (step: StepResult) => {
@@ -344,6 +390,7 @@ export class Engine implements LlmEngine {
         decodeTokensPerSec: r.decodeMs > 0 ? (decoded / r.decodeMs) * 1000 : 0,
         timeToFirstTokenMs: r.timeToFirstTokenMs,
         finishReason: finish,
+        ...(shift ? { contextShifts: r.contextShifts } : {}),
       };
     };
     const stats = run().then(

@@ -6,11 +6,11 @@
  * Types the runtime and kernels share with this API are defined there and re-exported here.
  */
 import type { SamplingOptions } from '../kernels/sampling-options.ts';
-import type { FinishReason } from '../runtime/session.ts';
+import type { ContextShift, FinishReason } from '../runtime/session.ts';
 import type { LimitsTier } from '../gpu/device.ts';
 
 export { CHAT_TEMPERATURE, SAMPLING_DEFAULTS, type SamplingOptions } from '../kernels/sampling-options.ts';
-export type { FinishReason } from '../runtime/session.ts';
+export type { ContextShift, FinishReason } from '../runtime/session.ts';
 export type { LimitsTier } from '../gpu/device.ts';
 
 /** Where a model comes from: a URL (downloaded into the model store), a stored model's id, or bytes. */
@@ -69,6 +69,13 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Record the 5 most likely tokens per step (softmax of raw logits, temperature 1). */
   topLogprobs?: boolean;
+  /**
+   * Opt-in context shift (llama.cpp's n_keep): when the conversation does not fit the context,
+   * keep its first `keep` tokens (in chat() at least the system prompt's), drop the oldest half
+   * of the rest and go on generating. Without it, a prompt that fills the context is a ContextOverflowError and
+   * generation ends with finishReason 'length' when the context is full.
+   */
+  contextShift?: ContextShift;
 }
 
 export interface GeneratedToken {
@@ -86,6 +93,8 @@ export interface GenerationStats {
   decodeTokensPerSec: number;
   timeToFirstTokenMs: number;
   finishReason: FinishReason;
+  /** With GenerateOptions.contextShift: how many times the context was shifted. */
+  contextShifts?: number;
 }
 
 export interface ChatMessage {

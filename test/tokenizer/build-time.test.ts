@@ -4,12 +4,13 @@
  * Prints the measured phases; the bounds are loose so a loaded 2-core machine still passes.
  */
 import { describe, expect, test } from 'vitest';
+import { tokenizerMetadata } from '../../scripts/scale-models/tokenizers.ts';
 import { buildBpeTokenizerJson } from '../../src/tokenizer/bpe-json.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import { preTokenizerRule } from '../../src/tokenizer/pre-tokenizers.ts';
 import { readVocab, type MetadataSource } from '../../src/tokenizer/vocab.ts';
 import { haveShared, sharedPath } from '../helpers/fixtures.ts';
-import { llama3Metadata, readGGUFFile } from './helpers.ts';
+import { readGGUFFile } from './helpers.ts';
 
 async function measure(label: string, meta: MetadataSource, pre: string): Promise<{ jsonMs: number; totalMs: number }> {
   const vocab = readVocab(meta);
@@ -44,7 +45,7 @@ describe('tokenizer build time', () => {
   });
 
   test('Llama 3 (BitNet 2B4T layout): 128,256 tokens, 280,147 merges', async () => {
-    const { jsonMs, totalMs } = await measure('llama3', await llama3Metadata(), 'llama3');
+    const { jsonMs, totalMs } = await measure('llama3', await tokenizerMetadata('bitnet', 128256), 'llama3');
     expect(jsonMs).toBeLessThan(3000);
     expect(totalMs).toBeLessThan(12000);
   });
