@@ -199,7 +199,7 @@ export function usageOf(stats: GenerationStats): CompletionUsage {
   };
 }
 
-function completionId(): string {
+export function completionId(): string {
   const bytes = new Uint8Array(12);
   globalThis.crypto.getRandomValues(bytes);
   return 'chatcmpl-' + [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
