@@ -135,13 +135,11 @@ test('an error status is shown in the reply with the server\u2019s message, and 
   const page = await mount({ endpoint: server.endpoint, model: 'fake-remote' });
   await page.waitForSelector('llm-chat[state="ready"]');
   server.handle = (_, res) =>
-    void res
-      .writeHead(401, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
-      .end(
-        JSON.stringify({
-          error: { message: 'Invalid API key <img src=x onerror=alert(1)>', type: 'invalid_request_error', code: 'invalid_api_key' },
-        }),
-      );
+    void res.writeHead(401, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(
+      JSON.stringify({
+        error: { message: 'Invalid API key <img src=x onerror=alert(1)>', type: 'invalid_request_error', code: 'invalid_api_key' },
+      }),
+    );
   await send(page, 'Hi');
   await page.waitForSelector('llm-chat[state="ready"] .msg.assistant [part~="error"]');
   const box = page.locator('llm-chat .msg.assistant [part~="error"]');
