@@ -206,7 +206,7 @@ export function completionId(): string {
 }
 
 /** Joins the caller's signal to one this module can fire when the consumer stops early. */
-function linkedController(signal: AbortSignal | undefined): AbortController {
+export function linkedController(signal: AbortSignal | undefined): AbortController {
   const controller = new AbortController();
   if (signal) {
     if (signal.aborted) controller.abort(signal.reason);

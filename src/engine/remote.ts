@@ -22,6 +22,7 @@ import { InvalidEndpointError, LowbitError, RemoteProtocolError, RemoteServerErr
 import { raceAbort } from '../storage/http.ts';
 import {
   completionId,
+  linkedController,
   toEngineCall,
   usageOf,
   type ChatCompletion,
@@ -254,14 +255,6 @@ function mapFinish(reason: string | null, aborted: boolean): ChatCompletionFinis
   return reason === 'length' ? 'length' : 'stop';
 }
 
-/** Joins the caller's signal (if any) to a controller the client can fire itself. */
-function linked(signal: AbortSignal | undefined): AbortController {
-  const controller = new AbortController();
-  if (signal?.aborted) controller.abort(signal.reason);
-  else signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-  return controller;
-}
-
 /** The HTTP side shared by the client and the engine: requests, budgets, timeouts, errors. */
 class RemoteApi {
   readonly base: string;
@@ -360,7 +353,7 @@ class RemoteApi {
 
   /** GET <endpoint>/models: the ids the server lists, or null when it has no such route. */
   async listModels(signal?: AbortSignal): Promise<{ id: string; contextLength?: number }[] | null> {
-    const controller = linked(signal);
+    const controller = linkedController(signal);
     const what = 'listing the models';
     let res: Response;
     try {
@@ -398,7 +391,7 @@ class RemoteApi {
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<AsyncGenerator<StreamChunk>> {
-    const controller = linked(signal);
+    const controller = linkedController(signal);
     const res = await this.send(path, { method: 'POST', body: JSON.stringify(body) }, controller, what);
     const type = res.headers.get('content-type') ?? '';
     if (!/^text\/event-stream\b/i.test(type)) {
@@ -650,7 +643,7 @@ export class RemoteEngine implements LlmEngine {
   }
 
   private run(path: string, kind: Kind, body: () => Record<string, unknown>, signal: AbortSignal | undefined): TokenStream {
-    const controller = linked(signal);
+    const controller = linkedController(signal);
     const queue = new TokenQueue();
     let resolveStats!: (s: GenerationStats) => void;
     let rejectStats!: (e: unknown) => void;
