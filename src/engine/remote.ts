@@ -465,11 +465,12 @@ export function remoteOpenaiClient(options: RemoteOptions): OpenAIClient {
 
   async function streamChunks(request: ChatCompletionRequest): Promise<AsyncGenerator<ChatCompletionChunk>> {
     const { messages, options: sampling } = toEngineCall(request);
-    const model = request.model ?? api.model;
+    const model = request.model || api.model;
     const includeUsage = Boolean(request.stream_options?.include_usage);
     const body = {
       ...samplingFields(sampling, CHAT_TEMPERATURE),
-      model,
+      // No model named: the server's default (llama-server runs one; vLLM and Ollama then say which exist).
+      ...(model ? { model } : {}),
       messages,
       stream: true,
       stream_options: { include_usage: true },
@@ -656,7 +657,8 @@ export class RemoteEngine implements LlmEngine {
       let finish: string | null = null;
       let usage: StreamChunk['usage'] = null;
       try {
-        const request = { ...body(), model: this.api.model, stream: true, stream_options: { include_usage: true } };
+        const model = this.api.model ? { model: this.api.model } : {};
+        const request = { ...body(), ...model, stream: true, stream_options: { include_usage: true } };
         const chunks = await this.api.stream(path, request, kind, controller.signal, kind === 'chat' ? 'chat completion' : 'completion');
         for await (const c of chunks) {
           if (c.usage) usage = c.usage;

@@ -97,6 +97,11 @@ describe('remoteOpenaiClient: same interface as openaiClient', () => {
     await client({ apiKey: 'sk-test' }).chat.completions.create({ messages, model: 'other' });
     expect(server.requests.at(-1)!.headers.authorization).toBe('Bearer sk-test');
     expect(server.requests.at(-1)!.body?.model).toBe('other');
+    // No model named anywhere: none is sent, and the server answers with its default.
+    await remoteOpenaiClient({ endpoint: server.endpoint }).chat.completions.create({ messages });
+    expect(server.requests.at(-1)!.body).not.toHaveProperty('model');
+    await new RemoteEngine({ endpoint: server.endpoint }).chat(messages).stats;
+    expect(server.requests.at(-1)!.body).not.toHaveProperty('model');
   });
 
   test('a custom fetch is the transport (a same-origin proxy adding the key)', async () => {
