@@ -2,12 +2,14 @@
 // streams from a scripted OpenAI-compatible server, the key stays in memory only, and a catalogue
 // model runs in the page again after. Then the same path in the real app under its
 // Content-Security-Policy, which must let the user's server through and nothing more than it says.
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../test/engine/fake-openai-server.ts';
 import { waitForLoadedModel } from './demo-helpers.ts';
 import { useBrowserSuite } from './harness.ts';
 
+const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 const suite = useBrowserSuite();
 let server: FakeOpenAIServer;
 
@@ -64,6 +66,7 @@ test('"Remote server…": connect with a key kept in memory only, chat, then bac
   await form(p).locator('input[name="endpoint"]').fill('https://user:pw@host/v1');
   await form(p).locator('button[type="submit"]').click();
   expect(await form(p).locator('.problem').innerText()).toContain('user name or password');
+  await p.screenshot({ path: join(ARTIFACTS, 'demo-remote-form.png') });
   // Escape closes it: the picker shows the model that runs.
   await p.keyboard.press('Escape');
   await form(p).waitFor({ state: 'detached' });
@@ -77,6 +80,7 @@ test('"Remote server…": connect with a key kept in memory only, chat, then bac
   expect(await picker(p).inputValue()).toBe('remote');
   // A new model, a new conversation; the reply comes from the server, which got the key.
   expect(await ask(p, 'Hi', 1)).toBe('Hello from the remote server.');
+  await p.screenshot({ path: join(ARTIFACTS, 'demo-remote-chat.png') });
   expect(server.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization}`)).toEqual([
     'GET /v1/models Bearer sk-memory-only',
     'POST /v1/chat/completions Bearer sk-memory-only',
