@@ -37,6 +37,8 @@ export class SseParser {
   /** Feeds decoded text; returns the events it completed. */
   push(text: string): SseEvent[] {
     const out: SseEvent[] = [];
+    // Nothing new (a decoder holding back half a character): a CR that ended the last piece still waits for its LF.
+    if (!text) return out;
     let i = 0;
     if (!this.started && text.length) {
       this.started = true;

@@ -36,6 +36,8 @@ describe('SseParser', () => {
     expect(parse([STREAM.replace(/\n/g, '\r')])).toEqual(EXPECTED);
     // A CR at a chunk's end followed by a LF is one line end, not a line end and an empty line.
     expect(parse(['data: a\r', '\ndata: b\r\n\r\n'])).toEqual([{ event: 'message', data: 'a\nb' }]);
+    // An empty piece between them (a decoder holding back half a character) changes nothing.
+    expect(parse(['data: a\r', '', '\ndata: b\r\n\r\n'])).toEqual([{ event: 'message', data: 'a\nb' }]);
   });
 
   test('field rules: no space after the colon, a field without a colon, id/retry and unknown fields ignored', () => {
