@@ -137,6 +137,23 @@ describe('remoteOpenaiClient: same interface as openaiClient', () => {
     await until(() => server.disconnects === disconnects + 1);
   });
 
+  test('a stream sent one byte at a time, with CRLF line ends and multi-byte characters split, reads the same', async () => {
+    const text = 'héllo wörld 🙂 — 日本';
+    const bytes = Buffer.from(
+      [chatChunk(text.slice(0, 9)), chatChunk(text.slice(9)), chatChunk(null, 'stop'), 'data: [DONE]\n\n'].join('').replace(/\n/g, '\r\n'),
+    );
+    server.handle = async (_, res) => {
+      res.writeHead(200, sseHeaders());
+      for (const b of bytes) {
+        res.write(Buffer.from([b]));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      res.end();
+    };
+    const res = await client().chat.completions.create({ messages });
+    expect(res.choices[0]!.message.content).toBe(text);
+  });
+
   test('leaving the loop early closes the connection too', async () => {
     server.tokens = Array.from({ length: 200 }, (_, i) => ` t${i}`);
     server.delayMs = 20;
