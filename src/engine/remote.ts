@@ -250,8 +250,9 @@ class ReplyClock {
   }
 }
 
+/** The client's finish reason: the server's 'length' and 'abort' (lowbit serve shutting down) kept, the rest 'stop'. */
 function mapFinish(reason: string | null, aborted: boolean): ChatCompletionFinishReason {
-  if (aborted) return 'abort';
+  if (aborted || reason === 'abort') return 'abort';
   return reason === 'length' ? 'length' : 'stop';
 }
 
@@ -373,7 +374,8 @@ class RemoteApi {
     if (!isObject(json) || !Array.isArray(json.data)) throw new RemoteProtocolError(`${what}: the answer has no data array`);
     return json.data.slice(0, 1000).flatMap((m) => {
       if (!isObject(m) || typeof m.id !== 'string' || !m.id) return [];
-      const ctx = m.max_model_len;
+      // vLLM says max_model_len, lowbit serve (and OpenRouter) context_length.
+      const ctx = m.max_model_len ?? m.context_length;
       const contextLength = typeof ctx === 'number' && Number.isSafeInteger(ctx) && ctx > 0 ? ctx : undefined;
       return [{ id: cut(m.id, 200), contextLength }];
     });

@@ -28,6 +28,8 @@ export interface FakeOpenAIServer {
   tokens: string[];
   delayMs: number;
   models: string[];
+  /** Sent as each model's context_length in /v1/models (as lowbit serve does), when set. */
+  contextLength?: number;
   /** What answers a request (default: defaultHandler); reassign per test. */
   handle: Handler;
   readonly defaultHandler: Handler;
@@ -67,7 +69,12 @@ export async function startFakeOpenAIServer(): Promise<FakeOpenAIServer> {
   async function defaultHandler(req: RecordedRequest, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.path === '/v1/models') {
       res.writeHead(200, { ...CORS, 'content-type': 'application/json' });
-      res.end(JSON.stringify({ object: 'list', data: fake.models.map((id) => ({ id, object: 'model', owned_by: 'test' })) }));
+      res.end(
+        JSON.stringify({
+          object: 'list',
+          data: fake.models.map((id) => ({ id, object: 'model', owned_by: 'test', context_length: fake.contextLength })),
+        }),
+      );
       return;
     }
     const chat = req.path === '/v1/chat/completions';

@@ -332,8 +332,16 @@ describe('a hostile or failing server ends in a typed error', () => {
 describe('RemoteEngine', () => {
   test('connect() checks /models and takes the first model when none is named; an unlisted name is a warning', async () => {
     server.models = ['served-model', 'other'];
+    server.contextLength = 4096;
     const engine = await RemoteEngine.connect({ endpoint: server.endpoint });
-    expect(engine.info).toMatchObject({ name: 'served-model', architecture: 'remote', hasChatTemplate: true, warnings: [] });
+    server.contextLength = undefined;
+    expect(engine.info).toMatchObject({
+      name: 'served-model',
+      architecture: 'remote',
+      hasChatTemplate: true,
+      contextSize: 4096,
+      warnings: [],
+    });
     expect(server.requests.at(-1)).toMatchObject({ method: 'GET', path: '/v1/models' });
     const named = await RemoteEngine.connect({ endpoint: server.endpoint, model: 'nope' });
     expect(named.info.name).toBe('nope');
@@ -380,6 +388,13 @@ describe('RemoteEngine', () => {
     for await (const _ of stream) if (++n === 3) controller.abort();
     expect((await stream.stats).finishReason).toBe('abort');
     await until(() => server.disconnects === disconnects + 1);
+  });
+
+  test('a reply the server itself aborted (lowbit serve shutting down) ends with finish reason abort', async () => {
+    server.handle = (_, res) => void res.writeHead(200, sseHeaders()).end(chatChunk('Hal') + chatChunk(null, 'abort') + 'data: [DONE]\n\n');
+    const stream = new RemoteEngine({ endpoint: server.endpoint }).chat(messages);
+    for await (const _ of stream);
+    expect(await stream.stats).toMatchObject({ finishReason: 'abort', generatedTokens: 1 });
   });
 
   test('options it cannot send over the API are refused, not dropped', async () => {
