@@ -152,7 +152,7 @@ test('an error status is shown in the reply with the server\u2019s message, and 
   expect(rec.events.at(-1)).toMatchObject({ type: 'llm-error', detail: { during: 'generate', name: 'RemoteServerError' } });
 });
 
-test('a server that cannot be reached fails the connect with Retry; Retry connects once it is up', async () => {
+test('a server still loading (503) fails the connect with Retry; Retry connects once it is up', async () => {
   let up = false;
   server.handle = (req, res) =>
     up ? server.defaultHandler(req, res) : void res.writeHead(503, { 'access-control-allow-origin': '*' }).end('loading');
