@@ -123,9 +123,14 @@ function optionalString(v: unknown, field: string): string | undefined {
   return v;
 }
 
-/** A RemoteServerError from an OpenAI error object ({error: {message, type, code}}) or a plain status. */
+/** An error object in a reply: OpenAI's {error: {message, type, code}}, or vLLM's flat {object: 'error', message, type, code}. */
+function isErrorBody(json: Record<string, unknown>): boolean {
+  return (json.error !== undefined && json.error !== null) || json.object === 'error';
+}
+
+/** A RemoteServerError from an error object (see isErrorBody) or a plain status. */
 function serverError(status: number | undefined, body: unknown, what: string): RemoteServerError {
-  const error = isObject(body) ? body.error : undefined;
+  const error = isObject(body) ? (body.object === 'error' ? body : body.error) : undefined;
   const fields = isObject(error) ? error : {};
   const text = (v: unknown) => (typeof v === 'string' && v ? cut(v) : typeof v === 'number' ? String(v) : undefined);
   const message = text(fields.message) ?? (typeof error === 'string' ? cut(error) : undefined);
@@ -182,7 +187,7 @@ export function parseChunk(data: string, kind: Kind): StreamChunk {
     throw new RemoteProtocolError(`the server sent an event that is not JSON: ${JSON.stringify(cut(data, 80))}`);
   }
   if (!isObject(json)) throw new RemoteProtocolError('the server sent an event that is not a JSON object');
-  if (json.error !== undefined && json.error !== null) throw serverError(undefined, json, 'the reply');
+  if (isErrorBody(json)) throw serverError(undefined, json, 'the reply');
   if (!Array.isArray(json.choices)) throw new RemoteProtocolError('the server sent a chunk without a choices array');
   if (json.choices.length > 16) throw new RemoteProtocolError(`the server sent a chunk with ${json.choices.length} choices`);
   let choice: ChunkChoice | null = null;

@@ -191,6 +191,22 @@ describe('a hostile or failing server ends in a typed error', () => {
     expect(long.message.length).toBeLessThan(700);
   });
 
+  test("vLLM's flat error object, as a status body and mid-stream", async () => {
+    const flat = { object: 'error', message: 'The model `x` does not exist.', type: 'NotFoundError', param: null, code: 404 };
+    server.handle = reply(404, JSON.stringify(flat));
+    await expect(client().chat.completions.create({ messages })).rejects.toMatchObject({
+      status: 404,
+      errorType: 'NotFoundError',
+      code: '404',
+      message: expect.stringMatching(/HTTP 404: The model `x` does not exist\./),
+    });
+    server.handle = (_, res) => void res.writeHead(200, sseHeaders()).end(chatChunk('a') + `data: ${JSON.stringify(flat)}\n\n`);
+    await expect(client().chat.completions.create({ messages })).rejects.toMatchObject({
+      name: 'RemoteServerError',
+      errorType: 'NotFoundError',
+    });
+  });
+
   test('an error status without JSON, and a huge error body, still give the status', async () => {
     server.handle = reply(503, '<html>busy</html>', 'text/html');
     await expect(client().chat.completions.create({ messages })).rejects.toMatchObject({ name: 'RemoteServerError', status: 503 });
