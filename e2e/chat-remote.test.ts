@@ -249,3 +249,27 @@ test('a bad endpoint attribute is an error the element shows, with no request ma
   expect(await page.locator('llm-chat [part~="error"] strong').innerText()).toBe('This server address cannot be used');
   expect(server.requests).toEqual([]);
 });
+
+test('endpoint mode reconnects when the key changes, not for local-only settings; clearing the endpoint unloads', async () => {
+  const page = await mount({ endpoint: server.endpoint, model: 'fake-remote' });
+  await page.waitForSelector('llm-chat[state="ready"]');
+  const connects = () => server.requests.filter((r) => r.path === '/v1/models').map((r) => r.headers.authorization ?? 'none');
+  expect(connects()).toEqual(['none']);
+  await page.evaluate(() => (document.querySelector('llm-chat')!.apiKey = 'sk-second'));
+  for (let waited = 0; connects().length < 2 && waited < 5000; waited += 50) await page.waitForTimeout(50);
+  await page.waitForSelector('llm-chat[state="ready"]');
+  expect(connects()).toEqual(['none', 'Bearer sk-second']);
+  // The context size belongs to a model in the page: the server is not asked again.
+  await page.evaluate(() => (document.querySelector('llm-chat')!.contextSize = 256));
+  await page.waitForTimeout(500);
+  expect(connects()).toHaveLength(2);
+  // (Without an endpoint, `model` would be a GGUF URL again: clear both.)
+  await page.evaluate(() => {
+    const el = document.querySelector('llm-chat')!;
+    el.removeAttribute('endpoint');
+    el.removeAttribute('model');
+  });
+  await page.waitForSelector('llm-chat[state="idle"]');
+  const rec = await recorded(page);
+  expect(rec.workers).toBe(0);
+});

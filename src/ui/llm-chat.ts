@@ -46,8 +46,9 @@ import { chatStyles } from './styles.ts';
 export type { ChatState, EngineLoader, LlmErrorDetail, LlmProgressDetail, LlmReadyDetail } from './engine-controller.ts';
 export type ChatMode = 'auto' | 'chat' | 'complete';
 
-/** Properties whose change reloads the model (or reconnects to the server). */
-const RELOAD_ON = ['model', 'source', 'contextSize', 'loader', 'endpoint', 'apiKey'] as const;
+/** Properties whose change reloads the model in the page, and those whose change reconnects to the server in endpoint mode. */
+const RELOAD_ON = ['model', 'source', 'contextSize', 'loader'] as const;
+const RECONNECT_ON = ['model', 'apiKey'] as const;
 
 export interface LlmTokenDetail {
   token: GeneratedToken;
@@ -234,7 +235,7 @@ export class LlmChat extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('engine')) {
       void this.engineCtl.adopt();
-    } else if (!this.engine && RELOAD_ON.some((p) => changed.has(p))) {
+    } else if (!this.engine && (changed.has('endpoint') || (this.endpoint ? RECONNECT_ON : RELOAD_ON).some((p) => changed.has(p)))) {
       // Clearing the source (or the model, or the endpoint) unloads the model that runs.
       const hadSource = (['model', 'source', 'endpoint'] as const).some((p) => changed.has(p) && changed.get(p));
       if (this.currentSource() || this.endpoint || hadSource) void this.load();
