@@ -199,14 +199,14 @@ export function usageOf(stats: GenerationStats): CompletionUsage {
   };
 }
 
-function completionId(): string {
+export function completionId(): string {
   const bytes = new Uint8Array(12);
   globalThis.crypto.getRandomValues(bytes);
   return 'chatcmpl-' + [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Joins the caller's signal to one this module can fire when the consumer stops early. */
-function linkedController(signal: AbortSignal | undefined): AbortController {
+export function linkedController(signal: AbortSignal | undefined): AbortController {
   const controller = new AbortController();
   if (signal) {
     if (signal.aborted) controller.abort(signal.reason);
