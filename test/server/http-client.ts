@@ -58,7 +58,7 @@ export function parseResponse(text: string): RawResponse {
 export function rawExchange(
   port: number,
   parts: (string | Buffer)[],
-  { gapMs = 0, waitMs = 5000 }: { gapMs?: number; waitMs?: number } = {},
+  { gapMs = 0, waitMs = 5000, onText }: { gapMs?: number; waitMs?: number; onText?: (soFar: string) => void } = {},
 ): Promise<{ text: string; closedByServer: boolean; elapsedMs: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -73,7 +73,10 @@ export function rawExchange(
       resolve({ text: Buffer.concat(received).toString('utf8'), closedByServer, elapsedMs: performance.now() - t0 });
     };
     const timer = setTimeout(() => finish(false), waitMs);
-    socket.on('data', (d) => received.push(d));
+    socket.on('data', (d) => {
+      received.push(d);
+      onText?.(Buffer.concat(received).toString('utf8'));
+    });
     socket.on('close', () => finish(true));
     socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? finish(true) : reject(e)));
     socket.on('connect', async () => {
