@@ -161,19 +161,27 @@ const UNSUPPORTED = ['tools', 'tool_choice', 'functions', 'function_call', 'logp
 // The same for /v1/completions (best_of 1, echo false and an empty suffix are their defaults).
 const UNSUPPORTED_COMPLETION = ['best_of', 'echo', 'suffix'];
 
+/**
+ * A request value as an error message quotes it: short, whatever it is (a request may come from a
+ * stranger over HTTP, with a megabyte string or an array nested a hundred thousand deep).
+ */
+function shown(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v !== null && typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  return String(v);
+}
+
 function finite(field: string, v: unknown, min: number, max: number, minExclusive = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (minExclusive && v === min)) {
-    throw new RequestRangeError(
-      `${field} must be a number in ${minExclusive ? '(' : '['}${min}, ${max}] (got ${JSON.stringify(v)})`,
-      field,
-    );
+    throw new RequestRangeError(`${field} must be a number in ${minExclusive ? '(' : '['}${min}, ${max}] (got ${shown(v)})`, field);
   }
   return v;
 }
 
 function positiveInt(field: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw new RequestRangeError(`${field} must be a positive integer (got ${JSON.stringify(v)})`, field);
+    throw new RequestRangeError(`${field} must be a positive integer (got ${shown(v)})`, field);
   }
   return v;
 }
@@ -186,7 +194,7 @@ function messageText(i: number, content: unknown): string {
         const p = part as Partial<ChatCompletionContentPartText>;
         if (!p || p.type !== 'text' || typeof p.text !== 'string') {
           throw new RequestTypeError(
-            `messages[${i}].content[${j}] must be a text part {type: 'text', text} (got type ${JSON.stringify(p?.type)})`,
+            `messages[${i}].content[${j}] must be a text part {type: 'text', text} (got type ${shown(p?.type)})`,
             `messages[${i}].content[${j}]`,
           );
         }
@@ -212,15 +220,14 @@ function toEngineOptions(request: ChatCompletionRequestBase | CompletionRequest)
   }
   const options: GenerateOptions = {};
   if (request.n != null && request.n !== 1)
-    throw new RequestRangeError(`n must be 1: one choice per request (got ${JSON.stringify(request.n)})`, 'n');
+    throw new RequestRangeError(`n must be 1: one choice per request (got ${shown(request.n)})`, 'n');
   if (request.temperature != null) options.temperature = finite('temperature', request.temperature, 0, 2);
   if (request.top_p != null) options.topP = finite('top_p', request.top_p, 0, 1, true);
   const maxCompletion = (request as ChatCompletionRequestBase).max_completion_tokens;
   const maxTokens = maxCompletion ?? request.max_tokens;
   if (maxTokens != null) options.maxTokens = positiveInt(maxCompletion != null ? 'max_completion_tokens' : 'max_tokens', maxTokens);
   if (request.seed != null) {
-    if (!Number.isSafeInteger(request.seed))
-      throw new RequestRangeError(`seed must be an integer (got ${JSON.stringify(request.seed)})`, 'seed');
+    if (!Number.isSafeInteger(request.seed)) throw new RequestRangeError(`seed must be an integer (got ${shown(request.seed)})`, 'seed');
     options.seed = request.seed;
   }
   if (request.frequency_penalty != null) options.frequencyPenalty = finite('frequency_penalty', request.frequency_penalty, -2, 2);
@@ -248,10 +255,7 @@ export function toEngineCall(request: ChatCompletionRequest): { messages: ChatMe
   const messages = request.messages.map((m, i): ChatMessage => {
     if (!m || typeof m !== 'object') throw new RequestTypeError(`messages[${i}] must be an object`, `messages[${i}]`);
     if (!ROLES.includes(m.role)) {
-      throw new RequestTypeError(
-        `messages[${i}].role must be one of ${ROLES.join(', ')} (got ${JSON.stringify(m.role)})`,
-        `messages[${i}].role`,
-      );
+      throw new RequestTypeError(`messages[${i}].role must be one of ${ROLES.join(', ')} (got ${shown(m.role)})`, `messages[${i}].role`);
     }
     return { role: m.role, content: messageText(i, m.content) };
   });

@@ -84,6 +84,20 @@ describe('errors in OpenAI shape with the right status', () => {
       expect(r.json.error!.param, JSON.stringify(body)).toBe(param);
       expect(r.json.error!.type).toBe('invalid_request_error');
     }
+    // Hostile values are quoted short in the message, and never recursed into.
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    for (const [field, value] of [
+      ['temperature', deep],
+      ['seed', deep],
+      ['n', '{"a":' + deep + '}'],
+    ]) {
+      const r = await post(base, '/v1/chat/completions', `{"messages":[{"role":"user","content":"x"}],"${field}":${value}}`);
+      expect(r.status, field).toBe(400);
+      expect(r.json.error!.param).toBe(field);
+    }
+    const longRole = await post(base, '/v1/chat/completions', JSON.stringify({ messages: [{ role: 'x'.repeat(500_000), content: 'x' }] }));
+    expect(longRole.status).toBe(400);
+    expect(longRole.json.error!.message.length).toBeLessThan(200);
     // A JSON array or scalar is not a request either.
     for (const body of ['[]', '42', 'null']) {
       const r = await post(base, '/v1/chat/completions', body);
