@@ -57,6 +57,8 @@ export interface ServerOptions {
 export const MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** How long shutdown lets the last replies flush before it closes every connection left. */
+const SHUTDOWN_FLUSH_MS = 1000;
 /** Headers a preflight may ask for: one token list, no longer than a header should be. */
 const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
 
@@ -157,7 +159,7 @@ export function createLowbitServer(options: ServerOptions = {}): LowbitServer {
       });
     }
     ready(); // before reading a body nobody can serve
-    const body = await readJson(req, maxBodyBytes);
+    const body = await readJson(req, maxBodyBytes, shuttingDown.signal);
     if (route.name === 'chat') return chat(res, body as ChatCompletionRequest);
     return completion(res, body as CompletionRequest);
   }
@@ -298,6 +300,12 @@ export function createLowbitServer(options: ServerOptions = {}): LowbitServer {
       await Promise.allSettled([...inFlight]);
       // Keep-alive connections that carried the last responses are idle now.
       http.closeIdleConnections();
+      // A connection still sending its request (a slow or stalled client) is not idle, and the
+      // closed server no longer times it out: after a moment for the last replies to flush, cut it.
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (grace = setTimeout(resolve, SHUTDOWN_FLUSH_MS)))]);
+      clearTimeout(grace);
+      http.closeAllConnections();
       await closed;
     },
   };
@@ -364,9 +372,10 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 /** The request body as JSON, at most `limit` bytes: 413 past it, 400 naming the problem otherwise. */
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+async function readJson(req: IncomingMessage, limit: number, shutdown: AbortSignal): Promise<unknown> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(req, limit);
+  let onShutdown = () => {};
   const bytes = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -377,10 +386,14 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
         reject(tooLarge(req, limit));
       } else chunks.push(chunk);
     };
+    // A body still arriving when the server stops is not waited for.
+    onShutdown = () => reject(new ApiError(503, 'the server is shutting down', 'shutting_down'));
+    if (shutdown.aborted) onShutdown();
+    shutdown.addEventListener('abort', onShutdown, { once: true });
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks, size)));
     req.once('error', reject);
-  });
+  }).finally(() => shutdown.removeEventListener('abort', onShutdown));
   if (bytes.length === 0) throw new ApiError(400, 'the request needs a JSON body', 'invalid_json');
   let text: string;
   try {

@@ -362,6 +362,25 @@ describe('slots and the queue', () => {
     expect(engine.slots[0]!.signals).toHaveLength(1);
   });
 
+  it('shutdown does not wait for a client that never finishes its request', async () => {
+    const s = await startServer();
+    s.server.setEngine(new FakeServedEngine(1, { delayMs: 0 }));
+    const stalled = rawExchange(s.port, ['POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n'], { waitMs: 20_000 });
+    const halfBody = rawExchange(
+      s.port,
+      [
+        'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"messages":',
+      ],
+      { waitMs: 20_000 },
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    await s.server.shutdown();
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect((await stalled).closedByServer).toBe(true);
+    expect((await halfBody).closedByServer).toBe(true);
+  });
+
   it('shutdown aborts running generations, ends their replies and refuses queued ones', async () => {
     const engine = new FakeServedEngine(1, { delayMs: 20, reply: () => ({ tokens: toTokens('a '.repeat(500)) }) });
     const s = await startServer({ maxQueue: 2 });
