@@ -4,7 +4,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -161,6 +161,15 @@ describe('lowbit serve (child process)', () => {
     expectCleanError(await lowbit('serve', model, '--port', '70000'), /--port must be/);
     expectCleanError(await lowbit('serve', model, '--parallel', '0'), /--parallel must be/);
     expectCleanError(await lowbit('serve'), /serve needs exactly one model/);
+    // A port already taken is one clean line too.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      expectCleanError(await lowbit('serve', model, '--port', port), /EADDRINUSE/);
+    } finally {
+      taken.close();
+    }
     const help = await lowbit('serve', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--api-key/);
