@@ -50,6 +50,8 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   /** Time allowed for a whole request, headers and body (default 30 s). */
   requestTimeoutMs?: number;
+  /** Open connections at most (default 512); more are closed at once. */
+  maxConnections?: number;
   /** Where unexpected errors are reported (default stderr). */
   log?: (line: string) => void;
 }
@@ -57,6 +59,8 @@ export interface ServerOptions {
 export const MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Each connection holds a socket and buffers: a flood of them is cut off here. */
+const DEFAULT_MAX_CONNECTIONS = 512;
 /** How long shutdown lets the last replies flush before it closes every connection left. */
 const SHUTDOWN_FLUSH_MS = 1000;
 /** Headers a preflight may ask for: one token list, no longer than a header should be. */
@@ -111,6 +115,8 @@ export function createLowbitServer(options: ServerOptions = {}): LowbitServer {
       inFlight.add(done);
     },
   );
+
+  http.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
   function cors(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;

@@ -287,6 +287,10 @@ describe('safe defaults', () => {
 
   it('a slowloris client dribbling headers or a body is cut off by the timeouts', async () => {
     const { port } = await serve(new FakeServedEngine(1, { delayMs: 0 }), { headersTimeoutMs: 400, requestTimeoutMs: 800 });
+    // Connecting and sending nothing at all is no way around it.
+    const silent = await rawExchange(port, [], { waitMs: 6000 });
+    expect(silent.closedByServer).toBe(true);
+    expect(silent.elapsedMs).toBeLessThan(3000);
     const head = 'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n';
     const dribbledHeaders = [...head].concat(Array.from({ length: 200 }, () => 'X-a: b\r\n'));
     const h = await rawExchange(port, dribbledHeaders, { gapMs: 20, waitMs: 6000 });
@@ -298,6 +302,17 @@ describe('safe defaults', () => {
     expect(b.closedByServer).toBe(true);
     expect(b.elapsedMs).toBeLessThan(3000);
     if (b.text) expect(parseResponse(b.text).status).toBe(408);
+  });
+
+  it('connections past the cap are closed at once', async () => {
+    const { port, base } = await serve(new FakeServedEngine(1, { delayMs: 0 }), { maxConnections: 3 });
+    const held = [0, 1, 2].map(() => rawExchange(port, ['GET /health HTTP/1.1\r\n'], { waitMs: 1500 }));
+    await new Promise((r) => setTimeout(r, 200));
+    const extra = await rawExchange(port, ['GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'], { waitMs: 4000 });
+    expect(extra.closedByServer).toBe(true);
+    expect(extra.text).toBe('');
+    await Promise.all(held);
+    expect((await fetch(base + '/health')).status).toBe(200);
   });
 
   it('max_tokens above the context is capped by the engine rather than refused', async () => {
