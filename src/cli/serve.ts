@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadEngine } from '../engine/engine.ts';
 import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
-import { createLowbitServer } from '../server/server.ts';
+import { createLowbitServer, isLoopbackHost } from '../server/server.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
 import { numberOption as num } from './options.ts';
@@ -20,7 +20,8 @@ POST /v1/chat/completions, POST /v1/completions (both with "stream": true for SS
 GET /v1/models, and GET /health (loading, ready or error).
 
 Options:
-  --host H            address to listen on (default 127.0.0.1: this machine only)
+  --host H            address to listen on (default 127.0.0.1: this machine only, and then only
+                      requests addressed to localhost, 127.x.y.z or [::1] are answered)
   --port P            port (default 8080; 0 picks a free one)
   --ctx N             context size in tokens per conversation (default min(model, 2048))
   --parallel N        conversations served at once, each with its own KV cache (default 1)
@@ -97,7 +98,9 @@ export async function run(args: string[]): Promise<number> {
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
 
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
-  const server = createLowbitServer({ apiKey, corsOrigins, maxQueue });
+  // Bound to loopback, the server is for this machine: requests naming another host are a page
+  // that rebound its domain to 127.0.0.1 (DNS rebinding), and are refused.
+  const server = createLowbitServer({ apiKey, corsOrigins, maxQueue, loopbackHostsOnly: isLoopbackHost(host) });
   let stopping: Promise<void> | null = null;
   const loadAbort = new AbortController();
   let onSignal = (_signal: string) => {};

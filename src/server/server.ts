@@ -50,6 +50,12 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   /** Time allowed for a whole request, headers and body (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Answer only requests whose Host header names this machine's loopback (localhost, 127.x.y.z,
+   * [::1]): a page that rebinds its own domain to 127.0.0.1 (DNS rebinding) then cannot reach the
+   * server through the browser. For a server bound to loopback; default false.
+   */
+  loopbackHostsOnly?: boolean;
   /** Open connections at most (default 512); more are closed at once. */
   maxConnections?: number;
   /** Where unexpected errors are reported (default stderr). */
@@ -145,6 +151,13 @@ export function createLowbitServer(options: ServerOptions = {}): LowbitServer {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (options.loopbackHostsOnly && !isLoopbackHost(req.headers.host ?? '')) {
+      throw new ApiError(
+        403,
+        `this server answers only to localhost, not to host ${truncate(JSON.stringify(req.headers.host ?? ''))}`,
+        'host_not_allowed',
+      );
+    }
     // Only the path is read, never decoded into a file name: nothing here is served from disk.
     const path = (req.url ?? '').split('?')[0]!;
     const route = ROUTES[path];
@@ -326,6 +339,12 @@ const ROUTES: Readonly<Record<string, { name: 'chat' | 'completions' | 'models' 
     '/health': { name: 'health', method: 'GET' },
   } as const,
 );
+
+/** Whether a Host header (name, optional port) names the loopback interface. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/:\d+$/, '');
+  return name === 'localhost' || name === '[::1]' || /^127(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(name);
+}
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();

@@ -304,6 +304,31 @@ describe('safe defaults', () => {
     if (b.text) expect(parseResponse(b.text).status).toBe(408);
   });
 
+  it('loopbackHostsOnly: a request naming another host (DNS rebinding) is refused', async () => {
+    const { port } = await serve(new FakeServedEngine(1, { delayMs: 0 }), { loopbackHostsOnly: true });
+    const get = async (host: string) =>
+      parseResponse((await rawExchange(port, [`GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`])).text).status;
+    for (const host of [
+      'evil.example',
+      'evil.example:' + port,
+      '127.0.0.1.evil.example',
+      'localhost.evil.example',
+      '[::2]',
+      '128.0.0.1',
+      '127.0.0.256',
+    ]) {
+      expect(await get(host), host).toBe(403);
+    }
+    for (const host of ['127.0.0.1:' + port, 'localhost:' + port, 'LOCALHOST', '[::1]:' + port, '127.1.2.3']) {
+      expect(await get(host), host).toBe(200);
+    }
+    const open = await serve(new FakeServedEngine(1, { delayMs: 0 }));
+    const r = parseResponse(
+      (await rawExchange(open.port, ['GET /health HTTP/1.1\r\nHost: my-server.lan\r\nConnection: close\r\n\r\n'])).text,
+    );
+    expect(r.status).toBe(200);
+  });
+
   it('connections past the cap are closed at once', async () => {
     const { port, base } = await serve(new FakeServedEngine(1, { delayMs: 0 }), { maxConnections: 3 });
     const held = [0, 1, 2].map(() => rawExchange(port, ['GET /health HTTP/1.1\r\n'], { waitMs: 1500 }));

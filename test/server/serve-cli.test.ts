@@ -127,6 +127,9 @@ describe('lowbit serve (child process)', () => {
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/event-stream/);
     checkChunks(sseEvents(r.body));
+    // Bound to loopback, it answers only requests addressed to it (no DNS rebinding).
+    const rebound = await rawExchange(s.port, ['GET /v1/models HTTP/1.1\r\nHost: attacker.example:8080\r\nConnection: close\r\n\r\n']);
+    expect(parseResponse(rebound.text).status).toBe(403);
     s.child.kill('SIGINT');
     expect(await s.exit).toBe(0);
   });
