@@ -11,7 +11,8 @@
  * name contains one of these strings, e.g. `--models IQ4_XS,IQ2_XXS,3M-Q4_0`), --prompt N (128),
  * --decode N (64), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
  * Chromium's WebGPU, bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the
- * markdown).
+ * markdown), --serve (also lowbit serve's bench, bench/serve.ts: aggregate tok/s with 1, 2 and 4
+ * streams and a 10-client load test, `serve` in the JSON).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { benchBrowser, type BrowserBenchResult } from './lib/browser-e2e.ts';
 import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
 import { fmt, markdownTable } from './lib/table.ts';
+import { serveMarkdown, type ServeBenchDoc } from './lib/serve-table.ts';
 import { deviceSummary } from './lib/e2e-measure.ts';
 import { readGGUF } from '../src/gguf/index.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     'no-kernels': { type: 'boolean', default: false },
     'no-llama': { type: 'boolean', default: false },
     browser: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
   },
 });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -163,6 +166,19 @@ ctx.device.destroy();
 // After Dawn's device is gone, so the two do not compete for the CPU (SwiftShader).
 const browser: BrowserBenchResult | undefined = args.browser ? await benchBrowser(models, opts, log) : undefined;
 
+/** lowbit serve's bench in its own process (its own device), its markdown and its JSON. */
+function benchServe(): { markdown: string; json: unknown } {
+  log('serve …');
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', join(root, 'src/node/register.js'), join(root, 'bench/serve.ts'), '--json'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+  );
+  const json = JSON.parse(out) as ServeBenchDoc;
+  return { json, markdown: serveMarkdown(json) };
+}
+const serve = args.serve ? benchServe() : undefined;
+
 const memory = e2e.map((r) => ({
   model: r.model,
   fileBytes: r.fileBytes,
@@ -182,6 +198,7 @@ const doc = {
   e2e,
   memory,
   ...(browser ? { browserDevice: browser.device, browserE2e: browser.e2e } : {}),
+  ...(serve ? { serve: serve.json } : {}),
 };
 
 if (args.json) {
@@ -266,6 +283,7 @@ if (args.json) {
   if (browser) {
     lines.push('', `End to end in Chromium (${deviceLine(browser.device)}):`, '', browserE2eTable(browser.e2e));
   }
+  if (serve) lines.push('', serve.markdown);
   lines.push('', 'Memory:', '');
   lines.push(
     markdownTable(

@@ -19,6 +19,7 @@ export interface CliCommand {
 export const commands: Record<string, CliCommand> = {
   inspect: { summary: "Show a GGUF model's architecture, hyper-parameters, tokenizer and tensors", load: () => import('./inspect.ts') },
   run: { summary: 'Generate text with a model on the GPU (WebGPU through Dawn)', load: () => import('./run.ts') },
+  serve: { summary: 'Serve a model over HTTP with an OpenAI-compatible API (chat, completions, SSE)', load: () => import('./serve.ts') },
   pull: { summary: 'Download a model (or import a file) into the model store; resumes where it stopped', load: () => import('./pull.ts') },
   ls: { summary: 'List stored models with sizes and state', load: () => import('./ls.ts') },
   rm: { summary: 'Delete stored models', load: () => import('./rm.ts') },

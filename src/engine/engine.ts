@@ -45,6 +45,12 @@ export interface EngineLoadOptions extends LoadOptions {
   /** Display name (default: general.name or the source name). */
   name?: string;
   /**
+   * Independent conversations to hold at once (default 1): each slot is its own session with its
+   * own KV cache and scratch, over the one copy of the weights (see Engine.slots). All of them are
+   * allocated at load, inside the memory budget.
+   */
+  slots?: number;
+  /**
    * Create the pipelines with createComputePipelineAsync, all at once and while the weights
    * upload (default: in browsers). Off in Node: there Dawn's async creation is not reliable
    * (see getPipelineAsync), and every pipeline is created synchronously by its kernel.
@@ -82,10 +88,19 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     throw new ModelFormatError(`${ropeFreqs.name} is ${ropeFreqs.typeName}; it must be F32 (RoPE frequency factors)`);
   }
   const { contextSize, warnings } = resolveContextSize(cfg, options.contextSize);
+  const slotCount = options.slots ?? 1;
+  if (!Number.isSafeInteger(slotCount) || slotCount < 1) throw new RangeError(`slots must be a positive integer, got ${slotCount}`);
   const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, contextSize);
   // Every GPU size below reads the one device's limits (gpu.limits), and nothing is allocated
   // before the whole model is known to fit.
-  const budget = checkGpuMemoryBudget(file, { config: cfg, contextSize, maxBatch, limits: gpu.limits, maxGpuBytes: options.maxGpuBytes });
+  const budget = checkGpuMemoryBudget(file, {
+    config: cfg,
+    contextSize,
+    maxBatch,
+    limits: gpu.limits,
+    maxGpuBytes: options.maxGpuBytes,
+    sequences: slotCount,
+  });
   const tokenizerPromise = tokenizerFromGGUF(file);
   const onProgress = options.onProgress;
   let ropeFreqFactors: Float32Array | undefined;
@@ -128,6 +143,11 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const destroyWeights = () => {
     for (const w of weights.values()) for (const p of w.parts) p.buffer.destroy();
   };
+  // Every slot's pass shares the weights; each owns its KV cache and scratch.
+  const sessions: Session[] = [];
+  const destroySessions = () => {
+    for (const s of sessions) s.destroy();
+  };
   try {
     compilePhase = true;
     if (planned) {
@@ -137,7 +157,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 0 });
     }
     const pipelinesBefore = cachedPipelineCount(gpu.device);
-    const forward = new ForwardPass(gpu, cfg, names, weights, forwardOptions);
+    for (let i = 0; i < slotCount; i++) sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, forwardOptions)));
+    const forward = sessions[0]!.forward;
     // Without warm-up the pipelines were created just now; the GPU compiles them before the first
     // submission completes. The phase counts them (at least 1, so a cached device still shows the step).
     const kernels = planned ? Math.max(1, planned.decode.length) : Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
@@ -156,7 +177,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       modelContextLength: cfg.contextLength,
       vocabSize: cfg.vocabSize,
       fileBytes: source.size,
-      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes, scratch: forward.scratchBytes },
+      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes * slotCount, scratch: forward.scratchBytes * slotCount },
       tensorTypes,
       hasChatTemplate: Boolean(tokenizer.chatTemplate),
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
@@ -167,13 +188,52 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     // warm-up, a prompt that comes sooner waits for them rather than creating them a second time
     // synchronously; without, the first prompt builds them itself if it comes sooner.
     let prefillReady: Promise<unknown> = Promise.resolve();
-    if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(() => forward.preparePrefill());
-    else setTimeout(() => forward.preparePrefill(), 0);
-    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights, prefillReady);
+    const preparePrefill = () => {
+      for (const s of sessions) s.forward.preparePrefill();
+    };
+    if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(preparePrefill);
+    else setTimeout(preparePrefill, 0);
+    const engine = new Engine(gpu, cfg, info, tokenizer, sessions, weights, prefillReady);
     return engine;
   } catch (e) {
+    destroySessions();
     destroyWeights();
     throw e;
+  }
+}
+
+/** A tokenized prompt with the options and stop strings it runs with (Engine.prepareChat, prepareGenerate). */
+export interface PreparedPrompt {
+  readonly tokens: readonly number[];
+  readonly options: GenerateOptions;
+  readonly stops: readonly string[];
+}
+
+/**
+ * One of the engine's independent conversations: a session with its own KV cache. Generations on
+ * one slot run one after another; different slots run at once (each step its own submission).
+ */
+export interface EngineSlot {
+  readonly index: number;
+  /** Tokens whose K/V the slot holds: a prompt starting with them skips their prefill. */
+  readonly cachedTokens: readonly number[];
+  /** Starts a generation; `signal` (if any) aborts it, as GenerateOptions.signal does. */
+  run(prompt: PreparedPrompt, signal?: AbortSignal): TokenStream;
+}
+
+/** A slot's session and the generation it runs (the next one waits for it: the KV cache is shared). */
+class SessionSlot implements EngineSlot {
+  running: Promise<unknown> = Promise.resolve();
+  constructor(
+    readonly index: number,
+    readonly session: Session,
+    private readonly start: (slot: SessionSlot, prompt: PreparedPrompt, signal?: AbortSignal) => TokenStream,
+  ) {}
+  get cachedTokens(): readonly number[] {
+    return this.session.cachedTokens;
+  }
+  run(prompt: PreparedPrompt, signal?: AbortSignal): TokenStream {
+    return this.start(this, prompt, signal);
   }
 }
 
@@ -181,7 +241,7 @@ export class Engine implements LlmEngine {
   private disposed = false;
   /** Set when the GPU device is lost: every later call fails with it. */
   private lostError: DeviceLostError | null = null;
-  private running: Promise<unknown> = Promise.resolve();
+  private readonly sessionSlots: SessionSlot[];
   readonly chatFormat: ChatFormatter;
   /** Resolves when the GPU device is lost (the engine never destroys it, so any loss counts). */
   readonly lost: Promise<DeviceLostError>;
@@ -191,13 +251,25 @@ export class Engine implements LlmEngine {
     readonly config: ModelConfig,
     readonly info: ModelInfo,
     readonly tokenizer: Tokenizer,
-    private readonly session: Session,
+    /** One per slot (EngineLoadOptions.slots); the first is the one chat() and generate() use. */
+    sessions: Session[],
     private readonly weights: Map<string, GpuWeight>,
     /** Settles when the prefill graph's pipelines are warmed up (see loadEngine). */
     private readonly prefillReady: Promise<unknown> = Promise.resolve(),
   ) {
+    if (sessions.length === 0) throw new RangeError('an engine needs at least one session');
     this.chatFormat = chatFormatterFor(tokenizer);
     this.lost = gpu.lost.then((err) => (this.lostError = err));
+    this.sessionSlots = sessions.map((session, i) => new SessionSlot(i, session, (slot, p, signal) => this.stream(slot, p, signal)));
+  }
+
+  /** The engine's conversations (EngineLoadOptions.slots); chat() and generate() run on slots[0]. */
+  get slots(): readonly EngineSlot[] {
+    return this.sessionSlots;
+  }
+
+  private get session(): Session {
+    return this.sessionSlots[0]!.session;
   }
 
   /**
@@ -209,15 +281,25 @@ export class Engine implements LlmEngine {
   }
 
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {
+    return this.stream(this.sessionSlots[0]!, this.prepareGenerate(prompt, options), options.signal);
+  }
+
+  chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
+    return this.stream(this.sessionSlots[0]!, this.prepareChat(messages, options), options.signal);
+  }
+
+  /** What generate() runs: the raw prompt's tokens (BOS as the model asks) and its stop strings. */
+  prepareGenerate(prompt: string | readonly number[], options: GenerateOptions = {}): PreparedPrompt {
     this.checkUsable(); // before the tokenizer, which a disposed engine no longer has
     // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
     // With a context shift, a long prompt loses its oldest tokens instead (linear in the text's size).
     const refuseAbove = options.contextShift ? undefined : this.session.contextSize;
     const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, refuseAbove) : prompt;
-    return this.stream(tokens, options, options.stop ?? []);
+    return { tokens, options, stops: options.stop ?? [] };
   }
 
-  chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
+  /** What chat() runs: the conversation in the chat template, sampled at CHAT_TEMPERATURE by default. */
+  prepareChat(messages: readonly ChatMessage[], options: GenerateOptions = {}): PreparedPrompt {
     this.checkUsable();
     const { tokens } = this.chatFormat.format(
       messages.map((m) => ({ ...m })),
@@ -238,17 +320,18 @@ export class Engine implements LlmEngine {
       }
       contextShift = { keep: Math.max(contextShift.keep, systemTokens) };
     }
-    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options, contextShift }, [
-      ...this.chatFormat.stopStrings,
-      ...(options.stop ?? []),
-    ]);
+    return {
+      tokens,
+      options: { temperature: CHAT_TEMPERATURE, ...options, contextShift },
+      stops: [...this.chatFormat.stopStrings, ...(options.stop ?? [])],
+    };
   }
 
   /**
    * How many leading tokens of a formatted conversation belong to its leading system message(s):
    * what the template makes of them alone, as far as that agrees with the whole prompt.
    */
-  private systemPromptTokens(messages: ChatMessage[], tokens: readonly number[]): number {
+  private systemPromptTokens(messages: readonly ChatMessage[], tokens: readonly number[]): number {
     let n = 0;
     while (n < messages.length && messages[n]!.role === 'system') n++;
     if (n === 0) return 0;
@@ -270,18 +353,21 @@ export class Engine implements LlmEngine {
     return this.encodePrompt(text).length;
   }
 
+  /** Clears every slot's KV cache (running generations finish first). */
   async reset(): Promise<void> {
     this.checkUsable();
-    await this.running.catch(() => undefined);
-    this.session.reset();
+    for (const slot of this.sessionSlots) {
+      await slot.running.catch(() => undefined);
+      slot.session.reset();
+    }
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await this.running.catch(() => undefined);
+    for (const slot of this.sessionSlots) await slot.running.catch(() => undefined);
     if (!this.lostError) await this.gpu.device.queue.onSubmittedWorkDone();
-    this.session.destroy();
+    for (const slot of this.sessionSlots) slot.session.destroy();
     for (const w of this.weights.values()) for (const p of w.parts) p.buffer.destroy();
     this.tokenizer.dispose();
   }
@@ -310,9 +396,11 @@ export class Engine implements LlmEngine {
     }
   }
 
-  private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
+  private stream(slot: SessionSlot, prompt: PreparedPrompt, signal: AbortSignal | undefined): TokenStream {
     this.checkUsable();
-    const contextSize = this.session.contextSize;
+    const { tokens: promptTokens, options, stops } = prompt;
+    const { session } = slot;
+    const contextSize = session.contextSize;
     const shift = options.contextShift;
     if (shift) checkContextShift(shift, contextSize);
     if (promptTokens.length >= contextSize && !shift) {
@@ -332,7 +420,7 @@ export class Engine implements LlmEngine {
     }
     const queue = new TokenQueue();
     const abort = new AbortController();
-    const external = options.signal;
+    const external = signal;
     const onAbort = () => abort.abort(external?.reason);
     if (external?.aborted) abort.abort(external.reason);
     else external?.addEventListener('abort', onAbort, { once: true });
@@ -342,8 +430,8 @@ export class Engine implements LlmEngine {
     const stopper = new StopMatcher(stops);
     let finish: FinishReason = 'length';
     const run = async (): Promise<GenerationStats> => {
-      // One generation at a time per engine: the KV cache is shared.
-      await this.running.catch(() => undefined);
+      // One generation at a time per slot: its KV cache is shared.
+      await slot.running.catch(() => undefined);
       if (promptTokens.length > 1) await this.prefillReady;
       // Aborted before its turn (a caller that left while it waited): no prefill, no token.
       if (abort.signal.aborted) {
@@ -358,7 +446,7 @@ export class Engine implements LlmEngine {
         };
       }
       const r = await this.untilLost(
-        this.session.run(promptTokens, {
+        session.run(promptTokens, {
           ...options, // the sampling options
           maxTokens,
           contextShift: shift,
@@ -405,7 +493,7 @@ export class Engine implements LlmEngine {
         throw e;
       },
     );
-    this.running = stats;
+    slot.running = stats;
     stats.catch(() => undefined); // errors reach the consumer through the iterator
     return {
       stats,

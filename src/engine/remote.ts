@@ -21,7 +21,7 @@
 import { InvalidEndpointError, LowbitError, RemoteProtocolError, RemoteServerError, RemoteTimeoutError } from '../errors.ts';
 import { raceAbort } from '../storage/http.ts';
 import {
-  completionId,
+  randomId,
   linkedController,
   toEngineCall,
   usageOf,
@@ -484,7 +484,7 @@ export function remoteOpenaiClient(options: RemoteOptions): OpenAIClient {
     };
     const clock = new ReplyClock();
     const chunks = await api.stream('/chat/completions', body, 'chat', request.signal, 'chat completion');
-    const fallbackId = completionId();
+    const fallbackId = randomId('chatcmpl-');
     const created = Math.floor(Date.now() / 1000);
     async function* run(): AsyncGenerator<ChatCompletionChunk> {
       let id = fallbackId;
