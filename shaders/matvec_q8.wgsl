@@ -6,6 +6,8 @@
 // four at a time (dot4I8Packed), accumulating in i32 within each block; the block scales (weight
 // and activation) are applied once per block, in f32. Modes as in matmul.wgsl (thread-row,
 // subgroup-row, workgroup-row); one token only.
+// With SWAR (ternary types, software devices, where dot4I8Packed is emulated and dominates), the
+// ternary products are taken without it: see tsum().
 #include "bytes"
 #include "{{DECODER8}}"
 
@@ -32,13 +34,21 @@ struct Part {
 #endif
 
 // One chunk of activations: NXB blocks of 32 int8, block k in words w{2k}, w{2k+1}, with its
-// scale d{k} and sum s{k}.
+// scale d{k}, sum s{k} = d·Σq and integer sum n{k} = Σq; with SWAR also the lanes tsum() reads
+// (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128 in swapped 16-bit halves).
 struct Xq8 {
 #for K in 0..{{NXB}}
   w{{2 * K}}: vec4<u32>,
   w{{2 * K + 1}}: vec4<u32>,
   d{{K}}: f32,
   s{{K}}: f32,
+  n{{K}}: i32,
+#if SWAR
+  e{{2 * K}}: vec4<u32>,
+  e{{2 * K + 1}}: vec4<u32>,
+  o{{2 * K}}: vec4<u32>,
+  o{{2 * K + 1}}: vec4<u32>,
+#endif
 #endfor
 }
 
@@ -53,15 +63,51 @@ fn sub_bytes(q: vec4<u32>, k: u32) -> vec4<u32> {
   return ((q | vec4<u32>(0x80808080u)) - vec4<u32>(k * 0x01010101u)) ^ vec4<u32>(0x80808080u);
 }
 
+#if SWAR
+const LANES = vec4<u32>(0x00ff00ffu);
+// Bytes 0 and 2 (odd: 1 and 3) of each word as x + 128, in 16-bit lanes, the halves swapped.
+fn lanes_even(w: vec4<u32>) -> vec4<u32> {
+  let v = (w ^ vec4<u32>(0x80808080u)) & LANES;
+  return (v << vec4<u32>(16u)) | (v >> vec4<u32>(16u));
+}
+fn lanes_odd(w: vec4<u32>) -> vec4<u32> { return lanes_even(w >> vec4<u32>(8u)); }
+
+// Σ (c − 1)·x over one activation block of 32: its codes c (0..3) are the 2-bit fields at bit
+// `sh` of each byte of wa (elements 0..15) and wb (16..31); e*, o*, n its load_xq lanes and Σx.
+// No dot4I8Packed: a u32 product of (c0 | c2 << 16) and the swapped (x2' | x0' << 16), x' = x + 128,
+// holds c0·x0' + c2·x2' in its top half and c0·x2' (< 2^10) below; 16 such products summed
+// keep both halves apart (< 2^15 each), so one shift ends the block. Then
+// Σ (c − 1)·x = Σ c·x' − 128·Σc − Σx.
+fn tsum(wa: vec4<u32>, wb: vec4<u32>, sh: u32, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>, n: i32) -> i32 {
+  let m = vec4<u32>(0x00030003u);
+  let ca = (wa >> vec4<u32>(sh)) & m;
+  let cb = (wb >> vec4<u32>(sh)) & m;
+  let da = (wa >> vec4<u32>(sh + 8u)) & m;
+  let db = (wb >> vec4<u32>(sh + 8u)) & m;
+  let p = (ca * ea + cb * eb) + (da * oa + db * ob);
+  let c = (ca + cb) + (da + db);
+  let ps = (p.x + p.y) + (p.z + p.w);
+  let cs = (c.x + c.y) + (c.z + c.w);
+  return i32(ps >> 16u) - 128 * i32((cs & 0xffffu) + (cs >> 16u)) - n;
+}
+#endif
+
 fn load_xq(b: u32, c: u32) -> Xq8 {
   var x: Xq8;
 #for K in 0..{{NXB}}
   let o{{K}} = 3u * (part.xqBase + b * (QK / 32u) + xblock(c, {{K}}u));
   x.w{{2 * K}} = XQ[o{{K}}];
   x.w{{2 * K + 1}} = XQ[o{{K}} + 1u];
-  let ds{{K}} = bitcast<vec2<f32>>(XQ[o{{K}} + 2u].xy);
-  x.d{{K}} = ds{{K}}.x;
-  x.s{{K}} = ds{{K}}.y;
+  let ds{{K}} = XQ[o{{K}} + 2u];
+  x.d{{K}} = bitcast<f32>(ds{{K}}.x);
+  x.s{{K}} = bitcast<f32>(ds{{K}}.y);
+  x.n{{K}} = bitcast<i32>(ds{{K}}.z);
+#if SWAR
+  x.e{{2 * K}} = lanes_even(x.w{{2 * K}});
+  x.e{{2 * K + 1}} = lanes_even(x.w{{2 * K + 1}});
+  x.o{{2 * K}} = lanes_odd(x.w{{2 * K}});
+  x.o{{2 * K + 1}} = lanes_odd(x.w{{2 * K + 1}});
+#endif
 #endfor
   return x;
 }

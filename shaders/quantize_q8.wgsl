@@ -2,7 +2,7 @@
 // per 32-element block, d = max|x| / 127, q = round(x / d) (halves away from zero, as roundf),
 // s = d·Σq (the block sum that types with a block min need). A thread per block.
 // Block b of the output is three 16-byte words: q[0..16) and q[16..32) packed 4 per u32
-// (byte k of word j = q[4j + k]), then (d, s, 0, 0) as f32 bits.
+// (byte k of word j = q[4j + k]), then (d, s) as f32 bits, Σq as i32 bits and 0.
 struct Params {
   blocks: u32,   // blocks to quantize
   inBase4: u32,  // input offset in vec4s
@@ -39,6 +39,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let o = 3u * b;
   XQ[o] = vec4<u32>(pack4xI8(q0), pack4xI8(q1), pack4xI8(q2), pack4xI8(q3));
   XQ[o + 1u] = vec4<u32>(pack4xI8(q4), pack4xI8(q5), pack4xI8(q6), pack4xI8(q7));
-  let s = d * f32((sum.x + sum.y) + (sum.z + sum.w));
-  XQ[o + 2u] = vec4<u32>(bitcast<u32>(d), bitcast<u32>(s), 0u, 0u);
+  let sq = (sum.x + sum.y) + (sum.z + sum.w);
+  XQ[o + 2u] = vec4<u32>(bitcast<u32>(d), bitcast<u32>(d * f32(sq)), bitcast<u32>(sq), 0u);
 }

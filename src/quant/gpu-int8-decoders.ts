@@ -26,13 +26,16 @@ export interface Int8Decoder {
   readonly chunksPerBlock: number;
   /** 32-element activation blocks per chunk (NXB). */
   readonly xBlocksPerChunk: number;
+  /** Ternary: also has the SWAR products (tsum in matvec_q8.wgsl), taken without dot4I8Packed. */
+  readonly ternary: boolean;
 }
 
-const int8 = (snippet: string, source: string, chunksPerBlock: number, xBlocksPerChunk: number): Int8Decoder => ({
+const int8 = (snippet: string, source: string, chunksPerBlock: number, xBlocksPerChunk: number, ternary = false): Int8Decoder => ({
   snippet,
   source,
   chunksPerBlock,
   xBlocksPerChunk,
+  ternary,
 });
 
 const INT8_DECODERS: ReadonlyMap<GpuDecoder, Int8Decoder> = new Map([
@@ -41,9 +44,9 @@ const INT8_DECODERS: ReadonlyMap<GpuDecoder, Int8Decoder> = new Map([
   [DEC_Q4_1, int8('dot8_q4_1', q41, 1, 1)],
   [DEC_Q4_K, int8('dot8_q4_k', q4k, 4, 2)],
   [DEC_Q6_K, int8('dot8_q6_k', q6k, 4, 2)],
-  [DEC_TQ2_0, int8('dot8_tq2_0', tq20, 2, 4)],
-  [DEC_TQ1_0, int8('dot8_tq1_0', tq10, 1, 8)],
-  [DEC_I2_S, int8('dot8_i2_s', i2s, 1, 4)],
+  [DEC_TQ2_0, int8('dot8_tq2_0', tq20, 2, 4, true)],
+  [DEC_TQ1_0, int8('dot8_tq1_0', tq10, 1, 8, true)],
+  [DEC_I2_S, int8('dot8_i2_s', i2s, 1, 4, true)],
 ]);
 
 /** The int8-activation decoder of a type's GPU decoder, if it has one. */

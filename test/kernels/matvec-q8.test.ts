@@ -15,10 +15,11 @@ import {
   hasInt8MatVec,
   quantizedActivationBytes,
   resolveActivations,
+  type TernaryProducts,
 } from '../../src/kernels/matvec-q8.ts';
 import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
-import { makeWeight, randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.ts';
+import { makeWeight, randomValues, referenceMatmul, rng, TERNARY, tolerance } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -34,12 +35,14 @@ interface Q8 {
   q: Int8Array;
   d: Float32Array;
   s: Float32Array;
+  /** Σq per block. */
+  n: Int32Array;
 }
 
 /** CPU model of quantize_q8.wgsl: d = max|x|/127, q = roundf(x·(1/d)), s = d·Σq, all in f32. */
 function quantizeQ8Cpu(x: Float32Array): Q8 {
   const nb = x.length / 32;
-  const out: Q8 = { q: new Int8Array(x.length), d: new Float32Array(nb), s: new Float32Array(nb) };
+  const out: Q8 = { q: new Int8Array(x.length), d: new Float32Array(nb), s: new Float32Array(nb), n: new Int32Array(nb) };
   const f = Math.fround;
   for (let b = 0; b < nb; b++) {
     let amax = 0;
@@ -55,20 +58,22 @@ function quantizeQ8Cpu(x: Float32Array): Q8 {
     }
     out.d[b] = d;
     out.s[b] = f(d * sum);
+    out.n[b] = sum;
   }
   return out;
 }
 
-/** The quantizer's output buffer read back: 48 bytes a block (32 int8, d, s, padding). */
+/** The quantizer's output buffer read back: 48 bytes a block (32 int8, d, s, Σq, padding). */
 async function readQ8(buffer: GPUBuffer, cols: number): Promise<Q8> {
   const raw = await readF32(ctx, buffer, quantizedActivationBytes(cols) / 4);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   const nb = cols / 32;
-  const out: Q8 = { q: new Int8Array(cols), d: new Float32Array(nb), s: new Float32Array(nb) };
+  const out: Q8 = { q: new Int8Array(cols), d: new Float32Array(nb), s: new Float32Array(nb), n: new Int32Array(nb) };
   for (let b = 0; b < nb; b++) {
     out.q.set(new Int8Array(bytes.buffer, bytes.byteOffset + 48 * b, 32), 32 * b);
     out.d[b] = raw[12 * b + 8]!;
     out.s[b] = raw[12 * b + 9]!;
+    out.n[b] = new Int32Array(raw.buffer, raw.byteOffset, raw.length)[12 * b + 10]!;
   }
   return out;
 }
@@ -130,6 +135,7 @@ describe('activation quantize', () => {
       let sum = 0;
       for (let i = 0; i < 32; i++) sum += gpu.q[32 * b + i]!;
       expect(gpu.s[b]).toBe(Math.fround(gpu.d[b]! * sum));
+      expect(gpu.n[b]).toBe(sum);
     }
     expect(gpu.d[2]).toBe(0);
     expect(Array.from(gpu.q.subarray(64, 128)).filter((q) => q !== 0 && q !== -127)).toEqual([]);
@@ -153,6 +159,7 @@ interface RunSpec {
   rows: number;
   cols: number;
   variant?: Partial<MatmulVariant>;
+  ternaryProducts?: TernaryProducts;
   maxPartBytes?: number;
   seed?: number;
 }
@@ -173,7 +180,11 @@ async function run(spec: RunSpec): Promise<{ exact: number; vsF32: number }> {
   const output = createStorageBuffer(ctx, new Float32Array(rows).fill(Number.NaN));
   try {
     const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
-    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant }).bind({ weight, input: xq, output });
+    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, ternaryProducts: spec.ternaryProducts }).bind({
+      weight,
+      input: xq,
+      output,
+    });
     submit(quantize, mv);
     const y = await readF32(ctx, output, rows);
     const xhat = dequantizeQ8(await readQ8(xq, cols));
@@ -226,6 +237,17 @@ describe.each(INT8_TYPES.map((t) => [t.name, t.id] as const))('%s int8 mat-vec',
       }
     });
   }
+  if (TERNARY.has(type)) {
+    // Both ways of taking ternary products, whichever the device defaults to.
+    it.each([['dot4'], ['swar']] as const)('ternary products by %s', async (ternaryProducts) => {
+      for (const s of shapes) {
+        for (const variant of [{}, { mode: 'subgroup-row', rowsPerThread: 2 }] as Partial<MatmulVariant>[]) {
+          const { exact } = await run({ type, ...s, variant, ternaryProducts });
+          expect(exact, `${GGMLType[type]} ${s.rows}×${s.cols}`).toBeLessThanOrEqual(tolerance(type, s.cols));
+        }
+      }
+    });
+  }
   it('weight split into several buffers', async () => {
     const s = shapes[1]!;
     const rowBytes = getGpuQuantType(type).rowBytes(s.cols);
@@ -260,13 +282,15 @@ describe('ternary code 3 with int8 activations', () => {
     const input = createStorageBuffer(ctx, x);
     const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
     const output = createStorageBuffer(ctx, rows * 4);
-    submit(
-      createQuantizeQ8(ctx, { cols }).bind({ input, output: xq }),
-      createMatVecQ8(ctx, { type, rows, cols }).bind({ weight, input: xq, output }),
-    );
-    const y = await readF32(ctx, output, rows);
-    const ref = referenceMatmul(values, rows, cols, dequantizeQ8(await readQ8(xq, cols)), 1);
-    for (let i = 0; i < rows; i++) expect(Math.abs(y[i]! - ref.y[i]!)).toBeLessThanOrEqual(tolerance(type, cols) * ref.mag[i]!);
+    for (const ternaryProducts of ['dot4', 'swar'] as const) {
+      submit(
+        createQuantizeQ8(ctx, { cols }).bind({ input, output: xq }),
+        createMatVecQ8(ctx, { type, rows, cols, ternaryProducts }).bind({ weight, input: xq, output }),
+      );
+      const y = await readF32(ctx, output, rows);
+      const ref = referenceMatmul(values, rows, cols, dequantizeQ8(await readQ8(xq, cols)), 1);
+      for (let i = 0; i < rows; i++) expect(Math.abs(y[i]! - ref.y[i]!)).toBeLessThanOrEqual(tolerance(type, cols) * ref.mag[i]!);
+    }
     for (const p of weight.parts) p.buffer.destroy();
   });
 });
