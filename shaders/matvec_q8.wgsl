@@ -6,8 +6,8 @@
 // four at a time (dot4I8Packed), accumulating in i32 within each block; the block scales (weight
 // and activation) are applied once per block, in f32. Modes as in matmul.wgsl (thread-row,
 // subgroup-row, workgroup-row); one token only.
-// With SWAR (ternary types, software devices, where dot4I8Packed is emulated and dominates), the
-// ternary products are taken without it: see tsum().
+// With SWAR (types with codes of ≤ 4 bits, on software devices, where dot4I8Packed is emulated
+// and dominates), the products are taken without it: see swar_dot().
 #include "bytes"
 #include "{{DECODER8}}"
 
@@ -34,7 +34,7 @@ struct Part {
 #endif
 
 // One chunk of activations: NXB blocks of 32 int8, block k in words w{2k}, w{2k+1}, with its
-// scale d{k}, sum s{k} = d·Σq and integer sum n{k} = Σq; with SWAR also the lanes tsum() reads
+// scale d{k}, sum s{k} = d·Σq and integer sum n{k} = Σq; with SWAR also the lanes swar_dot() reads
 // (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128 in swapped 16-bit halves).
 struct Xq8 {
 #for K in 0..{{NXB}}
@@ -72,23 +72,26 @@ fn lanes_even(w: vec4<u32>) -> vec4<u32> {
 }
 fn lanes_odd(w: vec4<u32>) -> vec4<u32> { return lanes_even(w >> vec4<u32>(8u)); }
 
-// Σ (c − 1)·x over one activation block of 32: its codes c (0..3) are the 2-bit fields at bit
-// `sh` of each byte of wa (elements 0..15) and wb (16..31); e*, o*, n its load_xq lanes and Σx.
-// No dot4I8Packed: a u32 product of (c0 | c2 << 16) and the swapped (x2' | x0' << 16), x' = x + 128,
-// holds c0·x0' + c2·x2' in its top half and c0·x2' (< 2^10) below; 16 such products summed
-// keep both halves apart (< 2^15 each), so one shift ends the block. Then
-// Σ (c − 1)·x = Σ c·x' − 128·Σc − Σx.
-fn tsum(wa: vec4<u32>, wb: vec4<u32>, sh: u32, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>, n: i32) -> i32 {
-  let m = vec4<u32>(0x00030003u);
-  let ca = (wa >> vec4<u32>(sh)) & m;
-  let cb = (wb >> vec4<u32>(sh)) & m;
-  let da = (wa >> vec4<u32>(sh + 8u)) & m;
-  let db = (wb >> vec4<u32>(sh + 8u)) & m;
-  let p = (ca * ea + cb * eb) + (da * oa + db * ob);
+// (Σ c·x, Σ c) over one activation block of 32, for codes c of at most 4 bits: the fields
+// `mask` (0x00030003: 2 bits, 0x000f000f: 4) at bit sha of each byte of wa (elements 0..15) and
+// at bit shb of wb (16..31); e*, o* the block's load_xq lanes. No dot4I8Packed: a u32 product of
+// (c0 | c2 << 16) and the swapped (x2' | x0' << 16), x' = x + 128, holds c0·x0' + c2·x2' in its
+// top half and c0·x2' below; 8 such products summed keep the halves apart (< 2^16 each with
+// 4-bit codes), so a shift per 16 elements ends them. Σ c·x = Σ c·x' − 128·Σc.
+fn swar_dot(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>) -> vec2<i32> {
+  let m = vec4<u32>(mask);
+  let ca = (wa >> vec4<u32>(sha)) & m;
+  let da = (wa >> vec4<u32>(sha + 8u)) & m;
+  let cb = (wb >> vec4<u32>(shb)) & m;
+  let db = (wb >> vec4<u32>(shb + 8u)) & m;
+  let pa = ca * ea + da * oa;
+  let pb = cb * eb + db * ob;
   let c = (ca + cb) + (da + db);
-  let ps = (p.x + p.y) + (p.z + p.w);
+  let sa = (pa.x + pa.y) + (pa.z + pa.w);
+  let sb = (pb.x + pb.y) + (pb.z + pb.w);
   let cs = (c.x + c.y) + (c.z + c.w);
-  return i32(ps >> 16u) - 128 * i32((cs & 0xffffu) + (cs >> 16u)) - n;
+  let sc = i32((cs & 0xffffu) + (cs >> 16u));
+  return vec2<i32>(i32(sa >> 16u) + i32(sb >> 16u) - 128 * sc, sc);
 }
 #endif
 

@@ -12,6 +12,10 @@ fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
   let a{{K}} = W[wi + {{K}}u];
 #endfor
   let q = vec4<u32>(funnel(a0, a1, sh), funnel(a1, a2, sh), funnel(a2, a3, sh), funnel(a3, a4, sh));
+#if SWAR
+  return d * x.d0 * f32(swar_dot(q, 0u, q, 4u, 0x000f000fu, x.e0, x.e1, x.o0, x.o1).x - 8 * x.n0);
+#else
   let m = vec4<u32>(0x0f0f0f0fu);
   return d * x.d0 * f32(idot(sub_bytes(q & m, 8u), x.w0) + idot(sub_bytes((q >> vec4<u32>(4u)) & m, 8u), x.w1));
+#endif
 }

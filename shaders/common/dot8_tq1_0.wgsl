@@ -25,6 +25,12 @@ fn trits8(w: vec4<u32>) -> Trits {
 #endfor
   return r;
 }
+#if SWAR
+// Σ c·x over a block whose codes are the bytes of wa, wb.
+fn tdot(wa: vec4<u32>, wb: vec4<u32>, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>) -> i32 {
+  return swar_dot(wa, 0u, wb, 0u, 0x00030003u, ea, eb, oa, ob).x;
+}
+#endif
 fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
   let d = ldf16(bo + 52u);
   let wi = bo >> 2u;
@@ -41,11 +47,11 @@ fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
   var r = 0.0;
 #if SWAR
 #for N in 0..5
-  r += x.d{{N}} * f32(tsum(ta.t{{N}}, tb.t{{N}}, 0u, x.e{{2 * N}}, x.e{{2 * N + 1}}, x.o{{2 * N}}, x.o{{2 * N + 1}}, x.n{{N}}));
+  r += x.d{{N}} * f32(tdot(ta.t{{N}}, tb.t{{N}}, x.e{{2 * N}}, x.e{{2 * N + 1}}, x.o{{2 * N}}, x.o{{2 * N + 1}}) - x.n{{N}});
 #endfor
-  r += x.d5 * f32(tsum(tc.t0, tc.t1, 0u, x.e10, x.e11, x.o10, x.o11, x.n5));
-  r += x.d6 * f32(tsum(tc.t2, tc.t3, 0u, x.e12, x.e13, x.o12, x.o13, x.n6));
-  r += x.d7 * f32(tsum(tc.t4, qh, 0u, x.e14, x.e15, x.o14, x.o15, x.n7));
+  r += x.d5 * f32(tdot(tc.t0, tc.t1, x.e10, x.e11, x.o10, x.o11) - x.n5);
+  r += x.d6 * f32(tdot(tc.t2, tc.t3, x.e12, x.e13, x.o12, x.o13) - x.n6);
+  r += x.d7 * f32(tdot(tc.t4, qh, x.e14, x.e15, x.o14, x.o15) - x.n7);
 #else
 #for N in 0..5
   r += x.d{{N}} * f32(idot(sub_bytes(ta.t{{N}}, 1u), x.w{{2 * N}}) + idot(sub_bytes(tb.t{{N}}, 1u), x.w{{2 * N + 1}}));

@@ -19,7 +19,7 @@ fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
   var r = 0.0;
 #for L in 0..4
 #if SWAR
-  r += x.d{{L}} * f32(tsum(qa, qb, {{2 * L}}u, x.e{{2 * L}}, x.e{{2 * L + 1}}, x.o{{2 * L}}, x.o{{2 * L + 1}}, x.n{{L}}));
+  r += x.d{{L}} * f32(swar_dot(qa, {{2 * L}}u, qb, {{2 * L}}u, 0x00030003u, x.e{{2 * L}}, x.e{{2 * L + 1}}, x.o{{2 * L}}, x.o{{2 * L + 1}}).x - x.n{{L}});
 #else
   r += x.d{{L}} * f32(idot(sub_bytes((qa >> vec4<u32>({{2 * L}}u)) & m, 1u), x.w{{2 * L}}) +
                       idot(sub_bytes((qb >> vec4<u32>({{2 * L}}u)) & m, 1u), x.w{{2 * L + 1}}));

@@ -120,14 +120,15 @@ export interface MatVecQ8Options {
   /** Force parts of the variant (mode, workgroup size, rows per thread); input sharing is not used. */
   variant?: Partial<MatmulVariant>;
   /**
-   * Ternary types: 'dot4' takes the products with dot4I8Packed, 'swar' with u32 multiplies over
-   * 16-bit lanes (tsum in matvec_q8.wgsl). Default: swar on software devices, where dot4I8Packed
-   * is emulated and costs most of the kernel (bench/kernels.ts measures both), dot4 elsewhere.
+   * Types with codes of ≤ 4 bits (Q4_0, Q4_1, Q4_K, the ternary ones): 'dot4' takes the products
+   * with dot4I8Packed, 'swar' with u32 multiplies over 16-bit lanes (swar_dot in matvec_q8.wgsl).
+   * Default: swar on software devices, where dot4I8Packed is emulated and costs most of the
+   * kernel (bench/kernels.ts measures both), dot4 elsewhere. Other types always use dot4.
    */
-  ternaryProducts?: TernaryProducts;
+  products?: Int8Products;
 }
 
-export type TernaryProducts = 'dot4' | 'swar';
+export type Int8Products = 'dot4' | 'swar';
 
 export interface MatVecQ8Bindings {
   weight: GpuWeight;
@@ -140,8 +141,8 @@ export interface MatVecQ8Bindings {
 
 export interface MatVecQ8Kernel {
   readonly variant: MatmulVariant;
-  /** How ternary products are taken (undefined for other types). */
-  readonly ternaryProducts?: TernaryProducts;
+  /** How the products are taken. */
+  readonly products: Int8Products;
   bind(b: MatVecQ8Bindings): KernelCall;
 }
 
@@ -160,7 +161,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
       `int8 mat-vec: ${typeName} rows of ${o.cols} elements are not a multiple of the ${geo.blockElems}-element block`,
     );
   const variant = resolveVariant(ctx, 'matvec', { ...o.variant, shareInput: false });
-  const ternaryProducts = dec8.ternary ? (o.ternaryProducts ?? (ctx.isSoftware ? 'swar' : 'dot4')) : undefined;
+  const products: Int8Products = dec8.swar ? (o.products ?? (ctx.isSoftware ? 'swar' : 'dot4')) : 'dot4';
   const rowsPerWg = rowsPerWorkgroup(ctx, variant);
   const blocksPerRow = o.cols / geo.blockElems;
   const rowBytes = blocksPerRow * geo.blockBytes;
@@ -169,7 +170,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     ALIGNED: geo.aligned,
     USES_W4: geo.usesW4,
     NXB: dec8.xBlocksPerChunk,
-    SWAR: ternaryProducts === 'swar',
+    SWAR: products === 'swar',
     MODE_SGROW: variant.mode === 'subgroup-row',
     MODE_THREAD: variant.mode === 'thread-row',
     MODE_WGROW: variant.mode === 'workgroup-row',
@@ -191,7 +192,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
   );
   return {
     variant,
-    ternaryProducts,
+    products,
     bind(b: MatVecQ8Bindings): KernelCall {
       const w = b.weight;
       if (w.type !== o.type || w.rows !== o.rows || w.cols !== o.cols) {

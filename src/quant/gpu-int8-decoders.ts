@@ -26,23 +26,23 @@ export interface Int8Decoder {
   readonly chunksPerBlock: number;
   /** 32-element activation blocks per chunk (NXB). */
   readonly xBlocksPerChunk: number;
-  /** Ternary: also has the SWAR products (tsum in matvec_q8.wgsl), taken without dot4I8Packed. */
-  readonly ternary: boolean;
+  /** Codes of ≤ 4 bits: also has the SWAR products (swar_dot in matvec_q8.wgsl), without dot4I8Packed. */
+  readonly swar: boolean;
 }
 
-const int8 = (snippet: string, source: string, chunksPerBlock: number, xBlocksPerChunk: number, ternary = false): Int8Decoder => ({
+const int8 = (snippet: string, source: string, chunksPerBlock: number, xBlocksPerChunk: number, swar = false): Int8Decoder => ({
   snippet,
   source,
   chunksPerBlock,
   xBlocksPerChunk,
-  ternary,
+  swar,
 });
 
 const INT8_DECODERS: ReadonlyMap<GpuDecoder, Int8Decoder> = new Map([
   [DEC_Q8_0, int8('dot8_q8_0', q80, 1, 1)],
-  [DEC_Q4_0, int8('dot8_q4_0', q40, 1, 1)],
-  [DEC_Q4_1, int8('dot8_q4_1', q41, 1, 1)],
-  [DEC_Q4_K, int8('dot8_q4_k', q4k, 4, 2)],
+  [DEC_Q4_0, int8('dot8_q4_0', q40, 1, 1, true)],
+  [DEC_Q4_1, int8('dot8_q4_1', q41, 1, 1, true)],
+  [DEC_Q4_K, int8('dot8_q4_k', q4k, 4, 2, true)],
   [DEC_Q6_K, int8('dot8_q6_k', q6k, 4, 2)],
   [DEC_TQ2_0, int8('dot8_tq2_0', tq20, 2, 4, true)],
   [DEC_TQ1_0, int8('dot8_tq1_0', tq10, 1, 8, true)],

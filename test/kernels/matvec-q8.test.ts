@@ -15,11 +15,11 @@ import {
   hasInt8MatVec,
   quantizedActivationBytes,
   resolveActivations,
-  type TernaryProducts,
+  type Int8Products,
 } from '../../src/kernels/matvec-q8.ts';
 import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
-import { makeWeight, randomValues, referenceMatmul, rng, TERNARY, tolerance } from './matmul-helpers.ts';
+import { makeWeight, randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -159,7 +159,7 @@ interface RunSpec {
   rows: number;
   cols: number;
   variant?: Partial<MatmulVariant>;
-  ternaryProducts?: TernaryProducts;
+  products?: Int8Products;
   maxPartBytes?: number;
   seed?: number;
 }
@@ -180,7 +180,7 @@ async function run(spec: RunSpec): Promise<{ exact: number; vsF32: number }> {
   const output = createStorageBuffer(ctx, new Float32Array(rows).fill(Number.NaN));
   try {
     const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
-    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, ternaryProducts: spec.ternaryProducts }).bind({
+    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, products: spec.products }).bind({
       weight,
       input: xq,
       output,
@@ -207,6 +207,8 @@ async function run(spec: RunSpec): Promise<{ exact: number; vsF32: number }> {
 }
 
 const INT8_TYPES = gpuQuantTypes().filter((t) => hasInt8MatVec(t.id));
+/** Types with both product kinds (codes of ≤ 4 bits). */
+const SWAR_TYPES = new Set([GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q4_K, GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S]);
 
 it('the int8 path covers the types the issue names', () => {
   expect(INT8_TYPES.map((t) => t.name).sort()).toEqual(['I2_S', 'Q4_0', 'Q4_1', 'Q4_K', 'Q6_K', 'Q8_0', 'TQ1_0', 'TQ2_0']);
@@ -237,12 +239,12 @@ describe.each(INT8_TYPES.map((t) => [t.name, t.id] as const))('%s int8 mat-vec',
       }
     });
   }
-  if (TERNARY.has(type)) {
-    // Both ways of taking ternary products, whichever the device defaults to.
-    it.each([['dot4'], ['swar']] as const)('ternary products by %s', async (ternaryProducts) => {
+  if (SWAR_TYPES.has(type)) {
+    // Both ways of taking the products, whichever the device defaults to.
+    it.each([['dot4'], ['swar']] as const)('products by %s', async (products) => {
       for (const s of shapes) {
         for (const variant of [{}, { mode: 'subgroup-row', rowsPerThread: 2 }] as Partial<MatmulVariant>[]) {
-          const { exact } = await run({ type, ...s, variant, ternaryProducts });
+          const { exact } = await run({ type, ...s, variant, products });
           expect(exact, `${GGMLType[type]} ${s.rows}×${s.cols}`).toBeLessThanOrEqual(tolerance(type, s.cols));
         }
       }
@@ -282,10 +284,10 @@ describe('ternary code 3 with int8 activations', () => {
     const input = createStorageBuffer(ctx, x);
     const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
     const output = createStorageBuffer(ctx, rows * 4);
-    for (const ternaryProducts of ['dot4', 'swar'] as const) {
+    for (const products of ['dot4', 'swar'] as const) {
       submit(
         createQuantizeQ8(ctx, { cols }).bind({ input, output: xq }),
-        createMatVecQ8(ctx, { type, rows, cols, ternaryProducts }).bind({ weight, input: xq, output }),
+        createMatVecQ8(ctx, { type, rows, cols, products }).bind({ weight, input: xq, output }),
       );
       const y = await readF32(ctx, output, rows);
       const ref = referenceMatmul(values, rows, cols, dequantizeQ8(await readQ8(xq, cols)), 1);
