@@ -23,7 +23,8 @@
  * (activations are small and cached).
  * Where the device has int8 dot products, each type with an int8 decoder gets a second mat-vec row
  * with int8 activations (src/kernels/matvec-q8.ts); its time includes quantizing the input (in a
- * model one quantize serves every linear reading the same input, so this slightly overstates it).
+ * model one quantize serves every linear reading the same input, so this slightly overstates it);
+ * types with both ways of taking the int8 products (dot4I8Packed, SWAR) get a row for each.
  */
 import { parseArgs } from 'node:util';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
@@ -31,7 +32,8 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type MatmulVariant } from '../src/kernels/matmul.ts';
-import { createMatVecQ8, createQuantizeQ8, hasInt8MatVec, quantizedActivationBytes } from '../src/kernels/matvec-q8.ts';
+import { createMatVecQ8, createQuantizeQ8, hasInt8MatVec, type Int8Products, quantizedActivationBytes } from '../src/kernels/matvec-q8.ts';
+import { int8DecoderOf } from '../src/quant/gpu-int8-decoders.ts';
 import { createStepParams } from '../src/kernels/step-params.ts';
 import { gpuBlockGeometry } from '../src/quant/gpu-decoders.ts';
 import { getGpuQuantType, gpuQuantTypes } from '../src/quant/table.ts';
@@ -210,8 +212,17 @@ function prepare(
   }
 }
 
-/** The int8-activation mat-vec of a type: the input quantized, then the int8 dot products, per call. */
-function prepareInt8(ctx: GpuContext, type: GGMLType, rows: number, cols: number): PreparedKernel {
+/**
+ * The int8-activation mat-vec of a type: the input quantized, then the int8 dot products, per call.
+ * `products` forces how they are taken (a non-default row); left out, the device's default.
+ */
+function prepareInt8(
+  ctx: GpuContext,
+  type: GGMLType,
+  rows: number,
+  cols: number,
+  products?: Int8Products,
+): PreparedKernel & { products: Int8Products } {
   const weight = uploadWeight(ctx, `bench8:${GGMLType[type]}`, type, rows, cols, weightBytes(type, rows, cols));
   const input = createStorageBuffer(ctx, randomValues(cols, 3));
   const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
@@ -224,7 +235,7 @@ function prepareInt8(ctx: GpuContext, type: GGMLType, rows: number, cols: number
   };
   try {
     const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
-    const kernel = createMatVecQ8(ctx, { type, rows, cols });
+    const kernel = createMatVecQ8(ctx, { type, rows, cols, products });
     const call = kernel.bind({ weight, input: xq, output });
     return {
       op: 'matvec',
@@ -232,9 +243,10 @@ function prepareInt8(ctx: GpuContext, type: GGMLType, rows: number, cols: number
       rows,
       cols,
       tokens: 1,
-      variant: `${variantLabel(kernel.variant, false)} int8`,
+      variant: `${variantLabel(kernel.variant, false)} int8 ${kernel.products}`,
       activations: 'int8',
-      isDefault: true,
+      isDefault: products === undefined,
+      products: kernel.products,
       weightBytesRead: rows * getGpuQuantType(type).rowBytes(cols),
       encode: (pass) => {
         quantize.encode(pass);
@@ -283,7 +295,13 @@ async function main(): Promise<void> {
     // Type by type, so each type's mat-vec and mat-mul (whose ratio is taken) run side by side.
     for (const type of types) {
       prepared.push(prepare(ctx, 'matvec', type, rows, cols, 1));
-      if (!args['no-int8'] && ctx.hasPackedInt8Dot && hasInt8MatVec(type)) prepared.push(prepareInt8(ctx, type, rows, cols));
+      if (!args['no-int8'] && ctx.hasPackedInt8Dot && hasInt8MatVec(type)) {
+        const row = prepareInt8(ctx, type, rows, cols);
+        prepared.push(row);
+        // The other way of taking the products, where the type has both.
+        if (int8DecoderOf(getGpuQuantType(type).gpu)?.swar)
+          prepared.push(prepareInt8(ctx, type, rows, cols, row.products === 'swar' ? 'dot4' : 'swar'));
+      }
       if (args.variants) {
         for (const variant of VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
           prepared.push(prepare(ctx, 'matvec', type, rows, cols, 1, { variant }));
