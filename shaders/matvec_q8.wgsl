@@ -35,7 +35,8 @@ struct Part {
 
 // One chunk of activations: NXB blocks of 32 int8, block k in words w{2k}, w{2k+1}, with its
 // scale d{k}, sum s{k} = d·Σq and integer sum n{k} = Σq; with SWAR also the lanes swar_dot() reads
-// (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128 in swapped 16-bit halves).
+// (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128 in swapped 16-bit halves), which
+// the quantizer wrote (quantize_q8.wgsl).
 struct Xq8 {
 #for K in 0..{{NXB}}
   w{{2 * K}}: vec4<u32>,
@@ -64,13 +65,6 @@ fn sub_bytes(q: vec4<u32>, k: u32) -> vec4<u32> {
 }
 
 #if SWAR
-const LANES = vec4<u32>(0x00ff00ffu);
-// Bytes 0 and 2 (odd: 1 and 3) of each word as x + 128, in 16-bit lanes, the halves swapped.
-fn lanes_even(w: vec4<u32>) -> vec4<u32> {
-  let v = (w ^ vec4<u32>(0x80808080u)) & LANES;
-  return (v << vec4<u32>(16u)) | (v >> vec4<u32>(16u));
-}
-fn lanes_odd(w: vec4<u32>) -> vec4<u32> { return lanes_even(w >> vec4<u32>(8u)); }
 
 // (Σ c·x, Σ c) over one activation block of 32, for codes c of at most 4 bits: the fields
 // `mask` (0x00030003: 2 bits, 0x000f000f: 4) at bit sha of each byte of wa (elements 0..15) and
@@ -95,10 +89,13 @@ fn swar_dot(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32, ea: vec
 }
 #endif
 
+// 16-byte words per activation block, as quantize_q8.wgsl writes them.
+const XQ_WORDS: u32 = 7u;
+
 fn load_xq(b: u32, c: u32) -> Xq8 {
   var x: Xq8;
 #for K in 0..{{NXB}}
-  let o{{K}} = 3u * (part.xqBase + b * (QK / 32u) + xblock(c, {{K}}u));
+  let o{{K}} = XQ_WORDS * (part.xqBase + b * (QK / 32u) + xblock(c, {{K}}u));
   x.w{{2 * K}} = XQ[o{{K}}];
   x.w{{2 * K + 1}} = XQ[o{{K}} + 1u];
   let ds{{K}} = XQ[o{{K}} + 2u];
@@ -106,10 +103,10 @@ fn load_xq(b: u32, c: u32) -> Xq8 {
   x.s{{K}} = bitcast<f32>(ds{{K}}.y);
   x.n{{K}} = bitcast<i32>(ds{{K}}.z);
 #if SWAR
-  x.e{{2 * K}} = lanes_even(x.w{{2 * K}});
-  x.e{{2 * K + 1}} = lanes_even(x.w{{2 * K + 1}});
-  x.o{{2 * K}} = lanes_odd(x.w{{2 * K}});
-  x.o{{2 * K + 1}} = lanes_odd(x.w{{2 * K + 1}});
+  x.e{{2 * K}} = XQ[o{{K}} + 3u];
+  x.e{{2 * K + 1}} = XQ[o{{K}} + 4u];
+  x.o{{2 * K}} = XQ[o{{K}} + 5u];
+  x.o{{2 * K + 1}} = XQ[o{{K}} + 6u];
 #endif
 #endfor
   return x;

@@ -57,9 +57,12 @@ export function hasInt8MatVec(type: GGMLType): boolean {
   return int8DecoderOf(getGpuQuantType(type).gpu) !== undefined;
 }
 
-/** Elements per quantized activation block, and its bytes: 32 int8, then (d, s) padded to 16 bytes. */
+/**
+ * Elements per quantized activation block, and its bytes: 32 int8, (d, s, Σq) padded to 16 bytes,
+ * then the 64 bytes of SWAR lanes (shaders/quantize_q8.wgsl).
+ */
 export const Q8_BLOCK = 32;
-export const Q8_BLOCK_BYTES = 48;
+export const Q8_BLOCK_BYTES = 112;
 
 /** Bytes of `cols` activations quantized (cols a multiple of 32). */
 export function quantizedActivationBytes(cols: number): number {

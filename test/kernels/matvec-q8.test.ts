@@ -16,6 +16,7 @@ import {
   quantizedActivationBytes,
   resolveActivations,
   type Int8Products,
+  Q8_BLOCK_BYTES,
 } from '../../src/kernels/matvec-q8.ts';
 import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
@@ -63,17 +64,17 @@ function quantizeQ8Cpu(x: Float32Array): Q8 {
   return out;
 }
 
-/** The quantizer's output buffer read back: 48 bytes a block (32 int8, d, s, Σq, padding). */
+/** The quantizer's output buffer read back: Q8_BLOCK_BYTES a block (32 int8, d, s, Σq, padding, SWAR lanes). */
 async function readQ8(buffer: GPUBuffer, cols: number): Promise<Q8> {
   const raw = await readF32(ctx, buffer, quantizedActivationBytes(cols) / 4);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   const nb = cols / 32;
   const out: Q8 = { q: new Int8Array(cols), d: new Float32Array(nb), s: new Float32Array(nb), n: new Int32Array(nb) };
   for (let b = 0; b < nb; b++) {
-    out.q.set(new Int8Array(bytes.buffer, bytes.byteOffset + 48 * b, 32), 32 * b);
-    out.d[b] = raw[12 * b + 8]!;
-    out.s[b] = raw[12 * b + 9]!;
-    out.n[b] = new Int32Array(raw.buffer, raw.byteOffset, raw.length)[12 * b + 10]!;
+    out.q.set(new Int8Array(bytes.buffer, bytes.byteOffset + Q8_BLOCK_BYTES * b, 32), 32 * b);
+    out.d[b] = raw[(Q8_BLOCK_BYTES / 4) * b + 8]!;
+    out.s[b] = raw[(Q8_BLOCK_BYTES / 4) * b + 9]!;
+    out.n[b] = new Int32Array(raw.buffer, raw.byteOffset, raw.length)[(Q8_BLOCK_BYTES / 4) * b + 10]!;
   }
   return out;
 }
