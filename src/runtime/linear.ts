@@ -60,8 +60,8 @@ export function createLinear(
 
 /**
  * `calls` with an activation-quantize dispatch (into `inputQ8`) before each run of consecutive
- * calls that read the same input quantized. Calls between them that write nothing they read
- * (none do: runs are consecutive) keep the quantized copy valid.
+ * calls that read the same input quantized. Only consecutive calls share one: any other call in
+ * between may write the input (or another input's quantize may overwrite `inputQ8`).
  */
 export function withQuantizedInputs(ctx: GpuContext, calls: readonly LinearCall[], inputQ8: BufferRef | undefined): KernelCall[] {
   const out: KernelCall[] = [];
