@@ -9,7 +9,7 @@
  * (each the median of per-round ratios) come along as `kernelNoise` and `kernelRatios`.
  * Options: --json, --quick (committed fixtures only), --models a,b (only the fixture files whose
  * name contains one of these strings, e.g. `--models IQ4_XS,IQ2_XXS,3M-Q4_0`), --prompt N (128),
- * --decode N (64), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
+ * --decode N (64), --activations auto|f32|int8 (the engine option; default auto), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
  * Chromium's WebGPU, bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the
  * markdown), --serve (also lowbit serve's bench, bench/serve.ts: aggregate tok/s with 1, 2 and 4
  * streams and a 10-client load test, `serve` in the JSON).
@@ -21,6 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
+import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../src/kernels/matvec-q8.ts';
 import { benchBrowser, type BrowserBenchResult } from './lib/browser-e2e.ts';
 import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
@@ -51,8 +52,11 @@ const { values: args } = parseArgs({
     'no-llama': { type: 'boolean', default: false },
     browser: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
+    activations: { type: 'string', default: 'auto' },
   },
 });
+if (!isActivationsOption(args.activations))
+  throw new Error(`--activations: expected one of ${ACTIVATIONS_OPTIONS.join(', ')}, got ${args.activations}`);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (s: string) => process.stderr.write(s + '\n');
 
@@ -148,7 +152,7 @@ if (!args['no-kernels']) {
 }
 
 const e2e: E2eRow[] = [];
-const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode) };
+const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode), activations: args.activations };
 for (const path of models) {
   log(`e2e ${path.split('/').pop()} …`);
   try {

@@ -108,7 +108,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const bytes = await readTensorBytes(source, ropeFreqs);
     ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
   }
-  const forwardOptions = { contextSize, maxBatch, ropeFreqFactors };
+  const forwardOptions = { contextSize, maxBatch, ropeFreqFactors, activations: options.activations };
   // The pipelines are known from the shapes alone: they start compiling now, in parallel, while
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
@@ -182,6 +182,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       hasChatTemplate: Boolean(tokenizer.chatTemplate),
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
       limits: gpu.limitsTier,
+      activations: forward.activations,
       warnings,
     };
     // Ready once decode's kernels are compiled; prefill's follow at once, in the background. With

@@ -5,6 +5,7 @@
  *
  * Types the runtime and kernels share with this API are defined there and re-exported here.
  */
+import type { ActivationPrecision, ActivationsOption } from '../kernels/matvec-q8.ts';
 import type { SamplingOptions } from '../kernels/sampling-options.ts';
 import type { ContextShift, FinishReason } from '../runtime/session.ts';
 import type { LimitsTier } from '../gpu/device.ts';
@@ -52,6 +53,12 @@ export interface LoadOptions {
    * largest context that fits.
    */
   maxGpuBytes?: number;
+  /**
+   * What the decode mat-vecs read: 'int8' quantizes activations per 32-element block and takes
+   * int8 dot products (dot4I8Packed, needs the WGSL feature packed_4x8_integer_dot_product), 'f32'
+   * reads them as they are, 'auto' (the default) is int8 where the device has the feature.
+   */
+  activations?: ActivationsOption;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
 }
@@ -117,6 +124,8 @@ export interface ModelInfo {
   adapter: string;
   /** The limits the model runs under (LoadOptions.limits); always set by the engine. */
   limits?: LimitsTier;
+  /** The activations the decode mat-vecs read (LoadOptions.activations, resolved); always set by the engine. */
+  activations?: ActivationPrecision;
   /**
    * Things the user should know that did not stop the load, one sentence each: e.g. a context
    * size above the model's trained length. The CLI prints them on stderr; <llm-chat> may show them.

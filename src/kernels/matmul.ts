@@ -123,7 +123,7 @@ export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): 
   return { mode: 'workgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokensPerThread };
 }
 
-function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partial<MatmulVariant> | undefined): MatmulVariant {
+export function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partial<MatmulVariant> | undefined): MatmulVariant {
   const base = defaultMatmulVariant(ctx, op);
   let v: MatmulVariant = { ...base, ...forced };
   if (forced?.mode && forced.mode !== base.mode) {
@@ -158,7 +158,7 @@ function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partia
   return v;
 }
 
-function rowsPerWorkgroup(ctx: GpuContext, v: MatmulVariant): number {
+export function rowsPerWorkgroup(ctx: GpuContext, v: MatmulVariant): number {
   if (v.mode === 'subgroup-row')
     return Math.max(1, Math.floor(v.workgroupSize / (ctx.subgroupMinSize > 0 ? ctx.subgroupMinSize : 32))) * v.rowsPerThread;
   if (v.mode === 'thread-row') return v.workgroupSize * v.rowsPerThread;
@@ -171,7 +171,11 @@ const layoutCache = new WeakMap<GPUDevice, Map<string, { group: GPUBindGroupLayo
  * Explicit layout (W, X, Y, part uniform, [step uniform], [W as 16-byte words]): decoders that read
  * only W4 leave W unused, and 'auto' layouts would drop it.
  */
-function matmulLayout(ctx: GpuContext, dynamicT: boolean, usesW4: boolean): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+export function matmulLayout(
+  ctx: GpuContext,
+  dynamicT: boolean,
+  usesW4: boolean,
+): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
   let perDevice = layoutCache.get(ctx.device);
   if (!perDevice) layoutCache.set(ctx.device, (perDevice = new Map()));
   const key = `${dynamicT}:${usesW4}`;

@@ -35,7 +35,8 @@ import type { ModelConfig } from '../model/config.ts';
 import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape } from './buffer-plan.ts';
-import { createLinear, type LinearKernel } from './linear.ts';
+import { createLinear, type LinearKernel, withQuantizedInputs } from './linear.ts';
+import { type ActivationPrecision, resolveActivations } from '../kernels/matvec-q8.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 
 export interface ForwardOptions extends ForwardShape {
@@ -86,6 +87,8 @@ interface Activations {
   up: GPUBuffer;
   /** The last token's row of xn, the LM head's input. */
   lastRow: GPUBuffer;
+  /** Decode with int8 activations: the input of the linears being run, quantized. */
+  actQ8?: GPUBuffer;
 }
 
 /** Everything `allocate()` creates. */
@@ -121,6 +124,8 @@ export class ForwardPass {
   readonly kvCacheBytes: number;
   /** Bytes of its other buffers (activations, step/sampling I/O, logits): see forwardBufferPlan. */
   readonly scratchBytes: number;
+  /** What the decode mat-vecs read: f32 activations, or int8 (options.activations, resolved on this device). */
+  readonly activations: ActivationPrecision;
   private readonly act: Activations;
   private readonly kCache: readonly GPUBuffer[];
   private readonly vCache: readonly GPUBuffer[];
@@ -144,6 +149,7 @@ export class ForwardPass {
     const { contextSize, maxBatch } = options;
     if (contextSize < 1 || maxBatch < 1) throw new RangeError('contextSize and maxBatch must be positive');
     if (names.ropeFreqs && !options.ropeFreqFactors) throw new ModelFormatError(`${names.ropeFreqs} must be passed as ropeFreqFactors`);
+    this.activations = resolveActivations(ctx, options.activations);
 
     const mem = this.allocate();
     this.act = mem.act;
@@ -162,7 +168,12 @@ export class ForwardPass {
     // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
     const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
     const head = this.w(names.output ?? names.tokenEmbd);
-    this.lmHead = createLinear(ctx, head, 1).bind({ input: this.act.lastRow, output: logits, params });
+    const lmHead = withQuantizedInputs(
+      ctx,
+      [createLinear(ctx, head, 1, this.activations).bind({ input: this.act.lastRow, output: logits, params, inputQ8: this.act.actQ8 })],
+      this.act.actQ8,
+    );
+    this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
     const vocab = cfg.vocabSize;
     this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
@@ -243,7 +254,7 @@ export class ForwardPass {
    */
   private allocate(): Allocation {
     const { ctx, cfg } = this;
-    const plan = forwardBufferPlan(cfg, this.options);
+    const plan = forwardBufferPlan(cfg, { ...this.options, activations: this.activations });
     const made = new Map<string, GPUBuffer>();
     for (const b of plan) {
       if (b.label === 'stepParams') made.set(b.label, createStepParams(ctx));
@@ -274,6 +285,7 @@ export class ForwardPass {
         gate: get('gate'),
         up: get('up'),
         lastRow: get('lastRow'),
+        actQ8: made.get('actQ8'),
       },
       kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
       vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
@@ -302,7 +314,10 @@ export class ForwardPass {
       maxTokens,
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
-      linear: (name) => createLinear(ctx, this.w(name), maxTokens),
+      linear: (name) => {
+        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations);
+        return { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) };
+      },
       rope: createRope(ctx, {
         headDim,
         nHeads: nHead,
@@ -330,7 +345,7 @@ export class ForwardPass {
         output: x,
       }),
     );
-    for (let l = 0; l < cfg.nLayer; l++) body.push(...this.buildLayer(l, kernels));
+    for (let l = 0; l < cfg.nLayer; l++) body.push(...withQuantizedInputs(ctx, this.buildLayer(l, kernels), this.act.actQ8));
     body.push(
       kernels.norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: this.vec(names.outputNorm), output: xn }),
     );
