@@ -114,3 +114,9 @@ export class TokenizerError extends LowbitError {}
 
 /** A chat template failed to parse or render (the template's own raise_exception included). */
 export class ChatTemplateError extends LowbitError {}
+
+/**
+ * A quantization request that cannot be carried out: an unknown target type, an input tensor
+ * already stored with fewer bits than its target, a row length no type can hold.
+ */
+export class QuantizeError extends LowbitError {}
