@@ -30,6 +30,7 @@ export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--concurrency': { integer: true, min: 1, max: 16, text: 'an integer from 1 to 16' },
   '--max-bytes': { integer: true, min: 1, text: 'a positive whole number of bytes' },
   '--timeout': { above: 0, max: 86_400, text: 'a number of seconds above 0 (at most one day)' },
+  '--threads': { integer: true, min: 1, max: 256, text: 'an integer from 1 to 256' },
 };
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
