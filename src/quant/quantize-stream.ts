@@ -11,6 +11,7 @@ import { GGMLType } from './types.ts';
 export interface QuantizeRunner {
   /** Jobs that can usefully run at once. */
   readonly parallelism: number;
+  /** May take ownership of the job's values (a worker pool transfers, and so detaches, their buffer). */
   run(job: QuantizeJob): Promise<QuantizeResult>;
 }
 
