@@ -11,7 +11,8 @@
  * name contains one of these strings, e.g. `--models IQ4_XS,IQ2_XXS,3M-Q4_0`), --prompt N (128),
  * --decode N (64), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
  * Chromium's WebGPU, bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the
- * markdown).
+ * markdown). --quantize [--rounds N] [--threads N] benchmarks the CPU quantizers instead
+ * (bench/lib/quantize-bench.ts) and nothing else.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { benchBrowser, type BrowserBenchResult } from './lib/browser-e2e.ts';
 import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
 import { fmt, markdownTable } from './lib/table.ts';
+import { benchQuantize, quantizeTable } from './lib/quantize-bench.ts';
 import { deviceSummary } from './lib/e2e-measure.ts';
 import { readGGUF } from '../src/gguf/index.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
@@ -48,10 +50,32 @@ const { values: args } = parseArgs({
     'no-kernels': { type: 'boolean', default: false },
     'no-llama': { type: 'boolean', default: false },
     browser: { type: 'boolean', default: false },
+    quantize: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    threads: { type: 'string' },
   },
 });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (s: string) => process.stderr.write(s + '\n');
+
+// --quantize: the CPU quantizers only (no GPU), then exit.
+if (args.quantize) {
+  const rounds = Number(args.rounds);
+  const threads = args.threads === undefined ? undefined : Number(args.threads);
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--rounds ${args.rounds}: a positive integer`);
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1))
+    throw new Error(`--threads ${args.threads}: a positive integer`);
+  const result = await benchQuantize({ rounds, threads, log });
+  const cpu = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`;
+  if (args.json)
+    process.stdout.write(JSON.stringify({ cpu, node: process.version, date: new Date().toISOString(), ...result }, null, 1) + '\n');
+  else {
+    process.stdout.write(
+      `Quantizers on ${cpu}, Node ${process.version}: median of ${rounds} interleaved rounds (min–max)\n\n${quantizeTable(result)}\n`,
+    );
+  }
+  process.exit(0);
+}
 
 function fixtureModels(): string[] {
   const committed = [
