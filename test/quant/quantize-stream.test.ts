@@ -3,8 +3,10 @@ import { QuantizeError } from '../../src/errors.ts';
 import { NodeQuantizePool } from '../../src/quant/node-quantize-pool.ts';
 import { runQuantizeJob, type QuantizeJob, type QuantizeResult } from '../../src/quant/quantize-job.ts';
 import { inlineRunner, quantizeRowChunks, type QuantizeRunner } from '../../src/quant/quantize-stream.ts';
-import { quantizeTensor } from '../../src/quant/table.ts';
-import { GGMLType } from '../../src/quant/types.ts';
+import { MAX_ROW_VALUES, tensorRowChunks } from '../../src/quant/rows.ts';
+import { dequantizeTensor, quantizeTensor } from '../../src/quant/table.ts';
+import { GGMLType, quantLayout } from '../../src/quant/types.ts';
+import { BufferByteSource } from '../../src/io/byte-source.ts';
 import { rng } from './helpers.ts';
 
 function values(n: number, seed: number, ternary = false): Float32Array {
@@ -73,5 +75,52 @@ describe('streaming quantization', () => {
 
   it('types without a quantizer are refused', () => {
     expect(() => runQuantizeJob({ type: GGMLType.IQ4_NL, values: new Float32Array(32) })).toThrow(/no quantizer for IQ4_NL|not supported/);
+  });
+});
+
+describe('tensor rows from a file', () => {
+  it('refuses a row longer than MAX_ROW_VALUES before reading anything', async () => {
+    const source = {
+      size: 2 ** 40,
+      name: 'hostile.gguf',
+      read: () => Promise.reject(new Error('must not read')),
+    };
+    const info = quantLayout(GGMLType.F32)!;
+    const tensor = {
+      name: 'blk.0.ffn_up.weight',
+      dims: [MAX_ROW_VALUES * 2, 2],
+      typeId: GGMLType.F32,
+      typeName: 'F32',
+      layout: info,
+      offset: 0,
+      absoluteOffset: 64,
+      nElements: MAX_ROW_VALUES * 4,
+      byteSize: MAX_ROW_VALUES * 16,
+      infoOffset: 0,
+    };
+    await expect(tensorRowChunks(source, tensor).next()).rejects.toThrow(/rows of 33554432 values are longer than lowbit quantizes/);
+  });
+
+  it('decodes Q8_0 and F16 rows in chunks of whole rows', async () => {
+    const x = values(256 * 9, 4);
+    for (const type of [GGMLType.Q8_0, GGMLType.F16]) {
+      const bytes = quantizeTensor(type, x);
+      const tensor = {
+        name: 't',
+        dims: [256, 9],
+        typeId: type,
+        typeName: GGMLType[type],
+        layout: quantLayout(type)!,
+        offset: 0,
+        absoluteOffset: 0,
+        nElements: x.length,
+        byteSize: bytes.length,
+        infoOffset: 0,
+      };
+      const parts: Float32Array[] = [];
+      for await (const c of tensorRowChunks(new BufferByteSource(bytes, 't'), tensor, 256 * 4)) parts.push(c);
+      expect(parts.map((p) => p.length)).toEqual([1024, 1024, 256]);
+      expect(Float32Array.from(parts.flatMap((p) => [...p]))).toEqual(dequantizeTensor(type, bytes, x.length));
+    }
   });
 });
