@@ -222,8 +222,10 @@ function ruleType(state: RuleState, shape: ModelShape, t: MixtureTensor, ft: Fil
   const nExpert = shape.nExpert ?? 0;
   const nGqa = shape.nHeadKv > 0 ? Math.trunc(shape.nHead / shape.nHeadKv) : 0;
   const falcon = shape.arch === 'falcon';
-  // llama's 80-layer model with grouped KV heads is "70B": its small attn_v gets more bits.
-  const is70B = shape.arch === 'llama' && shape.nLayer === 80 && shape.nHead !== shape.nHeadKv;
+  // llama.cpp calls 80-layer llama (with grouped KV heads), deci, qwen2 and olmo models "70B":
+  // their small attn_v gets more bits.
+  const is70B =
+    shape.nLayer === 80 && (shape.arch === 'llama' ? shape.nHead !== shape.nHeadKv : ['deci', 'qwen2', 'olmo'].includes(shape.arch));
   const rowLength = t.dims[0] ?? 1;
   let type: GGMLType | number = ft.defaultType;
 

@@ -148,6 +148,15 @@ describe('mixture rules', () => {
     );
   });
 
+  it('"70B" models (80 layers: llama with GQA, qwen2) put attn_v in Q5_K where Q4_K_S would give Q4_K', () => {
+    const tensors = llamaTensors(80, 256, 768, 128, false);
+    const ft = fileTypeByName('Q4_K_S');
+    expect(typeOf(planMixture({ arch: 'llama', nLayer: 80, nHead: 64, nHeadKv: 8 }, tensors, ft), 'blk.40.attn_v.weight')).toBe('Q5_K');
+    expect(typeOf(planMixture({ arch: 'qwen2', nLayer: 80, nHead: 64, nHeadKv: 8 }, tensors, ft), 'blk.40.attn_v.weight')).toBe('Q5_K');
+    expect(typeOf(planMixture({ arch: 'llama', nLayer: 80, nHead: 64, nHeadKv: 64 }, tensors, ft), 'blk.40.attn_v.weight')).toBe('Q4_K');
+    expect(typeOf(planMixture({ arch: 'qwen3', nLayer: 80, nHead: 64, nHeadKv: 8 }, tensors, ft), 'blk.40.attn_v.weight')).toBe('Q4_K');
+  });
+
   it('--output-type and --token-embedding-type override the rules, also with --pure', () => {
     const shape: ModelShape = { arch: 'llama', nLayer: 4, nHead: 8, nHeadKv: 4 };
     const tensors = llamaTensors(4, 256, 768, 128, false);
