@@ -65,23 +65,25 @@ describe.runIf(haveShared())('lowbit quantize is byte-identical to llama-quantiz
 });
 
 describe('lowbit quantize', () => {
-  it("I2_S writes the same tensor bytes as BitNet's converter (token_embd kept F32 here, as in that fixture)", async () => {
-    const out = outPath();
-    const source = haveShared() ? sharedPath('models/trained-here/tinystories-bitnet-3M-F32.gguf') : undefined;
-    if (!source) return;
-    await quantizeFile(source, out, { fileType: fileTypeByName('I2_S'), tokenEmbeddingType: GGMLType.F32, runner: pool });
-    const mine = await loadModel(out);
-    const theirs = await loadModel(localModel('tinystories-bitnet-3M-I2_S.gguf'));
-    expect(mine.file.get('general.file_type')).toBe(40);
-    let i2s = 0;
-    for (const t of theirs.file.tensors) {
-      const m = mine.file.tensor(t.name)!;
-      expect(m.typeName, t.name).toBe(t.typeName);
-      expect(Buffer.compare(mine.raw(m), theirs.raw(t)), t.name).toBe(0);
-      if (t.typeId === GGMLType.I2_S) i2s++;
-    }
-    expect(i2s).toBe(28);
-  });
+  it.runIf(haveShared())(
+    "I2_S writes the same tensor bytes as BitNet's converter (token_embd kept F32 here, as in that fixture)",
+    async () => {
+      const out = outPath();
+      const source = sharedPath('models/trained-here/tinystories-bitnet-3M-F32.gguf');
+      await quantizeFile(source, out, { fileType: fileTypeByName('I2_S'), tokenEmbeddingType: GGMLType.F32, runner: pool });
+      const mine = await loadModel(out);
+      const theirs = await loadModel(localModel('tinystories-bitnet-3M-I2_S.gguf'));
+      expect(mine.file.get('general.file_type')).toBe(40);
+      let i2s = 0;
+      for (const t of theirs.file.tensors) {
+        const m = mine.file.tensor(t.name)!;
+        expect(m.typeName, t.name).toBe(t.typeName);
+        expect(Buffer.compare(mine.raw(m), theirs.raw(t)), t.name).toBe(0);
+        if (t.typeId === GGMLType.I2_S) i2s++;
+      }
+      expect(i2s).toBe(28);
+    },
+  );
 
   it('runs through the CLI with its own worker pool and prints a summary', async () => {
     const out = outPath();
