@@ -45,7 +45,8 @@ Options:
   -q, --quiet               no progress line
   -h, --help                show this help
 
-Exit status: 0 on success; 2 on bad input or a write failure (no output file is left).
+Exit status: 0 on success; 2 on bad input or a write failure; 130 when interrupted. In every
+failure case no output file (and no temporary file) is left.
 `;
 
 /** Where the bytes go; the default is a file, tests substitute a failing one. */
@@ -76,6 +77,8 @@ export interface QuantizeFileOptions {
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** Opens the temporary output; defaults to a new file. */
   openSink?: (path: string) => Promise<OutputSink>;
+  /** Stops the run (Ctrl-C): the temporary file is removed and nothing is left behind. */
+  signal?: AbortSignal;
 }
 
 export interface QuantizeFileResult {
@@ -100,12 +103,14 @@ export async function quantizeFile(inPath: string, outPath: string, opts: Quanti
       outputType: opts.outputType,
       tokenEmbeddingType: opts.tokenEmbeddingType,
       runner: opts.runner ?? pool!,
+      signal: opts.signal,
     });
     const plan = planGGUF(model.spec);
     sink = await (opts.openSink ?? fileSink)(tmpPath);
     let written = 0;
     try {
       for await (const chunk of writeGGUF(plan)) {
+        opts.signal?.throwIfAborted();
         await sink.write(chunk);
         written += chunk.length;
         opts.onProgress?.(written, plan.totalSize);
@@ -196,15 +201,31 @@ export async function run(args: string[]): Promise<number> {
   }
   const [inPath, outPath] = parsed.positionals as [string, string];
   const line = !v.quiet && process.stderr.isTTY ? progressLine(basename(outPath)) : undefined;
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const started = performance.now();
-  const result = await quantizeFile(inPath, outPath, {
-    fileType,
-    pure: v.pure,
-    outputType: tensorTypeOption(v['output-type'], '--output-type'),
-    tokenEmbeddingType: tensorTypeOption(v['token-embedding-type'], '--token-embedding-type'),
-    threads: numberOption(v.threads, '--threads'),
-    onProgress: line?.update,
-  }).finally(() => line?.done());
+  let result: QuantizeFileResult;
+  try {
+    result = await quantizeFile(inPath, outPath, {
+      fileType,
+      pure: v.pure,
+      outputType: tensorTypeOption(v['output-type'], '--output-type'),
+      tokenEmbeddingType: tensorTypeOption(v['token-embedding-type'], '--token-embedding-type'),
+      threads: numberOption(v.threads, '--threads'),
+      onProgress: line?.update,
+      signal: interrupt.signal,
+    });
+  } catch (e) {
+    if (!interrupt.signal.aborted) throw e;
+    process.stderr.write('interrupted; no output written\n');
+    return 130;
+  } finally {
+    line?.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   const seconds = (performance.now() - started) / 1000;
   if (!v.quiet) {
     process.stderr.write(

@@ -150,6 +150,23 @@ describe('lowbit quantize', () => {
     expect(readdirSync(dir)).not.toContain(out.split('/').pop());
   });
 
+  it('an interrupted run (Ctrl-C) removes its temporary file and writes no output', async () => {
+    const out = outPath();
+    const interrupt = new AbortController();
+    await expect(
+      quantizeFile(localModel('stories260K.gguf'), out, {
+        fileType: fileTypeByName('Q6_K'),
+        runner: pool,
+        signal: interrupt.signal,
+        onProgress: (done) => {
+          if (done > 50_000) interrupt.abort();
+        },
+      }),
+    ).rejects.toThrow(/abort/i);
+    expect(leftovers()).toEqual([]);
+    expect(readdirSync(dir)).not.toContain(out.split('/').pop());
+  });
+
   it('an unreadable or malformed input is a clean error with no output', async () => {
     const out = outPath();
     expectCleanError(await lowbit('quantize', join(dir, 'missing.gguf'), out, '--type', 'Q8_0'), /ENOENT/);
