@@ -15,6 +15,7 @@
  */
 
 import { QuantizeError } from '../errors.ts';
+import { quotedName } from '../gguf/file.ts';
 import { GGMLType, quantLayout } from './types.ts';
 
 /** One mixture a user can ask for: its `general.file_type` id and the type most tensors get. */
@@ -201,7 +202,7 @@ function fallbackType(type: GGMLType | number, name: string, rowLength: number):
       break;
     default:
       throw new QuantizeError(
-        `tensor "${name}": rows of ${rowLength} values do not fit ${quantLayout(type)?.name ?? type} blocks and that type has no fallback`,
+        `tensor ${quotedName(name)}: rows of ${rowLength} values do not fit ${quantLayout(type)?.name ?? type} blocks and that type has no fallback`,
       );
   }
   return rowLength % blockSize(fallback) === 0 ? fallback : GGMLType.F16;
@@ -287,7 +288,7 @@ function layerInfo(position: number, nLayer: number, nExpert: number, name: stri
   if (nExpert <= 1) return [position, nLayer];
   const m = /^blk\.(\d+)\./.exec(name);
   const layer = m ? Number(m[1]) : NaN;
-  if (!(layer >= 0 && layer < nLayer)) throw new QuantizeError(`tensor "${name}": cannot tell its layer (model has ${nLayer})`);
+  if (!(layer >= 0 && layer < nLayer)) throw new QuantizeError(`tensor ${quotedName(name)}: cannot tell its layer (model has ${nLayer})`);
   return [layer, nLayer];
 }
 
@@ -328,7 +329,7 @@ export function modelShapeFromMetadata(get: (key: string) => unknown): ModelShap
     const first = n !== null && typeof n === 'object' && 'items' in n ? (n.items as ArrayLike<unknown>)[0] : undefined;
     if (typeof first === 'number') return first;
     if (fallback !== undefined) return fallback;
-    throw new QuantizeError(`${arch}.${key} is missing or not a count`);
+    throw new QuantizeError(`metadata ${quotedName(`${arch}.${key}`)} is missing or not a count`);
   };
   const nHead = count('attention.head_count', 0);
   return {

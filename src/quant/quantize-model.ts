@@ -11,6 +11,7 @@ import type { GGUFMetadataInput, GGUFWriteSpec } from '../gguf/writer.ts';
 import { GGUFValueType } from '../gguf/values.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { QuantizeError } from '../errors.ts';
+import { quotedName } from '../gguf/file.ts';
 import { modelShapeFromMetadata, planMixture, type FileType, type MixtureOptions, type PlannedType } from './mixture.ts';
 import { quantizeRowChunks, type QuantizeRunner } from './quantize-stream.ts';
 import { DEFAULT_CHUNK_VALUES, tensorRowChunks } from './rows.ts';
@@ -50,18 +51,22 @@ export function planModelQuantization(file: GGUFFile, fileType: FileType, opts: 
     const from = typeName(p.inputType);
     const to = typeName(p.type);
     if (quantLayout(p.inputType)?.family !== 'float' && bitsPerWeight(p.inputType) < bitsPerWeight(p.type)) {
-      throw new QuantizeError(`tensor "${p.name}" is already quantized below the target: ${from} has fewer bits than ${to}`);
+      throw new QuantizeError(`tensor ${quotedName(p.name)} is already quantized below the target: ${from} has fewer bits than ${to}`);
     }
     if (!INPUT_TYPES.has(p.inputType)) {
-      throw new QuantizeError(`tensor "${p.name}" is ${from}; lowbit quantizes from F32, F16, BF16 or Q8_0 only`);
+      throw new QuantizeError(`tensor ${quotedName(p.name)} is ${from}; lowbit quantizes from F32, F16, BF16 or Q8_0 only`);
     }
     const target = quantTypeInfo(p.type);
     if (!target || (!target.quantize && p.type !== GGMLType.I2_S)) {
-      throw new QuantizeError(`tensor "${p.name}" needs ${to} (${fileType.name}'s rule for its shape), which lowbit cannot write yet`);
+      throw new QuantizeError(
+        `tensor ${quotedName(p.name)} needs ${to} (${fileType.name}'s rule for its shape), which lowbit cannot write yet`,
+      );
     }
     const rowLength = p.dims[0] ?? 1;
     if (rowLength % target.rowMultiple !== 0) {
-      throw new QuantizeError(`tensor "${p.name}": rows of ${rowLength} values do not fit ${to} (multiples of ${target.rowMultiple})`);
+      throw new QuantizeError(
+        `tensor ${quotedName(p.name)}: rows of ${rowLength} values do not fit ${to} (multiples of ${target.rowMultiple})`,
+      );
     }
   }
   return plan;

@@ -5,6 +5,7 @@
 import type { GGUFTensorInfo } from '../gguf/file.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { QuantizeError } from '../errors.ts';
+import { quotedName } from '../gguf/file.ts';
 import { getQuantType } from './table.ts';
 
 /** Values per chunk: 1 Mi f32 = 4 MiB, enough to amortise a worker round trip. */
@@ -24,11 +25,13 @@ export async function* tensorRowChunks(
 ): AsyncGenerator<Float32Array> {
   const entry = getQuantType(tensor.typeId, tensor.name);
   if (!entry.dequantize || entry.trailerBytes > 0) {
-    throw new QuantizeError(`tensor "${tensor.name}": cannot read ${entry.name} rows as input (use F32, F16, BF16 or Q8_0)`);
+    throw new QuantizeError(`tensor ${quotedName(tensor.name)}: cannot read ${entry.name} rows as input (use F32, F16, BF16 or Q8_0)`);
   }
   const rowLength = tensor.dims[0] ?? 1;
   if (rowLength > MAX_ROW_VALUES) {
-    throw new QuantizeError(`tensor "${tensor.name}": rows of ${rowLength} values are longer than lowbit quantizes (${MAX_ROW_VALUES})`);
+    throw new QuantizeError(
+      `tensor ${quotedName(tensor.name)}: rows of ${rowLength} values are longer than lowbit quantizes (${MAX_ROW_VALUES})`,
+    );
   }
   const rowBytes = entry.rowBytes(rowLength, tensor.name);
   const nRows = tensor.nElements / rowLength;
