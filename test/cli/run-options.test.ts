@@ -22,6 +22,7 @@ const BAD: Record<string, string[]> = {
   '--max-bytes': ['0', '1.5', '-5', '1e400'],
   '--timeout': ['0', '-1', '86401', 'soon'],
   '--max-gpu-mb': ['0', '-1', 'lots', '1e400', ''],
+  '--threads': ['0', '257', '1.5', '-2', 'all'],
 };
 const GOOD: Record<string, [string, number][]> = {
   '--ctx': [
@@ -79,6 +80,10 @@ const GOOD: Record<string, [string, number][]> = {
   '--max-gpu-mb': [
     ['512', 512],
     ['0.5', 0.5],
+  ],
+  '--threads': [
+    ['1', 1],
+    ['256', 256],
   ],
 };
 
