@@ -12,7 +12,8 @@
  * --decode N (64), --activations auto|f32|int8 (the engine option; default auto), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
  * Chromium's WebGPU, bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the
  * markdown), --serve (also lowbit serve's bench, bench/serve.ts: aggregate tok/s with 1, 2 and 4
- * streams and a 10-client load test, `serve` in the JSON).
+ * streams and a 10-client load test, `serve` in the JSON). --quantize [--rounds N] [--threads N] benchmarks the CPU quantizers instead
+ * (bench/lib/quantize-bench.ts) and nothing else.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
 import { fmt, markdownTable } from './lib/table.ts';
 import { serveMarkdown, type ServeBenchDoc } from './lib/serve-table.ts';
+import { benchQuantize, quantizeTable } from './lib/quantize-bench.ts';
 import { deviceSummary } from './lib/e2e-measure.ts';
 import { readGGUF } from '../src/gguf/index.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
@@ -53,12 +55,34 @@ const { values: args } = parseArgs({
     browser: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
     activations: { type: 'string', default: 'auto' },
+    quantize: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    threads: { type: 'string' },
   },
 });
 if (!isActivationsOption(args.activations))
   throw new Error(`--activations: expected one of ${ACTIVATIONS_OPTIONS.join(', ')}, got ${args.activations}`);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (s: string) => process.stderr.write(s + '\n');
+
+// --quantize: the CPU quantizers only (no GPU), then exit.
+if (args.quantize) {
+  const rounds = Number(args.rounds);
+  const threads = args.threads === undefined ? undefined : Number(args.threads);
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--rounds ${args.rounds}: a positive integer`);
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1))
+    throw new Error(`--threads ${args.threads}: a positive integer`);
+  const result = await benchQuantize({ rounds, threads, log });
+  const cpu = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`;
+  if (args.json)
+    process.stdout.write(JSON.stringify({ cpu, node: process.version, date: new Date().toISOString(), ...result }, null, 1) + '\n');
+  else {
+    process.stdout.write(
+      `Quantizers on ${cpu}, Node ${process.version}: median of ${rounds} interleaved rounds (min–max)\n\n${quantizeTable(result)}\n`,
+    );
+  }
+  process.exit(0);
+}
 
 function fixtureModels(): string[] {
   const committed = [

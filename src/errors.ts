@@ -139,3 +139,8 @@ export class RemoteTimeoutError extends RemoteServerError {}
 
 /** A server's reply is not a valid OpenAI response: garbled, oversized, of the wrong shape, or cut short. */
 export class RemoteProtocolError extends LowbitError {}
+/**
+ * A quantization request that cannot be carried out: an unknown target type, an input tensor
+ * already stored with fewer bits than its target, a row length no type can hold.
+ */
+export class QuantizeError extends LowbitError {}

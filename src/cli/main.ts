@@ -23,6 +23,10 @@ export const commands: Record<string, CliCommand> = {
   pull: { summary: 'Download a model (or import a file) into the model store; resumes where it stopped', load: () => import('./pull.ts') },
   ls: { summary: 'List stored models with sizes and state', load: () => import('./ls.ts') },
   rm: { summary: 'Delete stored models', load: () => import('./rm.ts') },
+  quantize: {
+    summary: "Quantize a GGUF model (Q8_0 … Q2_K, TQ1_0/TQ2_0, I2_S) with llama.cpp's type rules, byte for byte",
+    load: () => import('./quantize.ts'),
+  },
 };
 
 function usage(): string {

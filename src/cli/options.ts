@@ -34,6 +34,7 @@ export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--parallel': { integer: true, min: 1, max: 64, text: 'an integer from 1 to 64' },
   '--queue': { integer: true, min: 0, max: 4096, text: 'an integer from 0 to 4096' },
   '--timeout': { above: 0, max: 86_400, text: 'a number of seconds above 0 (at most one day)' },
+  '--threads': { integer: true, min: 1, max: 256, text: 'an integer from 1 to 256' },
 };
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;

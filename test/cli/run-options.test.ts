@@ -26,6 +26,7 @@ const BAD: Record<string, string[]> = {
   '--port': ['-1', '65536', '1.5', 'http', ''],
   '--parallel': ['0', '65', '1.5', 'many'],
   '--queue': ['-1', '4097', '0.5'],
+  '--threads': ['0', '257', '1.5', '-2', 'all'],
 };
 const GOOD: Record<string, [string, number][]> = {
   '--ctx': [
@@ -100,6 +101,10 @@ const GOOD: Record<string, [string, number][]> = {
   '--queue': [
     ['0', 0],
     ['16', 16],
+  ],
+  '--threads': [
+    ['1', 1],
+    ['256', 256],
   ],
 };
 
