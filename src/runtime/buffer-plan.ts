@@ -27,6 +27,11 @@ export interface ForwardShape {
   contextSize: number;
   /** Most tokens one prefill submission processes. */
   maxBatch: number;
+  /**
+   * Also compute every position's logits of a step into `allLogits` ([maxBatch][vocab] f32), for
+   * evaluation (perplexity, KL; runtime/evaluate.ts). Generation never needs it.
+   */
+  allLogits?: boolean;
 }
 
 /** One buffer the forward pass creates, at the size it is created with. */
@@ -84,6 +89,7 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   add('chosen', 4, 'io');
   add('logits', vocabSize * f, 'io');
   add('topProbs', TOP_PROBS_K * 8, 'io');
+  if (options.allLogits) add('allLogits', T * vocabSize * f, 'io');
   return out;
 }
 

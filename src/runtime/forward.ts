@@ -23,7 +23,7 @@ import { createStorageBuffer, pad4 } from '../gpu/buffers.ts';
 import { describePipelines, type PipelineSpec } from '../gpu/pipelines.ts';
 import { maxWeightPartBytes } from '../gpu/weights.ts';
 import { createDecodeAttention, createPrefillAttention, type DecodeAttentionKernel } from '../kernels/attention.ts';
-import type { KernelCall, StepShape } from '../kernels/common.ts';
+import type { BufferRef, KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
 import { createRmsNorm, type RmsNormKernel } from '../kernels/norm.ts';
@@ -41,6 +41,13 @@ import type { GpuWeight } from '../gpu/weights.ts';
 export interface ForwardOptions extends ForwardShape {
   /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */
   ropeFreqFactors?: Float32Array;
+  /**
+   * A kernel call to run just before a linear reads its input, or undefined for none: how
+   * activation statistics are collected (imatrix). Called once per linear per graph when it is
+   * built, with the weight's name, its input buffer, the input's values per token and the graph's
+   * token capacity.
+   */
+  linearInputTap?: (weightName: string, input: BufferRef, cols: number, maxTokens: number) => KernelCall | undefined;
 }
 
 export { TOP_PROBS_K };
@@ -58,6 +65,8 @@ export interface ForwardBuffers {
   logits: GPUBuffer;
   /** (id, prob) × TOP_PROBS_K of softmax(raw logits) for the last step, when requested. */
   topProbs: GPUBuffer;
+  /** With ForwardOptions.allLogits: [maxBatch][vocab] logits of every token of the last step. */
+  allLogits?: GPUBuffer;
 }
 
 interface Graph {
@@ -128,6 +137,8 @@ export class ForwardPass {
   /** Built by preparePrefill() or on the first prefill step (see the constructor). */
   private prefillGraph: Graph | null = null;
   private readonly lmHead: KernelCall;
+  /** The LM head over every row of a step (ForwardOptions.allLogits). */
+  private readonly allRowsLmHead: KernelCall | undefined;
   private readonly argmax: KernelCall;
   private readonly sampler: KernelCall;
   private readonly penalties: KernelCall;
@@ -163,6 +174,8 @@ export class ForwardPass {
     const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
     const head = this.w(names.output ?? names.tokenEmbd);
     this.lmHead = createLinear(ctx, head, 1).bind({ input: this.act.lastRow, output: logits, params });
+    const { allLogits } = this.buffers;
+    if (allLogits) this.allRowsLmHead = createLinear(ctx, head, maxBatch).bind({ input: this.act.xn, output: allLogits, params });
     const vocab = cfg.vocabSize;
     this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
@@ -202,7 +215,8 @@ export class ForwardPass {
       );
     const decode = describePipelines(ctx, (c) => {
       planCtx = c;
-      pass = new ForwardPass(c, cfg, names, standIns(c), options);
+      // A tap's kernels belong to the real device; planning leaves them out.
+      pass = new ForwardPass(c, cfg, names, standIns(c), { ...options, linearInputTap: undefined });
     });
     // The same inert device again, so the decode graph's pipelines are cached and not listed twice.
     const prefill = describePipelines(ctx, () => pass!.preparePrefill(), planCtx);
@@ -284,6 +298,7 @@ export class ForwardPass {
         chosen: get('chosen'),
         logits: get('logits'),
         topProbs: get('topProbs'),
+        allLogits: made.get('allLogits'),
       },
       kvCacheBytes: totals.kvCache,
       scratchBytes: totals.scratch,
@@ -302,7 +317,7 @@ export class ForwardPass {
       maxTokens,
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
-      linear: (name) => createLinear(ctx, this.w(name), maxTokens),
+      linear: (name) => this.tapped(name, createLinear(ctx, this.w(name), maxTokens), maxTokens),
       rope: createRope(ctx, {
         headDim,
         nHeads: nHead,
@@ -411,15 +426,37 @@ export class ForwardPass {
     return body;
   }
 
+  /** `kernel`, with ForwardOptions.linearInputTap's call (if any) encoded before each bound call. */
+  private tapped(name: string, kernel: LinearKernel, maxTokens: number): LinearKernel {
+    const tap = this.options.linearInputTap;
+    if (!tap) return kernel;
+    const cols = this.w(name).cols;
+    return {
+      bind: (b) => {
+        const call = kernel.bind(b);
+        const before = tap(name, b.input, cols, maxTokens);
+        if (!before) return call;
+        return {
+          encode(pass, step) {
+            before.encode(pass, step);
+            call.encode(pass, step);
+          },
+        };
+      },
+    };
+  }
+
   /**
    * Encodes one step of `nTokens` tokens (1 = decode) into `encoder`: the body, the LM head on the
-   * last token, then (optionally) the top-K probabilities and the token choice. The caller has
-   * written stepParams = `step` and, for prefill, the prompt ids into `history`.
+   * last token, then (optionally) the top-K probabilities and the token choice. With `allLogits`
+   * (a pass built with ForwardOptions.allLogits) the LM head also runs over every token of the
+   * step into buffers.allLogits. The caller has written stepParams = `step` and, for prefill, the
+   * prompt ids into `history`.
    */
   encodeStep(
     encoder: GPUCommandEncoder,
     step: StepShape,
-    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean } = {},
+    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean; allLogits?: boolean } = {},
   ): void {
     const { nTokens } = step;
     if (nTokens < 1 || nTokens > this.options.maxBatch) throw new RangeError(`nTokens ${nTokens} outside 1…${this.options.maxBatch}`);
@@ -427,6 +464,10 @@ export class ForwardPass {
     let pass = encoder.beginComputePass();
     // The step's shape lets kernels dispatch only the tokens and KV chunks this step needs.
     for (const call of graph.body) call.encode(pass, step);
+    if (opts.allLogits) {
+      if (!this.allRowsLmHead) throw new RangeError('allLogits asked for, but this pass was built without ForwardOptions.allLogits');
+      this.allRowsLmHead.encode(pass, step);
+    }
     pass.end();
     const rowBytes = this.cfg.nEmbd * 4;
     encoder.copyBufferToBuffer(this.act.xn, (nTokens - 1) * rowBytes, this.act.lastRow, 0, rowBytes);
