@@ -22,6 +22,9 @@ export const commands: Record<string, CliCommand> = {
   pull: { summary: 'Download a model (or import a file) into the model store; resumes where it stopped', load: () => import('./pull.ts') },
   ls: { summary: 'List stored models with sizes and state', load: () => import('./ls.ts') },
   rm: { summary: 'Delete stored models', load: () => import('./rm.ts') },
+  perplexity: { summary: "Perplexity over a text file, by llama-perplexity's method, on the GPU", load: () => import('./perplexity.ts') },
+  kl: { summary: 'KL divergence of a quantized model from its base model over a text file', load: () => import('./kl.ts') },
+  imatrix: { summary: 'Collect an importance matrix (llama-imatrix GGUF format) on the GPU', load: () => import('./imatrix.ts') },
 };
 
 function usage(): string {

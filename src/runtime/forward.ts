@@ -44,10 +44,22 @@ export interface ForwardOptions extends ForwardShape {
   /**
    * A kernel call to run just before a linear reads its input, or undefined for none: how
    * activation statistics are collected (imatrix). Called once per linear per graph when it is
-   * built, with the weight's name, its input buffer, the input's values per token and the graph's
-   * token capacity.
+   * built (see LinearInput).
    */
-  linearInputTap?: (weightName: string, input: BufferRef, cols: number, maxTokens: number) => KernelCall | undefined;
+  linearInputTap?: (at: LinearInput) => KernelCall | undefined;
+}
+
+/** A linear's input as ForwardOptions.linearInputTap sees it. */
+export interface LinearInput {
+  weightName: string;
+  /** [nTokens][cols] f32 activations. */
+  input: BufferRef;
+  /** Values per token (the weight's row length). */
+  cols: number;
+  /** Token capacity of the graph (1 for decode). */
+  maxTokens: number;
+  /** The step-params uniform (nTokens of the step being run). */
+  params: GPUBuffer;
 }
 
 export { TOP_PROBS_K };
@@ -434,7 +446,7 @@ export class ForwardPass {
     return {
       bind: (b) => {
         const call = kernel.bind(b);
-        const before = tap(name, b.input, cols, maxTokens);
+        const before = tap({ weightName: name, input: b.input, cols, maxTokens, params: this.buffers.stepParams });
         if (!before) return call;
         return {
           encode(pass, step) {
