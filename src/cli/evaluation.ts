@@ -43,7 +43,8 @@ export const EVALUATION_HELP = `  -f, --file FILE     the text to evaluate (UTF-
 
 /** The GPU of an evaluation command, from --adapter and --limits. */
 export async function evaluationGpu(adapter: string | undefined, limits: string | undefined): Promise<GpuContext> {
-  if (limits !== undefined && !isLimitsTier(limits)) throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${limits}'`);
+  if (limits !== undefined && !isLimitsTier(limits))
+    throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${limits}'`);
   if (adapter !== undefined && !['auto', 'hardware', 'swiftshader'].includes(adapter)) {
     throw new UsageError(`--adapter must be auto, hardware or swiftshader, got '${adapter}'`);
   }

@@ -13,7 +13,15 @@ import { ActivationStats } from '../runtime/activation-stats.ts';
 import { evaluateChunks, planChunks } from '../runtime/evaluate.ts';
 import { PerplexityAccumulator } from '../runtime/quality.ts';
 import { UsageError } from './errors.ts';
-import { ChunkProgress, EVALUATION_HELP, EVALUATION_OPTIONS, evaluationGpu, loadForEvaluation, readTextFile, tokenizeText } from './evaluation.ts';
+import {
+  ChunkProgress,
+  EVALUATION_HELP,
+  EVALUATION_OPTIONS,
+  evaluationGpu,
+  loadForEvaluation,
+  readTextFile,
+  tokenizeText,
+} from './evaluation.ts';
 import { numberOption as num } from './options.ts';
 import { checkedCtx, DEFAULT_EVAL_CTX } from './perplexity.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
@@ -84,7 +92,18 @@ export async function run(args: string[]): Promise<number> {
       const seconds = (performance.now() - t0) / 1000;
       if (v.json) {
         process.stdout.write(
-          terminalJson({ model: m.model.label, file: v.file, output, format, ctx, chunks: plan.chunks, entries: matrix.entries.size, tokens: plan.chunks * ctx, ppl: r.ppl, seconds }) + '\n',
+          terminalJson({
+            model: m.model.label,
+            file: v.file,
+            output,
+            format,
+            ctx,
+            chunks: plan.chunks,
+            entries: matrix.entries.size,
+            tokens: plan.chunks * ctx,
+            ppl: r.ppl,
+            seconds,
+          }) + '\n',
         );
       } else {
         process.stdout.write(

@@ -74,7 +74,9 @@ export async function run(args: string[]): Promise<number> {
     const seconds = (performance.now() - t0) / 1000;
     const r = acc.report();
     if (v.json) {
-      process.stdout.write(terminalJson({ base: base.model.label, quant: quant.model.label, file: v.file, ctx, chunks: plan.chunks, seconds, ...r }) + '\n');
+      process.stdout.write(
+        terminalJson({ base: base.model.label, quant: quant.model.label, file: v.file, ctx, chunks: plan.chunks, seconds, ...r }) + '\n',
+      );
     } else {
       process.stdout.write(formatKlReport(r, base.model.label, quant.model.label, plan.chunks, ctx));
     }

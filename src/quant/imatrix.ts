@@ -131,7 +131,10 @@ async function readImatrixGGUF(source: ByteSource): Promise<Imatrix> {
   const bad = (msg: string) => new GGUFFormatError(`${source.name}: ${msg}`);
   const type = file.getString('general.type');
   if (type !== undefined && type !== 'imatrix') throw bad(`general.type is '${type}', not an importance matrix`);
-  const groups = new Map<string, { sum2?: (typeof file.tensors)[number]; sum?: (typeof file.tensors)[number]; counts?: (typeof file.tensors)[number] }>();
+  const groups = new Map<
+    string,
+    { sum2?: (typeof file.tensors)[number]; sum?: (typeof file.tensors)[number]; counts?: (typeof file.tensors)[number] }
+  >();
   for (const t of file.tensors) {
     let suffix: 'sum2' | 'sum' | 'counts' | undefined;
     let base = '';
@@ -170,7 +173,10 @@ async function readImatrixGGUF(source: ByteSource): Promise<Imatrix> {
     entries.set(name, { sum2: await floats(g.sum2), ...(g.sum ? { sum: await floats(g.sum) } : {}), counts });
   }
   const datasetsArr = file.getArray('imatrix.datasets');
-  const datasets = datasetsArr && Array.isArray(datasetsArr.items) ? (datasetsArr.items as unknown[]).filter((s): s is string => typeof s === 'string') : [];
+  const datasets =
+    datasetsArr && Array.isArray(datasetsArr.items)
+      ? (datasetsArr.items as unknown[]).filter((s): s is string => typeof s === 'string')
+      : [];
   return {
     entries,
     datasets,

@@ -45,12 +45,27 @@ export class ActivationStats {
     this.tokens += n;
   }
 
+  /** Zeroes the totals and the token count (the taps stay bound). */
+  reset(): void {
+    const enc = this.ctx.device.createCommandEncoder();
+    for (const t of this.totals.values()) {
+      enc.clearBuffer(t.sum2);
+      enc.clearBuffer(t.sum);
+    }
+    this.ctx.device.queue.submit([enc.finish()]);
+    this.tokens = 0;
+  }
+
   /** Reads the totals back as an importance matrix. */
   async read(info: { datasets: string[]; chunkCount: number; chunkSize: number }): Promise<Imatrix> {
     const { device } = this.ctx;
     const names = [...this.totals.keys()].sort();
     const bytes = names.reduce((s, n) => s + this.totals.get(n)!.cols * 8, 0);
-    const staging = device.createBuffer({ label: 'imatrix.readback', size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = device.createBuffer({
+      label: 'imatrix.readback',
+      size: Math.max(4, bytes),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     try {
       const enc = device.createCommandEncoder();
       let off = 0;

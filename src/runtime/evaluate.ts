@@ -77,7 +77,7 @@ export class Evaluator {
     const staging = this.stagingBuffer(Math.min(maxBatch, n - outputFrom) * rowBytes);
     const bufs = fwd.buffers;
     device.queue.writeBuffer(bufs.history, 0, new Uint32Array(tokens));
-    for (let pos = 0; pos < n; ) {
+    for (let pos = 0; pos < n;) {
       options.signal?.throwIfAborted();
       const nTokens = Math.min(maxBatch, n - pos);
       const step = { pos0: pos, nTokens };
@@ -104,7 +104,11 @@ export class Evaluator {
   private stagingBuffer(bytes: number): GPUBuffer {
     if (this.staging && this.staging.size >= bytes) return this.staging;
     this.staging?.destroy();
-    this.staging = this.ctx.device.createBuffer({ label: 'evaluate.staging', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.staging = this.ctx.device.createBuffer({
+      label: 'evaluate.staging',
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     return this.staging;
   }
 
@@ -169,7 +173,9 @@ export async function* evaluateChunks(
   signal?: AbortSignal,
 ): AsyncGenerator<ScoredChunk> {
   if (plan.ctx > evaluator.contextSize) {
-    throw new EvaluationError(`chunks of ${plan.ctx} tokens do not fit the ${evaluator.contextSize}-token context the model was loaded with`);
+    throw new EvaluationError(
+      `chunks of ${plan.ctx} tokens do not fit the ${evaluator.contextSize}-token context the model was loaded with`,
+    );
   }
   const vocab = evaluator.vocabSize;
   for (let i = 0; i < plan.chunks; i++) {

@@ -93,7 +93,16 @@ export interface KlReport {
   lnPplRatio: { mean: number; error: number; correlation: number };
   kld: { mean: number; error: number; max: number; median: number; min: number; percentiles: Record<string, number> };
   /** Δp = p_quant(next token) − p_base(next token), as fractions (not %). */
-  deltaP: { mean: number; error: number; rms: number; rmsError: number; max: number; median: number; min: number; percentiles: Record<string, number> };
+  deltaP: {
+    mean: number;
+    error: number;
+    rms: number;
+    rmsError: number;
+    max: number;
+    median: number;
+    min: number;
+    percentiles: Record<string, number>;
+  };
   sameTop: { fraction: number; error: number };
 }
 
@@ -176,7 +185,14 @@ export class KlAccumulator {
         error: Math.sqrt(Math.max(0, lqErr * lqErr + lbErr * lbErr - 2 * cov)),
         correlation: lqErr > 0 && lbErr > 0 ? cov / (lqErr * lbErr) : 0,
       },
-      kld: { mean: kl, error: klErr, max: kls[n - 1] ?? NaN, median: median(kls), min: kls[0] ?? NaN, percentiles: pct(kls, KL_PERCENTILES) },
+      kld: {
+        mean: kl,
+        error: klErr,
+        max: kls[n - 1] ?? NaN,
+        median: median(kls),
+        min: kls[0] ?? NaN,
+        percentiles: pct(kls, KL_PERCENTILES),
+      },
       deltaP: {
         mean: dp,
         error: dpErr,
