@@ -57,6 +57,12 @@ const SUFFIX_SUM2 = '.in_sum2';
 const SUFFIX_SUM = '.in_sum';
 const SUFFIX_COUNTS = '.counts';
 
+/**
+ * `n` little-endian f32 values copied out of `bytes`. A copy, because `bytes` may be a view into a
+ * larger buffer (a Node Buffer's `slice()` is such a view, not a copy).
+ */
+const f32Copy = (bytes: Uint8Array, n: number) => new Float32Array(new Uint8Array(bytes.subarray(0, n * 4)).buffer, 0, n);
+
 const f32Bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** The GGUF file llama-imatrix writes for `m` (pass to writeGGUF / writeGGUFToFile). */
@@ -158,8 +164,7 @@ async function readImatrixGGUF(source: ByteSource): Promise<Imatrix> {
   if (groups.size === 0) throw bad('no importance-matrix tensors (*.in_sum2 / *.counts)');
   const entries = new Map<string, ImatrixEntry>();
   const floats = async (t: (typeof file.tensors)[number]) => {
-    const bytes = await readTensorBytes(source, t);
-    return new Float32Array(bytes.slice().buffer, 0, t.nElements);
+    return f32Copy(await readTensorBytes(source, t), t.nElements);
   };
   for (const [name, g] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (!g.sum2 || !g.counts) throw bad(`mismatched sums and counts for ${name}`);
@@ -224,7 +229,7 @@ export function decodeLegacyImatrix(bytes: Uint8Array, fileName = 'imatrix', fil
     const nval = i32();
     if (nval < 1 || off + nval * 4 > bytes.length) throw bad(`value count ${nval} for ${name}`);
     if (ncall < 0) throw bad(`call count ${ncall} for ${name}`);
-    const vals = new Float32Array(bytes.slice(off, off + nval * 4).buffer);
+    const vals = f32Copy(bytes.subarray(off, off + nval * 4), nval);
     off += nval * 4;
     // Stored as mean(x²)·ncall; back to sums over ncall·chunkSize tokens.
     const sum2 = vals.map((v) => v * chunkSize);

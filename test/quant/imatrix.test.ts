@@ -63,6 +63,20 @@ describe('GGUF imatrix', () => {
     expect(importanceWeights(back, 'output.weight')).toBeUndefined();
   });
 
+  test('read from a view into a larger buffer (a Node Buffer from readFile): the values, not the bytes before them', async () => {
+    const bytes = await writeGGUFToBytes(imatrixGGUFSpec(sample()));
+    const pooled = Buffer.alloc(bytes.length + 64, 0x47); // 'G' bytes around the file
+    pooled.set(bytes, 32);
+    const back = await readImatrix(source(pooled.subarray(32, 32 + bytes.length)));
+    expect(back.entries.get('blk.0.attn_q.weight')!.counts).toEqual([512]);
+    expect(back.entries.get('blk.0.attn_q.weight')!.sum2).toEqual(sample().entries.get('blk.0.attn_q.weight')!.sum2);
+    const dat = encodeLegacyImatrix(sample());
+    const pooledDat = Buffer.alloc(dat.length + 64, 0x47);
+    pooledDat.set(dat, 32);
+    const legacy = await readImatrix(source(pooledDat.subarray(32, 32 + dat.length), 'imatrix.dat'));
+    expect(importanceWeights(legacy, 'blk.0.attn_q.weight')![0]).toBeCloseTo((2 + 0.125) / 512, 6);
+  });
+
   test('hostile files: sums without counts, a non-F32 tensor, a model file, nothing usable', async () => {
     const spec = imatrixGGUFSpec(sample());
     const noCounts = { ...spec, tensors: spec.tensors!.filter((t) => !t.name.endsWith('.counts')) };
