@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { UsageError } from '../../src/cli/errors.ts';
+import { ChunkProgress } from '../../src/cli/evaluation.ts';
 import { run as imatrix } from '../../src/cli/imatrix.ts';
 import { run as kl } from '../../src/cli/kl.ts';
 import { run as perplexity } from '../../src/cli/perplexity.ts';
@@ -69,6 +70,23 @@ describe('usage errors, before the model is opened', () => {
     await expect(perplexity(['/nonexistent/model.gguf', '-f', bin])).rejects.toThrow(/is not UTF-8 text/);
     await expect(perplexity(['/nonexistent/model.gguf', '-f', dir])).rejects.toThrow(/not a file/);
   });
+});
+
+test('progress: a bar redrawn in place on a terminal, ended by a newline; nothing on a pipe', () => {
+  const written: string[] = [];
+  const out = { write: (s: string) => (written.push(s), true) } as unknown as NodeJS.WriteStream;
+  const tty = new ChunkProgress('perplexity', 4, out, true);
+  tty.update(1, ', PPL 5.2000');
+  tty.update(4);
+  tty.done();
+  expect(written[0]).toMatch(/^\r\x1b\[2Kperplexity \[#{6}-{18}\] 1\/4 chunks, PPL 5\.2000, ETA \d+:\d\d$/);
+  expect(written[1]).toMatch(/\[#{24}\] 4\/4 chunks$/);
+  expect(written[2]).toBe('\n');
+  written.length = 0;
+  const pipe = new ChunkProgress('kl', 4, out, false);
+  pipe.update(2);
+  pipe.done();
+  expect(written).toEqual([]);
 });
 
 describe('on the GPU (the 3M demo model)', () => {
