@@ -6,6 +6,12 @@
 // Each row evaluates 89,600 tokens through two models: about half an hour per row on SwiftShader
 // on a busy 2-core machine, so the table runs only when asked: LOWBIT_FULL_EVAL=1 (all rows) or
 // LOWBIT_FULL_EVAL=<substring of a row's file> (those rows).
+//
+// Measured so far: the Q4_K_M 100-chunk row passes (PPL +0.008 %, KL −3.9 %, top-1 +0.05 points).
+// Where the weights' error is tiny (F16, Q8_0, TQ1_0/TQ2_0, whose ternary weights are exact),
+// llama.cpp's KL is mostly its CPU path's 8-bit activation quantization, which lowbit does not
+// do: on 20 chunks lowbit's Q8_0 KL is 0.000033 against llama.cpp's 0.000089, so those rows
+// are expected to miss the 10 % KL target (and only those).
 import { describe, expect, test } from 'vitest';
 import { haveShared, sharedFixtures } from '../helpers/fixtures.ts';
 import { lowbit } from './lowbit-cli.ts';
@@ -43,7 +49,7 @@ const ROWS: Row[] = [
 
 const wanted = process.env.LOWBIT_FULL_EVAL;
 const selected = (r: Row) => wanted === '1' || (wanted !== undefined && wanted !== '' && `${r.quant}@${r.chunks ?? 350}`.includes(wanted));
-const ROW_TIMEOUT = 3 * 3600_000;
+const ROW_TIMEOUT = 4 * 3600_000;
 
 describe.runIf(haveShared() && wanted)('the llama-perplexity tables, row by row (LOWBIT_FULL_EVAL)', () => {
   test.each(ROWS.filter(selected).map((r) => [`${r.quant} vs ${r.base}, ${r.chunks ?? 'all'} chunks`, r] as const))(
