@@ -27,6 +27,9 @@ export const commands: Record<string, CliCommand> = {
     summary: "Quantize a GGUF model (Q8_0 … Q2_K, TQ1_0/TQ2_0, I2_S) with llama.cpp's type rules, byte for byte",
     load: () => import('./quantize.ts'),
   },
+  perplexity: { summary: "Perplexity over a text file, by llama-perplexity's method, on the GPU", load: () => import('./perplexity.ts') },
+  kl: { summary: 'KL divergence of a quantized model from its base model over a text file', load: () => import('./kl.ts') },
+  imatrix: { summary: 'Collect an importance matrix (llama-imatrix GGUF format) on the GPU', load: () => import('./imatrix.ts') },
 };
 
 function usage(): string {

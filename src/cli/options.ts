@@ -20,6 +20,7 @@ export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--n-predict': { integer: true, min: 1, text: 'a positive integer' },
   '--ctx': { integer: true, min: 2, text: 'an integer of at least 2 (tokens)' },
   '--context-shift': { integer: true, min: 0, text: 'a number of tokens to keep, 0 or more' },
+  '--chunks': { integer: true, min: 1, text: 'a positive integer (chunks of text)' },
   '--temp': { min: 0, text: 'a number ≥ 0 (0 = greedy)' },
   '--top-k': { integer: true, min: 0, text: 'an integer ≥ 0 (0 = off)' },
   '--top-p': { min: 0, max: 1, text: 'a number from 0 to 1' },

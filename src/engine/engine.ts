@@ -13,7 +13,8 @@ import type { ProgressReport } from '../io/progress.ts';
 import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
-import { ForwardPass } from '../runtime/forward.ts';
+import { Evaluator } from '../runtime/evaluate.ts';
+import { ForwardPass, type ForwardOptions } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
 import { checkContextShift, Session, type StepResult } from '../runtime/session.ts';
@@ -44,6 +45,8 @@ export interface EngineLoadOptions extends LoadOptions {
   maxBatch?: number;
   /** Display name (default: general.name or the source name). */
   name?: string;
+  /** Evaluation options of the forward pass (perplexity, KL, imatrix: see Engine.evaluator). */
+  evaluation?: Pick<ForwardOptions, 'allLogits' | 'linearInputTap'>;
   /**
    * Independent conversations to hold at once (default 1): each slot is its own session with its
    * own KV cache and scratch, over the one copy of the weights (see Engine.slots). All of them are
@@ -108,7 +111,13 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const bytes = await readTensorBytes(source, ropeFreqs);
     ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
   }
-  const forwardOptions = { contextSize, maxBatch, ropeFreqFactors, activations: options.activations };
+  const forwardOptions: ForwardOptions = {
+    contextSize,
+    maxBatch,
+    ropeFreqFactors,
+    activations: options.activations,
+    ...options.evaluation,
+  };
   // The pipelines are known from the shapes alone: they start compiling now, in parallel, while
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
@@ -348,6 +357,16 @@ export class Engine implements LlmEngine {
     let same = 0;
     while (same < systemOnly.length && same < tokens.length && systemOnly[same] === tokens[same]) same++;
     return same;
+  }
+
+  /**
+   * An Evaluator over this engine's forward pass, which must have been loaded with
+   * `evaluation.allLogits`. It overwrites the KV cache, so the session forgets its cached prompt.
+   */
+  evaluator(): Evaluator {
+    this.checkUsable();
+    this.session.reset();
+    return new Evaluator(this.gpu, this.session.forward);
   }
 
   async countTokens(text: string): Promise<number> {

@@ -33,6 +33,11 @@ export interface ForwardShape {
    * plans the buffer of quantized activations: a bound when auto turns out f32 on the device.
    */
   activations?: ActivationsOption;
+  /**
+   * Also compute every position's logits of a step into `allLogits` ([maxBatch][vocab] f32), for
+   * evaluation (perplexity, KL; runtime/evaluate.ts). Generation never needs it.
+   */
+  allLogits?: boolean;
 }
 
 /** One buffer the forward pass creates, at the size it is created with. */
@@ -92,6 +97,7 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   add('chosen', 4, 'io');
   add('logits', vocabSize * f, 'io');
   add('topProbs', TOP_PROBS_K * 8, 'io');
+  if (options.allLogits) add('allLogits', T * vocabSize * f, 'io');
   return out;
 }
 

@@ -23,7 +23,7 @@ import { createStorageBuffer, pad4 } from '../gpu/buffers.ts';
 import { describePipelines, type PipelineSpec } from '../gpu/pipelines.ts';
 import { maxWeightPartBytes } from '../gpu/weights.ts';
 import { createDecodeAttention, createPrefillAttention, type DecodeAttentionKernel } from '../kernels/attention.ts';
-import type { KernelCall, StepShape } from '../kernels/common.ts';
+import type { BufferRef, KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
 import { createRmsNorm, type RmsNormKernel } from '../kernels/norm.ts';
@@ -42,6 +42,25 @@ import type { GpuWeight } from '../gpu/weights.ts';
 export interface ForwardOptions extends ForwardShape {
   /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */
   ropeFreqFactors?: Float32Array;
+  /**
+   * A kernel call to run just before a linear reads its input, or undefined for none: how
+   * activation statistics are collected (imatrix). Called once per linear per graph when it is
+   * built (see LinearInput).
+   */
+  linearInputTap?: (at: LinearInput) => KernelCall | undefined;
+}
+
+/** A linear's input as ForwardOptions.linearInputTap sees it. */
+export interface LinearInput {
+  weightName: string;
+  /** [nTokens][cols] f32 activations. */
+  input: BufferRef;
+  /** Values per token (the weight's row length). */
+  cols: number;
+  /** Token capacity of the graph (1 for decode). */
+  maxTokens: number;
+  /** The step-params uniform (nTokens of the step being run). */
+  params: GPUBuffer;
 }
 
 export { TOP_PROBS_K };
@@ -59,6 +78,8 @@ export interface ForwardBuffers {
   logits: GPUBuffer;
   /** (id, prob) × TOP_PROBS_K of softmax(raw logits) for the last step, when requested. */
   topProbs: GPUBuffer;
+  /** With ForwardOptions.allLogits: [maxBatch][vocab] logits of every token of the last step. */
+  allLogits?: GPUBuffer;
 }
 
 interface Graph {
@@ -133,6 +154,8 @@ export class ForwardPass {
   /** Built by preparePrefill() or on the first prefill step (see the constructor). */
   private prefillGraph: Graph | null = null;
   private readonly lmHead: KernelCall;
+  /** The LM head over every row of a step (ForwardOptions.allLogits). */
+  private readonly allRowsLmHead: KernelCall | undefined;
   private readonly argmax: KernelCall;
   private readonly sampler: KernelCall;
   private readonly penalties: KernelCall;
@@ -174,6 +197,8 @@ export class ForwardPass {
       this.act.actQ8,
     );
     this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
+    const { allLogits } = this.buffers;
+    if (allLogits) this.allRowsLmHead = createLinear(ctx, head, maxBatch).bind({ input: this.act.xn, output: allLogits, params });
     const vocab = cfg.vocabSize;
     this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
@@ -213,7 +238,8 @@ export class ForwardPass {
       );
     const decode = describePipelines(ctx, (c) => {
       planCtx = c;
-      pass = new ForwardPass(c, cfg, names, standIns(c), options);
+      // A tap's kernels belong to the real device; planning leaves them out.
+      pass = new ForwardPass(c, cfg, names, standIns(c), { ...options, linearInputTap: undefined });
     });
     // The same inert device again, so the decode graph's pipelines are cached and not listed twice.
     const prefill = describePipelines(ctx, () => pass!.preparePrefill(), planCtx);
@@ -296,6 +322,7 @@ export class ForwardPass {
         chosen: get('chosen'),
         logits: get('logits'),
         topProbs: get('topProbs'),
+        allLogits: made.get('allLogits'),
       },
       kvCacheBytes: totals.kvCache,
       scratchBytes: totals.scratch,
@@ -316,7 +343,7 @@ export class ForwardPass {
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
       linear: (name) => {
         const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations);
-        return { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) };
+        return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
       },
       rope: createRope(ctx, {
         headDim,
@@ -426,15 +453,38 @@ export class ForwardPass {
     return body;
   }
 
+  /** `kernel`, with ForwardOptions.linearInputTap's call (if any) encoded before each bound call. */
+  private tapped(name: string, kernel: LinearKernel, maxTokens: number): LinearKernel {
+    const tap = this.options.linearInputTap;
+    if (!tap) return kernel;
+    const cols = this.w(name).cols;
+    return {
+      bind: (b) => {
+        const call = kernel.bind(b);
+        const before = tap({ weightName: name, input: b.input, cols, maxTokens, params: this.buffers.stepParams });
+        if (!before) return call;
+        return {
+          ...call, // keeps quantizedInput, which withQuantizedInputs reads
+          encode(pass, step) {
+            before.encode(pass, step);
+            call.encode(pass, step);
+          },
+        };
+      },
+    };
+  }
+
   /**
    * Encodes one step of `nTokens` tokens (1 = decode) into `encoder`: the body, the LM head on the
-   * last token, then (optionally) the top-K probabilities and the token choice. The caller has
-   * written stepParams = `step` and, for prefill, the prompt ids into `history`.
+   * last token, then (optionally) the top-K probabilities and the token choice. With `allLogits`
+   * (a pass built with ForwardOptions.allLogits) the LM head also runs over every token of the
+   * step into buffers.allLogits. The caller has written stepParams = `step` and, for prefill, the
+   * prompt ids into `history`.
    */
   encodeStep(
     encoder: GPUCommandEncoder,
     step: StepShape,
-    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean } = {},
+    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean; allLogits?: boolean } = {},
   ): void {
     const { nTokens } = step;
     if (nTokens < 1 || nTokens > this.options.maxBatch) throw new RangeError(`nTokens ${nTokens} outside 1…${this.options.maxBatch}`);
@@ -442,6 +492,10 @@ export class ForwardPass {
     let pass = encoder.beginComputePass();
     // The step's shape lets kernels dispatch only the tokens and KV chunks this step needs.
     for (const call of graph.body) call.encode(pass, step);
+    if (opts.allLogits) {
+      if (!this.allRowsLmHead) throw new RangeError('allLogits asked for, but this pass was built without ForwardOptions.allLogits');
+      this.allRowsLmHead.encode(pass, step);
+    }
     pass.end();
     const rowBytes = this.cfg.nEmbd * 4;
     encoder.copyBufferToBuffer(this.act.xn, (nTokens - 1) * rowBytes, this.act.lastRow, 0, rowBytes);
