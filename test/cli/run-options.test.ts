@@ -27,6 +27,7 @@ const BAD: Record<string, string[]> = {
   '--parallel': ['0', '65', '1.5', 'many'],
   '--queue': ['-1', '4097', '0.5'],
   '--threads': ['0', '257', '1.5', '-2', 'all'],
+  '--chunks': ['0', '-1', '1.5', 'all', ''],
 };
 const GOOD: Record<string, [string, number][]> = {
   '--ctx': [
@@ -105,6 +106,10 @@ const GOOD: Record<string, [string, number][]> = {
   '--threads': [
     ['1', 1],
     ['256', 256],
+  ],
+  '--chunks': [
+    ['1', 1],
+    ['100', 100],
   ],
 };
 
