@@ -81,6 +81,7 @@ test('progress: a bar redrawn in place on a terminal, ended by a newline; nothin
   tty.update(1, ', PPL 5.2000');
   tty.update(4);
   tty.done();
+  // eslint-disable-next-line no-control-regex -- the bar's redraw is an escape sequence
   expect(written[0]).toMatch(/^\r\x1b\[2Kperplexity \[#{6}-{18}\] 1\/4 chunks, PPL 5\.2000, ETA \d+:\d\d$/);
   expect(written[1]).toMatch(/\[#{24}\] 4\/4 chunks$/);
   expect(written[2]).toBe('\n');
