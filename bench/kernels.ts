@@ -27,7 +27,8 @@ import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
-import { createMatMul, createMatVec, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { createMatMul, createMatVec, type MatmulVariant, tiledVariant } from '../src/kernels/matmul.ts';
+import { gemmTileCandidates } from '../src/kernels/matmul-tiled.ts';
 import { createStepParams } from '../src/kernels/step-params.ts';
 import { gpuBlockGeometry } from '../src/quant/gpu-decoders.ts';
 import { getGpuQuantType, gpuQuantTypes } from '../src/quant/table.ts';
@@ -142,8 +143,8 @@ interface RatioRow extends Spread {
 
 function variantLabel(v: MatmulVariant, aligned: boolean): string {
   const mode =
-    v.mode === 'thread-row'
-      ? `thread-row${v.shareInput ? '+shareX' : ''}`
+    v.mode === 'thread-row' || v.mode === 'tiled'
+      ? `${v.mode}${v.shareInput ? '+shareX' : ''}${v.mode === 'tiled' ? ` wt${v.tokenThreads}` : ''}`
       : v.mode === 'workgroup-row'
         ? `workgroup-row/${v.threadsPerRow}`
         : v.mode;
@@ -243,6 +244,11 @@ async function main(): Promise<void> {
         if (args['mm-variants']) {
           for (const variant of MM_VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant }));
+          }
+          // Every GEMM tile the selector could pick on this device, the default (first) excepted.
+          const chunkVec4s = gpuBlockGeometry(entry.layout, entry.gpu, mmCols).chunkVec4s;
+          for (const tile of gemmTileCandidates(ctx, chunkVec4s).slice(1)) {
+            prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant: tiledVariant(tile) }));
           }
         }
       }
