@@ -4,10 +4,11 @@
 // A row is one (token, query head) pair; rows that share kv head h (wid.y) are numbered
 // token-major, flat = t * G + j, and a workgroup takes R consecutive rows. TPR threads work on a
 // row, each owning DPT4 vec4 of the head dimension for q, the output and its slice of every dot
-// product. Keys go by tiles of BK: (1) partial dots of each (row, key) slice into shared memory,
-// (2) each thread sums its row's slices, applies the causal mask (key ≤ pos0 + t), updates the
-// online softmax and accumulates p · V over its slice. K/V rows are read from global memory; all
-// rows of a workgroup use the same kv head, so they share them through the cache.
+// product. Keys go by tiles of BK: (0) the workgroup stages the tile's K and V rows in workgroup
+// memory (ks, vs: each cache row read from global memory once per workgroup, then shared by its R
+// rows), (1) partial dots of each (row, key) slice into shared memory, (2) each thread sums its
+// row's slices, applies the causal mask (key ≤ pos0 + t), updates the online softmax and
+// accumulates p · V over its slice. All rows of a workgroup use the same kv head.
 #include "step"
 
 const HD: u32 = {{HD}}u;
@@ -19,7 +20,9 @@ const TPR: u32 = {{TPR}}u;
 const DPT4: u32 = HD4 / TPR;
 const R: u32 = {{R}}u;
 const WG: u32 = R * TPR;
-const BK: u32 = 16u;   // keys per tile; ps is WG * BK words (kept small: see reduce.wgsl)
+// Keys per tile: ps is WG·BK words, ks and vs BK·HD each (src/kernels/attention.ts picks BK to
+// fit the device's workgroup storage).
+const BK: u32 = {{BK}}u;
 const NEG_BIG: f32 = -3.0e38;
 override SCALE: f32;
 
@@ -30,6 +33,8 @@ override SCALE: f32;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>; // [T][NH][HD]
 
 var<workgroup> ps: array<f32, WG * BK>;   // [R][BK][TPR] partial dot products
+var<workgroup> ks: array<vec4<f32>, BK * HD4>; // [BK][HD4] this tile's keys
+var<workgroup> vs: array<vec4<f32>, BK * HD4>; // [BK][HD4] this tile's values
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -58,12 +63,20 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let kv_base = h * MAXCTX;
 
   for (var k0 = 0u; k0 < kv_end; k0 += BK) {
+    // Stage the tile (keys past kv_end are never read from it).
+    let tile = min(BK, kv_end - k0) * HD4;
+    let tb = (kv_base + k0) * HD4;
+    for (var i = lid; i < tile; i += WG) {
+      ks[i] = kc[tb + i];
+      vs[i] = vc[tb + i];
+    }
+    workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
       let kp = k0 + kk;
       var d4 = vec4<f32>(0.0);
       if (kp < kv_end) {
-        let kb = (kv_base + kp) * HD4 + sub * DPT4;
-        for (var e = 0u; e < DPT4; e++) { d4 += qr[e] * kc[kb + e]; }
+        let kb = kk * HD4 + sub * DPT4;
+        for (var e = 0u; e < DPT4; e++) { d4 += qr[e] * ks[kb + e]; }
       }
       ps[(r * BK + kk) * TPR + sub] = d4.x + d4.y + d4.z + d4.w;
     }
@@ -87,8 +100,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       if (kp < kv_end && kp <= limit) {
         let p = exp(sv[kk] - nm);
         l += p;
-        let vb = (kv_base + kp) * HD4 + sub * DPT4;
-        for (var e = 0u; e < DPT4; e++) { acc[e] += p * vc[vb + e]; }
+        let vb = kk * HD4 + sub * DPT4;
+        for (var e = 0u; e < DPT4; e++) { acc[e] += p * vs[vb + e]; }
       }
     }
     workgroupBarrier();

@@ -42,12 +42,14 @@ export function gemmTileStorageBytes(t: GemmTile, chunkVec4s: number): number {
  * not fit (chunks of 24–32 vec4s: the ternary types and I2_S).
  */
 const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
-  // Software devices (a workgroup is a loop over SIMD lanes on one core): few threads, each
-  // decoding its rows once for many tokens; barriers cost a coroutine switch per SIMD group.
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 16 },
+  // Software devices (a workgroup is a loop over SIMD lanes on one core, a lane's read a gather):
+  // 16 threads, one token thread, so the subgroup shares each staged read (shareInput); the more
+  // rows per thread, the fewer reads per multiply-add (measured with bench/kernels.ts --mm-variants).
   { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 8 },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 16 },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 8, tokensPerThread: 8 },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 16 },
   { rowThreads: 8, tokenThreads: 2, rowsPerThread: 4, tokensPerThread: 8 },
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 1, tokensPerThread: 32 },
   // GPUs: 64–256 threads, several token threads sharing each staged chunk.
   { rowThreads: 16, tokenThreads: 4, rowsPerThread: 4, tokensPerThread: 4 },
   { rowThreads: 32, tokenThreads: 2, rowsPerThread: 2, tokensPerThread: 8 },
@@ -56,7 +58,7 @@ const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
 ];
 
 /** Decoded weight vec4s one thread may hold (rowsPerThread × chunkVec4s). */
-const MAX_DECODED_VEC4S = 64;
+const MAX_DECODED_VEC4S = 128;
 
 /** The tile shapes this device can run for a decoder with `chunkVec4s`-vec4 chunks, default first. */
 export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number): GemmTile[] {
