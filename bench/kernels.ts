@@ -69,6 +69,8 @@ const VARIANTS: Partial<MatmulVariant>[] = [
 ];
 
 const MM_VARIANTS: Partial<MatmulVariant>[] = [
+  // The row-mode mat-mul software devices ran before the tiled GEMM.
+  { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 4, shareInput: true },
   { mode: 'subgroup-row', tokensPerThread: 8 },
   { mode: 'thread-row', rowsPerThread: 1, tokensPerThread: 8, shareInput: true },
   { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 2, shareInput: true },

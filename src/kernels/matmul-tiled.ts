@@ -37,9 +37,8 @@ export function gemmTileStorageBytes(t: GemmTile, chunkVec4s: number): number {
 
 /**
  * Every shape the selector may pick, software-device shapes first then GPU ones, before the
- * device's limits are applied. Register budget: rowsPerThread × tokensPerThread accumulators plus
- * rowsPerThread decoded chunks; {@link gemmTileCandidates} drops the ones whose decoded rows would
- * not fit (chunks of 24–32 vec4s: the ternary types and I2_S).
+ * device's limits are applied; {@link gemmTileCandidates} also drops the ones that unroll too much
+ * for the type's chunk (MAX_UNROLLED_VEC4S: large tiles are for 8-vec4 chunks only).
  */
 const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
   // Software devices (a workgroup is a loop over SIMD lanes on one core, a lane's read a gather):
@@ -49,6 +48,8 @@ const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
   { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 16 },
   { rowThreads: 16, tokenThreads: 1, rowsPerThread: 8, tokensPerThread: 8 },
   { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 16 },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 4 },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 8 },
   { rowThreads: 8, tokenThreads: 2, rowsPerThread: 4, tokensPerThread: 8 },
   // GPUs: 64–256 threads, several token threads sharing each staged chunk.
   { rowThreads: 16, tokenThreads: 4, rowsPerThread: 4, tokensPerThread: 4 },
@@ -57,8 +58,13 @@ const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
   { rowThreads: 64, tokenThreads: 4, rowsPerThread: 1, tokensPerThread: 4 },
 ];
 
-/** Decoded weight vec4s one thread may hold (rowsPerThread × chunkVec4s). */
-const MAX_DECODED_VEC4S = 128;
+/**
+ * Multiply-adds of vec4s one thread unrolls per chunk (rowsPerThread × tokensPerThread ×
+ * chunkVec4s). The kernel body is straight-line code of that many statements, and pipeline
+ * compile time grows with it: on SwiftShader a TQ2_0 tile of 4 rows × 16 tokens (2048) took 1.75×
+ * as long to compile as 4 × 8 (1024), and 4 × 4 (512) half as long again, at model load.
+ */
+const MAX_UNROLLED_VEC4S = 512;
 
 /** The tile shapes this device can run for a decoder with `chunkVec4s`-vec4 chunks, default first. */
 export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number): GemmTile[] {
@@ -68,7 +74,7 @@ export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number): GemmTil
       threads <= ctx.limits.maxComputeInvocationsPerWorkgroup &&
       threads <= ctx.limits.maxComputeWorkgroupSizeX &&
       gemmTileStorageBytes(t, chunkVec4s) <= ctx.limits.maxComputeWorkgroupStorageSize &&
-      t.rowsPerThread * chunkVec4s <= Math.max(MAX_DECODED_VEC4S, chunkVec4s)
+      t.rowsPerThread * t.tokensPerThread * chunkVec4s <= Math.max(MAX_UNROLLED_VEC4S, chunkVec4s)
     );
   };
   const fixedSubgroup = ctx.hasSubgroups && ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize;

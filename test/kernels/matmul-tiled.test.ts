@@ -6,13 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceLimitError } from '../../src/errors.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
+import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
+import { uploadWeight } from '../../src/gpu/weights.ts';
 import { createMatMul, defaultMatmulVariant, type MatmulVariant, tiledVariant } from '../../src/kernels/matmul.ts';
 import { defaultGemmTile, gemmTileCandidates, gemmTileSize, gemmTileStorageBytes } from '../../src/kernels/matmul-tiled.ts';
 import { gpuBlockGeometry } from '../../src/quant/gpu-decoders.ts';
-import { getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
+import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { blockOf, planWeightParts, runMatmul, weightRowBytes } from './matmul-gpu.ts';
-import { tolerance } from './matmul-helpers.ts';
+import { randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -134,5 +136,45 @@ describe('mobile limits (16 KiB workgroup storage)', () => {
     const s = shapeOf(type);
     expect(gemmTileStorageBytes(defaultGemmTile(mobile, chunkOf(type, s.cols)), chunkOf(type, s.cols))).toBeLessThanOrEqual(16 * 1024);
     expect(await runMatmul(mobile, { type, ...s, tokens: [33] })).toBeLessThanOrEqual(tolerance(type, s.cols));
+  });
+});
+
+describe('ternary code 3 in the GEMM', () => {
+  // No quantizer writes code 3, but a file may hold it; ggml (and the CPU reference) read it as
+  // +2·scale, and the GEMM's codes-as-weights decode must too (code − 1 = 2).
+  it.each([
+    ['TQ2_0', GGMLType.TQ2_0],
+    ['I2_S', GGMLType.I2_S],
+  ] as const)('%s matches the CPU reference on blocks of random codes', async (_n, type) => {
+    const rows = 21;
+    const cols = 512;
+    const tokens = 3;
+    const r = rng(78);
+    const rowBytes = weightRowBytes(type, cols);
+    const bytes = new Uint8Array(rows * rowBytes + (type === GGMLType.I2_S ? 32 : 0));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+    const view = new DataView(bytes.buffer);
+    if (type === GGMLType.TQ2_0) {
+      for (let b = 0; b < (rows * cols) / 256; b++) view.setUint16(b * 66 + 64, 0x2e66, true); // d ≈ 0.1
+    } else {
+      view.setFloat32(rows * rowBytes, 0.25, true);
+    }
+    const values = dequantizeTensor(type, bytes, rows * cols);
+    expect(values.some((v) => Math.abs(v) > 0.15)).toBe(true); // +2·scale present
+    const weight = uploadWeight(ctx, 'codes', type, rows, cols, bytes);
+    const x = randomValues(tokens * cols, 5);
+    const input = createStorageBuffer(ctx, x);
+    const output = createStorageBuffer(ctx, tokens * rows * 4);
+    const kernel = createMatMul(ctx, { type, rows, cols, maxTokens: tokens });
+    expect(kernel.variant.mode).toBe('tiled');
+    const call = kernel.bind({ weight, input, output });
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    call.encode(pass);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    const y = await readF32(ctx, output, tokens * rows);
+    const ref = referenceMatmul(values, rows, cols, x, tokens);
+    for (let i = 0; i < tokens * rows; i++) expect(Math.abs(y[i]! - ref.y[i]!)).toBeLessThanOrEqual(tolerance(type, cols) * ref.mag[i]!);
   });
 });
