@@ -8,9 +8,11 @@
 // The reduction walks the row one decoder chunk (CW vec4s = 4·CW columns) at a time:
 //   1. the workgroup stages the chunk's input for all BN tokens in workgroup memory (xs), each
 //      input vec4 loaded from global memory once per workgroup;
-//   2. each thread decodes the chunk of its RM rows into registers once (decode_codes: codes as
-//      f32 and their scales; ternary codes as −1/0/+1) and dots it with its TN tokens' input
-//      read from xs.
+//   2. each thread decodes the chunk of its RM rows into registers once, as the weights
+//      themselves (decode_weights: scales and mins applied), and multiply-adds it with each of
+//      its TN tokens' input read from xs into vec4 accumulators: four lanes of partial sums per
+//      output, added together once at the end, so the inner loop is FMAs only (no per-chunk
+//      horizontal sums, scale multiplies or input group sums).
 // So every weight is decoded once per token thread group (WT times per workgroup, once when
 // WT = 1) and used for TN tokens, and every input value is read from global memory once per
 // workgroup and used for RM rows per read from xs. The tile shape (WR, WT, RM, TN) is chosen per
@@ -45,7 +47,7 @@ fn shared_x(tl: u32, lane: u32) -> Xq {
 #for I in 0..{{CW}}
   x.x{{I}} = subgroupBroadcast(v{{I / SGX}}, {{I % SGX}}u);
 #endfor
-  return with_sums(x);
+  return x;
 }
 #else
 fn shared_x(tl: u32, lane: u32) -> Xq {
@@ -54,9 +56,19 @@ fn shared_x(tl: u32, lane: u32) -> Xq {
 #for I in 0..{{CW}}
   x.x{{I}} = xs[o + {{I}}u];
 #endfor
-  return with_sums(x);
+  return x;
 }
+
 #endif
+
+// acc + Σ_I w.v_I · x.x_I, lane by lane.
+fn chunk_fma(w: Dq, x: Xq, acc: vec4<f32>) -> vec4<f32> {
+  var a = acc;
+#for I in 0..{{CW}}
+  a = fma(w.v{{I}}, x.x{{I}}, a);
+#endfor
+  return a;
+}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -85,7 +97,7 @@ fn main(
 #for R in 0..{{RM}}
   let rb{{R}} = min(row0 + ir * RM + {{R}}u, part.rows - 1u) * part.rowBytes;
 #for T in 0..{{TN}}
-  var acc{{R}}_{{T}} = 0.0;
+  var acc{{R}}_{{T}} = vec4<f32>(0.0);
 #endfor
 #endfor
 
@@ -104,13 +116,13 @@ fn main(
     workgroupBarrier();
     // 2. Decode this thread's rows once; every token of its tile reuses them.
 #for R in 0..{{RM}}
-    let w{{R}} = decode_codes(rb{{R}} + b * QB, c);
+    let w{{R}} = decode_weights(rb{{R}} + b * QB, c);
 #endfor
 #for T in 0..{{TN}}
     {
       let x = shared_x(it + {{T}}u * WT, lane);
 #for R in 0..{{RM}}
-      acc{{R}}_{{T}} += dq_dot(w{{R}}, x);
+      acc{{R}}_{{T}} = chunk_fma(w{{R}}, x, acc{{R}}_{{T}});
 #endfor
     }
 #endfor
@@ -119,7 +131,7 @@ fn main(
 
 #for R in 0..{{RM}}
 #for T in 0..{{TN}}
-  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, acc{{R}}_{{T}});
+  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, (acc{{R}}_{{T}}.x + acc{{R}}_{{T}}.y) + (acc{{R}}_{{T}}.z + acc{{R}}_{{T}}.w));
 #endfor
 #endfor
 }

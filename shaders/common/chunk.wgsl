@@ -84,20 +84,20 @@ fn chunk_dot(w: Tm, x: Xq) -> f32 {
   }
   return w.d * ((v.x + v.y) + (v.z + v.w));
 }
-// The codes as weights, for the tiled GEMM: −1, 0, +1 (+2 for code 3, as above) with scale d.
-// A GEMM reuses each decoded weight for a whole tile of tokens, where one FMA per weight and
-// token costs less than the masks' two selects, add and subtract.
-fn decode_codes(bo: u32, c: u32) -> Dq {
+// The weights themselves, for the tiled GEMM: (code − 1)·d, i.e. −d, 0, +d (+2d for code 3, as
+// above), exact. A GEMM reuses each decoded weight for a whole tile of tokens, where one FMA per
+// weight and token costs less than the masks' two selects, add and subtract.
+fn decode_weights(bo: u32, c: u32) -> Dq {
   let q = decode_t(bo, c);
   var r: Dq;
-  r.a = vec4<f32>(q.d);
 #for I in 0..{{CW}}
-  r.v{{I}} = vec4<f32>(q.c{{I}}) - vec4<f32>(1.0);
+  r.v{{I}} = (vec4<f32>(q.c{{I}}) - vec4<f32>(1.0)) * q.d;
 #endfor
   return r;
 }
 #else
 fn chunk_dot(w: Dq, x: Xq) -> f32 { return dq_dot(w, x); }
 fn decode_chunk(bo: u32, c: u32) -> Dq { return decode_q(bo, c); }
-fn decode_codes(bo: u32, c: u32) -> Dq { return decode_q(bo, c); }
+// The weights themselves (a·q + m, dq.wgsl), for the tiled GEMM.
+fn decode_weights(bo: u32, c: u32) -> Dq { return decode(bo, c); }
 #endif
