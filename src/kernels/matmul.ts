@@ -181,11 +181,12 @@ function defaultRowVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): MatmulVari
   };
 }
 
-function resolveVariant(
+/** The variant a kernel runs: the device's default under whatever was forced (chunkVec4s: for mat-mul tiles). */
+export function resolveVariant(
   ctx: GpuContext,
   op: 'matvec' | 'matmul',
   forced: Partial<MatmulVariant> | undefined,
-  chunkVec4s: number,
+  chunkVec4s = 8,
 ): MatmulVariant {
   if (op === 'matvec' && forced?.mode === 'tiled') throw new RangeError('mat-vec: the tiled variant is a mat-mul (prefill) kernel');
   // A forced row mode starts from the row modes' defaults (mat-mul's default is the tiled GEMM).
