@@ -8,7 +8,7 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import { uploadWeight } from '../../src/gpu/weights.ts';
-import { createMatMul, defaultMatmulVariant, type MatmulVariant, tiledVariant } from '../../src/kernels/matmul.ts';
+import { createMatMul, createMatVec, defaultMatmulVariant, type MatmulVariant, tiledVariant } from '../../src/kernels/matmul.ts';
 import { defaultGemmTile, gemmTileCandidates, gemmTileSize, gemmTileStorageBytes } from '../../src/kernels/matmul-tiled.ts';
 import { gpuBlockGeometry } from '../../src/quant/gpu-decoders.ts';
 import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
@@ -111,6 +111,7 @@ describe('tile selection', () => {
         variant: { mode: 'tiled', workgroupSize: 6, tokenThreads: 4 },
       }),
     ).toThrow(/multiple of tokenThreads/);
+    expect(() => createMatVec(ctx, { type: GGMLType.Q4_0, rows: 8, cols: 32, variant: { mode: 'tiled' } })).toThrow(/mat-mul/);
   });
 });
 
