@@ -17,7 +17,7 @@ const G: u32 = {{G}}u;
 const NH: u32 = {{NH}}u;
 const MAXCTX: u32 = {{MAXCTX}}u;
 const TPR: u32 = {{TPR}}u;
-const DPT4: u32 = HD4 / TPR;
+const DPT4: u32 = {{DPT4}}u;
 const R: u32 = {{R}}u;
 const WG: u32 = R * TPR;
 // Keys per tile: ps is WG·BK words, ks and vs BK·HD each (src/kernels/attention.ts picks BK to
@@ -55,15 +55,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let limit = step.pos0 + t;
 
   let qo = (t * NH + h * G + j) * HD4 + sub * DPT4;
-  var qr: array<vec4<f32>, DPT4>;
-  for (var e = 0u; e < DPT4; e++) { qr[e] = q[qo + e] * SCALE; }
-  var acc: array<vec4<f32>, DPT4>;
+  // Straight-line code over the thread's DPT4 vec4s and the tile's BK keys (#for): SwiftShader
+  // runs loops over function-scope arrays several times slower (see src/gpu/pipelines.ts).
+#for E in 0..{{DPT4}}
+  let qr{{E}} = q[qo + {{E}}u] * SCALE;
+  var acc{{E}} = vec4<f32>(0.0);
+#endfor
   var m = NEG_BIG;
   var l = 0.0;
   let kv_base = h * MAXCTX;
 
   for (var k0 = 0u; k0 < kv_end; k0 += BK) {
-    // Stage the tile (keys past kv_end are never read from it).
+    // Stage the tile (keys past kv_end are never read from it: masked below).
     let tile = min(BK, kv_end - k0) * HD4;
     let tb = (kv_base + k0) * HD4;
     for (var i = lid; i < tile; i += WG) {
@@ -71,44 +74,53 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       vs[i] = vc[tb + i];
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      let kp = k0 + kk;
+    // (1) This thread's slice of the dot product with every key of the tile.
+#for K in 0..{{BK}}
+    {
+      let kb = {{K}}u * HD4 + sub * DPT4;
       var d4 = vec4<f32>(0.0);
-      if (kp < kv_end) {
-        let kb = kk * HD4 + sub * DPT4;
-        for (var e = 0u; e < DPT4; e++) { d4 += qr[e] * ks[kb + e]; }
-      }
-      ps[(r * BK + kk) * TPR + sub] = d4.x + d4.y + d4.z + d4.w;
+#for E in 0..{{DPT4}}
+      d4 += qr{{E}} * ks[kb + {{E}}u];
+#endfor
+      ps[(r * BK + {{K}}u) * TPR + sub] = d4.x + d4.y + d4.z + d4.w;
     }
+#endfor
     workgroupBarrier();
-    var sv: array<f32, BK>;
+    // (2) The row's scores, the causal mask, the online softmax and p · V over this slice.
     var tm = NEG_BIG;
-    for (var kk = 0u; kk < BK; kk++) {
-      let kp = k0 + kk;
-      var s = 0.0;
-      for (var u = 0u; u < TPR; u++) { s += ps[(r * BK + kk) * TPR + u]; }
-      sv[kk] = select(NEG_BIG, s, kp < kv_end && kp <= limit);
-      tm = max(tm, sv[kk]);
-    }
+#for K in 0..{{BK}}
+    var s{{K}} = 0.0;
+#for U in 0..{{TPR}}
+    s{{K}} += ps[(r * BK + {{K}}u) * TPR + {{U}}u];
+#endfor
+    let ok{{K}} = k0 + {{K}}u < kv_end && k0 + {{K}}u <= limit;
+    s{{K}} = select(NEG_BIG, s{{K}}, ok{{K}});
+    tm = max(tm, s{{K}});
+#endfor
     let nm = max(m, tm);
     let alpha = exp(m - nm);
     m = nm;
     l *= alpha;
-    for (var e = 0u; e < DPT4; e++) { acc[e] *= alpha; }
-    for (var kk = 0u; kk < BK; kk++) {
-      let kp = k0 + kk;
-      if (kp < kv_end && kp <= limit) {
-        let p = exp(sv[kk] - nm);
-        l += p;
-        let vb = kk * HD4 + sub * DPT4;
-        for (var e = 0u; e < DPT4; e++) { acc[e] += p * vs[vb + e]; }
-      }
+#for E in 0..{{DPT4}}
+    acc{{E}} *= alpha;
+#endfor
+#for K in 0..{{BK}}
+    if (ok{{K}}) {
+      let p = exp(s{{K}} - nm);
+      l += p;
+      let vb = {{K}}u * HD4 + sub * DPT4;
+#for E in 0..{{DPT4}}
+      acc{{E}} += p * vs[vb + {{E}}u];
+#endfor
     }
+#endfor
     workgroupBarrier();
   }
   if (valid) {
     let inv = 1.0 / l;
     let ob = (t * NH + h * G + j) * HD4 + sub * DPT4;
-    for (var e = 0u; e < DPT4; e++) { out[ob + e] = acc[e] * inv; }
+#for E in 0..{{DPT4}}
+    out[ob + {{E}}u] = acc{{E}} * inv;
+#endfor
   }
 }

@@ -207,7 +207,7 @@ export function createPrefillAttention(
     ctx,
     name,
     prefillWgsl,
-    { HD: cfg.headDim, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, TPR: tpr, R: rows, BK: keysPerTile },
+    { HD: cfg.headDim, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, TPR: tpr, DPT4: cfg.headDim / 4 / tpr, R: rows, BK: keysPerTile },
     { subgroups: false, constants: { SCALE: scale } },
   );
   return {
