@@ -31,7 +31,8 @@ import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
-import { createMatMul, createMatVec, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { createMatMul, createMatVec, type MatmulVariant, tiledVariant } from '../src/kernels/matmul.ts';
+import { gemmTileCandidates } from '../src/kernels/matmul-tiled.ts';
 import { createMatVecQ8, createQuantizeQ8, hasInt8MatVec, type Int8Products, quantizedActivationBytes } from '../src/kernels/matvec-q8.ts';
 import { int8DecoderOf } from '../src/quant/gpu-int8-decoders.ts';
 import { createStepParams } from '../src/kernels/step-params.ts';
@@ -75,6 +76,8 @@ const VARIANTS: Partial<MatmulVariant>[] = [
 ];
 
 const MM_VARIANTS: Partial<MatmulVariant>[] = [
+  // The row-mode mat-mul software devices ran before the tiled GEMM.
+  { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 4, shareInput: true },
   { mode: 'subgroup-row', tokensPerThread: 8 },
   { mode: 'thread-row', rowsPerThread: 1, tokensPerThread: 8, shareInput: true },
   { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 2, shareInput: true },
@@ -159,8 +162,8 @@ interface RatioRow extends Spread {
 
 function variantLabel(v: MatmulVariant, aligned: boolean): string {
   const mode =
-    v.mode === 'thread-row'
-      ? `thread-row${v.shareInput ? '+shareX' : ''}`
+    v.mode === 'thread-row' || v.mode === 'tiled'
+      ? `${v.mode}${v.shareInput ? '+shareX' : ''}${v.mode === 'tiled' ? ` wt${v.tokenThreads}` : ''}`
       : v.mode === 'workgroup-row'
         ? `workgroup-row/${v.threadsPerRow}`
         : v.mode;
@@ -316,6 +319,11 @@ async function main(): Promise<void> {
         if (args['mm-variants']) {
           for (const variant of MM_VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant }));
+          }
+          // Every GEMM tile the selector could pick on this device, the default (first) excepted.
+          const chunkVec4s = gpuBlockGeometry(entry.layout, entry.gpu, mmCols).chunkVec4s;
+          for (const tile of gemmTileCandidates(ctx, chunkVec4s).slice(1)) {
+            prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant: tiledVariant(tile) }));
           }
         }
       }
