@@ -15,19 +15,25 @@ import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuWeight } from '../../src/gpu/weights.ts';
 import { createMatVec } from '../../src/kernels/matmul.ts';
 import type { KernelCall } from '../../src/kernels/common.ts';
-import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, type GridCodes } from '../../src/quant/cpu/iq-grids.ts';
+import * as grids from '../../src/quant/cpu/iq-grids.ts';
+import type { GridCodes } from '../../src/quant/cpu/iq-grids.ts';
+import { gpuQuantTypes } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 
-/** Each codebook type, the WGSL name of its grid (as gpu-decoders.ts appends it) and the grid. */
-export const CODEBOOK_TYPES: readonly { name: string; type: GGMLType; grid: string; codes: GridCodes }[] = [
-  { name: 'IQ3_S', type: GGMLType.IQ3_S, grid: 'IQ3S_GRID', codes: IQ3S_GRID },
-  { name: 'IQ3_XXS', type: GGMLType.IQ3_XXS, grid: 'IQ3XXS_GRID', codes: IQ3XXS_GRID },
-  { name: 'IQ2_XXS', type: GGMLType.IQ2_XXS, grid: 'IQ2XXS_GRID', codes: IQ2XXS_GRID },
-  { name: 'IQ2_XS', type: GGMLType.IQ2_XS, grid: 'IQ2XS_GRID', codes: IQ2XS_GRID },
-  { name: 'IQ2_S', type: GGMLType.IQ2_S, grid: 'IQ2S_GRID', codes: IQ2S_GRID },
-  { name: 'IQ1_S', type: GGMLType.IQ1_S, grid: 'IQ1S_GRID', codes: IQ1S_GRID },
-  { name: 'IQ1_M', type: GGMLType.IQ1_M, grid: 'IQ1S_GRID', codes: IQ1S_GRID },
-];
+/**
+ * The codebook types: those whose GPU decoder declares a `const <name>_GRID = array<u32, N>`
+ * (gpu-decoders.ts appends it), with the grid's name and its codes from cpu/iq-grids.ts. Derived,
+ * not listed, so a new codebook type joins the probe and its test by itself.
+ */
+export const CODEBOOK_TYPES: readonly { name: string; type: GGMLType; grid: string; codes: GridCodes }[] = gpuQuantTypes().flatMap(
+  (entry) => {
+    const grid = /const (\w+_GRID) = array<u32, \d+>/.exec(entry.gpu.source)?.[1];
+    if (!grid) return [];
+    const codes = (grids as Record<string, unknown>)[grid];
+    if (!(codes instanceof Uint16Array)) throw new Error(`${entry.name}: the decoder's ${grid} is not in cpu/iq-grids.ts`);
+    return [{ name: entry.name, type: entry.id, grid, codes }];
+  },
+);
 
 /** Group-0 binding of the grid in variant (b): past the mat-vec's own bindings 0–5. */
 export const GRID_BINDING = 6;

@@ -32,6 +32,10 @@ describe('IQ codebook in a storage buffer (probe variant)', () => {
     });
   }
 
+  it('covers the seven codebook types', () => {
+    expect(CODEBOOK_TYPES.map((t) => t.name).sort()).toEqual(['IQ1_M', 'IQ1_S', 'IQ2_S', 'IQ2_XS', 'IQ2_XXS', 'IQ3_S', 'IQ3_XXS']);
+  });
+
   it('refuses a source without the grid declaration, or with two', () => {
     const decl = 'const G = array<u32, 2>(1u, 2u);';
     expect(storageGridWgsl(`${decl}\nfn f() {}`, 'G')).toBe('@group(0) @binding(6) var<storage, read> G: array<u32, 2>;\nfn f() {}');
