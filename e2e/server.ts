@@ -25,9 +25,29 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveStatic(root: string, extraRoots: Record<string, string> = {}): Promise<StaticServer> {
+export interface ServeOptions {
+  /**
+   * Answer pages of any origin (CORS, with the headers a ranged download reads exposed), as a model
+   * host on another origin than the app does.
+   */
+  cors?: boolean;
+}
+
+export async function serveStatic(
+  root: string,
+  extraRoots: Record<string, string> = {},
+  options: ServeOptions = {},
+): Promise<StaticServer> {
   const bytesSent = new Map<string, number>();
   const server: Server = createServer((req, res) => {
+    if (options.cors) {
+      res.setHeader('access-control-allow-origin', '*');
+      res.setHeader('access-control-expose-headers', 'content-range, content-length, etag, accept-ranges, last-modified');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'range' }).end();
+        return;
+      }
+    }
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let base = root;
     let rel = path;

@@ -118,6 +118,9 @@ export class ChatTemplateError extends LowbitError {}
 /** An OpenAI-compatible server's address (`<llm-chat endpoint>`) is not one lowbit will call. */
 export class InvalidEndpointError extends LowbitError {}
 
+/** A model URL the user typed is not one lowbit will download from (scheme, host, credentials, not a .gguf). */
+export class InvalidModelUrlError extends LowbitError {}
+
 /**
  * An OpenAI-compatible server refused or failed a request: an HTTP error status (`status`), an
  * OpenAI error object (its `type` and `code`, also when it arrives mid-stream), or no answer at all

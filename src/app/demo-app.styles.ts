@@ -120,7 +120,7 @@ export const demoAppStyles = css`
     gap: 8px;
     margin-top: 6px;
   }
-  .remote-form {
+  .entry-form {
     margin: 10px 16px 0;
     padding: 10px 14px;
     border: 1px solid var(--control-border);
@@ -130,18 +130,18 @@ export const demoAppStyles = css`
     gap: 8px 12px;
     align-items: end;
   }
-  .remote-form p {
+  .entry-form p {
     margin: 0;
     flex-basis: 100%;
   }
-  .remote-form label {
+  .entry-form label {
     display: flex;
     flex-direction: column;
     gap: 4px;
     font-size: 13px;
     flex: 1 1 14rem;
   }
-  .remote-form input {
+  .entry-form input {
     font: inherit;
     font-size: 14px;
     color: inherit;
@@ -150,18 +150,18 @@ export const demoAppStyles = css`
     border-radius: 8px;
     padding: 6px 10px;
   }
-  .remote-form input:focus-visible {
+  .entry-form input:focus-visible {
     outline: 2px solid var(--accent);
     outline-offset: 1px;
   }
-  .remote-form .problem {
+  .entry-form .problem {
     flex-basis: 100%;
     color: var(--danger);
   }
-  .remote-form .problem:empty {
+  .entry-form .problem:empty {
     display: none;
   }
-  .remote-form .buttons {
+  .entry-form .buttons {
     display: flex;
     gap: 8px;
   }

@@ -1,7 +1,7 @@
 /**
  * <lowbit-demo>: the demo page. A model picker (catalogue with sizes and a fit check before big
- * downloads, a .gguf from disk by file input or drag and drop, or a remote OpenAI-compatible
- * server), the cached-models panel, and <llm-chat> filling the rest. One engine worker serves both
+ * downloads, a .gguf from disk by file input or drag and drop, a .gguf by URL pulled into the
+ * store, or a remote OpenAI-compatible server), the cached-models panel, and <llm-chat> filling the rest. One engine worker serves both
  * the chat and the model manager.
  */
 import { LitElement, html, nothing } from 'lit';
@@ -13,6 +13,7 @@ import { defineLlmChat, type LlmChat, type LlmReadyDetail } from '../ui/llm-chat
 import { formatBytes } from '../format.ts';
 import { spawnEngineWorker } from '../ui/spawn-worker.ts';
 import { endpointUrl } from '../engine/remote.ts';
+import { modelUrl } from './model-url.ts';
 import { CATALOGUE, entryUrl, findEntry, type CatalogueEntry } from './catalogue.ts';
 import { demoAppStyles } from './demo-app.styles.ts';
 import { assessFit, type FitWarning } from './fit.ts';
@@ -26,6 +27,8 @@ const LAST_MODEL_KEY = 'lowbit.lastModel';
 const REMOTE_SERVER_KEY = 'lowbit.remoteServer';
 /** The picker value of the remote server entry. */
 const REMOTE = 'remote';
+/** The picker value of "Model from a URL…" (and of the URL being pulled, until it is in the store). */
+const OPEN_URL = 'url';
 
 interface RemoteDraft {
   endpoint: string;
@@ -78,6 +81,11 @@ export class DemoApp extends LitElement {
   @state() private remoteProblem = '';
   /** The server replies come from, once connected (the picker names it). */
   @state() private remoteServer: { endpoint: string; model: string } | null = null;
+  /** The "Model from a URL…" form is open. */
+  @state() private urlFormOpen = false;
+  @state() private urlDraft = '';
+  /** Why the typed model URL is refused, shown under it. */
+  @state() private urlProblem = '';
 
   @query('llm-chat') private chat!: LlmChat;
   @query('input[type=file]') private fileInput!: HTMLInputElement;
@@ -238,12 +246,13 @@ export class DemoApp extends LitElement {
   }
 
   /** Starts loading; the model that runs now keeps running (and shown) until this one is ready. */
-  private run(source: ModelSource, choice: Choice | null): void {
+  private run(source: ModelSource, choice: Choice | null, loadingKey = choice ? this.choiceKey(choice) : 'file'): void {
     this.pending = null;
     this.started = true;
-    this.loadingKey = choice ? this.choiceKey(choice) : 'file';
+    this.loadingKey = loadingKey;
     this.loadingChoice = choice;
     this.remoteFormOpen = false;
+    this.urlFormOpen = false;
     // Leaving a remote server: the element runs the model in the page again.
     this.chat.endpoint = '';
     this.chat.model = '';
@@ -267,6 +276,40 @@ export class DemoApp extends LitElement {
     this.remoteFormOpen = true;
     await this.updateComplete;
     this.renderRoot.querySelector<HTMLInputElement>('.remote-form input')?.focus();
+  }
+
+  /** Opens the "Model from a URL…" form. */
+  private async openUrlForm(): Promise<void> {
+    this.pending = null;
+    this.remoteFormOpen = false;
+    this.urlProblem = '';
+    this.urlFormOpen = true;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLInputElement>('.url-form input')?.focus();
+  }
+
+  private closeUrlForm(): void {
+    this.urlFormOpen = false;
+    this.urlProblem = '';
+    this.choiceValue = this.loadedKey;
+    void this.updateComplete.then(() => this.picker?.focus());
+  }
+
+  /**
+   * Pulls the typed URL into the store (progress, and resume from the cached-models panel, as for
+   * catalogue entries), then loads it. A refused URL is never requested: the form says why.
+   */
+  private pullUrl(e: Event): void {
+    e.preventDefault();
+    let url: string;
+    try {
+      url = modelUrl(this.urlDraft, document.baseURI);
+    } catch (err) {
+      this.urlProblem = (err as Error).message;
+      return;
+    }
+    this.urlProblem = '';
+    this.run({ kind: 'url', url }, null, OPEN_URL);
   }
 
   private closeRemoteForm(): void {
@@ -330,6 +373,8 @@ export class DemoApp extends LitElement {
     this.choiceValue = (e.target as HTMLSelectElement).value;
     if (this.choiceValue === REMOTE) void this.openRemoteForm();
     else this.remoteFormOpen = false;
+    if (this.choiceValue === OPEN_URL) void this.openUrlForm();
+    else this.urlFormOpen = false;
   }
 
   private loadChosen(): void {
@@ -408,6 +453,9 @@ export class DemoApp extends LitElement {
     if (this.remoteFormOpen) {
       e.preventDefault();
       this.closeRemoteForm();
+    } else if (this.urlFormOpen) {
+      e.preventDefault();
+      this.closeUrlForm();
     } else if (this.pending) {
       e.preventDefault();
       this.cancelPending();
@@ -460,7 +508,7 @@ export class DemoApp extends LitElement {
     const d = this.remoteDraft;
     const set = (field: keyof RemoteDraft) => (e: Event) =>
       (this.remoteDraft = { ...this.remoteDraft, [field]: (e.target as HTMLInputElement).value });
-    return html`<form class="remote-form" aria-label="Remote server" @submit=${this.connectRemote}>
+    return html`<form class="entry-form remote-form" aria-label="Remote server" @submit=${this.connectRemote}>
       <p>Chat with a model on an OpenAI-compatible server (lowbit serve, llama-server, vLLM, Ollama) instead of running one in this page.</p>
       <label
         >API base URL
@@ -487,6 +535,30 @@ export class DemoApp extends LitElement {
     </form>`;
   }
 
+  /** The "Model from a URL…" form: a .gguf's address, downloaded into this browser's model store. */
+  private renderUrlForm() {
+    return html`<form class="entry-form url-form" aria-label="Model from a URL" novalidate @submit=${this.pullUrl}>
+      <p>Download a .gguf model into this browser's storage (it then runs offline). https, or http from this site or localhost.</p>
+      <label
+        >Model URL
+        <input
+          type="url"
+          name="model-url"
+          required
+          placeholder="https://host/model.gguf"
+          autocomplete="url"
+          .value=${this.urlDraft}
+          @input=${(e: Event) => (this.urlDraft = (e.target as HTMLInputElement).value)}
+          aria-describedby="url-problem"
+      /></label>
+      <div id="url-problem" class="problem" role="alert">${this.urlProblem}</div>
+      <div class="buttons">
+        <button type="submit" class="primary">Download and load</button>
+        <button type="button" @click=${() => this.closeUrlForm()}>Cancel</button>
+      </div>
+    </form>`;
+  }
+
   protected override render() {
     const remote = this.loadedKey === REMOTE ? this.remoteServer : null;
     const remoteLabel = remote ? `Remote: ${remote.model} · ${hostOf(remote.endpoint)}` : 'Remote server…';
@@ -509,6 +581,9 @@ export class DemoApp extends LitElement {
           </optgroup>
           <optgroup label="Server">
             <option value=${REMOTE} ?selected=${this.choiceValue === REMOTE}>${remoteLabel}</option>
+          </optgroup>
+          <optgroup label="Web">
+            <option value=${OPEN_URL} ?selected=${this.choiceValue === OPEN_URL}>Model from a URL…</option>
           </optgroup>
           ${
             storedOnly.length
@@ -553,8 +628,10 @@ export class DemoApp extends LitElement {
       ${
         this.remoteFormOpen
           ? this.renderRemoteForm()
-          : this.pending
-            ? html`<div class="banner" role="alertdialog" aria-label="Download warning" tabindex="-1">
+          : this.urlFormOpen
+            ? this.renderUrlForm()
+            : this.pending
+              ? html`<div class="banner" role="alertdialog" aria-label="Download warning" tabindex="-1">
             <strong>Before downloading ${this.pending.label} (${formatBytes(this.pending.bytes)}):</strong>
             <ul>
               ${this.pending.warnings.map((w) => html`<li data-kind=${w.kind}>${w.message}</li>`)}
@@ -568,7 +645,7 @@ export class DemoApp extends LitElement {
               <button type="button" @click=${() => this.cancelPending()}>Cancel</button>
             </div>
           </div>`
-            : html`<div></div>`
+              : html`<div></div>`
       }
       <div class="body">
         ${
