@@ -25,7 +25,7 @@
  * - After the last chunk, the integrity pass (verify.ts) makes the model present.
  * HTTP requests, retries, backoff and timeouts live in http.ts.
  */
-import { DownloadError, GGUFFormatError, IntegrityError, UnsupportedTensorTypeError } from '../errors.ts';
+import { DownloadError, GGUFFormatError, IntegrityError, InvalidModelUrlError, UnsupportedTensorTypeError } from '../errors.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { crc32 } from './crc32.ts';
 import {
@@ -114,8 +114,27 @@ const MAX_CHUNKS = 1 << 22;
 
 export { parseContentRange };
 
+/**
+ * Refuses a URL that is not http(s) before any request: whoever hands the engine a model URL
+ * (a page, a CLI argument, a stored manifest) must not make it read `file:`, `data:` or `blob:`
+ * contents into the store. Relative URLs resolve against the page or worker, as fetch would.
+ */
+function checkDownloadUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url, globalThis.location?.href);
+  } catch {
+    throw new InvalidModelUrlError(`${JSON.stringify(url.slice(0, 200))} is not a URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new InvalidModelUrlError(`models download over http(s) only, not ${parsed.protocol.slice(0, 20)}`);
+  }
+  if (parsed.username || parsed.password) throw new InvalidModelUrlError('a model URL must not carry a user name or password');
+}
+
 export async function downloadModel(options: DownloadOptions): Promise<ModelManifest> {
   const { url } = options;
+  checkDownloadUrl(url);
   const name = checkModelName(options.name ?? defaultModelName(url));
   const expectedSha = options.sha256 === undefined ? undefined : normalizeSha256(options.sha256);
   if (options.sha256 !== undefined && !expectedSha) {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DownloadError, IntegrityError, QuotaExceededError } from '../../src/errors.ts';
+import { DownloadError, IntegrityError, InvalidModelUrlError, QuotaExceededError } from '../../src/errors.ts';
 import { downloadModel, parseContentRange, type DownloadOptions } from '../../src/storage/download.ts';
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
@@ -96,6 +96,25 @@ describe('parseContentRange', () => {
 });
 
 describe('downloadModel over HTTP Range', () => {
+  it.each([
+    'file:///etc/passwd',
+    'data:application/octet-stream;base64,R0dVRg==',
+    'javascript:alert(1)',
+    'ftp://host/m.gguf',
+    'https://user:pw@host/m.gguf',
+    'not a url',
+  ])('refuses %s before any request, storing nothing', async (url) => {
+    const store = new MemoryModelStore();
+    let requests = 0;
+    const fetchFn = (() => {
+      requests++;
+      throw new Error('no request expected');
+    }) as unknown as typeof fetch;
+    await expect(downloadModel({ url, store, fetch: fetchFn })).rejects.toBeInstanceOf(InvalidModelUrlError);
+    expect(requests).toBe(0);
+    expect(await store.listManifests()).toEqual([]);
+  });
+
   it('downloads with several chunks in flight (bounded), verifies sha256, reports progress', async () => {
     const store = fsStore();
     server.bytesPerSecond = 2 * 1024 * 1024; // slow enough for requests to overlap
