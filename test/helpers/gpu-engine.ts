@@ -22,7 +22,7 @@ export async function releaseTestGpu(): Promise<void> {
 export async function openEngine(
   path: string,
   contextSize = 128,
-  options: Pick<EngineLoadOptions, 'activations' | 'evaluation'> = {},
+  options: Pick<EngineLoadOptions, 'activations' | 'evaluation' | 'maxBatch'> = {},
 ): Promise<Engine> {
   const source = await FileByteSource.open(path);
   try {

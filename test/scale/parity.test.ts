@@ -36,7 +36,7 @@ const SHAPES = ['smollm2-135m-Q4_K_M'];
 const LARGER_SHAPES = ['smollm2-135m-Q8_0', 'qwen2.5-0.5b-Q4_K_M'];
 const runLarger = process.env.LOWBIT_TEST_SCALE === '1';
 
-export interface ParityFigures {
+interface ParityFigures {
   positions: number;
   meanKl: number;
   maxKl: number;
@@ -48,7 +48,7 @@ export interface ParityFigures {
 }
 
 /** The figures of lowbit's logits against llama.cpp's, both `rows` × `vocab`. */
-export function parityFigures(llama: Float32Array, lowbit: Float32Array, vocab: number): ParityFigures {
+function parityFigures(llama: Float32Array, lowbit: Float32Array, vocab: number): ParityFigures {
   const rows = llama.length / vocab;
   const llamaTop = new Int32Array(rows);
   let decisive = 0;
@@ -85,8 +85,14 @@ function promptTokens(vocab: number): number[] {
   return Array.from({ length: PROMPT_TOKENS }, () => 256 + Math.floor(next() * (vocab - 256)));
 }
 
+/**
+ * lowbit's logits at every position of `tokens`. int8 activations are read by the decode graph's
+ * mat-vecs only, so that run goes one token per step (maxBatch 1); the LM head over each step's
+ * rows reads f32 in both.
+ */
 async function lowbitLogits(path: string, tokens: number[], activations: ActivationsOption): Promise<Float32Array> {
-  const engine = await openEngine(path, PROMPT_TOKENS, { activations, evaluation: { allLogits: true } });
+  const maxBatch = activations === 'int8' ? 1 : undefined;
+  const engine = await openEngine(path, PROMPT_TOKENS, { activations, maxBatch, evaluation: { allLogits: true } });
   try {
     const evaluator = engine.evaluator();
     const vocab = evaluator.vocabSize;
@@ -105,6 +111,27 @@ function describeFigures(label: string, f: ParityFigures): string {
     `top-1 agreement ${f.agreeing}/${f.decisive} where margin > ${MARGIN}, max |Δp| ${f.maxAbsDeltaP.toExponential(2)} over ${f.positions} positions`
   );
 }
+
+describe('parityFigures', () => {
+  const vocab = 4;
+  it('identical logits: zero KL and Δp, every decisive position agrees; a near tie is not decisive', () => {
+    // Row 0 is decisive (p ≈ 0.64 vs 0.24), row 1 a near tie (0.5 vs 0.49).
+    const llama = Float32Array.from([2, 1, 0, -1, Math.log(0.5), Math.log(0.49), Math.log(0.005), Math.log(0.005)]);
+    const f = parityFigures(llama, llama, vocab);
+    expect(f).toMatchObject({ positions: 2, decisive: 1, agreeing: 1 });
+    expect(f.meanKl).toBeCloseTo(0, 12);
+    expect(f.maxAbsDeltaP).toBeCloseTo(0, 12);
+  });
+
+  it("a flipped top-1 counts as a disagreement, with KL and |Δp| of llama.cpp's top-1 as computed by hand", () => {
+    const llama = Float32Array.from([Math.log(0.7), Math.log(0.1), Math.log(0.1), Math.log(0.1)]);
+    const lowbit = Float32Array.from([Math.log(0.1), Math.log(0.7), Math.log(0.1), Math.log(0.1)]);
+    const f = parityFigures(llama, lowbit, vocab);
+    expect(f).toMatchObject({ positions: 1, decisive: 1, agreeing: 0 });
+    expect(f.meanKl).toBeCloseTo(0.7 * Math.log(7) + 0.1 * Math.log(1 / 7), 6);
+    expect(f.maxAbsDeltaP).toBeCloseTo(0.6, 6);
+  });
+});
 
 describe('parity at scale with llama.cpp (teacher-forced, 256 tokens)', () => {
   const pool = new NodeQuantizePool();
@@ -126,20 +153,17 @@ describe('parity at scale with llama.cpp (teacher-forced, 256 tokens)', () => {
         const vocab = recipe.vocab;
         const tokens = promptTokens(vocab);
 
-        const lowbitQuant = await lowbitLogits(path, tokens, 'f32');
         // Attention in F32 on both sides: llama.cpp's F16 KV cache and flash attention are not what is measured here.
         const llamaQuant = await llamaAllLogits(path, tokens, vocab, { f32Attention: true });
-        const quant = parityFigures(llamaQuant, lowbitQuant, vocab);
+        const quant = parityFigures(llamaQuant, await lowbitLogits(path, tokens, 'f32'), vocab);
         console.log(describeFigures(`${name} (f32 activations)`, quant));
 
-        const lowbitInt8 = await lowbitLogits(path, tokens, 'int8');
-        const int8 = parityFigures(llamaQuant, lowbitInt8, vocab);
-        console.log(describeFigures(`${name} (int8 activations)`, int8));
-
         const llamaTwin = await llamaAllLogits(twin, tokens, vocab, { f32Attention: true });
-        const lowbitTwin = await lowbitLogits(twin, tokens, 'f32');
-        const twinFigures = parityFigures(llamaTwin, lowbitTwin, vocab);
+        const twinFigures = parityFigures(llamaTwin, await lowbitLogits(twin, tokens, 'f32'), vocab);
         console.log(describeFigures(`${name} F32 twin`, twinFigures));
+
+        const int8 = parityFigures(llamaQuant, await lowbitLogits(path, tokens, 'int8'), vocab);
+        console.log(describeFigures(`${name} (int8 activations)`, int8));
 
         expect(quant.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
         expect(quant.agreeing).toBe(quant.decisive);
