@@ -13,7 +13,10 @@
  * Chromium's WebGPU, bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the
  * markdown), --serve (also lowbit serve's bench, bench/serve.ts: aggregate tok/s with 1, 2 and 4
  * streams and a 10-client load test, `serve` in the JSON). --quantize [--rounds N] [--threads N] benchmarks the CPU quantizers instead
- * (bench/lib/quantize-bench.ts) and nothing else.
+ * (bench/lib/quantize-bench.ts) and nothing else. --scale adds the real-size shapes present in the
+ * scale-model cache (bench/lib/scale.ts: load from a store, TTFT, decode tok/s, GPU MB, peak JS heap
+ * during load; `scale` in the JSON); --models then selects among them too, e.g.
+ * `--scale --no-kernels --models smollm2-135m` for the 135M shapes alone.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -30,6 +33,7 @@ import { fmt, markdownTable } from './lib/table.ts';
 import { serveMarkdown, type ServeBenchDoc } from './lib/serve-table.ts';
 import { benchQuantize, quantizeTable } from './lib/quantize-bench.ts';
 import { deviceSummary } from './lib/e2e-measure.ts';
+import { benchScaleModel, scaleModelsPresent, scaleTable, type ScaleRow } from './lib/scale.ts';
 import { readGGUF } from '../src/gguf/index.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
 import { GGMLType } from '../src/quant/types.ts';
@@ -58,6 +62,7 @@ const { values: args } = parseArgs({
     quantize: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string' },
+    scale: { type: 'boolean', default: false },
   },
 });
 if (!isActivationsOption(args.activations))
@@ -116,14 +121,17 @@ function selectModels(paths: string[]): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  const kept = paths.filter((p) => wanted.some((w) => p.split('/').pop()!.includes(w)));
-  if (kept.length === 0)
-    throw new Error(`--models ${args.models}: no fixture model matches (have: ${paths.map((p) => p.split('/').pop()).join(', ')})`);
-  return kept;
+  return paths.filter((p) => wanted.some((w) => p.split('/').pop()!.includes(w)));
 }
 
 // Before the device and the kernel rows, so a --models that matches nothing fails at once.
-const models = selectModels(fixtureModels());
+const fixtures = fixtureModels();
+const models = selectModels(fixtures);
+const scaleModels = args.scale ? selectModels(scaleModelsPresent(root)) : [];
+if (models.length === 0 && scaleModels.length === 0) {
+  const have = [...fixtures, ...(args.scale ? scaleModelsPresent(root) : [])].map((p) => p.split('/').pop()).join(', ');
+  throw new Error(`--models ${args.models}: no ${args.scale ? 'fixture or scale' : 'fixture'} model matches (have: ${have})`);
+}
 const ctx = await requestNodeGpu({ warn: log });
 const device = {
   ...deviceSummary(ctx),
@@ -189,6 +197,15 @@ for (const path of models) {
     log(`  skipped: ${(e as Error).message}`);
   }
 }
+const scale: ScaleRow[] = [];
+for (const path of scaleModels) {
+  log(`scale ${path.split('/').pop()} …`);
+  try {
+    scale.push(await benchScaleModel(ctx, path, opts));
+  } catch (e) {
+    log(`  skipped: ${(e as Error).message}`);
+  }
+}
 ctx.device.destroy();
 
 // After Dawn's device is gone, so the two do not compete for the CPU (SwiftShader).
@@ -225,6 +242,7 @@ const doc = {
   kernelRatios,
   e2e,
   memory,
+  ...(args.scale ? { scale } : {}),
   ...(browser ? { browserDevice: browser.device, browserE2e: browser.e2e } : {}),
   ...(serve ? { serve: serve.json } : {}),
 };
@@ -326,6 +344,14 @@ if (args.json) {
       ]),
     ),
   );
+  if (args.scale) {
+    lines.push(
+      '',
+      `Real-size models (random weights at the published shapes; loaded from a store of ${scale[0] ? fmt(scale[0].chunkBytes / 2 ** 20, 0) : '—'} MiB chunks; TTFT for a ${opts.promptTokens}-token prompt):`,
+      '',
+      scaleTable(scale),
+    );
+  }
   process.stdout.write(lines.join('\n') + '\n');
 }
 process.exit(0);

@@ -24,6 +24,28 @@ export interface E2eRow extends RunMeasurement {
   llamaCpp?: { prefillTokensPerSec: number; decodeTokensPerSec: number };
 }
 
+/**
+ * The most JS memory (heap plus ArrayBuffers, sampled every 5 ms) `run` held above what was in use
+ * when it started.
+ */
+export async function peakJsMemoryDuring<T>(run: () => Promise<T>): Promise<{ result: T; peakBytes: number }> {
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = used();
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, used());
+  }, 5);
+  try {
+    const result = await run();
+    return { result, peakBytes: Math.max(0, peak - before) };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
 export async function benchModel(
   ctx: GpuContext,
   path: string,
@@ -31,14 +53,9 @@ export async function benchModel(
 ): Promise<E2eRow> {
   const source = await FileByteSource.open(path);
   const gguf = await readGGUF(source);
-  const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
-  let heapPeak = heapBefore;
-  const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    heapPeak = Math.max(heapPeak, m.heapUsed + m.arrayBuffers);
-  }, 5);
-  const engine = await loadEngine(source, { gpu: ctx, contextSize: BENCH_CONTEXT_SIZE, activations: opts.activations });
-  clearInterval(sampler);
+  const { result: engine, peakBytes } = await peakJsMemoryDuring(() =>
+    loadEngine(source, { gpu: ctx, contextSize: BENCH_CONTEXT_SIZE, activations: opts.activations }),
+  );
   await source.close();
   try {
     const measured = await measureRun(engine, ctx, opts);
@@ -56,7 +73,7 @@ export async function benchModel(
       weightBytes,
       gpuBytes: engine.info.gpuBytes,
       fileBytes: engine.info.fileBytes,
-      peakJsHeapDuringLoadBytes: Math.max(0, heapPeak - heapBefore),
+      peakJsHeapDuringLoadBytes: peakBytes,
     };
   } finally {
     await engine.dispose();

@@ -1,8 +1,7 @@
 /** Loads a model file into a GPU engine for tests (one Dawn device per test file). */
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
-import { loadEngine, type Engine } from '../../src/engine/engine.ts';
-import type { LoadOptions } from '../../src/engine/types.ts';
+import { loadEngine, type Engine, type EngineLoadOptions } from '../../src/engine/engine.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 
 let gpu: Promise<GpuContext> | undefined;
@@ -20,7 +19,11 @@ export async function releaseTestGpu(): Promise<void> {
   gpu = undefined;
 }
 
-export async function openEngine(path: string, contextSize = 128, options: Pick<LoadOptions, 'activations'> = {}): Promise<Engine> {
+export async function openEngine(
+  path: string,
+  contextSize = 128,
+  options: Pick<EngineLoadOptions, 'activations' | 'evaluation' | 'maxBatch'> = {},
+): Promise<Engine> {
   const source = await FileByteSource.open(path);
   try {
     return await loadEngine(source, { ...options, gpu: await testGpu(), contextSize });

@@ -3,7 +3,7 @@
  * the package). Greedy generation with the top-5 probabilities of each step, for parity tests on
  * prompts of our own, so the checks are not tied to the stored oracle files.
  */
-import { getLlama, type Llama } from 'node-llama-cpp';
+import { getLlama, type Llama, type LlamaContextOptions } from 'node-llama-cpp';
 
 export interface LiveStep {
   token: number;
@@ -26,6 +26,46 @@ export interface LlamaGreedyOptions {
   f32Attention?: boolean;
 }
 
+function contextFlags(options: LlamaGreedyOptions): Partial<LlamaContextOptions> {
+  return options.f32Attention ? { flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {};
+}
+
+/**
+ * llama.cpp's raw logits after every token of `tokens` (teacher-forced: row i predicts token i+1),
+ * as `tokens.length` rows of `vocab` values. Evaluated in slices so that only one slice's logit
+ * maps are alive at a time.
+ */
+export async function llamaAllLogits(
+  modelPath: string,
+  tokens: readonly number[],
+  vocab: number,
+  options: LlamaGreedyOptions = {},
+): Promise<Float32Array> {
+  const l = await instance();
+  const model = await l.loadModel({ modelPath, gpuLayers: 0 });
+  const context = await model.createContext({ contextSize: Math.max(128, tokens.length + 8), threads: 1, ...contextFlags(options) });
+  try {
+    const seq = context.getSequence();
+    const out = new Float32Array(tokens.length * vocab);
+    const slice = 32;
+    for (let start = 0; start < tokens.length; start += slice) {
+      const input = tokens.slice(start, start + slice).map((t) => [t, { generateNext: { logits: true } }] as never);
+      const results = await seq.controlledEvaluate(input);
+      for (let j = 0; j < input.length; j++) {
+        const logits = results[j]?.next.logits;
+        if (!logits || logits.size !== vocab)
+          throw new Error(`llama.cpp gave ${logits?.size ?? 0} logits at position ${start + j}, not ${vocab}`);
+        const row = out.subarray((start + j) * vocab, (start + j + 1) * vocab);
+        for (const [id, v] of logits) row[id as number] = v;
+      }
+    }
+    return out;
+  } finally {
+    await context.dispose();
+    await model.dispose();
+  }
+}
+
 /** Greedy decode of `nSteps` tokens after `promptTokens` (given as ids, BOS included if wanted). */
 export async function llamaGreedy(
   modelPath: string,
@@ -38,7 +78,7 @@ export async function llamaGreedy(
   const context = await model.createContext({
     contextSize: Math.max(128, promptTokens.length + nSteps + 8),
     threads: 1,
-    ...(options.f32Attention ? { flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
+    ...contextFlags(options),
   });
   try {
     const seq = context.getSequence();
