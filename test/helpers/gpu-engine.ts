@@ -22,11 +22,11 @@ export async function releaseTestGpu(): Promise<void> {
 export async function openEngine(
   path: string,
   contextSize = 128,
-  options: Pick<EngineLoadOptions, 'activations' | 'evaluation' | 'maxBatch'> = {},
+  options: Pick<EngineLoadOptions, 'activations' | 'evaluation' | 'maxBatch'> & { gpu?: GpuContext } = {},
 ): Promise<Engine> {
   const source = await FileByteSource.open(path);
   try {
-    return await loadEngine(source, { ...options, gpu: await testGpu(), contextSize });
+    return await loadEngine(source, { ...options, gpu: options.gpu ?? (await testGpu()), contextSize });
   } finally {
     await source.close();
   }
