@@ -15,11 +15,22 @@
 //                 subgroup as one SIMD register; each lane's load is a separate gather there).
 //   MODE_WGROW    TPR threads per RR rows, one barrier and a workgroup-memory sum — GPUs without
 //                 subgroups.
+//
+// Optional fusions (decode's fewer dispatches, docs/kernels.md), all off by default:
+//   NORM_IN  RMSNorm of the input in the load: each loaded x is multiplied by the norm weight G
+//            and its square summed over the row, and the dot product by 1/rms at the store —
+//            W·(G∘x/rms) = (W·(G∘x))/rms, so no separate norm kernel writes a normalised copy.
+//   GLU      the weight holds [gate; up] (2·rows rows): each row group decodes its gate rows and
+//            their up rows, and stores act(gate)·up (ACT = silu, gelu or relu2).
+//   ADD_OUT  Y += result (the residual add of an output or down projection).
+//   OUT3     rows [0, seg1) go to Y, [seg1, seg2) to Y1, [seg2, rows) to Y2 (a fused Q/K/V).
+// RH is the output rows of a row group: RR, or RR / 2 with GLU (RR counts gate and up rows).
 #include "bytes"
 #include "{{DECODER}}"
 
 const TT: u32 = {{TT}}u;
 const RR: u32 = {{RR}}u;
+const RH: u32 = {{RH}}u;
 const WG: u32 = {{WG}}u;
 const TPR: u32 = {{TPR}}u;
 const ROWS_PER_WG: u32 = {{ROWS_PER_WG}}u;
@@ -36,6 +47,14 @@ struct Part {
   xStride4: u32,   // vec4s between tokens' inputs
   yStride: u32,    // floats between tokens' outputs
   maxT: u32,       // token count when there are no step params
+  eps: f32,        // NORM_IN: the norm's epsilon
+  invCols: f32,    // NORM_IN: 1 / row length
+  seg1: u32,       // OUT3: first row written to Y1
+  seg2: u32,       // OUT3: first row written to Y2
+  y1Stride: u32,   // OUT3: floats between tokens' outputs in Y1
+  y2Stride: u32,   // OUT3: floats between tokens' outputs in Y2
+  scale1: f32,     // OUT3: the scale of rows [seg1, seg2); GLU: of the up rows
+  scale2: f32,     // OUT3: the scale of rows [seg2, rows)
 }
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
@@ -51,12 +70,40 @@ struct Part {
 @group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
 #endif
 
-// One chunk of input: CW vec4s, and (types with a block min) the sum of each of the NG groups.
+#if NORM_IN
+@group(0) @binding(6) var<storage, read> G: array<vec4<f32>>;   // the norm weight [cols]
+#endif
+#if OUT3
+@group(0) @binding(7) var<storage, read_write> Y1: array<f32>;
+@group(0) @binding(8) var<storage, read_write> Y2: array<f32>;
+#endif
+#if GLU
+alias T = f32;
+#include "act"
+#endif
+
+// One chunk of input: CW vec4s, and (types with a block min) the sum of each of the NG groups;
+// with NORM_IN, q = the sum of the raw inputs' squares.
 struct Xq {
 #for I in 0..{{CW}}
   x{{I}}: vec4<f32>,
 #endfor
   s: vec4<f32>,
+  q: f32,
+}
+
+// NORM_IN: squares of the raw chunk summed, then the chunk scaled by the norm weight.
+fn norm_in(x0: Xq, col: u32, c: u32) -> Xq {
+  var x = x0;
+#if NORM_IN
+  var q = vec4<f32>(0.0);
+#for I in 0..{{CW}}
+  q += x.x{{I}} * x.x{{I}};
+  x.x{{I}} *= G[(col + chunk_x(c, {{I}}u)) >> 2u];
+#endfor
+  x.q = (q.x + q.y) + (q.z + q.w);
+#endif
+  return x;
 }
 
 fn with_sums(x0: Xq) -> Xq {
@@ -79,7 +126,7 @@ fn load_x(xb: u32, col: u32, c: u32) -> Xq {
 #for I in 0..{{CW}}
   x.x{{I}} = X[xb + ((col + chunk_x(c, {{I}}u)) >> 2u)];
 #endfor
-  return with_sums(x);
+  return with_sums(norm_in(x, col, c));
 }
 
 #if TERNARY
@@ -146,6 +193,9 @@ fn decode_chunk(bo: u32, c: u32) -> Dq { return decode_q(bo, c); }
 
 #if MODE_WGROW
 var<workgroup> red: array<f32, WG * RR * TT>;
+#if NORM_IN
+var<workgroup> red_ss: array<f32, WG * TT>;
+#endif
 #endif
 
 @compute @workgroup_size(WG)
@@ -175,28 +225,32 @@ fn main(
   let nsg = (WG + sgsize - 1u) / sgsize;
   let first = lane;
   let stride = sgsize;
-  for (var g = lid / sgsize; g * RR < ROWS_PER_WG; g += nsg) {
-    let rbase = row0 + g * RR;
+  for (var g = lid / sgsize; g * RH < ROWS_PER_WG; g += nsg) {
+    let rbase = row0 + g * RH;
     if (rbase >= part.rows) { break; }
 #endif
 #if MODE_THREAD
   let first = 0u;
   let stride = 1u;
-  let rbase = row0 + lid * RR;
+  let rbase = row0 + lid * RH;
   {
 #endif
 #if MODE_WGROW
   let first = lid % TPR;
   let stride = TPR;
-  let rbase = row0 + (lid / TPR) * RR;
+  let rbase = row0 + (lid / TPR) * RH;
   {
 #endif
     // Rows past the part recompute the last row (keeps control flow uniform); never stored.
+    // With GLU, rows RH… of the group are the up rows, part.rows further on.
 #for R in 0..{{RR}}
-    let rb{{R}} = min(rbase + {{R}}u, part.rows - 1u) * part.rowBytes;
+    let rb{{R}} = (min(rbase + {{R % RH}}u, part.rows - 1u) + {{R / RH}}u * part.rows) * part.rowBytes;
 #for T in 0..{{TT}}
     var acc{{R}}_{{T}} = 0.0;
 #endfor
+#endfor
+#for T in 0..{{TT}}
+    var ss{{T}} = 0.0;
 #endfor
     let rowChunks = part.rowChunks;
     for (var k = first; k < rowChunks; k += stride) {
@@ -211,6 +265,7 @@ fn main(
 #else
       let xs{{T}} = load_x(xb{{T}}, col, c);
 #endif
+      ss{{T}} += xs{{T}}.q;
 #endfor
 #for R in 0..{{RR}}
       let w{{R}} = decode_chunk(rb{{R}} + b * QB, c);
@@ -232,17 +287,29 @@ fn main(
 #if MODE_SGROW
 #for R in 0..{{RR}}
 #for T in 0..{{TT}}
-    let s{{R}}_{{T}} = subgroupAdd(acc{{R}}_{{T}});
-    if (lane == 0u) { store(rbase + {{R}}u, t0 + {{T}}u, nT, s{{R}}_{{T}}); }
+    acc{{R}}_{{T}} = subgroupAdd(acc{{R}}_{{T}});
+#endfor
+#endfor
+#if NORM_IN
+#for T in 0..{{TT}}
+    ss{{T}} = subgroupAdd(ss{{T}});
+#endfor
+#endif
+    if (lane == 0u) {
+#endif
+#if !MODE_WGROW
+#for R in 0..{{RH}}
+#for T in 0..{{TT}}
+#if GLU
+    store(rbase + {{R}}u, t0 + {{T}}u, nT, acc{{R}}_{{T}}, acc{{R + RH}}_{{T}}, ss{{T}});
+#else
+    store(rbase + {{R}}u, t0 + {{T}}u, nT, acc{{R}}_{{T}}, 0.0, ss{{T}});
+#endif
 #endfor
 #endfor
 #endif
-#if MODE_THREAD
-#for R in 0..{{RR}}
-#for T in 0..{{TT}}
-    store(rbase + {{R}}u, t0 + {{T}}u, nT, acc{{R}}_{{T}});
-#endfor
-#endfor
+#if MODE_SGROW
+    }
 #endif
 #if MODE_WGROW
     let slot = lid * RR * TT;
@@ -251,21 +318,69 @@ fn main(
     red[slot + {{R}}u * TT + {{T}}u] = acc{{R}}_{{T}};
 #endfor
 #endfor
+#if NORM_IN
+#for T in 0..{{TT}}
+    red_ss[lid * TT + {{T}}u] = ss{{T}};
+#endfor
+#endif
   }
   workgroupBarrier();
   if (lid % TPR == 0u) {
-    let rbase = row0 + (lid / TPR) * RR;
-    for (var i = 0u; i < RR * TT; i++) {
+    let rbase = row0 + (lid / TPR) * RH;
+    // Entry i = R·TT + T; with GLU its up partner is RH·TT entries on.
+    for (var i = 0u; i < RH * TT; i++) {
       var s = 0.0;
-      for (var j = 0u; j < TPR; j++) { s += red[(lid + j) * RR * TT + i]; }
-      store(rbase + i / TT, t0 + i % TT, nT, s);
+      var u = 0.0;
+      var q = 0.0;
+      for (var j = 0u; j < TPR; j++) {
+        s += red[(lid + j) * RR * TT + i];
+#if GLU
+        u += red[(lid + j) * RR * TT + i + RH * TT];
+#endif
+#if NORM_IN
+        q += red_ss[(lid + j) * TT + i % TT];
+#endif
+      }
+      store(rbase + i / TT, t0 + i % TT, nT, s, u, q);
     }
 #endif
   }
 }
 
-fn store(r: u32, tok: u32, nT: u32, v: f32) {
-  if (r < part.rows && tok < nT) { Y[tok * part.yStride + part.outBase + r] = v * part.scale; }
+// Row r of token tok: v0 (with GLU the gate, v1 its up row; ss the input's sum of squares with
+// NORM_IN) scaled and activated as the fusions say, then stored.
+fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
+  if (r >= part.rows || tok >= nT) { return; }
+#if NORM_IN
+  let n = inverseSqrt(ss * part.invCols + part.eps);
+#else
+  let n = 1.0;
+#endif
+#if GLU
+  let v = {{ACT}}(v0 * part.scale * n) * (v1 * part.scale1 * n);
+#else
+  var k = part.scale;
+#if OUT3
+  if (r >= part.seg2) { k = part.scale2; } else if (r >= part.seg1) { k = part.scale1; }
+#endif
+  let v = v0 * k * n;
+#endif
+#if OUT3
+  if (r >= part.seg2) {
+    Y2[tok * part.y2Stride + r - part.seg2] = v;
+    return;
+  }
+  if (r >= part.seg1) {
+    Y1[tok * part.y1Stride + r - part.seg1] = v;
+    return;
+  }
+#endif
+  let i = tok * part.yStride + part.outBase + r;
+#if ADD_OUT
+  Y[i] = Y[i] + v;
+#else
+  Y[i] = v;
+#endif
 }
 
 #if SHARE_X
@@ -279,6 +394,6 @@ fn share_x(xb: u32, col: u32, c: u32, lane: u32) -> Xq {
 #for I in 0..{{CW}}
   x.x{{I}} = subgroupBroadcast(v{{I / SGX}}, {{I % SGX}}u);
 #endfor
-  return with_sums(x);
+  return with_sums(norm_in(x, col, c));
 }
 #endif
