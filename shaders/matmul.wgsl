@@ -23,7 +23,8 @@
 //   GLU      the weight holds [gate; up] (2·rows rows): each row group decodes its gate rows and
 //            their up rows, and stores act(gate)·up (ACT = silu, gelu or relu2).
 //   ADD_OUT  Y += result (the residual add of an output or down projection).
-//   OUT3     rows [0, seg1) go to Y, [seg1, seg2) to Y1, [seg2, rows) to Y2 (a fused Q/K/V).
+//   OUT2     rows [0, seg1) go to Y, [seg1, seg2) to Y1, and with OUT3 [seg2, rows) to Y2 (a
+//            fused Q/K/V, or Q/K when V's type differs).
 // RH is the output rows of a row group: RR, or RR / 2 with GLU (RR counts gate and up rows).
 #include "bytes"
 #include "{{DECODER}}"
@@ -49,11 +50,11 @@ struct Part {
   maxT: u32,       // token count when there are no step params
   eps: f32,        // NORM_IN: the norm's epsilon
   invCols: f32,    // NORM_IN: 1 / row length
-  seg1: u32,       // OUT3: first row written to Y1
+  seg1: u32,       // OUT2: first row written to Y1
   seg2: u32,       // OUT3: first row written to Y2
-  y1Stride: u32,   // OUT3: floats between tokens' outputs in Y1
+  y1Stride: u32,   // OUT2: floats between tokens' outputs in Y1
   y2Stride: u32,   // OUT3: floats between tokens' outputs in Y2
-  scale1: f32,     // OUT3: the scale of rows [seg1, seg2); GLU: of the up rows
+  scale1: f32,     // OUT2: the scale of rows [seg1, seg2); GLU: of the up rows
   scale2: f32,     // OUT3: the scale of rows [seg2, rows)
 }
 
@@ -73,8 +74,10 @@ struct Part {
 #if NORM_IN
 @group(0) @binding(6) var<storage, read> G: array<vec4<f32>>;   // the norm weight [cols]
 #endif
-#if OUT3
+#if OUT2
 @group(0) @binding(7) var<storage, read_write> Y1: array<f32>;
+#endif
+#if OUT3
 @group(0) @binding(8) var<storage, read_write> Y2: array<f32>;
 #endif
 #if GLU
@@ -360,7 +363,7 @@ fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
   let v = {{ACT}}(v0 * part.scale * n) * (v1 * part.scale1 * n);
 #else
   var k = part.scale;
-#if OUT3
+#if OUT2
   if (r >= part.seg2) { k = part.scale2; } else if (r >= part.seg1) { k = part.scale1; }
 #endif
   let v = v0 * k * n;
@@ -370,6 +373,8 @@ fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
     Y2[tok * part.y2Stride + r - part.seg2] = v;
     return;
   }
+#endif
+#if OUT2
   if (r >= part.seg1) {
     Y1[tok * part.y1Stride + r - part.seg1] = v;
     return;

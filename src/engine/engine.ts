@@ -16,6 +16,7 @@ import { resolveTensorNames } from '../model/tensors.ts';
 import { ForwardPass } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
+import { fuseProjections, planFusedWeights } from '../runtime/fused-weights.ts';
 import { Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
@@ -97,12 +98,13 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   // The pipelines are known from the shapes alone: they start compiling now, in parallel, while
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
+  const partBytes = Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu));
   const planned = asyncPipelines
     ? ForwardPass.describePipelines(
         gpu,
         cfg,
         names,
-        planWeights(file.tensors, source.name, Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu))),
+        planFusedWeights(planWeights(file.tensors, source.name, partBytes), names, partBytes),
         forwardOptions,
       )
     : undefined;
@@ -129,6 +131,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     for (const w of weights.values()) for (const p of w.parts) p.buffer.destroy();
   };
   try {
+    await fuseProjections(gpu, weights, names, partBytes);
     compilePhase = true;
     if (planned) {
       onProgress?.({ phase: 'compile', bytesDone: compiled, bytesTotal: planned.decode.length });

@@ -25,8 +25,8 @@
  *   glu     the weight's rows are [gate; up] (a weight fused by fuseProjections); the output is
  *           act(gate)·up, rows / 2 values per token.
  *   addOut  output += W·x (a residual add).
- *   split   the rows go to three outputs (output, output1, output2) at the given row counts:
- *           a fused Q/K/V weight writing q, k and v.
+ *   split   the rows go to two or three outputs (output, output1[, output2]) at the given row
+ *           counts: a fused Q/K/V weight writing q, k and v (or Q/K writing q and k).
  * The fused weights (glu, split) must be one part.
  */
 import actWgsl from '../../shaders/common/act.wgsl?raw';
@@ -69,7 +69,7 @@ export interface MatmulFusion {
   normIn?: { eps: number };
   glu?: GluActivation;
   addOut?: boolean;
-  split?: readonly [number, number, number];
+  split?: readonly [number, number] | readonly [number, number, number];
 }
 
 export type GluActivation = 'silu' | 'gelu' | 'relu2';
@@ -111,7 +111,7 @@ export interface MatmulBindings {
   stepParams?: BufferRef;
   /** fuse.normIn: the norm's weight, cols f32. */
   normWeight?: BufferRef;
-  /** fuse.split: the second and third outputs (offset 0, token stride = their row count). */
+  /** fuse.split: the second and (3 outputs) third outputs (offset 0, token stride = their row count). */
   output1?: BufferRef;
   output2?: BufferRef;
 }
@@ -204,11 +204,11 @@ function matmulLayout(
   dynamicT: boolean,
   usesW4: boolean,
   normIn = false,
-  out3 = false,
+  outputs = 1,
 ): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
   let perDevice = layoutCache.get(ctx.device);
   if (!perDevice) layoutCache.set(ctx.device, (perDevice = new Map()));
-  const key = `${dynamicT}:${usesW4}:${normIn}:${out3}`;
+  const key = `${dynamicT}:${usesW4}:${normIn}:${outputs}`;
   let l = perDevice.get(key);
   if (!l) {
     const ro = { type: 'read-only-storage' as const };
@@ -221,7 +221,7 @@ function matmulLayout(
     if (dynamicT) entries.push({ binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
     if (usesW4) entries.push({ binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: ro });
     if (normIn) entries.push({ binding: 6, visibility: GPUShaderStage.COMPUTE, buffer: ro });
-    if (out3) for (const binding of [7, 8]) entries.push({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+    for (let i = 1; i < outputs; i++) entries.push({ binding: 6 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
     const group = ctx.device.createBindGroupLayout({ label: `matmul:${key}`, entries });
     l = { group, pipeline: ctx.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
     perDevice.set(key, l);
@@ -294,14 +294,15 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     GLU: fuse.glu !== undefined,
     ACT: fuse.glu ?? 'silu',
     ADD_OUT: fuse.addOut === true,
-    OUT3: fuse.split !== undefined,
+    OUT2: outRows.length >= 2,
+    OUT3: outRows.length === 3,
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
   };
   const subgroups = variant.mode === 'subgroup-row' || shareX;
   const snippets = { ...decoderSnippets(decoder), act: actWgsl };
-  const layoutFor = (dynamicT: boolean) => matmulLayout(ctx, dynamicT, geo.usesW4, defines.NORM_IN, defines.OUT3);
+  const layoutFor = (dynamicT: boolean) => matmulLayout(ctx, dynamicT, geo.usesW4, defines.NORM_IN, outRows.length);
   const pipelineFor = (dynamicT: boolean) => {
     const all = { ...defines, DYNAMIC_T: dynamicT };
     return getPipeline(
@@ -344,10 +345,10 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       if (refSize(b.input) < inNeed) throw new RangeError(`mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inNeed}`);
       if (refSize(b.output) < outNeed)
         throw new RangeError(`mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${outNeed}`);
-      const extra = fuse.split ? [b.output1, b.output2] : [];
+      const extra = [b.output1, b.output2].slice(0, outRows.length - 1);
       extra.forEach((ref, i) => {
         const need = o.maxTokens * outRows[i + 1]! * 4;
-        if (!ref) throw new RangeError(`mat-vec "${w.name}": fuse.split needs bindings.output${i + 1}`);
+        if (!ref) throw new RangeError(`mat-vec "${w.name}": a ${outRows.length}-way fuse.split needs bindings.output${i + 1}`);
         if (refSize(ref) < need) throw new RangeError(`mat-vec "${w.name}": output${i + 1} holds ${refSize(ref)} bytes, needs ${need}`);
       });
       if (fuse.normIn) {
@@ -403,7 +404,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
           u[11] = outRows[0]!;
           u[12] = outRows[0]! + outRows[1]!;
           u[13] = outRows[1]!;
-          u[14] = outRows[2]!;
+          u[14] = outRows[2] ?? 0;
         }
         const uniform = createUniformBuffer(ctx, params, `${w.name}#${i}:part`);
         const entries: GPUBindGroupEntry[] = [
@@ -458,9 +459,10 @@ function checkFusion(op: 'matvec' | 'matmul', o: MatMulOptions): MatmulFusion {
     if (o.rows % 2) throw new RangeError(`mat-vec: fuse.glu needs [gate; up] rows, an even count, got ${o.rows}`);
   }
   if (fuse.split) {
-    const [a, b, c] = fuse.split;
-    if (![a, b, c].every((n) => Number.isSafeInteger(n) && n >= 1) || a + b + c !== o.rows)
-      throw new RangeError(`mat-vec: fuse.split [${fuse.split.join(', ')}] must be three positive row counts adding up to ${o.rows}`);
+    const counts: readonly number[] = fuse.split;
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (counts.length < 2 || counts.length > 3 || !counts.every((n) => Number.isSafeInteger(n) && n >= 1) || total !== o.rows)
+      throw new RangeError(`mat-vec: fuse.split [${counts.join(', ')}] must be two or three positive row counts adding up to ${o.rows}`);
   }
   const combined = Number(fuse.glu !== undefined) + Number(fuse.split !== undefined) + Number(fuse.addOut === true);
   if (combined > 1) throw new RangeError('mat-vec: fuse.glu, fuse.split and fuse.addOut exclude one another');

@@ -7,12 +7,12 @@ import { ModelFormatError } from '../../src/errors.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
-import { uploadWeight } from '../../src/gpu/weights.ts';
+import { concatWeightRows, planConcatRows, uploadWeight } from '../../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type GluActivation, type MatmulFusion, type MatmulVariant } from '../../src/kernels/matmul.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
-import { getGpuQuantType } from '../../src/quant/table.ts';
+import { dequantizeTensor, getGpuQuantType, quantizeTensor } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
-import { makeWeight, randomValues, referenceMatmul, tolerance } from './matmul-helpers.ts';
+import { makeWeight, randomTernary, randomValues, referenceMatmul, tolerance } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -34,7 +34,7 @@ const SLOPE: Record<GluActivation, (x: number) => number> = { silu: () => 1.1, g
 interface FusedSpec {
   type: GGMLType;
   /** Output rows (per segment for split: [q, k, v]). */
-  rows: number | [number, number, number];
+  rows: number | number[];
   cols: number;
   fuse: MatmulFusion;
   tokens?: number;
@@ -172,6 +172,10 @@ describe.each(TYPES.map((t) => [GGMLType[t], t] as const))('%s fused mat-vec', (
       expect(await runFused({ type, rows: 37, cols, fuse: { addOut: true }, variant })).toBeLessThanOrEqual(1);
     });
   }
+  it('a two-way split (Q/K fused, V apart)', async () => {
+    const fuse = { normIn: { eps: 1e-5 }, split: [24, 8] as const };
+    expect(await runFused({ type, rows: [24, 8], cols, fuse })).toBeLessThanOrEqual(1);
+  });
   it('the GELU and squared-ReLU gates, and a residual add after a norm in the load', async () => {
     expect(await runFused({ type, rows: 21, cols, fuse: { glu: 'gelu' } })).toBeLessThanOrEqual(1);
     expect(await runFused({ type, rows: 21, cols, fuse: { glu: 'relu2' } })).toBeLessThanOrEqual(1);
@@ -187,14 +191,14 @@ describe('fused mat-mul (prefill): GLU, split and residual add over several toke
     ['workgroup-memory reduction', { ...WGROW, tokensPerThread: 3 }],
   ];
   for (const [label, variant] of MM_VARIANTS) {
-    it(`Q4_K and TQ2_0, 5 tokens, ${label}`, async () => {
-      for (const type of [GGMLType.Q4_K, GGMLType.TQ2_0]) {
-        const cols = 2 * unit(type);
+    for (const type of [GGMLType.Q4_K, GGMLType.TQ2_0]) {
+      const cols = 2 * unit(type);
+      it(`${GGMLType[type]}, 5 tokens, ${label}`, async () => {
         expect(await runFused({ type, rows: 19, cols, fuse: { glu: 'silu' }, tokens: 5, variant })).toBeLessThanOrEqual(1);
         expect(await runFused({ type, rows: [16, 8, 4], cols, fuse: { split: [16, 8, 4] }, tokens: 5, variant })).toBeLessThanOrEqual(1);
         expect(await runFused({ type, rows: 23, cols, fuse: { addOut: true }, tokens: 5, variant })).toBeLessThanOrEqual(1);
-      }
-    });
+      });
+    }
   }
 });
 
@@ -224,6 +228,75 @@ describe('fusion options are checked', () => {
     } finally {
       for (const w of [whole, split]) for (const p of w.parts) p.buffer.destroy();
       buf.destroy();
+    }
+  });
+});
+
+describe('weights concatenated by rows on the GPU (concatWeightRows)', () => {
+  it('a fused I2_S Q/K/V keeps each member its own per-tensor scale', async () => {
+    const cols = 128;
+    const rows = [40, 8, 8];
+    const scales = [0.05, 0.2, 0.7];
+    const members = rows.map((n, i) => {
+      const bytes = quantizeTensor(GGMLType.I2_S, randomTernary(n * cols, 70 + i, scales[i]));
+      return {
+        values: dequantizeTensor(GGMLType.I2_S, bytes, n * cols),
+        weight: uploadWeight(ctx, `m${i}`, GGMLType.I2_S, n, cols, bytes),
+      };
+    });
+    const fused = await concatWeightRows(
+      ctx,
+      'qkv',
+      members.map((m) => m.weight),
+    );
+    expect(fused).not.toBeNull();
+    expect(fused!.members!.map((m) => m.tensorScale)).toEqual(members.map((m) => m.weight.tensorScale));
+    const x = randomValues(cols, 9);
+    const input = createStorageBuffer(ctx, x);
+    const outs = rows.map((n) => createStorageBuffer(ctx, new Float32Array(n).fill(Number.NaN)));
+    const kernel = createMatVec(ctx, { type: GGMLType.I2_S, rows: 56, cols, fuse: { split: [40, 8, 8] } });
+    const call = kernel.bind({ weight: fused!, input, output: outs[0]!, output1: outs[1], output2: outs[2] });
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    call.encode(pass);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    try {
+      for (const [i, m] of members.entries()) {
+        const got = await readF32(ctx, outs[i]!, rows[i]!);
+        const ref = referenceMatmul(m.values, rows[i]!, cols, x, 1);
+        for (let r = 0; r < rows[i]!; r++)
+          expect(Math.abs(got[r]! - ref.y[r]!), `member ${i} row ${r}`).toBeLessThanOrEqual(
+            tolerance(GGMLType.I2_S, cols) * ref.mag[r]! + 1e-7,
+          );
+      }
+    } finally {
+      for (const b of [input, ...outs]) b.destroy();
+      for (const p of fused!.parts) p.buffer.destroy();
+    }
+  });
+
+  it('declines members that cannot share one buffer, leaving them as they are', async () => {
+    const a = makeWeight(GGMLType.Q4_K, 8, 256, 1);
+    const b = makeWeight(GGMLType.Q6_K, 8, 256, 2);
+    const wa = uploadWeight(ctx, 'a', GGMLType.Q4_K, 8, 256, a.bytes);
+    const wb = uploadWeight(ctx, 'b', GGMLType.Q6_K, 8, 256, b.bytes);
+    try {
+      // Types differ; a member split in parts; the whole over the byte limit; an odd start.
+      expect(planConcatRows('ab', [wa, wb], 1 << 20)).toBeNull();
+      expect(planConcatRows('aa', [wa, { ...wa, parts: [...wa.parts, ...wa.parts] }], 1 << 20)).toBeNull();
+      expect(planConcatRows('aa', [wa, wa], 2 * 8 * wa.rowBytes - 4)).toBeNull();
+      expect(planConcatRows('bb', [{ ...wb, rows: 1, parts: [{ ...wb.parts[0]!, rowCount: 1 }] }, wb], 1 << 20)).toBeNull();
+      expect(planConcatRows('aa', [wa, wa], 1 << 20)).toMatchObject({ rows: 16, members: [{ rows: 8 }, { rows: 8 }] });
+      expect(await concatWeightRows(ctx, 'ab', [wa, wb])).toBeNull();
+      // Still usable: a mat-vec over `a` runs.
+      const kernel = createMatVec(ctx, { type: GGMLType.Q4_K, rows: 8, cols: 256 });
+      const [input, output] = [createStorageBuffer(ctx, 256 * 4), createStorageBuffer(ctx, 8 * 4)];
+      expect(() => kernel.bind({ weight: wa, input, output })).not.toThrow();
+      input.destroy();
+      output.destroy();
+    } finally {
+      for (const w of [wa, wb]) for (const p of w.parts) p.buffer.destroy();
     }
   });
 });

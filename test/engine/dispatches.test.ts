@@ -1,0 +1,98 @@
+// Dispatches per decode step and per layer (issue 11 item 4): a llama layer takes at most 7. Counted
+// on the device while the engine generates from a one-token prompt, so every step runs the decode
+// graph; per layer = the difference between the same model with 3 layers and with 1, over 2.
+import { afterAll, describe, expect, test } from 'vitest';
+import { instrument } from '../../bench/lib/e2e-measure.ts';
+import type { Engine } from '../../src/engine/engine.ts';
+import { localModel } from '../helpers/fixtures.ts';
+import { openEngine, releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
+import { makeSyntheticModel, removeSyntheticModels, type SyntheticModelSpec } from '../helpers/synthetic-models.ts';
+
+afterAll(async () => {
+  removeSyntheticModels();
+  await releaseTestGpu();
+});
+
+/** Dispatches and submissions per decode step, and the GPU objects created while decoding. */
+async function perStep(engine: Engine): Promise<{ dispatches: number; submissions: number; objects: number }> {
+  const steps = 6;
+  const run = async () => {
+    await engine.reset();
+    const s = engine.generate([1], { maxTokens: steps, temperature: 0 });
+    let n = 0;
+    for await (const t of s) if (t.id >= 0) n++;
+    await s.stats;
+    return n;
+  };
+  await run(); // warm-up: pipelines and bind groups exist afterwards
+  const probe = instrument(await testGpu());
+  let n: number;
+  try {
+    n = await run();
+  } finally {
+    probe.restore();
+  }
+  const c = probe.counters;
+  // A sampled end-of-text token may end the run early; every step still counts.
+  expect(n).toBeGreaterThan(1);
+  return { dispatches: c.dispatches / c.submissions, submissions: c.submissions / n, objects: c.objects };
+}
+
+async function layerCost(spec: Omit<SyntheticModelSpec, 'nLayer'>): Promise<{ perLayer: number; submissions: number; objects: number }> {
+  const counts = [];
+  for (const nLayer of [1, 3]) {
+    const engine = await openEngine(await makeSyntheticModel({ ...spec, nLayer } as SyntheticModelSpec), 64);
+    try {
+      counts.push(await perStep(engine));
+    } finally {
+      await engine.dispose();
+    }
+  }
+  return {
+    perLayer: (counts[1]!.dispatches - counts[0]!.dispatches) / 2,
+    submissions: Math.max(...counts.map((c) => c.submissions)),
+    objects: Math.max(...counts.map((c) => c.objects)),
+  };
+}
+
+const shape = { nEmbd: 256, nFF: 512, nHead: 4, nHeadKV: 2 };
+
+describe('dispatches per decode layer', () => {
+  test('llama (Q4_K): at most 7, one submission per step, no GPU object created', async () => {
+    const c = await layerCost({ arch: 'llama', seed: 3, ...shape, weightType: 'Q4_K' });
+    console.log(`dispatches per layer: llama Q4_K ${c.perLayer}`);
+    expect(c.perLayer).toBeLessThanOrEqual(7);
+    expect(c.submissions).toBe(1);
+    expect(c.objects).toBe(0);
+  });
+
+  test('BitNet b1.58 (I2_S, sub-norms, scale tensors) and qwen3 (q/k norms): what they reach', async () => {
+    const bitnet = await layerCost({ arch: 'bitnet-b1.58', seed: 5, ...shape, bitnetScales: true, weightType: 'I2_S' });
+    const bitnetPlain = await layerCost({ arch: 'bitnet-b1.58', seed: 5, ...shape, weightType: 'I2_S' });
+    const qwen3 = await layerCost({ arch: 'qwen3', seed: 31, ...shape, headDim: 32 });
+    console.log(
+      `dispatches per layer: bitnet-b1.58 I2_S ${bitnetPlain.perLayer}, with scale tensors ${bitnet.perLayer}; qwen3 F32 ${qwen3.perLayer}`,
+    );
+    // Sub-norms fold into the output/down mat-vecs: a BitNet layer costs what a llama layer does.
+    expect(bitnetPlain.perLayer).toBeLessThanOrEqual(7);
+    // Scale tensors: one multiply for each of q, k, v, o and down, plus an add for o and down,
+    // and gate/up unfused (their scales come before the activation).
+    expect(bitnet.perLayer).toBeLessThanOrEqual(7 + 5 + 2 + 2);
+    // The per-head q and k norms are two more.
+    expect(qwen3.perLayer).toBeLessThanOrEqual(9);
+  });
+
+  test('the Q4_K_M demo model (attn_v Q6_K in some layers): at most 7 per layer on average', async () => {
+    const engine = await openEngine(localModel('tinystories-llama-3M-Q4_K_M.gguf'), 64);
+    try {
+      const c = await perStep(engine);
+      // Embedding, final norm, LM head and argmax outside the 4 layers.
+      const perLayer = (c.dispatches - 4) / 4;
+      console.log(`dispatches per step: Q4_K_M demo ${c.dispatches} (${perLayer} per layer)`);
+      expect(perLayer).toBeLessThanOrEqual(7);
+      expect(c.submissions).toBe(1);
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
