@@ -14,6 +14,11 @@ import { BENCH_CONTEXT_SIZE, measureRun, type RunMeasurement } from './e2e-measu
 export interface E2eRow extends RunMeasurement {
   model: string;
   weightBytesReadPerStep: number;
+  /**
+   * Dispatches of a decode step less the 4 outside the layers (embedding, final norm, LM head,
+   * token choice), per layer.
+   */
+  dispatchesPerLayer: number;
   weightBytes: number;
   gpuBytes: { weights: number; kvCache: number; scratch: number };
   fileBytes: number;
@@ -41,9 +46,11 @@ export async function benchModel(ctx: GpuContext, path: string, opts: { promptTo
     // A decode step reads every weight once, except token_embd, of which it reads one row — unless
     // the LM head is tied to it, in which case the head reads all of it.
     const weightBytesReadPerStep = weightBytes - (tied ? 0 : embd.byteSize - embd.byteSize / embd.dims[1]!);
+    const nLayer = gguf.getNumber(`${gguf.architecture}.block_count`) ?? Number.NaN;
     return {
       model: path.split('/').pop()!,
       ...measured,
+      dispatchesPerLayer: (measured.dispatchesPerStep - 4) / nLayer,
       weightBytesReadPerStep,
       weightBytes,
       gpuBytes: engine.info.gpuBytes,
