@@ -200,6 +200,7 @@ export class ForwardPass {
           {
             ...w,
             tensorScale: 1,
+            members: w.members?.map((m) => ({ ...m, tensorScale: 1 })),
             parts: w.parts.map((p) => ({
               ...p,
               buffer: c.device.createBuffer({ size: pad4(p.rowCount * w.rowBytes), usage: bufUsage() }),
