@@ -93,9 +93,10 @@ describe('dispatches per decode layer', () => {
     );
     // Sub-norms fold into the output/down mat-vecs: a BitNet layer costs what a llama layer does.
     expect(bitnetPlain.perLayer).toBeLessThanOrEqual(7);
-    // Scale tensors: one multiply for each of q, k, v, o and down, plus an add for o and down,
-    // and gate/up unfused (their scales come before the activation).
-    expect(bitnet.perLayer).toBeLessThanOrEqual(7 + 5 + 2 + 2);
+    // Scale tensors: a multiply for each of q, k, v, o, gate, up and down, an add for o and down,
+    // and gate/up run apart with their own activation kernel (their scales precede it): 17 at
+    // this context, against 22 before the fusions.
+    expect(bitnet.perLayer).toBeLessThanOrEqual(17);
     // The per-head q and k norms are two more.
     expect(qwen3.perLayer).toBeLessThanOrEqual(9);
   });
