@@ -95,13 +95,15 @@ struct Xq {
   q: f32,
 }
 
-// NORM_IN: squares of the raw chunk summed, then the chunk scaled by the norm weight.
+// NORM_IN: squares of the raw chunk summed, then the chunk scaled by the norm weight. A chunk's
+// padding vec4s (TQ1_0's, weight 0) repeat the block's element 0, which every decoder covers
+// at chunk 0, vec4 0: only that one is counted.
 fn norm_in(x0: Xq, col: u32, c: u32) -> Xq {
   var x = x0;
 #if NORM_IN
   var q = vec4<f32>(0.0);
 #for I in 0..{{CW}}
-  q += x.x{{I}} * x.x{{I}};
+  q += select(vec4<f32>(0.0), x.x{{I}} * x.x{{I}}, chunk_x(c, {{I}}u) != 0u || (c == 0u && {{I}}u == 0u));
   x.x{{I}} *= G[(col + chunk_x(c, {{I}}u)) >> 2u];
 #endfor
   x.q = (q.x + q.y) + (q.z + q.w);

@@ -151,8 +151,9 @@ const VARIANTS: [string, Partial<MatmulVariant> | undefined][] = [
   ['workgroup-memory reduction', WGROW],
 ];
 // One type per decoder family: float, legacy (unaligned blocks), K-quant with a min (16-byte
-// words), K-quant without, the ternary ones (add-only chunk dot, per-tensor scale).
-const TYPES = [GGMLType.F32, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.TQ2_0, GGMLType.I2_S];
+// words), K-quant without, the ternary ones (add-only chunk dot, per-tensor scale; TQ1_0's
+// chunks carry padding vec4s the norm's sum of squares must skip).
+const TYPES = [GGMLType.F32, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S];
 const unit = (type: GGMLType) => (getGpuQuantType(type).gpu.float ? 4 : getGpuQuantType(type).rowMultiple);
 
 describe.each(TYPES.map((t) => [GGMLType[t], t] as const))('%s fused mat-vec', (_name, type) => {
