@@ -8,7 +8,7 @@
  *            (mat-mul, default 1024×1024×32), --types Q4_0,TQ2_0, --no-matmul,
  *            --layout (unaligned types again with aligned loads: what a repack could gain),
  *            --variants / --mm-variants (also the non-default work splits), --min-ms N,
- *            --rounds N (default 7)
+ *            --rounds N (default 7), --no-int8 (skip the int8-activation mat-vec rows)
  *
  * Times are wall-clock per call from many calls in one submission (bench/lib/gpu-timing.ts).
  * Every kernel of the run, the read kernel included, is timed interleaved: `--rounds` rounds, each
@@ -21,13 +21,20 @@
  * real quantizer output where src/quant has a quantizer, so scales and codes are realistic; random
  * valid blocks for the types lowbit only reads (the IQ types). GB/s counts weight bytes only
  * (activations are small and cached).
+ * Where the device has int8 dot products, each type with an int8 decoder gets a second mat-vec row
+ * with int8 activations (src/kernels/matvec-q8.ts); its time includes quantizing the input (in a
+ * model one quantize serves every linear reading the same input, so this slightly overstates it);
+ * types with both ways of taking the int8 products (dot4I8Packed, SWAR) get a row for each.
  */
 import { parseArgs } from 'node:util';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
-import { createMatMul, createMatVec, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { createMatMul, createMatVec, type MatmulVariant, tiledVariant } from '../src/kernels/matmul.ts';
+import { gemmTileCandidates } from '../src/kernels/matmul-tiled.ts';
+import { createMatVecQ8, createQuantizeQ8, hasInt8MatVec, type Int8Products, quantizedActivationBytes } from '../src/kernels/matvec-q8.ts';
+import { int8DecoderOf } from '../src/quant/gpu-int8-decoders.ts';
 import { createStepParams } from '../src/kernels/step-params.ts';
 import { gpuBlockGeometry } from '../src/quant/gpu-decoders.ts';
 import { getGpuQuantType, gpuQuantTypes } from '../src/quant/table.ts';
@@ -53,6 +60,7 @@ const { values: args } = parseArgs({
     'mm-variants': { type: 'boolean', default: false },
     'min-ms': { type: 'string', default: '150' },
     rounds: { type: 'string', default: '7' },
+    'no-int8': { type: 'boolean', default: false },
   },
 });
 
@@ -68,6 +76,8 @@ const VARIANTS: Partial<MatmulVariant>[] = [
 ];
 
 const MM_VARIANTS: Partial<MatmulVariant>[] = [
+  // The row-mode mat-mul software devices ran before the tiled GEMM.
+  { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 4, shareInput: true },
   { mode: 'subgroup-row', tokensPerThread: 8 },
   { mode: 'thread-row', rowsPerThread: 1, tokensPerThread: 8, shareInput: true },
   { mode: 'thread-row', rowsPerThread: 2, tokensPerThread: 2, shareInput: true },
@@ -101,6 +111,7 @@ interface PreparedKernel {
   cols: number;
   tokens: number;
   variant: string;
+  activations: 'f32' | 'int8';
   /** The default work split of the type (no --variants / --layout alternative). */
   isDefault: boolean;
   weightBytesRead: number;
@@ -129,21 +140,30 @@ interface KernelRow {
   rooflineRatioSpread: Spread;
   /** From the median ms/call. */
   weightsPerSec: number;
-  /** Weights/s ÷ the default Q4_0 kernel's of the same op, per round (absent without Q4_0). */
+  /** Weights/s ÷ the default Q4_0 kernel's of the same op and activations, per round (absent without Q4_0). */
   vsQ4_0?: Spread;
+  /** int8 rows: weights/s ÷ the same type's default f32-activation mat-vec, per round. */
+  vsF32?: Spread;
   variant: string;
+  activations: 'f32' | 'int8';
 }
 
 /** A headline ratio: its per-round values summarised. */
 interface RatioRow extends Spread {
-  name: 'matvec-vs-Q4_0' | 'matmul-over-matvec-mac-rate' | 'matvec-of-read-kernel';
+  name:
+    | 'matvec-vs-Q4_0'
+    | 'matmul-over-matvec-mac-rate'
+    | 'matvec-of-read-kernel'
+    | 'matvec-int8-over-f32'
+    | 'matvec-int8-vs-Q4_0-int8'
+    | 'matvec-int8-vs-Q4_0-f32';
   type: string;
 }
 
 function variantLabel(v: MatmulVariant, aligned: boolean): string {
   const mode =
-    v.mode === 'thread-row'
-      ? `thread-row${v.shareInput ? '+shareX' : ''}`
+    v.mode === 'thread-row' || v.mode === 'tiled'
+      ? `${v.mode}${v.shareInput ? '+shareX' : ''}${v.mode === 'tiled' ? ` wt${v.tokenThreads}` : ''}`
       : v.mode === 'workgroup-row'
         ? `workgroup-row/${v.threadsPerRow}`
         : v.mode;
@@ -183,9 +203,58 @@ function prepare(
       cols,
       tokens,
       variant: variantLabel(kernel.variant, Boolean(extra.assumeAligned)),
+      activations: 'f32',
       isDefault: extra.variant === undefined && !extra.assumeAligned,
       weightBytesRead: rows * getGpuQuantType(type).rowBytes(cols),
       encode: (pass) => call.encode(pass),
+      destroy,
+    };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+}
+
+/**
+ * The int8-activation mat-vec of a type: the input quantized, then the int8 dot products, per call.
+ * `products` forces how they are taken (a non-default row); left out, the device's default.
+ */
+function prepareInt8(
+  ctx: GpuContext,
+  type: GGMLType,
+  rows: number,
+  cols: number,
+  products?: Int8Products,
+): PreparedKernel & { products: Int8Products } {
+  const weight = uploadWeight(ctx, `bench8:${GGMLType[type]}`, type, rows, cols, weightBytes(type, rows, cols));
+  const input = createStorageBuffer(ctx, randomValues(cols, 3));
+  const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
+  const output = createStorageBuffer(ctx, rows * 4);
+  const destroy = () => {
+    for (const p of weight.parts) p.buffer.destroy();
+    input.destroy();
+    xq.destroy();
+    output.destroy();
+  };
+  try {
+    const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
+    const kernel = createMatVecQ8(ctx, { type, rows, cols, products });
+    const call = kernel.bind({ weight, input: xq, output });
+    return {
+      op: 'matvec',
+      type: GGMLType[type]!,
+      rows,
+      cols,
+      tokens: 1,
+      variant: `${variantLabel(kernel.variant, false)} int8 ${kernel.products}`,
+      activations: 'int8',
+      isDefault: products === undefined,
+      products: kernel.products,
+      weightBytesRead: rows * getGpuQuantType(type).rowBytes(cols),
+      encode: (pass) => {
+        quantize.encode(pass);
+        call.encode(pass);
+      },
       destroy,
     };
   } catch (e) {
@@ -229,6 +298,13 @@ async function main(): Promise<void> {
     // Type by type, so each type's mat-vec and mat-mul (whose ratio is taken) run side by side.
     for (const type of types) {
       prepared.push(prepare(ctx, 'matvec', type, rows, cols, 1));
+      if (!args['no-int8'] && ctx.hasPackedInt8Dot && hasInt8MatVec(type)) {
+        const row = prepareInt8(ctx, type, rows, cols);
+        prepared.push(row);
+        // The other way of taking the products, where the type has both.
+        if (int8DecoderOf(getGpuQuantType(type).gpu)?.swar)
+          prepared.push(prepareInt8(ctx, type, rows, cols, row.products === 'swar' ? 'dot4' : 'swar'));
+      }
       if (args.variants) {
         for (const variant of VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
           prepared.push(prepare(ctx, 'matvec', type, rows, cols, 1, { variant }));
@@ -243,6 +319,11 @@ async function main(): Promise<void> {
         if (args['mm-variants']) {
           for (const variant of MM_VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant }));
+          }
+          // Every GEMM tile the selector could pick on this device, the default (first) excepted.
+          const chunkVec4s = gpuBlockGeometry(entry.layout, entry.gpu, mmCols).chunkVec4s;
+          for (const tile of gemmTileCandidates(ctx, chunkVec4s).slice(1)) {
+            prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant: tiledVariant(tile) }));
           }
         }
       }
@@ -265,11 +346,13 @@ async function main(): Promise<void> {
 
     // Per round: each kernel's weights/s and GB/s, so that ratios pair values of the same round.
     const weightsPerSecRounds = prepared.map((k, i) => kernelMs[i]!.map((ms) => (k.rows * k.cols) / (ms / 1000)));
-    const defaultIndex = (op: string, type: string) => prepared.findIndex((k) => k.op === op && k.type === type && k.isDefault);
+    const defaultIndex = (op: string, type: string, activations: 'f32' | 'int8' = 'f32') =>
+      prepared.findIndex((k) => k.op === op && k.type === type && k.isDefault && k.activations === activations);
     const timedRows: KernelRow[] = prepared.map((k, i) => {
       const ms = spread(kernelMs[i]!);
       const gbRounds = kernelMs[i]!.map((t) => k.weightBytesRead / (t * 1e6));
-      const q40 = defaultIndex(k.op, 'Q4_0');
+      const q40 = defaultIndex(k.op, 'Q4_0', k.activations);
+      const f32 = k.activations === 'int8' ? defaultIndex(k.op, k.type) : -1;
       const roofline = spread(pairedRatios(gbRounds, readGbPerSecRounds));
       return {
         op: k.op,
@@ -287,7 +370,9 @@ async function main(): Promise<void> {
         rooflineRatioSpread: roofline,
         weightsPerSec: (k.rows * k.cols) / (ms.median / 1000),
         ...(q40 >= 0 ? { vsQ4_0: spread(pairedRatios(weightsPerSecRounds[i]!, weightsPerSecRounds[q40]!)) } : {}),
+        ...(f32 >= 0 ? { vsF32: spread(pairedRatios(weightsPerSecRounds[i]!, weightsPerSecRounds[f32]!)) } : {}),
         variant: k.variant,
+        activations: k.activations,
       };
     });
     // Reported as before: every mat-vec row, then every mat-mul row.
@@ -319,6 +404,19 @@ async function main(): Promise<void> {
         });
       }
       ratios.push({ name: 'matvec-of-read-kernel', type: t, ...mvRow.rooflineRatioSpread });
+      const mv8 = defaultIndex('matvec', t, 'int8');
+      if (mv8 >= 0) {
+        const row8 = timedRows[mv8]!;
+        if (row8.vsF32) ratios.push({ name: 'matvec-int8-over-f32', type: t, ...row8.vsF32 });
+        if (t !== 'Q4_0' && row8.vsQ4_0) ratios.push({ name: 'matvec-int8-vs-Q4_0-int8', type: t, ...row8.vsQ4_0 });
+        const q40 = defaultIndex('matvec', 'Q4_0');
+        if (q40 >= 0)
+          ratios.push({
+            name: 'matvec-int8-vs-Q4_0-f32',
+            type: t,
+            ...spread(pairedRatios(weightsPerSecRounds[mv8]!, weightsPerSecRounds[q40]!)),
+          });
+      }
     }
     const kernelMads = [readSpread.mad, ...results.map((r) => r.msPerCallMad)];
     const noise = { rounds, mad: median(kernelMads), madMax: Math.max(...kernelMads) };
@@ -398,6 +496,22 @@ async function main(): Promise<void> {
     if (lines.length) console.log(`\nMat-vec share of the read kernel's bandwidth (target ≥ 80%): ${lines.join(', ')}`);
     const tq2 = ratioOf('matvec-vs-Q4_0', 'TQ2_0');
     if (tq2) console.log(`TQ2_0 weights/s ÷ Q4_0 weights/s (target ≥ 1.8): ${ratioCell(tq2, '')}`);
+    const int8Rows = typeNames.filter((t) => ratioOf('matvec-int8-over-f32', t));
+    if (int8Rows.length) {
+      console.log(`\nint8 activations (dot4I8Packed): per-round ratios, median (min–max) ±MAD\n`);
+      console.log(
+        markdownTable(
+          ['type', 'int8 ÷ f32 (same type)', 'int8 ÷ Q4_0 int8', 'int8 ÷ Q4_0 f32'],
+          int8Rows.map((t) => [
+            t,
+            ...(['matvec-int8-over-f32', 'matvec-int8-vs-Q4_0-int8', 'matvec-int8-vs-Q4_0-f32'] as const).map((name) => {
+              const r = ratioOf(name, t);
+              return r ? `${ratioCell(r, '')} ±${percent(r.mad)}` : '—';
+            }),
+          ]),
+        ),
+      );
+    }
   } finally {
     for (const k of prepared) k.destroy();
     readKernel?.destroy();

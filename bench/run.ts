@@ -9,9 +9,11 @@
  * (each the median of per-round ratios) come along as `kernelNoise` and `kernelRatios`.
  * Options: --json, --quick (committed fixtures only), --models a,b (only the fixture files whose
  * name contains one of these strings, e.g. `--models IQ4_XS,IQ2_XXS,3M-Q4_0`), --prompt N (128),
- * --decode N (64), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
+ * --decode N (64), --activations auto|f32|int8 (the engine option; default auto), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
  * Chromium's WebGPU, bench/lib/browser-e2e.ts: `browserE2e` in the JSON, a second table in the
- * markdown).
+ * markdown), --serve (also lowbit serve's bench, bench/serve.ts: aggregate tok/s with 1, 2 and 4
+ * streams and a 10-client load test, `serve` in the JSON). --quantize [--rounds N] [--threads N] benchmarks the CPU quantizers instead
+ * (bench/lib/quantize-bench.ts) and nothing else.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -20,10 +22,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
+import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../src/kernels/matvec-q8.ts';
 import { benchBrowser, type BrowserBenchResult } from './lib/browser-e2e.ts';
 import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
 import { fmt, markdownTable } from './lib/table.ts';
+import { serveMarkdown, type ServeBenchDoc } from './lib/serve-table.ts';
+import { benchQuantize, quantizeTable } from './lib/quantize-bench.ts';
 import { deviceSummary } from './lib/e2e-measure.ts';
 import { readGGUF } from '../src/gguf/index.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
@@ -48,10 +53,36 @@ const { values: args } = parseArgs({
     'no-kernels': { type: 'boolean', default: false },
     'no-llama': { type: 'boolean', default: false },
     browser: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
+    activations: { type: 'string', default: 'auto' },
+    quantize: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    threads: { type: 'string' },
   },
 });
+if (!isActivationsOption(args.activations))
+  throw new Error(`--activations: expected one of ${ACTIVATIONS_OPTIONS.join(', ')}, got ${args.activations}`);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (s: string) => process.stderr.write(s + '\n');
+
+// --quantize: the CPU quantizers only (no GPU), then exit.
+if (args.quantize) {
+  const rounds = Number(args.rounds);
+  const threads = args.threads === undefined ? undefined : Number(args.threads);
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--rounds ${args.rounds}: a positive integer`);
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1))
+    throw new Error(`--threads ${args.threads}: a positive integer`);
+  const result = await benchQuantize({ rounds, threads, log });
+  const cpu = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`;
+  if (args.json)
+    process.stdout.write(JSON.stringify({ cpu, node: process.version, date: new Date().toISOString(), ...result }, null, 1) + '\n');
+  else {
+    process.stdout.write(
+      `Quantizers on ${cpu}, Node ${process.version}: median of ${rounds} interleaved rounds (min–max)\n\n${quantizeTable(result)}\n`,
+    );
+  }
+  process.exit(0);
+}
 
 function fixtureModels(): string[] {
   const committed = [
@@ -145,7 +176,7 @@ if (!args['no-kernels']) {
 }
 
 const e2e: E2eRow[] = [];
-const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode) };
+const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode), activations: args.activations };
 for (const path of models) {
   log(`e2e ${path.split('/').pop()} …`);
   try {
@@ -162,6 +193,19 @@ ctx.device.destroy();
 
 // After Dawn's device is gone, so the two do not compete for the CPU (SwiftShader).
 const browser: BrowserBenchResult | undefined = args.browser ? await benchBrowser(models, opts, log) : undefined;
+
+/** lowbit serve's bench in its own process (its own device), its markdown and its JSON. */
+function benchServe(): { markdown: string; json: unknown } {
+  log('serve …');
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', join(root, 'src/node/register.js'), join(root, 'bench/serve.ts'), '--json'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+  );
+  const json = JSON.parse(out) as ServeBenchDoc;
+  return { json, markdown: serveMarkdown(json) };
+}
+const serve = args.serve ? benchServe() : undefined;
 
 const memory = e2e.map((r) => ({
   model: r.model,
@@ -182,6 +226,7 @@ const doc = {
   e2e,
   memory,
   ...(browser ? { browserDevice: browser.device, browserE2e: browser.e2e } : {}),
+  ...(serve ? { serve: serve.json } : {}),
 };
 
 if (args.json) {
@@ -268,6 +313,7 @@ if (args.json) {
   if (browser) {
     lines.push('', `End to end in Chromium (${deviceLine(browser.device)}):`, '', browserE2eTable(browser.e2e));
   }
+  if (serve) lines.push('', serve.markdown);
   lines.push('', 'Memory:', '');
   lines.push(
     markdownTable(

@@ -36,64 +36,12 @@ const WG: u32 = {{WG}}u;
 const TPR: u32 = {{TPR}}u;
 const ROWS_PER_WG: u32 = {{ROWS_PER_WG}}u;
 
-// Shape and placement, written once at bind time (one per weight part). In a uniform rather than
-// compiled in, so one pipeline per type and variant serves every shape of a model.
-struct Part {
-  rows: u32,       // rows in this part
-  outBase: u32,    // output index of the part's first row (outputOffset + part.rowStart)
-  inBase4: u32,    // input offset in vec4s
-  scale: f32,      // per-tensor scale (I2_S), else 1
-  rowBytes: u32,
-  rowChunks: u32,  // chunks per row
-  xStride4: u32,   // vec4s between tokens' inputs
-  yStride: u32,    // floats between tokens' outputs
-  maxT: u32,       // token count when there are no step params
-  eps: f32,        // NORM_IN: the norm's epsilon
-  invCols: f32,    // NORM_IN: 1 / row length
-  seg1: u32,       // OUT2: first row written to Y1
-  seg2: u32,       // OUT3: first row written to Y2
-  y1Stride: u32,   // OUT2: floats between tokens' outputs in Y1
-  y2Stride: u32,   // OUT3: floats between tokens' outputs in Y2
-  scale1: f32,     // OUT2: the scale of rows [seg1, seg2); GLU: of the up rows
-  scale2: f32,     // OUT3: the scale of rows [seg2, rows)
-}
-
-@group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(3) var<uniform> part: Part;
-#if DYNAMIC_T
-// The caller's step parameters: word 1 is the number of tokens in this call (src/kernels/step-params.ts).
-@group(0) @binding(4) var<uniform> step: vec4<u32>;
-#endif
-#if USES_W4
-// The same weight buffer seen as 16-byte words, for decoders whose fields are 16-byte aligned.
-@group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
-#endif
-
-#if NORM_IN
-@group(0) @binding(6) var<storage, read> G: array<vec4<f32>>;   // the norm weight [cols]
-#endif
-#if OUT2
-@group(0) @binding(7) var<storage, read_write> Y1: array<f32>;
-#endif
-#if OUT3
-@group(0) @binding(8) var<storage, read_write> Y2: array<f32>;
-#endif
+#include "matmul_io"
+#include "chunk"
 #if GLU
 alias T = f32;
 #include "act"
 #endif
-
-// One chunk of input: CW vec4s, and (types with a block min) the sum of each of the NG groups;
-// with NORM_IN, q = the sum of the raw inputs' squares.
-struct Xq {
-#for I in 0..{{CW}}
-  x{{I}}: vec4<f32>,
-#endfor
-  s: vec4<f32>,
-  q: f32,
-}
 
 // NORM_IN: squares of the raw chunk summed, then the chunk scaled by the norm weight. A chunk's
 // padding vec4s (TQ1_0's, weight 0) repeat the block's element 0, which every decoder covers
@@ -111,19 +59,6 @@ fn norm_in(x0: Xq, col: u32, c: u32) -> Xq {
   return x;
 }
 
-fn with_sums(x0: Xq) -> Xq {
-  var x = x0;
-#if HAS_MIN
-#for G in 0..{{NG}}
-  var t{{G}} = vec4<f32>(0.0);
-#for J in 0..{{GS}}
-  t{{G}} += x.x{{G * GS + J}};
-#endfor
-  x.s[{{G}}] = (t{{G}}.x + t{{G}}.y) + (t{{G}}.z + t{{G}}.w);
-#endfor
-#endif
-  return x;
-}
 
 // Input chunk c of block column `col` for the token whose row starts at vec4 index `xb`.
 fn load_x(xb: u32, col: u32, c: u32) -> Xq {
@@ -133,68 +68,6 @@ fn load_x(xb: u32, col: u32, c: u32) -> Xq {
 #endfor
   return with_sums(norm_in(x, col, c));
 }
-
-#if TERNARY
-// Add-only: each activation is added, subtracted or skipped by its code (0 → −x, 1 → skip,
-// 2 → +x; 3 — never written by quantizers — is +2x as in ggml, on a path taken only when the
-// chunk holds one). The codes become select masks once per chunk (Tm), reused by every token of
-// the tile; the one multiply is the block scale d, once per chunk and token.
-struct Tm {
-#for I in 0..{{CW}}
-  p{{I}}: vec4<bool>,
-  n{{I}}: vec4<bool>,
-  t{{I}}: vec4<bool>,
-#endfor
-  d: f32,
-  has3: bool,
-}
-fn decode_chunk(bo: u32, c: u32) -> Tm {
-  let q = decode_t(bo, c);
-  var m: Tm;
-  m.d = q.d;
-  m.has3 = q.has3;
-#for I in 0..{{CW}}
-  m.p{{I}} = q.c{{I}} >= vec4<u32>(2u);
-  m.n{{I}} = q.c{{I}} == vec4<u32>(0u);
-#endfor
-  // `var m` starts all false; code-3 masks only when the chunk has one.
-  if (q.has3) {
-#for I in 0..{{CW}}
-    m.t{{I}} = q.c{{I}} == vec4<u32>(3u);
-#endfor
-  }
-  return m;
-}
-fn chunk_dot(w: Tm, x: Xq) -> f32 {
-  let z = vec4<f32>(0.0);
-  var v = z;
-#for I in 0..{{CW}}
-  v += select(z, x.x{{I}}, w.p{{I}}) - select(z, x.x{{I}}, w.n{{I}});
-#endfor
-  if (w.has3) {
-#for I in 0..{{CW}}
-    v += select(z, x.x{{I}}, w.t{{I}});
-#endfor
-  }
-  return w.d * ((v.x + v.y) + (v.z + v.w));
-}
-#else
-fn chunk_dot(w: Dq, x: Xq) -> f32 {
-  var r = 0.0;
-#for G in 0..{{NG}}
-  var s{{G}} = 0.0;
-#for J in 0..{{GS}}
-  s{{G}} += dot(w.v{{G * GS + J}}, x.x{{G * GS + J}});
-#endfor
-  r += w.a[{{G}}] * s{{G}};
-#if HAS_MIN
-  r += w.m[{{G}}] * x.s[{{G}}];
-#endif
-#endfor
-  return r;
-}
-fn decode_chunk(bo: u32, c: u32) -> Dq { return decode_q(bo, c); }
-#endif
 
 #if MODE_WGROW
 var<workgroup> red: array<f32, WG * RR * TT>;
@@ -350,44 +223,6 @@ fn main(
     }
 #endif
   }
-}
-
-// Row r of token tok: v0 (with GLU the gate, v1 its up row; ss the input's sum of squares with
-// NORM_IN) scaled and activated as the fusions say, then stored.
-fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
-  if (r >= part.rows || tok >= nT) { return; }
-#if NORM_IN
-  let n = inverseSqrt(ss * part.invCols + part.eps);
-#else
-  let n = 1.0;
-#endif
-#if GLU
-  let v = {{ACT}}(v0 * part.scale * n) * (v1 * part.scale1 * n);
-#else
-  var k = part.scale;
-#if OUT2
-  if (r >= part.seg2) { k = part.scale2; } else if (r >= part.seg1) { k = part.scale1; }
-#endif
-  let v = v0 * k * n;
-#endif
-#if OUT3
-  if (r >= part.seg2) {
-    Y2[tok * part.y2Stride + r - part.seg2] = v;
-    return;
-  }
-#endif
-#if OUT2
-  if (r >= part.seg1) {
-    Y1[tok * part.y1Stride + r - part.seg1] = v;
-    return;
-  }
-#endif
-  let i = tok * part.yStride + part.outBase + r;
-#if ADD_OUT
-  Y[i] = Y[i] + v;
-#else
-  Y[i] = v;
-#endif
 }
 
 #if SHARE_X

@@ -114,3 +114,33 @@ export class TokenizerError extends LowbitError {}
 
 /** A chat template failed to parse or render (the template's own raise_exception included). */
 export class ChatTemplateError extends LowbitError {}
+
+/** An OpenAI-compatible server's address (`<llm-chat endpoint>`) is not one lowbit will call. */
+export class InvalidEndpointError extends LowbitError {}
+
+/**
+ * An OpenAI-compatible server refused or failed a request: an HTTP error status (`status`), an
+ * OpenAI error object (its `type` and `code`, also when it arrives mid-stream), or no answer at all
+ * (`status` undefined: unreachable, or blocked by CORS).
+ */
+export class RemoteServerError extends LowbitError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly errorType?: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An OpenAI-compatible server went silent for longer than the client waits. */
+export class RemoteTimeoutError extends RemoteServerError {}
+
+/** A server's reply is not a valid OpenAI response: garbled, oversized, of the wrong shape, or cut short. */
+export class RemoteProtocolError extends LowbitError {}
+/**
+ * A quantization request that cannot be carried out: an unknown target type, an input tensor
+ * already stored with fewer bits than its target, a row length no type can hold.
+ */
+export class QuantizeError extends LowbitError {}

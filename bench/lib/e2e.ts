@@ -9,10 +9,13 @@ import { loadEngine } from '../../src/engine/engine.ts';
 import { readGGUF } from '../../src/gguf/index.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
+import type { ActivationsOption } from '../../src/kernels/matvec-q8.ts';
 import { BENCH_CONTEXT_SIZE, measureRun, type RunMeasurement } from './e2e-measure.ts';
 
 export interface E2eRow extends RunMeasurement {
   model: string;
+  /** What the decode mat-vecs read (LoadOptions.activations, resolved). */
+  activations?: 'f32' | 'int8';
   weightBytesReadPerStep: number;
   /**
    * Dispatches of a decode step less the 4 outside the layers (embedding, final norm, LM head,
@@ -26,7 +29,11 @@ export interface E2eRow extends RunMeasurement {
   llamaCpp?: { prefillTokensPerSec: number; decodeTokensPerSec: number };
 }
 
-export async function benchModel(ctx: GpuContext, path: string, opts: { promptTokens: number; decodeTokens: number }): Promise<E2eRow> {
+export async function benchModel(
+  ctx: GpuContext,
+  path: string,
+  opts: { promptTokens: number; decodeTokens: number; activations?: ActivationsOption },
+): Promise<E2eRow> {
   const source = await FileByteSource.open(path);
   const gguf = await readGGUF(source);
   const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
@@ -35,7 +42,7 @@ export async function benchModel(ctx: GpuContext, path: string, opts: { promptTo
     const m = process.memoryUsage();
     heapPeak = Math.max(heapPeak, m.heapUsed + m.arrayBuffers);
   }, 5);
-  const engine = await loadEngine(source, { gpu: ctx, contextSize: BENCH_CONTEXT_SIZE });
+  const engine = await loadEngine(source, { gpu: ctx, contextSize: BENCH_CONTEXT_SIZE, activations: opts.activations });
   clearInterval(sampler);
   await source.close();
   try {
@@ -49,6 +56,7 @@ export async function benchModel(ctx: GpuContext, path: string, opts: { promptTo
     const nLayer = gguf.getNumber(`${gguf.architecture}.block_count`) ?? Number.NaN;
     return {
       model: path.split('/').pop()!,
+      activations: engine.info.activations,
       ...measured,
       dispatchesPerLayer: (measured.dispatchesPerStep - 4) / nLayer,
       weightBytesReadPerStep,

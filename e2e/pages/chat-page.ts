@@ -4,6 +4,7 @@ import fakeWorkerUrl from '../../test/ui/fake-worker.ts?worker&url';
 import * as errors from '../../src/errors.ts';
 import { EngineWorker } from '../../src/engine/worker-client.ts';
 import { openaiClient } from '../../src/engine/openai.ts';
+import { RemoteEngine } from '../../src/engine/remote.ts';
 import '../../src/ui/index.ts';
 import { FakeEngine, fakeLoader, toTokens } from '../../test/ui/fake-engine.ts';
 
@@ -13,6 +14,7 @@ const lowbitTest = {
   toTokens,
   errors,
   openaiClient,
+  RemoteEngine,
   spawnFakeWorker: () => new EngineWorker(new Worker(new URL(fakeWorkerUrl, import.meta.url), { type: 'module' })),
 };
 

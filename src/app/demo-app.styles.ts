@@ -120,6 +120,51 @@ export const demoAppStyles = css`
     gap: 8px;
     margin-top: 6px;
   }
+  .remote-form {
+    margin: 10px 16px 0;
+    padding: 10px 14px;
+    border: 1px solid var(--control-border);
+    border-radius: 10px;
+    display: flex;
+    flex-wrap: wrap;
+    gap: 8px 12px;
+    align-items: end;
+  }
+  .remote-form p {
+    margin: 0;
+    flex-basis: 100%;
+  }
+  .remote-form label {
+    display: flex;
+    flex-direction: column;
+    gap: 4px;
+    font-size: 13px;
+    flex: 1 1 14rem;
+  }
+  .remote-form input {
+    font: inherit;
+    font-size: 14px;
+    color: inherit;
+    background: var(--bg);
+    border: 1px solid var(--control-border);
+    border-radius: 8px;
+    padding: 6px 10px;
+  }
+  .remote-form input:focus-visible {
+    outline: 2px solid var(--accent);
+    outline-offset: 1px;
+  }
+  .remote-form .problem {
+    flex-basis: 100%;
+    color: var(--danger);
+  }
+  .remote-form .problem:empty {
+    display: none;
+  }
+  .remote-form .buttons {
+    display: flex;
+    gap: 8px;
+  }
   .body {
     display: flex;
     min-height: 0;

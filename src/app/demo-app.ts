@@ -1,7 +1,8 @@
 /**
  * <lowbit-demo>: the demo page. A model picker (catalogue with sizes and a fit check before big
- * downloads, or a .gguf from disk by file input or drag and drop), the cached-models panel, and
- * <llm-chat> filling the rest. One engine worker serves both the chat and the model manager.
+ * downloads, a .gguf from disk by file input or drag and drop, or a remote OpenAI-compatible
+ * server), the cached-models panel, and <llm-chat> filling the rest. One engine worker serves both
+ * the chat and the model manager.
  */
 import { LitElement, html, nothing } from 'lit';
 import { query, state } from 'lit/decorators.js';
@@ -11,6 +12,7 @@ import type { EngineWorker } from '../engine/worker-client.ts';
 import { defineLlmChat, type LlmChat, type LlmReadyDetail } from '../ui/llm-chat.ts';
 import { formatBytes } from '../format.ts';
 import { spawnEngineWorker } from '../ui/spawn-worker.ts';
+import { endpointUrl } from '../engine/remote.ts';
 import { CATALOGUE, entryUrl, findEntry, type CatalogueEntry } from './catalogue.ts';
 import { demoAppStyles } from './demo-app.styles.ts';
 import { assessFit, type FitWarning } from './fit.ts';
@@ -20,6 +22,17 @@ import type { StorageInfo } from './model-cache-panel.ts';
 defineLlmChat();
 
 const LAST_MODEL_KEY = 'lowbit.lastModel';
+/** The last remote server's URL and model name, to fill the form in again (never its API key). */
+const REMOTE_SERVER_KEY = 'lowbit.remoteServer';
+/** The picker value of the remote server entry. */
+const REMOTE = 'remote';
+
+interface RemoteDraft {
+  endpoint: string;
+  model: string;
+  /** Kept in this page's memory only: never stored, never put in the DOM. */
+  apiKey: string;
+}
 
 type Choice = { kind: 'entry'; key: string } | { kind: 'stored'; id: string };
 
@@ -58,6 +71,13 @@ export class DemoApp extends LitElement {
   @state() private info: ModelInfo | null = null;
   @state() private activeStoredId: string | null = null;
   @state() private storyModel = false;
+  /** The "Remote server…" form is open. */
+  @state() private remoteFormOpen = false;
+  @state() private remoteDraft: RemoteDraft = { endpoint: '', model: '', apiKey: '' };
+  /** Why the form's URL cannot be used, shown under it. */
+  @state() private remoteProblem = '';
+  /** The server replies come from, once connected (the picker names it). */
+  @state() private remoteServer: { endpoint: string; model: string } | null = null;
 
   @query('llm-chat') private chat!: LlmChat;
   @query('input[type=file]') private fileInput!: HTMLInputElement;
@@ -223,7 +243,62 @@ export class DemoApp extends LitElement {
     this.started = true;
     this.loadingKey = choice ? this.choiceKey(choice) : 'file';
     this.loadingChoice = choice;
+    this.remoteFormOpen = false;
+    // Leaving a remote server: the element runs the model in the page again.
+    this.chat.endpoint = '';
+    this.chat.model = '';
+    this.chat.apiKey = '';
     this.chat.source = source;
+  }
+
+  /** Opens the "Remote server…" form, filled in with the last server used (its key is never kept). */
+  private async openRemoteForm(): Promise<void> {
+    this.pending = null;
+    this.remoteProblem = '';
+    if (!this.remoteDraft.endpoint) {
+      try {
+        const last = JSON.parse(localStorage.getItem(REMOTE_SERVER_KEY) ?? 'null') as Partial<RemoteDraft> | null;
+        if (typeof last?.endpoint === 'string') this.remoteDraft = { ...this.remoteDraft, endpoint: last.endpoint };
+        if (typeof last?.model === 'string') this.remoteDraft = { ...this.remoteDraft, model: last.model };
+      } catch {
+        // A damaged entry just leaves the form empty.
+      }
+    }
+    this.remoteFormOpen = true;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLInputElement>('.remote-form input')?.focus();
+  }
+
+  private closeRemoteForm(): void {
+    this.remoteFormOpen = false;
+    this.remoteProblem = '';
+    this.choiceValue = this.loadedKey;
+    void this.updateComplete.then(() => this.picker?.focus());
+  }
+
+  /** Points <llm-chat> at the server in the form: it connects (GET /models) and then streams from it. */
+  private connectRemote(e: Event): void {
+    e.preventDefault();
+    const { endpoint, model, apiKey } = this.remoteDraft;
+    try {
+      endpointUrl(endpoint);
+    } catch (err) {
+      this.remoteProblem = (err as Error).message;
+      return;
+    }
+    localStorage.setItem(REMOTE_SERVER_KEY, JSON.stringify({ endpoint: endpoint.trim(), model: model.trim() }));
+    this.remoteFormOpen = false;
+    this.remoteProblem = '';
+    this.started = true;
+    this.loadingKey = REMOTE;
+    this.loadingChoice = null;
+    const chat = this.chat;
+    const same = chat.endpoint === endpoint.trim() && chat.model === model.trim() && chat.apiKey === apiKey && this.loadedKey === REMOTE;
+    chat.apiKey = apiKey;
+    chat.model = model.trim();
+    chat.endpoint = endpoint.trim();
+    // The same server again (after an error, say): nothing changed for the element to react to.
+    if (same) void chat.load();
   }
 
   private loadingChoice: Choice | null = null;
@@ -253,6 +328,8 @@ export class DemoApp extends LitElement {
   /** Choosing only selects (arrow keys on a closed picker change it at every press): Load loads. */
   private onPick(e: Event): void {
     this.choiceValue = (e.target as HTMLSelectElement).value;
+    if (this.choiceValue === REMOTE) void this.openRemoteForm();
+    else this.remoteFormOpen = false;
   }
 
   private loadChosen(): void {
@@ -261,12 +338,13 @@ export class DemoApp extends LitElement {
   }
 
   private async onReady(e: CustomEvent<LlmReadyDetail>): Promise<void> {
-    const { info, source } = e.detail;
+    const { info, source, endpoint } = e.detail;
     this.info = info;
     this.storyModel = !info.hasChatTemplate;
     this.loadingKey = '';
+    this.remoteServer = endpoint ? { endpoint, model: info.name } : null;
     await this.refresh();
-    const key = this.keyForSource(source);
+    const key = endpoint ? REMOTE : this.keyForSource(source);
     this.loadedKey = key;
     this.loadedFileName = source?.kind === 'file' ? (source.name ?? (source.file as File).name ?? '') : '';
     this.choiceValue = key;
@@ -327,7 +405,10 @@ export class DemoApp extends LitElement {
   /** Escape closes what is open on top: the download warning, else the cached-models panel (a reply being generated is the chat's to stop). */
   private onDocumentKeydown = (e: KeyboardEvent) => {
     if (e.key !== 'Escape' || e.defaultPrevented || this.chat?.state === 'generating') return;
-    if (this.pending) {
+    if (this.remoteFormOpen) {
+      e.preventDefault();
+      this.closeRemoteForm();
+    } else if (this.pending) {
       e.preventDefault();
       this.cancelPending();
     } else if (this.showCache) {
@@ -362,6 +443,7 @@ export class DemoApp extends LitElement {
   private renderInfo() {
     const i = this.info;
     if (!i) return nothing;
+    if (this.remoteServer) return html`<div class="info" aria-label="Model details">${i.name} · ${i.adapter}</div>`;
     const params = i.parameters >= 1e9 ? `${(i.parameters / 1e9).toFixed(2)}B` : `${(i.parameters / 1e6).toFixed(1)}M`;
     const types = Object.entries(i.tensorTypes)
       .sort((a, b) => b[1] - a[1])
@@ -373,7 +455,41 @@ export class DemoApp extends LitElement {
     </div>`;
   }
 
+  /** The "Remote server…" form: an OpenAI-compatible API's URL, the model to ask for, and an optional key. */
+  private renderRemoteForm() {
+    const d = this.remoteDraft;
+    const set = (field: keyof RemoteDraft) => (e: Event) =>
+      (this.remoteDraft = { ...this.remoteDraft, [field]: (e.target as HTMLInputElement).value });
+    return html`<form class="remote-form" aria-label="Remote server" @submit=${this.connectRemote}>
+      <p>Chat with a model on an OpenAI-compatible server (lowbit serve, llama-server, vLLM, Ollama) instead of running one in this page.</p>
+      <label
+        >API base URL
+        <input
+          type="url"
+          name="endpoint"
+          required
+          placeholder="https://host/v1"
+          autocomplete="url"
+          .value=${d.endpoint}
+          @input=${set('endpoint')}
+          aria-describedby="remote-problem"
+      /></label>
+      <label>Model <input type="text" name="model" placeholder="the first the server lists" .value=${d.model} @input=${set('model')} /></label>
+      <label
+        >API key (optional, kept in this tab's memory only, sent to this server only)
+        <input type="password" name="api-key" autocomplete="off" .value=${d.apiKey} @input=${set('apiKey')}
+      /></label>
+      <div id="remote-problem" class="problem" role="alert">${this.remoteProblem}</div>
+      <div class="buttons">
+        <button type="submit" class="primary">Connect</button>
+        <button type="button" @click=${() => this.closeRemoteForm()}>Cancel</button>
+      </div>
+    </form>`;
+  }
+
   protected override render() {
+    const remote = this.loadedKey === REMOTE ? this.remoteServer : null;
+    const remoteLabel = remote ? `Remote: ${remote.model} · ${hostOf(remote.endpoint)}` : 'Remote server…';
     const storedOnly = this.cached.filter((m) => m.complete && !CATALOGUE.some((e) => this.cachedFor(e)?.id === m.id));
     return html`
       <header>
@@ -390,6 +506,9 @@ export class DemoApp extends LitElement {
               const key = `entry:${e.key}`;
               return html`<option value=${key} ?selected=${key === this.choiceValue}>${e.label} · ${e.quantization} · ${size}${state}</option>`;
             })}
+          </optgroup>
+          <optgroup label="Server">
+            <option value=${REMOTE} ?selected=${this.choiceValue === REMOTE}>${remoteLabel}</option>
           </optgroup>
           ${
             storedOnly.length
@@ -432,8 +551,10 @@ export class DemoApp extends LitElement {
         ${this.renderInfo()}
       </header>
       ${
-        this.pending
-          ? html`<div class="banner" role="alertdialog" aria-label="Download warning" tabindex="-1">
+        this.remoteFormOpen
+          ? this.renderRemoteForm()
+          : this.pending
+            ? html`<div class="banner" role="alertdialog" aria-label="Download warning" tabindex="-1">
             <strong>Before downloading ${this.pending.label} (${formatBytes(this.pending.bytes)}):</strong>
             <ul>
               ${this.pending.warnings.map((w) => html`<li data-kind=${w.kind}>${w.message}</li>`)}
@@ -447,7 +568,7 @@ export class DemoApp extends LitElement {
               <button type="button" @click=${() => this.cancelPending()}>Cancel</button>
             </div>
           </div>`
-          : html`<div></div>`
+            : html`<div></div>`
       }
       <div class="body">
         ${
@@ -484,6 +605,15 @@ export class DemoApp extends LitElement {
       </div>
       ${this.dragging ? html`<div class="drop">Drop a .gguf file to run it</div>` : nothing}
     `;
+  }
+}
+
+/** The host (and port) of an endpoint, for the picker. */
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return endpoint;
   }
 }
 

@@ -19,9 +19,17 @@ export interface CliCommand {
 export const commands: Record<string, CliCommand> = {
   inspect: { summary: "Show a GGUF model's architecture, hyper-parameters, tokenizer and tensors", load: () => import('./inspect.ts') },
   run: { summary: 'Generate text with a model on the GPU (WebGPU through Dawn)', load: () => import('./run.ts') },
+  serve: { summary: 'Serve a model over HTTP with an OpenAI-compatible API (chat, completions, SSE)', load: () => import('./serve.ts') },
   pull: { summary: 'Download a model (or import a file) into the model store; resumes where it stopped', load: () => import('./pull.ts') },
   ls: { summary: 'List stored models with sizes and state', load: () => import('./ls.ts') },
   rm: { summary: 'Delete stored models', load: () => import('./rm.ts') },
+  quantize: {
+    summary: "Quantize a GGUF model (Q8_0 … Q2_K, TQ1_0/TQ2_0, I2_S) with llama.cpp's type rules, byte for byte",
+    load: () => import('./quantize.ts'),
+  },
+  perplexity: { summary: "Perplexity over a text file, by llama-perplexity's method, on the GPU", load: () => import('./perplexity.ts') },
+  kl: { summary: 'KL divergence of a quantized model from its base model over a text file', load: () => import('./kl.ts') },
+  imatrix: { summary: 'Collect an importance matrix (llama-imatrix GGUF format) on the GPU', load: () => import('./imatrix.ts') },
 };
 
 function usage(): string {

@@ -19,6 +19,8 @@ export interface NumberDomain {
 export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--n-predict': { integer: true, min: 1, text: 'a positive integer' },
   '--ctx': { integer: true, min: 2, text: 'an integer of at least 2 (tokens)' },
+  '--context-shift': { integer: true, min: 0, text: 'a number of tokens to keep, 0 or more' },
+  '--chunks': { integer: true, min: 1, text: 'a positive integer (chunks of text)' },
   '--temp': { min: 0, text: 'a number ≥ 0 (0 = greedy)' },
   '--top-k': { integer: true, min: 0, text: 'an integer ≥ 0 (0 = off)' },
   '--top-p': { min: 0, max: 1, text: 'a number from 0 to 1' },
@@ -29,7 +31,11 @@ export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--chunk-mib': { above: 0, text: 'a positive multiple of 1/256 (4 KiB)' },
   '--concurrency': { integer: true, min: 1, max: 16, text: 'an integer from 1 to 16' },
   '--max-bytes': { integer: true, min: 1, text: 'a positive whole number of bytes' },
+  '--port': { integer: true, min: 0, max: 65_535, text: 'a port number from 0 to 65535 (0 = any free port)' },
+  '--parallel': { integer: true, min: 1, max: 64, text: 'an integer from 1 to 64' },
+  '--queue': { integer: true, min: 0, max: 4096, text: 'an integer from 0 to 4096' },
   '--timeout': { above: 0, max: 86_400, text: 'a number of seconds above 0 (at most one day)' },
+  '--threads': { integer: true, min: 1, max: 256, text: 'an integer from 1 to 256' },
 };
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;

@@ -8,6 +8,7 @@ import { loadEngine } from '../engine/engine.ts';
 import { SAMPLING_DEFAULTS, type GenerateOptions, type GeneratedToken, type TokenStream } from '../engine/types.ts';
 import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
+import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../kernels/matvec-q8.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
 import { numberOption as num } from './options.ts';
@@ -29,10 +30,16 @@ Options:
   --chat              treat the prompt as a user message in the model's chat template
   --system TEXT       system message with --chat
   --ctx N             context size in tokens (default min(model, 2048))
+  --context-shift K   when the context is full (or the prompt is longer), keep the first K tokens
+                      (BOS, the system prompt), drop the oldest half of the rest and go on
+                      generating (llama.cpp's --keep); default off: a ContextOverflowError, or
+                      generation ends with the context
   --json              print one JSON object: promptTokens, tokens, text, steps (top-5), timings
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
   --limits L          adapter | default | mobile: GPU limits to run under (default adapter: all the
                       GPU offers; default: WebGPU's defaults, 128 MiB bindings, as any browser gives)
+  --activations A     auto | f32 | int8: what decode's mat-vecs read (default auto: int8 activations
+                      with int8 dot products where the GPU has them, else f32)
   --max-gpu-mb N      refuse, before allocating, a model that needs more than N MiB of GPU memory
   --store DIR         model store directory (see lowbit pull --help)
   -h, --help          show this help
@@ -56,9 +63,11 @@ export async function run(args: string[]): Promise<number> {
         chat: { type: 'boolean' },
         system: { type: 'string' },
         ctx: { type: 'string' },
+        'context-shift': { type: 'string' },
         json: { type: 'boolean' },
         adapter: { type: 'string' },
         limits: { type: 'string' },
+        activations: { type: 'string' },
         'max-gpu-mb': { type: 'string' },
         store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -87,8 +96,12 @@ export async function run(args: string[]): Promise<number> {
     seed: num(v.seed, '--seed'),
     topLogprobs: Boolean(v.json),
   };
+  const keep = num(v['context-shift'], '--context-shift');
+  if (keep !== undefined) gen.contextShift = { keep };
   if (v.limits !== undefined && !isLimitsTier(v.limits))
     throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
+  if (v.activations !== undefined && !isActivationsOption(v.activations))
+    throw new UsageError(`--activations must be one of ${ACTIVATIONS_OPTIONS.join(', ')}, got '${v.activations}'`);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
@@ -96,10 +109,16 @@ export async function run(args: string[]): Promise<number> {
     const engine = await loadEngine(model.source, {
       gpu,
       contextSize,
+      activations: v.activations,
       maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
     });
     try {
       for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${w}\n`);
+      if (keep !== undefined && keep > engine.info.contextSize - 2) {
+        throw new UsageError(
+          `--context-shift ${keep} keeps more tokens than a ${engine.info.contextSize}-token context leaves room for (at most ${engine.info.contextSize - 2})`,
+        );
+      }
       const messages = [
         ...(v.system ? [{ role: 'system' as const, content: v.system }] : []),
         { role: 'user' as const, content: v.prompt },
@@ -141,7 +160,7 @@ export async function run(args: string[]): Promise<number> {
         process.stdout.write('\n');
         process.stderr.write(
           `[${stats.promptTokens} prompt tokens: ${stats.prefillTokensPerSec.toFixed(1)} tok/s prefill; ` +
-            `${stats.generatedTokens} generated: ${stats.decodeTokensPerSec.toFixed(1)} tok/s decode; ${stats.finishReason}; ${escapeControl(engine.info.adapter)}]\n`,
+            `${stats.generatedTokens} generated: ${stats.decodeTokensPerSec.toFixed(1)} tok/s decode; ${stats.finishReason}; ${engine.info.activations} activations; ${escapeControl(engine.info.adapter)}]\n`,
         );
       }
     } finally {

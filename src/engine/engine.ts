@@ -13,11 +13,13 @@ import type { ProgressReport } from '../io/progress.ts';
 import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError } from '../errors.ts';
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
-import { ForwardPass } from '../runtime/forward.ts';
+import { Evaluator } from '../runtime/evaluate.ts';
+import { ForwardPass, type ForwardOptions } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
 import { fuseProjections, planFusedWeights } from '../runtime/fused-weights.ts';
-import { Session, type StepResult } from '../runtime/session.ts';
+import { resolveActivations } from '../kernels/matvec-q8.ts';
+import { checkContextShift, Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
 import {
@@ -45,6 +47,14 @@ export interface EngineLoadOptions extends LoadOptions {
   maxBatch?: number;
   /** Display name (default: general.name or the source name). */
   name?: string;
+  /** Evaluation options of the forward pass (perplexity, KL, imatrix: see Engine.evaluator). */
+  evaluation?: Pick<ForwardOptions, 'allLogits' | 'linearInputTap'>;
+  /**
+   * Independent conversations to hold at once (default 1): each slot is its own session with its
+   * own KV cache and scratch, over the one copy of the weights (see Engine.slots). All of them are
+   * allocated at load, inside the memory budget.
+   */
+  slots?: number;
   /**
    * Create the pipelines with createComputePipelineAsync, all at once and while the weights
    * upload (default: in browsers). Off in Node: there Dawn's async creation is not reliable
@@ -83,10 +93,19 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     throw new ModelFormatError(`${ropeFreqs.name} is ${ropeFreqs.typeName}; it must be F32 (RoPE frequency factors)`);
   }
   const { contextSize, warnings } = resolveContextSize(cfg, options.contextSize);
+  const slotCount = options.slots ?? 1;
+  if (!Number.isSafeInteger(slotCount) || slotCount < 1) throw new RangeError(`slots must be a positive integer, got ${slotCount}`);
   const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, contextSize);
   // Every GPU size below reads the one device's limits (gpu.limits), and nothing is allocated
   // before the whole model is known to fit.
-  const budget = checkGpuMemoryBudget(file, { config: cfg, contextSize, maxBatch, limits: gpu.limits, maxGpuBytes: options.maxGpuBytes });
+  const budget = checkGpuMemoryBudget(file, {
+    config: cfg,
+    contextSize,
+    maxBatch,
+    limits: gpu.limits,
+    maxGpuBytes: options.maxGpuBytes,
+    sequences: slotCount,
+  });
   const tokenizerPromise = tokenizerFromGGUF(file);
   const onProgress = options.onProgress;
   let ropeFreqFactors: Float32Array | undefined;
@@ -94,17 +113,27 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const bytes = await readTensorBytes(source, ropeFreqs);
     ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
   }
-  const forwardOptions = { contextSize, maxBatch, ropeFreqFactors };
+  const forwardOptions: ForwardOptions = {
+    contextSize,
+    maxBatch,
+    ropeFreqFactors,
+    activations: options.activations,
+    ...options.evaluation,
+  };
   // The pipelines are known from the shapes alone: they start compiling now, in parallel, while
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
   const partBytes = Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu));
+  // Concatenated Q/K/V and gate/up feed the f32 mat-vec's split and GLU fusions; the int8
+  // mat-vec has neither, so with int8 activations each projection keeps its own weight.
+  const fuseWeights = resolveActivations(gpu, options.activations) === 'f32';
+  const plainPlan = () => planWeights(file.tensors, source.name, partBytes);
   const planned = asyncPipelines
     ? ForwardPass.describePipelines(
         gpu,
         cfg,
         names,
-        planFusedWeights(planWeights(file.tensors, source.name, partBytes), names, partBytes),
+        fuseWeights ? planFusedWeights(plainPlan(), names, partBytes) : plainPlan(),
         forwardOptions,
       )
     : undefined;
@@ -130,8 +159,13 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const destroyWeights = () => {
     for (const w of weights.values()) for (const p of w.parts) p.buffer.destroy();
   };
+  // Every slot's pass shares the weights; each owns its KV cache and scratch.
+  const sessions: Session[] = [];
+  const destroySessions = () => {
+    for (const s of sessions) s.destroy();
+  };
   try {
-    await fuseProjections(gpu, weights, names, partBytes);
+    if (fuseWeights) await fuseProjections(gpu, weights, names, partBytes);
     compilePhase = true;
     if (planned) {
       onProgress?.({ phase: 'compile', bytesDone: compiled, bytesTotal: planned.decode.length });
@@ -140,7 +174,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 0 });
     }
     const pipelinesBefore = cachedPipelineCount(gpu.device);
-    const forward = new ForwardPass(gpu, cfg, names, weights, forwardOptions);
+    for (let i = 0; i < slotCount; i++) sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, forwardOptions)));
+    const forward = sessions[0]!.forward;
     // Without warm-up the pipelines were created just now; the GPU compiles them before the first
     // submission completes. The phase counts them (at least 1, so a cached device still shows the step).
     const kernels = planned ? Math.max(1, planned.decode.length) : Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
@@ -159,24 +194,64 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       modelContextLength: cfg.contextLength,
       vocabSize: cfg.vocabSize,
       fileBytes: source.size,
-      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes, scratch: forward.scratchBytes },
+      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes * slotCount, scratch: forward.scratchBytes * slotCount },
       tensorTypes,
       hasChatTemplate: Boolean(tokenizer.chatTemplate),
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
       limits: gpu.limitsTier,
+      activations: forward.activations,
       warnings,
     };
     // Ready once decode's kernels are compiled; prefill's follow at once, in the background. With
     // warm-up, a prompt that comes sooner waits for them rather than creating them a second time
     // synchronously; without, the first prompt builds them itself if it comes sooner.
     let prefillReady: Promise<unknown> = Promise.resolve();
-    if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(() => forward.preparePrefill());
-    else setTimeout(() => forward.preparePrefill(), 0);
-    const engine = new Engine(gpu, cfg, info, tokenizer, new Session(gpu, forward), weights, prefillReady);
+    const preparePrefill = () => {
+      for (const s of sessions) s.forward.preparePrefill();
+    };
+    if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(preparePrefill);
+    else setTimeout(preparePrefill, 0);
+    const engine = new Engine(gpu, cfg, info, tokenizer, sessions, weights, prefillReady);
     return engine;
   } catch (e) {
+    destroySessions();
     destroyWeights();
     throw e;
+  }
+}
+
+/** A tokenized prompt with the options and stop strings it runs with (Engine.prepareChat, prepareGenerate). */
+export interface PreparedPrompt {
+  readonly tokens: readonly number[];
+  readonly options: GenerateOptions;
+  readonly stops: readonly string[];
+}
+
+/**
+ * One of the engine's independent conversations: a session with its own KV cache. Generations on
+ * one slot run one after another; different slots run at once (each step its own submission).
+ */
+export interface EngineSlot {
+  readonly index: number;
+  /** Tokens whose K/V the slot holds: a prompt starting with them skips their prefill. */
+  readonly cachedTokens: readonly number[];
+  /** Starts a generation; `signal` (if any) aborts it, as GenerateOptions.signal does. */
+  run(prompt: PreparedPrompt, signal?: AbortSignal): TokenStream;
+}
+
+/** A slot's session and the generation it runs (the next one waits for it: the KV cache is shared). */
+class SessionSlot implements EngineSlot {
+  running: Promise<unknown> = Promise.resolve();
+  constructor(
+    readonly index: number,
+    readonly session: Session,
+    private readonly start: (slot: SessionSlot, prompt: PreparedPrompt, signal?: AbortSignal) => TokenStream,
+  ) {}
+  get cachedTokens(): readonly number[] {
+    return this.session.cachedTokens;
+  }
+  run(prompt: PreparedPrompt, signal?: AbortSignal): TokenStream {
+    return this.start(this, prompt, signal);
   }
 }
 
@@ -184,7 +259,7 @@ export class Engine implements LlmEngine {
   private disposed = false;
   /** Set when the GPU device is lost: every later call fails with it. */
   private lostError: DeviceLostError | null = null;
-  private running: Promise<unknown> = Promise.resolve();
+  private readonly sessionSlots: SessionSlot[];
   readonly chatFormat: ChatFormatter;
   /** Resolves when the GPU device is lost (the engine never destroys it, so any loss counts). */
   readonly lost: Promise<DeviceLostError>;
@@ -194,13 +269,25 @@ export class Engine implements LlmEngine {
     readonly config: ModelConfig,
     readonly info: ModelInfo,
     readonly tokenizer: Tokenizer,
-    private readonly session: Session,
+    /** One per slot (EngineLoadOptions.slots); the first is the one chat() and generate() use. */
+    sessions: Session[],
     private readonly weights: Map<string, GpuWeight>,
     /** Settles when the prefill graph's pipelines are warmed up (see loadEngine). */
     private readonly prefillReady: Promise<unknown> = Promise.resolve(),
   ) {
+    if (sessions.length === 0) throw new RangeError('an engine needs at least one session');
     this.chatFormat = chatFormatterFor(tokenizer);
     this.lost = gpu.lost.then((err) => (this.lostError = err));
+    this.sessionSlots = sessions.map((session, i) => new SessionSlot(i, session, (slot, p, signal) => this.stream(slot, p, signal)));
+  }
+
+  /** The engine's conversations (EngineLoadOptions.slots); chat() and generate() run on slots[0]. */
+  get slots(): readonly EngineSlot[] {
+    return this.sessionSlots;
+  }
+
+  private get session(): Session {
+    return this.sessionSlots[0]!.session;
   }
 
   /**
@@ -212,37 +299,103 @@ export class Engine implements LlmEngine {
   }
 
   generate(prompt: string | number[], options: GenerateOptions = {}): TokenStream {
-    this.checkUsable(); // before the tokenizer, which a disposed engine no longer has
-    // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
-    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, this.session.contextSize) : prompt;
-    return this.stream(tokens, options, options.stop ?? []);
+    return this.stream(this.sessionSlots[0]!, this.prepareGenerate(prompt, options), options.signal);
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): TokenStream {
+    return this.stream(this.sessionSlots[0]!, this.prepareChat(messages, options), options.signal);
+  }
+
+  /** What generate() runs: the raw prompt's tokens (BOS as the model asks) and its stop strings. */
+  prepareGenerate(prompt: string | readonly number[], options: GenerateOptions = {}): PreparedPrompt {
+    this.checkUsable(); // before the tokenizer, which a disposed engine no longer has
+    // A text that surely overflows the context is refused before the tokenizer's memory grows with it.
+    // With a context shift, a long prompt loses its oldest tokens instead (linear in the text's size).
+    const refuseAbove = options.contextShift ? undefined : this.session.contextSize;
+    const tokens = typeof prompt === 'string' ? this.encodePrompt(prompt, options.addBos ?? true, refuseAbove) : prompt;
+    return { tokens, options, stops: options.stop ?? [] };
+  }
+
+  /** What chat() runs: the conversation in the chat template, sampled at CHAT_TEMPERATURE by default. */
+  prepareChat(messages: readonly ChatMessage[], options: GenerateOptions = {}): PreparedPrompt {
     this.checkUsable();
     const { tokens } = this.chatFormat.format(
       messages.map((m) => ({ ...m })),
-      { addGenerationPrompt: true, contextSize: this.session.contextSize },
+      { addGenerationPrompt: true, contextSize: options.contextShift ? undefined : this.session.contextSize },
     );
-    return this.stream(tokens, { temperature: CHAT_TEMPERATURE, ...options }, [...this.chatFormat.stopStrings, ...(options.stop ?? [])]);
+    let contextShift = options.contextShift;
+    if (contextShift) {
+      // A context shift in a chat also keeps the system prompt, whatever `keep` says.
+      const contextSize = this.session.contextSize;
+      checkContextShift(contextShift, contextSize);
+      const systemTokens = this.systemPromptTokens(messages, tokens);
+      if (systemTokens > contextSize - 2) {
+        throw new ContextOverflowError(
+          `the system prompt takes ${systemTokens} tokens; a context shift cannot keep it in a ${contextSize}-token context and still generate`,
+          systemTokens,
+          contextSize,
+        );
+      }
+      contextShift = { keep: Math.max(contextShift.keep, systemTokens) };
+    }
+    return {
+      tokens,
+      options: { temperature: CHAT_TEMPERATURE, ...options, contextShift },
+      stops: [...this.chatFormat.stopStrings, ...(options.stop ?? [])],
+    };
+  }
+
+  /**
+   * How many leading tokens of a formatted conversation belong to its leading system message(s):
+   * what the template makes of them alone, as far as that agrees with the whole prompt.
+   */
+  private systemPromptTokens(messages: readonly ChatMessage[], tokens: readonly number[]): number {
+    let n = 0;
+    while (n < messages.length && messages[n]!.role === 'system') n++;
+    if (n === 0) return 0;
+    let systemOnly: number[];
+    try {
+      systemOnly = this.chatFormat.format(
+        messages.slice(0, n).map((m) => ({ ...m })),
+        { addGenerationPrompt: false },
+      ).tokens;
+    } catch {
+      return 0; // a template that refuses a conversation without a user turn: no known system prefix
+    }
+    let same = 0;
+    while (same < systemOnly.length && same < tokens.length && systemOnly[same] === tokens[same]) same++;
+    return same;
+  }
+
+  /**
+   * An Evaluator over this engine's forward pass, which must have been loaded with
+   * `evaluation.allLogits`. It overwrites the KV cache, so the session forgets its cached prompt.
+   */
+  evaluator(): Evaluator {
+    this.checkUsable();
+    this.session.reset();
+    return new Evaluator(this.gpu, this.session.forward);
   }
 
   async countTokens(text: string): Promise<number> {
     return this.encodePrompt(text).length;
   }
 
+  /** Clears every slot's KV cache (running generations finish first). */
   async reset(): Promise<void> {
     this.checkUsable();
-    await this.running.catch(() => undefined);
-    this.session.reset();
+    for (const slot of this.sessionSlots) {
+      await slot.running.catch(() => undefined);
+      slot.session.reset();
+    }
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await this.running.catch(() => undefined);
+    for (const slot of this.sessionSlots) await slot.running.catch(() => undefined);
     if (!this.lostError) await this.gpu.device.queue.onSubmittedWorkDone();
-    this.session.destroy();
+    for (const slot of this.sessionSlots) slot.session.destroy();
     for (const w of this.weights.values()) for (const p of w.parts) p.buffer.destroy();
     this.tokenizer.dispose();
   }
@@ -271,10 +424,14 @@ export class Engine implements LlmEngine {
     }
   }
 
-  private stream(promptTokens: number[], options: GenerateOptions, stops: readonly string[]): TokenStream {
+  private stream(slot: SessionSlot, prompt: PreparedPrompt, signal: AbortSignal | undefined): TokenStream {
     this.checkUsable();
-    const contextSize = this.session.contextSize;
-    if (promptTokens.length >= contextSize) {
+    const { tokens: promptTokens, options, stops } = prompt;
+    const { session } = slot;
+    const contextSize = session.contextSize;
+    const shift = options.contextShift;
+    if (shift) checkContextShift(shift, contextSize);
+    if (promptTokens.length >= contextSize && !shift) {
       throw new ContextOverflowError(
         `the prompt has ${promptTokens.length} tokens; this model was loaded with a ${contextSize}-token context, which leaves no room to generate`,
         promptTokens.length + 1,
@@ -291,17 +448,18 @@ export class Engine implements LlmEngine {
     }
     const queue = new TokenQueue();
     const abort = new AbortController();
-    const external = options.signal;
+    const external = signal;
     const onAbort = () => abort.abort(external?.reason);
     if (external?.aborted) abort.abort(external.reason);
     else external?.addEventListener('abort', onAbort, { once: true });
-    const maxTokens = Math.max(1, Math.min(options.maxTokens ?? 256, contextSize - promptTokens.length));
+    const wanted = options.maxTokens ?? 256;
+    const maxTokens = Math.max(1, shift ? wanted : Math.min(wanted, contextSize - promptTokens.length));
     const detok = this.tokenizer.createStreamDecoder();
     const stopper = new StopMatcher(stops);
     let finish: FinishReason = 'length';
     const run = async (): Promise<GenerationStats> => {
-      // One generation at a time per engine: the KV cache is shared.
-      await this.running.catch(() => undefined);
+      // One generation at a time per slot: its KV cache is shared.
+      await slot.running.catch(() => undefined);
       if (promptTokens.length > 1) await this.prefillReady;
       // Aborted before its turn (a caller that left while it waited): no prefill, no token.
       if (abort.signal.aborted) {
@@ -316,9 +474,10 @@ export class Engine implements LlmEngine {
         };
       }
       const r = await this.untilLost(
-        this.session.run(promptTokens, {
+        session.run(promptTokens, {
           ...options, // the sampling options
           maxTokens,
+          contextShift: shift,
           topProbs: options.topLogprobs,
           signal: abort.signal,
           onToken: (step: StepResult) => {
@@ -347,6 +506,7 @@ export class Engine implements LlmEngine {
         decodeTokensPerSec: r.decodeMs > 0 ? (decoded / r.decodeMs) * 1000 : 0,
         timeToFirstTokenMs: r.timeToFirstTokenMs,
         finishReason: finish,
+        ...(shift ? { contextShifts: r.contextShifts } : {}),
       };
     };
     const stats = run().then(
@@ -361,7 +521,7 @@ export class Engine implements LlmEngine {
         throw e;
       },
     );
-    this.running = stats;
+    slot.running = stats;
     stats.catch(() => undefined); // errors reach the consumer through the iterator
     return {
       stats,

@@ -39,6 +39,8 @@ export interface MemoryEstimateOptions {
   limits?: BufferLimits;
   /** The model's config when the caller has it (else read from the header). */
   config?: ModelConfig;
+  /** Conversations held at once, each with its own KV cache and scratch (default 1; EngineLoadOptions.slots). */
+  sequences?: number;
 }
 
 export interface GpuMemoryEstimate {
@@ -95,19 +97,21 @@ function estimateAt(
   contextSize: number,
   maxBatch: number,
   maxBufferBytes: number,
+  sequences: number,
 ): GpuMemoryEstimate {
   const plan = forwardBufferPlan(cfg, { contextSize, maxBatch });
   let largestBuffer = { label: '', bytes: 0 };
   for (const b of plan) if (b.bytes > largestBuffer.bytes) largestBuffer = { label: b.label, bytes: b.bytes };
   const fwd = forwardBufferBytes(plan);
-  const scratch = fwd.scratch + forwardKernelBytesBound(cfg, weights.parts) + SESSION_STAGING_BYTES;
+  const scratch = (fwd.scratch + forwardKernelBytesBound(cfg, weights.parts) + SESSION_STAGING_BYTES) * sequences;
+  const kvCache = fwd.kvCache * sequences;
   return {
     contextSize,
     maxBatch,
     weights: weights.bytes,
-    kvCache: fwd.kvCache,
+    kvCache,
     scratch,
-    total: weights.bytes + fwd.kvCache + scratch,
+    total: weights.bytes + kvCache + scratch,
     largestBuffer,
     maxBufferBytes,
   };
@@ -118,7 +122,9 @@ function prepare(file: ModelHeader, options: MemoryEstimateOptions) {
   const { contextSize } = resolveContextSize(cfg, options.contextSize);
   const maxBatch = Math.max(1, Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, contextSize));
   const maxBufferBytes = maxWeightPartBytes({ limits: options.limits ?? WEBGPU_DEFAULT_LIMITS });
-  return { cfg, contextSize, maxBatch, maxBufferBytes, weights: weightBytes(file, maxBufferBytes) };
+  const sequences = options.sequences ?? 1;
+  if (!Number.isSafeInteger(sequences) || sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${sequences}`);
+  return { cfg, contextSize, maxBatch, maxBufferBytes, sequences, weights: weightBytes(file, maxBufferBytes) };
 }
 
 /**
@@ -127,7 +133,7 @@ function prepare(file: ModelHeader, options: MemoryEstimateOptions) {
  */
 export function estimateGpuMemory(file: ModelHeader, options: MemoryEstimateOptions = {}): GpuMemoryEstimate {
   const p = prepare(file, options);
-  return estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes);
+  return estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences);
 }
 
 export interface MemoryBudgetOptions extends MemoryEstimateOptions {
@@ -146,13 +152,13 @@ export function checkGpuMemoryBudget(file: ModelHeader, options: MemoryBudgetOpt
     throw new RangeError(`maxGpuBytes must be a positive number, got ${maxGpuBytes}`);
   }
   const p = prepare(file, options);
-  const est = estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes);
+  const est = estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences);
   const fits = (e: Pick<GpuMemoryEstimate, 'total' | 'largestBuffer' | 'maxBufferBytes'>) =>
     e.largestBuffer.bytes <= e.maxBufferBytes && (maxGpuBytes === undefined || e.total <= maxGpuBytes);
   if (fits(est)) return est;
 
   // Everything but the weights grows with the context, so the sizes that fit are 1…largest.
-  const at = (c: number) => estimateAt(p.cfg, p.weights, c, Math.min(p.maxBatch, c), p.maxBufferBytes);
+  const at = (c: number) => estimateAt(p.cfg, p.weights, c, Math.min(p.maxBatch, c), p.maxBufferBytes, p.sequences);
   let lo = 0;
   let hi = est.contextSize - 1;
   while (lo < hi) {

@@ -5,12 +5,13 @@
  *
  * Types the runtime and kernels share with this API are defined there and re-exported here.
  */
+import type { ActivationPrecision, ActivationsOption } from '../kernels/matvec-q8.ts';
 import type { SamplingOptions } from '../kernels/sampling-options.ts';
-import type { FinishReason } from '../runtime/session.ts';
+import type { ContextShift, FinishReason } from '../runtime/session.ts';
 import type { LimitsTier } from '../gpu/device.ts';
 
 export { CHAT_TEMPERATURE, SAMPLING_DEFAULTS, type SamplingOptions } from '../kernels/sampling-options.ts';
-export type { FinishReason } from '../runtime/session.ts';
+export type { ContextShift, FinishReason } from '../runtime/session.ts';
 export type { LimitsTier } from '../gpu/device.ts';
 
 /** Where a model comes from: a URL (downloaded into the model store), a stored model's id, or bytes. */
@@ -52,6 +53,12 @@ export interface LoadOptions {
    * largest context that fits.
    */
   maxGpuBytes?: number;
+  /**
+   * What the decode mat-vecs read: 'int8' quantizes activations per 32-element block and takes
+   * int8 dot products (dot4I8Packed, needs the WGSL feature packed_4x8_integer_dot_product), 'f32'
+   * reads them as they are, 'auto' (the default) is int8 where the device has the feature.
+   */
+  activations?: ActivationsOption;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
 }
@@ -69,6 +76,13 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Record the 5 most likely tokens per step (softmax of raw logits, temperature 1). */
   topLogprobs?: boolean;
+  /**
+   * Opt-in context shift (llama.cpp's n_keep): when the conversation does not fit the context,
+   * keep its first `keep` tokens (in chat() at least the system prompt's), drop the oldest half
+   * of the rest and go on generating. Without it, a prompt that fills the context is a ContextOverflowError and
+   * generation ends with finishReason 'length' when the context is full.
+   */
+  contextShift?: ContextShift;
 }
 
 export interface GeneratedToken {
@@ -86,6 +100,8 @@ export interface GenerationStats {
   decodeTokensPerSec: number;
   timeToFirstTokenMs: number;
   finishReason: FinishReason;
+  /** With GenerateOptions.contextShift: how many times the context was shifted. */
+  contextShifts?: number;
 }
 
 export interface ChatMessage {
@@ -108,6 +124,8 @@ export interface ModelInfo {
   adapter: string;
   /** The limits the model runs under (LoadOptions.limits); always set by the engine. */
   limits?: LimitsTier;
+  /** The activations the decode mat-vecs read (LoadOptions.activations, resolved); always set by the engine. */
+  activations?: ActivationPrecision;
   /**
    * Things the user should know that did not stop the load, one sentence each: e.g. a context
    * size above the model's trained length. The CLI prints them on stderr; <llm-chat> may show them.

@@ -86,7 +86,13 @@ export class EngineWorker {
   async load(source: ModelSource, options: LoadOptions = {}): Promise<LlmEngine> {
     const { id: loadId, result } = this.start(
       'load',
-      { source, contextSize: options.contextSize, limits: options.limits, maxGpuBytes: options.maxGpuBytes },
+      {
+        source,
+        contextSize: options.contextSize,
+        limits: options.limits,
+        maxGpuBytes: options.maxGpuBytes,
+        activations: options.activations,
+      },
       {
         signal: options.signal,
         onProgress: options.onProgress,

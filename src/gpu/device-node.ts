@@ -56,10 +56,10 @@ function swiftshaderIcd(): string | undefined {
  */
 const liveInstances: GPU[] = [];
 
-async function tryAdapter(dawn: WebGpuModule, power: GPUPowerPreference | undefined): Promise<GPUAdapter | null> {
+async function tryAdapter(dawn: WebGpuModule, power: GPUPowerPreference | undefined): Promise<{ gpu: GPU; adapter: GPUAdapter | null }> {
   const gpu = dawn.create([]);
   liveInstances.push(gpu);
-  return gpu.requestAdapter({ powerPreference: power ?? 'high-performance' });
+  return { gpu, adapter: await gpu.requestAdapter({ powerPreference: power ?? 'high-performance' }) };
 }
 
 export async function requestNodeGpu(options: NodeDeviceOptions = {}): Promise<GpuContext> {
@@ -70,17 +70,18 @@ export async function requestNodeGpu(options: NodeDeviceOptions = {}): Promise<G
   const warn = options.warn === undefined ? (m: string) => console.warn(m) : options.warn;
   const dawn = await loadDawn();
   const userIcd = process.env.VK_ICD_FILENAMES;
-  let adapter: GPUAdapter | null = null;
-  if (choice !== 'swiftshader') adapter = await tryAdapter(dawn, options.powerPreference);
-  if (!adapter && choice !== 'hardware') {
+  let found: { gpu: GPU; adapter: GPUAdapter | null } | undefined;
+  if (choice !== 'swiftshader') found = await tryAdapter(dawn, options.powerPreference);
+  if (!found?.adapter && choice !== 'hardware') {
     const icd = swiftshaderIcd();
     if (icd && (choice === 'swiftshader' || !userIcd)) {
       process.env.VK_ICD_FILENAMES = icd;
-      adapter = await tryAdapter(dawn, options.powerPreference);
-      if (adapter && choice === 'auto') warn?.(`lowbit: no hardware GPU adapter; using SwiftShader (software, slow) from ${icd}`);
+      found = await tryAdapter(dawn, options.powerPreference);
+      if (found.adapter && choice === 'auto') warn?.(`lowbit: no hardware GPU adapter; using SwiftShader (software, slow) from ${icd}`);
     }
   }
-  if (!adapter) {
+  const adapter = found?.adapter;
+  if (!found || !adapter) {
     throw new WebGPUUnavailableError(
       choice === 'hardware'
         ? "No hardware WebGPU adapter found through Dawn/Vulkan. Install your GPU's Vulkan driver, or use LOWBIT_ADAPTER=swiftshader."
@@ -88,5 +89,5 @@ export async function requestNodeGpu(options: NodeDeviceOptions = {}): Promise<G
             '(it ships SwiftShader, a software Vulkan driver lowbit can use), or point LOWBIT_SWIFTSHADER_ICD at vk_swiftshader_icd.json.',
     );
   }
-  return createGpuContext(adapter, options);
+  return createGpuContext(adapter, options, found.gpu.wgslLanguageFeatures);
 }

@@ -17,6 +17,11 @@ export interface GpuContext {
   /** Subgroup size range reported by the adapter (0 when unknown). */
   readonly subgroupMinSize: number;
   readonly subgroupMaxSize: number;
+  /**
+   * WGSL has `dot4I8Packed` / `pack4xI8` (the `packed_4x8_integer_dot_product` language feature of
+   * the GPU object, not a device feature): int8-activation mat-vec (src/kernels/matvec-q8.ts).
+   */
+  readonly hasPackedInt8Dot: boolean;
   /** Resolves when the device is lost, with a DeviceLostError naming the reason. */
   readonly lost: Promise<DeviceLostError>;
   /** True when this is a software device (SwiftShader, fallback adapter). */
@@ -110,8 +115,18 @@ export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
-/** Creates a device on an adapter with its real limits and the optional features we use. */
-export async function createGpuContext(adapter: GPUAdapter, options: DeviceOptions = {}): Promise<GpuContext> {
+/** The WGSL language feature int8 dot products need (GPU.wgslLanguageFeatures). */
+export const PACKED_INT8_DOT_FEATURE = 'packed_4x8_integer_dot_product';
+
+/**
+ * Creates a device on an adapter with its real limits and the optional features we use.
+ * `wgslLanguageFeatures` is the adapter's GPU object's set (navigator.gpu's in a browser).
+ */
+export async function createGpuContext(
+  adapter: GPUAdapter,
+  options: DeviceOptions = {},
+  wgslLanguageFeatures?: ReadonlySet<string>,
+): Promise<GpuContext> {
   const hasF16 = options.allowF16 !== false && adapter.features.has('shader-f16');
   const hasSubgroups = options.allowSubgroups !== false && adapter.features.has('subgroups');
   const requiredFeatures: GPUFeatureName[] = [];
@@ -138,6 +153,7 @@ export async function createGpuContext(adapter: GPUAdapter, options: DeviceOptio
     hasSubgroups,
     subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    hasPackedInt8Dot: Boolean(wgslLanguageFeatures?.has(PACKED_INT8_DOT_FEATURE)),
     lost,
     isSoftware: isSoftwareAdapter(summary),
   };
@@ -164,7 +180,7 @@ export async function requestBrowserGpu(options: DeviceOptions = {}): Promise<Gp
         '(chrome://settings/system) and that your GPU driver is not blocklisted (chrome://gpu).',
     );
   }
-  return createGpuContext(adapter, options);
+  return createGpuContext(adapter, options, gpu.wgslLanguageFeatures);
 }
 
 /** What can be told about WebGPU on this device without creating a device (structured-clone safe). */

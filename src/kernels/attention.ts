@@ -17,6 +17,7 @@ import decodeWgsl from '../../shaders/attention_decode.wgsl?raw';
 import prefillWgsl from '../../shaders/attention_prefill.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
+import { DeviceLimitError } from '../errors.ts';
 import { type BufferRef, type KernelCall, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 export interface AttentionShape {
@@ -193,12 +194,20 @@ export interface PrefillAttentionConfig extends AttentionShape {
   scale?: number;
 }
 
-/** Threads per row and rows per workgroup for a head dimension (see attention_prefill.wgsl). */
-export function prefillTiling(headDim: number): { tpr: number; rows: number } {
+/**
+ * Threads per row, rows per workgroup and keys per staged K/V tile for a head dimension (see
+ * attention_prefill.wgsl): the most keys per tile, up to 16, whose K and V rows and partial dots
+ * fit the workgroup storage (16 KiB under mobile limits).
+ */
+export function prefillTiling(headDim: number, workgroupStorage: number): { tpr: number; rows: number; keysPerTile: number } {
   const hd4 = headDim / 4;
   const dpt4 = hd4 % 4 === 0 ? 4 : hd4 % 2 === 0 ? 2 : 1;
   const tpr = hd4 / dpt4;
-  return { tpr, rows: Math.max(1, Math.floor(64 / tpr)) };
+  const rows = Math.max(1, Math.floor(64 / tpr));
+  const bytesPerKey = (tpr * rows + 2 * headDim) * 4;
+  let keysPerTile = 16;
+  while (keysPerTile > 1 && keysPerTile * bytesPerKey > workgroupStorage) keysPerTile /= 2;
+  return { tpr, rows, keysPerTile };
 }
 
 export function createPrefillAttention(
@@ -209,14 +218,18 @@ export function createPrefillAttention(
   const g = checkShape(name, cfg);
   checkDim(name, 'maxTokens', cfg.maxTokens);
   const scale = scaleOf(name, cfg, cfg.scale);
-  const { tpr, rows } = prefillTiling(cfg.headDim);
+  const { tpr, rows, keysPerTile } = prefillTiling(cfg.headDim, ctx.limits.maxComputeWorkgroupStorageSize);
   if (tpr * rows > ctx.limits.maxComputeInvocationsPerWorkgroup)
     throw new RangeError(`${name}: headDim ${cfg.headDim} needs too many threads per row`);
+  if (keysPerTile * (tpr * rows + 2 * cfg.headDim) * 4 > ctx.limits.maxComputeWorkgroupStorageSize)
+    throw new DeviceLimitError(
+      `${name}: headDim ${cfg.headDim} needs more workgroup storage than maxComputeWorkgroupStorageSize ${ctx.limits.maxComputeWorkgroupStorageSize}`,
+    );
   const pipeline = opsPipeline(
     ctx,
     name,
     prefillWgsl,
-    { HD: cfg.headDim, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, TPR: tpr, R: rows },
+    { HD: cfg.headDim, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, TPR: tpr, DPT4: cfg.headDim / 4 / tpr, R: rows, BK: keysPerTile },
     { subgroups: false, constants: { SCALE: scale } },
   );
   return {

@@ -31,6 +31,9 @@
  */
 import actWgsl from '../../shaders/common/act.wgsl?raw';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
+import matmulTiledWgsl from '../../shaders/matmul_tiled.wgsl?raw';
+import chunkWgsl from '../../shaders/common/chunk.wgsl?raw';
+import matmulIoWgsl from '../../shaders/common/matmul_io.wgsl?raw';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniformBuffer } from '../gpu/buffers.ts';
@@ -40,6 +43,7 @@ import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize, type StepShape } from './common.ts';
+import { defaultGemmTile, type GemmTile, gemmTileSize, gemmTileStorageBytes } from './matmul-tiled.ts';
 
 /**
  * How the work is split; defaults come from {@link defaultMatmulVariant}.
@@ -47,8 +51,11 @@ import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, ref
  *   thread-row     a thread per rowsPerThread whole rows, no reduction; with shareInput the lanes
  *                  of a subgroup load the input chunk once between them (subgroupBroadcast).
  *   workgroup-row  threadsPerRow threads per row group, one barrier + workgroup-memory sum.
+ *   tiled          mat-mul only: the tiled GEMM (shaders/matmul_tiled.wgsl), workgroupSize /
+ *                  tokenThreads row threads × tokenThreads token threads, each owning
+ *                  rowsPerThread × tokensPerThread outputs; shapes in matmul-tiled.ts.
  */
-export type MatmulMode = 'subgroup-row' | 'thread-row' | 'workgroup-row';
+export type MatmulMode = 'subgroup-row' | 'thread-row' | 'workgroup-row' | 'tiled';
 
 export interface MatmulVariant {
   mode: MatmulMode;
@@ -62,6 +69,32 @@ export interface MatmulVariant {
   shareInput: boolean;
   /** Tokens each thread accumulates (mat-mul); every decoded chunk is reused TT times. */
   tokensPerThread: number;
+  /** tiled only: threads along the tokens of a tile (the rest of the workgroup runs along rows). */
+  tokenThreads: number;
+}
+
+/** The variant that runs a GEMM tile shape. */
+export function tiledVariant(t: GemmTile): MatmulVariant {
+  const { threads } = gemmTileSize(t);
+  return {
+    mode: 'tiled',
+    workgroupSize: threads,
+    rowsPerThread: t.rowsPerThread,
+    threadsPerRow: 1,
+    shareInput: t.shareInput,
+    tokensPerThread: t.tokensPerThread,
+    tokenThreads: t.tokenThreads,
+  };
+}
+
+function tileOf(v: MatmulVariant): GemmTile {
+  return {
+    rowThreads: v.workgroupSize / v.tokenThreads,
+    tokenThreads: v.tokenThreads,
+    rowsPerThread: v.rowsPerThread,
+    tokensPerThread: v.tokensPerThread,
+    shareInput: v.shareInput,
+  };
 }
 
 /** Work fused into a mat-vec / mat-mul (see the file comment). */
@@ -124,7 +157,9 @@ export interface MatmulKernel {
 
 /**
  * Variant choice (measured on SwiftShader with bench/kernels.ts --variants; the GPU defaults follow
- * usual GEMV practice, as no GPU is available here to tune on):
+ * usual GEMV practice, as no GPU is available here to tune on). Mat-mul is the tiled GEMM on every
+ * device, its tile shape from defaultGemmTile (chunkVec4s: the decoder's chunk for this row length).
+ * For mat-vec, and for mat-mul when a row mode is forced:
  *  - software device (SwiftShader: a subgroup is one CPU SIMD register, every lane's load is a
  *    separate gather, barriers are expensive): thread-row; mat-vec 4 rows per thread so each input
  *    chunk is loaded once for 4 rows, input loads shared across the subgroup (subgroupBroadcast)
@@ -133,7 +168,13 @@ export interface MatmulKernel {
  *    tokens per thread.
  *  - GPU without subgroups: workgroup-row, 16 threads per row, one barrier.
  */
-export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): MatmulVariant {
+export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul', chunkVec4s = 8): MatmulVariant {
+  if (op === 'matmul') return tiledVariant(defaultGemmTile(ctx, chunkVec4s));
+  return defaultRowVariant(ctx, op);
+}
+
+/** The row-mode variant (subgroup-row / thread-row / workgroup-row) for this device. */
+function defaultRowVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): MatmulVariant {
   const tokensPerThread = op === 'matvec' ? 1 : 8;
   if (ctx.isSoftware) {
     const fixedSg = ctx.hasSubgroups && ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize;
@@ -144,38 +185,79 @@ export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): 
       threadsPerRow: 1,
       shareInput: fixedSg,
       tokensPerThread: op === 'matvec' ? 1 : 4,
+      tokenThreads: 1,
     };
   }
   if (ctx.hasSubgroups)
-    return { mode: 'subgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokensPerThread };
-  return { mode: 'workgroup-row', workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokensPerThread };
+    return {
+      mode: 'subgroup-row',
+      workgroupSize: 64,
+      rowsPerThread: 1,
+      threadsPerRow: 0,
+      shareInput: false,
+      tokensPerThread,
+      tokenThreads: 1,
+    };
+  return {
+    mode: 'workgroup-row',
+    workgroupSize: 64,
+    rowsPerThread: 1,
+    threadsPerRow: 16,
+    shareInput: false,
+    tokensPerThread,
+    tokenThreads: 1,
+  };
 }
 
-function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partial<MatmulVariant> | undefined): MatmulVariant {
-  const base = defaultMatmulVariant(ctx, op);
+/** The variant a kernel runs: the device's default under whatever was forced (chunkVec4s: for mat-mul tiles). */
+export function resolveVariant(
+  ctx: GpuContext,
+  op: 'matvec' | 'matmul',
+  forced: Partial<MatmulVariant> | undefined,
+  chunkVec4s = 8,
+): MatmulVariant {
+  if (op === 'matvec' && forced?.mode === 'tiled') throw new RangeError('mat-vec: the tiled variant is a mat-mul (prefill) kernel');
+  // A forced row mode starts from the row modes' defaults (mat-mul's default is the tiled GEMM).
+  const rowMode = forced?.mode !== undefined && forced.mode !== 'tiled';
+  const base = rowMode ? defaultRowVariant(ctx, op) : defaultMatmulVariant(ctx, op, chunkVec4s);
   let v: MatmulVariant = { ...base, ...forced };
   if (forced?.mode && forced.mode !== base.mode) {
     // Other mode than the default: its own sensible defaults under whatever was forced.
     const modeDefaults: Record<MatmulMode, Partial<MatmulVariant>> = {
-      'subgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false },
-      'thread-row': { workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 2, threadsPerRow: 1, shareInput: false },
-      'workgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false },
+      'subgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokenThreads: 1 },
+      'thread-row': { workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 2, threadsPerRow: 1, shareInput: false, tokenThreads: 1 },
+      'workgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokenThreads: 1 },
+      tiled: tiledVariant(defaultGemmTile(ctx, chunkVec4s)),
     };
     v = { ...base, ...modeDefaults[forced.mode], ...forced };
   }
-  const needsSubgroups = v.mode === 'subgroup-row' || (v.mode === 'thread-row' && v.shareInput);
+  const needsSubgroups = v.mode === 'subgroup-row' || ((v.mode === 'thread-row' || v.mode === 'tiled') && v.shareInput);
   if (needsSubgroups && !ctx.hasSubgroups) {
     throw new DeviceLimitError(
       `mat-vec: the ${v.mode}${v.shareInput ? ' shared-input' : ''} variant needs subgroups, which the device does not have`,
     );
   }
-  if (v.mode === 'thread-row' && v.shareInput && !(ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize)) {
+  if (
+    (v.mode === 'thread-row' || v.mode === 'tiled') &&
+    v.shareInput &&
+    !(ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize)
+  ) {
     throw new DeviceLimitError(
       `mat-vec: shareInput needs a fixed subgroup size; the device reports ${ctx.subgroupMinSize}–${ctx.subgroupMaxSize}`,
     );
   }
   if (v.mode === 'workgroup-row' && (v.threadsPerRow < 1 || v.workgroupSize % v.threadsPerRow !== 0)) {
     throw new RangeError(`mat-vec variant: workgroupSize ${v.workgroupSize} is not a multiple of threadsPerRow ${v.threadsPerRow}`);
+  }
+  if (v.mode === 'tiled') {
+    checkInt('tokenThreads', v.tokenThreads, 1);
+    if (v.workgroupSize % v.tokenThreads !== 0)
+      throw new RangeError(`mat-mul tile: workgroupSize ${v.workgroupSize} is not a multiple of tokenThreads ${v.tokenThreads}`);
+    const bytes = gemmTileStorageBytes(tileOf(v), chunkVec4s);
+    if (bytes > ctx.limits.maxComputeWorkgroupStorageSize)
+      throw new DeviceLimitError(
+        `mat-mul tile: ${bytes} bytes of workgroup storage exceed maxComputeWorkgroupStorageSize ${ctx.limits.maxComputeWorkgroupStorageSize}`,
+      );
   }
   if (v.workgroupSize > ctx.limits.maxComputeInvocationsPerWorkgroup) {
     throw new DeviceLimitError(
@@ -186,10 +268,11 @@ function resolveVariant(ctx: GpuContext, op: 'matvec' | 'matmul', forced: Partia
   return v;
 }
 
-function rowsPerWorkgroup(ctx: GpuContext, v: MatmulVariant): number {
+export function rowsPerWorkgroup(ctx: GpuContext, v: MatmulVariant): number {
   if (v.mode === 'subgroup-row')
     return Math.max(1, Math.floor(v.workgroupSize / (ctx.subgroupMinSize > 0 ? ctx.subgroupMinSize : 32))) * v.rowsPerThread;
   if (v.mode === 'thread-row') return v.workgroupSize * v.rowsPerThread;
+  if (v.mode === 'tiled') return gemmTileSize(tileOf(v)).rows;
   return (v.workgroupSize / v.threadsPerRow) * v.rowsPerThread;
 }
 
@@ -199,7 +282,7 @@ const layoutCache = new WeakMap<GPUDevice, Map<string, { group: GPUBindGroupLayo
  * Explicit layout (W, X, Y, part uniform, [step uniform], [W as 16-byte words], [norm weight],
  * [Y1, Y2]): decoders that read only W4 leave W unused, and 'auto' layouts would drop it.
  */
-function matmulLayout(
+export function matmulLayout(
   ctx: GpuContext,
   dynamicT: boolean,
   usesW4: boolean,
@@ -255,7 +338,12 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   const outputStride = o.outputStride ?? outRows[0]!;
   checkInt('inputStride', inputStride, o.cols, 4);
   checkInt('outputStride', outputStride, outRows[0]!);
-  const variant = resolveVariant(ctx, op, o.variant);
+  // GLU stores act(gate)·up from one thread's gate and up rows, which only the row modes decode
+  // together: a GLU mat-mul defaults to the row-mode mat-mul rather than the tiled GEMM.
+  if (fuse.glu && o.variant?.mode === 'tiled') throw new RangeError('mat-mul: fuse.glu runs in a row mode, not the tiled GEMM');
+  const forced =
+    fuse.glu && op === 'matmul' && o.variant?.mode === undefined ? { ...o.variant, mode: defaultRowVariant(ctx, op).mode } : o.variant;
+  const variant = resolveVariant(ctx, op, forced, geo.chunkVec4s);
   const tt = variant.tokensPerThread;
   checkInt('tokensPerThread', tt, 1);
   checkInt('rowsPerThread', variant.rowsPerThread, 1);
@@ -268,8 +356,19 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   // chunks × tiles stream the input per token instead (as the GPU modes always do).
   const preloadX = tt === 1 || (variant.mode === 'thread-row' && tt * geo.chunkVec4s <= 32);
   // Sharing needs whole vec4 groups per lane; otherwise plain loads.
-  const shareX = preloadX && variant.mode === 'thread-row' && variant.shareInput && geo.chunkVec4s % sgx === 0;
+  // The tiled GEMM shares reads of its staged input when every lane of a subgroup reads the same
+  // token (one token thread) and the workgroup is whole subgroups.
+  const shareX =
+    (preloadX && variant.mode === 'thread-row' && variant.shareInput && geo.chunkVec4s % sgx === 0) ||
+    (variant.mode === 'tiled' &&
+      variant.shareInput &&
+      variant.tokenThreads === 1 &&
+      geo.chunkVec4s % sgx === 0 &&
+      variant.workgroupSize % sgx === 0);
   const rowsPerWg = rowsPerWorkgroup(ctx, variant);
+  const tiled = variant.mode === 'tiled';
+  // Tokens one workgroup (row modes: one thread) covers: the z extent of the dispatch grid.
+  const tokensPerTile = tiled ? gemmTileSize(tileOf(variant)).tokens : tt;
   const defines = {
     DECODER: decoder.snippet,
     ALIGNED: geo.aligned || Boolean(o.assumeAligned),
@@ -299,16 +398,17 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
+    ...(tiled ? { RM: variant.rowsPerThread, TN: tt, WT: variant.tokenThreads, BM: rowsPerWg, BN: tokensPerTile } : {}),
   };
   const subgroups = variant.mode === 'subgroup-row' || shareX;
-  const snippets = { ...decoderSnippets(decoder), act: actWgsl };
+  const snippets = { ...decoderSnippets(decoder), act: actWgsl, chunk: chunkWgsl, matmul_io: matmulIoWgsl };
   const layoutFor = (dynamicT: boolean) => matmulLayout(ctx, dynamicT, geo.usesW4, defines.NORM_IN, outRows.length);
   const pipelineFor = (dynamicT: boolean) => {
     const all = { ...defines, DYNAMIC_T: dynamicT };
     return getPipeline(
       ctx,
-      definesKey('matmul', all, subgroups),
-      composeWgsl(matmulWgsl, { subgroups, defines: all, snippets }),
+      definesKey(tiled ? 'matmul-tiled' : 'matmul', all, subgroups),
+      composeWgsl(tiled ? matmulTiledWgsl : matmulWgsl, { subgroups, defines: all, snippets }),
       'main',
       undefined,
       {
@@ -319,7 +419,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   // Compile the common case now, so errors surface at creation rather than at bind.
   const dynamicDefault = op === 'matmul';
   pipelineFor(dynamicDefault);
-  const tokenTiles = Math.ceil(o.maxTokens / tt);
+  const tokenTiles = Math.ceil(o.maxTokens / tokensPerTile);
 
   return {
     variant,
@@ -430,7 +530,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
         // `step` (the values the caller wrote to stepParams) sizes the token tiles to this call's
         // tokens; without it every tile up to maxTokens is dispatched and the idle ones return.
         encode(pass: GPUComputePassEncoder, step?: StepShape) {
-          const tiles = dynamicT ? Math.ceil(dispatchTokens(step, o.maxTokens) / tt) : tokenTiles;
+          const tiles = dynamicT ? Math.ceil(dispatchTokens(step, o.maxTokens) / tokensPerTile) : tokenTiles;
           pass.setPipeline(pipeline);
           for (const c of calls) {
             pass.setBindGroup(0, c.group);

@@ -6,6 +6,7 @@
  * model before downloading it).
  */
 import { kvCacheLayerBytes } from '../kernels/attention.ts';
+import { type ActivationsOption, quantizedActivationBytes } from '../kernels/matvec-q8.ts';
 import { SAMPLING_PARAMS_BYTES } from '../kernels/sample.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -27,6 +28,16 @@ export interface ForwardShape {
   contextSize: number;
   /** Most tokens one prefill submission processes. */
   maxBatch: number;
+  /**
+   * Decode activations for the mat-vecs (resolveActivations; default auto). Anything but f32
+   * plans the buffer of quantized activations: a bound when auto turns out f32 on the device.
+   */
+  activations?: ActivationsOption;
+  /**
+   * Also compute every position's logits of a step into `allLogits` ([maxBatch][vocab] f32), for
+   * evaluation (perplexity, KL; runtime/evaluate.ts). Generation never needs it.
+   */
+  allLogits?: boolean;
 }
 
 /** One buffer the forward pass creates, at the size it is created with. */
@@ -72,6 +83,8 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   add('gate', T * nFF * f);
   add('up', T * nFF * f);
   add('lastRow', nEmbd * f);
+  // Decode's input of the linear being run, quantized to int8 blocks (one token, the widest input).
+  if (options.activations !== 'f32') add('actQ8', quantizedActivationBytes(Math.max(nEmbd, attDim, nFF)));
   const kBytes = kvCacheLayerBytes({ headDim, nKvHeads: nHeadKV, maxCtx: contextSize });
   const vBytes = kvCacheLayerBytes({ headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize });
   for (let l = 0; l < cfg.nLayer; l++) {
@@ -84,6 +97,7 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   add('chosen', 4, 'io');
   add('logits', vocabSize * f, 'io');
   add('topProbs', TOP_PROBS_K * 8, 'io');
+  if (options.allLogits) add('allLogits', T * vocabSize * f, 'io');
   return out;
 }
 

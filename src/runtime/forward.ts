@@ -28,7 +28,7 @@ import { createStorageBuffer, pad4 } from '../gpu/buffers.ts';
 import { describePipelines, type PipelineSpec } from '../gpu/pipelines.ts';
 import { maxWeightPartBytes } from '../gpu/weights.ts';
 import { createDecodeAttention, createPrefillAttention, type DecodeAttentionKernel } from '../kernels/attention.ts';
-import type { KernelCall, StepShape } from '../kernels/common.ts';
+import type { BufferRef, KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
 import { createRmsNorm, type RmsNormKernel } from '../kernels/norm.ts';
@@ -40,7 +40,8 @@ import type { ModelConfig } from '../model/config.ts';
 import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape } from './buffer-plan.ts';
-import { createLinear, type LinearKernel } from './linear.ts';
+import { createLinear, type LinearKernel, withQuantizedInputs } from './linear.ts';
+import { type ActivationPrecision, resolveActivations } from '../kernels/matvec-q8.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { MatmulFusion } from '../kernels/matmul.ts';
 import { fusedWeightName } from './fused-weights.ts';
@@ -48,6 +49,25 @@ import { fusedWeightName } from './fused-weights.ts';
 export interface ForwardOptions extends ForwardShape {
   /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */
   ropeFreqFactors?: Float32Array;
+  /**
+   * A kernel call to run just before a linear reads its input, or undefined for none: how
+   * activation statistics are collected (imatrix). Called once per linear per graph when it is
+   * built (see LinearInput).
+   */
+  linearInputTap?: (at: LinearInput) => KernelCall | undefined;
+}
+
+/** A linear's input as ForwardOptions.linearInputTap sees it. */
+export interface LinearInput {
+  weightName: string;
+  /** [nTokens][cols] f32 activations. */
+  input: BufferRef;
+  /** Values per token (the weight's row length). */
+  cols: number;
+  /** Token capacity of the graph (1 for decode). */
+  maxTokens: number;
+  /** The step-params uniform (nTokens of the step being run). */
+  params: GPUBuffer;
 }
 
 export { TOP_PROBS_K };
@@ -65,6 +85,8 @@ export interface ForwardBuffers {
   logits: GPUBuffer;
   /** (id, prob) × TOP_PROBS_K of softmax(raw logits) for the last step, when requested. */
   topProbs: GPUBuffer;
+  /** With ForwardOptions.allLogits: [maxBatch][vocab] logits of every token of the last step. */
+  allLogits?: GPUBuffer;
 }
 
 interface Graph {
@@ -93,6 +115,8 @@ interface Activations {
   up: GPUBuffer;
   /** The last token's row of xn, the LM head's input. */
   lastRow: GPUBuffer;
+  /** Decode with int8 activations: the input of the linears being run, quantized. */
+  actQ8?: GPUBuffer;
 }
 
 /** Everything `allocate()` creates. */
@@ -128,6 +152,8 @@ export class ForwardPass {
   readonly kvCacheBytes: number;
   /** Bytes of its other buffers (activations, step/sampling I/O, logits): see forwardBufferPlan. */
   readonly scratchBytes: number;
+  /** What the decode mat-vecs read: f32 activations, or int8 (options.activations, resolved on this device). */
+  readonly activations: ActivationPrecision;
   private readonly act: Activations;
   private readonly kCache: readonly GPUBuffer[];
   private readonly vCache: readonly GPUBuffer[];
@@ -135,6 +161,8 @@ export class ForwardPass {
   /** Built by preparePrefill() or on the first prefill step (see the constructor). */
   private prefillGraph: Graph | null = null;
   private readonly lmHead: KernelCall;
+  /** The LM head over every row of a step (ForwardOptions.allLogits). */
+  private readonly allRowsLmHead: KernelCall | undefined;
   private readonly argmax: KernelCall;
   private readonly sampler: KernelCall;
   private readonly penalties: KernelCall;
@@ -151,6 +179,7 @@ export class ForwardPass {
     const { contextSize, maxBatch } = options;
     if (contextSize < 1 || maxBatch < 1) throw new RangeError('contextSize and maxBatch must be positive');
     if (names.ropeFreqs && !options.ropeFreqFactors) throw new ModelFormatError(`${names.ropeFreqs} must be passed as ropeFreqFactors`);
+    this.activations = resolveActivations(ctx, options.activations);
 
     const mem = this.allocate();
     this.act = mem.act;
@@ -169,7 +198,14 @@ export class ForwardPass {
     // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
     const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
     const head = this.w(names.output ?? names.tokenEmbd);
-    this.lmHead = createLinear(ctx, head, 1).bind({ input: this.act.lastRow, output: logits, params });
+    const lmHead = withQuantizedInputs(
+      ctx,
+      [createLinear(ctx, head, 1, this.activations).bind({ input: this.act.lastRow, output: logits, params, inputQ8: this.act.actQ8 })],
+      this.act.actQ8,
+    );
+    this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
+    const { allLogits } = this.buffers;
+    if (allLogits) this.allRowsLmHead = createLinear(ctx, head, maxBatch).bind({ input: this.act.xn, output: allLogits, params });
     const vocab = cfg.vocabSize;
     this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
@@ -210,7 +246,8 @@ export class ForwardPass {
       );
     const decode = describePipelines(ctx, (c) => {
       planCtx = c;
-      pass = new ForwardPass(c, cfg, names, standIns(c), options);
+      // A tap's kernels belong to the real device; planning leaves them out.
+      pass = new ForwardPass(c, cfg, names, standIns(c), { ...options, linearInputTap: undefined });
     });
     // The same inert device again, so the decode graph's pipelines are cached and not listed twice.
     const prefill = describePipelines(ctx, () => pass!.preparePrefill(), planCtx);
@@ -251,7 +288,7 @@ export class ForwardPass {
    */
   private allocate(): Allocation {
     const { ctx, cfg } = this;
-    const plan = forwardBufferPlan(cfg, this.options);
+    const plan = forwardBufferPlan(cfg, { ...this.options, activations: this.activations });
     const made = new Map<string, GPUBuffer>();
     for (const b of plan) {
       if (b.label === 'stepParams') made.set(b.label, createStepParams(ctx));
@@ -282,6 +319,7 @@ export class ForwardPass {
         gate: get('gate'),
         up: get('up'),
         lastRow: get('lastRow'),
+        actQ8: made.get('actQ8'),
       },
       kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
       vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
@@ -292,6 +330,7 @@ export class ForwardPass {
         chosen: get('chosen'),
         logits: get('logits'),
         topProbs: get('topProbs'),
+        allLogits: made.get('allLogits'),
       },
       kvCacheBytes: totals.kvCache,
       scratchBytes: totals.scratch,
@@ -310,7 +349,10 @@ export class ForwardPass {
       maxTokens,
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
-      linear: (name, fuse) => createLinear(ctx, this.w(name), maxTokens, fuse),
+      linear: (name, fuse) => {
+        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse);
+        return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
+      },
       rope: createRope(ctx, {
         headDim,
         nHeads: nHead,
@@ -338,7 +380,7 @@ export class ForwardPass {
         output: x,
       }),
     );
-    for (let l = 0; l < cfg.nLayer; l++) body.push(...this.buildLayer(l, kernels));
+    for (let l = 0; l < cfg.nLayer; l++) body.push(...withQuantizedInputs(ctx, this.buildLayer(l, kernels), this.act.actQ8));
     body.push(kernels.norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: this.vec(names.outputNorm), output: xn }));
     return { body };
   }
@@ -372,11 +414,12 @@ export class ForwardPass {
       const s = L.scales[which];
       if (s) body.push(ew('scale', n).bind({ params, a: target, b: vec(s) }));
     };
-    // rmsnorm(input)·weight as the input of the projections that follow: decode's mat-vec does
-    // it in its input load (fuse.normIn), prefill's mat-mul reads the copy a norm kernel writes
-    // into `scratch`.
+    // rmsnorm(input)·weight as the input of the projections that follow: decode's f32 mat-vec does
+    // it in its input load (fuse.normIn); prefill's mat-mul, and decode's int8 mat-vec (whose
+    // input is quantized before it runs), read the copy a norm kernel writes into `scratch`.
     const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
-      if (kernels.maxTokens === 1) return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
+      if (kernels.maxTokens === 1 && this.activations === 'f32')
+        return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
       body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
       return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };
     };
@@ -439,15 +482,38 @@ export class ForwardPass {
     return body;
   }
 
+  /** `kernel`, with ForwardOptions.linearInputTap's call (if any) encoded before each bound call. */
+  private tapped(name: string, kernel: LinearKernel, maxTokens: number): LinearKernel {
+    const tap = this.options.linearInputTap;
+    if (!tap) return kernel;
+    const cols = this.w(name).cols;
+    return {
+      bind: (b) => {
+        const call = kernel.bind(b);
+        const before = tap({ weightName: name, input: b.input, cols, maxTokens, params: this.buffers.stepParams });
+        if (!before) return call;
+        return {
+          ...call, // keeps quantizedInput, which withQuantizedInputs reads
+          encode(pass, step) {
+            before.encode(pass, step);
+            call.encode(pass, step);
+          },
+        };
+      },
+    };
+  }
+
   /**
    * Encodes one step of `nTokens` tokens (1 = decode) into `encoder`: the body, the LM head on the
-   * last token, then (optionally) the top-K probabilities and the token choice. The caller has
-   * written stepParams = `step` and, for prefill, the prompt ids into `history`.
+   * last token, then (optionally) the top-K probabilities and the token choice. With `allLogits`
+   * (a pass built with ForwardOptions.allLogits) the LM head also runs over every token of the
+   * step into buffers.allLogits. The caller has written stepParams = `step` and, for prefill, the
+   * prompt ids into `history`.
    */
   encodeStep(
     encoder: GPUCommandEncoder,
     step: StepShape,
-    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean } = {},
+    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean; allLogits?: boolean } = {},
   ): void {
     const { nTokens } = step;
     if (nTokens < 1 || nTokens > this.options.maxBatch) throw new RangeError(`nTokens ${nTokens} outside 1…${this.options.maxBatch}`);
@@ -455,6 +521,10 @@ export class ForwardPass {
     let pass = encoder.beginComputePass();
     // The step's shape lets kernels dispatch only the tokens and KV chunks this step needs.
     for (const call of graph.body) call.encode(pass, step);
+    if (opts.allLogits) {
+      if (!this.allRowsLmHead) throw new RangeError('allLogits asked for, but this pass was built without ForwardOptions.allLogits');
+      this.allRowsLmHead.encode(pass, step);
+    }
     pass.end();
     const rowBytes = this.cfg.nEmbd * 4;
     encoder.copyBufferToBuffer(this.act.xn, (nTokens - 1) * rowBytes, this.act.lastRow, 0, rowBytes);

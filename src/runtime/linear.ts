@@ -4,11 +4,18 @@
  * fused dequant kernels of src/kernels/matmul.ts. A weight split into several buffers by rows
  * (parts) is handled there, one dispatch per part. `fuse` adds the kernel's fusions (a norm in the
  * input load, gate·up, a residual add, a Q/K/V split).
+ *
+ * With int8 activations (resolveActivations), decode mat-vecs over types with an int8 decoder run
+ * src/kernels/matvec-q8.ts instead: they read the input quantized into `inputQ8`, and
+ * `withQuantizedInputs` puts one quantize dispatch before each run of such calls on one input
+ * (Q/K/V, gate/up), so the linears reading the same input share it. Of the fusions the int8
+ * mat-vec has only the residual add (fuse.addOut); a call with another runs the f32 mat-vec.
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { type BufferRef, type KernelCall } from '../kernels/common.ts';
 import { createMatMul, createMatVec, type MatmulFusion } from '../kernels/matmul.ts';
+import { type ActivationPrecision, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 
 export interface LinearBindings {
@@ -21,17 +28,71 @@ export interface LinearBindings {
   /** fuse.split: the second and third outputs. */
   output1?: BufferRef;
   output2?: BufferRef;
+  /** int8 mat-vec only: where the input's quantized copy is (written by withQuantizedInputs' dispatch). */
+  inputQ8?: BufferRef;
+}
+
+export interface LinearCall extends KernelCall {
+  /** Set when the call reads its input quantized: the f32 input and its length, to quantize first. */
+  readonly quantizedInput?: { input: BufferRef; cols: number };
 }
 
 export interface LinearKernel {
-  bind(b: LinearBindings): KernelCall;
+  bind(b: LinearBindings): LinearCall;
 }
 
-export function createLinear(ctx: GpuContext, weight: GpuWeight, maxTokens: number, fuse?: MatmulFusion): LinearKernel {
+export function createLinear(
+  ctx: GpuContext,
+  weight: GpuWeight,
+  maxTokens: number,
+  activations: ActivationPrecision = 'f32',
+  fuse?: MatmulFusion,
+): LinearKernel {
   const { type, rows, cols } = weight;
   getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
+  // The int8 mat-vec has the residual add; the other fusions run in the f32 one.
+  const f32Only = fuse !== undefined && (fuse.normIn !== undefined || fuse.glu !== undefined || fuse.split !== undefined);
+  if (maxTokens === 1 && activations === 'int8' && hasInt8MatVec(type) && !f32Only) {
+    const kernel = createMatVecQ8(ctx, { type, rows, cols, addOut: fuse?.addOut === true });
+    return {
+      bind: (b) => {
+        if (!b.inputQ8) throw new RangeError(`linear "${weight.name}": int8 activations need an inputQ8 buffer`);
+        const call = kernel.bind({ weight, input: b.inputQ8, output: b.output });
+        return { encode: (pass) => call.encode(pass), quantizedInput: { input: b.input, cols } };
+      },
+    };
+  }
   const kernel = maxTokens === 1 ? createMatVec(ctx, { type, rows, cols, fuse }) : createMatMul(ctx, { type, rows, cols, maxTokens, fuse });
   return {
-    bind: ({ params, ...b }) => kernel.bind({ weight, ...b, stepParams: maxTokens === 1 ? undefined : params }),
+    bind: (b) =>
+      kernel.bind({
+        weight,
+        input: b.input,
+        output: b.output,
+        normWeight: b.normWeight,
+        output1: b.output1,
+        output2: b.output2,
+        stepParams: maxTokens === 1 ? undefined : b.params,
+      }),
   };
+}
+
+/**
+ * `calls` with an activation-quantize dispatch (into `inputQ8`) before each run of consecutive
+ * calls that read the same input quantized. Only consecutive calls share one: any other call in
+ * between may write the input (or another input's quantize may overwrite `inputQ8`).
+ */
+export function withQuantizedInputs(ctx: GpuContext, calls: readonly LinearCall[], inputQ8: BufferRef | undefined): KernelCall[] {
+  const out: KernelCall[] = [];
+  let current: LinearCall['quantizedInput'];
+  for (const call of calls) {
+    const q = call.quantizedInput;
+    if (q && !(current && current.input === q.input && current.cols === q.cols)) {
+      if (!inputQ8) throw new RangeError('int8 activations need an inputQ8 buffer');
+      out.push(createQuantizeQ8(ctx, { cols: q.cols }).bind({ input: q.input, output: inputQ8 }));
+    }
+    current = q;
+    out.push(call);
+  }
+  return out;
 }

@@ -25,8 +25,21 @@ export interface StepResult {
   top?: [number, number][];
 }
 
+/**
+ * What to do when the context fills up (llama.cpp's context shift): keep the first `keep` tokens
+ * (BOS, the system prompt), drop the oldest half of the rest, and go on from there.
+ */
+export interface ContextShift {
+  keep: number;
+}
+
 export interface RunOptions extends SamplingOptions {
   maxTokens: number;
+  /**
+   * Off (the default): a prompt longer than the context is a ContextOverflowError and generation
+   * ends with 'length' when the context is full. On: both shift the context (see shiftContext).
+   */
+  contextShift?: ContextShift;
   topProbs?: boolean;
   signal?: AbortSignal;
   /** Called with each token as it is read back; return true to stop. */
@@ -43,6 +56,32 @@ export interface RunStats {
   timeToFirstTokenMs: number;
   finishReason: FinishReason;
   submissions: number;
+  /** Times the context was shifted (RunOptions.contextShift). */
+  contextShifts: number;
+}
+
+/** Checks a context-shift setting against the context: the kept tokens must leave room to generate. */
+export function checkContextShift(shift: ContextShift, contextSize: number): void {
+  const { keep } = shift;
+  if (!Number.isInteger(keep) || keep < 0 || keep > contextSize - 2) {
+    throw new RangeError(
+      `contextShift.keep must be a whole number of tokens from 0 to ${contextSize - 2} (the context holds ${contextSize}), got ${keep}`,
+    );
+  }
+}
+
+/**
+ * The tokens after a context shift, as llama.cpp does it (n_keep, n_discard = half of what
+ * follows): the first `keep` stay, the oldest half of the rest goes, repeatedly, until the
+ * sequence leaves room for at least one more token. Tokens that fit are returned as they are.
+ */
+export function shiftContext(tokens: readonly number[], keep: number, contextSize: number): readonly number[] {
+  let shifted = tokens;
+  while (shifted.length >= contextSize) {
+    const discard = Math.max(1, Math.floor((shifted.length - keep) / 2));
+    shifted = [...shifted.slice(0, keep), ...shifted.slice(keep + discard)];
+  }
+  return shifted;
 }
 
 export class Session {
@@ -88,12 +127,43 @@ export class Session {
   async run(prompt: readonly number[], opts: RunOptions): Promise<RunStats> {
     if (this.busy) throw new Error('this session is already generating');
     if (prompt.length === 0) throw new RangeError('empty prompt');
+    if (opts.contextShift) checkContextShift(opts.contextShift, this.contextSize);
     this.busy = true;
     try {
-      return await this.runInner(prompt, opts);
+      return opts.contextShift ? await this.runShifting(prompt, opts, opts.contextShift) : await this.runInner(prompt, opts);
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * Generation that shifts the context instead of stopping when it is full. The kept prefix stays
+   * in the KV cache; the tokens after the dropped ones move to new positions and are computed
+   * again (one batched prefill), so the result is exactly a fresh run on the shifted sequence.
+   */
+  private async runShifting(prompt: readonly number[], opts: RunOptions, shift: ContextShift): Promise<RunStats> {
+    const ctxSize = this.contextSize;
+    let tokens = shiftContext(prompt, shift.keep, ctxSize);
+    let shifts = tokens === prompt ? 0 : 1;
+    let total: RunStats | undefined;
+    for (;;) {
+      let lastToken = -1;
+      const part = await this.runInner(tokens, {
+        ...opts,
+        maxTokens: opts.maxTokens - (total?.generatedTokens ?? 0),
+        onToken: (r) => {
+          lastToken = r.token;
+          return opts.onToken(r);
+        },
+      });
+      total = total ? mergeRunStats(total, part) : { ...part, promptTokens: prompt.length };
+      // 'length' before the token budget is spent means the context is full: shift and go on.
+      if (part.finishReason !== 'length' || part.generatedTokens === 0 || total.generatedTokens >= opts.maxTokens) break;
+      // The cache holds every fed token; the last generated one is fed by the next run.
+      tokens = shiftContext([...this.cached, lastToken], shift.keep, ctxSize);
+      shifts++;
+    }
+    return { ...total, contextShifts: shifts };
   }
 
   private async runInner(prompt: readonly number[], opts: RunOptions): Promise<RunStats> {
@@ -229,6 +299,7 @@ export class Session {
       timeToFirstTokenMs: (tFirst || tEnd) - t0,
       finishReason: finish,
       submissions,
+      contextShifts: 0,
     };
   }
 
@@ -236,4 +307,19 @@ export class Session {
     for (const s of this.staging) s.destroy();
     this.forward.destroy();
   }
+}
+
+/** Stats of a generation that went on after a context shift: the recomputation counts as decode time. */
+function mergeRunStats(before: RunStats, after: RunStats): RunStats {
+  return {
+    promptTokens: before.promptTokens,
+    prefilledTokens: before.prefilledTokens + after.prefilledTokens,
+    generatedTokens: before.generatedTokens + after.generatedTokens,
+    prefillMs: before.prefillMs,
+    decodeMs: before.decodeMs + after.prefillMs + after.decodeMs,
+    timeToFirstTokenMs: before.timeToFirstTokenMs,
+    finishReason: after.finishReason,
+    submissions: before.submissions + after.submissions,
+    contextShifts: before.contextShifts + after.contextShifts,
+  };
 }

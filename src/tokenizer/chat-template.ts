@@ -128,6 +128,68 @@ Object.defineProperties(BoundedInterpreter.prototype, {
   },
 });
 
+// Python's str.strip/lstrip/rstrip take the characters to remove, and templates rely on it: Qwen3
+// writes `content.lstrip('\n')` to drop a reply's leading newlines but keep its spaces. The
+// @huggingface/jinja string methods ignore the argument and strip all whitespace, unlike Python's
+// Jinja and llama.cpp's; the three are replaced by ones that honour it (whitespace when none is
+// given). Its capitalize (method and filter) also leaves the rest of the string as it was, where
+// Python lowercases it (BitNet 2B4T writes `message['role'] | capitalize`).
+type JinjaValue = { value: unknown };
+type JinjaValueClass = new (value: unknown) => JinjaValue;
+const emptyString = new Interpreter(new Environment()).run(new Template("{{ '' }}").parsed) as unknown as JinjaValue & {
+  builtins: Map<string, JinjaValue>;
+};
+const StringValueClass = emptyString.constructor as JinjaValueClass;
+const FunctionValueClass = emptyString.builtins?.get('strip')?.constructor as JinjaValueClass | undefined;
+const stringBuiltins = Object.getOwnPropertyDescriptor(StringValueClass.prototype, 'builtins')?.get;
+if (!FunctionValueClass || !stringBuiltins) throw new Error('@huggingface/jinja: StringValue internals changed; update the strip methods');
+const pythonStripMaps = new WeakSet<Map<string, JinjaValue>>();
+Object.defineProperty(StringValueClass.prototype, 'builtins', {
+  get(this: JinjaValue) {
+    const builtins = stringBuiltins.call(this) as Map<string, JinjaValue>;
+    if (!pythonStripMaps.has(builtins)) {
+      const text = String(this.value);
+      const method = (start: boolean, end: boolean) =>
+        new FunctionValueClass((args: JinjaValue[]) => new StringValueClass(pythonStrip(text, stripChars(args), start, end)));
+      builtins.set('strip', method(true, true));
+      builtins.set('lstrip', method(true, false));
+      builtins.set('rstrip', method(false, true));
+      builtins.set('capitalize', new FunctionValueClass(() => new StringValueClass(pythonCapitalize(text))));
+      pythonStripMaps.add(builtins);
+    }
+    return builtins;
+  },
+});
+
+/** The `chars` argument of a strip method: undefined for none (or None), else the string. */
+function stripChars(args: JinjaValue[] | undefined): string | undefined {
+  const chars = args?.[0]?.value;
+  if (chars === undefined || chars === null) return undefined;
+  if (typeof chars !== 'string') throw new ChatTemplateError('strip(), lstrip() and rstrip() take a string of characters or none');
+  return chars;
+}
+
+/** Python's str.capitalize: the first character upper-case, the rest lower-case. */
+function pythonCapitalize(text: string): string {
+  const [first = '', ...rest] = text;
+  return first.toUpperCase() + rest.join('').toLowerCase();
+}
+
+/** Python's str.strip / lstrip / rstrip: `chars` are the characters to remove, whitespace when undefined. */
+export function pythonStrip(text: string, chars: string | undefined, start: boolean, end: boolean): string {
+  if (chars === undefined) {
+    const head = start ? text.trimStart() : text;
+    return end ? head.trimEnd() : head;
+  }
+  const remove = new Set(chars); // code points, as Python counts characters
+  const points = [...text];
+  let from = 0;
+  let to = points.length;
+  if (start) while (from < to && remove.has(points[from]!)) from++;
+  if (end) while (to > from && remove.has(points[to - 1]!)) to--;
+  return points.slice(from, to).join('');
+}
+
 /** A parsed chat template. Parsing errors surface here, rendering errors in `render`. */
 export class ChatTemplate {
   private readonly template: Template;

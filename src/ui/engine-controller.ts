@@ -1,6 +1,7 @@
 /**
  * The engine lifecycle of <llm-chat>, as a Lit ReactiveController: which engine runs (one handed
- * to the element, or one loaded from a source by a loader or by the element's own Web Worker), the
+ * to the element, one loaded from a source by a loader or by the element's own Web Worker, or a
+ * RemoteEngine connected to an OpenAI-compatible server in endpoint mode), the
  * load with its progress, one generation at a time with abort, a lost GPU device, and teardown when
  * the element leaves the document. The element keeps the conversation and the templates.
  *
@@ -10,6 +11,7 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { EngineWorker } from '../engine/worker-client.ts';
 import type { LlmEngine, LoadOptions, LoadProgress, ModelInfo, ModelSource } from '../engine/types.ts';
+import { RemoteEngine, type RemoteOptions } from '../engine/remote.ts';
 import { describeError, type ErrorText } from './error-text.ts';
 import { spawnEngineWorker } from './spawn-worker.ts';
 
@@ -18,8 +20,10 @@ export type EngineLoader = (source: ModelSource, options: LoadOptions) => Promis
 
 export interface LlmReadyDetail {
   info: ModelInfo;
-  /** Where the ready engine came from (null for an engine handed to the element). */
+  /** Where the ready engine came from (null for an engine handed to the element, and for a server). */
   source: ModelSource | null;
+  /** The API base URL of the OpenAI-compatible server replies come from (endpoint mode, or a RemoteEngine handed in); else null. */
+  endpoint: string | null;
 }
 export interface LlmProgressDetail {
   progress: LoadProgress;
@@ -40,6 +44,8 @@ export interface EngineConfig {
   source: ModelSource | null;
   loader: EngineLoader | null;
   contextSize: number | undefined;
+  /** Endpoint mode: the server to stream from instead of loading `source` (which is then ignored). */
+  remote: RemoteOptions | null;
 }
 
 /** Why no engine runs, and what the user can do about it. */
@@ -106,6 +112,10 @@ export class EngineController implements ReactiveController {
   get source(): ModelSource | null {
     return this.activeSource;
   }
+  /** The server the engine streams from, when it is a RemoteEngine. */
+  get endpoint(): string | null {
+    return this.active instanceof RemoteEngine ? this.active.endpoint : null;
+  }
 
   hostConnected(): void {
     clearTimeout(this.teardownTimer);
@@ -121,11 +131,11 @@ export class EngineController implements ReactiveController {
 
   /** (Re)loads the configured source, or adopts the configured engine. Resolves when ready (or failed). */
   async load(): Promise<void> {
-    const { engine, source, loader, contextSize } = this.config();
+    const { engine, source, loader, contextSize, remote } = this.config();
     if (engine) return this.adopt();
     this.stop();
     this.loadController?.abort();
-    if (!source) {
+    if (!source && !remote) {
       this.loadController = null;
       await this.releaseActive();
       this.set('idle', null, null);
@@ -135,24 +145,27 @@ export class EngineController implements ReactiveController {
     this.loadController = controller;
     this.set('loading', null, null);
     const load = loader ?? ((s: ModelSource, o: LoadOptions) => (this.ownWorker ??= spawnEngineWorker()).load(s, o));
+    const options: LoadOptions = {
+      contextSize,
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (controller.signal.aborted) return;
+        this.set('loading', progress, null);
+        emit<LlmProgressDetail>(this.host, 'llm-progress', { progress });
+      },
+    };
+    // A server is connected to, not loaded: no worker starts and no progress comes.
+    const from = remote ? null : source;
     try {
-      const loaded = await load(source, {
-        contextSize,
-        signal: controller.signal,
-        onProgress: (progress) => {
-          if (controller.signal.aborted) return;
-          this.set('loading', progress, null);
-          emit<LlmProgressDetail>(this.host, 'llm-progress', { progress });
-        },
-      });
+      const loaded = remote ? await RemoteEngine.connect(remote, controller.signal) : await load(source!, options);
       if (controller.signal.aborted) {
         await loaded.dispose();
         return;
       }
       await this.releaseActive();
-      this.use(loaded, true, source);
+      this.use(loaded, true, from);
       this.set('ready', null, null);
-      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: loaded.info, source });
+      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: loaded.info, source: from, endpoint: this.endpoint });
     } catch (e) {
       if (controller.signal.aborted) return;
       const error = toError(e);
@@ -163,20 +176,20 @@ export class EngineController implements ReactiveController {
     }
   }
 
-  /** Switches to the configured engine (or, when there is none, to the configured source). */
+  /** Switches to the configured engine (or, when there is none, to the configured source or server). */
   async adopt(): Promise<void> {
     this.stop();
     this.loadController?.abort();
     this.loadController = null;
     await this.releaseActive();
-    const { engine, source } = this.config();
+    const { engine, source, remote } = this.config();
     if (engine) {
       this.use(engine, false, null);
       this.set('ready', null, null);
-      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: engine.info, source: null });
+      emit<LlmReadyDetail>(this.host, 'llm-ready', { info: engine.info, source: null, endpoint: this.endpoint });
     } else {
       this.set('idle', null, null);
-      if (source) await this.load();
+      if (source || remote) await this.load();
     }
   }
 
@@ -196,7 +209,7 @@ export class EngineController implements ReactiveController {
     const previous = this.usablePrevious();
     if (!previous || this.loadController) return false;
     this.set('ready', null, null);
-    emit<LlmReadyDetail>(this.host, 'llm-ready', { info: previous.info, source: this.activeSource });
+    emit<LlmReadyDetail>(this.host, 'llm-ready', { info: previous.info, source: this.activeSource, endpoint: this.endpoint });
     return true;
   }
 

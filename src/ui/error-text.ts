@@ -14,6 +14,7 @@ export function describeError(err: unknown): ErrorText {
   const e = (typeof err === 'object' && err !== null ? err : { name: 'Error', message: String(err) }) as {
     name?: string;
     message?: string;
+    status?: unknown;
   };
   const detail = e.message || String(err);
   switch (e.name) {
@@ -74,6 +75,22 @@ export function describeError(err: unknown): ErrorText {
         detail,
         hint: 'Start a new chat, or load the model with a larger context size.',
       };
+    case 'InvalidEndpointError':
+      return {
+        title: 'This server address cannot be used',
+        detail,
+        hint: 'Give the base URL of its OpenAI-compatible API, e.g. https://host/v1.',
+      };
+    case 'RemoteTimeoutError':
+      return { title: 'The server stopped answering', detail, hint: 'It may be overloaded or still processing a long prompt: try again.' };
+    case 'RemoteServerError':
+      return { title: 'The server refused or failed the request', detail, hint: remoteHint(e) };
+    case 'RemoteProtocolError':
+      return {
+        title: "The server's reply could not be read",
+        detail,
+        hint: 'The endpoint must be an OpenAI-compatible API (its /chat/completions streaming server-sent events).',
+      };
     default:
       return { title: e.name && e.name !== 'Error' && e.name !== 'LowbitError' ? e.name : 'Something went wrong', detail };
   }
@@ -90,4 +107,16 @@ function downloadSummary(e: { message?: string; status?: unknown }): string {
   if (status !== undefined && status >= 500) return `The server failed (HTTP ${status}).`;
   if (/attempts/.test(message)) return 'The server could not be reached, even after several tries.';
   return 'The download failed.';
+}
+
+/** What to do about a RemoteServerError, from its HTTP status (none: the server was never reached). */
+function remoteHint(e: { status?: unknown }): string {
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  if (status === undefined)
+    return "Check the URL, that the server runs, and that it allows this page's origin (CORS: lowbit serve --cors-origin, llama-server --cors-origins, vLLM --allowed-origins, Ollama OLLAMA_ORIGINS).";
+  if (status === 401 || status === 403) return 'Check the API key (or the proxy that adds it).';
+  if (status === 404) return 'Check the endpoint (it usually ends in /v1) and the model name.';
+  if (status === 429) return 'The server is busy: wait a moment and send again.';
+  if (status >= 500) return 'The server failed: try again, or check its log.';
+  return 'Check the model name and the request settings (temperature, max tokens).';
 }

@@ -21,6 +21,7 @@ export type {
 export { EngineWorker } from '../engine/worker-client.ts';
 export { spawnEngineWorker } from './spawn-worker.ts';
 export { openaiClient } from '../engine/openai.ts';
+export { RemoteEngine, remoteOpenaiClient, type RemoteOptions } from '../engine/remote.ts';
 export * as errors from '../errors.ts';
 
 defineLlmChat();

@@ -6,6 +6,10 @@
  * With `model` (or the `source` property) the element starts the engine in a Web Worker, shows the
  * download/load progress and then chats. Give it an existing engine through the `engine` property
  * (no worker is started), or a custom `loader` (the demo shares one worker with its model manager).
+ * With `endpoint` it streams from an OpenAI-compatible server instead (`model` names the server's
+ * model then):
+ *
+ *   <llm-chat endpoint="https://host/v1" model="qwen2.5-7b-instruct"></llm-chat>
  * The engine's lifecycle lives in engine-controller.ts, the templates in llm-chat-parts.ts; the
  * JSDoc on LlmChat documents the element's API (custom-elements.json is generated from it).
  */
@@ -36,10 +40,15 @@ import {
   type Turn,
 } from './llm-chat-parts.ts';
 import { StreamingMarkdown } from './markdown.ts';
+import type { RemoteOptions } from '../engine/remote.ts';
 import { chatStyles } from './styles.ts';
 
 export type { ChatState, EngineLoader, LlmErrorDetail, LlmProgressDetail, LlmReadyDetail } from './engine-controller.ts';
 export type ChatMode = 'auto' | 'chat' | 'complete';
+
+/** Properties whose change reloads the model in the page, and those whose change reconnects to the server in endpoint mode. */
+const RELOAD_ON = ['model', 'source', 'contextSize', 'loader'] as const;
+const RECONNECT_ON = ['model', 'apiKey'] as const;
 
 export interface LlmTokenDetail {
   token: GeneratedToken;
@@ -59,7 +68,9 @@ export interface LlmDoneDetail {
  * @tag llm-chat
  * @summary Chat with a quantized LLM running on WebGPU, in the page.
  *
- * @attr {string} model - URL of a GGUF model to download (into the model store) and run.
+ * @attr {string} model - URL of a GGUF model to download (into the model store) and run; with `endpoint`, the name of the server's model (default: the first it lists).
+ * @attr {string} endpoint - Base URL of an OpenAI-compatible API (e.g. https://host/v1: lowbit serve, llama-server, vLLM, Ollama): replies stream from `<endpoint>/chat/completions` and no model runs in the page.
+ * @attr {string} api-key - Sent to `endpoint` as `Authorization: Bearer`. Unsafe on public pages (anyone can read it): there, set the `engine` property to a RemoteEngine whose `fetch` goes through a same-origin proxy that adds the key.
  * @attr {string} system-prompt - Sent as the first, system message of every conversation (chat mode).
  * @attr {number} temperature - Sampling temperature (default 0.7).
  * @attr {number} max-tokens - Most tokens per reply (default 512).
@@ -117,8 +128,12 @@ export interface LlmDoneDetail {
 export class LlmChat extends LitElement {
   static override styles = chatStyles;
 
-  /** URL of a GGUF model to download (into the model store) and run. */
+  /** URL of a GGUF model to download (into the model store) and run; with `endpoint`, the server's model name. */
   @property() model = '';
+  /** Base URL of an OpenAI-compatible API to stream replies from instead of running a model in the page. */
+  @property() endpoint = '';
+  /** Sent to `endpoint` as a Bearer token. Readable by anyone who can load the page: keep it off public pages. */
+  @property({ attribute: 'api-key' }) apiKey = '';
   /** Sent as the first, system message of every conversation (chat mode). */
   @property({ attribute: 'system-prompt' }) systemPrompt = '';
   /** Sampling temperature, 0 for greedy; defaults to CHAT_TEMPERATURE (0.7). */
@@ -161,6 +176,7 @@ export class LlmChat extends LitElement {
   /** The model the conversation on screen was held with: its engine and where it came from. */
   private turnsEngine: LlmEngine | null = null;
   private turnsSource: ModelSource | null = null;
+  private turnsEndpoint: string | null = null;
 
   @query('textarea') private textarea!: HTMLTextAreaElement;
   @query('.log') private log!: HTMLElement;
@@ -170,6 +186,7 @@ export class LlmChat extends LitElement {
     source: this.currentSource(),
     loader: this.loader,
     contextSize: this.contextSize,
+    remote: this.remoteOptions(),
   }));
   /** The state value last reflected to the attribute. */
   private reflectedState: ChatState | undefined = undefined;
@@ -218,10 +235,10 @@ export class LlmChat extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('engine')) {
       void this.engineCtl.adopt();
-    } else if (!this.engine && (changed.has('model') || changed.has('source') || changed.has('contextSize') || changed.has('loader'))) {
-      // Clearing the source (or the model) unloads the model that runs.
-      const hadSource = (changed.has('model') && changed.get('model')) || (changed.has('source') && changed.get('source'));
-      if (this.currentSource() || hadSource) void this.load();
+    } else if (!this.engine && (changed.has('endpoint') || (this.endpoint ? RECONNECT_ON : RELOAD_ON).some((p) => changed.has(p)))) {
+      // Clearing the source (or the model, or the endpoint) unloads the model that runs.
+      const hadSource = (['model', 'source', 'endpoint'] as const).some((p) => changed.has(p) && changed.get(p));
+      if (this.currentSource() || this.endpoint || hadSource) void this.load();
     }
     for (const md of this.renderRoot.querySelectorAll<HTMLElement>('.md[data-prompt]')) markPromptEcho(md, md.dataset.prompt ?? '');
     if (this.stickToBottom && this.log) this.log.scrollTop = this.log.scrollHeight;
@@ -266,6 +283,7 @@ export class LlmChat extends LitElement {
     this.turns = [...this.turns, question, reply];
     this.turnsEngine = this.engineCtl.engine;
     this.turnsSource = this.engineCtl.source;
+    this.turnsEndpoint = this.engineCtl.endpoint;
     this.switchNotice = '';
     this.stickToBottom = true;
     try {
@@ -318,8 +336,15 @@ export class LlmChat extends LitElement {
   }
 
   private currentSource(): ModelSource | null {
+    if (this.endpoint) return null;
     if (this.source) return this.source;
     return this.model ? { kind: 'url', url: new URL(this.model, document.baseURI).href } : null;
+  }
+
+  /** Endpoint mode's server, from the attributes. */
+  private remoteOptions(): RemoteOptions | null {
+    if (!this.endpoint) return null;
+    return { endpoint: this.endpoint, model: this.model || undefined, apiKey: this.apiKey || undefined };
   }
 
   private usesChat(info: ModelInfo): boolean {
@@ -365,7 +390,10 @@ export class LlmChat extends LitElement {
     if (e.target !== this) return;
     const engine = this.engineCtl.engine;
     if (!this.turns.length || !engine || engine === this.turnsEngine) return;
-    if (sameSource(this.engineCtl.source, this.turnsSource) && engine.info.name === this.turnsEngine?.info.name) {
+    const sameModel = this.engineCtl.endpoint
+      ? this.engineCtl.endpoint === this.turnsEndpoint
+      : sameSource(this.engineCtl.source, this.turnsSource);
+    if (sameModel && engine.info.name === this.turnsEngine?.info.name) {
       this.turnsEngine = engine;
       return;
     }
@@ -373,6 +401,7 @@ export class LlmChat extends LitElement {
     this.turns = [];
     this.turnsEngine = null;
     this.turnsSource = null;
+    this.turnsEndpoint = null;
     this.switchNotice = `Switched from ${previous} to ${engine.info.name}: a new conversation started.`;
   };
 
@@ -505,8 +534,9 @@ export class LlmChat extends LitElement {
       : 'This model continues text: write the start of a story and press Enter.';
   }
 
-  /** What is being loaded, for the progress panel: a file name or a stored model's id. */
+  /** What is being loaded, for the progress panel: a file name, a stored model's id, or a server. */
   private sourceName(): string {
+    if (this.endpoint) return this.model ? `${this.model} at ${this.endpoint}` : this.endpoint;
     const s = this.currentSource();
     if (!s) return '';
     if (s.kind === 'stored') return s.id;

@@ -1,5 +1,6 @@
 // The layer rule of src/: io → gguf/quant → gpu → kernels → runtime → engine → ui → app, with
-// storage beside io for the engine and the CLI. A lower layer never imports a higher one, type-only
+// storage beside io for the engine and the CLI, and server (lowbit serve's HTTP layer, Node only)
+// above engine, beside ui, for the CLI. A lower layer never imports a higher one, type-only
 // imports included: a type imported upwards is still a dependency the lower layer cannot be built
 // or tested without. The files at the top of src/ (errors.ts, format.ts) are shared by every layer.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,18 +12,36 @@ const SRC = resolve(import.meta.dirname, '../../src');
 
 /** Each layer (a folder of src/, or '.' for the files at its top) and the layers it may not import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
-  '.': ['io', 'gguf', 'quant', 'gpu', 'kernels', 'model', 'tokenizer', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli', 'node'],
-  io: ['gguf', 'quant', 'gpu', 'kernels', 'model', 'tokenizer', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
-  gguf: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
-  quant: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
-  model: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
-  tokenizer: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
-  gpu: ['kernels', 'runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
-  kernels: ['runtime', 'storage', 'engine', 'ui', 'app', 'cli'],
-  runtime: ['storage', 'engine', 'ui', 'app', 'cli'],
-  storage: ['gpu', 'kernels', 'runtime', 'engine', 'ui', 'app', 'cli'],
-  engine: ['ui', 'app', 'cli'],
-  ui: ['app', 'cli'],
+  '.': [
+    'io',
+    'gguf',
+    'quant',
+    'gpu',
+    'kernels',
+    'model',
+    'tokenizer',
+    'runtime',
+    'storage',
+    'engine',
+    'server',
+    'ui',
+    'app',
+    'cli',
+    'node',
+  ],
+  io: ['gguf', 'quant', 'gpu', 'kernels', 'model', 'tokenizer', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  gguf: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  quant: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  model: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  tokenizer: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  gpu: ['kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  kernels: ['runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  runtime: ['storage', 'engine', 'server', 'ui', 'app', 'cli'],
+  storage: ['gpu', 'kernels', 'runtime', 'engine', 'server', 'ui', 'app', 'cli'],
+  engine: ['server', 'ui', 'app', 'cli'],
+  ui: ['server', 'app', 'cli'],
+  server: ['ui', 'app', 'cli'],
+  app: ['server', 'cli'],
 };
 
 interface ImportEdge {

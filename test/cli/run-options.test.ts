@@ -22,6 +22,12 @@ const BAD: Record<string, string[]> = {
   '--max-bytes': ['0', '1.5', '-5', '1e400'],
   '--timeout': ['0', '-1', '86401', 'soon'],
   '--max-gpu-mb': ['0', '-1', 'lots', '1e400', ''],
+  '--context-shift': ['-1', '1.5', 'all', ''],
+  '--port': ['-1', '65536', '1.5', 'http', ''],
+  '--parallel': ['0', '65', '1.5', 'many'],
+  '--queue': ['-1', '4097', '0.5'],
+  '--threads': ['0', '257', '1.5', '-2', 'all'],
+  '--chunks': ['0', '-1', '1.5', 'all', ''],
 };
 const GOOD: Record<string, [string, number][]> = {
   '--ctx': [
@@ -80,10 +86,35 @@ const GOOD: Record<string, [string, number][]> = {
     ['512', 512],
     ['0.5', 0.5],
   ],
+  '--context-shift': [
+    ['0', 0],
+    ['64', 64],
+  ],
+  '--port': [
+    ['0', 0],
+    ['8080', 8080],
+    ['65535', 65535],
+  ],
+  '--parallel': [
+    ['1', 1],
+    ['64', 64],
+  ],
+  '--queue': [
+    ['0', 0],
+    ['16', 16],
+  ],
+  '--threads': [
+    ['1', 1],
+    ['256', 256],
+  ],
+  '--chunks': [
+    ['1', 1],
+    ['100', 100],
+  ],
 };
 
 describe('numberOption', () => {
-  it('covers every numeric option of lowbit run and pull', () => {
+  it('covers every numeric option of lowbit run, pull and serve', () => {
     expect(Object.keys(NUMBER_OPTIONS).sort()).toEqual(Object.keys(BAD).sort());
   });
 

@@ -1,9 +1,12 @@
-// Dispatches per decode step and per layer (issue 11 item 4): a llama layer takes at most 7. Counted
+// Dispatches per decode step and per layer (issue 11 item 4): a llama layer takes at most 7 with f32
+// activations (the fused graph); int8 activations run the unfused graph but for the residual
+// adds, plus a quantize per distinct mat-vec input. Counted
 // on the device while the engine generates from a one-token prompt, so every step runs the decode
 // graph; per layer = the difference between the same model with 3 layers and with 1, over 2.
 import { afterAll, describe, expect, test } from 'vitest';
 import { instrument } from '../../bench/lib/e2e-measure.ts';
 import type { Engine } from '../../src/engine/engine.ts';
+import type { ActivationPrecision } from '../../src/kernels/matvec-q8.ts';
 import { localModel } from '../helpers/fixtures.ts';
 import { openEngine, releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { makeSyntheticModel, removeSyntheticModels, type SyntheticModelSpec } from '../helpers/synthetic-models.ts';
@@ -55,10 +58,15 @@ async function perStep(engine: Engine): Promise<{ dispatches: number; submission
   return { dispatches, submissions: perSubmission.length / stepCount, objects: probe.counters.objects };
 }
 
-async function layerCost(spec: Omit<SyntheticModelSpec, 'nLayer'>): Promise<{ perLayer: number; submissions: number; objects: number }> {
+async function layerCost(
+  spec: Omit<SyntheticModelSpec, 'nLayer'>,
+  activations: ActivationPrecision = 'f32',
+): Promise<{ perLayer: number; submissions: number; objects: number; activations: ActivationPrecision }> {
   const counts = [];
+  let used: ActivationPrecision | undefined;
   for (const nLayer of [1, 3]) {
-    const engine = await openEngine(await makeSyntheticModel({ ...spec, nLayer } as SyntheticModelSpec), 64);
+    const engine = await openEngine(await makeSyntheticModel({ ...spec, nLayer } as SyntheticModelSpec), 64, { activations });
+    used = engine.info.activations;
     try {
       counts.push(await perStep(engine));
     } finally {
@@ -69,6 +77,7 @@ async function layerCost(spec: Omit<SyntheticModelSpec, 'nLayer'>): Promise<{ pe
     perLayer: (counts[1]!.dispatches - counts[0]!.dispatches) / 2,
     submissions: Math.max(...counts.map((c) => c.submissions)),
     objects: Math.max(...counts.map((c) => c.objects)),
+    activations: used!,
   };
 }
 
@@ -79,6 +88,17 @@ describe('dispatches per decode layer', () => {
     const c = await layerCost({ arch: 'llama', seed: 3, ...shape, weightType: 'Q4_K' });
     console.log(`dispatches per layer: llama Q4_K ${c.perLayer}`);
     expect(c.perLayer).toBeLessThanOrEqual(7);
+    expect(c.submissions).toBe(1);
+    expect(c.objects).toBe(0);
+  });
+
+  test('llama (Q4_K) with int8 activations: 16, one submission per step, no GPU object created', async () => {
+    const c = await layerCost({ arch: 'llama', seed: 3, ...shape, weightType: 'Q4_K' }, 'int8');
+    console.log(`dispatches per layer: llama Q4_K int8 activations ${c.perLayer}`);
+    expect(c.activations).toBe('int8');
+    // Attention norm, its quantize, Q, K, V, RoPE, attention, the quantize of att, output + add,
+    // FFN norm, its quantize, gate, up, the activation, its quantize, down + add.
+    expect(c.perLayer).toBe(16);
     expect(c.submissions).toBe(1);
     expect(c.objects).toBe(0);
   });
@@ -102,7 +122,7 @@ describe('dispatches per decode layer', () => {
   });
 
   test('the Q4_K_M demo model (attn_v Q6_K in some layers): at most 7 per layer on average', async () => {
-    const engine = await openEngine(localModel('tinystories-llama-3M-Q4_K_M.gguf'), 64);
+    const engine = await openEngine(localModel('tinystories-llama-3M-Q4_K_M.gguf'), 64, { activations: 'f32' });
     try {
       const c = await perStep(engine);
       // Embedding, final norm, LM head and argmax outside the 4 layers.

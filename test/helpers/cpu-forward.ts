@@ -56,7 +56,11 @@ export class CpuModel {
     return t;
   }
 
+  /** Called with each linear's name and input as it runs (activation-statistics tests). */
+  onLinearInput?: (weightName: string, input: Float32Array) => void;
+
   private matvec(name: string, x: Float32Array, rows: number): Float32Array {
+    this.onLinearInput?.(name, x);
     const w = this.W(name);
     const cols = x.length;
     const y = new Float32Array(rows);

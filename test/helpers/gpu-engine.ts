@@ -2,6 +2,7 @@
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { loadEngine, type Engine } from '../../src/engine/engine.ts';
+import type { LoadOptions } from '../../src/engine/types.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 
 let gpu: Promise<GpuContext> | undefined;
@@ -19,10 +20,10 @@ export async function releaseTestGpu(): Promise<void> {
   gpu = undefined;
 }
 
-export async function openEngine(path: string, contextSize = 128): Promise<Engine> {
+export async function openEngine(path: string, contextSize = 128, options: Pick<LoadOptions, 'activations'> = {}): Promise<Engine> {
   const source = await FileByteSource.open(path);
   try {
-    return await loadEngine(source, { gpu: await testGpu(), contextSize });
+    return await loadEngine(source, { ...options, gpu: await testGpu(), contextSize });
   } finally {
     await source.close();
   }

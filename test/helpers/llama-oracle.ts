@@ -17,11 +17,29 @@ function instance(): Promise<Llama> {
   return llama;
 }
 
+export interface LlamaGreedyOptions {
+  /**
+   * Attention in F32 like lowbit's: K and V cached in F32 (llama.cpp's default is F16) and no
+   * flash attention (on by default on CPU; it rounds through F16). Over a long context either
+   * alone moves the probabilities by more than the F32 parity bound (6e-3 at 2,000 tokens).
+   */
+  f32Attention?: boolean;
+}
+
 /** Greedy decode of `nSteps` tokens after `promptTokens` (given as ids, BOS included if wanted). */
-export async function llamaGreedy(modelPath: string, promptTokens: number[], nSteps: number): Promise<LiveStep[]> {
+export async function llamaGreedy(
+  modelPath: string,
+  promptTokens: number[],
+  nSteps: number,
+  options: LlamaGreedyOptions = {},
+): Promise<LiveStep[]> {
   const l = await instance();
   const model = await l.loadModel({ modelPath, gpuLayers: 0 });
-  const context = await model.createContext({ contextSize: Math.max(128, promptTokens.length + nSteps + 8), threads: 1 });
+  const context = await model.createContext({
+    contextSize: Math.max(128, promptTokens.length + nSteps + 8),
+    threads: 1,
+    ...(options.f32Attention ? { flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
+  });
   try {
     const seq = context.getSequence();
     const out: LiveStep[] = [];

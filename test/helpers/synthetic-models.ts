@@ -76,6 +76,8 @@ export interface SyntheticModelSpec {
   /** Make block matrices ternary {−s, 0, +s} (default: for bitnet archs and ternary types). */
   ternary?: boolean;
   rmsEps?: number;
+  /** The trained context written as <arch>.context_length. Default 2048. */
+  contextLength?: number;
 }
 
 // llama.cpp's llama_ftype for general.file_type (informational; llama.cpp does not check it).
@@ -240,7 +242,7 @@ export async function syntheticModelSpec(spec: SyntheticModelSpec): Promise<{ me
     { key: 'general.name', value: `synthetic-${a}-${wtype}-s${spec.seed}` },
     { key: 'general.file_type', type: U32, value: FILE_TYPE[wtype] ?? 0 },
     ...(quantized ? [{ key: 'general.quantization_version', type: U32, value: 2 }] : []),
-    { key: `${a}.context_length`, type: U32, value: 2048 },
+    { key: `${a}.context_length`, type: U32, value: spec.contextLength ?? 2048 },
     { key: `${a}.embedding_length`, type: U32, value: nEmbd },
     { key: `${a}.block_count`, type: U32, value: nLayer },
     { key: `${a}.feed_forward_length`, type: U32, value: nFF },

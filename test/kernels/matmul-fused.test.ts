@@ -190,6 +190,8 @@ describe('fused mat-mul (prefill): GLU, split and residual add over several toke
     ['subgroup per row', { mode: 'subgroup-row', tokensPerThread: 2 }],
     ['thread per rows', MM_THREAD],
     ['workgroup-memory reduction', { ...WGROW, tokensPerThread: 3 }],
+    // The tiled GEMM for split and add (its store has their epilogues); GLU falls back to a row mode.
+    ['default variant', {}],
   ];
   for (const [label, variant] of MM_VARIANTS) {
     for (const type of [GGMLType.Q4_K, GGMLType.TQ2_0]) {
@@ -219,6 +221,15 @@ describe('fusion options are checked', () => {
     expect(() => createMatVec(ctx, { type, rows: 8, cols: 32, fuse: { split: [8, 0, 0] } })).toThrow(RangeError);
     expect(() => createMatVec(ctx, { type, rows: 8, cols: 32, fuse: { glu: 'silu', addOut: true } })).toThrow(/exclude/);
     expect(() => createMatVec(ctx, { type, rows: 8, cols: 32, fuse: { normIn: { eps: Number.NaN } } })).toThrow(/eps/);
+    expect(() => createMatMul(ctx, { type, rows: 8, cols: 32, maxTokens: 4, fuse: { glu: 'silu' }, variant: { mode: 'tiled' } })).toThrow(
+      /row mode/,
+    );
+  });
+  it('prefill runs split and add in the tiled GEMM, GLU in the row-mode mat-mul', () => {
+    const mm = (fuse: MatmulFusion) => createMatMul(ctx, { type, rows: 8, cols: 32, maxTokens: 4, fuse }).variant.mode;
+    expect(mm({ split: [4, 2, 2] })).toBe('tiled');
+    expect(mm({ addOut: true })).toBe('tiled');
+    expect(mm({ glu: 'silu' })).not.toBe('tiled');
   });
   it('rejects missing bindings and a fused weight in several parts', () => {
     const q = makeWeight(type, 8, 32, 1);

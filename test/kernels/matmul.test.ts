@@ -8,13 +8,13 @@ import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
-import { planRowParts, uploadWeight } from '../../src/gpu/weights.ts';
+import { uploadWeight } from '../../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type MatmulVariant } from '../../src/kernels/matmul.ts';
-import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
-import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
+import { dequantizeTensor, gpuQuantTypes } from '../../src/quant/table.ts';
 import { f16ToF32 } from '../../src/quant/cpu/float.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { localModel } from '../helpers/fixtures.ts';
+import { blockOf, planWeightParts, type RunSpec, runMatmul, weightRowBytes } from './matmul-gpu.ts';
 import { makeWeight, randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
@@ -26,72 +26,7 @@ afterAll(async () => {
   ctx?.device.destroy();
 });
 
-/** The row-length unit of each type: its row multiple (floats: any multiple of 4). */
-function blockOf(type: GGMLType): number {
-  const entry = getGpuQuantType(type);
-  return entry.gpu.float ? 4 : entry.rowMultiple;
-}
-
-/** Bytes of one row, from the quant table's row rule. */
-const weightRowBytes = (type: GGMLType, cols: number, name?: string) => getGpuQuantType(type).rowBytes(cols, name);
-/** The parts a weight of this type and shape is uploaded in. */
-const planWeightParts = (type: GGMLType, rows: number, cols: number, maxBytes: number, name?: string) =>
-  planRowParts(rows, weightRowBytes(type, cols, name), maxBytes, name);
-
-interface RunSpec {
-  type: GGMLType;
-  rows: number;
-  cols: number;
-  tokens: number[];
-  variant?: Partial<MatmulVariant>;
-  maxPartBytes?: number;
-  seed?: number;
-}
-
-/** Worst |y − ref| / Σ|w·x| over every output; also checks parts and finiteness. */
-async function run(spec: RunSpec): Promise<number> {
-  const { type, rows, cols } = spec;
-  const seed = spec.seed ?? rows * 31 + cols;
-  const q = makeWeight(type, rows, cols, seed);
-  const weight = uploadWeight(ctx, `w:${GGMLType[type]}`, type, rows, cols, q.bytes, { maxPartBytes: spec.maxPartBytes });
-  const maxT = Math.max(...spec.tokens);
-  const x = randomValues(maxT * cols, seed + 1);
-  const input = createStorageBuffer(ctx, x);
-  const output = createStorageBuffer(ctx, maxT * rows * 4);
-  const stepParams = createStepParams(ctx, { pos0: 0, nTokens: 1 });
-  const single = spec.tokens.length === 1 && spec.tokens[0] === 1;
-  const kernel = single
-    ? createMatVec(ctx, { type, rows, cols, variant: spec.variant })
-    : createMatMul(ctx, { type, rows, cols, maxTokens: maxT, variant: spec.variant });
-  // One bind group for every token count: T comes from the step params.
-  const call = kernel.bind({ weight, input, output, stepParams: single ? undefined : stepParams });
-  let worst = 0;
-  try {
-    for (const T of spec.tokens) {
-      ctx.device.queue.writeBuffer(output, 0, new Float32Array(maxT * rows).fill(Number.NaN));
-      writeStepParams(ctx, stepParams, { pos0: 0, nTokens: T });
-      const enc = ctx.device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      // With the step's values the dispatch covers only T tokens; without, every tile up to maxT.
-      call.encode(pass, T === 1 ? undefined : { pos0: 0, nTokens: T });
-      pass.end();
-      ctx.device.queue.submit([enc.finish()]);
-      const y = await readF32(ctx, output, maxT * rows);
-      const ref = referenceMatmul(q.values, rows, cols, x, T);
-      for (let i = 0; i < T * rows; i++) {
-        const err = Math.abs(y[i]! - ref.y[i]!) / Math.max(ref.mag[i]!, 1e-30);
-        if (!(err <= worst)) worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
-      }
-      // Outputs of tokens past T are left alone.
-      for (let i = T * rows; i < maxT * rows; i++) expect(Number.isNaN(y[i]!)).toBe(true);
-    }
-  } finally {
-    for (const p of weight.parts) p.buffer.destroy();
-    input.destroy();
-    output.destroy();
-  }
-  return worst;
-}
+const run = (spec: RunSpec) => runMatmul(ctx, spec);
 
 // Variants: the subgroup one (subgroup-row), the software default (thread-row with input shared by
 // subgroupBroadcast) and ones that use no subgroup operation at all (workgroup-row, plain

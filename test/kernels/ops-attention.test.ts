@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
-import { createDecodeAttention, createKvWrite, createPrefillAttention, kvCacheLayerBytes } from '../../src/kernels/attention.ts';
+import {
+  createDecodeAttention,
+  createKvWrite,
+  createPrefillAttention,
+  kvCacheLayerBytes,
+  prefillTiling,
+} from '../../src/kernels/attention.ts';
 import { createRope } from '../../src/kernels/rope.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
 import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
@@ -56,6 +62,34 @@ function attnRef(
     }
   }
   return out;
+}
+
+/** Prefill attention of `tokens` queries at pos0 against the f64 reference; outputs past them untouched. */
+async function checkPrefill(ctx: GpuContext, s: Shape, pos0: number, tokens: number, maxTokens: number): Promise<void> {
+  const kvLen = pos0 + tokens;
+  const kc = makeCache(s, kvLen, 11);
+  const vc = makeCache(s, kvLen, 12);
+  const q = randn(maxTokens * s.nh * s.hd, 13, 3);
+  const params = createStepParams(ctx, { pos0, nTokens: tokens });
+  const output = createStorageBuffer(ctx, new Float32Array(maxTokens * s.nh * s.hd).fill(-5));
+  const kern = await build(ctx, () =>
+    createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens }),
+  );
+  await runStep(
+    ctx,
+    pos0 > 0 ? { pos0, nTokens: tokens } : undefined,
+    kern.bind({
+      params,
+      q: createStorageBuffer(ctx, q),
+      kCache: createStorageBuffer(ctx, kc),
+      vCache: createStorageBuffer(ctx, vc),
+      output,
+    }),
+  );
+  const got = await readF32(ctx, output);
+  const used = tokens * s.nh * s.hd;
+  expectClose(got.subarray(0, used), attnRef(s, q, kc, vc, pos0, tokens), 2e-5, 2e-4, 'prefill');
+  expect([...got.subarray(used)].every((v) => v === -5)).toBe(true);
 }
 
 describe('attention', () => {
@@ -143,30 +177,7 @@ describe('attention', () => {
   ];
   for (const [s, pos0, tokens, maxTokens] of prefillCases) {
     it(`prefill hd=${s.hd} heads=${s.nh}/${s.nkv} pos0=${pos0} tokens=${tokens}/${maxTokens}`, async () => {
-      const kvLen = pos0 + tokens;
-      const kc = makeCache(s, kvLen, 11);
-      const vc = makeCache(s, kvLen, 12);
-      const q = randn(maxTokens * s.nh * s.hd, 13, 3);
-      const params = createStepParams(ctx, { pos0, nTokens: tokens });
-      const output = createStorageBuffer(ctx, new Float32Array(maxTokens * s.nh * s.hd).fill(-5));
-      const kern = await build(ctx, () =>
-        createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens }),
-      );
-      await runStep(
-        ctx,
-        pos0 > 0 ? { pos0, nTokens: tokens } : undefined,
-        kern.bind({
-          params,
-          q: createStorageBuffer(ctx, q),
-          kCache: createStorageBuffer(ctx, kc),
-          vCache: createStorageBuffer(ctx, vc),
-          output,
-        }),
-      );
-      const got = await readF32(ctx, output);
-      const used = tokens * s.nh * s.hd;
-      expectClose(got.subarray(0, used), attnRef(s, q, kc, vc, pos0, tokens), 2e-5, 2e-4, 'prefill');
-      expect([...got.subarray(used)].every((v) => v === -5)).toBe(true);
+      await checkPrefill(ctx, s, pos0, tokens, maxTokens);
     });
   }
 
@@ -283,5 +294,22 @@ describe('attention', () => {
   it('rejects head counts that do not group', () => {
     expect(() => createDecodeAttention(ctx, { headDim: 16, nHeads: 6, nKvHeads: 4, maxCtx: 8 })).toThrow(/multiple of nKvHeads/);
     expect(() => createPrefillAttention(ctx, { headDim: 18, nHeads: 2, nKvHeads: 2, maxCtx: 8, maxTokens: 1 })).toThrow(/headDim/);
+  });
+});
+
+describe('prefill attention under mobile limits (16 KiB workgroup storage)', () => {
+  let mobile: GpuContext;
+  beforeAll(async () => {
+    mobile = await requestNodeGpu({ warn: null, limits: 'mobile' });
+  });
+  afterAll(() => mobile?.device.destroy());
+
+  it('stages fewer keys per tile where K, V and the partial dots would not fit, and stays exact', async () => {
+    // hd=128: 16 keys of K and V (16 KiB) plus the partial dots need more than 16 KiB.
+    const { keysPerTile } = prefillTiling(128, 16 * 1024);
+    expect(keysPerTile).toBe(8);
+    expect(prefillTiling(128, 32 * 1024).keysPerTile).toBe(16);
+    // Keys span several tiles, the last one ragged (pos0 + tokens = 45).
+    await checkPrefill(mobile, { hd: 128, nh: 4, nkv: 2, maxCtx: 48 }, 5, 40, 40);
   });
 });

@@ -79,23 +79,33 @@ describe('synthetic architectures on the GPU vs llama.cpp', () => {
     }
   });
 
-  test('bitnet-b1.58 (squared ReLU, llama.cpp cannot load it) matches the CPU reference', async () => {
-    const path = await makeSyntheticModel({ arch: 'bitnet-b1.58', seed: 5, ...wide, bitnetScales: true, weightType: 'I2_S' });
-    const cpu = await CpuModel.load(path);
-    expect(cpu.cfg.ffnActivation).toBe('relu2');
-    const engine = await openEngine(path, 64);
-    try {
-      const ours = await greedySteps(engine, PROMPT, 8);
-      let logits!: Float32Array;
-      for (const t of PROMPT) logits = cpu.step(t);
-      for (const [i, s] of ours.entries()) {
-        const p = softmax(logits);
-        expect(s.token, `step ${i}`).toBe(argmax(logits));
-        expect(Math.abs(s.top[0]![1] - p[s.token]!)).toBeLessThan(1e-3);
-        logits = cpu.step(s.token);
+  // The CPU reference computes in f32: with f32 activations the GPU matches it to 1e-3; with int8
+  // activations (quantized per 32-element block, as llama.cpp's CPU path does) to the 0.03 bound
+  // the oracle parity holds quantized models to.
+  test.each([
+    ['f32', 1e-3],
+    ['int8', 0.03],
+  ] as const)(
+    'bitnet-b1.58 (squared ReLU, llama.cpp cannot load it) matches the CPU reference, %s activations',
+    async (activations, tol) => {
+      const path = await makeSyntheticModel({ arch: 'bitnet-b1.58', seed: 5, ...wide, bitnetScales: true, weightType: 'I2_S' });
+      const cpu = await CpuModel.load(path);
+      expect(cpu.cfg.ffnActivation).toBe('relu2');
+      const engine = await openEngine(path, 64, { activations });
+      try {
+        expect(engine.info.activations).toBe(activations);
+        const ours = await greedySteps(engine, PROMPT, 8);
+        let logits!: Float32Array;
+        for (const t of PROMPT) logits = cpu.step(t);
+        for (const [i, s] of ours.entries()) {
+          const p = softmax(logits);
+          expect(s.token, `step ${i}`).toBe(argmax(logits));
+          expect(Math.abs(s.top[0]![1] - p[s.token]!)).toBeLessThan(tol);
+          logits = cpu.step(s.token);
+        }
+      } finally {
+        await engine.dispose();
       }
-    } finally {
-      await engine.dispose();
-    }
-  });
+    },
+  );
 });

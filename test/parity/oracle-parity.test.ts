@@ -1,22 +1,25 @@
 // Token-for-token parity with llama.cpp (the stored oracle.json files): greedy tokens equal up to
 // the first near-tie (oracle top-1 − top-2 < 0.02), and per-step top-1 probability within 0.005
 // (F32/F16) or 0.03 (quantized: llama.cpp quantizes activations on its CPU path).
+// The engine's default activations (auto: int8 where the device has int8 dot products, as Dawn
+// does) run everywhere; the committed fixtures also run with f32 activations, the fallback path.
 // The committed fixtures always run; the rest of ../shared/fixtures runs when present.
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { localModel, haveShared, sharedPath } from '../helpers/fixtures.ts';
+import type { ActivationsOption } from '../../src/kernels/matvec-q8.ts';
 import { greedySteps, openEngine, releaseTestGpu } from '../helpers/gpu-engine.ts';
 import { firstNearTie, loadOracleRuns, loadOracles, localOracle, sharedOracles, type OracleEntry } from '../helpers/oracle.ts';
 
 afterAll(releaseTestGpu);
 
-async function checkParity(path: string, o: OracleEntry) {
+async function checkParity(path: string, o: OracleEntry, activations?: ActivationsOption) {
   const name = basename(path);
   // The random-weight model's distribution is uniform to 1e-8: only probabilities are comparable.
   const greedyComparable = !name.startsWith('llama-2-tiny-random');
   const isFloat = /F32|F16|stories260K\.gguf|random/.test(name) && !/Q\d|TQ|I2_S/.test(name);
   const tol = isFloat ? 0.005 : 0.03;
-  const engine = await openEngine(path);
+  const engine = await openEngine(path, 128, { activations });
   try {
     // The prompt tokenizes exactly as llama.cpp did.
     expect(engine.encodePrompt(o.prompt)).toEqual(o.promptTokens);
@@ -36,7 +39,9 @@ async function checkParity(path: string, o: OracleEntry) {
       maxDiff = Math.max(maxDiff, Math.abs(ours - op));
     }
     expect(maxDiff, `${name} max |Δp| of llama.cpp's top-1`).toBeLessThan(tol);
-    console.log(`parity ${name}: ${matched}/${tie} greedy tokens before the first near-tie, max |Δp| ${maxDiff.toExponential(2)}`);
+    console.log(
+      `parity ${name} (${engine.info.activations} activations): ${matched}/${tie} greedy tokens before the first near-tie, max |Δp| ${maxDiff.toExponential(2)}`,
+    );
   } finally {
     await engine.dispose();
   }
@@ -55,6 +60,10 @@ const committed: [string, string][] = [
 
 describe('parity with llama.cpp on committed fixtures', () => {
   test.each(committed)('%s', (file, group) => checkParity(localModel(file), localOracle(group, file)));
+});
+
+describe('parity with llama.cpp on committed fixtures, f32 activations', () => {
+  test.each(committed)('%s', (file, group) => checkParity(localModel(file), localOracle(group, file), 'f32'));
 });
 
 describe.skipIf(!haveShared())('parity with llama.cpp on every shared fixture', () => {

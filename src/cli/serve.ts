@@ -1,0 +1,158 @@
+/**
+ * `lowbit serve <model>`: an OpenAI-compatible HTTP server (src/server/) over the engine on Dawn.
+ * It listens at once and loads the model behind it (/health says loading, then ready or error);
+ * SIGINT or SIGTERM stops it: running generations are aborted, their replies end, exit status 0.
+ */
+import { parseArgs } from 'node:util';
+import { loadEngine } from '../engine/engine.ts';
+import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
+import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
+import { createLowbitServer, isLoopbackHost } from '../server/server.ts';
+import { UsageError } from './errors.ts';
+import { resolveModelSource } from './model-arg.ts';
+import { numberOption as num } from './options.ts';
+import { escapeControl } from './terminal-text.ts';
+
+const HELP = `Usage: lowbit serve <model> [options]
+
+Serves <model> (a .gguf path or a stored model's name) over HTTP with OpenAI's API:
+POST /v1/chat/completions, POST /v1/completions (both with "stream": true for SSE),
+GET /v1/models, and GET /health (loading, ready or error).
+
+Options:
+  --host H            address to listen on (default 127.0.0.1: this machine only, and then only
+                      requests addressed to localhost, 127.x.y.z or [::1] are answered)
+  --port P            port (default 8080; 0 picks a free one)
+  --ctx N             context size in tokens per conversation (default min(model, 2048))
+  --parallel N        conversations served at once, each with its own KV cache (default 1)
+  --queue N           requests that may wait for a free conversation slot before the next
+                      gets 429 (default 4 × --parallel)
+  --api-key KEY       require "Authorization: Bearer KEY" on /v1 (also LOWBIT_API_KEY, which
+                      keeps the key out of the process list)
+  --cors-origin O     let pages from origin O (e.g. https://example.com) call the server; repeat
+                      for more. Requests from any other origin are refused.
+  --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
+  --limits L          adapter | default | mobile: GPU limits to run under (default adapter)
+  --max-gpu-mb N      refuse, before allocating, a model (with all its slots) over N MiB of GPU memory
+  --store DIR         model store directory (see lowbit pull --help)
+  -h, --help          show this help
+`;
+
+/** `origin` as a browser sends it (scheme://host[:port], nothing after), or a UsageError. */
+function checkOrigin(origin: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || parsed.origin === 'null' || parsed.origin !== origin) {
+    throw new UsageError(
+      `--cors-origin must be an origin such as https://example.com (scheme, host, optional port, no path), got '${origin}'`,
+    );
+  }
+  return origin;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        ctx: { type: 'string' },
+        parallel: { type: 'string' },
+        queue: { type: 'string' },
+        'api-key': { type: 'string' },
+        'cors-origin': { type: 'string', multiple: true },
+        adapter: { type: 'string' },
+        limits: { type: 'string' },
+        'max-gpu-mb': { type: 'string' },
+        store: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see lowbit serve --help)`);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError('serve needs exactly one model (see lowbit serve --help)');
+  const host = v.host ?? '127.0.0.1';
+  if (host === '') throw new UsageError('--host must not be empty');
+  const port = num(v.port, '--port', 8080);
+  const contextSize = num(v.ctx, '--ctx');
+  const parallel = num(v.parallel, '--parallel', 1);
+  const maxQueue = num(v.queue, '--queue', 4 * parallel);
+  const apiKey = v['api-key'] ?? (process.env.LOWBIT_API_KEY || undefined);
+  if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
+  const corsOrigins = (v['cors-origin'] ?? []).map(checkOrigin);
+  if (v.limits !== undefined && !isLimitsTier(v.limits))
+    throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
+  const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
+
+  const model = await resolveModelSource(parsed.positionals[0]!, v.store);
+  // Bound to loopback, the server is for this machine: requests naming another host are a page
+  // that rebound its domain to 127.0.0.1 (DNS rebinding), and are refused.
+  const server = createLowbitServer({ apiKey, corsOrigins, maxQueue, loopbackHostsOnly: isLoopbackHost(host) });
+  let stopping: Promise<void> | null = null;
+  const loadAbort = new AbortController();
+  let onSignal = (_signal: string) => {};
+  const stopped = new Promise<void>((resolve) => {
+    onSignal = (signal: string) => {
+      if (stopping) return;
+      process.stderr.write(`lowbit serve: ${signal}: stopping (running generations are aborted)\n`);
+      loadAbort.abort(new Error(`stopped by ${signal} while loading`));
+      stopping = server.shutdown().then(resolve);
+    };
+  });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const address = await server.listen(port, host);
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    process.stderr.write(`lowbit serve: listening on http://${shown}:${address.port} (loading ${escapeControl(model.label)})\n`);
+    const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
+    try {
+      let engine;
+      try {
+        engine = await loadEngine(model.source, {
+          gpu,
+          contextSize,
+          slots: parallel,
+          signal: loadAbort.signal,
+          maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
+        });
+      } catch (e) {
+        if (loadAbort.signal.aborted) return 0; // a signal while loading: a clean stop
+        server.setError(e as Error);
+        throw e;
+      }
+      try {
+        for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${escapeControl(w)}\n`);
+        server.setEngine(engine);
+        process.stderr.write(
+          `lowbit serve: ready: ${escapeControl(engine.info.name)}, ${parallel} slot(s) × ${engine.info.contextSize} tokens; ${escapeControl(engine.info.adapter)}\n`,
+        );
+        await stopped;
+      } finally {
+        await engine.dispose();
+      }
+    } finally {
+      gpu.device.destroy();
+    }
+  } finally {
+    // A failed load stops the server too: a model that cannot load will not serve later.
+    await (stopping ?? server.shutdown());
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await model.close();
+  }
+  return 0;
+}

@@ -1,0 +1,311 @@
+// The int8-activation path (src/kernels/matvec-q8.ts): the GPU activation quantizer against a CPU
+// model of the same arithmetic, and the int8 mat-vec of every type with an int8 decoder against a
+// CPU reference over the same quantized activations (exact integer dots, per-block scales): odd
+// row counts, several blocks per row, every reduction mode, weights split into several buffers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceLimitError, ModelFormatError } from '../../src/errors.ts';
+import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import { requestNodeGpu } from '../../src/gpu/device-node.ts';
+import { planRowParts, uploadWeight } from '../../src/gpu/weights.ts';
+import type { MatmulVariant } from '../../src/kernels/matmul.ts';
+import {
+  createMatVecQ8,
+  createQuantizeQ8,
+  hasInt8MatVec,
+  quantizedActivationBytes,
+  resolveActivations,
+  type Int8Products,
+  Q8_BLOCK_BYTES,
+} from '../../src/kernels/matvec-q8.ts';
+import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
+import { GGMLType } from '../../src/quant/types.ts';
+import { makeWeight, randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.ts';
+
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await requestNodeGpu({ warn: null });
+});
+afterAll(async () => {
+  await ctx?.device.queue.onSubmittedWorkDone();
+  ctx?.device.destroy();
+});
+
+/** Quantized activations: per 32-block int8 codes, scale d and sum s = d·Σq. */
+interface Q8 {
+  q: Int8Array;
+  d: Float32Array;
+  s: Float32Array;
+  /** Σq per block. */
+  n: Int32Array;
+}
+
+/** CPU model of quantize_q8.wgsl: d = max|x|/127, q = roundf(x·(1/d)), s = d·Σq, all in f32. */
+function quantizeQ8Cpu(x: Float32Array): Q8 {
+  const nb = x.length / 32;
+  const out: Q8 = { q: new Int8Array(x.length), d: new Float32Array(nb), s: new Float32Array(nb), n: new Int32Array(nb) };
+  const f = Math.fround;
+  for (let b = 0; b < nb; b++) {
+    let amax = 0;
+    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[32 * b + i]!));
+    const d = f(amax / 127);
+    const id = d > 0 ? f(1 / d) : 0;
+    let sum = 0;
+    for (let i = 0; i < 32; i++) {
+      const t = f(x[32 * b + i]! * id);
+      const q = Math.sign(t) * Math.floor(Math.abs(t) + 0.5);
+      out.q[32 * b + i] = q;
+      sum += q;
+    }
+    out.d[b] = d;
+    out.s[b] = f(d * sum);
+    out.n[b] = sum;
+  }
+  return out;
+}
+
+/** The quantizer's output buffer read back: Q8_BLOCK_BYTES a block (32 int8, d, s, Σq, padding, SWAR lanes). */
+async function readQ8(buffer: GPUBuffer, cols: number): Promise<Q8> {
+  const raw = await readF32(ctx, buffer, quantizedActivationBytes(cols) / 4);
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  const nb = cols / 32;
+  const out: Q8 = { q: new Int8Array(cols), d: new Float32Array(nb), s: new Float32Array(nb), n: new Int32Array(nb) };
+  for (let b = 0; b < nb; b++) {
+    out.q.set(new Int8Array(bytes.buffer, bytes.byteOffset + Q8_BLOCK_BYTES * b, 32), 32 * b);
+    out.d[b] = raw[(Q8_BLOCK_BYTES / 4) * b + 8]!;
+    out.s[b] = raw[(Q8_BLOCK_BYTES / 4) * b + 9]!;
+    out.n[b] = new Int32Array(raw.buffer, raw.byteOffset, raw.length)[(Q8_BLOCK_BYTES / 4) * b + 10]!;
+  }
+  return out;
+}
+
+/** The activations a quantized vector stands for: d·q per element. */
+function dequantizeQ8(x: Q8): Float32Array {
+  return Float32Array.from(x.q, (q, i) => q * x.d[i >> 5]!);
+}
+
+function submit(...calls: { encode(p: GPUComputePassEncoder): void }[]): void {
+  const enc = ctx.device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  for (const c of calls) c.encode(pass);
+  pass.end();
+  ctx.device.queue.submit([enc.finish()]);
+}
+
+describe('device feature', () => {
+  it('Dawn exposes packed_4x8_integer_dot_product, and auto picks int8 with it', () => {
+    expect(ctx.hasPackedInt8Dot).toBe(true);
+    expect(resolveActivations(ctx)).toBe('int8');
+    expect(resolveActivations(ctx, 'f32')).toBe('f32');
+  });
+  it('without the feature: auto falls back to f32, an explicit int8 is a DeviceLimitError', () => {
+    const without = { ...ctx, hasPackedInt8Dot: false };
+    expect(resolveActivations(without, 'auto')).toBe('f32');
+    expect(() => resolveActivations(without, 'int8')).toThrow(DeviceLimitError);
+    expect(() => createQuantizeQ8(without, { cols: 64 })).toThrow(DeviceLimitError);
+    expect(() => resolveActivations(ctx, 'int4' as never)).toThrow(RangeError);
+  });
+});
+
+describe('activation quantize', () => {
+  it('matches the CPU model on blocks of mixed magnitude, all-zero and single-spike blocks', async () => {
+    const cols = 32 * 67;
+    const x = randomValues(cols, 5, 3);
+    x.fill(0, 64, 96); // an all-zero block: d = 0, q = 0
+    x.fill(0, 96, 128);
+    x[100] = -7.25; // one spike: it quantizes to −127 exactly
+    // d = 1 exactly, and every other element a tie: rounded away from zero (roundf, not WGSL's round).
+    for (let i = 128; i < 160; i++) x[i] = i - 144 + 0.5;
+    x[128] = -127;
+    const input = createStorageBuffer(ctx, x);
+    const output = createStorageBuffer(ctx, quantizedActivationBytes(cols));
+    submit(createQuantizeQ8(ctx, { cols }).bind({ input, output }));
+    const gpu = await readQ8(output, cols);
+    const cpu = quantizeQ8Cpu(x);
+    // WGSL division is not correctly rounded (2.5 ulp): a code may land on the other side of a
+    // tie, so codes may differ by one, rarely; the scales within a few ulp.
+    let off = 0;
+    for (let i = 0; i < cols; i++) {
+      const dq = Math.abs(gpu.q[i]! - cpu.q[i]!);
+      expect(dq, `element ${i}`).toBeLessThanOrEqual(1);
+      off += dq;
+    }
+    expect(off).toBeLessThanOrEqual(cols / 500);
+    for (let b = 0; b < cols / 32; b++) {
+      expect(Math.abs(gpu.d[b]! - cpu.d[b]!)).toBeLessThanOrEqual(cpu.d[b]! * 4e-7);
+      let sum = 0;
+      for (let i = 0; i < 32; i++) sum += gpu.q[32 * b + i]!;
+      expect(gpu.s[b]).toBe(Math.fround(gpu.d[b]! * sum));
+      expect(gpu.n[b]).toBe(sum);
+    }
+    expect(gpu.d[2]).toBe(0);
+    expect(Array.from(gpu.q.subarray(64, 128)).filter((q) => q !== 0 && q !== -127)).toEqual([]);
+    expect(gpu.q[100]).toBe(-127);
+    expect(gpu.d[4]).toBe(1);
+    expect(Array.from(gpu.q.subarray(128, 160))).toEqual([-127, ...Array.from({ length: 31 }, (_, j) => (j < 15 ? j - 15 : j - 14))]);
+    input.destroy();
+    output.destroy();
+  });
+
+  it('rejects a row length that is not whole blocks, and buffers too small', () => {
+    expect(() => createQuantizeQ8(ctx, { cols: 48 })).toThrow(RangeError);
+    const small = createStorageBuffer(ctx, 64);
+    expect(() => createQuantizeQ8(ctx, { cols: 64 }).bind({ input: small, output: small })).toThrow(RangeError);
+    small.destroy();
+  });
+});
+
+interface RunSpec {
+  type: GGMLType;
+  rows: number;
+  cols: number;
+  variant?: Partial<MatmulVariant>;
+  products?: Int8Products;
+  maxPartBytes?: number;
+  seed?: number;
+  /** Run with addOut over an output holding random values, and check y − those. */
+  addOut?: boolean;
+}
+
+/**
+ * Quantizes a random input on the GPU and runs the int8 mat-vec on it. Returns the worst error
+ * relative to Σ|w·x̂| against the reference over the GPU's own quantized activations x̂ (the
+ * integer dots are exact; only per-block scale products round), and against the f32 input x.
+ */
+async function run(spec: RunSpec): Promise<{ exact: number; vsF32: number }> {
+  const { type, rows, cols } = spec;
+  const seed = spec.seed ?? rows * 31 + cols;
+  const w = makeWeight(type, rows, cols, seed);
+  const weight = uploadWeight(ctx, `w8:${GGMLType[type]}`, type, rows, cols, w.bytes, { maxPartBytes: spec.maxPartBytes });
+  const x = randomValues(cols, seed + 1);
+  const input = createStorageBuffer(ctx, x);
+  const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
+  const before = spec.addOut ? randomValues(rows, seed + 2) : new Float32Array(rows).fill(Number.NaN);
+  const output = createStorageBuffer(ctx, before);
+  try {
+    const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
+    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, products: spec.products, addOut: spec.addOut }).bind({
+      weight,
+      input: xq,
+      output,
+    });
+    submit(quantize, mv);
+    const y = (await readF32(ctx, output, rows)).map((v, r) => (spec.addOut ? v - before[r]! : v));
+    const xhat = dequantizeQ8(await readQ8(xq, cols));
+    const exact = referenceMatmul(w.values, rows, cols, xhat, 1);
+    const f32 = referenceMatmul(w.values, rows, cols, x, 1);
+    let worst = 0;
+    let worstF32 = 0;
+    for (let r = 0; r < rows; r++) {
+      const e = Math.abs(y[r]! - exact.y[r]!) / Math.max(exact.mag[r]!, 1e-30);
+      worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
+      worstF32 = Math.max(worstF32, Math.abs(y[r]! - f32.y[r]!) / Math.max(f32.mag[r]!, 1e-30));
+    }
+    return { exact: worst, vsF32: worstF32 };
+  } finally {
+    for (const p of weight.parts) p.buffer.destroy();
+    input.destroy();
+    xq.destroy();
+    output.destroy();
+  }
+}
+
+const INT8_TYPES = gpuQuantTypes().filter((t) => hasInt8MatVec(t.id));
+/** Types with both product kinds (codes of ≤ 4 bits). */
+const SWAR_TYPES = new Set([GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q4_K, GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S]);
+
+it('the int8 path covers the types the issue names', () => {
+  expect(INT8_TYPES.map((t) => t.name).sort()).toEqual(['I2_S', 'Q4_0', 'Q4_1', 'Q4_K', 'Q6_K', 'Q8_0', 'TQ1_0', 'TQ2_0']);
+  expect(() => createMatVecQ8(ctx, { type: GGMLType.Q5_K, rows: 4, cols: 256 })).toThrow(ModelFormatError);
+});
+
+const VARIANTS: [string, Partial<MatmulVariant>][] = [
+  ['thread per rows (software default)', {}],
+  ['thread per 3 rows', { mode: 'thread-row', rowsPerThread: 3 }],
+  ['subgroup per 2 rows', { mode: 'subgroup-row', rowsPerThread: 2 }],
+  ['workgroup-memory reduction', { mode: 'workgroup-row', threadsPerRow: 4, workgroupSize: 32 }],
+];
+
+describe.each(INT8_TYPES.map((t) => [t.name, t.id] as const))('%s int8 mat-vec', (_name, type) => {
+  const qk = getGpuQuantType(type).rowMultiple;
+  // Rows not a multiple of any workgroup's rows; one block and three blocks per row.
+  const shapes = [
+    { rows: 37, cols: qk },
+    { rows: 70, cols: 3 * qk },
+  ];
+  for (const [label, variant] of VARIANTS) {
+    it(label, async () => {
+      for (const s of shapes) {
+        const { exact, vsF32 } = await run({ type, ...s, variant });
+        expect(exact, `${GGMLType[type]} ${s.rows}×${s.cols}`).toBeLessThanOrEqual(tolerance(type, s.cols));
+        // Against the unquantized input: int8 rounding (≤ d/2 per element, d = max|x|/127).
+        expect(vsF32).toBeLessThan(0.05);
+      }
+    });
+  }
+  if (SWAR_TYPES.has(type)) {
+    // Both ways of taking the products, whichever the device defaults to.
+    it.each([['dot4'], ['swar']] as const)('products by %s', async (products) => {
+      for (const s of shapes) {
+        for (const variant of [{}, { mode: 'subgroup-row', rowsPerThread: 2 }] as Partial<MatmulVariant>[]) {
+          const { exact } = await run({ type, ...s, variant, products });
+          expect(exact, `${GGMLType[type]} ${s.rows}×${s.cols}`).toBeLessThanOrEqual(tolerance(type, s.cols));
+        }
+      }
+    });
+  }
+  it('weight split into several buffers', async () => {
+    const s = shapes[1]!;
+    const rowBytes = getGpuQuantType(type).rowBytes(s.cols);
+    const maxPartBytes = rowBytes * 16 + 4;
+    expect(planRowParts(s.rows, rowBytes, maxPartBytes).length).toBe(5);
+    const { exact } = await run({ type, ...s, maxPartBytes });
+    expect(exact).toBeLessThanOrEqual(tolerance(type, s.cols));
+  });
+  // The residual add of the output and down projections, in every reduction mode and over parts.
+  it('addOut adds W·x to the output', async () => {
+    const s = shapes[1]!;
+    const maxPartBytes = getGpuQuantType(type).rowBytes(s.cols) * 16 + 4;
+    for (const variant of VARIANTS.map(([, v]) => v)) {
+      const { exact } = await run({ type, ...s, variant, maxPartBytes, addOut: true });
+      expect(exact, `${GGMLType[type]} ${JSON.stringify(variant)}`).toBeLessThanOrEqual(tolerance(type, s.cols));
+    }
+  });
+});
+
+describe('ternary code 3 with int8 activations', () => {
+  it.each([
+    ['TQ2_0', GGMLType.TQ2_0],
+    ['I2_S', GGMLType.I2_S],
+  ] as const)('%s reads code 3 as +2, as the f32 path and ggml do', async (_n, type) => {
+    const rows = 21;
+    const cols = 512;
+    const r = rng(78);
+    const rowBytes = getGpuQuantType(type).rowBytes(cols);
+    const bytes = new Uint8Array(rows * rowBytes + (type === GGMLType.I2_S ? 32 : 0));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+    const view = new DataView(bytes.buffer);
+    if (type === GGMLType.TQ2_0) {
+      for (let b = 0; b < (rows * cols) / 256; b++) view.setUint16(b * 66 + 64, 0x2e66, true); // d ≈ 0.1
+    } else {
+      view.setFloat32(rows * rowBytes, 0.25, true);
+    }
+    const values = dequantizeTensor(type, bytes, rows * cols);
+    expect(values.some((v) => Math.abs(v) > 0.15)).toBe(true); // +2·scale present
+    const weight = uploadWeight(ctx, 'codes3', type, rows, cols, bytes);
+    const x = randomValues(cols, 9);
+    const input = createStorageBuffer(ctx, x);
+    const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
+    const output = createStorageBuffer(ctx, rows * 4);
+    for (const products of ['dot4', 'swar'] as const) {
+      submit(
+        createQuantizeQ8(ctx, { cols }).bind({ input, output: xq }),
+        createMatVecQ8(ctx, { type, rows, cols, products }).bind({ weight, input: xq, output }),
+      );
+      const y = await readF32(ctx, output, rows);
+      const ref = referenceMatmul(values, rows, cols, dequantizeQ8(await readQ8(xq, cols)), 1);
+      for (let i = 0; i < rows; i++) expect(Math.abs(y[i]! - ref.y[i]!)).toBeLessThanOrEqual(tolerance(type, cols) * ref.mag[i]!);
+    }
+    for (const p of weight.parts) p.buffer.destroy();
+  });
+});
