@@ -13,6 +13,9 @@
 // SwiftShader's compiled code kept the previous iteration's array; arrays are zeroed explicitly.
 //
 // Pass 2 (COMBINE): workgroup per query head merges the n partials with max/sum rescaling.
+// SINGLE: pass 1 alone when one chunk covers every position (n = 1): it normalises its own output
+// into the output buffer (at binding 4) exactly as the combine would (exp(m − m) = 1), saving a
+// dispatch per layer at short contexts.
 // Cache layout [NKV][MAXCTX][HD]; kv_len (from the step params) positions are valid.
 #include "step"
 
@@ -63,10 +66,13 @@ override SCALE: f32;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;     // [NH][HD]
 @group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;    // [NKV][MAXCTX][HD]
 @group(0) @binding(3) var<storage, read> vc: array<f32>;          // [NKV][MAXCTX][HD]
-@group(0) @binding(4) var<storage, read_write> part: array<f32>;  // [NH][NSPLIT][HD + 2]
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;  // [NH][NSPLIT][HD + 2]; SINGLE: [NH][HD]
 
 var<workgroup> sc: array<f32, G * TILE>;
 var<workgroup> pr: array<f32, G * TILE>;
+#if SINGLE
+var<workgroup> lsum: array<f32, G>;
+#endif
 
 @compute @workgroup_size(TILE)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -133,6 +139,17 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
   }
 
+#if SINGLE
+  if (lid < G) { lsum[lid] = l; }
+  workgroupBarrier();
+  for (var o = 0u; o < OPT; o++) {
+    let oi = lid + o * TILE;
+    if (oi < G * HD) {
+      let den = lsum[oi / HD];
+      part[h * G * HD + oi] = acc[o] * select(0.0, 1.0 / den, den > 0.0);
+    }
+  }
+#else
   for (var o = 0u; o < OPT; o++) {
     let oi = lid + o * TILE;
     if (oi < G * HD) {
@@ -144,5 +161,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     part[rec + HD] = m[lid];
     part[rec + HD + 1u] = l;
   }
+#endif
 }
 #endif

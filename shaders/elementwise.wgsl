@@ -25,14 +25,7 @@ alias T = {{TYPE}};
 @group(0) @binding(3) var<storage, read_write> out: array<T>;
 #endif
 
-fn silu(x: T) -> T { return x / (T(1.0) + exp(-x)); }
-
-fn gelu(x: T) -> T {
-  // 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x³))); the argument is clamped because tanh of a large
-  // value may overflow internally (exp) on some implementations.
-  let u = clamp(0.7978845608028654 * x * (T(1.0) + 0.044715 * x * x), T(-15.0), T(15.0));
-  return 0.5 * x * (T(1.0) + tanh(u));
-}
+#include "act"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -46,8 +39,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let r = gelu(x) * b[i];
 #endif
 #if RELU2_MUL
-  let p = max(x, T(0.0));
-  let r = p * p * b[i];
+  let r = relu2(x) * b[i];
 #endif
 #if ADD
   let r = x + b[i];

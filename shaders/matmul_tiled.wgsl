@@ -131,7 +131,7 @@ fn main(
 
 #for R in 0..{{RM}}
 #for T in 0..{{TN}}
-  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, (acc{{R}}_{{T}}.x + acc{{R}}_{{T}}.y) + (acc{{R}}_{{T}}.z + acc{{R}}_{{T}}.w));
+  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, (acc{{R}}_{{T}}.x + acc{{R}}_{{T}}.y) + (acc{{R}}_{{T}}.z + acc{{R}}_{{T}}.w), 0.0, 0.0);
 #endfor
 #endfor
 }

@@ -1,5 +1,5 @@
 // Mat-vec with int8 activations (W8A8, W4A8, W1.58A8) over one row-part of a quantized weight:
-//   Y[outBase + r] = scale · Σ_col W[r, col] · x[col]
+//   Y[outBase + r] = scale · Σ_col W[r, col] · x[col]   (ADD_OUT: +=)
 // with x quantized by quantize_q8.wgsl to int8 per 32-element block (scale d, sum s = d·Σq).
 // The included int8 decoder (DECODER8) turns one chunk of a weight block (NXB activation blocks
 // of 32 elements) into packed int8 words and takes their dot products with the activation words
@@ -190,6 +190,12 @@ fn main(
   }
 }
 
+// With ADD_OUT the result is added to Y (a residual add).
 fn store(r: u32, v: f32) {
-  if (r < part.rows) { Y[part.outBase + r] = v * part.scale; }
+  if (r >= part.rows) { return; }
+#if ADD_OUT
+  Y[part.outBase + r] += v * part.scale;
+#else
+  Y[part.outBase + r] = v * part.scale;
+#endif
 }

@@ -17,6 +17,11 @@ export interface E2eRow extends RunMeasurement {
   /** What the decode mat-vecs read (LoadOptions.activations, resolved). */
   activations?: 'f32' | 'int8';
   weightBytesReadPerStep: number;
+  /**
+   * Dispatches of a decode step less the 4 outside the layers (embedding, final norm, LM head,
+   * token choice), per layer.
+   */
+  dispatchesPerLayer: number;
   weightBytes: number;
   gpuBytes: { weights: number; kvCache: number; scratch: number };
   fileBytes: number;
@@ -65,10 +70,12 @@ export async function benchModel(
     // A decode step reads every weight once, except token_embd, of which it reads one row — unless
     // the LM head is tied to it, in which case the head reads all of it.
     const weightBytesReadPerStep = weightBytes - (tied ? 0 : embd.byteSize - embd.byteSize / embd.dims[1]!);
+    const nLayer = gguf.getNumber(`${gguf.architecture}.block_count`) ?? Number.NaN;
     return {
       model: path.split('/').pop()!,
       activations: engine.info.activations,
       ...measured,
+      dispatchesPerLayer: (measured.dispatchesPerStep - 4) / nLayer,
       weightBytesReadPerStep,
       weightBytes,
       gpuBytes: engine.info.gpuBytes,

@@ -1,12 +1,14 @@
 // One decoded weight chunk dotted with one input chunk, shared by the mat-vec/mat-mul kernels
 // (matmul.wgsl) and the tiled GEMM (matmul_tiled.wgsl). The includer has included the decoder
 // (decode_q / decode_t and the chunk geometry CW, NG, GS).
-// One chunk of input: CW vec4s, and (types with a block min) the sum of each of the NG groups.
+// One chunk of input: CW vec4s, and (types with a block min) the sum of each of the NG groups;
+// with matmul.wgsl's NORM_IN, q = the sum of the raw inputs' squares.
 struct Xq {
 #for I in 0..{{CW}}
   x{{I}}: vec4<f32>,
 #endfor
   s: vec4<f32>,
+  q: f32,
 }
 
 fn with_sums(x0: Xq) -> Xq {

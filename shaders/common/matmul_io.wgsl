@@ -1,5 +1,7 @@
 // The mat-vec/mat-mul kernels' bindings and output store, shared by matmul.wgsl and
 // matmul_tiled.wgsl (src/kernels/matmul.ts builds the one bind-group layout and writes Part).
+// The store carries the fusions' epilogues (residual add, Q/K/V split, and GLU, which needs a
+// row's gate and up in one thread: only matmul.wgsl's row modes have that).
 // Shape and placement, written once at bind time (one per weight part). In a uniform rather than
 // compiled in, so one pipeline per type and variant serves every shape of a model.
 struct Part {
@@ -12,6 +14,14 @@ struct Part {
   xStride4: u32,   // vec4s between tokens' inputs
   yStride: u32,    // floats between tokens' outputs
   maxT: u32,       // token count when there are no step params
+  eps: f32,        // NORM_IN: the norm's epsilon
+  invCols: f32,    // NORM_IN: 1 / row length
+  seg1: u32,       // OUT2: first row written to Y1
+  seg2: u32,       // OUT3: first row written to Y2
+  y1Stride: u32,   // OUT2: floats between tokens' outputs in Y1
+  y2Stride: u32,   // OUT3: floats between tokens' outputs in Y2
+  scale1: f32,     // OUT2: the scale of rows [seg1, seg2); GLU: of the up rows
+  scale2: f32,     // OUT3: the scale of rows [seg2, rows)
 }
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
@@ -27,7 +37,50 @@ struct Part {
 @group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
 #endif
 
-// Output of row r (of the part) for token tok; rows and tokens past the part or batch are dropped.
-fn store(r: u32, tok: u32, nT: u32, v: f32) {
-  if (r < part.rows && tok < nT) { Y[tok * part.yStride + part.outBase + r] = v * part.scale; }
+#if NORM_IN
+@group(0) @binding(6) var<storage, read> G: array<vec4<f32>>;   // the norm weight [cols]
+#endif
+#if OUT2
+@group(0) @binding(7) var<storage, read_write> Y1: array<f32>;
+#endif
+#if OUT3
+@group(0) @binding(8) var<storage, read_write> Y2: array<f32>;
+#endif
+
+// Row r of token tok: v0 (with GLU the gate, v1 its up row; ss the input's sum of squares with
+// NORM_IN) scaled and activated as the fusions say, then stored.
+fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
+  if (r >= part.rows || tok >= nT) { return; }
+#if NORM_IN
+  let n = inverseSqrt(ss * part.invCols + part.eps);
+#else
+  let n = 1.0;
+#endif
+#if GLU
+  let v = {{ACT}}(v0 * part.scale * n) * (v1 * part.scale1 * n);
+#else
+  var k = part.scale;
+#if OUT2
+  if (r >= part.seg2) { k = part.scale2; } else if (r >= part.seg1) { k = part.scale1; }
+#endif
+  let v = v0 * k * n;
+#endif
+#if OUT3
+  if (r >= part.seg2) {
+    Y2[tok * part.y2Stride + r - part.seg2] = v;
+    return;
+  }
+#endif
+#if OUT2
+  if (r >= part.seg1) {
+    Y1[tok * part.y1Stride + r - part.seg1] = v;
+    return;
+  }
+#endif
+  let i = tok * part.yStride + part.outBase + r;
+#if ADD_OUT
+  Y[i] = Y[i] + v;
+#else
+  Y[i] = v;
+#endif
 }

@@ -8,6 +8,10 @@
  * kernels dispatch once per part. Buffers are padded to a multiple of 4 bytes. A per-tensor
  * trailer (the quant table entry's trailerBytes) is not uploaded: what it holds is read into the
  * weight's parameters (tensorScale).
+ *
+ * Weights read by the same kernel can be concatenated by rows into one (a layer's Q, K and V, or
+ * its gate and up): {@link planConcatRows} says whether they can, {@link concatWeightRows} does it
+ * on the GPU.
  */
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import { getGpuQuantType } from '../quant/table.ts';
@@ -38,6 +42,8 @@ export interface GpuWeight<B = GPUBuffer> {
   parts: GpuWeightPart<B>[];
   /** Multiplies every weight, for types whose trailer holds one (the entry's readTensorParams). */
   tensorScale?: number;
+  /** A concatenation's members, in row order, each with its own per-tensor scale. */
+  members?: { name: string; rows: number; tensorScale?: number }[];
 }
 
 /**
@@ -111,4 +117,68 @@ export function uploadWeight(
 /** Frees a weight's buffers. */
 export function destroyWeight(weight: GpuWeight): void {
   for (const p of weight.parts) p.buffer.destroy();
+}
+
+/**
+ * The weight that `group` concatenated by rows (in order) would be, without its buffer — or null
+ * when one kernel cannot read it as one buffer: types, row lengths or row sizes differ, a member
+ * is itself split in parts, a member would not start on a 4-byte boundary (buffer copies move
+ * whole words), or the whole exceeds `maxBytes`. Row r of member i is row (Σ_{j<i} rows_j) + r.
+ */
+export function planConcatRows(name: string, group: readonly GpuWeight<unknown>[], maxBytes: number): GpuWeight<null> | null {
+  const first = group[0];
+  if (!first || group.length < 2) return null;
+  let rows = 0;
+  for (const w of group) {
+    if (w.type !== first.type || w.cols !== first.cols || w.rowBytes !== first.rowBytes || w.parts.length !== 1) return null;
+    if ((rows * w.rowBytes) % 4 !== 0) return null;
+    rows += w.rows;
+  }
+  if (pad4(rows * first.rowBytes) > Math.floor(maxBytes / 4) * 4) return null;
+  return {
+    name,
+    type: first.type,
+    rows,
+    cols: first.cols,
+    rowBytes: first.rowBytes,
+    parts: [{ buffer: null, rowStart: 0, rowCount: rows }],
+    tensorScale: first.tensorScale,
+    members: group.map((w) => ({ name: w.name, rows: w.rows, tensorScale: w.tensorScale })),
+  };
+}
+
+/**
+ * Concatenates `group` by rows into one new weight with GPU-side copies (no bytes pass through
+ * JS), then frees the members' buffers. Returns null, changing nothing, when planConcatRows says
+ * it cannot, or when the device has no memory left for the new buffer.
+ */
+export async function concatWeightRows(
+  ctx: GpuContext,
+  name: string,
+  group: readonly GpuWeight[],
+  maxBytes = maxWeightPartBytes(ctx),
+): Promise<GpuWeight | null> {
+  const plan = planConcatRows(name, group, Math.min(maxBytes, maxWeightPartBytes(ctx)));
+  if (!plan) return null;
+  const { device } = ctx;
+  device.pushErrorScope('out-of-memory');
+  const buffer = device.createBuffer({
+    label: name,
+    size: pad4(plan.rows * plan.rowBytes),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+  });
+  if (await device.popErrorScope()) {
+    buffer.destroy();
+    return null;
+  }
+  const encoder = device.createCommandEncoder({ label: `concat ${name}` });
+  let offset = 0;
+  // Each member's buffer is padded to 4 bytes; the next copy overwrites that padding.
+  for (const w of group) {
+    encoder.copyBufferToBuffer(w.parts[0]!.buffer, 0, buffer, offset, pad4(w.rows * w.rowBytes));
+    offset += w.rows * w.rowBytes;
+  }
+  device.queue.submit([encoder.finish()]);
+  for (const w of group) destroyWeight(w);
+  return { ...plan, parts: [{ buffer, rowStart: 0, rowCount: plan.rows }] };
 }

@@ -7,7 +7,8 @@
  *
  * - createKvWrite: this step's K/V rows → cache rows pos0 … pos0+nTokens-1 (createRope can fuse
  *   this with K's rotation instead).
- * - createDecodeAttention: one query token, split-K over the cache ("flash decoding") + combine.
+ * - createDecodeAttention: one query token, split-K over the cache ("flash decoding") + combine;
+ *   one pass when a single chunk covers the context.
  * - createPrefillAttention: nTokens query tokens, causal, tiled over keys with an online softmax.
  * Both read kvLen / pos0 from the step params, so bind groups are reused at every position.
  */
@@ -135,20 +136,41 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
   checkDim(name, 'minChunk', minChunk);
   const scale = scaleOf(name, cfg, cfg.scale);
   const defines = { HD: cfg.headDim, G: g, NSPLIT: nSplit, MIN_CHUNK: minChunk, MAXCTX: cfg.maxCtx };
-  const partial = opsPipeline(ctx, name, decodeWgsl, { ...defines, COMBINE: false }, { subgroups: false, constants: { SCALE: scale } });
-  const combine = opsPipeline(ctx, `${name}-combine`, decodeWgsl, { ...defines, COMBINE: true }, { subgroups: false });
+  const partial = opsPipeline(
+    ctx,
+    name,
+    decodeWgsl,
+    { ...defines, COMBINE: false, SINGLE: false },
+    { subgroups: false, constants: { SCALE: scale } },
+  );
+  const single = opsPipeline(
+    ctx,
+    `${name}-single`,
+    decodeWgsl,
+    { ...defines, COMBINE: false, SINGLE: true },
+    { subgroups: false, constants: { SCALE: scale } },
+  );
+  const combine = opsPipeline(ctx, `${name}-combine`, decodeWgsl, { ...defines, COMBINE: true, SINGLE: false }, { subgroups: false });
   const partials = createStorageBuffer(ctx, cfg.nHeads * nSplit * (cfg.headDim + 2) * 4, { label: 'decode-attention:partials' });
   return {
-    pipelines: [partial, combine],
+    pipelines: [partial, combine, single],
     partials,
     bind(b) {
       const g1 = makeBindGroup(ctx, partial, name, [b.params, b.q, b.kCache, b.vCache, partials]);
       const g2 = makeBindGroup(ctx, combine, `${name}-combine`, [b.params, partials, b.output]);
+      const g3 = makeBindGroup(ctx, single, `${name}-single`, [b.params, b.q, b.kCache, b.vCache, b.output]);
       return {
         encode(pass, step) {
           // With the step known, only the chunks the shader will use are dispatched (same formula
-          // as active_splits in the shader); the rest would exit at once but still cost.
+          // as active_splits in the shader); the rest would exit at once but still cost. One
+          // chunk needs no combine: the single-pass variant writes the output itself.
           const splits = step ? activeSplits(Math.min(step.pos0 + step.nTokens, cfg.maxCtx), minChunk, nSplit) : nSplit;
+          if (splits === 1) {
+            pass.setPipeline(single);
+            pass.setBindGroup(0, g3);
+            pass.dispatchWorkgroups(1, cfg.nKvHeads);
+            return;
+          }
           pass.setPipeline(partial);
           pass.setBindGroup(0, g1);
           pass.dispatchWorkgroups(splits, cfg.nKvHeads);

@@ -3,6 +3,7 @@
  * buffer references, bind-group creation, dispatch grids and WGSL composition with the ops
  * snippets (workgroup reductions, the step-params struct).
  */
+import actWgsl from '../../shaders/common/act.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import samplingWgsl from '../../shaders/sampling.wgsl?raw';
 import stepWgsl from '../../shaders/step.wgsl?raw';
@@ -77,7 +78,7 @@ export interface VariantOptions {
   subgroups?: boolean;
 }
 
-/** Composes an ops shader (with the `reduce`, `step` and `sampling` snippets available) and gets its cached pipeline. */
+/** Composes an ops shader (with the `reduce`, `step`, `sampling` and `act` snippets available) and gets its cached pipeline. */
 export function opsPipeline(
   ctx: GpuContext,
   family: string,
@@ -88,7 +89,11 @@ export function opsPipeline(
   const subgroups = options.subgroups ?? deviceFeatures(ctx).subgroups;
   if (subgroups && !ctx.hasSubgroups)
     throw new DeviceLimitError(`${family}: subgroups requested but the device has no 'subgroups' feature`);
-  const code = composeWgsl(source, { subgroups, defines, snippets: { reduce: reduceWgsl, step: stepWgsl, sampling: samplingWgsl } });
+  const code = composeWgsl(source, {
+    subgroups,
+    defines,
+    snippets: { reduce: reduceWgsl, step: stepWgsl, sampling: samplingWgsl, act: actWgsl },
+  });
   return getPipeline(ctx, definesKey(family, defines, subgroups), code, options.entryPoint ?? 'main', options.constants);
 }
 

@@ -18,7 +18,18 @@
  * Layouts: input token t at inputOffset + t·inputStride (f32 elements; offset and stride multiples
  * of 4, the shader reads vec4s), output token t at outputOffset + t·outputStride.
  * A weight split into parts gets one dispatch per part, each writing its own rows.
+ *
+ * Fusions (options.fuse), which save a decode step the dispatches of the kernels they replace:
+ *   normIn  RMSNorm of the input inside the input load (bindings.normWeight: the norm's weight);
+ *           mat-vec only, as the whole input row passes through each row group there.
+ *   glu     the weight's rows are [gate; up] (a weight fused by fuseProjections); the output is
+ *           act(gate)·up, rows / 2 values per token.
+ *   addOut  output += W·x (a residual add).
+ *   split   the rows go to two or three outputs (output, output1[, output2]) at the given row
+ *           counts: a fused Q/K/V weight writing q, k and v (or Q/K writing q and k).
+ * The fused weights (glu, split) must be one part.
  */
+import actWgsl from '../../shaders/common/act.wgsl?raw';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import matmulTiledWgsl from '../../shaders/matmul_tiled.wgsl?raw';
 import chunkWgsl from '../../shaders/common/chunk.wgsl?raw';
@@ -86,10 +97,22 @@ function tileOf(v: MatmulVariant): GemmTile {
   };
 }
 
+/** Work fused into a mat-vec / mat-mul (see the file comment). */
+export interface MatmulFusion {
+  normIn?: { eps: number };
+  glu?: GluActivation;
+  addOut?: boolean;
+  split?: readonly [number, number] | readonly [number, number, number];
+}
+
+export type GluActivation = 'silu' | 'gelu' | 'relu2';
+
 export interface MatVecOptions {
   type: GGMLType;
+  /** Rows of the weight (with fuse.glu, gate and up rows together). */
   rows: number;
   cols: number;
+  fuse?: MatmulFusion;
   /** Force parts of the variant (tests force subgroups on and off). */
   variant?: Partial<MatmulVariant>;
   /**
@@ -119,6 +142,11 @@ export interface MatmulBindings {
   outputOffset?: number;
   /** Mat-mul only: the step-params uniform (word 1 = tokens this call, ≤ maxTokens). */
   stepParams?: BufferRef;
+  /** fuse.normIn: the norm's weight, cols f32. */
+  normWeight?: BufferRef;
+  /** fuse.split: the second and (3 outputs) third outputs (offset 0, token stride = their row count). */
+  output1?: BufferRef;
+  output2?: BufferRef;
 }
 
 export interface MatmulKernel {
@@ -251,17 +279,19 @@ export function rowsPerWorkgroup(ctx: GpuContext, v: MatmulVariant): number {
 const layoutCache = new WeakMap<GPUDevice, Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>>();
 
 /**
- * Explicit layout (W, X, Y, part uniform, [step uniform], [W as 16-byte words]): decoders that read
- * only W4 leave W unused, and 'auto' layouts would drop it.
+ * Explicit layout (W, X, Y, part uniform, [step uniform], [W as 16-byte words], [norm weight],
+ * [Y1, Y2]): decoders that read only W4 leave W unused, and 'auto' layouts would drop it.
  */
 export function matmulLayout(
   ctx: GpuContext,
   dynamicT: boolean,
   usesW4: boolean,
+  normIn = false,
+  outputs = 1,
 ): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
   let perDevice = layoutCache.get(ctx.device);
   if (!perDevice) layoutCache.set(ctx.device, (perDevice = new Map()));
-  const key = `${dynamicT}:${usesW4}`;
+  const key = `${dynamicT}:${usesW4}:${normIn}:${outputs}`;
   let l = perDevice.get(key);
   if (!l) {
     const ro = { type: 'read-only-storage' as const };
@@ -273,6 +303,8 @@ export function matmulLayout(
     ];
     if (dynamicT) entries.push({ binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
     if (usesW4) entries.push({ binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: ro });
+    if (normIn) entries.push({ binding: 6, visibility: GPUShaderStage.COMPUTE, buffer: ro });
+    for (let i = 1; i < outputs; i++) entries.push({ binding: 6 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
     const group = ctx.device.createBindGroupLayout({ label: `matmul:${key}`, entries });
     l = { group, pipeline: ctx.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
     perDevice.set(key, l);
@@ -300,10 +332,18 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     throw new ModelFormatError(`mat-vec: ${typeName} rows of ${o.cols} elements are not a multiple of the ${geo.blockElems}-element block`);
   }
   const inputStride = o.inputStride ?? o.cols;
-  const outputStride = o.outputStride ?? o.rows;
+  const fuse = checkFusion(op, o);
+  // Rows each output receives per token (the first output's is also its default token stride).
+  const outRows = fuse.split ? [...fuse.split] : [fuse.glu ? o.rows / 2 : o.rows];
+  const outputStride = o.outputStride ?? outRows[0]!;
   checkInt('inputStride', inputStride, o.cols, 4);
-  checkInt('outputStride', outputStride, o.rows);
-  const variant = resolveVariant(ctx, op, o.variant, geo.chunkVec4s);
+  checkInt('outputStride', outputStride, outRows[0]!);
+  // GLU stores act(gate)·up from one thread's gate and up rows, which only the row modes decode
+  // together: a GLU mat-mul defaults to the row-mode mat-mul rather than the tiled GEMM.
+  if (fuse.glu && o.variant?.mode === 'tiled') throw new RangeError('mat-mul: fuse.glu runs in a row mode, not the tiled GEMM');
+  const forced =
+    fuse.glu && op === 'matmul' && o.variant?.mode === undefined ? { ...o.variant, mode: defaultRowVariant(ctx, op).mode } : o.variant;
+  const variant = resolveVariant(ctx, op, forced, geo.chunkVec4s);
   const tt = variant.tokensPerThread;
   checkInt('tokensPerThread', tt, 1);
   checkInt('rowsPerThread', variant.rowsPerThread, 1);
@@ -347,14 +387,22 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     MODE_THREAD: variant.mode === 'thread-row',
     MODE_WGROW: variant.mode === 'workgroup-row',
     TT: tt,
-    RR: variant.rowsPerThread,
+    RR: fuse.glu ? 2 * variant.rowsPerThread : variant.rowsPerThread,
+    RH: variant.rowsPerThread,
+    NORM_IN: fuse.normIn !== undefined,
+    GLU: fuse.glu !== undefined,
+    ACT: fuse.glu ?? 'silu',
+    ADD_OUT: fuse.addOut === true,
+    OUT2: outRows.length >= 2,
+    OUT3: outRows.length === 3,
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
     ...(tiled ? { RM: variant.rowsPerThread, TN: tt, WT: variant.tokenThreads, BM: rowsPerWg, BN: tokensPerTile } : {}),
   };
   const subgroups = variant.mode === 'subgroup-row' || shareX;
-  const snippets = { ...decoderSnippets(decoder), chunk: chunkWgsl, matmul_io: matmulIoWgsl };
+  const snippets = { ...decoderSnippets(decoder), act: actWgsl, chunk: chunkWgsl, matmul_io: matmulIoWgsl };
+  const layoutFor = (dynamicT: boolean) => matmulLayout(ctx, dynamicT, geo.usesW4, defines.NORM_IN, outRows.length);
   const pipelineFor = (dynamicT: boolean) => {
     const all = { ...defines, DYNAMIC_T: dynamicT };
     return getPipeline(
@@ -364,7 +412,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       'main',
       undefined,
       {
-        layout: matmulLayout(ctx, dynamicT, geo.usesW4).pipeline,
+        layout: layoutFor(dynamicT).pipeline,
       },
     );
   };
@@ -390,17 +438,40 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       const outputOffset = b.outputOffset ?? 0;
       checkInt('inputOffset', inputOffset, 0, 4);
       checkInt('outputOffset', outputOffset, 0);
+      if ((fuse.glu || fuse.split) && w.parts.length !== 1)
+        throw new ModelFormatError(`fused weight "${w.name}" is in ${w.parts.length} parts; a fused kernel takes one`);
       const inNeed = (inputOffset + (o.maxTokens - 1) * inputStride + o.cols) * 4;
-      const outNeed = (outputOffset + (o.maxTokens - 1) * outputStride + o.rows) * 4;
+      const outNeed = (outputOffset + (o.maxTokens - 1) * outputStride + outRows[0]!) * 4;
       if (refSize(b.input) < inNeed) throw new RangeError(`mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inNeed}`);
       if (refSize(b.output) < outNeed)
         throw new RangeError(`mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${outNeed}`);
-      let scale = 1;
-      if (entry.readTensorParams) {
-        if (w.tensorScale === undefined || !Number.isFinite(w.tensorScale))
-          throw new ModelFormatError(`${typeName} weight "${w.name}" has no per-tensor scale`);
-        scale = w.tensorScale;
+      const extra = [b.output1, b.output2].slice(0, outRows.length - 1);
+      extra.forEach((ref, i) => {
+        const need = o.maxTokens * outRows[i + 1]! * 4;
+        if (!ref) throw new RangeError(`mat-vec "${w.name}": a ${outRows.length}-way fuse.split needs bindings.output${i + 1}`);
+        if (refSize(ref) < need) throw new RangeError(`mat-vec "${w.name}": output${i + 1} holds ${refSize(ref)} bytes, needs ${need}`);
+      });
+      if (fuse.normIn) {
+        if (!b.normWeight) throw new RangeError(`mat-vec "${w.name}": fuse.normIn needs bindings.normWeight`);
+        if (refSize(b.normWeight) < o.cols * 4)
+          throw new RangeError(`mat-vec "${w.name}": normWeight holds ${refSize(b.normWeight)} bytes, needs ${o.cols * 4}`);
       }
+      // Per-tensor scales: the weight's, or each member's of a concatenation (GLU: gate, up;
+      // split: q, k, v).
+      const scales = (w.members ?? [w]).map((m) => {
+        if (!entry.readTensorParams) return 1;
+        if (m.tensorScale === undefined || !Number.isFinite(m.tensorScale))
+          throw new ModelFormatError(`${typeName} weight "${m.name}" has no per-tensor scale`);
+        return m.tensorScale;
+      });
+      if (w.members) {
+        // A concatenation's members must be the kernel's outputs, or share one scale.
+        const expected = fuse.split ? [...fuse.split] : fuse.glu ? [o.rows / 2, o.rows / 2] : undefined;
+        const fits = expected
+          ? w.members.length === expected.length && w.members.every((m, i) => m.rows === expected[i])
+          : scales.every((x) => x === scales[0]);
+        if (!fits) throw new ModelFormatError(`weight "${w.name}": its members do not match the kernel's outputs`);
+      } else if (fuse.glu || fuse.split) scales.push(scales[0]!, scales[0]!);
       const dynamicT = op === 'matmul' && b.stepParams !== undefined;
       const pipeline = pipelineFor(dynamicT);
       let covered = 0;
@@ -413,36 +484,45 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
             `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
           );
         }
-        const params = new ArrayBuffer(48);
+        const params = new ArrayBuffer(80);
         const u = new Uint32Array(params);
-        u[0] = part.rowCount;
+        const f = new Float32Array(params);
+        u[0] = fuse.glu ? part.rowCount / 2 : part.rowCount;
         u[1] = outputOffset + part.rowStart;
         u[2] = inputOffset / 4;
-        new Float32Array(params)[3] = scale;
+        f[3] = scales[0]!;
+        f[15] = scales[1] ?? 1;
+        f[16] = scales[2] ?? 1;
         u[4] = rowBytes;
         u[5] = blocksPerRow * decoder.chunksPerBlock;
         u[6] = inputStride / 4;
         u[7] = outputStride;
         u[8] = o.maxTokens;
+        f[9] = fuse.normIn?.eps ?? 0;
+        f[10] = 1 / o.cols;
+        if (fuse.split) {
+          u[11] = outRows[0]!;
+          u[12] = outRows[0]! + outRows[1]!;
+          u[13] = outRows[1]!;
+          u[14] = outRows[2] ?? 0;
+        }
         const uniform = createUniformBuffer(ctx, params, `${w.name}#${i}:part`);
         const entries: GPUBindGroupEntry[] = [
           { binding: 0, resource: { buffer: part.buffer } },
-          { binding: 1, resource: isGpuBuffer(b.input) ? { buffer: b.input } : b.input },
-          { binding: 2, resource: isGpuBuffer(b.output) ? { buffer: b.output } : b.output },
+          { binding: 1, resource: resourceOf(b.input) },
+          { binding: 2, resource: resourceOf(b.output) },
           { binding: 3, resource: { buffer: uniform } },
         ];
-        if (dynamicT)
-          entries.push({
-            binding: 4,
-            resource: isGpuBuffer(b.stepParams!) ? { buffer: b.stepParams as GPUBuffer } : (b.stepParams as GPUBufferBinding),
-          });
+        if (dynamicT) entries.push({ binding: 4, resource: resourceOf(b.stepParams!) });
         if (geo.usesW4) entries.push({ binding: 5, resource: { buffer: part.buffer } });
+        if (fuse.normIn) entries.push({ binding: 6, resource: resourceOf(b.normWeight!) });
+        extra.forEach((ref, j) => entries.push({ binding: 7 + j, resource: resourceOf(ref!) }));
         const group = ctx.device.createBindGroup({
           label: `${op}:${w.name}#${i}`,
-          layout: matmulLayout(ctx, dynamicT, geo.usesW4).group,
+          layout: layoutFor(dynamicT).group,
           entries,
         });
-        const [gx, gy] = grid(ctx, Math.ceil(part.rowCount / rowsPerWg));
+        const [gx, gy] = grid(ctx, Math.ceil(u[0]! / rowsPerWg));
         return { group, gx, gy };
       });
       if (covered !== o.rows) throw new ModelFormatError(`weight "${w.name}": parts cover ${covered} of ${o.rows} rows`);
@@ -460,6 +540,33 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       };
     },
   };
+}
+
+function resourceOf(ref: BufferRef): GPUBufferBinding {
+  return isGpuBuffer(ref) ? { buffer: ref } : ref;
+}
+
+/** The options' fusions, checked against the kernel's shape (RangeError naming the problem). */
+function checkFusion(op: 'matvec' | 'matmul', o: MatMulOptions): MatmulFusion {
+  const fuse = o.fuse ?? {};
+  if (fuse.normIn) {
+    if (op !== 'matvec') throw new RangeError('mat-mul: fuse.normIn is for mat-vec only (prefill keeps its norm kernel)');
+    const eps = fuse.normIn.eps;
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw new RangeError(`mat-vec: fuse.normIn.eps must be a finite number ≥ 0, got ${eps}`);
+  }
+  if (fuse.glu !== undefined) {
+    if (!['silu', 'gelu', 'relu2'].includes(fuse.glu)) throw new RangeError(`mat-vec: unknown fuse.glu activation '${String(fuse.glu)}'`);
+    if (o.rows % 2) throw new RangeError(`mat-vec: fuse.glu needs [gate; up] rows, an even count, got ${o.rows}`);
+  }
+  if (fuse.split) {
+    const counts: readonly number[] = fuse.split;
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (counts.length < 2 || counts.length > 3 || !counts.every((n) => Number.isSafeInteger(n) && n >= 1) || total !== o.rows)
+      throw new RangeError(`mat-vec: fuse.split [${counts.join(', ')}] must be two or three positive row counts adding up to ${o.rows}`);
+  }
+  const combined = Number(fuse.glu !== undefined) + Number(fuse.split !== undefined) + Number(fuse.addOut === true);
+  if (combined > 1) throw new RangeError('mat-vec: fuse.glu, fuse.split and fuse.addOut exclude one another');
+  return fuse;
 }
 
 /** Decode mat-vec y = W·x for one token. */

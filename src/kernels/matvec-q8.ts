@@ -129,6 +129,8 @@ export interface MatVecQ8Options {
    * kernel (bench/kernels.ts measures both), dot4 elsewhere. Other types always use dot4.
    */
   products?: Int8Products;
+  /** output += W·x rather than output = W·x (a residual add, as matmul.ts's fuse.addOut). */
+  addOut?: boolean;
 }
 
 export type Int8Products = 'dot4' | 'swar';
@@ -181,6 +183,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
+    ADD_OUT: o.addOut === true,
   };
   const subgroups = variant.mode === 'subgroup-row';
   const snippets = { ...decoderSnippets(entry.gpu), [dec8.snippet]: dec8.source };

@@ -11,8 +11,13 @@
  * the CPU; the embedding kernel reads ids by position; the sampler writes the chosen token at
  * history[kvLen], which the next decode step embeds — so decoding never waits for the CPU.
  *
- * Residual adds are fused into the following RMSNorm (residual += delta; out = norm(residual)), so
- * the residual stream `x` is only written by norms.
+ * Fewer dispatches per decode step (docs/kernels.md): the output and down projections add their
+ * result into the residual stream `x` as they store it; in decode, the RMSNorm before a projection
+ * runs inside that projection's mat-vec (its input load scales by the norm weight, its store by
+ * 1/rms), while prefill's mat-mul reads a normalised copy `xn` written by a norm kernel. Q/K/V and
+ * gate/up weights concatenated after loading (fused-weights.ts) run as one mat-vec each, the
+ * latter storing act(gate)·up. So a llama decode layer is 7 dispatches: QKV, RoPE + KV store,
+ * attention (2), output, gate·up, down.
  *
  * Construction has two parts: `allocate()` creates every buffer (activations, KV cache, step and
  * sampling I/O), then `buildGraph()` binds kernels to them, one transformer block at a time through
@@ -38,6 +43,8 @@ import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape }
 import { createLinear, type LinearKernel, withQuantizedInputs } from './linear.ts';
 import { type ActivationPrecision, resolveActivations } from '../kernels/matvec-q8.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
+import type { MatmulFusion } from '../kernels/matmul.ts';
+import { fusedWeightName } from './fused-weights.ts';
 
 export interface ForwardOptions extends ForwardShape {
   /** Llama-3 style per-pair RoPE frequency divisors (the rope_freqs.weight tensor's values). */
@@ -130,8 +137,8 @@ export interface GraphKernels {
   maxTokens: number;
   norm(n: number, eps: number, rowsPerToken?: number, residual?: boolean): RmsNormKernel;
   ew(op: ElementwiseOp, n: number): ElementwiseKernel;
-  /** A mat-vec/mat-mul over the named weight. */
-  linear(name: string): LinearKernel;
+  /** A mat-vec/mat-mul over the named weight, with the given fusions. */
+  linear(name: string, fuse?: MatmulFusion): LinearKernel;
   rope: RopeKernel;
   attention: DecodeAttentionKernel | ReturnType<typeof createPrefillAttention>;
 }
@@ -229,6 +236,7 @@ export class ForwardPass {
           {
             ...w,
             tensorScale: 1,
+            members: w.members?.map((m) => ({ ...m, tensorScale: 1 })),
             parts: w.parts.map((p) => ({
               ...p,
               buffer: c.device.createBuffer({ size: pad4(p.rowCount * w.rowBytes), usage: bufUsage() }),
@@ -334,15 +342,15 @@ export class ForwardPass {
     const { ctx, cfg, names, options } = this;
     const { contextSize } = options;
     const { nEmbd, nHead, nHeadKV, headDim } = cfg;
-    const { x, xn, delta } = this.act;
+    const { x, xn } = this.act;
     const { stepParams: params, history } = this.buffers;
     const body: KernelCall[] = [];
     const kernels: GraphKernels = {
       maxTokens,
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
-      linear: (name) => {
-        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations);
+      linear: (name, fuse) => {
+        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse);
         return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
       },
       rope: createRope(ctx, {
@@ -373,16 +381,13 @@ export class ForwardPass {
       }),
     );
     for (let l = 0; l < cfg.nLayer; l++) body.push(...withQuantizedInputs(ctx, this.buildLayer(l, kernels), this.act.actQ8));
-    body.push(
-      kernels.norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: this.vec(names.outputNorm), output: xn }),
-    );
+    body.push(kernels.norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: this.vec(names.outputNorm), output: xn }));
     return { body };
   }
 
   /**
-   * The pre-bound kernel calls of transformer block `l`, in order. On entry `delta` holds the
-   * previous block's FFN output (layer 0: `x` holds the embedding); on exit `delta` holds this
-   * block's FFN output, which the next block's first norm adds to the residual stream `x`.
+   * The pre-bound kernel calls of transformer block `l`, in order. On entry `x` holds the residual
+   * stream (layer 0: the embedding); each block adds its attention and FFN outputs to it.
    *
    * This is where an architecture plugs in. The Llama-style block below covers llama, qwen2/3,
    * bitnet and their variants through optional tensors (biases, q/k norms, sub-norms, scales) and
@@ -404,21 +409,49 @@ export class ForwardPass {
     const vec = (name: string) => this.vec(name);
     const { norm, ew, linear, rope, attention } = kernels;
     const body: KernelCall[] = [];
-    const scaleCall = (L: LayerTensorNames, which: keyof LayerTensorNames['scales'], target: GPUBuffer, n: number) => {
+    const L = this.names.layers[l]!;
+    const scaleCall = (which: keyof LayerTensorNames['scales'], target: GPUBuffer, n: number) => {
       const s = L.scales[which];
       if (s) body.push(ew('scale', n).bind({ params, a: target, b: vec(s) }));
     };
+    // rmsnorm(input)·weight as the input of the projections that follow: decode's f32 mat-vec does
+    // it in its input load (fuse.normIn); prefill's mat-mul, and decode's int8 mat-vec (whose
+    // input is quantized before it runs), read the copy a norm kernel writes into `scratch`.
+    const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
+      if (kernels.maxTokens === 1 && this.activations === 'f32')
+        return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
+      body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
+      return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };
+    };
+    // x += W·input, in the projection's store unless a scale tensor must multiply W·input first.
+    const addInto = (name: string, which: 'o' | 'down', src: ReturnType<typeof normed>) => {
+      if (!L.scales[which]) {
+        body.push(linear(name, { ...src.fuse, addOut: true }).bind({ input: src.input, normWeight: src.normWeight, output: x, params }));
+        return;
+      }
+      body.push(linear(name, src.fuse).bind({ input: src.input, normWeight: src.normWeight, output: delta, params }));
+      scaleCall(which, delta, nEmbd);
+      body.push(ew('add', nEmbd).bind({ params, a: x, b: delta }));
+    };
 
-    const L = this.names.layers[l]!;
-    // Layer 0 normalises the embedding; later layers first add the previous FFN output.
-    if (l === 0) body.push(norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: vec(L.attnNorm), output: xn }));
-    else body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.attnNorm), output: xn }));
-    body.push(linear(L.q).bind({ input: xn, output: q, params }));
-    body.push(linear(L.k).bind({ input: xn, output: k, params }));
-    body.push(linear(L.v).bind({ input: xn, output: v, params }));
-    scaleCall(L, 'q', q, qDim);
-    scaleCall(L, 'k', k, kDim);
-    scaleCall(L, 'v', v, vDim);
+    const attIn = normed(x, L.attnNorm, nEmbd, xn);
+    const qkv = fusedWeightName([L.q, L.k, L.v]);
+    const qk = fusedWeightName([L.q, L.k]);
+    const attBind = { input: attIn.input, normWeight: attIn.normWeight, params };
+    if (this.weights.has(qkv)) {
+      const fuse = { ...attIn.fuse, split: [qDim, kDim, vDim] as const };
+      body.push(linear(qkv, fuse).bind({ ...attBind, output: q, output1: k, output2: v }));
+    } else if (this.weights.has(qk)) {
+      body.push(linear(qk, { ...attIn.fuse, split: [qDim, kDim] }).bind({ ...attBind, output: q, output1: k }));
+      body.push(linear(L.v, attIn.fuse).bind({ ...attBind, output: v }));
+    } else {
+      body.push(linear(L.q, attIn.fuse).bind({ ...attBind, output: q }));
+      body.push(linear(L.k, attIn.fuse).bind({ ...attBind, output: k }));
+      body.push(linear(L.v, attIn.fuse).bind({ ...attBind, output: v }));
+    }
+    scaleCall('q', q, qDim);
+    scaleCall('k', k, kDim);
+    scaleCall('v', v, vDim);
     if (L.qBias) body.push(ew('bias', qDim).bind({ params, a: q, b: vec(L.qBias) }));
     if (L.kBias) body.push(ew('bias', kDim).bind({ params, a: k, b: vec(L.kBias) }));
     if (L.vBias) body.push(ew('bias', vDim).bind({ params, a: v, b: vec(L.vBias) }));
@@ -428,28 +461,24 @@ export class ForwardPass {
     }
     body.push(rope.bind({ params, q: qn, k: kn, v, kCache, vCache }));
     body.push(attention.bind({ params, q: qn, kCache, vCache, output: att }));
-    if (L.attnSubNorm) body.push(norm(attDim, cfg.rmsEps).bind({ params, input: att, weight: vec(L.attnSubNorm), output: attN }));
-    body.push(linear(L.o).bind({ input: attN, output: delta, params }));
-    scaleCall(L, 'o', delta, nEmbd);
-    body.push(norm(nEmbd, cfg.rmsEps, 1, true).bind({ params, input: delta, residual: x, weight: vec(L.ffnNorm), output: xn }));
-    body.push(linear(L.gate).bind({ input: xn, output: gate, params }));
-    body.push(linear(L.up).bind({ input: xn, output: up, params }));
-    scaleCall(L, 'gate', gate, nFF);
-    scaleCall(L, 'up', up, nFF);
-    body.push(
-      ew(cfg.ffnActivation === 'relu2' ? 'relu2_mul' : cfg.ffnActivation === 'gelu' ? 'gelu_mul' : 'silu_mul', nFF).bind({
-        params,
-        a: gate,
-        b: up,
-      }),
-    );
-    let ffnIn = gate;
-    if (L.ffnSubNorm) {
-      body.push(norm(nFF, cfg.rmsEps).bind({ params, input: gate, weight: vec(L.ffnSubNorm), output: up }));
-      ffnIn = up;
+    const oIn = L.attnSubNorm ? normed(att, L.attnSubNorm, attDim, attN) : { input: att, normWeight: undefined, fuse: {} };
+    addInto(L.o, 'o', oIn);
+
+    const ffnIn = normed(x, L.ffnNorm, nEmbd, xn);
+    const act = cfg.ffnActivation === 'relu2' ? 'relu2' : cfg.ffnActivation === 'gelu' ? 'gelu' : 'silu';
+    const gateUp = fusedWeightName([L.gate, L.up]);
+    const ffnBind = { input: ffnIn.input, normWeight: ffnIn.normWeight, params };
+    if (this.weights.has(gateUp)) {
+      body.push(linear(gateUp, { ...ffnIn.fuse, glu: act }).bind({ ...ffnBind, output: gate }));
+    } else {
+      body.push(linear(L.gate, ffnIn.fuse).bind({ ...ffnBind, output: gate }));
+      body.push(linear(L.up, ffnIn.fuse).bind({ ...ffnBind, output: up }));
+      scaleCall('gate', gate, nFF);
+      scaleCall('up', up, nFF);
+      body.push(ew(`${act}_mul`, nFF).bind({ params, a: gate, b: up }));
     }
-    body.push(linear(L.down).bind({ input: ffnIn, output: delta, params }));
-    scaleCall(L, 'down', delta, nEmbd);
+    const downIn = L.ffnSubNorm ? normed(gate, L.ffnSubNorm, nFF, up) : { input: gate, normWeight: undefined, fuse: {} };
+    addInto(L.down, 'down', downIn);
     return body;
   }
 

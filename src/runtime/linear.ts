@@ -2,17 +2,19 @@
  * Weight × activation products for the forward pass: mat-vec for decode (one token) and mat-mul
  * for prefill (up to maxTokens tokens) over weights still quantized in GPU memory, through the
  * fused dequant kernels of src/kernels/matmul.ts. A weight split into several buffers by rows
- * (parts) is handled there, one dispatch per part.
+ * (parts) is handled there, one dispatch per part. `fuse` adds the kernel's fusions (a norm in the
+ * input load, gate·up, a residual add, a Q/K/V split).
  *
  * With int8 activations (resolveActivations), decode mat-vecs over types with an int8 decoder run
  * src/kernels/matvec-q8.ts instead: they read the input quantized into `inputQ8`, and
  * `withQuantizedInputs` puts one quantize dispatch before each run of such calls on one input
- * (Q/K/V, gate/up), so the linears reading the same input share it.
+ * (Q/K/V, gate/up), so the linears reading the same input share it. Of the fusions the int8
+ * mat-vec has only the residual add (fuse.addOut); a call with another runs the f32 mat-vec.
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { type BufferRef, type KernelCall } from '../kernels/common.ts';
-import { createMatMul, createMatVec } from '../kernels/matmul.ts';
+import { createMatMul, createMatVec, type MatmulFusion } from '../kernels/matmul.ts';
 import { type ActivationPrecision, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 
@@ -21,6 +23,11 @@ export interface LinearBindings {
   output: BufferRef;
   /** Step params (mat-mul reads the real token count from it). */
   params: BufferRef;
+  /** fuse.normIn: the norm's weight. */
+  normWeight?: BufferRef;
+  /** fuse.split: the second and third outputs. */
+  output1?: BufferRef;
+  output2?: BufferRef;
   /** int8 mat-vec only: where the input's quantized copy is (written by withQuantizedInputs' dispatch). */
   inputQ8?: BufferRef;
 }
@@ -39,11 +46,14 @@ export function createLinear(
   weight: GpuWeight,
   maxTokens: number,
   activations: ActivationPrecision = 'f32',
+  fuse?: MatmulFusion,
 ): LinearKernel {
   const { type, rows, cols } = weight;
   getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
-  if (maxTokens === 1 && activations === 'int8' && hasInt8MatVec(type)) {
-    const kernel = createMatVecQ8(ctx, { type, rows, cols });
+  // The int8 mat-vec has the residual add; the other fusions run in the f32 one.
+  const f32Only = fuse !== undefined && (fuse.normIn !== undefined || fuse.glu !== undefined || fuse.split !== undefined);
+  if (maxTokens === 1 && activations === 'int8' && hasInt8MatVec(type) && !f32Only) {
+    const kernel = createMatVecQ8(ctx, { type, rows, cols, addOut: fuse?.addOut === true });
     return {
       bind: (b) => {
         if (!b.inputQ8) throw new RangeError(`linear "${weight.name}": int8 activations need an inputQ8 buffer`);
@@ -52,9 +62,18 @@ export function createLinear(
       },
     };
   }
-  const kernel = maxTokens === 1 ? createMatVec(ctx, { type, rows, cols }) : createMatMul(ctx, { type, rows, cols, maxTokens });
+  const kernel = maxTokens === 1 ? createMatVec(ctx, { type, rows, cols, fuse }) : createMatMul(ctx, { type, rows, cols, maxTokens, fuse });
   return {
-    bind: (b) => kernel.bind({ weight, input: b.input, output: b.output, stepParams: maxTokens === 1 ? undefined : b.params }),
+    bind: (b) =>
+      kernel.bind({
+        weight,
+        input: b.input,
+        output: b.output,
+        normWeight: b.normWeight,
+        output1: b.output1,
+        output2: b.output2,
+        stepParams: maxTokens === 1 ? undefined : b.params,
+      }),
   };
 }
 

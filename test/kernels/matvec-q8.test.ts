@@ -163,6 +163,8 @@ interface RunSpec {
   products?: Int8Products;
   maxPartBytes?: number;
   seed?: number;
+  /** Run with addOut over an output holding random values, and check y − those. */
+  addOut?: boolean;
 }
 
 /**
@@ -178,16 +180,17 @@ async function run(spec: RunSpec): Promise<{ exact: number; vsF32: number }> {
   const x = randomValues(cols, seed + 1);
   const input = createStorageBuffer(ctx, x);
   const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
-  const output = createStorageBuffer(ctx, new Float32Array(rows).fill(Number.NaN));
+  const before = spec.addOut ? randomValues(rows, seed + 2) : new Float32Array(rows).fill(Number.NaN);
+  const output = createStorageBuffer(ctx, before);
   try {
     const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
-    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, products: spec.products }).bind({
+    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, products: spec.products, addOut: spec.addOut }).bind({
       weight,
       input: xq,
       output,
     });
     submit(quantize, mv);
-    const y = await readF32(ctx, output, rows);
+    const y = (await readF32(ctx, output, rows)).map((v, r) => (spec.addOut ? v - before[r]! : v));
     const xhat = dequantizeQ8(await readQ8(xq, cols));
     const exact = referenceMatmul(w.values, rows, cols, xhat, 1);
     const f32 = referenceMatmul(w.values, rows, cols, x, 1);
@@ -258,6 +261,15 @@ describe.each(INT8_TYPES.map((t) => [t.name, t.id] as const))('%s int8 mat-vec',
     expect(planRowParts(s.rows, rowBytes, maxPartBytes).length).toBe(5);
     const { exact } = await run({ type, ...s, maxPartBytes });
     expect(exact).toBeLessThanOrEqual(tolerance(type, s.cols));
+  });
+  // The residual add of the output and down projections, in every reduction mode and over parts.
+  it('addOut adds W·x to the output', async () => {
+    const s = shapes[1]!;
+    const maxPartBytes = getGpuQuantType(type).rowBytes(s.cols) * 16 + 4;
+    for (const variant of VARIANTS.map(([, v]) => v)) {
+      const { exact } = await run({ type, ...s, variant, maxPartBytes, addOut: true });
+      expect(exact, `${GGMLType[type]} ${JSON.stringify(variant)}`).toBeLessThanOrEqual(tolerance(type, s.cols));
+    }
   });
 });
 
