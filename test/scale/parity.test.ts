@@ -40,10 +40,16 @@ const DELTA_P_BOUND_TWIN = 5e-3;
  */
 const MIN_AGREEMENT_QUANTIZED = 0.95;
 
-/** Shapes in `npm test`; the rest run under `npm run test:scale`. */
-const SHAPES = ['smollm2-135m-Q4_K_M'];
-const LARGER_SHAPES = ['smollm2-135m-Q8_0', 'qwen2.5-0.5b-Q4_K_M'];
+/**
+ * The shapes run under `npm run test:scale` only: the 135M shape alone took 11.5 minutes of a
+ * loaded 2-core machine (three 256-token evaluations on a software GPU, two through llama.cpp and
+ * a 540 MB F32 twin), more than `npm test`'s whole budget. `npm test` keeps the parity figures'
+ * unit tests here, the 135M shape's generation and decode (scale-models.test.ts) and its browser
+ * run (e2e/demo-scale-135m.test.ts).
+ */
 const runLarger = process.env.LOWBIT_TEST_SCALE === '1';
+const SHAPES = runLarger ? ['smollm2-135m-Q4_K_M'] : [];
+const LARGER_SHAPES = ['smollm2-135m-Q8_0', 'qwen2.5-0.5b-Q4_K_M'];
 
 interface ParityFigures {
   positions: number;
