@@ -167,3 +167,33 @@ test('the real app under its CSP: a server on https or localhost is reachable, o
   expect(server.requests.length).toBe(before);
   expect(errors).toEqual([]);
 });
+
+test('a choice made while the store is still being listed is not overridden by the first automatic load', async () => {
+  const context = await suite.newContext({ viewport: { width: 1100, height: 720 } });
+  const p = await context.newPage();
+  // Holds the page's first store listing back, as a slow IndexedDB does on a busy device.
+  await p.addInitScript(() => {
+    const w = window as unknown as { listingsAnswered: number };
+    w.listingsAnswered = 0;
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, message: unknown, options?: StructuredSerializeOptions) {
+      if ((message as { type?: string } | null)?.type !== 'listModels') return post.call(this, message, options);
+      this.addEventListener('message', function answered(e) {
+        if ((e.data as { id?: unknown }).id !== (message as { id?: unknown }).id) return;
+        w.listingsAnswered++;
+        this.removeEventListener('message', answered);
+      });
+      setTimeout(() => post.call(this, message, options), 1500);
+    } as typeof Worker.prototype.postMessage;
+  });
+  await p.goto(`${suite.server.url}/e2e/pages/demo.html`);
+  await picker(p).selectOption('remote');
+  await form(p).waitFor();
+  await p.waitForFunction(() => (window as unknown as { listingsAnswered: number }).listingsAnswered > 0);
+  // The app's start-up ran after the listing: it must leave the user's choice alone.
+  await p.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+  expect(await form(p).isVisible()).toBe(true);
+  expect(await picker(p).inputValue()).toBe('remote');
+  expect(await p.getAttribute('llm-chat', 'state')).not.toBe('loading');
+  await context.close();
+});

@@ -93,6 +93,8 @@ export class DemoApp extends LitElement {
 
   /** False until the first model is chosen (the store listing comes first): <llm-chat> is idle then, but not for the user. */
   @state() private started = false;
+  /** The user chose something in the picker (or opened a file) before the first model was picked for them. */
+  private userPicked = false;
 
   /** The engine worker; set before the element is connected to use another (tests use a fake). */
   worker: EngineWorker | null = null;
@@ -142,6 +144,8 @@ export class DemoApp extends LitElement {
       () => undefined,
     );
     await this.refresh();
+    // Listing the store can take a while: a choice the user made meanwhile is not overridden.
+    if (this.started || this.userPicked) return;
     // Reopen the last model when it is in the store; otherwise the bundled one (small, same origin).
     const last = this.readLastChoice();
     if (last?.kind === 'stored' && this.cached.some((m) => m.id === last.id && m.complete)) {
@@ -370,6 +374,7 @@ export class DemoApp extends LitElement {
 
   /** Choosing only selects (arrow keys on a closed picker change it at every press): Load loads. */
   private onPick(e: Event): void {
+    this.userPicked = true;
     this.choiceValue = (e.target as HTMLSelectElement).value;
     if (this.choiceValue === REMOTE) void this.openRemoteForm();
     else this.remoteFormOpen = false;
