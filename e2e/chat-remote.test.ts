@@ -19,6 +19,7 @@ afterEach(() => {
   server.handle = server.defaultHandler;
   server.requests.length = 0;
   server.delayMs = 5;
+  server.beforeLastToken = null;
   server.tokens = ['Hello', ' from', ' the', ' remote', ' server', '.'];
 });
 
@@ -66,14 +67,18 @@ async function send(page: Page, text: string): Promise<void> {
 
 test('streams a reply from the server over SSE, with the usual events, and starts no worker', async () => {
   server.delayMs = 40;
+  let releaseLastToken = () => {};
+  server.beforeLastToken = new Promise((r) => (releaseLastToken = r));
   const page = await mount({ endpoint: server.endpoint, model: 'fake-remote', 'system-prompt': 'Be brief.' });
   await page.waitForSelector('llm-chat[state="ready"]');
   expect(await page.locator('llm-chat [part~="status"]').innerText()).toContain('fake-remote is ready.');
   await send(page, 'Hi there');
-  // The reply shows while it streams, not only at the end.
+  // The reply shows while it streams, not only at the end: the server holds its last token back.
   await page.waitForSelector('llm-chat[state="generating"]');
-  await page.locator('llm-chat .msg.assistant .md', { hasText: 'Hello from' }).waitFor();
+  await page.locator('llm-chat .msg.assistant .md', { hasText: 'Hello from the remote server' }).waitFor();
   expect(await page.getAttribute('llm-chat', 'state')).toBe('generating');
+  expect(await page.locator('llm-chat .msg.assistant .md').innerText()).toBe('Hello from the remote server');
+  releaseLastToken();
   await page.waitForSelector('llm-chat[state="ready"] .stats');
   expect(await page.locator('llm-chat .msg.assistant .md').innerText()).toBe('Hello from the remote server.');
   expect(await page.locator('llm-chat .stats').innerText()).toMatch(/tokens\/s · 6 tokens · first token \d+ ms/);

@@ -27,6 +27,8 @@ export interface FakeOpenAIServer {
   /** The tokens of the default reply, and the delay between them. */
   tokens: string[];
   delayMs: number;
+  /** When set, the default reply waits for it before sending its last token (a test's view of a reply mid-stream). */
+  beforeLastToken: Promise<void> | null;
   models: string[];
   /** Sent as each model's context_length in /v1/models (as lowbit serve does), when set. */
   contextLength?: number;
@@ -60,6 +62,7 @@ export async function startFakeOpenAIServer(): Promise<FakeOpenAIServer> {
     completed: 0,
     tokens: ['Hello', ' from', ' the', ' remote', ' server', '.'],
     delayMs: 5,
+    beforeLastToken: null,
     models: ['fake-remote'],
     handle: async (req, res) => defaultHandler(req, res),
     defaultHandler: async (req, res) => defaultHandler(req, res),
@@ -98,8 +101,9 @@ export async function startFakeOpenAIServer(): Promise<FakeOpenAIServer> {
       res.write(
         `data: ${JSON.stringify({ id: 'chatcmpl-fake', model: 'fake-remote', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`,
       );
-    for (const t of tokens) {
+    for (const [i, t] of tokens.entries()) {
       await sleep(fake.delayMs);
+      if (i === tokens.length - 1 && fake.beforeLastToken) await fake.beforeLastToken;
       if (left) {
         fake.disconnects++;
         return;
