@@ -28,7 +28,6 @@ export const EVALUATION_OPTIONS = {
   adapter: { type: 'string' },
   limits: { type: 'string' },
   store: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const EVALUATION_HELP = `  -f, --file FILE     the text to evaluate (UTF-8; tokenized whole, BOS first)

@@ -6,7 +6,6 @@
  */
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { writeGGUFToFile } from '../gguf/write-file.ts';
 import { encodeLegacyImatrix, imatrixGGUFSpec } from '../quant/imatrix.ts';
 import { ActivationStats } from '../runtime/activation-stats.ts';
@@ -22,7 +21,7 @@ import {
   readTextFile,
   tokenizeText,
 } from './evaluation.ts';
-import { numberOption as num } from './options.ts';
+import { numberOption as num, parseCommand } from './options.ts';
 import { checkedCtx, DEFAULT_EVAL_CTX } from './perplexity.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
@@ -38,22 +37,14 @@ Options:
 ${EVALUATION_HELP}`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { ...EVALUATION_OPTIONS, output: { type: 'string', short: 'o' }, 'output-format': { type: 'string' } },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit imatrix --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'imatrix',
+    help: HELP,
+    options: { ...EVALUATION_OPTIONS, output: { type: 'string', short: 'o' }, 'output-format': { type: 'string' } },
+    positionals: { min: 1, max: 1, text: 'needs exactly one model' },
+  });
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) throw new UsageError('imatrix needs exactly one model (see lowbit imatrix --help)');
   const format = v['output-format'] ?? 'gguf';
   if (format !== 'gguf' && format !== 'dat') throw new UsageError(`--output-format must be gguf or dat, got '${format}'`);
   const output = v.output ?? 'imatrix.gguf';

@@ -1,10 +1,9 @@
 /** `lowbit inspect <model> [--json] [--tensors]`: what a GGUF file holds, without loading weights. */
-import { parseArgs } from 'node:util';
 import { formatBytes } from '../format.ts';
 import type { GGUFFile } from '../gguf/file.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { GGUFArray, GGUFValueType, valueTypeName, type GGUFValue } from '../gguf/values.ts';
-import { UsageError } from './errors.ts';
+import { parseCommand } from './options.ts';
 import { resolveModelSource } from './model-arg.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
@@ -46,28 +45,17 @@ const KEY_HYPERPARAMS = [
 ];
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        tensors: { type: 'boolean' },
-        store: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit inspect --help)`);
-  }
-  if (parsed.values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) {
-    throw new UsageError(`inspect takes exactly one model file (got ${parsed.positionals.length}; see lowbit inspect --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'inspect',
+    help: HELP,
+    options: {
+      json: { type: 'boolean' },
+      tensors: { type: 'boolean' },
+      store: { type: 'string' },
+    },
+    positionals: { min: 1, max: 1, text: 'takes exactly one model file' },
+  });
+  if (!parsed) return 0;
   const model = await resolveModelSource(parsed.positionals[0]!, parsed.values.store);
   try {
     const file = await readGGUF(model.source);

@@ -5,11 +5,9 @@
  * the same GPU and evaluated chunk by chunk in step, so no logits file is needed and memory stays
  * at two chunks of logits.
  */
-import { parseArgs } from 'node:util';
 import { ModelFormatError } from '../errors.ts';
 import { evaluateChunks, planChunks } from '../runtime/evaluate.ts';
 import { KlAccumulator, type KlReport } from '../runtime/quality.ts';
-import { UsageError } from './errors.ts';
 import {
   ChunkProgress,
   EVALUATION_HELP,
@@ -20,7 +18,7 @@ import {
   tokenizeText,
   type EvaluationModel,
 } from './evaluation.ts';
-import { numberOption as num } from './options.ts';
+import { numberOption as num, parseCommand } from './options.ts';
 import { checkedCtx, DEFAULT_EVAL_CTX } from './perplexity.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
@@ -34,18 +32,14 @@ Options:
 ${EVALUATION_HELP}`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: EVALUATION_OPTIONS });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit kl --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'kl',
+    help: HELP,
+    options: EVALUATION_OPTIONS,
+    positionals: { min: 2, max: 2, text: 'needs two models: the base and the quantized one' },
+  });
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 2) throw new UsageError('kl needs two models: the base and the quantized one (see lowbit kl --help)');
   const ctx = checkedCtx(num(v.ctx, '--ctx', DEFAULT_EVAL_CTX));
   const maxChunks = num(v.chunks, '--chunks');
   const text = await readTextFile(v.file, 'kl');

@@ -1,10 +1,9 @@
 /** `lowbit ls`: models in the file-system store, with sizes and state. */
-import { parseArgs } from 'node:util';
 import { formatBytes } from '../format.ts';
 import { listModels, type StoredModelInfo } from '../storage/store.ts';
-import { UsageError } from './errors.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
+import { parseCommand } from './options.ts';
 
 const HELP = `Usage: lowbit ls [--json] [--store DIR]
 
@@ -25,16 +24,13 @@ function state(m: StoredModelInfo): string {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: { ...STORE_OPTION, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit ls --help)`);
-  }
-  if (parsed.values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(args, {
+    name: 'ls',
+    help: HELP,
+    options: { ...STORE_OPTION, json: { type: 'boolean' } },
+    positionals: { min: 0, max: 0, text: 'takes no arguments' },
+  });
+  if (!parsed) return 0;
   const store = openStore(parsed.values.store);
   const models = await listModels(store);
   if (parsed.values.json) {

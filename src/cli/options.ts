@@ -3,7 +3,51 @@
  * and checked against the option's domain before anything expensive starts, so a bad value is a
  * one-line usage error naming the option, never a GPU started for nothing or a NaN inside a kernel.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.ts';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** A command's syntax: what parseCommand checks before the command does anything. */
+export interface CommandSyntax<O extends ParseArgsOptionsConfig> {
+  /** The command's name, as typed after `lowbit`. */
+  name: string;
+  /** Printed for -h/--help. */
+  help: string;
+  /** The command's own options (-h/--help is added). */
+  options: O;
+  /** How many positional arguments it takes, and a phrase naming them for the error ("needs exactly one model"). */
+  positionals: { min: number; max: number; text: string };
+}
+
+type ParsedCommand<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; options: O & typeof HELP_OPTION }>
+>;
+
+/**
+ * Every command's argument prologue in one place: node's strict parser, -h/--help, and the count
+ * of positional arguments, each failure a UsageError that points at the command's help. Returns
+ * null when the help was printed (the command then exits 0).
+ */
+export function parseCommand<O extends ParseArgsOptionsConfig>(args: string[], syntax: CommandSyntax<O>): ParsedCommand<O> | null {
+  const see = `see lowbit ${syntax.name} --help`;
+  let parsed: ParsedCommand<O>;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { ...syntax.options, ...HELP_OPTION } });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (${see})`);
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(syntax.help);
+    return null;
+  }
+  const n = parsed.positionals.length;
+  const { min, max, text } = syntax.positionals;
+  if (n < min || n > max) throw new UsageError(`${syntax.name} ${text} (got ${n}; ${see})`);
+  return parsed;
+}
 
 export interface NumberDomain {
   integer?: boolean;

@@ -3,7 +3,6 @@
  * (non-overlapping chunks of --ctx tokens, BOS first, the second half of each chunk scored), so
  * its numbers compare with llama.cpp's row for row.
  */
-import { parseArgs } from 'node:util';
 import { evaluateChunks, planChunks } from '../runtime/evaluate.ts';
 import { PerplexityAccumulator } from '../runtime/quality.ts';
 import { UsageError } from './errors.ts';
@@ -16,7 +15,7 @@ import {
   readTextFile,
   tokenizeText,
 } from './evaluation.ts';
-import { numberOption as num } from './options.ts';
+import { numberOption as num, parseCommand } from './options.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit perplexity <model> --file text.txt [options]
@@ -32,18 +31,14 @@ ${EVALUATION_HELP}`;
 export const DEFAULT_EVAL_CTX = 512;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: EVALUATION_OPTIONS });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit perplexity --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'perplexity',
+    help: HELP,
+    options: EVALUATION_OPTIONS,
+    positionals: { min: 1, max: 1, text: 'needs exactly one model' },
+  });
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) throw new UsageError('perplexity needs exactly one model (see lowbit perplexity --help)');
   const ctx = checkedCtx(num(v.ctx, '--ctx', DEFAULT_EVAL_CTX));
   const maxChunks = num(v.chunks, '--chunks');
   const text = await readTextFile(v.file, 'perplexity');

@@ -1,12 +1,11 @@
 /** `lowbit pull <url|file>`: download (or import) a model into the file-system store, resumably. */
 import { stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { downloadModel } from '../storage/download.ts';
 import { importPath } from '../storage/import-node.ts';
 import { formatBytes } from '../format.ts';
 import { checkModelName, DEFAULT_CHUNK_SIZE, defaultModelName, storedBytes, type ModelManifest } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
-import { NUMBER_OPTIONS, numberOption as num } from './options.ts';
+import { NUMBER_OPTIONS, numberOption as num, parseCommand } from './options.ts';
 import { ProgressPrinter } from './progress-line.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
 import { escapeControl } from './terminal-text.ts';
@@ -38,34 +37,24 @@ error (one "error: ..." line); 130 when interrupted (the partial model is kept).
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        ...STORE_OPTION,
-        name: { type: 'string' },
-        sha256: { type: 'string' },
-        verify: { type: 'boolean' },
-        'chunk-mib': { type: 'string' },
-        concurrency: { type: 'string' },
-        'max-bytes': { type: 'string' },
-        timeout: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit pull --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'pull',
+    help: HELP,
+    options: {
+      ...STORE_OPTION,
+      name: { type: 'string' },
+      sha256: { type: 'string' },
+      verify: { type: 'boolean' },
+      'chunk-mib': { type: 'string' },
+      concurrency: { type: 'string' },
+      'max-bytes': { type: 'string' },
+      timeout: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    positionals: { min: 1, max: 1, text: 'takes one URL or file' },
+  });
+  if (!parsed) return 0;
   const o = parsed.values;
-  if (o.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1)
-    throw new UsageError(`pull takes one URL or file (got ${parsed.positionals.length}; see lowbit pull --help)`);
   const target = parsed.positionals[0]!;
   const chunkMib = num(o['chunk-mib'], '--chunk-mib');
   const chunkSize = chunkMib === undefined ? undefined : chunkMib * 1024 * 1024;

@@ -7,7 +7,6 @@
  */
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { QuantizeError } from '../errors.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { planGGUF, writeGGUF } from '../gguf/writer.ts';
@@ -20,7 +19,7 @@ import type { QuantizeRunner } from '../quant/quantize-stream.ts';
 import { quantLayoutByName } from '../quant/types.ts';
 import { formatBytes } from '../format.ts';
 import { UsageError } from './errors.ts';
-import { numberOption } from './options.ts';
+import { numberOption, parseCommand } from './options.ts';
 import { formatDuration } from './progress-line.ts';
 import { escapeControl } from './terminal-text.ts';
 
@@ -165,33 +164,22 @@ function tensorTypeOption(value: string | undefined, option: string): number | u
 }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        type: { type: 'string' },
-        pure: { type: 'boolean' },
-        'output-type': { type: 'string' },
-        'token-embedding-type': { type: 'string' },
-        imatrix: { type: 'string' },
-        threads: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit quantize --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'quantize',
+    help: HELP,
+    options: {
+      type: { type: 'string' },
+      pure: { type: 'boolean' },
+      'output-type': { type: 'string' },
+      'token-embedding-type': { type: 'string' },
+      imatrix: { type: 'string' },
+      threads: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    positionals: { min: 2, max: 2, text: 'takes an input and an output file' },
+  });
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 2) {
-    throw new UsageError(`quantize takes an input and an output file (got ${parsed.positionals.length}; see lowbit quantize --help)`);
-  }
   if (v.type === undefined) throw new UsageError('--type is required (see lowbit quantize --help)');
   const fileType = fileTypeByName(v.type);
   if (v.imatrix !== undefined) {

@@ -1,11 +1,11 @@
 /** `lowbit rm <name>...`: delete models (complete or partial) from the file-system store. */
-import { parseArgs } from 'node:util';
 import { ModelNotFoundError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
 import { completeBytes, deleteAllModels } from '../storage/store.ts';
 import { UsageError } from './errors.ts';
 import { openStore, STORE_HELP, STORE_OPTION } from './store-arg.ts';
 import { escapeControl } from './terminal-text.ts';
+import { parseCommand } from './options.ts';
 
 const HELP = `Usage: lowbit rm <name>... [--store DIR]
        lowbit rm --all [--store DIR]
@@ -19,20 +19,13 @@ ${STORE_HELP}
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { ...STORE_OPTION, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit rm --help)`);
-  }
-  if (parsed.values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(args, {
+    name: 'rm',
+    help: HELP,
+    options: { ...STORE_OPTION, all: { type: 'boolean' } },
+    positionals: { min: 0, max: Infinity, text: 'takes model names' },
+  });
+  if (!parsed) return 0;
   const store = openStore(parsed.values.store);
   if (parsed.values.all) {
     if (parsed.positionals.length > 0) throw new UsageError('rm --all takes no names');

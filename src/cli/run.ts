@@ -3,7 +3,6 @@
  * no GPU). Streams text to stdout and ends with prefill/decode tokens per second on stderr; with
  * --json prints exactly one JSON object instead.
  */
-import { parseArgs } from 'node:util';
 import { loadEngine } from '../engine/engine.ts';
 import { SAMPLING_DEFAULTS, type GenerateOptions, type GeneratedToken, type TokenStream } from '../engine/types.ts';
 import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
@@ -11,7 +10,7 @@ import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../kernels/matvec-q8.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
-import { numberOption as num } from './options.ts';
+import { numberOption as num, parseCommand } from './options.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit run <model> -p "prompt" [options]
@@ -46,42 +45,33 @@ Options:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        prompt: { type: 'string', short: 'p' },
-        'n-predict': { type: 'string', short: 'n' },
-        temp: { type: 'string' },
-        'top-k': { type: 'string' },
-        'top-p': { type: 'string' },
-        'min-p': { type: 'string' },
-        'repeat-penalty': { type: 'string' },
-        seed: { type: 'string' },
-        chat: { type: 'boolean' },
-        system: { type: 'string' },
-        ctx: { type: 'string' },
-        'context-shift': { type: 'string' },
-        json: { type: 'boolean' },
-        adapter: { type: 'string' },
-        limits: { type: 'string' },
-        activations: { type: 'string' },
-        'max-gpu-mb': { type: 'string' },
-        store: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit run --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'run',
+    help: HELP,
+    options: {
+      prompt: { type: 'string', short: 'p' },
+      'n-predict': { type: 'string', short: 'n' },
+      temp: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'min-p': { type: 'string' },
+      'repeat-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      chat: { type: 'boolean' },
+      system: { type: 'string' },
+      ctx: { type: 'string' },
+      'context-shift': { type: 'string' },
+      json: { type: 'boolean' },
+      adapter: { type: 'string' },
+      limits: { type: 'string' },
+      activations: { type: 'string' },
+      'max-gpu-mb': { type: 'string' },
+      store: { type: 'string' },
+    },
+    positionals: { min: 1, max: 1, text: 'needs exactly one model' },
+  });
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) throw new UsageError('run needs exactly one model (see lowbit run --help)');
   if (v.prompt === undefined) throw new UsageError('run needs a prompt: -p "…"');
   const nPredict = num(v['n-predict'], '--n-predict', 64);
   const contextSize = num(v.ctx, '--ctx');

@@ -3,14 +3,13 @@
  * It listens at once and loads the model behind it (/health says loading, then ready or error);
  * SIGINT or SIGTERM stops it: running generations are aborted, their replies end, exit status 0.
  */
-import { parseArgs } from 'node:util';
 import { loadEngine } from '../engine/engine.ts';
 import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { createLowbitServer, isLoopbackHost } from '../server/server.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
-import { numberOption as num } from './options.ts';
+import { numberOption as num, parseCommand } from './options.ts';
 import { escapeControl } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit serve <model> [options]
@@ -55,35 +54,26 @@ function checkOrigin(origin: string): string {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        ctx: { type: 'string' },
-        parallel: { type: 'string' },
-        queue: { type: 'string' },
-        'api-key': { type: 'string' },
-        'cors-origin': { type: 'string', multiple: true },
-        adapter: { type: 'string' },
-        limits: { type: 'string' },
-        'max-gpu-mb': { type: 'string' },
-        store: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see lowbit serve --help)`);
-  }
+  const parsed = parseCommand(args, {
+    name: 'serve',
+    help: HELP,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      ctx: { type: 'string' },
+      parallel: { type: 'string' },
+      queue: { type: 'string' },
+      'api-key': { type: 'string' },
+      'cors-origin': { type: 'string', multiple: true },
+      adapter: { type: 'string' },
+      limits: { type: 'string' },
+      'max-gpu-mb': { type: 'string' },
+      store: { type: 'string' },
+    },
+    positionals: { min: 1, max: 1, text: 'needs exactly one model' },
+  });
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) throw new UsageError('serve needs exactly one model (see lowbit serve --help)');
   const host = v.host ?? '127.0.0.1';
   if (host === '') throw new UsageError('--host must not be empty');
   const port = num(v.port, '--port', 8080);
