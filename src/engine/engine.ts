@@ -105,6 +105,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     limits: gpu.limits,
     maxGpuBytes: options.maxGpuBytes,
     sequences: slotCount,
+    allLogits: options.evaluation?.allLogits,
   });
   const tokenizerPromise = tokenizerFromGGUF(file);
   const onProgress = options.onProgress;

@@ -41,6 +41,11 @@ export interface MemoryEstimateOptions {
   config?: ModelConfig;
   /** Conversations held at once, each with its own KV cache and scratch (default 1; EngineLoadOptions.slots). */
   sequences?: number;
+  /**
+   * An evaluation load (EngineLoadOptions.evaluation.allLogits: perplexity, KL, imatrix): every
+   * position's logits of a step, [maxBatch][vocab] f32, and the evaluator's readback of them.
+   */
+  allLogits?: boolean;
 }
 
 export interface GpuMemoryEstimate {
@@ -98,12 +103,15 @@ function estimateAt(
   maxBatch: number,
   maxBufferBytes: number,
   sequences: number,
+  allLogits: boolean,
 ): GpuMemoryEstimate {
-  const plan = forwardBufferPlan(cfg, { contextSize, maxBatch });
+  const plan = forwardBufferPlan(cfg, { contextSize, maxBatch, allLogits });
   let largestBuffer = { label: '', bytes: 0 };
   for (const b of plan) if (b.bytes > largestBuffer.bytes) largestBuffer = { label: b.label, bytes: b.bytes };
   const fwd = forwardBufferBytes(plan);
-  const scratch = (fwd.scratch + forwardKernelBytesBound(cfg, weights.parts) + SESSION_STAGING_BYTES) * sequences;
+  // The evaluator reads allLogits back through a staging buffer of the same size (runtime/evaluate.ts).
+  const evaluationStaging = allLogits ? maxBatch * cfg.vocabSize * 4 : 0;
+  const scratch = (fwd.scratch + forwardKernelBytesBound(cfg, weights.parts) + SESSION_STAGING_BYTES + evaluationStaging) * sequences;
   const kvCache = fwd.kvCache * sequences;
   return {
     contextSize,
@@ -124,7 +132,8 @@ function prepare(file: ModelHeader, options: MemoryEstimateOptions) {
   const maxBufferBytes = maxWeightPartBytes({ limits: options.limits ?? WEBGPU_DEFAULT_LIMITS });
   const sequences = options.sequences ?? 1;
   if (!Number.isSafeInteger(sequences) || sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${sequences}`);
-  return { cfg, contextSize, maxBatch, maxBufferBytes, sequences, weights: weightBytes(file, maxBufferBytes) };
+  const allLogits = options.allLogits ?? false;
+  return { cfg, contextSize, maxBatch, maxBufferBytes, sequences, allLogits, weights: weightBytes(file, maxBufferBytes) };
 }
 
 /**
@@ -133,7 +142,7 @@ function prepare(file: ModelHeader, options: MemoryEstimateOptions) {
  */
 export function estimateGpuMemory(file: ModelHeader, options: MemoryEstimateOptions = {}): GpuMemoryEstimate {
   const p = prepare(file, options);
-  return estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences);
+  return estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences, p.allLogits);
 }
 
 export interface MemoryBudgetOptions extends MemoryEstimateOptions {
@@ -152,13 +161,13 @@ export function checkGpuMemoryBudget(file: ModelHeader, options: MemoryBudgetOpt
     throw new RangeError(`maxGpuBytes must be a positive number, got ${maxGpuBytes}`);
   }
   const p = prepare(file, options);
-  const est = estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences);
+  const est = estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences, p.allLogits);
   const fits = (e: Pick<GpuMemoryEstimate, 'total' | 'largestBuffer' | 'maxBufferBytes'>) =>
     e.largestBuffer.bytes <= e.maxBufferBytes && (maxGpuBytes === undefined || e.total <= maxGpuBytes);
   if (fits(est)) return est;
 
   // Everything but the weights grows with the context, so the sizes that fit are 1…largest.
-  const at = (c: number) => estimateAt(p.cfg, p.weights, c, Math.min(p.maxBatch, c), p.maxBufferBytes, p.sequences);
+  const at = (c: number) => estimateAt(p.cfg, p.weights, c, Math.min(p.maxBatch, c), p.maxBufferBytes, p.sequences, p.allLogits);
   let lo = 0;
   let hi = est.contextSize - 1;
   while (lo < hi) {

@@ -7,6 +7,7 @@ import { checkGpuMemoryBudget, estimateGpuMemory } from '../../src/engine/memory
 import { DeviceLimitError, GpuMemoryBudgetError } from '../../src/errors.ts';
 import { readGGUF, type GGUFFile } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
+import { modelConfigFromMetadata } from '../../src/model/config.ts';
 import { planRowParts } from '../../src/gpu/weights.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { demoModel, localModel } from '../helpers/fixtures.ts';
@@ -246,6 +247,40 @@ describe('a real load', () => {
     } finally {
       await engine.dispose();
     }
+  });
+
+  test('an evaluation load (perplexity, KL, imatrix): its all-positions logits and their readback are in the estimate and the budget', async () => {
+    const path = demoModel;
+    const contextSize = 128;
+    const limits = (await testGpu()).limits;
+    const file = await header(path);
+    const plain = estimateGpuMemory(file, { contextSize, limits });
+    const est = estimateGpuMemory(file, { contextSize, limits, allLogits: true });
+    const vocab = modelConfigFromMetadata(file).vocabSize;
+    // [maxBatch][vocab] f32 on the GPU, and the evaluator's staging buffer of the same size.
+    expect(est.scratch - plain.scratch).toBe(2 * est.maxBatch * vocab * 4);
+    const counted = countingGpu(await testGpu());
+    const engine = await load(path, { contextSize, evaluation: { allLogits: true } }, counted.gpu);
+    try {
+      const evaluator = engine.evaluator();
+      await evaluator.evaluate(
+        Array.from({ length: 100 }, (_, i) => (i * 7) % vocab),
+        () => undefined,
+      );
+      const allocated = counted.bytes();
+      expect(est.total).toBeGreaterThanOrEqual(allocated);
+      expect(est.total - allocated).toBeLessThan(64 * 1024);
+      evaluator.destroy();
+    } finally {
+      await engine.dispose();
+    }
+    // A budget the generation load fits in but the evaluation load does not: refused up front.
+    const err = await load(path, { contextSize, maxGpuBytes: plain.total, evaluation: { allLogits: true } }, counted.gpu).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GpuMemoryBudgetError);
+    expect((err as GpuMemoryBudgetError).neededBytes).toBe(est.total);
   });
 
   test('over maxGpuBytes: GpuMemoryBudgetError before any GPU buffer, and the suggested context loads', async () => {
