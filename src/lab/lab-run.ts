@@ -51,7 +51,8 @@ export interface LabModel {
 
 export interface LabDeps {
   store: ModelStore;
-  runner: QuantizeRunner;
+  /** Runs the quantize jobs (the page's Web Worker pool), asked for when a run starts. */
+  runner: () => QuantizeRunner;
   /** The GPU, asked for only when there is something to evaluate. */
   gpu: () => Promise<GpuContext>;
   /** Called whenever a row changes (the rows are mutated in place). */
@@ -79,9 +80,12 @@ export function modelStem(label: string): string {
     .replace(/[-_.](F32|F16|BF16|f32|f16|bf16)$/, '');
 }
 
-/** The store name of `base` quantized to `type`. */
+/**
+ * The store name of `base` quantized to `type`. "-lab-" keeps it apart from a published file of
+ * the same model and type (the demo's bundled Q4_K_M is one), which the lab must not replace.
+ */
 export function resultName(baseLabel: string, type: FileType): string {
-  return `${modelStem(baseLabel)}-${type.name}.gguf`;
+  return `${modelStem(baseLabel)}-lab-${type.name}.gguf`;
 }
 
 function messageOf(e: unknown): string {
@@ -123,7 +127,7 @@ export class LabRun {
       const row: LabRow = { label: type.name, kind: 'quantized', status: 'queued' };
       this.rows.push(row);
       try {
-        const q = quantizeModel(file, model.source, { fileType: type, runner: this.deps.runner });
+        const q = quantizeModel(file, model.source, { fileType: type, runner: this.deps.runner() });
         const planned = planGGUF(q.spec).totalSize;
         row.bytes = planned;
         outputBytes += planned;
@@ -273,7 +277,7 @@ export class LabRun {
     let done = 0;
     const q = quantizeModel(file, model.source, {
       fileType: type,
-      runner: this.deps.runner,
+      runner: this.deps.runner(),
       signal,
       onValues: (n) => {
         done += n;

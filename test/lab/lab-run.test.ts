@@ -16,7 +16,7 @@ function lab(store = new MemoryModelStore()) {
   let changes = 0;
   const run = new LabRun({
     store,
-    runner: inlineRunner,
+    runner: () => inlineRunner,
     gpu: () => Promise.reject(new NoGpu('the GPU was asked for')),
     onChange: () => changes++,
   });
@@ -59,7 +59,7 @@ describe('lab input checks', () => {
 
   it('names results after the base', () => {
     expect(modelStem('tinystories-llama-3M-F16.gguf')).toBe('tinystories-llama-3M');
-    expect(resultName('tinystories-llama-3M-F16.gguf', fileTypeByName('Q4_K_M'))).toBe('tinystories-llama-3M-Q4_K_M.gguf');
-    expect(resultName('../../evil name.GGUF', fileTypeByName('Q8_0'))).toBe('evil_name-Q8_0.gguf');
+    expect(resultName('tinystories-llama-3M-F16.gguf', fileTypeByName('Q4_K_M'))).toBe('tinystories-llama-3M-lab-Q4_K_M.gguf');
+    expect(resultName('../../evil name.GGUF', fileTypeByName('Q8_0'))).toBe('evil_name-lab-Q8_0.gguf');
   });
 });
