@@ -2,7 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { GGUFFormatError, QuotaExceededError } from '../../src/errors.ts';
+import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
 import { BufferByteSource } from '../../src/io/byte-source.ts';
+import { GGMLType } from '../../src/quant/types.ts';
 import { LabRun, modelStem, resultName } from '../../src/lab/lab-run.ts';
 import { fileTypeByName } from '../../src/quant/mixture.ts';
 import { inlineRunner } from '../../src/quant/quantize-stream.ts';
@@ -55,6 +57,23 @@ describe('lab input checks', () => {
     // The planned size is the exact size of llama-quantize's Q8_0 of this model.
     expect(q8.bytes).toBe(3_643_872);
     expect(await store.listManifests()).toEqual([]);
+  });
+
+  it('a compared file with a type lowbit cannot run is listed with its size and bits per weight, "not supported yet"', async () => {
+    const { run } = lab();
+    const bytes = await writeGGUFToBytes({
+      metadata: { 'general.architecture': 'llama' },
+      tensors: [
+        { name: 'a.weight', dims: [64, 2], type: GGMLType.I32 },
+        { name: 'b.weight', dims: [64], type: GGMLType.F32 },
+      ],
+    });
+    await run.addFile({ label: 'odd-I32.gguf', source: new BufferByteSource(bytes, 'odd-I32.gguf') });
+    expect(run.rows).toEqual([
+      expect.objectContaining({ label: 'odd-I32.gguf', kind: 'opened', status: 'unsupported', bytes: bytes.length, bitsPerWeight: 32 }),
+    ]);
+    expect(run.rows[0]!.message).toMatch(/^not supported yet: .*a\.weight \(I32\)/);
+    expect(run.rows[0]!.ppl).toBeUndefined();
   });
 
   it('names results after the base', () => {
