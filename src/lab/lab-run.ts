@@ -110,6 +110,16 @@ export class LabRun {
   async run(model: LabModel, types: readonly FileType[], settings: LabSettings, signal?: AbortSignal): Promise<void> {
     await this.releaseBase();
     this.rows.length = 0;
+    try {
+      await this.runOn(model, types, settings, signal);
+    } catch (e) {
+      // Once loaded, the base keeps its source open for comparisons; before that it is ours to close.
+      if (this.base?.model !== model) await model.source.close?.();
+      throw e;
+    }
+  }
+
+  private async runOn(model: LabModel, types: readonly FileType[], settings: LabSettings, signal?: AbortSignal): Promise<void> {
     const file = await readGGUF(model.source, { signal });
     const baseRow: LabRow = {
       label: model.label,
