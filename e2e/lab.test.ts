@@ -123,17 +123,34 @@ describe.skipIf(!haveShared())('quantization lab', () => {
       );
     const ppl = await points();
     expect(ppl.map((p) => p.label).sort()).toEqual([...TYPES].sort());
+    expect(await chart.locator('circle[data-kind="quantized"]').count()).toBe(TYPES.length);
     for (const p of ppl) {
       expect(p.bpw).toBeCloseTo(await cell(p.label!, 'bpw'), 9);
       expect(p.value).toBeCloseTo(await cell(p.label!, 'ppl'), 9);
     }
     expect(await chart.locator('text', { hasText: 'TQ2_0' }).count()).toBe(1);
     expect(await chart.locator('line.reference').count()).toBe(1);
+    // An IQ file quantized elsewhere (llama-quantize with an importance matrix) joins the chart
+    // next to the K-quants: lowbit runs IQ types, so it is measured against the same base.
+    await page
+      .locator('input[aria-label="Compare a quantized file"]')
+      .setInputFiles(sharedPath('models/importance-quantized/tinystories-llama-3M-IQ2_S.gguf'));
+    const iq = page.locator('tr[data-label="tinystories-llama-3M-IQ2_S.gguf"]');
+    await expect.poll(() => iq.getAttribute('data-status'), { timeout: 300_000, interval: 1000 }).toBe('done');
+    expect(await cell('tinystories-llama-3M-IQ2_S.gguf', 'bytes')).toBe(1_134_240);
+    const iqKl = await cell('tinystories-llama-3M-IQ2_S.gguf', 'kl');
+    expect(iqKl).toBeGreaterThan(await cell('Q4_K_M', 'kl'));
+    expect(iqKl).toBeLessThan(await cell('TQ2_0', 'kl'));
+    expect(await chart.locator('circle[data-kind="opened"]').getAttribute('data-label')).toBe('tinystories-llama-3M-IQ2_S.gguf');
+    console.log(
+      `lab e2e: IQ2_S opened: bpw ${(await cell('tinystories-llama-3M-IQ2_S.gguf', 'bpw')).toFixed(3)}, PPL ${(await cell('tinystories-llama-3M-IQ2_S.gguf', 'ppl')).toFixed(4)}, KL ${iqKl.toFixed(6)}, same top-1 ${(100 * (await cell('tinystories-llama-3M-IQ2_S.gguf', 'same-top1'))).toFixed(2)} %`,
+    );
     mkdirSync(join(repoRoot, 'docs'), { recursive: true });
     await chart.screenshot({ path: join(repoRoot, 'docs/lab-chart.png') });
     await page.screenshot({ path: join(ARTIFACTS, 'lab.png'), fullPage: true });
     await page.locator('input[name="axis"][value="kl"]').check();
     await expect.poll(async () => (await points()).find((p) => p.label === 'Q4_K_M')?.value).toBeCloseTo(await cell('Q4_K_M', 'kl'), 9);
+    await chart.screenshot({ path: join(repoRoot, 'docs/lab-chart-kl.png') });
 
     // Each result downloads as the CLI's file, byte for byte.
     for (const t of TYPES) {
@@ -152,7 +169,7 @@ describe.skipIf(!haveShared())('quantization lab', () => {
     const csvPath = join(dir, 'lab.csv');
     await csv.saveAs(csvPath);
     const lines = readFileSync(csvPath, 'utf8').trim().split('\r\n');
-    expect(lines).toHaveLength(1 + 1 + TYPES.length);
+    expect(lines).toHaveLength(1 + 1 + TYPES.length + 1);
     expect(lines[2]).toMatch(/^"Q8_0","quantized","done",/);
     expect(errors).toEqual([]);
   }, 900_000);

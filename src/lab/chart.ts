@@ -131,7 +131,7 @@ export function layoutChart(inputs: readonly ChartInput[], opts: ChartOptions): 
   if (refPpl !== undefined) {
     reference = { orientation: 'horizontal', at: y(refPpl), text: `${opts.base!.label}: PPL ${refPpl.toFixed(4)}` };
   } else if (opts.base) {
-    reference = { orientation: 'vertical', at: x(opts.base.bitsPerWeight), text: `${opts.base.label} (KL 0)` };
+    reference = { orientation: 'vertical', at: x(opts.base.bitsPerWeight), text: `${opts.base.label}: KL 0` };
   }
 
   return {
