@@ -1,14 +1,18 @@
 // The quantization lab in Chromium (issue 12 items 5–6): the F16 3M fixture quantized to Q8_0,
 // Q4_K_M and TQ2_0 in Web Workers into IndexedDB, measured on WebGPU (SwiftShader) over the
-// bundled held-out text, checked against `lowbit quantize` and `lowbit kl` on the same text: table
+// bundled held-out text, checked against `lowbit quantize` and `lowbit kl`'s code on the same text: table
 // values within 1e-3 relative, one chart point per type, and downloads byte-identical to the CLI's
 // files. Two chunks of 256 tokens keep it short.
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
+import { evaluationGpu, loadForEvaluation, readTextFile, tokenizeText } from '../src/cli/evaluation.ts';
+import { quantizeFile } from '../src/cli/quantize.ts';
+import { fileTypeByName } from '../src/quant/mixture.ts';
+import { compareChunks } from '../src/runtime/compare.ts';
+import { evaluateChunks, planChunks, type ScoredChunk } from '../src/runtime/evaluate.ts';
+import type { KlReport } from '../src/runtime/quality.ts';
 import { haveShared, repoRoot, sharedPath } from '../test/helpers/fixtures.ts';
 import { useBrowserSuite } from './harness.ts';
 
@@ -17,17 +21,35 @@ const TYPES = ['Q8_0', 'Q4_K_M', 'TQ2_0'];
 const CTX = 256;
 const CHUNKS = 2;
 const TEXT = join(repoRoot, 'public/lab/heldout-sample.txt');
-const run = promisify(execFile);
 
-interface CliKl {
-  ppl: { quant: number; base: number };
-  kld: { mean: number };
-  sameTop: { fraction: number };
-}
-
-async function lowbit(args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [join(repoRoot, 'bin/lowbit.js'), ...args], { cwd: repoRoot, maxBuffer: 1 << 24 });
-  return stdout;
+/** `lowbit quantize` of each type into `dir`, and `lowbit kl`'s report of each against the base. */
+async function cliReports(basePath: string, dir: string): Promise<Record<string, KlReport>> {
+  for (const t of TYPES) await quantizeFile(basePath, join(dir, `${t}.gguf`), { fileType: fileTypeByName(t) });
+  const reports: Record<string, KlReport> = {};
+  const gpu = await evaluationGpu(undefined, undefined);
+  const base = await loadForEvaluation(basePath, gpu, { ctx: CTX });
+  try {
+    const tokens = tokenizeText(base, await readTextFile(TEXT, 'kl'));
+    const plan = planChunks(tokens.length, CTX, CHUNKS);
+    const baseChunks: ScoredChunk[] = [];
+    for await (const c of evaluateChunks(base.engine.evaluator(), tokens, plan, base.bos)) baseChunks.push(c);
+    for (const t of TYPES) {
+      const quant = await loadForEvaluation(join(dir, `${t}.gguf`), gpu, { ctx: CTX });
+      try {
+        reports[t] = await compareChunks(
+          baseChunks,
+          evaluateChunks(quant.engine.evaluator(), tokens, plan, base.bos),
+          base.engine.config.vocabSize,
+        );
+      } finally {
+        await quant.close();
+      }
+    }
+  } finally {
+    await base.close();
+    gpu.device.destroy();
+  }
+  return reports;
 }
 
 /** |a - b| ≤ 1e-3 · |b| (and exact equality when b is 0). */
@@ -40,27 +62,11 @@ describe.skipIf(!haveShared())('quantization lab', () => {
   const f16 = haveShared() ? sharedPath('models/trained-here/tinystories-llama-3M-F16.gguf') : '';
 
   test('quantizes the F16 fixture in the browser; table, chart and downloads match the CLI', async () => {
-    // The CLI's side: the files and their KL report over the same text and chunks.
+    // The CLI's side, in this process through the code `lowbit quantize` and `lowbit kl` run
+    // (one GPU device and one base evaluation for the three types, to keep the test short).
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-lab-'));
-    const cli: Record<string, CliKl> = {};
     const t0 = performance.now();
-    for (const t of TYPES) {
-      await lowbit(['quantize', f16, join(dir, `${t}.gguf`), '--type', t, '--quiet']);
-      const out = await lowbit([
-        'kl',
-        f16,
-        join(dir, `${t}.gguf`),
-        '--file',
-        TEXT,
-        '--ctx',
-        String(CTX),
-        '--chunks',
-        String(CHUNKS),
-        '--json',
-      ]);
-      cli[t] = JSON.parse(out) as CliKl;
-    }
-
+    const cli = await cliReports(f16, dir);
     console.log(`lab e2e: CLI quantize + kl for ${TYPES.length} types in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const t1 = performance.now();
     const { page, errors } = await suite.openPage('/lab.html', { viewport: { width: 1100, height: 1200 }, acceptDownloads: true });
