@@ -62,10 +62,7 @@ export class QuantizeWorkerPool implements QuantizeRunner {
    * `spawn` starts one worker and wires its replies to `onReply` and its crashes to `onError`;
    * it is called `count` times (at least once).
    */
-  constructor(
-    count: number,
-    spawn: (onReply: (reply: QuantizeReply) => void, onError: (e: Error) => void) => QuantizeWorkerPort,
-  ) {
+  constructor(count: number, spawn: (onReply: (reply: QuantizeReply) => void, onError: (e: Error) => void) => QuantizeWorkerPort) {
     for (let i = 0; i < Math.max(1, count); i++) {
       const w: QuantizeWorkerPort = spawn(
         (m) => this.onReply(w, m),
