@@ -26,6 +26,8 @@ export default defineConfig(({ mode }) => ({
     rollupOptions: {
       input: {
         index: `${root}index.html`,
+        // The quantization lab (src/lab/), linked from the demo's header.
+        lab: `${root}lab.html`,
         // The embeddable element at a stable URL: <script type="module" src="/llm-chat.js">.
         'llm-chat': `${root}src/ui/index.ts`,
         ...(mode === 'e2e' ? e2ePages() : {}),

@@ -99,6 +99,10 @@ export const demoAppStyles = css`
     outline: 2px solid var(--accent);
     outline-offset: 1px;
   }
+  .lab-link {
+    color: var(--accent);
+    font-size: 14px;
+  }
   .info {
     color: var(--muted);
     font-size: 13px;

@@ -16,13 +16,13 @@ import { endpointUrl } from '../engine/remote.ts';
 import { modelUrl } from './model-url.ts';
 import { CATALOGUE, entryUrl, findEntry, type CatalogueEntry } from './catalogue.ts';
 import { demoAppStyles } from './demo-app.styles.ts';
+import { LAST_MODEL_KEY, type LastModelChoice } from './last-model.ts';
 import { assessFit, type FitWarning } from './fit.ts';
 import './model-cache-panel.ts';
 import type { StorageInfo } from './model-cache-panel.ts';
 
 defineLlmChat();
 
-const LAST_MODEL_KEY = 'lowbit.lastModel';
 /** The last remote server's URL and model name, to fill the form in again (never its API key). */
 const REMOTE_SERVER_KEY = 'lowbit.remoteServer';
 /** The picker value of the remote server entry. */
@@ -37,7 +37,7 @@ interface RemoteDraft {
   apiKey: string;
 }
 
-type Choice = { kind: 'entry'; key: string } | { kind: 'stored'; id: string };
+type Choice = LastModelChoice;
 
 const STORY_PROMPTS = [
   'Once upon a time, there was a little dog named',
@@ -628,6 +628,7 @@ export class DemoApp extends LitElement {
         >
           Cached models
         </button>
+        <a class="lab-link" href="lab.html">Quantization lab</a>
         ${this.renderInfo()}
       </header>
       ${

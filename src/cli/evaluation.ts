@@ -8,8 +8,8 @@ import { loadEngine, type Engine } from '../engine/engine.ts';
 import { readGGUF } from '../gguf/index.ts';
 import { isLimitsTier, LIMITS_TIERS, type GpuContext, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
-import { maxWeightPartBytes } from '../gpu/weights.ts';
 import { modelConfigFromMetadata } from '../model/config.ts';
+import { evaluationMaxBatch } from '../runtime/evaluate.ts';
 import type { ForwardOptions } from '../runtime/forward.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource, type ResolvedModel } from './model-arg.ts';
@@ -74,8 +74,7 @@ export interface EvaluationModel {
 
 /**
  * Loads `arg` (a path or a stored model name) on `gpu` with a context of `ctx` tokens and every
- * position's logits readable. Prefill runs whole chunks at once (as llama-perplexity -b ctx) unless
- * a chunk's logits would not fit one GPU buffer binding; then in the largest batches that fit.
+ * position's logits readable, prefilling in evaluationMaxBatch's batches.
  */
 export async function loadForEvaluation(
   arg: string,
@@ -86,7 +85,7 @@ export async function loadForEvaluation(
   try {
     const header = await readGGUF(model.source);
     const vocab = modelConfigFromMetadata(header, header.tensor('token_embd.weight')?.dims[1]).vocabSize;
-    const maxBatch = Math.max(1, Math.min(options.ctx, Math.floor(maxWeightPartBytes(gpu) / (vocab * 4))));
+    const maxBatch = evaluationMaxBatch(gpu, vocab, options.ctx);
     const engine = await loadEngine(model.source, {
       gpu,
       contextSize: options.ctx,

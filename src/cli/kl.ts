@@ -5,9 +5,9 @@
  * the same GPU and evaluated chunk by chunk in step, so no logits file is needed and memory stays
  * at two chunks of logits.
  */
-import { ModelFormatError } from '../errors.ts';
+import { checkSameVocabulary, compareChunks } from '../runtime/compare.ts';
 import { evaluateChunks, planChunks } from '../runtime/evaluate.ts';
-import { KlAccumulator, type KlReport } from '../runtime/quality.ts';
+import type { KlReport } from '../runtime/quality.ts';
 import {
   ChunkProgress,
   EVALUATION_HELP,
@@ -51,22 +51,20 @@ export async function run(args: string[]): Promise<number> {
     opened.push(base);
     const quant = await loadForEvaluation(quantArg, gpu, { ctx, store: v.store });
     opened.push(quant);
-    checkSameVocabulary(base, quant);
+    checkSameVocabulary(comparedModel(base), comparedModel(quant));
     const tokens = tokenizeText(base, text);
     const plan = planChunks(tokens.length, ctx, maxChunks);
     const vocab = base.engine.config.vocabSize;
-    const acc = new KlAccumulator();
     const progress = new ChunkProgress('kl', plan.chunks);
     const t0 = performance.now();
-    const quantChunks = evaluateChunks(quant.engine.evaluator(), tokens, plan, base.bos);
-    for await (const b of evaluateChunks(base.engine.evaluator(), tokens, plan, base.bos)) {
-      const q = (await quantChunks.next()).value!;
-      acc.add(b.logits, q.logits, b.targets, vocab);
-      progress.update(b.index + 1, `, KLD ${acc.report().kld.mean.toFixed(6)}`);
-    }
+    const r = await compareChunks(
+      evaluateChunks(base.engine.evaluator(), tokens, plan, base.bos),
+      evaluateChunks(quant.engine.evaluator(), tokens, plan, base.bos),
+      vocab,
+      (index, acc) => progress.update(index + 1, `, KLD ${acc.report().kld.mean.toFixed(6)}`),
+    );
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
-    const r = acc.report();
     if (v.json) {
       process.stdout.write(
         terminalJson({ base: base.model.label, quant: quant.model.label, file: v.file, ctx, chunks: plan.chunks, seconds, ...r }) + '\n',
@@ -81,20 +79,8 @@ export async function run(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Token ids index the same vocabulary only when both files have the same token list. */
-function checkSameVocabulary(base: EvaluationModel, quant: EvaluationModel): void {
-  const a = base.engine.tokenizer;
-  const b = quant.engine.tokenizer;
-  if (base.engine.config.vocabSize !== quant.engine.config.vocabSize || a.vocabSize !== b.vocabSize) {
-    throw new ModelFormatError(
-      `${quant.model.label} has ${quant.engine.config.vocabSize} tokens but ${base.model.label} has ${base.engine.config.vocabSize}: KL needs one vocabulary`,
-    );
-  }
-  for (let id = 0; id < a.vocabSize; id++) {
-    if (a.tokenText(id) !== b.tokenText(id)) {
-      throw new ModelFormatError(`token ${id} differs between ${base.model.label} and ${quant.model.label}: KL needs one vocabulary`);
-    }
-  }
+function comparedModel(m: EvaluationModel) {
+  return { label: m.model.label, vocabSize: m.engine.config.vocabSize, tokenizer: m.engine.tokenizer };
 }
 
 const pct = (x: number, digits = 3) => `${(100 * x).toFixed(digits)}%`;

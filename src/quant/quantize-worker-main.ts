@@ -1,19 +1,8 @@
 /** Job loop of a Node quantizer worker thread (see node-quantize-pool.ts). */
 import { parentPort } from 'node:worker_threads';
-import { runQuantizeJob } from './quantize-job.ts';
+import { answerQuantizeJob, type QuantizeJobMessage } from './quantize-pool.ts';
 
-interface JobMessage {
-  id: number;
-  type: number;
-  values: Float32Array;
-}
-
-parentPort!.on('message', (msg: JobMessage) => {
-  try {
-    const { bytes, absMax } = runQuantizeJob({ type: msg.type, values: msg.values });
-    parentPort!.postMessage({ id: msg.id, bytes, absMax }, [bytes.buffer as ArrayBuffer]);
-  } catch (e) {
-    const error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
-    parentPort!.postMessage({ id: msg.id, error });
-  }
+parentPort!.on('message', (msg: QuantizeJobMessage) => {
+  const { reply, transfer } = answerQuantizeJob(msg);
+  parentPort!.postMessage(reply, transfer);
 });

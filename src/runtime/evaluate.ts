@@ -13,6 +13,7 @@
  */
 import { ContextOverflowError, LowbitError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { maxWeightPartBytes } from '../gpu/weights.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
 import type { ForwardPass } from './forward.ts';
 
@@ -116,6 +117,15 @@ export class Evaluator {
     this.staging?.destroy();
     this.staging = null;
   }
+}
+
+/**
+ * Prefill batch of an evaluation pass: whole chunks of `ctx` tokens at once (as llama-perplexity
+ * -b ctx) unless a chunk's logits (`vocab` f32 per position) would not fit one GPU buffer binding;
+ * then the largest batch that fits.
+ */
+export function evaluationMaxBatch(gpu: GpuContext, vocab: number, ctx: number): number {
+  return Math.max(1, Math.min(ctx, Math.floor(maxWeightPartBytes(gpu) / (vocab * 4))));
 }
 
 /** How a text's tokens are cut into evaluation chunks (llama-perplexity's method). */

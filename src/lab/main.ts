@@ -1,0 +1,2 @@
+// Lab page bootstrap (lab.html).
+import './lab-app.ts';
