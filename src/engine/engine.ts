@@ -14,6 +14,7 @@ import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError } 
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { Evaluator } from '../runtime/evaluate.ts';
+import { BatchDecoder } from '../runtime/batch-decode.ts';
 import { ForwardPass, type ForwardOptions } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
@@ -161,8 +162,10 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   };
   // Every slot's pass shares the weights; each owns its KV cache and scratch.
   const sessions: Session[] = [];
+  let batch: BatchDecoder | undefined;
   const destroySessions = () => {
     for (const s of sessions) s.destroy();
+    void batch?.destroy();
   };
   try {
     if (fuseWeights) await fuseProjections(gpu, weights, names, partBytes);
@@ -176,6 +179,23 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const pipelinesBefore = cachedPipelineCount(gpu.device);
     for (let i = 0; i < slotCount; i++) sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, forwardOptions)));
     const forward = sessions[0]!.forward;
+    if (slotCount > 1) {
+      // Slots decode together: one row per slot in a pass over the same weights (batch-decode.ts).
+      const rows = new ForwardPass(gpu, cfg, names, weights, {
+        ...forwardOptions,
+        linearInputTap: undefined,
+        contextSize: slotCount,
+        maxBatch: slotCount,
+        allLogits: true,
+      });
+      batch = new BatchDecoder(
+        gpu,
+        sessions.map((s) => s.forward),
+        rows,
+      );
+      for (const s of sessions) s.batch = batch;
+    }
+    const batchBytes = batch ? batch.gpuBytes : 0;
     // Without warm-up the pipelines were created just now; the GPU compiles them before the first
     // submission completes. The phase counts them (at least 1, so a cached device still shows the step).
     const kernels = planned ? Math.max(1, planned.decode.length) : Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
@@ -194,7 +214,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       modelContextLength: cfg.contextLength,
       vocabSize: cfg.vocabSize,
       fileBytes: source.size,
-      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes * slotCount, scratch: forward.scratchBytes * slotCount },
+      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes * slotCount, scratch: forward.scratchBytes * slotCount + batchBytes },
       tensorTypes,
       hasChatTemplate: Boolean(tokenizer.chatTemplate),
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
@@ -211,7 +231,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     };
     if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(preparePrefill);
     else setTimeout(preparePrefill, 0);
-    const engine = new Engine(gpu, cfg, info, tokenizer, sessions, weights, prefillReady);
+    const engine = new Engine(gpu, cfg, info, tokenizer, sessions, weights, prefillReady, batch);
     return engine;
   } catch (e) {
     destroySessions();
@@ -274,6 +294,8 @@ export class Engine implements LlmEngine {
     private readonly weights: Map<string, GpuWeight>,
     /** Settles when the prefill graph's pipelines are warmed up (see loadEngine). */
     private readonly prefillReady: Promise<unknown> = Promise.resolve(),
+    /** With several slots: their shared decode batch (every session's Session.batch). */
+    private readonly batch?: BatchDecoder,
   ) {
     if (sessions.length === 0) throw new RangeError('an engine needs at least one session');
     this.chatFormat = chatFormatterFor(tokenizer);
@@ -395,6 +417,7 @@ export class Engine implements LlmEngine {
     this.disposed = true;
     for (const slot of this.sessionSlots) await slot.running.catch(() => undefined);
     if (!this.lostError) await this.gpu.device.queue.onSubmittedWorkDone();
+    await this.batch?.destroy();
     for (const slot of this.sessionSlots) slot.session.destroy();
     for (const w of this.weights.values()) for (const p of w.parts) p.buffer.destroy();
     this.tokenizer.dispose();

@@ -101,6 +101,33 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   return out;
 }
 
+/**
+ * GPU bytes the batched decode of `sequences` sessions adds (runtime/batch-decode.ts): its rows
+ * pass (a forward pass of one row per sequence, with every row's logits) with its kernels' small
+ * buffers, a q/k/v/attention scratch per sequence, and its readback ring.
+ */
+export function batchDecodeBytes(cfg: ModelConfig, sequences: number, weightParts: number): number {
+  const rows = forwardBufferBytes(forwardBufferPlan(cfg, { contextSize: sequences, maxBatch: sequences, allLogits: true }));
+  const { nHead, nHeadKV, headDim, headDimV } = cfg;
+  const perSequence =
+    storageBytes(nHead * headDim * 4) +
+    storageBytes(nHeadKV * headDim * 4) +
+    storageBytes(nHeadKV * headDimV * 4) +
+    storageBytes(nHead * headDimV * 4);
+  return (
+    rows.kvCache +
+    rows.scratch +
+    forwardKernelBytesBound(cfg, weightParts) +
+    sequences * perSequence +
+    READBACK_RING * batchReadbackBytes(sequences)
+  );
+}
+
+/** One readback slot of a batched step: every row's token (8-byte aligned), then every row's top-K report. */
+export function batchReadbackBytes(rows: number): number {
+  return Math.ceil((rows * 4) / 8) * 8 + rows * TOP_PROBS_BYTES;
+}
+
 /** KV-cache bytes and everything else (activations, step and sampling I/O) of a buffer plan. */
 export function forwardBufferBytes(plan: readonly ForwardBufferSpec[]): { kvCache: number; scratch: number } {
   let kvCache = 0;
