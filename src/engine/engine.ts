@@ -57,6 +57,14 @@ export interface EngineLoadOptions extends LoadOptions {
    */
   slots?: number;
   /**
+   * With several slots: decode them together, one submission and one mat-mul per step for every
+   * slot decoding (runtime/batch-decode.ts), or each slot its own steps. Default: together when
+   * the decode activations are f32. The batched step runs the f32 mat-mul (int8 activations have
+   * only one-token mat-vecs), and on a software device the int8 mat-vec of one token costs about
+   * what the f32 mat-mul of four does, so with int8 activations separate steps are as fast.
+   */
+  batchDecode?: boolean;
+  /**
    * Create the pipelines with createComputePipelineAsync, all at once and while the weights
    * upload (default: in browsers). Off in Node: there Dawn's async creation is not reliable
    * (see getPipelineAsync), and every pipeline is created synchronously by its kernel.
@@ -179,7 +187,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const pipelinesBefore = cachedPipelineCount(gpu.device);
     for (let i = 0; i < slotCount; i++) sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, forwardOptions)));
     const forward = sessions[0]!.forward;
-    if (slotCount > 1) {
+    if (slotCount > 1 && (options.batchDecode ?? forward.activations === 'f32')) {
       // Slots decode together: one row per slot in a pass over the same weights (batch-decode.ts).
       const rows = new ForwardPass(gpu, cfg, names, weights, {
         ...forwardOptions,
@@ -187,6 +195,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
         contextSize: slotCount,
         maxBatch: slotCount,
         allLogits: true,
+        decodeRows: true,
       });
       batch = new BatchDecoder(
         gpu,

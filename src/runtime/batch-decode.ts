@@ -8,8 +8,9 @@
  * instead of once per sequence. What belongs to one sequence runs per row in the same
  * submission, against that row's session:
  *   - its next token id is copied from its history (where its sampler wrote it) into the batch's;
- *   - RoPE + KV store and attention: the row's q/k/v are copied into the sequence's scratch, its
- *     kernels run at its position on its KV cache, and the attention output is copied back;
+ *   - RoPE + KV store and attention: its kernels, bound once to the rows pass's q/k/v/attention
+ *     buffers and to its own KV cache and step parameters, run at its position on the row the
+ *     step parameters name (StepParams.row), in the pass of the batch's other kernels;
  *   - sampling: the row's logits are copied into the session's logits buffer and the session's
  *     own penalties / sampler / argmax run with its sampling options and seed.
  * The chosen tokens of all rows are copied into one staging buffer (4 bytes a row, plus the top-K
@@ -17,7 +18,8 @@
  *
  * Rows are assigned in each step to the sequences still decoding, in order, so sequences join
  * (after their own prefill, which stays a submission of their session) and leave between any two
- * steps; copies take their offsets at encode time, so no step creates a GPU object.
+ * steps; a row is a step parameter and copies take their offsets at encode time, so no step
+ * creates a GPU object.
  *
  * A row's result does not depend on the other rows (the mat-mul computes each row alone, the
  * per-sequence kernels see only their sequence): a sequence gets the same tokens whether it
@@ -25,9 +27,8 @@
  * are mat-vecs over one token), so its numbers are those of prefill, not of single-slot decode.
  */
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorageBuffer } from '../gpu/buffers.ts';
 import type { AttentionBindings } from '../kernels/attention.ts';
-import { type BufferRef, isGpuBuffer, type KernelCall, type StepShape } from '../kernels/common.ts';
+import type { KernelCall, StepShape } from '../kernels/common.ts';
 import type { RopeBindings } from '../kernels/rope.ts';
 import { decodeTopProbs } from '../kernels/sample.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
@@ -52,44 +53,15 @@ export interface BatchSequence {
   accept(r: StepResult): boolean;
 }
 
-/** A buffer to copy rows from or to (the whole buffer: the forward pass binds its activations so). */
-function wholeBuffer(ref: BufferRef, what: string): GPUBuffer {
-  if (!isGpuBuffer(ref)) throw new RangeError(`batched decode: ${what} must be bound as a whole buffer`);
-  return ref;
-}
-
-/** Stands in the rows graph for layer `layer`'s RoPE + KV store: encoded by BatchDecoder, per row. */
-class RopeRows implements KernelCall {
+/** Stands in the rows graph for one layer's RoPE + KV store or attention: encoded per row by BatchDecoder. */
+class PerSequence implements KernelCall {
   constructor(
+    readonly kind: 'rope' | 'attention',
     readonly layer: number,
-    readonly q: GPUBuffer,
-    readonly k: GPUBuffer,
-    readonly v: GPUBuffer,
   ) {}
   encode(): void {
-    throw new Error('RopeRows is encoded by BatchDecoder');
+    throw new Error('a per-sequence call is encoded by BatchDecoder');
   }
-}
-
-/** Stands in the rows graph for layer `layer`'s attention: encoded by BatchDecoder, per row. */
-class AttentionRows implements KernelCall {
-  constructor(
-    readonly layer: number,
-    readonly output: GPUBuffer,
-  ) {}
-  encode(): void {
-    throw new Error('AttentionRows is encoded by BatchDecoder');
-  }
-}
-
-/** One session's per-sequence kernels, bound once to its KV cache and a row-sized scratch. */
-interface SequenceCalls {
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
-  att: GPUBuffer;
-  rope: KernelCall[];
-  attention: KernelCall[];
 }
 
 interface Running extends BatchSequence {
@@ -116,9 +88,9 @@ export class BatchDecoder {
   /** Submissions made (one per batch step). */
   submissions = 0;
   private readonly body: KernelCall[];
-  private readonly sequences = new Map<ForwardPass, SequenceCalls>();
+  /** Per session, per layer: its RoPE + KV store and attention calls. */
+  private readonly sequences = new Map<ForwardPass, { rope: KernelCall[]; attention: KernelCall[] }>();
   private readonly staging: GPUBuffer[] = [];
-  private readonly owned: GPUBuffer[] = [];
   private readonly tokensBytes: number;
   private ring = 0;
   private running: Running[] = [];
@@ -138,44 +110,25 @@ export class BatchDecoder {
     if (sessions.length < 1 || sessions.length > maxRows)
       throw new RangeError(`a batch of ${maxRows} rows cannot hold ${sessions.length} sessions`);
     if (rows.options.contextSize < maxRows) throw new RangeError('the rows pass needs a history entry per row');
-    const { cfg } = rows;
-    const f = 4;
-    const scratch = (label: string, floats: number) => {
-      const b = createStorageBuffer(ctx, floats * f, {
-        label,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-      });
-      this.owned.push(b);
-      return b;
-    };
     // Every session has the same shapes and context, so one set of kernels serves them all (the
     // attention's split-K partials are shared as the layers of one pass share them).
     const kernels = sessions[0]!.sequenceKernels(1);
-    for (const [i, s] of sessions.entries()) {
-      if (s.options.contextSize !== sessions[0]!.options.contextSize) throw new RangeError('batched sessions must have one context size');
-      const seq: SequenceCalls = {
-        q: scratch(`batch.${i}.q`, cfg.nHead * cfg.headDim),
-        k: scratch(`batch.${i}.k`, cfg.nHeadKV * cfg.headDim),
-        v: scratch(`batch.${i}.v`, cfg.nHeadKV * cfg.headDimV),
-        att: scratch(`batch.${i}.att`, cfg.nHead * cfg.headDimV),
-        rope: [],
-        attention: [],
-      };
-      const params = s.buffers.stepParams;
-      for (let l = 0; l < cfg.nLayer; l++) {
-        const { k: kCache, v: vCache } = s.layerKvCache(l);
-        seq.rope.push(kernels.rope.bind({ params, q: seq.q, k: seq.k, v: seq.v, kCache, vCache }));
-        seq.attention.push(kernels.attention.bind({ params, q: seq.q, kCache, vCache, output: seq.att }));
-      }
-      this.sequences.set(s, seq);
-    }
-    let ropeLayer = 0;
-    let attentionLayer = 0;
+    const ropeBindings: RopeBindings[] = [];
+    const attentionBindings: AttentionBindings[] = [];
     const perRow: SequenceKernels = {
-      rope: { bind: (b: RopeBindings) => new RopeRows(ropeLayer++, wholeBuffer(b.q, 'q'), wholeBuffer(b.k, 'k'), wholeBuffer(b.v!, 'v')) },
-      attention: { bind: (b: AttentionBindings) => new AttentionRows(attentionLayer++, wholeBuffer(b.output, 'attention output')) },
+      rope: { bind: (b) => new PerSequence('rope', ropeBindings.push(b) - 1) },
+      attention: { bind: (b) => new PerSequence('attention', attentionBindings.push(b) - 1) },
     };
     this.body = rows.batchedBody(perRow);
+    for (const s of sessions) {
+      if (s.options.contextSize !== sessions[0]!.options.contextSize) throw new RangeError('batched sessions must have one context size');
+      const params = s.buffers.stepParams;
+      const kv = (l: number) => ({ kCache: s.layerKvCache(l).k, vCache: s.layerKvCache(l).v });
+      this.sequences.set(s, {
+        rope: ropeBindings.map((b, l) => kernels.rope.bind({ ...b, params, ...kv(l) })),
+        attention: attentionBindings.map((b, l) => kernels.attention.bind({ ...b, params, ...kv(l) })),
+      });
+    }
     this.tokensBytes = batchReadbackBytes(maxRows) - maxRows * TOP_PROBS_BYTES; // top-K reports start 8-byte aligned
     for (let i = 0; i < READBACK_RING; i++) {
       this.staging.push(
@@ -190,7 +143,7 @@ export class BatchDecoder {
 
   /** GPU bytes of the rows pass and the decoder's own buffers. */
   get gpuBytes(): number {
-    const own = [...this.staging, ...this.owned].reduce((s, b) => s + b.size, 0);
+    const own = this.staging.reduce((s, b) => s + b.size, 0);
     return this.rows.kvCacheBytes + this.rows.scratchBytes + own;
   }
 
@@ -276,41 +229,21 @@ export class BatchDecoder {
     const n = rows.length;
     const rp = this.rows;
     const { cfg } = rp;
-    const f = 4;
     const steps: StepShape[] = rows.map((r) => ({ pos0: r.pos, nTokens: 1 }));
     const batchStep: StepShape = { pos0: 0, nTokens: n };
     device.queue.writeBuffer(rp.buffers.stepParams, 0, encodeStepParams(batchStep));
-    rows.forEach((r, i) => device.queue.writeBuffer(r.forward.buffers.stepParams, 0, encodeStepParams(steps[i]!)));
+    rows.forEach((r, row) => device.queue.writeBuffer(r.forward.buffers.stepParams, 0, encodeStepParams({ ...steps[row]!, row })));
     const seqs = rows.map((r) => this.sequences.get(r.forward)!);
     const enc = device.createCommandEncoder();
     // Each row's next token, where its sampler (or its prefill) wrote it.
     rows.forEach((r, i) => enc.copyBufferToBuffer(r.forward.buffers.history, r.pos * 4, rp.buffers.history, i * 4, 4));
     let pass = enc.beginComputePass();
     for (const call of this.body) {
-      if (call instanceof RopeRows) {
-        pass.end();
-        const qBytes = cfg.nHead * cfg.headDim * f;
-        const kBytes = cfg.nHeadKV * cfg.headDim * f;
-        const vBytes = cfg.nHeadKV * cfg.headDimV * f;
-        seqs.forEach((s, i) => {
-          enc.copyBufferToBuffer(call.q, i * qBytes, s.q, 0, qBytes);
-          enc.copyBufferToBuffer(call.k, i * kBytes, s.k, 0, kBytes);
-          enc.copyBufferToBuffer(call.v, i * vBytes, s.v, 0, vBytes);
-        });
-        pass = enc.beginComputePass();
-        seqs.forEach((s, i) => s.rope[call.layer]!.encode(pass, steps[i]));
-      } else if (call instanceof AttentionRows) {
-        seqs.forEach((s, i) => s.attention[call.layer]!.encode(pass, steps[i]));
-        pass.end();
-        const attBytes = cfg.nHead * cfg.headDimV * f;
-        seqs.forEach((s, i) => enc.copyBufferToBuffer(s.att, 0, call.output, i * attBytes, attBytes));
-        pass = enc.beginComputePass();
-      } else {
-        call.encode(pass, batchStep);
-      }
+      if (call instanceof PerSequence) seqs.forEach((s, i) => s[call.kind][call.layer]!.encode(pass, steps[i]));
+      else call.encode(pass, batchStep);
     }
     pass.end();
-    const logitsBytes = cfg.vocabSize * f;
+    const logitsBytes = cfg.vocabSize * 4;
     rows.forEach((r, i) => enc.copyBufferToBuffer(rp.buffers.allLogits!, i * logitsBytes, r.forward.buffers.logits, 0, logitsBytes));
     pass = enc.beginComputePass();
     for (const r of rows) r.forward.encodeChoice(pass, { choose: r.choose, penalties: r.penalties, topProbs: r.topProbs });
@@ -339,9 +272,8 @@ export class BatchDecoder {
   /** Waits for the sequences decoding now, then frees the rows pass and the decoder's buffers. */
   async destroy(): Promise<void> {
     await this.loop?.catch(() => undefined);
-    for (const b of [...this.staging, ...this.owned]) b.destroy();
+    for (const b of this.staging) b.destroy();
     this.staging.length = 0;
-    this.owned.length = 0;
     this.rows.destroy();
   }
 }

@@ -38,6 +38,12 @@ export interface ForwardShape {
    * evaluation (perplexity, KL; runtime/evaluate.ts). Generation never needs it.
    */
   allLogits?: boolean;
+  /**
+   * The pass runs one decode token per sequence as its rows (batch-decode.ts), a few at a time:
+   * its mat-muls decode each weight chunk once for all rows (the row-mode kernel) instead of
+   * using the tiled GEMM sized for prefill chunks.
+   */
+  decodeRows?: boolean;
 }
 
 /** One buffer the forward pass creates, at the size it is created with. */

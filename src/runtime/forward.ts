@@ -391,7 +391,7 @@ export class ForwardPass {
 
   /** One graph for steps of up to `maxTokens` tokens: embedding, every layer, the final norm. */
   private buildGraph(maxTokens: number, perSequence: SequenceKernels = this.sequenceKernels(maxTokens)): Graph {
-    const { ctx, cfg, names } = this;
+    const { ctx, cfg, names, options } = this;
     const { nEmbd } = cfg;
     const { x, xn } = this.act;
     const { stepParams: params, history } = this.buffers;
@@ -401,7 +401,7 @@ export class ForwardPass {
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
       linear: (name, fuse) => {
-        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse);
+        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse, options.decodeRows === true);
         return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
       },
       ...perSequence,
