@@ -312,6 +312,11 @@ export class Engine implements LlmEngine {
     this.sessionSlots = sessions.map((session, i) => new SessionSlot(i, session, (slot, p, signal) => this.stream(slot, p, signal)));
   }
 
+  /** Whether the slots decode in one batched step (EngineLoadOptions.batchDecode). */
+  get batchedDecode(): boolean {
+    return this.batch !== undefined;
+  }
+
   /** The engine's conversations (EngineLoadOptions.slots); chat() and generate() run on slots[0]. */
   get slots(): readonly EngineSlot[] {
     return this.sessionSlots;

@@ -4,7 +4,7 @@
 // leaves, and whatever happens to the others (abort, stop).
 import { afterAll, describe, expect, test } from 'vitest';
 import { instrument } from '../../bench/lib/e2e-measure.ts';
-import { type Engine, loadEngine } from '../../src/engine/engine.ts';
+import { type Engine, type EngineLoadOptions, loadEngine } from '../../src/engine/engine.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import type { TokenStream } from '../../src/engine/types.ts';
 import { openEngine, releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
@@ -18,10 +18,14 @@ afterAll(async () => {
 
 const CONTEXT = 64;
 
-async function openSlots(path: string, slots: number): Promise<Engine> {
+async function openSlots(
+  path: string,
+  slots: number,
+  options: Pick<EngineLoadOptions, 'activations' | 'batchDecode'> = { activations: 'f32' },
+): Promise<Engine> {
   const source = await FileByteSource.open(path);
   try {
-    return await loadEngine(source, { gpu: await testGpu(), contextSize: CONTEXT, slots, activations: 'f32' });
+    return await loadEngine(source, { gpu: await testGpu(), contextSize: CONTEXT, slots, ...options });
   } finally {
     await source.close();
   }
@@ -157,6 +161,29 @@ describe('batched decode', () => {
       expect(engine.slots[2]!.cachedTokens.slice(0, PROMPTS[2]!.length)).toEqual(PROMPTS[2]);
       const again = await collect(engine.slots[2]!.run(engine.prepareGenerate(PROMPTS[2]!, greedy(16))));
       expectSameRun(again, single[2]!);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  test('int8 activations: per-slot steps by default; batched on request, each row as it decodes alone', { timeout: 600_000 }, async () => {
+    const path = localModel('stories260K-Q8_0.gguf');
+    const plain = await openSlots(path, 2, { activations: 'int8' });
+    expect(plain.info.activations).toBe('int8');
+    expect(plain.batchedDecode).toBe(false);
+    await plain.dispose();
+    const f32 = await openSlots(path, 2);
+    expect(f32.batchedDecode).toBe(true);
+    await f32.dispose();
+    const engine = await openSlots(path, 3, { activations: 'int8', batchDecode: true });
+    try {
+      expect(engine.batchedDecode).toBe(true);
+      const prepared = PROMPTS.map((p) => engine.prepareGenerate(p, greedy(10)));
+      const byItself: Collected[] = [];
+      for (const [i, p] of prepared.entries()) byItself.push(await collect(engine.slots[i]!.run(p)));
+      await engine.reset();
+      const together = await Promise.all(prepared.map((p, i) => collect(engine.slots[i]!.run(p))));
+      together.forEach((r, i) => expectSameRun(r, byItself[i]!));
     } finally {
       await engine.dispose();
     }
