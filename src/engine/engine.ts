@@ -258,7 +258,8 @@ export interface PreparedPrompt {
 
 /**
  * One of the engine's independent conversations: a session with its own KV cache. Generations on
- * one slot run one after another; different slots run at once (each step its own submission).
+ * one slot run one after another; different slots run at once (their decode steps batched into
+ * one submission, or each its own: EngineLoadOptions.batchDecode).
  */
 export interface EngineSlot {
   readonly index: number;
