@@ -110,23 +110,11 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
 /**
  * GPU bytes the batched decode of `sequences` sessions adds (runtime/batch-decode.ts): its rows
  * pass (a forward pass of one row per sequence, with every row's logits) with its kernels' small
- * buffers, a q/k/v/attention scratch per sequence, and its readback ring.
+ * buffers (those of the per-sequence RoPE and attention kernels included), and its readback ring.
  */
 export function batchDecodeBytes(cfg: ModelConfig, sequences: number, weightParts: number): number {
   const rows = forwardBufferBytes(forwardBufferPlan(cfg, { contextSize: sequences, maxBatch: sequences, allLogits: true }));
-  const { nHead, nHeadKV, headDim, headDimV } = cfg;
-  const perSequence =
-    storageBytes(nHead * headDim * 4) +
-    storageBytes(nHeadKV * headDim * 4) +
-    storageBytes(nHeadKV * headDimV * 4) +
-    storageBytes(nHead * headDimV * 4);
-  return (
-    rows.kvCache +
-    rows.scratch +
-    forwardKernelBytesBound(cfg, weightParts) +
-    sequences * perSequence +
-    READBACK_RING * batchReadbackBytes(sequences)
-  );
+  return rows.kvCache + rows.scratch + forwardKernelBytesBound(cfg, weightParts) + READBACK_RING * batchReadbackBytes(sequences);
 }
 
 /** One readback slot of a batched step: every row's token (8-byte aligned), then every row's top-K report. */

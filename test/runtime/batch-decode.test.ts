@@ -7,6 +7,9 @@ import { instrument } from '../../bench/lib/e2e-measure.ts';
 import { type Engine, type EngineLoadOptions, loadEngine } from '../../src/engine/engine.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import type { TokenStream } from '../../src/engine/types.ts';
+import { estimateGpuMemory } from '../../src/engine/memory-budget.ts';
+import { readGGUF } from '../../src/gguf/index.ts';
+import { countingGpu } from '../engine/counting-gpu.ts';
 import { openEngine, releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { localModel } from '../helpers/fixtures.ts';
 import { makeSyntheticModel, removeSyntheticModels } from '../helpers/synthetic-models.ts';
@@ -187,6 +190,29 @@ describe('batched decode', () => {
     } finally {
       await engine.dispose();
     }
+  });
+
+  test('the memory estimate counts what batching 3 slots allocates', { timeout: 600_000 }, async () => {
+    const path = localModel('stories260K-Q8_0.gguf');
+    const allocated = async (batchDecode: boolean) => {
+      const counted = countingGpu(await testGpu());
+      const source = await FileByteSource.open(path);
+      try {
+        const engine = await loadEngine(source, { gpu: counted.gpu, contextSize: CONTEXT, slots: 3, activations: 'f32', batchDecode });
+        expect(engine.batchedDecode).toBe(batchDecode);
+        await engine.dispose();
+        return { bytes: counted.bytes(), limits: counted.gpu.limits, header: await readGGUF(source) };
+      } finally {
+        await source.close();
+      }
+    };
+    const batched = await allocated(true);
+    const perSlot = await allocated(false);
+    const est = estimateGpuMemory(batched.header, { contextSize: CONTEXT, limits: batched.limits, sequences: 3 });
+    const added = batched.bytes - perSlot.bytes;
+    expect(added).toBeGreaterThan(0);
+    expect(est.batch).toBeGreaterThanOrEqual(added);
+    expect(est.batch - added).toBeLessThan(64 * 1024);
   });
 
   test('one submission per step for all slots, one readback of 4 bytes a slot, no GPU object per step', { timeout: 600_000 }, async () => {
