@@ -8,7 +8,8 @@
  *     queue of 4; a client told 429 waits Retry-After before its next request): every request must
  *     complete or get a 429, with the exact text a request alone gets (greedy), and the JS heap
  *     must stay flat from one pass to the next; p50/p95 time to first token and aggregate tok/s.
- * Options: --model PATH, --rounds N (3), --tokens N (48, per stream), --json.
+ * Options: --model PATH, --rounds N (3), --tokens N (48, per stream), --activations auto|f32|int8
+ * (auto), --batch-decode on|off (default: the engine's, on with f32 activations), --json.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,8 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: join(root, 'public/models/tinystories-llama-3M-Q4_K_M.gguf') },
     rounds: { type: 'string', default: '3' },
     tokens: { type: 'string', default: '48' },
+    activations: { type: 'string', default: 'auto' },
+    'batch-decode': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -123,7 +126,18 @@ function heapMb(): number {
 
 const source = await FileByteSource.open(args.model);
 const gpu = await requestNodeGpu({ warn: log });
-const engine = await loadEngine(source, { gpu, contextSize: 256, slots: SLOTS });
+const activations = args.activations as 'auto' | 'f32' | 'int8';
+if (!['auto', 'f32', 'int8'].includes(activations)) throw new RangeError(`--activations must be auto, f32 or int8, got ${activations}`);
+const batchArg = args['batch-decode'];
+if (batchArg !== undefined && batchArg !== 'on' && batchArg !== 'off')
+  throw new RangeError(`--batch-decode must be on or off, got ${batchArg}`);
+const engine = await loadEngine(source, {
+  gpu,
+  contextSize: 256,
+  slots: SLOTS,
+  activations,
+  batchDecode: batchArg === undefined ? undefined : batchArg === 'on',
+});
 await source.close();
 const server = createLowbitServer({ maxQueue: LOAD_QUEUE });
 server.setEngine(engine);
@@ -220,6 +234,8 @@ gpu.device.destroy();
 const doc: ServeBenchDoc = {
   model: engine.info.name,
   slots: SLOTS,
+  activations: engine.info.activations,
+  batchedDecode: engine.batchedDecode,
   tokensPerStream: tokens,
   rounds,
   parallel,

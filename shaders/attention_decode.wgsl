@@ -22,6 +22,7 @@
 const HD: u32 = {{HD}}u;
 const HD4: u32 = HD / 4u;
 const G: u32 = {{G}}u;
+const NH: u32 = {{NH}}u;              // query heads (a row of q and of the output)
 const NSPLIT: u32 = {{NSPLIT}}u;
 const MIN_CHUNK: u32 = {{MIN_CHUNK}}u;
 const MAXCTX: u32 = {{MAXCTX}}u;
@@ -37,7 +38,7 @@ fn active_splits(kv_len: u32) -> u32 {
 
 #if COMBINE
 @group(0) @binding(1) var<storage, read> part: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;   // [NH][HD]
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;   // [rows][NH][HD]: row step.row
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -56,17 +57,17 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var s = 0u; s < n; s++) {
       o += exp(part[base + s * PSTRIDE + HD] - mx) * part[base + s * PSTRIDE + d];
     }
-    out[qh * HD + d] = o * inv;
+    out[step.row * NH * HD + qh * HD + d] = o * inv;
   }
 }
 #else
 const OPT: u32 = (G * HD + TILE - 1u) / TILE;   // output elements per thread in phase 3
 override SCALE: f32;
 
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;     // [NH][HD]
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;     // [rows][NH][HD]: row step.row
 @group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;    // [NKV][MAXCTX][HD]
 @group(0) @binding(3) var<storage, read> vc: array<f32>;          // [NKV][MAXCTX][HD]
-@group(0) @binding(4) var<storage, read_write> part: array<f32>;  // [NH][NSPLIT][HD + 2]; SINGLE: [NH][HD]
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;  // [NH][NSPLIT][HD + 2]; SINGLE: the output, [rows][NH][HD]
 
 var<workgroup> sc: array<f32, G * TILE>;
 var<workgroup> pr: array<f32, G * TILE>;
@@ -86,7 +87,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let end = min(start + chunk, kv_len);
   // Query heads h*G … h*G+G-1 are contiguous in q (read straight from global memory: it is tiny
   // and every thread reads the same words).
-  let qb = h * G * HD4;
+  let qb = (step.row * NH + h * G) * HD4;
 
   var m: array<f32, G>;
   var alpha: array<f32, G>;
@@ -146,7 +147,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let oi = lid + o * TILE;
     if (oi < G * HD) {
       let den = lsum[oi / HD];
-      part[h * G * HD + oi] = acc[o] * select(0.0, 1.0 / den, den > 0.0);
+      part[(step.row * NH + h * G) * HD + oi] = acc[o] * select(0.0, 1.0 / den, den > 0.0);
     }
   }
 #else

@@ -90,7 +90,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var r = idx % per_token;
   if (r < NQ * HALF) {
     let i = r % HALF;
-    let base = (t * NQ + r / HALF) * HD;
+    let base = ((step.row + t) * NQ + r / HALF) * HD;
     let p = pair(i) + base;
     let y = rotate(vec2<f32>(q[p.x], q[p.y]), cos_sin(pos, i));
     q[p.x] = y.x;
@@ -102,7 +102,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (pos >= MAXCTX) { return; }
   let head = (r % (NK * HD2)) / HD2;
   let i = r % HD2;
-  let src = (t * NK + head) * HD;
+  let src = ((step.row + t) * NK + head) * HD;
   let dst = (head * MAXCTX + pos) * HD;
   if (r < NK * HD2) {
     if (i < HALF) {
@@ -121,7 +121,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 #else
   let i = r % HALF;
-  let base = (t * NK + r / HALF) * HD;
+  let base = ((step.row + t) * NK + r / HALF) * HD;
   let p = pair(i) + base;
   let y = rotate(vec2<f32>(k[p.x], k[p.y]), cos_sin(pos, i));
   k[p.x] = y.x;

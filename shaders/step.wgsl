@@ -4,9 +4,11 @@
 //   n_tokens  tokens in this step (decode: 1; prefill: T, at most the kernel's maxTokens)
 //   kv_len    pos0 + n_tokens: valid KV-cache positions once this step's rows are written; the
 //             sampled token of this step belongs at position kv_len of the token history
+//   row       batched decode (src/runtime/batch-decode.ts): the row of this sequence's token in
+//             the step's activations, which RoPE and decode attention read and write; 0 otherwise
 struct StepParams {
   pos0: u32,
   n_tokens: u32,
   kv_len: u32,
-  _pad: u32,
+  row: u32,
 }

@@ -21,6 +21,10 @@ export interface LoadPass {
 export interface ServeBenchDoc {
   model: string;
   slots: number;
+  /** Decode activations the engine resolved (f32 or int8). */
+  activations?: string;
+  /** Whether the slots decoded in one batched step (EngineLoadOptions.batchDecode). */
+  batchedDecode?: boolean;
   tokensPerStream: number;
   rounds: number;
   parallel: { streams: number; aggregateTokPerSec: Spread; ttftMs: Spread; ratioToOne: Spread }[];
@@ -39,7 +43,7 @@ export function serveMarkdown(doc: ServeBenchDoc): string {
   const s = (x: Spread, d = 1) => `${fmt(x.median, d)} (${fmt(x.min, d)}–${fmt(x.max, d)})`;
   const { load } = doc;
   return [
-    `lowbit serve, ${doc.model}, ${doc.slots} slots (no batched decode: each slot submits its own steps); ` +
+    `lowbit serve, ${doc.model}, ${doc.slots} slots (${doc.batchedDecode ? 'batched decode: one submission per step for every stream' : 'no batched decode: each slot submits its own steps'}${doc.activations ? `, ${doc.activations} activations` : ''}); ` +
       `${doc.tokensPerStream} tokens per stream; median (min–max) of ${doc.rounds} interleaved rounds:`,
     '',
     markdownTable(

@@ -6,6 +6,7 @@
 import { loadEngine } from '../engine/engine.ts';
 import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
+import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../kernels/matvec-q8.ts';
 import { createLowbitServer, isLoopbackHost } from '../server/server.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
@@ -32,6 +33,9 @@ Options:
                       for more. Requests from any other origin are refused.
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
   --limits L          adapter | default | mobile: GPU limits to run under (default adapter)
+  --activations A     auto | f32 | int8: what decode's mat-vecs read (default auto). With f32 and
+                      --parallel above 1, the conversations decode together: one GPU submission
+                      and one mat-mul per step for all of them
   --max-gpu-mb N      refuse, before allocating, a model (with all its slots) over N MiB of GPU memory
   --store DIR         model store directory (see lowbit pull --help)
   -h, --help          show this help
@@ -67,6 +71,7 @@ export async function run(args: string[]): Promise<number> {
       'cors-origin': { type: 'string', multiple: true },
       adapter: { type: 'string' },
       limits: { type: 'string' },
+      activations: { type: 'string' },
       'max-gpu-mb': { type: 'string' },
       store: { type: 'string' },
     },
@@ -86,6 +91,8 @@ export async function run(args: string[]): Promise<number> {
   if (v.limits !== undefined && !isLimitsTier(v.limits))
     throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
+  if (v.activations !== undefined && !isActivationsOption(v.activations))
+    throw new UsageError(`--activations must be one of ${ACTIVATIONS_OPTIONS.join(', ')}, got '${v.activations}'`);
 
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   // Bound to loopback, the server is for this machine: requests naming another host are a page
@@ -116,6 +123,7 @@ export async function run(args: string[]): Promise<number> {
           gpu,
           contextSize,
           slots: parallel,
+          activations: v.activations,
           signal: loadAbort.signal,
           maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
         });

@@ -14,6 +14,7 @@ import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError } 
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { Evaluator } from '../runtime/evaluate.ts';
+import { BatchDecoder } from '../runtime/batch-decode.ts';
 import { ForwardPass, type ForwardOptions } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
@@ -55,6 +56,14 @@ export interface EngineLoadOptions extends LoadOptions {
    * allocated at load, inside the memory budget.
    */
   slots?: number;
+  /**
+   * With several slots: decode them together, one submission and one mat-mul per step for every
+   * slot decoding (runtime/batch-decode.ts), or each slot its own steps. Default: together when
+   * the decode activations are f32. The batched step runs the f32 mat-mul (int8 activations have
+   * only one-token mat-vecs), and on a software device the int8 mat-vec of one token costs about
+   * what the f32 mat-mul of four does, so with int8 activations separate steps are as fast.
+   */
+  batchDecode?: boolean;
   /**
    * Create the pipelines with createComputePipelineAsync, all at once and while the weights
    * upload (default: in browsers). Off in Node: there Dawn's async creation is not reliable
@@ -162,8 +171,10 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   };
   // Every slot's pass shares the weights; each owns its KV cache and scratch.
   const sessions: Session[] = [];
+  let batch: BatchDecoder | undefined;
   const destroySessions = () => {
     for (const s of sessions) s.destroy();
+    void batch?.destroy();
   };
   try {
     if (fuseWeights) await fuseProjections(gpu, weights, names, partBytes);
@@ -177,6 +188,24 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const pipelinesBefore = cachedPipelineCount(gpu.device);
     for (let i = 0; i < slotCount; i++) sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, forwardOptions)));
     const forward = sessions[0]!.forward;
+    if (slotCount > 1 && (options.batchDecode ?? forward.activations === 'f32')) {
+      // Slots decode together: one row per slot in a pass over the same weights (batch-decode.ts).
+      const rows = new ForwardPass(gpu, cfg, names, weights, {
+        ...forwardOptions,
+        linearInputTap: undefined,
+        contextSize: slotCount,
+        maxBatch: slotCount,
+        allLogits: true,
+        decodeRows: true,
+      });
+      batch = new BatchDecoder(
+        gpu,
+        sessions.map((s) => s.forward),
+        rows,
+      );
+      for (const s of sessions) s.batch = batch;
+    }
+    const batchBytes = batch ? batch.gpuBytes : 0;
     // Without warm-up the pipelines were created just now; the GPU compiles them before the first
     // submission completes. The phase counts them (at least 1, so a cached device still shows the step).
     const kernels = planned ? Math.max(1, planned.decode.length) : Math.max(1, cachedPipelineCount(gpu.device) - pipelinesBefore);
@@ -195,7 +224,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       modelContextLength: cfg.contextLength,
       vocabSize: cfg.vocabSize,
       fileBytes: source.size,
-      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes * slotCount, scratch: forward.scratchBytes * slotCount },
+      gpuBytes: { weights: weightBytes, kvCache: forward.kvCacheBytes * slotCount, scratch: forward.scratchBytes * slotCount + batchBytes },
       tensorTypes,
       hasChatTemplate: Boolean(tokenizer.chatTemplate),
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
@@ -212,7 +241,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     };
     if (planned) prefillReady = warmPipelines(gpu, planned.prefill).then(preparePrefill);
     else setTimeout(preparePrefill, 0);
-    const engine = new Engine(gpu, cfg, info, tokenizer, sessions, weights, prefillReady);
+    const engine = new Engine(gpu, cfg, info, tokenizer, sessions, weights, prefillReady, batch);
     return engine;
   } catch (e) {
     destroySessions();
@@ -230,7 +259,8 @@ export interface PreparedPrompt {
 
 /**
  * One of the engine's independent conversations: a session with its own KV cache. Generations on
- * one slot run one after another; different slots run at once (each step its own submission).
+ * one slot run one after another; different slots run at once (their decode steps batched into
+ * one submission, or each its own: EngineLoadOptions.batchDecode).
  */
 export interface EngineSlot {
   readonly index: number;
@@ -275,11 +305,18 @@ export class Engine implements LlmEngine {
     private readonly weights: Map<string, GpuWeight>,
     /** Settles when the prefill graph's pipelines are warmed up (see loadEngine). */
     private readonly prefillReady: Promise<unknown> = Promise.resolve(),
+    /** With several slots: their shared decode batch (every session's Session.batch). */
+    private readonly batch?: BatchDecoder,
   ) {
     if (sessions.length === 0) throw new RangeError('an engine needs at least one session');
     this.chatFormat = chatFormatterFor(tokenizer);
     this.lost = gpu.lost.then((err) => (this.lostError = err));
     this.sessionSlots = sessions.map((session, i) => new SessionSlot(i, session, (slot, p, signal) => this.stream(slot, p, signal)));
+  }
+
+  /** Whether the slots decode in one batched step (EngineLoadOptions.batchDecode). */
+  get batchedDecode(): boolean {
+    return this.batch !== undefined;
   }
 
   /** The engine's conversations (EngineLoadOptions.slots); chat() and generate() run on slots[0]. */
@@ -396,6 +433,7 @@ export class Engine implements LlmEngine {
     this.disposed = true;
     for (const slot of this.sessionSlots) await slot.running.catch(() => undefined);
     if (!this.lostError) await this.gpu.device.queue.onSubmittedWorkDone();
+    await this.batch?.destroy();
     for (const slot of this.sessionSlots) slot.session.destroy();
     for (const w of this.weights.values()) for (const p of w.parts) p.buffer.destroy();
     this.tokenizer.dispose();

@@ -15,7 +15,13 @@ import { maxWeightPartBytes, planRowParts } from '../gpu/weights.ts';
 import { formatBytes } from '../format.ts';
 import { modelConfigFromMetadata, type ModelConfig, type ModelMetadataSource } from '../model/config.ts';
 import { getGpuQuantType } from '../quant/table.ts';
-import { forwardBufferBytes, forwardBufferPlan, forwardKernelBytesBound, SESSION_STAGING_BYTES } from '../runtime/buffer-plan.ts';
+import {
+  batchDecodeBytes,
+  forwardBufferBytes,
+  forwardBufferPlan,
+  forwardKernelBytesBound,
+  SESSION_STAGING_BYTES,
+} from '../runtime/buffer-plan.ts';
 
 /** Context size when none is asked for: the model's, up to this. */
 export const DEFAULT_CONTEXT = 2048;
@@ -54,6 +60,8 @@ export interface GpuMemoryEstimate {
   weights: number;
   kvCache: number;
   scratch: number;
+  /** With several sequences: what their batched decode adds (batchDecodeBytes), else 0. */
+  batch: number;
   total: number;
   /** The largest buffer that cannot be split (a layer's KV cache or an activation). */
   largestBuffer: { label: string; bytes: number };
@@ -113,13 +121,15 @@ function estimateAt(
   const evaluationStaging = allLogits ? maxBatch * cfg.vocabSize * 4 : 0;
   const scratch = (fwd.scratch + forwardKernelBytesBound(cfg, weights.parts) + SESSION_STAGING_BYTES + evaluationStaging) * sequences;
   const kvCache = fwd.kvCache * sequences;
+  const batch = sequences > 1 ? batchDecodeBytes(cfg, sequences, weights.parts) : 0;
   return {
     contextSize,
     maxBatch,
     weights: weights.bytes,
     kvCache,
     scratch,
-    total: weights.bytes + kvCache + scratch,
+    batch,
+    total: weights.bytes + kvCache + scratch + batch,
     largestBuffer,
     maxBufferBytes,
   };

@@ -135,7 +135,7 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
   checkDim(name, 'maxSplits', nSplit);
   checkDim(name, 'minChunk', minChunk);
   const scale = scaleOf(name, cfg, cfg.scale);
-  const defines = { HD: cfg.headDim, G: g, NSPLIT: nSplit, MIN_CHUNK: minChunk, MAXCTX: cfg.maxCtx };
+  const defines = { HD: cfg.headDim, G: g, NH: cfg.nHeads, NSPLIT: nSplit, MIN_CHUNK: minChunk, MAXCTX: cfg.maxCtx };
   const partial = opsPipeline(
     ctx,
     name,

@@ -38,6 +38,12 @@ export interface ForwardShape {
    * evaluation (perplexity, KL; runtime/evaluate.ts). Generation never needs it.
    */
   allLogits?: boolean;
+  /**
+   * The pass runs one decode token per sequence as its rows (batch-decode.ts), a few at a time:
+   * its mat-muls decode each weight chunk once for all rows (the row-mode kernel) instead of
+   * using the tiled GEMM sized for prefill chunks.
+   */
+  decodeRows?: boolean;
 }
 
 /** One buffer the forward pass creates, at the size it is created with. */
@@ -99,6 +105,21 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   add('topProbs', TOP_PROBS_K * 8, 'io');
   if (options.allLogits) add('allLogits', T * vocabSize * f, 'io');
   return out;
+}
+
+/**
+ * GPU bytes the batched decode of `sequences` sessions adds (runtime/batch-decode.ts): its rows
+ * pass (a forward pass of one row per sequence, with every row's logits) with its kernels' small
+ * buffers (those of the per-sequence RoPE and attention kernels included), and its readback ring.
+ */
+export function batchDecodeBytes(cfg: ModelConfig, sequences: number, weightParts: number): number {
+  const rows = forwardBufferBytes(forwardBufferPlan(cfg, { contextSize: sequences, maxBatch: sequences, allLogits: true }));
+  return rows.kvCache + rows.scratch + forwardKernelBytesBound(cfg, weightParts) + READBACK_RING * batchReadbackBytes(sequences);
+}
+
+/** One readback slot of a batched step: every row's token (8-byte aligned), then every row's top-K report. */
+export function batchReadbackBytes(rows: number): number {
+  return Math.ceil((rows * 4) / 8) * 8 + rows * TOP_PROBS_BYTES;
 }
 
 /** KV-cache bytes and everything else (activations, step and sampling I/O) of a buffer plan. */

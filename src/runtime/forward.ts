@@ -27,12 +27,12 @@ import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer, pad4 } from '../gpu/buffers.ts';
 import { describePipelines, type PipelineSpec } from '../gpu/pipelines.ts';
 import { maxWeightPartBytes } from '../gpu/weights.ts';
-import { createDecodeAttention, createPrefillAttention, type DecodeAttentionKernel } from '../kernels/attention.ts';
+import { type AttentionBindings, createDecodeAttention, createPrefillAttention } from '../kernels/attention.ts';
 import type { BufferRef, KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
 import { createRmsNorm, type RmsNormKernel } from '../kernels/norm.ts';
-import { createRope, type RopeKernel } from '../kernels/rope.ts';
+import { createRope, type RopeBindings } from '../kernels/rope.ts';
 import { createArgmax, createPenalties, createSampler, createSamplingParams, createTopProbs } from '../kernels/sample.ts';
 import { createStepParams } from '../kernels/step-params.ts';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
@@ -139,8 +139,17 @@ export interface GraphKernels {
   ew(op: ElementwiseOp, n: number): ElementwiseKernel;
   /** A mat-vec/mat-mul over the named weight, with the given fusions. */
   linear(name: string, fuse?: MatmulFusion): LinearKernel;
-  rope: RopeKernel;
-  attention: DecodeAttentionKernel | ReturnType<typeof createPrefillAttention>;
+  rope: SequenceKernels['rope'];
+  attention: SequenceKernels['attention'];
+}
+
+/**
+ * The kernels that read or write one sequence's KV cache at its own positions: RoPE with the
+ * K/V store, and attention. A batched decode graph (batch-decode.ts) puts its own in their place.
+ */
+export interface SequenceKernels {
+  rope: { bind(b: RopeBindings): KernelCall };
+  attention: { bind(b: AttentionBindings): KernelCall };
 }
 
 // GPUBufferUsage is a global only once a WebGPU implementation is loaded, so read it lazily.
@@ -337,22 +346,15 @@ export class ForwardPass {
     };
   }
 
-  /** One graph for steps of up to `maxTokens` tokens: embedding, every layer, the final norm. */
-  private buildGraph(maxTokens: number): Graph {
-    const { ctx, cfg, names, options } = this;
+  /**
+   * RoPE + KV store and attention over this pass's context, for steps of up to `maxTokens`
+   * tokens of one sequence (1: the decode kernels).
+   */
+  sequenceKernels(maxTokens: number): SequenceKernels {
+    const { ctx, cfg, options } = this;
     const { contextSize } = options;
-    const { nEmbd, nHead, nHeadKV, headDim } = cfg;
-    const { x, xn } = this.act;
-    const { stepParams: params, history } = this.buffers;
-    const body: KernelCall[] = [];
-    const kernels: GraphKernels = {
-      maxTokens,
-      norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
-      ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
-      linear: (name, fuse) => {
-        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse);
-        return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
-      },
+    const { nHead, nHeadKV, headDim } = cfg;
+    return {
       rope: createRope(ctx, {
         headDim,
         nHeads: nHead,
@@ -369,6 +371,40 @@ export class ForwardPass {
         maxTokens === 1
           ? createDecodeAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize })
           : createPrefillAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, maxTokens }),
+    };
+  }
+
+  /** Layer `l`'s KV cache (what a batched decode binds its per-sequence kernels to). */
+  layerKvCache(l: number): { k: GPUBuffer; v: GPUBuffer } {
+    return { k: this.kCache[l]!, v: this.vCache[l]! };
+  }
+
+  /**
+   * The body of a step over `maxBatch` rows whose RoPE + KV store and attention are `perSequence`'s
+   * calls (one row per sequence: batch-decode.ts), then the LM head over every row into
+   * buffers.allLogits. Needs a pass built with ForwardOptions.allLogits.
+   */
+  batchedBody(perSequence: SequenceKernels): KernelCall[] {
+    if (!this.allRowsLmHead) throw new RangeError('a batched body needs a pass built with ForwardOptions.allLogits');
+    return [...this.buildGraph(this.options.maxBatch, perSequence).body, this.allRowsLmHead];
+  }
+
+  /** One graph for steps of up to `maxTokens` tokens: embedding, every layer, the final norm. */
+  private buildGraph(maxTokens: number, perSequence: SequenceKernels = this.sequenceKernels(maxTokens)): Graph {
+    const { ctx, cfg, names, options } = this;
+    const { nEmbd } = cfg;
+    const { x, xn } = this.act;
+    const { stepParams: params, history } = this.buffers;
+    const body: KernelCall[] = [];
+    const kernels: GraphKernels = {
+      maxTokens,
+      norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
+      ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
+      linear: (name, fuse) => {
+        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse, options.decodeRows === true);
+        return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
+      },
+      ...perSequence,
     };
 
     const embd = this.w(names.tokenEmbd);
@@ -531,11 +567,19 @@ export class ForwardPass {
     if (opts.logits === false) return;
     pass = encoder.beginComputePass();
     this.lmHead.encode(pass);
+    this.encodeChoice(pass, opts);
+    pass.end();
+  }
+
+  /**
+   * What follows the LM head once buffers.logits holds the step's logits: the top-K report, the
+   * penalties, the token choice (into `chosen` and history[kvLen]).
+   */
+  encodeChoice(pass: GPUComputePassEncoder, opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean }): void {
     if (opts.topProbs) this.topProbsCall.encode(pass);
     if (opts.penalties) this.penalties.encode(pass);
     if (opts.choose === 'sample') this.sampler.encode(pass);
     else if (opts.choose === 'greedy') this.argmax.encode(pass);
-    pass.end();
   }
 
   /** Builds the prefill graph (creates its pipelines) now, unless built or destroyed already. */

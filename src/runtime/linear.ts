@@ -14,7 +14,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { type BufferRef, type KernelCall } from '../kernels/common.ts';
-import { createMatMul, createMatVec, type MatmulFusion } from '../kernels/matmul.ts';
+import { createMatMul, createMatVec, defaultMatmulVariant, type MatmulFusion, type MatmulVariant } from '../kernels/matmul.ts';
 import { type ActivationPrecision, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 
@@ -47,6 +47,8 @@ export function createLinear(
   maxTokens: number,
   activations: ActivationPrecision = 'f32',
   fuse?: MatmulFusion,
+  /** A mat-mul over a few rows (ForwardShape.decodeRows): the row-mode kernel, each thread on every row. */
+  fewRows = false,
 ): LinearKernel {
   const { type, rows, cols } = weight;
   getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
@@ -62,7 +64,17 @@ export function createLinear(
       },
     };
   }
-  const kernel = maxTokens === 1 ? createMatVec(ctx, { type, rows, cols, fuse }) : createMatMul(ctx, { type, rows, cols, maxTokens, fuse });
+  const kernel =
+    maxTokens === 1
+      ? createMatVec(ctx, { type, rows, cols, fuse })
+      : createMatMul(ctx, {
+          type,
+          rows,
+          cols,
+          maxTokens,
+          fuse,
+          variant: fewRows ? rowModeFor(ctx, maxTokens) : undefined,
+        });
   return {
     bind: (b) =>
       kernel.bind({
@@ -75,6 +87,14 @@ export function createLinear(
         stepParams: maxTokens === 1 ? undefined : b.params,
       }),
   };
+}
+
+/**
+ * The device's row-mode mat-mul with every row in one thread's registers (up to 8): each decoded
+ * weight chunk serves all the rows, where the tiled GEMM's token tiles would be mostly empty.
+ */
+function rowModeFor(ctx: GpuContext, rows: number): Partial<MatmulVariant> {
+  return { mode: defaultMatmulVariant(ctx, 'matvec').mode, tokensPerThread: Math.min(rows, 8) };
 }
 
 /**

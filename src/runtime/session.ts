@@ -14,6 +14,7 @@ import { decodeTopProbs, encodeSamplingParams } from '../kernels/sample.ts';
 import type { SamplingOptions } from '../kernels/sampling-options.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
 import { READBACK_RING, READBACK_SLOT_BYTES, TOP_PROBS_BYTES, TOP_PROBS_K } from './buffer-plan.ts';
+import type { BatchDecoder } from './batch-decode.ts';
 import type { ForwardPass } from './forward.ts';
 
 /** Why a generation ended: a stop string, the token budget or context, an abort, end of generation. */
@@ -91,6 +92,11 @@ export class Session {
   private busy = false;
   /** Steps kept in flight before waiting for a readback. */
   lag = 3;
+  /**
+   * When set, decode steps after the prompt's first token run in this shared batch (one
+   * submission for every session decoding) instead of one submission per step of this session.
+   */
+  batch?: BatchDecoder;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -244,38 +250,56 @@ export class Session {
     };
 
     let generated = 0;
-    let finish: FinishReason = 'length';
+    // Set by accept(), a closure: typed wide so the checks after it are not narrowed away.
+    let finish = 'length' as FinishReason;
     let tFirst = 0;
-    let stop = false;
-    const decodeBudget = () => Math.min(opts.maxTokens, ctxSize - prompt.length + 1);
-    // Steps submitted beyond the first token (each consumes the previous chosen token).
+    // Decode steps the token budget allows after the prompt's own (each consumes the previous chosen token).
+    const decodeSteps = Math.min(opts.maxTokens, ctxSize - prompt.length + 1) - 1;
+    /** Takes a token read back; true when the generation ends with it. */
+    const accept = (r: StepResult): boolean => {
+      if (generated === 0) tFirst = performance.now();
+      generated++;
+      this.cached.push(r.token);
+      if (opts.onToken(r) === true) {
+        finish = 'stop';
+        return true;
+      }
+      if (opts.signal?.aborted) {
+        finish = 'abort';
+        return true;
+      }
+      if (this.cached.length >= ctxSize && generated < opts.maxTokens) {
+        finish = 'length';
+        return true;
+      }
+      return false;
+    };
     let submittedSteps = 0;
     try {
-      while (generated < opts.maxTokens) {
-        // Keep up to `lag` decode steps queued ahead of the token we wait for.
-        while (!stop && submittedSteps + 1 < decodeBudget() && pending.length <= this.lag && pos < ctxSize) {
-          if (opts.signal?.aborted) break;
-          submitStep(1, true);
-          submittedSteps++;
+      if (this.batch) {
+        // The first token comes from the prompt's last submission; the batch feeds it on.
+        if (!accept(await read())) {
+          submissions += await this.batch.decode({
+            forward: fwd,
+            pos,
+            stepsLeft: decodeSteps,
+            choose,
+            penalties,
+            topProbs: opts.topProbs === true,
+            signal: opts.signal,
+            accept,
+          });
         }
-        if (pending.length === 0) break;
-        const r = await read();
-        if (generated === 0) tFirst = performance.now();
-        generated++;
-        this.cached.push(r.token);
-        if (opts.onToken(r) === true) {
-          finish = 'stop';
-          stop = true;
-          break;
-        }
-        if (opts.signal?.aborted) {
-          finish = 'abort';
-          stop = true;
-          break;
-        }
-        if (this.cached.length >= ctxSize && generated < opts.maxTokens) {
-          finish = 'length';
-          break;
+      } else {
+        while (generated < opts.maxTokens) {
+          // Keep up to `lag` decode steps queued ahead of the token we wait for.
+          while (submittedSteps < decodeSteps && pending.length <= this.lag && pos < ctxSize) {
+            if (opts.signal?.aborted) break;
+            submitStep(1, true);
+            submittedSteps++;
+          }
+          if (pending.length === 0) break;
+          if (accept(await read())) break;
         }
       }
     } finally {

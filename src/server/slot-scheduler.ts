@@ -5,10 +5,9 @@
  * a bounded first-come queue; past that, a QueueFullError the server turns into 429.
  *
  * The scheduler only decides which request runs on which slot and when; how a slot's steps reach
- * the GPU is the slot's business (EngineSlot.run). Today each slot submits its own decode steps,
- * interleaved on the one queue. A batched decoder, which advances every active slot in one
- * submission, would sit behind the same EngineSlot.run (each run joining the shared step loop)
- * and leave this class as it is.
+ * the GPU is the slot's business (EngineSlot.run): either its own decode steps, interleaved on the
+ * one queue, or the engine's batched decode (runtime/batch-decode.ts), which each run joins after
+ * its prompt's prefill and which advances every decoding slot in one submission.
  */
 import { LowbitError } from '../errors.ts';
 

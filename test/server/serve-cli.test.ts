@@ -163,6 +163,7 @@ describe('lowbit serve (child process)', () => {
     expectCleanError(await lowbit('serve', model, '--cors-origin', '*'), /--cors-origin must be an origin/);
     expectCleanError(await lowbit('serve', model, '--port', '70000'), /--port must be/);
     expectCleanError(await lowbit('serve', model, '--parallel', '0'), /--parallel must be/);
+    expectCleanError(await lowbit('serve', model, '--activations', 'int4'), /--activations must be one of auto, f32, int8, got 'int4'/);
     expectCleanError(await lowbit('serve'), /serve needs exactly one model/);
     // A port already taken is one clean line too.
     const taken = createServer();

@@ -1,0 +1,279 @@
+/**
+ * Batched decode over several sessions (an engine's slots, `lowbit serve --parallel N`): one
+ * submission advances every decoding sequence by one token.
+ *
+ * Each session keeps its own ForwardPass: KV cache, token history, step and sampling parameters.
+ * A batch step runs one more pass (`rows`, built for one row per slot) whose linears, norms and
+ * embedding take every sequence as a row of one mat-mul, so each weight is read once per step
+ * instead of once per sequence. What belongs to one sequence runs per row in the same
+ * submission, against that row's session:
+ *   - its next token id is copied from its history (where its sampler wrote it) into the batch's;
+ *   - RoPE + KV store and attention: its kernels, bound once to the rows pass's q/k/v/attention
+ *     buffers and to its own KV cache and step parameters, run at its position on the row the
+ *     step parameters name (StepParams.row), in the pass of the batch's other kernels;
+ *   - sampling: the row's logits are copied into the session's logits buffer and the session's
+ *     own penalties / sampler / argmax run with its sampling options and seed.
+ * The chosen tokens of all rows are copied into one staging buffer (4 bytes a row, plus the top-K
+ * report for rows that asked for it) and read back together.
+ *
+ * Rows are assigned in each step to the sequences still decoding, in order, so sequences join
+ * (after their own prefill, which stays a submission of their session) and leave between any two
+ * steps; a row is a step parameter and copies take their offsets at encode time, so no step
+ * creates a GPU object.
+ *
+ * A row's result does not depend on the other rows (the mat-mul computes each row alone, the
+ * per-sequence kernels see only their sequence): a sequence gets the same tokens whether it
+ * decodes alone or next to others. The rows pass always runs the f32 mat-mul (the int8 kernels
+ * are mat-vecs over one token), so its numbers are those of prefill, not of single-slot decode.
+ */
+import type { GpuContext } from '../gpu/device.ts';
+import type { AttentionBindings } from '../kernels/attention.ts';
+import type { KernelCall, StepShape } from '../kernels/common.ts';
+import type { RopeBindings } from '../kernels/rope.ts';
+import { decodeTopProbs } from '../kernels/sample.ts';
+import { encodeStepParams } from '../kernels/step-params.ts';
+import { batchReadbackBytes, READBACK_RING, TOP_PROBS_BYTES, TOP_PROBS_K } from './buffer-plan.ts';
+import type { ForwardPass, SequenceKernels, TokenChoice } from './forward.ts';
+import type { StepResult } from './session.ts';
+
+/** A sequence decoding in the batch: what Session.run hands over once its prompt is prefilled. */
+export interface BatchSequence {
+  /** The session's pass: its KV cache, history, sampling parameters. */
+  forward: ForwardPass;
+  /** Position of the next token to feed (its K/V are written there). */
+  pos: number;
+  /** Decode steps it may still take. */
+  stepsLeft: number;
+  choose: TokenChoice;
+  penalties: boolean;
+  topProbs: boolean;
+  /** No step is submitted for it once aborted. */
+  signal?: AbortSignal;
+  /** Each token read back, in order; true ends the sequence (later tokens in flight are dropped). */
+  accept(r: StepResult): boolean;
+}
+
+/** Stands in the rows graph for one layer's RoPE + KV store or attention: encoded per row by BatchDecoder. */
+class PerSequence implements KernelCall {
+  constructor(
+    readonly kind: 'rope' | 'attention',
+    readonly layer: number,
+  ) {}
+  encode(): void {
+    throw new Error('a per-sequence call is encoded by BatchDecoder');
+  }
+}
+
+interface Running extends BatchSequence {
+  done: boolean;
+  /** What its accept() threw: it ends the sequence, with this error, and no other. */
+  error?: unknown;
+  /** Submitted steps not read back yet. */
+  inFlight: number;
+  steps: number;
+  settle(steps: number): void;
+  fail(e: unknown): void;
+}
+
+interface Flight {
+  rows: Running[];
+  staging: GPUBuffer;
+  mappedBytes: number;
+  done: Promise<void>;
+}
+
+export class BatchDecoder {
+  /** Steps kept in flight before waiting for a readback (as Session.lag). */
+  lag = 3;
+  /** Submissions made (one per batch step). */
+  submissions = 0;
+  private readonly body: KernelCall[];
+  /** Per session, per layer: its RoPE + KV store and attention calls. */
+  private readonly sequences = new Map<ForwardPass, { rope: KernelCall[]; attention: KernelCall[] }>();
+  private readonly staging: GPUBuffer[] = [];
+  private readonly tokensBytes: number;
+  private ring = 0;
+  private running: Running[] = [];
+  private loop: Promise<void> | null = null;
+
+  /**
+   * `rows`: a pass over the same weights built with maxBatch = the number of sessions (one row
+   * each), contextSize ≥ that (its history holds the step's token ids) and allLogits. The
+   * decoder owns it from here and destroys it with itself.
+   */
+  constructor(
+    private readonly ctx: GpuContext,
+    sessions: readonly ForwardPass[],
+    private readonly rows: ForwardPass,
+  ) {
+    const maxRows = rows.options.maxBatch;
+    if (sessions.length < 1 || sessions.length > maxRows)
+      throw new RangeError(`a batch of ${maxRows} rows cannot hold ${sessions.length} sessions`);
+    if (rows.options.contextSize < maxRows) throw new RangeError('the rows pass needs a history entry per row');
+    // Every session has the same shapes and context, so one set of kernels serves them all (the
+    // attention's split-K partials are shared as the layers of one pass share them).
+    const kernels = sessions[0]!.sequenceKernels(1);
+    const ropeBindings: RopeBindings[] = [];
+    const attentionBindings: AttentionBindings[] = [];
+    const perRow: SequenceKernels = {
+      rope: { bind: (b) => new PerSequence('rope', ropeBindings.push(b) - 1) },
+      attention: { bind: (b) => new PerSequence('attention', attentionBindings.push(b) - 1) },
+    };
+    this.body = rows.batchedBody(perRow);
+    for (const s of sessions) {
+      if (s.options.contextSize !== sessions[0]!.options.contextSize) throw new RangeError('batched sessions must have one context size');
+      const params = s.buffers.stepParams;
+      const kv = (l: number) => ({ kCache: s.layerKvCache(l).k, vCache: s.layerKvCache(l).v });
+      this.sequences.set(s, {
+        rope: ropeBindings.map((b, l) => kernels.rope.bind({ ...b, params, ...kv(l) })),
+        attention: attentionBindings.map((b, l) => kernels.attention.bind({ ...b, params, ...kv(l) })),
+      });
+    }
+    this.tokensBytes = batchReadbackBytes(maxRows) - maxRows * TOP_PROBS_BYTES; // top-K reports start 8-byte aligned
+    for (let i = 0; i < READBACK_RING; i++) {
+      this.staging.push(
+        ctx.device.createBuffer({
+          label: `batch.readback.${i}`,
+          size: batchReadbackBytes(maxRows),
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        }),
+      );
+    }
+  }
+
+  /** GPU bytes of the rows pass and the decoder's own buffers. */
+  get gpuBytes(): number {
+    const own = this.staging.reduce((s, b) => s + b.size, 0);
+    return this.rows.kvCacheBytes + this.rows.scratchBytes + own;
+  }
+
+  /** Sequences decoding now. */
+  get active(): number {
+    return this.running.length;
+  }
+
+  /**
+   * Decodes `seq` in the shared batch from the next step on; resolves with the steps it took once
+   * it has ended (accept returned true, its steps ran out, its context filled or its signal
+   * aborted) and none of its steps is still in flight.
+   */
+  decode(seq: BatchSequence): Promise<number> {
+    if (!this.sequences.has(seq.forward)) throw new RangeError('this session is not one of the batch');
+    if (this.running.some((r) => r.forward === seq.forward)) throw new Error('this session is already decoding in the batch');
+    return new Promise<number>((settle, fail) => {
+      this.running.push({ ...seq, done: false, inFlight: 0, steps: 0, settle, fail });
+      this.loop ??= this.drive().finally(() => (this.loop = null));
+    });
+  }
+
+  private wantsStep(r: Running): boolean {
+    return !r.done && r.stepsLeft > 0 && r.pos < r.forward.options.contextSize && !r.signal?.aborted;
+  }
+
+  /** The shared step loop: runs while any sequence decodes. */
+  private async drive(): Promise<void> {
+    const flights: Flight[] = [];
+    try {
+      for (;;) {
+        while (flights.length <= this.lag) {
+          const rows = this.running.filter((r) => this.wantsStep(r));
+          if (rows.length === 0) break;
+          flights.push(this.submit(rows));
+        }
+        this.settleEnded();
+        const f = flights.shift();
+        if (!f) break;
+        await f.done;
+        const words = new Uint32Array(f.staging.getMappedRange(0, f.mappedBytes).slice(0));
+        f.staging.unmap();
+        const topBase = this.tokensBytes / 4;
+        f.rows.forEach((r, row) => {
+          r.inFlight--;
+          if (r.done) return;
+          const result: StepResult = { token: words[row]! };
+          if (r.topProbs) {
+            const at = topBase + (row * TOP_PROBS_BYTES) / 4;
+            result.top = decodeTopProbs(words.subarray(at, at + TOP_PROBS_BYTES / 4), TOP_PROBS_K).map((p) => [p.id, p.prob]);
+          }
+          try {
+            if (r.accept(result)) r.done = true;
+          } catch (e) {
+            r.done = true;
+            r.error = e;
+          }
+        });
+      }
+    } catch (e) {
+      for (const r of this.running.splice(0)) r.fail(e);
+      // Drain readbacks still in flight so their staging buffers can be mapped again.
+      for (const f of flights) {
+        await f.done.catch(() => undefined);
+        f.staging.unmap();
+      }
+    }
+  }
+
+  /** Hands back every sequence that will take no more steps and has none in flight. */
+  private settleEnded(): void {
+    this.running = this.running.filter((r) => {
+      if (r.inFlight > 0 || this.wantsStep(r)) return true;
+      if (r.error !== undefined) r.fail(r.error);
+      else r.settle(r.steps);
+      return false;
+    });
+  }
+
+  /** Encodes and submits one step over `rows` (row i = rows[i]), with its readback. */
+  private submit(rows: Running[]): Flight {
+    const { device } = this.ctx;
+    const n = rows.length;
+    const rp = this.rows;
+    const { cfg } = rp;
+    const steps: StepShape[] = rows.map((r) => ({ pos0: r.pos, nTokens: 1 }));
+    const batchStep: StepShape = { pos0: 0, nTokens: n };
+    device.queue.writeBuffer(rp.buffers.stepParams, 0, encodeStepParams(batchStep));
+    rows.forEach((r, row) => device.queue.writeBuffer(r.forward.buffers.stepParams, 0, encodeStepParams({ ...steps[row]!, row })));
+    const seqs = rows.map((r) => this.sequences.get(r.forward)!);
+    const enc = device.createCommandEncoder();
+    // Each row's next token, where its sampler (or its prefill) wrote it.
+    rows.forEach((r, i) => enc.copyBufferToBuffer(r.forward.buffers.history, r.pos * 4, rp.buffers.history, i * 4, 4));
+    let pass = enc.beginComputePass();
+    for (const call of this.body) {
+      if (call instanceof PerSequence) seqs.forEach((s, i) => s[call.kind][call.layer]!.encode(pass, steps[i]));
+      else call.encode(pass, batchStep);
+    }
+    pass.end();
+    const logitsBytes = cfg.vocabSize * 4;
+    rows.forEach((r, i) => enc.copyBufferToBuffer(rp.buffers.allLogits!, i * logitsBytes, r.forward.buffers.logits, 0, logitsBytes));
+    pass = enc.beginComputePass();
+    for (const r of rows) r.forward.encodeChoice(pass, { choose: r.choose, penalties: r.penalties, topProbs: r.topProbs });
+    pass.end();
+    const staging = this.staging[this.ring]!;
+    this.ring = (this.ring + 1) % READBACK_RING;
+    const anyTop = rows.some((r) => r.topProbs);
+    rows.forEach((r, i) => {
+      enc.copyBufferToBuffer(r.forward.buffers.chosen, 0, staging, i * 4, 4);
+      if (r.topProbs)
+        enc.copyBufferToBuffer(r.forward.buffers.topProbs, 0, staging, this.tokensBytes + i * TOP_PROBS_BYTES, TOP_PROBS_BYTES);
+    });
+    device.queue.submit([enc.finish()]);
+    this.submissions++;
+    // Only the token ids are mapped unless a row asked for its top-K report.
+    const mappedBytes = anyTop ? staging.size : Math.ceil((n * 4) / 8) * 8;
+    for (const r of rows) {
+      r.pos++;
+      r.stepsLeft--;
+      r.inFlight++;
+      r.steps++;
+    }
+    return { rows, staging, mappedBytes, done: staging.mapAsync(GPUMapMode.READ, 0, mappedBytes) };
+  }
+
+  /** Waits for the sequences decoding now, then frees the rows pass and the decoder's buffers. */
+  async destroy(): Promise<void> {
+    await this.loop?.catch(() => undefined);
+    for (const b of this.staging) b.destroy();
+    this.staging.length = 0;
+    this.rows.destroy();
+  }
+}
