@@ -462,6 +462,18 @@ export async function tuneKernels(ctx: GpuContext, shapes: readonly LinearShape[
   }
 }
 
+/** One line on what a tuning chose: the families whose default was replaced, and the time spent. */
+export function describeTuning(r: TuneResult): string {
+  const changed = r.families
+    .filter((f) => f.chosen > 0)
+    .map(
+      (f) =>
+        `${f.family}${f.type ? ` ${f.type}` : ''}: ${f.candidates[f.chosen]!.label} (×${(1 / f.candidates[f.chosen]!.ratio.median).toFixed(2)})`,
+    );
+  const how = r.source === 'cache' ? 'from the cache' : `in ${Math.round(r.ms)} ms (budget ${Math.round(r.budgetMs)} ms)`;
+  return `kernels autotuned ${how}, ${r.activations} activations; ${changed.length ? changed.join('; ') : 'the defaults were fastest'}`;
+}
+
 interface TuneRecord {
   version: number;
   key: string;
