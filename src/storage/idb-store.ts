@@ -69,7 +69,7 @@ export class IdbModelStore implements ModelStore {
     return typeof v === 'string' && v.length <= MAX_RECORD_BYTES ? v : undefined;
   }
 
-  writeRecord(key: string, text: string): Promise<void> {
+  async writeRecord(key: string, text: string): Promise<void> {
     checkRecord(key, text);
     return set(key, text, this.records);
   }
