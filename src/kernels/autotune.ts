@@ -470,8 +470,12 @@ export function describeTuning(r: TuneResult): string {
       (f) =>
         `${f.family}${f.type ? ` ${f.type}` : ''}: ${f.candidates[f.chosen]!.label} (×${(1 / f.candidates[f.chosen]!.ratio.median).toFixed(2)})`,
     );
-  const how = r.source === 'cache' ? 'from the cache' : `in ${Math.round(r.ms)} ms (budget ${Math.round(r.budgetMs)} ms)`;
-  return `kernels autotuned ${how}, ${r.activations} activations; ${changed.length ? changed.join('; ') : 'the defaults were fastest'}`;
+  if (r.source === 'cache') return `kernels autotuned earlier (from the cache), ${r.activations} activations`;
+  const skipped = r.families.filter((f) => f.skipped === 'over budget').length;
+  return (
+    `kernels autotuned in ${Math.round(r.ms)} ms (budget ${Math.round(r.budgetMs)} ms), ${r.activations} activations; ` +
+    `${changed.length ? changed.join('; ') : 'the defaults were fastest'}${skipped ? `; ${skipped} families over budget kept their defaults` : ''}`
+  );
 }
 
 interface TuneRecord {
