@@ -86,12 +86,14 @@ const FULL = process.env.LOWBIT_TEST_VARIANTS === '1';
 
 describe('every mat-vec candidate against the CPU reference', () => {
   const types = [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S, GGMLType.Q8_0, GGMLType.Q4_0];
-  test.each(types.map((t) => [GGMLType[t], t] as const))('%s', async (_name, type) => {
+  // One test per candidate (6 at most): each compiles one pipeline per type.
+  const cases = types.flatMap((t) => [0, 1, 2, 3, 4, 5].map((i) => [GGMLType[t], t, i] as const));
+  test.each(cases)('%s, candidate %i', async (_name, type, i) => {
+    const variant = matvecCandidates(gpu, 'f32')[i];
+    if (!variant) return; // this device offers fewer candidates
     const cols = 3 * blockOf(type);
-    for (const variant of matvecCandidates(gpu, 'f32')) {
-      const err = await runMatmul(gpu, { type, rows: 70, cols, tokens: [1], variant });
-      expect(err, variantLabel(variant)).toBeLessThanOrEqual(tolerance(type, cols));
-    }
+    const err = await runMatmul(gpu, { type, rows: 70, cols, tokens: [1], variant });
+    expect(err, variantLabel(variant)).toBeLessThanOrEqual(tolerance(type, cols));
   });
 });
 
@@ -156,7 +158,8 @@ describe('engine autotune', () => {
     } finally {
       await off.dispose();
     }
-  });
+    // Three loads of the model, the first timing its candidates: minutes on a loaded software adapter.
+  }, 600_000);
 
   test('an unknown autotune option is refused before anything is timed', async () => {
     await expect(openEngine(localModel('tinystories-llama-3M-Q4_K_M.gguf'), 128, { autotune: 'fast' as never })).rejects.toThrow(
