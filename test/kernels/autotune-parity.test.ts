@@ -88,7 +88,7 @@ describe('every mat-vec candidate against the CPU reference', () => {
   const types = [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S, GGMLType.Q8_0, GGMLType.Q4_0];
   // One test per candidate (6 at most): each compiles one pipeline per type.
   const cases = types.flatMap((t) => [0, 1, 2, 3, 4, 5].map((i) => [GGMLType[t], t, i] as const));
-  test.each(cases)('%s, candidate %i', async (_name, type, i) => {
+  test.each(cases)('%s (type %i), candidate %i', async (_name, type, i) => {
     const variant = matvecCandidates(gpu, 'f32')[i];
     if (!variant) return; // this device offers fewer candidates
     const cols = 3 * blockOf(type);
