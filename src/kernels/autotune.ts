@@ -287,10 +287,25 @@ function repeatsOf(s: LinearShape, shapes: readonly LinearShape[]): number {
   return Math.max(1, Math.round(s.count / fewest));
 }
 
+/**
+ * Kernel calls one timed submission may encode, all workload repeats together: each call leaves
+ * JS wrappers behind until the next GC, and a large model's step is hundreds of calls, so the
+ * repeats per submission are capped by this rather than by a count of workloads.
+ */
+const MAX_CALLS_PER_SUBMISSION = 2048;
+const callsPerWorkload = new WeakMap<Encode, number>();
+
 function sequence(calls: readonly KernelCall[]): Encode {
-  return (pass) => {
+  const encode: Encode = (pass) => {
     for (const c of calls) c.encode(pass);
   };
+  callsPerWorkload.set(encode, calls.length);
+  return encode;
+}
+
+/** How many times the largest of `workloads` fits in one submission (at least once). */
+function maxRepeats(workloads: readonly Encode[]): number {
+  return Math.max(1, Math.floor(MAX_CALLS_PER_SUBMISSION / Math.max(1, ...workloads.map((w) => callsPerWorkload.get(w) ?? 1))));
 }
 
 /** One decode step's linears of `shapes` with these activations and (per type) variants. */
@@ -372,7 +387,7 @@ async function compare(
   workloads: readonly Encode[],
   o: { rounds: number; margin: number; minBatchMs: number },
 ): Promise<{ candidates: CandidateReport[]; chosen: number }> {
-  const timing = await timeInterleaved(ctx, workloads, { rounds: o.rounds, minBatchMs: o.minBatchMs, maxCalls: 1024 });
+  const timing = await timeInterleaved(ctx, workloads, { rounds: o.rounds, minBatchMs: o.minBatchMs, maxCalls: maxRepeats(workloads) });
   const base = timing.msPerCall[0]!;
   const candidates = timing.msPerCall.map((ms, i) => ({ label: labels[i]!, ms: spread(ms), ratio: spread(pairedRatios(ms, base)) }));
   return { candidates, chosen: chooseCandidate(timing.msPerCall, o.margin) };
@@ -395,13 +410,8 @@ export async function tuneKernels(ctx: GpuContext, shapes: readonly LinearShape[
   try {
     if (shapes.length === 0) return { key, source: 'measured', activations, variants, families, ms: 0, budgetMs: 0 };
     // One default decode step's linears: the software budget's unit, and the default pipelines compiled.
-    const stepMs = (
-      await timeGpu(
-        ctx,
-        decodeWorkload(ctx, scratch, shapes, activations, () => undefined),
-        { minBatchMs: options.minBatchMs ?? 20, repeats: 1 },
-      )
-    ).msPerCall;
+    const step = decodeWorkload(ctx, scratch, shapes, activations, () => undefined);
+    const stepMs = (await timeGpu(ctx, step, { minBatchMs: options.minBatchMs ?? 20, repeats: 1, maxCalls: maxRepeats([step]) })).msPerCall;
     const budgetMs = ctx.isSoftware
       ? (options.budgetTokens ?? SOFTWARE_BUDGET_TOKENS) * stepMs * Math.max(1, ...shapes.map((s) => s.count / repeatsOf(s, shapes)))
       : (options.budgetMs ?? HARDWARE_BUDGET_MS);
