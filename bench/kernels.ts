@@ -10,7 +10,7 @@
  *            --variants / --mm-variants (also the non-default work splits), --min-ms N,
  *            --rounds N (default 7), --no-int8 (skip the int8-activation mat-vec rows)
  *
- * Times are wall-clock per call from many calls in one submission (bench/lib/gpu-timing.ts).
+ * Times are wall-clock per call from many calls in one submission (src/gpu/timing.ts).
  * Every kernel of the run, the read kernel included, is timed interleaved: `--rounds` rounds, each
  * one batch of every kernel, so load drifting on a shared machine hits the kernels of a round alike.
  * A kernel's ms/call is the median over rounds, with min–max and the median absolute deviation;
@@ -40,9 +40,9 @@ import { gpuBlockGeometry } from '../src/quant/gpu-decoders.ts';
 import { getGpuQuantType, gpuQuantTypes } from '../src/quant/table.ts';
 import { GGMLType } from '../src/quant/types.ts';
 import { makeWeight, randomValues } from '../test/kernels/matmul-helpers.ts';
-import { timeInterleaved } from './lib/gpu-timing.ts';
+import { timeInterleaved } from '../src/gpu/timing.ts';
 import { createReadKernel, measureReadKernel } from './lib/read-kernel.ts';
-import { median, pairedRatios, spread, type Spread } from './lib/stats.ts';
+import { median, pairedRatios, spread, type Spread } from '../src/stats.ts';
 import { fmt, markdownTable } from './lib/table.ts';
 
 const { values: args } = parseArgs({

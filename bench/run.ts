@@ -17,6 +17,16 @@
  * scale-model cache (bench/lib/scale.ts: load from a store, TTFT, decode tok/s, GPU MB, peak JS heap
  * during load; `scale` in the JSON); --models then selects among them too, e.g.
  * `--scale --no-kernels --models smollm2-135m` for the 135M shapes alone.
+ * --autotune: every model load times autotune's candidates (src/kernels/autotune.ts) afresh and
+ * the output lists them with their spread and the choice (`autotune` in the JSON); without it the
+ * engine's default applies (tuned on a hardware GPU, device defaults on a software adapter).
+ * --autotune-budget N: its budget, in decode tokens' time on a software adapter, ms on a GPU.
+ * Every e2e / scale row records the kernel variants it ran with (`kernels`).
+ * GPU-ready rows (`gpuReady` in the JSON): the roofline per type (mat-vec weights/s ÷ the read
+ * kernel's bytes/s) and decode tok/s of the Llama-3.2-1B and BitNet 2B4T shapes, generated into
+ * the scale-model cache when absent (minutes, ~2 GB, no download). --gpu-ready auto (default: on
+ * a hardware GPU only) | on | off; --gpu-ready-models a,b replaces the two shapes (e.g.
+ * smollm2-135m-Q8_0 for a quick run on a software adapter).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -37,6 +47,15 @@ import { benchScaleModel, scaleModelsPresent, scaleTable, type ScaleRow } from '
 import { readGGUF } from '../src/gguf/index.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
 import { GGMLType } from '../src/quant/types.ts';
+import { describeTuning, type TuneResult } from '../src/kernels/autotune.ts';
+import {
+  autotuneTable,
+  ensureScaleModels,
+  GPU_READY_SCALE_MODELS,
+  kernelsLabel,
+  rooflinePerType,
+  type RooflineRow,
+} from './lib/autotune.ts';
 
 async function hasTensorType(path: string, type: GGMLType): Promise<boolean> {
   const src = await FileByteSource.open(path);
@@ -63,8 +82,16 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string' },
     scale: { type: 'boolean', default: false },
+    autotune: { type: 'boolean', default: false },
+    'autotune-budget': { type: 'string' },
+    'gpu-ready': { type: 'string', default: 'auto' },
+    'gpu-ready-models': { type: 'string' },
   },
 });
+if (!['auto', 'on', 'off'].includes(args['gpu-ready'])) throw new Error(`--gpu-ready: expected auto, on or off, got ${args['gpu-ready']}`);
+const autotuneBudget = args['autotune-budget'] === undefined ? undefined : Number(args['autotune-budget']);
+if (autotuneBudget !== undefined && !(autotuneBudget >= 0 && Number.isFinite(autotuneBudget)))
+  throw new Error(`--autotune-budget ${args['autotune-budget']}: a number ≥ 0`);
 if (!isActivationsOption(args.activations))
   throw new Error(`--activations: expected one of ${ACTIVATIONS_OPTIONS.join(', ')}, got ${args.activations}`);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -184,8 +211,26 @@ if (!args['no-kernels']) {
 }
 
 const e2e: E2eRow[] = [];
-const opts = { promptTokens: Number(args.prompt), decodeTokens: Number(args.decode), activations: args.activations };
+/** --autotune: what autotune timed for each model load, in order. */
+const autotuned: ({ model: string } & TuneResult)[] = [];
+let loading = '';
+const opts = {
+  promptTokens: Number(args.prompt),
+  decodeTokens: Number(args.decode),
+  activations: args.activations,
+  ...(args.autotune
+    ? {
+        autotune: 'on' as const,
+        autotuneBudget: ctx.isSoftware ? { tokens: autotuneBudget } : { ms: autotuneBudget },
+        onAutotune: (r: TuneResult) => {
+          autotuned.push({ model: loading, ...r });
+          log(`  ${describeTuning(r)}`);
+        },
+      }
+    : {}),
+};
 for (const path of models) {
+  loading = path.split('/').pop()!;
   log(`e2e ${path.split('/').pop()} …`);
   try {
     const row = await benchModel(ctx, path, opts);
@@ -199,6 +244,7 @@ for (const path of models) {
 }
 const scale: ScaleRow[] = [];
 for (const path of scaleModels) {
+  loading = path.split('/').pop()!;
   log(`scale ${path.split('/').pop()} …`);
   try {
     scale.push(await benchScaleModel(ctx, path, opts));
@@ -206,6 +252,28 @@ for (const path of scaleModels) {
     log(`  skipped: ${(e as Error).message}`);
   }
 }
+// GPU-ready rows: the roofline per type from the kernel rows, and decode tok/s at the real 1B and 2B4T shapes.
+let gpuReady: { rooflinePerType: RooflineRow[]; decode: ScaleRow[]; seconds: number } | undefined;
+if (args['gpu-ready'] === 'on' || (args['gpu-ready'] === 'auto' && !ctx.isSoftware)) {
+  const t0 = performance.now();
+  const names = args['gpu-ready-models']?.split(',').map((n) => n.trim()) ?? [...GPU_READY_SCALE_MODELS];
+  const decode: ScaleRow[] = [];
+  for (const path of await ensureScaleModels(root, names, log)) {
+    loading = path.split('/').pop()!;
+    log(`gpu-ready ${loading} …`);
+    try {
+      decode.push(await benchScaleModel(ctx, path, opts));
+    } catch (e) {
+      log(`  skipped: ${(e as Error).message}`);
+    }
+  }
+  const roofline = readKernelGbPerSec ? rooflinePerType(kernels as Parameters<typeof rooflinePerType>[0], readKernelGbPerSec) : [];
+  gpuReady = { rooflinePerType: roofline, decode, seconds: (performance.now() - t0) / 1000 };
+}
+const kernelsOfRows = [...e2e, ...scale, ...(gpuReady?.decode ?? [])].map((r) => ({
+  model: r.model,
+  kernels: kernelsLabel(ctx, r.kernels),
+}));
 ctx.device.destroy();
 
 // After Dawn's device is gone, so the two do not compete for the CPU (SwiftShader).
@@ -243,6 +311,8 @@ const doc = {
   e2e,
   memory,
   ...(args.scale ? { scale } : {}),
+  ...(args.autotune ? { autotune: autotuned } : {}),
+  ...(gpuReady ? { gpuReady } : {}),
   ...(browser ? { browserDevice: browser.device, browserE2e: browser.e2e } : {}),
   ...(serve ? { serve: serve.json } : {}),
 };
@@ -354,6 +424,40 @@ if (args.json) {
       scaleTable(scale),
     );
   }
+  if (gpuReady) {
+    lines.push(
+      '',
+      `GPU-ready rows (${fmt(gpuReady.seconds, 0)} s): roofline per type (read kernel ${fmt(readKernelGbPerSec ?? 0)} GB/s)`,
+      '',
+    );
+    lines.push(
+      markdownTable(
+        ['type', 'activations', 'Gweights/s', 'weights per read byte', 'roofline (bytes/s ÷ read)'],
+        gpuReady.rooflinePerType.map((r) => [
+          r.type,
+          r.activations,
+          fmt(r.weightsPerSec / 1e9),
+          fmt(r.weightsPerReadByte),
+          fmt(r.rooflineRatio),
+        ]),
+      ),
+    );
+    lines.push('', 'GPU-ready decode at real shapes:', '', scaleTable(gpuReady.decode));
+  }
+  if (args.autotune) {
+    for (const r of autotuned) {
+      lines.push('', `Autotune, ${r.model}: ${describeTuning(r)}`, '', autotuneTable(r));
+    }
+  }
+  lines.push(
+    '',
+    'Kernel variants per row:',
+    '',
+    markdownTable(
+      ['model', 'kernels'],
+      kernelsOfRows.map((r) => [r.model, r.kernels]),
+    ),
+  );
   process.stdout.write(lines.join('\n') + '\n');
 }
 process.exit(0);

@@ -19,7 +19,7 @@ import { requestNodeGpu } from '../src/gpu/device-node.ts';
 import { FileByteSource } from '../src/io/file-byte-source.ts';
 import { createLowbitServer } from '../src/server/server.ts';
 import { serveMarkdown, type LoadPass, type ServeBenchDoc } from './lib/serve-table.ts';
-import { median, pairedRatios, spread } from './lib/stats.ts';
+import { median, pairedRatios, spread } from '../src/stats.ts';
 import { fmt } from './lib/table.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -5,7 +5,8 @@
  * calls on the device, queue and pass encoders while the engine runs (bench/lib/e2e-measure.ts,
  * shared with the browser variant).
  */
-import { loadEngine } from '../../src/engine/engine.ts';
+import { type EngineLoadOptions, loadEngine } from '../../src/engine/engine.ts';
+import type { RowKernels } from './autotune.ts';
 import { readGGUF } from '../../src/gguf/index.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
@@ -16,6 +17,8 @@ export interface E2eRow extends RunMeasurement {
   model: string;
   /** What the decode mat-vecs read (LoadOptions.activations, resolved). */
   activations?: 'f32' | 'int8';
+  /** The kernel variants the row ran with and how they were chosen (ModelInfo.kernels). */
+  kernels?: RowKernels;
   weightBytesReadPerStep: number;
   /**
    * Dispatches of a decode step less the 4 outside the layers (embedding, final norm, LM head,
@@ -54,12 +57,19 @@ export async function peakJsMemoryDuring<T>(run: () => Promise<T>): Promise<{ re
 export async function benchModel(
   ctx: GpuContext,
   path: string,
-  opts: { promptTokens: number; decodeTokens: number; activations?: ActivationsOption },
+  opts: { promptTokens: number; decodeTokens: number; activations?: ActivationsOption } & KernelLoadOptions,
 ): Promise<E2eRow> {
   const source = await FileByteSource.open(path);
   const gguf = await readGGUF(source);
   const { result: engine, peakBytes } = await peakJsMemoryDuring(() =>
-    loadEngine(source, { gpu: ctx, contextSize: BENCH_CONTEXT_SIZE, activations: opts.activations }),
+    loadEngine(source, {
+      gpu: ctx,
+      contextSize: BENCH_CONTEXT_SIZE,
+      activations: opts.activations,
+      autotune: opts.autotune,
+      autotuneBudget: opts.autotuneBudget,
+      onAutotune: opts.onAutotune,
+    }),
   );
   await source.close();
   try {
@@ -74,6 +84,7 @@ export async function benchModel(
     return {
       model: path.split('/').pop()!,
       activations: engine.info.activations,
+      kernels: engine.info.kernels,
       ...measured,
       dispatchesPerLayer: (measured.dispatchesPerStep - 4) / nLayer,
       weightBytesReadPerStep,
@@ -86,6 +97,9 @@ export async function benchModel(
     await engine.dispose();
   }
 }
+
+/** The engine's kernel options the bench passes through (--autotune). */
+export type KernelLoadOptions = Pick<EngineLoadOptions, 'autotune' | 'autotuneBudget' | 'onAutotune'>;
 
 /** Threads llama.cpp uses in the side-by-side rows (recorded in the output). */
 export const LLAMA_CPP_THREADS = 1;

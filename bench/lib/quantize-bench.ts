@@ -12,7 +12,7 @@ import { inlineRunner, quantizeRowChunks, type QuantizeRunner } from '../../src/
 import { quantTypeInfo } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { rng } from '../../test/helpers/random.ts';
-import { spread, type Spread } from './stats.ts';
+import { spread, type Spread } from '../../src/stats.ts';
 import { fmt, markdownTable } from './table.ts';
 
 const SINGLE_TYPES = ['Q8_0', 'Q6_K', 'Q5_K', 'Q4_K', 'Q3_K', 'Q2_K', 'Q5_0', 'Q4_0', 'Q4_1', 'TQ2_0', 'TQ1_0', 'I2_S'];

@@ -7,7 +7,7 @@
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer } from '../../src/gpu/buffers.ts';
 import { composeWgsl, getPipeline } from '../../src/gpu/pipelines.ts';
-import { timeGpu, type TimingOptions } from './gpu-timing.ts';
+import { timeGpu, type TimingOptions } from '../../src/gpu/timing.ts';
 
 export interface ReadKernelResult {
   gbPerSec: number;

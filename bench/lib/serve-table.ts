@@ -1,5 +1,5 @@
 /** lowbit serve's bench results (bench/serve.ts) and their markdown, shared by bench/run.ts --serve. */
-import type { Spread } from './stats.ts';
+import type { Spread } from '../../src/stats.ts';
 import { fmt, markdownTable } from './table.ts';
 
 export interface LoadPass {

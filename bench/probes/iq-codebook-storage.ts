@@ -15,8 +15,8 @@ import { createStorageBuffer } from '../../src/gpu/buffers.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { uploadWeight } from '../../src/gpu/weights.ts';
 import { makeWeight, randomValues } from '../../test/kernels/matmul-helpers.ts';
-import { timeInterleaved } from '../lib/gpu-timing.ts';
-import { pairedRatios, spread } from '../lib/stats.ts';
+import { timeInterleaved } from '../../src/gpu/timing.ts';
+import { pairedRatios, spread } from '../../src/stats.ts';
 import { fmt, markdownTable } from '../lib/table.ts';
 import { buildCodebookPair, CODEBOOK_TYPES, firstMismatch } from './iq-codebook-storage-variant.ts';
 

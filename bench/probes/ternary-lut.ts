@@ -19,8 +19,8 @@ import { makeBindGroup } from '../../src/kernels/common.ts';
 import { getGpuQuantType } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { makeWeight, randomValues } from '../../test/kernels/matmul-helpers.ts';
-import { timeInterleaved } from '../lib/gpu-timing.ts';
-import { pairedRatios, spread } from '../lib/stats.ts';
+import { timeInterleaved } from '../../src/gpu/timing.ts';
+import { pairedRatios, spread } from '../../src/stats.ts';
 
 const ctx = await requestNodeGpu({ warn: null });
 const rows = 2048,

@@ -8,6 +8,9 @@ import { SAMPLING_DEFAULTS, type GenerateOptions, type GeneratedToken, type Toke
 import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../kernels/matvec-q8.ts';
+import { AUTOTUNE_OPTIONS, isAutotuneOption } from '../engine/kernel-choice.ts';
+import { describeTuning } from '../kernels/autotune.ts';
+import { openStore } from './store-arg.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
 import { numberOption as num, parseCommand } from './options.ts';
@@ -39,6 +42,9 @@ Options:
                       GPU offers; default: WebGPU's defaults, 128 MiB bindings, as any browser gives)
   --activations A     auto | f32 | int8: what decode's mat-vecs read (default auto: int8 activations
                       with int8 dot products where the GPU has them, else f32)
+  --autotune M        auto | on | off | retune: time the kernel variants on this GPU and model and
+                      keep the fastest, cached in the store per adapter and model shapes (default
+                      auto: on a hardware GPU, off on a software adapter; retune: ignore the cache)
   --max-gpu-mb N      refuse, before allocating, a model that needs more than N MiB of GPU memory
   --store DIR         model store directory (see lowbit pull --help)
   -h, --help          show this help
@@ -65,6 +71,7 @@ export async function run(args: string[]): Promise<number> {
       adapter: { type: 'string' },
       limits: { type: 'string' },
       activations: { type: 'string' },
+      autotune: { type: 'string' },
       'max-gpu-mb': { type: 'string' },
       store: { type: 'string' },
     },
@@ -92,6 +99,8 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
   if (v.activations !== undefined && !isActivationsOption(v.activations))
     throw new UsageError(`--activations must be one of ${ACTIVATIONS_OPTIONS.join(', ')}, got '${v.activations}'`);
+  if (v.autotune !== undefined && !isAutotuneOption(v.autotune))
+    throw new UsageError(`--autotune must be one of ${AUTOTUNE_OPTIONS.join(', ')}, got '${v.autotune}'`);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
@@ -100,6 +109,11 @@ export async function run(args: string[]): Promise<number> {
       gpu,
       contextSize,
       activations: v.activations,
+      autotune: v.autotune,
+      autotuneCache: openStore(v.store),
+      onAutotune: (r) => {
+        if (r.source === 'measured') process.stderr.write(`lowbit: ${describeTuning(r)}\n`);
+      },
       maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
     });
     try {

@@ -19,7 +19,8 @@ import { ForwardPass, type ForwardOptions } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
 import { fuseProjections, planFusedWeights } from '../runtime/fused-weights.ts';
-import { resolveActivations } from '../kernels/matvec-q8.ts';
+import type { KernelVariants, TuneRecordCache, TuneResult } from '../kernels/autotune.ts';
+import { chooseKernels } from './kernel-choice.ts';
 import { checkContextShift, Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
@@ -70,6 +71,14 @@ export interface EngineLoadOptions extends LoadOptions {
    * (see getPipelineAsync), and every pipeline is created synchronously by its kernel.
    */
   asyncPipelines?: boolean;
+  /** Where autotune's choices are cached (the model store); without one, every tuned load tunes. */
+  autotuneCache?: TuneRecordCache;
+  /** Autotune's budget: ms on a hardware GPU, decode tokens' time on a software adapter. */
+  autotuneBudget?: { ms?: number; tokens?: number };
+  /** Called with what autotune did (timed now, or read from the cache). */
+  onAutotune?: (result: TuneResult) => void;
+  /** Kernel variants to run with, by weight type: forced, nothing is tuned (tests, the bench). */
+  kernelVariants?: KernelVariants;
 }
 
 /** Whether this runtime is Node (whose Dawn binding is not trusted with async pipeline creation). */
@@ -123,21 +132,34 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const bytes = await readTensorBytes(source, ropeFreqs);
     ropeFreqFactors = new Float32Array(bytes.slice().buffer, 0, ropeFreqs.nElements);
   }
+  const partBytes = Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu));
+  const plainPlan = () => planWeights(file.tensors, source.name, partBytes);
+  // The kernel variants (and activations, when auto) for this device: autotuned before anything
+  // is uploaded, on zero weights of the model's shapes, or read from the store's cache.
+  const kernelChoice = await chooseKernels(gpu, plainPlan(), names, maxBatch, {
+    activations: options.activations,
+    autotune: options.autotune,
+    cache: options.autotuneCache,
+    kernelVariants: options.kernelVariants,
+    budgetMs: options.autotuneBudget?.ms,
+    budgetTokens: options.autotuneBudget?.tokens,
+    onTune: options.onAutotune,
+  });
+  options.signal?.throwIfAborted();
   const forwardOptions: ForwardOptions = {
     contextSize,
     maxBatch,
     ropeFreqFactors,
-    activations: options.activations,
+    activations: kernelChoice.activations,
+    kernelVariants: kernelChoice.variants,
     ...options.evaluation,
   };
   // The pipelines are known from the shapes alone: they start compiling now, in parallel, while
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
-  const partBytes = Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu));
   // Concatenated Q/K/V and gate/up feed the f32 mat-vec's split and GLU fusions; the int8
   // mat-vec has neither, so with int8 activations each projection keeps its own weight.
-  const fuseWeights = resolveActivations(gpu, options.activations) === 'f32';
-  const plainPlan = () => planWeights(file.tensors, source.name, partBytes);
+  const fuseWeights = kernelChoice.activations === 'f32';
   const planned = asyncPipelines
     ? ForwardPass.describePipelines(
         gpu,
@@ -230,6 +252,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       adapter: [gpu.adapterInfo.vendor, gpu.adapterInfo.architecture, gpu.adapterInfo.description].filter(Boolean).join(' '),
       limits: gpu.limitsTier,
       activations: forward.activations,
+      kernels: { source: kernelChoice.source, variants: kernelChoice.variants ?? {} },
       warnings,
     };
     // Ready once decode's kernels are compiled; prefill's follow at once, in the background. With

@@ -33,7 +33,7 @@ export type GenerateInput = { kind: 'prompt'; prompt: string | number[] } | { ki
 /** Arguments of each request type (besides `type` and `id`). */
 export interface RequestArgs {
   /** The LoadOptions that cross the boundary (no signal, no callback). */
-  load: { source: ModelSource } & Pick<LoadOptions, 'contextSize' | 'limits' | 'maxGpuBytes' | 'activations'>;
+  load: { source: ModelSource } & Pick<LoadOptions, 'contextSize' | 'limits' | 'maxGpuBytes' | 'activations' | 'autotune'>;
   generate: { input: GenerateInput; options: WireGenerateOptions };
   countTokens: { text: string };
   reset: object;

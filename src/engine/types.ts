@@ -9,6 +9,8 @@ import type { ActivationPrecision, ActivationsOption } from '../kernels/matvec-q
 import type { SamplingOptions } from '../kernels/sampling-options.ts';
 import type { ContextShift, FinishReason } from '../runtime/session.ts';
 import type { LimitsTier } from '../gpu/device.ts';
+import type { KernelVariants } from '../kernels/autotune.ts';
+import type { AutotuneOption } from './kernel-choice.ts';
 
 export { CHAT_TEMPERATURE, SAMPLING_DEFAULTS, type SamplingOptions } from '../kernels/sampling-options.ts';
 export type { ContextShift, FinishReason } from '../runtime/session.ts';
@@ -59,6 +61,12 @@ export interface LoadOptions {
    * reads them as they are, 'auto' (the default) is int8 where the device has the feature.
    */
   activations?: ActivationsOption;
+  /**
+   * On-device autotuning of the kernel variants (kernels/autotune.ts): 'auto' (the default) on a
+   * hardware GPU, not on a software adapter; 'on' on any adapter; 'off' keeps the device
+   * defaults; 'retune' times again even when the store holds a choice for this device and model.
+   */
+  autotune?: AutotuneOption;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
 }
@@ -126,6 +134,8 @@ export interface ModelInfo {
   limits?: LimitsTier;
   /** The activations the decode mat-vecs read (LoadOptions.activations, resolved); always set by the engine. */
   activations?: ActivationPrecision;
+  /** The kernel variants the model runs with, and how they were chosen; always set by the engine. */
+  kernels?: { source: 'forced' | 'default' | 'cache' | 'measured'; variants: KernelVariants };
   /**
    * Things the user should know that did not stop the load, one sentence each: e.g. a context
    * size above the model's trained length. The CLI prints them on stderr; <llm-chat> may show them.

@@ -92,6 +92,7 @@ export class EngineWorker {
         limits: options.limits,
         maxGpuBytes: options.maxGpuBytes,
         activations: options.activations,
+        autotune: options.autotune,
       },
       {
         signal: options.signal,

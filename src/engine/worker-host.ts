@@ -84,7 +84,7 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
   }
 
   async function load(id: number, req: Extract<Request, { type: 'load' }>): Promise<RequestResults['load']> {
-    const { source, contextSize, limits, maxGpuBytes, activations } = req;
+    const { source, contextSize, limits, maxGpuBytes, activations, autotune } = req;
     currentLoad?.abort();
     const controller = new AbortController();
     currentLoad = controller;
@@ -102,7 +102,15 @@ export function serveEngine(endpoint: MessageEndpoint, backend: EngineBackend): 
       lastPhase = p.phase;
       post({ type: 'progress', id, progress: { ...p } });
     };
-    const loaded = await backend.load(source, { contextSize, limits, maxGpuBytes, activations, signal: controller.signal, onProgress });
+    const loaded = await backend.load(source, {
+      contextSize,
+      limits,
+      maxGpuBytes,
+      activations,
+      autotune,
+      signal: controller.signal,
+      onProgress,
+    });
     if (controller.signal.aborted) {
       // Superseded while the backend was finishing: nobody wants this engine any more.
       await loaded.dispose();

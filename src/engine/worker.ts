@@ -46,9 +46,12 @@ async function getGpu(limits: LimitsTier = 'adapter'): Promise<GpuContext> {
   return gpu;
 }
 
+/** The model store; it also keeps autotune's kernel choices for this browser's GPU. */
+const store = new IdbModelStore();
+
 const openEngine: OpenEngine = async (model, options) => {
   try {
-    return await loadEngine(model.source, { ...options, gpu: await getGpu(options.limits) });
+    return await loadEngine(model.source, { ...options, gpu: await getGpu(options.limits), autotuneCache: store });
   } finally {
     // The engine reads the file only while loading: weights are on the GPU now.
     await model.source.close?.();
@@ -61,7 +64,4 @@ async function requireWebGpu(): Promise<void> {
   if (!probe.webgpu) throw new WebGPUUnavailableError(`${probe.reason}; lowbit runs models on the GPU through WebGPU`);
 }
 
-serveEngine(
-  self as unknown as MessageEndpoint,
-  storeBackend({ store: new IdbModelStore(), openEngine, precheck: requireWebGpu, checkFile: checkModelFile }),
-);
+serveEngine(self as unknown as MessageEndpoint, storeBackend({ store, openEngine, precheck: requireWebGpu, checkFile: checkModelFile }));

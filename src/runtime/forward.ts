@@ -44,6 +44,7 @@ import { createLinear, type LinearKernel, withQuantizedInputs } from './linear.t
 import { type ActivationPrecision, resolveActivations } from '../kernels/matvec-q8.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { MatmulFusion } from '../kernels/matmul.ts';
+import type { KernelVariants } from '../kernels/autotune.ts';
 import { fusedWeightName } from './fused-weights.ts';
 
 export interface ForwardOptions extends ForwardShape {
@@ -55,6 +56,8 @@ export interface ForwardOptions extends ForwardShape {
    * built (see LinearInput).
    */
   linearInputTap?: (at: LinearInput) => KernelCall | undefined;
+  /** Kernel variants chosen for this device (kernels/autotune.ts); default: the device's defaults. */
+  kernelVariants?: KernelVariants;
 }
 
 /** A linear's input as ForwardOptions.linearInputTap sees it. */
@@ -209,12 +212,24 @@ export class ForwardPass {
     const head = this.w(names.output ?? names.tokenEmbd);
     const lmHead = withQuantizedInputs(
       ctx,
-      [createLinear(ctx, head, 1, this.activations).bind({ input: this.act.lastRow, output: logits, params, inputQ8: this.act.actQ8 })],
+      [
+        createLinear(ctx, head, 1, this.activations, undefined, { variants: options.kernelVariants }).bind({
+          input: this.act.lastRow,
+          output: logits,
+          params,
+          inputQ8: this.act.actQ8,
+        }),
+      ],
       this.act.actQ8,
     );
     this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
     const { allLogits } = this.buffers;
-    if (allLogits) this.allRowsLmHead = createLinear(ctx, head, maxBatch).bind({ input: this.act.xn, output: allLogits, params });
+    if (allLogits)
+      this.allRowsLmHead = createLinear(ctx, head, maxBatch, 'f32', undefined, { variants: options.kernelVariants }).bind({
+        input: this.act.xn,
+        output: allLogits,
+        params,
+      });
     const vocab = cfg.vocabSize;
     this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
@@ -401,7 +416,10 @@ export class ForwardPass {
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
       linear: (name, fuse) => {
-        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse, options.decodeRows === true);
+        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse, {
+          fewRows: options.decodeRows === true,
+          variants: options.kernelVariants,
+        });
         return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
       },
       ...perSequence,

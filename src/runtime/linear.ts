@@ -14,7 +14,15 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { type BufferRef, type KernelCall } from '../kernels/common.ts';
-import { createMatMul, createMatVec, defaultMatmulVariant, type MatmulFusion, type MatmulVariant } from '../kernels/matmul.ts';
+import type { KernelVariants } from '../kernels/autotune.ts';
+import {
+  createMatMul,
+  createMatVec,
+  defaultMatmulVariant,
+  type MatmulFusion,
+  type MatmulVariant,
+  tiledVariant,
+} from '../kernels/matmul.ts';
 import { type ActivationPrecision, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 
@@ -47,15 +55,24 @@ export function createLinear(
   maxTokens: number,
   activations: ActivationPrecision = 'f32',
   fuse?: MatmulFusion,
-  /** A mat-mul over a few rows (ForwardShape.decodeRows): the row-mode kernel, each thread on every row. */
-  fewRows = false,
+  choice: {
+    /** A mat-mul over a few rows (ForwardShape.decodeRows): the row-mode kernel, each thread on every row. */
+    fewRows?: boolean;
+    /** The device's tuned variants (kernels/autotune.ts); absent ones take the device default. */
+    variants?: KernelVariants;
+  } = {},
 ): LinearKernel {
+  const { fewRows = false, variants } = choice;
   const { type, rows, cols } = weight;
   getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
+  const matvecVariant = variants?.matvec?.[type];
+  // A GLU mat-mul runs in a row mode (matmul.ts), never on a GEMM tile.
+  const tile = fuse?.glu === undefined ? variants?.gemm?.[type] : undefined;
+  const matmulVariant = tile ? tiledVariant(tile) : undefined;
   // The int8 mat-vec has the residual add; the other fusions run in the f32 one.
   const f32Only = fuse !== undefined && (fuse.normIn !== undefined || fuse.glu !== undefined || fuse.split !== undefined);
   if (maxTokens === 1 && activations === 'int8' && hasInt8MatVec(type) && !f32Only) {
-    const kernel = createMatVecQ8(ctx, { type, rows, cols, addOut: fuse?.addOut === true });
+    const kernel = createMatVecQ8(ctx, { type, rows, cols, addOut: fuse?.addOut === true, variant: matvecVariant });
     return {
       bind: (b) => {
         if (!b.inputQ8) throw new RangeError(`linear "${weight.name}": int8 activations need an inputQ8 buffer`);
@@ -66,15 +83,8 @@ export function createLinear(
   }
   const kernel =
     maxTokens === 1
-      ? createMatVec(ctx, { type, rows, cols, fuse })
-      : createMatMul(ctx, {
-          type,
-          rows,
-          cols,
-          maxTokens,
-          fuse,
-          variant: fewRows ? rowModeFor(ctx, maxTokens) : undefined,
-        });
+      ? createMatVec(ctx, { type, rows, cols, fuse, variant: matvecVariant })
+      : createMatMul(ctx, { type, rows, cols, maxTokens, fuse, variant: fewRows ? rowModeFor(ctx, maxTokens) : matmulVariant });
   return {
     bind: (b) =>
       kernel.bind({

@@ -6,12 +6,15 @@
  *                                positioned writes, so a partial download is a sparse file
  *   <dir>/.locks/<name>.lock     held while a process writes the model (names never start with
  *                                '.', so locks cannot collide with a model)
+ *   <dir>/.records/<sha256>.json a record (readRecord/writeRecord) under the sha256 of its key,
+ *                                holding the key too, so that only its own key reads it
  *
  * Any other entry in <dir> (a stray file, a directory without a manifest) is not a model.
  *
  * A chunk is marked done in the manifest only after its bytes are written and synced, so a crash
  * leaves at worst an unmarked chunk, which is fetched again.
  */
+import { createHash } from 'node:crypto';
 import { constants, type Dirent, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import { DownloadError } from '../errors.ts';
@@ -22,7 +25,9 @@ import { createNodeSha256 } from './sha256-node.ts';
 import type { Sha256Hasher } from './sha256.ts';
 import {
   checkModelName,
+  checkRecord,
   chunkLength,
+  MAX_RECORD_BYTES,
   parseManifest,
   type ModelManifest,
   type ModelStore,
@@ -34,6 +39,8 @@ const MANIFEST = 'manifest.json';
 const DATA = 'model.gguf';
 /** Lock files' directory: a dot name, which checkModelName refuses, so no model can take it. */
 const LOCKS = '.locks';
+/** Records' directory (a dot name, like LOCKS). */
+const RECORDS = '.records';
 
 /** `$LOWBIT_STORE`, else `$XDG_CACHE_HOME/lowbit`, else `~/.cache/lowbit`. */
 export function defaultStoreDir(env: Record<string, string | undefined> = process.env): string {
@@ -186,6 +193,39 @@ export class FsModelStore implements ModelStore {
    * A lock file `<dir>/.locks/<name>.lock` holding the owner's pid, created exclusively. A lock
    * whose process is gone (a killed pull) is stale and taken over.
    */
+  private recordPath(key: string): string {
+    return join(this.location, RECORDS, `${createHash('sha256').update(key).digest('hex')}.json`);
+  }
+
+  async readRecord(key: string): Promise<string | undefined> {
+    const path = this.recordPath(key);
+    let text: string;
+    try {
+      if ((await stat(path)).size > MAX_RECORD_BYTES * 4 + 8192) return undefined;
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+      throw e;
+    }
+    try {
+      const r = JSON.parse(text) as unknown;
+      const { key: k, text: t } = (r ?? {}) as { key?: unknown; text?: unknown };
+      return k === key && typeof t === 'string' ? t : undefined;
+    } catch {
+      return undefined; // damaged: as absent
+    }
+  }
+
+  async writeRecord(key: string, text: string): Promise<void> {
+    checkRecord(key, text);
+    const path = this.recordPath(key);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ key, text }));
+    await rename(tmp, path);
+  }
+
   async lock(id: string): Promise<() => Promise<void>> {
     const locks = join(this.location, LOCKS);
     await mkdir(locks, { recursive: true });

@@ -7,12 +7,22 @@
  *                                        first part when it was written in parts)
  *                                        key = [model id, i, offset]: a later part of chunk i
  *
+ *   `${prefix}-records`   / records   : key = record key,     value = string (readRecord/writeRecord)
+ *
  * Array keys sort by id, then index, then offset, so a model's chunks form one key range (deleted
  * in one call) and a chunk's parts follow it in order.
  */
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import { DownloadError } from '../errors.ts';
-import { chunkLength, parseManifest, type ModelManifest, type ModelStore, type StorageSpace } from './store.ts';
+import {
+  checkRecord,
+  chunkLength,
+  MAX_RECORD_BYTES,
+  parseManifest,
+  type ModelManifest,
+  type ModelStore,
+  type StorageSpace,
+} from './store.ts';
 
 export interface IdbStoreOptions {
   /** Database name prefix (default 'lowbit'); tests use a fresh one per case. */
@@ -26,6 +36,7 @@ export class IdbModelStore implements ModelStore {
   readonly location: string;
   private readonly manifests: UseStore;
   private readonly chunks: UseStore;
+  private readonly records: UseStore;
   private readonly storage?: Pick<StorageManager, 'estimate' | 'persist'>;
 
   constructor(options: IdbStoreOptions = {}) {
@@ -33,6 +44,7 @@ export class IdbModelStore implements ModelStore {
     this.location = `IndexedDB ${prefix}-*`;
     this.manifests = createStore(`${prefix}-manifests`, 'manifests');
     this.chunks = createStore(`${prefix}-chunks`, 'chunks');
+    this.records = createStore(`${prefix}-records`, 'records');
     this.storage = options.storage ?? (typeof navigator !== 'undefined' ? navigator.storage : undefined);
   }
 
@@ -50,6 +62,16 @@ export class IdbModelStore implements ModelStore {
 
   putManifest(manifest: ModelManifest): Promise<void> {
     return set(manifest.id, manifest, this.manifests);
+  }
+
+  async readRecord(key: string): Promise<string | undefined> {
+    const v = await get<unknown>(key, this.records);
+    return typeof v === 'string' && v.length <= MAX_RECORD_BYTES ? v : undefined;
+  }
+
+  async writeRecord(key: string, text: string): Promise<void> {
+    checkRecord(key, text);
+    return set(key, text, this.records);
   }
 
   writeChunk(manifest: ModelManifest, index: number, bytes: Uint8Array, offset = 0): Promise<void> {

@@ -2,7 +2,7 @@
  * A ModelStore in memory: for tests (with fault injection through subclassing) and as a fallback
  * when no persistent storage exists. Holds whole models in memory by nature.
  */
-import type { ModelManifest, ModelStore, StorageSpace } from './store.ts';
+import { checkRecord, type ModelManifest, type ModelStore, type StorageSpace } from './store.ts';
 
 export class MemoryModelStore implements ModelStore {
   readonly kind: string = 'memory';
@@ -11,7 +11,17 @@ export class MemoryModelStore implements ModelStore {
   /** Each chunk as the parts it was written in (joined on read). */
   protected readonly chunks = new Map<string, Uint8Array[]>();
 
+  protected readonly records = new Map<string, string>();
+
   constructor(private readonly capacityBytes?: number) {}
+
+  async readRecord(key: string): Promise<string | undefined> {
+    return this.records.get(key);
+  }
+  async writeRecord(key: string, text: string): Promise<void> {
+    checkRecord(key, text);
+    this.records.set(key, text);
+  }
 
   async listManifests(): Promise<ModelManifest[]> {
     return [...this.manifests.values()].map((m) => structuredClone(m));

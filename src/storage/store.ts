@@ -100,6 +100,13 @@ export interface ModelStore {
    * model at once. Throws DownloadError when another holder is active; returns the release.
    */
   lock?(id: string): Promise<() => Promise<void>>;
+  /**
+   * Small text records kept beside the models (autotune's kernel choices, kernels/autotune.ts),
+   * by key: undefined when none is stored. A record is only ever a cache: a reader validates it.
+   */
+  readRecord?(key: string): Promise<string | undefined>;
+  /** Stores a record (at most MAX_RECORD_BYTES), replacing any under the same key. */
+  writeRecord?(key: string, text: string): Promise<void>;
   /** A faster sha256 than the portable one, when the platform has it (node:crypto). */
   createHasher?(): Sha256Hasher;
   /**
@@ -112,6 +119,16 @@ export interface ModelStore {
 export interface RangeReader {
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
   close?(): Promise<void>;
+}
+
+/** Largest record a store keeps or hands back (bigger ones are refused / read as absent). */
+export const MAX_RECORD_BYTES = 64 * 1024;
+
+/** Checks a record before it is stored (RangeError). */
+export function checkRecord(key: string, text: string): void {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 4096) throw new RangeError('record key must be 1–4096 characters');
+  if (typeof text !== 'string' || text.length > MAX_RECORD_BYTES)
+    throw new RangeError(`record of more than ${MAX_RECORD_BYTES} characters`);
 }
 
 export function chunkCount(size: number, chunkSize: number): number {

@@ -62,3 +62,13 @@ test('the page explains a GpuMemoryBudgetError as too big, suggesting a smaller 
   expect(text.detail).toContain('at most 64 tokens');
   expect(text.hint).toMatch(/smaller context size/);
 });
+
+test('autotune reaches the backend through the worker (issue 11 item 5)', async () => {
+  const seen: LoadOptions[] = [];
+  const client = harness(async (_source, options) => {
+    seen.push(options);
+    throw new Error('stop here');
+  });
+  await client.load({ kind: 'stored', id: 'x' }, { autotune: 'retune' }).catch(() => undefined);
+  expect(seen[0]!.autotune).toBe('retune');
+});

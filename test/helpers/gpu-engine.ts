@@ -19,11 +19,12 @@ export async function releaseTestGpu(): Promise<void> {
   gpu = undefined;
 }
 
-export async function openEngine(
-  path: string,
-  contextSize = 128,
-  options: Pick<EngineLoadOptions, 'activations' | 'evaluation' | 'maxBatch'> & { gpu?: GpuContext } = {},
-): Promise<Engine> {
+export type OpenEngineOptions = Pick<
+  EngineLoadOptions,
+  'activations' | 'evaluation' | 'maxBatch' | 'kernelVariants' | 'autotune' | 'autotuneCache' | 'autotuneBudget' | 'onAutotune'
+> & { gpu?: GpuContext };
+
+export async function openEngine(path: string, contextSize = 128, options: OpenEngineOptions = {}): Promise<Engine> {
   const source = await FileByteSource.open(path);
   try {
     return await loadEngine(source, { ...options, gpu: options.gpu ?? (await testGpu()), contextSize });

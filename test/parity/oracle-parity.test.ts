@@ -7,45 +7,11 @@
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { localModel, haveShared, sharedPath } from '../helpers/fixtures.ts';
-import type { ActivationsOption } from '../../src/kernels/matvec-q8.ts';
-import { greedySteps, openEngine, releaseTestGpu } from '../helpers/gpu-engine.ts';
-import { firstNearTie, loadOracleRuns, loadOracles, localOracle, sharedOracles, type OracleEntry } from '../helpers/oracle.ts';
+import { releaseTestGpu } from '../helpers/gpu-engine.ts';
+import { loadOracleRuns, loadOracles, localOracle, sharedOracles, type OracleEntry } from '../helpers/oracle.ts';
+import { checkParity } from '../helpers/parity.ts';
 
 afterAll(releaseTestGpu);
-
-async function checkParity(path: string, o: OracleEntry, activations?: ActivationsOption) {
-  const name = basename(path);
-  // The random-weight model's distribution is uniform to 1e-8: only probabilities are comparable.
-  const greedyComparable = !name.startsWith('llama-2-tiny-random');
-  const isFloat = /F32|F16|stories260K\.gguf|random/.test(name) && !/Q\d|TQ|I2_S/.test(name);
-  const tol = isFloat ? 0.005 : 0.03;
-  const engine = await openEngine(path, 128, { activations });
-  try {
-    // The prompt tokenizes exactly as llama.cpp did.
-    expect(engine.encodePrompt(o.prompt)).toEqual(o.promptTokens);
-    const n = o.outTokens.length;
-    const steps = await greedySteps(engine, o.promptTokens, n);
-    const tie = greedyComparable ? firstNearTie(o) : 0;
-    let matched = 0;
-    let maxDiff = 0;
-    for (let i = 0; i < Math.min(steps.length, o.steps.length); i++) {
-      if (i < tie) {
-        expect(steps[i]!.token, `${name} step ${i}`).toBe(o.outTokens[i]);
-        matched++;
-      }
-      if (steps[i]!.token !== o.outTokens[i]) break; // past a divergence the contexts differ
-      const [oid, op] = o.steps[i]!.top[0]!;
-      const ours = steps[i]!.top.find(([id]) => id === oid)?.[1] ?? 0;
-      maxDiff = Math.max(maxDiff, Math.abs(ours - op));
-    }
-    expect(maxDiff, `${name} max |Δp| of llama.cpp's top-1`).toBeLessThan(tol);
-    console.log(
-      `parity ${name} (${engine.info.activations} activations): ${matched}/${tie} greedy tokens before the first near-tie, max |Δp| ${maxDiff.toExponential(2)}`,
-    );
-  } finally {
-    await engine.dispose();
-  }
-}
 
 const committed: [string, string][] = [
   ['stories260K.gguf', 'stories260K'],
@@ -63,7 +29,7 @@ describe('parity with llama.cpp on committed fixtures', () => {
 });
 
 describe('parity with llama.cpp on committed fixtures, f32 activations', () => {
-  test.each(committed)('%s', (file, group) => checkParity(localModel(file), localOracle(group, file), 'f32'));
+  test.each(committed)('%s', (file, group) => checkParity(localModel(file), localOracle(group, file), { activations: 'f32' }));
 });
 
 describe.skipIf(!haveShared())('parity with llama.cpp on every shared fixture', () => {

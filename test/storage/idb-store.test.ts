@@ -1,6 +1,7 @@
 // IndexedDB store in Node through fake-indexeddb (an in-memory IndexedDB). The real-browser run of
 // the same flows belongs to the Playwright suite (e2e/).
 import 'fake-indexeddb/auto';
+import { createStore, set } from 'idb-keyval';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DownloadError, QuotaExceededError } from '../../src/errors.ts';
 import { downloadModel } from '../../src/storage/download.ts';
@@ -30,6 +31,22 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 describe('IndexedDB model store (fake-indexeddb)', () => {
+  it('keeps records (autotune choices) apart from the models; a stored non-string or oversized value reads as absent', async () => {
+    const prefix = `t${dbCount++}`;
+    const store = new IdbModelStore({ prefix, storage: storage() });
+    expect(await store.readRecord('k')).toBeUndefined();
+    await store.writeRecord('k', 'choice');
+    expect(await store.readRecord('k')).toBe('choice');
+    expect(await store.listManifests()).toEqual([]);
+    await expect(store.writeRecord('k', 'y'.repeat(70 * 1024))).rejects.toThrow(RangeError);
+    // What another page (or a damaged database) may have put there.
+    const raw = createStore(`${prefix}-records`, 'records');
+    await set('k', { evil: true }, raw);
+    expect(await store.readRecord('k')).toBeUndefined();
+    await set('k', 'y'.repeat(70 * 1024), raw);
+    expect(await store.readRecord('k')).toBeUndefined();
+  });
+
   it('downloads into IndexedDB chunk records, resumes after a cut, serves reads, deletes', async () => {
     const persisted: boolean[] = [];
     const store = new IdbModelStore({ prefix: `t${dbCount++}`, storage: storage(1e12, 0, persisted) });

@@ -1,7 +1,8 @@
 /**
- * GPU timing shared by the benchmarks: many calls of one encoded workload in a single submission,
- * timed on the CPU clock around submit → onSubmittedWorkDone (SwiftShader and most browsers offer
- * no timestamp queries; with ~13 µs per submit, batching makes the submit cost negligible).
+ * GPU timing shared by the benchmarks and the autotuner (src/kernels/autotune.ts): many calls of
+ * one encoded workload in a single submission, timed on the CPU clock around submit →
+ * onSubmittedWorkDone (SwiftShader and most browsers offer no timestamp queries; with ~13 µs per
+ * submit, batching makes the submit cost negligible).
  * The batch grows until one submission takes at least `minBatchMs`.
  *
  * Two ways to repeat: `timeGpu` times one workload `repeats` times in a row (its median);
@@ -9,7 +10,7 @@
  * drifting on a shared machine hits every workload of a round alike and a ratio of two workloads
  * taken within one round cancels most of it.
  */
-import type { GpuContext } from '../../src/gpu/device.ts';
+import type { GpuContext } from './device.ts';
 
 export interface TimingOptions {
   /** Smallest wall time of one measured submission (default 150 ms). */
