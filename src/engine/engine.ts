@@ -18,7 +18,6 @@ import { ForwardPass, type ForwardOptions } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
 import { fuseProjections, planFusedWeights } from '../runtime/fused-weights.ts';
-import { resolveActivations } from '../kernels/matvec-q8.ts';
 import { checkContextShift, Session, type StepResult } from '../runtime/session.ts';
 import { StopMatcher } from '../runtime/stop.ts';
 import { chatFormatterFor, tokenizerFromGGUF, type ChatFormatter, type Tokenizer } from '../tokenizer/index.ts';
@@ -124,16 +123,13 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
   const partBytes = Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu));
-  // Concatenated Q/K/V and gate/up feed the f32 mat-vec's split and GLU fusions; the int8
-  // mat-vec has neither, so with int8 activations each projection keeps its own weight.
-  const fuseWeights = resolveActivations(gpu, options.activations) === 'f32';
   const plainPlan = () => planWeights(file.tensors, source.name, partBytes);
   const planned = asyncPipelines
     ? ForwardPass.describePipelines(
         gpu,
         cfg,
         names,
-        fuseWeights ? planFusedWeights(plainPlan(), names, partBytes) : plainPlan(),
+        planFusedWeights(plainPlan(), names, partBytes),
         forwardOptions,
       )
     : undefined;
@@ -165,7 +161,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     for (const s of sessions) s.destroy();
   };
   try {
-    if (fuseWeights) await fuseProjections(gpu, weights, names, partBytes);
+    // Concatenated Q/K/V and gate/up feed the mat-vecs' split and GLU fusions (f32 and int8).
+    await fuseProjections(gpu, weights, names, partBytes);
     compilePhase = true;
     if (planned) {
       onProgress?.({ phase: 'compile', bytesDone: compiled, bytesTotal: planned.decode.length });

@@ -41,7 +41,7 @@ import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape } from './buffer-plan.ts';
 import { createLinear, type LinearKernel, withQuantizedInputs } from './linear.ts';
-import { type ActivationPrecision, resolveActivations } from '../kernels/matvec-q8.ts';
+import { type ActivationPrecision, hasInt8MatVec, resolveActivations } from '../kernels/matvec-q8.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { MatmulFusion } from '../kernels/matmul.ts';
 import { fusedWeightName } from './fused-weights.ts';
@@ -115,8 +115,13 @@ interface Activations {
   up: GPUBuffer;
   /** The last token's row of xn, the LM head's input. */
   lastRow: GPUBuffer;
-  /** Decode with int8 activations: the input of the linears being run, quantized. */
+  /**
+   * Decode with int8 activations: the linears' inputs quantized, those made from the residual
+   * stream `x` in actQ8, the others in actQ8b — so a mat-vec reading one can quantize its output
+   * into the other for the next linear (q8Slot).
+   */
   actQ8?: GPUBuffer;
+  actQ8b?: GPUBuffer;
 }
 
 /** Everything `allocate()` creates. */
@@ -137,8 +142,11 @@ export interface GraphKernels {
   maxTokens: number;
   norm(n: number, eps: number, rowsPerToken?: number, residual?: boolean): RmsNormKernel;
   ew(op: ElementwiseOp, n: number): ElementwiseKernel;
-  /** A mat-vec/mat-mul over the named weight, with the given fusions. */
-  linear(name: string, fuse?: MatmulFusion): LinearKernel;
+  /**
+   * A mat-vec/mat-mul over the named weight, with the given fusions; `quantizeOut`: with int8
+   * activations, also quantize the output for the next linear (createLinear).
+   */
+  linear(name: string, fuse?: MatmulFusion, quantizeOut?: 'plain' | 'normed'): LinearKernel;
   rope: RopeKernel;
   attention: DecodeAttentionKernel | ReturnType<typeof createPrefillAttention>;
 }
@@ -198,11 +206,9 @@ export class ForwardPass {
     // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
     const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
     const head = this.w(names.output ?? names.tokenEmbd);
-    const lmHead = withQuantizedInputs(
-      ctx,
-      [createLinear(ctx, head, 1, this.activations).bind({ input: this.act.lastRow, output: logits, params, inputQ8: this.act.actQ8 })],
-      this.act.actQ8,
-    );
+    const lmHead = withQuantizedInputs(ctx, [
+      createLinear(ctx, head, 1, this.activations).bind({ input: this.act.lastRow, output: logits, params, inputQ8: this.q8Slot(this.act.lastRow) }),
+    ]);
     this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
     const { allLogits } = this.buffers;
     if (allLogits) this.allRowsLmHead = createLinear(ctx, head, maxBatch).bind({ input: this.act.xn, output: allLogits, params });
@@ -252,6 +258,11 @@ export class ForwardPass {
     // The same inert device again, so the decode graph's pipelines are cached and not listed twice.
     const prefill = describePipelines(ctx, () => pass!.preparePrefill(), planCtx);
     return { decode, prefill };
+  }
+
+  /** Where a linear reading `buffer` finds its int8 copy (and a quantizing store writing it puts one). */
+  private q8Slot(buffer: BufferRef): GPUBuffer | undefined {
+    return buffer === this.act.x ? this.act.actQ8 : this.act.actQ8b;
   }
 
   private w(name: string): GpuWeight {
@@ -320,6 +331,7 @@ export class ForwardPass {
         up: get('up'),
         lastRow: get('lastRow'),
         actQ8: made.get('actQ8'),
+        actQ8b: made.get('actQ8b'),
       },
       kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
       vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
@@ -349,9 +361,20 @@ export class ForwardPass {
       maxTokens,
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
-      linear: (name, fuse) => {
-        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse);
-        return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
+      linear: (name, fuse, quantizeOut) => {
+        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse, quantizeOut);
+        return this.tapped(
+          name,
+          {
+            bind: (b) => {
+              const inputQ8 = this.q8Slot(b.input);
+              const outputQ8 = this.q8Slot(b.output);
+              // A quantizing store never writes the buffer its mat-vec reads.
+              return kernel.bind({ ...b, inputQ8, outputQ8: outputQ8 !== inputQ8 ? outputQ8 : undefined });
+            },
+          },
+          maxTokens,
+        );
       },
       rope: createRope(ctx, {
         headDim,
@@ -380,7 +403,10 @@ export class ForwardPass {
         output: x,
       }),
     );
-    for (let l = 0; l < cfg.nLayer; l++) body.push(...withQuantizedInputs(ctx, this.buildLayer(l, kernels), this.act.actQ8));
+    // One pass over every layer: a layer's down projection may quantize the next layer's input.
+    const layers: KernelCall[] = [];
+    for (let l = 0; l < cfg.nLayer; l++) layers.push(...this.buildLayer(l, kernels));
+    body.push(...withQuantizedInputs(ctx, layers));
     body.push(kernels.norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: this.vec(names.outputNorm), output: xn }));
     return { body };
   }
@@ -415,18 +441,37 @@ export class ForwardPass {
       if (s) body.push(ew('scale', n).bind({ params, a: target, b: vec(s) }));
     };
     // rmsnorm(input)·weight as the input of the projections that follow: decode's f32 mat-vec does
-    // it in its input load (fuse.normIn); prefill's mat-mul, and decode's int8 mat-vec (whose
-    // input is quantized before it runs), read the copy a norm kernel writes into `scratch`.
+    // it in its input load (fuse.normIn), decode's int8 mat-vec reads the input quantized times
+    // the weight and applies 1/rms at its store; prefill's mat-mul reads the copy a norm kernel
+    // writes into `scratch`.
     const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
-      if (kernels.maxTokens === 1 && this.activations === 'f32')
+      if (kernels.maxTokens === 1)
         return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
       body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
       return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };
     };
-    // x += W·input, in the projection's store unless a scale tensor must multiply W·input first.
-    const addInto = (name: string, which: 'o' | 'down', src: ReturnType<typeof normed>) => {
+    // With int8 activations a decode mat-vec can quantize its output for the next linear, times
+    // that linear's norm weight (none: plain), when the next reads it through an int8 mat-vec.
+    const int8Decode = kernels.maxTokens === 1 && this.activations === 'int8';
+    const quantizeFor = (next: string | undefined, norm: string | undefined) =>
+      int8Decode && next !== undefined && hasInt8MatVec(this.w(next).type)
+        ? { quantizeOut: norm ? ('normed' as const) : ('plain' as const), outputNormWeight: norm ? vec(norm) : undefined }
+        : { quantizeOut: undefined, outputNormWeight: undefined };
+    const Lnext = this.names.layers[l + 1];
+    const firstOf = (layer: LayerTensorNames) =>
+      [fusedWeightName([layer.q, layer.k, layer.v]), fusedWeightName([layer.q, layer.k]), layer.q].find((n) => this.weights.has(n));
+    const ffnFirst = [fusedWeightName([L.gate, L.up]), L.gate].find((n) => this.weights.has(n));
+    // x += W·input, in the projection's store unless a scale tensor must multiply W·input first;
+    // the store then also quantizes x for `next` (normed by `nextNorm`).
+    const addInto = (
+      name: string,
+      which: 'o' | 'down',
+      src: ReturnType<typeof normed>,
+      next: ReturnType<typeof quantizeFor> = quantizeFor(undefined, undefined),
+    ) => {
       if (!L.scales[which]) {
-        body.push(linear(name, { ...src.fuse, addOut: true }).bind({ input: src.input, normWeight: src.normWeight, output: x, params }));
+        const bind = { input: src.input, normWeight: src.normWeight, output: x, params, outputNormWeight: next.outputNormWeight };
+        body.push(linear(name, { ...src.fuse, addOut: true }, next.quantizeOut).bind(bind));
         return;
       }
       body.push(linear(name, src.fuse).bind({ input: src.input, normWeight: src.normWeight, output: delta, params }));
@@ -462,14 +507,16 @@ export class ForwardPass {
     body.push(rope.bind({ params, q: qn, k: kn, v, kCache, vCache }));
     body.push(attention.bind({ params, q: qn, kCache, vCache, output: att }));
     const oIn = L.attnSubNorm ? normed(att, L.attnSubNorm, attDim, attN) : { input: att, normWeight: undefined, fuse: {} };
-    addInto(L.o, 'o', oIn);
+    addInto(L.o, 'o', oIn, quantizeFor(ffnFirst, L.ffnNorm));
 
     const ffnIn = normed(x, L.ffnNorm, nEmbd, xn);
     const act = cfg.ffnActivation === 'relu2' ? 'relu2' : cfg.ffnActivation === 'gelu' ? 'gelu' : 'silu';
     const gateUp = fusedWeightName([L.gate, L.up]);
     const ffnBind = { input: ffnIn.input, normWeight: ffnIn.normWeight, params };
     if (this.weights.has(gateUp)) {
-      body.push(linear(gateUp, { ...ffnIn.fuse, glu: act }).bind({ ...ffnBind, output: gate }));
+      const next = quantizeFor(L.down, L.ffnSubNorm);
+      const bind = { ...ffnBind, output: gate, outputNormWeight: next.outputNormWeight };
+      body.push(linear(gateUp, { ...ffnIn.fuse, glu: act }, next.quantizeOut).bind(bind));
     } else {
       body.push(linear(L.gate, ffnIn.fuse).bind({ ...ffnBind, output: gate }));
       body.push(linear(L.up, ffnIn.fuse).bind({ ...ffnBind, output: up }));
@@ -478,7 +525,7 @@ export class ForwardPass {
       body.push(ew(`${act}_mul`, nFF).bind({ params, a: gate, b: up }));
     }
     const downIn = L.ffnSubNorm ? normed(gate, L.ffnSubNorm, nFF, up) : { input: gate, normWeight: undefined, fuse: {} };
-    addInto(L.down, 'down', downIn);
+    addInto(L.down, 'down', downIn, quantizeFor(Lnext && firstOf(Lnext), Lnext?.attnNorm));
     return body;
   }
 

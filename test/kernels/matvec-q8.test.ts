@@ -184,7 +184,7 @@ async function run(spec: RunSpec): Promise<{ exact: number; vsF32: number }> {
   const output = createStorageBuffer(ctx, before);
   try {
     const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
-    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, products: spec.products, addOut: spec.addOut }).bind({
+    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, products: spec.products, fuse: { addOut: spec.addOut } }).bind({
       weight,
       input: xq,
       output,
