@@ -125,13 +125,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   const partBytes = Math.min(budget.maxBufferBytes, maxWeightPartBytes(gpu));
   const plainPlan = () => planWeights(file.tensors, source.name, partBytes);
   const planned = asyncPipelines
-    ? ForwardPass.describePipelines(
-        gpu,
-        cfg,
-        names,
-        planFusedWeights(plainPlan(), names, partBytes),
-        forwardOptions,
-      )
+    ? ForwardPass.describePipelines(gpu, cfg, names, planFusedWeights(plainPlan(), names, partBytes), forwardOptions)
     : undefined;
   // The kernel phase shows pipelines created out of those the decode graph needs; creations that
   // finish during the upload are reported once it is over, so the two phases do not interleave.

@@ -134,7 +134,12 @@ export function createQuantizeQ8(ctx: GpuContext, o: { cols: number; norm?: bool
       if (norm && !(b.normWeight && refSize(b.normWeight) >= o.cols * 4))
         throw new RangeError(`activation quantize: a normed quantize needs a normWeight of ${o.cols * 4} bytes`);
       const params = createUniformBuffer(ctx, new Uint32Array([blocks, inputOffset / 4, 0, 0]), 'quantize_q8:params');
-      const group = makeBindGroup(ctx, pipeline, 'quantize_q8', norm ? [b.input, b.output, params, b.normWeight!] : [b.input, b.output, params]);
+      const group = makeBindGroup(
+        ctx,
+        pipeline,
+        'quantize_q8',
+        norm ? [b.input, b.output, params, b.normWeight!] : [b.input, b.output, params],
+      );
       const [gx, gy] = grid(ctx, Math.ceil(blocks / 64));
       return {
         encode(pass: GPUComputePassEncoder) {
@@ -244,7 +249,9 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
   const outRows = fuse.split ? [...fuse.split] : [fuse.glu ? o.rows / 2 : o.rows];
   const quantOut = o.quantizeOut ?? 'none';
   if (quantOut !== 'none' && !canQuantizeOut(ctx, { rows: o.rows, parts: [{ rowStart: 0 }] }, fuse, o.variant))
-    throw new RangeError(`int8 mat-vec: quantizeOut needs whole ${Q8_BLOCK}-row blocks per workgroup (${rowsPerWg} rows) and output, and no split`);
+    throw new RangeError(
+      `int8 mat-vec: quantizeOut needs whole ${Q8_BLOCK}-row blocks per workgroup (${rowsPerWg} rows) and output, and no split`,
+    );
   const defines = {
     DECODER8: dec8.snippet,
     ALIGNED: geo.aligned,
@@ -271,7 +278,13 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     QOUT_NORM: quantOut === 'normed',
   };
   const subgroups = variant.mode === 'subgroup-row';
-  const snippets = { ...decoderSnippets(entry.gpu), [dec8.snippet]: dec8.source, act: actWgsl, matmul_io: matmulIoWgsl, q8_block: q8BlockWgsl };
+  const snippets = {
+    ...decoderSnippets(entry.gpu),
+    [dec8.snippet]: dec8.source,
+    act: actWgsl,
+    matmul_io: matmulIoWgsl,
+    q8_block: q8BlockWgsl,
+  };
   const layout = matmulLayout(ctx, false, geo.usesW4, false, outRows.length, quantOut);
   const pipeline = getPipeline(
     ctx,
@@ -299,16 +312,21 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
         throw new ModelFormatError(`weight "${w.name}": its parts do not start at whole ${Q8_BLOCK}-row blocks, as quantizeOut needs`);
       const outputOffset = b.outputOffset ?? 0;
       if (!Number.isSafeInteger(outputOffset) || outputOffset < 0 || (quantOut !== 'none' && outputOffset % Q8_BLOCK !== 0))
-        throw new RangeError(`int8 mat-vec: outputOffset must be ≥ 0${quantOut !== 'none' ? ' and whole blocks' : ''}, got ${outputOffset}`);
+        throw new RangeError(
+          `int8 mat-vec: outputOffset must be ≥ 0${quantOut !== 'none' ? ' and whole blocks' : ''}, got ${outputOffset}`,
+        );
       if (refSize(b.input) < quantizedActivationBytes(o.cols))
         throw new RangeError(`int8 mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${quantizedActivationBytes(o.cols)}`);
       if (refSize(b.output) < (outputOffset + outRows[0]!) * 4)
-        throw new RangeError(`int8 mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${(outputOffset + outRows[0]!) * 4}`);
+        throw new RangeError(
+          `int8 mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${(outputOffset + outRows[0]!) * 4}`,
+        );
       const extra = [b.output1, b.output2].slice(0, outRows.length - 1);
       extra.forEach((ref, i) => {
         const need = outRows[i + 1]! * 4;
         if (!ref) throw new RangeError(`int8 mat-vec "${w.name}": a ${outRows.length}-way fuse.split needs bindings.output${i + 1}`);
-        if (refSize(ref) < need) throw new RangeError(`int8 mat-vec "${w.name}": output${i + 1} holds ${refSize(ref)} bytes, needs ${need}`);
+        if (refSize(ref) < need)
+          throw new RangeError(`int8 mat-vec "${w.name}": output${i + 1} holds ${refSize(ref)} bytes, needs ${need}`);
       });
       const quantOutputs: BufferRef[] = [];
       if (quantOut !== 'none') {

@@ -207,7 +207,12 @@ export class ForwardPass {
     const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
     const head = this.w(names.output ?? names.tokenEmbd);
     const lmHead = withQuantizedInputs(ctx, [
-      createLinear(ctx, head, 1, this.activations).bind({ input: this.act.lastRow, output: logits, params, inputQ8: this.q8Slot(this.act.lastRow) }),
+      createLinear(ctx, head, 1, this.activations).bind({
+        input: this.act.lastRow,
+        output: logits,
+        params,
+        inputQ8: this.q8Slot(this.act.lastRow),
+      }),
     ]);
     this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
     const { allLogits } = this.buffers;
@@ -445,8 +450,7 @@ export class ForwardPass {
     // the weight and applies 1/rms at its store; prefill's mat-mul reads the copy a norm kernel
     // writes into `scratch`.
     const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
-      if (kernels.maxTokens === 1)
-        return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
+      if (kernels.maxTokens === 1) return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
       body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
       return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };
     };
