@@ -17,7 +17,10 @@
  * 1/rms), while prefill's mat-mul reads a normalised copy `xn` written by a norm kernel. Q/K/V and
  * gate/up weights concatenated after loading (fused-weights.ts) run as one mat-vec each, the
  * latter storing act(gate)·up. So a llama decode layer is 7 dispatches: QKV, RoPE + KV store,
- * attention (2), output, gate·up, down.
+ * attention (2), output, gate·up, down. With int8 activations the int8 mat-vec does the same (the
+ * norm weight applied by the quantize before it, 1/rms at its store), and output, gate·up and down
+ * quantize their output for the next linear as they store it (q8Slot): one more dispatch per
+ * layer, the quantize of the attention output.
  *
  * Construction has two parts: `allocate()` creates every buffer (activations, KV cache, step and
  * sampling I/O), then `buildGraph()` binds kernels to them, one transformer block at a time through
