@@ -1,5 +1,5 @@
 // Mat-vec with int8 activations (W8A8, W4A8, W1.58A8) over one row-part of a quantized weight:
-//   Y[outBase + r] = scale · Σ_col W[r, col] · x[col]   (ADD_OUT: +=)
+//   Y[outBase + r] = scale · Σ_col W[r, col] · x[col]
 // with x quantized by quantize_q8.wgsl to int8 per 32-element block (scale d, sum s = d·Σq).
 // The included int8 decoder (DECODER8) turns one chunk of a weight block (NXB activation blocks
 // of 32 elements) into packed int8 words and takes their dot products with the activation words
@@ -8,35 +8,47 @@
 // subgroup-row, workgroup-row); one token only.
 // With SWAR (types with codes of ≤ 4 bits, on software devices, where dot4I8Packed is emulated
 // and dominates), the products are taken without it: see swar_dot().
+//
+// The fusions of the f32 mat-vec, through the same store (common/matmul_io.wgsl): NORM_IN (the
+// quantizer multiplied x by the norm weight and kept each block's sum of squares of x, summed
+// here to 1/rms), GLU (RR counts gate and up rows, RH the output rows of a row group), ADD_OUT,
+// OUT2/OUT3 (Q/K/V split). And one of its own, QOUT: the workgroup's ROWS_PER_WG outputs (whole
+// 32-row blocks) are kept in workgroup memory as stored and quantized after a barrier into XQO,
+// with QOUT_NORM multiplied by GQ first (the next linear's norm weight): the next int8 mat-vec's
+// input without a quantize dispatch.
 #include "bytes"
 #include "{{DECODER8}}"
 
 const RR: u32 = {{RR}}u;
+const RH: u32 = {{RH}}u;
 const WG: u32 = {{WG}}u;
 const TPR: u32 = {{TPR}}u;
 const ROWS_PER_WG: u32 = {{ROWS_PER_WG}}u;
 
-struct Part {
-  rows: u32,       // rows in this part
-  outBase: u32,    // output index of the part's first row
-  xqBase: u32,     // first activation block (16-byte words / 3)
-  scale: f32,      // per-tensor scale (I2_S), else 1
-  rowBytes: u32,
-  rowChunks: u32,  // chunks per row
-}
+#include "matmul_io"
+#if GLU
+alias T = f32;
+#include "act"
+#endif
+#if QOUT
+#include "q8_block"
+@group(0) @binding(9) var<storage, read_write> XQO: array<vec4<u32>>;
+#if QOUT_NORM
+@group(0) @binding(10) var<storage, read> GQ: array<vec4<f32>>;
+#endif
+var<workgroup> qv: array<vec4<f32>, ROWS_PER_WG / 4u>;
 
-@group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> XQ: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(3) var<uniform> part: Part;
-#if USES_W4
-@group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
+// The value stored at part row r, kept for the quantizing store (called by matmul_io's store).
+fn qout_keep(r: u32, y: f32) {
+  let i = r % ROWS_PER_WG;
+  qv[i / 4u][i % 4u] = y;
+}
 #endif
 
 // One chunk of activations: NXB blocks of 32 int8, block k in words w{2k}, w{2k+1}, with its
-// scale d{k}, sum s{k} = d·Σq and integer sum n{k} = Σq; with SWAR also the lanes swar_dot() reads
-// (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128 in swapped 16-bit halves), which
-// the quantizer wrote (quantize_q8.wgsl).
+// scale d{k}, sum s{k} = d·Σq, integer sum n{k} = Σq and r{k} = Σx² (for NORM_IN); with SWAR
+// also the lanes swar_dot() reads (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128
+// in swapped 16-bit halves), which the quantizer wrote (common/q8_block.wgsl).
 struct Xq8 {
 #for K in 0..{{NXB}}
   w{{2 * K}}: vec4<u32>,
@@ -44,6 +56,7 @@ struct Xq8 {
   d{{K}}: f32,
   s{{K}}: f32,
   n{{K}}: i32,
+  r{{K}}: f32,
 #if SWAR
   e{{2 * K}}: vec4<u32>,
   e{{2 * K + 1}}: vec4<u32>,
@@ -89,19 +102,20 @@ fn swar_dot(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32, ea: vec
 }
 #endif
 
-// 16-byte words per activation block, as quantize_q8.wgsl writes them.
-const XQ_WORDS: u32 = 7u;
+// 16-byte words per activation block, as common/q8_block.wgsl writes them.
+const XQ_WORDS_IN: u32 = 7u;
 
 fn load_xq(b: u32, c: u32) -> Xq8 {
   var x: Xq8;
 #for K in 0..{{NXB}}
-  let o{{K}} = XQ_WORDS * (part.xqBase + b * (QK / 32u) + xblock(c, {{K}}u));
+  let o{{K}} = XQ_WORDS_IN * (b * (QK / 32u) + xblock(c, {{K}}u));
   x.w{{2 * K}} = XQ[o{{K}}];
   x.w{{2 * K + 1}} = XQ[o{{K}} + 1u];
   let ds{{K}} = XQ[o{{K}} + 2u];
   x.d{{K}} = bitcast<f32>(ds{{K}}.x);
   x.s{{K}} = bitcast<f32>(ds{{K}}.y);
   x.n{{K}} = bitcast<i32>(ds{{K}}.z);
+  x.r{{K}} = bitcast<f32>(ds{{K}}.w);
 #if SWAR
   x.e{{2 * K}} = XQ[o{{K}} + 3u];
   x.e{{2 * K + 1}} = XQ[o{{K}} + 4u];
@@ -114,6 +128,9 @@ fn load_xq(b: u32, c: u32) -> Xq8 {
 
 #if MODE_WGROW
 var<workgroup> red: array<f32, WG * RR>;
+#if NORM_IN
+var<workgroup> red_ss: array<f32, WG>;
+#endif
 #endif
 
 @compute @workgroup_size(WG)
@@ -132,70 +149,111 @@ fn main(
   let nsg = (WG + sgsize - 1u) / sgsize;
   let first = lane;
   let stride = sgsize;
-  for (var g = lid / sgsize; g * RR < ROWS_PER_WG; g += nsg) {
-    let rbase = row0 + g * RR;
+  for (var g = lid / sgsize; g * RH < ROWS_PER_WG; g += nsg) {
+    let rbase = row0 + g * RH;
     if (rbase >= part.rows) { break; }
 #endif
 #if MODE_THREAD
   let first = 0u;
   let stride = 1u;
-  let rbase = row0 + lid * RR;
+  let rbase = row0 + lid * RH;
   {
 #endif
 #if MODE_WGROW
   let first = lid % TPR;
   let stride = TPR;
-  let rbase = row0 + (lid / TPR) * RR;
+  let rbase = row0 + (lid / TPR) * RH;
   {
 #endif
     // Rows past the part recompute the last row (keeps control flow uniform); never stored.
+    // With GLU, rows RH… of the group are the up rows, part.rows further on.
 #for R in 0..{{RR}}
-    let rb{{R}} = min(rbase + {{R}}u, part.rows - 1u) * part.rowBytes;
+    let rb{{R}} = (min(rbase + {{R % RH}}u, part.rows - 1u) + {{R / RH}}u * part.rows) * part.rowBytes;
     var acc{{R}} = 0.0;
 #endfor
+    var ss = 0.0;
     let rowChunks = part.rowChunks;
     for (var k = first; k < rowChunks; k += stride) {
       let b = k / NCH;
       let c = k % NCH;
       let x = load_xq(b, c);
+#if NORM_IN
+#for K in 0..{{NXB}}
+      ss += x.r{{K}};
+#endfor
+#endif
 #for R in 0..{{RR}}
       acc{{R}} += dot_q8(rb{{R}} + b * QB, c, x);
 #endfor
     }
 #if MODE_SGROW
 #for R in 0..{{RR}}
-    let s{{R}} = subgroupAdd(acc{{R}});
-    if (lane == 0u) { store(rbase + {{R}}u, s{{R}}); }
+    acc{{R}} = subgroupAdd(acc{{R}});
+#endfor
+#if NORM_IN
+    ss = subgroupAdd(ss);
+#endif
+    if (lane == 0u) {
+#endif
+#if !MODE_WGROW
+#for R in 0..{{RH}}
+#if GLU
+      store(rbase + {{R}}u, 0u, 1u, acc{{R}}, acc{{R + RH}}, ss);
+#else
+      store(rbase + {{R}}u, 0u, 1u, acc{{R}}, 0.0, ss);
+#endif
 #endfor
 #endif
-#if MODE_THREAD
-#for R in 0..{{RR}}
-    store(rbase + {{R}}u, acc{{R}});
-#endfor
+#if MODE_SGROW
+    }
 #endif
 #if MODE_WGROW
 #for R in 0..{{RR}}
     red[lid * RR + {{R}}u] = acc{{R}};
 #endfor
+#if NORM_IN
+    red_ss[lid] = ss;
+#endif
   }
   workgroupBarrier();
   if (lid % TPR == 0u) {
-    let rbase = row0 + (lid / TPR) * RR;
-    for (var i = 0u; i < RR; i++) {
+    let rbase = row0 + (lid / TPR) * RH;
+    for (var i = 0u; i < RH; i++) {
       var s = 0.0;
-      for (var j = 0u; j < TPR; j++) { s += red[(lid + j) * RR + i]; }
-      store(rbase + i, s);
+      var u = 0.0;
+      var q = 0.0;
+      for (var j = 0u; j < TPR; j++) {
+        s += red[(lid + j) * RR + i];
+#if GLU
+        u += red[(lid + j) * RR + i + RH];
+#endif
+#if NORM_IN
+        q += red_ss[lid + j];
+#endif
+      }
+      store(rbase + i, 0u, 1u, s, u, q);
     }
 #endif
   }
-}
-
-// With ADD_OUT the result is added to Y (a residual add).
-fn store(r: u32, v: f32) {
-  if (r >= part.rows) { return; }
-#if ADD_OUT
-  Y[part.outBase + r] += v * part.scale;
+#if QOUT
+  // Every output row of the workgroup is kept: quantize its 32-row blocks.
+  workgroupBarrier();
+  for (var j = lid; j < ROWS_PER_WG / 32u; j += WG) {
+    let r = row0 + 32u * j;
+    if (r < part.rows) {
+      let blk = (part.outBase + r) / 32u;
+      var ss = vec4<f32>(0.0);
+#for I in 0..8
+      let y{{I}} = qv[8u * j + {{I}}u];
+      ss += y{{I}} * y{{I}};
+#if QOUT_NORM
+      let g{{I}} = y{{I}} * GQ[8u * blk + {{I}}u];
 #else
-  Y[part.outBase + r] = v * part.scale;
+      let g{{I}} = y{{I}};
+#endif
+#endfor
+      q8_store(blk, g0, g1, g2, g3, g4, g5, g6, g7, (ss.x + ss.y) + (ss.z + ss.w));
+    }
+  }
 #endif
 }

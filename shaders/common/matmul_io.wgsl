@@ -1,5 +1,7 @@
-// The mat-vec/mat-mul kernels' bindings and output store, shared by matmul.wgsl and
-// matmul_tiled.wgsl (src/kernels/matmul.ts builds the one bind-group layout and writes Part).
+// The mat-vec/mat-mul kernels' bindings and output store, shared by matmul.wgsl,
+// matmul_tiled.wgsl and the int8 mat-vec matvec_q8.wgsl (src/kernels/matmul.ts builds the
+// bind-group layout and writes Part). With INT8_X the input is int8 blocks (XQ, from
+// quantize_q8.wgsl) whose norm weight the quantizer applied: NORM_IN then binds no G.
 // The store carries the fusions' epilogues (residual add, Q/K/V split, and GLU, which needs a
 // row's gate and up in one thread: only matmul.wgsl's row modes have that).
 // Shape and placement, written once at bind time (one per weight part). In a uniform rather than
@@ -25,7 +27,11 @@ struct Part {
 }
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
+#if INT8_X
+@group(0) @binding(1) var<storage, read> XQ: array<vec4<u32>>;
+#else
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+#endif
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> part: Part;
 #if DYNAMIC_T
@@ -38,7 +44,9 @@ struct Part {
 #endif
 
 #if NORM_IN
+#if !INT8_X
 @group(0) @binding(6) var<storage, read> G: array<vec4<f32>>;   // the norm weight [cols]
+#endif
 #endif
 #if OUT2
 @group(0) @binding(7) var<storage, read_write> Y1: array<f32>;
@@ -48,7 +56,8 @@ struct Part {
 #endif
 
 // Row r of token tok: v0 (with GLU the gate, v1 its up row; ss the input's sum of squares with
-// NORM_IN) scaled and activated as the fusions say, then stored.
+// NORM_IN) scaled and activated as the fusions say, then stored; with QOUT (int8 mat-vec) the
+// stored value is also kept for the quantizing store (qout_keep in matvec_q8.wgsl).
 fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
   if (r >= part.rows || tok >= nT) { return; }
 #if NORM_IN
@@ -79,8 +88,12 @@ fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
 #endif
   let i = tok * part.yStride + part.outBase + r;
 #if ADD_OUT
-  Y[i] = Y[i] + v;
+  let y = Y[i] + v;
 #else
-  Y[i] = v;
+  let y = v;
+#endif
+  Y[i] = y;
+#if QOUT
+  qout_keep(r, y);
 #endif
 }

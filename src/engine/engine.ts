@@ -157,17 +157,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   // The pipelines are known from the shapes alone: they start compiling now, in parallel, while
   // the weights upload, and the forward pass built afterwards finds them in the cache.
   const asyncPipelines = options.asyncPipelines ?? !isNode;
-  // Concatenated Q/K/V and gate/up feed the f32 mat-vec's split and GLU fusions; the int8
-  // mat-vec has neither, so with int8 activations each projection keeps its own weight.
-  const fuseWeights = kernelChoice.activations === 'f32';
   const planned = asyncPipelines
-    ? ForwardPass.describePipelines(
-        gpu,
-        cfg,
-        names,
-        fuseWeights ? planFusedWeights(plainPlan(), names, partBytes) : plainPlan(),
-        forwardOptions,
-      )
+    ? ForwardPass.describePipelines(gpu, cfg, names, planFusedWeights(plainPlan(), names, partBytes), forwardOptions)
     : undefined;
   // The kernel phase shows pipelines created out of those the decode graph needs; creations that
   // finish during the upload are reported once it is over, so the two phases do not interleave.
@@ -199,7 +190,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     void batch?.destroy();
   };
   try {
-    if (fuseWeights) await fuseProjections(gpu, weights, names, partBytes);
+    // Concatenated Q/K/V and gate/up feed the mat-vecs' split and GLU fusions (f32 and int8).
+    await fuseProjections(gpu, weights, names, partBytes);
     compilePhase = true;
     if (planned) {
       onProgress?.({ phase: 'compile', bytesDone: compiled, bytesTotal: planned.decode.length });

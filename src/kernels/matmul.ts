@@ -280,7 +280,10 @@ const layoutCache = new WeakMap<GPUDevice, Map<string, { group: GPUBindGroupLayo
 
 /**
  * Explicit layout (W, X, Y, part uniform, [step uniform], [W as 16-byte words], [norm weight],
- * [Y1, Y2]): decoders that read only W4 leave W unused, and 'auto' layouts would drop it.
+ * [Y1, Y2], [quantized output, its norm weight]): decoders that read only W4 leave W unused, and
+ * 'auto' layouts would drop it. The quantized output (bindings 9, 10) is the int8 mat-vec's
+ * quantizing store (src/kernels/matvec-q8.ts): 'plain' binds the int8 blocks, 'normed' also the
+ * norm weight they are multiplied by.
  */
 export function matmulLayout(
   ctx: GpuContext,
@@ -288,10 +291,11 @@ export function matmulLayout(
   usesW4: boolean,
   normIn = false,
   outputs = 1,
+  quantOut: 'none' | 'plain' | 'normed' = 'none',
 ): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
   let perDevice = layoutCache.get(ctx.device);
   if (!perDevice) layoutCache.set(ctx.device, (perDevice = new Map()));
-  const key = `${dynamicT}:${usesW4}:${normIn}:${outputs}`;
+  const key = `${dynamicT}:${usesW4}:${normIn}:${outputs}:${quantOut}`;
   let l = perDevice.get(key);
   if (!l) {
     const ro = { type: 'read-only-storage' as const };
@@ -305,6 +309,8 @@ export function matmulLayout(
     if (usesW4) entries.push({ binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: ro });
     if (normIn) entries.push({ binding: 6, visibility: GPUShaderStage.COMPUTE, buffer: ro });
     for (let i = 1; i < outputs; i++) entries.push({ binding: 6 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+    if (quantOut !== 'none') entries.push({ binding: 9, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+    if (quantOut === 'normed') entries.push({ binding: 10, visibility: GPUShaderStage.COMPUTE, buffer: ro });
     const group = ctx.device.createBindGroupLayout({ label: `matmul:${key}`, entries });
     l = { group, pipeline: ctx.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
     perDevice.set(key, l);
@@ -393,6 +399,8 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     GLU: fuse.glu !== undefined,
     ACT: fuse.glu ?? 'silu',
     ADD_OUT: fuse.addOut === true,
+    INT8_X: false,
+    QOUT: false,
     OUT2: outRows.length >= 2,
     OUT3: outRows.length === 3,
     WG: variant.workgroupSize,
@@ -456,22 +464,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
         if (refSize(b.normWeight) < o.cols * 4)
           throw new RangeError(`mat-vec "${w.name}": normWeight holds ${refSize(b.normWeight)} bytes, needs ${o.cols * 4}`);
       }
-      // Per-tensor scales: the weight's, or each member's of a concatenation (GLU: gate, up;
-      // split: q, k, v).
-      const scales = (w.members ?? [w]).map((m) => {
-        if (!entry.readTensorParams) return 1;
-        if (m.tensorScale === undefined || !Number.isFinite(m.tensorScale))
-          throw new ModelFormatError(`${typeName} weight "${m.name}" has no per-tensor scale`);
-        return m.tensorScale;
-      });
-      if (w.members) {
-        // A concatenation's members must be the kernel's outputs, or share one scale.
-        const expected = fuse.split ? [...fuse.split] : fuse.glu ? [o.rows / 2, o.rows / 2] : undefined;
-        const fits = expected
-          ? w.members.length === expected.length && w.members.every((m, i) => m.rows === expected[i])
-          : scales.every((x) => x === scales[0]);
-        if (!fits) throw new ModelFormatError(`weight "${w.name}": its members do not match the kernel's outputs`);
-      } else if (fuse.glu || fuse.split) scales.push(scales[0]!, scales[0]!);
+      const scales = fusionScales(w, fuse, o.rows);
       const dynamicT = op === 'matmul' && b.stepParams !== undefined;
       const pipeline = pipelineFor(dynamicT);
       let covered = 0;
@@ -484,28 +477,19 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
             `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
           );
         }
-        const params = new ArrayBuffer(80);
-        const u = new Uint32Array(params);
-        const f = new Float32Array(params);
-        u[0] = fuse.glu ? part.rowCount / 2 : part.rowCount;
-        u[1] = outputOffset + part.rowStart;
-        u[2] = inputOffset / 4;
-        f[3] = scales[0]!;
-        f[15] = scales[1] ?? 1;
-        f[16] = scales[2] ?? 1;
-        u[4] = rowBytes;
-        u[5] = blocksPerRow * decoder.chunksPerBlock;
-        u[6] = inputStride / 4;
-        u[7] = outputStride;
-        u[8] = o.maxTokens;
-        f[9] = fuse.normIn?.eps ?? 0;
-        f[10] = 1 / o.cols;
-        if (fuse.split) {
-          u[11] = outRows[0]!;
-          u[12] = outRows[0]! + outRows[1]!;
-          u[13] = outRows[1]!;
-          u[14] = outRows[2] ?? 0;
-        }
+        const params = partParams({
+          rows: fuse.glu ? part.rowCount / 2 : part.rowCount,
+          outBase: outputOffset + part.rowStart,
+          inBase4: inputOffset / 4,
+          scales,
+          rowBytes,
+          rowChunks: blocksPerRow * decoder.chunksPerBlock,
+          xStride4: inputStride / 4,
+          yStride: outputStride,
+          maxT: o.maxTokens,
+          cols: o.cols,
+          fuse,
+        });
         const uniform = createUniformBuffer(ctx, params, `${w.name}#${i}:part`);
         const entries: GPUBindGroupEntry[] = [
           { binding: 0, resource: { buffer: part.buffer } },
@@ -522,7 +506,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
           layout: layoutFor(dynamicT).group,
           entries,
         });
-        const [gx, gy] = grid(ctx, Math.ceil(u[0]! / rowsPerWg));
+        const [gx, gy] = grid(ctx, Math.ceil((fuse.glu ? part.rowCount / 2 : part.rowCount) / rowsPerWg));
         return { group, gx, gy };
       });
       if (covered !== o.rows) throw new ModelFormatError(`weight "${w.name}": parts cover ${covered} of ${o.rows} rows`);
@@ -542,12 +526,74 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   };
 }
 
+/**
+ * Per-tensor scales of each output segment: the weight's, or each member's of a concatenation
+ * (GLU: gate, up; split: q, k, v), which must then be the kernel's outputs or share one scale.
+ */
+export function fusionScales(w: GpuWeight, fuse: MatmulFusion, rows: number): number[] {
+  const entry = getGpuQuantType(w.type);
+  const scales = (w.members ?? [w]).map((m) => {
+    if (!entry.readTensorParams) return 1;
+    if (m.tensorScale === undefined || !Number.isFinite(m.tensorScale))
+      throw new ModelFormatError(`${entry.name} weight "${m.name}" has no per-tensor scale`);
+    return m.tensorScale;
+  });
+  if (w.members) {
+    const expected = fuse.split ? [...fuse.split] : fuse.glu ? [rows / 2, rows / 2] : undefined;
+    const fits = expected
+      ? w.members.length === expected.length && w.members.every((m, i) => m.rows === expected[i])
+      : scales.every((x) => x === scales[0]);
+    if (!fits) throw new ModelFormatError(`weight "${w.name}": its members do not match the kernel's outputs`);
+  } else if (fuse.glu || fuse.split) scales.push(scales[0]!, scales[0]!);
+  return scales;
+}
+
+/** The Part uniform of shaders/common/matmul_io.wgsl for one weight part (rows: output rows). */
+export function partParams(p: {
+  rows: number;
+  outBase: number;
+  inBase4: number;
+  scales: readonly number[];
+  rowBytes: number;
+  rowChunks: number;
+  xStride4: number;
+  yStride: number;
+  maxT: number;
+  cols: number;
+  fuse: MatmulFusion;
+}): ArrayBuffer {
+  const params = new ArrayBuffer(80);
+  const u = new Uint32Array(params);
+  const f = new Float32Array(params);
+  u[0] = p.rows;
+  u[1] = p.outBase;
+  u[2] = p.inBase4;
+  f[3] = p.scales[0]!;
+  f[15] = p.scales[1] ?? 1;
+  f[16] = p.scales[2] ?? 1;
+  u[4] = p.rowBytes;
+  u[5] = p.rowChunks;
+  u[6] = p.xStride4;
+  u[7] = p.yStride;
+  u[8] = p.maxT;
+  f[9] = p.fuse.normIn?.eps ?? 0;
+  f[10] = 1 / p.cols;
+  const split = p.fuse.split;
+  if (split) {
+    u[11] = split[0];
+    u[12] = split[0] + split[1];
+    u[13] = split[1];
+    u[14] = split[2] ?? 0;
+  }
+  return params;
+}
+
 function resourceOf(ref: BufferRef): GPUBufferBinding {
   return isGpuBuffer(ref) ? { buffer: ref } : ref;
 }
 
 /** The options' fusions, checked against the kernel's shape (RangeError naming the problem). */
-function checkFusion(op: 'matvec' | 'matmul', o: MatMulOptions): MatmulFusion {
+export function checkFusion(op: 'matvec' | 'matmul', o: Pick<MatMulOptions, 'rows' | 'fuse'>): MatmulFusion {
   const fuse = o.fuse ?? {};
   if (fuse.normIn) {
     if (op !== 'matvec') throw new RangeError('mat-mul: fuse.normIn is for mat-vec only (prefill keeps its norm kernel)');

@@ -8,6 +8,12 @@
  *   const mv = createMatVecQ8(ctx, { type, rows, cols }).bind({ weight, input: xq, output });
  *   quantize.encode(pass); mv.encode(pass);     // every step; creates nothing
  *
+ * The mat-vec has the f32 mat-vec's fusions (options.fuse, as matmul.ts): a norm whose weight the
+ * quantizer applied (createQuantizeQ8's `norm`; the mat-vec applies 1/rms at its store from the
+ * blocks' sums of squares), gate·up with the activation, the Q/K/V split and the residual add.
+ * And one of its own, `quantizeOut`: it quantizes what it stores (times the next linear's norm
+ * weight) into int8 blocks for the next int8 mat-vec, which then needs no quantize dispatch.
+ *
  * Only types whose quant-table entry has an int8 decoder (src/quant/gpu-int8-decoders.ts) run
  * here, on devices with the `packed_4x8_integer_dot_product` WGSL language feature; everything
  * else, and prefill's mat-mul, takes the f32 kernels of matmul.ts. `resolveActivations` is the one
@@ -15,6 +21,9 @@
  */
 import matvecQ8Wgsl from '../../shaders/matvec_q8.wgsl?raw';
 import quantizeQ8Wgsl from '../../shaders/quantize_q8.wgsl?raw';
+import actWgsl from '../../shaders/common/act.wgsl?raw';
+import matmulIoWgsl from '../../shaders/common/matmul_io.wgsl?raw';
+import q8BlockWgsl from '../../shaders/common/q8_block.wgsl?raw';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { PACKED_INT8_DOT_FEATURE } from '../gpu/device.ts';
@@ -26,7 +35,16 @@ import { int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
 import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, grid, isGpuBuffer, type KernelCall, makeBindGroup, refSize } from './common.ts';
-import { matmulLayout, type MatmulVariant, resolveVariant, rowsPerWorkgroup } from './matmul.ts';
+import {
+  checkFusion,
+  fusionScales,
+  type MatmulFusion,
+  matmulLayout,
+  type MatmulVariant,
+  partParams,
+  resolveVariant,
+  rowsPerWorkgroup,
+} from './matmul.ts';
 
 /** Activation precision of the decode mat-vecs. */
 export type ActivationPrecision = 'f32' | 'int8';
@@ -58,8 +76,8 @@ export function hasInt8MatVec(type: GGMLType): boolean {
 }
 
 /**
- * Elements per quantized activation block, and its bytes: 32 int8, (d, s, Σq) padded to 16 bytes,
- * then the 64 bytes of SWAR lanes (shaders/quantize_q8.wgsl).
+ * Elements per quantized activation block, and its bytes: 32 int8, (d, s, Σq, Σx²) in 16 bytes,
+ * then the 64 bytes of SWAR lanes (shaders/common/q8_block.wgsl).
  */
 export const Q8_BLOCK = 32;
 export const Q8_BLOCK_BYTES = 112;
@@ -85,14 +103,25 @@ export interface QuantizeQ8Bindings {
   output: BufferRef;
   /** f32 elements before the first activation (multiple of 4). */
   inputOffset?: number;
+  /** With `norm`: the norm's weight, cols f32. */
+  normWeight?: BufferRef;
 }
 
-/** Quantizes `cols` f32 activations to int8 blocks for the int8 mat-vec. */
-export function createQuantizeQ8(ctx: GpuContext, o: { cols: number }): { bind(b: QuantizeQ8Bindings): KernelCall } {
+/**
+ * Quantizes `cols` f32 activations to int8 blocks for the int8 mat-vec. With `norm`, quantizes
+ * normWeight∘x and keeps each block's Σx², for a mat-vec with fuse.normIn (an RMSNorm's 1/rms).
+ */
+export function createQuantizeQ8(ctx: GpuContext, o: { cols: number; norm?: boolean }): { bind(b: QuantizeQ8Bindings): KernelCall } {
   requireFeature(ctx, 'activation quantize');
   checkCols('activation quantize', o.cols);
   const blocks = o.cols / Q8_BLOCK;
-  const pipeline = getPipeline(ctx, 'quantize_q8', composeWgsl(quantizeQ8Wgsl), 'main');
+  const norm = o.norm === true;
+  const pipeline = getPipeline(
+    ctx,
+    definesKey('quantize_q8', { NORM: norm }, false),
+    composeWgsl(quantizeQ8Wgsl, { defines: { NORM: norm }, snippets: { q8_block: q8BlockWgsl } }),
+    'main',
+  );
   return {
     bind(b: QuantizeQ8Bindings): KernelCall {
       const inputOffset = b.inputOffset ?? 0;
@@ -102,8 +131,15 @@ export function createQuantizeQ8(ctx: GpuContext, o: { cols: number }): { bind(b
         throw new RangeError(`activation quantize: input holds ${refSize(b.input)} bytes, needs ${(inputOffset + o.cols) * 4}`);
       if (refSize(b.output) < quantizedActivationBytes(o.cols))
         throw new RangeError(`activation quantize: output holds ${refSize(b.output)} bytes, needs ${quantizedActivationBytes(o.cols)}`);
+      if (norm && !(b.normWeight && refSize(b.normWeight) >= o.cols * 4))
+        throw new RangeError(`activation quantize: a normed quantize needs a normWeight of ${o.cols * 4} bytes`);
       const params = createUniformBuffer(ctx, new Uint32Array([blocks, inputOffset / 4, 0, 0]), 'quantize_q8:params');
-      const group = makeBindGroup(ctx, pipeline, 'quantize_q8', [b.input, b.output, params]);
+      const group = makeBindGroup(
+        ctx,
+        pipeline,
+        'quantize_q8',
+        norm ? [b.input, b.output, params, b.normWeight!] : [b.input, b.output, params],
+      );
       const [gx, gy] = grid(ctx, Math.ceil(blocks / 64));
       return {
         encode(pass: GPUComputePassEncoder) {
@@ -129,8 +165,18 @@ export interface MatVecQ8Options {
    * kernel (bench/kernels.ts measures both), dot4 elsewhere. Other types always use dot4.
    */
   products?: Int8Products;
-  /** output += W·x rather than output = W·x (a residual add, as matmul.ts's fuse.addOut). */
-  addOut?: boolean;
+  /**
+   * The f32 mat-vec's fusions (matmul.ts). normIn: the input was quantized with createQuantizeQ8's
+   * `norm` (so no normWeight binding here); its eps is applied at the store.
+   */
+  fuse?: MatmulFusion;
+  /**
+   * Also quantize the stored outputs (after the fusions: the new residual with addOut, act(gate)·up
+   * with glu) into int8 blocks for the next int8 mat-vec: 'plain' as they are, 'normed' times a
+   * norm weight (that mat-vec's fuse.normIn). Needs whole 32-row blocks per workgroup
+   * ({@link canQuantizeOut}); not with fuse.split.
+   */
+  quantizeOut?: 'plain' | 'normed';
 }
 
 export type Int8Products = 'dot4' | 'swar';
@@ -142,6 +188,13 @@ export interface MatVecQ8Bindings {
   output: BufferRef;
   /** f32 elements before the first output. */
   outputOffset?: number;
+  /** fuse.split: the second and third outputs. */
+  output1?: BufferRef;
+  output2?: BufferRef;
+  /** quantizeOut: where the quantized outputs go (quantizedActivationBytes(rows)). */
+  quantizedOutput?: BufferRef;
+  /** quantizeOut 'normed': the norm weight the outputs are multiplied by (rows f32). */
+  quantizeNormWeight?: BufferRef;
 }
 
 export interface MatVecQ8Kernel {
@@ -149,6 +202,29 @@ export interface MatVecQ8Kernel {
   /** How the products are taken. */
   readonly products: Int8Products;
   bind(b: MatVecQ8Bindings): KernelCall;
+}
+
+/** Rows per workgroup of the int8 mat-vec variant (a quantizing store needs a multiple of 32). */
+function int8Variant(ctx: GpuContext, forced: Partial<MatmulVariant> | undefined): { variant: MatmulVariant; rowsPerWg: number } {
+  const variant = resolveVariant(ctx, 'matvec', { ...forced, shareInput: false });
+  return { variant, rowsPerWg: rowsPerWorkgroup(ctx, variant) };
+}
+
+/**
+ * Whether an int8 mat-vec over `weight` can take `quantizeOut`: each workgroup (and each weight
+ * part) must cover whole 32-row blocks of the output.
+ */
+export function canQuantizeOut(
+  ctx: GpuContext,
+  weight: { rows: number; parts: readonly { rowStart: number }[] },
+  fuse: MatmulFusion = {},
+  forced?: Partial<MatmulVariant>,
+): boolean {
+  if (fuse.split) return false;
+  const outRows = fuse.glu ? weight.rows / 2 : weight.rows;
+  const { rowsPerWg } = int8Variant(ctx, forced);
+  if (rowsPerWg % Q8_BLOCK !== 0 || outRows % Q8_BLOCK !== 0) return false;
+  return fuse.glu ? weight.parts.length === 1 : weight.parts.every((p) => p.rowStart % Q8_BLOCK === 0);
 }
 
 /** Decode mat-vec y = W·x over int8-quantized activations. */
@@ -160,16 +236,22 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
   if (!dec8) throw new ModelFormatError(`int8 mat-vec: ${typeName} has no int8 decoder; use the f32 mat-vec`);
   if (!Number.isSafeInteger(o.rows) || o.rows < 1) throw new RangeError(`int8 mat-vec: rows must be a positive integer, got ${o.rows}`);
   checkCols('int8 mat-vec', o.cols);
+  const fuse = checkFusion('matvec', o);
   const geo = gpuBlockGeometry(entry.layout, entry.gpu, o.cols);
   if (o.cols % geo.blockElems !== 0)
     throw new ModelFormatError(
       `int8 mat-vec: ${typeName} rows of ${o.cols} elements are not a multiple of the ${geo.blockElems}-element block`,
     );
-  const variant = resolveVariant(ctx, 'matvec', { ...o.variant, shareInput: false });
+  const { variant, rowsPerWg } = int8Variant(ctx, o.variant);
   const products: Int8Products = dec8.swar ? (o.products ?? (ctx.isSoftware ? 'swar' : 'dot4')) : 'dot4';
-  const rowsPerWg = rowsPerWorkgroup(ctx, variant);
   const blocksPerRow = o.cols / geo.blockElems;
   const rowBytes = blocksPerRow * geo.blockBytes;
+  const outRows = fuse.split ? [...fuse.split] : [fuse.glu ? o.rows / 2 : o.rows];
+  const quantOut = o.quantizeOut ?? 'none';
+  if (quantOut !== 'none' && !canQuantizeOut(ctx, { rows: o.rows, parts: [{ rowStart: 0 }] }, fuse, o.variant))
+    throw new RangeError(
+      `int8 mat-vec: quantizeOut needs whole ${Q8_BLOCK}-row blocks per workgroup (${rowsPerWg} rows) and output, and no split`,
+    );
   const defines = {
     DECODER8: dec8.snippet,
     ALIGNED: geo.aligned,
@@ -179,15 +261,31 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     MODE_SGROW: variant.mode === 'subgroup-row',
     MODE_THREAD: variant.mode === 'thread-row',
     MODE_WGROW: variant.mode === 'workgroup-row',
-    RR: variant.rowsPerThread,
+    RR: fuse.glu ? 2 * variant.rowsPerThread : variant.rowsPerThread,
+    RH: variant.rowsPerThread,
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
-    ADD_OUT: o.addOut === true,
+    DYNAMIC_T: false,
+    INT8_X: true,
+    NORM_IN: fuse.normIn !== undefined,
+    GLU: fuse.glu !== undefined,
+    ACT: fuse.glu ?? 'silu',
+    ADD_OUT: fuse.addOut === true,
+    OUT2: outRows.length >= 2,
+    OUT3: outRows.length === 3,
+    QOUT: quantOut !== 'none',
+    QOUT_NORM: quantOut === 'normed',
   };
   const subgroups = variant.mode === 'subgroup-row';
-  const snippets = { ...decoderSnippets(entry.gpu), [dec8.snippet]: dec8.source };
-  const layout = matmulLayout(ctx, false, geo.usesW4);
+  const snippets = {
+    ...decoderSnippets(entry.gpu),
+    [dec8.snippet]: dec8.source,
+    act: actWgsl,
+    matmul_io: matmulIoWgsl,
+    q8_block: q8BlockWgsl,
+  };
+  const layout = matmulLayout(ctx, false, geo.usesW4, false, outRows.length, quantOut);
   const pipeline = getPipeline(
     ctx,
     definesKey('matvec_q8', defines, subgroups),
@@ -208,19 +306,42 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
       }
       if (w.rowBytes !== rowBytes)
         throw new ModelFormatError(`weight "${w.name}": rows of ${w.rowBytes} bytes, the ${typeName} kernel expects ${rowBytes}`);
+      if ((fuse.glu || fuse.split) && w.parts.length !== 1)
+        throw new ModelFormatError(`fused weight "${w.name}" is in ${w.parts.length} parts; a fused kernel takes one`);
+      if (quantOut !== 'none' && !canQuantizeOut(ctx, w, fuse, o.variant))
+        throw new ModelFormatError(`weight "${w.name}": its parts do not start at whole ${Q8_BLOCK}-row blocks, as quantizeOut needs`);
       const outputOffset = b.outputOffset ?? 0;
-      if (!Number.isSafeInteger(outputOffset) || outputOffset < 0)
-        throw new RangeError(`int8 mat-vec: outputOffset must be ≥ 0, got ${outputOffset}`);
+      if (!Number.isSafeInteger(outputOffset) || outputOffset < 0 || (quantOut !== 'none' && outputOffset % Q8_BLOCK !== 0))
+        throw new RangeError(
+          `int8 mat-vec: outputOffset must be ≥ 0${quantOut !== 'none' ? ' and whole blocks' : ''}, got ${outputOffset}`,
+        );
       if (refSize(b.input) < quantizedActivationBytes(o.cols))
         throw new RangeError(`int8 mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${quantizedActivationBytes(o.cols)}`);
-      if (refSize(b.output) < (outputOffset + o.rows) * 4)
-        throw new RangeError(`int8 mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${(outputOffset + o.rows) * 4}`);
-      let scale = 1;
-      if (entry.readTensorParams) {
-        if (w.tensorScale === undefined || !Number.isFinite(w.tensorScale))
-          throw new ModelFormatError(`${typeName} weight "${w.name}" has no per-tensor scale`);
-        scale = w.tensorScale;
+      if (refSize(b.output) < (outputOffset + outRows[0]!) * 4)
+        throw new RangeError(
+          `int8 mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${(outputOffset + outRows[0]!) * 4}`,
+        );
+      const extra = [b.output1, b.output2].slice(0, outRows.length - 1);
+      extra.forEach((ref, i) => {
+        const need = outRows[i + 1]! * 4;
+        if (!ref) throw new RangeError(`int8 mat-vec "${w.name}": a ${outRows.length}-way fuse.split needs bindings.output${i + 1}`);
+        if (refSize(ref) < need)
+          throw new RangeError(`int8 mat-vec "${w.name}": output${i + 1} holds ${refSize(ref)} bytes, needs ${need}`);
+      });
+      const quantOutputs: BufferRef[] = [];
+      if (quantOut !== 'none') {
+        const need = quantizedActivationBytes(outputOffset + outRows[0]!);
+        if (!b.quantizedOutput || refSize(b.quantizedOutput) < need)
+          throw new RangeError(`int8 mat-vec "${w.name}": quantizeOut needs a quantizedOutput of ${need} bytes`);
+        quantOutputs.push(b.quantizedOutput);
+        if (quantOut === 'normed') {
+          const needG = (outputOffset + outRows[0]!) * 4;
+          if (!b.quantizeNormWeight || refSize(b.quantizeNormWeight) < needG)
+            throw new RangeError(`int8 mat-vec "${w.name}": quantizeOut 'normed' needs a quantizeNormWeight of ${needG} bytes`);
+          quantOutputs.push(b.quantizeNormWeight);
+        }
       }
+      const scales = fusionScales(w, fuse, o.rows);
       let covered = 0;
       const calls = w.parts.map((part, i) => {
         if (part.rowStart !== covered || part.rowCount < 1)
@@ -231,24 +352,33 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
             `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
           );
         }
-        const params = new ArrayBuffer(32);
-        const u = new Uint32Array(params);
-        u[0] = part.rowCount;
-        u[1] = outputOffset + part.rowStart;
-        u[2] = 0;
-        new Float32Array(params)[3] = scale;
-        u[4] = rowBytes;
-        u[5] = blocksPerRow * dec8.chunksPerBlock;
+        const rows = fuse.glu ? part.rowCount / 2 : part.rowCount;
+        const params = partParams({
+          rows,
+          outBase: outputOffset + part.rowStart,
+          inBase4: 0,
+          scales,
+          rowBytes,
+          rowChunks: blocksPerRow * dec8.chunksPerBlock,
+          xStride4: 0,
+          yStride: outRows[0]!,
+          maxT: 1,
+          cols: o.cols,
+          fuse,
+        });
         const uniform = createUniformBuffer(ctx, params, `${w.name}#${i}:part8`);
+        const res = (ref: BufferRef): GPUBindingResource => (isGpuBuffer(ref) ? { buffer: ref } : ref);
         const entries: GPUBindGroupEntry[] = [
           { binding: 0, resource: { buffer: part.buffer } },
-          { binding: 1, resource: isGpuBuffer(b.input) ? { buffer: b.input } : b.input },
-          { binding: 2, resource: isGpuBuffer(b.output) ? { buffer: b.output } : b.output },
+          { binding: 1, resource: res(b.input) },
+          { binding: 2, resource: res(b.output) },
           { binding: 3, resource: { buffer: uniform } },
         ];
         if (geo.usesW4) entries.push({ binding: 5, resource: { buffer: part.buffer } });
+        extra.forEach((ref, j) => entries.push({ binding: 7 + j, resource: res(ref!) }));
+        quantOutputs.forEach((ref, j) => entries.push({ binding: 9 + j, resource: res(ref) }));
         const group = ctx.device.createBindGroup({ label: `matvec8:${w.name}#${i}`, layout: layout.group, entries });
-        const [gx, gy] = grid(ctx, Math.ceil(part.rowCount / rowsPerWg));
+        const [gx, gy] = grid(ctx, Math.ceil(rows / rowsPerWg));
         return { group, gx, gy };
       });
       if (covered !== o.rows) throw new ModelFormatError(`weight "${w.name}": parts cover ${covered} of ${o.rows} rows`);

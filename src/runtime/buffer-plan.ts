@@ -89,8 +89,13 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   add('gate', T * nFF * f);
   add('up', T * nFF * f);
   add('lastRow', nEmbd * f);
-  // Decode's input of the linear being run, quantized to int8 blocks (one token, the widest input).
-  if (options.activations !== 'f32') add('actQ8', quantizedActivationBytes(Math.max(nEmbd, attDim, nFF)));
+  // Decode's inputs of the linears, quantized to int8 blocks (one token): those made from the
+  // residual stream, and the others (so that a mat-vec can quantize its output for the next one
+  // into the buffer it does not read: forward.ts).
+  if (options.activations !== 'f32') {
+    add('actQ8', quantizedActivationBytes(nEmbd));
+    add('actQ8b', quantizedActivationBytes(Math.max(nEmbd, attDim, nFF)));
+  }
   const kBytes = kvCacheLayerBytes({ headDim, nKvHeads: nHeadKV, maxCtx: contextSize });
   const vBytes = kvCacheLayerBytes({ headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize });
   for (let l = 0; l < cfg.nLayer; l++) {

@@ -17,7 +17,10 @@
  * 1/rms), while prefill's mat-mul reads a normalised copy `xn` written by a norm kernel. Q/K/V and
  * gate/up weights concatenated after loading (fused-weights.ts) run as one mat-vec each, the
  * latter storing act(gate)·up. So a llama decode layer is 7 dispatches: QKV, RoPE + KV store,
- * attention (2), output, gate·up, down.
+ * attention (2), output, gate·up, down. With int8 activations the int8 mat-vec does the same (the
+ * norm weight applied by the quantize before it, 1/rms at its store), and output, gate·up and down
+ * quantize their output for the next linear as they store it (q8Slot): one more dispatch per
+ * layer, the quantize of the attention output.
  *
  * Construction has two parts: `allocate()` creates every buffer (activations, KV cache, step and
  * sampling I/O), then `buildGraph()` binds kernels to them, one transformer block at a time through
@@ -41,7 +44,7 @@ import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape } from './buffer-plan.ts';
 import { createLinear, type LinearKernel, withQuantizedInputs } from './linear.ts';
-import { type ActivationPrecision, resolveActivations } from '../kernels/matvec-q8.ts';
+import { type ActivationPrecision, hasInt8MatVec, resolveActivations } from '../kernels/matvec-q8.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { MatmulFusion } from '../kernels/matmul.ts';
 import type { KernelVariants } from '../kernels/autotune.ts';
@@ -118,8 +121,13 @@ interface Activations {
   up: GPUBuffer;
   /** The last token's row of xn, the LM head's input. */
   lastRow: GPUBuffer;
-  /** Decode with int8 activations: the input of the linears being run, quantized. */
+  /**
+   * Decode with int8 activations: the linears' inputs quantized, those made from the residual
+   * stream `x` in actQ8, the others in actQ8b — so a mat-vec reading one can quantize its output
+   * into the other for the next linear (q8Slot).
+   */
   actQ8?: GPUBuffer;
+  actQ8b?: GPUBuffer;
 }
 
 /** Everything `allocate()` creates. */
@@ -140,8 +148,11 @@ export interface GraphKernels {
   maxTokens: number;
   norm(n: number, eps: number, rowsPerToken?: number, residual?: boolean): RmsNormKernel;
   ew(op: ElementwiseOp, n: number): ElementwiseKernel;
-  /** A mat-vec/mat-mul over the named weight, with the given fusions. */
-  linear(name: string, fuse?: MatmulFusion): LinearKernel;
+  /**
+   * A mat-vec/mat-mul over the named weight, with the given fusions; `quantizeOut`: with int8
+   * activations, also quantize the output for the next linear (createLinear).
+   */
+  linear(name: string, fuse?: MatmulFusion, quantizeOut?: 'plain' | 'normed'): LinearKernel;
   rope: SequenceKernels['rope'];
   attention: SequenceKernels['attention'];
 }
@@ -210,18 +221,14 @@ export class ForwardPass {
     // LM head on one row: decode reads xn row 0 directly; prefill copies its last row first.
     const { stepParams: params, samplingParams, history, chosen, logits, topProbs } = this.buffers;
     const head = this.w(names.output ?? names.tokenEmbd);
-    const lmHead = withQuantizedInputs(
-      ctx,
-      [
-        createLinear(ctx, head, 1, this.activations, undefined, { variants: options.kernelVariants }).bind({
-          input: this.act.lastRow,
-          output: logits,
-          params,
-          inputQ8: this.act.actQ8,
-        }),
-      ],
-      this.act.actQ8,
-    );
+    const lmHead = withQuantizedInputs(ctx, [
+      createLinear(ctx, head, 1, this.activations, undefined, { variants: options.kernelVariants }).bind({
+        input: this.act.lastRow,
+        output: logits,
+        params,
+        inputQ8: this.q8Slot(this.act.lastRow),
+      }),
+    ]);
     this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
     const { allLogits } = this.buffers;
     if (allLogits)
@@ -276,6 +283,11 @@ export class ForwardPass {
     // The same inert device again, so the decode graph's pipelines are cached and not listed twice.
     const prefill = describePipelines(ctx, () => pass!.preparePrefill(), planCtx);
     return { decode, prefill };
+  }
+
+  /** Where a linear reading `buffer` finds its int8 copy (and a quantizing store writing it puts one). */
+  private q8Slot(buffer: BufferRef): GPUBuffer | undefined {
+    return buffer === this.act.x ? this.act.actQ8 : this.act.actQ8b;
   }
 
   private w(name: string): GpuWeight {
@@ -344,6 +356,7 @@ export class ForwardPass {
         up: get('up'),
         lastRow: get('lastRow'),
         actQ8: made.get('actQ8'),
+        actQ8b: made.get('actQ8b'),
       },
       kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
       vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
@@ -415,12 +428,24 @@ export class ForwardPass {
       maxTokens,
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
-      linear: (name, fuse) => {
+      linear: (name, fuse, quantizeOut) => {
         const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse, {
           fewRows: options.decodeRows === true,
           variants: options.kernelVariants,
+          quantizeOut,
         });
-        return this.tapped(name, { bind: (b) => kernel.bind({ ...b, inputQ8: this.act.actQ8 }) }, maxTokens);
+        return this.tapped(
+          name,
+          {
+            bind: (b) => {
+              const inputQ8 = this.q8Slot(b.input);
+              const outputQ8 = this.q8Slot(b.output);
+              // A quantizing store never writes the buffer its mat-vec reads.
+              return kernel.bind({ ...b, inputQ8, outputQ8: outputQ8 !== inputQ8 ? outputQ8 : undefined });
+            },
+          },
+          maxTokens,
+        );
       },
       ...perSequence,
     };
@@ -434,7 +459,10 @@ export class ForwardPass {
         output: x,
       }),
     );
-    for (let l = 0; l < cfg.nLayer; l++) body.push(...withQuantizedInputs(ctx, this.buildLayer(l, kernels), this.act.actQ8));
+    // One pass over every layer: a layer's down projection may quantize the next layer's input.
+    const layers: KernelCall[] = [];
+    for (let l = 0; l < cfg.nLayer; l++) layers.push(...this.buildLayer(l, kernels));
+    body.push(...withQuantizedInputs(ctx, layers));
     body.push(kernels.norm(nEmbd, cfg.rmsEps).bind({ params, input: x, weight: this.vec(names.outputNorm), output: xn }));
     return { body };
   }
@@ -469,18 +497,36 @@ export class ForwardPass {
       if (s) body.push(ew('scale', n).bind({ params, a: target, b: vec(s) }));
     };
     // rmsnorm(input)·weight as the input of the projections that follow: decode's f32 mat-vec does
-    // it in its input load (fuse.normIn); prefill's mat-mul, and decode's int8 mat-vec (whose
-    // input is quantized before it runs), read the copy a norm kernel writes into `scratch`.
+    // it in its input load (fuse.normIn), decode's int8 mat-vec reads the input quantized times
+    // the weight and applies 1/rms at its store; prefill's mat-mul reads the copy a norm kernel
+    // writes into `scratch`.
     const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
-      if (kernels.maxTokens === 1 && this.activations === 'f32')
-        return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
+      if (kernels.maxTokens === 1) return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
       body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
       return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };
     };
-    // x += W·input, in the projection's store unless a scale tensor must multiply W·input first.
-    const addInto = (name: string, which: 'o' | 'down', src: ReturnType<typeof normed>) => {
+    // With int8 activations a decode mat-vec can quantize its output for the next linear, times
+    // that linear's norm weight (none: plain), when the next reads it through an int8 mat-vec.
+    const int8Decode = kernels.maxTokens === 1 && this.activations === 'int8';
+    const quantizeFor = (next: string | undefined, norm: string | undefined) =>
+      int8Decode && next !== undefined && hasInt8MatVec(this.w(next).type)
+        ? { quantizeOut: norm ? ('normed' as const) : ('plain' as const), outputNormWeight: norm ? vec(norm) : undefined }
+        : { quantizeOut: undefined, outputNormWeight: undefined };
+    const Lnext = this.names.layers[l + 1];
+    const firstOf = (layer: LayerTensorNames) =>
+      [fusedWeightName([layer.q, layer.k, layer.v]), fusedWeightName([layer.q, layer.k]), layer.q].find((n) => this.weights.has(n));
+    const ffnFirst = [fusedWeightName([L.gate, L.up]), L.gate].find((n) => this.weights.has(n));
+    // x += W·input, in the projection's store unless a scale tensor must multiply W·input first;
+    // the store then also quantizes x for `next` (normed by `nextNorm`).
+    const addInto = (
+      name: string,
+      which: 'o' | 'down',
+      src: ReturnType<typeof normed>,
+      next: ReturnType<typeof quantizeFor> = quantizeFor(undefined, undefined),
+    ) => {
       if (!L.scales[which]) {
-        body.push(linear(name, { ...src.fuse, addOut: true }).bind({ input: src.input, normWeight: src.normWeight, output: x, params }));
+        const bind = { input: src.input, normWeight: src.normWeight, output: x, params, outputNormWeight: next.outputNormWeight };
+        body.push(linear(name, { ...src.fuse, addOut: true }, next.quantizeOut).bind(bind));
         return;
       }
       body.push(linear(name, src.fuse).bind({ input: src.input, normWeight: src.normWeight, output: delta, params }));
@@ -516,14 +562,16 @@ export class ForwardPass {
     body.push(rope.bind({ params, q: qn, k: kn, v, kCache, vCache }));
     body.push(attention.bind({ params, q: qn, kCache, vCache, output: att }));
     const oIn = L.attnSubNorm ? normed(att, L.attnSubNorm, attDim, attN) : { input: att, normWeight: undefined, fuse: {} };
-    addInto(L.o, 'o', oIn);
+    addInto(L.o, 'o', oIn, quantizeFor(ffnFirst, L.ffnNorm));
 
     const ffnIn = normed(x, L.ffnNorm, nEmbd, xn);
     const act = cfg.ffnActivation === 'relu2' ? 'relu2' : cfg.ffnActivation === 'gelu' ? 'gelu' : 'silu';
     const gateUp = fusedWeightName([L.gate, L.up]);
     const ffnBind = { input: ffnIn.input, normWeight: ffnIn.normWeight, params };
     if (this.weights.has(gateUp)) {
-      body.push(linear(gateUp, { ...ffnIn.fuse, glu: act }).bind({ ...ffnBind, output: gate }));
+      const next = quantizeFor(L.down, L.ffnSubNorm);
+      const bind = { ...ffnBind, output: gate, outputNormWeight: next.outputNormWeight };
+      body.push(linear(gateUp, { ...ffnIn.fuse, glu: act }, next.quantizeOut).bind(bind));
     } else {
       body.push(linear(L.gate, ffnIn.fuse).bind({ ...ffnBind, output: gate }));
       body.push(linear(L.up, ffnIn.fuse).bind({ ...ffnBind, output: up }));
@@ -532,7 +580,7 @@ export class ForwardPass {
       body.push(ew(`${act}_mul`, nFF).bind({ params, a: gate, b: up }));
     }
     const downIn = L.ffnSubNorm ? normed(gate, L.ffnSubNorm, nFF, up) : { input: gate, normWeight: undefined, fuse: {} };
-    addInto(L.down, 'down', downIn);
+    addInto(L.down, 'down', downIn, quantizeFor(Lnext && firstOf(Lnext), Lnext?.attnNorm));
     return body;
   }
 

@@ -6,10 +6,11 @@
  * input load, gate·up, a residual add, a Q/K/V split).
  *
  * With int8 activations (resolveActivations), decode mat-vecs over types with an int8 decoder run
- * src/kernels/matvec-q8.ts instead: they read the input quantized into `inputQ8`, and
- * `withQuantizedInputs` puts one quantize dispatch before each run of such calls on one input
- * (Q/K/V, gate/up), so the linears reading the same input share it. Of the fusions the int8
- * mat-vec has only the residual add (fuse.addOut); a call with another runs the f32 mat-vec.
+ * src/kernels/matvec-q8.ts instead, with the same fusions: they read the input quantized into
+ * `inputQ8` (times the norm weight, with fuse.normIn), and `withQuantizedInputs` puts a quantize
+ * dispatch before a call only when that copy is not there already — written by the quantize of a
+ * call before it on the same input (Q/K/V, gate/up), or by the quantizing store (`quantizeOut`)
+ * of the int8 mat-vec that produced the input.
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
@@ -23,7 +24,7 @@ import {
   type MatmulVariant,
   tiledVariant,
 } from '../kernels/matmul.ts';
-import { type ActivationPrecision, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
+import { type ActivationPrecision, canQuantizeOut, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 
 export interface LinearBindings {
@@ -38,11 +39,25 @@ export interface LinearBindings {
   output2?: BufferRef;
   /** int8 mat-vec only: where the input's quantized copy is (written by withQuantizedInputs' dispatch). */
   inputQ8?: BufferRef;
+  /** With quantizeOut, int8 mat-vec only: where its quantizing store writes the output's int8 copy. */
+  outputQ8?: BufferRef;
+  /** With quantizeOut: the next linear's norm weight, which that copy is multiplied by (none: plain). */
+  outputNormWeight?: BufferRef;
+}
+
+/** An int8 copy of `cols` f32 values of `input`, times `normWeight` if set, in `into`. */
+export interface QuantizedCopy {
+  input: BufferRef;
+  cols: number;
+  normWeight?: BufferRef;
+  into: BufferRef;
 }
 
 export interface LinearCall extends KernelCall {
-  /** Set when the call reads its input quantized: the f32 input and its length, to quantize first. */
-  readonly quantizedInput?: { input: BufferRef; cols: number };
+  /** Set when the call reads its input quantized: the copy it needs (withQuantizedInputs makes it). */
+  readonly quantizedInput?: QuantizedCopy;
+  /** Set when the call's quantizing store leaves this copy of its output. */
+  readonly quantizedOutput?: QuantizedCopy;
 }
 
 export interface LinearKernel {
@@ -60,24 +75,47 @@ export function createLinear(
     fewRows?: boolean;
     /** The device's tuned variants (kernels/autotune.ts); absent ones take the device default. */
     variants?: KernelVariants;
+    /**
+     * With int8 activations, also quantize the output for the next linear ('normed': times
+     * bindings.outputNormWeight), saving that linear's quantize dispatch. Ignored where it cannot
+     * run (f32 path, workgroups not covering whole blocks): the quantize dispatch stays.
+     */
+    quantizeOut?: 'plain' | 'normed';
   } = {},
 ): LinearKernel {
-  const { fewRows = false, variants } = choice;
+  const { fewRows = false, variants, quantizeOut } = choice;
   const { type, rows, cols } = weight;
   getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
   const matvecVariant = variants?.matvec?.[type];
   // A GLU mat-mul runs in a row mode (matmul.ts), never on a GEMM tile.
   const tile = fuse?.glu === undefined ? variants?.gemm?.[type] : undefined;
   const matmulVariant = tile ? tiledVariant(tile) : undefined;
-  // The int8 mat-vec has the residual add; the other fusions run in the f32 one.
-  const f32Only = fuse !== undefined && (fuse.normIn !== undefined || fuse.glu !== undefined || fuse.split !== undefined);
-  if (maxTokens === 1 && activations === 'int8' && hasInt8MatVec(type) && !f32Only) {
-    const kernel = createMatVecQ8(ctx, { type, rows, cols, addOut: fuse?.addOut === true, variant: matvecVariant });
+  if (maxTokens === 1 && activations === 'int8' && hasInt8MatVec(type)) {
+    const qOut = quantizeOut && canQuantizeOut(ctx, weight, fuse, matvecVariant) ? quantizeOut : undefined;
+    const kernel = createMatVecQ8(ctx, { type, rows, cols, fuse, quantizeOut: qOut, variant: matvecVariant });
+    const outRows = fuse?.glu ? rows / 2 : rows;
     return {
       bind: (b) => {
         if (!b.inputQ8) throw new RangeError(`linear "${weight.name}": int8 activations need an inputQ8 buffer`);
-        const call = kernel.bind({ weight, input: b.inputQ8, output: b.output });
-        return { encode: (pass) => call.encode(pass), quantizedInput: { input: b.input, cols } };
+        if (qOut && !b.outputQ8) throw new RangeError(`linear "${weight.name}": quantizeOut needs an outputQ8 buffer`);
+        const normWeight = fuse?.normIn ? b.normWeight : undefined;
+        if (fuse?.normIn && !normWeight) throw new RangeError(`linear "${weight.name}": fuse.normIn needs bindings.normWeight`);
+        const call = kernel.bind({
+          weight,
+          input: b.inputQ8,
+          output: b.output,
+          output1: b.output1,
+          output2: b.output2,
+          quantizedOutput: qOut ? b.outputQ8 : undefined,
+          quantizeNormWeight: qOut === 'normed' ? b.outputNormWeight : undefined,
+        });
+        return {
+          encode: (pass) => call.encode(pass),
+          quantizedInput: { input: b.input, cols, normWeight, into: b.inputQ8 },
+          quantizedOutput: qOut
+            ? { input: b.output, cols: outRows, normWeight: qOut === 'normed' ? b.outputNormWeight : undefined, into: b.outputQ8! }
+            : undefined,
+        };
       },
     };
   }
@@ -107,22 +145,27 @@ function rowModeFor(ctx: GpuContext, rows: number): Partial<MatmulVariant> {
   return { mode: defaultMatmulVariant(ctx, 'matvec').mode, tokensPerThread: Math.min(rows, 8) };
 }
 
+const sameCopy = (a: QuantizedCopy | undefined, b: QuantizedCopy): boolean =>
+  a !== undefined && a.input === b.input && a.cols === b.cols && a.normWeight === b.normWeight && a.into === b.into;
+
 /**
- * `calls` with an activation-quantize dispatch (into `inputQ8`) before each run of consecutive
- * calls that read the same input quantized. Only consecutive calls share one: any other call in
- * between may write the input (or another input's quantize may overwrite `inputQ8`).
+ * `calls` with an activation-quantize dispatch before each call whose quantized input is not
+ * already in place. What is in place after a call: its own quantized input and the copy its
+ * quantizing store made, nothing else — any call may write any buffer another copy was made from
+ * (linears never write their own input).
  */
-export function withQuantizedInputs(ctx: GpuContext, calls: readonly LinearCall[], inputQ8: BufferRef | undefined): KernelCall[] {
+export function withQuantizedInputs(ctx: GpuContext, calls: readonly LinearCall[]): KernelCall[] {
   const out: KernelCall[] = [];
-  let current: LinearCall['quantizedInput'];
+  let inPlace: QuantizedCopy[] = [];
   for (const call of calls) {
     const q = call.quantizedInput;
-    if (q && !(current && current.input === q.input && current.cols === q.cols)) {
-      if (!inputQ8) throw new RangeError('int8 activations need an inputQ8 buffer');
-      out.push(createQuantizeQ8(ctx, { cols: q.cols }).bind({ input: q.input, output: inputQ8 }));
+    if (q && !inPlace.some((c) => sameCopy(c, q))) {
+      const norm = q.normWeight !== undefined;
+      out.push(createQuantizeQ8(ctx, { cols: q.cols, norm }).bind({ input: q.input, output: q.into, normWeight: q.normWeight }));
     }
-    current = q;
     out.push(call);
+    const made = call.quantizedOutput;
+    inPlace = [made, q && made?.into !== q.into ? q : undefined].filter((c): c is QuantizedCopy => c !== undefined);
   }
   return out;
 }

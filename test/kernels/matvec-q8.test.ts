@@ -20,6 +20,7 @@ import {
 } from '../../src/kernels/matvec-q8.ts';
 import { dequantizeTensor, getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
+import type { MatmulFusion } from '../../src/kernels/matmul.ts';
 import { makeWeight, randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
@@ -38,6 +39,8 @@ interface Q8 {
   s: Float32Array;
   /** Σq per block. */
   n: Int32Array;
+  /** Σx² per block of the input before a norm weight multiplied it (read back only). */
+  ss?: Float32Array;
 }
 
 /** CPU model of quantize_q8.wgsl: d = max|x|/127, q = roundf(x·(1/d)), s = d·Σq, all in f32. */
@@ -69,8 +72,15 @@ async function readQ8(buffer: GPUBuffer, cols: number): Promise<Q8> {
   const raw = await readF32(ctx, buffer, quantizedActivationBytes(cols) / 4);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   const nb = cols / 32;
-  const out: Q8 = { q: new Int8Array(cols), d: new Float32Array(nb), s: new Float32Array(nb), n: new Int32Array(nb) };
+  const out: Q8 = {
+    q: new Int8Array(cols),
+    d: new Float32Array(nb),
+    s: new Float32Array(nb),
+    n: new Int32Array(nb),
+    ss: new Float32Array(nb),
+  };
   for (let b = 0; b < nb; b++) {
+    out.ss![b] = raw[(Q8_BLOCK_BYTES / 4) * b + 11]!;
     out.q.set(new Int8Array(bytes.buffer, bytes.byteOffset + Q8_BLOCK_BYTES * b, 32), 32 * b);
     out.d[b] = raw[(Q8_BLOCK_BYTES / 4) * b + 8]!;
     out.s[b] = raw[(Q8_BLOCK_BYTES / 4) * b + 9]!;
@@ -184,7 +194,14 @@ async function run(spec: RunSpec): Promise<{ exact: number; vsF32: number }> {
   const output = createStorageBuffer(ctx, before);
   try {
     const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
-    const mv = createMatVecQ8(ctx, { type, rows, cols, variant: spec.variant, products: spec.products, addOut: spec.addOut }).bind({
+    const mv = createMatVecQ8(ctx, {
+      type,
+      rows,
+      cols,
+      variant: spec.variant,
+      products: spec.products,
+      fuse: { addOut: spec.addOut },
+    }).bind({
       weight,
       input: xq,
       output,
@@ -307,5 +324,238 @@ describe('ternary code 3 with int8 activations', () => {
       for (let i = 0; i < rows; i++) expect(Math.abs(y[i]! - ref.y[i]!)).toBeLessThanOrEqual(tolerance(type, cols) * ref.mag[i]!);
     }
     for (const p of weight.parts) p.buffer.destroy();
+  });
+});
+
+// The fused int8 decode graph (issue 11 item 4): the norm applied at the store from the blocks'
+// sums of squares must equal norm-then-quantize; gate·up, the Q/K/V split, and the quantizing
+// store that hands the next int8 mat-vec its input.
+describe('fused int8 mat-vec', () => {
+  const EPS = 1e-5;
+  /** CPU reference of the activations; the GPU's own quantized copy of G∘x is the exact input. */
+  const act = {
+    silu: (v: number) => v / (1 + Math.exp(-v)),
+    gelu: (v: number) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * v * (1 + 0.044715 * v * v))),
+    relu2: (v: number) => Math.max(v, 0) ** 2,
+  };
+
+  interface FusedSpec {
+    type: GGMLType;
+    rows: number;
+    cols: number;
+    fuse: MatmulFusion;
+    variant?: Partial<MatmulVariant>;
+    products?: Int8Products;
+    quantizeOut?: 'plain' | 'normed';
+  }
+
+  /**
+   * Quantizes G∘x with the norm (the quantizer's `norm`), runs the fused int8 mat-vec and returns
+   * what it stored, the reference W·x̂ over the GPU's quantized G∘x divided by the f64 rms of x,
+   * and (quantizeOut) the int8 blocks it wrote next to what the quantizer makes of its output.
+   */
+  async function runFused(spec: FusedSpec) {
+    const { type, rows, cols, fuse } = spec;
+    const seed = rows * 7 + cols;
+    const w = makeWeight(type, rows, cols, seed);
+    const weight = uploadWeight(ctx, 'w8f', type, rows, cols, w.bytes);
+    const x = randomValues(cols, seed + 1, 3);
+    const g = Float32Array.from(randomValues(cols, seed + 2), (v) => 0.5 + Math.abs(v));
+    const outRows = fuse.glu ? rows / 2 : rows;
+    const before = fuse.addOut ? randomValues(outRows, seed + 3) : new Float32Array(outRows);
+    const gOut = Float32Array.from(randomValues(outRows, seed + 4), (v) => 0.5 + Math.abs(v));
+    const split = fuse.split ?? [outRows];
+    const bufs = {
+      input: createStorageBuffer(ctx, x),
+      norm: createStorageBuffer(ctx, g),
+      xq: createStorageBuffer(ctx, quantizedActivationBytes(cols)),
+      outs: split.map((n, i) => createStorageBuffer(ctx, i === 0 ? before : new Float32Array(n))),
+      yq: createStorageBuffer(ctx, quantizedActivationBytes(outRows)),
+      yqRef: createStorageBuffer(ctx, quantizedActivationBytes(outRows)),
+      gOut: createStorageBuffer(ctx, gOut),
+    };
+    try {
+      const quantize = createQuantizeQ8(ctx, { cols, norm: fuse.normIn !== undefined }).bind({
+        input: bufs.input,
+        output: bufs.xq,
+        normWeight: fuse.normIn ? bufs.norm : undefined,
+      });
+      const mv = createMatVecQ8(ctx, {
+        type,
+        rows,
+        cols,
+        fuse,
+        variant: spec.variant,
+        products: spec.products,
+        quantizeOut: spec.quantizeOut,
+      }).bind({
+        weight,
+        input: bufs.xq,
+        output: bufs.outs[0]!,
+        output1: bufs.outs[1],
+        output2: bufs.outs[2],
+        quantizedOutput: spec.quantizeOut ? bufs.yq : undefined,
+        quantizeNormWeight: spec.quantizeOut === 'normed' ? bufs.gOut : undefined,
+      });
+      submit(quantize, mv);
+      const parts = await Promise.all(bufs.outs.map((b, i) => readF32(ctx, b, split[i]!)));
+      const y = new Float32Array(outRows);
+      let at = 0;
+      for (const p of parts) {
+        y.set(p, at);
+        at += p.length;
+      }
+      const xq = await readQ8(bufs.xq, cols);
+      let ss = 0;
+      for (const v of x) ss += v * v;
+      const inv = fuse.normIn ? 1 / Math.sqrt(ss / cols + EPS) : 1;
+      const ref = referenceMatmul(w.values, rows, cols, dequantizeQ8(xq), 1);
+      let quantized: { got: Q8; want: Q8 } | undefined;
+      if (spec.quantizeOut) {
+        submit(
+          createQuantizeQ8(ctx, { cols: outRows, norm: spec.quantizeOut === 'normed' }).bind({
+            input: bufs.outs[0]!,
+            output: bufs.yqRef,
+            normWeight: spec.quantizeOut === 'normed' ? bufs.gOut : undefined,
+          }),
+        );
+        quantized = { got: await readQ8(bufs.yq, outRows), want: await readQ8(bufs.yqRef, outRows) };
+      }
+      return { x, xq, y, before, inv, ref, quantized };
+    } finally {
+      for (const p of weight.parts) p.buffer.destroy();
+      for (const b of Object.values(bufs).flat()) b.destroy();
+    }
+  }
+
+  describe.each(INT8_TYPES.map((t) => [t.name, t.id] as const))('%s', (_name, type) => {
+    const qk = getGpuQuantType(type).rowMultiple;
+    it('normIn: 1/rms from the blocks’ sums of squares equals norm-then-quantize, in every mode', async () => {
+      const cols = 3 * qk;
+      for (const variant of [
+        ...VARIANTS.map(([, v]) => v),
+        ...(SWAR_TYPES.has(type) ? [{ products: 'swar' }, { products: 'dot4' }] : []),
+      ]) {
+        const { products, ...v } = variant as Partial<MatmulVariant> & { products?: Int8Products };
+        const r = await runFused({ type, rows: 37, cols, fuse: { normIn: { eps: EPS } }, variant: v, products });
+        for (let i = 0; i < 37; i++) {
+          const want = r.ref.y[i]! * r.inv;
+          const bound = tolerance(type, cols) * r.ref.mag[i]! * r.inv + 1e-6 * r.ref.mag[i]! * r.inv;
+          expect(Math.abs(r.y[i]! - want), `row ${i} ${JSON.stringify(variant)}`).toBeLessThanOrEqual(bound);
+        }
+        // The blocks keep Σx² of x itself, not of G∘x.
+        for (let b = 0; b < cols / 32; b++) {
+          let s = 0;
+          for (let i = 0; i < 32; i++) s += r.x[32 * b + i]! ** 2;
+          expect(Math.abs(r.xq.ss![b]! - s)).toBeLessThanOrEqual(s * 1e-6);
+        }
+      }
+    });
+  });
+
+  it('normIn against the f32 norm: within int8 rounding of W·(G∘x/rms)', async () => {
+    const type = GGMLType.Q8_0;
+    const cols = 256;
+    const r = await runFused({ type, rows: 40, cols, fuse: { normIn: { eps: EPS } } });
+    const w = makeWeight(type, 40, cols, 40 * 7 + cols);
+    const g = Float32Array.from(randomValues(cols, 40 * 7 + cols + 2), (v) => 0.5 + Math.abs(v));
+    const xn = Float32Array.from(r.x, (v, i) => v * g[i]! * r.inv);
+    const f32 = referenceMatmul(w.values, 40, cols, xn, 1);
+    for (let i = 0; i < 40; i++) expect(Math.abs(r.y[i]! - f32.y[i]!)).toBeLessThan(0.02 * f32.mag[i]!);
+  });
+
+  it.each([['silu'], ['gelu'], ['relu2']] as const)('glu %s: act(gate)·up from [gate; up] rows, with normIn', async (glu) => {
+    for (const type of [GGMLType.Q4_K, GGMLType.I2_S, GGMLType.Q8_0]) {
+      const qk = getGpuQuantType(type).rowMultiple;
+      const rows = 2 * 45;
+      const r = await runFused({ type, rows, cols: 2 * qk, fuse: { normIn: { eps: EPS }, glu } });
+      const tol = tolerance(type, 2 * qk);
+      for (let i = 0; i < rows / 2; i++) {
+        const gate = r.ref.y[i]! * r.inv;
+        const up = r.ref.y[i + rows / 2]! * r.inv;
+        const dg = tol * r.ref.mag[i]! * r.inv;
+        const du = tol * r.ref.mag[i + rows / 2]! * r.inv;
+        const bound = (Math.max(1.2, 2 * Math.abs(gate) + 2 * dg) * dg * (Math.abs(up) + du) + Math.abs(act[glu](gate)) * du) * 1.01 + 1e-6;
+        expect(Math.abs(r.y[i]! - act[glu](gate) * up), `${GGMLType[type]} row ${i}`).toBeLessThanOrEqual(bound);
+      }
+    }
+  });
+
+  it('split: Q/K/V rows go to three outputs (and two)', async () => {
+    for (const [type, split] of [
+      [GGMLType.Q6_K, [64, 32, 32]],
+      [GGMLType.TQ1_0, [40, 24]],
+    ] as const) {
+      const cols = getGpuQuantType(type).rowMultiple;
+      const rows = split.reduce((a, b) => a + b, 0);
+      const r = await runFused({ type, rows, cols, fuse: { normIn: { eps: EPS }, split } });
+      for (let i = 0; i < rows; i++)
+        expect(Math.abs(r.y[i]! - r.ref.y[i]! * r.inv), `${GGMLType[type]} row ${i}`).toBeLessThanOrEqual(
+          (tolerance(type, cols) + 1e-6) * r.ref.mag[i]! * r.inv,
+        );
+    }
+  });
+
+  describe('quantizeOut: the stored outputs quantized as the quantizer would', () => {
+    const cases: [string, FusedSpec][] = [
+      ['plain, 96 rows (a partial workgroup)', { type: GGMLType.Q4_0, rows: 96, cols: 64, fuse: {}, quantizeOut: 'plain' }],
+      [
+        'normed after addOut (the residual)',
+        { type: GGMLType.Q4_K, rows: 160, cols: 256, fuse: { normIn: { eps: EPS }, addOut: true }, quantizeOut: 'normed' },
+      ],
+      [
+        'normed after glu (BitNet sub-norm)',
+        { type: GGMLType.I2_S, rows: 2 * 96, cols: 128, fuse: { glu: 'relu2' }, quantizeOut: 'normed' },
+      ],
+      ['SWAR products', { type: GGMLType.TQ2_0, rows: 64, cols: 256, fuse: { addOut: true }, quantizeOut: 'plain', products: 'swar' }],
+      [
+        'dot4 products, 32 rows per workgroup',
+        {
+          type: GGMLType.Q8_0,
+          rows: 224,
+          cols: 96,
+          fuse: {},
+          quantizeOut: 'normed',
+          variant: { mode: 'thread-row', rowsPerThread: 2, workgroupSize: 16 },
+        },
+      ],
+      [
+        'workgroup-memory reduction',
+        {
+          type: GGMLType.Q6_K,
+          rows: 64,
+          cols: 256,
+          fuse: { addOut: true },
+          quantizeOut: 'normed',
+          variant: { mode: 'workgroup-row', workgroupSize: 64, threadsPerRow: 2, rowsPerThread: 1 },
+        },
+      ],
+    ];
+    it.each(cases)('%s', async (_label, spec) => {
+      const r = await runFused(spec);
+      const { got, want } = r.quantized!;
+      expect(Array.from(got.q)).toEqual(Array.from(want.q));
+      expect(Array.from(got.d)).toEqual(Array.from(want.d));
+      expect(Array.from(got.s)).toEqual(Array.from(want.s));
+      expect(Array.from(got.n)).toEqual(Array.from(want.n));
+      expect(Array.from(got.ss!)).toEqual(Array.from(want.ss!));
+      expect(want.d.every((d) => d > 0)).toBe(true);
+    });
+
+    it('is refused where a workgroup does not cover whole 32-row blocks, or with split', () => {
+      expect(() =>
+        createMatVecQ8(ctx, {
+          type: GGMLType.Q8_0,
+          rows: 64,
+          cols: 32,
+          quantizeOut: 'plain',
+          variant: { mode: 'thread-row', rowsPerThread: 3, workgroupSize: 16 },
+        }),
+      ).toThrow(RangeError);
+      expect(() => createMatVecQ8(ctx, { type: GGMLType.Q8_0, rows: 48, cols: 32, quantizeOut: 'plain' })).toThrow(RangeError);
+      expect(() =>
+        createMatVecQ8(ctx, { type: GGMLType.Q8_0, rows: 64, cols: 32, quantizeOut: 'plain', fuse: { split: [32, 32] } }),
+      ).toThrow(RangeError);
+    });
   });
 });
