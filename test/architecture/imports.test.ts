@@ -1,6 +1,6 @@
 // The layer rule of src/: io → gguf/quant → gpu → kernels → runtime → engine → ui → app, with
 // storage beside io for the engine and the CLI, and server (lowbit serve's HTTP layer, Node only)
-// above engine, beside ui, for the CLI. A lower layer never imports a higher one, type-only
+// above engine, beside ui, for the CLI; lab (the quantization lab page) beside app. A lower layer never imports a higher one, type-only
 // imports included: a type imported upwards is still a dependency the lower layer cannot be built
 // or tested without. The files at the top of src/ (errors.ts, format.ts) are shared by every layer.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -26,22 +26,45 @@ const FORBIDDEN: Record<string, readonly string[]> = {
     'server',
     'ui',
     'app',
+    'lab',
     'cli',
     'node',
   ],
-  io: ['gguf', 'quant', 'gpu', 'kernels', 'model', 'tokenizer', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  gguf: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  quant: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  model: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  tokenizer: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  gpu: ['kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  kernels: ['runtime', 'storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  runtime: ['storage', 'engine', 'server', 'ui', 'app', 'cli'],
-  storage: ['gpu', 'kernels', 'runtime', 'engine', 'server', 'ui', 'app', 'cli'],
-  engine: ['server', 'ui', 'app', 'cli'],
-  ui: ['server', 'app', 'cli'],
-  server: ['ui', 'app', 'cli'],
-  app: ['server', 'cli'],
+  io: ['gguf', 'quant', 'gpu', 'kernels', 'model', 'tokenizer', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  gguf: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  quant: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  model: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  tokenizer: ['gpu', 'kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  gpu: ['kernels', 'runtime', 'storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  kernels: ['runtime', 'storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  runtime: ['storage', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  storage: ['gpu', 'kernels', 'runtime', 'engine', 'server', 'ui', 'app', 'lab', 'cli'],
+  engine: ['server', 'ui', 'app', 'lab', 'cli'],
+  ui: ['server', 'app', 'lab', 'cli'],
+  server: ['ui', 'app', 'lab', 'cli'],
+  app: ['server', 'lab', 'cli'],
+  // The quantization lab page sits beside the demo app: it may use the app's shared pieces, the app never imports it.
+  lab: ['server', 'cli'],
+  // Node's module hooks for the CLI, bench and tests: plain files that import nothing of lowbit.
+  node: [
+    'io',
+    'gguf',
+    'quant',
+    'gpu',
+    'kernels',
+    'model',
+    'tokenizer',
+    'runtime',
+    'storage',
+    'engine',
+    'server',
+    'ui',
+    'app',
+    'lab',
+    'cli',
+  ],
+  // The command line sits on top: it may import every layer.
+  cli: [],
 };
 
 interface ImportEdge {
@@ -110,6 +133,14 @@ describe('layer rule', () => {
     expect(violations(importsOf('format.ts', "import { g } from './gpu/device.ts';"))).toEqual([
       'format.ts imports gpu/device.ts (./ may not import gpu/)',
     ]);
+  });
+
+  it('every folder of src/ has a rule (a new folder must say where it sits)', () => {
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+    expect(folders.filter((f) => !(f in FORBIDDEN))).toEqual([]);
+    expect(folders.length).toBeGreaterThan(10);
   });
 
   it('src/ has no import against the layer order', () => {
