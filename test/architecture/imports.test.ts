@@ -1,8 +1,9 @@
 // The layer rule of src/: io → gguf/quant → gpu → kernels → runtime → engine → ui → app, with
-// storage beside io for the engine and the CLI, and server (lowbit serve's HTTP layer, Node only)
-// above engine, beside ui, for the CLI; lab (the quantization lab page) beside app. A lower layer never imports a higher one, type-only
-// imports included: a type imported upwards is still a dependency the lower layer cannot be built
-// or tested without. The files at the top of src/ (errors.ts, format.ts) are shared by every layer.
+// storage beside io for the engine and the CLI, server (lowbit serve's HTTP layer, Node only)
+// above engine, beside ui, for the CLI, and lab (the quantization lab page) beside app. A lower
+// layer never imports a higher one, type-only imports included: a type imported upwards is still
+// a dependency the lower layer cannot be built or tested without. The files at the top of src/
+// (errors.ts, format.ts, stats.ts) are shared by every layer.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
