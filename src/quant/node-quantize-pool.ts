@@ -68,7 +68,8 @@ export class NodeQuantizePool implements QuantizeRunner {
       // Transferring detaches the whole buffer: a view into a larger one is copied out first.
       const whole = job.values.byteOffset === 0 && job.values.byteLength === job.values.buffer.byteLength;
       const values = whole ? job.values : job.values.slice();
-      w.postMessage({ id, type: job.type, values }, [values.buffer as ArrayBuffer]);
+      // The importance weights are shared by every job of a tensor: copied, not transferred.
+      w.postMessage({ id, type: job.type, values, importance: job.importance }, [values.buffer as ArrayBuffer]);
     }
   }
 

@@ -106,9 +106,14 @@ describe('lowbit quantize', () => {
     expect(readdirSync(dir)).not.toContain(out.split('/').pop());
   });
 
-  it('--imatrix is refused rather than silently ignored', async () => {
-    const r = await lowbit('quantize', localModel('stories260K.gguf'), outPath(), '--type', 'Q4_K_M', '--imatrix', 'x.dat');
-    expectCleanError(r, /QuantizeError: --imatrix: lowbit has no importance-weighted quantizers yet/);
+  it('--imatrix with a file that is not an importance matrix is a clean error and writes nothing', async () => {
+    const junk = join(dir, 'junk.dat');
+    writeFileSync(junk, new Uint8Array(3000).fill(0x7f));
+    const out = outPath();
+    const r = await lowbit('quantize', localModel('stories260K.gguf'), out, '--type', 'Q4_K_M', '--imatrix', junk);
+    expectCleanError(r, /GGUFFormatError: .*junk\.dat: not an importance matrix \(legacy \.dat\): entry count/);
+    expect(readdirSync(dir)).not.toContain(out.split('/').pop());
+    expect(leftovers()).toEqual([]);
   });
 
   it('an input already quantized below the target is refused before anything is written', async () => {
