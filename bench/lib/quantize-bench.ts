@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- --quantize`: values per second of each quantizer, on this thread and through
  * the worker pool (all cores), plus whole mixtures (Q4_K_M and Q8_0 of a Llama-3.2-1B-shaped
- * layer, i.e. the per-tensor types llama-quantize would pick). Rounds are interleaved (every row
+ * layer, i.e. the per-tensor types llama-quantize would pick), with and without importance weights
+ * (the imatrix path, `lowbit quantize --imatrix`). Rounds are interleaved (every row
  * once per round), so a busy machine slows all rows alike; each cell is the median over rounds
  * with its min–max spread.
  */
@@ -23,6 +24,8 @@ const CHUNK_ROWS = 512; // 1 Mi values per job, as the quantize command uses
 interface Work {
   type: number;
   rows: number;
+  /** Quantize with importance weights (one per column, as an imatrix gives them). */
+  weighted?: boolean;
 }
 
 interface Row {
@@ -60,8 +63,12 @@ function layerMix(fileType: string): Work[] {
   return plan.map((p) => ({ type: p.type, rows: (p.dims[0]! * p.dims[1]!) / ROW }));
 }
 
+/** Per-column importance weights of the benchmark's rows: positive, spread over a few decades. */
+const IMPORTANCE = gaussian(ROW, 11).map((v) => 1e4 * v * v + 1e-3);
+
 async function runWork(work: Work[], source: Float32Array, runner: QuantizeRunner): Promise<void> {
   for (const w of work) {
+    const importance = w.weighted ? { weights: IMPORTANCE, rowLength: ROW, rowsPerMatrix: w.rows } : undefined;
     function* chunks() {
       for (let r = 0; r < w.rows; r += CHUNK_ROWS) {
         const rows = Math.min(CHUNK_ROWS, w.rows - r);
@@ -70,7 +77,9 @@ async function runWork(work: Work[], source: Float32Array, runner: QuantizeRunne
         yield source.slice(start, start + rows * ROW);
       }
     }
-    for await (const bytes of quantizeRowChunks(chunks(), w.type, runner)) if (bytes.length === 0) throw new Error('empty output');
+    for await (const bytes of quantizeRowChunks(chunks(), w.type, runner, undefined, importance)) {
+      if (bytes.length === 0) throw new Error('empty output');
+    }
   }
 }
 
@@ -89,10 +98,19 @@ export async function benchQuantize(opts: { rounds: number; threads?: number; lo
       values: 4 * CHUNK_ROWS * ROW,
       work: [{ type: quantTypeInfo(GGMLType[name as 'Q8_0'])!.id, rows: 4 * CHUNK_ROWS }],
     })),
+    ...['Q4_K', 'Q2_K'].map((name) => ({
+      name: `${name} + imatrix`,
+      values: 4 * CHUNK_ROWS * ROW,
+      work: [{ type: quantTypeInfo(GGMLType[name as 'Q4_K'])!.id, rows: 4 * CHUNK_ROWS, weighted: true }],
+    })),
     ...['Q4_K_M', 'Q8_0'].map((ft) => {
       const work = layerMix(ft);
       return { name: `${ft} mix (Llama-3.2-1B layer)`, values: work.reduce((n, w) => n + w.rows * ROW, 0), work };
     }),
+    (() => {
+      const work = layerMix('Q4_K_M').map((w) => ({ ...w, weighted: true }));
+      return { name: 'Q4_K_M mix + imatrix', values: work.reduce((n, w) => n + w.rows * ROW, 0), work };
+    })(),
   ];
   const pool = new NodeQuantizePool(threads);
   const single = rows.map(() => [] as number[]);

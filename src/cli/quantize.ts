@@ -3,18 +3,20 @@
  * type rules and reference quantizers, so the output is byte-identical to llama-quantize's for the
  * same input and options; streamed (memory bounded by a few chunks per thread) and spread over
  * worker threads. The output goes to a temporary file beside the target, renamed into place only
- * when complete: a failure (bad input, full disk, Ctrl-C) leaves no partial model behind.
+ * when complete: a failure (bad input, full disk, Ctrl-C) leaves no partial model behind. With
+ * --imatrix the types whose llama.cpp quantizer takes importance weights use them, as
+ * llama-quantize --imatrix does.
  */
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { QuantizeError } from '../errors.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { planGGUF, writeGGUF } from '../gguf/writer.ts';
 import { FileByteSource } from '../io/file-byte-source.ts';
 import { RateMeter } from '../io/progress.ts';
 import { allFileTypes, fileTypeByName, type FileType } from '../quant/mixture.ts';
 import { NodeQuantizePool } from '../quant/node-quantize-pool.ts';
-import { quantizeModel } from '../quant/quantize-model.ts';
+import { readImatrix } from '../quant/imatrix.ts';
+import { quantizeModel, type ImatrixInput } from '../quant/quantize-model.ts';
 import type { QuantizeRunner } from '../quant/quantize-stream.ts';
 import { quantLayoutByName } from '../quant/types.ts';
 import { formatBytes } from '../format.ts';
@@ -38,8 +40,9 @@ Options:
   --pure                    every quantizable tensor gets T's base type (llama-quantize --pure)
   --output-type T           type of output.weight (a tensor type such as Q8_0, Q6_K, F16)
   --token-embedding-type T  type of token_embd.weight
-  --imatrix FILE            importance matrix (refused for now: lowbit has no importance-weighted
-                            quantizers yet, and ignoring it would silently change the result)
+  --imatrix FILE            importance matrix (GGUF from lowbit imatrix or llama-imatrix, or a
+                            legacy .dat): Q2_K…Q6_K, Q4_0, Q4_1, Q5_0 and Q5_1 tensors weigh their
+                            rounding error with it, as llama-quantize --imatrix does
   --threads N               worker threads (default: all cores)
   -q, --quiet               no progress line
   -h, --help                show this help
@@ -70,6 +73,8 @@ export interface QuantizeFileOptions {
   pure?: boolean;
   outputType?: number;
   tokenEmbeddingType?: number;
+  /** Path of an importance matrix (recorded in the output as given, as llama-quantize does). */
+  imatrix?: string;
   threads?: number;
   /** Runs the quantize jobs; default: a worker-thread pool of `threads` threads, closed at the end. */
   runner?: QuantizeRunner;
@@ -95,6 +100,7 @@ export async function quantizeFile(inPath: string, outPath: string, opts: Quanti
   let sink: OutputSink | undefined;
   try {
     const file = await readGGUF(source);
+    const imatrix = opts.imatrix === undefined ? undefined : await loadImatrix(opts.imatrix);
     if (!opts.runner) pool = new NodeQuantizePool(opts.threads);
     const model = quantizeModel(file, source, {
       fileType: opts.fileType,
@@ -103,6 +109,7 @@ export async function quantizeFile(inPath: string, outPath: string, opts: Quanti
       tokenEmbeddingType: opts.tokenEmbeddingType,
       runner: opts.runner ?? pool!,
       signal: opts.signal,
+      imatrix,
     });
     const plan = planGGUF(model.spec);
     sink = await (opts.openSink ?? fileSink)(tmpPath);
@@ -127,6 +134,16 @@ export async function quantizeFile(inPath: string, outPath: string, opts: Quanti
     throw e;
   } finally {
     await pool?.close();
+    await source.close();
+  }
+}
+
+/** Reads the importance matrix at `path` (either format); the file is closed before quantizing. */
+async function loadImatrix(path: string): Promise<ImatrixInput> {
+  const source = await FileByteSource.open(path);
+  try {
+    return { matrix: await readImatrix(source), fileName: path };
+  } finally {
     await source.close();
   }
 }
@@ -182,11 +199,6 @@ export async function run(args: string[]): Promise<number> {
   const v = parsed.values;
   if (v.type === undefined) throw new UsageError('--type is required (see lowbit quantize --help)');
   const fileType = fileTypeByName(v.type);
-  if (v.imatrix !== undefined) {
-    throw new QuantizeError(
-      '--imatrix: lowbit has no importance-weighted quantizers yet; quantize without an importance matrix (the result then matches llama-quantize without --imatrix)',
-    );
-  }
   const [inPath, outPath] = parsed.positionals as [string, string];
   const line = !v.quiet && process.stderr.isTTY ? progressLine(basename(outPath)) : undefined;
   const interrupt = new AbortController();
@@ -201,6 +213,7 @@ export async function run(args: string[]): Promise<number> {
       pure: v.pure,
       outputType: tensorTypeOption(v['output-type'], '--output-type'),
       tokenEmbeddingType: tensorTypeOption(v['token-embedding-type'], '--token-embedding-type'),
+      imatrix: v.imatrix,
       threads: numberOption(v.threads, '--threads'),
       onProgress: line?.update,
       signal: interrupt.signal,

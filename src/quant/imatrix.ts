@@ -231,9 +231,10 @@ export function decodeLegacyImatrix(bytes: Uint8Array, fileName = 'imatrix', fil
     if (ncall < 0) throw bad(`call count ${ncall} for ${name}`);
     const vals = f32Copy(bytes.subarray(off, off + nval * 4), nval);
     off += nval * 4;
-    // Stored as mean(x²)·ncall; back to sums over ncall·chunkSize tokens.
-    const sum2 = vals.map((v) => v * chunkSize);
-    entries.set(name, { sum2, counts: [ncall * chunkSize] });
+    // Stored as mean(x²)·ncall; back to sums over ncall·chunkSize tokens. With ncall 0 llama-quantize
+    // takes the stored values as the weights: one token's sums give the same weights here.
+    if (ncall === 0) entries.set(name, { sum2: vals, counts: [1] });
+    else entries.set(name, { sum2: vals.map((v) => v * chunkSize), counts: [ncall * chunkSize] });
   }
   let chunkCount = 0;
   const datasets: string[] = [];

@@ -5,7 +5,7 @@
  * The worker side is {@link answerQuantizeJob}.
  */
 import { QuantizeError } from '../errors.ts';
-import { runQuantizeJob, type QuantizeJob, type QuantizeResult } from './quantize-job.ts';
+import { runQuantizeJob, type JobImportance, type QuantizeJob, type QuantizeResult } from './quantize-job.ts';
 import type { QuantizeRunner } from './quantize-stream.ts';
 
 /** What the pool asks of one worker, whichever kind. */
@@ -22,6 +22,8 @@ export interface QuantizeJobMessage {
   id: number;
   type: number;
   values: Float32Array;
+  /** The tensor's importance weights (lowbit quantize --imatrix), if any. */
+  importance?: JobImportance;
 }
 
 export interface QuantizeReply {
@@ -42,7 +44,7 @@ interface Pending {
  */
 export function answerQuantizeJob(msg: QuantizeJobMessage): { reply: QuantizeReply; transfer: ArrayBuffer[] } {
   try {
-    const { bytes, absMax } = runQuantizeJob({ type: msg.type, values: msg.values });
+    const { bytes, absMax } = runQuantizeJob({ type: msg.type, values: msg.values, importance: msg.importance });
     return { reply: { id: msg.id, bytes, absMax }, transfer: [bytes.buffer as ArrayBuffer] };
   } catch (e) {
     const error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
@@ -102,7 +104,8 @@ export class QuantizeWorkerPool implements QuantizeRunner {
       // Transferring detaches the whole buffer: a view into a larger one is copied out first.
       const whole = job.values.byteOffset === 0 && job.values.byteLength === job.values.buffer.byteLength;
       const values = whole ? job.values : job.values.slice();
-      w.postMessage({ id, type: job.type, values }, [values.buffer as ArrayBuffer]);
+      // The importance weights are shared by every job of a tensor: copied, not transferred.
+      w.postMessage({ id, type: job.type, values, importance: job.importance }, [values.buffer as ArrayBuffer]);
     }
   }
 

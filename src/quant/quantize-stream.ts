@@ -5,7 +5,7 @@
  * business.
  */
 import { i2sTrailer } from './cpu/ternary.ts';
-import { runQuantizeJob, type QuantizeJob, type QuantizeResult } from './quantize-job.ts';
+import { runQuantizeJob, type JobImportance, type QuantizeJob, type QuantizeResult } from './quantize-job.ts';
 import { GGMLType } from './types.ts';
 
 export interface QuantizeRunner {
@@ -23,13 +23,15 @@ export const inlineRunner: QuantizeRunner = {
 
 /**
  * The quantized bytes of a tensor whose rows arrive as `rows` (chunks of whole rows). Yields in
- * order; per-tensor trailers (I2_S's scale) come last.
+ * order; per-tensor trailers (I2_S's scale) come last. With `importance` (the tensor's imatrix
+ * weights), each job carries them with the index of its first row.
  */
 export async function* quantizeRowChunks(
   rows: AsyncIterable<Float32Array> | Iterable<Float32Array>,
   type: number,
   runner: QuantizeRunner,
   onValues?: (count: number) => void,
+  importance?: Omit<JobImportance, 'firstRow'>,
 ): AsyncGenerator<Uint8Array> {
   const inFlight: { count: number; result: Promise<QuantizeResult> }[] = [];
   const depth = Math.max(1, runner.parallelism * 2);
@@ -42,8 +44,11 @@ export async function* quantizeRowChunks(
     return r.bytes;
   };
   try {
+    let firstRow = 0;
     for await (const values of rows) {
-      const result = runner.run({ type, values });
+      const job: QuantizeJob = importance ? { type, values, importance: { ...importance, firstRow } } : { type, values };
+      if (importance) firstRow += values.length / importance.rowLength;
+      const result = runner.run(job);
       // An early failure must not surface as an unhandled rejection while older jobs are awaited.
       result.catch(() => {});
       inFlight.push({ count: values.length, result });

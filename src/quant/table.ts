@@ -18,10 +18,15 @@ import {
   dequantizeQ6_K,
   dequantizeQ8_K,
   quantizeQ2_K,
+  quantizeQ2_KWeighted,
   quantizeQ3_K,
+  quantizeQ3_KWeighted,
   quantizeQ4_K,
+  quantizeQ4_KWeighted,
   quantizeQ5_K,
+  quantizeQ5_KWeighted,
   quantizeQ6_K,
+  quantizeQ6_KWeighted,
   quantizeQ8_K,
 } from './cpu/kquants.ts';
 import {
@@ -31,9 +36,13 @@ import {
   dequantizeQ5_1,
   dequantizeQ8_0,
   quantizeQ4_0,
+  quantizeQ4_0Weighted,
   quantizeQ4_1,
+  quantizeQ4_1Weighted,
   quantizeQ5_0,
+  quantizeQ5_0Weighted,
   quantizeQ5_1,
+  quantizeQ5_1Weighted,
   quantizeQ8_0,
 } from './cpu/legacy.ts';
 import {
@@ -90,6 +99,11 @@ import { allQuantLayouts, GGMLType, type QuantLayout, quantLayout, tensorByteSiz
 export type DequantizeFn = (src: Uint8Array, nElements: number, dst?: Float32Array) => Float32Array;
 /** f32 values (a whole number of blocks) → tensor bytes, as llama.cpp's reference quantizer writes them. */
 export type QuantizeFn = (src: Float32Array, dst?: Uint8Array) => Uint8Array;
+/**
+ * f32 rows → tensor bytes with importance weights, as llama.cpp's quantizer writes them given an
+ * imatrix: `importance` holds one weight per column, so its length is the row length.
+ */
+export type WeightedQuantizeFn = (src: Float32Array, importance: Float32Array, dst?: Uint8Array) => Uint8Array;
 
 /**
  * How far dequantize(quantize(x)) may stray from x: for every group of `group` consecutive values,
@@ -130,6 +144,11 @@ export interface QuantType {
   readonly supportedOnGpu: boolean;
   readonly dequantize?: DequantizeFn;
   readonly quantize?: QuantizeFn;
+  /**
+   * The importance-weighted quantizer, for the types whose llama.cpp quantizer uses an imatrix;
+   * types without one (Q8_0, ternary, floats) quantize the same with or without it.
+   */
+  readonly quantizeWeighted?: WeightedQuantizeFn;
   readonly errorBound?: ErrorBound;
   /** The WGSL block decoder and its geometry; present exactly when supportedOnGpu. */
   readonly gpu?: GpuDecoder;
@@ -145,6 +164,7 @@ const F16_SUB = 2 ** -25; // half the smallest f16 subnormal
 interface TypeSpec {
   dequantize: DequantizeFn;
   quantize?: QuantizeFn;
+  quantizeWeighted?: WeightedQuantizeFn;
   /** Required with a quantizer: what the round-trip tests hold it to. */
   errorBound?: ErrorBound;
   /** Codecs exist but GGUF files never store the type (Q8_K is an activation format). */
@@ -196,6 +216,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q4_0,
     dequantize: dequantizeQ4_0,
     quantize: quantizeQ4_0,
+    quantizeWeighted: quantizeQ4_0Weighted,
     errorBound: {
       group: 32,
       rel: (1 + 8 * F16_REL) / 8,
@@ -207,6 +228,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q4_1,
     dequantize: dequantizeQ4_1,
     quantize: quantizeQ4_1,
+    quantizeWeighted: quantizeQ4_1Weighted,
     errorBound: {
       group: 32,
       rel: (2 / 15) * (0.5 + 15 * F16_REL) + F16_REL,
@@ -218,6 +240,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q5_0,
     dequantize: dequantizeQ5_0,
     quantize: quantizeQ5_0,
+    quantizeWeighted: quantizeQ5_0Weighted,
     errorBound: {
       group: 32,
       rel: (1 + 16 * F16_REL) / 16,
@@ -229,6 +252,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q5_1,
     dequantize: dequantizeQ5_1,
     quantize: quantizeQ5_1,
+    quantizeWeighted: quantizeQ5_1Weighted,
     errorBound: {
       group: 32,
       rel: (2 / 31) * (0.5 + 31 * F16_REL) + F16_REL,
@@ -246,6 +270,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q2_K,
     dequantize: dequantizeQ2_K,
     quantize: quantizeQ2_K,
+    quantizeWeighted: quantizeQ2_KWeighted,
     errorBound: kBound(
       2 / 3,
       15 * 3 + 15,
@@ -256,6 +281,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q3_K,
     dequantize: dequantizeQ3_K,
     quantize: quantizeQ3_K,
+    quantizeWeighted: quantizeQ3_KWeighted,
     errorBound: kBound(
       0.3,
       32 * 4,
@@ -266,6 +292,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q4_K,
     dequantize: dequantizeQ4_K,
     quantize: quantizeQ4_K,
+    quantizeWeighted: quantizeQ4_KWeighted,
     errorBound: kBound(
       0.15,
       63 * 15 + 63,
@@ -276,6 +303,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q5_K,
     dequantize: dequantizeQ5_K,
     quantize: quantizeQ5_K,
+    quantizeWeighted: quantizeQ5_KWeighted,
     errorBound: kBound(
       0.075,
       63 * 31 + 63,
@@ -286,6 +314,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     gpu: DEC_Q6_K,
     dequantize: dequantizeQ6_K,
     quantize: quantizeQ6_K,
+    quantizeWeighted: quantizeQ6_KWeighted,
     errorBound: kBound(
       0.036,
       128 * 32,
@@ -367,6 +396,7 @@ function buildEntry(layout: QuantLayout): QuantType {
     supportedOnGpu: spec?.gpu !== undefined,
     dequantize: spec?.dequantize,
     quantize: spec?.quantize,
+    quantizeWeighted: spec?.quantizeWeighted,
     errorBound: spec?.errorBound,
     gpu: spec?.gpu,
   };

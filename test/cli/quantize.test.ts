@@ -8,8 +8,8 @@ import { GGUFFormatError, QuantizeError } from '../../src/errors.ts';
 import { fileTypeByName } from '../../src/quant/mixture.ts';
 import { NodeQuantizePool } from '../../src/quant/node-quantize-pool.ts';
 import { GGMLType } from '../../src/quant/types.ts';
-import { haveShared, localModel, sharedPath } from '../helpers/fixtures.ts';
-import { loadModel } from '../quant/helpers.ts';
+import { haveShared, localModel, repoRoot, sharedPath } from '../helpers/fixtures.ts';
+import { ggufHashes, loadModel, type GGUFHashes } from '../quant/helpers.ts';
 import { expectCleanError, lowbit } from './lowbit-cli.ts';
 
 // Oracles: files written by llama-quantize (llama.cpp c392e509, 2 threads) from the F32 (or
@@ -52,6 +52,22 @@ describe.runIf(haveShared())('lowbit quantize is byte-identical to llama-quantiz
       expect(sha(out)).toBe(sha(trained(oracle)));
     });
   }
+
+  it('--imatrix through the CLI: the tensors of llama-quantize --imatrix, and the matrix recorded as given', async () => {
+    const out = outPath();
+    const imatrix = 'test/fixtures/imatrix-3M/imatrix-3M.gguf'; // relative to the CLI's working directory
+    const r = await lowbit('quantize', llama(), out, '--type', 'Q2_K', '--imatrix', imatrix, '--threads', '2');
+    expect(r.code, r.stderr).toBe(0);
+    const oracle = (
+      JSON.parse(readFileSync(`${repoRoot}/test/fixtures/imatrix-3M/oracle-hashes.json`, 'utf8')) as Record<string, GGUFHashes>
+    ).Q2_K!;
+    const got = await ggufHashes(new Uint8Array(readFileSync(out)));
+    expect(got.tensors).toEqual(oracle.tensors);
+    const q = await loadModel(out);
+    expect(q.file.get('quantize.imatrix.file')).toBe(imatrix);
+    expect(q.file.get('quantize.imatrix.dataset')).toBe('heldout.txt');
+    expect(q.file.get('quantize.imatrix.chunks_count')).toBe(40);
+  });
 
   it('re-quantizes a Q8_0 input (--pure Q4_0 of TinyStories-656K)', async () => {
     const out = outPath();
@@ -106,9 +122,14 @@ describe('lowbit quantize', () => {
     expect(readdirSync(dir)).not.toContain(out.split('/').pop());
   });
 
-  it('--imatrix is refused rather than silently ignored', async () => {
-    const r = await lowbit('quantize', localModel('stories260K.gguf'), outPath(), '--type', 'Q4_K_M', '--imatrix', 'x.dat');
-    expectCleanError(r, /QuantizeError: --imatrix: lowbit has no importance-weighted quantizers yet/);
+  it('--imatrix with a file that is not an importance matrix is a clean error and writes nothing', async () => {
+    const junk = join(dir, 'junk.dat');
+    writeFileSync(junk, new Uint8Array(3000).fill(0x7f));
+    const out = outPath();
+    const r = await lowbit('quantize', localModel('stories260K.gguf'), out, '--type', 'Q4_K_M', '--imatrix', junk);
+    expectCleanError(r, /GGUFFormatError: .*junk\.dat: not an importance matrix \(legacy \.dat\): entry count/);
+    expect(readdirSync(dir)).not.toContain(out.split('/').pop());
+    expect(leftovers()).toEqual([]);
   });
 
   it('an input already quantized below the target is refused before anything is written', async () => {

@@ -85,3 +85,18 @@ export function f32Bits(v: number): number {
 export function fromBits(bits: number): number {
   return new Float32Array(new Uint32Array([bits >>> 0]).buffer)[0];
 }
+
+/** SHA-256 of a whole GGUF file and of each tensor's bytes (so a mismatch can name its tensor). */
+export interface GGUFHashes {
+  file: string;
+  tensors: Record<string, string>;
+}
+
+export async function ggufHashes(bytes: Uint8Array): Promise<GGUFHashes> {
+  const { createHash } = await import('node:crypto');
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  const file = await readGGUF(new BufferByteSource(bytes, 'gguf'));
+  const tensors: Record<string, string> = {};
+  for (const t of file.tensors) tensors[t.name] = sha(bytes.subarray(t.absoluteOffset, t.absoluteOffset + t.byteSize));
+  return { file: sha(bytes), tensors };
+}

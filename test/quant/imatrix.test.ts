@@ -109,6 +109,17 @@ describe('legacy .dat imatrix', () => {
     }
   });
 
+  test('an entry with no calls keeps its stored values as the weights, as llama-quantize does', () => {
+    const dat = encodeLegacyImatrix(sample());
+    const noCalls = dat.slice();
+    // entry 0: n_entries(4) + len(4) + 'blk.0.attn_q.weight'(19) → ncall at byte 27, values from 35
+    new DataView(noCalls.buffer).setInt32(27, 0, true);
+    const stored = new Float32Array(noCalls.slice(35, 35 + 4 * 4).buffer);
+    const weights = importanceWeights(decodeLegacyImatrix(noCalls), 'blk.0.attn_q.weight')!;
+    expect([...weights.subarray(0, 4)]).toEqual([...stored]);
+    expect(weights[0]).not.toBe(1);
+  });
+
   test('truncated or inflated counts are refused before any allocation', () => {
     const dat = encodeLegacyImatrix(sample());
     expect(() => decodeLegacyImatrix(dat.subarray(0, 30))).toThrow(GGUFFormatError);

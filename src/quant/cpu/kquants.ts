@@ -18,7 +18,7 @@
 
 import { f16Table, writeF16 } from './float.ts';
 import { nearestInt as nearestIntShared, signedAbsMax as signedAbsMaxShared } from './rounding.ts';
-import { assertTensorBytes, floatOutput, quantizeOutput } from './validate.ts';
+import { assertTensorBytes, floatOutput, importanceRowLength, quantizeOutput } from './validate.ts';
 
 // Local bindings: hot loops call these per value, and a transpiled import may be a property getter.
 const fround = Math.fround;
@@ -323,11 +323,21 @@ function makeQkx2Quants(
 }
 
 /**
- * ggml's make_qx_quants with rmse_type 1 and no importance weights (what Q6_K uses): symmetric
- * values L − nmax in [−nmax, nmax−1], weights x², trying 18 scales around −nmax/max and keeping
- * the one with the largest (Σwxl)²/Σwl² (the least weighted squared error).
+ * ggml's make_qx_quants with rmse_type 1: symmetric values L − nmax in [−nmax, nmax−1], trying 18
+ * scales around −nmax/max and keeping the one with the largest (Σwxl)²/Σwl² (the least weighted
+ * squared error). The weights are x² (what Q6_K uses without an importance matrix) or, given
+ * `qw`, qw[qo .. qo+n) (the importance-weighted path of Q3_K, Q6_K, Q4_0 and Q5_0).
  */
-function makeQxQuantsRmse1(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+export function makeQxQuants(
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  L: Uint8Array,
+  lo: number,
+  qw?: Float32Array,
+  qo = 0,
+): number {
   const max = signedAbsMax(x, xo, n);
   if (Math.abs(max) < GROUP_MAX_EPS) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
@@ -341,7 +351,7 @@ function makeQxQuantsRmse1(n: number, nmax: number, x: Float32Array, xo: number,
     let l = nearestInt(fround(iscale * xi));
     l = Math.max(-nmax, Math.min(nmax - 1, l));
     L[lo + i] = l + nmax;
-    const w = fround(xi * xi);
+    const w = qw ? qw[qo + i] : fround(xi * xi);
     sumlx = fround(sumlx + fround(fround(w * xi) * l));
     suml2 = fround(suml2 + fround(fround(w * l) * l));
   }
@@ -356,7 +366,7 @@ function makeQxQuantsRmse1(n: number, nmax: number, x: Float32Array, xo: number,
       const xi = x[xo + i];
       let l = nearestInt(fround(iscale * xi));
       l = Math.max(-nmax, Math.min(nmax - 1, l));
-      const w = fround(xi * xi);
+      const w = qw ? qw[qo + i] : fround(xi * xi);
       sumlx = fround(sumlx + fround(fround(w * xi) * l));
       suml2 = fround(suml2 + fround(fround(w * l) * l));
     }
@@ -424,7 +434,157 @@ function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: I
   return fround(sumlx / suml2);
 }
 
+// =========================================================================== importance-weighted searches
+
+/** make_qkx3_quants' search (as llama.cpp calls it): 37 candidate scales from (nmax − 0.9)/(max − min). */
+const QKX3_RMIN = fround(-0.9);
+const QKX3_RDELTA = fround(0.05);
+const QKX3_NSTEP = 36;
+
+/**
+ * ggml's make_qkx3_quants with weights given (the importance-weighted asymmetric fit): the same
+ * algorithm as make_qkx2_quants with a wider, finer scale search and squared error. Returns the
+ * scale; the negated min is read with {@link lastNegatedMin}.
+ */
+export function makeQkx3Quants(
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  weights: Float32Array,
+  L: Uint8Array,
+  lo: number,
+  Laux: Uint8Array,
+): number {
+  return makeQkx2Quants(n, nmax, x, xo, weights, L, lo, Laux, QKX3_RMIN, QKX3_RDELTA, QKX3_NSTEP, false);
+}
+
+/** The negated min of the last makeQkx3Quants call. */
+export function lastNegatedMin(): number {
+  return qkx2Min;
+}
+
+/**
+ * ggml's make_qp_quants: quantize n non-negative values (sub-block scales or mins) to [0, nmax]
+ * against one scale, chosen among 9 candidates by weighted squared error, then refined by up to 5
+ * passes of coordinate descent on (Σwxl)²/Σwl². L is a byte array as in C: a negative code wraps.
+ */
+function makeQpQuants(n: number, nmax: number, x: Float32Array, L: Uint8Array, qw: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < n; i++) max = max > x[i] ? max : x[i];
+  if (max < GROUP_MAX_EPS) {
+    L.fill(0, 0, n);
+    return 0;
+  }
+  let iscale = fround(nmax / max);
+  for (let i = 0; i < n; i++) L[i] = nearestInt(fround(iscale * x[i]));
+  const scale = fround(1 / iscale);
+  let bestMse = 0;
+  for (let i = 0; i < n; i++) {
+    const diff = fround(x[i] - fround(scale * L[i]));
+    bestMse = fround(bestMse + fround(fround(qw[i] * diff) * diff));
+  }
+  for (let is = -4; is <= 4; is++) {
+    if (is === 0) continue;
+    const iscaleIs = fround(fround(fround(TENTH * is) + nmax) / max);
+    const scaleIs = fround(1 / iscaleIs);
+    let mse = 0;
+    for (let i = 0; i < n; i++) {
+      const l = Math.min(nmax, nearestInt(fround(iscaleIs * x[i])));
+      const diff = fround(x[i] - fround(scaleIs * l));
+      mse = fround(mse + fround(fround(qw[i] * diff) * diff));
+    }
+    if (mse < bestMse) {
+      bestMse = mse;
+      iscale = iscaleIs;
+    }
+  }
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const l = Math.min(nmax, nearestInt(fround(iscale * x[i])));
+    L[i] = l;
+    const w = qw[i];
+    sumlx = fround(sumlx + fround(fround(w * x[i]) * l));
+    suml2 = fround(suml2 + fround(fround(w * l) * l));
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let nChanged = 0;
+    for (let i = 0; i < n; i++) {
+      const w = qw[i];
+      const li = L[i];
+      let slx = fround(sumlx - fround(fround(w * x[i]) * li));
+      let sl2 = fround(suml2 - fround(fround(w * li) * li));
+      if (slx > 0 && sl2 > 0) {
+        const newL = Math.min(nmax, nearestInt(fround(fround(x[i] * sl2) / slx)));
+        if (newL !== li) {
+          slx = fround(slx + fround(fround(w * x[i]) * newL));
+          sl2 = fround(sl2 + fround(fround(w * newL) * newL));
+          if (fround(fround(slx * slx) * suml2) > fround(fround(sumlx * sumlx) * sl2)) {
+            L[i] = newL;
+            sumlx = slx;
+            suml2 = sl2;
+            nChanged++;
+          }
+        }
+      }
+    }
+    if (nChanged === 0) break;
+  }
+  return suml2 > 0 ? fround(sumlx / suml2) : 0;
+}
+
+/**
+ * llama.cpp's importance-weighted per-value weights for one sub-block: qw·√(σ² + x²), where qw
+ * is the imatrix's mean x² of the activation column the value multiplies. Returns their sum.
+ */
+export function importanceSubBlock(
+  src: Float32Array,
+  xo: number,
+  n: number,
+  sigma2: number,
+  importance: Float32Array,
+  qo: number,
+  weights: Float32Array,
+): number {
+  let sumW = 0;
+  for (let l = 0; l < n; l++) {
+    const xi = src[xo + l];
+    weights[l] = fround(importance[qo + l] * fround(Math.sqrt(fround(sigma2 + fround(xi * xi)))));
+    sumW = fround(sumW + weights[l]);
+  }
+  return sumW;
+}
+
+/** Σx² over n values, accumulated in f32 in order as ggml does. */
+export function sumSquares(src: Float32Array, xo: number, n: number): number {
+  let s = 0;
+  for (let l = 0; l < n; l++) s = fround(s + fround(src[xo + l] * src[xo + l]));
+  return s;
+}
+
 // =========================================================================== quantize
+
+/** Q2_K's last step: re-round each value against its quantized sub-block scale and min, then pack. */
+function finishQ2K(src: Float32Array, x: number, out: Uint8Array, o: number, L: Uint8Array, f16: Float32Array): void {
+  const dAll = f16At(out, o + 80, f16);
+  const mAll = f16At(out, o + 82, f16);
+  for (let j = 0; j < 16; j++) {
+    const d = fround(dAll * (out[o + j] & 0x0f));
+    if (d === 0) continue;
+    const dm = fround(mAll * (out[o + j] >> 4));
+    for (let ii = 0; ii < 16; ii++) {
+      const l = nearestInt(fround(fround(src[x + 16 * j + ii] + dm) / d));
+      L[16 * j + ii] = Math.max(0, Math.min(3, l));
+    }
+  }
+  // qs byte l of each 32-byte half holds values l, l+32, l+64, l+96 of that 128-value half.
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) {
+      out[o + 16 + j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+    }
+  }
+}
 
 /** Q2_K: per 16-value sub-block an asymmetric 2-bit fit (|x| weights, mean abs error), then the
  * 16 scales and 16 mins are quantized to 4 bits against their maxima and the values re-rounded. */
@@ -462,25 +622,82 @@ export function quantizeQ2_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
     } else {
       writeF16(out, o + 82, 0);
     }
-    const dAll = f16At(out, o + 80, f16);
-    const mAll = f16At(out, o + 82, f16);
-    for (let j = 0; j < 16; j++) {
-      const d = fround(dAll * (out[o + j] & 0x0f));
-      if (d === 0) continue;
-      const dm = fround(mAll * (out[o + j] >> 4));
-      for (let ii = 0; ii < 16; ii++) {
-        const l = nearestInt(fround(fround(src[x + 16 * j + ii] + dm) / d));
-        L[16 * j + ii] = Math.max(0, Math.min(3, l));
-      }
-    }
-    // qs byte l of each 32-byte half holds values l, l+32, l+64, l+96 of that 128-value half.
-    for (let j = 0; j < QK_K; j += 128) {
-      for (let l = 0; l < 32; l++) {
-        out[o + 16 + j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
-      }
-    }
+    finishQ2K(src, x, out, o, L, f16);
   }
   return out;
+}
+
+/**
+ * Q2_K with importance weights (quantize_row_q2_K_impl): sub-blocks fitted with make_qkx3_quants
+ * under qw·√(σ² + x²), and the scales and mins quantized with make_qp_quants under each
+ * sub-block's total weight. Rows are `importance.length` values long.
+ */
+export function quantizeQ2_KWeighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q2_K', src, QK_K, 84, dst);
+  const rowLength = importanceRowLength('Q2_K', src, importance, QK_K);
+  const L = new Uint8Array(QK_K);
+  const Laux = new Uint8Array(16);
+  const weights = new Float32Array(16);
+  const mins = new Float32Array(16);
+  const scales = new Float32Array(16);
+  const sw = new Float32Array(16);
+  const Ls = new Uint8Array(16);
+  const Lm = new Uint8Array(16);
+  const f16 = f16Table();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 84) {
+    const qb = x % rowLength;
+    const sigma2 = fround(sumSquares(src, x, QK_K) / QK_K);
+    for (let j = 0; j < 16; j++) {
+      sw[j] = importanceSubBlock(src, x + 16 * j, 16, sigma2, importance, qb + 16 * j, weights);
+      scales[j] = makeQkx3Quants(16, 3, src, x + 16 * j, weights, L, 16 * j, Laux);
+      mins[j] = qkx2Min;
+    }
+    const dm = makeQpQuants(16, 15, scales, Ls, sw);
+    const mm = makeQpQuants(16, 15, mins, Lm, sw);
+    writeF16(out, o + 80, dm);
+    writeF16(out, o + 82, mm);
+    for (let j = 0; j < 16; j++) out[o + j] = Ls[j] | (Lm[j] << 4);
+    finishQ2K(src, x, out, o, L, f16);
+  }
+  return out;
+}
+
+/**
+ * Q3_K's last step: re-round each value against its quantized sub-block scale (codes in the 12
+ * bytes at o+96, d at o+108), then split off the third bit into hmask and pack the low two.
+ */
+function finishQ3K(src: Float32Array, x: number, out: Uint8Array, o: number, L: Int8Array | Uint8Array, f16: Float32Array): void {
+  const sc = o + 96;
+  const dAll = f16At(out, o + 108, f16);
+  for (let j = 0; j < 16; j++) {
+    const d = fround(dAll * (q3kScaleCode(out, sc, j) - 32));
+    if (d === 0) continue;
+    for (let ii = 0; ii < 16; ii++) {
+      const l = nearestInt(fround(src[x + 16 * j + ii] / d));
+      L[16 * j + ii] = Math.max(-4, Math.min(3, l)) + 4;
+    }
+  }
+  // hmask: the third bit of value j goes to byte j%32, bit j/32.
+  out.fill(0, o, o + 32);
+  for (let j = 0; j < QK_K; j++) {
+    if (L[j] > 3) {
+      out[o + (j & 31)] |= 1 << (j >> 5);
+      L[j] -= 4;
+    }
+  }
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) {
+      out[o + 32 + j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+    }
+  }
+}
+
+/** Write Q3_K sub-block j's 6-bit scale code l (0..63): low nibble to bytes 0..7, top 2 bits to 8..11. */
+function putQ3KScaleCode(out: Uint8Array, sc: number, j: number, l: number): void {
+  if (j < 8) out[sc + j] = l & 0x0f;
+  else out[sc + j - 8] |= (l & 0x0f) << 4;
+  l >>= 4;
+  out[sc + 8 + (j % 4)] |= l << (2 * (j >> 2));
 }
 
 /** Q3_K: per 16-value sub-block a symmetric 3-bit fit, scales to 6 bits against the largest |scale|. */
@@ -505,39 +722,45 @@ export function quantizeQ3_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
     if (maxScale !== 0) {
       const iscale = fround(-32 / maxScale);
       for (let j = 0; j < 16; j++) {
-        let l = (nearestInt(fround(iscale * scales[j])) << 24) >> 24; // int8_t
-        l = Math.max(-32, Math.min(31, l)) + 32;
-        if (j < 8) out[sc + j] = l & 0x0f;
-        else out[sc + j - 8] |= (l & 0x0f) << 4;
-        l >>= 4;
-        out[sc + 8 + (j % 4)] |= l << (2 * (j >> 2));
+        const l = (nearestInt(fround(iscale * scales[j])) << 24) >> 24; // int8_t
+        putQ3KScaleCode(out, sc, j, Math.max(-32, Math.min(31, l)) + 32);
       }
       writeF16(out, o + 108, fround(1 / iscale));
     } else {
       writeF16(out, o + 108, 0);
     }
-    const dAll = f16At(out, o + 108, f16);
+    finishQ3K(src, x, out, o, L, f16);
+  }
+  return out;
+}
+
+/**
+ * Q3_K with importance weights (quantize_row_q3_K_impl): each sub-block fitted with make_qx_quants
+ * under qw·√(σ² + x²) (σ² = 2·mean x²), and the 16 scales themselves quantized to 6 bits with
+ * make_qx_quants under each sub-block's total weight.
+ */
+export function quantizeQ3_KWeighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q3_K', src, QK_K, 110, dst);
+  const rowLength = importanceRowLength('Q3_K', src, importance, QK_K);
+  const L = new Uint8Array(QK_K);
+  const scales = new Float32Array(16);
+  const weights = new Float32Array(16);
+  const sw = new Float32Array(16);
+  const Ls = new Uint8Array(16);
+  const f16 = f16Table();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 110) {
+    const qb = x % rowLength;
+    const sigma2 = fround(fround(2 * sumSquares(src, x, QK_K)) / QK_K);
     for (let j = 0; j < 16; j++) {
-      const d = fround(dAll * (q3kScaleCode(out, sc, j) - 32));
-      if (d === 0) continue;
-      for (let ii = 0; ii < 16; ii++) {
-        const l = nearestInt(fround(src[x + 16 * j + ii] / d));
-        L[16 * j + ii] = Math.max(-4, Math.min(3, l)) + 4;
-      }
+      sw[j] = importanceSubBlock(src, x + 16 * j, 16, sigma2, importance, qb + 16 * j, weights);
+      scales[j] = makeQxQuants(16, 4, src, x + 16 * j, L, 16 * j, weights);
     }
-    // hmask: the third bit of value j goes to byte j%32, bit j/32.
-    out.fill(0, o, o + 32);
-    for (let j = 0; j < QK_K; j++) {
-      if (L[j] > 3) {
-        out[o + (j & 31)] |= 1 << (j >> 5);
-        L[j] -= 4;
-      }
-    }
-    for (let j = 0; j < QK_K; j += 128) {
-      for (let l = 0; l < 32; l++) {
-        out[o + 32 + j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
-      }
-    }
+    const sc = o + 96;
+    out.fill(0, sc, sc + 12);
+    const dBlock = makeQxQuants(16, 32, scales, 0, Ls, 0, sw);
+    for (let j = 0; j < 16; j++) putQ3KScaleCode(out, sc, j, Ls[j]);
+    writeF16(out, o + 108, dBlock);
+    finishQ3K(src, x, out, o, L, f16);
   }
   return out;
 }
@@ -564,6 +787,78 @@ function fitSubBlocks(
     scales[j] = makeQkx2Quants(32, nmax, src, xo, weights, L, 32 * j, Laux, rmin, TENTH, nstep, false);
     mins[j] = qkx2Min;
   }
+}
+
+/**
+ * The importance-weighted Q4_K/Q5_K scale step (quantize_row_q4_K_impl / _q5_K_impl): each 32-value
+ * sub-block fitted with make_qkx3_quants under qw·√(σ² + x²), σ² = 2·mean x² over the super-block;
+ * then the 8 scales and 8 mins quantized to 6 bits with make_qp_quants under each sub-block's total
+ * weight. Writes the scale bytes, d and dmin. `clampCodes` is Q5_K's extra MIN(63, …).
+ */
+function fitSubBlocksWeighted(
+  src: Float32Array,
+  x: number,
+  nmax: number,
+  importance: Float32Array,
+  qb: number,
+  out: Uint8Array,
+  o: number,
+  clampCodes: boolean,
+  s: K4Scratch,
+): void {
+  const sigma2 = fround(fround(2 * sumSquares(src, x, QK_K)) / QK_K);
+  for (let j = 0; j < 8; j++) {
+    s.sw[j] = importanceSubBlock(src, x + 32 * j, 32, sigma2, importance, qb + 32 * j, s.weights);
+    s.scales[j] = makeQkx3Quants(32, nmax, src, x + 32 * j, s.weights, s.L, 32 * j, s.Laux);
+    s.mins[j] = qkx2Min;
+  }
+  const dBlock = makeQpQuants(8, 63, s.scales, s.Ls, s.sw);
+  const mBlock = makeQpQuants(8, 63, s.mins, s.Lm, s.sw);
+  const sc = o + 4;
+  out.fill(0, sc, sc + 12);
+  for (let j = 0; j < 8; j++) {
+    const ls = clampCodes ? Math.min(63, s.Ls[j]) : s.Ls[j];
+    const lm = clampCodes ? Math.min(63, s.Lm[j]) : s.Lm[j];
+    if (j < 4) {
+      out[sc + j] = ls;
+      out[sc + j + 4] = lm;
+    } else {
+      out[sc + j + 4] = (ls & 0x0f) | ((lm & 0x0f) << 4);
+      out[sc + j - 4] |= (ls >> 4) << 6;
+      out[sc + j] |= (lm >> 4) << 6;
+    }
+  }
+  writeF16(out, o, dBlock);
+  writeF16(out, o + 2, mBlock);
+}
+
+/** Working arrays of a Q4_K/Q5_K quantizer, allocated once per call. */
+interface K4Scratch {
+  readonly L: Uint8Array;
+  readonly Laux: Uint8Array;
+  readonly weights: Float32Array;
+  readonly scales: Float32Array;
+  readonly mins: Float32Array;
+  readonly sw: Float32Array;
+  readonly Ls: Uint8Array;
+  readonly Lm: Uint8Array;
+  readonly sm: Uint8Array;
+  readonly f16: Float32Array;
+}
+
+function k4Scratch(): K4Scratch {
+  return {
+    L: new Uint8Array(QK_K),
+    Laux: new Uint8Array(32),
+    weights: new Float32Array(32),
+    scales: new Float32Array(8),
+    mins: new Float32Array(8),
+    sw: new Float32Array(8),
+    Ls: new Uint8Array(8),
+    Lm: new Uint8Array(8),
+    sm: new Uint8Array(2),
+    f16: f16Table(),
+  };
 }
 
 /** Write 8 scales and mins as 6-bit codes into the 12 scale bytes at `sc`, plus d and dmin at `o`. */
@@ -617,80 +912,109 @@ function requantizeK4(
   }
 }
 
+/** Q4_K's values: 32 bytes per 64 values, low nibble value l, high nibble value l+32. */
+function packQ4K(out: Uint8Array, o: number, L: Uint8Array): void {
+  for (let j = 0; j < QK_K; j += 64) {
+    const q = o + 16 + j / 2;
+    for (let l = 0; l < 32; l++) out[q + l] = L[j + l] | (L[j + l + 32] << 4);
+  }
+}
+
+/** Q5_K's values: qh byte l, bit 2k ← fifth bit of value 64k+l, bit 2k+1 ← of value 64k+32+l; ql as Q4_K. */
+function packQ5K(out: Uint8Array, o: number, L: Uint8Array): void {
+  const qh = o + 16;
+  out.fill(0, qh, qh + 32);
+  let m1 = 1;
+  let m2 = 2;
+  for (let n = 0; n < QK_K; n += 64) {
+    const ql = o + 48 + n / 2;
+    for (let j = 0; j < 32; j++) {
+      let l1 = L[n + j];
+      if (l1 > 15) {
+        l1 -= 16;
+        out[qh + j] |= m1;
+      }
+      let l2 = L[n + j + 32];
+      if (l2 > 15) {
+        l2 -= 16;
+        out[qh + j] |= m2;
+      }
+      out[ql + j] = l1 | (l2 << 4);
+    }
+    m1 <<= 2;
+    m2 <<= 2;
+  }
+}
+
 export function quantizeQ4_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
   const { nBlocks, out } = quantizeOutput('Q4_K', src, QK_K, 144, dst);
-  const L = new Uint8Array(QK_K);
-  const Laux = new Uint8Array(32);
-  const weights = new Float32Array(32);
-  const scales = new Float32Array(8);
-  const mins = new Float32Array(8);
-  const sm = new Uint8Array(2);
-  const f16 = f16Table();
+  const s = k4Scratch();
   for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 144) {
-    fitSubBlocks(src, x, 15, -1, 20, L, Laux, weights, scales, mins);
+    fitSubBlocks(src, x, 15, -1, 20, s.L, s.Laux, s.weights, s.scales, s.mins);
     out.fill(0, o + 4, o + 16);
-    packScalesMinsK4(out, o, o + 4, scales, mins);
-    requantizeK4(src, x, out, o, 15, L, f16, sm);
-    // qs: 32 bytes per 64 values, low nibble value l, high nibble value l+32.
-    for (let j = 0; j < QK_K; j += 64) {
-      const q = o + 16 + j / 2;
-      for (let l = 0; l < 32; l++) out[q + l] = L[j + l] | (L[j + l + 32] << 4);
-    }
+    packScalesMinsK4(out, o, o + 4, s.scales, s.mins);
+    requantizeK4(src, x, out, o, 15, s.L, s.f16, s.sm);
+    packQ4K(out, o, s.L);
+  }
+  return out;
+}
+
+/** Q4_K with importance weights (quantize_row_q4_K_impl); rows are `importance.length` values long. */
+export function quantizeQ4_KWeighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q4_K', src, QK_K, 144, dst);
+  const rowLength = importanceRowLength('Q4_K', src, importance, QK_K);
+  const s = k4Scratch();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 144) {
+    fitSubBlocksWeighted(src, x, 15, importance, x % rowLength, out, o, false, s);
+    requantizeK4(src, x, out, o, 15, s.L, s.f16, s.sm);
+    packQ4K(out, o, s.L);
   }
   return out;
 }
 
 export function quantizeQ5_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
   const { nBlocks, out } = quantizeOutput('Q5_K', src, QK_K, 176, dst);
-  const L = new Uint8Array(QK_K);
-  const Laux = new Uint8Array(32);
-  const weights = new Float32Array(32);
-  const scales = new Float32Array(8);
-  const mins = new Float32Array(8);
-  const sm = new Uint8Array(2);
-  const f16 = f16Table();
+  const s = k4Scratch();
   for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 176) {
-    fitSubBlocks(src, x, 31, -0.5, 15, L, Laux, weights, scales, mins);
+    fitSubBlocks(src, x, 31, -0.5, 15, s.L, s.Laux, s.weights, s.scales, s.mins);
     out.fill(0, o + 4, o + 16);
-    packScalesMinsK4(out, o, o + 4, scales, mins);
-    requantizeK4(src, x, out, o, 31, L, f16, sm);
-    // qh byte l: bit 2k ← fifth bit of value 64k+l, bit 2k+1 ← of value 64k+32+l; ql as Q4_K.
-    const qh = o + 16;
-    out.fill(0, qh, qh + 32);
-    let m1 = 1;
-    let m2 = 2;
-    for (let n = 0; n < QK_K; n += 64) {
-      const ql = o + 48 + n / 2;
-      for (let j = 0; j < 32; j++) {
-        let l1 = L[n + j];
-        if (l1 > 15) {
-          l1 -= 16;
-          out[qh + j] |= m1;
-        }
-        let l2 = L[n + j + 32];
-        if (l2 > 15) {
-          l2 -= 16;
-          out[qh + j] |= m2;
-        }
-        out[ql + j] = l1 | (l2 << 4);
-      }
-      m1 <<= 2;
-      m2 <<= 2;
-    }
+    packScalesMinsK4(out, o, o + 4, s.scales, s.mins);
+    requantizeK4(src, x, out, o, 31, s.L, s.f16, s.sm);
+    packQ5K(out, o, s.L);
   }
   return out;
 }
 
-export function quantizeQ6_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+/** Q5_K with importance weights (quantize_row_q5_K_impl); rows are `importance.length` values long. */
+export function quantizeQ5_KWeighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const { nBlocks, out } = quantizeOutput('Q5_K', src, QK_K, 176, dst);
+  const rowLength = importanceRowLength('Q5_K', src, importance, QK_K);
+  const s = k4Scratch();
+  for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 176) {
+    fitSubBlocksWeighted(src, x, 31, importance, x % rowLength, out, o, true, s);
+    requantizeK4(src, x, out, o, 31, s.L, s.f16, s.sm);
+    packQ5K(out, o, s.L);
+  }
+  return out;
+}
+
+/**
+ * Q6_K: per 16-value sub-block a symmetric 6-bit fit (make_qx_quants, weights x² or, given
+ * `importance` whose length is the row length, the imatrix's qw as llama.cpp's _impl passes them),
+ * then the 16 scales to 8 bits against the largest |scale| and the values re-rounded.
+ */
+function quantizeQ6KRows(src: Float32Array, importance: Float32Array | undefined, dst: Uint8Array | undefined): Uint8Array {
   const { nBlocks, out } = quantizeOutput('Q6_K', src, QK_K, 210, dst);
+  const rowLength = importance ? importanceRowLength('Q6_K', src, importance, QK_K) : 0;
   const L = new Uint8Array(QK_K);
   const scales = new Float32Array(16);
   const f16 = f16Table();
   for (let i = 0, x = 0, o = 0; i < nBlocks; i++, x += QK_K, o += 210) {
     let maxScale = 0;
     let maxAbsScale = 0;
+    const qb = importance ? x % rowLength : 0;
     for (let ib = 0; ib < 16; ib++) {
-      const scale = makeQxQuantsRmse1(16, 32, src, x + 16 * ib, L, 16 * ib);
+      const scale = makeQxQuants(16, 32, src, x + 16 * ib, L, 16 * ib, importance, qb + 16 * ib);
       scales[ib] = scale;
       const a = Math.abs(scale);
       if (a > maxAbsScale) {
@@ -731,6 +1055,15 @@ export function quantizeQ6_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
     }
   }
   return out;
+}
+
+export function quantizeQ6_K(src: Float32Array, dst?: Uint8Array): Uint8Array {
+  return quantizeQ6KRows(src, undefined, dst);
+}
+
+/** Q6_K with importance weights (quantize_row_q6_K_impl); rows are `importance.length` values long. */
+export function quantizeQ6_KWeighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  return quantizeQ6KRows(src, importance, dst);
 }
 
 /** Q8_K (activations): d = max/−127 with the sign of the largest-magnitude value, q = nearest_int(x/d). */

@@ -9,12 +9,14 @@
  *   Q8_0  d:f16 qs:i8[32]              x[j] = q·d
  *
  * Dequantize and quantize follow ggml's reference rows (dequantize_row_*, quantize_row_*_ref) in
- * f32; the quantizers are what llama-quantize runs when no importance matrix is given.
+ * f32; the quantizers are what llama-quantize runs when no importance matrix is given. The
+ * *Weighted quantizers are its importance-matrix path (quantize_row_*_impl); Q8_0 has none.
  */
 
 import { f16Table, writeF16 } from './float.ts';
 import { signedAbsMax as signedAbsMaxShared, truncToInt as truncToIntShared } from './rounding.ts';
-import { assertTensorBytes, floatOutput, quantizeOutput } from './validate.ts';
+import { importanceSubBlock, lastNegatedMin, makeQkx3Quants, makeQxQuants, sumSquares } from './kquants.ts';
+import { assertTensorBytes, floatOutput, importanceRowLength, quantizeOutput } from './validate.ts';
 
 // Local bindings: hot loops call these per value, and a transpiled import may be a property getter.
 const fround = Math.fround;
@@ -205,6 +207,87 @@ export function quantizeQ5_1(src: Float32Array, dst?: Uint8Array): Uint8Array {
     writeU32(out, o + 4, qh >>> 0);
   }
   return out;
+}
+
+// ------------------------------------------------------------------------------------- importance-weighted
+
+/**
+ * The importance-weighted legacy quantizers' common loop (quantize_row_q4_0_impl and its siblings):
+ * per row σ² = mean x², per 32-value block the weights qw·√(σ² + x²), where qw are the imatrix's
+ * weights of the block's columns; `block` fits and writes one block from them.
+ */
+function quantizeWeightedBlocks(
+  type: string,
+  blockBytes: number,
+  src: Float32Array,
+  importance: Float32Array,
+  dst: Uint8Array | undefined,
+  block: (x: number, weights: Float32Array, out: Uint8Array, o: number) => void,
+): Uint8Array {
+  const { out } = quantizeOutput(type, src, QK, blockBytes, dst);
+  const rowLength = importanceRowLength(type, src, importance, QK);
+  const weights = new Float32Array(QK);
+  for (let row = 0, o = 0; row < src.length; row += rowLength) {
+    const sigma2 = fround(sumSquares(src, row, rowLength) / rowLength);
+    for (let b = 0; b < rowLength; b += QK, o += blockBytes) {
+      importanceSubBlock(src, row + b, QK, sigma2, importance, b, weights);
+      block(row + b, weights, out, o);
+    }
+  }
+  return out;
+}
+
+/** The fifth bits of 32 codes as Q5_0/Q5_1's qh word: bit j ← code j, bit j+16 ← code j+16. */
+function packQ5Block(L: Uint8Array, out: Uint8Array, qs: number, qhAt: number): void {
+  let qh = 0;
+  for (let j = 0; j < 16; j++) {
+    const q0 = L[j];
+    const q1 = L[j + 16];
+    out[qs + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4);
+    qh |= ((q0 & 0x10) >>> 4) << j;
+    qh |= ((q1 & 0x10) >>> 4) << (j + 16);
+  }
+  writeU32(out, qhAt, qh >>> 0);
+}
+
+/** Q4_0 with importance weights: a symmetric make_qx_quants fit per block. Rows are `importance.length` long. */
+export function quantizeQ4_0Weighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const L = new Uint8Array(QK);
+  return quantizeWeightedBlocks('Q4_0', 18, src, importance, dst, (x, weights, out, o) => {
+    writeF16(out, o, makeQxQuants(QK, 8, src, x, L, 0, weights));
+    for (let j = 0; j < 16; j++) out[o + 2 + j] = L[j] | (L[j + 16] << 4);
+  });
+}
+
+/** Q4_1 with importance weights: an asymmetric make_qkx3_quants fit per block. */
+export function quantizeQ4_1Weighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const L = new Uint8Array(QK);
+  const Laux = new Uint8Array(QK);
+  return quantizeWeightedBlocks('Q4_1', 20, src, importance, dst, (x, weights, out, o) => {
+    writeF16(out, o, makeQkx3Quants(QK, 15, src, x, weights, L, 0, Laux));
+    writeF16(out, o + 2, -lastNegatedMin());
+    for (let j = 0; j < 16; j++) out[o + 4 + j] = L[j] | (L[j + 16] << 4);
+  });
+}
+
+/** Q5_0 with importance weights: a symmetric make_qx_quants fit per block. */
+export function quantizeQ5_0Weighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const L = new Uint8Array(QK);
+  return quantizeWeightedBlocks('Q5_0', 22, src, importance, dst, (x, weights, out, o) => {
+    writeF16(out, o, makeQxQuants(QK, 16, src, x, L, 0, weights));
+    packQ5Block(L, out, o + 6, o + 2);
+  });
+}
+
+/** Q5_1 with importance weights: an asymmetric make_qkx3_quants fit per block. */
+export function quantizeQ5_1Weighted(src: Float32Array, importance: Float32Array, dst?: Uint8Array): Uint8Array {
+  const L = new Uint8Array(QK);
+  const Laux = new Uint8Array(QK);
+  return quantizeWeightedBlocks('Q5_1', 24, src, importance, dst, (x, weights, out, o) => {
+    writeF16(out, o, makeQkx3Quants(QK, 31, src, x, weights, L, 0, Laux));
+    writeF16(out, o + 2, -lastNegatedMin());
+    packQ5Block(L, out, o + 8, o + 4);
+  });
 }
 
 // ------------------------------------------------------------------------------------- Q8_0

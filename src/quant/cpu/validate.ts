@@ -48,3 +48,15 @@ export function quantizeOutput(
   if (dst.length < need) throw new RangeError(`${type}: output holds ${dst.length} bytes, ${need} needed`);
   return { nBlocks, out: dst };
 }
+
+/**
+ * The row length of an importance-weighted quantize: `importance` holds one weight per column, so
+ * its length is the row length, which must be a whole number of blocks and divide the input.
+ */
+export function importanceRowLength(type: string, src: Float32Array, importance: Float32Array, blockSize: number): number {
+  const rowLength = importance.length;
+  if (rowLength === 0 || rowLength % blockSize !== 0 || src.length % rowLength !== 0) {
+    throw new ModelFormatError(`${type}: importance weights for rows of ${rowLength} values do not fit ${src.length} values`);
+  }
+  return rowLength;
+}
