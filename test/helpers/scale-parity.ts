@@ -138,3 +138,15 @@ export function scaleShapeSelected(name: string): boolean {
   if (unknown.length > 0) throw new Error(`LOWBIT_SCALE_SHAPES names unknown shapes: ${unknown.join(', ')}`);
   return !only || only.includes(name);
 }
+
+/**
+ * The teacher-forced length of a `npm run test:scale` shape: LOWBIT_SCALE_TOKENS when set (a
+ * shorter run of a large shape on a slow machine), else `standard`.
+ */
+export function scaleTokenCount(standard: number): number {
+  const raw = process.env.LOWBIT_SCALE_TOKENS;
+  if (raw === undefined || raw === '') return standard;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 16 || n > 4096) throw new Error(`LOWBIT_SCALE_TOKENS must be an integer from 16 to 4096, got ${raw}`);
+  return n;
+}

@@ -22,10 +22,18 @@ import { writeArchitectureTwin } from '../helpers/f32-twin.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { releaseTestGpu } from '../helpers/gpu-engine.ts';
 import { llamaAllLogits } from '../helpers/llama-oracle.ts';
-import { describeFigures, lowbitLogits, parityFigures, promptTokens, scaleShapeSelected, timed } from '../helpers/scale-parity.ts';
+import {
+  describeFigures,
+  lowbitLogits,
+  parityFigures,
+  promptTokens,
+  scaleShapeSelected,
+  scaleTokenCount,
+  timed,
+} from '../helpers/scale-parity.ts';
 
-/** Teacher-forced positions: fewer than the smaller shapes' 256, each costs seconds of CPU here. */
-const TOKENS = 32;
+/** Teacher-forced positions (LOWBIT_SCALE_TOKENS to change): fewer than the smaller shapes' 256, each costs seconds of CPU here. */
+const TOKENS = scaleTokenCount(32);
 const KL_BOUND_QUANTIZED = 1e-2;
 const MIN_AGREEMENT_QUANTIZED = 0.95;
 /** I2_S against TQ2_0: the same values through other kernels, so only the summation order differs. */
