@@ -53,7 +53,7 @@ interface ParityPlan {
   tokens: number;
   /**
    * The first positions also run under WebGPU's default limits and compared with the adapter-limits
-   * run. lowbit against itself: a prefix spanning more than one prefill step shows any difference.
+   * run. lowbit against itself: a kernel or binding split that differs shows at every position.
    */
   limitsTokens: number;
   /** Also the F32 twin against llama.cpp's on it. */
