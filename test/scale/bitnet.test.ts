@@ -11,6 +11,10 @@
  *   across bindings and 128k vocabulary at this size with llama.cpp, teacher-forced.
  *
  * No F32 twin at this size: it would be a 9.7 GB file, loaded by both sides at once.
+ *
+ * Measured over 16 tokens: I2_S against TQ2_0 |Δp| 6.2e-6, mean KL 2e-9, 11/11 agree (180 s of CPU
+ * per lowbit run); TQ2_0 as bitnet against llama.cpp 11/11 agree but mean KL 2.3e-2, above the
+ * bound: not yet separated from llama.cpp's 8-bit activations (no F32 twin at this size).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,26 +52,36 @@ if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ
       await releaseTestGpu();
     });
 
+    const dir = scaleModelDir(repoRoot);
+    const i2s = recipeByName('bitnet-2b4t-I2_S')!;
+    const tq2 = recipeByName('bitnet-2b4t-TQ2_0')!;
+    const vocab = i2s.vocab;
+    const tokens = promptTokens(vocab, TOKENS);
+    const generate = async (name: string) => {
+      mkdirSync(dir, { recursive: true });
+      return (await timed(`${name} generate`, () => generateScaleModel(recipeByName(name)!, dir, pool))).path;
+    };
+
     it(
-      `I2_S gives lowbit the logits of its TQ2_0 twin (|Δp| ≤ ${DELTA_P_BOUND_SAME_VALUES}); TQ2_0 as llama.cpp's bitnet: KL ≤ ${KL_BOUND_QUANTIZED}, decisive top-1 ≥ ${MIN_AGREEMENT_QUANTIZED * 100}% agree (${TOKENS} tokens)`,
+      `I2_S gives lowbit the logits of its TQ2_0 twin (|Δp| ≤ ${DELTA_P_BOUND_SAME_VALUES}, ${TOKENS} tokens)`,
       { timeout: 7_200_000 },
       async () => {
-        const dir = scaleModelDir(repoRoot);
-        mkdirSync(dir, { recursive: true });
-        const i2s = recipeByName('bitnet-2b4t-I2_S')!;
-        const tq2 = recipeByName('bitnet-2b4t-TQ2_0')!;
-        const i2sPath = (await timed('bitnet-2b4t-I2_S generate', () => generateScaleModel(i2s, dir, pool))).path;
-        const tq2Path = (await timed('bitnet-2b4t-TQ2_0 generate', () => generateScaleModel(tq2, dir, pool))).path;
-        const vocab = i2s.vocab;
-        const tokens = promptTokens(vocab, TOKENS);
-
+        const i2sPath = await generate(i2s.name);
+        const tq2Path = await generate(tq2.name);
         const fromTq2 = await timed('bitnet-2b4t-TQ2_0 lowbit', () => lowbitLogits(tq2Path, tokens, 'f32'));
         const fromI2s = await timed('bitnet-2b4t-I2_S lowbit', () => lowbitLogits(i2sPath, tokens, 'f32'));
         const sameValues = parityFigures(fromTq2, fromI2s, vocab);
         console.log(describeFigures('bitnet-2b4t I2_S vs its TQ2_0 twin (lowbit both)', sameValues));
         expect(sameValues.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_SAME_VALUES);
         expect(sameValues.agreeing).toBe(sameValues.decisive);
+      },
+    );
 
+    it(
+      `TQ2_0 relabelled as llama.cpp's bitnet: KL ≤ ${KL_BOUND_QUANTIZED}, decisive top-1 ≥ ${MIN_AGREEMENT_QUANTIZED * 100}% agree (${TOKENS} tokens)`,
+      { timeout: 7_200_000 },
+      async () => {
+        const tq2Path = await generate(tq2.name);
         const asBitnet = await timed('bitnet-2b4t-TQ2_0 relabelled bitnet', () =>
           writeArchitectureTwin(tq2Path, join(dir, 'bitnet-2b4t-TQ2_0-as-bitnet.gguf'), 'bitnet'),
         );
