@@ -1,0 +1,99 @@
+/**
+ * The BitNet b1.58 2B4T shape (issue 10 item 3), under `npm run test:scale` only: its two files are
+ * 1.2 GB each and a 2.4B-parameter prefill takes minutes on a software GPU.
+ *
+ * - The I2_S file (as published) and its TQ2_0 twin hold the same ternary values, so lowbit must give
+ *   the same logits from both, although their kernels differ (I2_S: one f32 scale per tensor, 2-bit
+ *   codes in 128-byte interleaved blocks; TQ2_0: an f16 scale per 256 values).
+ * - llama.cpp does not load the `bitnet-b1.58` architecture (2B4T's squared-ReLU feed-forward) but
+ *   runs `bitnet`: the same blocks, tensors and sub-norms with a SiLU-gated feed-forward. The TQ2_0
+ *   file relabelled `bitnet` compares lowbit's TQ2_0 kernels, sub-norms, F16 tied head split
+ *   across bindings and 128k vocabulary at this size with llama.cpp, teacher-forced.
+ *
+ * No F32 twin at this size: it would be a 9.7 GB file, loaded by both sides at once.
+ *
+ * Measured over 16 tokens: I2_S against TQ2_0 |Δp| 6.2e-6, mean KL 2e-9, 11/11 agree (180 s of CPU
+ * per lowbit run); TQ2_0 as bitnet against llama.cpp 11/11 agree but mean KL 2.3e-2, above the
+ * bound: not yet separated from llama.cpp's 8-bit activations (no F32 twin at this size).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { NodeQuantizePool } from '../../src/quant/node-quantize-pool.ts';
+import { generateScaleModel, scaleModelDir } from '../../scripts/scale-models/generate.ts';
+import { recipeByName } from '../../scripts/scale-models/recipes.ts';
+import { writeArchitectureTwin } from '../helpers/f32-twin.ts';
+import { repoRoot } from '../helpers/fixtures.ts';
+import { releaseTestGpu } from '../helpers/gpu-engine.ts';
+import { llamaAllLogits } from '../helpers/llama-oracle.ts';
+import {
+  describeFigures,
+  lowbitLogits,
+  parityFigures,
+  promptTokens,
+  scaleShapeSelected,
+  scaleTokenCount,
+  timed,
+} from '../helpers/scale-parity.ts';
+
+/** Teacher-forced positions (LOWBIT_SCALE_TOKENS to change): fewer than the smaller shapes' 256, each costs seconds of CPU here. */
+const TOKENS = scaleTokenCount(32);
+const KL_BOUND_QUANTIZED = 1e-2;
+const MIN_AGREEMENT_QUANTIZED = 0.95;
+/** I2_S against TQ2_0: the same values through other kernels, so only the summation order differs. */
+const DELTA_P_BOUND_SAME_VALUES = 1e-5;
+
+// Registered only under test:scale (an empty suite is an error, not a skip).
+if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ2_0'))
+  describe('the BitNet b1.58 2B4T shape', () => {
+    const pool = new NodeQuantizePool();
+    afterAll(async () => {
+      await pool.close();
+      await releaseTestGpu();
+    });
+
+    const dir = scaleModelDir(repoRoot);
+    const i2s = recipeByName('bitnet-2b4t-I2_S')!;
+    const tq2 = recipeByName('bitnet-2b4t-TQ2_0')!;
+    const vocab = i2s.vocab;
+    const tokens = promptTokens(vocab, TOKENS);
+    const generate = async (name: string) => {
+      mkdirSync(dir, { recursive: true });
+      return (await timed(`${name} generate`, () => generateScaleModel(recipeByName(name)!, dir, pool))).path;
+    };
+
+    it(
+      `I2_S gives lowbit the logits of its TQ2_0 twin (|Δp| ≤ ${DELTA_P_BOUND_SAME_VALUES}, ${TOKENS} tokens)`,
+      { timeout: 7_200_000 },
+      async () => {
+        const i2sPath = await generate(i2s.name);
+        const tq2Path = await generate(tq2.name);
+        const fromTq2 = await timed('bitnet-2b4t-TQ2_0 lowbit', () => lowbitLogits(tq2Path, tokens, 'f32'));
+        const fromI2s = await timed('bitnet-2b4t-I2_S lowbit', () => lowbitLogits(i2sPath, tokens, 'f32'));
+        const sameValues = parityFigures(fromTq2, fromI2s, vocab);
+        console.log(describeFigures('bitnet-2b4t I2_S vs its TQ2_0 twin (lowbit both)', sameValues));
+        expect(sameValues.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_SAME_VALUES);
+        expect(sameValues.agreeing).toBe(sameValues.decisive);
+      },
+    );
+
+    it(
+      `TQ2_0 relabelled as llama.cpp's bitnet: KL ≤ ${KL_BOUND_QUANTIZED}, decisive top-1 ≥ ${MIN_AGREEMENT_QUANTIZED * 100}% agree (${TOKENS} tokens)`,
+      { timeout: 7_200_000 },
+      async () => {
+        const tq2Path = await generate(tq2.name);
+        const asBitnet = await timed('bitnet-2b4t-TQ2_0 relabelled bitnet', () =>
+          writeArchitectureTwin(tq2Path, join(dir, 'bitnet-2b4t-TQ2_0-as-bitnet.gguf'), 'bitnet'),
+        );
+        const llama = await timed('bitnet-2b4t-TQ2_0 (bitnet) llama.cpp', () =>
+          llamaAllLogits(asBitnet, tokens, vocab, { f32Attention: true }),
+        );
+        const ours = await timed('bitnet-2b4t-TQ2_0 (bitnet) lowbit', () => lowbitLogits(asBitnet, tokens, 'f32'));
+        const figures = parityFigures(llama, ours, vocab);
+        console.log(describeFigures('bitnet-2b4t-TQ2_0 as bitnet (f32 activations)', figures));
+        expect(figures.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+        expect(figures.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * figures.decisive);
+        expect(figures.decisive).toBeGreaterThan(TOKENS / 4);
+      },
+    );
+  });
