@@ -43,7 +43,17 @@ const MIN_AGREEMENT_QUANTIZED = 0.95;
 /** I2_S against TQ2_0: the same values through other kernels, so only the summation order differs. */
 const DELTA_P_BOUND_SAME_VALUES = 1e-5;
 
-// Registered only under test:scale (an empty suite is an error, not a skip).
+// What the comparison below rests on, checked in every run: the two files differ only in the
+// encoding of their ternary weights.
+it("the TQ2_0 twin's recipe is the I2_S recipe but for its file type (same shapes, seed and tensors)", () => {
+  const { name: i2sName, fileType: i2sType, publishedBytes, ...i2sRest } = recipeByName('bitnet-2b4t-I2_S')!;
+  const { name: tq2Name, fileType: tq2Type, ...tq2Rest } = recipeByName('bitnet-2b4t-TQ2_0')!;
+  expect([i2sName, i2sType, tq2Name, tq2Type]).toEqual(['bitnet-2b4t-I2_S', 'I2_S', 'bitnet-2b4t-TQ2_0', 'TQ2_0']);
+  expect(publishedBytes).toBeGreaterThan(0);
+  expect(tq2Rest).toEqual(i2sRest);
+});
+
+// The shape's own suite is registered only under test:scale.
 if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ2_0'))
   describe('the BitNet b1.58 2B4T shape', () => {
     const pool = new NodeQuantizePool();
