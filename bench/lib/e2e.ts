@@ -61,16 +61,7 @@ export async function benchModel(
 ): Promise<E2eRow> {
   const source = await FileByteSource.open(path);
   const gguf = await readGGUF(source);
-  const { result: engine, peakBytes } = await peakJsMemoryDuring(() =>
-    loadEngine(source, {
-      gpu: ctx,
-      contextSize: BENCH_CONTEXT_SIZE,
-      activations: opts.activations,
-      autotune: opts.autotune,
-      autotuneBudget: opts.autotuneBudget,
-      onAutotune: opts.onAutotune,
-    }),
-  );
+  const { result: engine, peakBytes } = await peakJsMemoryDuring(() => loadEngine(source, benchEngineOptions(ctx, opts)));
   await source.close();
   try {
     const measured = await measureRun(engine, ctx, opts);
@@ -100,6 +91,21 @@ export async function benchModel(
 
 /** The engine's kernel options the bench passes through (--autotune). */
 export type KernelLoadOptions = Pick<EngineLoadOptions, 'autotune' | 'autotuneBudget' | 'onAutotune'>;
+
+/** How every end-to-end bench row loads its engine: the bench's context and the row's kernel choices. */
+export function benchEngineOptions(
+  gpu: GpuContext,
+  opts: { activations?: ActivationsOption } & KernelLoadOptions,
+): EngineLoadOptions & { gpu: GpuContext } {
+  return {
+    gpu,
+    contextSize: BENCH_CONTEXT_SIZE,
+    activations: opts.activations,
+    autotune: opts.autotune,
+    autotuneBudget: opts.autotuneBudget,
+    onAutotune: opts.onAutotune,
+  };
+}
 
 /** Threads llama.cpp uses in the side-by-side rows (recorded in the output). */
 export const LLAMA_CPP_THREADS = 1;

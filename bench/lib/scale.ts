@@ -20,8 +20,8 @@ import { openStoredModel } from '../../src/storage/model-source.ts';
 import { DEFAULT_CHUNK_SIZE } from '../../src/storage/store.ts';
 import { scaleModelDir } from '../../scripts/scale-models/generate.ts';
 import { SCALE_RECIPES } from '../../scripts/scale-models/recipes.ts';
-import { BENCH_CONTEXT_SIZE, measureRun } from './e2e-measure.ts';
-import { type KernelLoadOptions, peakJsMemoryDuring } from './e2e.ts';
+import { measureRun } from './e2e-measure.ts';
+import { benchEngineOptions, type KernelLoadOptions, peakJsMemoryDuring } from './e2e.ts';
 import { fmt, markdownTable } from './table.ts';
 
 export interface ScaleRow {
@@ -57,16 +57,9 @@ export async function benchScaleModel(
     const manifest = await importPath(store, path, { chunkSize: DEFAULT_CHUNK_SIZE });
     const source = await openStoredModel(store, manifest.id);
     const t0 = performance.now();
-    const { result: engine, peakBytes } = await peakJsMemoryDuring(() =>
-      loadEngine(source, {
-        gpu: ctx,
-        contextSize: BENCH_CONTEXT_SIZE,
-        activations: opts.activations,
-        autotune: opts.autotune,
-        autotuneBudget: opts.autotuneBudget,
-        onAutotune: opts.onAutotune,
-      }),
-    ).finally(() => source.close?.());
+    const { result: engine, peakBytes } = await peakJsMemoryDuring(() => loadEngine(source, benchEngineOptions(ctx, opts))).finally(() =>
+      source.close?.(),
+    );
     const loadFromStoreMs = performance.now() - t0;
     try {
       const measured = await measureRun(engine, ctx, opts);
