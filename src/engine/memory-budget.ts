@@ -62,6 +62,9 @@ export interface GpuMemoryEstimate {
   scratch: number;
   /** With several sequences: what their batched decode adds (batchDecodeBytes), else 0. */
   batch: number;
+  /** Bytes held twice for a moment while a layer's projections are concatenated after loading (the largest group). */
+  fusionTransient: number;
+  /** Peak GPU bytes: the weights, plus what the sessions allocate or the concatenation's transient, whichever is larger. */
   total: number;
   /** The largest buffer that cannot be split (a layer's KV cache or an activation). */
   largestBuffer: { label: string; bytes: number };
@@ -87,26 +90,37 @@ export function resolveContextSize(
   return { contextSize, warnings };
 }
 
-function weightBytes(file: ModelHeader, maxBufferBytes: number): { bytes: number; parts: number } {
+/** A layer's projections the engine concatenates after loading (runtime/fused-weights.ts). */
+const FUSED_PROJECTION = /^blk\.(\d+)\.(?:(attn)_[qkv]|(ffn)_(?:gate|up))\.weight$/;
+
+function weightBytes(file: ModelHeader, maxBufferBytes: number): { bytes: number; parts: number; fusionTransient: number } {
   let bytes = 0;
   let parts = 0;
+  const groups = new Map<string, number>();
   for (const t of file.tensors) {
     const cols = t.dims[0] ?? 1;
     const rows = t.dims.slice(1).reduce((a, b) => a * b, 1);
     // The loader's rule: rows as the quant table sizes them (no trailer), split by planRowParts.
     const rowBytes = getGpuQuantType(t.typeId, t.name).rowBytes(cols, t.name);
+    let tensorBytes = 0;
     for (const p of planRowParts(rows, rowBytes, maxBufferBytes, t.name)) {
-      bytes += pad4(p.rowCount * rowBytes);
+      tensorBytes += pad4(p.rowCount * rowBytes);
       parts++;
     }
+    bytes += tensorBytes;
+    const m = FUSED_PROJECTION.exec(t.name);
+    if (m) groups.set(`${m[1]}.${m[2] ?? m[3]}`, (groups.get(`${m[1]}.${m[2] ?? m[3]}`) ?? 0) + tensorBytes);
   }
-  return { bytes, parts };
+  // Q/K/V and gate/up are copied into one weight each, one group at a time, before the members
+  // are freed: for a moment the largest group is held twice.
+  const fusionTransient = Math.max(0, ...groups.values());
+  return { bytes, parts, fusionTransient };
 }
 
 /** The estimate at one context size, with the weights (which do not depend on it) already summed. */
 function estimateAt(
   cfg: ModelConfig,
-  weights: { bytes: number; parts: number },
+  weights: { bytes: number; parts: number; fusionTransient: number },
   contextSize: number,
   maxBatch: number,
   maxBufferBytes: number,
@@ -129,7 +143,9 @@ function estimateAt(
     kvCache,
     scratch,
     batch,
-    total: weights.bytes + kvCache + scratch + batch,
+    fusionTransient: weights.fusionTransient,
+    // The concatenation runs before the KV caches, scratch and batch buffers exist.
+    total: weights.bytes + Math.max(kvCache + scratch + batch, weights.fusionTransient),
     largestBuffer,
     maxBufferBytes,
   };

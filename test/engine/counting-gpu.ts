@@ -10,16 +10,30 @@ export interface CountingGpu {
   buffers: { label: string; size: number }[];
   /** Sum of the sizes of every buffer created so far. */
   bytes(): number;
+  /** The most bytes alive at once so far (buffers created and not yet destroyed). */
+  peakBytes(): number;
 }
 
 export function countingGpu(real: GpuContext, limitOverrides: Partial<Record<keyof GPUSupportedLimits, number>> = {}): CountingGpu {
   const buffers: { label: string; size: number }[] = [];
+  let live = 0;
+  let peak = 0;
   const device = new Proxy(real.device, {
     get(target, prop) {
       if (prop === 'createBuffer') {
         return (desc: GPUBufferDescriptor) => {
           buffers.push({ label: desc.label ?? '', size: desc.size });
-          return target.createBuffer(desc);
+          const buffer = target.createBuffer(desc);
+          live += desc.size;
+          peak = Math.max(peak, live);
+          let destroyed = false;
+          const destroy = buffer.destroy.bind(buffer);
+          buffer.destroy = () => {
+            if (!destroyed) live -= desc.size;
+            destroyed = true;
+            destroy();
+          };
+          return buffer;
         };
       }
       const v = Reflect.get(target, prop, target) as unknown;
@@ -33,5 +47,5 @@ export function countingGpu(real: GpuContext, limitOverrides: Partial<Record<key
     },
   });
   const gpu: GpuContext = { ...real, device, limits };
-  return { gpu, buffers, bytes: () => buffers.reduce((s, b) => s + b.size, 0) };
+  return { gpu, buffers, bytes: () => buffers.reduce((s, b) => s + b.size, 0), peakBytes: () => peak };
 }
