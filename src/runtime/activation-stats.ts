@@ -10,6 +10,7 @@ import type { KernelCall } from '../kernels/common.ts';
 import { createSumSquares } from '../kernels/sum-squares.ts';
 import type { Imatrix, ImatrixEntry } from '../quant/imatrix.ts';
 import type { LinearInput } from './forward.ts';
+import { fusedWeightMembers } from './fused-weights.ts';
 
 interface Totals {
   cols: number;
@@ -83,7 +84,10 @@ export class ActivationStats {
       off = 0;
       for (const n of names) {
         const { cols } = this.totals.get(n)!;
-        entries.set(n, { sum2: all.slice(off, off + cols), sum: all.slice(off + cols, off + 2 * cols), counts: [this.tokens] });
+        // A fused weight (Q/K/V, gate/up) reads one input: each of its members gets the totals.
+        for (const member of fusedWeightMembers(n)) {
+          entries.set(member, { sum2: all.slice(off, off + cols), sum: all.slice(off + cols, off + 2 * cols), counts: [this.tokens] });
+        }
         off += 2 * cols;
       }
       return { entries, ...info };

@@ -501,13 +501,16 @@ export class ForwardPass {
     // the weight and applies 1/rms at its store; prefill's mat-mul reads the copy a norm kernel
     // writes into `scratch`.
     const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
-      if (kernels.maxTokens === 1) return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
+      // A linear-input tap (imatrix) must see the normed input itself, so it keeps the norm kernel.
+      if (kernels.maxTokens === 1 && !this.options.linearInputTap)
+        return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
       body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
       return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };
     };
     // With int8 activations a decode mat-vec can quantize its output for the next linear, times
     // that linear's norm weight (none: plain), when the next reads it through an int8 mat-vec.
-    const int8Decode = kernels.maxTokens === 1 && this.activations === 'int8';
+    // (Not under a linear-input tap: its norms run as kernels, so the stores' int8 slots would clash.)
+    const int8Decode = kernels.maxTokens === 1 && this.activations === 'int8' && !this.options.linearInputTap;
     const quantizeFor = (next: string | undefined, norm: string | undefined) =>
       int8Decode && next !== undefined && hasInt8MatVec(this.w(next).type)
         ? { quantizeOut: norm ? ('normed' as const) : ('plain' as const), outputNormWeight: norm ? vec(norm) : undefined }

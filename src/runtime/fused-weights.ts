@@ -14,6 +14,11 @@ export function fusedWeightName(members: readonly string[]): string {
   return members.join('+');
 }
 
+/** The weights a name stands for: the members of a fused weight (fusedWeightName), else the name itself. */
+export function fusedWeightMembers(name: string): string[] {
+  return name.split('+');
+}
+
 /**
  * Each layer's groups, as alternatives tried in order: [q, k, v] else [q, k]; and [gate, up]
  * unless a per-tensor scale tensor multiplies gate or up (the scale must come before the
