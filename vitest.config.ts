@@ -1,10 +1,29 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Long GPU suites that `npm test` leaves to `npm run test:slow`, which CI runs right after it: the
+ * whole kernel matrices (every type × shape × variant) and the fixture parity tables against
+ * llama.cpp. `npm test` must stay under 15 minutes on a 2-core machine without a GPU; these took
+ * about 18 minutes of one core there between them. `npm test` still runs every model path end to
+ * end (decode step, dispatch counts, batched decode, limits), the int8 mat-vec of every int8 type,
+ * the other kernels, and a llama.cpp parity run (test/scale/parity.test.ts, the 135M shape).
+ */
+export const SLOW_SUITES = [
+  'test/parity/oracle-parity.test.ts',
+  'test/parity/live-parity.test.ts',
+  'test/kernels/matmul.test.ts',
+  'test/kernels/matmul-fused.test.ts',
+  'test/kernels/matmul-tiled.test.ts',
+  'test/kernels/autotune-parity.test.ts',
+  'test/cli/run-autotune.test.ts',
+];
 
 // Unit, GPU-kernel and parity tests run in Node. GPU tests share one Dawn device per file and
 // SwiftShader is CPU-bound, so files run one at a time per worker and timeouts are generous.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'e2e/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...SLOW_SUITES],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
