@@ -6,12 +6,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { loadEngine, type Engine } from '../engine/engine.ts';
 import { readGGUF } from '../gguf/index.ts';
-import { isLimitsTier, LIMITS_TIERS, type GpuContext, type LimitsTier } from '../gpu/device.ts';
+import { LIMITS_TIERS, type GpuContext } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { modelConfigFromMetadata } from '../model/config.ts';
 import { evaluationMaxBatch } from '../runtime/evaluate.ts';
 import type { ForwardOptions } from '../runtime/forward.ts';
 import { UsageError } from './errors.ts';
+import { choiceOption } from './options.ts';
 import { resolveModelSource, type ResolvedModel } from './model-arg.ts';
 import { formatDuration } from './progress-line.ts';
 import { escapeControl } from './terminal-text.ts';
@@ -41,13 +42,12 @@ export const EVALUATION_HELP = `  -f, --file FILE     the text to evaluate (UTF-
 `;
 
 /** The GPU of an evaluation command, from --adapter and --limits. */
-export async function evaluationGpu(adapter: string | undefined, limits: string | undefined): Promise<GpuContext> {
-  if (limits !== undefined && !isLimitsTier(limits))
-    throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${limits}'`);
+export async function evaluationGpu(adapter: string | undefined, limitsArg: string | undefined): Promise<GpuContext> {
+  const limits = choiceOption(limitsArg, '--limits', LIMITS_TIERS);
   if (adapter !== undefined && !['auto', 'hardware', 'swiftshader'].includes(adapter)) {
     throw new UsageError(`--adapter must be auto, hardware or swiftshader, got '${adapter}'`);
   }
-  return requestNodeGpu({ adapter: adapter as AdapterChoice | undefined, limits: limits as LimitsTier | undefined });
+  return requestNodeGpu({ adapter: adapter as AdapterChoice | undefined, limits });
 }
 
 /** The text of --file: a regular file of at most MAX_TEXT_BYTES, valid UTF-8. */

@@ -82,6 +82,17 @@ export const NUMBER_OPTIONS: Readonly<Record<string, NumberDomain>> = {
   '--threads': { integer: true, min: 1, max: 256, text: 'an integer from 1 to 256' },
 };
 
+/**
+ * The value of an option that takes one of `choices` (--limits, --activations, --autotune), or
+ * undefined when it was not given; anything else is a UsageError listing the choices.
+ */
+export function choiceOption<T extends string>(value: string | undefined, option: string, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value))
+    throw new UsageError(`${option} must be one of ${choices.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**

@@ -5,15 +5,15 @@
  */
 import { loadEngine } from '../engine/engine.ts';
 import { SAMPLING_DEFAULTS, type GenerateOptions, type GeneratedToken, type TokenStream } from '../engine/types.ts';
-import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
+import { LIMITS_TIERS } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
-import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../kernels/matvec-q8.ts';
-import { AUTOTUNE_OPTIONS, isAutotuneOption } from '../engine/kernel-choice.ts';
+import { ACTIVATIONS_OPTIONS } from '../kernels/matvec-q8.ts';
+import { AUTOTUNE_OPTIONS } from '../engine/kernel-choice.ts';
 import { describeTuning } from '../kernels/autotune.ts';
 import { openStore } from './store-arg.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
-import { numberOption as num, parseCommand } from './options.ts';
+import { numberOption as num, parseCommand, choiceOption } from './options.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit run <model> -p "prompt" [options]
@@ -95,21 +95,18 @@ export async function run(args: string[]): Promise<number> {
   };
   const keep = num(v['context-shift'], '--context-shift');
   if (keep !== undefined) gen.contextShift = { keep };
-  if (v.limits !== undefined && !isLimitsTier(v.limits))
-    throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
-  if (v.activations !== undefined && !isActivationsOption(v.activations))
-    throw new UsageError(`--activations must be one of ${ACTIVATIONS_OPTIONS.join(', ')}, got '${v.activations}'`);
-  if (v.autotune !== undefined && !isAutotuneOption(v.autotune))
-    throw new UsageError(`--autotune must be one of ${AUTOTUNE_OPTIONS.join(', ')}, got '${v.autotune}'`);
+  const limits = choiceOption(v.limits, '--limits', LIMITS_TIERS);
+  const activations = choiceOption(v.activations, '--activations', ACTIVATIONS_OPTIONS);
+  const autotune = choiceOption(v.autotune, '--autotune', AUTOTUNE_OPTIONS);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
-  const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
+  const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits });
   try {
     const engine = await loadEngine(model.source, {
       gpu,
       contextSize,
-      activations: v.activations,
-      autotune: v.autotune,
+      activations,
+      autotune,
       autotuneCache: openStore(v.store),
       onAutotune: (r) => {
         if (r.source === 'measured') process.stderr.write(`lowbit: ${describeTuning(r)}\n`);

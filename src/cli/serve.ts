@@ -4,13 +4,13 @@
  * SIGINT or SIGTERM stops it: running generations are aborted, their replies end, exit status 0.
  */
 import { loadEngine } from '../engine/engine.ts';
-import { isLimitsTier, LIMITS_TIERS, type LimitsTier } from '../gpu/device.ts';
+import { LIMITS_TIERS } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
-import { ACTIVATIONS_OPTIONS, isActivationsOption } from '../kernels/matvec-q8.ts';
+import { ACTIVATIONS_OPTIONS } from '../kernels/matvec-q8.ts';
 import { createLowbitServer, isLoopbackHost } from '../server/server.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
-import { numberOption as num, parseCommand } from './options.ts';
+import { numberOption as num, parseCommand, choiceOption } from './options.ts';
 import { escapeControl } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit serve <model> [options]
@@ -88,11 +88,9 @@ export async function run(args: string[]): Promise<number> {
   const apiKey = v['api-key'] ?? (process.env.LOWBIT_API_KEY || undefined);
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
   const corsOrigins = (v['cors-origin'] ?? []).map(checkOrigin);
-  if (v.limits !== undefined && !isLimitsTier(v.limits))
-    throw new UsageError(`--limits must be one of ${LIMITS_TIERS.join(', ')}, got '${v.limits}'`);
+  const limits = choiceOption(v.limits, '--limits', LIMITS_TIERS);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
-  if (v.activations !== undefined && !isActivationsOption(v.activations))
-    throw new UsageError(`--activations must be one of ${ACTIVATIONS_OPTIONS.join(', ')}, got '${v.activations}'`);
+  const activations = choiceOption(v.activations, '--activations', ACTIVATIONS_OPTIONS);
 
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   // Bound to loopback, the server is for this machine: requests naming another host are a page
@@ -115,7 +113,7 @@ export async function run(args: string[]): Promise<number> {
     const address = await server.listen(port, host);
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     process.stderr.write(`lowbit serve: listening on http://${shown}:${address.port} (loading ${escapeControl(model.label)})\n`);
-    const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits: v.limits as LimitsTier | undefined });
+    const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits });
     try {
       let engine;
       try {
@@ -123,7 +121,7 @@ export async function run(args: string[]): Promise<number> {
           gpu,
           contextSize,
           slots: parallel,
-          activations: v.activations,
+          activations,
           signal: loadAbort.signal,
           maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
         });
