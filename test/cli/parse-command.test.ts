@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/cli/errors.ts';
-import { parseCommand } from '../../src/cli/options.ts';
+import { choiceOption, parseCommand } from '../../src/cli/options.ts';
 import { expectCleanError, lowbit } from './lowbit-cli.ts';
 
 const syntax = {
@@ -50,11 +50,32 @@ describe('parseCommand', () => {
   });
 });
 
+describe('choiceOption', () => {
+  it('gives the choice, or undefined when the option is absent', () => {
+    expect(choiceOption('int8', '--activations', ['auto', 'f32', 'int8'] as const)).toBe('int8');
+    expect(choiceOption(undefined, '--activations', ['auto', 'f32', 'int8'] as const)).toBeUndefined();
+  });
+
+  it('refuses anything else (case, blanks, a prefix) naming the option and its choices', () => {
+    for (const bad of ['INT8', ' int8', 'int', '']) {
+      expect(() => choiceOption(bad, '--activations', ['auto', 'f32', 'int8'])).toThrow(
+        new UsageError(`--activations must be one of auto, f32, int8, got '${bad}'`),
+      );
+    }
+  });
+});
+
 describe('the commands use it', () => {
   it.each([
     ['ls', ['ls', 'extra'], /^error: ls takes no arguments \(got 1; see lowbit ls --help\)/],
     ['quantize', ['quantize', 'only-one.gguf'], /^error: quantize takes an input and an output file \(got 1; see lowbit quantize --help\)/],
     ['kl', ['kl', '--nope', 'a', 'b'], /^error: Unknown option '--nope'.*\(see lowbit kl --help\)/],
+    // A terminal escape in a choice comes back escaped, before any model is opened.
+    [
+      'run',
+      ['run', 'missing.gguf', '-p', 'hi', '--limits', '\x1b[31mred'],
+      /^error: --limits must be one of adapter, default, mobile, got '\\x1b\[31mred'$/,
+    ],
   ])('%s', async (_, args, message) => {
     expectCleanError(await lowbit(...args), message);
   });
