@@ -303,7 +303,7 @@ const memory = e2e.map((r) => ({
   gpuWeightsOverFile: r.gpuBytes.weights / r.fileBytes,
   peakJsHeapDuringLoadBytes: r.peakJsHeapDuringLoadBytes,
 }));
-const goals = kernelGoals(kernelRatios, e2e);
+const goals = kernelGoals(kernelRatios, e2e, opts.decodeTokens);
 const doc = {
   device,
   llamaCppThreads: LLAMA_CPP_THREADS,

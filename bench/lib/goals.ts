@@ -40,8 +40,13 @@ function ratioGoal(goal: string, subject: string, r: KernelRatio, target: number
   return { goal, subject, value: r.median, min: r.min, max: r.max, target, met: r.median >= target };
 }
 
-/** Every goal the run has the measurements for; a goal whose rows were not measured is left out. */
-export function kernelGoals(ratios: readonly KernelRatio[], e2e: readonly E2eRow[]): GoalRow[] {
+/**
+ * Every goal the run has the measurements for; a goal whose rows were not measured is left out.
+ * The step counters come from the models that decoded all `decodeTokens` tokens: a run that ends on
+ * an end-of-text token has already submitted the steps in flight behind it, which then count
+ * against fewer tokens.
+ */
+export function kernelGoals(ratios: readonly KernelRatio[], e2e: readonly E2eRow[], decodeTokens: number): GoalRow[] {
   const rows: GoalRow[] = [];
   const find = (name: string, type: string) => ratios.find((r) => r.name === name && r.type === type);
   for (const t of TERNARY) {
@@ -72,10 +77,11 @@ export function kernelGoals(ratios: readonly KernelRatio[], e2e: readonly E2eRow
       met: value >= PREFILL_OVER_DECODE,
     });
   }
-  if (e2e.length) {
-    const worst = (pick: (r: E2eRow) => number) => Math.max(...e2e.map(pick));
+  const fullRuns = e2e.filter((r) => r.decodeTokens >= decodeTokens);
+  if (fullRuns.length) {
+    const worst = (pick: (r: E2eRow) => number) => Math.max(...fullRuns.map(pick));
     const step = (subject: string, value: number, target: number): GoalRow => ({
-      goal: 'decode step, worst model',
+      goal: `decode step, worst of ${fullRuns.length} models`,
       subject,
       value,
       target,
