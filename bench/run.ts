@@ -6,7 +6,8 @@
  *     counters of a decode step, and llama.cpp (node-llama-cpp, CPU) on the same prompt;
  *   - memory: GPU bytes (weights, KV cache, scratch) vs file size, peak JS heap during load.
  * The kernel part times every kernel interleaved over rounds; its noise and its headline ratios
- * (each the median of per-round ratios) come along as `kernelNoise` and `kernelRatios`.
+ * (each the median of per-round ratios) come along as `kernelNoise` and `kernelRatios`, and each
+ * kernel goal against its target, met or missed, as `goals` (bench/lib/goals.ts).
  * Options: --json, --quick (committed fixtures only), --models a,b (only the fixture files whose
  * name contains one of these strings, e.g. `--models IQ4_XS,IQ2_XXS,3M-Q4_0`), --prompt N (128),
  * --decode N (64), --activations auto|f32|int8 (the engine option; default auto), --no-kernels, --no-llama, --browser (also the end-to-end rows in headless
@@ -40,6 +41,7 @@ import { benchBrowser, type BrowserBenchResult } from './lib/browser-e2e.ts';
 import { browserE2eTable, deviceLine } from './lib/browser-table.ts';
 import { benchLlamaCpp, benchModel, LLAMA_CPP_THREADS, type E2eRow } from './lib/e2e.ts';
 import { fmt, markdownTable } from './lib/table.ts';
+import { goalsTable, kernelGoals, type KernelRatio } from './lib/goals.ts';
 import { serveMarkdown, type ServeBenchDoc } from './lib/serve-table.ts';
 import { benchQuantize, quantizeTable } from './lib/quantize-bench.ts';
 import { deviceSummary } from './lib/e2e-measure.ts';
@@ -171,7 +173,7 @@ let kernels: unknown[] = [];
 let readKernelGbPerSec: number | undefined;
 /** The kernel bench's own noise and its headline ratios, each the median of interleaved rounds. */
 let kernelNoise: { rounds: number; mad: number; madMax: number } | undefined;
-let kernelRatios: unknown[] = [];
+let kernelRatios: KernelRatio[] = [];
 if (!args['no-kernels']) {
   log('kernels …');
   const out = execFileSync(
@@ -202,7 +204,7 @@ if (!args['no-kernels']) {
     kernels: unknown[];
     readKernelGbPerSec: number;
     noise: NonNullable<typeof kernelNoise>;
-    ratios: unknown[];
+    ratios: KernelRatio[];
   };
   kernels = parsed.kernels;
   readKernelGbPerSec = parsed.readKernelGbPerSec;
@@ -301,6 +303,7 @@ const memory = e2e.map((r) => ({
   gpuWeightsOverFile: r.gpuBytes.weights / r.fileBytes,
   peakJsHeapDuringLoadBytes: r.peakJsHeapDuringLoadBytes,
 }));
+const goals = kernelGoals(kernelRatios, e2e, opts.decodeTokens);
 const doc = {
   device,
   llamaCppThreads: LLAMA_CPP_THREADS,
@@ -308,6 +311,7 @@ const doc = {
   readKernelGbPerSec,
   kernelNoise,
   kernelRatios,
+  goals,
   e2e,
   memory,
   ...(args.scale ? { scale } : {}),
@@ -398,6 +402,9 @@ if (args.json) {
       ]),
     ),
   );
+  if (goals.length) {
+    lines.push('', 'Kernel goals (each ratio from this run):', '', goalsTable(goals));
+  }
   if (browser) {
     lines.push('', `End to end in Chromium (${deviceLine(browser.device)}):`, '', browserE2eTable(browser.e2e));
   }
