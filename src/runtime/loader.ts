@@ -143,9 +143,6 @@ class AlignedWriter<B> {
   }
 }
 
-/** Longest row segment repacked at once, in file bytes (rows longer than this go in several). */
-const SEGMENT_TARGET_BYTES = 64 * 1024;
-
 /**
  * Rewrites a stream of a tensor's file rows (pieces of any size, cut anywhere) into its GPU row
  * layout. Each row is cut into segments of `segmentCols` elements (the last takes the rest), a
@@ -163,9 +160,11 @@ class SegmentRepacker {
     private readonly quant: GpuQuantType,
     private readonly layout: GpuRowLayout,
     private readonly cols: number,
+    pieceBytes: number,
   ) {
-    const perSegment = quant.rowBytes(layout.segmentElems);
-    this.segmentCols = Math.min(cols, Math.max(1, Math.floor(SEGMENT_TARGET_BYTES / perSegment)) * layout.segmentElems);
+    // Segments of at most a piece (and at least one unit of the layout).
+    const perUnit = quant.rowBytes(layout.segmentElems);
+    this.segmentCols = Math.min(cols, Math.max(1, Math.floor(pieceBytes / perUnit)) * layout.segmentElems);
     this.carry = new Uint8Array(quant.rowBytes(this.segmentCols));
   }
 
@@ -259,7 +258,7 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
       weight.parts.push({ buffer, rowStart: part.rowStart, rowCount: part.rowCount });
       const writer = new AlignedWriter(sink, buffer);
       const rowLayout = p.quant.gpu.rowLayout;
-      const repacker = rowLayout && new SegmentRepacker(writer, p.quant, rowLayout, p.cols);
+      const repacker = rowLayout && new SegmentRepacker(writer, p.quant, rowLayout, p.cols, pieceTarget);
       const start = p.info.absoluteOffset + part.rowStart * p.fileRowBytes;
       const end = start + part.rowCount * p.fileRowBytes;
       // Read the next piece while the current one is written: two pieces in memory at most.
