@@ -176,7 +176,14 @@ export function gpuBlockGeometry(layout: QuantLayout, d: GpuDecoder, cols: numbe
   const blockElems = layout.rowMultiple;
   const blockBytes = (blockElems / layout.blockSize) * layout.blockBytes;
   if (d.rowLayout)
-    return { blockElems, blockBytes, aligned: true, rowBytes: d.rowLayout.rowBytes(cols), chunkVec4s: d.chunkVec4s, usesW4: d.usesW4 };
+    return {
+      blockElems,
+      blockBytes: d.rowLayout.blockBytes,
+      aligned: true,
+      rowBytes: d.rowLayout.rowBytes(cols),
+      chunkVec4s: d.chunkVec4s,
+      usesW4: d.usesW4,
+    };
   return {
     blockElems,
     blockBytes,

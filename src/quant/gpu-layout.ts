@@ -21,6 +21,8 @@ export interface GpuRowLayout {
    * own (same bytes, same order), so the streaming loader can repack a row piece by piece.
    */
   readonly segmentElems: number;
+  /** Bytes the kernels step between a block's codes (the decoder's QB): its code bytes, scales apart. */
+  readonly blockBytes: number;
   /** Rewrites `nRows` whole rows from the file layout (`src`, at least nRows file rows) into `dst` (nRows GPU rows). */
   repack(src: Uint8Array, cols: number, nRows: number, dst: Uint8Array): void;
   /**
@@ -53,6 +55,7 @@ const GROUP_BYTES = 16 + GROUP_BLOCKS * TQ2_0_CODES;
 export const TQ2_0_GROUPED: GpuRowLayout = {
   name: 'TQ2_0 grouped (4 blocks: f32 scales, then codes)',
   segmentElems: GROUP_BLOCKS * QK_K,
+  blockBytes: TQ2_0_CODES,
   rowBytes: (cols) => {
     const nb = Math.ceil(cols / QK_K);
     return nb * TQ2_0_CODES + 16 * Math.ceil(nb / GROUP_BLOCKS);

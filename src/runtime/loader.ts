@@ -11,7 +11,7 @@
  * The row rule (bytes per row, the row multiple) and any per-tensor trailer come from the type's
  * quant-table entry: only the rows go to the GPU; the trailer is read into the weight's
  * parameters (tensorScale) by the entry. A type whose decoder reads a GPU row layout of its own
- * (src/quant/gpu-layout.ts: TQ2_0) is repacked on the way, a row segment at a time
+ * (src/quant/gpu-layout.ts) is repacked on the way, a row segment at a time
  * ({@link SegmentRepacker}), so memory stays bounded by a piece plus one segment.
  *
  * The destination is a {@link WeightSink}: {@link gpuWeightSink} for a GPUDevice, or any object with
