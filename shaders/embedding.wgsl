@@ -13,6 +13,7 @@
 #if QUANT
 #include "bytes"
 #include "{{DECODER}}"
+#include "block_at"
 #else
 #include "f16"
 #endif
@@ -58,7 +59,7 @@ fn emb_unit(r: u32, u: u32, dst: u32) {
 #if QUANT
   let b = u / NCH;
   let c = u % NCH;
-  let bo = r * ROW_BYTES + b * QB;
+  let bo = block_at(r * ROW_BYTES, b);
   let base = dst + b * QK;
 #if TERNARY
   let q = decode_t(bo, c);

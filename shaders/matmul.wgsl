@@ -28,6 +28,7 @@
 // RH is the output rows of a row group: RR, or RR / 2 with GLU (RR counts gate and up rows).
 #include "bytes"
 #include "{{DECODER}}"
+#include "block_at"
 
 const TT: u32 = {{TT}}u;
 const RR: u32 = {{RR}}u;
@@ -146,7 +147,7 @@ fn main(
       ss{{T}} += xs{{T}}.q;
 #endfor
 #for R in 0..{{RR}}
-      let w{{R}} = decode_chunk(rb{{R}} + b * QB, c);
+      let w{{R}} = decode_chunk(block_at(rb{{R}}, b), c);
 #for T in 0..{{TT}}
       acc{{R}}_{{T}} += chunk_dot(w{{R}}, xs{{T}});
 #endfor
@@ -154,7 +155,7 @@ fn main(
 #else
       // Decode once, stream the tile's tokens (keeps registers low on GPUs).
 #for R in 0..{{RR}}
-      let w{{R}} = decode_chunk(rb{{R}} + b * QB, c);
+      let w{{R}} = decode_chunk(block_at(rb{{R}}, b), c);
 #for T in 0..{{TT}}
       acc{{R}}_{{T}} += chunk_dot(w{{R}}, load_x(xb{{T}}, col, c));
 #endfor

@@ -19,6 +19,7 @@
 // device in src/kernels/matmul-tiled.ts.
 #include "bytes"
 #include "{{DECODER}}"
+#include "block_at"
 #include "chunk"
 
 const RM: u32 = {{RM}}u;
@@ -116,7 +117,7 @@ fn main(
     workgroupBarrier();
     // 2. Decode this thread's rows once; every token of its tile reuses them.
 #for R in 0..{{RM}}
-    let w{{R}} = decode_weights(rb{{R}} + b * QB, c);
+    let w{{R}} = decode_weights(block_at(rb{{R}}, b), c);
 #endfor
 #for T in 0..{{TN}}
     {

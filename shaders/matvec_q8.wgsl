@@ -18,6 +18,7 @@
 // input without a quantize dispatch.
 #include "bytes"
 #include "{{DECODER8}}"
+#include "block_at"
 
 const RR: u32 = {{RR}}u;
 const RH: u32 = {{RH}}u;
@@ -183,7 +184,7 @@ fn main(
 #endfor
 #endif
 #for R in 0..{{RR}}
-      acc{{R}} += dot_q8(rb{{R}} + b * QB, c, x);
+      acc{{R}} += dot_q8(block_at(rb{{R}}, b), c, x);
 #endfor
     }
 #if MODE_SGROW

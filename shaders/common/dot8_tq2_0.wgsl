@@ -1,20 +1,20 @@
-// TQ2_0 (66 bytes): qs[64] d:f16; element 128j + 32l + m has code (qs[32j + m] >> 2l) & 3 and
-// weight (code − 1)·d (layout as in dec_tq2_0.wgsl). Chunk j = the 8 words qs[32j ..]: plane l
-// of them is the activation block 4j + l, its codes − 1 the int8 weights (−1, 0, +1; the code 3
-// no quantizer writes is +2, as in ggml). The only multiplies are the block scales.
+// TQ2_0 in its grouped GPU layout (as in dec_tq2_0.wgsl: `bo` is the group's offset plus the
+// block's index j; the group's first word holds the f32 scales, then each block's qs[64]).
+// Element 128c + 32l + m has code (qs[32c + m] >> 2l) & 3 and weight (code − 1)·d. Chunk c = two
+// aligned 16-byte loads of qs[32c ..]: plane l of them is the activation block 4c + l, its
+// codes − 1 the int8 weights (−1, 0, +1; the code 3 no quantizer writes is +2, as in ggml). The
+// only multiplies are the block scales.
 const QK: u32 = 256u;
-const QB: u32 = 66u;
+const QB: u32 = 64u;
 const NCH: u32 = 2u;
 fn xblock(c: u32, k: u32) -> u32 { return 4u * c + k; }
 fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
-  let d = ldf16(bo + 64u);
-  let wi = (bo + 32u * c) >> 2u;
-  let sh = (bo & 3u) << 3u;
-#for K in 0..9
-  let a{{K}} = W[wi + {{K}}u];
-#endfor
-  let qa = vec4<u32>(funnel(a0, a1, sh), funnel(a1, a2, sh), funnel(a2, a3, sh), funnel(a3, a4, sh));
-  let qb = vec4<u32>(funnel(a4, a5, sh), funnel(a5, a6, sh), funnel(a6, a7, sh), funnel(a7, a8, sh));
+  let g = bo & ~15u;
+  let j = bo & 15u;
+  let d = bitcast<f32>(W[(g >> 2u) + j]);
+  let wi = (g >> 4u) + 1u + 4u * j + 2u * c;
+  let qa = W4[wi];
+  let qb = W4[wi + 1u];
   let m = vec4<u32>(0x03030303u);
   var r = 0.0;
 #for L in 0..4

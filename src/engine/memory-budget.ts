@@ -100,8 +100,8 @@ function weightBytes(file: ModelHeader, maxBufferBytes: number): { bytes: number
   for (const t of file.tensors) {
     const cols = t.dims[0] ?? 1;
     const rows = t.dims.slice(1).reduce((a, b) => a * b, 1);
-    // The loader's rule: rows as the quant table sizes them (no trailer), split by planRowParts.
-    const rowBytes = getGpuQuantType(t.typeId, t.name).rowBytes(cols, t.name);
+    // The loader's rule: rows in the GPU layout the quant table gives (no trailer), split by planRowParts.
+    const rowBytes = getGpuQuantType(t.typeId, t.name).gpuRowBytes(cols, t.name);
     let tensorBytes = 0;
     for (const p of planRowParts(rows, rowBytes, maxBufferBytes, t.name)) {
       tensorBytes += pad4(p.rowCount * rowBytes);

@@ -2,7 +2,8 @@
  * Weights in GPU memory, as the kernels take them, and the one rule splitting a weight into
  * buffers.
  *
- * rows = output features (ggml ne[1]), cols = input features (ne[0]). Raw GGUF row-major bytes:
+ * rows = output features (ggml ne[1]), cols = input features (ne[0]). GGUF row-major bytes, or the
+ * type's GPU row layout where its decoder has one (src/quant/gpu-layout.ts, repacked on upload):
  * row r of a part starts at (r − rowStart)·rowBytes in that part's buffer. A tensor larger than
  * the device's binding limit is split into several buffers by whole rows ({@link planRowParts});
  * kernels dispatch once per part. Buffers are padded to a multiple of 4 bytes. A per-tensor
@@ -97,21 +98,37 @@ export function uploadWeight(
   options: UploadWeightOptions = {},
 ): GpuWeight {
   const entry = getGpuQuantType(type, name);
-  const rowBytes = entry.rowBytes(cols, name);
-  const rowsBytes = rows * rowBytes;
+  const fileRowBytes = entry.rowBytes(cols, name);
+  const rowBytes = entry.gpuRowBytes(cols, name);
+  const rowsBytes = rows * fileRowBytes;
   const need = rowsBytes + entry.trailerBytes;
   if (bytes.byteLength < need) {
     throw new ModelFormatError(`${name}: ${entry.name} ${rows}×${cols} needs ${need} bytes, got ${bytes.byteLength}`);
   }
   const maxBytes = Math.min(options.maxPartBytes ?? Infinity, maxWeightPartBytes(ctx));
   const parts = planRowParts(rows, rowBytes, maxBytes, name).map(({ rowStart, rowCount }, i) => ({
-    buffer: createStorageBuffer(ctx, bytes.subarray(rowStart * rowBytes, (rowStart + rowCount) * rowBytes), { label: `${name}#${i}` }),
+    buffer: createStorageBuffer(ctx, toGpuRows(type, bytes.subarray(rowStart * fileRowBytes), cols, rowCount), {
+      label: `${name}#${i}`,
+    }),
     rowStart,
     rowCount,
   }));
   const weight: GpuWeight = { name, type, rows, cols, rowBytes, parts };
   if (entry.readTensorParams) weight.tensorScale = entry.readTensorParams(bytes.subarray(rowsBytes, need)).tensorScale;
   return weight;
+}
+
+/**
+ * `nRows` file rows from the start of `fileRows` as the GPU buffers hold them: the same bytes, or
+ * repacked where the type's decoder reads a row layout of its own (as the streaming loader does).
+ */
+export function toGpuRows(type: GGMLType, fileRows: Uint8Array, cols: number, nRows: number): Uint8Array {
+  const entry = getGpuQuantType(type);
+  const layout = entry.gpu.rowLayout;
+  if (!layout) return fileRows.subarray(0, nRows * entry.rowBytes(cols));
+  const dst = new Uint8Array(nRows * entry.gpuRowBytes(cols));
+  layout.repack(fileRows, cols, nRows, dst);
+  return dst;
 }
 
 /** Frees a weight's buffers. */

@@ -251,7 +251,7 @@ class Scratch {
     let w = this.weights.get(key);
     if (!w) {
       const entry = getGpuQuantType(s.type);
-      const rowBytes = entry.rowBytes(s.cols);
+      const rowBytes = entry.gpuRowBytes(s.cols);
       const maxBytes = Math.min(MAX_TIMED_WEIGHT_BYTES, this.ctx.limits.maxStorageBufferBindingSize, this.ctx.limits.maxBufferSize);
       const rows = Math.max(1, Math.min(s.rows, Math.floor(maxBytes / rowBytes)));
       const buffer = this.buffer(pad4(rows * rowBytes), `autotune:${entry.name}:${rows}x${s.cols}`);

@@ -83,7 +83,7 @@ function formatOf(quant: GpuQuantType, cols: number): Format {
       FB: 0,
       CW: geo.chunkVec4s,
       NG: dec.groups,
-      ROW_BYTES: blocks * geo.blockBytes,
+      ROW_BYTES: geo.rowBytes,
     },
     units: blocks * dec.chunksPerBlock,
     usesW4: geo.usesW4,

@@ -354,7 +354,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   checkInt('tokensPerThread', tt, 1);
   checkInt('rowsPerThread', variant.rowsPerThread, 1);
   const blocksPerRow = o.cols / geo.blockElems;
-  const rowBytes = blocksPerRow * geo.blockBytes;
+  const rowBytes = geo.rowBytes;
   const sgx = ctx.subgroupMinSize;
   // Sharing needs whole vec4 groups per lane; otherwise plain loads.
   // thread-row holds the chunk's input for all tile tokens in registers (shared across the

@@ -245,7 +245,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
   const { variant, rowsPerWg } = int8Variant(ctx, o.variant);
   const products: Int8Products = dec8.swar ? (o.products ?? (ctx.isSoftware ? 'swar' : 'dot4')) : 'dot4';
   const blocksPerRow = o.cols / geo.blockElems;
-  const rowBytes = blocksPerRow * geo.blockBytes;
+  const rowBytes = geo.rowBytes;
   const outRows = fuse.split ? [...fuse.split] : [fuse.glu ? o.rows / 2 : o.rows];
   const quantOut = o.quantizeOut ?? 'none';
   if (quantOut !== 'none' && !canQuantizeOut(ctx, { rows: o.rows, parts: [{ rowStart: 0 }] }, fuse, o.variant))

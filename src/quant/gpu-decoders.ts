@@ -9,8 +9,10 @@
  * derives `decode()`, the weights themselves, from it) or, for ternary types, `decode_t` → Tq
  * (codes and the scale), straight-line code. Kernels dot the chunk with the input.
  *
- * Blocks are read in place as GGUF stores them, no repack: why, and what it costs, is measured in
- * docs/kernels.md.
+ * Blocks are read in place as GGUF stores them, except where a decoder has a GPU row layout
+ * (gpu-layout.ts: TQ2_0, repacked at load time into aligned groups): why, and what each costs, is
+ * measured in docs/kernels.md. Kernels address block b of a row starting at byte rb as
+ * `block_at(rb, b)` (the "block_at" snippet: rb + b·QB, or the layout's own).
  */
 import bf16 from '../../shaders/common/dec_bf16.wgsl?raw';
 import f16 from '../../shaders/common/dec_f16.wgsl?raw';
@@ -43,6 +45,7 @@ import iq4nlWgsl from '../../shaders/common/iq4nl.wgsl?raw';
 import iqWgsl from '../../shaders/common/iq.wgsl?raw';
 import kscalesWgsl from '../../shaders/common/kscales.wgsl?raw';
 import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, type GridCodes } from './cpu/iq-grids.ts';
+import { type GpuRowLayout, LINEAR_BLOCK_AT, TQ2_0_GROUPED } from './gpu-layout.ts';
 import type { QuantLayout } from './types.ts';
 
 export interface GpuDecoder {
@@ -63,6 +66,8 @@ export interface GpuDecoder {
   readonly float?: boolean;
   /** Weights −1/0/+1 (add-only kernels; decode_t returns codes). */
   readonly ternary?: boolean;
+  /** Reads rows in this layout, not the file's: the loader repacks them (gpu-layout.ts). */
+  readonly rowLayout?: GpuRowLayout;
 }
 
 const decoder = (
@@ -96,7 +101,7 @@ export const DEC_Q4_K = decoder('dec_q4_k', q4k, 4, 16, { usesW4: true, groups: 
 export const DEC_Q5_K = decoder('dec_q5_k', q5k, 4, 16, { usesW4: true, groups: 2, hasMin: true });
 export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: true });
 export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
-export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true });
+export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true, usesW4: true, rowLayout: TQ2_0_GROUPED });
 export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true });
 /**
  * A codebook as a WGSL `const` array, appended to the decoder that indexes it: the grids live once,
@@ -125,9 +130,9 @@ const HELPER_SNIPPETS: Readonly<Record<string, string>> = {
   kscales: kscalesWgsl,
 };
 
-/** The `#include` snippets a kernel composed with `decoder` needs: the decoder and its helpers. */
+/** The `#include` snippets a kernel composed with `decoder` needs: the decoder, its helpers and its block_at. */
 export function decoderSnippets(d: GpuDecoder): Record<string, string> {
-  return { ...HELPER_SNIPPETS, [d.snippet]: d.source };
+  return { ...HELPER_SNIPPETS, block_at: d.rowLayout?.blockAtWgsl ?? LINEAR_BLOCK_AT, [d.snippet]: d.source };
 }
 
 /** Elements per "block" for float types: the largest of 32, 16, 8, 4 dividing the row (0 if none). */
@@ -142,6 +147,8 @@ export interface BlockGeometry {
   blockBytes: number;
   /** Blocks (and so rows) are 4-byte aligned: words load directly. */
   aligned: boolean;
+  /** Bytes of one row of `cols` elements in the GPU buffers (the decoder's row layout, if it has one). */
+  rowBytes: number;
   /** vec4s per chunk. */
   chunkVec4s: number;
   usesW4: boolean;
@@ -156,9 +163,33 @@ export interface BlockGeometry {
 export function gpuBlockGeometry(layout: QuantLayout, d: GpuDecoder, cols: number): BlockGeometry {
   if (d.float) {
     const fb = floatBlock(cols);
-    return { blockElems: fb, blockBytes: fb * layout.blockBytes, aligned: true, chunkVec4s: fb / 4, usesW4: d.usesW4 || fb >= 8 };
+    const blockBytes = fb * layout.blockBytes;
+    return {
+      blockElems: fb,
+      blockBytes,
+      aligned: true,
+      rowBytes: (cols / fb) * blockBytes,
+      chunkVec4s: fb / 4,
+      usesW4: d.usesW4 || fb >= 8,
+    };
   }
   const blockElems = layout.rowMultiple;
   const blockBytes = (blockElems / layout.blockSize) * layout.blockBytes;
-  return { blockElems, blockBytes, aligned: blockBytes % 4 === 0, chunkVec4s: d.chunkVec4s, usesW4: d.usesW4 };
+  if (d.rowLayout)
+    return {
+      blockElems,
+      blockBytes: d.rowLayout.blockBytes,
+      aligned: true,
+      rowBytes: d.rowLayout.rowBytes(cols),
+      chunkVec4s: d.chunkVec4s,
+      usesW4: d.usesW4,
+    };
+  return {
+    blockElems,
+    blockBytes,
+    aligned: blockBytes % 4 === 0,
+    rowBytes: (cols / blockElems) * blockBytes,
+    chunkVec4s: d.chunkVec4s,
+    usesW4: d.usesW4,
+  };
 }

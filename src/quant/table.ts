@@ -136,6 +136,11 @@ export interface QuantType {
    * when given) when cols is not a positive multiple of rowMultiple.
    */
   rowBytes(cols: number, tensorName?: string): number;
+  /**
+   * Bytes of one row of `cols` elements in the GPU buffers: rowBytes, or the decoder's row layout's
+   * when the loader repacks the type (gpu-layout.ts). Same errors as rowBytes.
+   */
+  gpuRowBytes(cols: number, tensorName?: string): number;
   /** Reads the trailer (trailerBytes bytes); present exactly when trailerBytes > 0. */
   readonly readTensorParams?: (trailer: Uint8Array) => TensorParams;
   /** The CPU reference codec can dequantize (and quantize) tensors of this type read from a file. */
@@ -391,6 +396,10 @@ function buildEntry(layout: QuantLayout): QuantType {
     rowMultiple: layout.rowMultiple,
     trailerBytes: layout.trailerBytes,
     rowBytes: (cols, tensorName) => rowBytesOf(layout, cols, tensorName),
+    gpuRowBytes: (cols, tensorName) => {
+      const bytes = rowBytesOf(layout, cols, tensorName);
+      return spec?.gpu?.rowLayout ? spec.gpu.rowLayout.rowBytes(cols) : bytes;
+    },
     readTensorParams: spec?.readTensorParams,
     supportedOnCpu: spec !== undefined && !spec.internal,
     supportedOnGpu: spec?.gpu !== undefined,

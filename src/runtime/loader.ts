@@ -10,7 +10,9 @@
  * fill a word are carried into the next piece, the final word is zero-padded.
  * The row rule (bytes per row, the row multiple) and any per-tensor trailer come from the type's
  * quant-table entry: only the rows go to the GPU; the trailer is read into the weight's
- * parameters (tensorScale) by the entry.
+ * parameters (tensorScale) by the entry. A type whose decoder reads a GPU row layout of its own
+ * (src/quant/gpu-layout.ts) is repacked on the way, a row segment at a time
+ * ({@link SegmentRepacker}), so memory stays bounded by a piece plus one segment.
  *
  * The destination is a {@link WeightSink}: {@link gpuWeightSink} for a GPUDevice, or any object with
  * the same three methods (tests measure memory with a sink that only checksums).
@@ -21,6 +23,7 @@ import { readGGUF } from '../gguf/reader.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { pad4 } from '../gpu/buffers.ts';
 import { type GpuWeight, maxWeightPartBytes, planRowParts } from '../gpu/weights.ts';
+import type { GpuRowLayout } from '../quant/gpu-layout.ts';
 import { getGpuQuantType, type GpuQuantType } from '../quant/table.ts';
 import { ProgressTracker, type ProgressCallback } from '../io/progress.ts';
 
@@ -60,8 +63,10 @@ interface TensorPlan {
   quant: GpuQuantType;
   rows: number;
   cols: number;
-  /** Bytes per row, in the file and in the buffers. */
+  /** Bytes per row in the buffers (the GPU layout's, when the type is repacked). */
   rowBytes: number;
+  /** Bytes per row in the file. */
+  fileRowBytes: number;
   /** Bytes of the tensor that are streamed: the rows, without the trailer. */
   streamBytes: number;
 }
@@ -75,8 +80,8 @@ function planTensor(t: GGUFTensorInfo, sourceName: string): TensorPlan {
       `${sourceName}: tensor "${t.name}" has rows of ${cols} elements, not a multiple of ${quant.name}'s ${quant.rowMultiple}`,
     );
   }
-  const rowBytes = quant.rowBytes(cols, t.name);
-  return { info: t, quant, rows, cols, rowBytes, streamBytes: rows * rowBytes };
+  const fileRowBytes = quant.rowBytes(cols, t.name);
+  return { info: t, quant, rows, cols, rowBytes: quant.gpuRowBytes(cols, t.name), fileRowBytes, streamBytes: rows * fileRowBytes };
 }
 
 /**
@@ -139,6 +144,84 @@ class AlignedWriter<B> {
 }
 
 /**
+ * Rewrites a stream of a tensor's file rows (pieces of any size, cut anywhere) into its GPU row
+ * layout. Each row is cut into segments of `segmentCols` elements (the last takes the rest), a
+ * multiple of the layout's segmentElems, which repack independently; a segment cut by a piece
+ * boundary waits in `carry`. So memory is a piece plus one segment, whatever the row length.
+ */
+class SegmentRepacker {
+  private readonly segmentCols: number;
+  private readonly carry: Uint8Array;
+  private carryLength = 0;
+  /** Element offset of the next segment within its row. */
+  private col = 0;
+  constructor(
+    private readonly out: AlignedWriter<unknown>,
+    private readonly quant: GpuQuantType,
+    private readonly layout: GpuRowLayout,
+    private readonly cols: number,
+    pieceBytes: number,
+  ) {
+    // Segments of at most a piece (and at least one unit of the layout).
+    const perUnit = quant.rowBytes(layout.segmentElems);
+    this.segmentCols = Math.min(cols, Math.max(1, Math.floor(pieceBytes / perUnit)) * layout.segmentElems);
+    this.carry = new Uint8Array(quant.rowBytes(this.segmentCols));
+  }
+
+  /** Elements of the next segment. */
+  private nextCols(): number {
+    return Math.min(this.segmentCols, this.cols - this.col);
+  }
+
+  async push(bytes: Uint8Array): Promise<void> {
+    let from = 0;
+    if (this.carryLength > 0) {
+      const need = this.quant.rowBytes(this.nextCols());
+      const take = Math.min(need - this.carryLength, bytes.length);
+      this.carry.set(bytes.subarray(0, take), this.carryLength);
+      this.carryLength += take;
+      from = take;
+      if (this.carryLength < need) return;
+      this.carryLength = 0;
+      await this.out.push(this.repackSegments(this.carry.subarray(0, need)).repacked);
+    }
+    const { used, repacked } = this.repackSegments(bytes.subarray(from));
+    if (repacked.length > 0) await this.out.push(repacked);
+    const rest = bytes.length - from - used;
+    if (rest > 0) {
+      this.carry.set(bytes.subarray(bytes.length - rest));
+      this.carryLength = rest;
+    }
+  }
+
+  /** Repacks the whole segments at the start of `src` into one output, moving the row cursor past them. */
+  private repackSegments(src: Uint8Array): { used: number; repacked: Uint8Array } {
+    const segments: number[] = [];
+    let used = 0;
+    let outBytes = 0;
+    for (let n = this.nextCols(); used + this.quant.rowBytes(n) <= src.length; n = this.nextCols()) {
+      segments.push(n);
+      used += this.quant.rowBytes(n);
+      outBytes += this.layout.rowBytes(n);
+      this.col = (this.col + n) % this.cols;
+    }
+    const repacked = new Uint8Array(outBytes);
+    for (let k = 0, i = 0, o = 0; k < segments.length; k++) {
+      const n = segments[k]!;
+      this.layout.repack(src.subarray(i), n, 1, repacked.subarray(o));
+      i += this.quant.rowBytes(n);
+      o += this.layout.rowBytes(n);
+    }
+    return { used, repacked };
+  }
+
+  /** Checks that the stream ended on a row boundary (the loader reads whole rows). */
+  end(tensorName: string): void {
+    if (this.carryLength > 0 || this.col !== 0) throw new ModelFormatError(`tensor "${tensorName}": rows ended mid-row while repacking`);
+  }
+}
+
+/**
  * Loads tensors from `source` into buffers made by `options.sink`. Returns name → weight in file
  * order. On failure, buffers created so far are destroyed (when the sink can).
  */
@@ -174,8 +257,10 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
       created.push(buffer);
       weight.parts.push({ buffer, rowStart: part.rowStart, rowCount: part.rowCount });
       const writer = new AlignedWriter(sink, buffer);
-      const start = p.info.absoluteOffset + part.rowStart * p.rowBytes;
-      const end = start + part.rowCount * p.rowBytes;
+      const rowLayout = p.quant.gpu.rowLayout;
+      const repacker = rowLayout && new SegmentRepacker(writer, p.quant, rowLayout, p.cols, pieceTarget);
+      const start = p.info.absoluteOffset + part.rowStart * p.fileRowBytes;
+      const end = start + part.rowCount * p.fileRowBytes;
       // Read the next piece while the current one is written: two pieces in memory at most.
       // Over a chunked store, pieces stop at chunk boundaries so each is a view into a cached
       // chunk rather than a copy.
@@ -191,7 +276,7 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
         at += bytes.length;
         next = read(at);
         next?.catch(() => {}); // surfaced when awaited; not unhandled if we stop early
-        await writer.push(bytes);
+        await (repacker ?? writer).push(bytes);
         done += bytes.length;
         sinceFlush += bytes.length;
         tracker.update(done);
@@ -200,6 +285,7 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
           await sink.flush();
         }
       }
+      repacker?.end(p.info.name);
       await writer.end();
     }
     if (p.quant.readTensorParams) {

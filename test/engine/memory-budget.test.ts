@@ -38,10 +38,18 @@ const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
 describe('estimate from the header alone', () => {
   test.each(['stories260K-Q4_0.gguf', 'tinystories-bitnet-3M-I2_S.gguf', 'tinystories-bitnet-3M-TQ2_0.gguf'])(
-    "%s: weights are the tensors' bytes as uploaded (I2_S without its 32-byte trailer)",
+    "%s: weights are the tensors' bytes as uploaded (I2_S without its 32-byte trailer, TQ2_0 in its GPU layout)",
     async (name) => {
       const file = await header(localModel(name));
-      const expected = file.tensors.reduce((s, t) => s + pad4(t.typeId === GGMLType.I2_S ? t.byteSize - 32 : t.byteSize), 0);
+      // TQ2_0 is repacked on upload (src/quant/gpu-layout.ts): per row, 64 bytes of codes per
+      // 256-value block and a 16-byte word of f32 scales per 4 blocks.
+      const uploaded = (t: (typeof file.tensors)[number]) => {
+        if (t.typeId === GGMLType.I2_S) return t.byteSize - 32;
+        if (t.typeId !== GGMLType.TQ2_0) return t.byteSize;
+        const nb = t.dims[0]! / 256;
+        return (t.nElements / t.dims[0]!) * (64 * nb + 16 * Math.ceil(nb / 4));
+      };
+      const expected = file.tensors.reduce((s, t) => s + pad4(uploaded(t)), 0);
       const est = estimateGpuMemory(file, { contextSize: 128 });
       expect(est.weights).toBe(expected);
       expect(est.total).toBe(est.weights + Math.max(est.kvCache + est.scratch + est.batch, est.fusionTransient));

@@ -13,6 +13,7 @@ import { i2sScale } from '../../src/quant/cpu/ternary.ts';
 import { readGGUF, readTensorBytes } from '../../src/gguf/index.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { loadGpuWeights } from '../../src/runtime/loader.ts';
+import { toGpuRows } from '../../src/gpu/weights.ts';
 import { demoModel, localModel } from '../helpers/fixtures.ts';
 import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 
@@ -54,7 +55,9 @@ function makeTable(
   const bounds = [0, ...cuts, rows];
   const parts = bounds.slice(1).map((end, i) => {
     const start = bounds[i]!;
-    return { buffer: createStorageBuffer(ctx, bytes.slice(start * rowBytes, end * rowBytes)), rowStart: start, rowCount: end - start };
+    // Each part's rows as the GPU holds them (repacked where the type has a GPU row layout).
+    const partBytes = toGpuRows(type, bytes.slice(start * rowBytes, end * rowBytes), cols, end - start);
+    return { buffer: createStorageBuffer(ctx, partBytes), rowStart: start, rowCount: end - start };
   });
   return { table: { name: 'token_embd.weight', type, rows, cols, parts, tensorScale: scale }, ref };
 }

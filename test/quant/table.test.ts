@@ -277,7 +277,8 @@ describe('row rule', () => {
     expect(geo(GGMLType.Q5_K, 256)).toEqual([256, 176, true, 16, true]);
     expect(geo(GGMLType.Q6_K, 256)).toEqual([256, 210, false, 16, false]);
     expect(geo(GGMLType.TQ1_0, 256)).toEqual([256, 54, false, 24, false]);
-    expect(geo(GGMLType.TQ2_0, 256)).toEqual([256, 66, false, 32, false]);
+    // Repacked at load time (gpu-layout.ts): 64 bytes of codes per block, aligned, 16-byte loads.
+    expect(geo(GGMLType.TQ2_0, 256)).toEqual([256, 64, true, 32, true]);
     expect(geo(GGMLType.I2_S, 256)).toEqual([128, 32, true, 32, true]);
   });
 });
