@@ -208,7 +208,8 @@ export function dequantizeQ8_K(src: Uint8Array, nElements: number, dst?: Float32
 let qkx2Min = 0;
 /** makeQkx2Quants' x − min for the current min (f32, as ggml computes it inside the loop). */
 const qkx2Shifted = new Float32Array(32);
-const ROUND_MAGIC = 12582912; // 1.5·2^23, nearest_int's constant
+/** makeQkx2Quants' copy of the sub-block's values, read once per candidate. */
+const qkx2Values = new Float32Array(32);
 
 /**
  * ggml's make_qkx2_quants: asymmetric n-value quantization x ≈ scale·L + min, L in [0, nmax].
@@ -234,11 +235,13 @@ function makeQkx2Quants(
   let max = x[xo];
   let sumW = weights[0];
   let sumX = fround(sumW * x[xo]);
+  let negativeWeight = sumW < 0;
   for (let i = 1; i < n; i++) {
     const xi = x[xo + i];
     if (xi < min) min = xi;
     if (xi > max) max = xi;
     const w = weights[i];
+    if (w < 0) negativeWeight = true;
     sumW = fround(sumW + w);
     sumX = fround(sumX + fround(w * xi));
   }
@@ -254,7 +257,7 @@ function makeQkx2Quants(
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
     const l = nearestInt(fround(iscale * fround(xi - min)));
-    const li = Math.max(0, Math.min(nmax, l));
+    const li = l < 0 ? 0 : l > nmax ? nmax : l;
     L[lo + i] = li;
     let diff = fround(fround(fround(scale * li) + min) - xi);
     diff = useMad ? Math.abs(diff) : fround(diff * diff);
@@ -265,56 +268,70 @@ function makeQkx2Quants(
     return scale;
   }
   // Note: a better candidate replaces `min`, and later candidates use it (in x − min and in
-  // max − min) — ggml's loop does the same. x − min is kept in xMinusMin and refreshed only then.
+  // max − min) — ggml's loop does the same. x − min is kept in xm and refreshed only then.
   const xm = qkx2Shifted;
-  for (let i = 0; i < n; i++) xm[i] = x[xo + i] - min;
+  const xs = qkx2Values;
+  for (let i = 0; i < n; i++) {
+    xs[i] = x[xo + i];
+    xm[i] = xs[i] - min;
+  }
   let range = fround(max - min);
   for (let is = 0; is <= nstep; is++) {
     iscale = fround(fround(fround(rmin + fround(rdelta * is)) + nmax) / range);
+    // Codes of this candidate. When they equal the previous candidate's, so do its sums, its
+    // scale and min and its error: that error was already kept (then this one is not smaller)
+    // or already beaten, and ggml's loop changes nothing. The first candidate always counts.
+    let changed = is === 0 ? 1 : 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(fround(iscale * xm[i]));
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      changed |= l ^ Laux[i];
+      Laux[i] = l;
+    }
+    if (changed === 0) continue;
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < n; i++) {
-      // nearest_int inlined: exact while |iscale·(x − min)| < 2^22, else the shared helper.
-      const v = fround(iscale * xm[i]);
-      const t = fround(v + ROUND_MAGIC);
-      let l = t >= 8388608 && t < 16777216 ? t - ROUND_MAGIC : nearestInt(v);
-      l = l < 0 ? 0 : l > nmax ? nmax : l;
-      Laux[i] = l;
+      const l = Laux[i];
       const wl = fround(weights[i] * l);
       sumL = fround(sumL + wl);
       sumL2 = fround(sumL2 + fround(wl * l));
-      sumXL = fround(sumXL + fround(wl * x[xo + i]));
+      sumXL = fround(sumXL + fround(wl * xs[i]));
     }
     const D = fround(fround(sumW * sumL2) - fround(sumL * sumL));
-    if (D > 0) {
-      let thisScale = fround(fround(fround(sumW * sumXL) - fround(sumX * sumL)) / D);
-      let thisMin = fround(fround(fround(sumL2 * sumX) - fround(sumL * sumXL)) / D);
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = fround(sumXL / sumL2);
+    if (!(D > 0)) continue;
+    let thisScale = fround(fround(fround(sumW * sumXL) - fround(sumX * sumL)) / D);
+    let thisMin = fround(fround(fround(sumL2 * sumX) - fround(sumL * sumXL)) / D);
+    if (thisMin > 0) {
+      thisMin = 0;
+      thisScale = fround(sumXL / sumL2);
+    }
+    // With no negative weight every term is ≥ 0 (or NaN), and an f32 sum of such terms never
+    // decreases: once it reaches bestMad this candidate cannot win, so the rest is not summed.
+    const stopAt = negativeWeight ? NaN : bestMad;
+    let mad = 0;
+    if (useMad) {
+      for (let i = 0; i < n; i++) {
+        const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - xs[i]);
+        mad = fround(mad + fround(weights[i] * Math.abs(diff)));
+        if (mad >= stopAt) break;
       }
-      let mad = 0;
-      if (useMad) {
-        for (let i = 0; i < n; i++) {
-          const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
-          mad = fround(mad + fround(weights[i] * Math.abs(diff)));
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
-          mad = fround(mad + fround(weights[i] * fround(diff * diff)));
-        }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - xs[i]);
+        mad = fround(mad + fround(weights[i] * fround(diff * diff)));
+        if (mad >= stopAt) break;
       }
-      if (mad < bestMad) {
-        for (let i = 0; i < n; i++) L[lo + i] = Laux[i];
-        bestMad = mad;
-        scale = thisScale;
-        if (thisMin !== min) {
-          min = thisMin;
-          for (let i = 0; i < n; i++) xm[i] = x[xo + i] - min;
-          range = fround(max - min);
-        }
+    }
+    if (mad < bestMad) {
+      for (let i = 0; i < n; i++) L[lo + i] = Laux[i];
+      bestMad = mad;
+      scale = thisScale;
+      if (thisMin !== min) {
+        min = thisMin;
+        for (let i = 0; i < n; i++) xm[i] = xs[i] - min;
+        range = fround(max - min);
       }
     }
   }
