@@ -271,10 +271,25 @@ function makeQkx2Quants(
   // max − min) — ggml's loop does the same. x − min is kept in xm and refreshed only then.
   const xm = qkx2Shifted;
   const xs = qkx2Values;
+  // Exact-arithmetic sums for the error bound below (f64: w·x is exact, w·x² and w·|x| nearly).
+  let wSum = 0;
+  let wxSum = 0;
+  let wx2Sum = 0;
+  let wAbsXSum = 0;
+  let absXMax = 0;
   for (let i = 0; i < n; i++) {
-    xs[i] = x[xo + i];
-    xm[i] = xs[i] - min;
+    const xi = x[xo + i];
+    xs[i] = xi;
+    xm[i] = xi - min;
+    const w = weights[i];
+    const wx = w * xi;
+    wSum += w;
+    wxSum += wx;
+    wx2Sum += wx * xi;
+    wAbsXSum += Math.abs(wx);
+    if (Math.abs(xi) > absXMax) absXMax = Math.abs(xi);
   }
+  const screen = !useMad && !negativeWeight;
   let range = fround(max - min);
   for (let is = 0; is <= nstep; is++) {
     iscale = fround(fround(fround(rmin + fround(rdelta * is)) + nmax) / range);
@@ -292,12 +307,19 @@ function makeQkx2Quants(
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
+    let wlSum = 0;
+    let wl2Sum = 0;
+    let wlxSum = 0;
     for (let i = 0; i < n; i++) {
       const l = Laux[i];
-      const wl = fround(weights[i] * l);
+      const wlExact = weights[i] * l; // exact in f64: a 24-bit by a 6-bit integer
+      const wl = fround(wlExact);
       sumL = fround(sumL + wl);
       sumL2 = fround(sumL2 + fround(wl * l));
       sumXL = fround(sumXL + fround(wl * xs[i]));
+      wlSum += wlExact;
+      wl2Sum += wlExact * l;
+      wlxSum += wlExact * xs[i];
     }
     const D = fround(fround(sumW * sumL2) - fround(sumL * sumL));
     if (!(D > 0)) continue;
@@ -306,6 +328,12 @@ function makeQkx2Quants(
     if (thisMin > 0) {
       thisMin = 0;
       thisScale = fround(sumXL / sumL2);
+    }
+    if (
+      screen &&
+      qkx2ErrorLowerBound(n, nmax, thisScale, thisMin, wSum, wxSum, wx2Sum, wAbsXSum, absXMax, wlSum, wl2Sum, wlxSum) >= bestMad
+    ) {
+      continue;
     }
     // With no negative weight every term is ≥ 0 (or NaN), and an f32 sum of such terms never
     // decreases: once it reaches bestMad this candidate cannot win, so the rest is not summed.
@@ -337,6 +365,54 @@ function makeQkx2Quants(
   }
   qkx2Min = -min;
   return scale;
+}
+
+const F32_EPS = 2 ** -24; // unit roundoff of f32
+const F32_TINY = 2 ** -150; // largest absolute error of an f32 rounding that underflows
+
+/**
+ * A lower bound, proven for any inputs, on the weighted squared error makeQkx2Quants computes in
+ * f32 for codes L under scale s and min m (weights ≥ 0): Σ fl(w·fl(d'²)) summed in f32, where
+ * d' = fl(fl(fl(s·L) + m) − x). When it is at least the best error so far the candidate cannot
+ * win and its error need not be summed (every other candidate is summed exactly).
+ *
+ * From the exact sums (f64, given as Σw, Σwx, Σwx², Σw|x|, Σwl, Σwl², Σwlx):
+ *  - E = Σw(sL + m − x)² expanded in those sums; its f64 evaluation errs by far less than
+ *    2^-44 of the sum of its terms' magnitudes (a few dozen roundings of 2^-53 each).
+ *  - Each d' is within Δ = u·(3|s|·nmax + 2|m| + max|x|)(1+4u) + 3·2^-150 of sL + m − x (three
+ *    roundings, u = 2^-24), so by the triangle inequality in the w-weighted norm
+ *    Σw·d'² ≥ (√E − Δ·√Σw)².
+ *  - fl(d'²) and fl(w·…) lose at most a factor (1 − u) each plus 2^-150 on underflow, and an f32
+ *    sum of n terms ≥ 0 at least (1 − u)^(n−1) of their sum.
+ * The result is shrunk by a further 2^-20 for the rounding of this computation itself. NaN or
+ * infinite inputs give NaN or a bound no comparison accepts wrongly (NaN compares false).
+ */
+function qkx2ErrorLowerBound(
+  n: number,
+  nmax: number,
+  s: number,
+  m: number,
+  wSum: number,
+  wxSum: number,
+  wx2Sum: number,
+  wAbsXSum: number,
+  absXMax: number,
+  wlSum: number,
+  wl2Sum: number,
+  wlxSum: number,
+): number {
+  const sL2 = s * s * wl2Sum;
+  const sml = 2 * s * m * wlSum;
+  const m2 = m * m * wSum;
+  const e = sL2 + sml + m2 - 2 * s * wlxSum - 2 * m * wxSum + wx2Sum;
+  // |Σwlx| ≤ nmax·Σw|x| bounds the magnitude of the terms whose sums may cancel.
+  const size = sL2 + Math.abs(sml) + m2 + 2 * (Math.abs(s) * nmax + Math.abs(m)) * wAbsXSum + wx2Sum;
+  const eLow = e - size * 2 ** -44;
+  if (!(eLow > 0)) return 0;
+  const delta = F32_EPS * (3 * Math.abs(s) * nmax + 2 * Math.abs(m) + absXMax) * (1 + 4 * F32_EPS) + 3 * F32_TINY;
+  const r = Math.sqrt(eLow) - delta * Math.sqrt(wSum) * (1 + 2 ** -40);
+  if (!(r > 0)) return 0;
+  return (r * r * (1 - (n + 1) * F32_EPS) - F32_TINY * (wSum + n)) * (1 - 2 ** -20);
 }
 
 /**
