@@ -415,6 +415,11 @@ function qkx2ErrorLowerBound(
   return (r * r * (1 - (n + 1) * F32_EPS) - F32_TINY * (wSum + n)) * (1 - 2 ** -20);
 }
 
+/** makeQxQuants' per-value weights, fl(w·x) and current codes (n ≤ 32). */
+const qxWeights = new Float32Array(32);
+const qxWeightedValues = new Float32Array(32);
+const qxCodes = new Int8Array(32);
+
 /**
  * ggml's make_qx_quants with rmse_type 1: symmetric values L − nmax in [−nmax, nmax−1], trying 18
  * scales around −nmax/max and keeping the one with the largest (Σwxl)²/Σwl² (the least weighted
@@ -436,16 +441,24 @@ export function makeQxQuants(
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;
   }
+  // Per value, the weight w and fl(w·x) every candidate uses, computed once.
+  const ws = qxWeights;
+  const wxs = qxWeightedValues;
+  const codes = qxCodes;
   let iscale = fround(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
-    let l = nearestInt(fround(iscale * xi));
-    l = Math.max(-nmax, Math.min(nmax - 1, l));
-    L[lo + i] = l + nmax;
     const w = qw ? qw[qo + i] : fround(xi * xi);
-    sumlx = fround(sumlx + fround(fround(w * xi) * l));
+    const wx = fround(w * xi);
+    ws[i] = w;
+    wxs[i] = wx;
+    let l = nearestInt(fround(iscale * xi));
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    codes[i] = l;
+    L[lo + i] = l + nmax;
+    sumlx = fround(sumlx + fround(wx * l));
     suml2 = fround(suml2 + fround(fround(w * l) * l));
   }
   let scale = suml2 !== 0 ? fround(sumlx / suml2) : 0;
@@ -453,21 +466,25 @@ export function makeQxQuants(
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
     iscale = fround(-fround(nmax + fround(TENTH * is)) / max);
+    // Codes equal to the previous candidate's (or the first fit's) give the same sums: that one
+    // was kept (keeping it again changes neither scale nor best) or beaten, so skip them.
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(fround(iscale * x[xo + i]));
+      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      changed |= l ^ codes[i];
+      codes[i] = l;
+    }
+    if (changed === 0) continue;
     sumlx = 0;
     suml2 = 0;
     for (let i = 0; i < n; i++) {
-      const xi = x[xo + i];
-      let l = nearestInt(fround(iscale * xi));
-      l = Math.max(-nmax, Math.min(nmax - 1, l));
-      const w = qw ? qw[qo + i] : fround(xi * xi);
-      sumlx = fround(sumlx + fround(fround(w * xi) * l));
-      suml2 = fround(suml2 + fround(fround(w * l) * l));
+      const l = codes[i];
+      sumlx = fround(sumlx + fround(wxs[i] * l));
+      suml2 = fround(suml2 + fround(fround(ws[i] * l) * l));
     }
     if (suml2 > 0 && fround(sumlx * sumlx) > fround(best * suml2)) {
-      for (let i = 0; i < n; i++) {
-        const l = nearestInt(fround(iscale * x[xo + i]));
-        L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
-      }
+      for (let i = 0; i < n; i++) L[lo + i] = codes[i] + nmax;
       scale = fround(sumlx / suml2);
       best = fround(scale * sumlx);
     }
