@@ -415,6 +415,21 @@ function qkx2ErrorLowerBound(
   return (r * r * (1 - (n + 1) * F32_EPS) - F32_TINY * (wSum + n)) * (1 - 2 ** -20);
 }
 
+/**
+ * True when makeQxQuants' f32 test fl(Σlx²) > fl(best·Σl²) is sure to fail for a candidate whose
+ * exact sums are lxSum = Σ fl(w·x)·l and l2Sum = Σ w·l² (weights ≥ 0), so its f32 sums need not
+ * be formed. With w ≥ 0 every term of Σlx has the sign of the candidate's −1/max (l rounds
+ * −x/max·const), so no sum cancels: each f32 sum of n terms is within (n+2)·u of the exact one,
+ * plus 2^-144 per term for underflow, and each final product within u plus 2^-150. The f64
+ * arithmetic here is held to a further 2^-40. NaN anywhere makes the comparison false.
+ */
+function qxCannotWin(n: number, lxSum: number, l2Sum: number, best: number): boolean {
+  const g = (n + 2) * F32_EPS;
+  const lxHigh = Math.abs(lxSum) * (1 + g) + n * 2 ** -144;
+  const l2Low = l2Sum * (1 - g) - n * 2 ** -144;
+  return lxHigh * lxHigh * (1 + F32_EPS) * (1 + 2 ** -40) + 2 * F32_TINY <= best * l2Low * (1 - F32_EPS) * (1 - 2 ** -40);
+}
+
 /** makeQxQuants' per-value weights, fl(w·x) and current codes (n ≤ 32). */
 const qxWeights = new Float32Array(32);
 const qxWeightedValues = new Float32Array(32);
@@ -448,9 +463,11 @@ export function makeQxQuants(
   let iscale = fround(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
+  let negativeWeight = false;
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
     const w = qw ? qw[qo + i] : fround(xi * xi);
+    if (w < 0) negativeWeight = true;
     const wx = fround(w * xi);
     ws[i] = w;
     wxs[i] = wx;
@@ -469,13 +486,18 @@ export function makeQxQuants(
     // Codes equal to the previous candidate's (or the first fit's) give the same sums: that one
     // was kept (keeping it again changes neither scale nor best) or beaten, so skip them.
     let changed = 0;
+    let lxSum = 0; // Σ fl(w·x)·l and Σ w·l², exact in f64 (a 24-bit float times an integer < 2^11)
+    let l2Sum = 0;
     for (let i = 0; i < n; i++) {
       let l = nearestInt(fround(iscale * x[xo + i]));
       l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
       changed |= l ^ codes[i];
       codes[i] = l;
+      lxSum += wxs[i] * l;
+      l2Sum += ws[i] * l * l;
     }
     if (changed === 0) continue;
+    if (!negativeWeight && qxCannotWin(n, lxSum, l2Sum, best)) continue;
     sumlx = 0;
     suml2 = 0;
     for (let i = 0; i < n; i++) {
