@@ -4,7 +4,9 @@
  * layer, i.e. the per-tensor types llama-quantize would pick), with and without importance weights
  * (the imatrix path, `lowbit quantize --imatrix`). Rounds are interleaved (every row
  * once per round), so a busy machine slows all rows alike; each cell is the median over rounds
- * with its min–max spread.
+ * with its min–max spread. Beside wall-clock values/s each row has values per CPU-second (this
+ * process's CPU time, all threads): on a shared machine that rate holds while the wall-clock one
+ * drops with the load, and through the pool it shows what the transport costs on top of the work.
  */
 import { availableParallelism } from 'node:os';
 import { fileTypeByName, planMixture } from '../../src/quant/mixture.ts';
@@ -86,7 +88,7 @@ async function runWork(work: Work[], source: Float32Array, runner: QuantizeRunne
 export interface QuantizeBenchResult {
   threads: number;
   rounds: number;
-  rows: { name: string; values: number; singleThread: Spread; pool: Spread }[];
+  rows: { name: string; values: number; singleThread: Spread; pool: Spread; singleThreadCpu: Spread; poolCpu: Spread }[];
 }
 
 export async function benchQuantize(opts: { rounds: number; threads?: number; log: (s: string) => void }): Promise<QuantizeBenchResult> {
@@ -115,18 +117,23 @@ export async function benchQuantize(opts: { rounds: number; threads?: number; lo
   const pool = new NodeQuantizePool(threads);
   const single = rows.map(() => [] as number[]);
   const parallel = rows.map(() => [] as number[]);
+  const singleCpu = rows.map(() => [] as number[]);
+  const parallelCpu = rows.map(() => [] as number[]);
   try {
     await runWork([{ type: GGMLType.Q4_K, rows: CHUNK_ROWS * threads }], source, pool); // start the threads, warm the JIT
     for (let round = 0; round < opts.rounds; round++) {
       opts.log(`quantize round ${round + 1}/${opts.rounds} …`);
       for (let i = 0; i < rows.length; i++) {
-        for (const [runner, out] of [
-          [inlineRunner, single],
-          [pool, parallel],
+        for (const [runner, out, outCpu] of [
+          [inlineRunner, single, singleCpu],
+          [pool, parallel, parallelCpu],
         ] as const) {
           const t0 = performance.now();
+          const cpu0 = process.cpuUsage();
           await runWork(rows[i]!.work, source, runner);
+          const cpu = process.cpuUsage(cpu0);
           out[i]!.push(rows[i]!.values / ((performance.now() - t0) / 1000));
+          outCpu[i]!.push(rows[i]!.values / ((cpu.user + cpu.system) / 1e6));
         }
       }
     }
@@ -136,14 +143,27 @@ export async function benchQuantize(opts: { rounds: number; threads?: number; lo
   return {
     threads,
     rounds: opts.rounds,
-    rows: rows.map((r, i) => ({ name: r.name, values: r.values, singleThread: spread(single[i]!), pool: spread(parallel[i]!) })),
+    rows: rows.map((r, i) => ({
+      name: r.name,
+      values: r.values,
+      singleThread: spread(single[i]!),
+      pool: spread(parallel[i]!),
+      singleThreadCpu: spread(singleCpu[i]!),
+      poolCpu: spread(parallelCpu[i]!),
+    })),
   };
 }
 
 export function quantizeTable(r: QuantizeBenchResult): string {
   const cell = (s: Spread) => `${fmt(s.median / 1e6, 2)} (${fmt(s.min / 1e6, 2)}–${fmt(s.max / 1e6, 2)})`;
   return markdownTable(
-    ['type', 'M values/s, 1 thread', `M values/s, ${r.threads} threads`],
-    r.rows.map((row) => [row.name, cell(row.singleThread), cell(row.pool)]),
+    [
+      'type',
+      'M values/s, 1 thread',
+      `M values/s, ${r.threads} threads`,
+      'M values/CPU-s, 1 thread',
+      `M values/CPU-s, ${r.threads} threads`,
+    ],
+    r.rows.map((row) => [row.name, cell(row.singleThread), cell(row.pool), cell(row.singleThreadCpu), cell(row.poolCpu)]),
   );
 }

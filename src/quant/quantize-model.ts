@@ -176,6 +176,17 @@ export interface QuantizedModel {
   readonly totalValues: number;
 }
 
+/**
+ * Values per job for `info`: at most `chunkValues`, and few enough (whole rows) that the tensor
+ * makes a job for every worker. Tensors are written one after another, so a tensor of one job
+ * would keep the other workers idle — every tensor of a small model would run on one core.
+ */
+export function jobValues(info: GGUFTensorInfo, chunkValues: number, parallelism: number): number {
+  const rowLength = info.dims[0] ?? 1;
+  const rowsPerWorker = Math.ceil(info.nElements / rowLength / Math.max(1, parallelism));
+  return Math.min(chunkValues, Math.max(1, rowsPerWorker) * rowLength);
+}
+
 /** The write spec of `file` (read from `source`) quantized to `opts.fileType`. */
 export function quantizeModel(file: GGUFFile, source: ByteSource, opts: QuantizeModelOptions): QuantizedModel {
   const imatrix = opts.imatrix?.matrix;
@@ -192,7 +203,7 @@ export function quantizeModel(file: GGUFFile, source: ByteSource, opts: Quantize
     }
     return () =>
       quantizeRowChunks(
-        tensorRowChunks(source, info, opts.chunkValues ?? DEFAULT_CHUNK_VALUES, opts.signal),
+        tensorRowChunks(source, info, jobValues(info, opts.chunkValues ?? DEFAULT_CHUNK_VALUES, opts.runner.parallelism), opts.signal),
         p.type,
         opts.runner,
         opts.onValues,

@@ -154,6 +154,22 @@ describe.skipIf(!oracle)('ggml C oracle (libggml-base from node-llama-cpp)', () 
     });
   }
 
+  it('Q2_K … Q6_K: bytes match on 2048 blocks of random shape and scale (the scale searches skip work they prove idle)', () => {
+    const r = rng(123);
+    const count = 2048 * 256;
+    const values = new Float32Array(count);
+    for (let b = 0; b < count; b += 256) {
+      const scale = 10 ** (r.next() * 12 - 8);
+      const skew = r.next() * 2 - 1;
+      for (let i = b; i < b + 256; i++) values[i] = scale * (r.gauss() + skew * Math.abs(r.gauss()));
+    }
+    for (const [name, sym] of TYPES.filter(([t]) => t.endsWith('_K'))) {
+      const mine = quant.getQuantType(quant.quantLayoutByName(name)!.id).quantize!(values);
+      const theirs = runOracle('q', `quantize_row_${sym}_ref`, count, new Uint8Array(values.buffer), mine.length);
+      expect(Buffer.compare(Buffer.from(mine), Buffer.from(theirs)), name).toBe(0);
+    }
+  });
+
   it('Q8_K: quantize_row_q8_K_ref and dequantize_row_q8_K', () => {
     const mine = quant.quantizeQ8_K(x);
     const theirs = runOracle('q', 'quantize_row_q8_K_ref', n, new Uint8Array(x.buffer), mine.length);

@@ -208,7 +208,8 @@ export function dequantizeQ8_K(src: Uint8Array, nElements: number, dst?: Float32
 let qkx2Min = 0;
 /** makeQkx2Quants' x − min for the current min (f32, as ggml computes it inside the loop). */
 const qkx2Shifted = new Float32Array(32);
-const ROUND_MAGIC = 12582912; // 1.5·2^23, nearest_int's constant
+/** makeQkx2Quants' copy of the sub-block's values, read once per candidate. */
+const qkx2Values = new Float32Array(32);
 
 /**
  * ggml's make_qkx2_quants: asymmetric n-value quantization x ≈ scale·L + min, L in [0, nmax].
@@ -234,11 +235,13 @@ function makeQkx2Quants(
   let max = x[xo];
   let sumW = weights[0];
   let sumX = fround(sumW * x[xo]);
+  let negativeWeight = sumW < 0;
   for (let i = 1; i < n; i++) {
     const xi = x[xo + i];
     if (xi < min) min = xi;
     if (xi > max) max = xi;
     const w = weights[i];
+    if (w < 0) negativeWeight = true;
     sumW = fround(sumW + w);
     sumX = fround(sumX + fround(w * xi));
   }
@@ -254,7 +257,7 @@ function makeQkx2Quants(
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
     const l = nearestInt(fround(iscale * fround(xi - min)));
-    const li = Math.max(0, Math.min(nmax, l));
+    const li = l < 0 ? 0 : l > nmax ? nmax : l;
     L[lo + i] = li;
     let diff = fround(fround(fround(scale * li) + min) - xi);
     diff = useMad ? Math.abs(diff) : fround(diff * diff);
@@ -265,62 +268,172 @@ function makeQkx2Quants(
     return scale;
   }
   // Note: a better candidate replaces `min`, and later candidates use it (in x − min and in
-  // max − min) — ggml's loop does the same. x − min is kept in xMinusMin and refreshed only then.
+  // max − min) — ggml's loop does the same. x − min is kept in xm and refreshed only then.
   const xm = qkx2Shifted;
-  for (let i = 0; i < n; i++) xm[i] = x[xo + i] - min;
+  const xs = qkx2Values;
+  // Exact-arithmetic sums for the error bound below (f64: w·x is exact, w·x² and w·|x| nearly).
+  let wSum = 0;
+  let wxSum = 0;
+  let wx2Sum = 0;
+  let wAbsXSum = 0;
+  let absXMax = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i];
+    xs[i] = xi;
+    xm[i] = xi - min;
+    const w = weights[i];
+    const wx = w * xi;
+    wSum += w;
+    wxSum += wx;
+    wx2Sum += wx * xi;
+    wAbsXSum += Math.abs(wx);
+    if (Math.abs(xi) > absXMax) absXMax = Math.abs(xi);
+  }
+  const screen = !useMad && !negativeWeight;
   let range = fround(max - min);
   for (let is = 0; is <= nstep; is++) {
     iscale = fround(fround(fround(rmin + fround(rdelta * is)) + nmax) / range);
+    // Codes of this candidate. When they equal the previous candidate's, so do its sums, its
+    // scale and min and its error: that error was already kept (then this one is not smaller)
+    // or already beaten, and ggml's loop changes nothing. The first candidate always counts.
+    let changed = is === 0 ? 1 : 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(fround(iscale * xm[i]));
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      changed |= l ^ Laux[i];
+      Laux[i] = l;
+    }
+    if (changed === 0) continue;
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
+    let wlSum = 0;
+    let wl2Sum = 0;
+    let wlxSum = 0;
     for (let i = 0; i < n; i++) {
-      // nearest_int inlined: exact while |iscale·(x − min)| < 2^22, else the shared helper.
-      const v = fround(iscale * xm[i]);
-      const t = fround(v + ROUND_MAGIC);
-      let l = t >= 8388608 && t < 16777216 ? t - ROUND_MAGIC : nearestInt(v);
-      l = l < 0 ? 0 : l > nmax ? nmax : l;
-      Laux[i] = l;
-      const wl = fround(weights[i] * l);
+      const l = Laux[i];
+      const wlExact = weights[i] * l; // exact in f64: a 24-bit by a 6-bit integer
+      const wl = fround(wlExact);
       sumL = fround(sumL + wl);
       sumL2 = fround(sumL2 + fround(wl * l));
-      sumXL = fround(sumXL + fround(wl * x[xo + i]));
+      sumXL = fround(sumXL + fround(wl * xs[i]));
+      wlSum += wlExact;
+      wl2Sum += wlExact * l;
+      wlxSum += wlExact * xs[i];
     }
     const D = fround(fround(sumW * sumL2) - fround(sumL * sumL));
-    if (D > 0) {
-      let thisScale = fround(fround(fround(sumW * sumXL) - fround(sumX * sumL)) / D);
-      let thisMin = fround(fround(fround(sumL2 * sumX) - fround(sumL * sumXL)) / D);
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = fround(sumXL / sumL2);
+    if (!(D > 0)) continue;
+    let thisScale = fround(fround(fround(sumW * sumXL) - fround(sumX * sumL)) / D);
+    let thisMin = fround(fround(fround(sumL2 * sumX) - fround(sumL * sumXL)) / D);
+    if (thisMin > 0) {
+      thisMin = 0;
+      thisScale = fround(sumXL / sumL2);
+    }
+    if (
+      screen &&
+      qkx2ErrorLowerBound(n, nmax, thisScale, thisMin, wSum, wxSum, wx2Sum, wAbsXSum, absXMax, wlSum, wl2Sum, wlxSum) >= bestMad
+    ) {
+      continue;
+    }
+    // With no negative weight every term is ≥ 0 (or NaN), and an f32 sum of such terms never
+    // decreases: once it reaches bestMad this candidate cannot win, so the rest is not summed.
+    const stopAt = negativeWeight ? NaN : bestMad;
+    let mad = 0;
+    if (useMad) {
+      for (let i = 0; i < n; i++) {
+        const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - xs[i]);
+        mad = fround(mad + fround(weights[i] * Math.abs(diff)));
+        if (mad >= stopAt) break;
       }
-      let mad = 0;
-      if (useMad) {
-        for (let i = 0; i < n; i++) {
-          const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
-          mad = fround(mad + fround(weights[i] * Math.abs(diff)));
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - x[xo + i]);
-          mad = fround(mad + fround(weights[i] * fround(diff * diff)));
-        }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const diff = fround(fround(fround(thisScale * Laux[i]) + thisMin) - xs[i]);
+        mad = fround(mad + fround(weights[i] * fround(diff * diff)));
+        if (mad >= stopAt) break;
       }
-      if (mad < bestMad) {
-        for (let i = 0; i < n; i++) L[lo + i] = Laux[i];
-        bestMad = mad;
-        scale = thisScale;
-        if (thisMin !== min) {
-          min = thisMin;
-          for (let i = 0; i < n; i++) xm[i] = x[xo + i] - min;
-          range = fround(max - min);
-        }
+    }
+    if (mad < bestMad) {
+      for (let i = 0; i < n; i++) L[lo + i] = Laux[i];
+      bestMad = mad;
+      scale = thisScale;
+      if (thisMin !== min) {
+        min = thisMin;
+        for (let i = 0; i < n; i++) xm[i] = xs[i] - min;
+        range = fround(max - min);
       }
     }
   }
   qkx2Min = -min;
   return scale;
 }
+
+const F32_EPS = 2 ** -24; // unit roundoff of f32
+const F32_TINY = 2 ** -150; // largest absolute error of an f32 rounding that underflows
+
+/**
+ * A lower bound, proven for any inputs, on the weighted squared error makeQkx2Quants computes in
+ * f32 for codes L under scale s and min m (weights ≥ 0): Σ fl(w·fl(d'²)) summed in f32, where
+ * d' = fl(fl(fl(s·L) + m) − x). When it is at least the best error so far the candidate cannot
+ * win and its error need not be summed (every other candidate is summed exactly).
+ *
+ * From the exact sums (f64, given as Σw, Σwx, Σwx², Σw|x|, Σwl, Σwl², Σwlx):
+ *  - E = Σw(sL + m − x)² expanded in those sums; its f64 evaluation errs by far less than
+ *    2^-44 of the sum of its terms' magnitudes (a few dozen roundings of 2^-53 each).
+ *  - Each d' is within Δ = u·(3|s|·nmax + 2|m| + max|x|)(1+4u) + 3·2^-150 of sL + m − x (three
+ *    roundings, u = 2^-24), so by the triangle inequality in the w-weighted norm
+ *    Σw·d'² ≥ (√E − Δ·√Σw)².
+ *  - fl(d'²) and fl(w·…) lose at most a factor (1 − u) each plus 2^-150 on underflow, and an f32
+ *    sum of n terms ≥ 0 at least (1 − u)^(n−1) of their sum.
+ * The result is shrunk by a further 2^-20 for the rounding of this computation itself. NaN or
+ * infinite inputs give NaN or a bound no comparison accepts wrongly (NaN compares false).
+ */
+function qkx2ErrorLowerBound(
+  n: number,
+  nmax: number,
+  s: number,
+  m: number,
+  wSum: number,
+  wxSum: number,
+  wx2Sum: number,
+  wAbsXSum: number,
+  absXMax: number,
+  wlSum: number,
+  wl2Sum: number,
+  wlxSum: number,
+): number {
+  const sL2 = s * s * wl2Sum;
+  const sml = 2 * s * m * wlSum;
+  const m2 = m * m * wSum;
+  const e = sL2 + sml + m2 - 2 * s * wlxSum - 2 * m * wxSum + wx2Sum;
+  // |Σwlx| ≤ nmax·Σw|x| bounds the magnitude of the terms whose sums may cancel.
+  const size = sL2 + Math.abs(sml) + m2 + 2 * (Math.abs(s) * nmax + Math.abs(m)) * wAbsXSum + wx2Sum;
+  const eLow = e - size * 2 ** -44;
+  if (!(eLow > 0)) return 0;
+  const delta = F32_EPS * (3 * Math.abs(s) * nmax + 2 * Math.abs(m) + absXMax) * (1 + 4 * F32_EPS) + 3 * F32_TINY;
+  const r = Math.sqrt(eLow) - delta * Math.sqrt(wSum) * (1 + 2 ** -40);
+  if (!(r > 0)) return 0;
+  return (r * r * (1 - (n + 1) * F32_EPS) - F32_TINY * (wSum + n)) * (1 - 2 ** -20);
+}
+
+/**
+ * True when makeQxQuants' f32 test fl(Σlx²) > fl(best·Σl²) is sure to fail for a candidate whose
+ * exact sums are lxSum = Σ fl(w·x)·l and l2Sum = Σ w·l² (weights ≥ 0), so its f32 sums need not
+ * be formed. With w ≥ 0 every term of Σlx has the sign of the candidate's −1/max (l rounds
+ * −x/max·const), so no sum cancels: each f32 sum of n terms is within (n+2)·u of the exact one,
+ * plus 2^-144 per term for underflow, and each final product within u plus 2^-150. The f64
+ * arithmetic here is held to a further 2^-40. NaN anywhere makes the comparison false.
+ */
+function qxCannotWin(n: number, lxSum: number, l2Sum: number, best: number): boolean {
+  const g = (n + 2) * F32_EPS;
+  const lxHigh = Math.abs(lxSum) * (1 + g) + n * 2 ** -144;
+  const l2Low = l2Sum * (1 - g) - n * 2 ** -144;
+  return lxHigh * lxHigh * (1 + F32_EPS) * (1 + 2 ** -40) + 2 * F32_TINY <= best * l2Low * (1 - F32_EPS) * (1 - 2 ** -40);
+}
+
+/** makeQxQuants' per-value weights, fl(w·x) and current codes (n ≤ 32). */
+const qxWeights = new Float32Array(32);
+const qxWeightedValues = new Float32Array(32);
+const qxCodes = new Int8Array(32);
 
 /**
  * ggml's make_qx_quants with rmse_type 1: symmetric values L − nmax in [−nmax, nmax−1], trying 18
@@ -343,16 +456,26 @@ export function makeQxQuants(
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;
   }
+  // Per value, the weight w and fl(w·x) every candidate uses, computed once.
+  const ws = qxWeights;
+  const wxs = qxWeightedValues;
+  const codes = qxCodes;
   let iscale = fround(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
+  let negativeWeight = false;
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
-    let l = nearestInt(fround(iscale * xi));
-    l = Math.max(-nmax, Math.min(nmax - 1, l));
-    L[lo + i] = l + nmax;
     const w = qw ? qw[qo + i] : fround(xi * xi);
-    sumlx = fround(sumlx + fround(fround(w * xi) * l));
+    if (w < 0) negativeWeight = true;
+    const wx = fround(w * xi);
+    ws[i] = w;
+    wxs[i] = wx;
+    let l = nearestInt(fround(iscale * xi));
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    codes[i] = l;
+    L[lo + i] = l + nmax;
+    sumlx = fround(sumlx + fround(wx * l));
     suml2 = fround(suml2 + fround(fround(w * l) * l));
   }
   let scale = suml2 !== 0 ? fround(sumlx / suml2) : 0;
@@ -360,21 +483,30 @@ export function makeQxQuants(
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
     iscale = fround(-fround(nmax + fround(TENTH * is)) / max);
+    // Codes equal to the previous candidate's (or the first fit's) give the same sums: that one
+    // was kept (keeping it again changes neither scale nor best) or beaten, so skip them.
+    let changed = 0;
+    let lxSum = 0; // Σ fl(w·x)·l and Σ w·l², exact in f64 (a 24-bit float times an integer < 2^11)
+    let l2Sum = 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(fround(iscale * x[xo + i]));
+      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      changed |= l ^ codes[i];
+      codes[i] = l;
+      lxSum += wxs[i] * l;
+      l2Sum += ws[i] * l * l;
+    }
+    if (changed === 0) continue;
+    if (!negativeWeight && qxCannotWin(n, lxSum, l2Sum, best)) continue;
     sumlx = 0;
     suml2 = 0;
     for (let i = 0; i < n; i++) {
-      const xi = x[xo + i];
-      let l = nearestInt(fround(iscale * xi));
-      l = Math.max(-nmax, Math.min(nmax - 1, l));
-      const w = qw ? qw[qo + i] : fround(xi * xi);
-      sumlx = fround(sumlx + fround(fround(w * xi) * l));
-      suml2 = fround(suml2 + fround(fround(w * l) * l));
+      const l = codes[i];
+      sumlx = fround(sumlx + fround(wxs[i] * l));
+      suml2 = fround(suml2 + fround(fround(ws[i] * l) * l));
     }
     if (suml2 > 0 && fround(sumlx * sumlx) > fround(best * suml2)) {
-      for (let i = 0; i < n; i++) {
-        const l = nearestInt(fround(iscale * x[xo + i]));
-        L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
-      }
+      for (let i = 0; i < n; i++) L[lo + i] = codes[i] + nmax;
       scale = fround(sumlx / suml2);
       best = fround(scale * sumlx);
     }

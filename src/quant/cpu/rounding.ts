@@ -10,13 +10,18 @@ export const fround = Math.fround;
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
 const MAGIC = 12582912; // 1.5 · 2^23: adding it leaves the rounded integer in the low mantissa bits
+const F64_MAGIC = 6755399441055744; // 1.5 · 2^52, the same trick in f64
 
 /**
- * ggml's nearest_int: adds 1.5·2^23 in f32 (round to nearest, ties to even) and reads the integer
- * back from the mantissa. For |x| ≤ 4194303 that is round-half-even; outside that range (never hit
- * by the codecs' own inputs, but possible with NaN or huge values) the same bit trick is replayed.
+ * ggml's nearest_int of an f32 value x (every caller passes one): adds 1.5·2^23 in f32 (round to
+ * nearest, ties to even) and reads the integer back from the mantissa. For |x| < 2^22 that is x
+ * rounded half to even, which x + 1.5·2^52 − 1.5·2^52 in f64 computes exactly too (x is exact in
+ * f64 and the sum's unit in the last place is 1), with one rounding instead of two. Outside that
+ * range (never hit by the codecs' own inputs, but possible with NaN or huge values) the f32 bit
+ * trick is replayed.
  */
 export function nearestInt(x: number): number {
+  if (x > -4194304 && x < 4194304) return (x + F64_MAGIC - F64_MAGIC) | 0;
   const v = fround(x + MAGIC);
   if (v >= 8388608 && v < 16777216) return v - MAGIC;
   scratchF32[0] = v;
