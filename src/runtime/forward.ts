@@ -102,6 +102,23 @@ interface Graph {
   body: KernelCall[];
 }
 
+/**
+ * Whether a batched decode of `rows` sequences over these weights runs its linears as int8
+ * mat-vecs over the rows (ForwardPass.int8Rows): int8 activations, every layer linear's type has
+ * an int8 mat-vec, and the rows fit one (MAX_Q8_TOKENS).
+ */
+export function int8RowsFit(
+  activations: ActivationPrecision,
+  names: ModelTensorNames,
+  weights: ReadonlyMap<string, { type: GGMLType }>,
+  rows: number,
+): boolean {
+  const int8 = (n: string) => !weights.has(n) || hasInt8MatVec(weights.get(n)!.type);
+  return (
+    activations === 'int8' && rows <= MAX_Q8_TOKENS && names.layers.every((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down].every(int8))
+  );
+}
+
 /** Activation buffers, sized for the largest batch (decode uses row 0). */
 interface Activations {
   /** The residual stream. */
@@ -216,14 +233,7 @@ export class ForwardPass {
     if (contextSize < 1 || maxBatch < 1) throw new RangeError('contextSize and maxBatch must be positive');
     if (names.ropeFreqs && !options.ropeFreqFactors) throw new ModelFormatError(`${names.ropeFreqs} must be passed as ropeFreqFactors`);
     this.activations = resolveActivations(ctx, options.activations);
-    this.int8Rows =
-      options.decodeRows === true &&
-      this.activations === 'int8' &&
-      !options.linearInputTap &&
-      maxBatch <= MAX_Q8_TOKENS &&
-      names.layers.every((L) =>
-        [L.q, L.k, L.v, L.o, L.gate, L.up, L.down].every((n) => !weights.has(n) || hasInt8MatVec(weights.get(n)!.type)),
-      );
+    this.int8Rows = options.decodeRows === true && !options.linearInputTap && int8RowsFit(this.activations, names, weights, maxBatch);
 
     const mem = this.allocate();
     this.act = mem.act;
