@@ -202,7 +202,9 @@ async function loadTest(): Promise<LoadPass> {
   const garbled = garbledResults.length;
   // What was wrong, so a failed pass can be understood from its log.
   for (const r of garbledResults)
-    log(`  garbled: ${JSON.stringify(r.prompt)}: ${r.problem ?? `got ${JSON.stringify(r.text)}, alone ${JSON.stringify(reference.get(r.prompt))}`}`);
+    log(
+      `  garbled: ${JSON.stringify(r.prompt)}: ${r.problem ?? `got ${JSON.stringify(r.text)}, alone ${JSON.stringify(reference.get(r.prompt))}`}`,
+    );
   const ttft = ok.map((r) => r.ttftMs).sort((a, b) => a - b);
   const pct = (p: number) => ttft[Math.min(ttft.length - 1, Math.ceil((p / 100) * ttft.length) - 1)] ?? 0;
   return {

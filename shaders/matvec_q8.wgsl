@@ -9,9 +9,10 @@
 // NT tokens (a batched decode step: one row per sequence, src/runtime/batch-decode.ts): token t's
 // activations start part.xStride4 words after token t − 1's, its outputs part.yStride floats
 // after. Each thread loads a chunk's activations of every token, then per weight row takes the
-// NT products back to back from the same weight words (so they are read once per chunk, not once
-// per token). Every token's sums run in the order of NT = 1: a token's outputs do not depend on
-// how many tokens share the dispatch.
+// NT products back to back over the same weight words: one pass over the weights serves every
+// token (a word's repeated loads are the same address, one after the other, for the compiler to
+// merge or the cache to serve). Every token's sums run in the order of NT = 1: a token's outputs
+// do not depend on how many tokens share the dispatch.
 // With SWAR (types with codes of ≤ 4 bits, on software devices, where dot4I8Packed is emulated
 // and dominates), the products are taken without it: see swar_dot().
 //
