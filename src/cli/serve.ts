@@ -157,9 +157,9 @@ export async function run(args: string[]): Promise<number> {
       try {
         for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${escapeControl(w)}\n`);
         server.setEngine(engine);
-        const together = parallel < 2 ? '' : engine.batchedDecode ? ' decoding together' : ', each its own steps';
+        const together = parallel < 2 ? '' : engine.batchedDecode ? ' (decoding together)' : ' (each its own steps)';
         process.stderr.write(
-          `lowbit serve: ready: ${escapeControl(engine.info.name)}, ${parallel} slot(s)${together} × ${engine.info.contextSize} tokens; ${escapeControl(engine.info.adapter)}\n`,
+          `lowbit serve: ready: ${escapeControl(engine.info.name)}, ${parallel} slot(s) × ${engine.info.contextSize} tokens${together}; ${escapeControl(engine.info.adapter)}\n`,
         );
         await stopped;
       } finally {

@@ -203,11 +203,11 @@ describe('lowbit serve (child process)', () => {
       };
       const first = await startAndStop('--autotune', 'on', '--batch-decode', 'off');
       expect(first.stderr).toMatch(/lowbit serve: kernels autotuned in \d+ ms/);
-      expect(first.stderr).toMatch(/2 slot\(s\), each its own steps/);
+      expect(first.stderr).toMatch(/2 slot\(s\) × 96 tokens \(each its own steps\)/);
       expect(await readdir(join(store, '.records'))).toHaveLength(1);
       const second = await startAndStop('--autotune', 'on', '--batch-decode', 'on');
       expect(second.stderr).not.toMatch(/autotuned/);
-      expect(second.stderr).toMatch(/2 slot\(s\) decoding together/);
+      expect(second.stderr).toMatch(/2 slot\(s\) × 96 tokens \(decoding together\)/);
       expect(second.text).toBe(first.text);
     } finally {
       await rm(store, { recursive: true, force: true });
