@@ -41,7 +41,8 @@ export interface ForwardShape {
   /**
    * The pass runs one decode token per sequence as its rows (batch-decode.ts), a few at a time:
    * its mat-muls decode each weight chunk once for all rows (the row-mode kernel) instead of
-   * using the tiled GEMM sized for prefill chunks.
+   * using the tiled GEMM sized for prefill chunks; with int8 activations its int8 mat-vecs take
+   * the rows, so its quantized activations hold a row per sequence.
    */
   decodeRows?: boolean;
 }
