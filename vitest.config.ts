@@ -15,6 +15,7 @@ export const SLOW_SUITES = [
   'test/kernels/matmul-fused.test.ts',
   'test/kernels/matmul-tiled.test.ts',
   'test/kernels/autotune-parity.test.ts',
+  'test/kernels/matvec-q8-tokens.test.ts',
   'test/cli/run-autotune.test.ts',
 ];
 

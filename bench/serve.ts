@@ -9,7 +9,8 @@
  *     complete or get a 429, with the exact text a request alone gets (greedy), and the JS heap
  *     must stay flat from one pass to the next; p50/p95 time to first token and aggregate tok/s.
  * Options: --model PATH, --rounds N (3), --tokens N (48, per stream), --activations auto|f32|int8
- * (auto), --batch-decode on|off (default: the engine's, on with f32 activations), --json.
+ * (auto), --batch-decode on|off (default: the engine's: on with f32 activations, and with int8 ones
+ * when every layer linear has an int8 mat-vec, as the 3M fixture's do), --json.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,7 +198,13 @@ async function loadTest(): Promise<LoadPass> {
   const ok = results.filter((r) => r.status === 200);
   const refused = results.filter((r) => r.status === 429).length;
   const other = results.length - ok.length - refused;
-  const garbled = ok.filter((r) => r.problem || r.text !== reference.get(r.prompt)).length;
+  const garbledResults = ok.filter((r) => r.problem || r.text !== reference.get(r.prompt));
+  const garbled = garbledResults.length;
+  // What was wrong, so a failed pass can be understood from its log.
+  for (const r of garbledResults)
+    log(
+      `  garbled: ${JSON.stringify(r.prompt)}: ${r.problem ?? `got ${JSON.stringify(r.text)}, alone ${JSON.stringify(reference.get(r.prompt))}`}`,
+    );
   const ttft = ok.map((r) => r.ttftMs).sort((a, b) => a - b);
   const pct = (p: number) => ttft[Math.min(ttft.length - 1, Math.ceil((p / 100) * ttft.length) - 1)] ?? 0;
   return {

@@ -5,7 +5,14 @@
 // of 32 elements) into packed int8 words and takes their dot products with the activation words
 // four at a time (dot4I8Packed), accumulating in i32 within each block; the block scales (weight
 // and activation) are applied once per block, in f32. Modes as in matmul.wgsl (thread-row,
-// subgroup-row, workgroup-row); one token only.
+// subgroup-row, workgroup-row).
+// NT tokens (a batched decode step: one row per sequence, src/runtime/batch-decode.ts): token t's
+// activations start part.xStride4 words after token t − 1's, its outputs part.yStride floats
+// after. Each thread loads a chunk's activations of every token, then per weight row takes the
+// NT products back to back over the same weight words: one pass over the weights serves every
+// token (a word's repeated loads are the same address, one after the other, for the compiler to
+// merge or the cache to serve). Every token's sums run in the order of NT = 1: a token's outputs
+// do not depend on how many tokens share the dispatch.
 // With SWAR (types with codes of ≤ 4 bits, on software devices, where dot4I8Packed is emulated
 // and dominates), the products are taken without it: see swar_dot().
 //
@@ -25,6 +32,7 @@ const RH: u32 = {{RH}}u;
 const WG: u32 = {{WG}}u;
 const TPR: u32 = {{TPR}}u;
 const ROWS_PER_WG: u32 = {{ROWS_PER_WG}}u;
+const NT: u32 = {{NT}}u;
 
 #include "matmul_io"
 #if GLU
@@ -37,11 +45,11 @@ alias T = f32;
 #if QOUT_NORM
 @group(0) @binding(10) var<storage, read> GQ: array<vec4<f32>>;
 #endif
-var<workgroup> qv: array<vec4<f32>, ROWS_PER_WG / 4u>;
+var<workgroup> qv: array<vec4<f32>, NT * ROWS_PER_WG / 4u>;
 
-// The value stored at part row r, kept for the quantizing store (called by matmul_io's store).
-fn qout_keep(r: u32, y: f32) {
-  let i = r % ROWS_PER_WG;
+// The value stored at part row r of token tok, kept for the quantizing store (called by matmul_io's store).
+fn qout_keep(r: u32, tok: u32, y: f32) {
+  let i = tok * ROWS_PER_WG + r % ROWS_PER_WG;
   qv[i / 4u][i % 4u] = y;
 }
 #endif
@@ -106,10 +114,11 @@ fn swar_dot(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32, ea: vec
 // 16-byte words per activation block, as common/q8_block.wgsl writes them.
 const XQ_WORDS_IN: u32 = 7u;
 
-fn load_xq(b: u32, c: u32) -> Xq8 {
+// Chunk c of weight block b: token tok's activations.
+fn load_xq(b: u32, c: u32, tok: u32) -> Xq8 {
   var x: Xq8;
 #for K in 0..{{NXB}}
-  let o{{K}} = XQ_WORDS_IN * (b * (QK / 32u) + xblock(c, {{K}}u));
+  let o{{K}} = tok * part.xStride4 + XQ_WORDS_IN * (b * (QK / 32u) + xblock(c, {{K}}u));
   x.w{{2 * K}} = XQ[o{{K}}];
   x.w{{2 * K + 1}} = XQ[o{{K}} + 1u];
   let ds{{K}} = XQ[o{{K}} + 2u];
@@ -128,9 +137,9 @@ fn load_xq(b: u32, c: u32) -> Xq8 {
 }
 
 #if MODE_WGROW
-var<workgroup> red: array<f32, WG * RR>;
+var<workgroup> red: array<f32, WG * RR * NT>;
 #if NORM_IN
-var<workgroup> red_ss: array<f32, WG>;
+var<workgroup> red_ss: array<f32, WG * NT>;
 #endif
 #endif
 
@@ -168,87 +177,107 @@ fn main(
 #endif
     // Rows past the part recompute the last row (keeps control flow uniform); never stored.
     // With GLU, rows RH… of the group are the up rows, part.rows further on.
+    // acc{R}_{T}: weight row R with token T.
 #for R in 0..{{RR}}
     let rb{{R}} = (min(rbase + {{R % RH}}u, part.rows - 1u) + {{R / RH}}u * part.rows) * part.rowBytes;
-    var acc{{R}} = 0.0;
+#for T in 0..{{NT}}
+    var acc{{R}}_{{T}} = 0.0;
 #endfor
-    var ss = 0.0;
+#endfor
+#for T in 0..{{NT}}
+    var ss{{T}} = 0.0;
+#endfor
     let rowChunks = part.rowChunks;
     for (var k = first; k < rowChunks; k += stride) {
       let b = k / NCH;
       let c = k % NCH;
-      let x = load_xq(b, c);
+#for T in 0..{{NT}}
+      let x{{T}} = load_xq(b, c, {{T}}u);
 #if NORM_IN
 #for K in 0..{{NXB}}
-      ss += x.r{{K}};
+      ss{{T}} += x{{T}}.r{{K}};
 #endfor
 #endif
+#endfor
 #for R in 0..{{RR}}
-      acc{{R}} += dot_q8(block_at(rb{{R}}, b), c, x);
+#for T in 0..{{NT}}
+      acc{{R}}_{{T}} += dot_q8(block_at(rb{{R}}, b), c, x{{T}});
+#endfor
 #endfor
     }
 #if MODE_SGROW
+#for T in 0..{{NT}}
 #for R in 0..{{RR}}
-    acc{{R}} = subgroupAdd(acc{{R}});
+    acc{{R}}_{{T}} = subgroupAdd(acc{{R}}_{{T}});
 #endfor
 #if NORM_IN
-    ss = subgroupAdd(ss);
+    ss{{T}} = subgroupAdd(ss{{T}});
 #endif
+#endfor
     if (lane == 0u) {
 #endif
 #if !MODE_WGROW
+#for T in 0..{{NT}}
 #for R in 0..{{RH}}
 #if GLU
-      store(rbase + {{R}}u, 0u, 1u, acc{{R}}, acc{{R + RH}}, ss);
+      store(rbase + {{R}}u, {{T}}u, NT, acc{{R}}_{{T}}, acc{{R + RH}}_{{T}}, ss{{T}});
 #else
-      store(rbase + {{R}}u, 0u, 1u, acc{{R}}, 0.0, ss);
+      store(rbase + {{R}}u, {{T}}u, NT, acc{{R}}_{{T}}, 0.0, ss{{T}});
 #endif
+#endfor
 #endfor
 #endif
 #if MODE_SGROW
     }
 #endif
 #if MODE_WGROW
+#for T in 0..{{NT}}
 #for R in 0..{{RR}}
-    red[lid * RR + {{R}}u] = acc{{R}};
+    red[(lid * RR + {{R}}u) * NT + {{T}}u] = acc{{R}}_{{T}};
 #endfor
 #if NORM_IN
-    red_ss[lid] = ss;
+    red_ss[lid * NT + {{T}}u] = ss{{T}};
 #endif
+#endfor
   }
   workgroupBarrier();
   if (lid % TPR == 0u) {
     let rbase = row0 + (lid / TPR) * RH;
-    for (var i = 0u; i < RH; i++) {
-      var s = 0.0;
-      var u = 0.0;
-      var q = 0.0;
-      for (var j = 0u; j < TPR; j++) {
-        s += red[(lid + j) * RR + i];
+    for (var t = 0u; t < NT; t++) {
+      for (var i = 0u; i < RH; i++) {
+        var s = 0.0;
+        var u = 0.0;
+        var q = 0.0;
+        for (var j = 0u; j < TPR; j++) {
+          s += red[((lid + j) * RR + i) * NT + t];
 #if GLU
-        u += red[(lid + j) * RR + i + RH];
+          u += red[((lid + j) * RR + i + RH) * NT + t];
 #endif
 #if NORM_IN
-        q += red_ss[lid + j];
+          q += red_ss[(lid + j) * NT + t];
 #endif
+        }
+        store(rbase + i, t, NT, s, u, q);
       }
-      store(rbase + i, 0u, 1u, s, u, q);
     }
 #endif
   }
 #if QOUT
-  // Every output row of the workgroup is kept: quantize its 32-row blocks.
+  // Every output row of the workgroup is kept: quantize its 32-row blocks, token by token (token
+  // t's blocks part.yStride / 32 after token t − 1's).
   workgroupBarrier();
-  for (var j = lid; j < ROWS_PER_WG / 32u; j += WG) {
-    let r = row0 + 32u * j;
+  let wgBlocks = ROWS_PER_WG / 32u;
+  for (var j = lid; j < NT * wgBlocks; j += WG) {
+    let r = row0 + 32u * (j % wgBlocks);
     if (r < part.rows) {
-      let blk = (part.outBase + r) / 32u;
+      let rowBlk = (part.outBase + r) / 32u;
+      let blk = (j / wgBlocks) * (part.yStride / 32u) + rowBlk;
       var ss = vec4<f32>(0.0);
 #for I in 0..8
       let y{{I}} = qv[8u * j + {{I}}u];
       ss += y{{I}} * y{{I}};
 #if QOUT_NORM
-      let g{{I}} = y{{I}} * GQ[8u * blk + {{I}}u];
+      let g{{I}} = y{{I}} * GQ[8u * rowBlk + {{I}}u];
 #else
       let g{{I}} = y{{I}};
 #endif

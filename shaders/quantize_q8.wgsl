@@ -4,11 +4,14 @@
 // squares of the values before it: the mat-vec reading them applies the RMSNorm's 1/rms at its
 // store (W·(G∘x)/rms = W·(G∘x/rms), and the int8 codes of G∘x and G∘x/rms are the same up to
 // rounding, as the block scale absorbs any factor), so no norm kernel writes a normalised copy.
+// Several rows (tokens of a batched decode step) are one run of blocks, each row rowBlocks long
+// (the norm weight repeats per row).
 #include "q8_block"
 
 struct Params {
   blocks: u32,   // blocks to quantize
   inBase4: u32,  // input offset in vec4s
+  rowBlocks: u32, // blocks per row
 }
 
 @group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
@@ -28,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let r{{I}} = X[xb + {{I}}u];
   ss += r{{I}} * r{{I}};
 #if NORM
-  let x{{I}} = r{{I}} * G[8u * b + {{I}}u];
+  let x{{I}} = r{{I}} * G[8u * (b % params.rowBlocks) + {{I}}u];
 #else
   let x{{I}} = r{{I}};
 #endif

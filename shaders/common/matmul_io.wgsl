@@ -94,6 +94,6 @@ fn store(r: u32, tok: u32, nT: u32, v0: f32, v1: f32, ss: f32) {
 #endif
   Y[i] = y;
 #if QOUT
-  qout_keep(r, y);
+  qout_keep(r, tok, y);
 #endif
 }

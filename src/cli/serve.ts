@@ -11,7 +11,10 @@ import { createLowbitServer, isLoopbackHost } from '../server/server.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
 import { numberOption as num, parseCommand, choiceOption } from './options.ts';
+import { openStore } from './store-arg.ts';
 import { escapeControl } from './terminal-text.ts';
+import { describeTuning } from '../kernels/autotune.ts';
+import { AUTOTUNE_OPTIONS } from '../engine/kernel-choice.ts';
 
 const HELP = `Usage: lowbit serve <model> [options]
 
@@ -33,13 +36,22 @@ Options:
                       for more. Requests from any other origin are refused.
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
   --limits L          adapter | default | mobile: GPU limits to run under (default adapter)
-  --activations A     auto | f32 | int8: what decode's mat-vecs read (default auto). With f32 and
-                      --parallel above 1, the conversations decode together: one GPU submission
-                      and one mat-mul per step for all of them
+  --activations A     auto | f32 | int8: what decode's mat-vecs read (default auto: int8 where the
+                      GPU has int8 dot products, else f32)
+  --batch-decode B    on | off | auto: with --parallel above 1, decode the conversations together,
+                      one GPU submission per step for all of them, each weight read once for all
+                      (default auto: on)
+  --autotune M        auto | on | off | retune: time the kernel variants on this GPU and model and
+                      keep the fastest, cached in the store per adapter and model shapes, so a
+                      restart re-uses them (default auto: on a hardware GPU, off on a software
+                      adapter; retune: ignore the cache)
   --max-gpu-mb N      refuse, before allocating, a model (with all its slots) over N MiB of GPU memory
-  --store DIR         model store directory (see lowbit pull --help)
+  --store DIR         model store directory (see lowbit pull --help), also where tuned kernel
+                      variants are kept
   -h, --help          show this help
 `;
+
+export const BATCH_DECODE_OPTIONS = ['auto', 'on', 'off'] as const;
 
 /** `origin` as a browser sends it (scheme://host[:port], nothing after), or a UsageError. */
 function checkOrigin(origin: string): string {
@@ -72,6 +84,8 @@ export async function run(args: string[]): Promise<number> {
       adapter: { type: 'string' },
       limits: { type: 'string' },
       activations: { type: 'string' },
+      'batch-decode': { type: 'string' },
+      autotune: { type: 'string' },
       'max-gpu-mb': { type: 'string' },
       store: { type: 'string' },
     },
@@ -91,6 +105,8 @@ export async function run(args: string[]): Promise<number> {
   const limits = choiceOption(v.limits, '--limits', LIMITS_TIERS);
   const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
   const activations = choiceOption(v.activations, '--activations', ACTIVATIONS_OPTIONS);
+  const batchDecode = choiceOption(v['batch-decode'], '--batch-decode', BATCH_DECODE_OPTIONS);
+  const autotune = choiceOption(v.autotune, '--autotune', AUTOTUNE_OPTIONS);
 
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   // Bound to loopback, the server is for this machine: requests naming another host are a page
@@ -122,6 +138,14 @@ export async function run(args: string[]): Promise<number> {
           contextSize,
           slots: parallel,
           activations,
+          batchDecode: batchDecode === 'on' ? true : batchDecode === 'off' ? false : undefined,
+          // Tuned kernel variants are kept in the store per adapter and model shapes, as `lowbit run`
+          // keeps them: a hardware GPU tunes at its first start, not at every one.
+          autotune,
+          autotuneCache: openStore(v.store),
+          onAutotune: (r) => {
+            if (r.source === 'measured') process.stderr.write(`lowbit serve: ${describeTuning(r)}\n`);
+          },
           signal: loadAbort.signal,
           maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
         });
@@ -133,8 +157,9 @@ export async function run(args: string[]): Promise<number> {
       try {
         for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${escapeControl(w)}\n`);
         server.setEngine(engine);
+        const together = parallel < 2 ? '' : engine.batchedDecode ? ' (decoding together)' : ' (each its own steps)';
         process.stderr.write(
-          `lowbit serve: ready: ${escapeControl(engine.info.name)}, ${parallel} slot(s) × ${engine.info.contextSize} tokens; ${escapeControl(engine.info.adapter)}\n`,
+          `lowbit serve: ready: ${escapeControl(engine.info.name)}, ${parallel} slot(s) × ${engine.info.contextSize} tokens${together}; ${escapeControl(engine.info.adapter)}\n`,
         );
         await stopped;
       } finally {

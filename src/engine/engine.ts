@@ -15,7 +15,7 @@ import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { Evaluator } from '../runtime/evaluate.ts';
 import { BatchDecoder } from '../runtime/batch-decode.ts';
-import { ForwardPass, type ForwardOptions } from '../runtime/forward.ts';
+import { ForwardPass, type ForwardOptions, int8RowsFit } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
 import { fuseProjections, planFusedWeights } from '../runtime/fused-weights.ts';
@@ -59,10 +59,11 @@ export interface EngineLoadOptions extends LoadOptions {
   slots?: number;
   /**
    * With several slots: decode them together, one submission and one mat-mul per step for every
-   * slot decoding (runtime/batch-decode.ts), or each slot its own steps. Default: together when
-   * the decode activations are f32. The batched step runs the f32 mat-mul (int8 activations have
-   * only one-token mat-vecs), and on a software device the int8 mat-vec of one token costs about
-   * what the f32 mat-mul of four does, so with int8 activations separate steps are as fast.
+   * slot decoding (runtime/batch-decode.ts), or each slot its own steps. Default: together, with
+   * f32 activations (the f32 mat-mul over the rows) and with int8 ones where the batched step can
+   * stay int8 (every layer linear has an int8 mat-vec, at most MAX_Q8_TOKENS slots: int8RowsFit),
+   * each weight chunk read once for all rows. Otherwise (int8 decode but an f32 batched step)
+   * separate int8 steps are about as fast, and each slot keeps its own.
    */
   batchDecode?: boolean;
   /**
@@ -202,7 +203,8 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     const pipelinesBefore = cachedPipelineCount(gpu.device);
     for (let i = 0; i < slotCount; i++) sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, forwardOptions)));
     const forward = sessions[0]!.forward;
-    if (slotCount > 1 && (options.batchDecode ?? forward.activations === 'f32')) {
+    const batchByDefault = forward.activations === 'f32' || int8RowsFit(forward.activations, names, weights, slotCount);
+    if (slotCount > 1 && (options.batchDecode ?? batchByDefault)) {
       // Slots decode together: one row per slot in a pass over the same weights (batch-decode.ts).
       const rows = new ForwardPass(gpu, cfg, names, weights, {
         ...forwardOptions,

@@ -14,6 +14,10 @@
  * And one of its own, `quantizeOut`: it quantizes what it stores (times the next linear's norm
  * weight) into int8 blocks for the next int8 mat-vec, which then needs no quantize dispatch.
  *
+ * With `tokens` > 1 (a batched decode step, src/runtime/batch-decode.ts: one row per sequence)
+ * both quantize and mat-vec take that many rows at once, the mat-vec reading each weight chunk
+ * once for all of them; each row's results are bit-identical to those of a one-token kernel.
+ *
  * Only types whose quant-table entry has an int8 decoder (src/quant/gpu-int8-decoders.ts) run
  * here, on devices with the `packed_4x8_integer_dot_product` WGSL language feature; everything
  * else, and prefill's mat-mul, takes the f32 kernels of matmul.ts. `resolveActivations` is the one
@@ -34,7 +38,7 @@ import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
 import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
-import { type BufferRef, grid, isGpuBuffer, type KernelCall, makeBindGroup, refSize } from './common.ts';
+import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, makeBindGroup, refSize } from './common.ts';
 import {
   checkFusion,
   fusionScales,
@@ -92,14 +96,27 @@ function checkCols(kernel: string, cols: number): void {
     throw new RangeError(`${kernel}: cols must be a positive multiple of ${Q8_BLOCK}, got ${cols}`);
 }
 
+/** A token count option (default 1): rows of a batched decode step. */
+function checkTokens(kernel: string, tokens = 1): number {
+  if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > MAX_Q8_TOKENS)
+    throw new RangeError(`${kernel}: tokens must be an integer in 1…${MAX_Q8_TOKENS}, got ${tokens}`);
+  return tokens;
+}
+
+/**
+ * Most tokens one int8 mat-vec takes at once: each thread holds a sum per token and weight row in
+ * registers (and a chunk of activations per token).
+ */
+export const MAX_Q8_TOKENS = 8;
+
 function requireFeature(ctx: GpuContext, kernel: string): void {
   if (!ctx.hasPackedInt8Dot) throw new DeviceLimitError(`${kernel} needs the WGSL language feature ${PACKED_INT8_DOT_FEATURE}`);
 }
 
 export interface QuantizeQ8Bindings {
-  /** f32 activations (cols elements from inputOffset). */
+  /** f32 activations (tokens rows of cols elements from inputOffset). */
   input: BufferRef;
-  /** quantizedActivationBytes(cols) bytes. */
+  /** tokens × quantizedActivationBytes(cols) bytes. */
   output: BufferRef;
   /** f32 elements before the first activation (multiple of 4). */
   inputOffset?: number;
@@ -110,11 +127,18 @@ export interface QuantizeQ8Bindings {
 /**
  * Quantizes `cols` f32 activations to int8 blocks for the int8 mat-vec. With `norm`, quantizes
  * normWeight∘x and keeps each block's Σx², for a mat-vec with fuse.normIn (an RMSNorm's 1/rms).
+ * With `tokens` (default 1), that many rows of cols, one after the other; a call encoded with a
+ * step quantizes the step's rows.
  */
-export function createQuantizeQ8(ctx: GpuContext, o: { cols: number; norm?: boolean }): { bind(b: QuantizeQ8Bindings): KernelCall } {
+export function createQuantizeQ8(
+  ctx: GpuContext,
+  o: { cols: number; norm?: boolean; tokens?: number },
+): { bind(b: QuantizeQ8Bindings): KernelCall } {
   requireFeature(ctx, 'activation quantize');
   checkCols('activation quantize', o.cols);
-  const blocks = o.cols / Q8_BLOCK;
+  const tokens = checkTokens('activation quantize', o.tokens);
+  const rowBlocks = o.cols / Q8_BLOCK;
+  const blocks = tokens * rowBlocks;
   const norm = o.norm === true;
   const pipeline = getPipeline(
     ctx,
@@ -127,22 +151,25 @@ export function createQuantizeQ8(ctx: GpuContext, o: { cols: number; norm?: bool
       const inputOffset = b.inputOffset ?? 0;
       if (!Number.isSafeInteger(inputOffset) || inputOffset < 0 || inputOffset % 4 !== 0)
         throw new RangeError(`activation quantize: inputOffset must be a multiple of 4, got ${inputOffset}`);
-      if (refSize(b.input) < (inputOffset + o.cols) * 4)
-        throw new RangeError(`activation quantize: input holds ${refSize(b.input)} bytes, needs ${(inputOffset + o.cols) * 4}`);
-      if (refSize(b.output) < quantizedActivationBytes(o.cols))
-        throw new RangeError(`activation quantize: output holds ${refSize(b.output)} bytes, needs ${quantizedActivationBytes(o.cols)}`);
+      if (refSize(b.input) < (inputOffset + tokens * o.cols) * 4)
+        throw new RangeError(`activation quantize: input holds ${refSize(b.input)} bytes, needs ${(inputOffset + tokens * o.cols) * 4}`);
+      const outBytes = tokens * quantizedActivationBytes(o.cols);
+      if (refSize(b.output) < outBytes)
+        throw new RangeError(`activation quantize: output holds ${refSize(b.output)} bytes, needs ${outBytes}`);
       if (norm && !(b.normWeight && refSize(b.normWeight) >= o.cols * 4))
         throw new RangeError(`activation quantize: a normed quantize needs a normWeight of ${o.cols * 4} bytes`);
-      const params = createUniformBuffer(ctx, new Uint32Array([blocks, inputOffset / 4, 0, 0]), 'quantize_q8:params');
+      const params = createUniformBuffer(ctx, new Uint32Array([blocks, inputOffset / 4, rowBlocks, 0]), 'quantize_q8:params');
       const group = makeBindGroup(
         ctx,
         pipeline,
         'quantize_q8',
         norm ? [b.input, b.output, params, b.normWeight!] : [b.input, b.output, params],
       );
-      const [gx, gy] = grid(ctx, Math.ceil(blocks / 64));
+      // The grid of each row count, made here so a step creates nothing.
+      const grids = Array.from({ length: tokens }, (_, n) => grid(ctx, Math.ceil(((n + 1) * rowBlocks) / 64)));
       return {
-        encode(pass: GPUComputePassEncoder) {
+        encode(pass: GPUComputePassEncoder, step) {
+          const [gx, gy] = grids[dispatchTokens(step, tokens) - 1]!;
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(gx, gy);
@@ -177,6 +204,12 @@ export interface MatVecQ8Options {
    * ({@link canQuantizeOut}); not with fuse.split.
    */
   quantizeOut?: 'plain' | 'normed';
+  /**
+   * Tokens (default 1): rows of a batched decode step, each row's input quantizedActivationBytes(cols)
+   * after the last, each row's outputs (and quantized outputs) one output row further. Each weight
+   * chunk is read once for all of them; a row's results are those of the one-token kernel, bit for bit.
+   */
+  tokens?: number;
 }
 
 export type Int8Products = 'dot4' | 'swar';
@@ -236,6 +269,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
   if (!dec8) throw new ModelFormatError(`int8 mat-vec: ${typeName} has no int8 decoder; use the f32 mat-vec`);
   if (!Number.isSafeInteger(o.rows) || o.rows < 1) throw new RangeError(`int8 mat-vec: rows must be a positive integer, got ${o.rows}`);
   checkCols('int8 mat-vec', o.cols);
+  const tokens = checkTokens('int8 mat-vec', o.tokens);
   const fuse = checkFusion('matvec', o);
   const geo = gpuBlockGeometry(entry.layout, entry.gpu, o.cols);
   if (o.cols % geo.blockElems !== 0)
@@ -266,6 +300,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
+    NT: tokens,
     DYNAMIC_T: false,
     INT8_X: true,
     NORM_IN: fuse.normIn !== undefined,
@@ -315,22 +350,23 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
         throw new RangeError(
           `int8 mat-vec: outputOffset must be ≥ 0${quantOut !== 'none' ? ' and whole blocks' : ''}, got ${outputOffset}`,
         );
-      if (refSize(b.input) < quantizedActivationBytes(o.cols))
-        throw new RangeError(`int8 mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${quantizedActivationBytes(o.cols)}`);
-      if (refSize(b.output) < (outputOffset + outRows[0]!) * 4)
-        throw new RangeError(
-          `int8 mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${(outputOffset + outRows[0]!) * 4}`,
-        );
+      const inBytes = tokens * quantizedActivationBytes(o.cols);
+      if (refSize(b.input) < inBytes)
+        throw new RangeError(`int8 mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inBytes}`);
+      // Token t's outputs start outRows[0] (outRows[i] in output i) after token t − 1's.
+      const outEnd = outputOffset + tokens * outRows[0]!;
+      if (refSize(b.output) < outEnd * 4)
+        throw new RangeError(`int8 mat-vec "${w.name}": output holds ${refSize(b.output)} bytes, needs ${outEnd * 4}`);
       const extra = [b.output1, b.output2].slice(0, outRows.length - 1);
       extra.forEach((ref, i) => {
-        const need = outRows[i + 1]! * 4;
+        const need = tokens * outRows[i + 1]! * 4;
         if (!ref) throw new RangeError(`int8 mat-vec "${w.name}": a ${outRows.length}-way fuse.split needs bindings.output${i + 1}`);
         if (refSize(ref) < need)
           throw new RangeError(`int8 mat-vec "${w.name}": output${i + 1} holds ${refSize(ref)} bytes, needs ${need}`);
       });
       const quantOutputs: BufferRef[] = [];
       if (quantOut !== 'none') {
-        const need = quantizedActivationBytes(outputOffset + outRows[0]!);
+        const need = quantizedActivationBytes(outEnd);
         if (!b.quantizedOutput || refSize(b.quantizedOutput) < need)
           throw new RangeError(`int8 mat-vec "${w.name}": quantizeOut needs a quantizedOutput of ${need} bytes`);
         quantOutputs.push(b.quantizedOutput);
@@ -360,9 +396,9 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
           scales,
           rowBytes,
           rowChunks: blocksPerRow * dec8.chunksPerBlock,
-          xStride4: 0,
+          xStride4: quantizedActivationBytes(o.cols) / 16,
           yStride: outRows[0]!,
-          maxT: 1,
+          maxT: tokens,
           cols: o.cols,
           fuse,
         });

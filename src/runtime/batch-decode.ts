@@ -21,10 +21,12 @@
  * steps; a row is a step parameter and copies take their offsets at encode time, so no step
  * creates a GPU object.
  *
- * A row's result does not depend on the other rows (the mat-mul computes each row alone, the
+ * A row's result does not depend on the other rows (the linears compute each row alone, the
  * per-sequence kernels see only their sequence): a sequence gets the same tokens whether it
- * decodes alone or next to others. The rows pass always runs the f32 mat-mul (the int8 kernels
- * are mat-vecs over one token), so its numbers are those of prefill, not of single-slot decode.
+ * decodes alone or next to others. With int8 activations (ForwardPass.int8Rows) the rows pass is
+ * wired as single-slot decode and its int8 mat-vecs take each row in the one-token order, so a
+ * row decodes as its session would alone; with f32 ones it runs the f32 row-mode mat-mul, whose
+ * numbers are those of prefill rather than of single-slot decode (close, not bit-equal).
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { AttentionBindings } from '../kernels/attention.ts';

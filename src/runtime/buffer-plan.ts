@@ -41,7 +41,8 @@ export interface ForwardShape {
   /**
    * The pass runs one decode token per sequence as its rows (batch-decode.ts), a few at a time:
    * its mat-muls decode each weight chunk once for all rows (the row-mode kernel) instead of
-   * using the tiled GEMM sized for prefill chunks.
+   * using the tiled GEMM sized for prefill chunks; with int8 activations its int8 mat-vecs take
+   * the rows, so its quantized activations hold a row per sequence.
    */
   decodeRows?: boolean;
 }
@@ -89,12 +90,13 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   add('gate', T * nFF * f);
   add('up', T * nFF * f);
   add('lastRow', nEmbd * f);
-  // Decode's inputs of the linears, quantized to int8 blocks (one token): those made from the
-  // residual stream, and the others (so that a mat-vec can quantize its output for the next one
-  // into the buffer it does not read: forward.ts).
+  // Decode's inputs of the linears, quantized to int8 blocks (one token, or one per row of a
+  // batched decode's rows pass): those made from the residual stream, and the others (so that a
+  // mat-vec can quantize its output for the next one into the buffer it does not read: forward.ts).
   if (options.activations !== 'f32') {
-    add('actQ8', quantizedActivationBytes(nEmbd));
-    add('actQ8b', quantizedActivationBytes(Math.max(nEmbd, attDim, nFF)));
+    const rows = options.decodeRows ? T : 1;
+    add('actQ8', rows * quantizedActivationBytes(nEmbd));
+    add('actQ8b', rows * quantizedActivationBytes(Math.max(nEmbd, attDim, nFF)));
   }
   const kBytes = kvCacheLayerBytes({ headDim, nKvHeads: nHeadKV, maxCtx: contextSize });
   const vBytes = kvCacheLayerBytes({ headDim: headDimV, nKvHeads: nHeadKV, maxCtx: contextSize });
@@ -118,8 +120,19 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
  * buffers (those of the per-sequence RoPE and attention kernels included), and its readback ring.
  */
 export function batchDecodeBytes(cfg: ModelConfig, sequences: number, weightParts: number): number {
-  const rows = forwardBufferBytes(forwardBufferPlan(cfg, { contextSize: sequences, maxBatch: sequences, allLogits: true }));
-  return rows.kvCache + rows.scratch + forwardKernelBytesBound(cfg, weightParts) + READBACK_RING * batchReadbackBytes(sequences);
+  const rows = forwardBufferBytes(
+    forwardBufferPlan(cfg, { contextSize: sequences, maxBatch: sequences, allLogits: true, decodeRows: true }),
+  );
+  // With int8 activations its linears bind an int8 mat-vec per row count (1…sequences), each with
+  // its part uniforms (80 bytes), and a quantize uniform (16 bytes) each.
+  const int8RowsUniforms = sequences * weightParts * (80 + 16);
+  return (
+    rows.kvCache +
+    rows.scratch +
+    forwardKernelBytesBound(cfg, weightParts) +
+    int8RowsUniforms +
+    READBACK_RING * batchReadbackBytes(sequences)
+  );
 }
 
 /** One readback slot of a batched step: every row's token (8-byte aligned), then every row's top-K report. */

@@ -20,7 +20,9 @@
  * attention (2), output, gate·up, down. With int8 activations the int8 mat-vec does the same (the
  * norm weight applied by the quantize before it, 1/rms at its store), and output, gate·up and down
  * quantize their output for the next linear as they store it (q8Slot): one more dispatch per
- * layer, the quantize of the attention output.
+ * layer, the quantize of the attention output. A batched decode's rows pass (decodeRows) over
+ * weights that all have int8 mat-vecs is wired as decode is, its int8 mat-vecs taking one token
+ * per row (int8Rows).
  *
  * Construction has two parts: `allocate()` creates every buffer (activations, KV cache, step and
  * sampling I/O), then `buildGraph()` binds kernels to them, one transformer block at a time through
@@ -44,7 +46,7 @@ import type { LayerTensorNames, ModelTensorNames } from '../model/tensors.ts';
 import { GGMLType } from '../quant/types.ts';
 import { forwardBufferBytes, forwardBufferPlan, TOP_PROBS_K, type ForwardShape } from './buffer-plan.ts';
 import { createLinear, type LinearKernel, withQuantizedInputs } from './linear.ts';
-import { type ActivationPrecision, hasInt8MatVec, resolveActivations } from '../kernels/matvec-q8.ts';
+import { type ActivationPrecision, hasInt8MatVec, MAX_Q8_TOKENS, resolveActivations } from '../kernels/matvec-q8.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { MatmulFusion } from '../kernels/matmul.ts';
 import type { KernelVariants } from '../kernels/autotune.ts';
@@ -100,6 +102,23 @@ interface Graph {
   body: KernelCall[];
 }
 
+/**
+ * Whether a batched decode of `rows` sequences over these weights runs its linears as int8
+ * mat-vecs over the rows (ForwardPass.int8Rows): int8 activations, every layer linear's type has
+ * an int8 mat-vec, and the rows fit one (MAX_Q8_TOKENS).
+ */
+export function int8RowsFit(
+  activations: ActivationPrecision,
+  names: ModelTensorNames,
+  weights: ReadonlyMap<string, { type: GGMLType }>,
+  rows: number,
+): boolean {
+  const int8 = (n: string) => !weights.has(n) || hasInt8MatVec(weights.get(n)!.type);
+  return (
+    activations === 'int8' && rows <= MAX_Q8_TOKENS && names.layers.every((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down].every(int8))
+  );
+}
+
 /** Activation buffers, sized for the largest batch (decode uses row 0). */
 interface Activations {
   /** The residual stream. */
@@ -146,6 +165,11 @@ interface Allocation {
  */
 export interface GraphKernels {
   maxTokens: number;
+  /**
+   * Wired as decode: norms inside the linears (fuse.normIn), int8 activations with quantizing
+   * stores. One-token graphs, and an int8 rows pass's rows graph (ForwardPass.int8Rows).
+   */
+  decodeWiring: boolean;
   norm(n: number, eps: number, rowsPerToken?: number, residual?: boolean): RmsNormKernel;
   ew(op: ElementwiseOp, n: number): ElementwiseKernel;
   /**
@@ -177,6 +201,12 @@ export class ForwardPass {
   readonly scratchBytes: number;
   /** What the decode mat-vecs read: f32 activations, or int8 (options.activations, resolved on this device). */
   readonly activations: ActivationPrecision;
+  /**
+   * A rows pass (ForwardOptions.decodeRows) whose rows graph runs as decode does, with int8
+   * activations: every layer linear has an int8 mat-vec and the rows fit one (MAX_Q8_TOKENS).
+   * Otherwise its linears are f32 mat-muls over the rows.
+   */
+  readonly int8Rows: boolean;
   private readonly act: Activations;
   private readonly kCache: readonly GPUBuffer[];
   private readonly vCache: readonly GPUBuffer[];
@@ -203,6 +233,7 @@ export class ForwardPass {
     if (contextSize < 1 || maxBatch < 1) throw new RangeError('contextSize and maxBatch must be positive');
     if (names.ropeFreqs && !options.ropeFreqFactors) throw new ModelFormatError(`${names.ropeFreqs} must be passed as ropeFreqFactors`);
     this.activations = resolveActivations(ctx, options.activations);
+    this.int8Rows = options.decodeRows === true && !options.linearInputTap && int8RowsFit(this.activations, names, weights, maxBatch);
 
     const mem = this.allocate();
     this.act = mem.act;
@@ -231,7 +262,18 @@ export class ForwardPass {
     ]);
     this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
     const { allLogits } = this.buffers;
-    if (allLogits)
+    if (allLogits && this.int8Rows) {
+      // As decode's LM head, over the rows (the int8 mat-vec where the head's type has one).
+      const rowsHead = withQuantizedInputs(ctx, [
+        createLinear(ctx, head, maxBatch, 'int8', undefined, { fewRows: true, variants: options.kernelVariants }).bind({
+          input: this.act.xn,
+          output: allLogits,
+          params,
+          inputQ8: this.q8Slot(this.act.xn),
+        }),
+      ]);
+      this.allRowsLmHead = { encode: (pass, step) => rowsHead.forEach((c) => c.encode(pass, step)) };
+    } else if (allLogits)
       this.allRowsLmHead = createLinear(ctx, head, maxBatch, 'f32', undefined, { variants: options.kernelVariants }).bind({
         input: this.act.xn,
         output: allLogits,
@@ -424,12 +466,15 @@ export class ForwardPass {
     const { x, xn } = this.act;
     const { stepParams: params, history } = this.buffers;
     const body: KernelCall[] = [];
+    // Decode's wiring (fusions, int8 activations): one token, or one per row of an int8 rows pass.
+    const decodeWiring = maxTokens === 1 || this.int8Rows;
     const kernels: GraphKernels = {
       maxTokens,
+      decodeWiring,
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
       linear: (name, fuse, quantizeOut) => {
-        const kernel = createLinear(ctx, this.w(name), maxTokens, this.activations, fuse, {
+        const kernel = createLinear(ctx, this.w(name), maxTokens, decodeWiring ? this.activations : 'f32', fuse, {
           fewRows: options.decodeRows === true,
           variants: options.kernelVariants,
           quantizeOut,
@@ -502,7 +547,7 @@ export class ForwardPass {
     // writes into `scratch`.
     const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
       // A linear-input tap (imatrix) must see the normed input itself, so it keeps the norm kernel.
-      if (kernels.maxTokens === 1 && !this.options.linearInputTap)
+      if (kernels.decodeWiring && !this.options.linearInputTap)
         return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
       body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
       return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };
@@ -510,7 +555,7 @@ export class ForwardPass {
     // With int8 activations a decode mat-vec can quantize its output for the next linear, times
     // that linear's norm weight (none: plain), when the next reads it through an int8 mat-vec.
     // (Not under a linear-input tap: its norms run as kernels, so the stores' int8 slots would clash.)
-    const int8Decode = kernels.maxTokens === 1 && this.activations === 'int8' && !this.options.linearInputTap;
+    const int8Decode = kernels.decodeWiring && this.activations === 'int8' && !this.options.linearInputTap;
     const quantizeFor = (next: string | undefined, norm: string | undefined) =>
       int8Decode && next !== undefined && hasInt8MatVec(this.w(next).type)
         ? { quantizeOut: norm ? ('normed' as const) : ('plain' as const), outputNormWeight: norm ? vec(norm) : undefined }

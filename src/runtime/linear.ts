@@ -10,11 +10,13 @@
  * `inputQ8` (times the norm weight, with fuse.normIn), and `withQuantizedInputs` puts a quantize
  * dispatch before a call only when that copy is not there already — written by the quantize of a
  * call before it on the same input (Q/K/V, gate/up), or by the quantizing store (`quantizeOut`)
- * of the int8 mat-vec that produced the input.
+ * of the int8 mat-vec that produced the input. A batched decode step's linears (choice.fewRows)
+ * run it too, over its rows (one per sequence): the kernel of each row count is bound once and a
+ * step encodes the one of its count.
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
-import { type BufferRef, type KernelCall } from '../kernels/common.ts';
+import { type BufferRef, dispatchTokens, type KernelCall } from '../kernels/common.ts';
 import type { KernelVariants } from '../kernels/autotune.ts';
 import {
   createMatMul,
@@ -24,7 +26,14 @@ import {
   type MatmulVariant,
   tiledVariant,
 } from '../kernels/matmul.ts';
-import { type ActivationPrecision, canQuantizeOut, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
+import {
+  type ActivationPrecision,
+  canQuantizeOut,
+  createMatVecQ8,
+  createQuantizeQ8,
+  hasInt8MatVec,
+  MAX_Q8_TOKENS,
+} from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 
 export interface LinearBindings {
@@ -45,10 +54,11 @@ export interface LinearBindings {
   outputNormWeight?: BufferRef;
 }
 
-/** An int8 copy of `cols` f32 values of `input`, times `normWeight` if set, in `into`. */
+/** An int8 copy of `tokens` rows of `cols` f32 values of `input`, times `normWeight` if set, in `into`. */
 export interface QuantizedCopy {
   input: BufferRef;
   cols: number;
+  tokens: number;
   normWeight?: BufferRef;
   into: BufferRef;
 }
@@ -71,7 +81,10 @@ export function createLinear(
   activations: ActivationPrecision = 'f32',
   fuse?: MatmulFusion,
   choice: {
-    /** A mat-mul over a few rows (ForwardShape.decodeRows): the row-mode kernel, each thread on every row. */
+    /**
+     * A mat-mul over a few rows (ForwardShape.decodeRows): the row-mode kernel, each thread on every
+     * row; with int8 activations (and at most MAX_Q8_TOKENS rows) the int8 mat-vec over the rows.
+     */
     fewRows?: boolean;
     /** The device's tuned variants (kernels/autotune.ts); absent ones take the device default. */
     variants?: KernelVariants;
@@ -90,9 +103,13 @@ export function createLinear(
   // A GLU mat-mul runs in a row mode (matmul.ts), never on a GEMM tile.
   const tile = fuse?.glu === undefined ? variants?.gemm?.[type] : undefined;
   const matmulVariant = tile ? tiledVariant(tile) : undefined;
-  if (maxTokens === 1 && activations === 'int8' && hasInt8MatVec(type)) {
+  const int8Tokens = maxTokens === 1 || (fewRows && maxTokens <= MAX_Q8_TOKENS);
+  if (int8Tokens && activations === 'int8' && hasInt8MatVec(type)) {
     const qOut = quantizeOut && canQuantizeOut(ctx, weight, fuse, matvecVariant) ? quantizeOut : undefined;
-    const kernel = createMatVecQ8(ctx, { type, rows, cols, fuse, quantizeOut: qOut, variant: matvecVariant });
+    // One kernel per row count: a step runs the one of its count (the rows after it do nothing).
+    const kernels = Array.from({ length: maxTokens }, (_, n) =>
+      createMatVecQ8(ctx, { type, rows, cols, fuse, quantizeOut: qOut, variant: matvecVariant, tokens: n + 1 }),
+    );
     const outRows = fuse?.glu ? rows / 2 : rows;
     return {
       bind: (b) => {
@@ -100,20 +117,28 @@ export function createLinear(
         if (qOut && !b.outputQ8) throw new RangeError(`linear "${weight.name}": quantizeOut needs an outputQ8 buffer`);
         const normWeight = fuse?.normIn ? b.normWeight : undefined;
         if (fuse?.normIn && !normWeight) throw new RangeError(`linear "${weight.name}": fuse.normIn needs bindings.normWeight`);
-        const call = kernel.bind({
-          weight,
-          input: b.inputQ8,
-          output: b.output,
-          output1: b.output1,
-          output2: b.output2,
-          quantizedOutput: qOut ? b.outputQ8 : undefined,
-          quantizeNormWeight: qOut === 'normed' ? b.outputNormWeight : undefined,
-        });
+        const calls = kernels.map((kernel) =>
+          kernel.bind({
+            weight,
+            input: b.inputQ8!,
+            output: b.output,
+            output1: b.output1,
+            output2: b.output2,
+            quantizedOutput: qOut ? b.outputQ8 : undefined,
+            quantizeNormWeight: qOut === 'normed' ? b.outputNormWeight : undefined,
+          }),
+        );
         return {
-          encode: (pass) => call.encode(pass),
-          quantizedInput: { input: b.input, cols, normWeight, into: b.inputQ8 },
+          encode: (pass, step) => calls[dispatchTokens(step, maxTokens) - 1]!.encode(pass),
+          quantizedInput: { input: b.input, cols, tokens: maxTokens, normWeight, into: b.inputQ8 },
           quantizedOutput: qOut
-            ? { input: b.output, cols: outRows, normWeight: qOut === 'normed' ? b.outputNormWeight : undefined, into: b.outputQ8! }
+            ? {
+                input: b.output,
+                cols: outRows,
+                tokens: maxTokens,
+                normWeight: qOut === 'normed' ? b.outputNormWeight : undefined,
+                into: b.outputQ8!,
+              }
             : undefined,
         };
       },
@@ -146,7 +171,12 @@ function rowModeFor(ctx: GpuContext, rows: number): Partial<MatmulVariant> {
 }
 
 const sameCopy = (a: QuantizedCopy | undefined, b: QuantizedCopy): boolean =>
-  a !== undefined && a.input === b.input && a.cols === b.cols && a.normWeight === b.normWeight && a.into === b.into;
+  a !== undefined &&
+  a.input === b.input &&
+  a.cols === b.cols &&
+  a.tokens === b.tokens &&
+  a.normWeight === b.normWeight &&
+  a.into === b.into;
 
 /**
  * `calls` with an activation-quantize dispatch before each call whose quantized input is not
@@ -161,7 +191,8 @@ export function withQuantizedInputs(ctx: GpuContext, calls: readonly LinearCall[
     const q = call.quantizedInput;
     if (q && !inPlace.some((c) => sameCopy(c, q))) {
       const norm = q.normWeight !== undefined;
-      out.push(createQuantizeQ8(ctx, { cols: q.cols, norm }).bind({ input: q.input, output: q.into, normWeight: q.normWeight }));
+      const quantize = createQuantizeQ8(ctx, { cols: q.cols, norm, tokens: q.tokens });
+      out.push(quantize.bind({ input: q.input, output: q.into, normWeight: q.normWeight }));
     }
     out.push(call);
     const made = call.quantizedOutput;

@@ -61,8 +61,8 @@ const PROMPTS = [
 const greedy = (maxTokens: number) => ({ maxTokens, temperature: 0, topLogprobs: true });
 
 /** Each prompt decoded alone on a one-slot engine: the single-slot decode graph (mat-vec). */
-async function alone(path: string, maxTokens: number): Promise<Collected[]> {
-  const engine = await openEngine(path, CONTEXT, { activations: 'f32' });
+async function alone(path: string, maxTokens: number, activations: 'f32' | 'int8' = 'f32'): Promise<Collected[]> {
+  const engine = await openEngine(path, CONTEXT, { activations });
   try {
     const out: Collected[] = [];
     for (const p of PROMPTS) {
@@ -94,6 +94,16 @@ const models: [string, () => Promise<string>][] = [
     'bitnet b1.58 (I2_S, sub-norms, scale tensors)',
     () => makeSyntheticModel({ arch: 'bitnet-b1.58', seed: 5, nLayer: 2, ...shape, bitnetScales: true, weightType: 'I2_S' }),
   ],
+];
+
+/** Models whose every layer linear has an int8 mat-vec: their batched step stays int8. */
+const int8Models: [string, () => Promise<string>][] = [
+  ['llama (the 3M fixture, Q4_K and Q6_K)', async () => localModel('tinystories-llama-3M-Q4_K_M.gguf')],
+  [
+    'qwen3 (q/k norms, Q8_0 and a Q8_0 head)',
+    () => makeSyntheticModel({ arch: 'qwen3', seed: 31, nLayer: 2, ...shape, headDim: 32, weightType: 'Q8_0', outputType: 'Q8_0' }),
+  ],
+  models[2]!,
 ];
 
 describe('batched decode', () => {
@@ -169,79 +179,120 @@ describe('batched decode', () => {
     }
   });
 
-  test('int8 activations: per-slot steps by default; batched on request, each row as it decodes alone', { timeout: 600_000 }, async () => {
-    const path = localModel('stories260K-Q8_0.gguf');
-    const plain = await openSlots(path, 2, { activations: 'int8' });
-    expect(plain.info.activations).toBe('int8');
-    expect(plain.batchedDecode).toBe(false);
-    await plain.dispose();
-    const f32 = await openSlots(path, 2);
-    expect(f32.batchedDecode).toBe(true);
-    await f32.dispose();
-    const engine = await openSlots(path, 3, { activations: 'int8', batchDecode: true });
-    try {
-      expect(engine.batchedDecode).toBe(true);
-      const prepared = PROMPTS.map((p) => engine.prepareGenerate(p, greedy(10)));
-      const byItself: Collected[] = [];
-      for (const [i, p] of prepared.entries()) byItself.push(await collect(engine.slots[i]!.run(p)));
-      await engine.reset();
-      const together = await Promise.all(prepared.map((p, i) => collect(engine.slots[i]!.run(p))));
-      together.forEach((r, i) => expectSameRun(r, byItself[i]!));
-    } finally {
-      await engine.dispose();
-    }
-  });
+  // int8 activations (the default where the device has int8 dot products): the batched step runs
+  // the int8 mat-vec over its rows, wired as decode is, so a row decodes as it does alone.
+  for (const [name, model] of int8Models) {
+    test(
+      `int8 activations, ${name}: 3 slots decoding at once give each prompt its single-slot int8 tokens`,
+      { timeout: 600_000 },
+      async () => {
+        const path = await model();
+        const single = await alone(path, 10, 'int8');
+        const engine = await openSlots(path, 3, { activations: 'int8' });
+        try {
+          expect(engine.info.activations).toBe('int8');
+          expect(engine.batchedDecode).toBe(true);
+          const runs = await Promise.all(PROMPTS.map((p, i) => collect(engine.slots[i]!.run(engine.prepareGenerate(p, greedy(10))))));
+          runs.forEach((r, i) => expectSameRun(r, single[i]!));
+        } finally {
+          await engine.dispose();
+        }
+      },
+    );
+  }
 
-  test('the memory estimate counts what batching 3 slots allocates', { timeout: 600_000 }, async () => {
-    const path = localModel('stories260K-Q8_0.gguf');
-    const allocated = async (batchDecode: boolean) => {
-      const counted = countingGpu(await testGpu());
-      const source = await FileByteSource.open(path);
+  test(
+    'int8 activations: batched by default where the step stays int8, per-slot steps on request or otherwise',
+    { timeout: 600_000 },
+    async () => {
+      const path = localModel('tinystories-llama-3M-Q4_K_M.gguf');
+      const plain = await openSlots(path, 2, { activations: 'int8', batchDecode: false });
+      expect(plain.info.activations).toBe('int8');
+      expect(plain.batchedDecode).toBe(false);
+      await plain.dispose();
+      // stories260K's FFN width (172) is not whole 32-element blocks: its down projections are F16,
+      // which have no int8 mat-vec, so a batched step would be f32 — its slots keep their own steps.
+      const mixed = await openSlots(localModel('stories260K-Q8_0.gguf'), 2, { activations: 'int8' });
+      expect(mixed.batchedDecode).toBe(false);
+      await mixed.dispose();
+      const f32 = await openSlots(localModel('stories260K-Q8_0.gguf'), 2);
+      expect(f32.batchedDecode).toBe(true);
+      await f32.dispose();
+      const engine = await openSlots(path, 3, { activations: 'int8' });
       try {
-        const engine = await loadEngine(source, { gpu: counted.gpu, contextSize: CONTEXT, slots: 3, activations: 'f32', batchDecode });
-        expect(engine.batchedDecode).toBe(batchDecode);
+        expect(engine.batchedDecode).toBe(true);
+        const prepared = PROMPTS.map((p) => engine.prepareGenerate(p, greedy(10)));
+        const byItself: Collected[] = [];
+        for (const [i, p] of prepared.entries()) byItself.push(await collect(engine.slots[i]!.run(p)));
+        await engine.reset();
+        const together = await Promise.all(prepared.map((p, i) => collect(engine.slots[i]!.run(p))));
+        together.forEach((r, i) => expectSameRun(r, byItself[i]!));
+      } finally {
         await engine.dispose();
-        return { bytes: counted.bytes(), limits: counted.gpu.limits, header: await readGGUF(source) };
-      } finally {
-        await source.close();
       }
-    };
-    const batched = await allocated(true);
-    const perSlot = await allocated(false);
-    const est = estimateGpuMemory(batched.header, { contextSize: CONTEXT, limits: batched.limits, sequences: 3 });
-    const added = batched.bytes - perSlot.bytes;
-    expect(added).toBeGreaterThan(0);
-    expect(est.batch).toBeGreaterThanOrEqual(added);
-    expect(est.batch - added).toBeLessThan(64 * 1024);
-  });
+    },
+  );
 
-  test('one submission per step for all slots, one readback of 4 bytes a slot, no GPU object per step', { timeout: 600_000 }, async () => {
-    const engine = await openSlots(localModel('stories260K-Q8_0.gguf'), 3);
-    const steps = 12;
-    const runAll = () =>
-      Promise.all(PROMPTS.map((p, i) => collect(engine.slots[i]!.run(engine.prepareGenerate(p, { maxTokens: steps, temperature: 0 })))));
-    try {
-      await runAll(); // warm-up: pipelines exist afterwards
-      await engine.reset();
-      const probe = instrument(await testGpu());
-      let runs: Collected[];
+  test.each([['f32'], ['int8']] as const)(
+    'the memory estimate counts what batching 3 slots allocates (%s activations)',
+    { timeout: 600_000 },
+    async (activations) => {
+      const path = localModel(activations === 'int8' ? 'tinystories-llama-3M-Q4_K_M.gguf' : 'stories260K-Q8_0.gguf');
+      const allocated = async (batchDecode: boolean) => {
+        const counted = countingGpu(await testGpu());
+        const source = await FileByteSource.open(path);
+        try {
+          const engine = await loadEngine(source, { gpu: counted.gpu, contextSize: CONTEXT, slots: 3, activations, batchDecode });
+          expect(engine.batchedDecode).toBe(batchDecode);
+          await engine.dispose();
+          return { bytes: counted.bytes(), limits: counted.gpu.limits, header: await readGGUF(source) };
+        } finally {
+          await source.close();
+        }
+      };
+      const batched = await allocated(true);
+      const perSlot = await allocated(false);
+      const est = estimateGpuMemory(batched.header, { contextSize: CONTEXT, limits: batched.limits, sequences: 3 });
+      const added = batched.bytes - perSlot.bytes;
+      expect(added).toBeGreaterThan(0);
+      expect(est.batch).toBeGreaterThanOrEqual(added);
+      expect(est.batch - added).toBeLessThan(64 * 1024);
+    },
+  );
+
+  test.each([['f32'], ['int8']] as const)(
+    'one submission per step for all slots, one readback of 4 bytes a slot, no GPU object per step (%s activations)',
+    { timeout: 600_000 },
+    async (activations) => {
+      const path = localModel(activations === 'int8' ? 'tinystories-llama-3M-Q4_K_M.gguf' : 'stories260K-Q8_0.gguf');
+      const engine = await openSlots(path, 3, { activations });
+      expect(engine.batchedDecode).toBe(true);
+      const steps = 12;
+      const runAll = () =>
+        Promise.all(PROMPTS.map((p, i) => collect(engine.slots[i]!.run(engine.prepareGenerate(p, { maxTokens: steps, temperature: 0 })))));
       try {
-        runs = await runAll();
+        await runAll(); // warm-up: pipelines exist afterwards
+        await engine.reset();
+        const probe = instrument(await testGpu());
+        let runs: Collected[];
+        try {
+          runs = await runAll();
+        } finally {
+          probe.restore();
+        }
+        const tokens = runs.reduce((s, r) => s + r.ids.length, 0);
+        expect(tokens).toBe(3 * steps);
+        // One prefill submission per slot (each prompt fits one), then steps - 1 batched steps: the
+        // slots join at different steps, so allow a few steps that do not hold all three.
+        const decodeSubmissions = probe.counters.submissions - PROMPTS.length;
+        expect(decodeSubmissions).toBeGreaterThanOrEqual(steps - 1);
+        expect(decodeSubmissions).toBeLessThan(3 * (steps - 1) * 0.6);
+        // Token ids only: 4 bytes per slot per step (the prefill's readback too).
+        expect(probe.counters.readbackBytes).toBe(4 * tokens);
+        expect(probe.counters.objects).toBe(0);
       } finally {
-        probe.restore();
+        await engine.dispose();
       }
-      const tokens = runs.reduce((s, r) => s + r.ids.length, 0);
-      expect(tokens).toBe(3 * steps);
-      // One prefill submission per slot (each prompt fits one), then steps - 1 batched steps: the
-      // slots join at different steps, so allow a few steps that do not hold all three.
-      const decodeSubmissions = probe.counters.submissions - PROMPTS.length;
-      expect(decodeSubmissions).toBeGreaterThanOrEqual(steps - 1);
-      expect(decodeSubmissions).toBeLessThan(3 * (steps - 1) * 0.6);
-      // Token ids only: 4 bytes per slot per step (the prefill's readback too).
-      expect(probe.counters.readbackBytes).toBe(4 * tokens);
-      expect(probe.counters.objects).toBe(0);
-    } finally {
-      await engine.dispose();
-    }
-  });
+    },
+  );
 });

@@ -3,7 +3,8 @@
  * to with curl (SSE framing as a shell user sees it) and raw sockets, stopped with signals.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { networkInterfaces } from 'node:os';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -164,6 +165,9 @@ describe('lowbit serve (child process)', () => {
     expectCleanError(await lowbit('serve', model, '--port', '70000'), /--port must be/);
     expectCleanError(await lowbit('serve', model, '--parallel', '0'), /--parallel must be/);
     expectCleanError(await lowbit('serve', model, '--activations', 'int4'), /--activations must be one of auto, f32, int8, got 'int4'/);
+    expectCleanError(await lowbit('serve', model, '--batch-decode', 'yes'), /--batch-decode must be one of auto, on, off, got 'yes'/);
+    expectCleanError(await lowbit('serve', model, '--batch-decode', 'ON'), /--batch-decode must be one of auto, on, off, got 'ON'/);
+    expectCleanError(await lowbit('serve', model, '--autotune', 'fast'), /--autotune must be one of auto, on, off, retune, got 'fast'/);
     expectCleanError(await lowbit('serve'), /serve needs exactly one model/);
     // A port already taken is one clean line too.
     const taken = createServer();
@@ -177,5 +181,36 @@ describe('lowbit serve (child process)', () => {
     const help = await lowbit('serve', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--api-key/);
+    expect(help.stdout).toMatch(/--batch-decode B +on \| off \| auto/);
+    expect(help.stdout).toMatch(/--autotune M +auto \| on \| off \| retune/);
+  });
+
+  it('--batch-decode picks whether the slots decode together; --autotune keeps its choice in the store for the next start', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'lowbit-serve-store-'));
+    try {
+      const startAndStop = async (...args: string[]) => {
+        const s = await serve('--parallel', '2', '--store', store, ...args);
+        const reply = await fetch(`http://127.0.0.1:${s.port}/v1/completions`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 6, temperature: 0 }),
+        });
+        expect(reply.status).toBe(200);
+        const body = (await reply.json()) as { choices: { text: string }[] };
+        s.child.kill('SIGINT');
+        expect(await s.exit).toBe(0);
+        return { stderr: s.stderr(), text: body.choices[0]!.text };
+      };
+      const first = await startAndStop('--autotune', 'on', '--batch-decode', 'off');
+      expect(first.stderr).toMatch(/lowbit serve: kernels autotuned in \d+ ms/);
+      expect(first.stderr).toMatch(/2 slot\(s\) × 96 tokens \(each its own steps\)/);
+      expect(await readdir(join(store, '.records'))).toHaveLength(1);
+      const second = await startAndStop('--autotune', 'on', '--batch-decode', 'on');
+      expect(second.stderr).not.toMatch(/autotuned/);
+      expect(second.stderr).toMatch(/2 slot\(s\) × 96 tokens \(decoding together\)/);
+      expect(second.text).toBe(first.text);
+    } finally {
+      await rm(store, { recursive: true, force: true });
+    }
   });
 });
