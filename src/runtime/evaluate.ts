@@ -86,7 +86,7 @@ export class Evaluator {
       const enc = device.createCommandEncoder();
       const firstRow = Math.max(0, outputFrom - pos);
       const wanted = nTokens - firstRow;
-      fwd.encodeStep(enc, step, { logits: false, allLogits: wanted > 0 });
+      fwd.encodeStep(enc, step, { logits: false, allLogits: wanted > 0, prompt: true });
       if (wanted > 0) enc.copyBufferToBuffer(bufs.allLogits!, firstRow * rowBytes, staging, 0, wanted * rowBytes);
       device.queue.submit([enc.finish()]);
       if (wanted > 0) {

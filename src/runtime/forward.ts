@@ -663,11 +663,23 @@ export class ForwardPass {
   encodeStep(
     encoder: GPUCommandEncoder,
     step: StepShape,
-    opts: { choose?: TokenChoice; penalties?: boolean; topProbs?: boolean; logits?: boolean; allLogits?: boolean } = {},
+    opts: {
+      choose?: TokenChoice;
+      penalties?: boolean;
+      topProbs?: boolean;
+      logits?: boolean;
+      allLogits?: boolean;
+      /**
+       * The step's tokens are prompt tokens: they take the prefill graph even when there is only
+       * one, so a prompt gets the same numbers however it is cut into steps or how much of it
+       * was cached (the decode graph rounds differently: another kernel, int8 activations).
+       */
+      prompt?: boolean;
+    } = {},
   ): void {
     const { nTokens } = step;
     if (nTokens < 1 || nTokens > this.options.maxBatch) throw new RangeError(`nTokens ${nTokens} outside 1…${this.options.maxBatch}`);
-    const graph = nTokens === 1 ? this.decode : this.prefill();
+    const graph = nTokens === 1 && !opts.prompt ? this.decode : this.prefill();
     let pass = encoder.beginComputePass();
     // The step's shape lets kernels dispatch only the tokens and KV chunks this step needs.
     for (const call of graph.body) call.encode(pass, step);

@@ -215,10 +215,10 @@ export class Session {
     let pos = keep;
     let slot = 0;
     const pending: { slot: number; done: Promise<void> }[] = [];
-    const submitStep = (nTokens: number, last: boolean) => {
+    const submitStep = (nTokens: number, last: boolean, prompt: boolean) => {
       device.queue.writeBuffer(bufs.stepParams, 0, encodeStepParams({ pos0: pos, nTokens }));
       const enc = device.createCommandEncoder();
-      fwd.encodeStep(enc, { pos0: pos, nTokens }, { logits: last, choose, penalties, topProbs: opts.topProbs });
+      fwd.encodeStep(enc, { pos0: pos, nTokens }, { logits: last, choose, penalties, topProbs: opts.topProbs, prompt });
       if (last) {
         const s = this.staging[slot]!;
         enc.copyBufferToBuffer(bufs.chosen, 0, s, 0, 4);
@@ -234,7 +234,7 @@ export class Session {
     };
     while (pos < prompt.length) {
       const n = Math.min(maxBatch, prompt.length - pos);
-      submitStep(n, pos + n === prompt.length);
+      submitStep(n, pos + n === prompt.length, true);
     }
     this.cached.push(...fresh);
 
@@ -295,7 +295,7 @@ export class Session {
           // Keep up to `lag` decode steps queued ahead of the token we wait for.
           while (submittedSteps < decodeSteps && pending.length <= this.lag && pos < ctxSize) {
             if (opts.signal?.aborted) break;
-            submitStep(1, true);
+            submitStep(1, true, false);
             submittedSteps++;
           }
           if (pending.length === 0) break;
