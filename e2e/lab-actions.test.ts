@@ -28,21 +28,33 @@ describe.skipIf(!haveShared())('quantization lab: Cancel and Chat', () => {
     const quantize = page.getByRole('button', { name: 'Quantize and measure' });
     await quantize.click();
 
-    // Cancel is pressed in the same frame the bar is seen between 0 and 100 % (tensors report as
-    // they finish, so the bar moves in steps): the quantizer cannot finish in between, so the
-    // cancel always lands mid-way.
-    const caught = await page.waitForFunction(
-      (label) => {
+    // Cancel is pressed once the bar is between 0 and 100 % and the result's manifest is in
+    // IndexedDB (so there is a model being written to delete), the bar checked again just before
+    // the click: the quantizer cannot finish in between, so the cancel always lands mid-way.
+    const cancelAtMidWay = () =>
+      page.evaluate(async (label) => {
         const root = document.querySelector('lowbit-lab')!.shadowRoot!;
         const bar = root.querySelector<HTMLProgressElement>(`progress[aria-label="${label} quantizing"]`);
-        if (!bar || !(bar.value > 0 && bar.value < 1)) return false;
+        const midWay = () => !!bar?.isConnected && bar.value > 0 && bar.value < 1;
+        if (!midWay()) return null;
+        // The page listed the store on load, so the database exists with its object store.
+        const manifests = await new Promise<number>((resolve) => {
+          const open = indexedDB.open('lowbit-manifests');
+          open.onerror = () => resolve(0);
+          open.onsuccess = () => {
+            const db = open.result;
+            const count = db.transaction('manifests').objectStore('manifests').count();
+            count.onsuccess = () => (db.close(), resolve(count.result));
+            count.onerror = () => (db.close(), resolve(0));
+          };
+        });
+        if (manifests === 0 || !midWay()) return null;
         [...root.querySelectorAll('button')].find((b) => b.textContent?.trim() === 'Cancel')!.click();
-        return bar.value;
-      },
-      CANCELLED,
-      { timeout: 300_000 },
-    );
-    const cancelledAt = (await caught.jsonValue()) as number;
+        return bar!.value;
+      }, CANCELLED);
+    let cancelledAt: number | null = null;
+    for (const deadline = Date.now() + 300_000; cancelledAt === null && Date.now() < deadline;) cancelledAt = await cancelAtMidWay();
+    if (cancelledAt === null) throw new Error(`${CANCELLED} was never seen mid-way with its manifest stored`);
     expect(cancelledAt).toBeLessThan(1);
     console.log(`lab actions e2e: ${CANCELLED} cancelled at ${(100 * cancelledAt).toPrecision(3)} %`);
     await expect.poll(() => quantize.isEnabled(), { timeout: 60_000, interval: 200 }).toBe(true);
