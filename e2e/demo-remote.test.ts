@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../test/engine/fake-openai-server.ts';
-import { waitForLoadedModel } from './demo-helpers.ts';
+import { askDemo, waitForLoadedModel } from './demo-helpers.ts';
 import { useBrowserSuite } from './harness.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -38,20 +38,6 @@ async function connect(p: Page, fields: { endpoint: string; model?: string; apiK
   await form(p).locator('button[type="submit"]').click();
 }
 
-async function ask(p: Page, text: string, n: number): Promise<string> {
-  await p.locator('llm-chat textarea').fill(text);
-  await p.locator('llm-chat textarea').press('Enter');
-  await p.waitForFunction(
-    (n) =>
-      document.querySelector('lowbit-demo')!.shadowRoot!.querySelector('llm-chat')!.shadowRoot!.querySelectorAll('.stats').length === n,
-    n,
-  );
-  return p
-    .locator('llm-chat .msg.assistant .md')
-    .nth(n - 1)
-    .innerText();
-}
-
 test('"Remote server…": connect with a key kept in memory only, chat, then back to a model in the page', async () => {
   const context = await suite.newContext({ viewport: { width: 1100, height: 720 } });
   const p = await context.newPage();
@@ -79,7 +65,7 @@ test('"Remote server…": connect with a key kept in memory only, chat, then bac
   expect(await picker(p).locator('option[value="remote"]').innerText()).toBe(`Remote: fake-remote · ${new URL(server.endpoint).host}`);
   expect(await picker(p).inputValue()).toBe('remote');
   // A new model, a new conversation; the reply comes from the server, which got the key.
-  expect(await ask(p, 'Hi', 1)).toBe('Hello from the remote server.');
+  expect(await askDemo(p, 'Hi', 1)).toBe('Hello from the remote server.');
   await p.screenshot({ path: join(ARTIFACTS, 'demo-remote-chat.png') });
   expect(server.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization}`)).toEqual([
     'GET /v1/models Bearer sk-memory-only',
@@ -153,7 +139,7 @@ test('the real app under its CSP: a server on https or localhost is reachable, o
   const local = server.endpoint.replace('127.0.0.1', 'localhost');
   await connect(p, { endpoint: local });
   await waitForLoadedModel(p, 'OpenAI-compatible server at', 60_000);
-  expect(await ask(p, 'Hi', 1)).toBe('Hello from the remote server.');
+  expect(await askDemo(p, 'Hi', 1)).toBe('Hello from the remote server.');
   expect(await p.evaluate(() => (window as unknown as { violations: string[] }).violations)).toEqual([]);
 
   // The same server by IP over plain http is another host: still blocked, and the element says so.

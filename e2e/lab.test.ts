@@ -15,6 +15,7 @@ import { evaluateChunks, planChunks, type ScoredChunk } from '../src/runtime/eva
 import type { KlReport } from '../src/runtime/quality.ts';
 import { haveShared, repoRoot, sharedPath } from '../test/helpers/fixtures.ts';
 import { useBrowserSuite } from './harness.ts';
+import { pickTypes } from './lab-helpers.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 const TYPES = ['Q8_0', 'Q4_K_M', 'TQ2_0'];
@@ -71,10 +72,7 @@ describe.skipIf(!haveShared())('quantization lab', () => {
     const t1 = performance.now();
     const { page, errors } = await suite.openPage('/lab.html', { viewport: { width: 1100, height: 1200 }, acceptDownloads: true });
     await page.locator('input[aria-label="Open a base model file"]').setInputFiles(f16);
-    for (const box of await page.locator('input[name="type"]').all()) {
-      const want = TYPES.includes((await box.getAttribute('value'))!);
-      if ((await box.isChecked()) !== want) await box.click();
-    }
+    await pickTypes(page, TYPES);
     await page.locator('input[name="ctx"]').fill(String(CTX));
     await page.locator('input[name="chunks"]').fill(String(CHUNKS));
     await page.getByRole('button', { name: 'Quantize and measure' }).click();
@@ -190,10 +188,7 @@ describe.skipIf(!haveShared())('quantization lab', () => {
     await page
       .locator('input[aria-label="Open a base model file"]')
       .setInputFiles(join(repoRoot, 'public/models/tinystories-llama-3M-Q4_K_M.gguf'));
-    for (const box of await page.locator('input[name="type"]').all()) {
-      const want = (await box.getAttribute('value')) === 'Q8_0';
-      if ((await box.isChecked()) !== want) await box.click();
-    }
+    await pickTypes(page, ['Q8_0']);
     await page.locator('input[name="chunks"]').fill('2');
     await page.getByRole('button', { name: 'Quantize and measure' }).click();
     const q8 = page.locator('tr[data-label="Q8_0"]');

@@ -11,6 +11,7 @@ import { describe, expect, test } from 'vitest';
 import { formatBytes } from '../src/format.ts';
 import { localModel, sharedFixtures } from '../test/helpers/fixtures.ts';
 import { useBrowserSuite } from './harness.ts';
+import { chunkRecords } from './idb-records.ts';
 import { TestFileServer } from '../test/storage/helpers.ts';
 
 /** Small chunks, so the 2 MB bundled model is stored as 8 IndexedDB records (the last one short). */
@@ -137,24 +138,6 @@ function list(page: Page): Promise<Listed[]> {
       })),
     );
   });
-}
-
-/** Chunk records in the IndexedDB database itself (not through the store's bookkeeping). */
-function chunkRecords(page: Page): Promise<number> {
-  return page.evaluate(
-    () =>
-      new Promise<number>((resolve, reject) => {
-        const open = indexedDB.open('lowbit-chunks');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          if (!db.objectStoreNames.contains('chunks')) return resolve(0);
-          const req = db.transaction('chunks').objectStore('chunks').count();
-          req.onsuccess = () => (db.close(), resolve(req.result));
-          req.onerror = () => reject(req.error);
-        };
-      }),
-  );
 }
 
 /** sha256 (WebCrypto, independent of our own hasher) of bytes [offset, offset+length) read through openStoredModel. */
