@@ -16,13 +16,13 @@
  * per lowbit run); TQ2_0 as bitnet against llama.cpp 11/11 agree but mean KL 2.3e-2, above the
  * bound: not yet separated from llama.cpp's 8-bit activations (no F32 twin at this size).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeQuantizePool } from '../../src/quant/node-quantize-pool.ts';
 import { generateScaleModel, scaleModelDir } from '../../scripts/scale-models/generate.ts';
 import { recipeByName } from '../../scripts/scale-models/recipes.ts';
-import { writeArchitectureTwin } from '../helpers/f32-twin.ts';
+import { writeArchitectureTwin, writeF32Twin } from '../helpers/f32-twin.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { releaseTestGpu } from '../helpers/gpu-engine.ts';
 import { llamaAllLogits } from '../helpers/llama-oracle.ts';
@@ -39,6 +39,8 @@ import {
 /** Teacher-forced positions (LOWBIT_SCALE_TOKENS to change): fewer than the smaller shapes' 256, each costs seconds of CPU here. */
 const TOKENS = scaleTokenCount(32);
 const KL_BOUND_QUANTIZED = 1e-2;
+const KL_BOUND_FLOAT = 1e-4;
+const DELTA_P_BOUND_TWIN = 5e-3;
 const MIN_AGREEMENT_QUANTIZED = 0.95;
 /** I2_S against TQ2_0: the same values through other kernels, so only the summation order differs. */
 const DELTA_P_BOUND_SAME_VALUES = 1e-5;
@@ -88,7 +90,8 @@ if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ
     );
 
     it(
-      `TQ2_0 relabelled as llama.cpp's bitnet: KL ≤ ${KL_BOUND_QUANTIZED}, decisive top-1 ≥ ${MIN_AGREEMENT_QUANTIZED * 100}% agree (${TOKENS} tokens)`,
+      `TQ2_0 relabelled as llama.cpp's bitnet: against llama.cpp on its F32 twin KL ≤ ${KL_BOUND_FLOAT}, |Δp| ≤ ${DELTA_P_BOUND_TWIN}; ` +
+        `against llama.cpp on TQ2_0 KL ≤ ${KL_BOUND_QUANTIZED}, decisive top-1 ≥ ${MIN_AGREEMENT_QUANTIZED * 100}% agree (${TOKENS} tokens)`,
       { timeout: 7_200_000 },
       async () => {
         const tq2Path = await generate(tq2.name);
@@ -98,12 +101,109 @@ if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ
         const llama = await timed('bitnet-2b4t-TQ2_0 (bitnet) llama.cpp', () =>
           llamaAllLogits(asBitnet, tokens, vocab, { f32Attention: true }),
         );
+        // The F32 twin (9.7 GB) is read by llama.cpp alone, which maps it, then deleted: lowbit on it
+        // would hold all of it in GPU buffers, and lowbit's TQ2_0 run with f32 activations computes
+        // with the very same values.
+        const twinPath = await timed('bitnet-2b4t-TQ2_0 (bitnet) F32 twin written', () =>
+          writeF32Twin(asBitnet, join(dir, 'bitnet-2b4t-TQ2_0-as-bitnet-F32-twin.gguf')),
+        );
+        let llamaTwin: Float32Array;
+        try {
+          llamaTwin = await timed('bitnet-2b4t-TQ2_0 (bitnet) llama.cpp F32 twin', () =>
+            llamaAllLogits(twinPath, tokens, vocab, { f32Attention: true }),
+          );
+        } finally {
+          rmSync(twinPath, { force: true });
+        }
         const ours = await timed('bitnet-2b4t-TQ2_0 (bitnet) lowbit', () => lowbitLogits(asBitnet, tokens, 'f32'));
         const figures = parityFigures(llama, ours, vocab);
-        console.log(describeFigures('bitnet-2b4t-TQ2_0 as bitnet (f32 activations)', figures));
-        expect(figures.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+        const againstTwin = parityFigures(llamaTwin, ours, vocab);
+        const llamaRounding = parityFigures(llamaTwin, llama, vocab);
+        console.log(
+          [
+            describeFigures('bitnet-2b4t-TQ2_0 as bitnet: llama.cpp ‖ lowbit (f32 activations)', figures),
+            describeFigures('bitnet-2b4t-TQ2_0 as bitnet: llama.cpp on the F32 twin ‖ lowbit (f32 activations)', againstTwin),
+            describeFigures("bitnet-2b4t-TQ2_0 as bitnet: llama.cpp's own, F32 twin ‖ TQ2_0", llamaRounding),
+          ].join('\n'),
+        );
+        // lowbit's error: the same values without activation rounding on either side.
+        expect(againstTwin.meanKl).toBeLessThanOrEqual(KL_BOUND_FLOAT);
+        expect(againstTwin.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_TWIN);
+        expect(againstTwin.agreeing).toBe(againstTwin.decisive);
+        expect(
+          figures.meanKl,
+          `llama.cpp's CPU path rounds activations to Q8_K (int8, one scale per 256 values) before every ternary mat-vec ` +
+            `(and to F16 before the F16 head); ` +
+            `that alone moves llama.cpp's own output from its F32 twin (the same weights) by mean KL ${llamaRounding.meanKl.toExponential(2)}, ` +
+            `while lowbit is ${againstTwin.meanKl.toExponential(2)} from that twin`,
+        ).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
         expect(figures.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * figures.decisive);
         expect(figures.decisive).toBeGreaterThan(TOKENS / 4);
       },
     );
+  });
+
+/**
+ * The 2B4T shape cut to its first layers (recipes bitnet-2b4t-2L/4L-TQ2_0), relabelled `bitnet` as
+ * above, with its F32 twin: the five logit sets that separate lowbit's error from llama.cpp's own
+ * rounding of activations at this width, and the two depths show how that rounding grows.
+ */
+const REDUCED_DEPTHS = ['bitnet-2b4t-2L-TQ2_0', 'bitnet-2b4t-4L-TQ2_0'].filter((name) => scaleShapeSelected(name));
+if (REDUCED_DEPTHS.length > 0)
+  describe('the BitNet 2B4T shape at reduced depth, with its F32 twin', () => {
+    const pool = new NodeQuantizePool();
+    afterAll(async () => {
+      await pool.close();
+      await releaseTestGpu();
+    });
+    const dir = scaleModelDir(repoRoot);
+
+    for (const name of REDUCED_DEPTHS) {
+      const recipe = recipeByName(name)!;
+      const vocab = recipe.vocab;
+      const tokens = promptTokens(vocab, TOKENS);
+      it(
+        `${name} as bitnet, ${TOKENS} tokens: F32 twin KL ≤ ${KL_BOUND_FLOAT}, |Δp| ≤ ${DELTA_P_BOUND_TWIN}; TQ2_0 KL ≤ ${KL_BOUND_QUANTIZED}`,
+        { timeout: 7_200_000 },
+        async () => {
+          mkdirSync(dir, { recursive: true });
+          const { path } = await timed(`${name} generate`, () => generateScaleModel(recipe, dir, pool));
+          const quant = await timed(`${name} relabelled bitnet`, () =>
+            writeArchitectureTwin(path, join(dir, `${name}-as-bitnet.gguf`), 'bitnet'),
+          );
+          const twin = await timed(`${name} F32 twin written`, () => writeF32Twin(quant, join(dir, `${name}-as-bitnet-F32-twin.gguf`)));
+          const llamaQuant = await timed(`${name} llama.cpp`, () => llamaAllLogits(quant, tokens, vocab, { f32Attention: true }));
+          const llamaTwin = await timed(`${name} llama.cpp F32 twin`, () => llamaAllLogits(twin, tokens, vocab, { f32Attention: true }));
+          const oursQuant = await timed(`${name} lowbit`, () => lowbitLogits(quant, tokens, 'f32'));
+          const oursInt8 = await timed(`${name} lowbit int8`, () => lowbitLogits(quant, tokens, 'int8'));
+          const oursTwin = await timed(`${name} lowbit F32 twin`, () => lowbitLogits(twin, tokens, 'f32'));
+
+          const twinFigures = parityFigures(llamaTwin, oursTwin, vocab);
+          const quantFigures = parityFigures(llamaQuant, oursQuant, vocab);
+          const int8Figures = parityFigures(llamaQuant, oursInt8, vocab);
+          const llamaRounding = parityFigures(llamaTwin, llamaQuant, vocab);
+          const lowbitRounding = parityFigures(oursTwin, oursQuant, vocab);
+          const lowbitInt8Rounding = parityFigures(oursTwin, oursInt8, vocab);
+          console.log(
+            [
+              describeFigures(`${name} F32 twin: llama.cpp ‖ lowbit`, twinFigures),
+              describeFigures(`${name} TQ2_0: llama.cpp ‖ lowbit f32 activations`, quantFigures),
+              describeFigures(`${name} TQ2_0: llama.cpp ‖ lowbit int8 activations`, int8Figures),
+              describeFigures(`${name} llama.cpp: F32 twin ‖ TQ2_0`, llamaRounding),
+              describeFigures(`${name} lowbit: F32 twin ‖ TQ2_0 f32 activations`, lowbitRounding),
+              describeFigures(`${name} lowbit: F32 twin ‖ TQ2_0 int8 activations`, lowbitInt8Rounding),
+            ].join('\n'),
+          );
+
+          expect(twinFigures.meanKl).toBeLessThanOrEqual(KL_BOUND_FLOAT);
+          expect(twinFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_TWIN);
+          expect(twinFigures.agreeing).toBe(twinFigures.decisive);
+          expect(twinFigures.decisive).toBeGreaterThan(TOKENS / 4);
+          // TQ2_0 with f32 activations computes with the twin's values: only the summation order differs.
+          expect(lowbitRounding.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_SAME_VALUES);
+          expect(quantFigures.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+          expect(int8Figures.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+        },
+      );
+    }
   });
