@@ -10,11 +10,17 @@
  *   file relabelled `bitnet` compares lowbit's TQ2_0 kernels, sub-norms, F16 tied head split
  *   across bindings and 128k vocabulary at this size with llama.cpp, teacher-forced.
  *
- * No F32 twin at this size: it would be a 9.7 GB file, loaded by both sides at once.
+ * Its F32 twin (9.7 GB) is read by llama.cpp only, which maps it (peak RSS 10.1 GB), and deleted
+ * after: lowbit's TQ2_0 run with f32 activations computes with the same values, so it is compared
+ * with llama.cpp on the twin directly.
  *
- * Measured over 16 tokens: I2_S against TQ2_0 |Δp| 6.2e-6, mean KL 2e-9, 11/11 agree (180 s of CPU
- * per lowbit run); TQ2_0 as bitnet against llama.cpp 11/11 agree but mean KL 2.3e-2, above the
- * bound: not yet separated from llama.cpp's 8-bit activations (no F32 twin at this size).
+ * Measured over 32 tokens (16 for I2_S): I2_S against TQ2_0 |Δp| 6.2e-6, mean KL 2e-9, 11/11 agree.
+ * TQ2_0 as bitnet against llama.cpp: 19/19 agree but mean KL 2.10e-2, over the 1e-2 bound, and
+ * that assertion fails: the gap is llama.cpp's own. On its F32 twin llama.cpp and lowbit's TQ2_0
+ * run agree to mean KL 1.3e-9 (|Δp| 5.8e-6, 26/26), while llama.cpp's TQ2_0 run is 2.11e-2 from
+ * its own twin: its CPU path rounds activations to 8 bits (Q8_K) before every ternary mat-vec. The
+ * reduced-depth shapes below measure all of it with lowbit on the twin as well. CPU-seconds: lowbit
+ * 367 per 32-token run (load 34), llama.cpp 7 (TQ2_0) and 12 (twin), writing the twin 27.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
