@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeQuantizePool } from '../../src/quant/node-quantize-pool.ts';
 import { generateScaleModel, scaleModelDir } from '../../scripts/scale-models/generate.ts';
-import { recipeByName } from '../../scripts/scale-models/recipes.ts';
+import { planRecipe, recipeByName } from '../../scripts/scale-models/recipes.ts';
 import { writeArchitectureTwin, writeF32Twin } from '../helpers/f32-twin.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { releaseTestGpu } from '../helpers/gpu-engine.ts';
@@ -59,6 +59,25 @@ it("the TQ2_0 twin's recipe is the I2_S recipe but for its file type (same shape
   expect([i2sName, i2sType, tq2Name, tq2Type]).toEqual(['bitnet-2b4t-I2_S', 'I2_S', 'bitnet-2b4t-TQ2_0', 'TQ2_0']);
   expect(publishedBytes).toBeGreaterThan(0);
   expect(tq2Rest).toEqual(i2sRest);
+});
+
+// What the reduced-depth measurement rests on: the cuts are the full TQ2_0 shape's first layers,
+// with its embedding, widths and planned types.
+it('the 2- and 4-layer cuts are the 2B4T TQ2_0 recipe but for depth: their tensors are its first ones, typed alike', () => {
+  const full = recipeByName('bitnet-2b4t-TQ2_0')!;
+  const fullPlan = new Map(planRecipe(full).map((p) => [p.name, p]));
+  for (const [name, nLayer] of [
+    ['bitnet-2b4t-2L-TQ2_0', 2],
+    ['bitnet-2b4t-4L-TQ2_0', 4],
+  ] as const) {
+    const { name: cutName, model, nLayer: cutLayers, ...cutRest } = recipeByName(name)!;
+    const { name: _fullName, model: _fullModel, nLayer: fullLayers, ...fullRest } = full;
+    expect([cutName, model, cutLayers, fullLayers]).toEqual([name, `${full.model}, first ${nLayer} layers`, nLayer, 30]);
+    expect(cutRest).toEqual(fullRest);
+    const cutPlan = planRecipe(recipeByName(name)!);
+    expect(cutPlan).toHaveLength(2 + 11 * nLayer);
+    for (const p of cutPlan) expect(fullPlan.get(p.name)).toEqual(p);
+  }
 });
 
 // The shape's own suite is registered only under test:scale.
