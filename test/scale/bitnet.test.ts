@@ -186,8 +186,9 @@ if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ
  * (one scale each), losing less than half as much; its rounding and llama.cpp's are independent, so
  * against llama.cpp they add up (2.6e-3 + 6.0e-3 ≈ 7.4e-3, 3.6e-3 + 8.4e-3 ≈ 1.16e-2, over the
  * bound at 4 layers: not asserted). At 30 layers llama.cpp's own rounding alone is 2.1e-2.
- * Cost in CPU-seconds (llama.cpp 10, generation and twins 10, lowbit f32 / int8 / twin): 2 layers
- * 76 / 102 / 36, 4 layers 66 / 111 / 45 (load included); about 240 per depth in all.
+ * Cost in CPU-seconds, each depth run alone (llama.cpp 11; lowbit f32 / int8 / twin, load included,
+ * the first also compiling the pipelines): 2 layers 73 / 105 / 36, 4 layers 97 / 114 / 45; 216 and
+ * 254 for the whole run. Peak RSS 4.5 GB.
  */
 const REDUCED_DEPTHS = ['bitnet-2b4t-2L-TQ2_0', 'bitnet-2b4t-4L-TQ2_0'].filter((name) => scaleShapeSelected(name));
 if (REDUCED_DEPTHS.length > 0)
