@@ -158,6 +158,12 @@ export const SCALE_RECIPES: readonly ScaleRecipe[] = [
   },
   { ...BITNET_2B4T, name: 'bitnet-2b4t-I2_S', fileType: 'I2_S', publishedBytes: 1_187_801_280 },
   { ...BITNET_2B4T, name: 'bitnet-2b4t-TQ2_0', fileType: 'TQ2_0' },
+  // The 2B4T shape cut to its first 2 and 4 layers: the same widths, vocabulary, F16 tied embedding,
+  // sub-norms and seed, so their tensors are the full shape's first ones. Their F32 twins (1.9 and
+  // 2.4 GB, against 9.7 GB at 30 layers) separate lowbit's error from llama.cpp's 8-bit activations
+  // at this width, and the two depths show how that rounding grows (test/scale/bitnet.test.ts).
+  { ...BITNET_2B4T, name: 'bitnet-2b4t-2L-TQ2_0', model: 'BitNet b1.58 2B4T, first 2 layers', nLayer: 2, fileType: 'TQ2_0' },
+  { ...BITNET_2B4T, name: 'bitnet-2b4t-4L-TQ2_0', model: 'BitNet b1.58 2B4T, first 4 layers', nLayer: 4, fileType: 'TQ2_0' },
 ];
 
 export function recipeByName(name: string): ScaleRecipe | undefined {
