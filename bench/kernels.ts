@@ -32,8 +32,8 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type MatmulVariant, tiledVariant } from '../src/kernels/matmul.ts';
-import { gemmTileCandidates } from '../src/kernels/matmul-tiled.ts';
-import { createMatMulQ8 } from '../src/kernels/matmul-q8.ts';
+import { type GemmTile, gemmTileCandidates } from '../src/kernels/matmul-tiled.ts';
+import { createMatMulQ8, int8GemmTileCandidates } from '../src/kernels/matmul-q8.ts';
 import { tileLabel } from '../src/kernels/autotune.ts';
 import { createMatVecQ8, createQuantizeQ8, hasInt8MatVec, type Int8Products, quantizedActivationBytes } from '../src/kernels/matvec-q8.ts';
 import { int8DecoderOf } from '../src/quant/gpu-int8-decoders.ts';
@@ -231,6 +231,7 @@ function prepareInt8(
   cols: number,
   products?: Int8Products,
   tokens = 1,
+  tile?: GemmTile,
 ): PreparedKernel & { products: Int8Products } {
   const weight = uploadWeight(ctx, `bench8:${GGMLType[type]}`, type, rows, cols, weightBytes(type, rows, cols));
   const input = createStorageBuffer(ctx, randomValues(tokens * cols, 3));
@@ -248,7 +249,7 @@ function prepareInt8(
     const kernel =
       op === 'matvec'
         ? createMatVecQ8(ctx, { type, rows, cols, products })
-        : createMatMulQ8(ctx, { type, rows, cols, maxTokens: tokens, products });
+        : createMatMulQ8(ctx, { type, rows, cols, maxTokens: tokens, products, tile });
     const call = kernel.bind({ weight, input: xq, output });
     const label = 'variant' in kernel ? variantLabel(kernel.variant, false) : `tiled-q8 ${tileLabel(kernel.tile)}`;
     return {
@@ -259,7 +260,7 @@ function prepareInt8(
       tokens,
       variant: `${label} int8 ${kernel.products}`,
       activations: 'int8',
-      isDefault: products === undefined,
+      isDefault: products === undefined && tile === undefined,
       products: kernel.products,
       weightBytesRead: rows * getGpuQuantType(type).rowBytes(cols),
       encode: (pass) => {
@@ -338,6 +339,9 @@ async function main(): Promise<void> {
           for (const tile of gemmTileCandidates(ctx, chunkVec4s).slice(1)) {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant: tiledVariant(tile) }));
           }
+          if (!args['no-int8'] && ctx.hasPackedInt8Dot && hasInt8MatVec(type))
+            for (const tile of int8GemmTileCandidates(ctx, type).slice(1))
+              prepared.push(prepareInt8(ctx, type, mmRows, mmCols, undefined, tokens, tile));
         }
       }
     }

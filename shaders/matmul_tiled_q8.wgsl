@@ -1,17 +1,20 @@
 // Tiled GEMM with int8 activations (prefill; W8A8, W4A8, W1.58A8) over one row-part of a
 // quantized weight:
 //   Y[tok·yStride + outBase + r] = scale · Σ_col W[r, col] · x̂[tok, col]
-// with each token's input row quantized by quantize_q8.wgsl to int8 per 32-element block
-// (x̂ = d·q), token t's blocks from 16-byte word t·xStride4 of XQ. The tile is the f32 GEMM's
+// with x̂ the f32 input X (token t at inBase4 + t·xStride4 vec4s) quantized to int8 per 32-element
+// block (x̂ = d·q, as quantize_q8.wgsl does: common/q8_quant.wgsl). The tile is the f32 GEMM's
 // (matmul_tiled.wgsl): BM = WR·RM rows × BN = WT·TN tokens per workgroup, thread (ir, it) owning
 // RM rows × TN tokens (tokens t0 + it + WT·t) of i32-exact block sums scaled into f32
 // accumulators. With GLU a thread also owns each row's up row (part.rows further on), so the
 // store has gate and up together, as in the int8 mat-vec.
 //
 // The reduction walks the row one int8 decoder chunk (NXB activation blocks) at a time:
-//   1. the workgroup stages the chunk's activation blocks for all BN tokens in workgroup memory
-//      (only the words the products read: codes and scales, or with SWAR scales and lanes), each
-//      read from global memory once per workgroup;
+//   1. the workgroup stages the chunk's activation blocks for all BN tokens in workgroup memory,
+//      quantizing them as it reads them (a thread per block: 8 vec4s of X read once per workgroup,
+//      only the words the products read kept: codes and scales, or with SWAR scales and lanes).
+//      So the int8 GEMM needs no quantize dispatch and no int8 copy of its input: each workgroup
+//      along the rows quantizes the same blocks again, which costs one block's quantize per BM
+//      rows' products with it;
 //   2. each thread takes, for each of its TN tokens, the chunk's products with its RR rows through
 //      the type's dot8 decoder (dot_q8): the rows' words are the same for every token, so they are
 //      loaded and unpacked to int8 once per chunk and reused TN times, and the products are exact
@@ -21,6 +24,7 @@
 #include "bytes"
 #include "{{DECODER8}}"
 #include "q8_dot"
+#include "q8_quant"
 
 const RM: u32 = {{RM}}u;
 const TN: u32 = {{TN}}u;
@@ -28,8 +32,8 @@ const WT: u32 = {{WT}}u;
 const WG: u32 = {{WG}}u;
 const BM: u32 = {{BM}}u;
 const BN: u32 = {{BN}}u;
-// The staged words of each activation block: the first word of q8_block's seven that load_xq
-// reads, and how many.
+// The staged words of each activation block: the first of the seven of q8_quant's layout that
+// load_xq reads, and how many.
 #if SWAR
 const XS_FIRST: u32 = 2u;
 const XS_WORDS: u32 = 5u;
@@ -82,12 +86,23 @@ fn main(
   for (var k = 0u; k < rowChunks; k++) {
     let b = k / NCH;
     let c = k % NCH;
-    // 1. Stage: BN tokens × NXB blocks × XS_WORDS words; tokens past the batch re-read the last one.
-    for (var i = lid; i < BN * XS_TOKEN; i += WG) {
-      let tl = i / XS_TOKEN;
-      let v = i % XS_TOKEN;
-      let xb = min(t0 + tl, nT - 1u) * part.xStride4;
-      xs[i] = XQ[xb + XQ_WORDS_IN * (b * (QK / 32u) + xblock(c, v / XS_WORDS)) + XS_FIRST + v % XS_WORDS];
+    let col = b * QK;
+    // 1. Stage: BN tokens × NXB blocks, quantized; tokens past the batch re-read the last one.
+    for (var i = lid; i < BN * {{NXB}}u; i += WG) {
+      let xb = part.inBase4 + min(t0 + i / {{NXB}}u, nT - 1u) * part.xStride4 + ((col + 32u * xblock(c, i % {{NXB}}u)) >> 2u);
+      let q = q8_words(X[xb], X[xb + 1u], X[xb + 2u], X[xb + 3u], X[xb + 4u], X[xb + 5u], X[xb + 6u], X[xb + 7u], 0.0);
+      let o = i * XS_WORDS;
+#if SWAR
+      xs[o] = q.ds;
+      xs[o + 1u] = q.e0;
+      xs[o + 2u] = q.e1;
+      xs[o + 3u] = q.o0;
+      xs[o + 4u] = q.o1;
+#else
+      xs[o] = q.w0;
+      xs[o + 1u] = q.w1;
+      xs[o + 2u] = q.ds;
+#endif
     }
     workgroupBarrier();
     // 2. Every token of the thread's tile against its rows' chunk.

@@ -55,6 +55,11 @@ export interface KernelVariants {
   matvec?: Partial<Record<number, Partial<MatmulVariant>>>;
   /** Prefill tiled-GEMM tile. */
   gemm?: Partial<Record<number, GemmTile>>;
+  /**
+   * Prefill with int8 activations: the int8 GEMM's tile (matmul-q8.ts), or 'f32' to run the f32
+   * GEMM (tile from `gemm`) for the type instead.
+   */
+  gemm8?: Partial<Record<number, GemmTile | 'f32'>>;
 }
 
 /** The linears of one shape in a model. */

@@ -1,22 +1,23 @@
 /**
  * Prefill mat-mul with int8 activations (shaders/matmul_tiled_q8.wgsl): the tiled GEMM of
- * matmul-tiled.ts over inputs quantized to int8 per 32-element block, each row of weights
- * unpacked to int8 once per chunk by the type's dot8 decoder and reused for the tile's tokens,
- * with exact integer products (dot4I8Packed, or SWAR where the int8 mat-vec uses it).
+ * matmul-tiled.ts over inputs quantized to int8 per 32-element block as the int8 mat-vec's are
+ * (llama.cpp's Q8_1), each row of weights unpacked to int8 by the type's dot8 decoder and used
+ * for the tile's tokens, with exact integer products (dot4I8Packed, or SWAR where the int8 mat-vec
+ * uses it).
  *
- *   const quantize = createQuantizeQ8(ctx, { cols: maxTokens * cols }).bind({ input, output: xq });
- *   const mm = createMatMulQ8(ctx, { type, rows, cols, maxTokens }).bind({ weight, input: xq, output, stepParams });
- *   quantize.encode(pass); mm.encode(pass, step);
+ *   const mm = createMatMulQ8(ctx, { type, rows, cols, maxTokens }).bind({ weight, input, output, stepParams });
+ *   mm.encode(pass, step);
  *
- * The input is maxTokens rows of `cols` activations quantized back to back (one quantize over
- * maxTokens·cols values: quantizedActivationBytes(cols) bytes per token). Fusions as the f32
- * GEMM's store (split, addOut) plus glu, which the int8 tile holds gate and up rows for; no
- * normIn (prefill keeps its norm kernel, as with f32 activations).
+ * The input is f32, as the f32 GEMM's (maxTokens rows of `cols`): each workgroup quantizes the
+ * blocks it stages, so there is no quantize dispatch and no int8 copy of the input. Fusions as
+ * the f32 GEMM's store (split, addOut) plus glu, which the int8 tile holds gate and up rows for;
+ * no normIn (prefill keeps its norm kernel, as with f32 activations).
  */
 import matmulTiledQ8Wgsl from '../../shaders/matmul_tiled_q8.wgsl?raw';
 import actWgsl from '../../shaders/common/act.wgsl?raw';
 import matmulIoWgsl from '../../shaders/common/matmul_io.wgsl?raw';
 import q8DotWgsl from '../../shaders/common/q8_dot.wgsl?raw';
+import q8QuantWgsl from '../../shaders/common/q8_quant.wgsl?raw';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniformBuffer } from '../gpu/buffers.ts';
@@ -29,7 +30,7 @@ import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize } from './common.ts';
 import { checkFusion, fusionScales, type MatmulFusion, matmulLayout, partParams } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates, gemmTileSize, gemmTileStorageBytes } from './matmul-tiled.ts';
-import { type Int8Products, Q8_BLOCK, quantizedActivationBytes } from './matvec-q8.ts';
+import { type Int8Products, Q8_BLOCK } from './matvec-q8.ts';
 
 export interface MatMulQ8Options {
   type: GGMLType;
@@ -47,7 +48,7 @@ export interface MatMulQ8Options {
 
 export interface MatMulQ8Bindings {
   weight: GpuWeight;
-  /** maxTokens rows of quantized activations, as one createQuantizeQ8 over maxTokens·cols values writes them. */
+  /** maxTokens rows of `cols` f32 activations. */
   input: BufferRef;
   output: BufferRef;
   /** The step-params uniform (word 1 = tokens this call, ≤ maxTokens); without it, maxTokens. */
@@ -78,11 +79,13 @@ function productsOf(ctx: GpuContext, dec8: Int8Decoder, requested: Int8Products 
 
 /**
  * Staged 16-byte words per token and chunk (what load_xq reads of each activation block: codes and
- * scales, or with SWAR scales and lanes), and the unrolled work per row and token in 16-byte words
- * of int8 codes.
+ * scales, or with SWAR scales and lanes), and the unrolled work per row and token, in the f32
+ * GEMM's unit (gemmTileCandidates' chunkVec4s). The kernel unrolls a dot8 decoder call per row and
+ * token, and pipeline compile time grows with it: counted as 4 vec4s per 32-element activation
+ * block (half the f32 decoder's 8), which keeps TQ1_0 (8 blocks a chunk) at 4 rows × 4 tokens.
  */
 function chunkWords(dec8: Int8Decoder, products: Int8Products): { staged: number; unrolled: number } {
-  return { staged: dec8.xBlocksPerChunk * (products === 'swar' ? 5 : 3), unrolled: dec8.xBlocksPerChunk * 2 };
+  return { staged: dec8.xBlocksPerChunk * (products === 'swar' ? 5 : 3), unrolled: dec8.xBlocksPerChunk * 4 };
 }
 
 /** The tile shapes the int8 GEMM of `type` can run on this device, default first. */
@@ -143,7 +146,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
     WG: size.threads,
     BM: size.rows,
     BN: size.tokens,
-    INT8_X: true,
+    INT8_X: false,
     NORM_IN: false,
     GLU: fuse.glu !== undefined,
     ACT: fuse.glu ?? 'silu',
@@ -158,6 +161,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
     act: actWgsl,
     matmul_io: matmulIoWgsl,
     q8_dot: q8DotWgsl,
+    q8_quant: q8QuantWgsl,
   };
   const pipelineFor = (dynamicT: boolean) => {
     const all = { ...defines, DYNAMIC_T: dynamicT };
@@ -172,7 +176,6 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
   };
   // Compile the common case now, so errors surface at creation rather than at bind.
   pipelineFor(true);
-  const xTokenBytes = quantizedActivationBytes(o.cols);
 
   return {
     tile,
@@ -189,7 +192,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
         throw new ModelFormatError(`weight "${w.name}": rows of ${w.rowBytes} bytes, the ${typeName} kernel expects ${rowBytes}`);
       if ((fuse.glu || fuse.split) && w.parts.length !== 1)
         throw new ModelFormatError(`fused weight "${w.name}" is in ${w.parts.length} parts; a fused kernel takes one`);
-      const inNeed = o.maxTokens * xTokenBytes;
+      const inNeed = o.maxTokens * o.cols * 4;
       if (refSize(b.input) < inNeed)
         throw new RangeError(`int8 mat-mul "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inNeed}`);
       const outNeed = o.maxTokens * outRows[0]! * 4;
@@ -225,8 +228,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
           scales,
           rowBytes,
           rowChunks: blocksPerRow * dec8.chunksPerBlock,
-          // 16-byte words between tokens' quantized rows.
-          xStride4: xTokenBytes / 16,
+          xStride4: o.cols / 4,
           yStride: outRows[0]!,
           maxT: o.maxTokens,
           cols: o.cols,

@@ -25,6 +25,7 @@ import actWgsl from '../../shaders/common/act.wgsl?raw';
 import matmulIoWgsl from '../../shaders/common/matmul_io.wgsl?raw';
 import q8BlockWgsl from '../../shaders/common/q8_block.wgsl?raw';
 import q8DotWgsl from '../../shaders/common/q8_dot.wgsl?raw';
+import q8QuantWgsl from '../../shaders/common/q8_quant.wgsl?raw';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { PACKED_INT8_DOT_FEATURE } from '../gpu/device.ts';
@@ -120,7 +121,7 @@ export function createQuantizeQ8(ctx: GpuContext, o: { cols: number; norm?: bool
   const pipeline = getPipeline(
     ctx,
     definesKey('quantize_q8', { NORM: norm }, false),
-    composeWgsl(quantizeQ8Wgsl, { defines: { NORM: norm }, snippets: { q8_block: q8BlockWgsl } }),
+    composeWgsl(quantizeQ8Wgsl, { defines: { NORM: norm }, snippets: { q8_block: q8BlockWgsl, q8_quant: q8QuantWgsl } }),
     'main',
   );
   return {
@@ -285,6 +286,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     act: actWgsl,
     matmul_io: matmulIoWgsl,
     q8_block: q8BlockWgsl,
+    q8_quant: q8QuantWgsl,
     q8_dot: q8DotWgsl,
   };
   const layout = matmulLayout(ctx, false, geo.usesW4, false, outRows.length, quantOut);

@@ -10,7 +10,9 @@
  * `inputQ8` (times the norm weight, with fuse.normIn), and `withQuantizedInputs` puts a quantize
  * dispatch before a call only when that copy is not there already — written by the quantize of a
  * call before it on the same input (Q/K/V, gate/up), or by the quantizing store (`quantizeOut`)
- * of the int8 mat-vec that produced the input.
+ * of the int8 mat-vec that produced the input. Prefill's mat-muls over those types run the int8
+ * GEMM (src/kernels/matmul-q8.ts), which quantizes its f32 input itself, unless the tuned variants
+ * chose the f32 GEMM for the type.
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
@@ -24,6 +26,7 @@ import {
   type MatmulVariant,
   tiledVariant,
 } from '../kernels/matmul.ts';
+import { createMatMulQ8 } from '../kernels/matmul-q8.ts';
 import { type ActivationPrecision, canQuantizeOut, createMatVecQ8, createQuantizeQ8, hasInt8MatVec } from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 
@@ -119,8 +122,13 @@ export function createLinear(
       },
     };
   }
-  const kernel =
-    maxTokens === 1
+  // Prefill with int8 activations: the int8 GEMM (it quantizes its f32 input as it stages it),
+  // unless the tuned variants chose the f32 GEMM for the type.
+  const tile8 = variants?.gemm8?.[type];
+  const int8Gemm = maxTokens > 1 && !fewRows && activations === 'int8' && hasInt8MatVec(type) && tile8 !== 'f32';
+  const kernel = int8Gemm
+    ? createMatMulQ8(ctx, { type, rows, cols, maxTokens, fuse, tile: tile8 })
+    : maxTokens === 1
       ? createMatVec(ctx, { type, rows, cols, fuse, variant: matvecVariant })
       : createMatMul(ctx, { type, rows, cols, maxTokens, fuse, variant: fewRows ? rowModeFor(ctx, maxTokens) : matmulVariant });
   return {

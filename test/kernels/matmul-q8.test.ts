@@ -1,6 +1,7 @@
 // The int8-activation prefill GEMM (src/kernels/matmul-q8.ts) against the CPU reference over the
-// same quantized activations (each token's row quantized on the GPU and read back: the integer
-// products are exact, only per-block scale products and the f32 sums round): every type with an
+// same quantized activations: the GEMM quantizes its f32 input as it stages it with the code the
+// activation quantizer runs (common/q8_quant.wgsl), so the quantizer's output read back is x̂; the
+// integer products are exact, only per-block scale products and the f32 sums round. Every type with an
 // int8 decoder, odd row and token counts, a token count below the kernel's maximum, both product
 // kinds, a tile with several token threads, weights in several buffers, and every store kind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,8 +50,9 @@ const act: Record<GluActivation, (g: number) => number> = {
 };
 
 /**
- * Quantizes maxTokens random input rows on the GPU, runs the int8 GEMM for `tokens` of them, and
- * returns the worst error relative to Σ|w·x̂| against the f64 reference over the read-back x̂.
+ * Runs the int8 GEMM over `tokens` of maxTokens random input rows, and returns the worst error
+ * relative to Σ|w·x̂| against the f64 reference over x̂, the rows quantized by the activation
+ * quantizer and read back.
  * Outputs of tokens past `tokens` must stay untouched (NaN).
  */
 async function run(spec: Spec): Promise<number> {
@@ -77,7 +79,7 @@ async function run(spec: Spec): Promise<number> {
     const quantize = createQuantizeQ8(ctx, { cols: maxT * cols }).bind({ input, output: xq });
     const mm = createMatMulQ8(ctx, { type, rows, cols, maxTokens: maxT, fuse, tile: spec.tile, products: spec.products }).bind({
       weight,
-      input: xq,
+      input,
       output: outputs[0]!,
       output1: outputs[1],
       output2: outputs[2],
