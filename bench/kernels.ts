@@ -220,8 +220,8 @@ function prepare(
 }
 
 /**
- * The int8-activation mat-vec (tokens = 1) or prefill GEMM of a type: the input quantized, then the
- * int8 dot products, per call. `products` forces how they are taken (a non-default row); left out,
+ * The int8-activation mat-vec (tokens = 1) or prefill GEMM of a type: the input quantized (by the
+ * quantize dispatch, or inside the GEMM), then the int8 dot products, per call. `products` forces how they are taken (a non-default row); left out,
  * the device's default.
  */
 function prepareInt8(
@@ -235,7 +235,7 @@ function prepareInt8(
 ): PreparedKernel & { products: Int8Products } {
   const weight = uploadWeight(ctx, `bench8:${GGMLType[type]}`, type, rows, cols, weightBytes(type, rows, cols));
   const input = createStorageBuffer(ctx, randomValues(tokens * cols, 3));
-  const xq = createStorageBuffer(ctx, tokens * quantizedActivationBytes(cols));
+  const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
   const output = createStorageBuffer(ctx, tokens * rows * 4);
   const destroy = () => {
     for (const p of weight.parts) p.buffer.destroy();
@@ -244,13 +244,15 @@ function prepareInt8(
     output.destroy();
   };
   try {
-    const quantize = createQuantizeQ8(ctx, { cols: tokens * cols }).bind({ input, output: xq });
+    // The mat-vec reads its input quantized by a dispatch before it; the int8 GEMM quantizes its
+    // f32 input itself.
     const op = tokens === 1 ? 'matvec' : 'matmul';
+    const quantize = op === 'matvec' ? createQuantizeQ8(ctx, { cols }).bind({ input, output: xq }) : undefined;
     const kernel =
       op === 'matvec'
         ? createMatVecQ8(ctx, { type, rows, cols, products })
         : createMatMulQ8(ctx, { type, rows, cols, maxTokens: tokens, products, tile });
-    const call = kernel.bind({ weight, input: xq, output });
+    const call = kernel.bind({ weight, input: op === 'matvec' ? xq : input, output });
     const label = 'variant' in kernel ? variantLabel(kernel.variant, false) : `tiled-q8 ${tileLabel(kernel.tile)}`;
     return {
       op,
@@ -264,7 +266,7 @@ function prepareInt8(
       products: kernel.products,
       weightBytesRead: rows * getGpuQuantType(type).rowBytes(cols),
       encode: (pass) => {
-        quantize.encode(pass);
+        quantize?.encode(pass);
         call.encode(pass);
       },
       destroy,
