@@ -11,8 +11,8 @@
  * dispatch before a call only when that copy is not there already — written by the quantize of a
  * call before it on the same input (Q/K/V, gate/up), or by the quantizing store (`quantizeOut`)
  * of the int8 mat-vec that produced the input. Prefill's mat-muls over those types run the int8
- * GEMM (src/kernels/matmul-q8.ts), which quantizes its f32 input itself, unless the tuned variants
- * chose the f32 GEMM for the type.
+ * GEMM (src/kernels/matmul-q8.ts), which quantizes its f32 input itself, where the kernel variants
+ * choose it (KernelVariants.gemm8).
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
@@ -122,15 +122,15 @@ export function createLinear(
       },
     };
   }
-  // Prefill with int8 activations: the int8 GEMM (it quantizes its f32 input as it stages it),
-  // unless the tuned variants chose the f32 GEMM for the type.
+  // Prefill with int8 activations: the int8 GEMM (it quantizes its f32 input as it stages it)
+  // where the variants chose it for the type (KernelVariants.gemm8: autotune, or forced).
   const tile8 = variants?.gemm8?.[type];
-  const int8Gemm = maxTokens > 1 && !fewRows && activations === 'int8' && hasInt8MatVec(type) && tile8 !== 'f32';
-  const kernel = int8Gemm
-    ? createMatMulQ8(ctx, { type, rows, cols, maxTokens, fuse, tile: tile8 })
-    : maxTokens === 1
-      ? createMatVec(ctx, { type, rows, cols, fuse, variant: matvecVariant })
-      : createMatMul(ctx, { type, rows, cols, maxTokens, fuse, variant: fewRows ? rowModeFor(ctx, maxTokens) : matmulVariant });
+  const kernel =
+    maxTokens > 1 && !fewRows && activations === 'int8' && tile8 && hasInt8MatVec(type)
+      ? createMatMulQ8(ctx, { type, rows, cols, maxTokens, fuse, tile: tile8 })
+      : maxTokens === 1
+        ? createMatVec(ctx, { type, rows, cols, fuse, variant: matvecVariant })
+        : createMatMul(ctx, { type, rows, cols, maxTokens, fuse, variant: fewRows ? rowModeFor(ctx, maxTokens) : matmulVariant });
   return {
     bind: (b) =>
       kernel.bind({
