@@ -16,9 +16,10 @@
 //      along the rows quantizes the same blocks again, which costs one block's quantize per BM
 //      rows' products with it;
 //   2. each thread takes, for each of its TN tokens, the chunk's products with its RR rows through
-//      the type's dot8 decoder (dot_q8): the rows' words are the same for every token, so they are
-//      loaded and unpacked to int8 once per chunk and reused TN times, and the products are exact
-//      integer sums (dot4I8Packed or SWAR, as the int8 mat-vec chooses).
+//      the type's dot8 decoder (dot_q8; exact integer sums, dot4I8Packed or SWAR as the int8
+//      mat-vec chooses). dot_q8 unpacks and multiplies in one call, so sharing a row's unpacked
+//      words across the TN tokens is left to the shader compiler; on SwiftShader it measured as
+//      not shared (docs/kernels.md), and a dot8 split into decode and dot is the next step.
 // Ragged tiles as in matmul_tiled.wgsl: rows past the part recompute the last row, tokens past
 // the batch re-read the last token, neither is stored.
 #include "bytes"
