@@ -18,8 +18,9 @@
 //   2. each thread takes, for each of its TN tokens, the chunk's products with its RR rows through
 //      the type's dot8 decoder (dot_q8; exact integer sums, dot4I8Packed or SWAR as the int8
 //      mat-vec chooses). dot_q8 unpacks and multiplies in one call, so sharing a row's unpacked
-//      words across the TN tokens is left to the shader compiler; on SwiftShader it measured as
-//      not shared (docs/kernels.md), and a dot8 split into decode and dot is the next step.
+//      words across the TN tokens is left to the shader compiler; per token the kernel measured
+//      slower than the int8 mat-vec on SwiftShader (docs/kernels.md), and a dot8 split into
+//      decode and dot, decoding once explicitly, is the next step.
 // Ragged tiles as in matmul_tiled.wgsl: rows past the part recompute the last row, tokens past
 // the batch re-read the last token, neither is stored.
 #include "bytes"
