@@ -16,6 +16,8 @@ export const SLOW_SUITES = [
   'test/kernels/matmul-tiled.test.ts',
   'test/kernels/autotune-parity.test.ts',
   'test/kernels/matvec-q8-tokens.test.ts',
+  'test/kernels/matmul-q8.test.ts',
+  'test/runtime/prefill-int8.test.ts',
   'test/cli/run-autotune.test.ts',
 ];
 

@@ -32,7 +32,9 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { requestNodeGpu } from '../src/gpu/device-node.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type MatmulVariant, tiledVariant } from '../src/kernels/matmul.ts';
-import { gemmTileCandidates } from '../src/kernels/matmul-tiled.ts';
+import { type GemmTile, gemmTileCandidates } from '../src/kernels/matmul-tiled.ts';
+import { createMatMulQ8, int8GemmTileCandidates } from '../src/kernels/matmul-q8.ts';
+import { tileLabel } from '../src/kernels/autotune.ts';
 import { createMatVecQ8, createQuantizeQ8, hasInt8MatVec, type Int8Products, quantizedActivationBytes } from '../src/kernels/matvec-q8.ts';
 import { int8DecoderOf } from '../src/quant/gpu-int8-decoders.ts';
 import { createStepParams } from '../src/kernels/step-params.ts';
@@ -156,7 +158,9 @@ interface RatioRow extends Spread {
     | 'matvec-of-read-kernel'
     | 'matvec-int8-over-f32'
     | 'matvec-int8-vs-Q4_0-int8'
-    | 'matvec-int8-vs-Q4_0-f32';
+    | 'matvec-int8-vs-Q4_0-f32'
+    | 'matmul-int8-over-f32'
+    | 'matmul-int8-over-matvec-int8-mac-rate';
   type: string;
 }
 
@@ -216,8 +220,9 @@ function prepare(
 }
 
 /**
- * The int8-activation mat-vec of a type: the input quantized, then the int8 dot products, per call.
- * `products` forces how they are taken (a non-default row); left out, the device's default.
+ * The int8-activation mat-vec (tokens = 1) or prefill GEMM of a type: the input quantized (by the
+ * quantize dispatch, or inside the GEMM), then the int8 dot products, per call. `products` forces how they are taken (a non-default row); left out,
+ * the device's default.
  */
 function prepareInt8(
   ctx: GpuContext,
@@ -225,11 +230,13 @@ function prepareInt8(
   rows: number,
   cols: number,
   products?: Int8Products,
+  tokens = 1,
+  tile?: GemmTile,
 ): PreparedKernel & { products: Int8Products } {
   const weight = uploadWeight(ctx, `bench8:${GGMLType[type]}`, type, rows, cols, weightBytes(type, rows, cols));
-  const input = createStorageBuffer(ctx, randomValues(cols, 3));
+  const input = createStorageBuffer(ctx, randomValues(tokens * cols, 3));
   const xq = createStorageBuffer(ctx, quantizedActivationBytes(cols));
-  const output = createStorageBuffer(ctx, rows * 4);
+  const output = createStorageBuffer(ctx, tokens * rows * 4);
   const destroy = () => {
     for (const p of weight.parts) p.buffer.destroy();
     input.destroy();
@@ -237,22 +244,29 @@ function prepareInt8(
     output.destroy();
   };
   try {
-    const quantize = createQuantizeQ8(ctx, { cols }).bind({ input, output: xq });
-    const kernel = createMatVecQ8(ctx, { type, rows, cols, products });
-    const call = kernel.bind({ weight, input: xq, output });
+    // The mat-vec reads its input quantized by a dispatch before it; the int8 GEMM quantizes its
+    // f32 input itself.
+    const op = tokens === 1 ? 'matvec' : 'matmul';
+    const quantize = op === 'matvec' ? createQuantizeQ8(ctx, { cols }).bind({ input, output: xq }) : undefined;
+    const kernel =
+      op === 'matvec'
+        ? createMatVecQ8(ctx, { type, rows, cols, products })
+        : createMatMulQ8(ctx, { type, rows, cols, maxTokens: tokens, products, tile });
+    const call = kernel.bind({ weight, input: op === 'matvec' ? xq : input, output });
+    const label = 'variant' in kernel ? variantLabel(kernel.variant, false) : `tiled-q8 ${tileLabel(kernel.tile)}`;
     return {
-      op: 'matvec',
+      op,
       type: GGMLType[type]!,
       rows,
       cols,
-      tokens: 1,
-      variant: `${variantLabel(kernel.variant, false)} int8 ${kernel.products}`,
+      tokens,
+      variant: `${label} int8 ${kernel.products}`,
       activations: 'int8',
-      isDefault: products === undefined,
+      isDefault: products === undefined && tile === undefined,
       products: kernel.products,
       weightBytesRead: rows * getGpuQuantType(type).rowBytes(cols),
       encode: (pass) => {
-        quantize.encode(pass);
+        quantize?.encode(pass);
         call.encode(pass);
       },
       destroy,
@@ -316,6 +330,8 @@ async function main(): Promise<void> {
       }
       if (!args['no-matmul']) {
         prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens));
+        if (!args['no-int8'] && ctx.hasPackedInt8Dot && hasInt8MatVec(type))
+          prepared.push(prepareInt8(ctx, type, mmRows, mmCols, undefined, tokens));
         if (args['mm-variants']) {
           for (const variant of MM_VARIANTS.filter((v) => ctx.hasSubgroups || !(v.mode === 'subgroup-row' || v.shareInput))) {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant }));
@@ -325,6 +341,9 @@ async function main(): Promise<void> {
           for (const tile of gemmTileCandidates(ctx, chunkVec4s).slice(1)) {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant: tiledVariant(tile) }));
           }
+          if (!args['no-int8'] && ctx.hasPackedInt8Dot && hasInt8MatVec(type))
+            for (const tile of int8GemmTileCandidates(ctx, type).slice(1))
+              prepared.push(prepareInt8(ctx, type, mmRows, mmCols, undefined, tokens, tile));
         }
       }
     }
@@ -417,6 +436,26 @@ async function main(): Promise<void> {
             ...spread(pairedRatios(weightsPerSecRounds[mv8]!, weightsPerSecRounds[q40]!)),
           });
       }
+      const mm8 = defaultIndex('matmul', t, 'int8');
+      if (mm8 >= 0) {
+        const row8 = timedRows[mm8]!;
+        if (row8.vsF32) ratios.push({ name: 'matmul-int8-over-f32', type: t, ...row8.vsF32 });
+        // MACs per ms of the int8 GEMM ÷ of the int8 mat-vec (weights/s ÷ 1000), round by round.
+        if (mv8 >= 0) {
+          const k = prepared[mm8]!;
+          const macRounds = kernelMs[mm8]!.map((ms) => (k.rows * k.cols * k.tokens) / ms);
+          ratios.push({
+            name: 'matmul-int8-over-matvec-int8-mac-rate',
+            type: t,
+            ...spread(
+              pairedRatios(
+                macRounds,
+                weightsPerSecRounds[mv8]!.map((w) => w / 1000),
+              ),
+            ),
+          });
+        }
+      }
     }
     const kernelMads = [readSpread.mad, ...results.map((r) => r.msPerCallMad)];
     const noise = { rounds, mad: median(kernelMads), madMax: Math.max(...kernelMads) };
@@ -496,15 +535,29 @@ async function main(): Promise<void> {
     if (lines.length) console.log(`\nMat-vec share of the read kernel's bandwidth (target ≥ 80%): ${lines.join(', ')}`);
     const tq2 = ratioOf('matvec-vs-Q4_0', 'TQ2_0');
     if (tq2) console.log(`TQ2_0 weights/s ÷ Q4_0 weights/s (target ≥ 1.8): ${ratioCell(tq2, '')}`);
-    const int8Rows = typeNames.filter((t) => ratioOf('matvec-int8-over-f32', t));
+    const int8Rows = typeNames.filter((t) => ratioOf('matvec-int8-over-f32', t) ?? ratioOf('matmul-int8-over-f32', t));
     if (int8Rows.length) {
       console.log(`\nint8 activations (dot4I8Packed): per-round ratios, median (min–max) ±MAD\n`);
+      const int8Ratios = [
+        'matvec-int8-over-f32',
+        'matvec-int8-vs-Q4_0-int8',
+        'matvec-int8-vs-Q4_0-f32',
+        'matmul-int8-over-f32',
+        'matmul-int8-over-matvec-int8-mac-rate',
+      ] as const;
       console.log(
         markdownTable(
-          ['type', 'int8 ÷ f32 (same type)', 'int8 ÷ Q4_0 int8', 'int8 ÷ Q4_0 f32'],
+          [
+            'type',
+            'mat-vec int8 ÷ f32 (same type)',
+            'int8 ÷ Q4_0 int8',
+            'int8 ÷ Q4_0 f32',
+            'mat-mul int8 ÷ f32',
+            'int8 mat-mul ÷ int8 mat-vec MAC rate',
+          ],
           int8Rows.map((t) => [
             t,
-            ...(['matvec-int8-over-f32', 'matvec-int8-vs-Q4_0-int8', 'matvec-int8-vs-Q4_0-f32'] as const).map((name) => {
+            ...int8Ratios.map((name) => {
               const r = ratioOf(name, t);
               return r ? `${ratioCell(r, '')} ±${percent(r.mad)}` : '—';
             }),

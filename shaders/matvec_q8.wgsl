@@ -26,6 +26,7 @@
 #include "bytes"
 #include "{{DECODER8}}"
 #include "block_at"
+#include "q8_dot"
 
 const RR: u32 = {{RR}}u;
 const RH: u32 = {{RH}}u;
@@ -54,87 +55,10 @@ fn qout_keep(r: u32, tok: u32, y: f32) {
 }
 #endif
 
-// One chunk of activations: NXB blocks of 32 int8, block k in words w{2k}, w{2k+1}, with its
-// scale d{k}, sum s{k} = d·Σq, integer sum n{k} = Σq and r{k} = Σx² (for NORM_IN); with SWAR
-// also the lanes swar_dot() reads (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128
-// in swapped 16-bit halves), which the quantizer wrote (common/q8_block.wgsl).
-struct Xq8 {
-#for K in 0..{{NXB}}
-  w{{2 * K}}: vec4<u32>,
-  w{{2 * K + 1}}: vec4<u32>,
-  d{{K}}: f32,
-  s{{K}}: f32,
-  n{{K}}: i32,
-  r{{K}}: f32,
-#if SWAR
-  e{{2 * K}}: vec4<u32>,
-  e{{2 * K + 1}}: vec4<u32>,
-  o{{2 * K}}: vec4<u32>,
-  o{{2 * K + 1}}: vec4<u32>,
-#endif
-#endfor
-}
-
-// Σ of 16 int8 products: a and b hold 16 int8 each, four per u32.
-fn idot(a: vec4<u32>, b: vec4<u32>) -> i32 {
-  return (dot4I8Packed(a.x, b.x) + dot4I8Packed(a.y, b.y)) + (dot4I8Packed(a.z, b.z) + dot4I8Packed(a.w, b.w));
-}
-
-// Bytes of q (each < 128) minus k (≤ 128) as int8, without borrows between bytes: q + 128 − k
-// stays in 0..255, and flipping the top bit takes the 128 off again modulo 256.
-fn sub_bytes(q: vec4<u32>, k: u32) -> vec4<u32> {
-  return ((q | vec4<u32>(0x80808080u)) - vec4<u32>(k * 0x01010101u)) ^ vec4<u32>(0x80808080u);
-}
-
-#if SWAR
-
-// (Σ c·x, Σ c) over one activation block of 32, for codes c of at most 4 bits: the fields
-// `mask` (0x00030003: 2 bits, 0x000f000f: 4) at bit sha of each byte of wa (elements 0..15) and
-// at bit shb of wb (16..31); e*, o* the block's load_xq lanes. No dot4I8Packed: a u32 product of
-// (c0 | c2 << 16) and the swapped (x2' | x0' << 16), x' = x + 128, holds c0·x0' + c2·x2' in its
-// top half and c0·x2' below; 8 such products summed keep the halves apart (< 2^16 each with
-// 4-bit codes), so a shift per 16 elements ends them. Σ c·x = Σ c·x' − 128·Σc.
-fn swar_dot(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>) -> vec2<i32> {
-  let m = vec4<u32>(mask);
-  let ca = (wa >> vec4<u32>(sha)) & m;
-  let da = (wa >> vec4<u32>(sha + 8u)) & m;
-  let cb = (wb >> vec4<u32>(shb)) & m;
-  let db = (wb >> vec4<u32>(shb + 8u)) & m;
-  let pa = ca * ea + da * oa;
-  let pb = cb * eb + db * ob;
-  let c = (ca + cb) + (da + db);
-  let sa = (pa.x + pa.y) + (pa.z + pa.w);
-  let sb = (pb.x + pb.y) + (pb.z + pb.w);
-  let cs = (c.x + c.y) + (c.z + c.w);
-  let sc = i32((cs & 0xffffu) + (cs >> 16u));
-  return vec2<i32>(i32(sa >> 16u) + i32(sb >> 16u) - 128 * sc, sc);
-}
-#endif
-
-// 16-byte words per activation block, as common/q8_block.wgsl writes them.
-const XQ_WORDS_IN: u32 = 7u;
-
-// Chunk c of weight block b: token tok's activations.
-fn load_xq(b: u32, c: u32, tok: u32) -> Xq8 {
-  var x: Xq8;
-#for K in 0..{{NXB}}
-  let o{{K}} = tok * part.xStride4 + XQ_WORDS_IN * (b * (QK / 32u) + xblock(c, {{K}}u));
-  x.w{{2 * K}} = XQ[o{{K}}];
-  x.w{{2 * K + 1}} = XQ[o{{K}} + 1u];
-  let ds{{K}} = XQ[o{{K}} + 2u];
-  x.d{{K}} = bitcast<f32>(ds{{K}}.x);
-  x.s{{K}} = bitcast<f32>(ds{{K}}.y);
-  x.n{{K}} = bitcast<i32>(ds{{K}}.z);
-  x.r{{K}} = bitcast<f32>(ds{{K}}.w);
-#if SWAR
-  x.e{{2 * K}} = XQ[o{{K}} + 3u];
-  x.e{{2 * K + 1}} = XQ[o{{K}} + 4u];
-  x.o{{2 * K}} = XQ[o{{K}} + 5u];
-  x.o{{2 * K + 1}} = XQ[o{{K}} + 6u];
-#endif
-#endfor
-  return x;
-}
+// The quantized activations of matvec_q8's tokens, as q8_dot's load_xq reads them: token t's
+// blocks start part.xStride4 words after token t − 1's.
+fn xq_word(i: u32) -> vec4<u32> { return XQ[i]; }
+fn xq_block_word(t: u32, b: u32, c: u32, k: u32) -> u32 { return t * part.xStride4 + XQ_WORDS_IN * (b * (QK / 32u) + xblock(c, k)); }
 
 #if MODE_WGROW
 var<workgroup> red: array<f32, WG * RR * NT>;
@@ -192,7 +116,7 @@ fn main(
       let b = k / NCH;
       let c = k % NCH;
 #for T in 0..{{NT}}
-      let x{{T}} = load_xq(b, c, {{T}}u);
+      let x{{T}} = load_xq({{T}}u, b, c);
 #if NORM_IN
 #for K in 0..{{NXB}}
       ss{{T}} += x{{T}}.r{{K}};

@@ -7,7 +7,8 @@
  *                and the device has int8 dot products;
  *   matvec       per weight type, the mat-vec's work split (mode, workgroup size, rows per thread,
  *                input sharing; matmul.ts), under the activations chosen above;
- *   gemm         per weight type, the prefill GEMM's tile (matmul-tiled.ts gemmTileCandidates).
+ *   gemm         per weight type, the prefill GEMM's tile (matmul-tiled.ts gemmTileCandidates), and
+ *                with int8 activations the int8 GEMM (matmul-q8.ts) as one more candidate.
  *
  * Noise guard: the candidates of a family are timed interleaved (every round times each once, as
  * bench/kernels.ts does) and compared with the default by the ratio within each round; a candidate
@@ -38,6 +39,7 @@ import { pairedRatios, spread, type Spread } from '../stats.ts';
 import type { KernelCall } from './common.ts';
 import { createMatMul, createMatVec, type MatmulVariant, resolveVariant, tiledVariant } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates } from './matmul-tiled.ts';
+import { createMatMulQ8, int8GemmTileCandidates } from './matmul-q8.ts';
 import {
   type ActivationPrecision,
   type ActivationsOption,
@@ -55,6 +57,13 @@ export interface KernelVariants {
   matvec?: Partial<Record<number, Partial<MatmulVariant>>>;
   /** Prefill tiled-GEMM tile. */
   gemm?: Partial<Record<number, GemmTile>>;
+  /**
+   * Types whose prefill runs the int8 GEMM (matmul-q8.ts) with this tile, when the activations
+   * are int8; the others run the f32 GEMM (tile from `gemm`). Autotune's gemm family offers it
+   * next to the f32 tiles; by default no type has it, as on SwiftShader it was not faster than
+   * the f32 GEMM (docs/kernels.md).
+   */
+  gemm8?: Partial<Record<number, GemmTile>>;
 }
 
 /** The linears of one shape in a model. */
@@ -213,6 +222,13 @@ export function gemmCandidates(ctx: GpuContext, shapes: readonly LinearShape[], 
   return first.filter((t) => lists.every((l) => l.some((u) => variantKey(u) === variantKey(t)))).slice(0, max);
 }
 
+/** The int8 GEMM's default tile for every shape of the type, if the type has the int8 GEMM. */
+export function int8GemmTileFor(ctx: GpuContext, shapes: readonly LinearShape[]): GemmTile | undefined {
+  const s = shapes[0];
+  if (!s || !ctx.hasPackedInt8Dot || !hasInt8MatVec(s.type) || !shapes.every((x) => x.cols % 32 === 0)) return undefined;
+  return int8GemmTileCandidates(ctx, s.type)[0];
+}
+
 export function variantLabel(v: MatmulVariant): string {
   const extra = v.mode === 'workgroup-row' ? ` ×${v.threadsPerRow}/row` : v.shareInput ? ' shared-input' : '';
   return `${v.mode} wg${v.workgroupSize} ${v.rowsPerThread} rows${extra}`;
@@ -341,8 +357,21 @@ function decodeWorkload(
   return sequence(calls);
 }
 
-/** One prefill chunk's GEMMs over `shapes` with this tile. */
-function prefillWorkload(ctx: GpuContext, scratch: Scratch, shapes: readonly LinearShape[], tile: GemmTile, maxTokens: number): Encode {
+/** A prefill GEMM candidate: an f32 GEMM tile, or the int8 GEMM's (with int8 activations). */
+interface GemmCandidate {
+  tile: GemmTile;
+  int8: boolean;
+}
+
+/** One prefill chunk's GEMMs over `shapes` with this tile (int8: the int8 GEMM's). */
+function prefillWorkload(
+  ctx: GpuContext,
+  scratch: Scratch,
+  shapes: readonly LinearShape[],
+  cand: GemmCandidate,
+  maxTokens: number,
+): Encode {
+  const { tile } = cand;
   const widest = Math.max(...shapes.map((s) => Math.max(s.rows, s.cols)));
   const x = scratch.io(widest * maxTokens);
   const y = scratch.io(widest * maxTokens + 4);
@@ -351,7 +380,9 @@ function prefillWorkload(ctx: GpuContext, scratch: Scratch, shapes: readonly Lin
   const calls: KernelCall[] = [];
   for (const s of shapes) {
     const weight = scratch.weight(s);
-    const mm = createMatMul(ctx, { type: s.type, rows: weight.rows, cols: s.cols, maxTokens, variant: tiledVariant(tile) });
+    const mm = cand.int8
+      ? createMatMulQ8(ctx, { type: s.type, rows: weight.rows, cols: s.cols, maxTokens, tile })
+      : createMatMul(ctx, { type: s.type, rows: weight.rows, cols: s.cols, maxTokens, variant: tiledVariant(tile) });
     const call = mm.bind({ weight, input: x, output: y, stepParams });
     for (let i = 0; i < repeatsOf(s, shapes); i++) calls.push({ encode: (pass) => call.encode(pass, step) });
   }
@@ -458,11 +489,18 @@ export async function tuneKernels(ctx: GpuContext, shapes: readonly LinearShape[
     }
     if (options.maxBatch > 1) {
       for (const t of types) {
-        const tiles = gemmCandidates(ctx, shapesOf(t), maxCandidates);
-        const i = await run('gemm', getGpuQuantType(t).name, tiles.map(tileLabel), (j) =>
-          prefillWorkload(ctx, scratch, shapesOf(t), tiles[j]!, options.maxBatch),
+        const cands: GemmCandidate[] = gemmCandidates(ctx, shapesOf(t), maxCandidates).map((tile) => ({ tile, int8: false }));
+        // With int8 activations, the int8 GEMM (its default tile) competes with the f32 tiles.
+        const tile8 = activations === 'int8' ? int8GemmTileFor(ctx, shapesOf(t)) : undefined;
+        if (tile8) cands.push({ tile: tile8, int8: true });
+        const i = await run(
+          'gemm',
+          getGpuQuantType(t).name,
+          cands.map((c) => `${c.int8 ? 'int8 ' : ''}${tileLabel(c.tile)}`),
+          (j) => prefillWorkload(ctx, scratch, shapesOf(t), cands[j]!, options.maxBatch),
         );
-        if (i > 0) variants.gemm![t] = tiles[i]!;
+        if (cands[i]!.int8) (variants.gemm8 ??= {})[t] = cands[i]!.tile;
+        else if (i > 0) variants.gemm![t] = cands[i]!.tile;
       }
     }
     return { key, source: 'measured', activations, variants, families, ms: performance.now() - started, budgetMs };
@@ -528,8 +566,8 @@ export function parseTuneRecord(
   if (requested !== 'auto' && activations !== requested) return undefined;
   if (activations === 'int8' && !ctx.hasPackedInt8Dot) return undefined;
   const types = new Set(shapes.map((s) => s.type));
-  const { matvec = {}, gemm = {} } = r.variants as { matvec?: unknown; gemm?: unknown };
-  if (!isRecord(matvec) || !isRecord(gemm)) return undefined;
+  const { matvec = {}, gemm = {}, gemm8 = {} } = r.variants as { matvec?: unknown; gemm?: unknown; gemm8?: unknown };
+  if (!isRecord(matvec) || !isRecord(gemm) || !isRecord(gemm8)) return undefined;
   const out: KernelVariants = { matvec: {}, gemm: {} };
   const max = o.maxCandidates ?? 6;
   const mvKeys = new Map(matvecCandidates(ctx, activations, max).map((v) => [variantKey(v), v]));
@@ -549,6 +587,16 @@ export function parseTuneRecord(
     ).find((c) => variantKey(c) === variantKey(v));
     if (!known) return undefined;
     out.gemm![t] = known;
+  }
+  for (const [k, v] of Object.entries(gemm8)) {
+    const t = Number(k);
+    if (!types.has(t) || !isRecord(v) || activations !== 'int8') return undefined;
+    const known = int8GemmTileFor(
+      ctx,
+      shapes.filter((s) => s.type === t),
+    );
+    if (!known || variantKey(known) !== variantKey(v)) return undefined;
+    (out.gemm8 ??= {})[t] = known;
   }
   return { activations, variants: out };
 }

@@ -30,9 +30,13 @@ export function gemmTileSize(t: GemmTile): { rows: number; tokens: number; threa
   return { rows: t.rowThreads * t.rowsPerThread, tokens: t.tokenThreads * t.tokensPerThread, threads: t.rowThreads * t.tokenThreads };
 }
 
-/** Workgroup memory a tile needs for a decoder whose chunks are `chunkVec4s` vec4s. */
-export function gemmTileStorageBytes(t: GemmTile, chunkVec4s: number): number {
-  return gemmTileSize(t).tokens * chunkVec4s * 16;
+/**
+ * Workgroup memory a tile needs when it stages `stagedVec4s` 16-byte words of input per token and
+ * chunk: the decoder's chunkVec4s for the f32 GEMM, NXB activation blocks' staged words for the
+ * int8 GEMM (src/kernels/matmul-q8.ts).
+ */
+export function gemmTileStorageBytes(t: GemmTile, stagedVec4s: number): number {
+  return gemmTileSize(t).tokens * stagedVec4s * 16;
 }
 
 /**
@@ -66,14 +70,17 @@ const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
  */
 const MAX_UNROLLED_VEC4S = 512;
 
-/** The tile shapes this device can run for a decoder with `chunkVec4s`-vec4 chunks, default first. */
-export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number): GemmTile[] {
+/**
+ * The tile shapes this device can run for a decoder with `chunkVec4s`-vec4 chunks (the unrolled
+ * work per row and token), staging `stagedVec4s` words per token and chunk, default first.
+ */
+export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number, stagedVec4s = chunkVec4s): GemmTile[] {
   const fits = (t: GemmTile) => {
     const { threads } = gemmTileSize(t);
     return (
       threads <= ctx.limits.maxComputeInvocationsPerWorkgroup &&
       threads <= ctx.limits.maxComputeWorkgroupSizeX &&
-      gemmTileStorageBytes(t, chunkVec4s) <= ctx.limits.maxComputeWorkgroupStorageSize &&
+      gemmTileStorageBytes(t, stagedVec4s) <= ctx.limits.maxComputeWorkgroupStorageSize &&
       t.rowsPerThread * t.tokensPerThread * chunkVec4s <= Math.max(MAX_UNROLLED_VEC4S, chunkVec4s)
     );
   };

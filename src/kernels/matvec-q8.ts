@@ -28,6 +28,8 @@ import quantizeQ8Wgsl from '../../shaders/quantize_q8.wgsl?raw';
 import actWgsl from '../../shaders/common/act.wgsl?raw';
 import matmulIoWgsl from '../../shaders/common/matmul_io.wgsl?raw';
 import q8BlockWgsl from '../../shaders/common/q8_block.wgsl?raw';
+import q8DotWgsl from '../../shaders/common/q8_dot.wgsl?raw';
+import q8QuantWgsl from '../../shaders/common/q8_quant.wgsl?raw';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { PACKED_INT8_DOT_FEATURE } from '../gpu/device.ts';
@@ -143,7 +145,7 @@ export function createQuantizeQ8(
   const pipeline = getPipeline(
     ctx,
     definesKey('quantize_q8', { NORM: norm }, false),
-    composeWgsl(quantizeQ8Wgsl, { defines: { NORM: norm }, snippets: { q8_block: q8BlockWgsl } }),
+    composeWgsl(quantizeQ8Wgsl, { defines: { NORM: norm }, snippets: { q8_block: q8BlockWgsl, q8_quant: q8QuantWgsl } }),
     'main',
   );
   return {
@@ -319,6 +321,8 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     act: actWgsl,
     matmul_io: matmulIoWgsl,
     q8_block: q8BlockWgsl,
+    q8_quant: q8QuantWgsl,
+    q8_dot: q8DotWgsl,
   };
   const layout = matmulLayout(ctx, false, geo.usesW4, false, outRows.length, quantOut);
   const pipeline = getPipeline(

@@ -12,7 +12,9 @@
  * call before it on the same input (Q/K/V, gate/up), or by the quantizing store (`quantizeOut`)
  * of the int8 mat-vec that produced the input. A batched decode step's linears (choice.fewRows)
  * run it too, over its rows (one per sequence): the kernel of each row count is bound once and a
- * step encodes the one of its count.
+ * step encodes the one of its count. Prefill's mat-muls over those types run the int8 GEMM
+ * (src/kernels/matmul-q8.ts), which quantizes its f32 input itself, where the kernel variants
+ * choose it (KernelVariants.gemm8).
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
@@ -26,6 +28,7 @@ import {
   type MatmulVariant,
   tiledVariant,
 } from '../kernels/matmul.ts';
+import { createMatMulQ8 } from '../kernels/matmul-q8.ts';
 import {
   type ActivationPrecision,
   canQuantizeOut,
@@ -144,10 +147,15 @@ export function createLinear(
       },
     };
   }
+  // Prefill with int8 activations: the int8 GEMM (it quantizes its f32 input as it stages it)
+  // where the variants chose it for the type (KernelVariants.gemm8: autotune, or forced).
+  const tile8 = variants?.gemm8?.[type];
   const kernel =
-    maxTokens === 1
-      ? createMatVec(ctx, { type, rows, cols, fuse, variant: matvecVariant })
-      : createMatMul(ctx, { type, rows, cols, maxTokens, fuse, variant: fewRows ? rowModeFor(ctx, maxTokens) : matmulVariant });
+    maxTokens > 1 && !fewRows && activations === 'int8' && tile8 && hasInt8MatVec(type)
+      ? createMatMulQ8(ctx, { type, rows, cols, maxTokens, fuse, tile: tile8 })
+      : maxTokens === 1
+        ? createMatVec(ctx, { type, rows, cols, fuse, variant: matvecVariant })
+        : createMatMul(ctx, { type, rows, cols, maxTokens, fuse, variant: fewRows ? rowModeFor(ctx, maxTokens) : matmulVariant });
   return {
     bind: (b) =>
       kernel.bind({

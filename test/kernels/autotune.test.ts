@@ -12,6 +12,7 @@ import {
   autotuneKey,
   chooseCandidate,
   gemmCandidates,
+  int8GemmTileFor,
   type LinearShape,
   linearShapes,
   matvecCandidates,
@@ -63,6 +64,17 @@ function expectValidChoice(r: TuneResult) {
   for (const [t, tile] of Object.entries(r.variants.gemm ?? {})) {
     const shapes = SHAPES.filter((s) => s.type === Number(t));
     expect(gemmCandidates(ctx, shapes).map(key)).toContain(key(tile!));
+  }
+  for (const [t, tile] of Object.entries(r.variants.gemm8 ?? {})) {
+    expect(r.activations).toBe('int8');
+    expect(key(tile!)).toBe(
+      key(
+        int8GemmTileFor(
+          ctx,
+          SHAPES.filter((s) => s.type === Number(t)),
+        )!,
+      ),
+    );
   }
 }
 
@@ -290,5 +302,40 @@ describe('store records', () => {
     expect(await store.readRecord('k')).toBe('v');
     await expect(store.writeRecord('', 'v')).rejects.toThrow(RangeError);
     await expect(store.writeRecord('k', 'y'.repeat(70 * 1024))).rejects.toThrow(RangeError);
+  });
+});
+
+describe('int8 GEMM in the gemm family', () => {
+  it('with int8 activations the int8 GEMM competes with the f32 tiles, and a record of it is checked', async () => {
+    const r = await tuneKernels(ctx, SHAPES, { ...FAST, activations: 'int8' });
+    expect(r.activations).toBe('int8');
+    const gemm = r.families.filter((f) => f.family === 'gemm');
+    expect(gemm.length).toBe(2);
+    for (const f of gemm) expect(f.candidates.at(-1)!.label.startsWith('int8 ')).toBe(true);
+    expectValidChoice(r);
+    // f32 activations: no int8 candidate.
+    const f32 = await tuneKernels(ctx, SHAPES, { ...FAST, activations: 'f32' });
+    for (const f of f32.families.filter((x) => x.family === 'gemm'))
+      expect(f.candidates.some((c) => c.label.startsWith('int8 '))).toBe(false);
+
+    const q4 = GGMLType.Q4_0;
+    const tile8 = int8GemmTileFor(
+      ctx,
+      SHAPES.filter((s) => s.type === q4),
+    )!;
+    const k = autotuneKey(ctx, SHAPES, { ...FAST, activations: 'int8' });
+    const opts = { ...FAST, activations: 'int8' as const };
+    const good = serializeTuneChoice(k, { activations: 'int8', variants: { gemm8: { [q4]: tile8 } } });
+    expect(parseTuneRecord(good, k, ctx, SHAPES, opts)).toEqual({
+      activations: 'int8',
+      variants: { matvec: {}, gemm: {}, gemm8: { [q4]: tile8 } },
+    });
+    // Another tile, a type the model lacks, or the int8 GEMM under f32 activations: refused.
+    for (const bad of [
+      { activations: 'int8' as const, variants: { gemm8: { [q4]: { ...tile8, tokensPerThread: 4096 } } } },
+      { activations: 'int8' as const, variants: { gemm8: { [GGMLType.Q6_K]: tile8 } } },
+      { activations: 'f32' as const, variants: { gemm8: { [q4]: tile8 } } },
+    ])
+      expect(parseTuneRecord(serializeTuneChoice(k, bad), k, ctx, SHAPES, { ...FAST })).toBeUndefined();
   });
 });

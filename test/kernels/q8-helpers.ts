@@ -1,5 +1,5 @@
-// Shared by the int8 mat-vec tests: a CPU model of the activation quantizer and a reader of what
-// the GPU one wrote.
+// CPU side of the int8-activation tests (matvec-q8, matvec-q8-tokens, matmul-q8): a model of the
+// activation quantizer, its GPU output read back and dequantized, and a one-pass submit.
 import { readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { quantizedActivationBytes, Q8_BLOCK_BYTES } from '../../src/kernels/matvec-q8.ts';
