@@ -25,6 +25,7 @@
 // the batch re-read the last token, neither is stored.
 #include "bytes"
 #include "{{DECODER8}}"
+#include "block_at"
 #include "q8_dot"
 #include "q8_quant"
 
@@ -112,7 +113,7 @@ fn main(
     {
       let x = load_xq(it + {{T}}u * WT, b, c);
 #for R in 0..{{RR}}
-      acc{{R}}_{{T}} += dot_q8(rb{{R}} + b * QB, c, x);
+      acc{{R}}_{{T}} += dot_q8(block_at(rb{{R}}, b), c, x);
 #endfor
     }
 #endfor

@@ -131,7 +131,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
       `int8 mat-mul tile: ${storage} bytes of workgroup storage exceed maxComputeWorkgroupStorageSize ${ctx.limits.maxComputeWorkgroupStorageSize}`,
     );
   const blocksPerRow = o.cols / geo.blockElems;
-  const rowBytes = blocksPerRow * geo.blockBytes;
+  const rowBytes = geo.rowBytes;
   const outRows = fuse.split ? [...fuse.split] : [fuse.glu ? o.rows / 2 : o.rows];
   const defines = {
     DECODER8: dec8.snippet,
