@@ -156,19 +156,21 @@ if (plans.length > 0)
           const limitsFigures = parityFigures(adapterLogits.subarray(0, limitsTokens.length * vocab), underDefault, vocab);
           console.log(describeFigures(`${name} default limits vs adapter limits`, limitsFigures));
 
-          expect(limitsFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_LIMITS);
-          expect(limitsFigures.agreeing).toBe(limitsFigures.decisive);
-          expect(quant.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
-          expect(quant.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * quant.decisive);
+          // Soft: a quantized shape over its bound still runs its F32 twin below, the figure that
+          // says whether the gap is lowbit's forward pass or llama.cpp's activation rounding.
+          expect.soft(limitsFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_LIMITS);
+          expect.soft(limitsFigures.agreeing).toBe(limitsFigures.decisive);
+          expect.soft(quant.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+          expect.soft(quant.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * quant.decisive);
           // The comparison means something only if many positions are decisive.
-          expect(quant.decisive).toBeGreaterThan(plan.tokens / 4);
+          expect.soft(quant.decisive).toBeGreaterThan(plan.tokens / 4);
 
           if (plan.int8) {
             const int8Logits = await timed(`${name} lowbit int8`, () => lowbitLogits(path, tokens, 'int8'));
             const int8 = parityFigures(llamaQuant, int8Logits, vocab);
             console.log(describeFigures(`${name} (int8 activations)`, int8));
-            expect(int8.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
-            expect(int8.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * int8.decisive);
+            expect.soft(int8.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+            expect.soft(int8.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * int8.decisive);
           }
 
           if (plan.twin) {
