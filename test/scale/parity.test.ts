@@ -79,6 +79,7 @@ const PLANS_NPM_TEST: ParityPlan[] = [{ name: 'smollm2-135m-Q4_K_M', tokens: 64,
 const PLANS_SCALE: ParityPlan[] = [
   { name: 'smollm2-135m-Q4_K_M', ...FULL, int8: true },
   { name: 'smollm2-135m-Q8_0', ...FULL },
+  { name: 'smollm2-360m-Q4_K_M', ...FULL },
   { name: 'qwen2.5-0.5b-Q4_K_M', ...FULL },
   { name: 'qwen3-0.6b-Q8_0', ...FULL },
   { name: 'llama-3.2-1b-Q4_K_M', ...FULL },
