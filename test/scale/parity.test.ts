@@ -180,6 +180,9 @@ if (plans.length > 0)
             const lowbitTwin = await timed(`${name} lowbit F32 twin`, () => lowbitLogits(twin, tokens, 'f32'));
             const twinFigures = parityFigures(llamaTwin, lowbitTwin, vocab);
             console.log(describeFigures(`${name} F32 twin`, twinFigures));
+            // llama.cpp against itself on the same weight values: the share of the quantized gap that
+            // its activation rounding makes (about all of it when the twin above agrees).
+            console.log(describeFigures(`${name} llama.cpp quantized vs llama.cpp F32 twin`, parityFigures(llamaQuant, llamaTwin, vocab)));
             expect(twinFigures.meanKl).toBeLessThanOrEqual(KL_BOUND_FLOAT);
             expect(twinFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_TWIN);
             expect(twinFigures.agreeing).toBe(twinFigures.decisive);
