@@ -79,6 +79,7 @@ const PLANS_NPM_TEST: ParityPlan[] = [{ name: 'smollm2-135m-Q4_K_M', tokens: 64,
 const PLANS_SCALE: ParityPlan[] = [
   { name: 'smollm2-135m-Q4_K_M', ...FULL, int8: true },
   { name: 'smollm2-135m-Q8_0', ...FULL },
+  { name: 'smollm2-360m-Q4_K_M', ...FULL },
   { name: 'qwen2.5-0.5b-Q4_K_M', ...FULL },
   { name: 'qwen3-0.6b-Q8_0', ...FULL },
   { name: 'llama-3.2-1b-Q4_K_M', ...FULL },
@@ -156,19 +157,21 @@ if (plans.length > 0)
           const limitsFigures = parityFigures(adapterLogits.subarray(0, limitsTokens.length * vocab), underDefault, vocab);
           console.log(describeFigures(`${name} default limits vs adapter limits`, limitsFigures));
 
-          expect(limitsFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_LIMITS);
-          expect(limitsFigures.agreeing).toBe(limitsFigures.decisive);
-          expect(quant.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
-          expect(quant.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * quant.decisive);
+          // Soft: a quantized shape over its bound still runs its F32 twin below, the figure that
+          // says whether the gap is lowbit's forward pass or llama.cpp's activation rounding.
+          expect.soft(limitsFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_LIMITS);
+          expect.soft(limitsFigures.agreeing).toBe(limitsFigures.decisive);
+          expect.soft(quant.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+          expect.soft(quant.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * quant.decisive);
           // The comparison means something only if many positions are decisive.
-          expect(quant.decisive).toBeGreaterThan(plan.tokens / 4);
+          expect.soft(quant.decisive).toBeGreaterThan(plan.tokens / 4);
 
           if (plan.int8) {
             const int8Logits = await timed(`${name} lowbit int8`, () => lowbitLogits(path, tokens, 'int8'));
             const int8 = parityFigures(llamaQuant, int8Logits, vocab);
             console.log(describeFigures(`${name} (int8 activations)`, int8));
-            expect(int8.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
-            expect(int8.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * int8.decisive);
+            expect.soft(int8.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+            expect.soft(int8.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * int8.decisive);
           }
 
           if (plan.twin) {
@@ -177,6 +180,9 @@ if (plans.length > 0)
             const lowbitTwin = await timed(`${name} lowbit F32 twin`, () => lowbitLogits(twin, tokens, 'f32'));
             const twinFigures = parityFigures(llamaTwin, lowbitTwin, vocab);
             console.log(describeFigures(`${name} F32 twin`, twinFigures));
+            // llama.cpp against itself on the same weight values: the share of the quantized gap that
+            // its activation rounding makes (about all of it when the twin above agrees).
+            console.log(describeFigures(`${name} llama.cpp quantized vs llama.cpp F32 twin`, parityFigures(llamaQuant, llamaTwin, vocab)));
             expect(twinFigures.meanKl).toBeLessThanOrEqual(KL_BOUND_FLOAT);
             expect(twinFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_TWIN);
             expect(twinFigures.agreeing).toBe(twinFigures.decisive);
