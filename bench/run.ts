@@ -347,14 +347,16 @@ if (args.json) {
       gbPerSec: number;
       rooflineRatio: number;
       weightsPerSec: number;
+      variant: string;
     }[];
     lines.push(
       markdownTable(
-        ['op', 'type', 'shape', 'ms/call', 'GB/s', 'roofline', 'Gweights/s'],
+        ['op', 'type', 'shape', 'variant', 'ms/call', 'GB/s', 'roofline', 'Gweights/s'],
         ks.map((k) => [
           k.op,
           k.type,
           `${k.rows}×${k.cols}×${k.tokens}`,
+          k.variant,
           fmt(k.msPerCall),
           fmt(k.gbPerSec),
           fmt(k.rooflineRatio),
