@@ -474,7 +474,10 @@ export class ForwardPass {
       norm: (n, eps, rowsPerToken = 1, residual = false) => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, residualAdd: residual }),
       ew: (op, n) => createElementwise(ctx, { op, n, maxTokens }),
       linear: (name, fuse, quantizeOut) => {
-        const kernel = createLinear(ctx, this.w(name), maxTokens, decodeWiring ? this.activations : 'f32', fuse, {
+        // A rows pass not wired for int8 (no quantized-input slots) keeps its linears on f32; a
+        // prefill graph passes the activations on, so the int8 GEMM runs where gemm8 chose it.
+        const activations = decodeWiring || options.decodeRows !== true ? this.activations : 'f32';
+        const kernel = createLinear(ctx, this.w(name), maxTokens, activations, fuse, {
           fewRows: options.decodeRows === true,
           variants: options.kernelVariants,
           quantizeOut,
