@@ -6,7 +6,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * llama.cpp. `npm test` must stay under 15 minutes on a 2-core machine without a GPU; these took
  * about 18 minutes of one core there between them. `npm test` still runs every model path end to
  * end (decode step, dispatch counts, batched decode, limits), the int8 mat-vec of every int8 type,
- * the other kernels, and a llama.cpp parity run (test/scale/parity.test.ts, the 135M shape).
+ * the other kernels, and a llama.cpp parity run (test/scale/parity.test.ts, the 135M shape). The
+ * lab's browser tests and the evaluation commands' CLI tests went here when npm test reached
+ * 899 s of its 900 (2026-12-05).
  */
 export const SLOW_SUITES = [
   'test/parity/oracle-parity.test.ts',
@@ -19,6 +21,13 @@ export const SLOW_SUITES = [
   'test/kernels/matmul-q8.test.ts',
   'test/runtime/prefill-int8.test.ts',
   'test/cli/run-autotune.test.ts',
+  // The quantization lab and evaluation commands end to end: the lab quantizing three types in
+  // Chromium against the CLI's output, its Cancel and Chat buttons, and lowbit perplexity / kl /
+  // imatrix as spawned commands (their code paths stay in npm test through test/lab, test/runtime
+  // evaluate and compare tests). About 4.5 minutes of test time between them.
+  'e2e/lab.test.ts',
+  'e2e/lab-actions.test.ts',
+  'test/cli/evaluation-cli.test.ts',
 ];
 
 // Unit, GPU-kernel and parity tests run in Node. GPU tests share one Dawn device per file and
