@@ -28,7 +28,7 @@ import { type Int8Decoder, int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
 import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize } from './common.ts';
-import { checkFusion, fusionScales, type MatmulFusion, matmulLayout, partParams } from './matmul.ts';
+import { checkFusion, checkWeightPart, fusionScales, type MatmulFusion, matmulLayout, partParams } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates, gemmTileSize, gemmTileStorageBytes } from './matmul-tiled.ts';
 import { type Int8Products, Q8_BLOCK } from './matvec-q8.ts';
 
@@ -212,14 +212,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
       const res = (ref: BufferRef): GPUBindingResource => (isGpuBuffer(ref) ? { buffer: ref } : ref);
       let covered = 0;
       const calls = w.parts.map((part, i) => {
-        if (part.rowStart !== covered || part.rowCount < 1)
-          throw new ModelFormatError(`weight "${w.name}": part ${i} starts at row ${part.rowStart}, expected ${covered}`);
-        covered += part.rowCount;
-        if (part.buffer.size < part.rowCount * rowBytes) {
-          throw new ModelFormatError(
-            `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
-          );
-        }
+        covered = checkWeightPart(w, i, covered, rowBytes);
         const rows = fuse.glu ? part.rowCount / 2 : part.rowCount;
         const params = partParams({
           rows,

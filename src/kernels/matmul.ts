@@ -469,14 +469,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       const pipeline = pipelineFor(dynamicT);
       let covered = 0;
       const calls = w.parts.map((part, i) => {
-        if (part.rowStart !== covered || part.rowCount < 1)
-          throw new ModelFormatError(`weight "${w.name}": part ${i} starts at row ${part.rowStart}, expected ${covered}`);
-        covered += part.rowCount;
-        if (part.buffer.size < part.rowCount * rowBytes) {
-          throw new ModelFormatError(
-            `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
-          );
-        }
+        covered = checkWeightPart(w, i, covered, rowBytes);
         const params = partParams({
           rows: fuse.glu ? part.rowCount / 2 : part.rowCount,
           outBase: outputOffset + part.rowStart,
@@ -524,6 +517,22 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       };
     },
   };
+}
+
+/**
+ * Checks part i of a weight before a kernel binds it: parts cover the rows in order, each at least
+ * one row, and its buffer holds its rows at the kernel's row size. Returns the rows covered so far.
+ */
+export function checkWeightPart(w: GpuWeight, i: number, covered: number, rowBytes: number): number {
+  const part = w.parts[i]!;
+  if (part.rowStart !== covered || part.rowCount < 1)
+    throw new ModelFormatError(`weight "${w.name}": part ${i} starts at row ${part.rowStart}, expected ${covered}`);
+  if (part.buffer.size < part.rowCount * rowBytes) {
+    throw new ModelFormatError(
+      `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
+    );
+  }
+  return covered + part.rowCount;
 }
 
 /**

@@ -43,6 +43,7 @@ import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, makeBindGroup, refSize } from './common.ts';
 import {
   checkFusion,
+  checkWeightPart,
   fusionScales,
   type MatmulFusion,
   matmulLayout,
@@ -384,14 +385,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
       const scales = fusionScales(w, fuse, o.rows);
       let covered = 0;
       const calls = w.parts.map((part, i) => {
-        if (part.rowStart !== covered || part.rowCount < 1)
-          throw new ModelFormatError(`weight "${w.name}": part ${i} starts at row ${part.rowStart}, expected ${covered}`);
-        covered += part.rowCount;
-        if (part.buffer.size < part.rowCount * rowBytes) {
-          throw new ModelFormatError(
-            `weight "${w.name}": part ${i} buffer holds ${part.buffer.size} bytes, ${part.rowCount} rows need ${part.rowCount * rowBytes}`,
-          );
-        }
+        covered = checkWeightPart(w, i, covered, rowBytes);
         const rows = fuse.glu ? part.rowCount / 2 : part.rowCount;
         const params = partParams({
           rows,
