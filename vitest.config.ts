@@ -7,8 +7,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * about 18 minutes of one core there between them. `npm test` still runs every model path end to
  * end (decode step, dispatch counts, batched decode, limits), the int8 mat-vec of every int8 type,
  * the other kernels, and a llama.cpp parity run (test/scale/parity.test.ts, the 135M shape). The
- * lab's browser tests and the evaluation commands' CLI tests went here when npm test reached
- * 899 s of its 900 (2026-12-05).
+ * lab's browser tests, the evaluation commands' CLI tests and two browser runs of the scale and
+ * limits paths went here when npm test reached 899 s of its 900 (2026-12-05).
  */
 export const SLOW_SUITES = [
   'test/parity/oracle-parity.test.ts',
@@ -28,6 +28,11 @@ export const SLOW_SUITES = [
   'e2e/lab.test.ts',
   'e2e/lab-actions.test.ts',
   'test/cli/evaluation-cli.test.ts',
+  // Two browser runs of real-size and limit paths whose Node counterparts stay in npm test
+  // (test/scale/parity.test.ts, test/engine/limits.test.ts): the demo pulling the 135M shape by URL
+  // and chatting offline, and the worker under each limits tier. About 2.3 minutes between them.
+  'e2e/demo-scale-135m.test.ts',
+  'e2e/worker-limits.test.ts',
 ];
 
 // Unit, GPU-kernel and parity tests run in Node. GPU tests share one Dawn device per file and
