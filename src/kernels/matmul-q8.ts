@@ -25,10 +25,10 @@ import { composeWgsl, definesKey, getPipeline } from '../gpu/pipelines.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { type Int8Decoder, int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
-import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
+import { getGpuQuantType } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize } from './common.ts';
-import { checkFusion, checkWeightPart, fusionScales, type MatmulFusion, matmulLayout, partParams } from './matmul.ts';
+import { checkFusion, checkKernelWeight, checkWeightPart, fusionScales, type MatmulFusion, matmulLayout, partParams } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates, gemmTileSize, gemmTileStorageBytes } from './matmul-tiled.ts';
 import { type Int8Products, Q8_BLOCK } from './matvec-q8.ts';
 
@@ -183,15 +183,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
     maxTokens: o.maxTokens,
     bind(b: MatMulQ8Bindings): KernelCall {
       const w = b.weight;
-      if (w.type !== o.type || w.rows !== o.rows || w.cols !== o.cols) {
-        throw new ModelFormatError(
-          `int8 mat-mul for ${typeName} ${o.rows}×${o.cols} cannot run weight "${w.name}" (${quantTypeInfo(w.type)?.name ?? w.type} ${w.rows}×${w.cols})`,
-        );
-      }
-      if (w.rowBytes !== rowBytes)
-        throw new ModelFormatError(`weight "${w.name}": rows of ${w.rowBytes} bytes, the ${typeName} kernel expects ${rowBytes}`);
-      if ((fuse.glu || fuse.split) && w.parts.length !== 1)
-        throw new ModelFormatError(`fused weight "${w.name}" is in ${w.parts.length} parts; a fused kernel takes one`);
+      checkKernelWeight('int8 mat-mul', o, w, rowBytes, fuse);
       const inNeed = o.maxTokens * o.cols * 4;
       if (refSize(b.input) < inNeed)
         throw new RangeError(`int8 mat-mul "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inNeed}`);

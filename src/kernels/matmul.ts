@@ -434,20 +434,11 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     maxTokens: o.maxTokens,
     bind(b: MatmulBindings): KernelCall {
       const w = b.weight;
-      if (w.type !== o.type || w.rows !== o.rows || w.cols !== o.cols) {
-        throw new ModelFormatError(
-          `mat-vec for ${typeName} ${o.rows}×${o.cols} cannot run weight "${w.name}" (${quantTypeInfo(w.type)?.name ?? w.type} ${w.rows}×${w.cols})`,
-        );
-      }
-      if (w.rowBytes !== rowBytes) {
-        throw new ModelFormatError(`weight "${w.name}": rows of ${w.rowBytes} bytes, the ${typeName} kernel expects ${rowBytes}`);
-      }
+      checkKernelWeight('mat-vec', o, w, rowBytes, fuse);
       const inputOffset = b.inputOffset ?? 0;
       const outputOffset = b.outputOffset ?? 0;
       checkInt('inputOffset', inputOffset, 0, 4);
       checkInt('outputOffset', outputOffset, 0);
-      if ((fuse.glu || fuse.split) && w.parts.length !== 1)
-        throw new ModelFormatError(`fused weight "${w.name}" is in ${w.parts.length} parts; a fused kernel takes one`);
       const inNeed = (inputOffset + (o.maxTokens - 1) * inputStride + o.cols) * 4;
       const outNeed = (outputOffset + (o.maxTokens - 1) * outputStride + outRows[0]!) * 4;
       if (refSize(b.input) < inNeed) throw new RangeError(`mat-vec "${w.name}": input holds ${refSize(b.input)} bytes, needs ${inNeed}`);
@@ -517,6 +508,29 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
       };
     },
   };
+}
+
+/**
+ * Checks that weight `w` is the one a kernel was built for (`kernel`: its name in messages): its
+ * type and shape, its GPU row size, and a single part when the kernel fuses (split or GLU).
+ */
+export function checkKernelWeight(
+  kernel: string,
+  o: { type: GGMLType; rows: number; cols: number },
+  w: GpuWeight,
+  rowBytes: number,
+  fuse: MatmulFusion,
+): void {
+  const typeName = quantTypeInfo(o.type)?.name ?? String(o.type);
+  if (w.type !== o.type || w.rows !== o.rows || w.cols !== o.cols) {
+    throw new ModelFormatError(
+      `${kernel} for ${typeName} ${o.rows}×${o.cols} cannot run weight "${w.name}" (${quantTypeInfo(w.type)?.name ?? w.type} ${w.rows}×${w.cols})`,
+    );
+  }
+  if (w.rowBytes !== rowBytes)
+    throw new ModelFormatError(`weight "${w.name}": rows of ${w.rowBytes} bytes, the ${typeName} kernel expects ${rowBytes}`);
+  if ((fuse.glu || fuse.split) && w.parts.length !== 1)
+    throw new ModelFormatError(`fused weight "${w.name}" is in ${w.parts.length} parts; a fused kernel takes one`);
 }
 
 /**

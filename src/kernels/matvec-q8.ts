@@ -38,11 +38,12 @@ import { composeWgsl, definesKey, getPipeline } from '../gpu/pipelines.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
-import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
+import { getGpuQuantType } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, makeBindGroup, refSize } from './common.ts';
 import {
   checkFusion,
+  checkKernelWeight,
   checkWeightPart,
   fusionScales,
   type MatmulFusion,
@@ -339,15 +340,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     products,
     bind(b: MatVecQ8Bindings): KernelCall {
       const w = b.weight;
-      if (w.type !== o.type || w.rows !== o.rows || w.cols !== o.cols) {
-        throw new ModelFormatError(
-          `int8 mat-vec for ${typeName} ${o.rows}×${o.cols} cannot run weight "${w.name}" (${quantTypeInfo(w.type)?.name ?? w.type} ${w.rows}×${w.cols})`,
-        );
-      }
-      if (w.rowBytes !== rowBytes)
-        throw new ModelFormatError(`weight "${w.name}": rows of ${w.rowBytes} bytes, the ${typeName} kernel expects ${rowBytes}`);
-      if ((fuse.glu || fuse.split) && w.parts.length !== 1)
-        throw new ModelFormatError(`fused weight "${w.name}" is in ${w.parts.length} parts; a fused kernel takes one`);
+      checkKernelWeight('int8 mat-vec', o, w, rowBytes, fuse);
       if (quantOut !== 'none' && !canQuantizeOut(ctx, w, fuse, o.variant))
         throw new ModelFormatError(`weight "${w.name}": its parts do not start at whole ${Q8_BLOCK}-row blocks, as quantizeOut needs`);
       const outputOffset = b.outputOffset ?? 0;

@@ -1,10 +1,11 @@
-// checkWeightPart (src/kernels/matmul.ts): every mat-vec / mat-mul kernel checks a weight's parts
-// with it before binding them, so a part out of order, empty, or too small for its rows is a
+// checkKernelWeight and checkWeightPart (src/kernels/matmul.ts): every mat-vec / mat-mul kernel checks a weight's parts
+// with them before binding a weight, so the wrong weight, a part out of order, empty, or too small for its rows is a
 // ModelFormatError naming the weight and the part, never a bind of the wrong bytes.
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../src/errors.ts';
 import type { GpuWeight } from '../../src/gpu/weights.ts';
-import { checkWeightPart } from '../../src/kernels/matmul.ts';
+import { checkKernelWeight, checkWeightPart } from '../../src/kernels/matmul.ts';
+import { GGMLType } from '../../src/quant/types.ts';
 
 const ROW_BYTES = 144;
 
@@ -57,5 +58,37 @@ describe('checkWeightPart', () => {
     expect(() => coverAll(w)).toThrow(ModelFormatError);
     expect(() => coverAll(w)).toThrow(/weight "blk\.0\.ffn_up\.weight"/);
     expect(() => coverAll(w)).toThrow(message);
+  });
+});
+
+describe('checkKernelWeight', () => {
+  const kernel = { type: GGMLType.Q4_0, rows: 4, cols: 64 };
+  const q4 = (over: Partial<{ type: number; rows: number; cols: number; rowBytes: number; parts: number }> = {}) =>
+    ({
+      name: 'blk.0.attn_q.weight',
+      type: over.type ?? GGMLType.Q4_0,
+      rows: over.rows ?? 4,
+      cols: over.cols ?? 64,
+      rowBytes: over.rowBytes ?? 36,
+      parts: Array.from({ length: over.parts ?? 1 }, () => ({})),
+    }) as unknown as GpuWeight;
+
+  it('accepts the weight the kernel was built for', () => {
+    expect(() => checkKernelWeight('int8 mat-vec', kernel, q4(), 36, { split: [2, 2] })).not.toThrow();
+  });
+
+  it.each([
+    [
+      'another type',
+      q4({ type: GGMLType.Q8_0 }),
+      {},
+      /int8 mat-vec for Q4_0 4×64 cannot run weight "blk\.0\.attn_q\.weight" \(Q8_0 4×64\)/,
+    ],
+    ['another shape', q4({ rows: 5 }), {}, /cannot run weight .*\(Q4_0 5×64\)/],
+    ['rows of another size', q4({ rowBytes: 40 }), {}, /rows of 40 bytes, the Q4_0 kernel expects 36/],
+    ['a fused weight in two parts', q4({ parts: 2 }), { glu: 'silu' as const }, /is in 2 parts; a fused kernel takes one/],
+  ])('refuses %s with a ModelFormatError', (_what, w, fuse, message) => {
+    expect(() => checkKernelWeight('int8 mat-vec', kernel, w, 36, fuse)).toThrow(ModelFormatError);
+    expect(() => checkKernelWeight('int8 mat-vec', kernel, w, 36, fuse)).toThrow(message);
   });
 });
