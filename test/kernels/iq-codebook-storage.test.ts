@@ -2,21 +2,18 @@
 // production `const`-grid IQ mat-vec: it must compute exactly what production does, for every
 // codebook type, or the probe's numbers would compare different kernels.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { buildCodebookPair, CODEBOOK_TYPES, firstMismatch, storageGridWgsl } from '../../bench/probes/iq-codebook-storage-variant.ts';
 import { createStorageBuffer } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { uploadWeight } from '../../src/gpu/weights.ts';
 import { makeWeight, randomValues } from './matmul-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 
 describe('IQ codebook in a storage buffer (probe variant)', () => {
   const rows = 40;

@@ -3,10 +3,10 @@
 // output, and a fused Q/K/V weight split over three outputs — for a type of each decoder family,
 // every reduction mode, and odd shapes (rows not a multiple of the workgroup's).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { ModelFormatError } from '../../src/errors.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { concatWeightRows, planConcatRows, uploadWeight } from '../../src/gpu/weights.ts';
 import { createMatMul, createMatVec, type GluActivation, type MatmulFusion, type MatmulVariant } from '../../src/kernels/matmul.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
@@ -16,12 +16,9 @@ import { makeWeight, randomTernary, randomValues, referenceMatmul, tolerance } f
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 
 const ACT: Record<GluActivation, (x: number) => number> = {
   silu: (x) => x / (1 + Math.exp(-x)),

@@ -5,10 +5,10 @@
 // int8 decoder, odd row and token counts, a token count below the kernel's maximum, both product
 // kinds, a tile with several token threads, weights in several buffers, and every store kind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { DeviceLimitError, ModelFormatError } from '../../src/errors.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { uploadWeight } from '../../src/gpu/weights.ts';
 import { createMatMulQ8, int8GemmTileCandidates } from '../../src/kernels/matmul-q8.ts';
 import type { GemmTile } from '../../src/kernels/matmul-tiled.ts';
@@ -22,12 +22,9 @@ import { dequantizeQ8, readQ8 } from './q8-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 
 interface Spec {
   type: GGMLType;

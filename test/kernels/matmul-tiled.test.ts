@@ -3,6 +3,7 @@
 // each decoder family, ragged tiles (rows and tokens not multiples of the tile), weights split into
 // row-parts, and the tile choice under the 16 KiB workgroup storage of mobile limits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { DeviceLimitError } from '../../src/errors.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
@@ -18,12 +19,9 @@ import { randomValues, referenceMatmul, rng, tolerance } from './matmul-helpers.
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 
 /** The decoder chunk (vec4s) of a type for rows of `cols`. */
 function chunkOf(type: GGMLType, cols: number): number {

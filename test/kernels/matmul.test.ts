@@ -2,6 +2,7 @@
 // products) for every weight type, both reduction variants, odd shapes, several token counts,
 // weights split across buffers, and real fixture tensors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { DeviceLimitError, ModelFormatError, UnsupportedTensorTypeError } from '../../src/errors.ts';
 import { readGGUF, readTensorBytes } from '../../src/gguf/reader.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
@@ -19,12 +20,9 @@ import { makeWeight, randomValues, referenceMatmul, rng, tolerance } from './mat
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 
 const run = (spec: RunSpec) => runMatmul(ctx, spec);
 

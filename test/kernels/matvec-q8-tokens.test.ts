@@ -5,9 +5,9 @@
 // odd row counts, 1–4 tokens, every store (plain, residual add, GLU, Q/K/V split, norm at the
 // store, the quantizing store), every reduction mode.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { uploadWeight } from '../../src/gpu/weights.ts';
 import type { MatmulFusion, MatmulVariant } from '../../src/kernels/matmul.ts';
 import {
@@ -25,12 +25,9 @@ import { dequantizeQ8, readQ8, submitStep } from './q8-helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 
 const EPS = 1e-5;
 

@@ -3,10 +3,10 @@
 // CPU reference over the same quantized activations (exact integer dots, per-block scales): odd
 // row counts, several blocks per row, every reduction mode, weights split into several buffers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { DeviceLimitError, ModelFormatError } from '../../src/errors.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { planRowParts, uploadWeight } from '../../src/gpu/weights.ts';
 import type { MatmulVariant } from '../../src/kernels/matmul.ts';
 import {
@@ -25,12 +25,9 @@ import { dequantizeQ8, type Q8, quantizeQ8Cpu, readQ8 as readQ8On, submitOn } fr
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 const readQ8 = (buffer: GPUBuffer, cols: number) => readQ8On(ctx, buffer, cols);
 const submit = (...calls: { encode(p: GPUComputePassEncoder): void }[]) => submitOn(ctx, ...calls);
 

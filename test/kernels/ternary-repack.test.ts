@@ -6,9 +6,9 @@
 // mat-vec with both ways of taking the products, on inputs the quantizer represents exactly, so
 // the reference over the f32 input is exact there too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { uploadWeight } from '../../src/gpu/weights.ts';
 import type { MatmulVariant } from '../../src/kernels/matmul.ts';
 import { createMatVecQ8, createQuantizeQ8, quantizedActivationBytes, type Int8Products } from '../../src/kernels/matvec-q8.ts';
@@ -28,12 +28,9 @@ const threeRowParts = (cols: number) => 3 * getGpuQuantType(TYPE).gpuRowBytes(co
 
 let ctx: GpuContext;
 beforeAll(async () => {
-  ctx = await requestNodeGpu({ warn: null });
+  ctx = await testGpu();
 });
-afterAll(async () => {
-  await ctx?.device.queue.onSubmittedWorkDone();
-  ctx?.device.destroy();
-});
+afterAll(releaseTestGpu);
 
 describe('TQ2_0 repacked layout, f32 activations', () => {
   const variants: [string, Partial<MatmulVariant>][] = [
