@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { readGGUF } from '../../src/gguf/reader.ts';
 import type { GGUFFile, GGUFTensorInfo } from '../../src/gguf/file.ts';
+import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
+import { GGUFValueType } from '../../src/gguf/values.ts';
 import { BufferByteSource } from '../../src/io/byte-source.ts';
+import { GGMLType } from '../../src/quant/types.ts';
 import { dequantizeTensor, type ErrorBound } from '../../src/quant/table.ts';
 
 /** Deterministic PRNG (LCG) so failures reproduce. */
@@ -99,4 +102,32 @@ export async function ggufHashes(bytes: Uint8Array): Promise<GGUFHashes> {
   const tensors: Record<string, string> = {};
   for (const t of file.tensors) tensors[t.name] = sha(bytes.subarray(t.absoluteOffset, t.absoluteOffset + t.byteSize));
   return { file: sha(bytes), tensors };
+}
+
+/**
+ * A one-layer llama-shaped F32 GGUF in memory, for the quantizer's job and mixture tests: the named
+ * tensors, 256 columns and the given rows each, Gaussian values (σ 0.05) drawn from `seed` in
+ * tensor order.
+ */
+export async function tinyF32Llama(
+  seed: number,
+  tensors: [name: string, rows: number][],
+  fileName: string,
+): Promise<{ file: GGUFFile; source: BufferByteSource }> {
+  const r = rng(seed);
+  const bytes = await writeGGUFToBytes({
+    metadata: [
+      { key: 'general.architecture', type: GGUFValueType.STRING, value: 'llama' },
+      { key: 'llama.block_count', type: GGUFValueType.UINT32, value: 1 },
+      { key: 'llama.attention.head_count', type: GGUFValueType.UINT32, value: 8 },
+    ],
+    tensors: tensors.map(([name, rows]) => ({
+      name,
+      dims: [256, rows],
+      type: GGMLType.F32,
+      data: new Uint8Array(Float32Array.from({ length: 256 * rows }, () => 0.05 * r.gauss()).buffer),
+    })),
+  });
+  const source = new BufferByteSource(bytes, fileName);
+  return { file: await readGGUF(source), source };
 }

@@ -19,7 +19,7 @@ import { inlineRunner, quantizeRowChunks } from '../../src/quant/quantize-stream
 import { getQuantType, quantizeTensor } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import { haveShared, repoRoot, sharedPath } from '../helpers/fixtures.ts';
-import { ggufHashes, rng, type GGUFHashes } from './helpers.ts';
+import { ggufHashes, rng, tinyF32Llama, type GGUFHashes } from './helpers.ts';
 
 const pool = new NodeQuantizePool(2);
 afterAll(() => pool.close());
@@ -143,25 +143,16 @@ describe('importance-weighted quantizers', () => {
 });
 
 /** A one-layer llama-shaped GGUF in memory: token_embd, blk.0.attn_q and blk.0.ffn_up, 256 columns each. */
-async function tinyModel(): Promise<{ file: Awaited<ReturnType<typeof readGGUF>>; source: BufferByteSource }> {
-  const r = rng(3);
-  const tensor = (name: string, rows: number) => ({
-    name,
-    dims: [256, rows],
-    type: GGMLType.F32,
-    data: new Uint8Array(Float32Array.from({ length: 256 * rows }, () => 0.05 * r.gauss()).buffer),
-  });
-  const bytes = await writeGGUFToBytes({
-    metadata: [
-      { key: 'general.architecture', type: GGUFValueType.STRING, value: 'llama' },
-      { key: 'llama.block_count', type: GGUFValueType.UINT32, value: 1 },
-      { key: 'llama.attention.head_count', type: GGUFValueType.UINT32, value: 8 },
+const tinyModel = () =>
+  tinyF32Llama(
+    3,
+    [
+      ['token_embd.weight', 4],
+      ['blk.0.attn_q.weight', 4],
+      ['blk.0.ffn_up.weight', 4],
     ],
-    tensors: [tensor('token_embd.weight', 4), tensor('blk.0.attn_q.weight', 4), tensor('blk.0.ffn_up.weight', 4)],
-  });
-  const source = new BufferByteSource(bytes, 'tiny.gguf');
-  return { file: await readGGUF(source), source };
-}
+    'tiny.gguf',
+  );
 
 const entry = (cols: number, value = 2) => ({ sum2: new Float32Array(cols).fill(value * 10), counts: [10] });
 const imatrixOf = (entries: [string, ReturnType<typeof entry>][]): Imatrix => ({

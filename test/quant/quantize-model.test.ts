@@ -1,36 +1,21 @@
 // How quantizeModel cuts tensors into jobs: tensors are written one after another, so each must
 // give every worker of the pool a job, or a model of small tensors runs on one core.
 import { describe, expect, it } from 'vitest';
-import { readGGUF } from '../../src/gguf/reader.ts';
 import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
-import { GGUFValueType } from '../../src/gguf/values.ts';
-import { BufferByteSource } from '../../src/io/byte-source.ts';
 import { fileTypeByName } from '../../src/quant/mixture.ts';
 import { runQuantizeJob } from '../../src/quant/quantize-job.ts';
 import { jobValues, quantizeModel } from '../../src/quant/quantize-model.ts';
 import { inlineRunner, type QuantizeRunner } from '../../src/quant/quantize-stream.ts';
-import { GGMLType } from '../../src/quant/types.ts';
-import { rng } from './helpers.ts';
+import { tinyF32Llama } from './helpers.ts';
 
 /** A one-layer llama of 256-wide tensors, `rows` rows each: every tensor far below one 1 Mi job. */
-async function smallModel(rows: number) {
-  const r = rng(5);
-  const tensor = (name: string) => ({
-    name,
-    dims: [256, rows],
-    type: GGMLType.F32,
-    data: new Uint8Array(Float32Array.from({ length: 256 * rows }, () => 0.05 * r.gauss()).buffer),
-  });
-  const bytes = await writeGGUFToBytes({
-    metadata: [
-      { key: 'general.architecture', type: GGUFValueType.STRING, value: 'llama' },
-      { key: 'llama.block_count', type: GGUFValueType.UINT32, value: 1 },
-      { key: 'llama.attention.head_count', type: GGUFValueType.UINT32, value: 8 },
-    ],
-    tensors: ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.0.attn_v.weight', 'blk.0.ffn_up.weight'].map(tensor),
-  });
-  const source = new BufferByteSource(bytes, 'small.gguf');
-  return { file: await readGGUF(source), source };
+function smallModel(rows: number) {
+  const names = ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.0.attn_v.weight', 'blk.0.ffn_up.weight'];
+  return tinyF32Llama(
+    5,
+    names.map((n): [string, number] => [n, rows]),
+    'small.gguf',
+  );
 }
 
 /** A runner of `parallelism` slots that answers after a delay and records how many jobs overlap. */
