@@ -14,23 +14,19 @@
  * no normIn (prefill keeps its norm kernel, as with f32 activations).
  */
 import matmulTiledQ8Wgsl from '../../shaders/matmul_tiled_q8.wgsl?raw';
-import actWgsl from '../../shaders/common/act.wgsl?raw';
-import matmulIoWgsl from '../../shaders/common/matmul_io.wgsl?raw';
-import q8DotWgsl from '../../shaders/common/q8_dot.wgsl?raw';
-import q8QuantWgsl from '../../shaders/common/q8_quant.wgsl?raw';
 import { DeviceLimitError, ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniformBuffer } from '../gpu/buffers.ts';
 import { composeWgsl, definesKey, getPipeline } from '../gpu/pipelines.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
-import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
+import { gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { type Int8Decoder, int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize } from './common.ts';
 import { checkFusion, checkKernelWeight, checkWeightPart, fusionScales, type MatmulFusion, matmulLayout, partParams } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates, gemmTileSize, gemmTileStorageBytes } from './matmul-tiled.ts';
-import { type Int8Products, Q8_BLOCK } from './matvec-q8.ts';
+import { type Int8Products, int8KernelSnippets, Q8_BLOCK } from './matvec-q8.ts';
 
 export interface MatMulQ8Options {
   type: GGMLType;
@@ -155,14 +151,7 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
     OUT3: outRows.length === 3,
     QOUT: false,
   };
-  const snippets = {
-    ...decoderSnippets(entry.gpu),
-    [dec8.snippet]: dec8.source,
-    act: actWgsl,
-    matmul_io: matmulIoWgsl,
-    q8_dot: q8DotWgsl,
-    q8_quant: q8QuantWgsl,
-  };
+  const snippets = int8KernelSnippets(entry.gpu, dec8);
   const pipelineFor = (dynamicT: boolean) => {
     const all = { ...defines, DYNAMIC_T: dynamicT };
     return getPipeline(

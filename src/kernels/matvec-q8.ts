@@ -36,8 +36,8 @@ import { PACKED_INT8_DOT_FEATURE } from '../gpu/device.ts';
 import { createUniformBuffer } from '../gpu/buffers.ts';
 import { composeWgsl, definesKey, getPipeline } from '../gpu/pipelines.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
-import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
-import { int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
+import { decoderSnippets, type GpuDecoder, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
+import { type Int8Decoder, int8DecoderOf } from '../quant/gpu-int8-decoders.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, makeBindGroup, refSize } from './common.ts';
@@ -264,6 +264,23 @@ export function canQuantizeOut(
   return fuse.glu ? weight.parts.length === 1 : weight.parts.every((p) => p.rowStart % Q8_BLOCK === 0);
 }
 
+/**
+ * The `#include` snippets of a kernel over int8 activations (the int8 mat-vec, the int8 GEMM): the
+ * weight type's decoders and block_at, its int8 decoder, and the shared activation, store, int8
+ * block, quantizer and product code.
+ */
+export function int8KernelSnippets(decoder: GpuDecoder, dec8: Int8Decoder): Record<string, string> {
+  return {
+    ...decoderSnippets(decoder),
+    [dec8.snippet]: dec8.source,
+    act: actWgsl,
+    matmul_io: matmulIoWgsl,
+    q8_block: q8BlockWgsl,
+    q8_quant: q8QuantWgsl,
+    q8_dot: q8DotWgsl,
+  };
+}
+
 /** Decode mat-vec y = W·x over int8-quantized activations. */
 export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Kernel {
   requireFeature(ctx, 'int8 mat-vec');
@@ -317,15 +334,7 @@ export function createMatVecQ8(ctx: GpuContext, o: MatVecQ8Options): MatVecQ8Ker
     QOUT_NORM: quantOut === 'normed',
   };
   const subgroups = variant.mode === 'subgroup-row';
-  const snippets = {
-    ...decoderSnippets(entry.gpu),
-    [dec8.snippet]: dec8.source,
-    act: actWgsl,
-    matmul_io: matmulIoWgsl,
-    q8_block: q8BlockWgsl,
-    q8_quant: q8QuantWgsl,
-    q8_dot: q8DotWgsl,
-  };
+  const snippets = int8KernelSnippets(entry.gpu, dec8);
   const layout = matmulLayout(ctx, false, geo.usesW4, false, outRows.length, quantOut);
   const pipeline = getPipeline(
     ctx,
