@@ -15,12 +15,10 @@
 //      So the int8 GEMM needs no quantize dispatch and no int8 copy of its input: each workgroup
 //      along the rows quantizes the same blocks again, which costs one block's quantize per BM
 //      rows' products with it;
-//   2. each thread takes, for each of its TN tokens, the chunk's products with its RR rows through
-//      the type's dot8 decoder (dot_q8; exact integer sums, dot4I8Packed or SWAR as the int8
-//      mat-vec chooses). dot_q8 unpacks and multiplies in one call, so sharing a row's unpacked
-//      words across the TN tokens is left to the shader compiler; per token the kernel measured
-//      slower than the int8 mat-vec on SwiftShader (docs/kernels.md), and a dot8 split into
-//      decode and dot, decoding once explicitly, is the next step.
+//   2. each thread unpacks its RR rows' chunk once through the type's dot8 decoder (unpack_q8:
+//      the weight loads, bit work and scales), then takes, for each of its TN tokens, the products
+//      with those unpacked words (dot_unpacked; exact integer sums, dot4I8Packed or SWAR as the
+//      int8 mat-vec chooses).
 // Ragged tiles as in matmul_tiled.wgsl: rows past the part recompute the last row, tokens past
 // the batch re-read the last token, neither is stored.
 #include "bytes"
@@ -108,12 +106,15 @@ fn main(
 #endif
     }
     workgroupBarrier();
-    // 2. Every token of the thread's tile against its rows' chunk.
+    // 2. The thread's rows' chunk unpacked once, then every token of its tile against them.
+#for R in 0..{{RR}}
+    let w{{R}} = unpack_q8(block_at(rb{{R}}, b), c);
+#endfor
 #for T in 0..{{TN}}
     {
       let x = load_xq(it + {{T}}u * WT, b, c);
 #for R in 0..{{RR}}
-      acc{{R}}_{{T}} += dot_q8(block_at(rb{{R}}, b), c, x);
+      acc{{R}}_{{T}} += dot_unpacked(w{{R}}, x);
 #endfor
     }
 #endfor

@@ -2,17 +2,17 @@
 //   Y[outBase + r] = scale · Σ_col W[r, col] · x[col]
 // with x quantized by quantize_q8.wgsl to int8 per 32-element block (scale d, sum s = d·Σq).
 // The included int8 decoder (DECODER8) turns one chunk of a weight block (NXB activation blocks
-// of 32 elements) into packed int8 words and takes their dot products with the activation words
-// four at a time (dot4I8Packed), accumulating in i32 within each block; the block scales (weight
-// and activation) are applied once per block, in f32. Modes as in matmul.wgsl (thread-row,
+// of 32 elements) into packed int8 words (unpack_q8) and takes their dot products with the
+// activation words four at a time (dot_unpacked, dot4I8Packed), accumulating in i32 within each
+// block; the block scales (weight and activation) are applied once per block, in f32. Modes as in matmul.wgsl (thread-row,
 // subgroup-row, workgroup-row).
 // NT tokens (a batched decode step: one row per sequence, src/runtime/batch-decode.ts): token t's
 // activations start part.xStride4 words after token t − 1's, its outputs part.yStride floats
-// after. Each thread loads a chunk's activations of every token, then per weight row takes the
-// NT products back to back over the same weight words: one pass over the weights serves every
-// token (a word's repeated loads are the same address, one after the other, for the compiler to
-// merge or the cache to serve). Every token's sums run in the order of NT = 1: a token's outputs
-// do not depend on how many tokens share the dispatch.
+// after. Each thread loads a chunk's activations of every token, then per weight row unpacks the
+// chunk once (unpack_q8: loads, bit work, scales) and takes the NT products with the unpacked
+// words (dot_unpacked): one pass over the weights, and one decode, serves every token. Every
+// token's sums run in the order of NT = 1: a token's outputs do not depend on how many tokens
+// share the dispatch.
 // With SWAR (types with codes of ≤ 4 bits, on software devices, where dot4I8Packed is emulated
 // and dominates), the products are taken without it: see swar_dot().
 //
@@ -124,8 +124,9 @@ fn main(
 #endif
 #endfor
 #for R in 0..{{RR}}
+      let w{{R}} = unpack_q8(block_at(rb{{R}}, b), c);
 #for T in 0..{{NT}}
-      acc{{R}}_{{T}} += dot_q8(block_at(rb{{R}}, b), c, x{{T}});
+      acc{{R}}_{{T}} += dot_unpacked(w{{R}}, x{{T}});
 #endfor
 #endfor
     }

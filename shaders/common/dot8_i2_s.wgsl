@@ -5,17 +5,40 @@ const QK: u32 = 128u;
 const QB: u32 = 32u;
 const NCH: u32 = 1u;
 fn xblock(c: u32, k: u32) -> u32 { return k; }
-fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
+// Plane L's codes: SWAR code fields (s{L}; the −1 is folded in with Σx), or the int8 weights
+// (a{L}: elements 0..15 of the activation block, b{L}: 16..31).
+struct Wq8 {
+#for L in 0..4
+#if SWAR
+  s{{L}}: SwarCodes,
+#else
+  a{{L}}: vec4<u32>,
+  b{{L}}: vec4<u32>,
+#endif
+#endfor
+}
+fn unpack_q8(bo: u32, c: u32) -> Wq8 {
   let qa = W4[bo >> 4u];
   let qb = W4[(bo >> 4u) + 1u];
   let m = vec4<u32>(0x03030303u);
+  var w: Wq8;
+#for L in 0..4
+#if SWAR
+  w.s{{L}} = swar_codes(qa, {{6 - 2 * L}}u, qb, {{6 - 2 * L}}u, 0x00030003u);
+#else
+  w.a{{L}} = sub_bytes((qa >> vec4<u32>({{6 - 2 * L}}u)) & m, 1u);
+  w.b{{L}} = sub_bytes((qb >> vec4<u32>({{6 - 2 * L}}u)) & m, 1u);
+#endif
+#endfor
+  return w;
+}
+fn dot_unpacked(w: Wq8, x: Xq8) -> f32 {
   var r = 0.0;
 #for L in 0..4
 #if SWAR
-  r += x.d{{L}} * f32(swar_dot(qa, {{6 - 2 * L}}u, qb, {{6 - 2 * L}}u, 0x00030003u, x.e{{2 * L}}, x.e{{2 * L + 1}}, x.o{{2 * L}}, x.o{{2 * L + 1}}).x - x.n{{L}});
+  r += x.d{{L}} * f32(swar_dot(w.s{{L}}, x.e{{2 * L}}, x.e{{2 * L + 1}}, x.o{{2 * L}}, x.o{{2 * L + 1}}) - x.n{{L}});
 #else
-  r += x.d{{L}} * f32(idot(sub_bytes((qa >> vec4<u32>({{6 - 2 * L}}u)) & m, 1u), x.w{{2 * L}}) +
-                      idot(sub_bytes((qb >> vec4<u32>({{6 - 2 * L}}u)) & m, 1u), x.w{{2 * L + 1}}));
+  r += x.d{{L}} * f32(idot(w.a{{L}}, x.w{{2 * L}}) + idot(w.b{{L}}, x.w{{2 * L + 1}}));
 #endif
 #endfor
   return r;

@@ -4,14 +4,34 @@ const QK: u32 = 32u;
 const QB: u32 = 20u;
 const NCH: u32 = 1u;
 fn xblock(c: u32, k: u32) -> u32 { return k; }
-fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
-  let wi = bo >> 2u;
-  let dm = half2(W[wi]);
-  let q = vec4<u32>(W[wi + 1u], W[wi + 2u], W[wi + 3u], W[wi + 4u]);
+// (d, m) and the block's nibbles: SWAR code fields, or as bytes (lo: elements 0..15, hi: 16..31).
+struct Wq8 {
+  dm: vec2<f32>,
 #if SWAR
-  return dm.x * x.d0 * f32(swar_dot(q, 0u, q, 4u, 0x000f000fu, x.e0, x.e1, x.o0, x.o1).x) + dm.y * x.s0;
+  s: SwarCodes,
+#else
+  lo: vec4<u32>,
+  hi: vec4<u32>,
+#endif
+}
+fn unpack_q8(bo: u32, c: u32) -> Wq8 {
+  let wi = bo >> 2u;
+  let q = vec4<u32>(W[wi + 1u], W[wi + 2u], W[wi + 3u], W[wi + 4u]);
+  var w: Wq8;
+  w.dm = half2(W[wi]);
+#if SWAR
+  w.s = swar_codes(q, 0u, q, 4u, 0x000f000fu);
 #else
   let m = vec4<u32>(0x0f0f0f0fu);
-  return dm.x * x.d0 * f32(idot(q & m, x.w0) + idot((q >> vec4<u32>(4u)) & m, x.w1)) + dm.y * x.s0;
+  w.lo = q & m;
+  w.hi = (q >> vec4<u32>(4u)) & m;
+#endif
+  return w;
+}
+fn dot_unpacked(w: Wq8, x: Xq8) -> f32 {
+#if SWAR
+  return w.dm.x * x.d0 * f32(swar_dot(w.s, x.e0, x.e1, x.o0, x.o1)) + w.dm.y * x.s0;
+#else
+  return w.dm.x * x.d0 * f32(idot(w.lo, x.w0) + idot(w.hi, x.w1)) + w.dm.y * x.s0;
 #endif
 }

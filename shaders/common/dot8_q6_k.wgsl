@@ -7,10 +7,19 @@ const QB: u32 = 210u;
 const NCH: u32 = 4u;
 fn xblock(c: u32, k: u32) -> u32 { return 4u * (c >> 1u) + (c & 1u) + 2u * k; }
 fn sc8(b: u32) -> i32 { return (bitcast<i32>(b) << 24u) >> 24u; }
-fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
+// d, the chunk's int8 weights (activation block 0: a0 for elements 0..15, a1 for 16..31; block 1:
+// b0, b1) and the scales of those four 16-element sub-blocks, in that order.
+struct Wq8 {
+  d: f32,
+  a0: vec4<u32>,
+  a1: vec4<u32>,
+  b0: vec4<u32>,
+  b1: vec4<u32>,
+  sc: vec4<i32>,
+}
+fn unpack_q8(bo: u32, c: u32) -> Wq8 {
   let h = c >> 1u;
   let p = c & 1u;
-  let d = ldf16(bo + 208u);
   let s01 = ld16(bo + 192u + 8u * h + 2u * p);
   let s45 = ld16(bo + 196u + 8u * h + 2u * p);
   let li = (bo + 64u * h + 32u * p) >> 2u;
@@ -29,11 +38,17 @@ fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
   let s0 = vec4<u32>(2u * p);
   let s1 = vec4<u32>(2u * p + 4u);
   let n4 = vec4<u32>(4u);
-  let qa0 = sub_bytes((la & m4) | (((ua >> s0) & m2) << n4), 32u);
-  let qa1 = sub_bytes((lb & m4) | (((ub >> s0) & m2) << n4), 32u);
-  let qb0 = sub_bytes(((la >> n4) & m4) | (((ua >> s1) & m2) << n4), 32u);
-  let qb1 = sub_bytes(((lb >> n4) & m4) | (((ub >> s1) & m2) << n4), 32u);
-  let i0 = sc8(s01 & 255u) * idot(qa0, x.w0) + sc8(s01 >> 8u) * idot(qa1, x.w1);
-  let i1 = sc8(s45 & 255u) * idot(qb0, x.w2) + sc8(s45 >> 8u) * idot(qb1, x.w3);
-  return d * (x.d0 * f32(i0) + x.d1 * f32(i1));
+  var w: Wq8;
+  w.d = ldf16(bo + 208u);
+  w.a0 = sub_bytes((la & m4) | (((ua >> s0) & m2) << n4), 32u);
+  w.a1 = sub_bytes((lb & m4) | (((ub >> s0) & m2) << n4), 32u);
+  w.b0 = sub_bytes(((la >> n4) & m4) | (((ua >> s1) & m2) << n4), 32u);
+  w.b1 = sub_bytes(((lb >> n4) & m4) | (((ub >> s1) & m2) << n4), 32u);
+  w.sc = vec4<i32>(sc8(s01 & 255u), sc8(s01 >> 8u), sc8(s45 & 255u), sc8(s45 >> 8u));
+  return w;
+}
+fn dot_unpacked(w: Wq8, x: Xq8) -> f32 {
+  let i0 = w.sc.x * idot(w.a0, x.w0) + w.sc.y * idot(w.a1, x.w1);
+  let i1 = w.sc.z * idot(w.b0, x.w2) + w.sc.w * idot(w.b1, x.w3);
+  return w.d * (x.d0 * f32(i0) + x.d1 * f32(i1));
 }

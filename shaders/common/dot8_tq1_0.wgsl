@@ -25,14 +25,24 @@ fn trits8(w: vec4<u32>) -> Trits {
 #endfor
   return r;
 }
+// The block scale and activation block N's codes (N < 8, in the order above): SWAR code fields
+// (s{N}; the −1 is folded in with Σx), or the int8 weights (a{N}: elements 0..15, b{N}: 16..31).
+struct Wq8 {
+  d: f32,
+#for N in 0..8
 #if SWAR
-// Σ c·x over a block whose codes are the bytes of wa, wb.
-fn tdot(wa: vec4<u32>, wb: vec4<u32>, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>) -> i32 {
-  return swar_dot(wa, 0u, wb, 0u, 0x00030003u, ea, eb, oa, ob).x;
-}
+  s{{N}}: SwarCodes,
+#else
+  a{{N}}: vec4<u32>,
+  b{{N}}: vec4<u32>,
 #endif
-fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
-  let d = ldf16(bo + 52u);
+#endfor
+}
+#if SWAR
+// Block codes from trit planes (bytes 0..2): the whole byte is the field.
+fn tcodes(wa: vec4<u32>, wb: vec4<u32>) -> SwarCodes { return swar_codes(wa, 0u, wb, 0u, 0x00030003u); }
+#endif
+fn unpack_q8(bo: u32, c: u32) -> Wq8 {
   let wi = bo >> 2u;
   let sh = (bo & 3u) << 3u;
 #for K in 0..14
@@ -44,21 +54,37 @@ fn dot_q8(bo: u32, c: u32, x: Xq8) -> f32 {
   let tc = trits8(vec4<u32>(funnel(a8, a9, sh), funnel(a9, a10, sh), funnel(a10, a11, sh), funnel(a11, a12, sh)));
   let th = trits8(vec4<u32>(funnel(a12, a13, sh)));
   let qh = vec4<u32>(th.t0.x, th.t1.x, th.t2.x, th.t3.x);
-  var r = 0.0;
+  var w: Wq8;
+  w.d = ldf16(bo + 52u);
 #if SWAR
 #for N in 0..5
-  r += x.d{{N}} * f32(tdot(ta.t{{N}}, tb.t{{N}}, x.e{{2 * N}}, x.e{{2 * N + 1}}, x.o{{2 * N}}, x.o{{2 * N + 1}}) - x.n{{N}});
+  w.s{{N}} = tcodes(ta.t{{N}}, tb.t{{N}});
 #endfor
-  r += x.d5 * f32(tdot(tc.t0, tc.t1, x.e10, x.e11, x.o10, x.o11) - x.n5);
-  r += x.d6 * f32(tdot(tc.t2, tc.t3, x.e12, x.e13, x.o12, x.o13) - x.n6);
-  r += x.d7 * f32(tdot(tc.t4, qh, x.e14, x.e15, x.o14, x.o15) - x.n7);
+  w.s5 = tcodes(tc.t0, tc.t1);
+  w.s6 = tcodes(tc.t2, tc.t3);
+  w.s7 = tcodes(tc.t4, qh);
 #else
 #for N in 0..5
-  r += x.d{{N}} * f32(idot(sub_bytes(ta.t{{N}}, 1u), x.w{{2 * N}}) + idot(sub_bytes(tb.t{{N}}, 1u), x.w{{2 * N + 1}}));
+  w.a{{N}} = sub_bytes(ta.t{{N}}, 1u);
+  w.b{{N}} = sub_bytes(tb.t{{N}}, 1u);
 #endfor
-  r += x.d5 * f32(idot(sub_bytes(tc.t0, 1u), x.w10) + idot(sub_bytes(tc.t1, 1u), x.w11));
-  r += x.d6 * f32(idot(sub_bytes(tc.t2, 1u), x.w12) + idot(sub_bytes(tc.t3, 1u), x.w13));
-  r += x.d7 * f32(idot(sub_bytes(tc.t4, 1u), x.w14) + idot(sub_bytes(qh, 1u), x.w15));
+  w.a5 = sub_bytes(tc.t0, 1u);
+  w.b5 = sub_bytes(tc.t1, 1u);
+  w.a6 = sub_bytes(tc.t2, 1u);
+  w.b6 = sub_bytes(tc.t3, 1u);
+  w.a7 = sub_bytes(tc.t4, 1u);
+  w.b7 = sub_bytes(qh, 1u);
 #endif
-  return d * r;
+  return w;
+}
+fn dot_unpacked(w: Wq8, x: Xq8) -> f32 {
+  var r = 0.0;
+#for N in 0..8
+#if SWAR
+  r += x.d{{N}} * f32(swar_dot(w.s{{N}}, x.e{{2 * N}}, x.e{{2 * N + 1}}, x.o{{2 * N}}, x.o{{2 * N + 1}}) - x.n{{N}});
+#else
+  r += x.d{{N}} * f32(idot(w.a{{N}}, x.w{{2 * N}}) + idot(w.b{{N}}, x.w{{2 * N + 1}}));
+#endif
+#endfor
+  return w.d * r;
 }

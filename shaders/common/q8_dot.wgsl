@@ -1,10 +1,11 @@
 // The int8-activation products shared by the int8 mat-vec (matvec_q8.wgsl) and the int8 GEMM
 // (matmul_tiled_q8.wgsl), which the dot8_*.wgsl decoders call: the chunk of quantized activations
 // (Xq8, load_xq), dot4I8Packed sums (idot), borrow-free byte re-biasing (sub_bytes) and the SWAR
-// products (swar_dot). The includer says where the activations are: `xq_word(i)` returns 16-byte
-// word i, `xq_block_word(t, b, c, k)` the index of the first word of token t's activation block k
-// of chunk c of weight block b (as common/q8_block.wgsl lays a block out: words 0, 1 the codes, 2
-// the scales, 3..6 the SWAR lanes). With SWAR the codes' words 0, 1 are never read.
+// products (swar_codes once per weight chunk, swar_dot per token). The includer says where the
+// activations are: `xq_word(i)` returns 16-byte word i, `xq_block_word(t, b, c, k)` the index of
+// the first word of token t's activation block k of chunk c of weight block b (as
+// common/q8_block.wgsl lays a block out: words 0, 1 the codes, 2 the scales, 3..6 the SWAR
+// lanes). With SWAR the codes' words 0, 1 are never read.
 // One chunk of activations: NXB blocks of 32 int8, block k in words w{2k}, w{2k+1}, with its
 // scale d{k}, sum s{k} = d·Σq, integer sum n{k} = Σq and r{k} = Σx² (for NORM_IN); with SWAR
 // also the lanes swar_dot() reads (e: bytes 0 and 2 of each word, o: bytes 1 and 3, as x + 128
@@ -41,26 +42,40 @@ fn sub_bytes(q: vec4<u32>, k: u32) -> vec4<u32> {
 
 #if SWAR
 
-// (Σ c·x, Σ c) over one activation block of 32, for codes c of at most 4 bits: the fields
-// `mask` (0x00030003: 2 bits, 0x000f000f: 4) at bit sha of each byte of wa (elements 0..15) and
-// at bit shb of wb (16..31); e*, o* the block's load_xq lanes. No dot4I8Packed: a u32 product of
-// (c0 | c2 << 16) and the swapped (x2' | x0' << 16), x' = x + 128, holds c0·x0' + c2·x2' in its
-// top half and c0·x2' below; 8 such products summed keep the halves apart (< 2^16 each with
-// 4-bit codes), so a shift per 16 elements ends them. Σ c·x = Σ c·x' − 128·Σc.
-fn swar_dot(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>) -> vec2<i32> {
+// SWAR products over one activation block of 32, for codes c of at most 4 bits, split as the dot8
+// decoders are: swar_codes() takes a weight block's code fields once (all weight work), swar_dot()
+// their products with one token's lanes. The codes are the fields `mask` (0x00030003: 2 bits,
+// 0x000f000f: 4) at bit sha of each byte of wa (elements 0..15) and at bit shb of wb (16..31);
+// c*: bytes 0 and 2, d*: bytes 1 and 3. No dot4I8Packed: a u32 product of (c0 | c2 << 16) and the
+// swapped (x2' | x0' << 16), x' = x + 128, holds c0·x0' + c2·x2' in its top half and c0·x2' below;
+// 8 such products summed keep the halves apart (< 2^16 each with 4-bit codes), so a shift per 16
+// elements ends them. Σ c·x = Σ c·x' − 128·Σc, and 128·Σc (k) depends on the weights only.
+struct SwarCodes {
+  ca: vec4<u32>,
+  da: vec4<u32>,
+  cb: vec4<u32>,
+  db: vec4<u32>,
+  k: i32,
+}
+fn swar_codes(wa: vec4<u32>, sha: u32, wb: vec4<u32>, shb: u32, mask: u32) -> SwarCodes {
   let m = vec4<u32>(mask);
-  let ca = (wa >> vec4<u32>(sha)) & m;
-  let da = (wa >> vec4<u32>(sha + 8u)) & m;
-  let cb = (wb >> vec4<u32>(shb)) & m;
-  let db = (wb >> vec4<u32>(shb + 8u)) & m;
-  let pa = ca * ea + da * oa;
-  let pb = cb * eb + db * ob;
-  let c = (ca + cb) + (da + db);
+  var w: SwarCodes;
+  w.ca = (wa >> vec4<u32>(sha)) & m;
+  w.da = (wa >> vec4<u32>(sha + 8u)) & m;
+  w.cb = (wb >> vec4<u32>(shb)) & m;
+  w.db = (wb >> vec4<u32>(shb + 8u)) & m;
+  let c = (w.ca + w.cb) + (w.da + w.db);
+  let cs = (c.x + c.y) + (c.z + c.w);
+  w.k = 128 * i32((cs & 0xffffu) + (cs >> 16u));
+  return w;
+}
+// Σ c·x over the block: e*, o* are the token's load_xq lanes of the block.
+fn swar_dot(w: SwarCodes, ea: vec4<u32>, eb: vec4<u32>, oa: vec4<u32>, ob: vec4<u32>) -> i32 {
+  let pa = w.ca * ea + w.da * oa;
+  let pb = w.cb * eb + w.db * ob;
   let sa = (pa.x + pa.y) + (pa.z + pa.w);
   let sb = (pb.x + pb.y) + (pb.z + pb.w);
-  let cs = (c.x + c.y) + (c.z + c.w);
-  let sc = i32((cs & 0xffffu) + (cs >> 16u));
-  return vec2<i32>(i32(sa >> 16u) + i32(sb >> 16u) - 128 * sc, sc);
+  return i32(sa >> 16u) + i32(sb >> 16u) - w.k;
 }
 #endif
 

@@ -1,8 +1,8 @@
 /**
  * Prefill mat-mul with int8 activations (shaders/matmul_tiled_q8.wgsl): the tiled GEMM of
  * matmul-tiled.ts over inputs quantized to int8 per 32-element block as the int8 mat-vec's are
- * (llama.cpp's Q8_1), each row of weights unpacked to int8 by the type's dot8 decoder and used
- * for the tile's tokens, with exact integer products (dot4I8Packed, or SWAR where the int8 mat-vec
+ * (llama.cpp's Q8_1), each row's weight chunk unpacked once by the type's dot8 decoder and used
+ * for all the tile's tokens, with exact integer products (dot4I8Packed, or SWAR where the int8 mat-vec
  * uses it).
  *
  *   const mm = createMatMulQ8(ctx, { type, rows, cols, maxTokens }).bind({ weight, input, output, stepParams });
@@ -76,9 +76,10 @@ function productsOf(ctx: GpuContext, dec8: Int8Decoder, requested: Int8Products 
 /**
  * Staged 16-byte words per token and chunk (what load_xq reads of each activation block: codes and
  * scales, or with SWAR scales and lanes), and the unrolled work per row and token, in the f32
- * GEMM's unit (gemmTileCandidates' chunkVec4s). The kernel unrolls a dot8 decoder call per row and
- * token, and pipeline compile time grows with it: counted as 4 vec4s per 32-element activation
- * block (half the f32 decoder's 8), which keeps TQ1_0 (8 blocks a chunk) at 4 rows × 4 tokens.
+ * GEMM's unit (gemmTileCandidates' chunkVec4s). The kernel unrolls a dot8 unpack per row and a
+ * dot8 product per row and token, and pipeline compile time grows with the products: counted as
+ * 4 vec4s per 32-element activation block (half the f32 decoder's 8), which keeps TQ1_0 (8 blocks
+ * a chunk) at 4 rows × 4 tokens.
  */
 function chunkWords(dec8: Int8Decoder, products: Int8Products): { staged: number; unrolled: number } {
   return { staged: dec8.xBlocksPerChunk * (products === 'swar' ? 5 : 3), unrolled: dec8.xBlocksPerChunk * 4 };

@@ -191,7 +191,7 @@ export interface MatVecQ8Options {
   variant?: Partial<MatmulVariant>;
   /**
    * Types with codes of ≤ 4 bits (Q4_0, Q4_1, Q4_K, the ternary ones): 'dot4' takes the products
-   * with dot4I8Packed, 'swar' with u32 multiplies over 16-bit lanes (swar_dot in matvec_q8.wgsl).
+   * with dot4I8Packed, 'swar' with u32 multiplies over 16-bit lanes (swar_dot in common/q8_dot.wgsl).
    * Default: swar on software devices, where dot4I8Packed is emulated and costs most of the
    * kernel (bench/kernels.ts measures both), dot4 elsewhere. Other types always use dot4.
    */

@@ -4,9 +4,12 @@
  * entry, never a type name.
  *
  * A snippet defines QK, QB, NCH (as its f32 decoder), `xblock(chunk, k)` (the 32-element
- * activation block, within the weight block, of the chunk's k-th of NXB) and `dot_q8(blockByteOffset,
- * chunk, x: Xq8) → f32`: the chunk's weights as packed int8 dotted with the quantized activations
- * by dot4I8Packed, summed in i32 per block and scaled per block.
+ * activation block, within the weight block, of the chunk's k-th of NXB), and the chunk's product
+ * in two halves so the kernels decode a weight chunk once for all their tokens:
+ * `unpack_q8(blockByteOffset, chunk) → Wq8` (every weight load and bit operation: packed int8
+ * words, or the SWAR code fields, and the weight scales) and `dot_unpacked(w: Wq8, x: Xq8) → f32`
+ * (the products with one token's quantized activations by dot4I8Packed or SWAR, summed in i32 per
+ * block and scaled per block).
  */
 import i2s from '../../shaders/common/dot8_i2_s.wgsl?raw';
 import q40 from '../../shaders/common/dot8_q4_0.wgsl?raw';
@@ -26,7 +29,7 @@ export interface Int8Decoder {
   readonly chunksPerBlock: number;
   /** 32-element activation blocks per chunk (NXB). */
   readonly xBlocksPerChunk: number;
-  /** Codes of ≤ 4 bits: also has the SWAR products (swar_dot in matvec_q8.wgsl), without dot4I8Packed. */
+  /** Codes of ≤ 4 bits: also has the SWAR products (swar_dot in common/q8_dot.wgsl), without dot4I8Packed. */
   readonly swar: boolean;
 }
 

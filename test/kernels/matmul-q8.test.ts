@@ -3,7 +3,8 @@
 // activation quantizer runs (common/q8_quant.wgsl), so the quantizer's output read back is x̂; the
 // integer products are exact, only per-block scale products and the f32 sums round. Every type with an
 // int8 decoder, odd row and token counts, a token count below the kernel's maximum, both product
-// kinds, a tile with several token threads, weights in several buffers, and every store kind.
+// kinds, a tile with several token threads, weights in several buffers, and every store kind; and
+// bit for bit the int8 mat-vec's outputs over the same tokens.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseTestGpu, testGpu } from '../helpers/gpu-engine.ts';
 import { DeviceLimitError, ModelFormatError } from '../../src/errors.ts';
@@ -13,7 +14,13 @@ import { uploadWeight } from '../../src/gpu/weights.ts';
 import { createMatMulQ8, int8GemmTileCandidates } from '../../src/kernels/matmul-q8.ts';
 import type { GemmTile } from '../../src/kernels/matmul-tiled.ts';
 import type { GluActivation, MatmulFusion } from '../../src/kernels/matmul.ts';
-import { createQuantizeQ8, hasInt8MatVec, type Int8Products, quantizedActivationBytes } from '../../src/kernels/matvec-q8.ts';
+import {
+  createMatVecQ8,
+  createQuantizeQ8,
+  hasInt8MatVec,
+  type Int8Products,
+  quantizedActivationBytes,
+} from '../../src/kernels/matvec-q8.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
 import { getGpuQuantType, gpuQuantTypes } from '../../src/quant/table.ts';
 import { GGMLType } from '../../src/quant/types.ts';
@@ -161,6 +168,56 @@ describe.each(INT8_TYPES.map((t) => [t.name, t.id] as const))('%s int8 GEMM', (_
     const e = await run({ type, rows: 53, cols: qk, tokens: 7, tile: TOKEN_THREADS_TILE, products, maxPartBytes });
     expect(e).toBeLessThanOrEqual(tolerance(type, qk));
   });
+});
+
+/**
+ * The int8 GEMM and the int8 mat-vec over the same tokens (each token's x̂ made by the same
+ * quantizer code) store the same bits, when the mat-vec walks a row's chunks in order on one thread
+ * (thread-row): both unpack a weight chunk once (unpack_q8) and take each token's products in the
+ * same order (dot_unpacked), so a kernel that shares the unpacking across its tokens cannot have
+ * changed a token's sums.
+ */
+async function gemmAndMatVecBits(type: GGMLType, rows: number, cols: number, tokens: number, products?: Int8Products) {
+  const w = makeWeight(type, rows, cols, rows + cols);
+  const weight = uploadWeight(ctx, `mm8v:${GGMLType[type]}`, type, rows, cols, w.bytes);
+  const input = createStorageBuffer(ctx, randomValues(tokens * cols, rows + cols + 1, 3));
+  const xq = createStorageBuffer(ctx, tokens * quantizedActivationBytes(cols));
+  const gemmOut = createStorageBuffer(ctx, tokens * rows * 4);
+  const matVecOut = createStorageBuffer(ctx, tokens * rows * 4);
+  const stepParams = createStepParams(ctx, { pos0: 0, nTokens: tokens });
+  try {
+    writeStepParams(ctx, stepParams, { pos0: 0, nTokens: tokens });
+    const step = { pos0: 0, nTokens: tokens };
+    const quantize = createQuantizeQ8(ctx, { cols, tokens }).bind({ input, output: xq });
+    const mv = createMatVecQ8(ctx, { type, rows, cols, tokens, products, variant: { mode: 'thread-row' } });
+    const mm = createMatMulQ8(ctx, { type, rows, cols, maxTokens: tokens, products });
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    quantize.encode(pass, step);
+    mv.bind({ weight, input: xq, output: matVecOut }).encode(pass, step);
+    mm.bind({ weight, input, output: gemmOut, stepParams }).encode(pass, step);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    const bits = async (b: GPUBuffer) => Array.from(new Uint32Array((await readF32(ctx, b, tokens * rows)).buffer));
+    return { gemm: await bits(gemmOut), matVec: await bits(matVecOut) };
+  } finally {
+    for (const p of weight.parts) p.buffer.destroy();
+    for (const b of [input, xq, gemmOut, matVecOut, stepParams]) b.destroy();
+  }
+}
+
+describe('the int8 GEMM stores the int8 mat-vec’s bits for the same tokens', () => {
+  it.each(INT8_TYPES.map((t) => [t.name, t.id] as const))(
+    '%s, 37 rows × 3 blocks × 5 tokens, each kind of products',
+    async (_name, type) => {
+      const qk = getGpuQuantType(type).rowMultiple;
+      for (const products of SWAR_TYPES.has(type) ? (['dot4', 'swar'] as const) : (['dot4'] as const)) {
+        const r = await gemmAndMatVecBits(type, 37, 3 * qk, 5, products);
+        expect(r.gemm.filter((b) => b !== 0).length, 'outputs written').toBeGreaterThan(30);
+        expect(r.gemm, products).toEqual(r.matVec);
+      }
+    },
+  );
 });
 
 describe('store kinds', () => {
