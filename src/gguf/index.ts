@@ -9,6 +9,7 @@ export {
   MAX_TENSOR_DIMS,
   type ReadGGUFOptions,
 } from './reader.ts';
+export { PackedStrings, PackedStringsBuilder, isWellFormedUtf8 } from './packed-strings.ts';
 export { GGUFFile, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
 export {
   writeGGUF,

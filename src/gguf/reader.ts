@@ -18,6 +18,7 @@ import { GGUFFormatError, UnsupportedTensorTypeError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { quantLayout, tensorByteSize } from '../quant/types.ts';
 import { ByteCursor } from './cursor.ts';
+import { isWellFormedUtf8, PackedStringsBuilder } from './packed-strings.ts';
 import { GGUFFile, quotedName, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
 import { decodeTypedArray, GGUFArray, GGUFValueType, isIntegerType, isValueType, scalarByteSize, type GGUFValue } from './values.ts';
 
@@ -179,12 +180,22 @@ class HeaderParser {
     return s;
   }
 
+  /** A string's UTF-8 bytes, checked well-formed (a view valid until the next read). */
+  async stringBytes(field: string): Promise<Uint8Array> {
+    const len = await this.count(`${field} length`, 1);
+    const at = this.cur.pos;
+    if (!this.cur.has(len)) await this.cur.fill(len, field);
+    const bytes = this.cur.take(len);
+    if (!isWellFormedUtf8(bytes)) this.fail(`invalid UTF-8 in a ${len}-byte string`, at, field);
+    return bytes;
+  }
+
   /**
    * Fast path for vocabularies (hundreds of thousands of strings): a string already in the buffer
-   * and valid, decoded without awaiting. Anything else returns undefined and the caller takes the
-   * checked path, which also produces the error message.
+   * and well-formed, taken without awaiting. Anything else returns undefined and the caller takes
+   * the checked path, which also produces the error message.
    */
-  bufferedString(): string | undefined {
+  bufferedStringBytes(): Uint8Array | undefined {
     const c = this.cur;
     if (!c.has(8)) return undefined;
     const len = c.peekU64();
@@ -192,20 +203,11 @@ class HeaderParser {
     const start = c.pos;
     c.u64();
     const bytes = c.take(Number(len));
-    let s: string;
-    try {
-      s = utf8.decode(bytes);
-    } catch {
+    if (!isWellFormedUtf8(bytes)) {
       c.pos = start;
       return undefined;
     }
-    if (!this.spend(stringHeapBytes(s, bytes.length))) {
-      // Over budget: rewind so the checked path charges it again and reports the error.
-      this.heapBytes -= stringHeapBytes(s, bytes.length);
-      c.pos = start;
-      return undefined;
-    }
-    return s;
+    return bytes;
   }
 
   async value(type: GGUFValueType, field: string, depth: number): Promise<GGUFValue> {
@@ -274,12 +276,15 @@ class HeaderParser {
     // Items are pushed, not preallocated: memory grows with the items actually parsed, never with
     // a declared count.
     if (itemType === GGUFValueType.STRING) {
-      const items: string[] = [];
+      // Kept packed (one byte buffer and one offset per string), never as one JS string each.
+      const items = new PackedStringsBuilder();
       for (let i = 0; i < n; i++) {
-        items.push(this.bufferedString() ?? (await this.string(`${field}[${i}]`)));
-        this.charge(HEAP_COST.slot, field);
+        const bytes = this.bufferedStringBytes() ?? (await this.stringBytes(`${field}[${i}]`));
+        items.push(bytes);
+        // the buffers double as they grow: up to twice the bytes and offsets are allocated
+        this.charge(2 * (bytes.length + 4), field);
       }
-      return new GGUFArray(itemType, items);
+      return new GGUFArray(itemType, items.finish());
     }
     const items: GGUFArray[] = [];
     for (let i = 0; i < n; i++) {

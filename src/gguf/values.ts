@@ -7,9 +7,12 @@
  * - BOOL is `boolean`; the reader rejects bytes other than 0 and 1.
  * - STRING is a JS string (decoded as strict UTF-8, BOM kept).
  * - ARRAY is a {@link GGUFArray}: numeric items in the matching typed array (BOOL items in a
- *   Uint8Array holding 0/1), strings in a `string[]`, nested arrays in a `GGUFArray[]`.
+ *   Uint8Array holding 0/1), strings packed ({@link PackedStrings}; `items` gives a `string[]`),
+ *   nested arrays in a `GGUFArray[]`.
  * Every metadata entry keeps its declared {@link GGUFValueType} beside the value.
  */
+
+import { PackedStrings } from './packed-strings.ts';
 
 export enum GGUFValueType {
   UINT8 = 0,
@@ -43,22 +46,43 @@ export type GGUFArrayItems = GGUFTypedArray | string[] | GGUFArray[];
 
 export type GGUFValue = number | bigint | boolean | string | GGUFArray;
 
-/** An array value: the declared item type plus the items in their compact form. */
+/**
+ * An array value: the declared item type plus the items in their compact form. STRING items are
+ * held packed ({@link PackedStrings}; an unpaired surrogate becomes U+FFFD, as when written):
+ * `items` builds a fresh `string[]` on each access, `packedStrings` gives the bytes without making
+ * any string.
+ */
 export class GGUFArray {
+  private readonly stored: GGUFArrayItems | PackedStrings;
+
   constructor(
     readonly itemType: GGUFValueType,
-    readonly items: GGUFArrayItems,
+    items: GGUFArrayItems | PackedStrings,
   ) {
     if (!isValueType(itemType)) throw new TypeError(`unknown GGUF array item type ${itemType}`);
+    if (items instanceof PackedStrings && itemType !== GGUFValueType.STRING) throw new TypeError('packed strings make a STRING array only');
+    // Strings are always held packed, however they were given, so equal arrays look equal.
+    const strings = itemType === GGUFValueType.STRING && Array.isArray(items) && items.every((s) => typeof s === 'string');
+    this.stored = strings ? PackedStrings.fromStrings(items as string[]) : items;
+  }
+
+  get items(): GGUFArrayItems {
+    return this.stored instanceof PackedStrings ? this.stored.toArray() : this.stored;
+  }
+
+  /** The strings of a STRING array in packed form; undefined for other arrays. */
+  get packedStrings(): PackedStrings | undefined {
+    return this.stored instanceof PackedStrings ? this.stored : undefined;
   }
 
   get length(): number {
-    return this.items.length;
+    return this.stored.length;
   }
 
   /** Item `i` in scalar form (BOOL items as booleans). */
   at(i: number): GGUFValue | undefined {
-    const v = this.items[i];
+    if (this.stored instanceof PackedStrings) return i >= 0 && i < this.stored.length ? this.stored.get(i) : undefined;
+    const v = this.stored[i];
     if (v === undefined) return undefined;
     return this.itemType === GGUFValueType.BOOL ? v !== 0 : v;
   }
@@ -66,7 +90,7 @@ export class GGUFArray {
   /** Plain JS array of the items (nested arrays converted recursively). */
   toArray(): unknown[] {
     const out: unknown[] = [];
-    for (let i = 0; i < this.items.length; i++) {
+    for (let i = 0; i < this.length; i++) {
       const v = this.at(i);
       out.push(v instanceof GGUFArray ? v.toArray() : v);
     }

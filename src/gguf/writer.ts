@@ -205,6 +205,15 @@ function writeValue(out: ByteBuilder, type: GGUFValueType, value: unknown, key: 
 function writeArray(out: ByteBuilder, arr: GGUFArray, key: string): void {
   out.u32(arr.itemType);
   out.u64(arr.length);
+  const packed = arr.packedStrings;
+  if (packed) {
+    // written from the bytes: a vocabulary's strings are never made
+    for (let i = 0; i < packed.length; i++) {
+      out.u64(packed.byteLength(i));
+      out.bytes(packed.bytesOf(i));
+    }
+    return;
+  }
   if (!typedArrayMatches(arr.itemType, arr.items)) {
     throw new TypeError(`metadata "${key}": items do not match the array item type ${valueTypeName(arr.itemType)}`);
   }

@@ -5,14 +5,18 @@
  * GPT-2 alphabet, and BPE merges by rank. No normalizer, no added tokens (special tokens are
  * split out before this runs), no post-processor: the JSON only tokenizes plain text.
  *
- * Written straight into UTF-8 bytes: each token is JSON-escaped and encoded once and then copied
- * into the vocab and into every merge that names it, so a 128k-token, 280k-merge vocab costs a
- * few hundred milliseconds rather than seconds of string concatenation.
+ * Written straight from the vocabulary's packed UTF-8 bytes into one buffer of the exact size, in
+ * two passes (measure, then write): no JS string and no object per token or merge is made, so a
+ * 150k-token, 150k-merge vocabulary costs the JSON's own ~5 MiB plus a few typed arrays, and the
+ * buffer goes to the wasm side as it is.
  */
+import type { PackedStrings } from '../gguf/packed-strings.ts';
 import { ModelFormatError } from '../errors.ts';
 import type { PreTokenizerRule } from './pre-tokenizers.ts';
+import { TokenIndex } from './token-index.ts';
 
 export interface BpeJsonResult {
+  /** The tokenizer.json bytes: the whole of `json.buffer`. */
   json: Uint8Array;
   /** Merges dropped because a side or the result is not in the vocab (never applicable). */
   droppedMerges: number;
@@ -20,65 +24,35 @@ export interface BpeJsonResult {
 
 const utf8 = new TextEncoder();
 
+/** JSON.stringify's escape of each byte inside a string: undefined for a byte that stands as it is. */
+const ESCAPES: (Uint8Array | undefined)[] = (() => {
+  const out = new Array<Uint8Array | undefined>(256);
+  for (let b = 0; b < 0x20; b++) out[b] = utf8.encode(JSON.stringify(String.fromCharCode(b)).slice(1, -1));
+  out[0x22] = utf8.encode('\\"');
+  out[0x5c] = utf8.encode('\\\\');
+  return out;
+})();
+
+/** Bytes of bytes[start, end) as the inside of a JSON string. */
+function escapedLength(bytes: Uint8Array, start: number, end: number): number {
+  let len = end - start;
+  for (let i = start; i < end; i++) {
+    const e = ESCAPES[bytes[i]!];
+    if (e) len += e.length - 1;
+  }
+  return len;
+}
+
 export function buildBpeTokenizerJson(
-  tokens: readonly string[],
-  merges: readonly string[],
+  tokens: PackedStrings,
+  merges: PackedStrings,
   rule: PreTokenizerRule,
-  tokenToId?: ReadonlyMap<string, number>,
+  tokenIndex: TokenIndex = new TokenIndex(tokens),
 ): BpeJsonResult {
   const n = tokens.length;
-  let ids = tokenToId;
-  if (!ids) {
-    const m = new Map<string, number>();
-    for (let i = 0; i < n; i++) m.set(tokens[i]!, i);
-    ids = m;
-  }
-
-  // Merge validation. HF's BPE loader aborts the whole wasm module on a merge whose sides or
-  // result are not in the vocab; llama.cpp could never apply such a merge, so dropping it keeps
-  // the same behaviour. A repeated pair keeps its first (best) rank, as in llama.cpp.
-  const pairs = new Int32Array(merges.length * 2);
-  const seen = new Set<number>();
-  let nPairs = 0;
-  let dropped = 0;
-  for (let i = 0; i < merges.length; i++) {
-    const m = merges[i]!;
-    // llama.cpp splits at the first space after position 0
-    const sp = m.indexOf(' ', 1);
-    if (sp < 0)
-      throw new ModelFormatError(`tokenizer.ggml.merges[${i}] = ${JSON.stringify(m.slice(0, 40))} has no space separating the pair`);
-    const left = m.slice(0, sp);
-    const right = m.slice(sp + 1);
-    const l = ids.get(left);
-    const r = ids.get(right);
-    if (l === undefined || r === undefined || !ids.has(left + right)) {
-      dropped++;
-      continue;
-    }
-    const key = l * n + r;
-    if (seen.has(key)) {
-      dropped++;
-      continue;
-    }
-    seen.add(key);
-    pairs[nPairs * 2] = l;
-    pairs[nPairs * 2 + 1] = r;
-    nPairs++;
-  }
-
-  // Each token as JSON string bytes, made once: one UTF-8 encode of all the escaped tokens joined
-  // by "\n" (JSON escapes every newline inside a string, so a raw 0x0A only ever separates them).
-  const joined = new Array<string>(n);
-  for (let i = 0; i < n; i++) joined[i] = JSON.stringify(tokens[i]);
-  const escAll = utf8.encode(joined.join('\n'));
-  const esc = new Array<Uint8Array>(n);
-  for (let i = 0, start = 0; i < n; i++) {
-    let end = escAll.indexOf(0x0a, start);
-    if (end < 0) end = escAll.length;
-    esc[i] = escAll.subarray(start, end);
-    start = end + 1;
-  }
-  const escTotal = escAll.length;
+  const { bytes: tb, offsets: to } = tokens;
+  const pairs = mergePairs(tokens, merges, tokenIndex);
+  const nPairs = pairs.count;
 
   const preTokenizer = {
     type: 'Sequence',
@@ -93,35 +67,133 @@ export function buildBpeTokenizerJson(
       `"model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,` +
       `"fuse_unk":false,"byte_fallback":false,"ignore_merges":${rule.ignoreMerges ? 'true' : 'false'},"vocab":{`,
   );
+  const middle = utf8.encode('},"merges":[');
+  const tail = utf8.encode(']}}');
 
-  // upper bound: vocab entries `"tok":id,` (id ≤ 7 digits) and merges `["a","b"],`
-  let mergeBytes = 0;
-  for (let k = 0; k < nPairs; k++) mergeBytes += esc[pairs[2 * k]!]!.length + esc[pairs[2 * k + 1]!]!.length + 4;
-  const out = new Uint8Array(head.length + escTotal + n * 9 + mergeBytes + 64);
+  // Pass 1: the exact size. Vocab entries are `"tok":id`, merges `["a","b"]`, comma-separated.
+  const escLen = new Int32Array(n);
+  let size = head.length + middle.length + tail.length;
+  for (let i = 0; i < n; i++) {
+    escLen[i] = escapedLength(tb, to[i]!, to[i + 1]!);
+    size += escLen[i]! + 3 + String(i).length + (i > 0 ? 1 : 0);
+  }
+  for (let k = 0; k < nPairs; k++) size += escLen[pairs.left[k]!]! + escLen[pairs.right[k]!]! + 7 + (k > 0 ? 1 : 0);
+
+  // Pass 2: write.
+  const out = new Uint8Array(size);
   let o = 0;
   const put = (b: Uint8Array) => {
     out.set(b, o);
     o += b.length;
   };
-  const putAscii = (s: string) => {
-    for (let k = 0; k < s.length; k++) out[o++] = s.charCodeAt(k);
+  const putToken = (id: number) => {
+    out[o++] = 0x22; // "
+    const start = to[id]!;
+    const end = to[id + 1]!;
+    if (escLen[id] === end - start) {
+      out.set(tb.subarray(start, end), o);
+      o += end - start;
+    } else {
+      for (let i = start; i < end; i++) {
+        const e = ESCAPES[tb[i]!];
+        if (e) put(e);
+        else out[o++] = tb[i]!;
+      }
+    }
+    out[o++] = 0x22;
   };
   put(head);
   for (let i = 0; i < n; i++) {
     if (i > 0) out[o++] = 0x2c; // ,
-    put(esc[i]!);
+    putToken(i);
     out[o++] = 0x3a; // :
-    putAscii(String(i));
+    const digits = String(i);
+    for (let k = 0; k < digits.length; k++) out[o++] = digits.charCodeAt(k);
   }
-  putAscii('},"merges":[');
+  put(middle);
   for (let k = 0; k < nPairs; k++) {
     if (k > 0) out[o++] = 0x2c;
     out[o++] = 0x5b; // [
-    put(esc[pairs[2 * k]!]!);
+    putToken(pairs.left[k]!);
     out[o++] = 0x2c;
-    put(esc[pairs[2 * k + 1]!]!);
+    putToken(pairs.right[k]!);
     out[o++] = 0x5d; // ]
   }
-  putAscii(']}}');
-  return { json: out.subarray(0, o), droppedMerges: dropped };
+  put(tail);
+  if (o !== size) throw new Error(`tokenizer.json size ${o} differs from the ${size} bytes measured`);
+  return { json: out, droppedMerges: pairs.dropped };
+}
+
+/**
+ * The merges as (left id, right id) in rank order. HF's BPE loader aborts the whole wasm module on
+ * a merge whose sides or result are not in the vocab; llama.cpp could never apply such a merge, so
+ * dropping it keeps the same behaviour. A repeated pair keeps its first (best) rank, as in
+ * llama.cpp.
+ */
+function mergePairs(
+  tokens: PackedStrings,
+  merges: PackedStrings,
+  index: TokenIndex,
+): { left: Int32Array; right: Int32Array; count: number; dropped: number } {
+  const m = merges.length;
+  const left = new Int32Array(m);
+  const right = new Int32Array(m);
+  // open-addressing set of the pairs kept so far (their index in left/right)
+  let setSize = 16;
+  while (setSize < m * 2) setSize *= 2;
+  const set = new Int32Array(setSize).fill(-1);
+  const mask = setSize - 1;
+  const { bytes: mb, offsets: mo } = merges;
+  let joined = new Uint8Array(64);
+  let count = 0;
+  let dropped = 0;
+  for (let i = 0; i < m; i++) {
+    const start = mo[i]!;
+    const end = mo[i + 1]!;
+    // llama.cpp splits at the first space after the first character (a continuation byte is never
+    // a space, so the first byte after the start is as good)
+    let sp = mb.indexOf(0x20, start + 1);
+    if (sp >= end) sp = -1;
+    if (sp < 0 || end === start) {
+      throw new ModelFormatError(
+        `tokenizer.ggml.merges[${i}] = ${JSON.stringify(merges.get(i).slice(0, 40))} has no space separating the pair`,
+      );
+    }
+    const l = index.idOfBytes(mb, start, sp);
+    const r = index.idOfBytes(mb, sp + 1, end);
+    if (l === undefined || r === undefined) {
+      dropped++;
+      continue;
+    }
+    const joinedLength = end - start - 1;
+    if (joined.length < joinedLength) joined = new Uint8Array(joinedLength * 2);
+    joined.set(mb.subarray(start, sp), 0);
+    joined.set(mb.subarray(sp + 1, end), sp - start);
+    if (index.idOfBytes(joined, 0, joinedLength) === undefined) {
+      dropped++;
+      continue;
+    }
+    let h = Math.imul(l, 0x9e3779b1) ^ r;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    let slot = (h ^ (h >>> 13)) & mask;
+    let seen = false;
+    for (;;) {
+      const k = set[slot]!;
+      if (k < 0) break;
+      if (left[k] === l && right[k] === r) {
+        seen = true;
+        break;
+      }
+      slot = (slot + 1) & mask;
+    }
+    if (seen) {
+      dropped++;
+      continue;
+    }
+    set[slot] = count;
+    left[count] = l;
+    right[count] = r;
+    count++;
+  }
+  return { left, right, count, dropped };
 }

@@ -9,18 +9,17 @@
  * Other kinds (t5/UGM, rwkv, plamo2, …) are refused with a TokenizerError.
  */
 import { ModelFormatError, TokenizerError } from '../errors.ts';
+import type { PackedStrings } from '../gguf/packed-strings.ts';
 import { buildBpeTokenizerJson } from './bpe-json.ts';
 import { BYTE_TO_CHAR } from './byte-level.ts';
 import { preTokenizerRule, supportedPreTokenizers, type PreTokenizerRule } from './pre-tokenizers.ts';
 import { buildSpecialTokens, type TokenizerKind } from './special-tokens.ts';
 import { buildSentencePieceModel } from './spm-model.ts';
 import { Tokenizer } from './tokenizer.ts';
+import { TokenIndex } from './token-index.ts';
 import { readVocab, type GGUFVocab, type MetadataSource } from './vocab.ts';
 import { loadWebTokenizers, type WasmTokenizer } from './web-tokenizers.ts';
 import { buildWordPieceTokenizerJson } from './wpm-json.ts';
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const LONE_SURROGATE_G = new RegExp(LONE_SURROGATE.source, 'g');
 
 const KIND_BY_MODEL: Record<string, TokenizerKind> = { llama: 'spm', gpt2: 'bpe', bert: 'wpm' };
 
@@ -32,15 +31,9 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
       `tokenizer.ggml.model "${vocab.model}" is not supported (supported: llama = SentencePiece, gpt2 = byte-level BPE, bert = WordPiece)`,
     );
   }
-  // Strings reach the wasm side as JSON or UTF-8; unpaired surrogates would make it abort.
-  for (let i = 0; i < vocab.tokens.length; i++) {
-    const t = vocab.tokens[i]!;
-    if (LONE_SURROGATE.test(t)) vocab.tokens[i] = t.replace(LONE_SURROGATE_G, '\uFFFD');
-  }
   const warnings = [...vocab.warnings];
-  const tokenToId = new Map<string, number>();
-  vocab.tokens.forEach((t, i) => tokenToId.set(t, i));
-  const special = buildSpecialTokens(vocab, kind, tokenToId);
+  const tokenIndex = new TokenIndex(vocab.tokens);
+  const special = buildSpecialTokens(vocab, kind, tokenIndex);
   const factory = await loadWebTokenizers();
 
   let core: WasmTokenizer;
@@ -52,7 +45,7 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
   // some token, and no token stands for more characters than its own text has (a byte-level
   // token's text has one character per byte, and a character has at least one byte).
   let maxTokenChars: number | null = null;
-  const longestToken = () => vocab.tokens.reduce((n, t) => Math.max(n, t.length), 1);
+  const longestToken = () => longestTokenChars(vocab.tokens);
   if (kind === 'spm') {
     addBos = vocab.addBos ?? true;
     addSpacePrefix = vocab.addSpacePrefix ?? true;
@@ -68,19 +61,19 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
     if (spm.byteFallback) maxTokenChars = longestToken();
     core = await wasmBuild('SentencePiece model', () => factory.fromSentencePiece(copyBuffer(spm.proto)));
   } else if (kind === 'bpe') {
-    const chosen = chooseRule(vocab, tokenToId, warnings);
+    const chosen = chooseRule(vocab, tokenIndex, warnings);
     pre = chosen.name;
     addBos = vocab.addBos ?? chosen.rule.addBos ?? false;
     if (!vocab.merges) throw new ModelFormatError('tokenizer.ggml.merges is missing: a gpt2 (BPE) vocabulary needs its merges');
-    const { json, droppedMerges } = buildBpeTokenizerJson(vocab.tokens, vocab.merges, chosen.rule, tokenToId);
+    const { json, droppedMerges } = buildBpeTokenizerJson(vocab.tokens, vocab.merges, chosen.rule, tokenIndex);
     if (droppedMerges > 0) warnings.push(`${droppedMerges} merges refer to tokens outside the vocabulary and were ignored`);
     // A byte the vocab cannot spell is dropped by the BPE core (it has no unknown token).
-    if (BYTE_TO_CHAR.every((c) => tokenToId.has(c))) maxTokenChars = longestToken();
-    core = await wasmBuild('BPE tokenizer.json', () => factory.fromJSON(copyBuffer(json)));
+    if (BYTE_TO_CHAR.every((c) => tokenIndex.has(c))) maxTokenChars = longestToken();
+    core = await wasmBuild('BPE tokenizer.json', () => factory.fromJSON(json.buffer as ArrayBuffer));
   } else {
     addBos = true;
     const lowercase = readLowercase(meta);
-    const json = buildWordPieceTokenizerJson(vocab.tokens, special.ids.unk, lowercase);
+    const json = buildWordPieceTokenizerJson(vocab.tokens.toArray(), special.ids.unk, lowercase);
     core = await wasmBuild('WordPiece tokenizer.json', () => factory.fromJSON(copyBuffer(json)));
   }
 
@@ -101,7 +94,7 @@ export async function tokenizerFromGGUF(meta: MetadataSource): Promise<Tokenizer
 }
 
 /** The split rules for a BPE vocab, by `tokenizer.ggml.pre` or, when absent, by recognising the vocab. */
-function chooseRule(vocab: GGUFVocab, tokenToId: Map<string, number>, warnings: string[]): { name: string; rule: PreTokenizerRule } {
+function chooseRule(vocab: GGUFVocab, tokenIndex: TokenIndex, warnings: string[]): { name: string; rule: PreTokenizerRule } {
   if (vocab.pre !== null) {
     const rule = preTokenizerRule(vocab.pre);
     if (!rule) {
@@ -111,7 +104,7 @@ function chooseRule(vocab: GGUFVocab, tokenToId: Map<string, number>, warnings: 
     }
     return { name: vocab.pre, rule };
   }
-  if (isLlama3Vocab(vocab, tokenToId)) {
+  if (isLlama3Vocab(vocab, tokenIndex)) {
     warnings.push('no tokenizer.ggml.pre: Llama-3 vocabulary recognised, using the llama3 pre-tokenizer');
     return { name: 'llama3', rule: preTokenizerRule('llama3')! };
   }
@@ -120,8 +113,23 @@ function chooseRule(vocab: GGUFVocab, tokenToId: Map<string, number>, warnings: 
 }
 
 /** Llama 3's 128k vocabulary: <|begin_of_text|> at 128000 and <|eot_id|> present. */
-export function isLlama3Vocab(vocab: GGUFVocab, tokenToId: Map<string, number>): boolean {
-  return vocab.tokens[128000] === '<|begin_of_text|>' && tokenToId.has('<|eot_id|>');
+export function isLlama3Vocab(vocab: GGUFVocab, tokenIndex: TokenIndex): boolean {
+  return vocab.tokens.length > 128000 && vocab.tokens.get(128000) === '<|begin_of_text|>' && tokenIndex.has('<|eot_id|>');
+}
+
+/** The longest token in UTF-16 code units (a 4-byte UTF-8 character is two), counted on the bytes. */
+function longestTokenChars(tokens: PackedStrings): number {
+  const { bytes, offsets } = tokens;
+  let longest = 1;
+  for (let i = 0; i < tokens.length; i++) {
+    let units = 0;
+    for (let k = offsets[i]!; k < offsets[i + 1]!; k++) {
+      const b = bytes[k]!;
+      if ((b & 0xc0) !== 0x80) units += b >= 0xf0 ? 2 : 1;
+    }
+    longest = Math.max(longest, units);
+  }
+  return longest;
 }
 
 function readLowercase(meta: MetadataSource): boolean {

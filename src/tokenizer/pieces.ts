@@ -4,6 +4,7 @@
  * their text; SentencePiece/WordPiece pieces turn "▁" back into spaces; byte tokens `<0xNN>`
  * are that byte; byte-level BPE pieces are decoded through the GPT-2 byte alphabet.
  */
+import type { PackedStrings } from '../gguf/packed-strings.ts';
 import { byteLevelDecode } from './byte-level.ts';
 import { Attr, type TokenizerKind } from './special-tokens.ts';
 
@@ -15,7 +16,7 @@ export class TokenPieces {
   private readonly cache: (Uint8Array | undefined)[];
 
   constructor(
-    private readonly tokens: readonly string[],
+    private readonly tokens: PackedStrings,
     private readonly attrs: Uint16Array,
     private readonly kind: TokenizerKind,
   ) {
@@ -30,7 +31,7 @@ export class TokenPieces {
   }
 
   private render(id: number, a: number): Uint8Array {
-    const text = this.tokens[id]!;
+    const text = this.tokens.get(id);
     if (a & (Attr.Control | Attr.Unknown | Attr.UserDefined)) return utf8.encode(text);
     if (a & Attr.Byte) {
       const m = BYTE_PIECE.exec(text);

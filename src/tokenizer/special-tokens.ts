@@ -3,6 +3,7 @@
  * are control / user-defined / unknown, which end generation, the BOS/EOS defaults per tokenizer
  * kind, and the text-based detection of EOT/FIM tokens that older GGUFs do not declare.
  */
+import type { TokenIndex } from './token-index.ts';
 import { TokenType, type GGUFVocab, type SpecialIdName } from './vocab.ts';
 
 /** llama.cpp's llama_token_attr bits. */
@@ -101,9 +102,7 @@ const EOG_TEXTS = [
   '[e~[',
 ];
 
-const utf8 = new TextEncoder();
-
-export function buildSpecialTokens(vocab: GGUFVocab, kind: TokenizerKind, tokenToId: Map<string, number>): SpecialTokens {
+export function buildSpecialTokens(vocab: GGUFVocab, kind: TokenizerKind, tokenToId: TokenIndex): SpecialTokens {
   const n = vocab.tokens.length;
   const attrs = new Uint16Array(n);
   for (let i = 0; i < n; i++) attrs[i] = typeToAttr[vocab.tokenTypes[i]!] ?? 0;
@@ -180,9 +179,8 @@ export function buildSpecialTokens(vocab: GGUFVocab, kind: TokenizerKind, tokenT
     if (id !== undefined) attrs[id] = attrs[id]! | Attr.LStrip;
   }
 
-  const byteLen = new Map<number, number>();
-  for (const id of partitionOrder) byteLen.set(id, utf8.encode(vocab.tokens[id]!).length);
-  partitionOrder.sort((a, b) => byteLen.get(b)! - byteLen.get(a)! || a - b);
+  const byteLen = (id: number) => vocab.tokens.byteLength(id);
+  partitionOrder.sort((a, b) => byteLen(b) - byteLen(a) || a - b);
 
   return { attrs, ids, eog, partitionOrder };
 }

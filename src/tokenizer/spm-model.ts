@@ -39,7 +39,8 @@ export interface SpmModel {
 const BYTE_PIECE = /^<0x([0-9A-F]{2})>$/;
 
 export function buildSentencePieceModel(vocab: GGUFVocab, unkId: number | undefined, addDummyPrefix: boolean): SpmModel {
-  const { tokens, tokenTypes, scores } = vocab;
+  const { tokenTypes, scores } = vocab;
+  const tokens = vocab.tokens.toArray();
   const n = tokens.length;
   const enc = new TextEncoder();
 

@@ -5,10 +5,12 @@
  * here from the vocab (pieces.ts) so it needs no round trip into wasm.
  */
 import { ContextOverflowError, TokenizerError } from '../errors.ts';
+import type { PackedStrings } from '../gguf/packed-strings.ts';
 import { StreamingDetokenizer, type DetokenizeOptions } from './detokenizer.ts';
 import { SpecialTokenSplitter } from './partition.ts';
 import { TokenPieces } from './pieces.ts';
 import { Attr, type SpecialTokens, type TokenizerKind } from './special-tokens.ts';
+import { TokenIndex } from './token-index.ts';
 import type { WasmTokenizer } from './web-tokenizers.ts';
 
 export interface EncodeOptions {
@@ -38,7 +40,8 @@ export interface TokenizerParts {
   kind: TokenizerKind;
   /** The effective pre-tokenizer name (BPE), e.g. "llama3" when detected from the vocab. */
   pre: string | null;
-  tokens: readonly string[];
+  /** The vocabulary, packed: it stays resident as long as the tokenizer. */
+  tokens: PackedStrings;
   special: SpecialTokens;
   addBos: boolean;
   addEos: boolean;
@@ -72,7 +75,7 @@ export class Tokenizer {
   /** Things in the metadata that were tolerated or guessed (missing pre-tokenizer, bad ids). */
   readonly warnings: readonly string[];
 
-  private readonly tokens: readonly string[];
+  private readonly tokens: PackedStrings;
   private readonly special: SpecialTokens;
   private readonly pieces: TokenPieces;
   private readonly splitter: SpecialTokenSplitter;
@@ -103,7 +106,10 @@ export class Tokenizer {
     this.syntheticUnkId = parts.syntheticUnkId;
     this.maxTokenChars = parts.maxTokenChars ?? null;
     this.pieces = new TokenPieces(parts.tokens, parts.special.attrs, parts.kind);
-    this.splitter = new SpecialTokenSplitter(parts.special.partitionOrder, parts.tokens, parts.special.attrs);
+    // the splitter reads the special tokens' texts only: a sparse array of those
+    const specialTexts: string[] = [];
+    for (const id of parts.special.partitionOrder) specialTexts[id] = parts.tokens.get(id);
+    this.splitter = new SpecialTokenSplitter(parts.special.partitionOrder, specialTexts, parts.special.attrs);
   }
 
   /**
@@ -216,7 +222,7 @@ export class Tokenizer {
   /** The raw vocabulary entry (e.g. "▁time", "Ġtime", "<0x0A>", "<|im_end|>"). */
   tokenText(id: number): string {
     this.checkId(id);
-    return this.tokens[id]!;
+    return this.tokens.get(id);
   }
 
   /** The id of a vocabulary entry, or undefined. */
@@ -240,13 +246,9 @@ export class Tokenizer {
     this.core = null;
   }
 
-  private idMap: Map<string, number> | null = null;
-  private textToId(): Map<string, number> {
-    if (!this.idMap) {
-      this.idMap = new Map();
-      this.tokens.forEach((t, i) => this.idMap!.set(t, i));
-    }
-    return this.idMap;
+  private idIndex: TokenIndex | null = null;
+  private textToId(): TokenIndex {
+    return (this.idIndex ??= new TokenIndex(this.tokens));
   }
 
   private liveCore(): WasmTokenizer {

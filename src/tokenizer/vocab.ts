@@ -3,6 +3,7 @@
  * a plain, validated structure. Nothing here tokenizes; from-gguf.ts decides what to build.
  */
 import { ModelFormatError } from '../errors.ts';
+import { PackedStrings, PackedStringsBuilder } from '../gguf/packed-strings.ts';
 import { GGUFArray } from '../gguf/values.ts';
 
 /**
@@ -29,13 +30,14 @@ export interface GGUFVocab {
   model: string;
   /** `tokenizer.ggml.pre`, null when absent. */
   pre: string | null;
-  tokens: string[];
+  /** The token texts, packed (a 150k vocabulary as JS strings would cost ~12 MiB). */
+  tokens: PackedStrings;
   /** Per-token scores (SPM merge priority); null when absent. */
   scores: Float32Array | null;
   /** Per-token types (TokenType); all Normal when the key is absent. */
   tokenTypes: Int32Array;
-  /** BPE merges as "left right" strings in rank order; null when absent. */
-  merges: string[] | null;
+  /** BPE merges as "left right" strings in rank order, packed; null when absent. */
+  merges: PackedStrings | null;
   /** Special ids present in the metadata (a key that is absent or out of range is left out). */
   ids: Partial<Record<SpecialIdName, number>>;
   /** Metadata flags, null when the key is absent (defaults depend on the tokenizer kind). */
@@ -84,18 +86,12 @@ export function readVocab(meta: MetadataSource): GGUFVocab {
   const model = optString(meta, 'tokenizer.ggml.model');
   if (model === undefined) throw new ModelFormatError('GGUF metadata has no tokenizer.ggml.model: the file carries no tokenizer');
 
-  const tokens = stringArray(meta, 'tokenizer.ggml.tokens');
-  if (!tokens) throw new ModelFormatError('GGUF metadata has no tokenizer.ggml.tokens: the file carries no vocabulary');
-  const n = tokens.length;
+  const listed = stringArray(meta, 'tokenizer.ggml.tokens');
+  if (!listed) throw new ModelFormatError('GGUF metadata has no tokenizer.ggml.tokens: the file carries no vocabulary');
+  const n = listed.length;
   if (n === 0) throw new ModelFormatError('tokenizer.ggml.tokens is empty');
   if (n > MAX_VOCAB_TOKENS) throw new ModelFormatError(`tokenizer.ggml.tokens has ${n} entries, over the limit of ${MAX_VOCAB_TOKENS}`);
-  for (let i = 0; i < n; i++) {
-    if (tokens[i] === '') {
-      // llama.cpp renames empty tokens the same way so they stay addressable and distinct
-      tokens[i] = `[EMPTY_${i}]`;
-      warnings.push(`empty token at index ${i}`);
-    }
-  }
+  const tokens = renameEmptyTokens(listed, warnings);
 
   const scores = numberArray(meta, 'tokenizer.ggml.scores', n, 'float');
   const types = numberArray(meta, 'tokenizer.ggml.token_type', n, 'int');
@@ -163,16 +159,46 @@ function optInteger(meta: MetadataSource, key: string): number | undefined {
   return num;
 }
 
-function stringArray(meta: MetadataSource, key: string): string[] | undefined {
-  const v = unwrap(meta.get(key));
+/**
+ * A string array, packed: the reader's packed strings as they are (no string is made), a plain
+ * array after its items are checked. Unpaired surrogates in a plain array become U+FFFD (the wasm
+ * side gets strings as UTF-8 and would abort on them).
+ */
+function stringArray(meta: MetadataSource, key: string): PackedStrings | undefined {
+  const raw = meta.get(key);
+  const packed = raw instanceof GGUFArray ? raw.packedStrings : undefined;
+  if (packed) return packed;
+  const v = unwrap(raw);
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw new ModelFormatError(`${key} should be an array of strings, got ${describe(v)}`);
   for (let i = 0; i < v.length; i++) {
     if (typeof v[i] !== 'string') throw new ModelFormatError(`${key}[${i}] should be a string, got ${describe(v[i])}`);
   }
-  // copied: the tokenizer renames empty entries and must not alter the reader's arrays
-  return (v as string[]).slice();
+  return PackedStrings.fromStrings(v as string[]);
 }
+
+/**
+ * llama.cpp renames an empty token `[EMPTY_<id>]` so it stays addressable and distinct. A new
+ * packed list when there is one (the reader's is left as it is), else the same one.
+ */
+function renameEmptyTokens(tokens: PackedStrings, warnings: string[]): PackedStrings {
+  const { offsets } = tokens;
+  let first = -1;
+  for (let i = 0; i < tokens.length && first < 0; i++) if (offsets[i + 1] === offsets[i]) first = i;
+  if (first < 0) return tokens;
+  const renamed = new PackedStringsBuilder();
+  for (let i = 0; i < tokens.length; i++) {
+    if (i >= first && offsets[i + 1] === offsets[i]) {
+      renamed.push(utf8.encode(`[EMPTY_${i}]`));
+      warnings.push(`empty token at index ${i}`);
+    } else {
+      renamed.push(tokens.bytesOf(i));
+    }
+  }
+  return renamed.finish();
+}
+
+const utf8 = new TextEncoder();
 
 function numberArray(
   meta: MetadataSource,

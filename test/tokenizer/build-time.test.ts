@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { tokenizerMetadata } from '../../scripts/scale-models/tokenizers.ts';
+import { PackedStrings } from '../../src/gguf/packed-strings.ts';
 import { buildBpeTokenizerJson } from '../../src/tokenizer/bpe-json.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import { preTokenizerRule } from '../../src/tokenizer/pre-tokenizers.ts';
@@ -18,8 +19,10 @@ const REPETITIONS = 3;
 
 /** Milliseconds per byte of tokenizer.json built from this vocabulary. */
 function buildMsPerByte(tokens: string[], merges: string[], pre: string): number {
+  const packedTokens = PackedStrings.fromStrings(tokens);
+  const packedMerges = PackedStrings.fromStrings(merges);
   const t = performance.now();
-  const { json, droppedMerges } = buildBpeTokenizerJson(tokens, merges, preTokenizerRule(pre)!);
+  const { json, droppedMerges } = buildBpeTokenizerJson(packedTokens, packedMerges, preTokenizerRule(pre)!);
   const ms = performance.now() - t;
   const parsed = JSON.parse(new TextDecoder().decode(json)) as { model: { vocab: Record<string, number>; merges: unknown[] } };
   expect(Object.keys(parsed.model.vocab)).toHaveLength(new Set(tokens).size);
@@ -31,13 +34,14 @@ function buildMsPerByte(tokens: string[], merges: string[], pre: string): number
 
 async function checkScaling(label: string, meta: MetadataSource, pre: string): Promise<void> {
   const vocab = readVocab(meta);
-  const merges = vocab.merges!;
-  const halfVocab = { tokens: vocab.tokens.slice(0, vocab.tokens.length >> 1), merges: merges.slice(0, merges.length >> 1) };
+  const tokens = vocab.tokens.toArray();
+  const merges = vocab.merges!.toArray();
+  const halfVocab = { tokens: tokens.slice(0, tokens.length >> 1), merges: merges.slice(0, merges.length >> 1) };
   let half = Infinity;
   let whole = Infinity;
   for (let r = 0; r < REPETITIONS; r++) {
     half = Math.min(half, buildMsPerByte(halfVocab.tokens, halfVocab.merges, pre));
-    whole = Math.min(whole, buildMsPerByte(vocab.tokens, merges, pre));
+    whole = Math.min(whole, buildMsPerByte(tokens, merges, pre));
   }
   const t = performance.now();
   const tok = await tokenizerFromGGUF(meta);
