@@ -1,5 +1,5 @@
-// Rounds n_tokens rows of COLS f32 activations the way llama.cpp's CPU backend rounds a mat-mul's
-// input before its dot products with the weights (the weight type's vec_dot_type), and writes the
+// Rounds n_tokens rows (at most MAX_TOKENS: a one-row LM head runs after a prefill step's
+// params) of COLS f32 activations the way llama.cpp's CPU backend rounds a mat-mul's input before its dot products with the weights (the weight type's vec_dot_type), and writes the
 // rounded values d·q back as f32 (src/kernels/ggml-round.ts). An f32 mat-mul over the result then
 // equals llama.cpp's integer dot product up to f32 summation order. A thread per block of BLOCK
 // values (a row holds COLS / BLOCK of them), one format:
@@ -15,6 +15,7 @@
 const COLS: u32 = {{COLS}}u;
 const BLOCK: u32 = {{BLOCK}}u;
 const ROW_BLOCKS: u32 = COLS / BLOCK;
+const MAX_TOKENS: u32 = {{MAX_TOKENS}}u;
 const WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> step: StepParams;
@@ -75,7 +76,7 @@ fn round_bf16(x: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let b = gid.x + gid.y * nwg.x * WG;
-  if (b >= step.n_tokens * ROW_BLOCKS) { return; }
+  if (b >= min(step.n_tokens, MAX_TOKENS) * ROW_BLOCKS) { return; }
   let base = b * BLOCK;
 #if Q8_K
   var amax = 0.0;

@@ -60,7 +60,7 @@ export function createGgmlRound(
   if (o.cols % format.block !== 0)
     throw new ModelFormatError(`ggml rounding: rows of ${o.cols} values are not whole ${GGMLType[o.vecDotType]} blocks of ${format.block}`);
   const rowBlocks = o.cols / format.block;
-  const defines: Record<string, string | number | boolean> = { COLS: o.cols, BLOCK: format.block };
+  const defines: Record<string, string | number | boolean> = { COLS: o.cols, BLOCK: format.block, MAX_TOKENS: maxTokens };
   for (const f of new Set([...FORMATS.values()].map((v) => v.define))) defines[f] = f === format.define;
   const pipeline = opsPipeline(ctx, 'ggml_round', ggmlRoundWgsl, defines, { subgroups: false });
   return {

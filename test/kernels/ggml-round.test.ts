@@ -101,6 +101,20 @@ describe('ggml activation rounding', () => {
     });
   }
 
+  it("a one-row kernel (the LM head's) rounds one row under a prefill step's params", async () => {
+    const cols = 256;
+    const x = rows(GGMLType.Q8_K, cols, 4, 7);
+    const params = createStepParams(ctx, { pos0: 0, nTokens: 4 });
+    const input = createStorageBuffer(ctx, x);
+    const output = createStorageBuffer(ctx, new Float32Array(cols * 4).fill(-9));
+    const k = await build(ctx, () => createGgmlRound(ctx, { cols, vecDotType: GGMLType.Q8_K, maxTokens: 1 }));
+    await runStep(ctx, undefined, k.bind({ params, input, output }));
+    const got = await readF32(ctx, output);
+    expect(zeroSign(got.subarray(0, cols))).toEqual(zeroSign(reference(GGMLType.Q8_K, x.subarray(0, cols))));
+    expect(Array.from(got.subarray(cols))).toEqual(new Array(3 * cols).fill(-9));
+    for (const b of [params, input, output]) b.destroy();
+  });
+
   it('each weight type rounds to its vec_dot_type, as llama.cpp type_traits_cpu lists it', () => {
     const vd = (t: GGMLType) => getQuantType(t).vecDotType;
     expect(vd(GGMLType.Q4_K)).toBe(GGMLType.Q8_K);
