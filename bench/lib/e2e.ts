@@ -10,13 +10,13 @@ import type { RowKernels } from './autotune.ts';
 import { readGGUF } from '../../src/gguf/index.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
-import type { ActivationsOption } from '../../src/kernels/matvec-q8.ts';
+import type { ActivationPrecision, ActivationsOption } from '../../src/kernels/matvec-q8.ts';
 import { BENCH_CONTEXT_SIZE, measureRun, type RunMeasurement } from './e2e-measure.ts';
 
 export interface E2eRow extends RunMeasurement {
   model: string;
   /** What the decode mat-vecs read (LoadOptions.activations, resolved). */
-  activations?: 'f32' | 'int8';
+  activations?: ActivationPrecision;
   /** The kernel variants the row ran with and how they were chosen (ModelInfo.kernels). */
   kernels?: RowKernels;
   weightBytesReadPerStep: number;

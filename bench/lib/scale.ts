@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { loadEngine } from '../../src/engine/engine.ts';
 import type { RowKernels } from './autotune.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import type { ActivationsOption } from '../../src/kernels/matvec-q8.ts';
+import type { ActivationPrecision, ActivationsOption } from '../../src/kernels/matvec-q8.ts';
 import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { importPath } from '../../src/storage/import-node.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
@@ -35,7 +35,7 @@ export interface ScaleRow {
   decodeTokensPerSec: number;
   gpuBytes: number;
   peakJsHeapDuringLoadBytes: number;
-  activations?: 'f32' | 'int8';
+  activations?: ActivationPrecision;
   /** The kernel variants the row ran with and how they were chosen (ModelInfo.kernels). */
   kernels?: RowKernels;
 }

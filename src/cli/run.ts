@@ -40,8 +40,10 @@ Options:
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
   --limits L          adapter | default | mobile: GPU limits to run under (default adapter: all the
                       GPU offers; default: WebGPU's defaults, 128 MiB bindings, as any browser gives)
-  --activations A     auto | f32 | int8: what decode's mat-vecs read (default auto: int8 activations
-                      with int8 dot products where the GPU has them, else f32)
+  --activations A     auto | f32 | int8 | ggml: what decode's mat-vecs read (default auto: int8
+                      activations with int8 dot products where the GPU has them, else f32; ggml:
+                      a parity mode that rounds every linear's input as llama.cpp's CPU backend
+                      does, to match its numbers on quantized files, slower)
   --autotune M        auto | on | off | retune: time the kernel variants on this GPU and model and
                       keep the fastest, cached in the store per adapter and model shapes (default
                       auto: on a hardware GPU, off on a software adapter; retune: ignore the cache)

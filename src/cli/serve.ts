@@ -36,8 +36,9 @@ Options:
                       for more. Requests from any other origin are refused.
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
   --limits L          adapter | default | mobile: GPU limits to run under (default adapter)
-  --activations A     auto | f32 | int8: what decode's mat-vecs read (default auto: int8 where the
-                      GPU has int8 dot products, else f32)
+  --activations A     auto | f32 | int8 | ggml: what decode's mat-vecs read (default auto: int8 where
+                      the GPU has int8 dot products, else f32; ggml: round as llama.cpp's CPU
+                      backend does, a parity mode)
   --batch-decode B    on | off | auto: with --parallel above 1, decode the conversations together,
                       one GPU submission per step for all of them, each weight read once for all
                       (default auto: on)

@@ -65,6 +65,8 @@ export async function chooseKernels(
   if (!isAutotuneOption(requested)) throw new RangeError(`unknown autotune '${String(requested)}': use ${AUTOTUNE_OPTIONS.join(', ')}`);
   const activations = resolveActivations(gpu, o.activations);
   if (o.kernelVariants) return { activations, variants: o.kernelVariants, source: 'forced' };
+  // ggml activations reproduce llama.cpp's numbers, not a speed: nothing to tune.
+  if (activations === 'ggml') return { activations, variants: undefined, source: 'default' };
   if (requested === 'off' || (requested === 'auto' && gpu.isSoftware)) return { activations, variants: undefined, source: 'default' };
   const result = await autotune(gpu, linearShapes(linearWeights(weights, names)), {
     maxBatch,

@@ -54,11 +54,17 @@ import {
   rowsPerWorkgroup,
 } from './matmul.ts';
 
-/** Activation precision of the decode mat-vecs. */
-export type ActivationPrecision = 'f32' | 'int8';
+/**
+ * Activation precision of the mat-vecs: f32, int8 (decode's mat-vecs read int8 blocks), or ggml:
+ * the f32 kernels reading each linear's input rounded as llama.cpp's CPU backend rounds it for
+ * that weight type (kernels/ggml-round.ts), so a run matches llama.cpp's run of a quantized file
+ * rather than of its F32 twin. ggml is a parity/verification mode (extra dispatches, norms not
+ * fused), never chosen by auto.
+ */
+export type ActivationPrecision = 'f32' | 'int8' | 'ggml';
 /** What a user asks for: `auto` = int8 where the device has int8 dot products, else f32. */
 export type ActivationsOption = ActivationPrecision | 'auto';
-export const ACTIVATIONS_OPTIONS: readonly ActivationsOption[] = ['auto', 'f32', 'int8'];
+export const ACTIVATIONS_OPTIONS: readonly ActivationsOption[] = ['auto', 'f32', 'int8', 'ggml'];
 
 export function isActivationsOption(v: unknown): v is ActivationsOption {
   return typeof v === 'string' && (ACTIVATIONS_OPTIONS as readonly string[]).includes(v);
@@ -68,7 +74,7 @@ export function isActivationsOption(v: unknown): v is ActivationsOption {
 export function resolveActivations(ctx: GpuContext, requested: ActivationsOption = 'auto'): ActivationPrecision {
   if (!isActivationsOption(requested))
     throw new RangeError(`unknown activations '${String(requested)}': use ${ACTIVATIONS_OPTIONS.join(', ')}`);
-  if (requested === 'f32') return 'f32';
+  if (requested === 'f32' || requested === 'ggml') return requested;
   if (ctx.hasPackedInt8Dot) return 'int8';
   if (requested === 'int8') {
     throw new DeviceLimitError(

@@ -157,6 +157,13 @@ export interface QuantType {
   readonly errorBound?: ErrorBound;
   /** The WGSL block decoder and its geometry; present exactly when supportedOnGpu. */
   readonly gpu?: GpuDecoder;
+  /**
+   * The type llama.cpp's CPU backend rounds a mat-mul's activations to before its dot product
+   * with weights of this type (type_traits_cpu's vec_dot_type): Q8_0, Q8_1, Q8_K, or the float
+   * type itself. Undefined for types llama.cpp does not define (I2_S). What the `ggml`
+   * activations mode reproduces (kernels/ggml-round.ts).
+   */
+  readonly vecDotType?: GGMLType;
 }
 
 /** An entry the GPU kernels can run. */
@@ -176,6 +183,8 @@ interface TypeSpec {
   internal?: boolean;
   gpu?: GpuDecoder;
   readTensorParams?: (trailer: Uint8Array) => TensorParams;
+  /** QuantType.vecDotType. */
+  vecDotType?: GGMLType;
 }
 
 /**
@@ -195,12 +204,14 @@ function kBound(rel: number, maxCode: number, why: string): ErrorBound {
 // (worst case quoted) and the round-trip tests' synthetic data.
 const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
   [GGMLType.F32]: {
+    vecDotType: GGMLType.F32,
     gpu: DEC_F32,
     dequantize: dequantizeF32,
     quantize: quantizeF32,
     errorBound: { group: 1, rel: 0, abs: 0, why: 'exact copy' },
   },
   [GGMLType.F16]: {
+    vecDotType: GGMLType.F16,
     gpu: DEC_F16,
     dequantize: dequantizeF16,
     quantize: quantizeF16,
@@ -212,12 +223,14 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     },
   },
   [GGMLType.BF16]: {
+    vecDotType: GGMLType.BF16,
     gpu: DEC_BF16,
     dequantize: dequantizeBF16,
     quantize: quantizeBF16,
     errorBound: { group: 1, rel: 2 ** -8, abs: 2 ** -134, why: 'round to nearest bf16: half an ulp of an 8-bit significand' },
   },
   [GGMLType.Q4_0]: {
+    vecDotType: GGMLType.Q8_0,
     gpu: DEC_Q4_0,
     dequantize: dequantizeQ4_0,
     quantize: quantizeQ4_0,
@@ -230,6 +243,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     },
   },
   [GGMLType.Q4_1]: {
+    vecDotType: GGMLType.Q8_1,
     gpu: DEC_Q4_1,
     dequantize: dequantizeQ4_1,
     quantize: quantizeQ4_1,
@@ -242,6 +256,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     },
   },
   [GGMLType.Q5_0]: {
+    vecDotType: GGMLType.Q8_0,
     gpu: DEC_Q5_0,
     dequantize: dequantizeQ5_0,
     quantize: quantizeQ5_0,
@@ -254,6 +269,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     },
   },
   [GGMLType.Q5_1]: {
+    vecDotType: GGMLType.Q8_1,
     gpu: DEC_Q5_1,
     dequantize: dequantizeQ5_1,
     quantize: quantizeQ5_1,
@@ -266,12 +282,14 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     },
   },
   [GGMLType.Q8_0]: {
+    vecDotType: GGMLType.Q8_0,
     gpu: DEC_Q8_0,
     dequantize: dequantizeQ8_0,
     quantize: quantizeQ8_0,
     errorBound: { group: 32, rel: (0.5 + 127 * F16_REL) / 127, abs: 127 * F16_SUB, why: 'd = amax/127, error ≤ d/2 + 127·d·2^-11 (f16 d)' },
   },
   [GGMLType.Q2_K]: {
+    vecDotType: GGMLType.Q8_K,
     gpu: DEC_Q2_K,
     dequantize: dequantizeQ2_K,
     quantize: quantizeQ2_K,
@@ -283,6 +301,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     ),
   },
   [GGMLType.Q3_K]: {
+    vecDotType: GGMLType.Q8_K,
     gpu: DEC_Q3_K,
     dequantize: dequantizeQ3_K,
     quantize: quantizeQ3_K,
@@ -294,6 +313,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     ),
   },
   [GGMLType.Q4_K]: {
+    vecDotType: GGMLType.Q8_K,
     gpu: DEC_Q4_K,
     dequantize: dequantizeQ4_K,
     quantize: quantizeQ4_K,
@@ -305,6 +325,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     ),
   },
   [GGMLType.Q5_K]: {
+    vecDotType: GGMLType.Q8_K,
     gpu: DEC_Q5_K,
     dequantize: dequantizeQ5_K,
     quantize: quantizeQ5_K,
@@ -316,6 +337,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     ),
   },
   [GGMLType.Q6_K]: {
+    vecDotType: GGMLType.Q8_K,
     gpu: DEC_Q6_K,
     dequantize: dequantizeQ6_K,
     quantize: quantizeQ6_K,
@@ -333,6 +355,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     errorBound: { group: 256, rel: 0.5 / 127 + 2 ** -24, abs: 0, why: 'f32 d = amax/127, error ≤ d/2' },
   },
   [GGMLType.TQ1_0]: {
+    vecDotType: GGMLType.Q8_K,
     gpu: DEC_TQ1_0,
     dequantize: dequantizeTQ1_0,
     quantize: quantizeTQ1_0,
@@ -344,6 +367,7 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     },
   },
   [GGMLType.TQ2_0]: {
+    vecDotType: GGMLType.Q8_K,
     gpu: DEC_TQ2_0,
     dequantize: dequantizeTQ2_0,
     quantize: quantizeTQ2_0,
@@ -355,24 +379,15 @@ const SPECS: Partial<Record<GGMLType, TypeSpec>> = {
     },
   },
   // Made with an importance matrix by llama-quantize; lowbit only reads it (no quantizer, no bound).
-  [GGMLType.IQ4_NL]: {
-    gpu: DEC_IQ4_NL,
-    dequantize: dequantizeIQ4_NL,
-  },
-  [GGMLType.IQ2_XXS]: { gpu: DEC_IQ2_XXS, dequantize: dequantizeIQ2_XXS },
-  [GGMLType.IQ2_XS]: { gpu: DEC_IQ2_XS, dequantize: dequantizeIQ2_XS },
-  [GGMLType.IQ2_S]: { gpu: DEC_IQ2_S, dequantize: dequantizeIQ2_S },
-  [GGMLType.IQ3_XXS]: { gpu: DEC_IQ3_XXS, dequantize: dequantizeIQ3_XXS },
-  [GGMLType.IQ1_S]: { gpu: DEC_IQ1_S, dequantize: dequantizeIQ1_S },
-  [GGMLType.IQ1_M]: { gpu: DEC_IQ1_M, dequantize: dequantizeIQ1_M },
-  [GGMLType.IQ3_S]: {
-    gpu: DEC_IQ3_S,
-    dequantize: dequantizeIQ3_S,
-  },
-  [GGMLType.IQ4_XS]: {
-    gpu: DEC_IQ4_XS,
-    dequantize: dequantizeIQ4_XS,
-  },
+  [GGMLType.IQ4_NL]: { vecDotType: GGMLType.Q8_0, gpu: DEC_IQ4_NL, dequantize: dequantizeIQ4_NL },
+  [GGMLType.IQ2_XXS]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ2_XXS, dequantize: dequantizeIQ2_XXS },
+  [GGMLType.IQ2_XS]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ2_XS, dequantize: dequantizeIQ2_XS },
+  [GGMLType.IQ2_S]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ2_S, dequantize: dequantizeIQ2_S },
+  [GGMLType.IQ3_XXS]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ3_XXS, dequantize: dequantizeIQ3_XXS },
+  [GGMLType.IQ1_S]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ1_S, dequantize: dequantizeIQ1_S },
+  [GGMLType.IQ1_M]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ1_M, dequantize: dequantizeIQ1_M },
+  [GGMLType.IQ3_S]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ3_S, dequantize: dequantizeIQ3_S },
+  [GGMLType.IQ4_XS]: { vecDotType: GGMLType.Q8_K, gpu: DEC_IQ4_XS, dequantize: dequantizeIQ4_XS },
   [GGMLType.I2_S]: {
     gpu: DEC_I2_S,
     readTensorParams: i2sTensorParams,
@@ -408,6 +423,7 @@ function buildEntry(layout: QuantLayout): QuantType {
     quantizeWeighted: spec?.quantizeWeighted,
     errorBound: spec?.errorBound,
     gpu: spec?.gpu,
+    vecDotType: spec?.vecDotType,
   };
 }
 

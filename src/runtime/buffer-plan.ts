@@ -29,8 +29,9 @@ export interface ForwardShape {
   /** Most tokens one prefill submission processes. */
   maxBatch: number;
   /**
-   * Decode activations for the mat-vecs (resolveActivations; default auto). Anything but f32
-   * plans the buffer of quantized activations: a bound when auto turns out f32 on the device.
+   * Decode activations for the mat-vecs (resolveActivations; default auto). Anything but f32 and
+   * ggml plans the buffer of quantized activations: a bound when auto turns out f32 on the device;
+   * ggml plans the buffer of rounded inputs instead.
    */
   activations?: ActivationsOption;
   /**
@@ -93,7 +94,10 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
   // Decode's inputs of the linears, quantized to int8 blocks (one token, or one per row of a
   // batched decode's rows pass): those made from the residual stream, and the others (so that a
   // mat-vec can quantize its output for the next one into the buffer it does not read: forward.ts).
-  if (options.activations !== 'f32') {
+  if (options.activations === 'ggml') {
+    // A linear's input rounded as llama.cpp rounds it (kernels/ggml-round.ts), for every row.
+    add('actRound', T * Math.max(nEmbd, attDim, nFF) * f);
+  } else if (options.activations !== 'f32') {
     const rows = options.decodeRows ? T : 1;
     add('actQ8', rows * quantizedActivationBytes(nEmbd));
     add('actQ8b', rows * quantizedActivationBytes(Math.max(nEmbd, attDim, nFF)));

@@ -22,7 +22,9 @@
  * quantize their output for the next linear as they store it (q8Slot): one more dispatch per
  * layer, the quantize of the attention output. A batched decode's rows pass (decodeRows) over
  * weights that all have int8 mat-vecs is wired as decode is, its int8 mat-vecs taking one token
- * per row (int8Rows).
+ * per row (int8Rows). With ggml activations (a parity mode) decode's norms run as kernels and
+ * every linear, the LM heads included, first rounds its input as llama.cpp's CPU backend does for
+ * its weight type into `actRound`, which its f32 kernel reads (createLinear).
  *
  * Construction has two parts: `allocate()` creates every buffer (activations, KV cache, step and
  * sampling I/O), then `buildGraph()` binds kernels to them, one transformer block at a time through
@@ -147,6 +149,8 @@ interface Activations {
    */
   actQ8?: GPUBuffer;
   actQ8b?: GPUBuffer;
+  /** With ggml activations: a linear's input rounded as llama.cpp rounds it (createLinear). */
+  actRound?: GPUBuffer;
 }
 
 /** Everything `allocate()` creates. */
@@ -258,6 +262,7 @@ export class ForwardPass {
         output: logits,
         params,
         inputQ8: this.q8Slot(this.act.lastRow),
+        inputRounded: this.act.actRound,
       }),
     ]);
     this.lmHead = { encode: (pass) => lmHead.forEach((c) => c.encode(pass)) };
@@ -274,11 +279,9 @@ export class ForwardPass {
       ]);
       this.allRowsLmHead = { encode: (pass, step) => rowsHead.forEach((c) => c.encode(pass, step)) };
     } else if (allLogits)
-      this.allRowsLmHead = createLinear(ctx, head, maxBatch, 'f32', undefined, { variants: options.kernelVariants }).bind({
-        input: this.act.xn,
-        output: allLogits,
-        params,
-      });
+      this.allRowsLmHead = createLinear(ctx, head, maxBatch, this.activations === 'ggml' ? 'ggml' : 'f32', undefined, {
+        variants: options.kernelVariants,
+      }).bind({ input: this.act.xn, output: allLogits, params, inputRounded: this.act.actRound });
     const vocab = cfg.vocabSize;
     this.penalties = createPenalties(ctx, { vocab }).bind({ params, sampling: samplingParams, history, logits });
     this.argmax = createArgmax(ctx, { vocab }).bind({ params, logits, out: chosen, history });
@@ -399,6 +402,7 @@ export class ForwardPass {
         lastRow: get('lastRow'),
         actQ8: made.get('actQ8'),
         actQ8b: made.get('actQ8b'),
+        actRound: made.get('actRound'),
       },
       kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
       vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
@@ -476,7 +480,8 @@ export class ForwardPass {
       linear: (name, fuse, quantizeOut) => {
         // A rows pass not wired for int8 (no quantized-input slots) keeps its linears on f32; a
         // prefill graph passes the activations on, so the int8 GEMM runs where gemm8 chose it.
-        const activations = decodeWiring || options.decodeRows !== true ? this.activations : 'f32';
+        // ggml activations round every linear's input, whatever the graph.
+        const activations = decodeWiring || options.decodeRows !== true || this.activations === 'ggml' ? this.activations : 'f32';
         const kernel = createLinear(ctx, this.w(name), maxTokens, activations, fuse, {
           fewRows: options.decodeRows === true,
           variants: options.kernelVariants,
@@ -489,7 +494,12 @@ export class ForwardPass {
               const inputQ8 = this.q8Slot(b.input);
               const outputQ8 = this.q8Slot(b.output);
               // A quantizing store never writes the buffer its mat-vec reads.
-              return kernel.bind({ ...b, inputQ8, outputQ8: outputQ8 !== inputQ8 ? outputQ8 : undefined });
+              return kernel.bind({
+                ...b,
+                inputQ8,
+                outputQ8: outputQ8 !== inputQ8 ? outputQ8 : undefined,
+                inputRounded: this.act.actRound,
+              });
             },
           },
           maxTokens,
@@ -549,8 +559,9 @@ export class ForwardPass {
     // the weight and applies 1/rms at its store; prefill's mat-mul reads the copy a norm kernel
     // writes into `scratch`.
     const normed = (input: GPUBuffer, weight: string, n: number, scratch: GPUBuffer) => {
-      // A linear-input tap (imatrix) must see the normed input itself, so it keeps the norm kernel.
-      if (kernels.decodeWiring && !this.options.linearInputTap)
+      // A linear-input tap (imatrix) must see the normed input itself, and ggml activations round
+      // it, so both keep the norm kernel.
+      if (kernels.decodeWiring && !this.options.linearInputTap && this.activations !== 'ggml')
         return { input, normWeight: vec(weight), fuse: { normIn: { eps: cfg.rmsEps } } as MatmulFusion };
       body.push(norm(n, cfg.rmsEps).bind({ params, input, weight: vec(weight), output: scratch }));
       return { input: scratch, normWeight: undefined, fuse: {} as MatmulFusion };

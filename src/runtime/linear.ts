@@ -15,6 +15,10 @@
  * step encodes the one of its count. Prefill's mat-muls over those types run the int8 GEMM
  * (src/kernels/matmul-q8.ts), which quantizes its f32 input itself, where the kernel variants
  * choose it (KernelVariants.gemm8).
+ *
+ * With ggml activations (a parity mode) every linear runs its f32 kernel on its input rounded first
+ * as llama.cpp's CPU backend rounds it for the weight's type (kernels/ggml-round.ts), into
+ * `inputRounded`: one more dispatch per linear.
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
@@ -38,6 +42,8 @@ import {
   MAX_Q8_TOKENS,
 } from '../kernels/matvec-q8.ts';
 import { getGpuQuantType } from '../quant/table.ts';
+import { createGgmlRound, ggmlRoundsTo } from '../kernels/ggml-round.ts';
+import { ModelFormatError } from '../errors.ts';
 
 export interface LinearBindings {
   input: BufferRef;
@@ -55,6 +61,8 @@ export interface LinearBindings {
   outputQ8?: BufferRef;
   /** With quantizeOut: the next linear's norm weight, which that copy is multiplied by (none: plain). */
   outputNormWeight?: BufferRef;
+  /** ggml activations: where the input rounded as llama.cpp rounds it goes (its tokens × cols f32), read by the f32 kernel. */
+  inputRounded?: BufferRef;
 }
 
 /** An int8 copy of `tokens` rows of `cols` f32 values of `input`, times `normWeight` if set, in `into`. */
@@ -147,6 +155,7 @@ export function createLinear(
       },
     };
   }
+  const round = activations === 'ggml' ? ggmlRounding(ctx, weight, maxTokens, fuse) : undefined;
   // Prefill with int8 activations: the int8 GEMM (it quantizes its f32 input as it stages it)
   // where the variants chose it for the type (KernelVariants.gemm8: autotune, or forced).
   const tile8 = variants?.gemm8?.[type];
@@ -156,18 +165,53 @@ export function createLinear(
       : maxTokens === 1
         ? createMatVec(ctx, { type, rows, cols, fuse, variant: matvecVariant })
         : createMatMul(ctx, { type, rows, cols, maxTokens, fuse, variant: fewRows ? rowModeFor(ctx, maxTokens) : matmulVariant });
+  const bindKernel = (b: LinearBindings, input: BufferRef) =>
+    kernel.bind({
+      weight,
+      input,
+      output: b.output,
+      normWeight: b.normWeight,
+      output1: b.output1,
+      output2: b.output2,
+      stepParams: maxTokens === 1 ? undefined : b.params,
+    });
+  if (!round) return { bind: (b) => bindKernel(b, b.input) };
   return {
-    bind: (b) =>
-      kernel.bind({
-        weight,
-        input: b.input,
-        output: b.output,
-        normWeight: b.normWeight,
-        output1: b.output1,
-        output2: b.output2,
-        stepParams: maxTokens === 1 ? undefined : b.params,
-      }),
+    bind: (b) => {
+      if (!b.inputRounded) throw new RangeError(`linear "${weight.name}": ggml activations need an inputRounded buffer`);
+      const rounding = round.bind({ params: b.params, input: b.input, output: b.inputRounded });
+      const call = bindKernel(b, b.inputRounded);
+      return {
+        encode(pass, step) {
+          rounding.encode(pass, step);
+          call.encode(pass, step);
+        },
+      };
+    },
   };
+}
+
+/**
+ * The rounding of a linear's input with ggml activations: llama.cpp's for the weight's type
+ * (its vec_dot_type), or none for F32 weights. Typed errors where llama.cpp has no such rounding
+ * (a type it does not define) or could not round the row (not whole blocks); the input must be
+ * the normalised values themselves, so a norm fused into the kernel is refused.
+ */
+function ggmlRounding(ctx: GpuContext, weight: GpuWeight, maxTokens: number, fuse: MatmulFusion | undefined) {
+  const entry = getGpuQuantType(weight.type, weight.name);
+  if (entry.vecDotType === undefined)
+    throw new ModelFormatError(
+      `linear "${weight.name}": llama.cpp defines no activation rounding for ${entry.name} weights (activations 'ggml')`,
+    );
+  if (!ggmlRoundsTo(entry.vecDotType)) return undefined;
+  if (fuse?.normIn)
+    throw new RangeError(`linear "${weight.name}": ggml activations round the normalised input, so the norm cannot be fused`);
+  try {
+    return createGgmlRound(ctx, { cols: weight.cols, vecDotType: entry.vecDotType, maxTokens });
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw new ModelFormatError(`linear "${weight.name}": ${e.message}`);
+    throw e;
+  }
 }
 
 /**

@@ -67,6 +67,24 @@ export function parityFigures(llama: Float32Array, lowbit: Float32Array, vocab: 
   };
 }
 
+/** KL(llama.cpp ‖ lowbit) of each position. */
+export function positionKl(llama: Float32Array, lowbit: Float32Array, vocab: number): number[] {
+  return Array.from({ length: llama.length / vocab }, (_, r) => {
+    const row = (a: Float32Array) => a.subarray(r * vocab, (r + 1) * vocab);
+    return parityFigures(row(llama), row(lowbit), vocab).meanKl;
+  });
+}
+
+/** A position's KL at or below this is f32 noise (lowbit against llama.cpp on F32 weights: ~1e-13). */
+export const EXACT_KL = 1e-9;
+
+/** How many positions from the first match to f32 noise (EXACT_KL). */
+export function exactLead(llama: Float32Array, lowbit: Float32Array, vocab: number): number {
+  const kl = positionKl(llama, lowbit, vocab);
+  const first = kl.findIndex((v) => v > EXACT_KL);
+  return first < 0 ? kl.length : first;
+}
+
 export function describeFigures(label: string, f: ParityFigures): string {
   const misses = f.misses.map((m) => `${m.pos} (margins ${m.llamaMargin.toFixed(3)} / ${m.lowbitMargin.toFixed(3)})`).join(', ');
   return (

@@ -141,7 +141,9 @@ if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ
           rmSync(twinPath, { force: true });
         }
         const ours = await timed('bitnet-2b4t-TQ2_0 (bitnet) lowbit', () => lowbitLogits(asBitnet, tokens, 'f32'));
+        const oursGgml = await timed('bitnet-2b4t-TQ2_0 (bitnet) lowbit ggml', () => lowbitLogits(asBitnet, tokens, 'ggml'));
         const figures = parityFigures(llama, ours, vocab);
+        const ggmlFigures = parityFigures(llama, oursGgml, vocab);
         const againstTwin = parityFigures(llamaTwin, ours, vocab);
         const llamaRounding = parityFigures(llamaTwin, llama, vocab);
         console.log(
@@ -149,8 +151,12 @@ if (scaleShapeSelected('bitnet-2b4t-I2_S') || scaleShapeSelected('bitnet-2b4t-TQ
             describeFigures('bitnet-2b4t-TQ2_0 as bitnet: llama.cpp ‖ lowbit (f32 activations)', figures),
             describeFigures('bitnet-2b4t-TQ2_0 as bitnet: llama.cpp on the F32 twin ‖ lowbit (f32 activations)', againstTwin),
             describeFigures("bitnet-2b4t-TQ2_0 as bitnet: llama.cpp's own, F32 twin ‖ TQ2_0", llamaRounding),
+            describeFigures('bitnet-2b4t-TQ2_0 as bitnet: llama.cpp ‖ lowbit (ggml activations)', ggmlFigures),
           ].join('\n'),
         );
+        // lowbit rounding as llama.cpp does (Q8_K before the ternary linears, F16 before the head).
+        expect.soft(ggmlFigures.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+        expect.soft(ggmlFigures.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * ggmlFigures.decisive);
         // lowbit's error: the same values without activation rounding on either side.
         expect(againstTwin.meanKl).toBeLessThanOrEqual(KL_BOUND_FLOAT);
         expect(againstTwin.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_TWIN);
@@ -219,12 +225,14 @@ if (REDUCED_DEPTHS.length > 0)
           const llamaTwin = await timed(`${name} llama.cpp F32 twin`, () => llamaAllLogits(twin, tokens, vocab, { f32Attention: true }));
           const oursQuant = await timed(`${name} lowbit`, () => lowbitLogits(quant, tokens, 'f32'));
           const oursInt8 = await timed(`${name} lowbit int8`, () => lowbitLogits(quant, tokens, 'int8'));
+          const oursGgml = await timed(`${name} lowbit ggml`, () => lowbitLogits(quant, tokens, 'ggml'));
           const oursTwin = await timed(`${name} lowbit F32 twin`, () => lowbitLogits(twin, tokens, 'f32'));
 
           const twinFigures = parityFigures(llamaTwin, oursTwin, vocab);
           const quantFigures = parityFigures(llamaQuant, oursQuant, vocab);
           const quantAgainstTwin = parityFigures(llamaTwin, oursQuant, vocab);
           const int8Figures = parityFigures(llamaQuant, oursInt8, vocab);
+          const ggmlFigures = parityFigures(llamaQuant, oursGgml, vocab);
           const llamaRounding = parityFigures(llamaTwin, llamaQuant, vocab);
           const lowbitSameValues = parityFigures(oursTwin, oursQuant, vocab);
           const lowbitRounding = parityFigures(oursTwin, oursInt8, vocab);
@@ -234,6 +242,7 @@ if (REDUCED_DEPTHS.length > 0)
               describeFigures(`${name} TQ2_0: llama.cpp ‖ lowbit f32 activations`, quantFigures),
               describeFigures(`${name} llama.cpp on the F32 twin ‖ lowbit TQ2_0 f32 activations`, quantAgainstTwin),
               describeFigures(`${name} TQ2_0: llama.cpp ‖ lowbit int8 activations`, int8Figures),
+              describeFigures(`${name} TQ2_0: llama.cpp ‖ lowbit ggml activations`, ggmlFigures),
               describeFigures(`${name} llama.cpp: F32 twin ‖ TQ2_0`, llamaRounding),
               describeFigures(`${name} lowbit: F32 twin ‖ TQ2_0 f32 activations`, lowbitSameValues),
               describeFigures(`${name} lowbit: F32 twin ‖ TQ2_0 int8 activations`, lowbitRounding),
@@ -252,6 +261,9 @@ if (REDUCED_DEPTHS.length > 0)
           expect(quantAgainstTwin.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_TWIN);
           expect(quantFigures.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
           expect(quantFigures.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * quantFigures.decisive);
+          // Rounding as llama.cpp does.
+          expect(ggmlFigures.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+          expect(ggmlFigures.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * ggmlFigures.decisive);
           // lowbit's 8-bit activations (a scale per 32 values) lose less than llama.cpp's (per 256).
           expect(lowbitRounding.meanKl).toBeLessThan(llamaRounding.meanKl);
         },
