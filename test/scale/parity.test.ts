@@ -169,8 +169,13 @@ if (plans.length > 0)
           // says whether the gap is lowbit's forward pass or llama.cpp's activation rounding.
           expect.soft(limitsFigures.maxAbsDeltaP).toBeLessThanOrEqual(DELTA_P_BOUND_LIMITS);
           expect.soft(limitsFigures.agreeing).toBe(limitsFigures.decisive);
-          expect.soft(quant.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
-          expect.soft(quant.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * quant.decisive);
+          // With a ggml run (below) the quantized bound is judged there, on the run that rounds
+          // activations as llama.cpp does; the f32 run's gap is llama.cpp's rounding (the twin shows
+          // lowbit's own error) and is logged above. Without one, the f32 run is held to it.
+          if (!plan.ggml) {
+            expect.soft(quant.meanKl).toBeLessThanOrEqual(KL_BOUND_QUANTIZED);
+            expect.soft(quant.agreeing).toBeGreaterThanOrEqual(MIN_AGREEMENT_QUANTIZED * quant.decisive);
+          }
           // The comparison means something only if many positions are decisive.
           expect.soft(quant.decisive).toBeGreaterThan(plan.tokens / 4);
 
