@@ -7,29 +7,18 @@
 import { readGGUF } from '../../src/gguf/reader.ts';
 import type { ByteSource } from '../../src/io/byte-source.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
-
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
-const live = () => {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
-const settle = async () => {
-  gc();
-  await new Promise((r) => setTimeout(r, 50));
-  gc();
-};
+import { collectGarbage, liveBytes, settleGc } from '../helpers/live-memory.ts';
 
 const file = await FileByteSource.open(process.argv[2]!);
-await settle();
-const base = live();
+await settleGc();
+const base = liveBytes();
 let peak = 0;
 const sampled: ByteSource = {
   name: file.name,
   size: file.size,
   read(offset, length, signal) {
-    gc();
-    peak = Math.max(peak, live() - base);
+    collectGarbage();
+    peak = Math.max(peak, liveBytes() - base);
     return file.read(offset, length, signal);
   },
 };
@@ -44,7 +33,7 @@ try {
   result = { ok: false, error: err.name, message: err.message, offset: err.offset };
 }
 await file.close();
-await settle();
-const retained = live() - base;
+await settleGc();
+const retained = liveBytes() - base;
 peak = Math.max(peak, retained);
 process.stdout.write(JSON.stringify({ ...result, peak, retained, kept: parsed !== undefined }) + '\n');

@@ -10,27 +10,16 @@ import type { ByteSource } from '../../src/io/byte-source.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { tokenizerFromGGUF } from '../../src/tokenizer/from-gguf.ts';
 import { loadWebTokenizers } from '../../src/tokenizer/web-tokenizers.ts';
-
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
-const live = () => {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
-const settle = async () => {
-  gc();
-  await new Promise((r) => setTimeout(r, 50));
-  gc();
-};
+import { collectGarbage, liveBytes, settleGc } from '../helpers/live-memory.ts';
 
 await loadWebTokenizers(); // the wasm module is loaded once per process, not per model
 const file = await FileByteSource.open(process.argv[2]!);
-await settle();
-const base = live();
+await settleGc();
+const base = liveBytes();
 let peak = 0;
 const sample = () => {
-  gc();
-  peak = Math.max(peak, live() - base);
+  collectGarbage();
+  peak = Math.max(peak, liveBytes() - base);
 };
 const sampled: ByteSource = {
   name: file.name,
@@ -44,8 +33,8 @@ const gguf = await readGGUF(sampled);
 sample();
 const tokenizer = await tokenizerFromGGUF(gguf);
 await file.close();
-await settle();
-const retained = live() - base;
+await settleGc();
+const retained = liveBytes() - base;
 peak = Math.max(peak, retained);
 process.stdout.write(
   JSON.stringify({ vocabSize: tokenizer.vocabSize, peak, retained, encoded: tokenizer.encode('Hello world').length }) + '\n',
