@@ -125,6 +125,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
     maxGpuBytes: options.maxGpuBytes,
     sequences: slotCount,
     allLogits: options.evaluation?.allLogits,
+    activations: options.activations,
   });
   const tokenizerPromise = tokenizerFromGGUF(file);
   const onProgress = options.onProgress;

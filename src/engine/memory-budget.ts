@@ -15,6 +15,7 @@ import { maxWeightPartBytes, planRowParts } from '../gpu/weights.ts';
 import { formatBytes } from '../format.ts';
 import { modelConfigFromMetadata, type ModelConfig, type ModelMetadataSource } from '../model/config.ts';
 import { getGpuQuantType } from '../quant/table.ts';
+import type { ActivationsOption } from '../kernels/matvec-q8.ts';
 import {
   batchDecodeBytes,
   forwardBufferBytes,
@@ -52,6 +53,11 @@ export interface MemoryEstimateOptions {
    * position's logits of a step, [maxBatch][vocab] f32, and the evaluator's readback of them.
    */
   allLogits?: boolean;
+  /**
+   * The activations option of the load (EngineLoadOptions.activations): 'ggml' adds its buffer of
+   * rounded inputs for every row of a prefill step; the default plans the int8 blocks as a bound.
+   */
+  activations?: ActivationsOption;
 }
 
 export interface GpuMemoryEstimate {
@@ -126,8 +132,9 @@ function estimateAt(
   maxBufferBytes: number,
   sequences: number,
   allLogits: boolean,
+  activations: ActivationsOption | undefined,
 ): GpuMemoryEstimate {
-  const plan = forwardBufferPlan(cfg, { contextSize, maxBatch, allLogits });
+  const plan = forwardBufferPlan(cfg, { contextSize, maxBatch, allLogits, activations });
   let largestBuffer = { label: '', bytes: 0 };
   for (const b of plan) if (b.bytes > largestBuffer.bytes) largestBuffer = { label: b.label, bytes: b.bytes };
   const fwd = forwardBufferBytes(plan);
@@ -159,7 +166,16 @@ function prepare(file: ModelHeader, options: MemoryEstimateOptions) {
   const sequences = options.sequences ?? 1;
   if (!Number.isSafeInteger(sequences) || sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${sequences}`);
   const allLogits = options.allLogits ?? false;
-  return { cfg, contextSize, maxBatch, maxBufferBytes, sequences, allLogits, weights: weightBytes(file, maxBufferBytes) };
+  return {
+    cfg,
+    contextSize,
+    maxBatch,
+    maxBufferBytes,
+    sequences,
+    allLogits,
+    activations: options.activations,
+    weights: weightBytes(file, maxBufferBytes),
+  };
 }
 
 /**
@@ -168,7 +184,7 @@ function prepare(file: ModelHeader, options: MemoryEstimateOptions) {
  */
 export function estimateGpuMemory(file: ModelHeader, options: MemoryEstimateOptions = {}): GpuMemoryEstimate {
   const p = prepare(file, options);
-  return estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences, p.allLogits);
+  return estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences, p.allLogits, p.activations);
 }
 
 export interface MemoryBudgetOptions extends MemoryEstimateOptions {
@@ -187,13 +203,14 @@ export function checkGpuMemoryBudget(file: ModelHeader, options: MemoryBudgetOpt
     throw new RangeError(`maxGpuBytes must be a positive number, got ${maxGpuBytes}`);
   }
   const p = prepare(file, options);
-  const est = estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences, p.allLogits);
+  const est = estimateAt(p.cfg, p.weights, p.contextSize, p.maxBatch, p.maxBufferBytes, p.sequences, p.allLogits, p.activations);
   const fits = (e: Pick<GpuMemoryEstimate, 'total' | 'largestBuffer' | 'maxBufferBytes'>) =>
     e.largestBuffer.bytes <= e.maxBufferBytes && (maxGpuBytes === undefined || e.total <= maxGpuBytes);
   if (fits(est)) return est;
 
   // Everything but the weights grows with the context, so the sizes that fit are 1…largest.
-  const at = (c: number) => estimateAt(p.cfg, p.weights, c, Math.min(p.maxBatch, c), p.maxBufferBytes, p.sequences, p.allLogits);
+  const at = (c: number) =>
+    estimateAt(p.cfg, p.weights, c, Math.min(p.maxBatch, c), p.maxBufferBytes, p.sequences, p.allLogits, p.activations);
   let lo = 0;
   let hi = est.contextSize - 1;
   while (lo < hi) {

@@ -193,7 +193,7 @@ export function createLinear(
 
 /**
  * The rounding of a linear's input with ggml activations: llama.cpp's for the weight's type
- * (its vec_dot_type), or none for F32 weights. Typed errors where llama.cpp has no such rounding
+ * (its vec_dot_type), or none for weights stored as f32. Typed errors where llama.cpp has no such rounding
  * (a type it does not define) or could not round the row (not whole blocks); the input must be
  * the normalised values themselves, so a norm fused into the kernel is refused.
  */

@@ -291,6 +291,25 @@ describe('a real load', () => {
     expect((err as GpuMemoryBudgetError).neededBytes).toBe(est.total);
   });
 
+  test('a ggml-activations load: its buffer of rounded inputs (every row of a prefill step) is in the estimate', async () => {
+    const path = demoModel;
+    const contextSize = 128;
+    const counted = countingGpu(await testGpu());
+    const file = await header(path);
+    const plain = estimateGpuMemory(file, { contextSize, limits: counted.gpu.limits, activations: 'f32' });
+    const est = estimateGpuMemory(file, { contextSize, limits: counted.gpu.limits, activations: 'ggml' });
+    const cfg = modelConfigFromMetadata(file);
+    expect(est.scratch - plain.scratch).toBe(est.maxBatch * Math.max(cfg.nEmbd, cfg.nHead * cfg.headDimV, cfg.nFF) * 4);
+    const engine = await load(path, { contextSize, activations: 'ggml' }, counted.gpu);
+    try {
+      const allocated = counted.peakBytes();
+      expect(est.total).toBeGreaterThanOrEqual(allocated);
+      expect(est.total - allocated).toBeLessThan(64 * 1024);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   test('over maxGpuBytes: GpuMemoryBudgetError before any GPU buffer, and the suggested context loads', async () => {
     const path = demoModel;
     const est = estimateGpuMemory(await header(path), { contextSize: 256, limits: (await testGpu()).limits });

@@ -164,7 +164,10 @@ describe('lowbit serve (child process)', () => {
     expectCleanError(await lowbit('serve', model, '--cors-origin', '*'), /--cors-origin must be an origin/);
     expectCleanError(await lowbit('serve', model, '--port', '70000'), /--port must be/);
     expectCleanError(await lowbit('serve', model, '--parallel', '0'), /--parallel must be/);
-    expectCleanError(await lowbit('serve', model, '--activations', 'int4'), /--activations must be one of auto, f32, int8, got 'int4'/);
+    expectCleanError(
+      await lowbit('serve', model, '--activations', 'int4'),
+      /--activations must be one of auto, f32, int8, ggml, got 'int4'/,
+    );
     expectCleanError(await lowbit('serve', model, '--batch-decode', 'yes'), /--batch-decode must be one of auto, on, off, got 'yes'/);
     expectCleanError(await lowbit('serve', model, '--batch-decode', 'ON'), /--batch-decode must be one of auto, on, off, got 'ON'/);
     expectCleanError(await lowbit('serve', model, '--autotune', 'fast'), /--autotune must be one of auto, on, off, retune, got 'fast'/);
