@@ -166,17 +166,10 @@ class HeaderParser {
   }
 
   async string(field: string): Promise<string> {
-    const len = await this.count(`${field} length`, 1);
-    const at = this.cur.pos;
-    if (!this.cur.has(len)) await this.cur.fill(len, field);
-    const bytes = this.cur.take(len);
-    let s: string;
-    try {
-      s = utf8.decode(bytes);
-    } catch {
-      return this.fail(`invalid UTF-8 in a ${len}-byte string`, at, field);
-    }
-    this.charge(stringHeapBytes(s, len), field);
+    // stringBytes has checked the bytes, so the strict decoder cannot throw here.
+    const bytes = await this.stringBytes(field);
+    const s = utf8.decode(bytes);
+    this.charge(stringHeapBytes(s, bytes.length), field);
     return s;
   }
 
