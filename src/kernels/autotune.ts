@@ -36,6 +36,7 @@ import { gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { pairedRatios, spread, type Spread } from '../stats.ts';
+import type { PrefillAttentionLayout } from './attention.ts';
 import type { KernelCall } from './common.ts';
 import { createMatMul, createMatVec, type MatmulVariant, resolveVariant, tiledVariant } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates } from './matmul-tiled.ts';
@@ -64,6 +65,8 @@ export interface KernelVariants {
    * the f32 GEMM (docs/kernels.md).
    */
   gemm8?: Partial<Record<number, GemmTile>>;
+  /** Prefill attention's work layout (default: attention.ts defaultPrefillAttentionLayout for the device). */
+  attention?: PrefillAttentionLayout;
 }
 
 /** The linears of one shape in a model. */

@@ -444,7 +444,14 @@ export class ForwardPass {
       attention:
         maxTokens === 1
           ? createDecodeAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize })
-          : createPrefillAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, maxTokens }),
+          : createPrefillAttention(ctx, {
+              headDim,
+              nHeads: nHead,
+              nKvHeads: nHeadKV,
+              maxCtx: contextSize,
+              maxTokens,
+              layout: options.kernelVariants?.attention,
+            }),
     };
   }
 
