@@ -211,6 +211,12 @@ export function defaultPrefillAttentionLayout(ctx: Pick<GpuContext, 'isSoftware'
   return ctx.isSoftware ? 'rows' : 'tiled';
 }
 
+/** The layouts a head of `headDim` can run with on `ctx`, its default first (what autotune times). */
+export function prefillAttentionLayouts(ctx: Pick<GpuContext, 'isSoftware'>, headDim: number): PrefillAttentionLayout[] {
+  const first = defaultPrefillAttentionLayout(ctx);
+  return [first, ...PREFILL_ATTENTION_LAYOUTS.filter((l) => l !== first)].filter((l) => l !== 'rows' || headDim <= ROWS_MAX_HEAD_DIM);
+}
+
 /** Threads per workgroup of the `rows` layout. */
 const ROWS_WORKGROUP = 64;
 /** Keys per online-softmax update in the `rows` layout (the running maximum is rescaled once per block). */
