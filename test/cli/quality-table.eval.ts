@@ -13,6 +13,9 @@
 // About 1.5 s per model and chunk on SwiftShader on an idle 2-core machine: the 350-chunk llama
 // group (9 models) is over an hour, so the table is not part of `npm test`. `npm run
 // test:quality` runs every row; LOWBIT_FULL_EVAL=<substring of "<file>@<chunks>"> only those rows.
+//
+// Measured: the 100-chunk group passes (Q4_K_M KL −0.2 %, PPL +0.023 %; Q2_K KL +0.1 %, PPL
+// +0.016 %). The 350-chunk groups were not run yet (hours on a software GPU).
 import { describe, expect, test } from 'vitest';
 import { haveShared, sharedFixtures } from '../helpers/fixtures.ts';
 import { lowbit } from './lowbit-cli.ts';
