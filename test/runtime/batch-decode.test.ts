@@ -179,6 +179,76 @@ describe('batched decode', () => {
     }
   });
 
+  test(
+    'slots at different positions, one freed mid-stream and reused, one decoding up to its context edge: each slot gets its single-slot bits',
+    { timeout: 600_000 },
+    async () => {
+      // int8 activations on the 3M fixture: the batched step runs the single-slot kernels' arithmetic
+      // per row (int8 mat-vecs in the one-token order, the slot-row RoPE and attention), so a slot's
+      // probabilities are bit-equal to its run alone, not only close.
+      const path = localModel('tinystories-llama-3M-Q4_K_M.gguf');
+      const long = [1, ...Array.from({ length: 49 }, (_, i) => 30 + ((i * 7) % 400))];
+      const runs: [number[], number][] = [
+        [long, 20], // A: 50 prompt tokens, stops at the 64-position context after 14 tokens
+        [PROMPTS[1]!, 30], // B: decodes through the others' comings and goings
+        [PROMPTS[2]!, 16], // C: aborted at its 3rd token; its slot is then reused by D
+        [[1, 300, 301, 302, 303], 10], // D
+      ];
+      const single: Collected[] = [];
+      const one = await openEngine(path, CONTEXT, { activations: 'int8' });
+      try {
+        for (const [p, n] of runs) {
+          await one.reset();
+          single.push(await collect(one.generate(p, greedy(n))));
+        }
+      } finally {
+        await one.dispose();
+      }
+      expect(single[0]!.finish).toBe('length');
+      expect(single[0]!.ids.length).toBe(CONTEXT - long.length);
+      const engine = await openSlots(path, 3, { activations: 'int8' });
+      try {
+        expect(engine.batchedDecode).toBe(true);
+        const [a, b, c, d] = runs.map(([p, n]) => engine.prepareGenerate(p, greedy(n)));
+        const abortC = new AbortController();
+        let runD: Promise<Collected> | undefined;
+        let bTokens = 0;
+        let bTokensAtD = -1;
+        const runA = collect(engine.slots[0]!.run(a!));
+        const runB = collect(engine.slots[1]!.run(b!), (n) => {
+          bTokens = n;
+          if (n === 2) {
+            const runC = collect(engine.slots[2]!.run(c!, abortC.signal), (k) => k === 3 && abortC.abort());
+            // D takes C's slot as soon as C has given it up, while A and B still decode.
+            runD = runC.then((rc) => {
+              expect(rc.finish).toBe('abort');
+              expect(rc.ids).toEqual(single[2]!.ids.slice(0, rc.ids.length));
+              bTokensAtD = bTokens;
+              return collect(engine.slots[2]!.run(d!));
+            });
+          }
+        });
+        const [ra, rb] = await Promise.all([runA, runB]);
+        const rd = await runD!;
+        for (const [r, want] of [
+          [ra, single[0]!],
+          [rb, single[1]!],
+          [rd, single[3]!],
+        ] as const) {
+          expect(r.ids).toEqual(want.ids);
+          expect(r.top).toEqual(want.top);
+          expect(r.finish).toBe(want.finish);
+        }
+        expect(ra.finish).toBe('length');
+        // D joined while B was still decoding, at a position of its own.
+        expect(bTokensAtD).toBeGreaterThan(0);
+        expect(bTokensAtD).toBeLessThan(rb.ids.length - 1);
+      } finally {
+        await engine.dispose();
+      }
+    },
+  );
+
   // int8 activations (the default where the device has int8 dot products): the batched step runs
   // the int8 mat-vec over its rows, wired as decode is, so a row decodes as it does alone.
   for (const [name, model] of int8Models) {
