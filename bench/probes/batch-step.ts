@@ -45,9 +45,10 @@ if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > 50) throw new RangeE
 const STREAMS = [1, 2, 4];
 const PROMPTS = ['Once upon a time', 'The little dog', 'A girl named Lily', 'One day, a big bird'];
 const gpu = await requestNodeGpu({ warn: null });
+const activations = args.activations;
 const open = async (load: typeof loadEngine): Promise<Engine> => {
   const source = await FileByteSource.open(localModel(args.model));
-  return load(source, { gpu, contextSize: 128, slots: 4, activations: args.activations }).finally(() => source.close());
+  return load(source, { gpu, contextSize: 128, slots: 4, activations }).finally(() => source.close());
 };
 const checkouts: { name: string; engine: Engine }[] = [{ name: 'this', engine: await open(loadEngine) }];
 if (args.baseline) {

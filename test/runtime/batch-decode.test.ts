@@ -249,6 +249,39 @@ describe('batched decode', () => {
     },
   );
 
+  test(
+    "slots whose caches together exceed the device's binding limit keep caches of their own, and their per-row kernels",
+    { timeout: 600_000 },
+    async () => {
+      const path = localModel('tinystories-llama-3M-Q4_K_M.gguf');
+      const single = await alone(path, 8, 'int8');
+      // One slot's layer cache is 128 KiB at a 256-token context: three side by side would be 384 KiB,
+      // over a 192 KiB limit that every other buffer fits.
+      const counted = countingGpu(await testGpu(), { maxStorageBufferBindingSize: 192 * 1024 });
+      const source = await FileByteSource.open(path);
+      const engine = await loadEngine(source, { gpu: counted.gpu, contextSize: 256, slots: 3, activations: 'int8' }).finally(() =>
+        source.close(),
+      );
+      try {
+        expect(engine.batchedDecode).toBe(true);
+        expect(counted.buffers.filter((b) => b.label.startsWith('slotKv.'))).toEqual([]);
+        expect(counted.buffers.filter((b) => b.label === 'kCache.0')).toHaveLength(4); // 3 slots and the rows pass
+        const runs = await Promise.all(PROMPTS.map((p, i) => collect(engine.slots[i]!.run(engine.prepareGenerate(p, greedy(8))))));
+        runs.forEach((r, i) => expectSameRun(r, single[i]!));
+      } finally {
+        await engine.dispose();
+      }
+      // Under the default limits the slots share one K and one V buffer per layer (4 layers).
+      const shared = countingGpu(await testGpu());
+      const src = await FileByteSource.open(path);
+      await (
+        await loadEngine(src, { gpu: shared.gpu, contextSize: CONTEXT, slots: 3, activations: 'int8' }).finally(() => src.close())
+      ).dispose();
+      expect(shared.buffers.filter((b) => b.label.startsWith('slotKv.k.'))).toHaveLength(4);
+      expect(shared.buffers.filter((b) => b.label === 'kCache.0')).toHaveLength(1); // the rows pass's
+    },
+  );
+
   // int8 activations (the default where the device has int8 dot products): the batched step runs
   // the int8 mat-vec over its rows, wired as decode is, so a row decodes as it does alone.
   for (const [name, model] of int8Models) {
