@@ -156,10 +156,13 @@ export interface DecodeAttentionKernel {
 export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfig): DecodeAttentionKernel {
   const name = 'decode-attention';
   const g = checkShape(name, cfg);
-  const nSplit = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
   const minChunk = cfg.minChunk ?? (ctx.isSoftware ? 256 : 64);
-  checkDim(name, 'maxSplits', nSplit);
   checkDim(name, 'minChunk', minChunk);
+  const maxSplits = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
+  checkDim(name, 'maxSplits', maxSplits);
+  // Rows keep partials per row, so they hold only the splits their context can use (a row's
+  // split count is the same either way: it never reaches the cap).
+  const nSplit = cfg.rows ? activeSplits(cfg.maxCtx, minChunk, maxSplits) : maxSplits;
   const scale = scaleOf(name, cfg, cfg.scale);
   const defines = {
     HD: cfg.headDim,

@@ -14,7 +14,9 @@
  *     the one-token kernels' (so, the same bits). Otherwise each row runs its session's own
  *     kernels, bound once to the rows pass's q/k/v/attention buffers and to its KV cache and step
  *     parameters, at its position on the row the step parameters name (StepParams.row);
- *   - sampling: the row's logits are copied into the session's logits buffer and the session's
+ *   - sampling: a greedy row without penalties or a top-K report takes its token from one argmax
+ *     over every row's logits, copied into its history as its session's argmax would write it;
+ *     for any other row the logits are copied into the session's logits buffer and the session's
  *     own penalties / sampler / argmax run with its sampling options and seed.
  * The chosen tokens of all rows are copied into one staging buffer (4 bytes a row, plus the top-K
  * report for rows that asked for it) and read back together.
@@ -37,7 +39,7 @@ import { maxWeightPartBytes } from '../gpu/weights.ts';
 import type { AttentionBindings, SlotRows } from '../kernels/attention.ts';
 import type { KernelCall, StepShape } from '../kernels/common.ts';
 import type { RopeBindings } from '../kernels/rope.ts';
-import { decodeTopProbs } from '../kernels/sample.ts';
+import { createArgmax, decodeTopProbs } from '../kernels/sample.ts';
 import { encodeStepParams } from '../kernels/step-params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { batchReadbackBytes, forwardBufferPlan, READBACK_RING, TOP_PROBS_BYTES, TOP_PROBS_K } from './buffer-plan.ts';
@@ -163,6 +165,10 @@ export class BatchDecoder {
   private readonly staging: GPUBuffer[] = [];
   /** With a SlotKvCache: u32 (position, slot) per row of the step, for the batched RoPE and attention. */
   private readonly rowTable: GPUBuffer | undefined;
+  /** The greedy choice over every row's logits (one dispatch pair a step), into `rowTokens`. */
+  private readonly rowsArgmax: KernelCall;
+  /** u32 per row: the token rowsArgmax chose. */
+  private readonly rowTokens: GPUBuffer;
   /** Each session's index: its slot in the SlotKvCache, if any. */
   private readonly slotOf = new Map<ForwardPass, number>();
   private readonly tokensBytes: number;
@@ -211,6 +217,12 @@ export class BatchDecoder {
     } else {
       this.body = this.perSequenceBody(sessions);
     }
+    this.rowTokens = createStorageBuffer(ctx, maxRows * 4, { label: 'batch.rowTokens', usage: GPUBufferUsage.COPY_SRC });
+    this.rowsArgmax = createArgmax(ctx, { vocab: rows.cfg.vocabSize, rows: maxRows }).bind({
+      params: rows.buffers.stepParams,
+      logits: rows.buffers.allLogits!,
+      out: this.rowTokens,
+    });
     this.tokensBytes = batchReadbackBytes(maxRows) - maxRows * TOP_PROBS_BYTES; // top-K reports start 8-byte aligned
     for (let i = 0; i < READBACK_RING; i++) {
       this.staging.push(
@@ -248,7 +260,7 @@ export class BatchDecoder {
 
   /** GPU bytes of the rows pass and the decoder's own buffers. */
   get gpuBytes(): number {
-    const own = [...this.staging, ...(this.rowTable ? [this.rowTable] : [])].reduce((s, b) => s + b.size, 0);
+    const own = [...this.staging, this.rowTokens, ...(this.rowTable ? [this.rowTable] : [])].reduce((s, b) => s + b.size, 0);
     return this.rows.kvCacheBytes + this.rows.scratchBytes + own;
   }
 
@@ -346,21 +358,37 @@ export class BatchDecoder {
     const enc = device.createCommandEncoder();
     // Each row's next token, where its sampler (or its prefill) wrote it.
     rows.forEach((r, i) => enc.copyBufferToBuffer(r.forward.buffers.history, r.pos * 4, rp.buffers.history, i * 4, 4));
+    // A greedy row without penalties or a top-K report takes the argmax over every row's logits
+    // (exact: the token its session's argmax picks); the others run their session's own choice.
+    const plain = rows.map((r) => r.choose === 'greedy' && !r.penalties && !r.topProbs);
     let pass = enc.beginComputePass();
     for (const call of this.body) {
       if (call instanceof PerSequence) seqs.forEach((s, i) => s[call.kind][call.layer]!.encode(pass, steps[i]));
       else call.encode(pass, batchStep);
     }
+    if (plain.some(Boolean)) this.rowsArgmax.encode(pass, batchStep);
     pass.end();
-    const logitsBytes = cfg.vocabSize * 4;
-    rows.forEach((r, i) => enc.copyBufferToBuffer(rp.buffers.allLogits!, i * logitsBytes, r.forward.buffers.logits, 0, logitsBytes));
-    pass = enc.beginComputePass();
-    for (const r of rows) r.forward.encodeChoice(pass, { choose: r.choose, penalties: r.penalties, topProbs: r.topProbs });
-    pass.end();
+    if (!plain.every(Boolean)) {
+      const logitsBytes = cfg.vocabSize * 4;
+      rows.forEach((r, i) => {
+        if (!plain[i]) enc.copyBufferToBuffer(rp.buffers.allLogits!, i * logitsBytes, r.forward.buffers.logits, 0, logitsBytes);
+      });
+      pass = enc.beginComputePass();
+      rows.forEach((r, i) => {
+        if (!plain[i]) r.forward.encodeChoice(pass, { choose: r.choose, penalties: r.penalties, topProbs: r.topProbs });
+      });
+      pass.end();
+    }
     const staging = this.staging[this.ring]!;
     this.ring = (this.ring + 1) % READBACK_RING;
     const anyTop = rows.some((r) => r.topProbs);
     rows.forEach((r, i) => {
+      if (plain[i]) {
+        // Where its session's argmax would have put it: its history at the next position.
+        enc.copyBufferToBuffer(this.rowTokens, i * 4, r.forward.buffers.history, (r.pos + 1) * 4, 4);
+        enc.copyBufferToBuffer(this.rowTokens, i * 4, staging, i * 4, 4);
+        return;
+      }
       enc.copyBufferToBuffer(r.forward.buffers.chosen, 0, staging, i * 4, 4);
       if (r.topProbs)
         enc.copyBufferToBuffer(r.forward.buffers.topProbs, 0, staging, this.tokensBytes + i * TOP_PROBS_BYTES, TOP_PROBS_BYTES);
@@ -384,6 +412,7 @@ export class BatchDecoder {
     for (const b of this.staging) b.destroy();
     this.staging.length = 0;
     this.rowTable?.destroy();
+    this.rowTokens.destroy();
     this.slotKv?.destroy();
     this.rows.destroy();
   }

@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
+import { createStorageBuffer, readF32, readU32 } from '../../src/gpu/buffers.ts';
 import { createDecodeAttention, kvCacheLayerBytes, type SlotRows } from '../../src/kernels/attention.ts';
 import { createRope } from '../../src/kernels/rope.ts';
+import { createArgmax } from '../../src/kernels/sample.ts';
 import { createStepParams } from '../../src/kernels/step-params.ts';
 import { build, randn, runStep } from './ops-helpers.ts';
 
@@ -153,6 +154,29 @@ describe('batched decode kernels over slot rows', () => {
     expect(bits(gotK)).toEqual(bits(wantK));
     expect(bits(gotV)).toEqual(bits(wantV));
     expect(bits(gotK)).not.toEqual(bits(before));
+  });
+
+  it('argmax over rows: each row the token the one-row argmax picks, ties and NaN included; rows past the step untouched', async () => {
+    const vocab = 1000;
+    const logits = randn(4 * vocab, 41, 5);
+    logits[vocab + 17] = 50; // row 1: a tie, the lower index wins
+    logits[vocab + 900] = 50;
+    logits[2 * vocab + 3] = Number.NaN; // row 2: NaN never wins
+    logits[2 * vocab + 998] = 60;
+    const out = createStorageBuffer(ctx, new Uint32Array(4).fill(12345));
+    const rowsArgmax = await build(ctx, () => createArgmax(ctx, { vocab, rows: 4 }));
+    const all = createStorageBuffer(ctx, logits);
+    await runStep(ctx, { pos0: 0, nTokens: 3 }, rowsArgmax.bind({ params: createStepParams(ctx), logits: all, out }));
+    const got = await readU32(ctx, out);
+    const one = await build(ctx, () => createArgmax(ctx, { vocab }));
+    for (let r = 0; r < 3; r++) {
+      const chosen = createStorageBuffer(ctx, 4);
+      const row = createStorageBuffer(ctx, logits.subarray(r * vocab, (r + 1) * vocab));
+      const history = createStorageBuffer(ctx, 16);
+      await runStep(ctx, undefined, one.bind({ params: createStepParams(ctx), logits: row, out: chosen, history }));
+      expect(got[r], `row ${r}`).toBe((await readU32(ctx, chosen))[0]);
+    }
+    expect([got[1], got[2], got[3]]).toEqual([17, 998, 12345]);
   });
 
   it('a rows kernel needs its row table, and rows need the fused KV store', async () => {

@@ -190,16 +190,18 @@ describe('batched decode', () => {
       const long = [1, ...Array.from({ length: 49 }, (_, i) => 30 + ((i * 7) % 400))];
       const runs: [number[], number][] = [
         [long, 20], // A: 50 prompt tokens, stops at the 64-position context after 14 tokens
-        [PROMPTS[1]!, 30], // B: decodes through the others' comings and goings
+        [PROMPTS[1]!, 30], // B: decodes through the others' comings and goings (plain greedy: the step's shared argmax)
         [PROMPTS[2]!, 16], // C: aborted at its 3rd token; its slot is then reused by D
-        [[1, 300, 301, 302, 303], 10], // D
+        [[1, 300, 301, 302, 303], 10], // D (plain greedy)
       ];
+      // A and C ask for their top-K report, so they take their session's own choice; B and D do not.
+      const options = (i: number, n: number) => (i % 2 ? { maxTokens: n, temperature: 0 } : greedy(n));
       const single: Collected[] = [];
       const one = await openEngine(path, CONTEXT, { activations: 'int8' });
       try {
         for (const [p, n] of runs) {
           await one.reset();
-          single.push(await collect(one.generate(p, greedy(n))));
+          single.push(await collect(one.generate(p, options(single.length, n))));
         }
       } finally {
         await one.dispose();
@@ -209,7 +211,7 @@ describe('batched decode', () => {
       const engine = await openSlots(path, 3, { activations: 'int8' });
       try {
         expect(engine.batchedDecode).toBe(true);
-        const [a, b, c, d] = runs.map(([p, n]) => engine.prepareGenerate(p, greedy(n)));
+        const [a, b, c, d] = runs.map(([p, n], i) => engine.prepareGenerate(p, options(i, n)));
         const abortC = new AbortController();
         let runD: Promise<Collected> | undefined;
         let bTokens = 0;
