@@ -9,6 +9,7 @@ import { readGGUF } from '../gguf/index.ts';
 import { LIMITS_TIERS, type GpuContext } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { modelConfigFromMetadata } from '../model/config.ts';
+import { ACTIVATIONS_OPTIONS, type ActivationsOption } from '../kernels/matvec-q8.ts';
 import { evaluationMaxBatch } from '../runtime/evaluate.ts';
 import type { ForwardOptions } from '../runtime/forward.ts';
 import { UsageError } from './errors.ts';
@@ -29,6 +30,7 @@ export const EVALUATION_OPTIONS = {
   adapter: { type: 'string' },
   limits: { type: 'string' },
   store: { type: 'string' },
+  activations: { type: 'string' },
 } as const;
 
 export const EVALUATION_HELP = `  -f, --file FILE     the text to evaluate (UTF-8; tokenized whole, BOS first)
@@ -38,6 +40,9 @@ export const EVALUATION_HELP = `  -f, --file FILE     the text to evaluate (UTF-
   --adapter A         auto | hardware | swiftshader (default auto; also LOWBIT_ADAPTER)
   --limits L          adapter | default | mobile: GPU limits to run under
   --store DIR         model store directory (see lowbit pull --help)
+  --activations A     auto | f32 | int8 | ggml (default auto): ggml rounds every linear's input
+                      as llama.cpp's CPU backend does for the weight's type, so the figures of a
+                      quantized model compare with llama-perplexity's own, rounding included
   -h, --help          show this help
 `;
 
@@ -48,6 +53,11 @@ export async function evaluationGpu(adapter: string | undefined, limitsArg: stri
     throw new UsageError(`--adapter must be auto, hardware or swiftshader, got '${adapter}'`);
   }
   return requestNodeGpu({ adapter: adapter as AdapterChoice | undefined, limits });
+}
+
+/** --activations of an evaluation command (undefined: the engine's default). */
+export function evaluationActivations(arg: string | undefined): ActivationsOption | undefined {
+  return choiceOption(arg, '--activations', ACTIVATIONS_OPTIONS);
 }
 
 /** The text of --file: a regular file of at most MAX_TEXT_BYTES, valid UTF-8. */
@@ -79,7 +89,7 @@ export interface EvaluationModel {
 export async function loadForEvaluation(
   arg: string,
   gpu: GpuContext,
-  options: { ctx: number; store?: string; linearInputTap?: ForwardOptions['linearInputTap'] },
+  options: { ctx: number; store?: string; activations?: ActivationsOption; linearInputTap?: ForwardOptions['linearInputTap'] },
 ): Promise<EvaluationModel> {
   const model = await resolveModelSource(arg, options.store);
   try {
@@ -90,6 +100,7 @@ export async function loadForEvaluation(
       gpu,
       contextSize: options.ctx,
       maxBatch,
+      activations: options.activations,
       evaluation: { allLogits: true, linearInputTap: options.linearInputTap },
     });
     const tok = engine.tokenizer;

@@ -16,6 +16,7 @@ import {
   ChunkProgress,
   EVALUATION_HELP,
   EVALUATION_OPTIONS,
+  evaluationActivations,
   evaluationGpu,
   loadForEvaluation,
   readTextFile,
@@ -50,11 +51,12 @@ export async function run(args: string[]): Promise<number> {
   const output = v.output ?? 'imatrix.gguf';
   const ctx = checkedCtx(num(v.ctx, '--ctx', DEFAULT_EVAL_CTX));
   const maxChunks = num(v.chunks, '--chunks');
+  const activations = evaluationActivations(v.activations);
   const text = await readTextFile(v.file, 'imatrix');
   const gpu = await evaluationGpu(v.adapter, v.limits);
   const stats = new ActivationStats(gpu);
   try {
-    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, { ctx, store: v.store, linearInputTap: stats.tap });
+    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, { ctx, store: v.store, activations, linearInputTap: stats.tap });
     try {
       const tokens = tokenizeText(m, text);
       const plan = planChunks(tokens.length, ctx, maxChunks);

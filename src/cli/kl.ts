@@ -1,17 +1,19 @@
 /**
- * `lowbit kl <base> <quant> --file text.txt`: how far a quantized model's next-token distributions
- * are from its base model's over a text, as llama-perplexity --kl-divergence reports it (mean
- * KL(base ‖ quant), same top token, Δp percentiles, both perplexities). Both models are loaded on
- * the same GPU and evaluated chunk by chunk in step, so no logits file is needed and memory stays
- * at two chunks of logits.
+ * `lowbit kl <base> <quant> [<quant2> …] --file text.txt`: how far quantized models' next-token
+ * distributions are from their base model's over a text, as llama-perplexity --kl-divergence
+ * reports it (mean KL(base ‖ quant), same top token, Δp percentiles, both perplexities). All
+ * models are loaded on the same GPU and evaluated chunk by chunk in step, so no logits file is
+ * needed, memory stays at one chunk of logits per model, and the base is evaluated once however
+ * many models are compared with it.
  */
-import { checkSameVocabulary, compareChunks } from '../runtime/compare.ts';
+import { checkSameVocabulary, compareChunksWithEach } from '../runtime/compare.ts';
 import { evaluateChunks, planChunks } from '../runtime/evaluate.ts';
 import type { KlReport } from '../runtime/quality.ts';
 import {
   ChunkProgress,
   EVALUATION_HELP,
   EVALUATION_OPTIONS,
+  evaluationActivations,
   evaluationGpu,
   loadForEvaluation,
   readTextFile,
@@ -22,11 +24,16 @@ import { numberOption as num, parseCommand } from './options.ts';
 import { checkedCtx, DEFAULT_EVAL_CTX } from './perplexity.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
-const HELP = `Usage: lowbit kl <base-model> <quantized-model> --file text.txt [options]
+/** Models one run compares with its base: each is loaded at once, so this bounds the GPU memory a command line can ask for. */
+export const MAX_COMPARED_MODELS = 16;
 
-KL divergence of the quantized model's next-token distributions from the base model's over the
-text, chunked as lowbit perplexity (and llama-perplexity --kl-divergence) chunks it. Both models
-must share a vocabulary; the text is tokenized with the base model's.
+const HELP = `Usage: lowbit kl <base-model> <quantized-model> [<quantized-model> …] --file text.txt [options]
+
+KL divergence of each quantized model's next-token distributions from the base model's over the
+text, chunked as lowbit perplexity (and llama-perplexity --kl-divergence) chunks it. The models
+must share a vocabulary; the text is tokenized with the base model's. With several quantized
+models (up to ${MAX_COMPARED_MODELS}), all are loaded at once and the base is evaluated once for all of
+them; the reports follow in the order given (--json: one JSON object per line).
 
 Options:
 ${EVALUATION_HELP}`;
@@ -36,42 +43,55 @@ export async function run(args: string[]): Promise<number> {
     name: 'kl',
     help: HELP,
     options: EVALUATION_OPTIONS,
-    positionals: { min: 2, max: 2, text: 'needs two models: the base and the quantized one' },
+    positionals: {
+      min: 2,
+      max: 1 + MAX_COMPARED_MODELS,
+      text: `needs a base model and one to ${MAX_COMPARED_MODELS} quantized models`,
+    },
   });
   if (!parsed) return 0;
   const v = parsed.values;
   const ctx = checkedCtx(num(v.ctx, '--ctx', DEFAULT_EVAL_CTX));
   const maxChunks = num(v.chunks, '--chunks');
+  const activations = evaluationActivations(v.activations);
   const text = await readTextFile(v.file, 'kl');
-  const [baseArg, quantArg] = parsed.positionals as [string, string];
+  const [baseArg, ...quantArgs] = parsed.positionals as [string, ...string[]];
   const gpu = await evaluationGpu(v.adapter, v.limits);
   const opened: EvaluationModel[] = [];
   try {
-    const base = await loadForEvaluation(baseArg, gpu, { ctx, store: v.store });
-    opened.push(base);
-    const quant = await loadForEvaluation(quantArg, gpu, { ctx, store: v.store });
-    opened.push(quant);
-    checkSameVocabulary(comparedModel(base), comparedModel(quant));
+    const load = async (arg: string) => {
+      const m = await loadForEvaluation(arg, gpu, { ctx, store: v.store, activations });
+      opened.push(m);
+      return m;
+    };
+    const base = await load(baseArg);
+    const quants: EvaluationModel[] = [];
+    for (const arg of quantArgs) {
+      const quant = await load(arg);
+      checkSameVocabulary(comparedModel(base), comparedModel(quant));
+      quants.push(quant);
+    }
     const tokens = tokenizeText(base, text);
     const plan = planChunks(tokens.length, ctx, maxChunks);
     const vocab = base.engine.config.vocabSize;
     const progress = new ChunkProgress('kl', plan.chunks);
     const t0 = performance.now();
-    const r = await compareChunks(
+    const reports = await compareChunksWithEach(
       evaluateChunks(base.engine.evaluator(), tokens, plan, base.bos),
-      evaluateChunks(quant.engine.evaluator(), tokens, plan, base.bos),
+      quants.map((q) => evaluateChunks(q.engine.evaluator(), tokens, plan, base.bos)),
       vocab,
-      (index, acc) => progress.update(index + 1, `, KLD ${acc.report().kld.mean.toFixed(6)}`),
+      (index, accs) => progress.update(index + 1, `, KLD ${accs.map((acc) => acc.report().kld.mean.toFixed(6)).join(' ')}`),
     );
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
-    if (v.json) {
-      process.stdout.write(
-        terminalJson({ base: base.model.label, quant: quant.model.label, file: v.file, ctx, chunks: plan.chunks, seconds, ...r }) + '\n',
-      );
-    } else {
-      process.stdout.write(formatKlReport(r, base.model.label, quant.model.label, plan.chunks, ctx));
-    }
+    reports.forEach((r, i) => {
+      const quant = quants[i]!.model.label;
+      if (v.json) {
+        process.stdout.write(terminalJson({ base: base.model.label, quant, file: v.file, ctx, chunks: plan.chunks, seconds, ...r }) + '\n');
+      } else {
+        process.stdout.write((i ? '\n' : '') + formatKlReport(r, base.model.label, quant, plan.chunks, ctx));
+      }
+    });
   } finally {
     for (const m of opened.reverse()) await m.close();
     gpu.device.destroy();

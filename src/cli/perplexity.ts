@@ -10,6 +10,7 @@ import {
   ChunkProgress,
   EVALUATION_HELP,
   EVALUATION_OPTIONS,
+  evaluationActivations,
   evaluationGpu,
   loadForEvaluation,
   readTextFile,
@@ -41,10 +42,11 @@ export async function run(args: string[]): Promise<number> {
   const v = parsed.values;
   const ctx = checkedCtx(num(v.ctx, '--ctx', DEFAULT_EVAL_CTX));
   const maxChunks = num(v.chunks, '--chunks');
+  const activations = evaluationActivations(v.activations);
   const text = await readTextFile(v.file, 'perplexity');
   const gpu = await evaluationGpu(v.adapter, v.limits);
   try {
-    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, { ctx, store: v.store });
+    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, { ctx, store: v.store, activations });
     try {
       const tokens = tokenizeText(m, text);
       const plan = planChunks(tokens.length, ctx, maxChunks);

@@ -140,6 +140,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   // The kernel variants (and activations, when auto) for this device: autotuned before anything
   // is uploaded, on zero weights of the model's shapes, or read from the store's cache.
   const kernelChoice = await chooseKernels(gpu, plainPlan(), names, maxBatch, {
+    attention: { headDim: cfg.headDim, nHeads: cfg.nHead, nKvHeads: cfg.nHeadKV },
     activations: options.activations,
     autotune: options.autotune,
     cache: options.autotuneCache,

@@ -9,6 +9,7 @@ import {
   type KernelVariants,
   linearShapes,
   type TuneRecordCache,
+  type TuneOptions,
   type TuneResult,
 } from '../kernels/autotune.ts';
 import { type ActivationPrecision, type ActivationsOption, resolveActivations } from '../kernels/matvec-q8.ts';
@@ -59,7 +60,7 @@ export async function chooseKernels(
   weights: readonly GpuWeight<unknown>[],
   names: ModelTensorNames,
   maxBatch: number,
-  o: KernelChoiceOptions,
+  o: KernelChoiceOptions & { attention?: TuneOptions['attention'] },
 ): Promise<KernelChoice> {
   const requested = o.autotune ?? 'auto';
   if (!isAutotuneOption(requested)) throw new RangeError(`unknown autotune '${String(requested)}': use ${AUTOTUNE_OPTIONS.join(', ')}`);
@@ -70,6 +71,7 @@ export async function chooseKernels(
   if (requested === 'off' || (requested === 'auto' && gpu.isSoftware)) return { activations, variants: undefined, source: 'default' };
   const result = await autotune(gpu, linearShapes(linearWeights(weights, names)), {
     maxBatch,
+    attention: o.attention,
     activations: o.activations,
     mode: requested === 'retune' ? 'retune' : 'on',
     cache: o.cache,

@@ -9,12 +9,14 @@
  *   this with K's rotation instead).
  * - createDecodeAttention: one query token, split-K over the cache ("flash decoding") + combine;
  *   one pass when a single chunk covers the context.
- * - createPrefillAttention: nTokens query tokens, causal, tiled over keys with an online softmax.
+ * - createPrefillAttention: nTokens query tokens, causal, with an online softmax: K/V tiles shared
+ *   in workgroup memory, or one thread per row on a software adapter (PrefillAttentionLayout).
  * Both read kvLen / pos0 from the step params, so bind groups are reused at every position.
  */
 import kvWriteWgsl from '../../shaders/kv_write.wgsl?raw';
 import decodeWgsl from '../../shaders/attention_decode.wgsl?raw';
 import prefillWgsl from '../../shaders/attention_prefill.wgsl?raw';
+import prefillRowsWgsl from '../../shaders/attention_prefill_rows.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { DeviceLimitError } from '../errors.ts';
@@ -234,10 +236,46 @@ export function activeSplits(kvLen: number, minChunk: number, maxSplits: number)
   return Math.min(Math.max(Math.ceil(kvLen / minChunk), 1), maxSplits);
 }
 
+/**
+ * How prefill attention spreads its work (KernelVariants.attention):
+ *   tiled  a workgroup's rows share K/V tiles staged in workgroup memory (attention_prefill.wgsl),
+ *          several threads per row: each cache row is read from memory once per workgroup;
+ *   rows   one thread per (token, query head) row, reading the cache directly, with no workgroup
+ *          memory and no barriers (attention_prefill_rows.wgsl).
+ */
+export type PrefillAttentionLayout = 'tiled' | 'rows';
+export const PREFILL_ATTENTION_LAYOUTS: readonly PrefillAttentionLayout[] = ['tiled', 'rows'];
+
+/**
+ * The layout a device runs by default. On a software adapter invocations are CPU SIMD lanes, so a
+ * barrier switches every lane group of the workgroup and a staged row is read lane by lane: there
+ * `rows` took 0.3–0.5× the tiled kernel's time on every model shape measured
+ * (bench/probes/prefill-attention.ts). A GPU keeps the tiled kernel, which reads each K/V row once
+ * per workgroup instead of once per row.
+ */
+export function defaultPrefillAttentionLayout(ctx: Pick<GpuContext, 'isSoftware'>): PrefillAttentionLayout {
+  return ctx.isSoftware ? 'rows' : 'tiled';
+}
+
+/** The layouts a head of `headDim` can run with on `ctx`, its default first (what autotune times). */
+export function prefillAttentionLayouts(ctx: Pick<GpuContext, 'isSoftware'>, headDim: number): PrefillAttentionLayout[] {
+  const first = defaultPrefillAttentionLayout(ctx);
+  return [first, ...PREFILL_ATTENTION_LAYOUTS.filter((l) => l !== first)].filter((l) => l !== 'rows' || headDim <= ROWS_MAX_HEAD_DIM);
+}
+
+/** Threads per workgroup of the `rows` layout. */
+const ROWS_WORKGROUP = 64;
+/** Keys per online-softmax update in the `rows` layout (the running maximum is rescaled once per block). */
+const ROWS_KEY_BLOCK = 4;
+/** Largest head dimension of the `rows` layout, whose thread holds a query and an output row in registers. */
+const ROWS_MAX_HEAD_DIM = 256;
+
 export interface PrefillAttentionConfig extends AttentionShape {
   /** Largest nTokens the step params will hold. */
   maxTokens: number;
   scale?: number;
+  /** Work layout (default: defaultPrefillAttentionLayout for the device). */
+  layout?: PrefillAttentionLayout;
 }
 
 /**
@@ -264,6 +302,9 @@ export function createPrefillAttention(
   const g = checkShape(name, cfg);
   checkDim(name, 'maxTokens', cfg.maxTokens);
   const scale = scaleOf(name, cfg, cfg.scale);
+  const layout = cfg.layout ?? defaultPrefillAttentionLayout(ctx);
+  if (!PREFILL_ATTENTION_LAYOUTS.includes(layout)) throw new RangeError(`${name}: unknown layout '${String(layout)}'`);
+  if (layout === 'rows') return prefillAttentionRows(ctx, cfg, g, scale);
   const { tpr, rows, keysPerTile } = prefillTiling(cfg.headDim, ctx.limits.maxComputeWorkgroupStorageSize);
   if (tpr * rows > ctx.limits.maxComputeInvocationsPerWorkgroup)
     throw new RangeError(`${name}: headDim ${cfg.headDim} needs too many threads per row`);
@@ -288,6 +329,37 @@ export function createPrefillAttention(
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(groupsX, cfg.nKvHeads);
+        },
+      };
+    },
+  };
+}
+
+/** createPrefillAttention's `rows` layout: one thread per (token, query head) row. */
+function prefillAttentionRows(
+  ctx: GpuContext,
+  cfg: PrefillAttentionConfig,
+  g: number,
+  scale: number,
+): { readonly pipeline: GPUComputePipeline; bind(b: AttentionBindings): KernelCall } {
+  const name = 'prefill-attention-rows';
+  if (cfg.headDim > ROWS_MAX_HEAD_DIM) throw new RangeError(`${name}: headDim ${cfg.headDim} is over ${ROWS_MAX_HEAD_DIM}`);
+  const pipeline = opsPipeline(
+    ctx,
+    name,
+    prefillRowsWgsl,
+    { HD: cfg.headDim, HD4: cfg.headDim / 4, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, WG: ROWS_WORKGROUP, KB: ROWS_KEY_BLOCK },
+    { subgroups: false, constants: { SCALE: scale } },
+  );
+  return {
+    pipeline,
+    bind(b) {
+      const group = makeBindGroup(ctx, pipeline, name, [b.params, b.q, b.kCache, b.vCache, b.output]);
+      return {
+        encode(pass, step) {
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, group);
+          pass.dispatchWorkgroups(Math.ceil((dispatchTokens(step, cfg.maxTokens) * g) / ROWS_WORKGROUP), cfg.nKvHeads);
         },
       };
     },

@@ -8,7 +8,9 @@
  *   matvec       per weight type, the mat-vec's work split (mode, workgroup size, rows per thread,
  *                input sharing; matmul.ts), under the activations chosen above;
  *   gemm         per weight type, the prefill GEMM's tile (matmul-tiled.ts gemmTileCandidates), and
- *                with int8 activations the int8 GEMM (matmul-q8.ts) as one more candidate.
+ *                with int8 activations the int8 GEMM (matmul-q8.ts) as one more candidate;
+ *   attention    prefill attention's work layout (attention.ts PrefillAttentionLayout) on the
+ *                model's head shape, a full prefill batch from position 0.
  *
  * Noise guard: the candidates of a family are timed interleaved (every round times each once, as
  * bench/kernels.ts does) and compared with the default by the ratio within each round; a candidate
@@ -36,6 +38,7 @@ import { gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { pairedRatios, spread, type Spread } from '../stats.ts';
+import { type AttentionShape, createPrefillAttention, type PrefillAttentionLayout, prefillAttentionLayouts } from './attention.ts';
 import type { KernelCall } from './common.ts';
 import { createMatMul, createMatVec, type MatmulVariant, resolveVariant, tiledVariant } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates } from './matmul-tiled.ts';
@@ -64,6 +67,8 @@ export interface KernelVariants {
    * the f32 GEMM (docs/kernels.md).
    */
   gemm8?: Partial<Record<number, GemmTile>>;
+  /** Prefill attention's work layout (default: attention.ts defaultPrefillAttentionLayout for the device). */
+  attention?: PrefillAttentionLayout;
 }
 
 /** The linears of one shape in a model. */
@@ -87,7 +92,7 @@ export function linearShapes(weights: readonly { type: GGMLType; rows: number; c
   return [...byKey.values()].sort((a, b) => a.type - b.type || a.rows - b.rows || a.cols - b.cols);
 }
 
-export type TuneFamily = 'activations' | 'matvec' | 'gemm';
+export type TuneFamily = 'activations' | 'matvec' | 'gemm' | 'attention';
 
 export interface CandidateReport {
   label: string;
@@ -134,6 +139,8 @@ export interface TuneRecordCache {
 export interface TuneOptions {
   /** Prefill chunk (the GEMM's token count). */
   maxBatch: number;
+  /** The model's attention heads: with a prefill (maxBatch > 1), prefill attention's layout is tuned too. */
+  attention?: Omit<AttentionShape, 'maxCtx'>;
   /** What the user asked for: anything but `auto` is kept, and not tuned. */
   activations?: ActivationsOption;
   /** Budget on a hardware GPU (default 2000 ms). */
@@ -163,7 +170,11 @@ const SOFTWARE_BUDGET_TOKENS = 32;
 const MAX_TIMED_WEIGHT_BYTES = 32 * 1024 * 1024;
 
 /** The cache key: adapter + driver (description), features and limits tier, model shapes, options. */
-export function autotuneKey(ctx: GpuContext, shapes: readonly LinearShape[], o: Pick<TuneOptions, 'maxBatch' | 'activations'>): string {
+export function autotuneKey(
+  ctx: GpuContext,
+  shapes: readonly LinearShape[],
+  o: Pick<TuneOptions, 'maxBatch' | 'activations' | 'attention'>,
+): string {
   const a = ctx.adapterInfo;
   const device = [a.vendor, a.architecture, a.device, a.description, a.isFallbackAdapter ? 'fallback' : 'hw'].join('/');
   const features = [
@@ -173,7 +184,8 @@ export function autotuneKey(ctx: GpuContext, shapes: readonly LinearShape[], o: 
     ctx.hasPackedInt8Dot ? 'dot4' : '',
   ].join(',');
   const model = shapes.map((s) => `${s.type}:${s.rows}x${s.cols}x${s.count}`).join(';');
-  return `lowbit-autotune-v${RECORD_VERSION}|${device}|${features}|${model}|b${o.maxBatch}|${o.activations ?? 'auto'}`;
+  const heads = o.attention ? `|att${o.attention.headDim}:${o.attention.nHeads}/${o.attention.nKvHeads}` : '';
+  return `lowbit-autotune-v${RECORD_VERSION}|${device}|${features}|${model}${heads}|b${o.maxBatch}|${o.activations ?? 'auto'}`;
 }
 
 const variantKey = (v: object) => JSON.stringify(v, Object.keys(v).sort());
@@ -448,7 +460,8 @@ export async function tuneKernels(ctx: GpuContext, shapes: readonly LinearShape[
       : (options.budgetMs ?? HARDWARE_BUDGET_MS);
     // Families still to time (each type's mat-vec and GEMM, and the activations): the per-batch
     // time spreads what is left of the budget over them.
-    let familiesLeft = 1 + 2 * types.length;
+    const attentionLayouts = options.attention && options.maxBatch > 1 ? prefillAttentionLayouts(ctx, options.attention.headDim) : [];
+    let familiesLeft = 1 + 2 * types.length + (attentionLayouts.length ? 1 : 0);
     const minBatchMs = () => {
       if (options.minBatchMs !== undefined) return options.minBatchMs;
       const left = budgetMs - (performance.now() - started);
@@ -503,6 +516,13 @@ export async function tuneKernels(ctx: GpuContext, shapes: readonly LinearShape[
         else if (i > 0) variants.gemm![t] = cands[i]!.tile;
       }
     }
+    if (options.attention && attentionLayouts.length) {
+      const heads = options.attention;
+      const i = await run('attention', undefined, attentionLayouts, (j) =>
+        attentionWorkload(ctx, scratch, heads, attentionLayouts[j]!, options.maxBatch),
+      );
+      if (i > 0) variants.attention = attentionLayouts[i]!;
+    }
     return { key, source: 'measured', activations, variants, families, ms: performance.now() - started, budgetMs };
   } finally {
     await ctx.device.queue.onSubmittedWorkDone();
@@ -540,6 +560,27 @@ export function serializeTuneChoice(key: string, choice: TuneChoice): string {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** One prefill attention over `maxTokens` tokens from position 0, every head, in `layout`. */
+function attentionWorkload(
+  ctx: GpuContext,
+  scratch: Scratch,
+  heads: Omit<AttentionShape, 'maxCtx'>,
+  layout: PrefillAttentionLayout,
+  maxTokens: number,
+): Encode {
+  const { headDim, nHeads, nKvHeads } = heads;
+  const step = { pos0: 0, nTokens: maxTokens };
+  const cacheBytes = nKvHeads * maxTokens * headDim * 4;
+  const call = createPrefillAttention(ctx, { ...heads, maxCtx: maxTokens, maxTokens, layout }).bind({
+    params: scratch.uniform(encodeStepParams(step)),
+    q: scratch.buffer(maxTokens * nHeads * headDim * 4, 'autotune:q'),
+    kCache: scratch.buffer(cacheBytes, 'autotune:k'),
+    vCache: scratch.buffer(cacheBytes, 'autotune:v'),
+    output: scratch.buffer(maxTokens * nHeads * headDim * 4, 'autotune:attention'),
+  });
+  return (pass) => call.encode(pass, step);
+}
+
 /**
  * The choice a cached record holds, or undefined when it is not a record for this key or names
  * anything the device does not offer now: every variant must equal one of this device's
@@ -550,7 +591,7 @@ export function parseTuneRecord(
   key: string,
   ctx: GpuContext,
   shapes: readonly LinearShape[],
-  o: Pick<TuneOptions, 'activations' | 'maxCandidates'>,
+  o: Pick<TuneOptions, 'activations' | 'maxCandidates' | 'attention'> & { maxBatch?: number },
 ): TuneChoice | undefined {
   if (typeof text !== 'string' || text.length > 64 * 1024) return undefined;
   let r: unknown;
@@ -566,9 +607,20 @@ export function parseTuneRecord(
   if (requested !== 'auto' && activations !== requested) return undefined;
   if (activations === 'int8' && !ctx.hasPackedInt8Dot) return undefined;
   const types = new Set(shapes.map((s) => s.type));
-  const { matvec = {}, gemm = {}, gemm8 = {} } = r.variants as { matvec?: unknown; gemm?: unknown; gemm8?: unknown };
+  const {
+    matvec = {},
+    gemm = {},
+    gemm8 = {},
+    attention,
+  } = r.variants as { matvec?: unknown; gemm?: unknown; gemm8?: unknown; attention?: unknown };
   if (!isRecord(matvec) || !isRecord(gemm) || !isRecord(gemm8)) return undefined;
   const out: KernelVariants = { matvec: {}, gemm: {} };
+  if (attention !== undefined) {
+    const layouts = o.attention && (o.maxBatch ?? 1) > 1 ? prefillAttentionLayouts(ctx, o.attention.headDim) : [];
+    const known = layouts.find((l) => l === attention);
+    if (!known) return undefined;
+    out.attention = known;
+  }
   const max = o.maxCandidates ?? 6;
   const mvKeys = new Map(matvecCandidates(ctx, activations, max).map((v) => [variantKey(v), v]));
   for (const [k, v] of Object.entries(matvec)) {

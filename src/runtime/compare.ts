@@ -42,17 +42,34 @@ export async function compareChunks(
   vocab: number,
   onChunk?: (index: number, acc: KlAccumulator) => void,
 ): Promise<KlReport> {
-  const acc = new KlAccumulator();
-  const quant = quantChunks[Symbol.asyncIterator]();
+  const [report] = await compareChunksWithEach(baseChunks, [quantChunks], vocab, onChunk && ((index, accs) => onChunk(index, accs[0]!)));
+  return report!;
+}
+
+/**
+ * compareChunks for several models against one base: each base chunk is taken once and compared
+ * with every model's chunk of the same index, so N models cost N + 1 evaluations, not 2N.
+ * The reports are in `quantChunks`' order.
+ */
+export async function compareChunksWithEach(
+  baseChunks: AsyncIterable<ScoredChunk> | Iterable<ScoredChunk>,
+  quantChunks: readonly AsyncIterable<ScoredChunk>[],
+  vocab: number,
+  onChunk?: (index: number, accs: readonly KlAccumulator[]) => void,
+): Promise<KlReport[]> {
+  const accs = quantChunks.map(() => new KlAccumulator());
+  const quants = quantChunks.map((c) => c[Symbol.asyncIterator]());
   try {
     for await (const b of baseChunks) {
-      const q = await quant.next();
-      if (q.done) throw new RangeError(`the quantized model's evaluation ended before chunk ${b.index}`);
-      acc.add(b.logits, q.value.logits, b.targets, vocab);
-      onChunk?.(b.index, acc);
+      for (let i = 0; i < quants.length; i++) {
+        const q = await quants[i]!.next();
+        if (q.done) throw new RangeError(`the quantized model's evaluation ended before chunk ${b.index}`);
+        accs[i]!.add(b.logits, q.value.logits, b.targets, vocab);
+      }
+      onChunk?.(b.index, accs);
     }
   } finally {
-    await quant.return?.(undefined);
+    for (const q of quants) await q.return?.(undefined);
   }
-  return acc.report();
+  return accs.map((a) => a.report());
 }

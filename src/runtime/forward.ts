@@ -467,7 +467,14 @@ export class ForwardPass {
       attention:
         maxTokens === 1 || rows
           ? createDecodeAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, rows })
-          : createPrefillAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, maxTokens }),
+          : createPrefillAttention(ctx, {
+              headDim,
+              nHeads: nHead,
+              nKvHeads: nHeadKV,
+              maxCtx: contextSize,
+              maxTokens,
+              layout: options.kernelVariants?.attention,
+            }),
     };
   }
 

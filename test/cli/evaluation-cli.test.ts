@@ -13,7 +13,7 @@ import { run as kl } from '../../src/cli/kl.ts';
 import { run as perplexity } from '../../src/cli/perplexity.ts';
 import { BufferByteSource } from '../../src/io/byte-source.ts';
 import { readImatrix } from '../../src/quant/imatrix.ts';
-import { demoModel } from '../helpers/fixtures.ts';
+import { demoModel, localModel } from '../helpers/fixtures.ts';
 import { lowbit, type CliResult } from './lowbit-cli.ts';
 
 /**
@@ -57,8 +57,9 @@ describe('usage errors, before the model is opened', () => {
     ['perplexity', perplexity, [missing, '-f', 'x', '--chunks', '0'], /--chunks must be a positive integer/],
     ['perplexity', perplexity, [missing, '-f', 'x', '--bogus'], /Unknown option '--bogus'/],
     ['perplexity', perplexity, [], /exactly one model/],
-    ['kl', kl, [missing, '-f', 'x'], /kl needs two models/],
-    ['kl', kl, [missing, missing, missing, '-f', 'x'], /kl needs two models/],
+    ['kl', kl, [missing, '-f', 'x'], /kl needs a base model and one to 16 quantized models/],
+    ['kl', kl, [...Array<string>(18).fill(missing), '-f', 'x'], /kl needs a base model and one to 16 quantized models/],
+    ['kl', kl, [missing, missing, '-f', 'x', '--activations', 'int4'], /--activations must be one of auto, f32, int8, ggml/],
     ['imatrix', imatrix, [missing, '-f', 'x', '--output-format', 'csv'], /--output-format must be gguf or dat/],
   ] as const)('%s %j', async (_name, cmd, args, message) => {
     const err = await cmd([...args]).catch((e: unknown) => e);
@@ -134,6 +135,36 @@ describe('on the GPU (the 3M demo model)', () => {
       const bad = await lowbit('imatrix', demoModel, '-f', story, '-c', '4096', '-o', none, '--limits', 'default');
       expectEvaluationError(bad, /EvaluationError/);
       expect(existsSync(none)).toBe(false);
+    },
+    SLOW,
+  );
+
+  test(
+    'kl with several models: each report is what a run against that model alone gives; --activations reaches the engine',
+    async () => {
+      const [base, q8, q4] = ['stories260K.gguf', 'stories260K-Q8_0.gguf', 'stories260K-Q4_0.gguf'].map(localModel);
+      const args = ['-f', story, '-c', '64', '--chunks', '2', '--json', '--limits', 'default'];
+      const reports = (r: CliResult) => {
+        expect(r.code, r.stderr).toBe(0);
+        return r.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => {
+            const { seconds, ...rest } = JSON.parse(line) as { seconds: number } & Record<string, unknown>;
+            expect(seconds).toBeGreaterThan(0);
+            return rest as { quant: string; ppl: { base: number; quant: number }; kld: { mean: number } };
+          });
+      };
+      const both = reports(await lowbit('kl', base!, q8!, q4!, ...args, '--activations', 'ggml'));
+      expect(both.map((r) => r.quant)).toEqual([q8, q4]);
+      // The base is evaluated once for both, in step with each: the same numbers as alone.
+      const [q4Alone] = reports(await lowbit('kl', base!, q4!, ...args, '--activations', 'ggml'));
+      expect(both[1]).toEqual(q4Alone);
+      expect(both[0]!.kld.mean).toBeLessThan(both[1]!.kld.mean);
+      // f32 activations: the F32 base is not rounded in either mode, the Q4_0 model's inputs are only in ggml's.
+      const [q4F32] = reports(await lowbit('kl', base!, q4!, ...args, '--activations', 'f32'));
+      expect(q4F32!.ppl.base).toBeCloseTo(q4Alone!.ppl.base, 9);
+      expect(q4F32!.kld.mean).not.toBe(q4Alone!.kld.mean);
     },
     SLOW,
   );

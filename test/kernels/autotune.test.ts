@@ -44,7 +44,8 @@ const SHAPES: LinearShape[] = linearShapes([
   { type: GGMLType.Q8_0, rows: 128, cols: 256 },
 ]);
 /** Rounds and budget large enough that every family is timed here. */
-const FAST = { maxBatch: 16, rounds: 3, budgetTokens: 1e6, budgetMs: 60_000, minBatchMs: 2, maxCandidates: 3 };
+const HEADS = { headDim: 32, nHeads: 8, nKvHeads: 4 };
+const FAST = { maxBatch: 16, rounds: 3, budgetTokens: 1e6, budgetMs: 60_000, minBatchMs: 2, maxCandidates: 3, attention: HEADS };
 const key = (v: object) => JSON.stringify(v, Object.keys(v).sort());
 
 /** A device that differs from `ctx` only in what its adapter reports. */
@@ -131,8 +132,13 @@ describe('tuning on this device', () => {
         ['matvec', 'Q8_0'],
         ['gemm', 'Q4_0'],
         ['gemm', 'Q8_0'],
+        ['attention', undefined],
       ]),
     );
+    // Prefill attention's layouts, this device's default first.
+    const attention = r.families.find((f) => f.family === 'attention')!;
+    expect(attention.candidates.map((c) => c.label)).toEqual(ctx.isSoftware ? ['rows', 'tiled'] : ['tiled', 'rows']);
+    expect(r.variants.attention).toBe(attention.chosen ? attention.candidates[attention.chosen]!.label : undefined);
     if (ctx.hasPackedInt8Dot) expect(timed).toContainEqual(['activations', undefined]);
     for (const f of r.families) {
       expect(f.skipped).toBeUndefined();
@@ -192,6 +198,7 @@ describe('cache', () => {
     expect(autotuneKey(ctx, SHAPES.slice(1), FAST)).not.toBe(k);
     expect(autotuneKey(ctx, SHAPES, { ...FAST, maxBatch: 32 })).not.toBe(k);
     expect(autotuneKey(ctx, SHAPES, { ...FAST, activations: 'f32' })).not.toBe(k);
+    expect(autotuneKey(ctx, SHAPES, { ...FAST, attention: { ...HEADS, nKvHeads: 2 } })).not.toBe(k);
     // Another adapter / another shape set misses the cache and is timed.
     expect((await autotune(otherAdapter(ctx), SHAPES, { ...FAST, cache: store })).source).toBe('measured');
     expect((await autotune(ctx, SHAPES.slice(0, 2), { ...FAST, cache: store })).source).toBe('measured');
@@ -220,6 +227,9 @@ describe('cache', () => {
         variants: { gemm: { [q4]: { rowThreads: 1024, tokenThreads: 1, rowsPerThread: 64, tokensPerThread: 64 } } },
       }),
       JSON.stringify({ ...valid, variants: { gemm: { __proto__: 1, [q4]: null } } }),
+      // A prefill attention layout that does not exist.
+      JSON.stringify({ ...valid, variants: { attention: 'evil' } }),
+      JSON.stringify({ ...valid, variants: { attention: ['rows'] } }),
       'x'.repeat(70 * 1024),
     ];
     for (const text of hostile) expect(parseTuneRecord(text, k, ctx, SHAPES, FAST), text.slice(0, 80)).toBeUndefined();
@@ -228,6 +238,15 @@ describe('cache', () => {
     expect(
       parseTuneRecord(serializeTuneChoice(k, { activations: 'f32', variants: { matvec: { [q4]: late } } }), k, ctx, SHAPES, FAST),
     ).toBeUndefined();
+    // A layout for a load with no prefill or no heads given, or one this head size cannot run.
+    const rowsRecord = serializeTuneChoice(k, { activations: 'f32', variants: { attention: 'rows' } });
+    expect(parseTuneRecord(rowsRecord, k, ctx, SHAPES, { ...FAST, maxBatch: 1 })).toBeUndefined();
+    expect(parseTuneRecord(rowsRecord, k, ctx, SHAPES, { ...FAST, attention: undefined })).toBeUndefined();
+    expect(parseTuneRecord(rowsRecord, k, ctx, SHAPES, { ...FAST, attention: { ...HEADS, headDim: 512 } })).toBeUndefined();
+    expect(parseTuneRecord(rowsRecord, k, ctx, SHAPES, FAST)).toEqual({
+      activations: 'f32',
+      variants: { matvec: {}, gemm: {}, attention: 'rows' },
+    });
     // Activations forced by the user that the record contradicts.
     expect(
       parseTuneRecord(serializeTuneChoice(k, { activations: 'int8', variants: {} }), k, ctx, SHAPES, { activations: 'f32' }),

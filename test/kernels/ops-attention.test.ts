@@ -7,8 +7,11 @@ import {
   createDecodeAttention,
   createKvWrite,
   createPrefillAttention,
+  defaultPrefillAttentionLayout,
   kvCacheLayerBytes,
+  PREFILL_ATTENTION_LAYOUTS,
   prefillTiling,
+  type PrefillAttentionLayout,
 } from '../../src/kernels/attention.ts';
 import { createRope } from '../../src/kernels/rope.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
@@ -65,7 +68,14 @@ function attnRef(
 }
 
 /** Prefill attention of `tokens` queries at pos0 against the f64 reference; outputs past them untouched. */
-async function checkPrefill(ctx: GpuContext, s: Shape, pos0: number, tokens: number, maxTokens: number): Promise<void> {
+async function checkPrefill(
+  ctx: GpuContext,
+  s: Shape,
+  pos0: number,
+  tokens: number,
+  maxTokens: number,
+  layout: PrefillAttentionLayout,
+): Promise<void> {
   const kvLen = pos0 + tokens;
   const kc = makeCache(s, kvLen, 11);
   const vc = makeCache(s, kvLen, 12);
@@ -73,7 +83,7 @@ async function checkPrefill(ctx: GpuContext, s: Shape, pos0: number, tokens: num
   const params = createStepParams(ctx, { pos0, nTokens: tokens });
   const output = createStorageBuffer(ctx, new Float32Array(maxTokens * s.nh * s.hd).fill(-5));
   const kern = await build(ctx, () =>
-    createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens }),
+    createPrefillAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, maxTokens, layout }),
   );
   await runStep(
     ctx,
@@ -175,11 +185,34 @@ describe('attention', () => {
     [{ hd: 128, nh: 14, nkv: 2, maxCtx: 40 }, 3, 9, 9], // GQA 7: rows per workgroup not a multiple of G
     [{ hd: 80, nh: 2, nkv: 2, maxCtx: 40 }, 0, 12, 12], // 5 threads per row
   ];
-  for (const [s, pos0, tokens, maxTokens] of prefillCases) {
-    it(`prefill hd=${s.hd} heads=${s.nh}/${s.nkv} pos0=${pos0} tokens=${tokens}/${maxTokens}`, async () => {
-      await checkPrefill(ctx, s, pos0, tokens, maxTokens);
-    });
+  for (const layout of PREFILL_ATTENTION_LAYOUTS) {
+    for (const [s, pos0, tokens, maxTokens] of prefillCases) {
+      it(`prefill (${layout}) hd=${s.hd} heads=${s.nh}/${s.nkv} pos0=${pos0} tokens=${tokens}/${maxTokens}`, async () => {
+        await checkPrefill(ctx, s, pos0, tokens, maxTokens, layout);
+      });
+    }
   }
+  it('prefill (rows): keys in ragged blocks, rows of a 7-wide query group across workgroups', async () => {
+    await checkPrefill(ctx, { hd: 16, nh: 7, nkv: 1, maxCtx: 70 }, 2, 65, 67, 'rows');
+  });
+
+  it('the default layout: rows on a software adapter, tiled on a GPU; rows refuses heads it cannot hold', () => {
+    expect(defaultPrefillAttentionLayout({ isSoftware: true })).toBe('rows');
+    expect(defaultPrefillAttentionLayout({ isSoftware: false })).toBe('tiled');
+    expect(() => createPrefillAttention(ctx, { headDim: 512, nHeads: 2, nKvHeads: 2, maxCtx: 8, maxTokens: 1, layout: 'rows' })).toThrow(
+      /headDim 512 is over 256/,
+    );
+    expect(() =>
+      createPrefillAttention(ctx, {
+        headDim: 16,
+        nHeads: 2,
+        nKvHeads: 2,
+        maxCtx: 8,
+        maxTokens: 1,
+        layout: 'wide' as PrefillAttentionLayout,
+      }),
+    ).toThrow(/unknown layout 'wide'/);
+  });
 
   it('custom scale, and prefill of one token equals decode', async () => {
     const s = { hd: 32, nh: 4, nkv: 2, maxCtx: 80 };
@@ -192,11 +225,13 @@ describe('attention', () => {
     const b = createStorageBuffer(ctx, s.nh * s.hd * 4);
     const shape = { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, scale: 0.3 };
     const dec = await build(ctx, () => createDecodeAttention(ctx, { ...shape, minChunk: 16 }));
-    const pre = await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: 1 }));
-    await run(ctx, dec.bind({ ...bufs, output: a }), pre.bind({ ...bufs, output: b }));
     const want = attnRef(s, q, kc, vc, 69, 1, 0.3);
-    expectClose(await readF32(ctx, a), want, 2e-5, 2e-4, 'decode');
-    expectClose(await readF32(ctx, b), want, 2e-5, 2e-4, 'prefill');
+    for (const layout of PREFILL_ATTENTION_LAYOUTS) {
+      const pre = await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: 1, layout }));
+      await run(ctx, dec.bind({ ...bufs, output: a }), pre.bind({ ...bufs, output: b }));
+      expectClose(await readF32(ctx, a), want, 2e-5, 2e-4, 'decode');
+      expectClose(await readF32(ctx, b), want, 2e-5, 2e-4, `prefill (${layout})`);
+    }
   });
 
   it('prefill of 5 then 3 decode steps (RoPE fused with the cache write) equals one prefill of 8', async () => {
@@ -310,6 +345,6 @@ describe('prefill attention under mobile limits (16 KiB workgroup storage)', () 
     expect(keysPerTile).toBe(8);
     expect(prefillTiling(128, 32 * 1024).keysPerTile).toBe(16);
     // Keys span several tiles, the last one ragged (pos0 + tokens = 45).
-    await checkPrefill(mobile, { hd: 128, nh: 4, nkv: 2, maxCtx: 48 }, 5, 40, 40);
+    await checkPrefill(mobile, { hd: 128, nh: 4, nkv: 2, maxCtx: 48 }, 5, 40, 40, 'tiled');
   });
 });
