@@ -17,6 +17,10 @@
 // into the output buffer (at binding 4) exactly as the combine would (exp(m − m) = 1), saving a
 // dispatch per layer at short contexts.
 // Cache layout [NKV][MAXCTX][HD]; kv_len (from the step params) positions are valid.
+// ROWS (a batched decode step, src/runtime/batch-decode.ts): workgroup z = row r of q and of the
+// output, the query of a sequence at position rows[r].x, which reads slot rows[r].y of the caches
+// (slot s starts s·SLOT_K elements into kc, s·SLOT_V into vc) with kv_len = rows[r].x + 1, and
+// owns partials block r. Every row's arithmetic is the one-token path's.
 #include "step"
 
 const HD: u32 = {{HD}}u;
@@ -36,15 +40,30 @@ fn active_splits(kv_len: u32) -> u32 {
   return clamp((kv_len + MIN_CHUNK - 1u) / MIN_CHUNK, 1u, NSPLIT);
 }
 
+#if ROWS
+const SLOT_K: u32 = {{SLOT_K}}u;
+const SLOT_V: u32 = {{SLOT_V}}u;
+#endif
+
 #if COMBINE
 @group(0) @binding(1) var<storage, read> part: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;   // [rows][NH][HD]: row step.row
+#if ROWS
+@group(0) @binding(3) var<storage, read> rows: array<vec2<u32>>;  // [rows]: (position, slot)
+#endif
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let qh = wid.x;
+#if ROWS
+  let row = wid.y;
+  let n = active_splits(min(rows[row].x + 1u, MAXCTX));
+  let base = (row * NH + qh) * NSPLIT * PSTRIDE;
+#else
+  let row = step.row;
   let n = active_splits(min(step.kv_len, MAXCTX));
   let base = qh * NSPLIT * PSTRIDE;
+#endif
   var mx = NEG_BIG;
   for (var s = 0u; s < n; s++) { mx = max(mx, part[base + s * PSTRIDE + HD]); }
   var den = 0.0;
@@ -57,7 +76,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var s = 0u; s < n; s++) {
       o += exp(part[base + s * PSTRIDE + HD] - mx) * part[base + s * PSTRIDE + d];
     }
-    out[step.row * NH * HD + qh * HD + d] = o * inv;
+    out[row * NH * HD + qh * HD + d] = o * inv;
   }
 }
 #else
@@ -67,7 +86,10 @@ override SCALE: f32;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;     // [rows][NH][HD]: row step.row
 @group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;    // [NKV][MAXCTX][HD]
 @group(0) @binding(3) var<storage, read> vc: array<f32>;          // [NKV][MAXCTX][HD]
-@group(0) @binding(4) var<storage, read_write> part: array<f32>;  // [NH][NSPLIT][HD + 2]; SINGLE: the output, [rows][NH][HD]
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;  // [NH][NSPLIT][HD + 2] (ROWS: per row); SINGLE: the output, [rows][NH][HD]
+#if ROWS
+@group(0) @binding(5) var<storage, read> rows: array<vec2<u32>>;  // [rows]: (position, slot)
+#endif
 
 var<workgroup> sc: array<f32, G * TILE>;
 var<workgroup> pr: array<f32, G * TILE>;
@@ -79,7 +101,19 @@ var<workgroup> lsum: array<f32, G>;
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let s = wid.x;
   let h = wid.y;
+#if ROWS
+  let row = wid.z;
+  let kv_len = min(rows[row].x + 1u, MAXCTX);
+  let k_slot = rows[row].y * (SLOT_K / 4u);
+  let v_slot = rows[row].y * SLOT_V;
+  let part_base = row * NH * NSPLIT * PSTRIDE;
+#else
+  let row = step.row;
   let kv_len = min(step.kv_len, MAXCTX);
+  let k_slot = 0u;
+  let v_slot = 0u;
+  let part_base = 0u;
+#endif
   let n = active_splits(kv_len);
   if (s >= n) { return; }
   let chunk = (kv_len + n - 1u) / n;
@@ -87,7 +121,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let end = min(start + chunk, kv_len);
   // Query heads h*G … h*G+G-1 are contiguous in q (read straight from global memory: it is tiny
   // and every thread reads the same words).
-  let qb = (step.row * NH + h * G) * HD4;
+  let qb = (row * NH + h * G) * HD4;
 
   var m: array<f32, G>;
   var alpha: array<f32, G>;
@@ -102,7 +136,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     var dots: array<vec4<f32>, G>;
     for (var j = 0u; j < G; j++) { dots[j] = vec4<f32>(0.0); }   // explicit: see note at the top
     if (live) {
-      let kb = (kv_base + p) * HD4;
+      let kb = k_slot + (kv_base + p) * HD4;
       for (var e = 0u; e < HD4; e++) {
         let k4 = kc[kb + e];
         for (var j = 0u; j < G; j++) { dots[j] += q[qb + j * HD4 + e] * k4; }
@@ -129,7 +163,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let j = oi / HD;
         let d = oi % HD;
         var a = acc[o] * alpha[j];
-        for (var i = 0u; i < n_here; i++) { a += pr[j * TILE + i] * vc[(kv_base + t0 + i) * HD + d]; }
+        for (var i = 0u; i < n_here; i++) { a += pr[j * TILE + i] * vc[v_slot + (kv_base + t0 + i) * HD + d]; }
         acc[o] = a;
       }
     }
@@ -147,18 +181,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let oi = lid + o * TILE;
     if (oi < G * HD) {
       let den = lsum[oi / HD];
-      part[(step.row * NH + h * G) * HD + oi] = acc[o] * select(0.0, 1.0 / den, den > 0.0);
+      part[(row * NH + h * G) * HD + oi] = acc[o] * select(0.0, 1.0 / den, den > 0.0);
     }
   }
 #else
   for (var o = 0u; o < OPT; o++) {
     let oi = lid + o * TILE;
     if (oi < G * HD) {
-      part[((h * G + oi / HD) * NSPLIT + s) * PSTRIDE + oi % HD] = acc[o];
+      part[part_base + ((h * G + oi / HD) * NSPLIT + s) * PSTRIDE + oi % HD] = acc[o];
     }
   }
   if (lid < G) {
-    let rec = ((h * G + lid) * NSPLIT + s) * PSTRIDE;
+    let rec = part_base + ((h * G + lid) * NSPLIT + s) * PSTRIDE;
     part[rec + HD] = m[lid];
     part[rec + HD + 1u] = l;
   }

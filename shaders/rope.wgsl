@@ -7,6 +7,10 @@
 // per-dimension factors folded in on the CPU in f64) in 0.64 fixed point: (hi word, lo word).
 // KV: K is not rotated in place but written rotated into the cache, and V copied next to it:
 // cache layout [kv_head][MAXCTX][HD], row `pos`.
+// ROWS (with KV; a batched decode step, src/runtime/batch-decode.ts): token t is row t of q/k/v,
+// the token of a sequence at position rows[t].x whose cache is slot rows[t].y of kc and vc (slot
+// s starts s·SLOT_K elements into kc, s·SLOT_V into vc); every row's arithmetic is the one-token
+// path's, so a row gets the bits its sequence would get alone.
 #include "step"
 
 const HD: u32 = {{HD}}u;
@@ -25,6 +29,11 @@ const WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read> v: array<f32>;           // [T][NK][HD]
 @group(0) @binding(5) var<storage, read_write> kc: array<f32>;    // [NK][MAXCTX][HD]
 @group(0) @binding(6) var<storage, read_write> vc: array<f32>;    // [NK][MAXCTX][HD]
+#if ROWS
+@group(0) @binding(7) var<storage, read> rows: array<vec2<u32>>;  // [T]: (position, slot)
+const SLOT_K: u32 = {{SLOT_K}}u;
+const SLOT_V: u32 = {{SLOT_V}}u;
+#endif
 #else
 @group(0) @binding(3) var<storage, read_write> k: array<f32>;     // [T][NK][HD]
 #endif
@@ -86,11 +95,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #endif
   let t = idx / per_token;
   if (t >= step.n_tokens) { return; }
+#if ROWS
+  let pos = rows[t].x;
+  let row = t;
+  let k_slot = rows[t].y * SLOT_K;
+  let v_slot = rows[t].y * SLOT_V;
+#else
   let pos = step.pos0 + t;
+  let row = step.row + t;
+  let k_slot = 0u;
+  let v_slot = 0u;
+#endif
   var r = idx % per_token;
   if (r < NQ * HALF) {
     let i = r % HALF;
-    let base = ((step.row + t) * NQ + r / HALF) * HD;
+    let base = (row * NQ + r / HALF) * HD;
     let p = pair(i) + base;
     let y = rotate(vec2<f32>(q[p.x], q[p.y]), cos_sin(pos, i));
     q[p.x] = y.x;
@@ -102,26 +121,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (pos >= MAXCTX) { return; }
   let head = (r % (NK * HD2)) / HD2;
   let i = r % HD2;
-  let src = ((step.row + t) * NK + head) * HD;
+  let src = (row * NK + head) * HD;
   let dst = (head * MAXCTX + pos) * HD;
   if (r < NK * HD2) {
     if (i < HALF) {
       let p = pair(i);
       let y = rotate(vec2<f32>(k[src + p.x], k[src + p.y]), cos_sin(pos, i));
-      kc[dst + p.x] = y.x;
-      kc[dst + p.y] = y.y;
+      kc[k_slot + dst + p.x] = y.x;
+      kc[k_slot + dst + p.y] = y.y;
     } else {
       // Pairs at or past HALF cover dims 2i, 2i+1 >= rope_dim in both orderings: copied as they are.
-      kc[dst + 2u * i] = k[src + 2u * i];
-      kc[dst + 2u * i + 1u] = k[src + 2u * i + 1u];
+      kc[k_slot + dst + 2u * i] = k[src + 2u * i];
+      kc[k_slot + dst + 2u * i + 1u] = k[src + 2u * i + 1u];
     }
   } else {
-    vc[dst + 2u * i] = v[src + 2u * i];
-    vc[dst + 2u * i + 1u] = v[src + 2u * i + 1u];
+    vc[v_slot + dst + 2u * i] = v[src + 2u * i];
+    vc[v_slot + dst + 2u * i + 1u] = v[src + 2u * i + 1u];
   }
 #else
   let i = r % HALF;
-  let base = ((step.row + t) * NK + r / HALF) * HD;
+  let base = (row * NK + r / HALF) * HD;
   let p = pair(i) + base;
   let y = rotate(vec2<f32>(k[p.x], k[p.y]), cos_sin(pos, i));
   k[p.x] = y.x;

@@ -14,7 +14,8 @@ import { ContextOverflowError, DeviceLostError, LowbitError, ModelFormatError } 
 import { modelConfigFromMetadata, type ModelConfig } from '../model/config.ts';
 import { resolveTensorNames } from '../model/tensors.ts';
 import { Evaluator } from '../runtime/evaluate.ts';
-import { BatchDecoder } from '../runtime/batch-decode.ts';
+import { BatchDecoder, SlotKvCache } from '../runtime/batch-decode.ts';
+import { resolveActivations } from '../kernels/matvec-q8.ts';
 import { ForwardPass, type ForwardOptions, int8RowsFit } from '../runtime/forward.ts';
 import { checkTensorTypes } from './check-model.ts';
 import { loadGpuWeights, planWeights } from '../runtime/loader.ts';
@@ -188,9 +189,12 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
   // Every slot's pass shares the weights; each owns its KV cache and scratch.
   const sessions: Session[] = [];
   let batch: BatchDecoder | undefined;
+  let slotKv: SlotKvCache | undefined;
   const destroySessions = () => {
     for (const s of sessions) s.destroy();
-    void batch?.destroy();
+    if (batch)
+      void batch.destroy(); // it owns slotKv
+    else slotKv?.destroy();
   };
   try {
     // Concatenated Q/K/V and gate/up feed the mat-vecs' split and GLU fusions (f32 and int8).
@@ -203,10 +207,16 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
       onProgress?.({ phase: 'compile', bytesDone: 0, bytesTotal: 0 });
     }
     const pipelinesBefore = cachedPipelineCount(gpu.device);
-    for (let i = 0; i < slotCount; i++) sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, forwardOptions)));
+    const activations = resolveActivations(gpu, forwardOptions.activations);
+    const batchByDefault = activations === 'f32' || int8RowsFit(activations, names, weights, slotCount);
+    const batched = slotCount > 1 && (options.batchDecode ?? batchByDefault);
+    // Batched slots keep their KV caches side by side (one buffer per layer) where the device can
+    // bind that buffer, so a step's RoPE and attention cover every slot in one dispatch each.
+    if (batched && SlotKvCache.layout(gpu, cfg, contextSize, slotCount)) slotKv = new SlotKvCache(gpu, cfg, contextSize, slotCount);
+    for (let i = 0; i < slotCount; i++)
+      sessions.push(new Session(gpu, new ForwardPass(gpu, cfg, names, weights, { ...forwardOptions, kvCache: slotKv?.slot(i) })));
     const forward = sessions[0]!.forward;
-    const batchByDefault = forward.activations === 'f32' || int8RowsFit(forward.activations, names, weights, slotCount);
-    if (slotCount > 1 && (options.batchDecode ?? batchByDefault)) {
+    if (batched) {
       // Slots decode together: one row per slot in a pass over the same weights (batch-decode.ts).
       const rows = new ForwardPass(gpu, cfg, names, weights, {
         ...forwardOptions,
@@ -220,6 +230,7 @@ export async function loadEngine(source: ByteSource, options: EngineLoadOptions)
         gpu,
         sessions.map((s) => s.forward),
         rows,
+        slotKv,
       );
       for (const s of sessions) s.batch = batch;
     }

@@ -142,7 +142,7 @@ function estimateAt(
   const evaluationStaging = allLogits ? maxBatch * cfg.vocabSize * 4 : 0;
   const scratch = (fwd.scratch + forwardKernelBytesBound(cfg, weights.parts) + SESSION_STAGING_BYTES + evaluationStaging) * sequences;
   const kvCache = fwd.kvCache * sequences;
-  const batch = sequences > 1 ? batchDecodeBytes(cfg, sequences, weights.parts) : 0;
+  const batch = sequences > 1 ? batchDecodeBytes(cfg, sequences, weights.parts, contextSize) : 0;
   return {
     contextSize,
     maxBatch,

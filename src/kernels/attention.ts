@@ -110,6 +110,30 @@ export interface DecodeAttentionConfig extends AttentionShape {
   maxSplits?: number;
   /** Fewest positions per chunk before another split is used (default 64; 256 on software devices). */
   minChunk?: number;
+  /**
+   * A batched decode step's attention (batch-decode.ts): one query row per sequence, each at its
+   * own position in its own slot of caches that hold `slots` × `slotElements` f32 values apiece
+   * (slot s at element s · slotElements.k of kCache, s · slotElements.v of vCache), as the row
+   * table (AttentionBindings.rows) says. Steps are encoded with StepShape.maxPos.
+   */
+  rows?: SlotRows;
+}
+
+/** How the kernels of a batched decode step find each row's sequence (see DecodeAttentionConfig.rows). */
+export interface SlotRows {
+  /** Most rows of a step. */
+  maxRows: number;
+  /** f32 values from one slot of a layer's K cache to the next's, and of its V cache. */
+  slotElements: { k: number; v: number };
+}
+
+/** Defines of the ROWS variants of rope.wgsl and attention_decode.wgsl. */
+export function slotRowsDefines(rows: SlotRows | undefined): Record<string, number | boolean> {
+  if (!rows) return { ROWS: false };
+  checkDim('slot rows', 'maxRows', rows.maxRows);
+  for (const e of [rows.slotElements.k, rows.slotElements.v])
+    if (!Number.isInteger(e) || e < 0 || e % 4) throw new RangeError(`slot rows: slot elements must be multiples of 4, got ${e}`);
+  return { ROWS: true, SLOT_K: rows.slotElements.k, SLOT_V: rows.slotElements.v };
 }
 
 export interface AttentionBindings {
@@ -120,6 +144,8 @@ export interface AttentionBindings {
   vCache: BufferRef;
   /** Same shape as q. */
   output: BufferRef;
+  /** DecodeAttentionConfig.rows: u32 (position, slot) per row of the step. */
+  rows?: BufferRef;
 }
 
 export interface DecodeAttentionKernel {
@@ -132,12 +158,24 @@ export interface DecodeAttentionKernel {
 export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfig): DecodeAttentionKernel {
   const name = 'decode-attention';
   const g = checkShape(name, cfg);
-  const nSplit = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
   const minChunk = cfg.minChunk ?? (ctx.isSoftware ? 256 : 64);
-  checkDim(name, 'maxSplits', nSplit);
   checkDim(name, 'minChunk', minChunk);
+  const maxSplits = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
+  checkDim(name, 'maxSplits', maxSplits);
+  // Rows keep partials per row, so they hold only the splits their context can use (a row's
+  // split count is the same either way: it never reaches the cap).
+  const nSplit = cfg.rows ? activeSplits(cfg.maxCtx, minChunk, maxSplits) : maxSplits;
   const scale = scaleOf(name, cfg, cfg.scale);
-  const defines = { HD: cfg.headDim, G: g, NH: cfg.nHeads, NSPLIT: nSplit, MIN_CHUNK: minChunk, MAXCTX: cfg.maxCtx };
+  const defines = {
+    HD: cfg.headDim,
+    G: g,
+    NH: cfg.nHeads,
+    NSPLIT: nSplit,
+    MIN_CHUNK: minChunk,
+    MAXCTX: cfg.maxCtx,
+    ...slotRowsDefines(cfg.rows),
+  };
+  const maxRows = cfg.rows?.maxRows ?? 1;
   const partial = opsPipeline(
     ctx,
     name,
@@ -153,32 +191,40 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
     { subgroups: false, constants: { SCALE: scale } },
   );
   const combine = opsPipeline(ctx, `${name}-combine`, decodeWgsl, { ...defines, COMBINE: true, SINGLE: false }, { subgroups: false });
-  const partials = createStorageBuffer(ctx, cfg.nHeads * nSplit * (cfg.headDim + 2) * 4, { label: 'decode-attention:partials' });
+  const partials = createStorageBuffer(ctx, maxRows * cfg.nHeads * nSplit * (cfg.headDim + 2) * 4, { label: 'decode-attention:partials' });
   return {
     pipelines: [partial, combine, single],
     partials,
     bind(b) {
-      const g1 = makeBindGroup(ctx, partial, name, [b.params, b.q, b.kCache, b.vCache, partials]);
-      const g2 = makeBindGroup(ctx, combine, `${name}-combine`, [b.params, partials, b.output]);
-      const g3 = makeBindGroup(ctx, single, `${name}-single`, [b.params, b.q, b.kCache, b.vCache, b.output]);
+      if (cfg.rows && !b.rows) throw new RangeError(`${name}: the rows binding is required with config.rows`);
+      // Rows take their positions from the row table, not the step parameters.
+      const [params, rows] = cfg.rows ? [undefined, b.rows] : [b.params, undefined];
+      const g1 = makeBindGroup(ctx, partial, name, [params, b.q, b.kCache, b.vCache, partials, rows]);
+      const g2 = makeBindGroup(ctx, combine, `${name}-combine`, [params, partials, b.output, rows]);
+      const g3 = makeBindGroup(ctx, single, `${name}-single`, [params, b.q, b.kCache, b.vCache, b.output, rows]);
       return {
         encode(pass, step) {
           // With the step known, only the chunks the shader will use are dispatched (same formula
           // as active_splits in the shader); the rest would exit at once but still cost. One
-          // chunk needs no combine: the single-pass variant writes the output itself.
-          const splits = step ? activeSplits(Math.min(step.pos0 + step.nTokens, cfg.maxCtx), minChunk, nSplit) : nSplit;
+          // chunk needs no combine: the single-pass variant writes the output itself. Rows
+          // dispatch the chunks of their longest context; a row whose context is shorter uses
+          // fewer (the others exit), and with one chunk the combine's result is the single
+          // pass's (exp(m − m) = 1), so a row's output does not depend on the other rows.
+          const nRows = cfg.rows ? dispatchTokens(step, maxRows) : 1;
+          const kvLen = step && (cfg.rows ? (step.maxPos ?? cfg.maxCtx - 1) + 1 : step.pos0 + step.nTokens);
+          const splits = kvLen ? activeSplits(Math.min(kvLen, cfg.maxCtx), minChunk, nSplit) : nSplit;
           if (splits === 1) {
             pass.setPipeline(single);
             pass.setBindGroup(0, g3);
-            pass.dispatchWorkgroups(1, cfg.nKvHeads);
+            pass.dispatchWorkgroups(1, cfg.nKvHeads, nRows);
             return;
           }
           pass.setPipeline(partial);
           pass.setBindGroup(0, g1);
-          pass.dispatchWorkgroups(splits, cfg.nKvHeads);
+          pass.dispatchWorkgroups(splits, cfg.nKvHeads, nRows);
           pass.setPipeline(combine);
           pass.setBindGroup(0, g2);
-          pass.dispatchWorkgroups(cfg.nHeads);
+          pass.dispatchWorkgroups(cfg.nHeads, nRows);
         },
       };
     },

@@ -18,6 +18,11 @@ export type BufferRef = GPUBuffer | GPUBufferBinding;
 export interface StepShape {
   pos0: number;
   nTokens: number;
+  /**
+   * A batched decode step (nTokens rows, one per sequence, each at its own position: the row
+   * table of batch-decode.ts): the largest of those positions, which sizes the attention's split.
+   */
+  maxPos?: number;
 }
 
 /**

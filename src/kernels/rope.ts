@@ -10,6 +10,7 @@
 import ropeWgsl from '../../shaders/rope.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
+import { type SlotRows, slotRowsDefines } from './attention.ts';
 import { type BufferRef, type KernelCall, checkDim, dispatchTokens, grid, makeBindGroup, opsPipeline } from './common.ts';
 
 export interface RopeConfig {
@@ -30,6 +31,12 @@ export interface RopeConfig {
   maxTokens?: number;
   /** Fuse the KV-cache write: K rotated into kCache, V copied into vCache. */
   kvCache?: { maxCtx: number };
+  /**
+   * With kvCache, a batched decode step (batch-decode.ts): token t of the step is row t, the token
+   * of a sequence at its own position in its own slot of the caches, as the row table
+   * (RopeBindings.rows) says (see DecodeAttentionConfig.rows).
+   */
+  rows?: SlotRows;
 }
 
 export interface RopeBindings {
@@ -42,6 +49,8 @@ export interface RopeBindings {
   v?: BufferRef;
   kCache?: BufferRef;
   vCache?: BufferRef;
+  /** RopeConfig.rows: u32 (position, slot) per row of the step. */
+  rows?: BufferRef;
 }
 
 export interface RopeKernel {
@@ -104,13 +113,23 @@ export function createRope(ctx: GpuContext, cfg: RopeConfig): RopeKernel {
   const kv = cfg.kvCache !== undefined;
   const maxCtx = cfg.kvCache?.maxCtx ?? 1;
   checkDim(name, 'kvCache.maxCtx', maxCtx);
+  if (cfg.rows && !kv) throw new RangeError('rope: rows needs kvCache');
   const turnsPerPosition = ropeTurns(ropeDim, freqBase, freqScale, cfg.freqFactors);
   const turns = createStorageBuffer(ctx, turnsFixedPoint(turnsPerPosition), { label: 'rope:turns' });
   const pipeline = opsPipeline(
     ctx,
     'rope',
     ropeWgsl,
-    { HD: cfg.headDim, NQ: cfg.nHeads, NK: cfg.nKvHeads, HALF: ropeDim / 2, MAXCTX: maxCtx, NEOX: cfg.neox, KV: kv },
+    {
+      HD: cfg.headDim,
+      NQ: cfg.nHeads,
+      NK: cfg.nKvHeads,
+      HALF: ropeDim / 2,
+      MAXCTX: maxCtx,
+      NEOX: cfg.neox,
+      KV: kv,
+      ...slotRowsDefines(cfg.rows),
+    },
     { subgroups: false },
   );
   const perToken = kv ? cfg.nHeads * (ropeDim / 2) + cfg.nKvHeads * cfg.headDim : (cfg.nHeads + cfg.nKvHeads) * (ropeDim / 2);
@@ -119,7 +138,8 @@ export function createRope(ctx: GpuContext, cfg: RopeConfig): RopeKernel {
     turnsPerPosition,
     bind(b) {
       if (kv && (!b.v || !b.kCache || !b.vCache)) throw new RangeError('rope: bindings v, kCache and vCache are required with kvCache');
-      const refs = kv ? [b.params, turns, b.q, b.k, b.v, b.kCache, b.vCache] : [b.params, turns, b.q, b.k];
+      if (cfg.rows && !b.rows) throw new RangeError('rope: the rows binding is required with config.rows');
+      const refs = kv ? [b.params, turns, b.q, b.k, b.v, b.kCache, b.vCache, cfg.rows ? b.rows : undefined] : [b.params, turns, b.q, b.k];
       const group = makeBindGroup(ctx, pipeline, 'rope', refs);
       return {
         encode(pass, step) {

@@ -15,7 +15,7 @@ import sampleWgsl from '../../shaders/sample.wgsl?raw';
 import topProbsWgsl from '../../shaders/top_probs.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer } from '../gpu/buffers.ts';
-import { type BufferRef, type KernelCall, type VariantOptions, checkDim, makeBindGroup, opsPipeline } from './common.ts';
+import { type BufferRef, type KernelCall, type VariantOptions, checkDim, dispatchTokens, makeBindGroup, opsPipeline } from './common.ts';
 import { SAMPLING_DEFAULTS, type SamplingOptions } from './sampling-options.ts';
 
 export const SAMPLING_PARAMS_BYTES = 48;
@@ -91,6 +91,11 @@ function singleDispatch(pipeline: GPUComputePipeline, group: GPUBindGroup, x = 1
 export interface ArgmaxConfig extends VariantOptions {
   vocab: number;
   workgroupSize?: number;
+  /**
+   * A batched decode step's choice over up to this many rows: logits [rows][vocab], row r's token
+   * to out[r] (no history binding); the step's nTokens is the row count.
+   */
+  rows?: number;
 }
 
 export interface TokenOutBindings {
@@ -114,7 +119,9 @@ export function createArgmax(ctx: GpuContext, cfg: ArgmaxConfig): ArgmaxKernel {
   const wg = cfg.workgroupSize ?? defaultWg(ctx);
   checkWg('argmax', wg);
   const nb = Math.max(1, Math.min(64, Math.ceil(cfg.vocab / (wg * 8))));
-  const base = { WG: wg, N: cfg.vocab, NB: nb };
+  const rows = cfg.rows ?? 1;
+  checkDim('argmax', 'rows', rows);
+  const base = { WG: wg, N: cfg.vocab, NB: nb, ROWS: cfg.rows !== undefined };
   const opts = { subgroups: cfg.subgroups };
   const partialPipe = opsPipeline(ctx, 'argmax', argmaxWgsl, { ...base, FINAL: false, HISTORY: false }, opts);
   const finals = new Map<boolean, GPUComputePipeline>();
@@ -123,19 +130,33 @@ export function createArgmax(ctx: GpuContext, cfg: ArgmaxConfig): ArgmaxKernel {
     if (!p) finals.set(history, (p = opsPipeline(ctx, 'argmax-final', argmaxWgsl, { ...base, FINAL: true, HISTORY: history }, opts)));
     return p;
   };
-  const partials = createStorageBuffer(ctx, nb * 8, { label: 'argmax:partials' });
+  const partials = createStorageBuffer(ctx, rows * nb * 8, { label: 'argmax:partials' });
   return {
     partials,
     bind(b) {
+      if (cfg.rows !== undefined && b.history) throw new RangeError('argmax: rows write no history');
       const fp = finalPipe(b.history !== undefined);
       const g1 = makeBindGroup(ctx, partialPipe, 'argmax', [undefined, partials, b.logits]);
-      const g2 = makeBindGroup(ctx, fp, 'argmax-final', [b.params, partials, b.out, b.history]);
-      const first = singleDispatch(partialPipe, g1, nb);
-      const second = singleDispatch(fp, g2);
+      const g2 = makeBindGroup(ctx, fp, 'argmax-final', [b.history ? b.params : undefined, partials, b.out, b.history]);
+      if (cfg.rows === undefined) {
+        const first = singleDispatch(partialPipe, g1, nb);
+        const second = singleDispatch(fp, g2);
+        return {
+          encode(pass) {
+            first.encode(pass);
+            second.encode(pass);
+          },
+        };
+      }
       return {
-        encode(pass) {
-          first.encode(pass);
-          second.encode(pass);
+        encode(pass, step) {
+          const n = dispatchTokens(step, rows);
+          pass.setPipeline(partialPipe);
+          pass.setBindGroup(0, g1);
+          pass.dispatchWorkgroups(nb, n);
+          pass.setPipeline(fp);
+          pass.setBindGroup(0, g2);
+          pass.dispatchWorkgroups(n);
         },
       };
     },

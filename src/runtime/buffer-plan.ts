@@ -121,22 +121,46 @@ export function forwardBufferPlan(cfg: ModelConfig, options: ForwardShape): Forw
 /**
  * GPU bytes the batched decode of `sequences` sessions adds (runtime/batch-decode.ts): its rows
  * pass (a forward pass of one row per sequence, with every row's logits) with its kernels' small
- * buffers (those of the per-sequence RoPE and attention kernels included), and its readback ring.
+ * buffers (those of the per-sequence RoPE and attention kernels included), its readback ring, and
+ * with the slots' caches side by side (SlotKvCache) the row kernels' buffers and a bound on the
+ * alignment padding between slots (under 256 bytes per slot of each K and V buffer).
  */
-export function batchDecodeBytes(cfg: ModelConfig, sequences: number, weightParts: number): number {
+export function batchDecodeBytes(cfg: ModelConfig, sequences: number, weightParts: number, contextSize: number): number {
   const rows = forwardBufferBytes(
     forwardBufferPlan(cfg, { contextSize: sequences, maxBatch: sequences, allLogits: true, decodeRows: true }),
   );
   // With int8 activations its linears bind an int8 mat-vec per row count (1…sequences), each with
   // its part uniforms (80 bytes), and a quantize uniform (16 bytes) each.
   const int8RowsUniforms = sequences * weightParts * (80 + 16);
+  const k = kernelScratchBytes(cfg);
+  // Per row: its (position, slot) entry, its chosen token, its argmax partials and its attention
+  // partials for the splits its context can use (createDecodeAttention: at most one per 64
+  // positions on any device's defaults).
+  const rowSplits = Math.min(16, Math.ceil(contextSize / 64));
+  const slotRows = storageBytes(k.ropeTable) + sequences * (8 + 4 + (k.attentionPartials / 16) * rowSplits + k.argmaxPartials);
+  // Slots start at multiples of the storage offset alignment, which is at most 256 bytes.
+  const slotPadding = forwardBufferPlan(cfg, { contextSize, maxBatch: 1 })
+    .filter((b) => b.kind === 'kvCache')
+    .reduce((sum, b) => sum + sequences * (Math.ceil(b.bytes / 256) * 256 - b.bytes), 0);
   return (
     rows.kvCache +
     rows.scratch +
     forwardKernelBytesBound(cfg, weightParts) +
     int8RowsUniforms +
-    READBACK_RING * batchReadbackBytes(sequences)
+    READBACK_RING * batchReadbackBytes(sequences) +
+    slotRows +
+    slotPadding
   );
+}
+
+/** Scratch of the RoPE, decode attention and argmax kernels, for one sequence. */
+function kernelScratchBytes(cfg: ModelConfig): { ropeTable: number; attentionPartials: number; argmaxPartials: number } {
+  return {
+    ropeTable: (cfg.ropeDim / 2) * 8,
+    // decode attention uses at most 16 splits (createDecodeAttention's hardware default).
+    attentionPartials: cfg.nHead * 16 * (cfg.headDim + 2) * 4,
+    argmaxPartials: 64 * 8,
+  };
 }
 
 /** One readback slot of a batched step: every row's token (8-byte aligned), then every row's top-K report. */
@@ -164,10 +188,7 @@ export function forwardBufferBytes(plan: readonly ForwardBufferSpec[]): { kvCach
  */
 export function forwardKernelBytesBound(cfg: ModelConfig, weightParts: number): number {
   const graphs = 2;
-  const ropeTable = (cfg.ropeDim / 2) * 8;
-  // decode attention uses at most 16 splits (createDecodeAttention's hardware default).
-  const attentionPartials = cfg.nHead * 16 * (cfg.headDim + 2) * 4;
+  const { ropeTable, attentionPartials, argmaxPartials } = kernelScratchBytes(cfg);
   const linearUniforms = (graphs + 1) * weightParts * 48;
-  const argmaxPartials = 64 * 8;
   return graphs * (storageBytes(ropeTable) + storageBytes(attentionPartials)) + linearUniforms + argmaxPartials;
 }

@@ -34,7 +34,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { createStorageBuffer, pad4 } from '../gpu/buffers.ts';
 import { describePipelines, type PipelineSpec } from '../gpu/pipelines.ts';
 import { maxWeightPartBytes } from '../gpu/weights.ts';
-import { type AttentionBindings, createDecodeAttention, createPrefillAttention } from '../kernels/attention.ts';
+import { type AttentionBindings, createDecodeAttention, createPrefillAttention, type SlotRows } from '../kernels/attention.ts';
 import type { BufferRef, KernelCall, StepShape } from '../kernels/common.ts';
 import { createElementwise, type ElementwiseKernel, type ElementwiseOp } from '../kernels/elementwise.ts';
 import { createEmbedding } from '../kernels/embedding.ts';
@@ -65,6 +65,18 @@ export interface ForwardOptions extends ForwardShape {
   linearInputTap?: (at: LinearInput) => KernelCall | undefined;
   /** Kernel variants chosen for this device (kernels/autotune.ts); default: the device's defaults. */
   kernelVariants?: KernelVariants;
+  /**
+   * Where this pass's KV cache lives when it is one slot of caches shared by an engine's slots
+   * (batch-decode.ts: SlotKvCache), instead of buffers of its own: per layer, its range of the
+   * layer's K and V buffers, each the size its own buffer would have.
+   */
+  kvCache?: KvCacheSlot;
+}
+
+/** A pass's KV cache as ranges of shared buffers (ForwardOptions.kvCache). */
+export interface KvCacheSlot {
+  k: readonly GPUBufferBinding[];
+  v: readonly GPUBufferBinding[];
 }
 
 /** A linear's input as ForwardOptions.linearInputTap sees it. */
@@ -156,8 +168,8 @@ interface Activations {
 /** Everything `allocate()` creates. */
 interface Allocation {
   act: Activations;
-  kCache: GPUBuffer[];
-  vCache: GPUBuffer[];
+  kCache: readonly BufferRef[];
+  vCache: readonly BufferRef[];
   buffers: ForwardBuffers;
   kvCacheBytes: number;
   scratchBytes: number;
@@ -212,8 +224,8 @@ export class ForwardPass {
    */
   readonly int8Rows: boolean;
   private readonly act: Activations;
-  private readonly kCache: readonly GPUBuffer[];
-  private readonly vCache: readonly GPUBuffer[];
+  private readonly kCache: readonly BufferRef[];
+  private readonly vCache: readonly BufferRef[];
   private readonly decode: Graph;
   /** Built by preparePrefill() or on the first prefill step (see the constructor). */
   private prefillGraph: Graph | null = null;
@@ -371,7 +383,16 @@ export class ForwardPass {
     const { ctx, cfg } = this;
     const plan = forwardBufferPlan(cfg, { ...this.options, activations: this.activations });
     const made = new Map<string, GPUBuffer>();
+    const shared = this.options.kvCache;
+    // A shared slot stands in for the planned cache buffers: a range per buffer, of its size.
+    const sharedRange = (label: string) => {
+      const [which, layer] = label.split('.');
+      return (which === 'kCache' ? shared!.k : shared!.v)[Number(layer)];
+    };
+    if (shared && (shared.k.length !== cfg.nLayer || plan.some((b) => b.kind === 'kvCache' && sharedRange(b.label)?.size !== b.bytes)))
+      throw new RangeError('kvCache: one K and one V range per layer, each the size of its planned buffer');
     for (const b of plan) {
+      if (b.kind === 'kvCache' && shared) continue;
       if (b.label === 'stepParams') made.set(b.label, createStepParams(ctx));
       else if (b.label === 'samplingParams') made.set(b.label, createSamplingParams(ctx));
       else {
@@ -404,8 +425,8 @@ export class ForwardPass {
         actQ8b: made.get('actQ8b'),
         actRound: made.get('actRound'),
       },
-      kCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
-      vCache: Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
+      kCache: shared?.k ?? Array.from({ length: cfg.nLayer }, (_, l) => get(`kCache.${l}`)),
+      vCache: shared?.v ?? Array.from({ length: cfg.nLayer }, (_, l) => get(`vCache.${l}`)),
       buffers: {
         stepParams: get('stepParams'),
         samplingParams: get('samplingParams'),
@@ -422,9 +443,10 @@ export class ForwardPass {
 
   /**
    * RoPE + KV store and attention over this pass's context, for steps of up to `maxTokens`
-   * tokens of one sequence (1: the decode kernels).
+   * tokens of one sequence (1: the decode kernels), or with `rows` the decode kernels over the
+   * rows of a batched step, each row a sequence in its slot of shared caches (batch-decode.ts).
    */
-  sequenceKernels(maxTokens: number): SequenceKernels {
+  sequenceKernels(maxTokens: number, rows?: SlotRows): SequenceKernels {
     const { ctx, cfg, options } = this;
     const { contextSize } = options;
     const { nHead, nHeadKV, headDim } = cfg;
@@ -438,12 +460,13 @@ export class ForwardPass {
         freqScale: cfg.ropeScale,
         neox: cfg.ropeOrdering === 'neox',
         freqFactors: options.ropeFreqFactors,
-        maxTokens,
+        maxTokens: rows?.maxRows ?? maxTokens,
         kvCache: { maxCtx: contextSize },
+        rows,
       }),
       attention:
-        maxTokens === 1
-          ? createDecodeAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize })
+        maxTokens === 1 || rows
+          ? createDecodeAttention(ctx, { headDim, nHeads: nHead, nKvHeads: nHeadKV, maxCtx: contextSize, rows })
           : createPrefillAttention(ctx, {
               headDim,
               nHeads: nHead,
@@ -456,7 +479,7 @@ export class ForwardPass {
   }
 
   /** Layer `l`'s KV cache (what a batched decode binds its per-sequence kernels to). */
-  layerKvCache(l: number): { k: GPUBuffer; v: GPUBuffer } {
+  layerKvCache(l: number): { k: BufferRef; v: BufferRef } {
     return { k: this.kCache[l]!, v: this.vCache[l]! };
   }
 

@@ -179,6 +179,111 @@ describe('batched decode', () => {
     }
   });
 
+  test(
+    'slots at different positions, one freed mid-stream and reused, one decoding up to its context edge: each slot gets its single-slot bits',
+    { timeout: 600_000 },
+    async () => {
+      // int8 activations on the 3M fixture: the batched step runs the single-slot kernels' arithmetic
+      // per row (int8 mat-vecs in the one-token order, the slot-row RoPE and attention), so a slot's
+      // probabilities are bit-equal to its run alone, not only close.
+      const path = localModel('tinystories-llama-3M-Q4_K_M.gguf');
+      const long = [1, ...Array.from({ length: 49 }, (_, i) => 30 + ((i * 7) % 400))];
+      const runs: [number[], number][] = [
+        [long, 20], // A: 50 prompt tokens, stops at the 64-position context after 14 tokens
+        [PROMPTS[1]!, 30], // B: decodes through the others' comings and goings (plain greedy: the step's shared argmax)
+        [PROMPTS[2]!, 16], // C: aborted at its 3rd token; its slot is then reused by D
+        [[1, 300, 301, 302, 303], 10], // D (plain greedy)
+      ];
+      // A and C ask for their top-K report, so they take their session's own choice; B and D do not.
+      const options = (i: number, n: number) => (i % 2 ? { maxTokens: n, temperature: 0 } : greedy(n));
+      const single: Collected[] = [];
+      const one = await openEngine(path, CONTEXT, { activations: 'int8' });
+      try {
+        for (const [p, n] of runs) {
+          await one.reset();
+          single.push(await collect(one.generate(p, options(single.length, n))));
+        }
+      } finally {
+        await one.dispose();
+      }
+      expect(single[0]!.finish).toBe('length');
+      expect(single[0]!.ids.length).toBe(CONTEXT - long.length);
+      const engine = await openSlots(path, 3, { activations: 'int8' });
+      try {
+        expect(engine.batchedDecode).toBe(true);
+        const [a, b, c, d] = runs.map(([p, n], i) => engine.prepareGenerate(p, options(i, n)));
+        const abortC = new AbortController();
+        let runD: Promise<Collected> | undefined;
+        let bTokens = 0;
+        let bTokensAtD = -1;
+        const runA = collect(engine.slots[0]!.run(a!));
+        const runB = collect(engine.slots[1]!.run(b!), (n) => {
+          bTokens = n;
+          if (n === 2) {
+            const runC = collect(engine.slots[2]!.run(c!, abortC.signal), (k) => k === 3 && abortC.abort());
+            // D takes C's slot as soon as C has given it up, while A and B still decode.
+            runD = runC.then((rc) => {
+              expect(rc.finish).toBe('abort');
+              expect(rc.ids).toEqual(single[2]!.ids.slice(0, rc.ids.length));
+              bTokensAtD = bTokens;
+              return collect(engine.slots[2]!.run(d!));
+            });
+          }
+        });
+        const [ra, rb] = await Promise.all([runA, runB]);
+        const rd = await runD!;
+        for (const [r, want] of [
+          [ra, single[0]!],
+          [rb, single[1]!],
+          [rd, single[3]!],
+        ] as const) {
+          expect(r.ids).toEqual(want.ids);
+          expect(r.top).toEqual(want.top);
+          expect(r.finish).toBe(want.finish);
+        }
+        expect(ra.finish).toBe('length');
+        // D joined while B was still decoding, at a position of its own.
+        expect(bTokensAtD).toBeGreaterThan(0);
+        expect(bTokensAtD).toBeLessThan(rb.ids.length - 1);
+      } finally {
+        await engine.dispose();
+      }
+    },
+  );
+
+  test(
+    "slots whose caches together exceed the device's binding limit keep caches of their own, and their per-row kernels",
+    { timeout: 600_000 },
+    async () => {
+      const path = localModel('tinystories-llama-3M-Q4_K_M.gguf');
+      const single = await alone(path, 8, 'int8');
+      // One slot's layer cache is 128 KiB at a 256-token context: three side by side would be 384 KiB,
+      // over a 192 KiB limit that every other buffer fits.
+      const counted = countingGpu(await testGpu(), { maxStorageBufferBindingSize: 192 * 1024 });
+      const source = await FileByteSource.open(path);
+      const engine = await loadEngine(source, { gpu: counted.gpu, contextSize: 256, slots: 3, activations: 'int8' }).finally(() =>
+        source.close(),
+      );
+      try {
+        expect(engine.batchedDecode).toBe(true);
+        expect(counted.buffers.filter((b) => b.label.startsWith('slotKv.'))).toEqual([]);
+        expect(counted.buffers.filter((b) => b.label === 'kCache.0')).toHaveLength(4); // 3 slots and the rows pass
+        const runs = await Promise.all(PROMPTS.map((p, i) => collect(engine.slots[i]!.run(engine.prepareGenerate(p, greedy(8))))));
+        runs.forEach((r, i) => expectSameRun(r, single[i]!));
+      } finally {
+        await engine.dispose();
+      }
+      // Under the default limits the slots share one K and one V buffer per layer (4 layers).
+      const shared = countingGpu(await testGpu());
+      const src = await FileByteSource.open(path);
+      await (
+        await loadEngine(src, { gpu: shared.gpu, contextSize: CONTEXT, slots: 3, activations: 'int8' }).finally(() => src.close())
+      ).dispose();
+      expect(shared.buffers.filter((b) => b.label.startsWith('slotKv.k.'))).toHaveLength(4);
+      expect(shared.buffers.filter((b) => b.label === 'kCache.0')).toHaveLength(1); // the rows pass's
+    },
+  );
+
   // int8 activations (the default where the device has int8 dot products): the batched step runs
   // the int8 mat-vec over its rows, wired as decode is, so a row decodes as it does alone.
   for (const [name, model] of int8Models) {
