@@ -13,6 +13,35 @@ export interface ByteSource {
    * the source; a range past the end is a caller error (RangeError).
    */
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Like `read`, but the bytes may live in a buffer the source reuses: they stay intact until the
+   * second `readTransient` call after this one starts, so a streaming reader can use one piece
+   * while the next is read, and must copy whatever it keeps longer. The weight loader streams
+   * through this when a source has it, so a load does not leave a dead buffer per piece for the
+   * garbage collector (JS memory stays at the source's two buffers whatever the model size).
+   */
+  readTransient?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+/**
+ * The two buffers behind a source's `readTransient`, handed out in turn, so a piece stays intact
+ * until the next-but-one. A buffer grows to the next power of two at least `length` (at least
+ * 64 KiB), so a stream of growing pieces replaces it a few times, not at every piece.
+ */
+export class AlternatingBuffers {
+  private readonly buffers: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
+  private turn: 0 | 1 = 0;
+
+  take(length: number): Uint8Array {
+    const i = this.turn;
+    this.turn = i === 0 ? 1 : 0;
+    let buffer = this.buffers[i];
+    if (!buffer || buffer.length < length) {
+      buffer = new Uint8Array(Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(Math.max(1, length)))));
+      this.buffers[i] = buffer;
+    }
+    return buffer.subarray(0, length);
+  }
 }
 
 function checkRange(src: ByteSource, offset: number, length: number): void {

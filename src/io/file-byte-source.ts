@@ -1,9 +1,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { checkByteRange, type ByteSource } from './byte-source.ts';
+import { AlternatingBuffers, checkByteRange, type ByteSource } from './byte-source.ts';
 
 /** A file on disk (Node only). Reads with positioned reads; never loads the whole file. */
 export class FileByteSource implements ByteSource {
+  private readonly transient = new AlternatingBuffers();
+
   private constructor(
     private readonly handle: FileHandle,
     readonly size: number,
@@ -24,7 +26,19 @@ export class FileByteSource implements ByteSource {
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     checkByteRange(this, offset, length);
     signal?.throwIfAborted();
-    const out = new Uint8Array(length);
+    return this.readAt(offset, new Uint8Array(length));
+  }
+
+  /** Reads into one of two reused buffers (see ByteSource.readTransient). */
+  async readTransient(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    checkByteRange(this, offset, length);
+    signal?.throwIfAborted();
+    return this.readAt(offset, this.transient.take(length));
+  }
+
+  /** Fills `out` with the file's bytes from `offset`. */
+  private async readAt(offset: number, out: Uint8Array): Promise<Uint8Array> {
+    const length = out.length;
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);

@@ -1,7 +1,8 @@
 /**
  * ByteSource over a stored model, so the GGUF reader and the loader read straight from the store.
  * Reads may span chunk boundaries. At most `cacheChunks` chunks (default 2) are held, which bounds
- * memory while keeping the many small header reads of the GGUF parser cheap.
+ * memory while keeping the many small header reads of the GGUF parser cheap. The weight loader
+ * streams through `readTransient` instead: two chunks of its own, the header's cache dropped.
  */
 import { IntegrityError, ModelFormatError } from '../errors.ts';
 import { checkByteRange, type ByteSource } from '../io/byte-source.ts';
@@ -15,6 +16,13 @@ export interface StoredSourceOptions {
   cacheChunks?: number;
 }
 
+/** A chunk held for readTransient; `buffer` is the slot's own memory when the store reads into one. */
+interface StreamedChunk {
+  index: number;
+  bytes: Promise<Uint8Array>;
+  buffer?: Uint8Array;
+}
+
 export class ChunkedModelSource implements ByteSource {
   readonly name: string;
   readonly size: number;
@@ -22,6 +30,8 @@ export class ChunkedModelSource implements ByteSource {
   readonly chunkSize: number;
   /** Most recently used last. */
   private readonly cache: { index: number; bytes: Promise<Uint8Array> }[] = [];
+  /** Chunks held for readTransient, most recently used last: at most two. */
+  private readonly streamed: StreamedChunk[] = [];
 
   constructor(
     private readonly store: ModelStore,
@@ -55,6 +65,54 @@ export class ChunkedModelSource implements ByteSource {
     return out;
   }
 
+  /**
+   * A view into one of two chunks held for streaming (see ByteSource.readTransient). Over a store
+   * with readChunkInto each of the two keeps its buffer and a new chunk is read into the older
+   * one, so a load allocates two chunks in all; over IndexedDB each chunk is the store's new value.
+   */
+  async readTransient(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    checkByteRange(this, offset, length);
+    signal?.throwIfAborted();
+    const cs = this.manifest.chunkSize;
+    const index = Math.floor(offset / cs);
+    // A range across chunks is a copy either way (the loader's pieces stop at chunk boundaries).
+    if (length > 0 && Math.floor((offset + length - 1) / cs) !== index) return this.read(offset, length, signal);
+    // Streaming has begun: the chunks read() cached for the header would only hold memory.
+    this.cache.length = 0;
+    const chunk = await this.streamedChunk(index, signal);
+    const start = offset - index * cs;
+    return chunk.subarray(start, start + length);
+  }
+
+  private streamedChunk(index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const hit = this.streamed.findIndex((c) => c.index === index);
+    if (hit >= 0) {
+      const [entry] = this.streamed.splice(hit, 1);
+      this.streamed.push(entry!);
+      return entry!.bytes;
+    }
+    // The least recently used chunk goes, and its buffer takes the new one.
+    const evicted = this.streamed.length >= 2 ? this.streamed.shift() : undefined;
+    const entry = { index, buffer: evicted?.buffer } as StreamedChunk;
+    entry.bytes = this.fillStreamed(entry, evicted, signal);
+    this.streamed.push(entry);
+    // A failed load must not stay held.
+    entry.bytes.catch(() => {
+      const at = this.streamed.indexOf(entry);
+      if (at >= 0) this.streamed.splice(at, 1);
+    });
+    return entry.bytes;
+  }
+
+  private async fillStreamed(entry: StreamedChunk, evicted: StreamedChunk | undefined, signal?: AbortSignal): Promise<Uint8Array> {
+    // The evicted chunk's buffer is refilled only once its own read has settled.
+    await evicted?.bytes.catch(() => {});
+    if (!this.store.readChunkInto) return this.loadChunk(entry.index, signal);
+    const length = chunkLength(this.manifest, entry.index);
+    if (!entry.buffer || entry.buffer.length < length) entry.buffer = new Uint8Array(this.manifest.chunkSize);
+    return this.loadChunk(entry.index, signal, entry.buffer.subarray(0, length));
+  }
+
   private chunk(index: number, signal?: AbortSignal): Promise<Uint8Array> {
     const hit = this.cache.findIndex((c) => c.index === index);
     if (hit >= 0) {
@@ -73,10 +131,14 @@ export class ChunkedModelSource implements ByteSource {
     return bytes;
   }
 
-  private async loadChunk(index: number, signal?: AbortSignal): Promise<Uint8Array> {
+  /** Reads and checks chunk `index`: into `into` (its exact length) when given, else a new array from the store. */
+  private async loadChunk(index: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array> {
     const m = this.manifest;
     const expected = chunkLength(m, index);
-    const bytes = await this.store.readChunk(m, index, signal);
+    const bytes =
+      into && this.store.readChunkInto
+        ? into.subarray(0, await this.store.readChunkInto(m, index, into, signal))
+        : await this.store.readChunk(m, index, signal);
     if (!bytes || bytes.length !== expected) {
       await this.markBad(index);
       throw new IntegrityError(
@@ -112,6 +174,10 @@ class RangeReaderSource implements ByteSource {
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     checkByteRange(this, offset, length);
     return this.reader.read(offset, length, signal);
+  }
+  async readTransient(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    checkByteRange(this, offset, length);
+    return (this.reader.readTransient ?? this.reader.read).call(this.reader, offset, length, signal);
   }
   close(): Promise<void> {
     return this.reader.close?.() ?? Promise.resolve();
