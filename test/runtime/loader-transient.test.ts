@@ -19,12 +19,9 @@ import { liveBytes, settleGc } from '../helpers/live-memory.ts';
 import { ChecksumSink } from './loader-helpers.ts';
 import { writeSyntheticGGUF } from './synthetic-gguf.ts';
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
-setFlagsFromString('--expose-gc');
 // Free dead ArrayBuffers' memory during the GC itself, so the settled baseline is what is live.
 setFlagsFromString('--no-concurrent-array-buffer-sweeping');
-(globalThis as { gc?: () => void }).gc ??= runInNewContext('gc') as () => void;
 
 const MiB = 1024 * 1024;
 const CHUNK = 4 * MiB;
