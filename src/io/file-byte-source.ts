@@ -1,10 +1,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { AlternatingBuffers, checkByteRange, type ByteSource } from './byte-source.ts';
+import { AlternatingBuffers, checkByteRange, type ByteSource, type TransientReader } from './byte-source.ts';
 
 /** A file on disk (Node only). Reads with positioned reads; never loads the whole file. */
 export class FileByteSource implements ByteSource {
-  private readonly transient = new AlternatingBuffers();
+  /** Buffers of closed transient readers, for the next one. */
+  private spareBuffers: Uint8Array[] = [];
 
   private constructor(
     private readonly handle: FileHandle,
@@ -29,11 +30,19 @@ export class FileByteSource implements ByteSource {
     return this.readAt(offset, new Uint8Array(length));
   }
 
-  /** Reads into one of two reused buffers (see ByteSource.readTransient). */
-  async readTransient(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
-    checkByteRange(this, offset, length);
-    signal?.throwIfAborted();
-    return this.readAt(offset, this.transient.take(length));
+  /** Reads into two reused buffers (see ByteSource.transientReader). */
+  transientReader(): TransientReader {
+    const buffers = new AlternatingBuffers(this.spareBuffers.splice(0));
+    return {
+      read: async (offset, length, signal) => {
+        checkByteRange(this, offset, length);
+        signal?.throwIfAborted();
+        return buffers.fill(length, (into) => this.readAt(offset, into));
+      },
+      close: () => {
+        void buffers.release().then((spare) => (this.spareBuffers = spare));
+      },
+    };
   }
 
   /** Fills `out` with the file's bytes from `offset`. */

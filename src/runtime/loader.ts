@@ -2,9 +2,9 @@
  * Streaming weight loader: GGUF tensor bytes flow from any ByteSource (a stored model, a file, a
  * Blob) into GPU buffers piece by piece, so peak JS memory is a couple of pieces whatever the
  * model size: a 4 GB model loads like a 40 MB one. No ArrayBuffer ever holds a whole tensor.
- * Pieces come from the source's `readTransient` when it has one (buffers the source reuses), so the
- * load does not depend on the garbage collector to stay within those pieces: the sink must be
- * done with a piece's bytes when its `write` returns (queue.writeBuffer copies them).
+ * Pieces come from the source's transient reader when it has one (two buffers reused piece after
+ * piece), so the load does not depend on the garbage collector to stay within those pieces: the
+ * sink must be done with a piece's bytes when its `write` returns (queue.writeBuffer copies them).
  *
  * Per tensor: rows = product of ne[1..], cols = ne[0]; the raw row-major bytes are copied, split
  * into several buffers by whole rows when a tensor exceeds the device's binding limit
@@ -256,8 +256,9 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
   let done = 0;
   let sinceFlush = 0;
   tracker.update(0, true);
+  const pieces = source.transientReader?.();
   const readPiece = (offset: number, length: number) =>
-    source.readTransient ? source.readTransient(offset, length, signal) : source.read(offset, length, signal);
+    pieces ? pieces.read(offset, length, signal) : source.read(offset, length, signal);
 
   const loadOne = async (p: TensorPlan): Promise<GpuWeight<B>> => {
     const weight: GpuWeight<B> = { name: p.info.name, type: p.quant.id, rows: p.rows, cols: p.cols, rowBytes: p.rowBytes, parts: [] };
@@ -317,6 +318,8 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
   } catch (e) {
     for (const b of created) sink.destroy?.(b);
     throw e;
+  } finally {
+    pieces?.close();
   }
   tracker.update(done, true);
   return out;

@@ -7,6 +7,7 @@
  * (`verified`). Partial models stay in the store so a download resumes from the last complete
  * chunk after a cut connection, a page reload or a restart.
  */
+import type { TransientReader } from '../io/byte-source.ts';
 import type { Sha256Hasher } from './sha256.ts';
 
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -126,8 +127,8 @@ export interface ModelStore {
 
 export interface RangeReader {
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
-  /** See ByteSource.readTransient. */
-  readTransient?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** See ByteSource.transientReader. */
+  transientReader?(): TransientReader;
   close?(): Promise<void>;
 }
 
