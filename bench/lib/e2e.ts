@@ -11,6 +11,7 @@ import { readGGUF } from '../../src/gguf/index.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import type { ActivationPrecision, ActivationsOption } from '../../src/kernels/matvec-q8.ts';
+import { liveBytes, settleGc } from '../../test/helpers/live-memory.ts';
 import { BENCH_CONTEXT_SIZE, measureRun, type RunMeasurement } from './e2e-measure.ts';
 
 export interface E2eRow extends RunMeasurement {
@@ -33,18 +34,17 @@ export interface E2eRow extends RunMeasurement {
 }
 
 /**
- * The most JS memory (heap plus ArrayBuffers, sampled every 5 ms) `run` held above what was in use
- * when it started.
+ * The most JS memory (heap plus ArrayBuffers, sampled every 5 ms, no collection forced) `run` held
+ * above what was live when it started. The baseline is taken after a settled collection: garbage
+ * of the work before (a store import reads the whole file) would otherwise count in it and, once
+ * collected during `run`, hide as much of run's own peak.
  */
 export async function peakJsMemoryDuring<T>(run: () => Promise<T>): Promise<{ result: T; peakBytes: number }> {
-  const used = () => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  const before = used();
+  await settleGc();
+  const before = liveBytes();
   let peak = before;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, used());
+    peak = Math.max(peak, liveBytes());
   }, 5);
   try {
     const result = await run();

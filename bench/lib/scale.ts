@@ -20,6 +20,7 @@ import { openStoredModel } from '../../src/storage/model-source.ts';
 import { DEFAULT_CHUNK_SIZE } from '../../src/storage/store.ts';
 import { scaleModelDir } from '../../scripts/scale-models/generate.ts';
 import { SCALE_RECIPES } from '../../scripts/scale-models/recipes.ts';
+import { loadWebTokenizers } from '../../src/tokenizer/web-tokenizers.ts';
 import { measureRun } from './e2e-measure.ts';
 import { benchEngineOptions, type KernelLoadOptions, peakJsMemoryDuring } from './e2e.ts';
 import { fmt, markdownTable } from './table.ts';
@@ -56,6 +57,9 @@ export async function benchScaleModel(
     const store = new FsModelStore(dir);
     const manifest = await importPath(store, path, { chunkSize: DEFAULT_CHUNK_SIZE });
     const source = await openStoredModel(store, manifest.id);
+    // The tokenizer's wasm core (~15 MiB of heap) is loaded once per process, not per model: it
+    // would count in whichever row came first (the tokenizer memory test leaves it out the same way).
+    await loadWebTokenizers();
     const t0 = performance.now();
     const { result: engine, peakBytes } = await peakJsMemoryDuring(() => loadEngine(source, benchEngineOptions(ctx, opts))).finally(() =>
       source.close?.(),

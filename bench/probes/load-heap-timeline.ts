@@ -1,8 +1,10 @@
 /**
  * Where the "peak JS heap in load" of `npm run bench -- --scale` happens: loads each model from a
- * file-system store as bench/lib/scale.ts does, sampling heapUsed + arrayBuffers every 5 ms, and
+ * file-system store as bench/lib/scale.ts does, sampling heapUsed + arrayBuffers every 5 ms above
+ * a settled baseline (no collection forced during the load), and
  * prints the peak with the load phase it fell in (header/tokenizer before the first progress
- * report, then the loader's phases) and the highest sample of each phase.
+ * report, then the loader's phases) and the highest sample of each phase, split into JS heap and
+ * ArrayBuffer bytes.
  *
  *   node --import ./src/node/register.js bench/probes/load-heap-timeline.ts /path/model.gguf …
  */
@@ -15,11 +17,13 @@ import { FsModelStore } from '../../src/storage/fs-store.ts';
 import { importPath } from '../../src/storage/import-node.ts';
 import { openStoredModel } from '../../src/storage/model-source.ts';
 import { DEFAULT_CHUNK_SIZE } from '../../src/storage/store.ts';
+import { loadWebTokenizers } from '../../src/tokenizer/web-tokenizers.ts';
+import { settleGc } from '../../test/helpers/live-memory.ts';
 import { benchEngineOptions } from '../lib/e2e.ts';
 
-const used = () => {
+const usage = () => {
   const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+  return { heap: m.heapUsed, arrayBuffers: m.arrayBuffers };
 };
 const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
 
@@ -31,11 +35,17 @@ for (const path of process.argv.slice(2)) {
     const manifest = await importPath(store, path, { chunkSize: DEFAULT_CHUNK_SIZE });
     const source = await openStoredModel(store, manifest.id);
     let phase = 'header+tokenizer';
-    const phasePeak = new Map<string, number>();
-    const before = used();
+    /** Per phase: the highest sample of heap + ArrayBuffers, and its two parts at that sample. */
+    const phasePeak = new Map<string, { total: number; heap: number; arrayBuffers: number }>();
+    await loadWebTokenizers(); // once per process, not per model (as in the bench)
+    await settleGc(); // the import's garbage must not sit in the baseline (as in the bench)
+    const before = usage();
     const sample = () => {
-      const u = used() - before;
-      phasePeak.set(phase, Math.max(phasePeak.get(phase) ?? 0, u));
+      const now = usage();
+      const heap = now.heap - before.heap;
+      const arrayBuffers = now.arrayBuffers - before.arrayBuffers;
+      if (heap + arrayBuffers > (phasePeak.get(phase)?.total ?? -Infinity))
+        phasePeak.set(phase, { total: heap + arrayBuffers, heap, arrayBuffers });
     };
     const sampler = setInterval(sample, 5);
     const t0 = performance.now();
@@ -52,8 +62,10 @@ for (const path of process.argv.slice(2)) {
     sample();
     const ms = performance.now() - t0;
     await engine.dispose();
-    const phases = Object.fromEntries([...phasePeak].map(([k, v]) => [k, `${mib(v)} MiB`]));
-    const peak = Math.max(...phasePeak.values());
+    const phases = Object.fromEntries(
+      [...phasePeak].map(([k, v]) => [k, `${mib(v.total)} MiB (heap ${mib(v.heap)}, ArrayBuffers ${mib(v.arrayBuffers)})`]),
+    );
+    const peak = Math.max(...[...phasePeak.values()].map((v) => v.total));
     console.log(
       JSON.stringify({
         model: manifest.name,

@@ -2,6 +2,9 @@
  * Streaming weight loader: GGUF tensor bytes flow from any ByteSource (a stored model, a file, a
  * Blob) into GPU buffers piece by piece, so peak JS memory is a couple of pieces whatever the
  * model size: a 4 GB model loads like a 40 MB one. No ArrayBuffer ever holds a whole tensor.
+ * Pieces come from the source's transient reader when it has one (two buffers reused piece after
+ * piece), so the load does not depend on the garbage collector to stay within those pieces: the
+ * sink must be done with a piece's bytes when its `write` returns (queue.writeBuffer copies them).
  *
  * Per tensor: rows = product of ne[1..], cols = ne[0]; the raw row-major bytes are copied, split
  * into several buffers by whole rows when a tensor exceeds the device's binding limit
@@ -33,6 +36,7 @@ export interface WeightSink<B> {
   readonly maxBufferBytes: number;
   /** A destination of `size` bytes (a multiple of 4). */
   create(label: string, size: number): B;
+  /** `bytes` may be reused once this returns (or its promise settles): copy what is kept. */
   write(buffer: B, offset: number, bytes: Uint8Array): void | Promise<void>;
   /** Waits until queued writes are consumed, bounding staging memory; called every `flushBytes`. */
   flush?(): Promise<void>;
@@ -153,6 +157,8 @@ class SegmentRepacker {
   private readonly segmentCols: number;
   private readonly carry: Uint8Array;
   private carryLength = 0;
+  /** Repacked bytes of the current push, reused from push to push. */
+  private output = new Uint8Array(0);
   /** Element offset of the next segment within its row. */
   private col = 0;
   constructor(
@@ -205,7 +211,9 @@ class SegmentRepacker {
       outBytes += this.layout.rowBytes(n);
       this.col = (this.col + n) % this.cols;
     }
-    const repacked = new Uint8Array(outBytes);
+    // Its output is written before the next push, so one buffer serves every segment run.
+    if (this.output.length < outBytes) this.output = new Uint8Array(outBytes);
+    const repacked = this.output.subarray(0, outBytes);
     for (let k = 0, i = 0, o = 0; k < segments.length; k++) {
       const n = segments[k]!;
       this.layout.repack(src.subarray(i), n, 1, repacked.subarray(o));
@@ -248,6 +256,9 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
   let done = 0;
   let sinceFlush = 0;
   tracker.update(0, true);
+  const pieces = source.transientReader?.();
+  const readPiece = (offset: number, length: number) =>
+    pieces ? pieces.read(offset, length, signal) : source.read(offset, length, signal);
 
   const loadOne = async (p: TensorPlan): Promise<GpuWeight<B>> => {
     const weight: GpuWeight<B> = { name: p.info.name, type: p.quant.id, rows: p.rows, cols: p.cols, rowBytes: p.rowBytes, parts: [] };
@@ -261,14 +272,15 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
       const repacker = rowLayout && new SegmentRepacker(writer, p.quant, rowLayout, p.cols, pieceTarget);
       const start = p.info.absoluteOffset + part.rowStart * p.fileRowBytes;
       const end = start + part.rowCount * p.fileRowBytes;
-      // Read the next piece while the current one is written: two pieces in memory at most.
-      // Over a chunked store, pieces stop at chunk boundaries so each is a view into a cached
+      // Read the next piece while the current one is written: two pieces in memory at most (a
+      // transient read is reused at the next-but-one, by which time its piece is written).
+      // Over a chunked store, pieces stop at chunk boundaries so each is a view into a held
       // chunk rather than a copy.
       const read = (at: number) => {
         if (at >= end) return undefined;
         let n = Math.min(pieceTarget, end - at);
         if (sourceChunk) n = Math.min(n, sourceChunk - (at % sourceChunk));
-        return source.read(at, n, signal);
+        return readPiece(at, n);
       };
       let next = read(start);
       for (let at = start; at < end;) {
@@ -289,7 +301,7 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
       await writer.end();
     }
     if (p.quant.readTensorParams) {
-      const trailer = await source.read(p.info.absoluteOffset + p.streamBytes, p.quant.trailerBytes, signal);
+      const trailer = await readPiece(p.info.absoluteOffset + p.streamBytes, p.quant.trailerBytes);
       weight.tensorScale = p.quant.readTensorParams(trailer).tensorScale;
     }
     return weight;
@@ -306,6 +318,8 @@ export async function loadWeights<B>(source: ByteSource, options: LoadWeightsOpt
   } catch (e) {
     for (const b of created) sink.destroy?.(b);
     throw e;
+  } finally {
+    pieces?.close();
   }
   tracker.update(done, true);
   return out;

@@ -136,6 +136,18 @@ export class FsModelStore implements ModelStore {
   }
 
   async readChunk(manifest: ModelManifest, index: number): Promise<Uint8Array | undefined> {
+    const out = new Uint8Array(chunkLength(manifest, index));
+    const stored = await this.readStored(manifest, index, out);
+    if (stored === undefined) return undefined;
+    return stored === out.length ? out : out.subarray(0, stored);
+  }
+
+  async readChunkInto(manifest: ModelManifest, index: number, into: Uint8Array): Promise<number> {
+    return (await this.readStored(manifest, index, into)) ?? 0;
+  }
+
+  /** Reads chunk `index` from its start into `into`: the bytes stored, undefined when the model has no data file. */
+  private async readStored(manifest: ModelManifest, index: number, into: Uint8Array): Promise<number | undefined> {
     let fh;
     try {
       fh = await open(this.dataPath(manifest.id), 'r');
@@ -144,15 +156,14 @@ export class FsModelStore implements ModelStore {
       throw e;
     }
     try {
-      const want = chunkLength(manifest, index);
-      const out = new Uint8Array(want);
+      const want = Math.min(chunkLength(manifest, index), into.length);
       let done = 0;
       while (done < want) {
-        const { bytesRead } = await fh.read(out, done, want - done, index * manifest.chunkSize + done);
+        const { bytesRead } = await fh.read(into, done, want - done, index * manifest.chunkSize + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
-      return done === want ? out : out.subarray(0, done);
+      return done;
     } finally {
       await fh.close();
     }

@@ -1,10 +1,11 @@
 /**
  * ByteSource over a stored model, so the GGUF reader and the loader read straight from the store.
  * Reads may span chunk boundaries. At most `cacheChunks` chunks (default 2) are held, which bounds
- * memory while keeping the many small header reads of the GGUF parser cheap.
+ * memory while keeping the many small header reads of the GGUF parser cheap. The weight loader
+ * streams through a transient reader instead: two chunks, reused from reader to reader.
  */
 import { IntegrityError, ModelFormatError } from '../errors.ts';
-import { checkByteRange, type ByteSource } from '../io/byte-source.ts';
+import { checkByteRange, type ByteSource, type TransientReader } from '../io/byte-source.ts';
 import { crc32 } from './crc32.ts';
 import { chunkLength, completeBytes, isComplete, type ModelManifest, type ModelStore, type RangeReader } from './store.ts';
 
@@ -15,6 +16,13 @@ export interface StoredSourceOptions {
   cacheChunks?: number;
 }
 
+/** A chunk held by a transient reader; `buffer` is its own memory when the store reads into one. */
+interface StreamedChunk {
+  index: number;
+  bytes: Promise<Uint8Array>;
+  buffer?: Uint8Array;
+}
+
 export class ChunkedModelSource implements ByteSource {
   readonly name: string;
   readonly size: number;
@@ -22,6 +30,8 @@ export class ChunkedModelSource implements ByteSource {
   readonly chunkSize: number;
   /** Most recently used last. */
   private readonly cache: { index: number; bytes: Promise<Uint8Array> }[] = [];
+  /** Chunk buffers of closed transient readers, for the next one (stores with readChunkInto). */
+  private spareChunks: Uint8Array[] = [];
 
   constructor(
     private readonly store: ModelStore,
@@ -55,6 +65,69 @@ export class ChunkedModelSource implements ByteSource {
     return out;
   }
 
+  /**
+   * Reads as views into two chunks the reader holds (see ByteSource.transientReader), most
+   * recently used last; a new chunk replaces the older. Over a store with readChunkInto the two
+   * keep their buffers (a closed reader's pass to the next), so a whole load allocates two chunks;
+   * over IndexedDB each chunk is the store's new value. Opening one drops read()'s cache: the
+   * stream will not need it.
+   */
+  transientReader(): TransientReader {
+    this.cache.length = 0;
+    const held: StreamedChunk[] = [];
+    let closed = false;
+    return {
+      read: async (offset, length, signal) => {
+        checkByteRange(this, offset, length);
+        signal?.throwIfAborted();
+        if (closed) throw new Error('read from a closed transient reader');
+        const cs = this.manifest.chunkSize;
+        const index = Math.floor(offset / cs);
+        // A range across chunks is a copy either way (the loader's pieces stop at chunk boundaries).
+        if (length > 0 && Math.floor((offset + length - 1) / cs) !== index) return this.read(offset, length, signal);
+        const chunk = await this.heldChunk(held, index, signal);
+        const start = offset - index * cs;
+        return chunk.subarray(start, start + length);
+      },
+      close: () => {
+        closed = true;
+        for (const entry of held.splice(0)) {
+          const buffer = entry.buffer;
+          if (buffer) void entry.bytes.catch(() => {}).then(() => this.spareChunks.length < 2 && this.spareChunks.push(buffer));
+        }
+      },
+    };
+  }
+
+  private heldChunk(held: StreamedChunk[], index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const hit = held.findIndex((c) => c.index === index);
+    if (hit >= 0) {
+      const [entry] = held.splice(hit, 1);
+      held.push(entry!);
+      return entry!.bytes;
+    }
+    // The least recently used chunk goes, and its buffer takes the new one.
+    const evicted = held.length >= 2 ? held.shift() : undefined;
+    const entry = { index, buffer: evicted?.buffer } as StreamedChunk;
+    entry.bytes = this.fillHeld(entry, evicted, signal);
+    held.push(entry);
+    // A failed load must not stay held.
+    entry.bytes.catch(() => {
+      const at = held.indexOf(entry);
+      if (at >= 0) held.splice(at, 1);
+    });
+    return entry.bytes;
+  }
+
+  private async fillHeld(entry: StreamedChunk, evicted: StreamedChunk | undefined, signal?: AbortSignal): Promise<Uint8Array> {
+    // The evicted chunk's buffer is refilled only once its own read has settled.
+    await evicted?.bytes.catch(() => {});
+    if (!this.store.readChunkInto) return this.loadChunk(entry.index, signal);
+    const length = chunkLength(this.manifest, entry.index);
+    if (!entry.buffer || entry.buffer.length < length) entry.buffer = this.spareChunks.pop() ?? new Uint8Array(this.manifest.chunkSize);
+    return this.loadChunk(entry.index, signal, entry.buffer.subarray(0, length));
+  }
+
   private chunk(index: number, signal?: AbortSignal): Promise<Uint8Array> {
     const hit = this.cache.findIndex((c) => c.index === index);
     if (hit >= 0) {
@@ -73,10 +146,14 @@ export class ChunkedModelSource implements ByteSource {
     return bytes;
   }
 
-  private async loadChunk(index: number, signal?: AbortSignal): Promise<Uint8Array> {
+  /** Reads and checks chunk `index`: into `into` (its exact length) when given, else a new array from the store. */
+  private async loadChunk(index: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array> {
     const m = this.manifest;
     const expected = chunkLength(m, index);
-    const bytes = await this.store.readChunk(m, index, signal);
+    const bytes =
+      into && this.store.readChunkInto
+        ? into.subarray(0, await this.store.readChunkInto(m, index, into, signal))
+        : await this.store.readChunk(m, index, signal);
     if (!bytes || bytes.length !== expected) {
       await this.markBad(index);
       throw new IntegrityError(
@@ -112,6 +189,18 @@ class RangeReaderSource implements ByteSource {
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     checkByteRange(this, offset, length);
     return this.reader.read(offset, length, signal);
+  }
+  transientReader(): TransientReader {
+    const reader = this.reader.transientReader?.();
+    const read = (offset: number, length: number, signal?: AbortSignal) => this.read(offset, length, signal);
+    if (!reader) return { read, close: () => {} };
+    return {
+      read: async (offset, length, signal) => {
+        checkByteRange(this, offset, length);
+        return reader.read(offset, length, signal);
+      },
+      close: () => reader.close(),
+    };
   }
   close(): Promise<void> {
     return this.reader.close?.() ?? Promise.resolve();

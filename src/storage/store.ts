@@ -7,6 +7,7 @@
  * (`verified`). Partial models stay in the store so a download resumes from the last complete
  * chunk after a cut connection, a page reload or a restart.
  */
+import type { TransientReader } from '../io/byte-source.ts';
 import type { Sha256Hasher } from './sha256.ts';
 
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -88,6 +89,14 @@ export interface ModelStore {
    * short (a partial chunk, a lost write); bytes past a partial chunk's recorded prefix mean nothing.
    */
   readChunk(manifest: ModelManifest, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  /**
+   * Reads chunk `index` from its start into `into` (at least the chunk's length) and returns how
+   * many bytes were stored (0 when none; fewer than the chunk's length when short, as readChunk).
+   * Back ends that can read into a caller's buffer (a file) have it, so a streaming load reuses
+   * two chunk buffers instead of allocating one per chunk; IndexedDB cannot (every get makes a new
+   * value), and ChunkedModelSource then uses readChunk.
+   */
+  readChunkInto?(manifest: ModelManifest, index: number, into: Uint8Array, signal?: AbortSignal): Promise<number>;
   /** Drops every stored chunk of a model (its file changed), keeping nothing partial. */
   clearChunks(manifest: ModelManifest): Promise<void>;
   /** Deletes the manifest and all chunks. Deleting an absent model is not an error. */
@@ -118,6 +127,8 @@ export interface ModelStore {
 
 export interface RangeReader {
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** See ByteSource.transientReader. */
+  transientReader?(): TransientReader;
   close?(): Promise<void>;
 }
 

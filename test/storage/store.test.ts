@@ -192,6 +192,67 @@ describe('ChunkedModelSource', () => {
   });
 });
 
+describe('transient readers of a stored model', () => {
+  it('fs store: each reader holds two chunk buffers of its own, and a closed reader hands them to the next', async () => {
+    const store = new FsModelStore(join(tmp, 'transient'));
+    const data = pseudoRandomBytes(6 * 4096, 12);
+    const m = await putModel(store, 'streamed', data, 4096);
+    const src = new ChunkedModelSource(store, m);
+    const a = src.transientReader();
+    const b = src.transientReader();
+    const a0 = await a.read(0, 4096);
+    const b5 = await b.read(5 * 4096, 4096); // another stream: must not touch a's buffers
+    const a1 = await a.read(4096 + 10, 100);
+    expect(sameBytes(a0, data.subarray(0, 4096))).toBe(true);
+    expect(sameBytes(b5, data.subarray(5 * 4096))).toBe(true);
+    expect(sameBytes(a1, data.subarray(4096 + 10, 4096 + 110))).toBe(true);
+    expect(a0.buffer).not.toBe(b5.buffer);
+    // The next-but-one chunk reuses the older buffer: a view stays intact until then.
+    const a2 = await a.read(2 * 4096, 4096);
+    expect(a2.buffer).toBe(a0.buffer);
+    expect(sameBytes(a2, data.subarray(2 * 4096, 3 * 4096))).toBe(true);
+    expect(sameBytes(a1, data.subarray(4096 + 10, 4096 + 110))).toBe(true);
+    a.close();
+    await expect(a.read(0, 4)).rejects.toThrow(/closed/);
+    await new Promise((r) => setTimeout(r, 0)); // the buffers return once the reads have settled
+    const c = src.transientReader();
+    const c3 = await c.read(3 * 4096, 4096);
+    expect([a1.buffer, a2.buffer]).toContain(c3.buffer);
+    expect(sameBytes(c3, data.subarray(3 * 4096, 4 * 4096))).toBe(true);
+    // A range across chunks is a copy, right as read() gives it.
+    expect(sameBytes(await c.read(4096 - 7, 20), data.subarray(4096 - 7, 4096 + 13))).toBe(true);
+    b.close();
+    c.close();
+  });
+
+  it('checks each chunk as read() does: a corrupt or short chunk is an IntegrityError and is marked for re-fetch', async () => {
+    const store = new FsModelStore(join(tmp, 'transient-bad'));
+    const data = pseudoRandomBytes(4 * 4096, 13);
+    const m = await putModel(store, 'bad', data, 4096);
+    const bytes = new Uint8Array(await readFile(store.dataPath('bad')));
+    bytes[4096 + 5]! ^= 1;
+    await writeFile(store.dataPath('bad'), bytes.subarray(0, 4 * 4096 - 10));
+    const reader = new ChunkedModelSource(store, m).transientReader();
+    await expect(reader.read(4096, 100)).rejects.toThrow(/chunk 1 is corrupt/);
+    await expect(reader.read(3 * 4096, 100)).rejects.toThrow(/chunk 3 has 4086 bytes, expected 4096/);
+    expect(sameBytes(await reader.read(2 * 4096, 4096), data.subarray(2 * 4096, 3 * 4096))).toBe(true);
+    const marked = (await store.getManifest('bad'))!;
+    expect(marked.chunkDone).toEqual([true, false, true, false]);
+    reader.close();
+  });
+
+  it('a store without readChunkInto (memory, like IndexedDB) streams views of the chunks it returns', async () => {
+    const store = new MemoryModelStore();
+    const data = pseudoRandomBytes(3 * 4096, 14);
+    const m = await putModel(store, 'mem', data, 4096);
+    const reader = new ChunkedModelSource(store, m).transientReader();
+    const piece = await reader.read(4096 + 1, 50);
+    expect(piece.buffer).toBe(store.rawChunk('mem', 1)!.buffer);
+    expect(sameBytes(piece, data.subarray(4096 + 1, 4096 + 51))).toBe(true);
+    reader.close();
+  });
+});
+
 describe('fs store layout', () => {
   it('writes one sparse data file and an atomically replaced manifest', async () => {
     const dir = await mkdtemp(join(tmp, 'layout-'));
