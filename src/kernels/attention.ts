@@ -319,16 +319,30 @@ export function createPrefillAttention(
     { HD: cfg.headDim, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, TPR: tpr, DPT4: cfg.headDim / 4 / tpr, R: rows, BK: keysPerTile },
     { subgroups: false, constants: { SCALE: scale } },
   );
+  return prefillCall(ctx, pipeline, name, cfg, g, rows);
+}
+
+/**
+ * A prefill attention kernel bound to its buffers, dispatched over (token, query head) rows of
+ * each kv head: ⌈rows / rowsPerGroup⌉ workgroups by nKvHeads.
+ */
+function prefillCall(
+  ctx: GpuContext,
+  pipeline: GPUComputePipeline,
+  name: string,
+  cfg: PrefillAttentionConfig,
+  g: number,
+  rowsPerGroup: number,
+): { readonly pipeline: GPUComputePipeline; bind(b: AttentionBindings): KernelCall } {
   return {
     pipeline,
     bind(b) {
       const group = makeBindGroup(ctx, pipeline, name, [b.params, b.q, b.kCache, b.vCache, b.output]);
       return {
         encode(pass, step) {
-          const groupsX = Math.ceil((dispatchTokens(step, cfg.maxTokens) * g) / rows);
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
-          pass.dispatchWorkgroups(groupsX, cfg.nKvHeads);
+          pass.dispatchWorkgroups(Math.ceil((dispatchTokens(step, cfg.maxTokens) * g) / rowsPerGroup), cfg.nKvHeads);
         },
       };
     },
@@ -351,17 +365,5 @@ function prefillAttentionRows(
     { HD: cfg.headDim, HD4: cfg.headDim / 4, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, WG: ROWS_WORKGROUP, KB: ROWS_KEY_BLOCK },
     { subgroups: false, constants: { SCALE: scale } },
   );
-  return {
-    pipeline,
-    bind(b) {
-      const group = makeBindGroup(ctx, pipeline, name, [b.params, b.q, b.kCache, b.vCache, b.output]);
-      return {
-        encode(pass, step) {
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, group);
-          pass.dispatchWorkgroups(Math.ceil((dispatchTokens(step, cfg.maxTokens) * g) / ROWS_WORKGROUP), cfg.nKvHeads);
-        },
-      };
-    },
-  };
+  return prefillCall(ctx, pipeline, name, cfg, g, ROWS_WORKGROUP);
 }
