@@ -35,6 +35,9 @@ export const SLOW_SUITES = [
   // and chatting offline, and the worker under each limits tier. About 2.3 minutes between them.
   'e2e/demo-scale-135m.test.ts',
   'e2e/worker-limits.test.ts',
+  // Batched slots bit-equal to single-slot runs, end to end over the engine (about 2.5 minutes);
+  // the row kernels' own tests (test/kernels/ops-slot-rows) and the server's stay in npm test.
+  'test/runtime/batch-decode.test.ts',
 ];
 
 // Unit, GPU-kernel and parity tests run in Node. GPU tests share one Dawn device per file and
