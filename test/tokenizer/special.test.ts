@@ -65,8 +65,11 @@ describe('SentencePiece (stories260K)', () => {
   });
 
   test('random text survives encode → decode and encode → streamed decode', () => {
+    // SentencePiece writes a space as U+2581 and decodes every U+2581 back as a space (llama.cpp's
+    // token_to_piece too), so a literal U+2581 in the text cannot come back: fast-check found "▁".
+    const text = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\u2581'));
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => {
+      fc.property(text, (s) => {
         const ids = tok.encode(s);
         const stream = tok.createStreamDecoder({ stripLeadingSpace: true });
         const streamed = ids.map((id) => stream.push(id)).join('') + stream.flush();
