@@ -132,6 +132,7 @@ describe('lowbit pull / ls / rm', () => {
     expect(afterSecond).toBeGreaterThanOrEqual(afterFirst);
 
     server.bytesPerSecond = 0;
+    await server.idle(); // the killed process's throttled responses stop counting
     server.resetCounters();
     const third = await lowbit([...args, '--sha256', sha256Hex(bytes)]);
     expect(third.code).toBe(0);

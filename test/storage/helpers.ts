@@ -110,9 +110,18 @@ export class TestFileServer {
     this.log = [];
   }
 
-  /** Resolves once no response is open (an abandoned throttled body stops adding to the counters). */
-  async idle(): Promise<void> {
-    while (this.active > 0) await new Promise((r) => setTimeout(r, 5));
+  /**
+   * Resolves once no response is open and no request has arrived for `quietMs`: an abandoned
+   * throttled body stops adding to the counters, and so does a request an aborted client sent just
+   * before its abort, which the server may parse only after the client has given up.
+   */
+  async idle(quietMs = 50): Promise<void> {
+    for (;;) {
+      while (this.active > 0) await new Promise((r) => setTimeout(r, 5));
+      const seen = this.requests;
+      await new Promise((r) => setTimeout(r, quietMs));
+      if (this.active === 0 && this.requests === seen) return;
+    }
   }
 
   async stop(): Promise<void> {
