@@ -38,6 +38,14 @@ export const SLOW_SUITES = [
   // Batched slots bit-equal to single-slot runs, end to end over the engine (about 2.5 minutes);
   // the row kernels' own tests (test/kernels/ops-slot-rows) and the server's stay in npm test.
   'test/runtime/batch-decode.test.ts',
+  // The int8 path's whole kernel matrix (87 cases, about 1 minute) like its token-batch sibling
+  // above, the int8 decode step's submit/readback contract on two models (1.4 minutes; npm test
+  // keeps the same contract with int8 activations in test/engine/dispatches), and `lowbit run
+  // --activations` run three times end to end (1.2 minutes; its usage errors are checked by
+  // test/cli/run-flags). They brought npm test to 902 of its 900 seconds on CI.
+  'test/kernels/matvec-q8.test.ts',
+  'test/runtime/decode-step-int8.test.ts',
+  'test/cli/run-activations.test.ts',
 ];
 
 // Unit, GPU-kernel and parity tests run in Node. GPU tests share one Dawn device per file and

@@ -1,4 +1,4 @@
-// `lowbit run --limits` and `--max-gpu-mb` (issue 10 items 4, 5): bad values are usage errors
+// `lowbit run --limits`, `--max-gpu-mb` (issue 10 items 4, 5) and `--activations`: bad values are usage errors
 // before any model is opened; a model over the budget is refused with the numbers; warnings
 // (a context above the model's trained length) go to stderr.
 import { afterEach, describe, expect, test, vi } from 'vitest';
@@ -16,6 +16,9 @@ describe('usage errors, before the model is opened', () => {
     [['--max-gpu-mb', '0'], /--max-gpu-mb must be a number of MiB above 0/],
     [['--max-gpu-mb=-5'], /--max-gpu-mb must be a number of MiB above 0/],
     [['--max-gpu-mb', 'lots'], /--max-gpu-mb must be a number of MiB above 0, got 'lots'/],
+    [['--activations', 'int4'], /--activations must be one of auto, f32, int8/],
+    [['--activations', ''], /--activations must be one of auto, f32, int8/],
+    [['--activations', 'INT8'], /--activations must be one of auto, f32, int8/],
   ])('%j', async (flags, message) => {
     // A model path that does not exist: the flag is refused before it is looked at.
     const err = await run(['/nonexistent/model.gguf', '-p', 'hi', ...flags]).catch((e: unknown) => e);
