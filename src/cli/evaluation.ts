@@ -5,7 +5,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { loadEngine, type Engine } from '../engine/engine.ts';
-import { readGGUF } from '../gguf/index.ts';
+import { readGGUF, type GGUFFile } from '../gguf/index.ts';
+import { checkGpuMemoryBudget } from '../engine/memory-budget.ts';
+import { GpuMemoryBudgetError } from '../errors.ts';
+import { formatBytes } from '../format.ts';
 import { LIMITS_TIERS, type GpuContext } from '../gpu/device.ts';
 import { requestNodeGpu, type AdapterChoice } from '../gpu/device-node.ts';
 import { modelConfigFromMetadata } from '../model/config.ts';
@@ -31,6 +34,7 @@ export const EVALUATION_OPTIONS = {
   limits: { type: 'string' },
   store: { type: 'string' },
   activations: { type: 'string' },
+  'max-gpu-mb': { type: 'string' },
 } as const;
 
 export const EVALUATION_HELP = `  -f, --file FILE     the text to evaluate (UTF-8; tokenized whole, BOS first)
@@ -43,6 +47,8 @@ export const EVALUATION_HELP = `  -f, --file FILE     the text to evaluate (UTF-
   --activations A     auto | f32 | int8 | ggml (default auto): ggml rounds every linear's input
                       as llama.cpp's CPU backend does for the weight's type, so the figures of a
                       quantized model compare with llama-perplexity's own, rounding included
+  --max-gpu-mb N      refuse, before allocating, a run whose models need more than N MiB of GPU
+                      memory between them
   -h, --help          show this help
 `;
 
@@ -82,27 +88,38 @@ export interface EvaluationModel {
   close(): Promise<void>;
 }
 
+/** What an evaluation load of one model asks of the engine, beyond the model and the GPU. */
+interface EvaluationLoad {
+  ctx: number;
+  store?: string;
+  activations?: ActivationsOption;
+  /** The model's own budget (EngineLoadOptions.maxGpuBytes). */
+  maxGpuBytes?: number;
+  linearInputTap?: ForwardOptions['linearInputTap'];
+}
+
+/** The engine options of an evaluation load: every position's logits readable, chunk-sized prefill batches. */
+function evaluationLoadOptions(header: GGUFFile, gpu: GpuContext, options: EvaluationLoad) {
+  const vocab = modelConfigFromMetadata(header, header.tensor('token_embd.weight')?.dims[1]).vocabSize;
+  return {
+    gpu,
+    contextSize: options.ctx,
+    maxBatch: evaluationMaxBatch(gpu, vocab, options.ctx),
+    activations: options.activations,
+    maxGpuBytes: options.maxGpuBytes,
+    evaluation: { allLogits: true, linearInputTap: options.linearInputTap },
+  };
+}
+
 /**
  * Loads `arg` (a path or a stored model name) on `gpu` with a context of `ctx` tokens and every
  * position's logits readable, prefilling in evaluationMaxBatch's batches.
  */
-export async function loadForEvaluation(
-  arg: string,
-  gpu: GpuContext,
-  options: { ctx: number; store?: string; activations?: ActivationsOption; linearInputTap?: ForwardOptions['linearInputTap'] },
-): Promise<EvaluationModel> {
+export async function loadForEvaluation(arg: string, gpu: GpuContext, options: EvaluationLoad): Promise<EvaluationModel> {
   const model = await resolveModelSource(arg, options.store);
   try {
     const header = await readGGUF(model.source);
-    const vocab = modelConfigFromMetadata(header, header.tensor('token_embd.weight')?.dims[1]).vocabSize;
-    const maxBatch = evaluationMaxBatch(gpu, vocab, options.ctx);
-    const engine = await loadEngine(model.source, {
-      gpu,
-      contextSize: options.ctx,
-      maxBatch,
-      activations: options.activations,
-      evaluation: { allLogits: true, linearInputTap: options.linearInputTap },
-    });
+    const engine = await loadEngine(model.source, evaluationLoadOptions(header, gpu, options));
     const tok = engine.tokenizer;
     return {
       engine,
@@ -117,6 +134,48 @@ export async function loadForEvaluation(
     await model.close();
     throw e;
   }
+}
+
+/**
+ * GPU bytes of evaluation loads of `args` at once, from their headers, before any is loaded: a
+ * GpuMemoryBudgetError naming each model's share when the sum is over `maxGpuBytes` (each load
+ * still checks its own share against the device's limits and the budget).
+ */
+export async function checkEvaluationBudget(
+  args: string[],
+  gpu: GpuContext,
+  options: EvaluationLoad & { maxGpuBytes: number },
+): Promise<number> {
+  const shares: { label: string; bytes: number }[] = [];
+  for (const arg of args) {
+    const model = await resolveModelSource(arg, options.store);
+    try {
+      const header = await readGGUF(model.source);
+      const load = evaluationLoadOptions(header, gpu, options);
+      const est = checkGpuMemoryBudget(header, {
+        contextSize: load.contextSize,
+        maxBatch: load.maxBatch,
+        activations: load.activations,
+        maxGpuBytes: load.maxGpuBytes,
+        limits: gpu.limits,
+        allLogits: load.evaluation.allLogits,
+      });
+      shares.push({ label: model.label, bytes: est.total });
+    } finally {
+      await model.close();
+    }
+  }
+  const total = shares.reduce((sum, s) => sum + s.bytes, 0);
+  if (total > options.maxGpuBytes) {
+    const each = shares.map((s) => `${escapeControl(s.label)} ${formatBytes(s.bytes)}`).join(', ');
+    throw new GpuMemoryBudgetError(
+      `these ${shares.length} models are loaded at once and need ${total} bytes of GPU memory between them (${each}), ` +
+        `over the budget of ${options.maxGpuBytes} bytes; compare fewer models per run, or use a smaller --ctx`,
+      total,
+      options.maxGpuBytes,
+    );
+  }
+  return total;
 }
 
 /** Tokens of `text` as llama.cpp's tools tokenize it: BOS when the vocabulary adds one, control-token texts left as text. */

@@ -22,7 +22,7 @@ import {
   readTextFile,
   tokenizeText,
 } from './evaluation.ts';
-import { numberOption as num, parseCommand } from './options.ts';
+import { maxGpuBytesOption, numberOption as num, parseCommand } from './options.ts';
 import { checkedCtx, DEFAULT_EVAL_CTX } from './perplexity.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
@@ -56,7 +56,13 @@ export async function run(args: string[]): Promise<number> {
   const gpu = await evaluationGpu(v.adapter, v.limits);
   const stats = new ActivationStats(gpu);
   try {
-    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, { ctx, store: v.store, activations, linearInputTap: stats.tap });
+    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, {
+      ctx,
+      store: v.store,
+      activations,
+      maxGpuBytes: maxGpuBytesOption(v['max-gpu-mb']),
+      linearInputTap: stats.tap,
+    });
     try {
       const tokens = tokenizeText(m, text);
       const plan = planChunks(tokens.length, ctx, maxChunks);

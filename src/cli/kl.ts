@@ -10,6 +10,7 @@ import { checkSameVocabulary, compareChunksWithEach } from '../runtime/compare.t
 import { evaluateChunks, planChunks } from '../runtime/evaluate.ts';
 import type { KlReport } from '../runtime/quality.ts';
 import {
+  checkEvaluationBudget,
   ChunkProgress,
   EVALUATION_HELP,
   EVALUATION_OPTIONS,
@@ -20,7 +21,7 @@ import {
   tokenizeText,
   type EvaluationModel,
 } from './evaluation.ts';
-import { numberOption as num, parseCommand } from './options.ts';
+import { maxGpuBytesOption, numberOption as num, parseCommand } from './options.ts';
 import { checkedCtx, DEFAULT_EVAL_CTX } from './perplexity.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
@@ -56,11 +57,15 @@ export async function run(args: string[]): Promise<number> {
   const activations = evaluationActivations(v.activations);
   const text = await readTextFile(v.file, 'kl');
   const [baseArg, ...quantArgs] = parsed.positionals as [string, ...string[]];
+  const maxGpuBytes = maxGpuBytesOption(v['max-gpu-mb']);
   const gpu = await evaluationGpu(v.adapter, v.limits);
   const opened: EvaluationModel[] = [];
   try {
+    // Every model stays loaded for the whole run, so the budget is for their sum, checked from
+    // the headers before the first upload.
+    if (maxGpuBytes !== undefined) await checkEvaluationBudget(parsed.positionals, gpu, { ctx, store: v.store, activations, maxGpuBytes });
     const load = async (arg: string) => {
-      const m = await loadForEvaluation(arg, gpu, { ctx, store: v.store, activations });
+      const m = await loadForEvaluation(arg, gpu, { ctx, store: v.store, activations, maxGpuBytes });
       opened.push(m);
       return m;
     };

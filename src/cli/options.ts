@@ -99,6 +99,12 @@ const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
  * The value of numeric option `option` (a key of NUMBER_OPTIONS), or `fallback` when it was not
  * given. Throws a UsageError naming the option and its domain for anything outside it.
  */
+/** --max-gpu-mb in bytes (undefined when absent: no total cap, only the device's per-buffer limits). */
+export function maxGpuBytesOption(value: string | undefined): number | undefined {
+  const mb = numberOption(value, '--max-gpu-mb');
+  return mb === undefined ? undefined : Math.floor(mb * 1024 * 1024);
+}
+
 export function numberOption(value: string | undefined, option: string, fallback: number): number;
 export function numberOption(value: string | undefined, option: string, fallback?: undefined): number | undefined;
 export function numberOption(value: string | undefined, option: string, fallback?: number): number | undefined {

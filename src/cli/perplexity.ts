@@ -16,7 +16,7 @@ import {
   readTextFile,
   tokenizeText,
 } from './evaluation.ts';
-import { numberOption as num, parseCommand } from './options.ts';
+import { maxGpuBytesOption, numberOption as num, parseCommand } from './options.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit perplexity <model> --file text.txt [options]
@@ -46,7 +46,12 @@ export async function run(args: string[]): Promise<number> {
   const text = await readTextFile(v.file, 'perplexity');
   const gpu = await evaluationGpu(v.adapter, v.limits);
   try {
-    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, { ctx, store: v.store, activations });
+    const m = await loadForEvaluation(parsed.positionals[0]!, gpu, {
+      ctx,
+      store: v.store,
+      activations,
+      maxGpuBytes: maxGpuBytesOption(v['max-gpu-mb']),
+    });
     try {
       const tokens = tokenizeText(m, text);
       const plan = planChunks(tokens.length, ctx, maxChunks);

@@ -13,7 +13,7 @@ import { describeTuning } from '../kernels/autotune.ts';
 import { openStore } from './store-arg.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
-import { numberOption as num, parseCommand, choiceOption } from './options.ts';
+import { numberOption as num, parseCommand, choiceOption, maxGpuBytesOption } from './options.ts';
 import { escapeControl, terminalJson } from './terminal-text.ts';
 
 const HELP = `Usage: lowbit run <model> -p "prompt" [options]
@@ -100,7 +100,7 @@ export async function run(args: string[]): Promise<number> {
   const limits = choiceOption(v.limits, '--limits', LIMITS_TIERS);
   const activations = choiceOption(v.activations, '--activations', ACTIVATIONS_OPTIONS);
   const autotune = choiceOption(v.autotune, '--autotune', AUTOTUNE_OPTIONS);
-  const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
+  const maxGpuBytes = maxGpuBytesOption(v['max-gpu-mb']);
   const model = await resolveModelSource(parsed.positionals[0]!, v.store);
   const gpu = await requestNodeGpu({ adapter: v.adapter as AdapterChoice | undefined, limits });
   try {
@@ -113,7 +113,7 @@ export async function run(args: string[]): Promise<number> {
       onAutotune: (r) => {
         if (r.source === 'measured') process.stderr.write(`lowbit: ${describeTuning(r)}\n`);
       },
-      maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
+      maxGpuBytes,
     });
     try {
       for (const w of engine.info.warnings ?? []) process.stderr.write(`lowbit: warning: ${w}\n`);

@@ -10,7 +10,7 @@ import { ACTIVATIONS_OPTIONS } from '../kernels/matvec-q8.ts';
 import { createLowbitServer, isLoopbackHost } from '../server/server.ts';
 import { UsageError } from './errors.ts';
 import { resolveModelSource } from './model-arg.ts';
-import { numberOption as num, parseCommand, choiceOption } from './options.ts';
+import { numberOption as num, parseCommand, choiceOption, maxGpuBytesOption } from './options.ts';
 import { openStore } from './store-arg.ts';
 import { escapeControl } from './terminal-text.ts';
 import { describeTuning } from '../kernels/autotune.ts';
@@ -104,7 +104,7 @@ export async function run(args: string[]): Promise<number> {
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
   const corsOrigins = (v['cors-origin'] ?? []).map(checkOrigin);
   const limits = choiceOption(v.limits, '--limits', LIMITS_TIERS);
-  const maxGpuMb = num(v['max-gpu-mb'], '--max-gpu-mb');
+  const maxGpuBytes = maxGpuBytesOption(v['max-gpu-mb']);
   const activations = choiceOption(v.activations, '--activations', ACTIVATIONS_OPTIONS);
   const batchDecode = choiceOption(v['batch-decode'], '--batch-decode', BATCH_DECODE_OPTIONS);
   const autotune = choiceOption(v.autotune, '--autotune', AUTOTUNE_OPTIONS);
@@ -148,7 +148,7 @@ export async function run(args: string[]): Promise<number> {
             if (r.source === 'measured') process.stderr.write(`lowbit serve: ${describeTuning(r)}\n`);
           },
           signal: loadAbort.signal,
-          maxGpuBytes: maxGpuMb !== undefined ? Math.floor(maxGpuMb * 1024 * 1024) : undefined,
+          maxGpuBytes,
         });
       } catch (e) {
         if (loadAbort.signal.aborted) return 0; // a signal while loading: a clean stop
