@@ -8,7 +8,9 @@
  * - createKvWrite: this step's K/V rows → cache rows pos0 … pos0+nTokens-1 (createRope can fuse
  *   this with K's rotation instead).
  * - createDecodeAttention: one query token, split-K over the cache ("flash decoding") + combine;
- *   one pass when a single chunk covers the context.
+ *   one pass when a single chunk covers the context. Over the rows of a batched decode step
+ *   (DecodeAttentionConfig.rows), on a software adapter, a thread per (row, query head) instead
+ *   (DecodeAttentionConfig.rowsLayout), with the same bits.
  * - createPrefillAttention: nTokens query tokens, causal, with an online softmax: K/V tiles shared
  *   in workgroup memory, or one thread per row on a software adapter (PrefillAttentionLayout).
  * Both read kvLen / pos0 from the step params, so bind groups are reused at every position.
@@ -168,6 +170,7 @@ export interface DecodeAttentionKernel {
 export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfig): DecodeAttentionKernel {
   const name = 'decode-attention';
   const g = checkShape(name, cfg);
+  const threadRows = cfg.rows !== undefined && decodeRowsLayout(ctx, cfg) === 'rows';
   const minChunk = cfg.minChunk ?? (ctx.isSoftware ? 256 : 64);
   checkDim(name, 'minChunk', minChunk);
   const maxSplits = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
@@ -188,7 +191,6 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
   const maxRows = cfg.rows?.maxRows ?? 1;
   const combine = opsPipeline(ctx, `${name}-combine`, decodeWgsl, { ...defines, COMBINE: true, SINGLE: false }, { subgroups: false });
   const partials = createStorageBuffer(ctx, maxRows * cfg.nHeads * nSplit * (cfg.headDim + 2) * 4, { label: 'decode-attention:partials' });
-  const threadRows = cfg.rows !== undefined && decodeRowsLayout(ctx, cfg) === 'rows';
   // The `rows` layout's pass 1: WG query heads of a row and split per workgroup.
   const rowsWorkgroup = Math.min(cfg.nHeads, ROWS_WORKGROUP);
   const rowsPass = (single: boolean) =>

@@ -115,6 +115,11 @@ describe('batched decode kernels over slot rows', () => {
     expect([...got.subarray(step.length * s.nh * s.hd)].every((x) => x === -7)).toBe(true);
   });
 
+  it('attention: an unknown rows layout, or the rows layout over heads larger than it takes, is refused by name', () => {
+    expect(() => createDecodeAttention(ctx, { ...shape, rows, rowsLayout: 'lanes' as never })).toThrow(/unknown rows layout 'lanes'/);
+    expect(() => createDecodeAttention(ctx, { ...shape, headDim: 512, rows, rowsLayout: 'rows' })).toThrow(/heads of at most 256, got 512/);
+  });
+
   it('RoPE + KV store: each row rotated as alone and written only to its slot at its position', async () => {
     const step: Row[] = [
       { slot: 1, pos: 57 },
