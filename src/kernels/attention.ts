@@ -8,9 +8,9 @@
  * - createKvWrite: this step's K/V rows → cache rows pos0 … pos0+nTokens-1 (createRope can fuse
  *   this with K's rotation instead).
  * - createDecodeAttention: one query token, split-K over the cache ("flash decoding") + combine;
- *   one pass when a single chunk covers the context. Over the rows of a batched decode step
- *   (DecodeAttentionConfig.rows), on a software adapter, a thread per (row, query head) instead
- *   (DecodeAttentionConfig.rowsLayout), with the same bits.
+ *   one pass when a single chunk covers the context; on a software adapter a thread per (row,
+ *   query head) instead of a workgroup per kv head (DecodeAttentionConfig.layout), with the same
+ *   bits.
  * - createPrefillAttention: nTokens query tokens, causal, with an online softmax: K/V tiles shared
  *   in workgroup memory, or one thread per row on a software adapter (PrefillAttentionLayout).
  * Both read kvLen / pos0 from the step params, so bind groups are reused at every position.
@@ -121,14 +121,14 @@ export interface DecodeAttentionConfig extends AttentionShape {
    */
   rows?: SlotRows;
   /**
-   * With `rows`: how pass 1 spreads its work, with the same bits either way. `tiled` is one-token
-   * decode's kernel, a workgroup of 64 threads per (row, kv head, split) with its positions'
-   * scores and probabilities staged in workgroup memory; `rows` a thread per (row, query head,
-   * split) with no workgroup memory or barriers (attention_decode_rows.wgsl), for the reason
-   * prefill has the layout (PrefillAttentionLayout). Default: defaultPrefillAttentionLayout, and
-   * `tiled` for heads over the `rows` layout's largest.
+   * How pass 1 spreads its work, with the same bits either way: `tiled`, a workgroup of 64
+   * threads per (row, kv head, split) with its positions' scores and probabilities staged in
+   * workgroup memory (attention_decode.wgsl); `rows`, a thread per (row, query head, split) with
+   * no workgroup memory or barriers (attention_decode_rows.wgsl), for the reason prefill has the
+   * layout (PrefillAttentionLayout). Default: defaultPrefillAttentionLayout, and `tiled` for heads
+   * over the `rows` layout's largest.
    */
-  rowsLayout?: PrefillAttentionLayout;
+  layout?: PrefillAttentionLayout;
 }
 
 /** How the kernels of a batched decode step find each row's sequence (see DecodeAttentionConfig.rows). */
@@ -170,7 +170,7 @@ export interface DecodeAttentionKernel {
 export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfig): DecodeAttentionKernel {
   const name = 'decode-attention';
   const g = checkShape(name, cfg);
-  const threadRows = cfg.rows !== undefined && decodeRowsLayout(ctx, cfg) === 'rows';
+  const threadRows = decodeLayout(ctx, cfg) === 'rows';
   const minChunk = cfg.minChunk ?? (ctx.isSoftware ? 256 : 64);
   checkDim(name, 'minChunk', minChunk);
   const maxSplits = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
@@ -227,7 +227,7 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
       if (cfg.rows && !b.rows) throw new RangeError(`${name}: the rows binding is required with config.rows`);
       const [params, rows] = cfg.rows ? [undefined, b.rows] : [b.params, undefined];
       const pass1Refs = (out: BufferRef) =>
-        threadRows ? [rows, b.q, b.kCache, b.vCache, out] : [params, b.q, b.kCache, b.vCache, out, rows];
+        threadRows ? [rows ?? params, b.q, b.kCache, b.vCache, out] : [params, b.q, b.kCache, b.vCache, out, rows];
       const g1 = makeBindGroup(ctx, partial, name, pass1Refs(partials));
       const g2 = makeBindGroup(ctx, combine, `${name}-combine`, [params, partials, b.output, rows]);
       const g3 = makeBindGroup(ctx, single, `${name}-single`, pass1Refs(b.output));
@@ -257,10 +257,10 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
   };
 }
 
-/** The pass-1 layout a slot-rows decode attention runs with (DecodeAttentionConfig.rowsLayout). */
-function decodeRowsLayout(ctx: GpuContext, cfg: DecodeAttentionConfig): PrefillAttentionLayout {
-  const layout = cfg.rowsLayout ?? (cfg.headDim <= ROWS_MAX_HEAD_DIM ? defaultPrefillAttentionLayout(ctx) : 'tiled');
-  if (!PREFILL_ATTENTION_LAYOUTS.includes(layout)) throw new RangeError(`decode-attention: unknown rows layout '${String(layout)}'`);
+/** The pass-1 layout a decode attention runs with (DecodeAttentionConfig.layout). */
+function decodeLayout(ctx: GpuContext, cfg: DecodeAttentionConfig): PrefillAttentionLayout {
+  const layout = cfg.layout ?? (cfg.headDim <= ROWS_MAX_HEAD_DIM ? defaultPrefillAttentionLayout(ctx) : 'tiled');
+  if (!PREFILL_ATTENTION_LAYOUTS.includes(layout)) throw new RangeError(`decode-attention: unknown layout '${String(layout)}'`);
   if (layout === 'rows' && cfg.headDim > ROWS_MAX_HEAD_DIM)
     throw new RangeError(`decode-attention: the rows layout takes heads of at most ${ROWS_MAX_HEAD_DIM}, got ${cfg.headDim}`);
   return layout;

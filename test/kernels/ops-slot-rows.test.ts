@@ -73,7 +73,7 @@ describe('batched decode kernels over slot rows', () => {
     PREFILL_ATTENTION_LAYOUTS.flatMap((layout) =>
       attentionSteps.map(([what, step, chunks = split]) => [layout, what, step, chunks] as const),
     ),
-  )('attention (%s layout): %s gives each row its one-token bits', async (rowsLayout, _, step, chunks) => {
+  )('attention (%s layout): %s gives each row its one-token bits', async (layout, _, step, chunks) => {
     const k = randn(SLOTS * stride, 21, 1.5);
     const v = randn(SLOTS * stride, 22, 1.5);
     // Past each row's position its cache holds NaN, which must never be read.
@@ -85,7 +85,7 @@ describe('batched decode kernels over slot rows', () => {
     const vShared = createStorageBuffer(ctx, v);
     const qBuf = createStorageBuffer(ctx, q);
     const outRows = createStorageBuffer(ctx, new Float32Array(SLOTS * s.nh * s.hd).fill(-7));
-    const batched = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...chunks, rows, rowsLayout }));
+    const batched = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...chunks, rows, layout }));
     const call = batched.bind({
       params: createStepParams(ctx),
       q: qBuf,
@@ -97,7 +97,7 @@ describe('batched decode kernels over slot rows', () => {
     await runStep(ctx, { pos0: 0, nTokens: step.length, maxPos: Math.max(...step.map((r) => r.pos)) }, call);
     const got = await readF32(ctx, outRows);
 
-    const alone = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...chunks }));
+    const alone = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...chunks, layout: 'tiled' }));
     for (const [r, { slot, pos }] of step.entries()) {
       const out = createStorageBuffer(ctx, new Float32Array(SLOTS * s.nh * s.hd));
       const single = alone.bind({
@@ -116,8 +116,8 @@ describe('batched decode kernels over slot rows', () => {
   });
 
   it('attention: an unknown rows layout, or the rows layout over heads larger than it takes, is refused by name', () => {
-    expect(() => createDecodeAttention(ctx, { ...shape, rows, rowsLayout: 'lanes' as never })).toThrow(/unknown rows layout 'lanes'/);
-    expect(() => createDecodeAttention(ctx, { ...shape, headDim: 512, rows, rowsLayout: 'rows' })).toThrow(/heads of at most 256, got 512/);
+    expect(() => createDecodeAttention(ctx, { ...shape, rows, layout: 'lanes' as never })).toThrow(/unknown layout 'lanes'/);
+    expect(() => createDecodeAttention(ctx, { ...shape, headDim: 512, rows, layout: 'rows' })).toThrow(/heads of at most 256, got 512/);
   });
 
   it('RoPE + KV store: each row rotated as alone and written only to its slot at its position', async () => {
