@@ -8,13 +8,16 @@
  * - createKvWrite: this step's K/V rows → cache rows pos0 … pos0+nTokens-1 (createRope can fuse
  *   this with K's rotation instead).
  * - createDecodeAttention: one query token, split-K over the cache ("flash decoding") + combine;
- *   one pass when a single chunk covers the context.
+ *   one pass when a single chunk covers the context; on a software adapter a thread per (row,
+ *   query head) instead of a workgroup per kv head (DecodeAttentionConfig.layout), with the same
+ *   bits.
  * - createPrefillAttention: nTokens query tokens, causal, with an online softmax: K/V tiles shared
  *   in workgroup memory, or one thread per row on a software adapter (PrefillAttentionLayout).
  * Both read kvLen / pos0 from the step params, so bind groups are reused at every position.
  */
 import kvWriteWgsl from '../../shaders/kv_write.wgsl?raw';
 import decodeWgsl from '../../shaders/attention_decode.wgsl?raw';
+import decodeRowsWgsl from '../../shaders/attention_decode_rows.wgsl?raw';
 import prefillWgsl from '../../shaders/attention_prefill.wgsl?raw';
 import prefillRowsWgsl from '../../shaders/attention_prefill_rows.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
@@ -117,6 +120,15 @@ export interface DecodeAttentionConfig extends AttentionShape {
    * table (AttentionBindings.rows) says. Steps are encoded with StepShape.maxPos.
    */
   rows?: SlotRows;
+  /**
+   * How pass 1 spreads its work, with the same bits either way: `tiled`, a workgroup of 64
+   * threads per (row, kv head, split) with its positions' scores and probabilities staged in
+   * workgroup memory (attention_decode.wgsl); `rows`, a thread per (row, query head, split) with
+   * no workgroup memory or barriers (attention_decode_rows.wgsl), for the reason prefill has the
+   * layout (PrefillAttentionLayout). Default: defaultPrefillAttentionLayout, and `tiled` for heads
+   * over the `rows` layout's largest.
+   */
+  layout?: PrefillAttentionLayout;
 }
 
 /** How the kernels of a batched decode step find each row's sequence (see DecodeAttentionConfig.rows). */
@@ -158,6 +170,7 @@ export interface DecodeAttentionKernel {
 export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfig): DecodeAttentionKernel {
   const name = 'decode-attention';
   const g = checkShape(name, cfg);
+  const threadRows = decodeLayout(ctx, cfg) === 'rows';
   const minChunk = cfg.minChunk ?? (ctx.isSoftware ? 256 : 64);
   checkDim(name, 'minChunk', minChunk);
   const maxSplits = cfg.maxSplits ?? (ctx.isSoftware ? 2 : 16);
@@ -176,52 +189,65 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
     ...slotRowsDefines(cfg.rows),
   };
   const maxRows = cfg.rows?.maxRows ?? 1;
-  const partial = opsPipeline(
-    ctx,
-    name,
-    decodeWgsl,
-    { ...defines, COMBINE: false, SINGLE: false },
-    { subgroups: false, constants: { SCALE: scale } },
-  );
-  const single = opsPipeline(
-    ctx,
-    `${name}-single`,
-    decodeWgsl,
-    { ...defines, COMBINE: false, SINGLE: true },
-    { subgroups: false, constants: { SCALE: scale } },
-  );
   const combine = opsPipeline(ctx, `${name}-combine`, decodeWgsl, { ...defines, COMBINE: true, SINGLE: false }, { subgroups: false });
   const partials = createStorageBuffer(ctx, maxRows * cfg.nHeads * nSplit * (cfg.headDim + 2) * 4, { label: 'decode-attention:partials' });
+  // The `rows` layout's pass 1: WG query heads of a row and split per workgroup.
+  const rowsWorkgroup = Math.min(cfg.nHeads, ROWS_WORKGROUP);
+  const rowsPass = (single: boolean) =>
+    opsPipeline(
+      ctx,
+      `${name}-rows${single ? '-single' : ''}`,
+      decodeRowsWgsl,
+      { ...defines, HD4: cfg.headDim / 4, WG: rowsWorkgroup, SINGLE: single },
+      { subgroups: false, constants: { SCALE: scale } },
+    );
+  const pass1 = threadRows
+    ? { partial: rowsPass(false), single: rowsPass(true) }
+    : {
+        partial: opsPipeline(
+          ctx,
+          name,
+          decodeWgsl,
+          { ...defines, COMBINE: false, SINGLE: false },
+          { subgroups: false, constants: { SCALE: scale } },
+        ),
+        single: opsPipeline(
+          ctx,
+          `${name}-single`,
+          decodeWgsl,
+          { ...defines, COMBINE: false, SINGLE: true },
+          { subgroups: false, constants: { SCALE: scale } },
+        ),
+      };
+  const { partial, single } = pass1;
   return {
     pipelines: [partial, combine, single],
     partials,
     bind(b) {
       if (cfg.rows && !b.rows) throw new RangeError(`${name}: the rows binding is required with config.rows`);
-      // Rows take their positions from the row table, not the step parameters.
       const [params, rows] = cfg.rows ? [undefined, b.rows] : [b.params, undefined];
-      const g1 = makeBindGroup(ctx, partial, name, [params, b.q, b.kCache, b.vCache, partials, rows]);
+      const pass1Refs = (out: BufferRef) =>
+        threadRows ? [rows ?? params, b.q, b.kCache, b.vCache, out] : [params, b.q, b.kCache, b.vCache, out, rows];
+      const g1 = makeBindGroup(ctx, partial, name, pass1Refs(partials));
       const g2 = makeBindGroup(ctx, combine, `${name}-combine`, [params, partials, b.output, rows]);
-      const g3 = makeBindGroup(ctx, single, `${name}-single`, [params, b.q, b.kCache, b.vCache, b.output, rows]);
+      const g3 = makeBindGroup(ctx, single, `${name}-single`, pass1Refs(b.output));
+      // Pass 1's grid over `splits` chunks of each kv head (tiled) or query-head group (rows), per row.
+      const pass1Grid = (splits: number, nRows: number): [number, number, number] =>
+        threadRows ? [Math.ceil(cfg.nHeads / rowsWorkgroup), splits, nRows] : [splits, cfg.nKvHeads, nRows];
       return {
         encode(pass, step) {
-          // With the step known, only the chunks the shader will use are dispatched (same formula
-          // as active_splits in the shader); the rest would exit at once but still cost. One
-          // chunk needs no combine: the single-pass variant writes the output itself. Rows
-          // dispatch the chunks of their longest context; a row whose context is shorter uses
-          // fewer (the others exit), and with one chunk the combine's result is the single
-          // pass's (exp(m − m) = 1), so a row's output does not depend on the other rows.
           const nRows = cfg.rows ? dispatchTokens(step, maxRows) : 1;
           const kvLen = step && (cfg.rows ? (step.maxPos ?? cfg.maxCtx - 1) + 1 : step.pos0 + step.nTokens);
           const splits = kvLen ? activeSplits(Math.min(kvLen, cfg.maxCtx), minChunk, nSplit) : nSplit;
           if (splits === 1) {
             pass.setPipeline(single);
             pass.setBindGroup(0, g3);
-            pass.dispatchWorkgroups(1, cfg.nKvHeads, nRows);
+            pass.dispatchWorkgroups(...pass1Grid(1, nRows));
             return;
           }
           pass.setPipeline(partial);
           pass.setBindGroup(0, g1);
-          pass.dispatchWorkgroups(splits, cfg.nKvHeads, nRows);
+          pass.dispatchWorkgroups(...pass1Grid(splits, nRows));
           pass.setPipeline(combine);
           pass.setBindGroup(0, g2);
           pass.dispatchWorkgroups(cfg.nHeads, nRows);
@@ -229,6 +255,15 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
       };
     },
   };
+}
+
+/** The pass-1 layout a decode attention runs with (DecodeAttentionConfig.layout). */
+function decodeLayout(ctx: GpuContext, cfg: DecodeAttentionConfig): PrefillAttentionLayout {
+  const layout = cfg.layout ?? (cfg.headDim <= ROWS_MAX_HEAD_DIM ? defaultPrefillAttentionLayout(ctx) : 'tiled');
+  if (!PREFILL_ATTENTION_LAYOUTS.includes(layout)) throw new RangeError(`decode-attention: unknown layout '${String(layout)}'`);
+  if (layout === 'rows' && cfg.headDim > ROWS_MAX_HEAD_DIM)
+    throw new RangeError(`decode-attention: the rows layout takes heads of at most ${ROWS_MAX_HEAD_DIM}, got ${cfg.headDim}`);
+  return layout;
 }
 
 /** Chunks per kv head the decode shader uses for kvLen valid positions. */

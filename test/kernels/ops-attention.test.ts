@@ -139,42 +139,81 @@ describe('attention', () => {
     [{ hd: 128, nh: 4, nkv: 1, maxCtx: 40 }, [40], { minChunk: 4 }],
   ];
   for (const [s, lens, opts] of decodeCases) {
-    it(`decode hd=${s.hd} heads=${s.nh}/${s.nkv} kvLen=${lens.join(',')} ${JSON.stringify(opts)}`, async () => {
-      const maxLen = Math.max(...lens);
-      const kc = makeCache(s, maxLen, s.hd);
-      const vc = makeCache(s, maxLen, s.hd + 1);
-      const q = randn(s.nh * s.hd, 5, 3);
-      const params = createStepParams(ctx);
-      const output = createStorageBuffer(ctx, s.nh * s.hd * 4);
-      const kern = await build(ctx, () =>
-        createDecodeAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, ...opts }),
-      );
-      // One bind for every position: only the step params change.
-      const call = kern.bind({
-        params,
-        q: createStorageBuffer(ctx, q),
-        kCache: createStorageBuffer(ctx, kc),
-        vCache: createStorageBuffer(ctx, vc),
-        output,
+    for (const layout of PREFILL_ATTENTION_LAYOUTS)
+      it(`decode (${layout}) hd=${s.hd} heads=${s.nh}/${s.nkv} kvLen=${lens.join(',')} ${JSON.stringify(opts)}`, async () => {
+        const maxLen = Math.max(...lens);
+        const kc = makeCache(s, maxLen, s.hd);
+        const vc = makeCache(s, maxLen, s.hd + 1);
+        const q = randn(s.nh * s.hd, 5, 3);
+        const params = createStepParams(ctx);
+        const output = createStorageBuffer(ctx, s.nh * s.hd * 4);
+        const kern = await build(ctx, () =>
+          createDecodeAttention(ctx, { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, ...opts, layout }),
+        );
+        // One bind for every position: only the step params change.
+        const call = kern.bind({
+          params,
+          q: createStorageBuffer(ctx, q),
+          kCache: createStorageBuffer(ctx, kc),
+          vCache: createStorageBuffer(ctx, vc),
+          output,
+        });
+        for (const kvLen of lens) {
+          const step = { pos0: kvLen - 1, nTokens: 1 };
+          writeStepParams(ctx, params, step);
+          // Dispatch sized for the maximum, then only the chunks this kvLen uses.
+          for (const sized of [undefined, step]) {
+            ctx.device.queue.writeBuffer(output, 0, new Float32Array(s.nh * s.hd).fill(Number.NaN));
+            await runStep(ctx, sized, call);
+            expectClose(
+              await readF32(ctx, output),
+              attnRef(s, q, kc, vc, kvLen - 1, 1),
+              2e-5,
+              2e-4,
+              `kvLen=${kvLen} sized=${Boolean(sized)}`,
+            );
+          }
+        }
       });
-      for (const kvLen of lens) {
-        const step = { pos0: kvLen - 1, nTokens: 1 };
-        writeStepParams(ctx, params, step);
-        // Dispatch sized for the maximum, then only the chunks this kvLen uses.
-        for (const sized of [undefined, step]) {
-          ctx.device.queue.writeBuffer(output, 0, new Float32Array(s.nh * s.hd).fill(Number.NaN));
-          await runStep(ctx, sized, call);
-          expectClose(
-            await readF32(ctx, output),
-            attnRef(s, q, kc, vc, kvLen - 1, 1),
-            2e-5,
-            2e-4,
-            `kvLen=${kvLen} sized=${Boolean(sized)}`,
-          );
+  }
+
+  it("decode (rows layout): the tiled layout's bits at every kvLen, splits and tiles, for the query at step.row", async () => {
+    const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+    for (const [s, lens, opts] of decodeCases) {
+      const maxLen = Math.max(...lens);
+      const kc = createStorageBuffer(ctx, makeCache(s, maxLen, s.hd));
+      const vc = createStorageBuffer(ctx, makeCache(s, maxLen, s.hd + 1));
+      // Two query rows: the step's row 1 is the one attended.
+      const q = createStorageBuffer(ctx, randn(2 * s.nh * s.hd, 6, 3));
+      const shape = { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, ...opts };
+      const out: Record<string, Float32Array[]> = {};
+      for (const layout of PREFILL_ATTENTION_LAYOUTS) {
+        const params = createStepParams(ctx);
+        const output = createStorageBuffer(ctx, 2 * s.nh * s.hd * 4);
+        const call = (await build(ctx, () => createDecodeAttention(ctx, { ...shape, layout }))).bind({
+          params,
+          q,
+          kCache: kc,
+          vCache: vc,
+          output,
+        });
+        out[layout] = [];
+        for (const kvLen of lens) {
+          const step = { pos0: kvLen - 1, nTokens: 1, row: 1 };
+          writeStepParams(ctx, params, step);
+          ctx.device.queue.writeBuffer(output, 0, new Float32Array(2 * s.nh * s.hd).fill(-3));
+          await runStep(ctx, step, call);
+          out[layout].push(await readF32(ctx, output));
         }
       }
-    });
-  }
+      lens.forEach((kvLen, i) => {
+        const [tiled, rows] = [out.tiled![i]!, out.rows![i]!];
+        expect(bits(rows), `hd=${s.hd} kvLen=${kvLen}`).toEqual(bits(tiled));
+        // Row 0 is left as it was.
+        expect([...rows.subarray(0, s.nh * s.hd)].every((x) => x === -3)).toBe(true);
+      });
+    }
+  });
 
   const prefillCases: [Shape, number, number, number][] = [
     // shape, pos0, tokens, maxTokens

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32, readU32 } from '../../src/gpu/buffers.ts';
-import { createDecodeAttention, kvCacheLayerBytes, type SlotRows } from '../../src/kernels/attention.ts';
+import { createDecodeAttention, kvCacheLayerBytes, PREFILL_ATTENTION_LAYOUTS, type SlotRows } from '../../src/kernels/attention.ts';
 import { createRope } from '../../src/kernels/rope.ts';
 import { createArgmax } from '../../src/kernels/sample.ts';
 import { createStepParams } from '../../src/kernels/step-params.ts';
@@ -41,7 +41,7 @@ describe('batched decode kernels over slot rows', () => {
   const slotOf = (shared: Float32Array, slot: number) => shared.subarray(slot * stride, slot * stride + cacheElements);
   const rowTable = (step: readonly Row[]) => createStorageBuffer(ctx, new Uint32Array(step.flatMap((r) => [r.pos, r.slot])));
 
-  it.each([
+  const attentionSteps: [string, Row[], { minChunk: number; maxSplits: number }?][] = [
     [
       'rows at different positions, some taking several splits',
       [
@@ -58,7 +58,22 @@ describe('batched decode kernels over slot rows', () => {
       ],
     ],
     ['one row at the last position of its context', [{ slot: 0, pos: s.maxCtx - 1 }]],
-  ] as [string, Row[]][])('attention: %s gives each row its one-token bits', async (_, step) => {
+    [
+      'rows whose one chunk spans two tiles of 64 positions',
+      [
+        { slot: 0, pos: 90 },
+        { slot: 2, pos: 64 },
+        { slot: 1, pos: 63 },
+      ],
+      { minChunk: 128, maxSplits: 2 },
+    ],
+  ];
+  // Both layouts of the batched pass 1 (the tiled kernel of one-token decode, a thread per row and head).
+  it.each(
+    PREFILL_ATTENTION_LAYOUTS.flatMap((layout) =>
+      attentionSteps.map(([what, step, chunks = split]) => [layout, what, step, chunks] as const),
+    ),
+  )('attention (%s layout): %s gives each row its one-token bits', async (layout, _, step, chunks) => {
     const k = randn(SLOTS * stride, 21, 1.5);
     const v = randn(SLOTS * stride, 22, 1.5);
     // Past each row's position its cache holds NaN, which must never be read.
@@ -70,7 +85,7 @@ describe('batched decode kernels over slot rows', () => {
     const vShared = createStorageBuffer(ctx, v);
     const qBuf = createStorageBuffer(ctx, q);
     const outRows = createStorageBuffer(ctx, new Float32Array(SLOTS * s.nh * s.hd).fill(-7));
-    const batched = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...split, rows }));
+    const batched = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...chunks, rows, layout }));
     const call = batched.bind({
       params: createStepParams(ctx),
       q: qBuf,
@@ -82,7 +97,7 @@ describe('batched decode kernels over slot rows', () => {
     await runStep(ctx, { pos0: 0, nTokens: step.length, maxPos: Math.max(...step.map((r) => r.pos)) }, call);
     const got = await readF32(ctx, outRows);
 
-    const alone = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...split }));
+    const alone = await build(ctx, () => createDecodeAttention(ctx, { ...shape, ...chunks, layout: 'tiled' }));
     for (const [r, { slot, pos }] of step.entries()) {
       const out = createStorageBuffer(ctx, new Float32Array(SLOTS * s.nh * s.hd));
       const single = alone.bind({
@@ -98,6 +113,11 @@ describe('batched decode kernels over slot rows', () => {
     }
     // Rows past the step's are left as they were.
     expect([...got.subarray(step.length * s.nh * s.hd)].every((x) => x === -7)).toBe(true);
+  });
+
+  it('attention: an unknown rows layout, or the rows layout over heads larger than it takes, is refused by name', () => {
+    expect(() => createDecodeAttention(ctx, { ...shape, rows, layout: 'lanes' as never })).toThrow(/unknown layout 'lanes'/);
+    expect(() => createDecodeAttention(ctx, { ...shape, headDim: 512, rows, layout: 'rows' })).toThrow(/heads of at most 256, got 512/);
   });
 
   it('RoPE + KV store: each row rotated as alone and written only to its slot at its position', async () => {
