@@ -87,7 +87,7 @@ export interface ReadGGUFOptions {
   allowTruncatedData?: boolean;
   /** Header (metadata + tensor infos) size limit; default 512 MiB. */
   maxHeaderBytes?: number;
-  /** First read size of the header cursor; default 64 KiB (later reads double, up to 8 MiB). */
+  /** First read size of the header cursor; default 64 KiB (later reads double, up to 1 MiB). */
   initialReadBytes?: number;
 }
 
