@@ -274,7 +274,7 @@ class HeaderParser {
       for (let i = 0; i < n; i++) {
         const bytes = this.bufferedStringBytes() ?? (await this.stringBytes(`${field}[${i}]`));
         items.push(bytes);
-        // the buffers double as they grow: up to twice the bytes and offsets are allocated
+        // the builder's blocks and then the packed copy: twice the bytes and offsets are allocated
         this.charge(2 * (bytes.length + 4), field);
       }
       return new GGUFArray(itemType, items.finish());
