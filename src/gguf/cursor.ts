@@ -4,7 +4,7 @@ import type { ByteSource } from '../io/byte-source.ts';
 export interface CursorOptions {
   /** First read size; later reads double up to {@link maxChunkBytes}. */
   initialChunkBytes?: number;
-  /** Largest read (default 1 MiB), and so the window's size unless one field needs more. */
+  /** Largest read (default 256 KiB), and so the window's size unless one field needs more. */
   maxChunkBytes?: number;
   /** The cursor refuses to read past this file offset (bounds header size on hostile input). */
   limitBytes?: number;
@@ -40,7 +40,7 @@ export class ByteCursor {
     options: CursorOptions = {},
   ) {
     this.nextChunk = options.initialChunkBytes ?? 64 * 1024;
-    this.maxChunk = options.maxChunkBytes ?? 1024 * 1024;
+    this.maxChunk = options.maxChunkBytes ?? 256 * 1024;
     this.limit = Math.min(source.size, options.limitBytes ?? Infinity);
     this.signal = options.signal;
   }
@@ -175,15 +175,30 @@ export class ByteCursor {
     return v;
   }
 
-  /** The u64 at the current position without advancing (caller checked `has(8)`). */
-  peekU64(): bigint {
-    return this.view.getBigUint64(this.at(), true);
+  /**
+   * The u64 at the current position without advancing (caller checked `has(8)`), as a number when
+   * below 2^32, else -1: a string length on the hot path, with no BigInt made for it.
+   */
+  peekU32OfU64(): number {
+    const at = this.at();
+    return this.view.getUint32(at + 4, true) === 0 ? this.view.getUint32(at, true) : -1;
   }
 
   /** A view of the next n buffered bytes (valid until the next `fill`). */
   take(n: number): Uint8Array {
+    const a = this.takeIndex(n);
+    return this.buf.subarray(a, a + n);
+  }
+
+  /** Skips the next n buffered bytes; returns where they start in {@link window} (valid until the next `fill`). */
+  takeIndex(n: number): number {
     const a = this.at();
     this.pos += n;
-    return this.buf.subarray(a, a + n);
+    return a;
+  }
+
+  /** The buffer the window's bytes are in, for reading in place with {@link takeIndex}. */
+  get window(): Uint8Array {
+    return this.buf;
   }
 }

@@ -71,7 +71,12 @@ export class PackedStringsBuilder {
   }
 
   push(item: Uint8Array): void {
-    this.bytes.append(item);
+    this.pushRange(item, 0, item.length);
+  }
+
+  /** Appends source[start, end): a string read in place, with no view made for it. */
+  pushRange(source: Uint8Array, start: number, end: number): void {
+    this.bytes.append(source, start, end);
     this.ends.push(this.bytes.length);
   }
 
@@ -110,12 +115,14 @@ class BlockList<A extends Uint8Array | Uint32Array> {
     this.current[this.used++] = value;
   }
 
-  append(items: A): void {
-    let from = 0;
-    while (from < items.length) {
+  /** Appends items[from, to). */
+  append(items: A, from: number, to: number): void {
+    while (from < to) {
       if (this.used === this.current.length) this.nextBlock();
-      const n = Math.min(items.length - from, this.current.length - this.used);
-      this.current.set(n === items.length ? items : items.subarray(from, from + n), this.used);
+      const n = Math.min(to - from, this.current.length - this.used);
+      // Short runs (most strings) byte by byte: a view for each would be garbage.
+      if (n <= 64) for (let k = 0; k < n; k++) this.current[this.used + k] = items[from + k]!;
+      else this.current.set(n === items.length ? items : items.subarray(from, from + n), this.used);
       this.used += n;
       from += n;
     }

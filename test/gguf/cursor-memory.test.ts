@@ -64,7 +64,7 @@ function countingSource(bytes: Uint8Array, withReadInto: boolean) {
 }
 
 describe('header cursor memory on a 151,936-token header', () => {
-  it('reads through one reused window: allocations stay near the 1 MiB read size, not the header size', async () => {
+  it('reads through one reused window: allocations stay near the 256 KiB read size, not the header size', async () => {
     const bytes = await bigHeaderFile();
     const expected = await readGGUF(new BufferByteSource(bytes));
     expect(expected.headerSize).toBeGreaterThan(3.5 * MiB);
@@ -81,8 +81,9 @@ describe('header cursor memory on a 151,936-token header', () => {
     expect(stats.requested).toBe(f.headerBytesRead);
     expect(stats.requested).toBeLessThanOrEqual(bytes.length);
     expect(stats.allocatedByReads).toBe(0);
-    // 64 KiB doubling to 1 MiB, plus a kept tail each time: under 2.5 MiB whatever the header size
-    expect(stats.windowBuffers).toBeLessThan(2.5 * MiB);
+    // 64 KiB doubling to 256 KiB, and once the 594 KiB token_type array (a field larger than a
+    // read): ~1 MiB whatever the header size (~16 MiB in fresh reads and copies before)
+    expect(stats.windowBuffers).toBeLessThan(1.25 * MiB);
   });
 
   it('over a source without readInto, the read results are the only per-window buffers', async () => {
@@ -109,6 +110,6 @@ describe('header cursor memory on a 151,936-token header', () => {
     }
     expect(stats.requested).toBe(cursor.bytesRequested);
     expect(stats.requested).toBeLessThanOrEqual(bytes.length);
-    expect(windowBytes).toBeLessThan(2.5 * MiB);
+    expect(windowBytes).toBeLessThan(MiB);
   });
 });
