@@ -71,13 +71,17 @@ export function buildBpeTokenizerJson(
   const tail = utf8.encode(']}}');
 
   // Pass 1: the exact size. Vocab entries are `"tok":id`, merges `["a","b"]`, comma-separated.
-  const escLen = new Int32Array(n);
+  // Few tokens need an escape (a quote, a backslash, a control byte): only those keep their extra
+  // bytes, in a map, rather than an array of every token's escaped length.
+  const escapeExtra = new Map<number, number>();
+  const escapedLen = (id: number) => to[id + 1]! - to[id]! + (escapeExtra.get(id) ?? 0);
   let size = head.length + middle.length + tail.length;
   for (let i = 0; i < n; i++) {
-    escLen[i] = escapedLength(tb, to[i]!, to[i + 1]!);
-    size += escLen[i]! + 3 + String(i).length + (i > 0 ? 1 : 0);
+    const extra = escapedLength(tb, to[i]!, to[i + 1]!) - (to[i + 1]! - to[i]!);
+    if (extra > 0) escapeExtra.set(i, extra);
+    size += escapedLen(i) + 3 + decimalDigits(i) + (i > 0 ? 1 : 0);
   }
-  for (let k = 0; k < nPairs; k++) size += escLen[pairs.left[k]!]! + escLen[pairs.right[k]!]! + 7 + (k > 0 ? 1 : 0);
+  for (let k = 0; k < nPairs; k++) size += escapedLen(pairs.left[k]!) + escapedLen(pairs.right[k]!) + 7 + (k > 0 ? 1 : 0);
 
   // Pass 2: write.
   const out = new Uint8Array(size);
@@ -90,9 +94,9 @@ export function buildBpeTokenizerJson(
     out[o++] = 0x22; // "
     const start = to[id]!;
     const end = to[id + 1]!;
-    if (escLen[id] === end - start) {
-      out.set(tb.subarray(start, end), o);
-      o += end - start;
+    if (!escapeExtra.has(id)) {
+      // a byte loop: tokens are a few bytes, and a view per token would be 450k objects of garbage
+      for (let i = start; i < end; i++) out[o++] = tb[i]!;
     } else {
       for (let i = start; i < end; i++) {
         const e = ESCAPES[tb[i]!];
@@ -107,8 +111,9 @@ export function buildBpeTokenizerJson(
     if (i > 0) out[o++] = 0x2c; // ,
     putToken(i);
     out[o++] = 0x3a; // :
-    const digits = String(i);
-    for (let k = 0; k < digits.length; k++) out[o++] = digits.charCodeAt(k);
+    const digits = decimalDigits(i);
+    for (let k = digits - 1, v = i; k >= 0; k--, v = Math.floor(v / 10)) out[o + k] = 0x30 + (v % 10);
+    o += digits;
   }
   put(middle);
   for (let k = 0; k < nPairs; k++) {
@@ -122,6 +127,16 @@ export function buildBpeTokenizerJson(
   put(tail);
   if (o !== size) throw new Error(`tokenizer.json size ${o} differs from the ${size} bytes measured`);
   return { json: out, droppedMerges: pairs.dropped };
+}
+
+/** Digits of a non-negative integer in decimal (as `String(n).length`, without making the string). */
+function decimalDigits(n: number): number {
+  let digits = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    digits++;
+  }
+  return digits;
 }
 
 /**
@@ -138,9 +153,9 @@ function mergePairs(
   const m = merges.length;
   const left = new Int32Array(m);
   const right = new Int32Array(m);
-  // open-addressing set of the pairs kept so far (their index in left/right)
+  // open-addressing set of the pairs kept so far (their index in left/right), at most 2/3 full
   let setSize = 16;
-  while (setSize < m * 2) setSize *= 2;
+  while (setSize * 2 < m * 3) setSize *= 2;
   const set = new Int32Array(setSize).fill(-1);
   const mask = setSize - 1;
   const { bytes: mb, offsets: mo } = merges;
@@ -167,8 +182,10 @@ function mergePairs(
     }
     const joinedLength = end - start - 1;
     if (joined.length < joinedLength) joined = new Uint8Array(joinedLength * 2);
-    joined.set(mb.subarray(start, sp), 0);
-    joined.set(mb.subarray(sp + 1, end), sp - start);
+    // byte loops rather than two views per merge (300k objects of garbage)
+    let j = 0;
+    for (let b = start; b < sp; b++) joined[j++] = mb[b]!;
+    for (let b = sp + 1; b < end; b++) joined[j++] = mb[b]!;
     if (index.idOfBytes(joined, 0, joinedLength) === undefined) {
       dropped++;
       continue;

@@ -224,6 +224,7 @@ function numberArray(
     throw new ModelFormatError(`${key} has ${arr.length} entries but tokenizer.ggml.tokens has ${minLength}`);
   }
   if (kind === 'int') {
+    if (arr instanceof Int32Array) return arr.subarray(0, minLength); // integers already: no copy to leave behind
     const out = new Int32Array(minLength);
     for (let i = 0; i < minLength; i++) {
       const x = arr[i]!;
