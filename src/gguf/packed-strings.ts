@@ -59,12 +59,18 @@ export class PackedStrings {
  * go into blocks that grow like a doubling array's capacity, to at most 64 KiB each, and are kept,
  * not copied, as more come: a 151,936-token vocabulary leaves its bytes once in the blocks and
  * once packed, where one doubling buffer left every smaller capacity behind as well (three times
- * the bytes in garbage, which the load's peak JS heap counts until V8 collects it).
+ * the bytes in garbage, which the load's peak JS heap counts until V8 collects it). With a
+ * {@link BlockPool}, `finish` hands the full-size blocks to the next builder of the pool's owner.
  */
 export class PackedStringsBuilder {
-  private readonly bytes = new BlockList<Uint8Array>((n) => new Uint8Array(n), 256);
+  private readonly bytes: BlockList<Uint8Array>;
   /** offsets[1..]: the first is always 0. */
-  private readonly ends = new BlockList<Uint32Array>((n) => new Uint32Array(n), 64);
+  private readonly ends: BlockList<Uint32Array>;
+
+  constructor(pool?: BlockPool) {
+    this.bytes = new BlockList((buffer) => new Uint8Array(buffer), 1, 256, pool);
+    this.ends = new BlockList((buffer) => new Uint32Array(buffer), 4, 64, pool);
+  }
 
   get byteLength(): number {
     return this.bytes.length;
@@ -80,30 +86,54 @@ export class PackedStringsBuilder {
     this.ends.push(this.bytes.length);
   }
 
+  /** The packed strings; the builder is done (its blocks go back to the pool). */
   finish(): PackedStrings {
     const offsets = new Uint32Array(this.ends.length + 1);
     this.ends.copyTo(offsets, 1);
     const bytes = new Uint8Array(this.bytes.length);
     this.bytes.copyTo(bytes, 0);
+    this.ends.release();
+    this.bytes.release();
     return new PackedStrings(bytes, offsets);
   }
 }
 
-/** Largest block of a BlockList, in items. */
-const MAX_BLOCK_ITEMS = 64 * 1024;
+/** Bytes of a full-size block. */
+const BLOCK_BYTES = 64 * 1024;
 
-/** An append-only run of numbers in blocks: each new block as long as all before it, up to the cap. */
+/**
+ * Full-size blocks of finished builders, for the next builder of the same owner: the header
+ * reader's merges reuse its tokens' blocks, so the blocks are garbage once, not once per array.
+ * Dropped with its owner.
+ */
+export class BlockPool {
+  private readonly free: ArrayBuffer[] = [];
+
+  take(): ArrayBuffer {
+    return this.free.pop() ?? new ArrayBuffer(BLOCK_BYTES);
+  }
+
+  give(buffer: ArrayBuffer): void {
+    this.free.push(buffer);
+  }
+}
+
+/** An append-only run of numbers in blocks: each new block as long as all before it, up to 64 KiB. */
 class BlockList<A extends Uint8Array | Uint32Array> {
   private readonly full: A[] = [];
   private fullLength = 0;
   private current: A;
   private used = 0;
+  private readonly maxItems: number;
 
   constructor(
-    private readonly make: (n: number) => A,
-    firstBlock: number,
+    private readonly view: (buffer: ArrayBuffer) => A,
+    private readonly bytesPerItem: number,
+    firstBlockItems: number,
+    private readonly pool?: BlockPool,
   ) {
-    this.current = make(firstBlock);
+    this.maxItems = BLOCK_BYTES / bytesPerItem;
+    this.current = view(new ArrayBuffer(firstBlockItems * bytesPerItem));
   }
 
   get length(): number {
@@ -131,7 +161,22 @@ class BlockList<A extends Uint8Array | Uint32Array> {
   private nextBlock(): void {
     this.full.push(this.current);
     this.fullLength += this.used;
-    this.current = this.make(Math.min(MAX_BLOCK_ITEMS, this.fullLength));
+    const items = Math.min(this.maxItems, this.fullLength);
+    const buffer = items === this.maxItems && this.pool ? this.pool.take() : new ArrayBuffer(items * this.bytesPerItem);
+    this.current = this.view(buffer);
+    this.used = 0;
+  }
+
+  /** Gives the full-size blocks to the pool (the list is done). */
+  release(): void {
+    if (!this.pool) return;
+    for (const block of [...this.full, this.current]) {
+      if (block.length === this.maxItems) this.pool.give(block.buffer as ArrayBuffer);
+    }
+    // nothing is left to give twice
+    this.full.length = 0;
+    this.fullLength = 0;
+    this.current = this.view(new ArrayBuffer(0));
     this.used = 0;
   }
 

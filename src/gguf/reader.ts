@@ -18,7 +18,7 @@ import { GGUFFormatError, UnsupportedTensorTypeError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { quantLayout, tensorByteSize } from '../quant/types.ts';
 import { ByteCursor } from './cursor.ts';
-import { isWellFormedUtf8, PackedStringsBuilder } from './packed-strings.ts';
+import { BlockPool, isWellFormedUtf8, PackedStringsBuilder } from './packed-strings.ts';
 import { GGUFFile, quotedName, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
 import { decodeTypedArray, GGUFArray, GGUFValueType, isIntegerType, isValueType, scalarByteSize, type GGUFValue } from './values.ts';
 
@@ -98,6 +98,8 @@ class HeaderParser {
   private readonly name: string;
   /** Heap bytes charged so far (see HEAP_BYTES_PER_HEADER_BYTE). */
   private heapBytes = 0;
+  /** The string arrays' builders pass their blocks on (the merges reuse the tokens'). */
+  private readonly blockPool = new BlockPool();
 
   constructor(source: ByteSource, options: ReadGGUFOptions) {
     this.name = source.name;
@@ -272,7 +274,7 @@ class HeaderParser {
     // a declared count.
     if (itemType === GGUFValueType.STRING) {
       // Kept packed (one byte buffer and one offset per string), never as one JS string each.
-      const items = new PackedStringsBuilder();
+      const items = new PackedStringsBuilder(this.blockPool);
       for (let i = 0; i < n; i++) {
         let length = this.pushBufferedString(items);
         if (length < 0) {
