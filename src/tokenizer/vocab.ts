@@ -95,9 +95,8 @@ export function readVocab(meta: MetadataSource): GGUFVocab {
 
   const scores = numberArray(meta, 'tokenizer.ggml.scores', n, 'float');
   const types = numberArray(meta, 'tokenizer.ggml.token_type', n, 'int');
-  const tokenTypes = new Int32Array(n);
-  if (types) tokenTypes.set(types.subarray(0, n));
-  else tokenTypes.fill(TokenType.Normal);
+  // the header's own array when it has one (read only here): a copy would be 4 bytes a token of garbage
+  const tokenTypes = (types as Int32Array | undefined) ?? new Int32Array(n).fill(TokenType.Normal);
 
   const merges = stringArray(meta, 'tokenizer.ggml.merges');
   if (merges && merges.length > MAX_MERGES) {
