@@ -4,6 +4,7 @@ import type { ByteSource } from '../io/byte-source.ts';
 export interface CursorOptions {
   /** First read size; later reads double up to {@link maxChunkBytes}. */
   initialChunkBytes?: number;
+  /** Largest read (default 256 KiB), and so the window's size unless one field needs more. */
   maxChunkBytes?: number;
   /** The cursor refuses to read past this file offset (bounds header size on hostile input). */
   limitBytes?: number;
@@ -11,9 +12,12 @@ export interface CursorOptions {
 }
 
 /**
- * Forward-only buffered reader over a ByteSource. Holds one window of bytes; `fill` replaces it
- * with a window starting at the current position, so memory stays bounded by the largest single
- * field plus the chunk size, and only the bytes actually parsed are requested from the source.
+ * Forward-only buffered reader over a ByteSource. Holds one window of bytes in a buffer it owns:
+ * `fill` moves the unparsed tail of the window to the buffer's front and reads only the bytes
+ * behind it (into the buffer itself when the source has `readInto`), so only the bytes actually
+ * parsed are requested from the source, and a long header (a 150k-token vocabulary) leaves no
+ * dead buffer per window for the garbage collector: the buffer grows with the read size up to
+ * {@link CursorOptions.maxChunkBytes}, and past it only for a single field larger than that.
  *
  * Hot paths call the synchronous `has(n)` first and only `await fill(n)` when the window runs out.
  */
@@ -21,7 +25,9 @@ export class ByteCursor {
   pos = 0;
   /** Total bytes requested from the source (for tests and diagnostics). */
   bytesRequested = 0;
+  /** The window is buf[0, bufLength): file bytes [bufStart, bufStart + bufLength). */
   private buf = new Uint8Array(0);
+  private bufLength = 0;
   private view = new DataView(this.buf.buffer);
   private bufStart = 0;
   private nextChunk: number;
@@ -34,7 +40,7 @@ export class ByteCursor {
     options: CursorOptions = {},
   ) {
     this.nextChunk = options.initialChunkBytes ?? 64 * 1024;
-    this.maxChunk = options.maxChunkBytes ?? 8 * 1024 * 1024;
+    this.maxChunk = options.maxChunkBytes ?? 256 * 1024;
     this.limit = Math.min(source.size, options.limitBytes ?? Infinity);
     this.signal = options.signal;
   }
@@ -51,7 +57,7 @@ export class ByteCursor {
 
   /** True when [pos, pos+n) is already buffered. */
   has(n: number): boolean {
-    return this.pos + n <= this.bufStart + this.buf.length;
+    return this.pos + n <= this.bufStart + this.bufLength;
   }
 
   /**
@@ -74,27 +80,44 @@ export class ByteCursor {
         field,
       );
     }
-    const end = Math.min(this.limit, Math.max(this.pos + n, this.pos + this.nextChunk));
+    let end = Math.min(this.limit, Math.max(this.pos + n, this.pos + this.nextChunk));
     this.nextChunk = Math.min(this.maxChunk, this.nextChunk * 2);
-    const keepFrom = this.pos - this.bufStart;
-    const kept = keepFrom < this.buf.length ? this.buf.subarray(keepFrom) : new Uint8Array(0);
-    const readFrom = this.pos + kept.length;
+    const keepFrom = Math.min(this.pos - this.bufStart, this.bufLength);
+    const keptLength = this.bufLength - keepFrom;
+    // Full-size already: a read that would outgrow the buffer is shortened by the kept tail instead.
+    if (end - this.pos > this.buf.length && n <= this.buf.length && this.buf.length >= this.maxChunk) end = this.pos + this.buf.length;
+    if (end - this.pos > this.buf.length) {
+      const grown = new Uint8Array(end - this.pos);
+      grown.set(this.buf.subarray(keepFrom, this.bufLength));
+      this.buf = grown;
+      this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
+    } else if (keepFrom > 0) {
+      this.buf.copyWithin(0, keepFrom, this.bufLength);
+    }
+    // The window now holds just the kept tail, so a failed read leaves the cursor consistent.
+    this.bufStart = this.pos;
+    this.bufLength = keptLength;
+    const readFrom = this.pos + keptLength;
+    const target = this.buf.subarray(keptLength, end - this.pos);
     this.signal?.throwIfAborted();
-    const fresh = await this.source.read(readFrom, end - readFrom, this.signal);
-    if (fresh.length !== end - readFrom) {
+    const got = await this.readInto(readFrom, target);
+    if (got !== target.length) {
       throw new GGUFFormatError(
-        `${this.source.name}: short read at byte ${readFrom} (${fresh.length} of ${end - readFrom} bytes) while reading ${field}`,
+        `${this.source.name}: short read at byte ${readFrom} (${got} of ${target.length} bytes) while reading ${field}`,
         readFrom,
         field,
       );
     }
-    this.bytesRequested += fresh.length;
-    const next = new Uint8Array(end - this.pos);
-    next.set(kept, 0);
-    next.set(fresh, kept.length);
-    this.buf = next;
-    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
-    this.bufStart = this.pos;
+    this.bytesRequested += got;
+    this.bufLength = end - this.pos;
+  }
+
+  /** Fills `target` from `offset`: in place when the source can, else through a read and a copy. */
+  private async readInto(offset: number, target: Uint8Array): Promise<number> {
+    if (this.source.readInto) return this.source.readInto(offset, target, this.signal);
+    const fresh = await this.source.read(offset, target.length, this.signal);
+    if (fresh.length === target.length) target.set(fresh);
+    return fresh.length;
   }
 
   private at(): number {
@@ -152,15 +175,30 @@ export class ByteCursor {
     return v;
   }
 
-  /** The u64 at the current position without advancing (caller checked `has(8)`). */
-  peekU64(): bigint {
-    return this.view.getBigUint64(this.at(), true);
+  /**
+   * The u64 at the current position without advancing (caller checked `has(8)`), as a number when
+   * below 2^32, else -1: a string length on the hot path, with no BigInt made for it.
+   */
+  peekU32OfU64(): number {
+    const at = this.at();
+    return this.view.getUint32(at + 4, true) === 0 ? this.view.getUint32(at, true) : -1;
   }
 
   /** A view of the next n buffered bytes (valid until the next `fill`). */
   take(n: number): Uint8Array {
+    const a = this.takeIndex(n);
+    return this.buf.subarray(a, a + n);
+  }
+
+  /** Skips the next n buffered bytes; returns where they start in {@link window} (valid until the next `fill`). */
+  takeIndex(n: number): number {
     const a = this.at();
     this.pos += n;
-    return this.buf.subarray(a, a + n);
+    return a;
+  }
+
+  /** The buffer the window's bytes are in, for reading in place with {@link takeIndex}. */
+  get window(): Uint8Array {
+    return this.buf;
   }
 }

@@ -54,35 +54,139 @@ export class PackedStrings {
   }
 }
 
-/** Appends byte strings into growing buffers (capacity doubles); `finish` trims them to size. */
+/**
+ * Appends byte strings; `finish` packs them into arrays of the exact size. The bytes and offsets
+ * go into blocks that grow like a doubling array's capacity, to at most 64 KiB each, and are kept,
+ * not copied, as more come: a 151,936-token vocabulary leaves its bytes once in the blocks and
+ * once packed, where one doubling buffer left every smaller capacity behind as well (three times
+ * the bytes in garbage, which the load's peak JS heap counts until V8 collects it). With a
+ * {@link BlockPool}, `finish` hands the full-size blocks to the next builder of the pool's owner.
+ */
 export class PackedStringsBuilder {
-  private bytes = new Uint8Array(256);
-  private offsets = new Uint32Array(64);
-  private count = 0;
-  private used = 0;
+  private readonly bytes: BlockList<Uint8Array>;
+  /** offsets[1..]: the first is always 0. */
+  private readonly ends: BlockList<Uint32Array>;
+
+  constructor(pool?: BlockPool) {
+    this.bytes = new BlockList((buffer) => new Uint8Array(buffer), 1, 256, pool);
+    this.ends = new BlockList((buffer) => new Uint32Array(buffer), 4, 64, pool);
+  }
 
   get byteLength(): number {
-    return this.used;
+    return this.bytes.length;
   }
 
   push(item: Uint8Array): void {
-    if (this.used + item.length > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.used + item.length));
-      grown.set(this.bytes.subarray(0, this.used));
-      this.bytes = grown;
-    }
-    if (this.count + 2 > this.offsets.length) {
-      const grown = new Uint32Array(this.offsets.length * 2);
-      grown.set(this.offsets.subarray(0, this.count + 1));
-      this.offsets = grown;
-    }
-    this.bytes.set(item, this.used);
-    this.used += item.length;
-    this.offsets[++this.count] = this.used;
+    this.pushRange(item, 0, item.length);
   }
 
+  /** Appends source[start, end): a string read in place, with no view made for it. */
+  pushRange(source: Uint8Array, start: number, end: number): void {
+    this.bytes.append(source, start, end);
+    this.ends.push(this.bytes.length);
+  }
+
+  /** The packed strings; the builder is done (its blocks go back to the pool). */
   finish(): PackedStrings {
-    return new PackedStrings(this.bytes.slice(0, this.used), this.offsets.slice(0, this.count + 1));
+    const offsets = new Uint32Array(this.ends.length + 1);
+    this.ends.copyTo(offsets, 1);
+    const bytes = new Uint8Array(this.bytes.length);
+    this.bytes.copyTo(bytes, 0);
+    this.ends.release();
+    this.bytes.release();
+    return new PackedStrings(bytes, offsets);
+  }
+}
+
+/** Bytes of a full-size block. */
+const BLOCK_BYTES = 64 * 1024;
+
+/**
+ * Full-size blocks of finished builders, for the next builder of the same owner: the header
+ * reader's merges reuse its tokens' blocks, so the blocks are garbage once, not once per array.
+ * Dropped with its owner.
+ */
+export class BlockPool {
+  private readonly free: ArrayBuffer[] = [];
+
+  take(): ArrayBuffer {
+    return this.free.pop() ?? new ArrayBuffer(BLOCK_BYTES);
+  }
+
+  give(buffer: ArrayBuffer): void {
+    this.free.push(buffer);
+  }
+}
+
+/** An append-only run of numbers in blocks: each new block as long as all before it, up to 64 KiB. */
+class BlockList<A extends Uint8Array | Uint32Array> {
+  private readonly full: A[] = [];
+  private fullLength = 0;
+  private current: A;
+  private used = 0;
+  private readonly maxItems: number;
+
+  constructor(
+    private readonly view: (buffer: ArrayBuffer) => A,
+    private readonly bytesPerItem: number,
+    firstBlockItems: number,
+    private readonly pool?: BlockPool,
+  ) {
+    this.maxItems = BLOCK_BYTES / bytesPerItem;
+    this.current = view(new ArrayBuffer(firstBlockItems * bytesPerItem));
+  }
+
+  get length(): number {
+    return this.fullLength + this.used;
+  }
+
+  push(value: number): void {
+    if (this.used === this.current.length) this.nextBlock();
+    this.current[this.used++] = value;
+  }
+
+  /** Appends items[from, to). */
+  append(items: A, from: number, to: number): void {
+    while (from < to) {
+      if (this.used === this.current.length) this.nextBlock();
+      const n = Math.min(to - from, this.current.length - this.used);
+      // Short runs (most strings) byte by byte: a view for each would be garbage.
+      if (n <= 64) for (let k = 0; k < n; k++) this.current[this.used + k] = items[from + k]!;
+      else this.current.set(n === items.length ? items : items.subarray(from, from + n), this.used);
+      this.used += n;
+      from += n;
+    }
+  }
+
+  private nextBlock(): void {
+    this.full.push(this.current);
+    this.fullLength += this.used;
+    const items = Math.min(this.maxItems, this.fullLength);
+    const buffer = items === this.maxItems && this.pool ? this.pool.take() : new ArrayBuffer(items * this.bytesPerItem);
+    this.current = this.view(buffer);
+    this.used = 0;
+  }
+
+  /** Gives the full-size blocks to the pool (the list is done). */
+  release(): void {
+    if (!this.pool) return;
+    for (const block of [...this.full, this.current]) {
+      if (block.length === this.maxItems) this.pool.give(block.buffer as ArrayBuffer);
+    }
+    // nothing is left to give twice
+    this.full.length = 0;
+    this.fullLength = 0;
+    this.current = this.view(new ArrayBuffer(0));
+    this.used = 0;
+  }
+
+  /** Writes every item into `out` from `at`. */
+  copyTo(out: A, at: number): void {
+    for (const block of this.full) {
+      out.set(block, at);
+      at += block.length;
+    }
+    out.set(this.current.subarray(0, this.used), at);
   }
 }
 

@@ -18,7 +18,7 @@ import { GGUFFormatError, UnsupportedTensorTypeError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { quantLayout, tensorByteSize } from '../quant/types.ts';
 import { ByteCursor } from './cursor.ts';
-import { isWellFormedUtf8, PackedStringsBuilder } from './packed-strings.ts';
+import { BlockPool, isWellFormedUtf8, PackedStringsBuilder } from './packed-strings.ts';
 import { GGUFFile, quotedName, type GGUFMetadataEntry, type GGUFTensorInfo } from './file.ts';
 import { decodeTypedArray, GGUFArray, GGUFValueType, isIntegerType, isValueType, scalarByteSize, type GGUFValue } from './values.ts';
 
@@ -87,7 +87,7 @@ export interface ReadGGUFOptions {
   allowTruncatedData?: boolean;
   /** Header (metadata + tensor infos) size limit; default 512 MiB. */
   maxHeaderBytes?: number;
-  /** First read size of the header cursor; default 64 KiB (later reads double, up to 8 MiB). */
+  /** First read size of the header cursor; default 64 KiB (later reads double, up to 256 KiB). */
   initialReadBytes?: number;
 }
 
@@ -98,6 +98,8 @@ class HeaderParser {
   private readonly name: string;
   /** Heap bytes charged so far (see HEAP_BYTES_PER_HEADER_BYTE). */
   private heapBytes = 0;
+  /** The string arrays' builders pass their blocks on (the merges reuse the tokens'). */
+  private readonly blockPool = new BlockPool();
 
   constructor(source: ByteSource, options: ReadGGUFOptions) {
     this.name = source.name;
@@ -185,22 +187,24 @@ class HeaderParser {
 
   /**
    * Fast path for vocabularies (hundreds of thousands of strings): a string already in the buffer
-   * and well-formed, taken without awaiting. Anything else returns undefined and the caller takes
-   * the checked path, which also produces the error message.
+   * and well-formed is appended to `items` in place, without awaiting and without a BigInt or a
+   * view made for it; returns its byte length. Anything else returns -1 and the caller takes the
+   * checked path, which also produces the error message.
    */
-  bufferedStringBytes(): Uint8Array | undefined {
+  pushBufferedString(items: PackedStringsBuilder): number {
     const c = this.cur;
-    if (!c.has(8)) return undefined;
-    const len = c.peekU64();
-    if (len > BigInt(c.remaining - 8) || !c.has(8 + Number(len))) return undefined;
+    if (!c.has(8)) return -1;
+    const len = c.peekU32OfU64();
+    if (len < 0 || len > c.remaining - 8 || !c.has(8 + len)) return -1;
     const start = c.pos;
-    c.u64();
-    const bytes = c.take(Number(len));
-    if (!isWellFormedUtf8(bytes)) {
+    c.takeIndex(8);
+    const at = c.takeIndex(len);
+    if (!isWellFormedUtf8(c.window, at, at + len)) {
       c.pos = start;
-      return undefined;
+      return -1;
     }
-    return bytes;
+    items.pushRange(c.window, at, at + len);
+    return len;
   }
 
   async value(type: GGUFValueType, field: string, depth: number): Promise<GGUFValue> {
@@ -270,12 +274,16 @@ class HeaderParser {
     // a declared count.
     if (itemType === GGUFValueType.STRING) {
       // Kept packed (one byte buffer and one offset per string), never as one JS string each.
-      const items = new PackedStringsBuilder();
+      const items = new PackedStringsBuilder(this.blockPool);
       for (let i = 0; i < n; i++) {
-        const bytes = this.bufferedStringBytes() ?? (await this.stringBytes(`${field}[${i}]`));
-        items.push(bytes);
-        // the buffers double as they grow: up to twice the bytes and offsets are allocated
-        this.charge(2 * (bytes.length + 4), field);
+        let length = this.pushBufferedString(items);
+        if (length < 0) {
+          const bytes = await this.stringBytes(`${field}[${i}]`);
+          items.push(bytes);
+          length = bytes.length;
+        }
+        // the builder's blocks and then the packed copy: twice the bytes and offsets are allocated
+        this.charge(2 * (length + 4), field);
       }
       return new GGUFArray(itemType, items.finish());
     }

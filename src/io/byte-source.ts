@@ -14,6 +14,13 @@ export interface ByteSource {
    */
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
   /**
+   * Bytes [offset, offset+target.length) written into `target`, which the caller owns and reuses;
+   * resolves to the number of bytes written (all of them when the range lies inside the source).
+   * Only sources that can fill a given buffer without a buffer of their own have it: the GGUF
+   * header cursor reads through it so that a long header leaves no dead buffer per window.
+   */
+  readInto?(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<number>;
+  /**
    * A reader for one stream of reads (the weight loader's pieces) that reuses its buffers, so the
    * stream leaves no dead buffer per read for the garbage collector: the loader streams through
    * one when the source has it, and JS memory stays at the reader's two buffers whatever the
@@ -91,6 +98,11 @@ export class BufferByteSource implements ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     return this.bytes.subarray(offset, offset + length);
+  }
+  async readInto(offset: number, target: Uint8Array): Promise<number> {
+    checkRange(this, offset, target.length);
+    target.set(this.bytes.subarray(offset, offset + target.length));
+    return target.length;
   }
 }
 

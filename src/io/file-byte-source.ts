@@ -30,6 +30,13 @@ export class FileByteSource implements ByteSource {
     return this.readAt(offset, new Uint8Array(length));
   }
 
+  async readInto(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<number> {
+    checkByteRange(this, offset, target.length);
+    signal?.throwIfAborted();
+    await this.readAt(offset, target);
+    return target.length;
+  }
+
   /** Reads into two reused buffers (see ByteSource.transientReader). */
   transientReader(): TransientReader {
     const buffers = new AlternatingBuffers(this.spareBuffers.splice(0));

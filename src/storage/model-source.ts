@@ -55,6 +55,25 @@ export class ChunkedModelSource implements ByteSource {
       return chunk.subarray(start, start + length);
     }
     const out = new Uint8Array(length);
+    await this.copyChunks(offset, out, signal);
+    return out;
+  }
+
+  /** Copies from the cached chunks, as `read` does across chunks, into the caller's buffer. */
+  async readInto(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<number> {
+    checkByteRange(this, offset, target.length);
+    signal?.throwIfAborted();
+    await this.copyChunks(offset, target, signal);
+    return target.length;
+  }
+
+  /** Fills `out` with the bytes from `offset` (a checked range), chunk by chunk through the cache. */
+  private async copyChunks(offset: number, out: Uint8Array, signal?: AbortSignal): Promise<void> {
+    const cs = this.manifest.chunkSize;
+    const length = out.length;
+    if (length === 0) return;
+    const first = Math.floor(offset / cs);
+    const last = Math.floor((offset + length - 1) / cs);
     for (let i = first; i <= last; i++) {
       const chunk = await this.chunk(i, signal);
       const chunkStart = i * cs;
@@ -62,7 +81,6 @@ export class ChunkedModelSource implements ByteSource {
       const to = Math.min(offset + length, chunkStart + chunk.length) - chunkStart;
       out.set(chunk.subarray(from, to), chunkStart + from - offset);
     }
-    return out;
   }
 
   /**
@@ -181,11 +199,22 @@ export class ChunkedModelSource implements ByteSource {
 
 /** Adapts a back end's fast range reader (a file) to ByteSource. */
 class RangeReaderSource implements ByteSource {
+  /** Present when the back end's reader has it (a file does). */
+  readonly readInto?: (offset: number, target: Uint8Array, signal?: AbortSignal) => Promise<number>;
+
   constructor(
     private readonly reader: RangeReader,
     readonly name: string,
     readonly size: number,
-  ) {}
+  ) {
+    const readInto = reader.readInto?.bind(reader);
+    if (readInto) {
+      this.readInto = async (offset, target, signal) => {
+        checkByteRange(this, offset, target.length);
+        return readInto(offset, target, signal);
+      };
+    }
+  }
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     checkByteRange(this, offset, length);
     return this.reader.read(offset, length, signal);

@@ -127,6 +127,8 @@ export interface ModelStore {
 
 export interface RangeReader {
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** See ByteSource.readInto. */
+  readInto?(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<number>;
   /** See ByteSource.transientReader. */
   transientReader?(): TransientReader;
   close?(): Promise<void>;

@@ -51,8 +51,8 @@ export function buildBpeTokenizerJson(
 ): BpeJsonResult {
   const n = tokens.length;
   const { bytes: tb, offsets: to } = tokens;
+  const { bytes: mb, offsets: mo } = merges;
   const pairs = mergePairs(tokens, merges, tokenIndex);
-  const nPairs = pairs.count;
 
   const preTokenizer = {
     type: 'Sequence',
@@ -70,14 +70,15 @@ export function buildBpeTokenizerJson(
   const middle = utf8.encode('},"merges":[');
   const tail = utf8.encode(']}}');
 
-  // Pass 1: the exact size. Vocab entries are `"tok":id`, merges `["a","b"]`, comma-separated.
-  const escLen = new Int32Array(n);
+  // Pass 1: the exact size. Vocab entries are `"tok":id`, merges `["a","b"]`, comma-separated. A
+  // merge's sides are written from its own bytes, which are its tokens' bytes.
   let size = head.length + middle.length + tail.length;
-  for (let i = 0; i < n; i++) {
-    escLen[i] = escapedLength(tb, to[i]!, to[i + 1]!);
-    size += escLen[i]! + 3 + String(i).length + (i > 0 ? 1 : 0);
+  for (let i = 0; i < n; i++) size += escapedLength(tb, to[i]!, to[i + 1]!) + 3 + decimalDigits(i) + (i > 0 ? 1 : 0);
+  for (let k = 0, written = 0; k < merges.length; k++) {
+    if (!pairs.kept[k]) continue;
+    const sp = mergeSplit(mb, mo[k]!);
+    size += escapedLength(mb, mo[k]!, sp) + escapedLength(mb, sp + 1, mo[k + 1]!) + 7 + (written++ > 0 ? 1 : 0);
   }
-  for (let k = 0; k < nPairs; k++) size += escLen[pairs.left[k]!]! + escLen[pairs.right[k]!]! + 7 + (k > 0 ? 1 : 0);
 
   // Pass 2: write.
   const out = new Uint8Array(size);
@@ -86,37 +87,34 @@ export function buildBpeTokenizerJson(
     out.set(b, o);
     o += b.length;
   };
-  const putToken = (id: number) => {
+  /** bytes[start, end) as a JSON string, byte by byte: a view per token would be 450k objects of garbage. */
+  const putString = (bytes: Uint8Array, start: number, end: number) => {
     out[o++] = 0x22; // "
-    const start = to[id]!;
-    const end = to[id + 1]!;
-    if (escLen[id] === end - start) {
-      out.set(tb.subarray(start, end), o);
-      o += end - start;
-    } else {
-      for (let i = start; i < end; i++) {
-        const e = ESCAPES[tb[i]!];
-        if (e) put(e);
-        else out[o++] = tb[i]!;
-      }
+    for (let i = start; i < end; i++) {
+      const e = ESCAPES[bytes[i]!];
+      if (e) put(e);
+      else out[o++] = bytes[i]!;
     }
     out[o++] = 0x22;
   };
   put(head);
   for (let i = 0; i < n; i++) {
     if (i > 0) out[o++] = 0x2c; // ,
-    putToken(i);
+    putString(tb, to[i]!, to[i + 1]!);
     out[o++] = 0x3a; // :
-    const digits = String(i);
-    for (let k = 0; k < digits.length; k++) out[o++] = digits.charCodeAt(k);
+    const digits = decimalDigits(i);
+    for (let k = digits - 1, v = i; k >= 0; k--, v = Math.floor(v / 10)) out[o + k] = 0x30 + (v % 10);
+    o += digits;
   }
   put(middle);
-  for (let k = 0; k < nPairs; k++) {
-    if (k > 0) out[o++] = 0x2c;
+  for (let k = 0, written = 0; k < merges.length; k++) {
+    if (!pairs.kept[k]) continue;
+    if (written++ > 0) out[o++] = 0x2c;
+    const sp = mergeSplit(mb, mo[k]!);
     out[o++] = 0x5b; // [
-    putToken(pairs.left[k]!);
+    putString(mb, mo[k]!, sp);
     out[o++] = 0x2c;
-    putToken(pairs.right[k]!);
+    putString(mb, sp + 1, mo[k + 1]!);
     out[o++] = 0x5d; // ]
   }
   put(tail);
@@ -124,37 +122,48 @@ export function buildBpeTokenizerJson(
   return { json: out, droppedMerges: pairs.dropped };
 }
 
+/** Digits of a non-negative integer in decimal (as `String(n).length`, without making the string). */
+function decimalDigits(n: number): number {
+  let digits = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    digits++;
+  }
+  return digits;
+}
+
 /**
- * The merges as (left id, right id) in rank order. HF's BPE loader aborts the whole wasm module on
- * a merge whose sides or result are not in the vocab; llama.cpp could never apply such a merge, so
- * dropping it keeps the same behaviour. A repeated pair keeps its first (best) rank, as in
- * llama.cpp.
+ * llama.cpp splits a merge at the first space after its first character (a continuation byte is
+ * never a space, so the first byte after the start is as good); -1 when there is none before `end`.
  */
-function mergePairs(
-  tokens: PackedStrings,
-  merges: PackedStrings,
-  index: TokenIndex,
-): { left: Int32Array; right: Int32Array; count: number; dropped: number } {
+function mergeSplit(bytes: Uint8Array, start: number, end = bytes.length): number {
+  const sp = bytes.indexOf(0x20, start + 1);
+  return sp < 0 || sp >= end ? -1 : sp;
+}
+
+/**
+ * Which merges the tokenizer.json keeps, in rank order. HF's BPE loader aborts the whole wasm
+ * module on a merge whose sides or result are not in the vocab; llama.cpp could never apply such a
+ * merge, so dropping it keeps the same behaviour. A repeated pair keeps its first (best) rank, as
+ * in llama.cpp. Two merges are the same pair exactly when their bytes are equal (a side's id is a
+ * function of its bytes), so a kept merge is known by its index alone.
+ */
+function mergePairs(tokens: PackedStrings, merges: PackedStrings, index: TokenIndex): { kept: Uint8Array; dropped: number } {
   const m = merges.length;
-  const left = new Int32Array(m);
-  const right = new Int32Array(m);
-  // open-addressing set of the pairs kept so far (their index in left/right)
+  const kept = new Uint8Array(m);
+  // open-addressing set of the kept merges (their index), at most 2/3 full
   let setSize = 16;
-  while (setSize < m * 2) setSize *= 2;
+  while (setSize * 2 < m * 3) setSize *= 2;
   const set = new Int32Array(setSize).fill(-1);
   const mask = setSize - 1;
   const { bytes: mb, offsets: mo } = merges;
   let joined = new Uint8Array(64);
-  let count = 0;
   let dropped = 0;
   for (let i = 0; i < m; i++) {
     const start = mo[i]!;
     const end = mo[i + 1]!;
-    // llama.cpp splits at the first space after the first character (a continuation byte is never
-    // a space, so the first byte after the start is as good)
-    let sp = mb.indexOf(0x20, start + 1);
-    if (sp >= end) sp = -1;
-    if (sp < 0 || end === start) {
+    const sp = end === start ? -1 : mergeSplit(mb, start, end);
+    if (sp < 0) {
       throw new ModelFormatError(
         `tokenizer.ggml.merges[${i}] = ${JSON.stringify(merges.get(i).slice(0, 40))} has no space separating the pair`,
       );
@@ -167,8 +176,10 @@ function mergePairs(
     }
     const joinedLength = end - start - 1;
     if (joined.length < joinedLength) joined = new Uint8Array(joinedLength * 2);
-    joined.set(mb.subarray(start, sp), 0);
-    joined.set(mb.subarray(sp + 1, end), sp - start);
+    // byte loops rather than two views per merge (300k objects of garbage)
+    let j = 0;
+    for (let b = start; b < sp; b++) joined[j++] = mb[b]!;
+    for (let b = sp + 1; b < end; b++) joined[j++] = mb[b]!;
     if (index.idOfBytes(joined, 0, joinedLength) === undefined) {
       dropped++;
       continue;
@@ -180,7 +191,7 @@ function mergePairs(
     for (;;) {
       const k = set[slot]!;
       if (k < 0) break;
-      if (left[k] === l && right[k] === r) {
+      if (sameBytes(mb, mo[k]!, mo[k + 1]!, start, end)) {
         seen = true;
         break;
       }
@@ -190,10 +201,15 @@ function mergePairs(
       dropped++;
       continue;
     }
-    set[slot] = count;
-    left[count] = l;
-    right[count] = r;
-    count++;
+    set[slot] = i;
+    kept[i] = 1;
   }
-  return { left, right, count, dropped };
+  return { kept, dropped };
+}
+
+/** bytes[a, aEnd) equals bytes[b, bEnd). */
+function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let k = 0; k < aEnd - a; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+  return true;
 }

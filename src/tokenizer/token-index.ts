@@ -24,8 +24,9 @@ export class TokenIndex {
   private readonly mask: number;
 
   constructor(private readonly tokens: PackedStrings) {
+    // at most 2/3 full: short probes, and half the memory of a table twice the vocabulary
     let size = 16;
-    while (size < tokens.length * 2) size *= 2;
+    while (size * 2 < tokens.length * 3) size *= 2;
     this.slots = new Int32Array(size).fill(-1);
     this.mask = size - 1;
     const { bytes, offsets } = tokens;

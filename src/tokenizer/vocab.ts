@@ -95,9 +95,8 @@ export function readVocab(meta: MetadataSource): GGUFVocab {
 
   const scores = numberArray(meta, 'tokenizer.ggml.scores', n, 'float');
   const types = numberArray(meta, 'tokenizer.ggml.token_type', n, 'int');
-  const tokenTypes = new Int32Array(n);
-  if (types) tokenTypes.set(types.subarray(0, n));
-  else tokenTypes.fill(TokenType.Normal);
+  // the header's own array when it has one (read only here): a copy would be 4 bytes a token of garbage
+  const tokenTypes = (types as Int32Array | undefined) ?? new Int32Array(n).fill(TokenType.Normal);
 
   const merges = stringArray(meta, 'tokenizer.ggml.merges');
   if (merges && merges.length > MAX_MERGES) {
@@ -224,6 +223,7 @@ function numberArray(
     throw new ModelFormatError(`${key} has ${arr.length} entries but tokenizer.ggml.tokens has ${minLength}`);
   }
   if (kind === 'int') {
+    if (arr instanceof Int32Array) return arr.subarray(0, minLength); // integers already: no copy to leave behind
     const out = new Int32Array(minLength);
     for (let i = 0; i < minLength; i++) {
       const x = arr[i]!;

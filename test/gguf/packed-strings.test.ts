@@ -1,5 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
 import { describe, expect, test } from 'vitest';
-import { isWellFormedUtf8, PackedStrings } from '../../src/gguf/packed-strings.ts';
+import { BlockPool, isWellFormedUtf8, PackedStrings, PackedStringsBuilder } from '../../src/gguf/packed-strings.ts';
 import { GGUFArray, GGUFValueType } from '../../src/gguf/values.ts';
 
 describe('packed strings', () => {
@@ -42,6 +43,55 @@ describe('packed strings', () => {
     expect(packed.toArray()).toEqual([...strings.slice(0, 5), 'lone \uFFFD high']);
     expect(packed.byteLength(4)).toBe(4);
     expect(() => new PackedStrings(new Uint8Array(3), Uint32Array.of(0, 2))).toThrow(RangeError);
+  });
+
+  test('the builder packs 150k strings (long ones across its blocks) exactly, allocating about twice their bytes, not three times', () => {
+    // Free dead ArrayBuffers' memory during a collection itself, so a collection can only lower the count.
+    setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+    const items: Uint8Array[] = [];
+    let total = 0;
+    for (let i = 0; i < 150_000; i++) {
+      const n = i === 77_777 ? 200_000 : 2 + (i % 17); // one item longer than a block
+      const item = new Uint8Array(n).fill(i & 0xff);
+      items.push(item);
+      total += n;
+    }
+    const before = process.memoryUsage().arrayBuffers;
+    const builder = new PackedStringsBuilder();
+    for (const item of items) builder.push(item);
+    expect(builder.byteLength).toBe(total);
+    const packed = builder.finish();
+    const allocated = process.memoryUsage().arrayBuffers - before;
+    // bytes and offsets once in the blocks and once packed; a doubling buffer also left every
+    // smaller capacity behind (~3 times the bytes)
+    const exact = total + 4 * (items.length + 1);
+    expect(allocated).toBeGreaterThanOrEqual(exact);
+    expect(allocated).toBeLessThan(2.2 * exact);
+    expect(packed.bytes.length).toBe(total);
+    expect(packed.length).toBe(items.length);
+    for (const i of [0, 1, 65_535, 77_777, 77_778, 149_999]) expect(packed.bytesOf(i)).toEqual(items[i]);
+    expect(packed.offsets[0]).toBe(0);
+  });
+
+  test('builders sharing a pool reuse the full-size blocks of the one before, and each packs its own strings', () => {
+    setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+    const pool = new BlockPool();
+    const build = (salt: number) => {
+      const builder = new PackedStringsBuilder(pool);
+      for (let i = 0; i < 100_000; i++) builder.push(new TextEncoder().encode(`${salt}:${i}`));
+      return builder.finish();
+    };
+    const first = build(1);
+    const before = process.memoryUsage().arrayBuffers;
+    const second = build(2);
+    const allocated = process.memoryUsage().arrayBuffers - before;
+    const exact = second.bytes.length + second.offsets.byteLength;
+    // the packed arrays, and the blocks below full size (under 64 KiB each for bytes and offsets)
+    expect(allocated).toBeLessThan(exact + 2 * 64 * 1024);
+    expect(first.get(99_999)).toBe('1:99999');
+    expect(second.length).toBe(100_000);
+    for (const i of [0, 4095, 65_536, 99_999]) expect(second.get(i)).toBe(`2:${i}`);
+    expect(first.get(65_536)).toBe('1:65536'); // the packed copies share nothing with the blocks
   });
 
   test('a STRING GGUFArray holds its items packed however they were given', () => {

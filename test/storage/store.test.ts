@@ -111,6 +111,28 @@ for (const kind of ['fs', 'memory'] as const) {
       expect(await listModels(store)).toEqual([]);
     });
 
+    it('readInto fills the caller’s buffer with what read() gives, across chunk boundaries, and checks ranges', async () => {
+      const data = pseudoRandomBytes(3 * 8192 + 321, 6);
+      await putModel(store, 'into', data, 8192);
+      const src = await openStoredModel(store, 'into');
+      expect(src.readInto).toBeDefined(); // the header cursor reads through it (no buffer per read)
+      const target = new Uint8Array(20000);
+      let seed = 17;
+      for (let k = 0; k < 100; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const off = seed % data.length;
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const len = seed % Math.min(target.length, data.length - off + 1);
+        const into = target.subarray(0, len);
+        expect(await src.readInto!(off, into)).toBe(len);
+        expect(sameBytes(into, data.subarray(off, off + len)), `readInto ${off}+${len}`).toBe(true);
+      }
+      await expect(src.readInto!(data.length - 1, new Uint8Array(2))).rejects.toThrow(RangeError);
+      await expect(src.readInto!(-1, new Uint8Array(2))).rejects.toThrow(RangeError);
+      await src.close?.();
+      await store.deleteModel('into');
+    });
+
     it('refuses to open an incomplete or unverified model, naming it', async () => {
       const data = pseudoRandomBytes(10000, 2);
       const m = newManifest('partial', { kind: 'url', url: 'http://x/partial' }, data.length, 4096, {}, undefined, 0);
@@ -181,6 +203,7 @@ describe('ChunkedModelSource', () => {
     expect(reads).toBe(4);
 
     store.rawChunk('src', 5)![0]! ^= 0xff;
+    await expect(src.readInto(5 * 4096 + 100, new Uint8Array(10))).rejects.toThrow(/chunk 5 is corrupt/); // readInto checks as read does
     await expect(src.read(5 * 4096, 10)).rejects.toThrow(IntegrityError);
     await expect(src.read(5 * 4096, 10)).rejects.toThrow(/chunk 5 is corrupt/); // not cached after failure
     // The bad chunk is recorded, so the next download fetches it again.
