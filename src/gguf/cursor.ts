@@ -66,20 +66,7 @@ export class ByteCursor {
    */
   async fill(n: number, field: string): Promise<void> {
     if (this.has(n)) return;
-    if (n > this.source.size - this.pos) {
-      throw new GGUFFormatError(
-        `${this.source.name}: truncated: ${field} at byte ${this.pos} needs ${n} bytes but the file ends at byte ${this.source.size}`,
-        this.pos,
-        field,
-      );
-    }
-    if (this.pos + n > this.limit) {
-      throw new GGUFFormatError(
-        `${this.source.name}: ${field} at byte ${this.pos} lies beyond the ${this.limit}-byte header limit`,
-        this.pos,
-        field,
-      );
-    }
+    this.checkReadable(n, field);
     let end = Math.min(this.limit, Math.max(this.pos + n, this.pos + this.nextChunk));
     this.nextChunk = Math.min(this.maxChunk, this.nextChunk * 2);
     const keepFrom = Math.min(this.pos - this.bufStart, this.bufLength);
@@ -110,6 +97,57 @@ export class ByteCursor {
     }
     this.bytesRequested += got;
     this.bufLength = end - this.pos;
+  }
+
+  /** Throws, naming `field`, unless [pos, pos+n) lies within the source and the header limit. */
+  private checkReadable(n: number, field: string): void {
+    if (n > this.source.size - this.pos) {
+      throw new GGUFFormatError(
+        `${this.source.name}: truncated: ${field} at byte ${this.pos} needs ${n} bytes but the file ends at byte ${this.source.size}`,
+        this.pos,
+        field,
+      );
+    }
+    if (this.pos + n > this.limit) {
+      throw new GGUFFormatError(
+        `${this.source.name}: ${field} at byte ${this.pos} lies beyond the ${this.limit}-byte header limit`,
+        this.pos,
+        field,
+      );
+    }
+  }
+
+  /**
+   * The next n bytes in an array of their own (its whole buffer), and skips them. A field larger
+   * than the window's read size (a 150k-entry token-type array) is read straight into that array,
+   * from the window's unparsed tail on, rather than grown into the window and copied out of it,
+   * which would leave the outgrown window behind as garbage.
+   */
+  async takeOwned(n: number, field: string): Promise<Uint8Array> {
+    if (this.has(n) || n <= this.maxChunk) {
+      await this.fill(n, field);
+      return this.take(n).slice();
+    }
+    this.checkReadable(n, field);
+    const out = new Uint8Array(n);
+    const kept = Math.max(0, this.bufStart + this.bufLength - this.pos);
+    out.set(this.buf.subarray(this.at(), this.at() + kept));
+    const readFrom = this.pos + kept;
+    this.signal?.throwIfAborted();
+    const got = await this.readInto(readFrom, out.subarray(kept));
+    if (got !== n - kept) {
+      throw new GGUFFormatError(
+        `${this.source.name}: short read at byte ${readFrom} (${got} of ${n - kept} bytes) while reading ${field}`,
+        readFrom,
+        field,
+      );
+    }
+    this.bytesRequested += got;
+    this.pos += n;
+    // The window is used up: the next fill starts empty at the new position.
+    this.bufStart = this.pos;
+    this.bufLength = 0;
+    return out;
   }
 
   /** Fills `target` from `offset`: in place when the source can, else through a read and a copy. */

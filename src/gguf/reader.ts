@@ -260,14 +260,13 @@ class HeaderParser {
     const n = await this.count(`${field} count`, minItem);
     if (width !== undefined) {
       const at = this.cur.pos;
-      if (!this.cur.has(n * width)) await this.cur.fill(n * width, field);
-      const bytes = this.cur.take(n * width);
+      const bytes = await this.cur.takeOwned(n * width, field);
       this.charge(HEAP_COST.array + HEAP_COST.typedArray + n * width, field);
       if (itemType === GGUFValueType.BOOL) {
         const bad = bytes.findIndex((b) => b > 1);
         if (bad >= 0) this.fail(`bool byte is ${bytes[bad]}, not 0 or 1`, at + bad, `${field}[${bad}]`);
       }
-      return new GGUFArray(itemType, decodeTypedArray(itemType, bytes, n));
+      return new GGUFArray(itemType, decodeTypedArray(itemType, bytes, n, { owned: true }));
     }
     this.charge(HEAP_COST.array, field);
     // Items are pushed, not preallocated: memory grows with the items actually parsed, never with

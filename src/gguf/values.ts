@@ -137,11 +137,15 @@ const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Typed array of `count` items of fixed-size `type` decoded from little-endian `bytes` (copied, so
- * the result is aligned and does not pin the read buffer).
+ * the result is aligned and does not pin the read buffer, unless `owned` says `bytes` is a fresh
+ * array of exactly those items that nothing else holds).
  */
-export function decodeTypedArray(type: GGUFValueType, bytes: Uint8Array, count: number): GGUFTypedArray {
+export function decodeTypedArray(type: GGUFValueType, bytes: Uint8Array, count: number, options: { owned?: boolean } = {}): GGUFTypedArray {
   const width = scalarByteSize(type)!;
-  const copy = bytes.slice(0, count * width);
+  // An owned array that is exactly its buffer becomes the values' storage; anything else is copied.
+  const whole =
+    options.owned && bytes.byteOffset === 0 && bytes.byteLength === count * width && bytes.buffer.byteLength === bytes.byteLength;
+  const copy = whole ? bytes : bytes.slice(0, count * width);
   if (!littleEndianHost && width > 1) {
     // Byte-swap each item in place so the host-order view below reads the little-endian values.
     for (let i = 0; i < copy.length; i += width) copy.subarray(i, i + width).reverse();
