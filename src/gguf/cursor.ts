@@ -84,18 +84,7 @@ export class ByteCursor {
     // The window now holds just the kept tail, so a failed read leaves the cursor consistent.
     this.bufStart = this.pos;
     this.bufLength = keptLength;
-    const readFrom = this.pos + keptLength;
-    const target = this.buf.subarray(keptLength, end - this.pos);
-    this.signal?.throwIfAborted();
-    const got = await this.readInto(readFrom, target);
-    if (got !== target.length) {
-      throw new GGUFFormatError(
-        `${this.source.name}: short read at byte ${readFrom} (${got} of ${target.length} bytes) while reading ${field}`,
-        readFrom,
-        field,
-      );
-    }
-    this.bytesRequested += got;
+    await this.readExactly(this.pos + keptLength, this.buf.subarray(keptLength, end - this.pos), field);
     this.bufLength = end - this.pos;
   }
 
@@ -132,17 +121,7 @@ export class ByteCursor {
     const out = new Uint8Array(n);
     const kept = Math.max(0, this.bufStart + this.bufLength - this.pos);
     out.set(this.buf.subarray(this.at(), this.at() + kept));
-    const readFrom = this.pos + kept;
-    this.signal?.throwIfAborted();
-    const got = await this.readInto(readFrom, out.subarray(kept));
-    if (got !== n - kept) {
-      throw new GGUFFormatError(
-        `${this.source.name}: short read at byte ${readFrom} (${got} of ${n - kept} bytes) while reading ${field}`,
-        readFrom,
-        field,
-      );
-    }
-    this.bytesRequested += got;
+    await this.readExactly(this.pos + kept, out.subarray(kept), field);
     this.pos += n;
     // The window is used up: the next fill starts empty at the new position.
     this.bufStart = this.pos;
@@ -150,12 +129,27 @@ export class ByteCursor {
     return out;
   }
 
-  /** Fills `target` from `offset`: in place when the source can, else through a read and a copy. */
-  private async readInto(offset: number, target: Uint8Array): Promise<number> {
-    if (this.source.readInto) return this.source.readInto(offset, target, this.signal);
-    const fresh = await this.source.read(offset, target.length, this.signal);
-    if (fresh.length === target.length) target.set(fresh);
-    return fresh.length;
+  /**
+   * Fills `target` from file offset `offset` (in place when the source can, else through a read and
+   * a copy) and counts it in bytesRequested; a short read is a GGUFFormatError naming `field`.
+   */
+  private async readExactly(offset: number, target: Uint8Array, field: string): Promise<void> {
+    this.signal?.throwIfAborted();
+    let got: number;
+    if (this.source.readInto) got = await this.source.readInto(offset, target, this.signal);
+    else {
+      const fresh = await this.source.read(offset, target.length, this.signal);
+      if (fresh.length === target.length) target.set(fresh);
+      got = fresh.length;
+    }
+    if (got !== target.length) {
+      throw new GGUFFormatError(
+        `${this.source.name}: short read at byte ${offset} (${got} of ${target.length} bytes) while reading ${field}`,
+        offset,
+        field,
+      );
+    }
+    this.bytesRequested += got;
   }
 
   private at(): number {
