@@ -13,7 +13,7 @@
 import type { PackedStrings } from '../gguf/packed-strings.ts';
 import { ModelFormatError } from '../errors.ts';
 import type { PreTokenizerRule } from './pre-tokenizers.ts';
-import { TokenIndex } from './token-index.ts';
+import { sameBytes, TokenIndex } from './token-index.ts';
 
 export interface BpeJsonResult {
   /** The tokenizer.json bytes: the whole of `json.buffer`. */
@@ -191,7 +191,7 @@ function mergePairs(tokens: PackedStrings, merges: PackedStrings, index: TokenIn
     for (;;) {
       const k = set[slot]!;
       if (k < 0) break;
-      if (sameBytes(mb, mo[k]!, mo[k + 1]!, start, end)) {
+      if (sameBytes(mb, mo[k]!, mo[k + 1]!, mb, start, end)) {
         seen = true;
         break;
       }
@@ -205,11 +205,4 @@ function mergePairs(tokens: PackedStrings, merges: PackedStrings, index: TokenIn
     kept[i] = 1;
   }
   return { kept, dropped };
-}
-
-/** bytes[a, aEnd) equals bytes[b, bEnd). */
-function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  if (aEnd - a !== bEnd - b) return false;
-  for (let k = 0; k < aEnd - a; k++) if (bytes[a + k] !== bytes[b + k]) return false;
-  return true;
 }

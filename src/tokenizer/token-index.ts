@@ -19,6 +19,14 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
+/** a[aStart, aEnd) holds the same bytes as b[bStart, bEnd). */
+export function sameBytes(a: Uint8Array, aStart: number, aEnd: number, b: Uint8Array, bStart: number, bEnd: number): boolean {
+  const len = aEnd - aStart;
+  if (bEnd - bStart !== len) return false;
+  for (let k = 0; k < len; k++) if (a[aStart + k] !== b[bStart + k]) return false;
+  return true;
+}
+
 export class TokenIndex {
   private readonly slots: Int32Array;
   private readonly mask: number;
@@ -53,17 +61,11 @@ export class TokenIndex {
   /** The slot holding key[start, end), or the empty slot where it would go. */
   private find(key: Uint8Array, start: number, end: number): number {
     const { bytes, offsets } = this.tokens;
-    const len = end - start;
     let slot = hashBytes(key, start, end) & this.mask;
     for (;;) {
       const id = this.slots[slot]!;
       if (id < 0) return slot;
-      const from = offsets[id]!;
-      if (offsets[id + 1]! - from === len) {
-        let k = 0;
-        while (k < len && bytes[from + k] === key[start + k]) k++;
-        if (k === len) return slot;
-      }
+      if (sameBytes(bytes, offsets[id]!, offsets[id + 1]!, key, start, end)) return slot;
       slot = (slot + 1) & this.mask;
     }
   }
