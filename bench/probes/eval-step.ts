@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadEngine } from '../../src/engine/engine.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
-import type { PrefillAttentionLayout } from '../../src/kernels/attention.ts';
+import { ATTENTION_LAYOUTS } from '../../src/kernels/attention.ts';
 import { pairedRatios, spread } from '../../src/stats.ts';
 import { demoModel } from '../../test/helpers/fixtures.ts';
 
@@ -27,7 +27,7 @@ if (!Number.isSafeInteger(ctx) || ctx < 4 || ctx > 4096) throw new RangeError(`-
 if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > 50) throw new RangeError(`--rounds: 1–50, got ${args.rounds}`);
 
 const gpu = await requestNodeGpu({});
-const layouts: PrefillAttentionLayout[] = ['tiled', 'rows'];
+const layouts = ATTENTION_LAYOUTS;
 const evaluators = [];
 for (const attention of layouts) {
   const source = await FileByteSource.open(args.model);

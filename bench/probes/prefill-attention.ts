@@ -1,5 +1,5 @@
 /**
- * Prefill attention's two work layouts (attention.ts PrefillAttentionLayout) on one shape, timed
+ * Prefill attention's two work layouts (attention.ts AttentionLayout) on one shape, timed
  * interleaved (each round times both, the ratio taken within the round), after checking that they
  * agree. The default shape is the 3M fixtures' at a 256-token chunk (lowbit perplexity -c 256);
  * the catalogue's: 64,9,3,2048,128 (SmolLM2-135M), 64,14,2,… (Qwen2.5-0.5B), 128,16,8,…
@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
-import { createPrefillAttention, type PrefillAttentionLayout } from '../../src/kernels/attention.ts';
+import { ATTENTION_LAYOUTS, createPrefillAttention } from '../../src/kernels/attention.ts';
 import type { KernelCall } from '../../src/kernels/common.ts';
 import { createStepParams } from '../../src/kernels/step-params.ts';
 import { pairedRatios, spread } from '../../src/stats.ts';
@@ -36,7 +36,7 @@ const params = createStepParams(gpu, step);
 const q = createStorageBuffer(gpu, random(tokens * nHeads * headDim));
 const kCache = createStorageBuffer(gpu, random(nKvHeads * maxCtx * headDim));
 const vCache = createStorageBuffer(gpu, random(nKvHeads * maxCtx * headDim));
-const layouts: PrefillAttentionLayout[] = ['tiled', 'rows'];
+const layouts = ATTENTION_LAYOUTS;
 const calls = layouts.map((layout) => {
   const output = createStorageBuffer(gpu, tokens * nHeads * headDim * 4);
   const call = createPrefillAttention(gpu, { headDim, nHeads, nKvHeads, maxCtx, maxTokens: tokens, layout }).bind({

@@ -12,7 +12,7 @@
  *   query head) instead of a workgroup per kv head (DecodeAttentionConfig.layout), with the same
  *   bits.
  * - createPrefillAttention: nTokens query tokens, causal, with an online softmax: K/V tiles shared
- *   in workgroup memory, or one thread per row on a software adapter (PrefillAttentionLayout).
+ *   in workgroup memory, or one thread per row on a software adapter (AttentionLayout).
  * Both read kvLen / pos0 from the step params, so bind groups are reused at every position.
  */
 import kvWriteWgsl from '../../shaders/kv_write.wgsl?raw';
@@ -125,10 +125,9 @@ export interface DecodeAttentionConfig extends AttentionShape {
    * threads per (row, kv head, split) with its positions' scores and probabilities staged in
    * workgroup memory (attention_decode.wgsl); `rows`, a thread per (row, query head, split) with
    * no workgroup memory or barriers (attention_decode_rows.wgsl), for the reason prefill has the
-   * layout (PrefillAttentionLayout). Default: defaultPrefillAttentionLayout, and `tiled` for heads
-   * over the `rows` layout's largest.
+   * layout (AttentionLayout). Default: defaultAttentionLayout for the device and head size.
    */
-  layout?: PrefillAttentionLayout;
+  layout?: AttentionLayout;
 }
 
 /** How the kernels of a batched decode step find each row's sequence (see DecodeAttentionConfig.rows). */
@@ -258,9 +257,8 @@ export function createDecodeAttention(ctx: GpuContext, cfg: DecodeAttentionConfi
 }
 
 /** The pass-1 layout a decode attention runs with (DecodeAttentionConfig.layout). */
-function decodeLayout(ctx: GpuContext, cfg: DecodeAttentionConfig): PrefillAttentionLayout {
-  const layout = cfg.layout ?? (cfg.headDim <= ROWS_MAX_HEAD_DIM ? defaultPrefillAttentionLayout(ctx) : 'tiled');
-  if (!PREFILL_ATTENTION_LAYOUTS.includes(layout)) throw new RangeError(`decode-attention: unknown layout '${String(layout)}'`);
+function decodeLayout(ctx: GpuContext, cfg: DecodeAttentionConfig): AttentionLayout {
+  const layout = chosenLayout('decode-attention', ctx, cfg.headDim, cfg.layout);
   if (layout === 'rows' && cfg.headDim > ROWS_MAX_HEAD_DIM)
     throw new RangeError(`decode-attention: the rows layout takes heads of at most ${ROWS_MAX_HEAD_DIM}, got ${cfg.headDim}`);
   return layout;
@@ -272,30 +270,38 @@ export function activeSplits(kvLen: number, minChunk: number, maxSplits: number)
 }
 
 /**
- * How prefill attention spreads its work (KernelVariants.attention):
+ * How an attention kernel spreads its work (prefill: KernelVariants.attention; decode:
+ * DecodeAttentionConfig.layout), with the prefill kernels described here:
  *   tiled  a workgroup's rows share K/V tiles staged in workgroup memory (attention_prefill.wgsl),
  *          several threads per row: each cache row is read from memory once per workgroup;
  *   rows   one thread per (token, query head) row, reading the cache directly, with no workgroup
  *          memory and no barriers (attention_prefill_rows.wgsl).
  */
-export type PrefillAttentionLayout = 'tiled' | 'rows';
-export const PREFILL_ATTENTION_LAYOUTS: readonly PrefillAttentionLayout[] = ['tiled', 'rows'];
+export type AttentionLayout = 'tiled' | 'rows';
+export const ATTENTION_LAYOUTS: readonly AttentionLayout[] = ['tiled', 'rows'];
 
 /**
  * The layout a device runs by default. On a software adapter invocations are CPU SIMD lanes, so a
  * barrier switches every lane group of the workgroup and a staged row is read lane by lane: there
  * `rows` took 0.3–0.5× the tiled kernel's time on every model shape measured
  * (bench/probes/prefill-attention.ts). A GPU keeps the tiled kernel, which reads each K/V row once
- * per workgroup instead of once per row.
+ * per workgroup instead of once per row. Heads over what a `rows` thread holds keep `tiled`.
  */
-export function defaultPrefillAttentionLayout(ctx: Pick<GpuContext, 'isSoftware'>): PrefillAttentionLayout {
-  return ctx.isSoftware ? 'rows' : 'tiled';
+export function defaultAttentionLayout(ctx: Pick<GpuContext, 'isSoftware'>, headDim: number): AttentionLayout {
+  return ctx.isSoftware && headDim <= ROWS_MAX_HEAD_DIM ? 'rows' : 'tiled';
+}
+
+/** `requested`, or the device's default for the head size; an unknown layout is refused by `name`. */
+function chosenLayout(name: string, ctx: Pick<GpuContext, 'isSoftware'>, headDim: number, requested?: AttentionLayout): AttentionLayout {
+  const layout = requested ?? defaultAttentionLayout(ctx, headDim);
+  if (!ATTENTION_LAYOUTS.includes(layout)) throw new RangeError(`${name}: unknown layout '${String(layout)}'`);
+  return layout;
 }
 
 /** The layouts a head of `headDim` can run with on `ctx`, its default first (what autotune times). */
-export function prefillAttentionLayouts(ctx: Pick<GpuContext, 'isSoftware'>, headDim: number): PrefillAttentionLayout[] {
-  const first = defaultPrefillAttentionLayout(ctx);
-  return [first, ...PREFILL_ATTENTION_LAYOUTS.filter((l) => l !== first)].filter((l) => l !== 'rows' || headDim <= ROWS_MAX_HEAD_DIM);
+export function prefillAttentionLayouts(ctx: Pick<GpuContext, 'isSoftware'>, headDim: number): AttentionLayout[] {
+  const first = defaultAttentionLayout(ctx, headDim);
+  return [first, ...ATTENTION_LAYOUTS.filter((l) => l !== first)].filter((l) => l !== 'rows' || headDim <= ROWS_MAX_HEAD_DIM);
 }
 
 /** Threads per workgroup of the `rows` layout. */
@@ -309,8 +315,8 @@ export interface PrefillAttentionConfig extends AttentionShape {
   /** Largest nTokens the step params will hold. */
   maxTokens: number;
   scale?: number;
-  /** Work layout (default: defaultPrefillAttentionLayout for the device). */
-  layout?: PrefillAttentionLayout;
+  /** Work layout (default: defaultAttentionLayout for the device and head size). */
+  layout?: AttentionLayout;
 }
 
 /**
@@ -337,9 +343,7 @@ export function createPrefillAttention(
   const g = checkShape(name, cfg);
   checkDim(name, 'maxTokens', cfg.maxTokens);
   const scale = scaleOf(name, cfg, cfg.scale);
-  const layout = cfg.layout ?? defaultPrefillAttentionLayout(ctx);
-  if (!PREFILL_ATTENTION_LAYOUTS.includes(layout)) throw new RangeError(`${name}: unknown layout '${String(layout)}'`);
-  if (layout === 'rows') return prefillAttentionRows(ctx, cfg, g, scale);
+  if (chosenLayout(name, ctx, cfg.headDim, cfg.layout) === 'rows') return prefillAttentionRows(ctx, cfg, g, scale);
   const { tpr, rows, keysPerTile } = prefillTiling(cfg.headDim, ctx.limits.maxComputeWorkgroupStorageSize);
   if (tpr * rows > ctx.limits.maxComputeInvocationsPerWorkgroup)
     throw new RangeError(`${name}: headDim ${cfg.headDim} needs too many threads per row`);

@@ -9,7 +9,7 @@
  *                input sharing; matmul.ts), under the activations chosen above;
  *   gemm         per weight type, the prefill GEMM's tile (matmul-tiled.ts gemmTileCandidates), and
  *                with int8 activations the int8 GEMM (matmul-q8.ts) as one more candidate;
- *   attention    prefill attention's work layout (attention.ts PrefillAttentionLayout) on the
+ *   attention    prefill attention's work layout (attention.ts AttentionLayout) on the
  *                model's head shape, a full prefill batch from position 0.
  *
  * Noise guard: the candidates of a family are timed interleaved (every round times each once, as
@@ -38,7 +38,7 @@ import { gpuBlockGeometry } from '../quant/gpu-decoders.ts';
 import { getGpuQuantType } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { pairedRatios, spread, type Spread } from '../stats.ts';
-import { type AttentionShape, createPrefillAttention, type PrefillAttentionLayout, prefillAttentionLayouts } from './attention.ts';
+import { type AttentionShape, createPrefillAttention, type AttentionLayout, prefillAttentionLayouts } from './attention.ts';
 import type { KernelCall } from './common.ts';
 import { createMatMul, createMatVec, type MatmulVariant, resolveVariant, tiledVariant } from './matmul.ts';
 import { type GemmTile, gemmTileCandidates } from './matmul-tiled.ts';
@@ -67,8 +67,8 @@ export interface KernelVariants {
    * the f32 GEMM (docs/kernels.md).
    */
   gemm8?: Partial<Record<number, GemmTile>>;
-  /** Prefill attention's work layout (default: attention.ts defaultPrefillAttentionLayout for the device). */
-  attention?: PrefillAttentionLayout;
+  /** Prefill attention's work layout (default: attention.ts defaultAttentionLayout for the device and head size). */
+  attention?: AttentionLayout;
 }
 
 /** The linears of one shape in a model. */
@@ -565,7 +565,7 @@ function attentionWorkload(
   ctx: GpuContext,
   scratch: Scratch,
   heads: Omit<AttentionShape, 'maxCtx'>,
-  layout: PrefillAttentionLayout,
+  layout: AttentionLayout,
   maxTokens: number,
 ): Encode {
   const { headDim, nHeads, nKvHeads } = heads;

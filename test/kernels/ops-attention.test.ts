@@ -7,11 +7,11 @@ import {
   createDecodeAttention,
   createKvWrite,
   createPrefillAttention,
-  defaultPrefillAttentionLayout,
+  defaultAttentionLayout,
   kvCacheLayerBytes,
-  PREFILL_ATTENTION_LAYOUTS,
+  ATTENTION_LAYOUTS,
   prefillTiling,
-  type PrefillAttentionLayout,
+  type AttentionLayout,
 } from '../../src/kernels/attention.ts';
 import { createRope } from '../../src/kernels/rope.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
@@ -74,7 +74,7 @@ async function checkPrefill(
   pos0: number,
   tokens: number,
   maxTokens: number,
-  layout: PrefillAttentionLayout,
+  layout: AttentionLayout,
 ): Promise<void> {
   const kvLen = pos0 + tokens;
   const kc = makeCache(s, kvLen, 11);
@@ -139,7 +139,7 @@ describe('attention', () => {
     [{ hd: 128, nh: 4, nkv: 1, maxCtx: 40 }, [40], { minChunk: 4 }],
   ];
   for (const [s, lens, opts] of decodeCases) {
-    for (const layout of PREFILL_ATTENTION_LAYOUTS)
+    for (const layout of ATTENTION_LAYOUTS)
       it(`decode (${layout}) hd=${s.hd} heads=${s.nh}/${s.nkv} kvLen=${lens.join(',')} ${JSON.stringify(opts)}`, async () => {
         const maxLen = Math.max(...lens);
         const kc = makeCache(s, maxLen, s.hd);
@@ -187,7 +187,7 @@ describe('attention', () => {
       const q = createStorageBuffer(ctx, randn(2 * s.nh * s.hd, 6, 3));
       const shape = { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, ...opts };
       const out: Record<string, Float32Array[]> = {};
-      for (const layout of PREFILL_ATTENTION_LAYOUTS) {
+      for (const layout of ATTENTION_LAYOUTS) {
         const params = createStepParams(ctx);
         const output = createStorageBuffer(ctx, 2 * s.nh * s.hd * 4);
         const call = (await build(ctx, () => createDecodeAttention(ctx, { ...shape, layout }))).bind({
@@ -224,7 +224,7 @@ describe('attention', () => {
     [{ hd: 128, nh: 14, nkv: 2, maxCtx: 40 }, 3, 9, 9], // GQA 7: rows per workgroup not a multiple of G
     [{ hd: 80, nh: 2, nkv: 2, maxCtx: 40 }, 0, 12, 12], // 5 threads per row
   ];
-  for (const layout of PREFILL_ATTENTION_LAYOUTS) {
+  for (const layout of ATTENTION_LAYOUTS) {
     for (const [s, pos0, tokens, maxTokens] of prefillCases) {
       it(`prefill (${layout}) hd=${s.hd} heads=${s.nh}/${s.nkv} pos0=${pos0} tokens=${tokens}/${maxTokens}`, async () => {
         await checkPrefill(ctx, s, pos0, tokens, maxTokens, layout);
@@ -236,8 +236,11 @@ describe('attention', () => {
   });
 
   it('the default layout: rows on a software adapter, tiled on a GPU; rows refuses heads it cannot hold', () => {
-    expect(defaultPrefillAttentionLayout({ isSoftware: true })).toBe('rows');
-    expect(defaultPrefillAttentionLayout({ isSoftware: false })).toBe('tiled');
+    expect(defaultAttentionLayout({ isSoftware: true }, 64)).toBe('rows');
+    expect(defaultAttentionLayout({ isSoftware: false }, 64)).toBe('tiled');
+    // A head rows cannot hold keeps tiled by default, so prefill builds with no layout asked for.
+    expect(defaultAttentionLayout({ isSoftware: true }, 512)).toBe('tiled');
+    expect(() => createPrefillAttention(ctx, { headDim: 512, nHeads: 2, nKvHeads: 2, maxCtx: 8, maxTokens: 1 })).not.toThrow();
     expect(() => createPrefillAttention(ctx, { headDim: 512, nHeads: 2, nKvHeads: 2, maxCtx: 8, maxTokens: 1, layout: 'rows' })).toThrow(
       /headDim 512 is over 256/,
     );
@@ -248,7 +251,7 @@ describe('attention', () => {
         nKvHeads: 2,
         maxCtx: 8,
         maxTokens: 1,
-        layout: 'wide' as PrefillAttentionLayout,
+        layout: 'wide' as AttentionLayout,
       }),
     ).toThrow(/unknown layout 'wide'/);
   });
@@ -265,7 +268,7 @@ describe('attention', () => {
     const shape = { headDim: s.hd, nHeads: s.nh, nKvHeads: s.nkv, maxCtx: s.maxCtx, scale: 0.3 };
     const dec = await build(ctx, () => createDecodeAttention(ctx, { ...shape, minChunk: 16 }));
     const want = attnRef(s, q, kc, vc, 69, 1, 0.3);
-    for (const layout of PREFILL_ATTENTION_LAYOUTS) {
+    for (const layout of ATTENTION_LAYOUTS) {
       const pre = await build(ctx, () => createPrefillAttention(ctx, { ...shape, maxTokens: 1, layout }));
       await run(ctx, dec.bind({ ...bufs, output: a }), pre.bind({ ...bufs, output: b }));
       expectClose(await readF32(ctx, a), want, 2e-5, 2e-4, 'decode');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32, readU32 } from '../../src/gpu/buffers.ts';
-import { createDecodeAttention, kvCacheLayerBytes, PREFILL_ATTENTION_LAYOUTS, type SlotRows } from '../../src/kernels/attention.ts';
+import { createDecodeAttention, kvCacheLayerBytes, ATTENTION_LAYOUTS, type SlotRows } from '../../src/kernels/attention.ts';
 import { createRope } from '../../src/kernels/rope.ts';
 import { createArgmax } from '../../src/kernels/sample.ts';
 import { createStepParams } from '../../src/kernels/step-params.ts';
@@ -70,9 +70,7 @@ describe('batched decode kernels over slot rows', () => {
   ];
   // Both layouts of the batched pass 1 (the tiled kernel of one-token decode, a thread per row and head).
   it.each(
-    PREFILL_ATTENTION_LAYOUTS.flatMap((layout) =>
-      attentionSteps.map(([what, step, chunks = split]) => [layout, what, step, chunks] as const),
-    ),
+    ATTENTION_LAYOUTS.flatMap((layout) => attentionSteps.map(([what, step, chunks = split]) => [layout, what, step, chunks] as const)),
   )('attention (%s layout): %s gives each row its one-token bits', async (layout, _, step, chunks) => {
     const k = randn(SLOTS * stride, 21, 1.5);
     const v = randn(SLOTS * stride, 22, 1.5);
