@@ -36,14 +36,7 @@ const NEG_BIG: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> step: StepParams;
 
-fn active_splits(kv_len: u32) -> u32 {
-  return clamp((kv_len + MIN_CHUNK - 1u) / MIN_CHUNK, 1u, NSPLIT);
-}
-
-#if ROWS
-const SLOT_K: u32 = {{SLOT_K}}u;
-const SLOT_V: u32 = {{SLOT_V}}u;
-#endif
+#include "decode_row"
 
 #if COMBINE
 @group(0) @binding(1) var<storage, read> part: array<f32>;
@@ -55,15 +48,10 @@ const SLOT_V: u32 = {{SLOT_V}}u;
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let qh = wid.x;
-#if ROWS
-  let row = wid.y;
-  let n = active_splits(min(rows[row].x + 1u, MAXCTX));
-  let base = (row * NH + qh) * NSPLIT * PSTRIDE;
-#else
-  let row = step.row;
-  let n = active_splits(min(step.kv_len, MAXCTX));
-  let base = qh * NSPLIT * PSTRIDE;
-#endif
+  let r = decode_row(wid.y);
+  let row = r.row;
+  let n = active_splits(r.kv_len);
+  let base = r.parts + qh * NSPLIT * PSTRIDE;
   var mx = NEG_BIG;
   for (var s = 0u; s < n; s++) { mx = max(mx, part[base + s * PSTRIDE + HD]); }
   var den = 0.0;
@@ -101,19 +89,12 @@ var<workgroup> lsum: array<f32, G>;
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let s = wid.x;
   let h = wid.y;
-#if ROWS
-  let row = wid.z;
-  let kv_len = min(rows[row].x + 1u, MAXCTX);
-  let k_slot = rows[row].y * (SLOT_K / 4u);
-  let v_slot = rows[row].y * SLOT_V;
-  let part_base = row * NH * NSPLIT * PSTRIDE;
-#else
-  let row = step.row;
-  let kv_len = min(step.kv_len, MAXCTX);
-  let k_slot = 0u;
-  let v_slot = 0u;
-  let part_base = 0u;
-#endif
+  let r = decode_row(wid.z);
+  let row = r.row;
+  let kv_len = r.kv_len;
+  let k_slot = r.k4;
+  let v_slot = r.v;
+  let part_base = r.parts;
   let n = active_splits(kv_len);
   if (s >= n) { return; }
   let chunk = (kv_len + n - 1u) / n;

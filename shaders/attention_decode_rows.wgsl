@@ -29,9 +29,9 @@ const PSTRIDE: u32 = HD + 2u;
 const NEG_BIG: f32 = -3.0e38;
 override SCALE: f32;
 
+#include "decode_row"
+
 #if ROWS
-const SLOT_K: u32 = {{SLOT_K}}u;
-const SLOT_V: u32 = {{SLOT_V}}u;
 @group(0) @binding(0) var<storage, read> rows: array<vec2<u32>>;  // [rows]: (position, slot)
 #else
 @group(0) @binding(0) var<uniform> step: StepParams;
@@ -42,30 +42,19 @@ const SLOT_V: u32 = {{SLOT_V}}u;
 // SINGLE: the output, [rows][NH][HD]; else the partials, per row [NH][NSPLIT][HD + 2].
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;
 
-fn active_splits(kv_len: u32) -> u32 {
-  return clamp((kv_len + MIN_CHUNK - 1u) / MIN_CHUNK, 1u, NSPLIT);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let qh = gid.x;
   let s = wid.y;
   if (qh >= NH) { return; }
   let h = qh / G;
-#if ROWS
-  // The rows dispatched are the step's.
-  let row = wid.z;
-  let kv_len = min(rows[row].x + 1u, MAXCTX);
-  let k_slot = rows[row].y * (SLOT_K / 4u);
-  let v_slot = rows[row].y * (SLOT_V / 4u);
-  let part_base = row * NH * NSPLIT * PSTRIDE;
-#else
-  let row = step.row;
-  let kv_len = min(step.kv_len, MAXCTX);
-  let k_slot = 0u;
-  let v_slot = 0u;
-  let part_base = 0u;
-#endif
+  // ROWS: the rows dispatched are the step's.
+  let r = decode_row(wid.z);
+  let row = r.row;
+  let kv_len = r.kv_len;
+  let k_slot = r.k4;
+  let v_slot = r.v / 4u; // vc is read as vec4 here
+  let part_base = r.parts;
   let n = active_splits(kv_len);
   if (s >= n) { return; }
   let chunk = (kv_len + n - 1u) / n;

@@ -4,6 +4,7 @@
  * snippets (workgroup reductions, the step-params struct).
  */
 import actWgsl from '../../shaders/common/act.wgsl?raw';
+import decodeRowWgsl from '../../shaders/common/decode_row.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import samplingWgsl from '../../shaders/sampling.wgsl?raw';
 import stepWgsl from '../../shaders/step.wgsl?raw';
@@ -97,7 +98,7 @@ export function opsPipeline(
   const code = composeWgsl(source, {
     subgroups,
     defines,
-    snippets: { reduce: reduceWgsl, step: stepWgsl, sampling: samplingWgsl, act: actWgsl },
+    snippets: { reduce: reduceWgsl, step: stepWgsl, sampling: samplingWgsl, act: actWgsl, decode_row: decodeRowWgsl },
   });
   return getPipeline(ctx, definesKey(family, defines, subgroups), code, options.entryPoint ?? 'main', options.constants);
 }
