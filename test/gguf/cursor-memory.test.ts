@@ -4,6 +4,7 @@
 // long as V8 had not collected them). Counted exactly, without the garbage collector: every buffer
 // a source read allocates, and every distinct buffer the cursor's windows live in.
 import { describe, expect, it } from 'vitest';
+import { GGUFFormatError } from '../../src/errors.ts';
 import { ByteCursor } from '../../src/gguf/cursor.ts';
 import { readGGUF } from '../../src/gguf/reader.ts';
 import { writeGGUFToBytes } from '../../src/gguf/writer.ts';
@@ -117,5 +118,29 @@ describe('header cursor memory on a 151,936-token header', () => {
     expect(stats.requested).toBe(cursor.bytesRequested);
     expect(stats.requested).toBeLessThanOrEqual(bytes.length);
     expect(windowBytes).toBeLessThan(MiB);
+  });
+
+  it('an array larger than a read, cut short or declared past the file, is a typed error and requests nothing past the end', async () => {
+    const bytes = await bigHeaderFile();
+    const key = new TextEncoder().encode('tokenizer.ggml.token_type');
+    const countAt = Buffer.from(bytes).indexOf(Buffer.from(key)) + key.length + 4 + 4; // value type, item type
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(countAt, true)).toBe(BigInt(VOCAB));
+    // Cut inside the 594 KiB array (which would be read straight into its own array) and before it.
+    for (const cutAt of [countAt + 8 + 300_000, countAt - 1_000_000]) {
+      const { source, stats } = countingSource(bytes.subarray(0, cutAt), true);
+      const err = await readGGUF(source).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GGUFFormatError);
+      expect((err as Error).message).toMatch(/cannot fit in the \d+ bytes left in the file|truncated/);
+      expect(stats.requested).toBeLessThanOrEqual(cutAt);
+      expect(stats.windowBuffers).toBeLessThan(MiB);
+    }
+    // A count patched to 2^31 entries: refused from the count, before any buffer of that size.
+    const hostile = bytes.slice();
+    new DataView(hostile.buffer).setBigUint64(countAt, 2n ** 31n, true);
+    const { source, stats } = countingSource(hostile, true);
+    const err = await readGGUF(source).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GGUFFormatError);
+    expect((err as Error).message).toMatch(/token_type"\] count .*2147483648 entries/);
+    expect(stats.windowBuffers).toBeLessThan(MiB);
   });
 });
