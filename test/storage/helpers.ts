@@ -222,9 +222,11 @@ export class TestFileServer {
     }
     if (stallIndex >= 0) return; // silent from here on; the client gives up
     if (stopAt <= end && truncIndex < 0) {
-      // Let the bytes before the cut reach the client, then drop the connection.
-      await new Promise((r) => setTimeout(r, 5));
-      res.socket?.destroy();
+      // Close the connection after the bytes before the cut (FIN, not a reset): the client gets
+      // every byte written, then a body shorter than announced. A reset after a pause instead
+      // could discard bytes still unread in the client's socket on a busy machine, so what a test
+      // counts as served would depend on timing.
+      res.socket?.end();
       return;
     }
     res.end();
