@@ -17,6 +17,11 @@
 // WT = 1) and used for TN tokens, and every input value is read from global memory once per
 // workgroup and used for RM rows per read from xs. The tile shape (WR, WT, RM, TN) is chosen per
 // device in src/kernels/matmul-tiled.ts.
+//
+// Unless STAGE_X, step 1 is skipped (no workgroup memory, no barriers): each thread reads its
+// tokens' chunk of input from global memory (shared across the subgroup with SHARE_X).
+// With GLU the weight holds [gate; up] (2·rows rows): a thread decodes its rows' gate chunk and
+// their up rows' chunk, keeps both sums, and stores act(gate)·up.
 #include "bytes"
 #include "{{DECODER}}"
 #include "block_at"
@@ -32,9 +37,16 @@ const BN: u32 = {{BN}}u;
 const XS_TOKEN: u32 = {{CW}}u;
 
 #include "matmul_io"
+#if GLU
+alias T = f32;
+#include "act"
+#endif
 
+#if STAGE_X
 var<workgroup> xs: array<vec4<f32>, BN * XS_TOKEN>;
+#endif
 
+#if STAGE_X
 // The staged input of local token tl for the current chunk.
 #if SHARE_X
 // Every lane of the subgroup reads the same token (WT = 1): each reads every SGX-th vec4 and
@@ -61,6 +73,37 @@ fn shared_x(tl: u32, lane: u32) -> Xq {
 }
 
 #endif
+#else
+// Unstaged: the chunk's input of token t (a batch token, clamped), read from global memory. On a
+// software device a workgroup-memory read costs several times a storage read, and a tile with one
+// token thread reuses nothing across threads that staging would save.
+#if SHARE_X
+fn direct_x(t: u32, b: u32, c: u32, lane: u32) -> Xq {
+  let xb = part.inBase4 + t * part.xStride4 + ((b * QK) >> 2u);
+#for J in 0..{{CW_SG}}
+  let v{{J}} = X[xb + (chunk_x(c, lane + {{J * SGX}}u) >> 2u)];
+#endfor
+  var x: Xq;
+#for I in 0..{{CW}}
+  x.x{{I}} = subgroupBroadcast(v{{I / SGX}}, {{I % SGX}}u);
+#endfor
+  return x;
+}
+#else
+fn direct_x(t: u32, b: u32, c: u32, lane: u32) -> Xq {
+  let xb = part.inBase4 + t * part.xStride4 + ((b * QK) >> 2u);
+  var x: Xq;
+#for I in 0..{{CW}}
+  x.x{{I}} = X[xb + (chunk_x(c, {{I}}u) >> 2u)];
+#endfor
+  return x;
+}
+#endif
+#endif
+
+fn hsum(a: vec4<f32>) -> f32 {
+  return (a.x + a.y) + (a.z + a.w);
+}
 
 // acc + Σ_I w.v_I · x.x_I, lane by lane.
 fn chunk_fma(w: Dq, x: Xq, acc: vec4<f32>) -> vec4<f32> {
@@ -100,12 +143,20 @@ fn main(
 #for T in 0..{{TN}}
   var acc{{R}}_{{T}} = vec4<f32>(0.0);
 #endfor
+#if GLU
+  // The row's up partner, part.rows rows on in the [gate; up] weight.
+  let ub{{R}} = rb{{R}} + part.rows * part.rowBytes;
+#for T in 0..{{TN}}
+  var up{{R}}_{{T}} = vec4<f32>(0.0);
+#endfor
+#endif
 #endfor
 
   let rowChunks = part.rowChunks;
   for (var k = 0u; k < rowChunks; k++) {
     let b = k / NCH;
     let c = k % NCH;
+#if STAGE_X
     let col = b * QK;
     // 1. Stage: BN tokens × CW vec4s; tokens past the batch re-read the last one (never stored).
     for (var i = lid; i < BN * XS_TOKEN; i += WG) {
@@ -115,24 +166,41 @@ fn main(
       xs[i] = X[xb + ((col + chunk_x(c, v)) >> 2u)];
     }
     workgroupBarrier();
+#endif
     // 2. Decode this thread's rows once; every token of its tile reuses them.
 #for R in 0..{{RM}}
     let w{{R}} = decode_weights(block_at(rb{{R}}, b), c);
+#if GLU
+    let u{{R}} = decode_weights(block_at(ub{{R}}, b), c);
+#endif
 #endfor
 #for T in 0..{{TN}}
     {
+#if STAGE_X
       let x = shared_x(it + {{T}}u * WT, lane);
+#else
+      let x = direct_x(min(t0 + it + {{T}}u * WT, nT - 1u), b, c, lane);
+#endif
 #for R in 0..{{RM}}
       acc{{R}}_{{T}} = chunk_fma(w{{R}}, x, acc{{R}}_{{T}});
+#if GLU
+      up{{R}}_{{T}} = chunk_fma(u{{R}}, x, up{{R}}_{{T}});
+#endif
 #endfor
     }
 #endfor
+#if STAGE_X
     workgroupBarrier();
+#endif
   }
 
 #for R in 0..{{RM}}
 #for T in 0..{{TN}}
-  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, (acc{{R}}_{{T}}.x + acc{{R}}_{{T}}.y) + (acc{{R}}_{{T}}.z + acc{{R}}_{{T}}.w), 0.0, 0.0);
+#if GLU
+  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, hsum(acc{{R}}_{{T}}), hsum(up{{R}}_{{T}}), 0.0);
+#else
+  store(row0 + ir * RM + {{R}}u, t0 + it + {{T}}u * WT, nT, hsum(acc{{R}}_{{T}}), 0.0, 0.0);
+#endif
 #endfor
 #endfor
 }

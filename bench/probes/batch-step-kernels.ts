@@ -21,13 +21,13 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
 import { type Engine, loadEngine } from '../../src/engine/engine.ts';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import { FileByteSource } from '../../src/io/file-byte-source.ts';
 import { isActivationsOption } from '../../src/kernels/matvec-q8.ts';
 import { median } from '../../src/stats.ts';
 import { localModel } from '../../test/helpers/fixtures.ts';
+import { type Dispatch, dispatchFamily, recordSubmissions, timeDispatches } from '../lib/dispatch-record.ts';
 import { fmt, markdownTable } from '../lib/table.ts';
 
 const { values: args } = parseArgs({
@@ -63,62 +63,16 @@ const load = args.checkout
   : loadEngine;
 const engine: Engine = await load(source, { gpu, contextSize: 128, slots: 4, activations: args.activations }).finally(() => source.close());
 
-/** One dispatch as encoded: enough to encode it again on its own. */
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  groups: Map<number, { group: GPUBindGroup | null; offsets?: Iterable<number> }>;
-  grid: [number, number, number];
-}
-
 /** Decodes n streams at once and returns a mid-run batched step's dispatches. */
 async function recordStep(n: number): Promise<Dispatch[]> {
   const prepared = PROMPTS.slice(0, n).map((p) => engine.prepareGenerate(p, { maxTokens: TOKENS, temperature: 0 }));
-  const submissions: Dispatch[][] = [];
-  let recording: Dispatch[] = [];
-  const createCommandEncoder = device.createCommandEncoder.bind(device);
-  const queue = device.queue;
-  const submit = queue.submit.bind(queue);
-  device.createCommandEncoder = (d) => {
-    const enc = createCommandEncoder(d);
-    const beginComputePass = enc.beginComputePass.bind(enc);
-    enc.beginComputePass = (pd) => {
-      const pass = beginComputePass(pd);
-      let pipeline: GPUComputePipeline | undefined;
-      const groups = new Map<number, { group: GPUBindGroup | null; offsets?: Iterable<number> }>();
-      const setPipeline = pass.setPipeline.bind(pass);
-      const setBindGroup = pass.setBindGroup.bind(pass) as (i: number, g: GPUBindGroup | null, o?: Iterable<number>) => void;
-      const dispatchWorkgroups = pass.dispatchWorkgroups.bind(pass);
-      pass.setPipeline = (p) => {
-        pipeline = p;
-        setPipeline(p);
-      };
-      pass.setBindGroup = ((i: number, g: GPUBindGroup | null, o?: Iterable<number>) => {
-        groups.set(i, { group: g, offsets: o === undefined ? undefined : [...o] });
-        setBindGroup(i, g, o);
-      }) as typeof pass.setBindGroup;
-      pass.dispatchWorkgroups = (x, y = 1, z = 1) => {
-        recording.push({ pipeline: pipeline!, groups: new Map(groups), grid: [x, y, z] });
-        dispatchWorkgroups(x, y, z);
-      };
-      return pass;
-    };
-    return enc;
-  };
-  queue.submit = (buffers) => {
-    submissions.push(recording);
-    recording = [];
-    submit(buffers);
-  };
-  try {
+  const submissions = await recordSubmissions(device, async () => {
     await Promise.all(
       prepared.map(async (p, i) => {
         for await (const _ of engine.slots[i]!.run(p));
       }),
     );
-  } finally {
-    device.createCommandEncoder = createCommandEncoder;
-    queue.submit = submit;
-  }
+  });
   // Prefills are one submission per stream with other counts; the batched steps are the most common count.
   const counts = new Map<number, number>();
   for (const s of submissions) counts.set(s.length, (counts.get(s.length) ?? 0) + 1);
@@ -127,32 +81,8 @@ async function recordStep(n: number): Promise<Dispatch[]> {
   return steps[steps.length >> 1]!;
 }
 
-function encode(pass: GPUComputePassEncoder, d: Dispatch): void {
-  pass.setPipeline(d.pipeline);
-  for (const [i, { group, offsets }] of d.groups) pass.setBindGroup(i, group, offsets === undefined ? undefined : [...offsets]);
-  pass.dispatchWorkgroups(...d.grid);
-}
-
-/** Wall ms of one submission of `ds`, each dispatch `times` times in a row, to its completion. */
-async function time(ds: readonly Dispatch[], times: number): Promise<number> {
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  for (const d of ds) for (let i = 0; i < times; i++) encode(pass, d);
-  pass.end();
-  const t0 = performance.now();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  return performance.now() - t0;
-}
-
-/** A kernel family: the pipeline's name (its key up to the defines), and for mat-vecs the weight. */
-function family(d: Dispatch): string {
-  const kernel = d.pipeline.label.split(/[|:{(]/)[0]!.trim() || d.pipeline.label;
-  const weights = [...d.groups.values()].map((g) => g.group?.label ?? '').find((l) => /^matvec8?:|^matmul/.test(l));
-  if (!weights) return kernel;
-  const name = weights.replace(/^[^:]*:/, '').replace(/#\d+$/, '');
-  return `${kernel} ${name.replace(/blk\.\d+\./g, 'blk.*.')}`;
-}
+const time = (ds: readonly Dispatch[], times: number) => timeDispatches(device, ds, times);
+const family = dispatchFamily;
 
 await recordStep(manyRows); // warm-up: every row count's pipelines and bind groups exist afterwards
 const steps = { one: await recordStep(1), many: await recordStep(manyRows) };

@@ -3,7 +3,7 @@
 // bind-group layout and writes Part). With INT8_X the input is int8 blocks (XQ, from
 // quantize_q8.wgsl) whose norm weight the quantizer applied: NORM_IN then binds no G.
 // The store carries the fusions' epilogues (residual add, Q/K/V split, and GLU, which needs a
-// row's gate and up in one thread: only matmul.wgsl's row modes have that).
+// row's gate and up in one thread).
 // Shape and placement, written once at bind time (one per weight part). In a uniform rather than
 // compiled in, so one pipeline per type and variant serves every shape of a model.
 struct Part {

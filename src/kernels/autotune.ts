@@ -249,7 +249,7 @@ export function variantLabel(v: MatmulVariant): string {
 export function tileLabel(t: GemmTile): string {
   const rows = t.rowThreads * t.rowsPerThread;
   const tokens = t.tokenThreads * t.tokensPerThread;
-  return `${rows}×${tokens} tile (${t.rowThreads}×${t.tokenThreads} threads, ${t.rowsPerThread}×${t.tokensPerThread} each${t.shareInput ? ', shared-input' : ''})`;
+  return `${rows}×${tokens} tile (${t.rowThreads}×${t.tokenThreads} threads, ${t.rowsPerThread}×${t.tokensPerThread} each${t.shareInput ? ', shared-input' : ''}${t.stageInput ? '' : ', unstaged'})`;
 }
 
 type Encode = (pass: GPUComputePassEncoder) => void;

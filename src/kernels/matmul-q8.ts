@@ -89,8 +89,11 @@ function chunkWords(dec8: Int8Decoder, products: Int8Products): { staged: number
 export function int8GemmTileCandidates(ctx: GpuContext, type: GGMLType, products?: Int8Products): GemmTile[] {
   const dec8 = int8DecoderFor(type);
   const { staged, unrolled } = chunkWords(dec8, productsOf(ctx, dec8, products));
-  // No subgroup sharing of the staged reads here: each thread reads its tokens' blocks.
-  return gemmTileCandidates(ctx, unrolled, staged).map((t) => ({ ...t, shareInput: false }));
+  // No subgroup sharing of the staged reads here: each thread reads its tokens' blocks. This
+  // kernel always stages its input (shaders/matmul_tiled_q8.wgsl).
+  return gemmTileCandidates(ctx, unrolled, staged)
+    .filter((t) => t.stageInput)
+    .map((t) => ({ ...t, shareInput: false }));
 }
 
 /** Prefill mat-mul Y[t] = W·x̂[t] over int8-quantized activations. */
@@ -117,9 +120,10 @@ export function createMatMulQ8(ctx: GpuContext, o: MatMulQ8Options): MatMulQ8Ker
   const tile = o.tile ?? int8GemmTileCandidates(ctx, o.type, products)[0]!;
   const size = gemmTileSize(tile);
   for (const [field, v] of Object.entries(tile))
-    if (field !== 'shareInput' && (!Number.isSafeInteger(v) || (v as number) < 1))
+    if (field !== 'shareInput' && field !== 'stageInput' && (!Number.isSafeInteger(v) || (v as number) < 1))
       throw new RangeError(`int8 mat-mul tile: ${field} must be a positive integer, got ${String(v)}`);
   if (tile.shareInput) throw new RangeError('int8 mat-mul tile: shareInput is an f32 GEMM option');
+  if (!tile.stageInput) throw new RangeError('int8 mat-mul tile: it always stages its input (stageInput: true)');
   if (size.threads > ctx.limits.maxComputeInvocationsPerWorkgroup || size.threads > ctx.limits.maxComputeWorkgroupSizeX)
     throw new DeviceLimitError(`int8 mat-mul tile: ${size.threads} threads exceed the device's workgroup limits`);
   const storage = gemmTileStorageBytes(tile, staged);

@@ -5,8 +5,9 @@
  * {@link gemmTileCandidates} on the device and pass its pick as the variant.
  *
  * A tile is rowThreads × tokenThreads threads, each owning rowsPerThread rows × tokensPerThread
- * tokens of outputs in registers; the workgroup stages one decoder chunk of input for all its
- * tokens in workgroup memory (tokensPerThread · tokenThreads · chunkVec4s · 16 bytes).
+ * tokens of outputs in registers. Either the workgroup stages one decoder chunk of input for all
+ * its tokens in workgroup memory (tokensPerThread · tokenThreads · chunkVec4s · 16 bytes), or
+ * every thread reads its tokens' input from global memory (stageInput false: software devices).
  */
 import type { GpuContext } from '../gpu/device.ts';
 
@@ -23,6 +24,11 @@ export interface GemmTile {
    * is a separate gather.
    */
   shareInput: boolean;
+  /**
+   * The workgroup stages each chunk's input in workgroup memory (true), or every thread reads it
+   * from global memory (false: no workgroup memory and no barriers).
+   */
+  stageInput: boolean;
 }
 
 /** Rows (BM) and tokens (BN) one workgroup computes. */
@@ -33,10 +39,10 @@ export function gemmTileSize(t: GemmTile): { rows: number; tokens: number; threa
 /**
  * Workgroup memory a tile needs when it stages `stagedVec4s` 16-byte words of input per token and
  * chunk: the decoder's chunkVec4s for the f32 GEMM, NXB activation blocks' staged words for the
- * int8 GEMM (src/kernels/matmul-q8.ts).
+ * int8 GEMM (src/kernels/matmul-q8.ts). None when it reads its input from global memory.
  */
 export function gemmTileStorageBytes(t: GemmTile, stagedVec4s: number): number {
-  return gemmTileSize(t).tokens * stagedVec4s * 16;
+  return t.stageInput ? gemmTileSize(t).tokens * stagedVec4s * 16 : 0;
 }
 
 /**
@@ -46,20 +52,31 @@ export function gemmTileStorageBytes(t: GemmTile, stagedVec4s: number): number {
  */
 const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
   // Software devices (a workgroup is a loop over SIMD lanes on one core, a lane's read a gather):
-  // 16 threads, one token thread, so the subgroup shares each staged read (shareInput); the more
-  // rows per thread, the fewer reads per multiply-add (measured with bench/kernels.ts --mm-variants).
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 8 },
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 16 },
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 8, tokensPerThread: 8 },
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 16 },
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 4 },
-  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 8 },
-  { rowThreads: 8, tokenThreads: 2, rowsPerThread: 4, tokensPerThread: 8 },
+  // 16 threads, one token thread, so the subgroup shares each input read (shareInput); the more
+  // rows × tokens per thread, the fewer reads per multiply-add. The input is read straight from
+  // global memory: there a workgroup-memory read costs several times a storage read
+  // (bench/probes/swiftshader-loads.ts), and with one token thread staging saves no global reads
+  // that the subgroup's sharing does not already save (measured with bench/kernels.ts
+  // --mm-variants).
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 16, stageInput: false },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 8, tokensPerThread: 8, stageInput: false },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 8, stageInput: false },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 16, stageInput: false },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 4, stageInput: false },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 8, stageInput: false },
+  // The same with the input staged in workgroup memory, the previous software default.
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 8, stageInput: true },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 16, stageInput: true },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 8, tokensPerThread: 8, stageInput: true },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 16, stageInput: true },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 4, tokensPerThread: 4, stageInput: true },
+  { rowThreads: 16, tokenThreads: 1, rowsPerThread: 2, tokensPerThread: 8, stageInput: true },
+  { rowThreads: 8, tokenThreads: 2, rowsPerThread: 4, tokensPerThread: 8, stageInput: true },
   // GPUs: 64–256 threads, several token threads sharing each staged chunk.
-  { rowThreads: 16, tokenThreads: 4, rowsPerThread: 4, tokensPerThread: 4 },
-  { rowThreads: 32, tokenThreads: 2, rowsPerThread: 2, tokensPerThread: 8 },
-  { rowThreads: 32, tokenThreads: 4, rowsPerThread: 2, tokensPerThread: 4 },
-  { rowThreads: 64, tokenThreads: 4, rowsPerThread: 1, tokensPerThread: 4 },
+  { rowThreads: 16, tokenThreads: 4, rowsPerThread: 4, tokensPerThread: 4, stageInput: true },
+  { rowThreads: 32, tokenThreads: 2, rowsPerThread: 2, tokensPerThread: 8, stageInput: true },
+  { rowThreads: 32, tokenThreads: 4, rowsPerThread: 2, tokensPerThread: 4, stageInput: true },
+  { rowThreads: 64, tokenThreads: 4, rowsPerThread: 1, tokensPerThread: 4, stageInput: true },
 ];
 
 /**
@@ -98,12 +115,12 @@ export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number, stagedVe
   const ordered = [...preferred, ...rest];
   if (ordered.length === 0) {
     // Every device allows 1 thread and a chunk of staged input for one token (≥ 16 KiB storage).
-    ordered.push({ rowThreads: 1, tokenThreads: 1, rowsPerThread: 1, tokensPerThread: 1, shareInput: false });
+    ordered.push({ rowThreads: 1, tokenThreads: 1, rowsPerThread: 1, tokensPerThread: 1, shareInput: false, stageInput: true });
   }
   return ordered;
 }
 
 /** The tile the prefill GEMM uses on this device for this decoder (the first candidate). */
-export function defaultGemmTile(ctx: GpuContext, chunkVec4s: number): GemmTile {
-  return gemmTileCandidates(ctx, chunkVec4s)[0]!;
+export function defaultGemmTile(ctx: GpuContext, chunkVec4s: number, stagedVec4s = chunkVec4s): GemmTile {
+  return gemmTileCandidates(ctx, chunkVec4s, stagedVec4s)[0]!;
 }

@@ -71,6 +71,8 @@ export interface MatmulVariant {
   tokensPerThread: number;
   /** tiled only: threads along the tokens of a tile (the rest of the workgroup runs along rows). */
   tokenThreads: number;
+  /** tiled only: stage each chunk's input in workgroup memory (GemmTile.stageInput; default true). */
+  stageInput?: boolean;
 }
 
 /** The variant that runs a GEMM tile shape. */
@@ -84,6 +86,7 @@ export function tiledVariant(t: GemmTile): MatmulVariant {
     shareInput: t.shareInput,
     tokensPerThread: t.tokensPerThread,
     tokenThreads: t.tokenThreads,
+    stageInput: t.stageInput,
   };
 }
 
@@ -94,6 +97,7 @@ function tileOf(v: MatmulVariant): GemmTile {
     rowsPerThread: v.rowsPerThread,
     tokensPerThread: v.tokensPerThread,
     shareInput: v.shareInput,
+    stageInput: v.stageInput ?? true,
   };
 }
 
@@ -168,8 +172,8 @@ export interface MatmulKernel {
  *    tokens per thread.
  *  - GPU without subgroups: workgroup-row, 16 threads per row, one barrier.
  */
-export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul', chunkVec4s = 8): MatmulVariant {
-  if (op === 'matmul') return tiledVariant(defaultGemmTile(ctx, chunkVec4s));
+export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul', chunkVec4s = 8, stagedVec4s = chunkVec4s): MatmulVariant {
+  if (op === 'matmul') return tiledVariant(defaultGemmTile(ctx, chunkVec4s, stagedVec4s));
   return defaultRowVariant(ctx, op);
 }
 
@@ -209,17 +213,21 @@ function defaultRowVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): MatmulVari
   };
 }
 
-/** The variant a kernel runs: the device's default under whatever was forced (chunkVec4s: for mat-mul tiles). */
+/**
+ * The variant a kernel runs: the device's default under whatever was forced. For mat-mul tiles,
+ * chunkVec4s is the unrolled work per row and token, stagedVec4s the input staged per token.
+ */
 export function resolveVariant(
   ctx: GpuContext,
   op: 'matvec' | 'matmul',
   forced: Partial<MatmulVariant> | undefined,
   chunkVec4s = 8,
+  stagedVec4s = chunkVec4s,
 ): MatmulVariant {
   if (op === 'matvec' && forced?.mode === 'tiled') throw new RangeError('mat-vec: the tiled variant is a mat-mul (prefill) kernel');
   // A forced row mode starts from the row modes' defaults (mat-mul's default is the tiled GEMM).
   const rowMode = forced?.mode !== undefined && forced.mode !== 'tiled';
-  const base = rowMode ? defaultRowVariant(ctx, op) : defaultMatmulVariant(ctx, op, chunkVec4s);
+  const base = rowMode ? defaultRowVariant(ctx, op) : defaultMatmulVariant(ctx, op, chunkVec4s, stagedVec4s);
   let v: MatmulVariant = { ...base, ...forced };
   if (forced?.mode && forced.mode !== base.mode) {
     // Other mode than the default: its own sensible defaults under whatever was forced.
@@ -227,7 +235,7 @@ export function resolveVariant(
       'subgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokenThreads: 1 },
       'thread-row': { workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 2, threadsPerRow: 1, shareInput: false, tokenThreads: 1 },
       'workgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokenThreads: 1 },
-      tiled: tiledVariant(defaultGemmTile(ctx, chunkVec4s)),
+      tiled: tiledVariant(defaultGemmTile(ctx, chunkVec4s, stagedVec4s)),
     };
     v = { ...base, ...modeDefaults[forced.mode], ...forced };
   }
@@ -253,7 +261,7 @@ export function resolveVariant(
     checkInt('tokenThreads', v.tokenThreads, 1);
     if (v.workgroupSize % v.tokenThreads !== 0)
       throw new RangeError(`mat-mul tile: workgroupSize ${v.workgroupSize} is not a multiple of tokenThreads ${v.tokenThreads}`);
-    const bytes = gemmTileStorageBytes(tileOf(v), chunkVec4s);
+    const bytes = gemmTileStorageBytes(tileOf(v), stagedVec4s);
     if (bytes > ctx.limits.maxComputeWorkgroupStorageSize)
       throw new DeviceLimitError(
         `mat-mul tile: ${bytes} bytes of workgroup storage exceed maxComputeWorkgroupStorageSize ${ctx.limits.maxComputeWorkgroupStorageSize}`,
@@ -344,12 +352,9 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   const outputStride = o.outputStride ?? outRows[0]!;
   checkInt('inputStride', inputStride, o.cols, 4);
   checkInt('outputStride', outputStride, outRows[0]!);
-  // GLU stores act(gate)·up from one thread's gate and up rows, which only the row modes decode
-  // together: a GLU mat-mul defaults to the row-mode mat-mul rather than the tiled GEMM.
-  if (fuse.glu && o.variant?.mode === 'tiled') throw new RangeError('mat-mul: fuse.glu runs in a row mode, not the tiled GEMM');
-  const forced =
-    fuse.glu && op === 'matmul' && o.variant?.mode === undefined ? { ...o.variant, mode: defaultRowVariant(ctx, op).mode } : o.variant;
-  const variant = resolveVariant(ctx, op, forced, geo.chunkVec4s);
+  // GLU decodes a gate and an up row for each output row: twice the unrolled work per row and
+  // token, so its tile is chosen for twice the chunk (the staged input is the same).
+  const variant = resolveVariant(ctx, op, o.variant, fuse.glu ? 2 * geo.chunkVec4s : geo.chunkVec4s, geo.chunkVec4s);
   const tt = variant.tokensPerThread;
   checkInt('tokensPerThread', tt, 1);
   checkInt('rowsPerThread', variant.rowsPerThread, 1);
@@ -406,7 +411,16 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     WG: variant.workgroupSize,
     TPR: variant.mode === 'workgroup-row' ? variant.threadsPerRow : 1,
     ROWS_PER_WG: rowsPerWg,
-    ...(tiled ? { RM: variant.rowsPerThread, TN: tt, WT: variant.tokenThreads, BM: rowsPerWg, BN: tokensPerTile } : {}),
+    ...(tiled
+      ? {
+          STAGE_X: variant.stageInput ?? true,
+          RM: variant.rowsPerThread,
+          TN: tt,
+          WT: variant.tokenThreads,
+          BM: rowsPerWg,
+          BN: tokensPerTile,
+        }
+      : {}),
   };
   const subgroups = variant.mode === 'subgroup-row' || shareX;
   const snippets = { ...decoderSnippets(decoder), act: actWgsl, chunk: chunkWgsl, matmul_io: matmulIoWgsl };

@@ -111,7 +111,8 @@ export function createLinear(
   const { type, rows, cols } = weight;
   getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
   const matvecVariant = variants?.matvec?.[type];
-  // A GLU mat-mul runs in a row mode (matmul.ts), never on a GEMM tile.
+  // A GLU mat-mul unrolls twice a plain one's work per row and token, so a tile tuned for the plain
+  // one may not suit it: it takes the device's default for its work (matmul.ts).
   const tile = fuse?.glu === undefined ? variants?.gemm?.[type] : undefined;
   const matmulVariant = tile ? tiledVariant(tile) : undefined;
   const int8Tokens = maxTokens === 1 || (fewRows && maxTokens <= MAX_Q8_TOKENS);

@@ -187,8 +187,14 @@ describe('fused mat-mul (prefill): GLU, split and residual add over several toke
     ['subgroup per row', { mode: 'subgroup-row', tokensPerThread: 2 }],
     ['thread per rows', MM_THREAD],
     ['workgroup-memory reduction', { ...WGROW, tokensPerThread: 3 }],
-    // The tiled GEMM for split and add (its store has their epilogues); GLU falls back to a row mode.
+    // The tiled GEMM (its store has every epilogue): the device's default tile, and a tile with
+    // three token threads whose input is staged in workgroup memory, then read from global memory.
     ['default variant', {}],
+    [
+      'tiled, staged, 3 token threads',
+      { mode: 'tiled', workgroupSize: 6, tokenThreads: 3, rowsPerThread: 3, tokensPerThread: 2, stageInput: true },
+    ],
+    ['tiled, unstaged', { mode: 'tiled', workgroupSize: 4, tokenThreads: 1, rowsPerThread: 3, tokensPerThread: 2, stageInput: false }],
   ];
   for (const [label, variant] of MM_VARIANTS) {
     for (const type of [GGMLType.Q4_K, GGMLType.TQ2_0]) {
@@ -218,15 +224,17 @@ describe('fusion options are checked', () => {
     expect(() => createMatVec(ctx, { type, rows: 8, cols: 32, fuse: { split: [8, 0, 0] } })).toThrow(RangeError);
     expect(() => createMatVec(ctx, { type, rows: 8, cols: 32, fuse: { glu: 'silu', addOut: true } })).toThrow(/exclude/);
     expect(() => createMatVec(ctx, { type, rows: 8, cols: 32, fuse: { normIn: { eps: Number.NaN } } })).toThrow(/eps/);
-    expect(() => createMatMul(ctx, { type, rows: 8, cols: 32, maxTokens: 4, fuse: { glu: 'silu' }, variant: { mode: 'tiled' } })).toThrow(
-      /row mode/,
-    );
   });
-  it('prefill runs split and add in the tiled GEMM, GLU in the row-mode mat-mul', () => {
-    const mm = (fuse: MatmulFusion) => createMatMul(ctx, { type, rows: 8, cols: 32, maxTokens: 4, fuse }).variant.mode;
-    expect(mm({ split: [4, 2, 2] })).toBe('tiled');
-    expect(mm({ addOut: true })).toBe('tiled');
-    expect(mm({ glu: 'silu' })).not.toBe('tiled');
+  it('prefill runs split, add and GLU in the tiled GEMM; GLU on a tile for its doubled work', () => {
+    const mm = (fuse: MatmulFusion, t = type) => createMatMul(ctx, { type: t, rows: 8, cols: 256, maxTokens: 4, fuse }).variant;
+    expect(mm({ split: [4, 2, 2] }).mode).toBe('tiled');
+    expect(mm({ addOut: true }).mode).toBe('tiled');
+    expect(mm({ glu: 'silu' }).mode).toBe('tiled');
+    // Gate and up rows are both unrolled: a GLU tile holds at most half the outputs of a plain one.
+    for (const t of [GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.TQ2_0]) {
+      const outputs = (v: MatmulVariant) => v.rowsPerThread * v.tokensPerThread;
+      expect(outputs(mm({ glu: 'silu' }, t)), GGMLType[t]).toBeLessThanOrEqual(outputs(mm({}, t)) / 2);
+    }
   });
   it('rejects missing bindings and a fused weight in several parts', () => {
     const q = makeWeight(type, 8, 32, 1);

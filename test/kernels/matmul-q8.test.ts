@@ -139,7 +139,14 @@ async function run(spec: Spec): Promise<number> {
 const INT8_TYPES = gpuQuantTypes().filter((t) => hasInt8MatVec(t.id));
 const SWAR_TYPES = new Set([GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q4_K, GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S]);
 /** A tile with several token threads (the GPU shapes), which the software default lacks. */
-const TOKEN_THREADS_TILE: GemmTile = { rowThreads: 8, tokenThreads: 2, rowsPerThread: 2, tokensPerThread: 4, shareInput: false };
+const TOKEN_THREADS_TILE: GemmTile = {
+  rowThreads: 8,
+  tokenThreads: 2,
+  rowsPerThread: 2,
+  tokensPerThread: 4,
+  shareInput: false,
+  stageInput: true,
+};
 
 it('covers the types with an int8 decoder; others and bad tiles are refused', () => {
   expect(INT8_TYPES.map((t) => t.name).sort()).toEqual(['I2_S', 'Q4_0', 'Q4_1', 'Q4_K', 'Q6_K', 'Q8_0', 'TQ1_0', 'TQ2_0']);
@@ -148,7 +155,7 @@ it('covers the types with an int8 decoder; others and bad tiles are refused', ()
   expect(() => createMatMulQ8(ctx, { type: GGMLType.Q4_0, rows: 4, cols: 64, maxTokens: 2, fuse: { normIn: { eps: 1e-5 } } })).toThrow(
     RangeError,
   );
-  const huge: GemmTile = { rowThreads: 1, tokenThreads: 1, rowsPerThread: 1, tokensPerThread: 4096, shareInput: false };
+  const huge: GemmTile = { rowThreads: 1, tokenThreads: 1, rowsPerThread: 1, tokensPerThread: 4096, shareInput: false, stageInput: true };
   expect(() => createMatMulQ8(ctx, { type: GGMLType.Q4_0, rows: 4, cols: 64, maxTokens: 2, tile: huge })).toThrow(DeviceLimitError);
   expect(() => createMatMulQ8({ ...ctx, hasPackedInt8Dot: false }, { type: GGMLType.Q4_0, rows: 4, cols: 64, maxTokens: 2 })).toThrow(
     DeviceLimitError,

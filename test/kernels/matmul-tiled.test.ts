@@ -75,6 +75,15 @@ describe('odd tile shapes', () => {
       const variant: Partial<MatmulVariant> = { mode: 'tiled', workgroupSize: 6, tokenThreads: 3, rowsPerThread: 3, tokensPerThread: 5 };
       const err = await runMatmul(ctx, { type, ...s, tokens: [16, 14, 1], variant, maxPartBytes: weightRowBytes(type, s.cols) * 31 });
       expect(err, GGMLType[type]).toBeLessThanOrEqual(tolerance(type, s.cols));
+      // The same tile reading its input from global memory instead of staging it.
+      const unstaged = await runMatmul(ctx, {
+        type,
+        ...s,
+        tokens: [16, 14, 1],
+        variant: { ...variant, stageInput: false },
+        maxPartBytes: weightRowBytes(type, s.cols) * 31,
+      });
+      expect(unstaged, `${GGMLType[type]} unstaged`).toBeLessThanOrEqual(tolerance(type, s.cols));
     }
   });
 });
@@ -97,7 +106,7 @@ describe('tile selection', () => {
         rows: 8,
         cols: 256,
         maxTokens: 4,
-        variant: { mode: 'tiled', workgroupSize: 1, tokenThreads: 1, rowsPerThread: 1, tokensPerThread },
+        variant: { mode: 'tiled', workgroupSize: 1, tokenThreads: 1, rowsPerThread: 1, tokensPerThread, stageInput: true },
       }),
     ).toThrow(DeviceLimitError);
     expect(() =>
