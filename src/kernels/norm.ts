@@ -28,9 +28,24 @@ export interface RmsNormConfig extends VariantOptions {
   weight?: boolean;
   /** Fuse `residual += input` before the norm (default false). */
   residualAdd?: boolean;
-  /** Threads per row (power of two; default 64 for short rows or software devices, else 256). */
+  /**
+   * 'workgroup': a workgroup per row, its threads striding over the row; 'rows': a thread per row
+   * over vec4s (n a multiple of 4). Default: 'rows' on software adapters when the kernel holds at
+   * least {@link ROWS_LAYOUT_MIN} rows (prefill), else 'workgroup'.
+   */
+  layout?: RmsNormLayout;
+  /** Threads per row, or with layout 'rows' rows per workgroup (power of two; default 64 for short rows or software devices, else 256). */
   workgroupSize?: number;
 }
+
+export type RmsNormLayout = 'workgroup' | 'rows';
+
+/**
+ * Rows (tokens × rowsPerToken) from which a software adapter takes the thread-per-row layout: a
+ * prefill's norm. A decode step's few rows keep a workgroup each, so one row's work is still
+ * spread over SIMD lanes.
+ */
+export const ROWS_LAYOUT_MIN = 64;
 
 export interface RmsNormBindings {
   params: BufferRef;
@@ -46,6 +61,7 @@ export interface RmsNormBindings {
 
 export interface RmsNormKernel {
   readonly pipeline: GPUComputePipeline;
+  readonly layout: RmsNormLayout;
   bind(b: RmsNormBindings): KernelCall;
 }
 
@@ -58,17 +74,23 @@ export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKerne
   if (!(cfg.eps >= 0) || !Number.isFinite(cfg.eps)) throw new RangeError(`rmsnorm: eps must be a finite number ≥ 0, got ${cfg.eps}`);
   const hasWeight = cfg.weight !== false;
   const add = cfg.residualAdd === true;
+  const layout = cfg.layout ?? (ctx.isSoftware && cfg.n % 4 === 0 && maxTokens * rowsPerToken >= ROWS_LAYOUT_MIN ? 'rows' : 'workgroup');
+  if (layout !== 'rows' && layout !== 'workgroup')
+    throw new RangeError(`rmsnorm: layout must be 'workgroup' or 'rows', got ${String(layout)}`);
+  if (layout === 'rows' && cfg.n % 4 !== 0)
+    throw new RangeError(`rmsnorm: layout 'rows' reads vec4s, so n must be a multiple of 4, got ${cfg.n}`);
   const wg = cfg.workgroupSize ?? (cfg.n <= 1024 || ctx.isSoftware ? 64 : 256);
   if (!Number.isInteger(Math.log2(wg)) || wg < 4) throw new RangeError(`rmsnorm: workgroupSize must be a power of two ≥ 4, got ${wg}`);
   const pipeline = opsPipeline(
     ctx,
     'rmsnorm',
     normWgsl,
-    { WG: wg, N: cfg.n, ROWS_PER_TOKEN: rowsPerToken, HAS_WEIGHT: hasWeight, ADD: add },
+    { WG: wg, N: cfg.n, ROWS_PER_TOKEN: rowsPerToken, HAS_WEIGHT: hasWeight, ADD: add, ROWS: layout === 'rows' },
     { subgroups: cfg.subgroups, constants: { EPS: cfg.eps } },
   );
   return {
     pipeline,
+    layout,
     bind(b) {
       if (hasWeight && !b.weight) throw new RangeError('rmsnorm: bindings.weight is required (config.weight is not false)');
       if (add && !b.residual) throw new RangeError('rmsnorm: bindings.residual is required with residualAdd');
@@ -81,7 +103,8 @@ export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKerne
       ]);
       return {
         encode(pass, step) {
-          const [gx, gy] = grid(ctx, dispatchTokens(step, maxTokens) * rowsPerToken);
+          const rows = dispatchTokens(step, maxTokens) * rowsPerToken;
+          const [gx, gy] = grid(ctx, layout === 'rows' ? Math.ceil(rows / wg) : rows);
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(gx, gy);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
-import { createRmsNorm } from '../../src/kernels/norm.ts';
+import { createRmsNorm, ROWS_LAYOUT_MIN, type RmsNormLayout } from '../../src/kernels/norm.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
 import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 
@@ -25,16 +25,21 @@ describe('rmsnorm', () => {
   });
   afterAll(() => ctx?.device.destroy());
 
-  const variants = (): (boolean | undefined)[] => (ctx.hasSubgroups ? [true, false] : [false]);
+  // The workgroup-per-row layout with and without subgroups, and the thread-per-row layout.
+  const variants = (): { subgroups: boolean; layout: RmsNormLayout }[] => [
+    ...(ctx.hasSubgroups ? [true, false] : [false]).map((subgroups) => ({ subgroups, layout: 'workgroup' as const })),
+    { subgroups: false, layout: 'rows' },
+  ];
 
   for (const [n, tokens, maxTokens, rowsPerToken] of [
     [64, 1, 1, 1],
     [300, 3, 5, 1], // n not a multiple of the workgroup; fewer tokens than the dispatch holds
     [16, 2, 2, 4], // per-head norm, 4 heads of 16
     [1000, 2, 2, 1],
+    [128, 70, 130, 1], // the rows layout over more than one workgroup of rows, and a partial one
   ] as const) {
     it(`n=${n} tokens=${tokens}/${maxTokens} rowsPerToken=${rowsPerToken}`, async () => {
-      for (const subgroups of variants()) {
+      for (const { subgroups, layout } of variants()) {
         const eps = 1e-5;
         const rows = maxTokens * rowsPerToken;
         const x = randn(rows * n, n + tokens, 3);
@@ -44,12 +49,13 @@ describe('rmsnorm', () => {
         const input = createStorageBuffer(ctx, x);
         const weight = createStorageBuffer(ctx, w);
         const output = createStorageBuffer(ctx, new Float32Array(rows * n).fill(-7));
-        const k = await build(ctx, () => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, subgroups }));
+        const k = await build(ctx, () => createRmsNorm(ctx, { n, eps, maxTokens, rowsPerToken, subgroups, layout }));
+        expect(k.layout).toBe(layout);
         // With subgroups the dispatch is sized to the step, without it to maxTokens.
         await runStep(ctx, subgroups ? { pos0: 5, nTokens: tokens } : undefined, k.bind({ params, input, weight, output }));
         const got = await readF32(ctx, output);
         const used = tokens * rowsPerToken * n;
-        expectClose(got.subarray(0, used), rmsRef(x.subarray(0, used), n, eps, w), 1e-5, 1e-5, `sg=${subgroups}`);
+        expectClose(got.subarray(0, used), rmsRef(x.subarray(0, used), n, eps, w), 1e-5, 1e-5, `sg=${subgroups} ${layout}`);
         // Rows past nTokens are not touched.
         expect([...got.subarray(used)].every((v) => v === -7)).toBe(true);
       }
@@ -57,7 +63,7 @@ describe('rmsnorm', () => {
   }
 
   it('fused residual add, and no weight', async () => {
-    for (const subgroups of variants()) {
+    for (const { subgroups, layout } of variants()) {
       const n = 96;
       const tokens = 3;
       const r0 = randn(tokens * n, 1, 4);
@@ -67,13 +73,24 @@ describe('rmsnorm', () => {
       const input = createStorageBuffer(ctx, d);
       const output = createStorageBuffer(ctx, tokens * n * 4);
       const k = await build(ctx, () =>
-        createRmsNorm(ctx, { n, eps: 1e-6, maxTokens: tokens, residualAdd: true, weight: false, subgroups }),
+        createRmsNorm(ctx, { n, eps: 1e-6, maxTokens: tokens, residualAdd: true, weight: false, subgroups, layout }),
       );
       await run(ctx, k.bind({ params, input, output, residual }));
       const sum = r0.map((v, i) => v + d[i]!);
       expectClose(await readF32(ctx, residual), sum, 0, 0, 'residual');
       expectClose(await readF32(ctx, output), rmsRef(sum, n, 1e-6), 1e-5, 1e-5, 'normed');
     }
+  });
+
+  it('takes the thread-per-row layout for a prefill on a software adapter, a workgroup per row otherwise', () => {
+    const layout = (n: number, maxTokens: number, rowsPerToken = 1) => createRmsNorm(ctx, { n, eps: 1e-5, maxTokens, rowsPerToken }).layout;
+    expect(layout(64, 1)).toBe('workgroup');
+    expect(layout(64, 16, 2)).toBe('workgroup');
+    expect(layout(64, ROWS_LAYOUT_MIN)).toBe(ctx.isSoftware ? 'rows' : 'workgroup');
+    expect(layout(64, 16, 4)).toBe(ctx.isSoftware ? 'rows' : 'workgroup');
+    expect(layout(30, 256)).toBe('workgroup'); // not whole vec4s
+    expect(() => createRmsNorm(ctx, { n: 30, eps: 1e-5, layout: 'rows' })).toThrow(/multiple of 4/);
+    expect(() => createRmsNorm(ctx, { n: 32, eps: 1e-5, layout: 'tiled' as RmsNormLayout })).toThrow(/layout/);
   });
 
   it('rejects bad shapes and missing bindings with messages naming the field', async () => {
