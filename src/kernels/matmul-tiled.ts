@@ -90,24 +90,33 @@ const MAX_UNROLLED_VEC4S = 512;
 /**
  * The tile shapes this device can run for a decoder with `chunkVec4s`-vec4 chunks (the unrolled
  * work per row and token), staging `stagedVec4s` words per token and chunk, default first.
+ * `rowsPerOutput` is 2 for a GLU mat-mul, whose threads decode a gate and an up row per output
+ * row: every shape then has half the rows, so it unrolls as much as the plain shape and does as
+ * many multiply-adds per input read (bench/probes/glu-tiles.ts).
  */
-export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number, stagedVec4s = chunkVec4s): GemmTile[] {
+export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number, stagedVec4s = chunkVec4s, rowsPerOutput: 1 | 2 = 1): GemmTile[] {
   const fits = (t: GemmTile) => {
     const { threads } = gemmTileSize(t);
     return (
       threads <= ctx.limits.maxComputeInvocationsPerWorkgroup &&
       threads <= ctx.limits.maxComputeWorkgroupSizeX &&
       gemmTileStorageBytes(t, stagedVec4s) <= ctx.limits.maxComputeWorkgroupStorageSize &&
-      t.rowsPerThread * t.tokensPerThread * chunkVec4s <= Math.max(MAX_UNROLLED_VEC4S, chunkVec4s)
+      rowsPerOutput * t.rowsPerThread * t.tokensPerThread * chunkVec4s <= Math.max(MAX_UNROLLED_VEC4S, rowsPerOutput * chunkVec4s)
     );
   };
   const fixedSubgroup = ctx.hasSubgroups && ctx.subgroupMinSize > 0 && ctx.subgroupMinSize === ctx.subgroupMaxSize;
   const sg = ctx.subgroupMinSize;
-  const all = TILE_SHAPES.map((t) => ({
+  const shapes = TILE_SHAPES.filter((t) => t.rowsPerThread % rowsPerOutput === 0).map((t) => ({
     ...t,
-    shareInput:
-      ctx.isSoftware && fixedSubgroup && t.tokenThreads === 1 && chunkVec4s % sg === 0 && (t.rowThreads * t.tokenThreads) % sg === 0,
-  })).filter(fits);
+    rowsPerThread: t.rowsPerThread / rowsPerOutput,
+  }));
+  const all = shapes
+    .map((t) => ({
+      ...t,
+      shareInput:
+        ctx.isSoftware && fixedSubgroup && t.tokenThreads === 1 && chunkVec4s % sg === 0 && (t.rowThreads * t.tokenThreads) % sg === 0,
+    }))
+    .filter(fits);
   const preferred = ctx.isSoftware
     ? all.filter((t) => t.rowThreads * t.tokenThreads <= 16)
     : all.filter((t) => t.rowThreads * t.tokenThreads > 16);
@@ -121,6 +130,6 @@ export function gemmTileCandidates(ctx: GpuContext, chunkVec4s: number, stagedVe
 }
 
 /** The tile the prefill GEMM uses on this device for this decoder (the first candidate). */
-export function defaultGemmTile(ctx: GpuContext, chunkVec4s: number, stagedVec4s = chunkVec4s): GemmTile {
-  return gemmTileCandidates(ctx, chunkVec4s, stagedVec4s)[0]!;
+export function defaultGemmTile(ctx: GpuContext, chunkVec4s: number, rowsPerOutput: 1 | 2 = 1): GemmTile {
+  return gemmTileCandidates(ctx, chunkVec4s, chunkVec4s, rowsPerOutput)[0]!;
 }

@@ -172,8 +172,8 @@ export interface MatmulKernel {
  *    tokens per thread.
  *  - GPU without subgroups: workgroup-row, 16 threads per row, one barrier.
  */
-export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul', chunkVec4s = 8, stagedVec4s = chunkVec4s): MatmulVariant {
-  if (op === 'matmul') return tiledVariant(defaultGemmTile(ctx, chunkVec4s, stagedVec4s));
+export function defaultMatmulVariant(ctx: GpuContext, op: 'matvec' | 'matmul', chunkVec4s = 8, rowsPerOutput: 1 | 2 = 1): MatmulVariant {
+  if (op === 'matmul') return tiledVariant(defaultGemmTile(ctx, chunkVec4s, rowsPerOutput));
   return defaultRowVariant(ctx, op);
 }
 
@@ -214,20 +214,20 @@ function defaultRowVariant(ctx: GpuContext, op: 'matvec' | 'matmul'): MatmulVari
 }
 
 /**
- * The variant a kernel runs: the device's default under whatever was forced. For mat-mul tiles,
- * chunkVec4s is the unrolled work per row and token, stagedVec4s the input staged per token.
+ * The variant a kernel runs: the device's default under whatever was forced. For mat-mul tiles:
+ * the decoder's chunk, and weight rows decoded per output row (2 with GLU: gate and up).
  */
 export function resolveVariant(
   ctx: GpuContext,
   op: 'matvec' | 'matmul',
   forced: Partial<MatmulVariant> | undefined,
   chunkVec4s = 8,
-  stagedVec4s = chunkVec4s,
+  rowsPerOutput: 1 | 2 = 1,
 ): MatmulVariant {
   if (op === 'matvec' && forced?.mode === 'tiled') throw new RangeError('mat-vec: the tiled variant is a mat-mul (prefill) kernel');
   // A forced row mode starts from the row modes' defaults (mat-mul's default is the tiled GEMM).
   const rowMode = forced?.mode !== undefined && forced.mode !== 'tiled';
-  const base = rowMode ? defaultRowVariant(ctx, op) : defaultMatmulVariant(ctx, op, chunkVec4s, stagedVec4s);
+  const base = rowMode ? defaultRowVariant(ctx, op) : defaultMatmulVariant(ctx, op, chunkVec4s, rowsPerOutput);
   let v: MatmulVariant = { ...base, ...forced };
   if (forced?.mode && forced.mode !== base.mode) {
     // Other mode than the default: its own sensible defaults under whatever was forced.
@@ -235,7 +235,7 @@ export function resolveVariant(
       'subgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 0, shareInput: false, tokenThreads: 1 },
       'thread-row': { workgroupSize: 16, rowsPerThread: op === 'matvec' ? 4 : 2, threadsPerRow: 1, shareInput: false, tokenThreads: 1 },
       'workgroup-row': { workgroupSize: 64, rowsPerThread: 1, threadsPerRow: 16, shareInput: false, tokenThreads: 1 },
-      tiled: tiledVariant(defaultGemmTile(ctx, chunkVec4s, stagedVec4s)),
+      tiled: tiledVariant(defaultGemmTile(ctx, chunkVec4s, rowsPerOutput)),
     };
     v = { ...base, ...modeDefaults[forced.mode], ...forced };
   }
@@ -261,7 +261,7 @@ export function resolveVariant(
     checkInt('tokenThreads', v.tokenThreads, 1);
     if (v.workgroupSize % v.tokenThreads !== 0)
       throw new RangeError(`mat-mul tile: workgroupSize ${v.workgroupSize} is not a multiple of tokenThreads ${v.tokenThreads}`);
-    const bytes = gemmTileStorageBytes(tileOf(v), stagedVec4s);
+    const bytes = gemmTileStorageBytes(tileOf(v), chunkVec4s);
     if (bytes > ctx.limits.maxComputeWorkgroupStorageSize)
       throw new DeviceLimitError(
         `mat-mul tile: ${bytes} bytes of workgroup storage exceed maxComputeWorkgroupStorageSize ${ctx.limits.maxComputeWorkgroupStorageSize}`,
@@ -352,9 +352,8 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   const outputStride = o.outputStride ?? outRows[0]!;
   checkInt('inputStride', inputStride, o.cols, 4);
   checkInt('outputStride', outputStride, outRows[0]!);
-  // GLU decodes a gate and an up row for each output row: twice the unrolled work per row and
-  // token, so its tile is chosen for twice the chunk (the staged input is the same).
-  const variant = resolveVariant(ctx, op, o.variant, fuse.glu ? 2 * geo.chunkVec4s : geo.chunkVec4s, geo.chunkVec4s);
+  // GLU decodes a gate and an up row for each output row, so its tile has half the rows.
+  const variant = resolveVariant(ctx, op, o.variant, geo.chunkVec4s, fuse.glu ? 2 : 1);
   const tt = variant.tokensPerThread;
   checkInt('tokensPerThread', tt, 1);
   checkInt('rowsPerThread', variant.rowsPerThread, 1);

@@ -234,6 +234,10 @@ describe('fusion options are checked', () => {
     for (const t of [GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.TQ2_0]) {
       const outputs = (v: MatmulVariant) => v.rowsPerThread * v.tokensPerThread;
       expect(outputs(mm({ glu: 'silu' }, t)), GGMLType[t]).toBeLessThanOrEqual(outputs(mm({}, t)) / 2);
+      // The plain tile with half its rows: the same kind of tile (threads, staging), even for
+      // TQ2_0's 32-vec4 chunks, where sizing by the doubled work left only GPU-shaped tiles.
+      const [glu, plain] = [mm({ glu: 'silu' }, t), mm({}, t)];
+      expect({ ...glu, rowsPerThread: 2 * glu.rowsPerThread }, GGMLType[t]).toEqual(plain);
     }
   });
   it('rejects missing bindings and a fused weight in several parts', () => {
