@@ -397,12 +397,26 @@ function prefillAttentionRows(
 ): { readonly pipeline: GPUComputePipeline; bind(b: AttentionBindings): KernelCall } {
   const name = 'prefill-attention-rows';
   if (cfg.headDim > ROWS_MAX_HEAD_DIM) throw new RangeError(`${name}: headDim ${cfg.headDim} is over ${ROWS_MAX_HEAD_DIM}`);
+  // The lanes of a subgroup share each key and value row's loads when they can split a row evenly.
+  const sg = ctx.subgroupMinSize;
+  const shareKv = ctx.hasSubgroups && sg > 0 && sg === ctx.subgroupMaxSize && (cfg.headDim / 4) % sg === 0 && ROWS_WORKGROUP % sg === 0;
   const pipeline = opsPipeline(
     ctx,
     name,
     prefillRowsWgsl,
-    { HD: cfg.headDim, HD4: cfg.headDim / 4, G: g, NH: cfg.nHeads, MAXCTX: cfg.maxCtx, WG: ROWS_WORKGROUP, KB: ROWS_KEY_BLOCK },
-    { subgroups: false, constants: { SCALE: scale } },
+    {
+      HD: cfg.headDim,
+      HD4: cfg.headDim / 4,
+      G: g,
+      NH: cfg.nHeads,
+      MAXCTX: cfg.maxCtx,
+      WG: ROWS_WORKGROUP,
+      KB: ROWS_KEY_BLOCK,
+      SHARE_KV: shareKv,
+      SG: shareKv ? sg : 1,
+      HD4_SG: shareKv ? cfg.headDim / 4 / sg : 0,
+    },
+    { subgroups: shareKv, constants: { SCALE: scale } },
   );
   return prefillCall(ctx, pipeline, name, cfg, g, ROWS_WORKGROUP);
 }

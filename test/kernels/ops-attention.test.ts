@@ -68,6 +68,9 @@ function attnRef(
 }
 
 /** Prefill attention of `tokens` queries at pos0 against the f64 reference; outputs past them untouched. */
+/** The values' bit patterns, to compare two kernels exactly. */
+const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
 async function checkPrefill(
   ctx: GpuContext,
   s: Shape,
@@ -75,7 +78,7 @@ async function checkPrefill(
   tokens: number,
   maxTokens: number,
   layout: AttentionLayout,
-): Promise<void> {
+): Promise<Float32Array> {
   const kvLen = pos0 + tokens;
   const kc = makeCache(s, kvLen, 11);
   const vc = makeCache(s, kvLen, 12);
@@ -100,6 +103,7 @@ async function checkPrefill(
   const used = tokens * s.nh * s.hd;
   expectClose(got.subarray(0, used), attnRef(s, q, kc, vc, pos0, tokens), 2e-5, 2e-4, 'prefill');
   expect([...got.subarray(used)].every((v) => v === -5)).toBe(true);
+  return got;
 }
 
 describe('attention', () => {
@@ -178,7 +182,6 @@ describe('attention', () => {
   }
 
   it("decode (rows layout): the tiled layout's bits at every kvLen, splits and tiles, for the query at step.row", async () => {
-    const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
     for (const [s, lens, opts] of decodeCases) {
       const maxLen = Math.max(...lens);
       const kc = createStorageBuffer(ctx, makeCache(s, maxLen, s.hd));
@@ -233,6 +236,15 @@ describe('attention', () => {
   }
   it('prefill (rows): keys in ragged blocks, rows of a 7-wide query group across workgroups', async () => {
     await checkPrefill(ctx, { hd: 16, nh: 7, nkv: 1, maxCtx: 70 }, 2, 65, 67, 'rows');
+  });
+  it("prefill (rows): a subgroup sharing its key and value loads gives each row the unshared kernel's bits", async () => {
+    // Subgroups off: every lane loads its own rows (the kernel without SHARE_KV).
+    const unshared = { ...ctx, hasSubgroups: false };
+    for (const [s, pos0, tokens, maxTokens] of prefillCases) {
+      const shared = await checkPrefill(ctx, s, pos0, tokens, maxTokens, 'rows');
+      const plain = await checkPrefill(unshared, s, pos0, tokens, maxTokens, 'rows');
+      expect(bits(shared), `hd=${s.hd} heads=${s.nh}/${s.nkv}`).toEqual(bits(plain));
+    }
   });
 
   it('the default layout: rows on a software adapter, tiled on a GPU; rows refuses heads it cannot hold', () => {
