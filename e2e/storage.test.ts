@@ -330,7 +330,7 @@ describe('resuming', () => {
 });
 
 describe('cut connections', () => {
-  test('six random cuts cost at most 1.5x the file with default options: what arrived of a chunk is kept', async () => {
+  test('six random cuts cost at most 2x the file with default options (3.49x if nothing of a cut chunk were kept)', async () => {
     // A second server (another origin, CORS) that drops the connection at given offsets.
     const cutter = await new TestFileServer().start();
     try {
@@ -350,7 +350,12 @@ describe('cut connections', () => {
       expect(got).toMatchObject({ ok: true });
       expect(cutter.cuts).toEqual([]);
       console.log(`6 cuts in Chromium: ${cutter.requests} requests, the server sent ${(cutter.bytesServed / SIZE).toFixed(3)}x the file`);
-      expect(cutter.bytesServed / SIZE).toBeLessThanOrEqual(1.5);
+      // A downloader that kept nothing of a cut chunk would be served 1 + Σ cuts / SIZE = 3.49x the
+      // file here. What one that keeps every byte it received still loses is what Chromium had
+      // buffered but not yet handed to the page when the cut's error arrived: 1.23–1.31x on an
+      // idle machine, up to 1.55x with the machine's cores busy (a fresh-clone npm test beside a
+      // long evaluation), so the bound sits between the two.
+      expect(cutter.bytesServed / SIZE).toBeLessThanOrEqual(2);
       expect(await storedSha(page, BUNDLED_ID)).toBe(bundledSha);
     } finally {
       await cutter.stop();

@@ -30,8 +30,7 @@ export interface RmsNormConfig extends VariantOptions {
   residualAdd?: boolean;
   /**
    * 'workgroup': a workgroup per row, its threads striding over the row; 'rows': a thread per row
-   * over vec4s (n a multiple of 4). Default: 'rows' on software adapters when the kernel holds at
-   * least {@link ROWS_LAYOUT_MIN} rows (prefill), else 'workgroup'.
+   * over vec4s (n a multiple of 4). Default: 'rows' on software adapters, else 'workgroup'.
    */
   layout?: RmsNormLayout;
   /** Threads per row, or with layout 'rows' rows per workgroup (power of two; default 64 for short rows or software devices, else 256). */
@@ -39,13 +38,6 @@ export interface RmsNormConfig extends VariantOptions {
 }
 
 export type RmsNormLayout = 'workgroup' | 'rows';
-
-/**
- * Rows (tokens × rowsPerToken) from which a software adapter takes the thread-per-row layout: a
- * prefill's norm. A decode step's few rows keep a workgroup each, so one row's work is still
- * spread over SIMD lanes.
- */
-export const ROWS_LAYOUT_MIN = 64;
 
 export interface RmsNormBindings {
   params: BufferRef;
@@ -74,7 +66,10 @@ export function createRmsNorm(ctx: GpuContext, cfg: RmsNormConfig): RmsNormKerne
   if (!(cfg.eps >= 0) || !Number.isFinite(cfg.eps)) throw new RangeError(`rmsnorm: eps must be a finite number ≥ 0, got ${cfg.eps}`);
   const hasWeight = cfg.weight !== false;
   const add = cfg.residualAdd === true;
-  const layout = cfg.layout ?? (ctx.isSoftware && cfg.n % 4 === 0 && maxTokens * rowsPerToken >= ROWS_LAYOUT_MIN ? 'rows' : 'workgroup');
+  // The layout depends on the device alone, never on the row count: the two sum a row in different
+  // orders, and a prompt's numbers must not depend on the batch it was fed in
+  // (test/runtime/prompt-numerics.test.ts).
+  const layout = cfg.layout ?? (ctx.isSoftware && cfg.n % 4 === 0 ? 'rows' : 'workgroup');
   if (layout !== 'rows' && layout !== 'workgroup')
     throw new RangeError(`rmsnorm: layout must be 'workgroup' or 'rows', got ${String(layout)}`);
   if (layout === 'rows' && cfg.n % 4 !== 0)

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNodeGpu } from '../../src/gpu/device-node.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32 } from '../../src/gpu/buffers.ts';
-import { createRmsNorm, ROWS_LAYOUT_MIN, type RmsNormLayout } from '../../src/kernels/norm.ts';
+import { createRmsNorm, type RmsNormLayout } from '../../src/kernels/norm.ts';
 import { createStepParams, writeStepParams } from '../../src/kernels/step-params.ts';
 import { build, expectClose, randn, run, runStep } from './ops-helpers.ts';
 
@@ -82,12 +82,12 @@ describe('rmsnorm', () => {
     }
   });
 
-  it('takes the thread-per-row layout for a prefill on a software adapter, a workgroup per row otherwise', () => {
+  it('takes the thread-per-row layout on a software adapter, whatever the row count', () => {
     const layout = (n: number, maxTokens: number, rowsPerToken = 1) => createRmsNorm(ctx, { n, eps: 1e-5, maxTokens, rowsPerToken }).layout;
-    expect(layout(64, 1)).toBe('workgroup');
-    expect(layout(64, 16, 2)).toBe('workgroup');
-    expect(layout(64, ROWS_LAYOUT_MIN)).toBe(ctx.isSoftware ? 'rows' : 'workgroup');
-    expect(layout(64, 16, 4)).toBe(ctx.isSoftware ? 'rows' : 'workgroup');
+    const rows = ctx.isSoftware ? 'rows' : 'workgroup';
+    expect(layout(64, 1)).toBe(rows);
+    expect(layout(64, 256)).toBe(rows);
+    expect(layout(64, 16, 4)).toBe(rows);
     expect(layout(30, 256)).toBe('workgroup'); // not whole vec4s
     expect(() => createRmsNorm(ctx, { n: 30, eps: 1e-5, layout: 'rows' })).toThrow(/multiple of 4/);
     expect(() => createRmsNorm(ctx, { n: 32, eps: 1e-5, layout: 'tiled' as RmsNormLayout })).toThrow(/layout/);
