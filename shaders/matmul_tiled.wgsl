@@ -46,15 +46,27 @@ alias T = f32;
 var<workgroup> xs: array<vec4<f32>, BN * XS_TOKEN>;
 #endif
 
+// Vec4 v of the current chunk's input for token slot t: with STAGE_X the local token whose input
+// the workgroup staged in xs; else a batch token (clamped), read from global memory. On a software
+// device a workgroup-memory read costs several times a storage read, and a tile with one token
+// thread reuses nothing across threads that staging would save.
 #if STAGE_X
-// The staged input of local token tl for the current chunk.
+fn x_vec4(t: u32, b: u32, c: u32, v: u32) -> vec4<f32> {
+  return xs[t * XS_TOKEN + v];
+}
+#else
+fn x_vec4(t: u32, b: u32, c: u32, v: u32) -> vec4<f32> {
+  return X[part.inBase4 + t * part.xStride4 + ((b * QK) >> 2u) + (chunk_x(c, v) >> 2u)];
+}
+#endif
+
+// The current chunk's input of token slot t.
 #if SHARE_X
 // Every lane of the subgroup reads the same token (WT = 1): each reads every SGX-th vec4 and
 // subgroupBroadcast hands them round (on software devices a lane's read is a separate gather).
-fn shared_x(tl: u32, lane: u32) -> Xq {
-  let o = tl * XS_TOKEN + lane;
+fn chunk_x_of(t: u32, b: u32, c: u32, lane: u32) -> Xq {
 #for J in 0..{{CW_SG}}
-  let v{{J}} = xs[o + {{J * SGX}}u];
+  let v{{J}} = x_vec4(t, b, c, lane + {{J * SGX}}u);
 #endfor
   var x: Xq;
 #for I in 0..{{CW}}
@@ -63,42 +75,13 @@ fn shared_x(tl: u32, lane: u32) -> Xq {
   return x;
 }
 #else
-fn shared_x(tl: u32, lane: u32) -> Xq {
-  let o = tl * XS_TOKEN;
+fn chunk_x_of(t: u32, b: u32, c: u32, lane: u32) -> Xq {
   var x: Xq;
 #for I in 0..{{CW}}
-  x.x{{I}} = xs[o + {{I}}u];
+  x.x{{I}} = x_vec4(t, b, c, {{I}}u);
 #endfor
   return x;
 }
-
-#endif
-#else
-// Unstaged: the chunk's input of token t (a batch token, clamped), read from global memory. On a
-// software device a workgroup-memory read costs several times a storage read, and a tile with one
-// token thread reuses nothing across threads that staging would save.
-#if SHARE_X
-fn direct_x(t: u32, b: u32, c: u32, lane: u32) -> Xq {
-  let xb = part.inBase4 + t * part.xStride4 + ((b * QK) >> 2u);
-#for J in 0..{{CW_SG}}
-  let v{{J}} = X[xb + (chunk_x(c, lane + {{J * SGX}}u) >> 2u)];
-#endfor
-  var x: Xq;
-#for I in 0..{{CW}}
-  x.x{{I}} = subgroupBroadcast(v{{I / SGX}}, {{I % SGX}}u);
-#endfor
-  return x;
-}
-#else
-fn direct_x(t: u32, b: u32, c: u32, lane: u32) -> Xq {
-  let xb = part.inBase4 + t * part.xStride4 + ((b * QK) >> 2u);
-  var x: Xq;
-#for I in 0..{{CW}}
-  x.x{{I}} = X[xb + (chunk_x(c, {{I}}u) >> 2u)];
-#endfor
-  return x;
-}
-#endif
 #endif
 
 fn hsum(a: vec4<f32>) -> f32 {
@@ -177,9 +160,9 @@ fn main(
 #for T in 0..{{TN}}
     {
 #if STAGE_X
-      let x = shared_x(it + {{T}}u * WT, lane);
+      let x = chunk_x_of(it + {{T}}u * WT, b, c, lane);
 #else
-      let x = direct_x(min(t0 + it + {{T}}u * WT, nT - 1u), b, c, lane);
+      let x = chunk_x_of(min(t0 + it + {{T}}u * WT, nT - 1u), b, c, lane);
 #endif
 #for R in 0..{{RM}}
       acc{{R}}_{{T}} = chunk_fma(w{{R}}, x, acc{{R}}_{{T}});

@@ -31,43 +31,23 @@ const NV: u32 = N;
 @group(0) @binding(4) var<storage, read_write> resid: array<V>; // [rows][N], updated in place
 #endif
 
-#if ROWS
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = wg_linear(wid, nwg) * WG + lid;
-  if (row >= step.n_tokens * ROWS_PER_TOKEN) { return; }
-  let base = row * NV;
-  var ss4 = vec4<f32>(0.0);
-  for (var i = 0u; i < NV; i++) {
-#if ADD
-    let v = resid[base + i] + x[base + i];
-    resid[base + i] = v;
-#else
-    let v = x[base + i];
-#endif
-    ss4 = fma(v, v, ss4);
-  }
-  let scale = inverseSqrt(((ss4.x + ss4.y) + (ss4.z + ss4.w)) / f32(N) + EPS);
-  for (var i = 0u; i < NV; i++) {
-#if ADD
-    var v = resid[base + i] * scale;
-#else
-    var v = x[base + i] * scale;
-#endif
-#if HAS_WEIGHT
-    v *= w[i];
-#endif
-    y[base + i] = v;
-  }
-}
-#else
 @compute @workgroup_size(WG)
 fn main(inv: Inv, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+#if ROWS
+  // A thread per row: it walks the whole row.
+  let row = wg_linear(wid, nwg) * WG + inv.lid;
+  let first = 0u;
+  let stride = 1u;
+#else
+  // A workgroup per row: its threads stride over it.
   let row = wg_linear(wid, nwg);
+  let first = inv.lid;
+  let stride = WG;
+#endif
   if (row >= step.n_tokens * ROWS_PER_TOKEN) { return; }
-  let base = row * N;
-  var ss = 0.0;
-  for (var i = inv.lid; i < N; i += WG) {
+  let base = row * NV;
+  var ss = V(0.0);
+  for (var i = first; i < NV; i += stride) {
 #if ADD
     let v = resid[base + i] + x[base + i];
     resid[base + i] = v;
@@ -76,8 +56,13 @@ fn main(inv: Inv, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 #endif
     ss += v * v;
   }
-  let scale = inverseSqrt(wg_sum(ss, inv) / f32(N) + EPS);
-  for (var i = inv.lid; i < N; i += WG) {
+#if ROWS
+  let total = (ss.x + ss.y) + (ss.z + ss.w);
+#else
+  let total = wg_sum(ss, inv);
+#endif
+  let scale = inverseSqrt(total / f32(N) + EPS);
+  for (var i = first; i < NV; i += stride) {
 #if ADD
     var v = resid[base + i] * scale;
 #else
@@ -89,4 +74,3 @@ fn main(inv: Inv, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     y[base + i] = v;
   }
 }
-#endif
