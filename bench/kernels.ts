@@ -167,7 +167,7 @@ interface RatioRow extends Spread {
 function variantLabel(v: MatmulVariant, aligned: boolean): string {
   const mode =
     v.mode === 'thread-row' || v.mode === 'tiled'
-      ? `${v.mode}${v.shareInput ? '+shareX' : ''}${v.mode === 'tiled' ? ` wt${v.tokenThreads}${v.stageInput === false ? ' direct' : ''}` : ''}`
+      ? `${v.mode}${v.shareInput ? '+shareX' : ''}${v.mode === 'tiled' ? ` wt${v.tokenThreads}${v.stageInput === false ? ' unstaged' : ''}` : ''}`
       : v.mode === 'workgroup-row'
         ? `workgroup-row/${v.threadsPerRow}`
         : v.mode;

@@ -111,8 +111,8 @@ export function createLinear(
   const { type, rows, cols } = weight;
   getGpuQuantType(type, weight.name); // a type without a GPU decoder fails here, naming the weight
   const matvecVariant = variants?.matvec?.[type];
-  // A GLU mat-mul unrolls twice a plain one's work per row and token, so a tile tuned for the plain
-  // one may not suit it: it takes the device's default for its work (matmul.ts).
+  // A GLU mat-mul decodes a gate and an up row per output row: it takes the device's default tile
+  // with half the rows (matmul.ts), not a tile autotune timed for the plain mat-mul.
   const tile = fuse?.glu === undefined ? variants?.gemm?.[type] : undefined;
   const matmulVariant = tile ? tiledVariant(tile) : undefined;
   const int8Tokens = maxTokens === 1 || (fewRows && maxTokens <= MAX_Q8_TOKENS);
