@@ -17,6 +17,11 @@ export interface CatalogueEntry {
   /** Has a chat template (instruct model); false: a story/base model that continues text. */
   chat: boolean;
   bundled?: boolean;
+  /**
+   * The whole file's sha256 (lower-case hex), where it is known: the download hashes what it
+   * stored and refuses another file (IntegrityError) before the model is listed as ready.
+   */
+  sha256?: string;
 }
 
 const hf = (repo: string, file: string) => `https://huggingface.co/${repo}/resolve/main/${file}`;
@@ -29,6 +34,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     label: 'TinyStories 3M (bundled, stories)',
     url: BUNDLED_MODEL_PATH,
     bytes: 2_092_000,
+    sha256: 'fada9954b5da3766a9628160f93de0f71c9a1f053060f43a8ceb2bd9b9be83e2',
     architecture: 'llama',
     quantization: 'Q4_K_M',
     licence: 'Apache-2.0 / MIT',

@@ -235,7 +235,7 @@ export class DemoApp extends LitElement {
       this.run({ kind: 'stored', id: stored.id }, choice);
       return;
     }
-    const source: ModelSource = { kind: 'url', url: entryUrl(entry, document.baseURI) };
+    const source: ModelSource = { kind: 'url', url: entryUrl(entry, document.baseURI), ...(entry.sha256 && { sha256: entry.sha256 }) };
     const warnings = assessFit(entry.bytes, stored?.bytesStored ?? 0, {
       probe: this.probe,
       storage: this.storage,
