@@ -337,7 +337,7 @@ async function main(): Promise<void> {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant }));
           }
           // Every GEMM tile the selector could pick on this device, the default (first) excepted.
-          const chunkVec4s = gpuBlockGeometry(entry.layout, entry.gpu, mmCols).chunkVec4s;
+          const chunkVec4s = gpuBlockGeometry(entry.layout, entry.gpu, mmCols).gemmChunkVec4s;
           for (const tile of gemmTileCandidates(ctx, chunkVec4s).slice(1)) {
             prepared.push(prepare(ctx, 'matmul', type, mmRows, mmCols, tokens, { variant: tiledVariant(tile) }));
           }

@@ -228,7 +228,7 @@ export function matvecCandidates(ctx: GpuContext, activations: ActivationPrecisi
 export function gemmCandidates(ctx: GpuContext, shapes: readonly LinearShape[], max = 6): GemmTile[] {
   const lists = shapes.map((s) => {
     const entry = getGpuQuantType(s.type);
-    return gemmTileCandidates(ctx, gpuBlockGeometry(entry.layout, entry.gpu, s.cols).chunkVec4s);
+    return gemmTileCandidates(ctx, gpuBlockGeometry(entry.layout, entry.gpu, s.cols).gemmChunkVec4s);
   });
   const first = lists[0] ?? [];
   return first.filter((t) => lists.every((l) => l.some((u) => variantKey(u) === variantKey(t)))).slice(0, max);

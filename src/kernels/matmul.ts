@@ -162,7 +162,7 @@ export interface MatmulKernel {
 /**
  * Variant choice (measured on SwiftShader with bench/kernels.ts --variants; the GPU defaults follow
  * usual GEMV practice, as no GPU is available here to tune on). Mat-mul is the tiled GEMM on every
- * device, its tile shape from defaultGemmTile (chunkVec4s: the decoder's chunk for this row length).
+ * device, its tile shape from defaultGemmTile (chunkVec4s: the chunk the GEMM decodes, BlockGeometry.gemmChunkVec4s).
  * For mat-vec, and for mat-mul when a row mode is forced:
  *  - software device (SwiftShader: a subgroup is one CPU SIMD register, every lane's load is a
  *    separate gather, barriers are expensive): thread-row; mat-vec 4 rows per thread so each input
@@ -353,7 +353,11 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   checkInt('inputStride', inputStride, o.cols, 4);
   checkInt('outputStride', outputStride, outRows[0]!);
   // GLU decodes a gate and an up row for each output row, so its tile has half the rows.
-  const variant = resolveVariant(ctx, op, o.variant, geo.chunkVec4s, fuse.glu ? 2 : 1);
+  const variant = resolveVariant(ctx, op, o.variant, geo.gemmChunkVec4s, fuse.glu ? 2 : 1);
+  const tiled = variant.mode === 'tiled';
+  // The chunk the kernel decodes at a time: the GEMM's may be a fraction of the decoder's.
+  const chunkVec4s = tiled ? geo.gemmChunkVec4s : geo.chunkVec4s;
+  const chunksPerBlock = (decoder.chunksPerBlock * geo.chunkVec4s) / chunkVec4s;
   const tt = variant.tokensPerThread;
   checkInt('tokensPerThread', tt, 1);
   checkInt('rowsPerThread', variant.rowsPerThread, 1);
@@ -364,19 +368,18 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   // thread-row holds the chunk's input for all tile tokens in registers (shared across the
   // subgroup) while it decodes each row once; past 32 vec4s of input that spills, so bigger
   // chunks × tiles stream the input per token instead (as the GPU modes always do).
-  const preloadX = tt === 1 || (variant.mode === 'thread-row' && tt * geo.chunkVec4s <= 32);
+  const preloadX = tt === 1 || (variant.mode === 'thread-row' && tt * chunkVec4s <= 32);
   // Sharing needs whole vec4 groups per lane; otherwise plain loads.
   // The tiled GEMM shares reads of its staged input when every lane of a subgroup reads the same
   // token (one token thread) and the workgroup is whole subgroups.
   const shareX =
-    (preloadX && variant.mode === 'thread-row' && variant.shareInput && geo.chunkVec4s % sgx === 0) ||
-    (variant.mode === 'tiled' &&
+    (preloadX && variant.mode === 'thread-row' && variant.shareInput && chunkVec4s % sgx === 0) ||
+    (tiled &&
       variant.shareInput &&
       variant.tokenThreads === 1 &&
-      geo.chunkVec4s % sgx === 0 &&
+      chunkVec4s % sgx === 0 &&
       variant.workgroupSize % sgx === 0);
   const rowsPerWg = rowsPerWorkgroup(ctx, variant);
-  const tiled = variant.mode === 'tiled';
   // Tokens one workgroup (row modes: one thread) covers: the z extent of the dispatch grid.
   const tokensPerTile = tiled ? gemmTileSize(tileOf(variant)).tokens : tt;
   const defines = {
@@ -385,11 +388,11 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     USES_W4: geo.usesW4,
     TERNARY: Boolean(decoder.ternary),
     FB: decoder.float ? geo.blockElems : 0,
-    CW: geo.chunkVec4s,
+    CW: chunkVec4s,
     NG: decoder.groups,
-    GS: geo.chunkVec4s / decoder.groups,
+    GS: chunkVec4s / decoder.groups,
     HAS_MIN: decoder.hasMin,
-    CW_SG: shareX ? geo.chunkVec4s / sgx : 0,
+    CW_SG: shareX ? chunkVec4s / sgx : 0,
     SGX: shareX ? sgx : 1,
     SHARE_X: shareX,
     PRELOAD_X: preloadX,
@@ -480,7 +483,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
           inBase4: inputOffset / 4,
           scales,
           rowBytes,
-          rowChunks: blocksPerRow * decoder.chunksPerBlock,
+          rowChunks: blocksPerRow * chunksPerBlock,
           xStride4: inputStride / 4,
           yStride: outputStride,
           maxT: o.maxTokens,

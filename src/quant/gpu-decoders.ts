@@ -56,6 +56,12 @@ export interface GpuDecoder {
   readonly chunksPerBlock: number;
   /** vec4s per chunk (CW); 0 for float types, where it follows the row length (floatBlock / 4). */
   readonly chunkVec4s: number;
+  /**
+   * A smaller chunk the snippet also decodes (written for either CW), for the tiled GEMM: its
+   * unrolled work per chunk is rows × tokens × CW under a cap, so a 32-vec4 chunk leaves it 4 × 4
+   * tiles where an 8-vec4 one allows 4 × 16 (docs/kernels.md). Unset: the GEMM takes chunkVec4s.
+   */
+  readonly gemmChunkVec4s?: number;
   /** Reads 16-byte words (binding W4): its fields are 16-byte aligned in every block. */
   readonly usesW4: boolean;
   /** Scale groups per chunk (NG): Dq.a[g] (and .m[g]) apply to vec4s [g·CW/NG, (g+1)·CW/NG). */
@@ -101,8 +107,8 @@ export const DEC_Q4_K = decoder('dec_q4_k', q4k, 4, 16, { usesW4: true, groups: 
 export const DEC_Q5_K = decoder('dec_q5_k', q5k, 4, 16, { usesW4: true, groups: 2, hasMin: true });
 export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: true });
 export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
-export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true, usesW4: true, rowLayout: TQ2_0_GROUPED });
-export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true });
+export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true, usesW4: true, rowLayout: TQ2_0_GROUPED, gemmChunkVec4s: 8 });
+export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true, gemmChunkVec4s: 8 });
 /**
  * A codebook as a WGSL `const` array, appended to the decoder that indexes it: the grids live once,
  * in cpu/iq-grids.ts, for the CPU dequantizers and the shaders alike.
@@ -151,6 +157,8 @@ export interface BlockGeometry {
   rowBytes: number;
   /** vec4s per chunk. */
   chunkVec4s: number;
+  /** vec4s per chunk in the tiled GEMM (GpuDecoder.gemmChunkVec4s, else chunkVec4s). */
+  gemmChunkVec4s: number;
   usesW4: boolean;
 }
 
@@ -170,6 +178,7 @@ export function gpuBlockGeometry(layout: QuantLayout, d: GpuDecoder, cols: numbe
       aligned: true,
       rowBytes: (cols / fb) * blockBytes,
       chunkVec4s: fb / 4,
+      gemmChunkVec4s: fb / 4,
       usesW4: d.usesW4 || fb >= 8,
     };
   }
@@ -182,6 +191,7 @@ export function gpuBlockGeometry(layout: QuantLayout, d: GpuDecoder, cols: numbe
       aligned: true,
       rowBytes: d.rowLayout.rowBytes(cols),
       chunkVec4s: d.chunkVec4s,
+      gemmChunkVec4s: d.gemmChunkVec4s ?? d.chunkVec4s,
       usesW4: d.usesW4,
     };
   return {
@@ -190,6 +200,7 @@ export function gpuBlockGeometry(layout: QuantLayout, d: GpuDecoder, cols: numbe
     aligned: blockBytes % 4 === 0,
     rowBytes: (cols / blockElems) * blockBytes,
     chunkVec4s: d.chunkVec4s,
+    gemmChunkVec4s: d.gemmChunkVec4s ?? d.chunkVec4s,
     usesW4: d.usesW4,
   };
 }

@@ -100,7 +100,7 @@ describe('candidates', () => {
     const q4 = SHAPES.filter((s) => s.type === GGMLType.Q4_0);
     const entry = getGpuQuantType(GGMLType.Q4_0);
     const tiles = gemmCandidates(ctx, q4);
-    expect(key(tiles[0]!)).toBe(key(defaultGemmTile(ctx, gpuBlockGeometry(entry.layout, entry.gpu, 256).chunkVec4s)));
+    expect(key(tiles[0]!)).toBe(key(defaultGemmTile(ctx, gpuBlockGeometry(entry.layout, entry.gpu, 256).gemmChunkVec4s)));
     expect(tiles.length).toBeGreaterThan(1);
   });
 });

@@ -23,10 +23,10 @@ beforeAll(async () => {
 });
 afterAll(releaseTestGpu);
 
-/** The decoder chunk (vec4s) of a type for rows of `cols`. */
+/** The chunk (vec4s) the tiled GEMM decodes for a type with rows of `cols`. */
 function chunkOf(type: GGMLType, cols: number): number {
   const entry = getGpuQuantType(type);
-  return gpuBlockGeometry(entry.layout, entry.gpu, cols).chunkVec4s;
+  return gpuBlockGeometry(entry.layout, entry.gpu, cols).gemmChunkVec4s;
 }
 
 /** Rows and a row length of three blocks: 70 rows is no multiple of any tile's rows. */
@@ -50,8 +50,9 @@ describe.each(gpuQuantTypes().map((t) => [t.name, t.id] as const))('%s', (_name,
 });
 
 // One type per decoder family and chunk size: floats (chunk from the row length), 8-vec4 blocks
-// with a zero point, 16-vec4 K-quant chunks read as 16-byte words, and the ternary decoders with 24
-// and 32 vec4s (I2_S with its per-tensor scale).
+// with a zero point, 16-vec4 K-quant chunks read as 16-byte words, and the ternary decoders: TQ1_0
+// with 24 vec4s, TQ2_0 and I2_S (with its per-tensor scale) with the GEMM's 8-vec4 chunks of
+// their 32-vec4 ones.
 const FAMILIES = [GGMLType.F16, GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.I2_S];
 
 describe.each(FAMILIES.map((t) => [GGMLType[t], t] as const))('every tile candidate: %s', (_name, type) => {
@@ -98,8 +99,8 @@ describe('tile selection', () => {
   });
   it('refuses a tile whose staged input exceeds the workgroup storage, and a tiled mat-vec', () => {
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
-    // TQ2_0 chunks are 32 vec4s (512 bytes per token).
-    const tokensPerThread = Math.floor(storage / 512) + 1;
+    // Bytes of input one token stages per chunk.
+    const tokensPerThread = Math.floor(storage / (chunkOf(GGMLType.TQ2_0, 256) * 16)) + 1;
     expect(() =>
       createMatMul(ctx, {
         type: GGMLType.TQ2_0,

@@ -151,7 +151,17 @@ describe('quant table: what every supported type must have', () => {
       expect(src, `${what}: decode_q or decode_t`).toMatch(t.gpu.ternary ? /\bfn decode_t\(/ : /\bfn decode_q\(/);
       expect(src, `${what}: decode() comes from dq.wgsl`).not.toMatch(/\bfn decode\(/);
       expect(src, `${what}: chunk_x`).toMatch(/\bfn chunk_x\(/);
-      expect(src, `${what}: NCH`).toContain(`const NCH: u32 = ${t.gpu.chunksPerBlock}u;`);
+      // NCH is a literal, or {{N / CW}} in a snippet written for the GEMM's smaller chunk too.
+      const nch = /const NCH: u32 = (?:(\d+)|\{\{(\d+) \/ CW\}\})u;/.exec(src);
+      expect(nch, `${what}: NCH`).not.toBeNull();
+      const nchFor = (cw: number) => (nch![1] !== undefined ? Number(nch![1]) : Number(nch![2]) / cw);
+      expect(nchFor(t.gpu.chunkVec4s), `${what}: NCH`).toBe(t.gpu.chunksPerBlock);
+      if (t.gpu.gemmChunkVec4s !== undefined) {
+        expect(nch![2], `${what}: NCH follows CW`).toBeDefined();
+        expect(nchFor(t.gpu.gemmChunkVec4s) * t.gpu.gemmChunkVec4s, `${what}: GEMM chunks cover the chunks`).toBe(
+          t.gpu.chunksPerBlock * t.gpu.chunkVec4s,
+        );
+      }
       if (t.gpu.float) continue;
       const geo = gpuBlockGeometry(t.layout, t.gpu, t.rowMultiple);
       expect(src, `${what}: QK`).toContain(`const QK: u32 = ${geo.blockElems}u;`);
