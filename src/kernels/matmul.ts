@@ -374,11 +374,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   // token (one token thread) and the workgroup is whole subgroups.
   const shareX =
     (preloadX && variant.mode === 'thread-row' && variant.shareInput && chunkVec4s % sgx === 0) ||
-    (tiled &&
-      variant.shareInput &&
-      variant.tokenThreads === 1 &&
-      chunkVec4s % sgx === 0 &&
-      variant.workgroupSize % sgx === 0);
+    (tiled && variant.shareInput && variant.tokenThreads === 1 && chunkVec4s % sgx === 0 && variant.workgroupSize % sgx === 0);
   const rowsPerWg = rowsPerWorkgroup(ctx, variant);
   // Tokens one workgroup (row modes: one thread) covers: the z extent of the dispatch grid.
   const tokensPerTile = tiled ? gemmTileSize(tileOf(variant)).tokens : tt;
