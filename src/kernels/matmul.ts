@@ -39,7 +39,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { createUniformBuffer } from '../gpu/buffers.ts';
 import { composeWgsl, definesKey, getPipeline } from '../gpu/pipelines.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
-import { decoderSnippets, gpuBlockGeometry } from '../quant/gpu-decoders.ts';
+import { decoderSnippets, gpuBlockGeometry, kernelChunk } from '../quant/gpu-decoders.ts';
 import { getGpuQuantType, quantTypeInfo } from '../quant/table.ts';
 import type { GGMLType } from '../quant/types.ts';
 import { type BufferRef, dispatchTokens, grid, isGpuBuffer, type KernelCall, refSize, type StepShape } from './common.ts';
@@ -355,9 +355,8 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
   // GLU decodes a gate and an up row for each output row, so its tile has half the rows.
   const variant = resolveVariant(ctx, op, o.variant, geo.gemmChunkVec4s, fuse.glu ? 2 : 1);
   const tiled = variant.mode === 'tiled';
-  // The chunk the kernel decodes at a time: the GEMM's may be a fraction of the decoder's.
-  const chunkVec4s = tiled ? geo.gemmChunkVec4s : geo.chunkVec4s;
-  const chunksPerBlock = (decoder.chunksPerBlock * geo.chunkVec4s) / chunkVec4s;
+  const chunk = kernelChunk(decoder, geo, tiled);
+  const chunkVec4s = chunk.vec4s;
   const tt = variant.tokensPerThread;
   checkInt('tokensPerThread', tt, 1);
   checkInt('rowsPerThread', variant.rowsPerThread, 1);
@@ -385,8 +384,8 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
     TERNARY: Boolean(decoder.ternary),
     FB: decoder.float ? geo.blockElems : 0,
     CW: chunkVec4s,
-    NG: decoder.groups,
-    GS: chunkVec4s / decoder.groups,
+    NG: chunk.groups,
+    GS: chunkVec4s / chunk.groups,
     HAS_MIN: decoder.hasMin,
     CW_SG: shareX ? chunkVec4s / sgx : 0,
     SGX: shareX ? sgx : 1,
@@ -479,7 +478,7 @@ function createKernel(ctx: GpuContext, op: 'matvec' | 'matmul', o: MatMulOptions
           inBase4: inputOffset / 4,
           scales,
           rowBytes,
-          rowChunks: blocksPerRow * chunksPerBlock,
+          rowChunks: blocksPerRow * chunk.perBlock,
           xStride4: inputStride / 4,
           yStride: outputStride,
           maxT: o.maxTokens,

@@ -62,6 +62,8 @@ export interface GpuDecoder {
    * tiles where an 8-vec4 one allows 4 × 16 (docs/kernels.md). Unset: the GEMM takes chunkVec4s.
    */
   readonly gemmChunkVec4s?: number;
+  /** Scale groups per GEMM chunk, where they are not `groups` (Q6_K: 2 of its 4). */
+  readonly gemmGroups?: number;
   /** Reads 16-byte words (binding W4): its fields are 16-byte aligned in every block. */
   readonly usesW4: boolean;
   /** Scale groups per chunk (NG): Dq.a[g] (and .m[g]) apply to vec4s [g·CW/NG, (g+1)·CW/NG). */
@@ -105,7 +107,7 @@ export const DEC_Q2_K = decoder('dec_q2_k', q2k, 8, 8, { groups: 2, hasMin: true
 export const DEC_Q3_K = decoder('dec_q3_k', q3k, 8, 8, { groups: 2, hasMin: true });
 export const DEC_Q4_K = decoder('dec_q4_k', q4k, 4, 16, { usesW4: true, groups: 2, hasMin: true, gemmChunkVec4s: 8 });
 export const DEC_Q5_K = decoder('dec_q5_k', q5k, 4, 16, { usesW4: true, groups: 2, hasMin: true, gemmChunkVec4s: 8 });
-export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: true });
+export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: true, gemmChunkVec4s: 8, gemmGroups: 2 });
 export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
 export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true, usesW4: true, rowLayout: TQ2_0_GROUPED, gemmChunkVec4s: 8 });
 export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true, gemmChunkVec4s: 8 });
@@ -145,6 +147,19 @@ export function decoderSnippets(d: GpuDecoder): Record<string, string> {
 export function floatBlock(cols: number): number {
   for (const b of [32, 16, 8, 4]) if (cols % b === 0) return b;
   return 0;
+}
+
+/**
+ * The chunk a kernel decodes at a time: the decoder's own (`geo.chunkVec4s`), or for the tiled GEMM
+ * its smaller one where it has one; vec4s, chunks per block and scale groups per chunk.
+ */
+export function kernelChunk(d: GpuDecoder, geo: BlockGeometry, gemm: boolean): { vec4s: number; perBlock: number; groups: number } {
+  if (!gemm || geo.gemmChunkVec4s === geo.chunkVec4s) return { vec4s: geo.chunkVec4s, perBlock: d.chunksPerBlock, groups: d.groups };
+  return {
+    vec4s: geo.gemmChunkVec4s,
+    perBlock: (d.chunksPerBlock * geo.chunkVec4s) / geo.gemmChunkVec4s,
+    groups: d.gemmGroups ?? d.groups,
+  };
 }
 
 /** Block geometry of a decoder for rows of `cols` elements. */

@@ -161,6 +161,7 @@ describe('quant table: what every supported type must have', () => {
         expect(nchFor(t.gpu.gemmChunkVec4s) * t.gpu.gemmChunkVec4s, `${what}: GEMM chunks cover the chunks`).toBe(
           t.gpu.chunksPerBlock * t.gpu.chunkVec4s,
         );
+        expect(t.gpu.gemmChunkVec4s % (t.gpu.gemmGroups ?? t.gpu.groups), `${what}: GEMM groups`).toBe(0);
       }
       if (t.gpu.float) continue;
       const geo = gpuBlockGeometry(t.layout, t.gpu, t.rowMultiple);
