@@ -127,7 +127,7 @@ export const DEC_IQ2_S = decoder('dec_iq2_s', iq2s + wgslCodebook('IQ2S_GRID', I
 export const DEC_IQ1_S = decoder('dec_iq1_s', iq1s + wgslCodebook('IQ1S_GRID', IQ1S_GRID), 8, 8);
 export const DEC_IQ1_M = decoder('dec_iq1_m', iq1m + wgslCodebook('IQ1S_GRID', IQ1S_GRID), 8, 8, { groups: 2 });
 export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
-export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2 });
+export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2, gemmChunkVec4s: 8, gemmGroups: 1 });
 
 /** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales, codebooks). */
 const HELPER_SNIPPETS: Readonly<Record<string, string>> = {
