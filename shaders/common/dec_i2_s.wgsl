@@ -7,6 +7,7 @@
 // work per chunk grows with CW (gpu-decoders.ts gemmChunkVec4s). Vec4 i is plane i / KW, word
 // i % KW of the chunk.
 #include "dq"
+#include "code_words"
 const QK: u32 = 128u;
 const QB: u32 = 32u;
 const KW: u32 = {{CW / 4}}u;
@@ -16,21 +17,12 @@ fn decode_t(bo: u32, c: u32) -> Tq {
   var r: Tq;
   r.d = 1.0;
   let w0 = (bo >> 2u) + KW * c;
-#for V in 0..{{CW / 16}}
-  let v{{V}} = W4[(w0 >> 2u) + {{V}}u];
-  let q{{V * 4}} = v{{V}}.x;
-  let q{{V * 4 + 1}} = v{{V}}.y;
-  let q{{V * 4 + 2}} = v{{V}}.z;
-  let q{{V * 4 + 3}} = v{{V}}.w;
-#endfor
-#for K in 0..{{CW % 16 / 4}}
-  let q{{K}} = W[w0 + {{K}}u];
-#endfor
+  let q = code_words(w0);
   var any3 = 0u;
 #for K in 0..{{CW / 4}}
-  any3 |= q{{K}} & (q{{K}} >> 1u);
+  any3 |= q[{{K}}] & (q[{{K}}] >> 1u);
 #for L in 0..4
-  r.c{{L * CW / 4 + K}} = bytes_field(q{{K}}, {{6 - L * 2}}u, 3u);
+  r.c{{L * CW / 4 + K}} = bytes_field(q[{{K}}], {{6 - L * 2}}u, 3u);
 #endfor
 #endfor
   r.has3 = (any3 & 0x55555555u) != 0u;

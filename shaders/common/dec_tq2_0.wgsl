@@ -9,6 +9,7 @@
 // work per chunk grows with CW (gpu-decoders.ts gemmChunkVec4s). Vec4 i is plane i / KW, word
 // i % KW of the chunk.
 #include "dq"
+#include "code_words"
 const QK: u32 = 256u;
 const QB: u32 = 64u;
 const KW: u32 = {{CW / 4}}u;
@@ -24,21 +25,12 @@ fn decode_t(bo: u32, c: u32) -> Tq {
   r.d = bitcast<f32>(W[(g >> 2u) + j]);
   // The chunk's first code word: past the group's scale word and block j's 16 words, c·KW on.
   let w0 = (g >> 2u) + 4u + 16u * j + KW * c;
-#for V in 0..{{CW / 16}}
-  let v{{V}} = W4[(w0 >> 2u) + {{V}}u];
-  let q{{V * 4}} = v{{V}}.x;
-  let q{{V * 4 + 1}} = v{{V}}.y;
-  let q{{V * 4 + 2}} = v{{V}}.z;
-  let q{{V * 4 + 3}} = v{{V}}.w;
-#endfor
-#for K in 0..{{CW % 16 / 4}}
-  let q{{K}} = W[w0 + {{K}}u];
-#endfor
+  let q = code_words(w0);
   var any3 = 0u;
 #for K in 0..{{CW / 4}}
-  any3 |= q{{K}} & (q{{K}} >> 1u);
+  any3 |= q[{{K}}] & (q[{{K}}] >> 1u);
 #for L in 0..4
-  r.c{{L * CW / 4 + K}} = bytes_field(q{{K}}, {{L * 2}}u, 3u);
+  r.c{{L * CW / 4 + K}} = bytes_field(q[{{K}}], {{L * 2}}u, 3u);
 #endfor
 #endfor
   r.has3 = (any3 & 0x55555555u) != 0u;

@@ -40,6 +40,7 @@ import q80 from '../../shaders/common/dec_q8_0.wgsl?raw';
 import tq10 from '../../shaders/common/dec_tq1_0.wgsl?raw';
 import tq20 from '../../shaders/common/dec_tq2_0.wgsl?raw';
 import bytesWgsl from '../../shaders/common/bytes.wgsl?raw';
+import codeWordsWgsl from '../../shaders/common/code_words.wgsl?raw';
 import dqWgsl from '../../shaders/common/dq.wgsl?raw';
 import iq4nlWgsl from '../../shaders/common/iq4nl.wgsl?raw';
 import iqWgsl from '../../shaders/common/iq.wgsl?raw';
@@ -129,9 +130,10 @@ export const DEC_IQ1_M = decoder('dec_iq1_m', iq1m + wgslCodebook('IQ1S_GRID', I
 export const DEC_IQ4_NL = decoder('dec_iq4_nl', iq4nl, 1, 8);
 export const DEC_IQ4_XS = decoder('dec_iq4_xs', iq4xs, 4, 16, { groups: 2, gemmChunkVec4s: 8, gemmGroups: 1 });
 
-/** Helper snippets the decoders `#include` (the byte loaders, the Dq/Tq structs, K-quant scales, codebooks). */
+/** Helper snippets the decoders `#include` (the byte loaders, 2-bit code words, the Dq/Tq structs, K-quant scales, codebooks). */
 const HELPER_SNIPPETS: Readonly<Record<string, string>> = {
   bytes: bytesWgsl,
+  code_words: codeWordsWgsl,
   dq: dqWgsl,
   iq4nl: iq4nlWgsl,
   iq: iqWgsl,
