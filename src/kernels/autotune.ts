@@ -163,7 +163,7 @@ export interface TuneOptions {
 }
 
 /** Bumped when the candidates or the record format change, so older records are not trusted. */
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 2;
 const HARDWARE_BUDGET_MS = 2000;
 const SOFTWARE_BUDGET_TOKENS = 32;
 /** Rows of a timed weight are capped to this many bytes (a 128k-row LM head times like 16k rows). */
