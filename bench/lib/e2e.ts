@@ -143,5 +143,7 @@ export async function benchLlamaCpp(
   } finally {
     await context.dispose();
     await model.dispose();
+    // Each getLlama() is a new instance holding a process beforeExit listener until disposed.
+    await llama.dispose();
   }
 }
