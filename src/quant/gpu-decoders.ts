@@ -109,7 +109,7 @@ export const DEC_Q3_K = decoder('dec_q3_k', q3k, 8, 8, { groups: 2, hasMin: true
 export const DEC_Q4_K = decoder('dec_q4_k', q4k, 4, 16, { usesW4: true, groups: 2, hasMin: true, gemmChunkVec4s: 8 });
 export const DEC_Q5_K = decoder('dec_q5_k', q5k, 4, 16, { usesW4: true, groups: 2, hasMin: true, gemmChunkVec4s: 8 });
 export const DEC_Q6_K = decoder('dec_q6_k', q6k, 4, 16, { groups: 4, hasMin: true, gemmChunkVec4s: 8, gemmGroups: 2 });
-export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true });
+export const DEC_TQ1_0 = decoder('dec_tq1_0', tq10, 3, 24, { ternary: true, gemmChunkVec4s: 12 });
 export const DEC_TQ2_0 = decoder('dec_tq2_0', tq20, 2, 32, { ternary: true, usesW4: true, rowLayout: TQ2_0_GROUPED, gemmChunkVec4s: 8 });
 export const DEC_I2_S = decoder('dec_i2_s', i2s, 1, 32, { ternary: true, usesW4: true, gemmChunkVec4s: 8 });
 /**
