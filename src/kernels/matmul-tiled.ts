@@ -82,8 +82,9 @@ const TILE_SHAPES: readonly Omit<GemmTile, 'shareInput'>[] = [
 /**
  * Multiply-adds of vec4s one thread unrolls per chunk (rowsPerThread × tokensPerThread ×
  * chunkVec4s). The kernel body is straight-line code of that many statements, and pipeline
- * compile time grows with it: on SwiftShader a TQ2_0 tile of 4 rows × 16 tokens (2048) took 1.75×
- * as long to compile as 4 × 8 (1024), and 4 × 4 (512) half as long again, at model load.
+ * compile time grows with it: on SwiftShader, with TQ2_0's 32-vec4 chunks (before its GEMM
+ * decoded 8-vec4 ones, gpu-decoders.ts gemmChunkVec4s), a tile of 4 rows × 16 tokens (2048) took
+ * 1.75× as long to compile as 4 × 8 (1024), and 4 × 4 (512) half as long again, at model load.
  */
 const MAX_UNROLLED_VEC4S = 512;
 

@@ -49,11 +49,21 @@ describe.each(gpuQuantTypes().map((t) => [t.name, t.id] as const))('%s', (_name,
   });
 });
 
-// One type per decoder family and chunk size: floats (chunk from the row length), 8-vec4 blocks
-// with a zero point, 16-vec4 K-quant chunks read as 16-byte words, and the ternary decoders: TQ1_0
-// with 24 vec4s, TQ2_0 and I2_S (with its per-tensor scale) with the GEMM's 8-vec4 chunks of
-// their 32-vec4 ones.
-const FAMILIES = [GGMLType.F16, GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.I2_S];
+// One type per decoder family and GEMM chunk: floats (chunk from the row length), 8-vec4 blocks
+// with a zero point, and the decoders whose GEMM chunk is a part of the mat-vec's: Q4_K (half a
+// 16-byte-word run), Q6_K (two of its four scale groups), IQ4_XS (one of its two), TQ1_0 (12 of 24
+// vec4s), TQ2_0 and I2_S (with its per-tensor scale; 8 of 32).
+const FAMILIES = [
+  GGMLType.F16,
+  GGMLType.Q4_0,
+  GGMLType.Q8_0,
+  GGMLType.Q4_K,
+  GGMLType.Q6_K,
+  GGMLType.IQ4_XS,
+  GGMLType.TQ1_0,
+  GGMLType.TQ2_0,
+  GGMLType.I2_S,
+];
 
 describe.each(FAMILIES.map((t) => [GGMLType[t], t] as const))('every tile candidate: %s', (_name, type) => {
   it('matches the reference for ragged rows and tokens', async () => {
