@@ -2,14 +2,14 @@
 // import, stored id → as is; then the engine hook gets the stored bytes. Store in memory, a local
 // HTTP server for downloads, a fake engine hook.
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { ModelNotFoundError, OfflineError, UnsupportedTensorTypeError } from '../../src/errors.ts';
+import { IntegrityError, ModelNotFoundError, OfflineError, UnsupportedTensorTypeError } from '../../src/errors.ts';
 import { checkModelFile } from '../../src/engine/check-model.ts';
 import { writeGGUFToBytes } from '../../src/gguf/index.ts';
 import { GGMLType } from '../../src/quant/types.ts';
 import type { LoadProgress } from '../../src/engine/types.ts';
 import { storeBackend, type StoredModel } from '../../src/engine/worker-backend.ts';
 import { MemoryModelStore } from '../../src/storage/memory-store.ts';
-import { pseudoRandomBytes, TestFileServer } from '../storage/helpers.ts';
+import { pseudoRandomBytes, sha256Hex, TestFileServer } from '../storage/helpers.ts';
 import { FakeEngine } from '../ui/fake-engine.ts';
 
 const CHUNK = 64 * 1024;
@@ -61,6 +61,24 @@ describe('storeBackend', () => {
         lastUsed: expect.any(Number),
       },
     ]);
+  });
+
+  test('a URL with a pinned sha256 (a catalogue entry) refuses a file the server swapped, and never opens or lists it as ready', async () => {
+    const { backend, opened } = setup();
+    const swapped = pseudoRandomBytes(content.length, 8);
+    server.files.set('/models/swapped.gguf', { content: swapped, etag: '"v1"' });
+    const source = { kind: 'url' as const, url: server.url('/models/swapped.gguf'), sha256: sha256Hex(content) };
+    await expect(backend.load(source, {})).rejects.toThrow(IntegrityError);
+    expect(opened).toHaveLength(0);
+    expect((await backend.listModels()).filter((m) => m.complete)).toEqual([]);
+    // The refused bytes stay unverified (the error says to delete them); once deleted, the file
+    // the hash names downloads and opens.
+    await expect(backend.load(source, {})).rejects.toThrow(IntegrityError);
+    await backend.deleteModel('swapped.gguf');
+    server.files.set('/models/swapped.gguf', { content, etag: '"v2"' });
+    await backend.load(source, {});
+    expect(opened).toHaveLength(1);
+    expect(opened[0].head).toEqual([...content.subarray(0, 4)]);
   });
 
   test('a stored model loads without any request; a second URL load does not download again', async () => {
